@@ -1,0 +1,77 @@
+//! The authenticated caller of a use case and what their roles let them see and manage.
+
+use crate::identity::{
+    Membership, ROLE_ORG_ADMIN, ROLE_ORG_AUDITOR, SystemRole, User,
+};
+use crate::ids::{OrgId, RoleId, UserId};
+
+/// An authenticated user with their memberships, as every use case receives it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// The user.
+    pub user: User,
+    /// Every (organization, role) the user holds.
+    pub memberships: Vec<Membership>,
+}
+
+impl Actor {
+    /// The user's id.
+    pub fn id(&self) -> UserId {
+        self.user.id
+    }
+
+    /// `"Name(username)"`.
+    pub fn display(&self) -> String {
+        self.user.display()
+    }
+
+    /// System administrators manage everything.
+    pub fn is_system_admin(&self) -> bool {
+        self.user.system_role == SystemRole::Admin
+    }
+
+    /// System auditors read everything.
+    pub fn is_system_auditor(&self) -> bool {
+        self.user.system_role == SystemRole::Auditor
+    }
+
+    /// The org roles held in `org`.
+    pub fn org_roles(&self, org: OrgId) -> Vec<RoleId> {
+        self.memberships.iter().filter(|m| m.org_id == org).map(|m| m.role_id).collect()
+    }
+
+    /// Member of `org`, or a system admin or auditor (who may enter any organization).
+    pub fn may_enter_org(&self, org: OrgId) -> bool {
+        self.is_system_admin()
+            || self.is_system_auditor()
+            || self.memberships.iter().any(|m| m.org_id == org)
+    }
+
+    /// May manage flows, users and the catalog of `org`.
+    pub fn may_manage_org(&self, org: OrgId) -> bool {
+        self.is_system_admin() || self.org_roles(org).contains(&ROLE_ORG_ADMIN)
+    }
+
+    /// May read every ticket of `org`.
+    pub fn may_read_org(&self, org: OrgId) -> bool {
+        self.is_system_admin()
+            || self.is_system_auditor()
+            || self
+                .org_roles(org)
+                .iter()
+                .any(|r| *r == ROLE_ORG_ADMIN || *r == ROLE_ORG_AUDITOR)
+    }
+
+    /// Organizations whose tickets this actor reads in full (not counting system-wide roles).
+    pub fn readable_orgs(&self) -> Vec<OrgId> {
+        let mut orgs: Vec<OrgId> = self
+            .memberships
+            .iter()
+            .filter(|m| m.role_id == ROLE_ORG_ADMIN || m.role_id == ROLE_ORG_AUDITOR)
+            .map(|m| m.org_id)
+            .collect();
+        orgs.sort();
+        orgs.dedup();
+        orgs
+    }
+}

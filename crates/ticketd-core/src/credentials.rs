@@ -1,0 +1,124 @@
+//! Secrets: password verifiers for every dialect's login form, hashed tokens, and HMAC checks.
+
+use crate::identity::PasswordHashes;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use hmac::{Hmac, Mac};
+use md5::{Digest as _, Md5};
+use sha2::{Sha256, Sha512};
+use subtle::ConstantTimeEq;
+
+/// How a client presents a password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PasswordForm {
+    /// The password itself (JumpServer, DataArts).
+    Plain,
+    /// Its lowercase MD5 hex (TopHC).
+    Md5Hex,
+    /// Its lowercase SHA-512 hex (ZStack).
+    Sha512Hex,
+}
+
+/// Errors while hashing (only on a broken salt, which callers treat as internal).
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed: {0}")]
+pub struct HashError(String);
+
+/// The lowercase MD5 hex of `password`, as TopHC clients send it.
+pub fn md5_hex(password: &str) -> String {
+    hex::encode(Md5::digest(password.as_bytes()))
+}
+
+/// The lowercase SHA-512 hex of `password`, as ZStack clients send it.
+pub fn sha512_hex(password: &str) -> String {
+    hex::encode(Sha512::digest(password.as_bytes()))
+}
+
+fn argon2_hash(secret: &str, salt: &[u8; 16]) -> Result<String, HashError> {
+    let salt = SaltString::encode_b64(salt).map_err(|e| HashError(e.to_string()))?;
+    Argon2::default()
+        .hash_password(secret.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| HashError(e.to_string()))
+}
+
+/// Hashes the three verifiers of a password with argon2; `salts` are 48 random bytes.
+pub fn hash_password(password: &str, salts: [u8; 48]) -> Result<PasswordHashes, HashError> {
+    let salt = |i: usize| -> [u8; 16] {
+        let mut s = [0u8; 16];
+        s.copy_from_slice(&salts[i * 16..(i + 1) * 16]);
+        s
+    };
+    Ok(PasswordHashes {
+        plain: argon2_hash(password, &salt(0))?,
+        md5_hex: argon2_hash(&md5_hex(password), &salt(1))?,
+        sha512_hex: argon2_hash(&sha512_hex(password), &salt(2))?,
+    })
+}
+
+/// Checks a presented password against the stored verifier of its form.
+///
+/// Hex forms are compared case-insensitively (clients differ in the case they send).
+pub fn verify_password(hashes: &PasswordHashes, form: PasswordForm, presented: &str) -> bool {
+    let (stored, presented) = match form {
+        PasswordForm::Plain => (&hashes.plain, presented.to_owned()),
+        PasswordForm::Md5Hex => (&hashes.md5_hex, presented.to_ascii_lowercase()),
+        PasswordForm::Sha512Hex => (&hashes.sha512_hex, presented.to_ascii_lowercase()),
+    };
+    match PasswordHash::new(stored) {
+        Ok(parsed) => Argon2::default().verify_password(presented.as_bytes(), &parsed).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// SHA-256 of a token: tokens are looked up by this digest and never stored in clear.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// A printable secret (lowercase hex) from random bytes.
+pub fn secret_from_bytes(random: &[u8]) -> String {
+    hex::encode(random)
+}
+
+/// HMAC-SHA256 of `message` under `key`.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return [0u8; 32];
+    };
+    mac.update(message);
+    mac.finalize().into_bytes().into()
+}
+
+/// Compares two byte strings in constant time (for their common length).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_dialect_form_verifies_the_same_password_and_nothing_else() {
+        let hashes = hash_password("s3cret!", [7u8; 48]).unwrap();
+        assert!(verify_password(&hashes, PasswordForm::Plain, "s3cret!"));
+        assert!(verify_password(&hashes, PasswordForm::Md5Hex, &md5_hex("s3cret!")));
+        assert!(verify_password(
+            &hashes,
+            PasswordForm::Sha512Hex,
+            &sha512_hex("s3cret!").to_uppercase()
+        ));
+        assert!(!verify_password(&hashes, PasswordForm::Plain, "s3cret"));
+        assert!(!verify_password(&hashes, PasswordForm::Md5Hex, "s3cret!"));
+        assert!(!verify_password(&hashes, PasswordForm::Sha512Hex, &md5_hex("s3cret!")));
+    }
+
+    #[test]
+    fn constant_time_eq_needs_equal_length_and_bytes() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+    }
+}

@@ -1,0 +1,985 @@
+//! Use cases: the operations every dialect calls, each checking permissions and applying rules.
+
+use crate::actor::Actor;
+use crate::credentials::{self, PasswordForm};
+use crate::error::{ConflictKind, DomainError, StoreError};
+use crate::flow::{Flow, Level, LevelMode};
+use crate::identity::{
+    AccessKey, DEFAULT_ORG, Membership, NewUser, Org, ROLE_ORG_USER, ROOT_ORG, Role, RoleScope,
+    SystemRole, TokenKind, TokenRecord, User,
+};
+use crate::ids::{AccessKeyId, FlowId, OrgId, RoleId, TicketId, UserId, new_v7};
+use crate::machine::{self, Action, Ctx, OpenSpec, TicketEdit};
+use crate::selector::Selector;
+use crate::serial::serial_day;
+use crate::store::{GrantQuery, Store, TicketPage, TicketQuery, Visibility};
+use crate::ticket::{Comment, CommentKind, Grant, HistoryEntry, Step, Ticket, TicketWrite};
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+use uuid::Uuid;
+
+/// How many times a transition is re-decided after losing an optimistic-concurrency race.
+const MAX_ATTEMPTS: usize = 16;
+
+/// A source of random bytes (the OS in production, a seeded counter in tests).
+pub trait Entropy: Send + Sync + std::fmt::Debug {
+    /// Fills `buf` with random bytes.
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// Settings the use cases depend on.
+#[derive(Clone, Debug)]
+pub struct EngineSettings {
+    /// Time zone of serial-number days.
+    pub time_zone: Tz,
+    /// Lifetime of login sessions.
+    pub session_ttl: Duration,
+}
+
+impl Default for EngineSettings {
+    fn default() -> Self {
+        Self { time_zone: chrono_tz::UTC, session_ttl: Duration::hours(24) }
+    }
+}
+
+/// Options of the first start.
+#[derive(Clone, Debug, Default)]
+pub struct BootstrapOptions {
+    /// Becomes admin's password when set.
+    pub admin_password: Option<String>,
+    /// Becomes an API token of admin's when set.
+    pub admin_token: Option<String>,
+}
+
+/// What the first start did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BootstrapOutcome {
+    /// True when the admin user was created now.
+    pub admin_created: bool,
+    /// A generated password, to print once.
+    pub generated_password: Option<String>,
+}
+
+/// A new user's fields.
+#[derive(Clone, Debug)]
+pub struct NewUserInput {
+    /// Unique login name.
+    pub username: String,
+    /// Display name (defaults to the username).
+    pub name: String,
+    /// E-mail.
+    pub email: String,
+    /// System role.
+    pub system_role: SystemRole,
+    /// Password, if any.
+    pub password: Option<String>,
+    /// Memberships to create; empty means "member of Default".
+    pub orgs: Vec<(OrgId, RoleId)>,
+}
+
+/// How a new ticket finds its flow.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FlowChoice {
+    /// The only (or the default) enabled flow of the organization serving the ticket's type.
+    Auto,
+    /// A named flow, which must be one of those available.
+    Id(FlowId),
+    /// Explicit levels (tickets opened by other systems); system administrators only.
+    Explicit(Vec<Level>),
+}
+
+/// A new ticket's fields.
+#[derive(Clone, Debug)]
+pub struct NewTicket {
+    /// Client-chosen id, if any.
+    pub id: Option<TicketId>,
+    /// Organization.
+    pub org_id: OrgId,
+    /// Type.
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// Content.
+    pub payload: Value,
+    /// Comment or reason.
+    pub comment: String,
+    /// Dialect partition key.
+    pub scope: String,
+    /// Where the steps come from.
+    pub flow: FlowChoice,
+    /// Submit now (`true`) or save a draft.
+    pub submit: bool,
+    /// Open on behalf of another user (system administrators only).
+    pub applicant: Option<UserId>,
+    /// Extra CC users.
+    pub cc_users: Vec<UserId>,
+}
+
+/// A command on an existing ticket, as dialects issue it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum TicketCommand {
+    /// Submit a draft.
+    Submit,
+    /// Submit a rejected or closed ticket again.
+    Resubmit,
+    /// Approve the current step.
+    Approve {
+        /// Comment.
+        reason: String,
+        /// Replacement content.
+        payload: Option<Value>,
+    },
+    /// Reject the current step.
+    Reject {
+        /// Why.
+        reason: String,
+    },
+    /// Close (applicant or current assignee).
+    Close {
+        /// Why.
+        reason: String,
+    },
+    /// Withdraw (applicant).
+    Withdraw {
+        /// Why.
+        reason: String,
+    },
+    /// Close as system administrator.
+    SuperClose {
+        /// Why.
+        reason: String,
+    },
+    /// Archive.
+    Archive,
+    /// Confirm.
+    Confirm,
+    /// Mark deleted.
+    Delete,
+    /// Edit a draft or closed ticket.
+    Edit(TicketEdit),
+}
+
+/// A flow's user-supplied fields.
+#[derive(Clone, Debug)]
+pub struct FlowInput {
+    /// Owning organization.
+    pub org_id: OrgId,
+    /// Name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Ticket types served.
+    pub kinds: Vec<String>,
+    /// Default among several.
+    pub is_default: bool,
+    /// Enabled.
+    pub enabled: bool,
+    /// Levels.
+    pub levels: Vec<Level>,
+    /// CC users.
+    pub cc_users: Vec<UserId>,
+    /// Dialect extras.
+    pub attributes: Value,
+}
+
+/// The approval engine: use cases over a [`Store`].
+#[derive(Debug, Clone)]
+pub struct Engine {
+    store: Arc<dyn Store>,
+    entropy: Arc<dyn Entropy>,
+    settings: EngineSettings,
+}
+
+impl Engine {
+    /// Builds an engine.
+    pub fn new(store: Arc<dyn Store>, entropy: Arc<dyn Entropy>, settings: EngineSettings) -> Self {
+        Self { store, entropy, settings }
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &EngineSettings {
+        &self.settings
+    }
+
+    /// A fresh time-ordered id.
+    pub fn new_id(&self, now: DateTime<Utc>) -> Uuid {
+        let mut random = [0u8; 10];
+        self.entropy.fill(&mut random);
+        new_v7(u64::try_from(now.timestamp_millis()).unwrap_or(0), random)
+    }
+
+    /// `n` random bytes as lowercase hex.
+    pub fn random_hex(&self, n: usize) -> String {
+        let mut bytes = vec![0u8; n];
+        self.entropy.fill(&mut bytes);
+        credentials::secret_from_bytes(&bytes)
+    }
+
+    fn hash_password(&self, password: &str) -> Result<crate::identity::PasswordHashes, DomainError> {
+        let mut salts = [0u8; 48];
+        self.entropy.fill(&mut salts);
+        credentials::hash_password(password, salts)
+            .map_err(|e| DomainError::Store(StoreError::Other(Box::new(e))))
+    }
+
+    // ------------------------------------------------------------------ identity
+
+    /// Creates the built-in organizations and roles and the `admin` user if missing; applies
+    /// the admin password or token given in the options.
+    pub async fn bootstrap(
+        &self,
+        options: BootstrapOptions,
+        now: DateTime<Utc>,
+    ) -> Result<BootstrapOutcome, DomainError> {
+        self.store.ensure_builtins(Org::builtins(now).to_vec(), Role::builtins()).await?;
+        let mut outcome = BootstrapOutcome::default();
+        let admin = match self.store.find_user_by_username("admin").await? {
+            Some(admin) => {
+                if let Some(password) = &options.admin_password {
+                    let hashes = self.hash_password(password)?;
+                    self.store.set_password_hashes(admin.id, hashes).await?;
+                }
+                admin
+            }
+            None => {
+                let password = match &options.admin_password {
+                    Some(p) => p.clone(),
+                    None => {
+                        let generated = self.random_hex(12);
+                        outcome.generated_password = Some(generated.clone());
+                        generated
+                    }
+                };
+                let input = NewUserInput {
+                    username: "admin".into(),
+                    name: "Administrator".into(),
+                    email: "admin@example.com".into(),
+                    system_role: SystemRole::Admin,
+                    password: Some(password),
+                    orgs: vec![(DEFAULT_ORG, crate::identity::ROLE_ORG_ADMIN)],
+                };
+                outcome.admin_created = true;
+                self.create_user(None, input, now).await?
+            }
+        };
+        if let Some(token) = &options.admin_token {
+            self.install_token(admin.id, token, TokenKind::Api, None, now).await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Loads the actor for a user id (memberships included); inactive users are refused.
+    pub async fn actor(&self, user_id: UserId) -> Result<Actor, DomainError> {
+        let user = self.store.get_user(user_id).await?.ok_or(DomainError::Unauthenticated)?;
+        if !user.is_active {
+            return Err(DomainError::Unauthenticated);
+        }
+        let memberships = self.store.memberships_of(user_id).await?;
+        Ok(Actor { user, memberships })
+    }
+
+    /// Creates an organization (system administrators; `None` means a trusted local caller).
+    pub async fn create_org(
+        &self,
+        actor: Option<&Actor>,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Org, DomainError> {
+        if actor.is_some_and(|a| !a.is_system_admin()) {
+            return Err(DomainError::Forbidden { action: "create organization".into() });
+        }
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 128 {
+            return Err(DomainError::invalid("name", "invalid", "name must be 1 to 128 characters"));
+        }
+        if Org::builtin_alias(name).is_some() || self.store.find_org_by_name(name).await?.is_some() {
+            return Err(DomainError::Conflict(format!("organization {name:?} already exists")));
+        }
+        let org = Org { id: OrgId(self.new_id(now)), name: name.into(), builtin: false, created_at: now };
+        self.store.create_org(org.clone()).await.map_err(|e| unique_to_conflict(e, "organization name"))?;
+        Ok(org)
+    }
+
+    /// Resolves an organization from an id, a name or `DEFAULT`/`ROOT`/`SYSTEM`; empty means
+    /// Default. Refuses organizations the actor may not enter.
+    pub async fn resolve_org(&self, actor: &Actor, raw: &str) -> Result<Org, DomainError> {
+        let raw = raw.trim();
+        let id = if raw.is_empty() {
+            Some(DEFAULT_ORG)
+        } else {
+            Org::builtin_alias(raw).or_else(|| OrgId::parse(raw))
+        };
+        let org = match id {
+            Some(id) => self.store.get_org(id).await?,
+            None => self.store.find_org_by_name(raw).await?,
+        };
+        let org = match org {
+            Some(org) => org,
+            None => match id {
+                None => return Err(DomainError::NotFound { kind: "organization", id: raw.into() }),
+                Some(_) => match self.store.find_org_by_name(raw).await? {
+                    Some(org) => org,
+                    None => return Err(DomainError::NotFound { kind: "organization", id: raw.into() }),
+                },
+            },
+        };
+        if !actor.may_enter_org(org.id) {
+            return Err(DomainError::Forbidden { action: format!("enter organization {}", org.name) });
+        }
+        Ok(org)
+    }
+
+    /// Creates a user (system administrators; `None` means a trusted local caller such as the CLI).
+    pub async fn create_user(
+        &self,
+        actor: Option<&Actor>,
+        input: NewUserInput,
+        now: DateTime<Utc>,
+    ) -> Result<User, DomainError> {
+        if actor.is_some_and(|a| !a.is_system_admin()) {
+            return Err(DomainError::Forbidden { action: "create user".into() });
+        }
+        let username = input.username.trim().to_owned();
+        let valid_username = !username.is_empty()
+            && username.chars().count() <= 128
+            && !username.chars().any(|c| c.is_whitespace() || c.is_control());
+        if !valid_username {
+            return Err(DomainError::invalid(
+                "username",
+                "invalid",
+                "username must be 1 to 128 characters without spaces",
+            ));
+        }
+        if self.store.find_user_by_username(&username).await?.is_some() {
+            return Err(DomainError::Conflict(format!("user {username:?} already exists")));
+        }
+        let password = match &input.password {
+            Some(p) if p.is_empty() => {
+                return Err(DomainError::invalid("password", "invalid", "password must not be empty"));
+            }
+            Some(p) => Some(self.hash_password(p)?),
+            None => None,
+        };
+        let user = User {
+            id: UserId(self.new_id(now)),
+            name: if input.name.trim().is_empty() { username.clone() } else { input.name.trim().into() },
+            username,
+            email: input.email.trim().into(),
+            system_role: input.system_role,
+            is_active: true,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store
+            .create_user(NewUser { user: user.clone(), password })
+            .await
+            .map_err(|e| unique_to_conflict(e, "username"))?;
+        let orgs = if input.orgs.is_empty() { vec![(DEFAULT_ORG, ROLE_ORG_USER)] } else { input.orgs };
+        for (org_id, role_id) in orgs {
+            self.add_member(None, org_id, user.id, role_id).await?;
+        }
+        Ok(user)
+    }
+
+    /// Sets a user's password (trusted callers, or the user, or a system administrator).
+    pub async fn set_password(
+        &self,
+        actor: Option<&Actor>,
+        user_id: UserId,
+        password: &str,
+    ) -> Result<(), DomainError> {
+        if actor.is_some_and(|a| !a.is_system_admin() && a.id() != user_id) {
+            return Err(DomainError::Forbidden { action: "set password".into() });
+        }
+        if password.is_empty() {
+            return Err(DomainError::invalid("password", "invalid", "password must not be empty"));
+        }
+        let hashes = self.hash_password(password)?;
+        self.store.set_password_hashes(user_id, hashes).await?;
+        Ok(())
+    }
+
+    /// Adds `user` to `org` with `role` (org managers; `None` means a trusted local caller).
+    pub async fn add_member(
+        &self,
+        actor: Option<&Actor>,
+        org_id: OrgId,
+        user_id: UserId,
+        role_id: RoleId,
+    ) -> Result<(), DomainError> {
+        if actor.is_some_and(|a| !a.may_manage_org(org_id)) {
+            return Err(DomainError::Forbidden { action: "manage members".into() });
+        }
+        if self.store.get_org(org_id).await?.is_none() {
+            return Err(DomainError::NotFound { kind: "organization", id: org_id.to_string() });
+        }
+        let role = self.store.list_roles().await?.into_iter().find(|r| r.id == role_id);
+        if !role.is_some_and(|r| r.scope == RoleScope::Org) {
+            return Err(DomainError::invalid("role", "invalid", "not an organization role"));
+        }
+        self.store.add_membership(Membership { org_id, user_id, role_id }).await?;
+        Ok(())
+    }
+
+    /// Password login in one of the dialect forms; returns the actor and a new session token.
+    pub async fn login(
+        &self,
+        username: &str,
+        form: PasswordForm,
+        presented: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Actor, String, DateTime<Utc>), DomainError> {
+        let user = self.store.find_user_by_username(username).await?;
+        let hashes = match &user {
+            Some(user) => self.store.password_hashes(user.id).await?,
+            None => None,
+        };
+        let verified = hashes.is_some_and(|h| credentials::verify_password(&h, form, presented));
+        let Some(user) = user.filter(|u| u.is_active && verified) else {
+            return Err(DomainError::Unauthenticated);
+        };
+        let expires = now + self.settings.session_ttl;
+        let token = self.random_hex(20);
+        self.install_token(user.id, &token, TokenKind::Session, Some(expires), now).await?;
+        Ok((self.actor(user.id).await?, token, expires))
+    }
+
+    /// Ends a session (or revokes an API token).
+    pub async fn logout(&self, token: &str) -> Result<(), DomainError> {
+        self.store.delete_token(credentials::token_digest(token)).await?;
+        Ok(())
+    }
+
+    /// Issues a new random token for `user`; the token text is returned once.
+    pub async fn issue_token(
+        &self,
+        user: UserId,
+        kind: TokenKind,
+        ttl: Option<Duration>,
+        now: DateTime<Utc>,
+    ) -> Result<String, DomainError> {
+        let token = self.random_hex(20);
+        self.install_token(user, &token, kind, ttl.map(|ttl| now + ttl), now).await?;
+        Ok(token)
+    }
+
+    /// Stores a caller-chosen token for `user` (idempotent for the same user).
+    pub async fn install_token(
+        &self,
+        user: UserId,
+        token: &str,
+        kind: TokenKind,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        if token.len() < 8 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(DomainError::invalid(
+                "token",
+                "invalid",
+                "a token needs at least 8 characters and no spaces",
+            ));
+        }
+        let digest = credentials::token_digest(token);
+        if let Some(existing) = self.store.find_token(digest).await? {
+            if existing.user_id == user {
+                return Ok(());
+            }
+            return Err(DomainError::Conflict("token already in use".into()));
+        }
+        self.store
+            .create_token(TokenRecord { token_hash: digest, user_id: user, kind, expires_at, created_at: now })
+            .await?;
+        Ok(())
+    }
+
+    /// The actor a token belongs to; expired tokens and inactive users are refused.
+    pub async fn authenticate_token(&self, token: &str, now: DateTime<Utc>) -> Result<Actor, DomainError> {
+        let record = self
+            .store
+            .find_token(credentials::token_digest(token))
+            .await?
+            .ok_or(DomainError::Unauthenticated)?;
+        if record.expires_at.is_some_and(|e| e <= now) {
+            return Err(DomainError::Unauthenticated);
+        }
+        self.actor(record.user_id).await
+    }
+
+    /// Creates an access key for `user`; the secret is returned here and never again.
+    pub async fn create_access_key(&self, user: UserId, now: DateTime<Utc>) -> Result<AccessKey, DomainError> {
+        if self.store.get_user(user).await?.is_none() {
+            return Err(DomainError::NotFound { kind: "user", id: user.to_string() });
+        }
+        let key = AccessKey {
+            id: AccessKeyId(self.new_id(now)),
+            user_id: user,
+            secret: Uuid::from_bytes({
+                let mut b = [0u8; 16];
+                self.entropy.fill(&mut b);
+                b
+            })
+            .to_string(),
+            is_active: true,
+            created_at: now,
+        };
+        self.store.create_access_key(key.clone()).await?;
+        Ok(key)
+    }
+
+    /// An active access key and its active owner, for signature verification.
+    pub async fn access_key(&self, id: AccessKeyId) -> Result<(AccessKey, Actor), DomainError> {
+        let key = self.store.get_access_key(id).await?.ok_or(DomainError::Unauthenticated)?;
+        if !key.is_active {
+            return Err(DomainError::Unauthenticated);
+        }
+        let actor = self.actor(key.user_id).await?;
+        Ok((key, actor))
+    }
+
+    // ------------------------------------------------------------------ flows
+
+    /// Creates a flow in an organization the actor manages.
+    pub async fn create_flow(&self, actor: &Actor, input: FlowInput, now: DateTime<Utc>) -> Result<Flow, DomainError> {
+        if !actor.may_manage_org(input.org_id) {
+            return Err(DomainError::Forbidden { action: "manage flows".into() });
+        }
+        let flow = Flow {
+            id: FlowId(self.new_id(now)),
+            org_id: input.org_id,
+            name: input.name,
+            description: input.description,
+            kinds: input.kinds,
+            is_default: input.is_default,
+            enabled: input.enabled,
+            levels: input.levels,
+            cc_users: input.cc_users,
+            attributes: input.attributes,
+            created_by: actor.user.name.clone(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        flow.validate().map_err(DomainError::Validation)?;
+        self.check_flow_name(&flow).await?;
+        self.store.create_flow(flow.clone()).await?;
+        Ok(flow)
+    }
+
+    async fn check_flow_name(&self, flow: &Flow) -> Result<(), DomainError> {
+        let taken = self.store.list_flows(vec![flow.org_id]).await?.into_iter().any(|other| {
+            other.id != flow.id
+                && other.name.to_lowercase() == flow.name.to_lowercase()
+                && (other.kinds.is_empty()
+                    || flow.kinds.is_empty()
+                    || other.kinds.iter().any(|k| flow.kinds.contains(k)))
+        });
+        if taken {
+            return Err(DomainError::invalid(
+                "name",
+                "unique",
+                "a ticket flow with the same name and type already exists",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Replaces a flow's fields with `change` applied to the stored flow; tickets already
+    /// submitted keep their steps.
+    pub async fn update_flow(
+        &self,
+        actor: &Actor,
+        id: FlowId,
+        change: &(dyn Fn(&mut Flow) + Send + Sync),
+        now: DateTime<Utc>,
+    ) -> Result<Flow, DomainError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let stored = self.get_flow(actor, id).await?;
+            if !actor.may_manage_org(stored.org_id) {
+                return Err(DomainError::Forbidden { action: "manage flows".into() });
+            }
+            let mut flow = stored.clone();
+            change(&mut flow);
+            flow.id = stored.id;
+            flow.created_at = stored.created_at;
+            flow.version = stored.version + 1;
+            flow.updated_at = now;
+            if !actor.may_manage_org(flow.org_id) {
+                return Err(DomainError::Forbidden { action: "manage flows".into() });
+            }
+            flow.validate().map_err(DomainError::Validation)?;
+            self.check_flow_name(&flow).await?;
+            match self.store.update_flow(flow.clone(), stored.version).await {
+                Ok(()) => return Ok(flow),
+                Err(StoreError::VersionConflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(busy("update flow"))
+    }
+
+    /// A flow visible to the actor (members of its organization; global flows for everyone).
+    pub async fn get_flow(&self, actor: &Actor, id: FlowId) -> Result<Flow, DomainError> {
+        let flow = self.store.get_flow(id).await?;
+        match flow {
+            Some(flow) if flow.org_id == ROOT_ORG || actor.may_enter_org(flow.org_id) => Ok(flow),
+            _ => Err(DomainError::NotFound { kind: "flow", id: id.to_string() }),
+        }
+    }
+
+    /// Flows of an organization plus the global flows it does not override by name.
+    pub async fn list_flows(&self, actor: &Actor, org: OrgId) -> Result<Vec<Flow>, DomainError> {
+        if !actor.may_enter_org(org) {
+            return Err(DomainError::Forbidden { action: "list flows".into() });
+        }
+        Ok(effective_flows(self.store.list_flows(vec![org, ROOT_ORG]).await?, org))
+    }
+
+    /// Deletes a flow.
+    pub async fn delete_flow(&self, actor: &Actor, id: FlowId) -> Result<(), DomainError> {
+        let flow = self.get_flow(actor, id).await?;
+        if !actor.may_manage_org(flow.org_id) {
+            return Err(DomainError::Forbidden { action: "manage flows".into() });
+        }
+        self.store.delete_flow(id).await?;
+        Ok(())
+    }
+
+    /// The flow a new ticket of `kind` in `org` would use.
+    pub async fn choose_flow(&self, org: OrgId, kind: &str, choice: Option<FlowId>) -> Result<Flow, DomainError> {
+        let candidates: Vec<Flow> = effective_flows(self.store.list_flows(vec![org, ROOT_ORG]).await?, org)
+            .into_iter()
+            .filter(|f| f.enabled && f.serves(kind))
+            .collect();
+        if let Some(id) = choice {
+            return candidates.into_iter().find(|f| f.id == id).ok_or_else(|| {
+                DomainError::invalid("flow_id", "invalid", "the selected ticket flow is not available")
+            });
+        }
+        match candidates.len() {
+            0 => Err(DomainError::invalid(
+                "flow",
+                "not_found",
+                format!("the ticket flow `{kind}` does not exist"),
+            )),
+            1 => Ok(candidates.into_iter().next().ok_or_else(|| busy("choose flow"))?),
+            _ => {
+                let mut defaults: Vec<Flow> = candidates.into_iter().filter(|f| f.is_default).collect();
+                if defaults.len() == 1 {
+                    Ok(defaults.remove(0))
+                } else {
+                    Err(DomainError::invalid("flow_id", "required", "please select a ticket flow"))
+                }
+            }
+        }
+    }
+
+    async fn steps_for(
+        &self,
+        flow_org: OrgId,
+        levels: &[Level],
+        applicant: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Step>, DomainError> {
+        let directory = self.store.org_directory(flow_org).await?;
+        let foreign: Vec<OrgId> = levels.iter().flat_map(|l| l.selector.foreign_orgs()).collect();
+        let mut roles_by_member: HashMap<(OrgId, UserId), Vec<RoleId>> = HashMap::new();
+        if !foreign.is_empty() {
+            for m in self.store.memberships_in(foreign).await? {
+                roles_by_member.entry((m.org_id, m.user_id)).or_default().push(m.role_id);
+            }
+        }
+        let mut directory = directory;
+        if levels.iter().any(|l| matches!(l.selector, Selector::RolePairs { .. })) && flow_org != ROOT_ORG {
+            // Role pairs may name users of other organizations: widen to every user.
+            directory = self.store.org_directory(ROOT_ORG).await?;
+        }
+        let lookup = |org: OrgId, user: UserId| roles_by_member.get(&(org, user)).cloned().unwrap_or_default();
+        Ok(machine::build_steps(levels, &directory, applicant, &lookup, now))
+    }
+
+    // ------------------------------------------------------------------ tickets
+
+    /// Opens (or saves as a draft) a ticket.
+    pub async fn open_ticket(&self, actor: &Actor, input: NewTicket, now: DateTime<Utc>) -> Result<Ticket, DomainError> {
+        if !actor.may_enter_org(input.org_id) {
+            return Err(DomainError::Forbidden { action: "open a ticket in this organization".into() });
+        }
+        let applicant = match input.applicant {
+            Some(id) if id != actor.id() => {
+                if !actor.is_system_admin() {
+                    return Err(DomainError::Forbidden { action: "open a ticket for another user".into() });
+                }
+                self.store
+                    .get_user(id)
+                    .await?
+                    .ok_or_else(|| DomainError::invalid("applicant", "invalid", "unknown applicant"))?
+            }
+            _ => actor.user.clone(),
+        };
+        let (flow_id, levels, flow_org, mut cc_users) = match &input.flow {
+            FlowChoice::Explicit(levels) => {
+                if !actor.is_system_admin() {
+                    return Err(DomainError::Forbidden { action: "route a ticket explicitly".into() });
+                }
+                for (i, level) in levels.iter().enumerate() {
+                    let errors = level.selector.validate(&format!("levels[{i}].selector"));
+                    if !errors.is_empty() {
+                        return Err(DomainError::Validation(errors));
+                    }
+                }
+                (None, levels.clone(), input.org_id, Vec::new())
+            }
+            choice => {
+                let wanted = match choice {
+                    FlowChoice::Id(id) => Some(*id),
+                    _ => None,
+                };
+                if input.submit || wanted.is_some() {
+                    let flow = self.choose_flow(input.org_id, &input.kind, wanted).await?;
+                    (Some(flow.id), flow.levels.clone(), flow.org_id, flow.cc_users.clone())
+                } else {
+                    (None, Vec::new(), input.org_id, Vec::new())
+                }
+            }
+        };
+        for user in &input.cc_users {
+            if !cc_users.contains(user) {
+                cc_users.push(*user);
+            }
+        }
+        let steps = if input.submit {
+            if levels.is_empty() {
+                return Err(DomainError::invalid("flow", "required", "the ticket has no approval levels"));
+            }
+            Some(self.steps_for(flow_org, &levels, Some(applicant.id), now).await?)
+        } else {
+            None
+        };
+        let id = input.id.unwrap_or_else(|| TicketId(self.new_id(now)));
+        if input.id.is_some() && self.store.get_ticket(id).await?.is_some() {
+            return Err(DomainError::invalid("id", "unique", "a ticket with this id already exists"));
+        }
+        let spec = OpenSpec {
+            id,
+            org_id: input.org_id,
+            kind: input.kind,
+            title: input.title,
+            applicant_id: applicant.id,
+            applicant_display: applicant.display(),
+            flow_id,
+            steps,
+            cc_users,
+            payload: input.payload,
+            comment: input.comment,
+            scope: input.scope,
+            serial_day: serial_day(now, self.settings.time_zone),
+        };
+        let write = {
+            let mut new_id = || self.new_id(now);
+            machine::open(spec, &mut Ctx { now, new_id: &mut new_id })?
+        };
+        self.store.write_ticket(write).await.map_err(|e| unique_to_conflict(e, "ticket id"))
+    }
+
+    /// Whether the actor may read the ticket.
+    pub fn may_read(actor: &Actor, ticket: &Ticket) -> bool {
+        ticket.applicant_id == Some(actor.id())
+            || ticket.is_assignee(actor.id())
+            || ticket.cc_users.contains(&actor.id())
+            || actor.may_read_org(ticket.org_id)
+    }
+
+    /// A ticket the actor may read (deleted tickets are not found).
+    pub async fn get_ticket(&self, actor: &Actor, id: TicketId) -> Result<Ticket, DomainError> {
+        match self.store.get_ticket(id).await? {
+            Some(t) if !t.deleted && Self::may_read(actor, &t) => Ok(t),
+            _ => Err(DomainError::ticket_not_found(id)),
+        }
+    }
+
+    /// Applies a command; on a lost race the ticket is reloaded and the command re-decided, so
+    /// of two approvers acting at once exactly one wins and the other gets the conflict.
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        id: TicketId,
+        command: TicketCommand,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, DomainError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let ticket = self.get_ticket(actor, id).await?;
+            let action = match &command {
+                TicketCommand::Submit | TicketCommand::Resubmit => {
+                    let steps = self.rebuild_steps(&ticket, now).await?;
+                    if command == TicketCommand::Submit {
+                        Action::Submit { steps }
+                    } else {
+                        Action::Resubmit { steps }
+                    }
+                }
+                TicketCommand::Approve { reason, payload } => {
+                    Action::Approve { reason: reason.clone(), payload: payload.clone() }
+                }
+                TicketCommand::Reject { reason } => Action::Reject { reason: reason.clone() },
+                TicketCommand::Close { reason } => Action::Close { reason: reason.clone() },
+                TicketCommand::Withdraw { reason } => Action::Withdraw { reason: reason.clone() },
+                TicketCommand::SuperClose { reason } => Action::SuperClose { reason: reason.clone() },
+                TicketCommand::Archive => Action::Archive,
+                TicketCommand::Confirm => Action::Confirm,
+                TicketCommand::Delete => Action::Delete,
+                TicketCommand::Edit(edit) => Action::Edit(edit.clone()),
+            };
+            let write: TicketWrite = {
+                let mut new_id = || self.new_id(now);
+                machine::apply(&ticket, actor, action, &mut Ctx { now, new_id: &mut new_id })?
+            };
+            match self.store.write_ticket(write).await {
+                Ok(stored) => return Ok(stored),
+                Err(StoreError::VersionConflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(busy("act on ticket"))
+    }
+
+    async fn rebuild_steps(&self, ticket: &Ticket, now: DateTime<Utc>) -> Result<Vec<Step>, DomainError> {
+        if ticket.state != crate::ticket::TicketState::Draft && ticket.flow_id.is_none() && !ticket.steps.is_empty() {
+            // Explicitly routed tickets keep their assignees for the new round.
+            let levels: Vec<Level> = ticket
+                .steps
+                .iter()
+                .map(|s| Level {
+                    selector: Selector::Ids { ids: s.assignees.iter().map(|a| a.user_id).collect() },
+                    mode: s.mode,
+                    name: s.name.clone(),
+                    attributes: s.attributes.clone(),
+                })
+                .collect();
+            return self.steps_for(ROOT_ORG, &levels, ticket.applicant_id, now).await;
+        }
+        let flow = match ticket.flow_id {
+            Some(id) => self.store.get_flow(id).await?.ok_or_else(|| {
+                DomainError::invalid("flow", "not_found", "the ticket's flow no longer exists")
+            })?,
+            None => self.choose_flow(ticket.org_id, &ticket.kind, None).await?,
+        };
+        self.steps_for(flow.org_id, &flow.levels, ticket.applicant_id, now).await
+    }
+
+    /// Lists tickets visible to the actor; `query.visibility` is overwritten from the actor.
+    pub async fn list_tickets(&self, actor: &Actor, mut query: TicketQuery) -> Result<TicketPage, DomainError> {
+        query.visibility = Self::visibility(actor);
+        Ok(self.store.list_tickets(query).await?)
+    }
+
+    /// Which tickets the actor sees.
+    pub fn visibility(actor: &Actor) -> Visibility {
+        if actor.is_system_admin() || actor.is_system_auditor() {
+            Visibility::All
+        } else {
+            Visibility::Related { user: actor.id(), orgs: actor.readable_orgs() }
+        }
+    }
+
+    /// Adds a comment: the applicant, an assignee or an org manager may write.
+    pub async fn add_comment(
+        &self,
+        actor: &Actor,
+        id: TicketId,
+        body: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Comment, DomainError> {
+        let ticket = self.get_ticket(actor, id).await?;
+        let may_write = ticket.applicant_id == Some(actor.id())
+            || ticket.is_assignee(actor.id())
+            || actor.may_manage_org(ticket.org_id);
+        if !may_write {
+            return Err(DomainError::Forbidden { action: "comment".into() });
+        }
+        if body.trim().is_empty() {
+            return Err(DomainError::invalid("body", "required", "this field may not be blank"));
+        }
+        let comment = Comment {
+            id: self.new_id(now),
+            ticket_id: id,
+            user_id: Some(actor.id()),
+            user_display: actor.display(),
+            body: body.into(),
+            kind: CommentKind::Common,
+            state: None,
+            created_at: now,
+        };
+        self.store.add_comment(comment.clone()).await?;
+        Ok(comment)
+    }
+
+    /// Comments of a ticket the actor may read.
+    pub async fn comments(&self, actor: &Actor, id: TicketId) -> Result<Vec<Comment>, DomainError> {
+        self.get_ticket(actor, id).await?;
+        Ok(self.store.ticket_comments(id).await?)
+    }
+
+    /// History of a ticket the actor may read.
+    pub async fn history(&self, actor: &Actor, id: TicketId) -> Result<Vec<HistoryEntry>, DomainError> {
+        self.get_ticket(actor, id).await?;
+        Ok(self.store.ticket_history(id).await?)
+    }
+
+    /// Grants the actor may see: all for system admins and auditors, their organizations' for
+    /// org admins and auditors, otherwise their own.
+    pub async fn grants(&self, actor: &Actor, mut query: GrantQuery) -> Result<Vec<Grant>, DomainError> {
+        if !(actor.is_system_admin() || actor.is_system_auditor()) {
+            let orgs = actor.readable_orgs();
+            if orgs.is_empty() {
+                query.user = Some(actor.id());
+            } else {
+                let wanted = query.org_ids.take().unwrap_or_else(|| orgs.clone());
+                query.org_ids = Some(wanted.into_iter().filter(|o| orgs.contains(o)).collect());
+            }
+        }
+        Ok(self.store.list_grants(query).await?)
+    }
+
+    /// One grant the actor may see.
+    pub async fn get_grant(&self, actor: &Actor, id: Uuid) -> Result<Grant, DomainError> {
+        let grant = self.store.get_grant(id).await?;
+        match grant {
+            Some(g) if actor.may_read_org(g.org_id) || g.users.contains(&actor.id()) => Ok(g),
+            _ => Err(DomainError::NotFound { kind: "grant", id: id.to_string() }),
+        }
+    }
+}
+
+/// Org flows plus global flows not overridden by an org flow of the same name.
+fn effective_flows(flows: Vec<Flow>, org: OrgId) -> Vec<Flow> {
+    let own_names: Vec<String> =
+        flows.iter().filter(|f| f.org_id == org && org != ROOT_ORG).map(|f| f.name.to_lowercase()).collect();
+    flows
+        .into_iter()
+        .filter(|f| f.org_id == org || (f.org_id == ROOT_ORG && !own_names.contains(&f.name.to_lowercase())))
+        .collect()
+}
+
+fn busy(action: &'static str) -> DomainError {
+    DomainError::InvalidTransition { action, state: "busy", conflict: ConflictKind::Busy }
+}
+
+fn unique_to_conflict(error: StoreError, what: &str) -> DomainError {
+    match error {
+        StoreError::Conflict { .. } => DomainError::Conflict(format!("{what} already exists")),
+        other => DomainError::Store(other),
+    }
+}
+
+/// A level from a selector with the `any` mode, the most common case.
+pub fn any_level(selector: Selector) -> Level {
+    Level { selector, mode: LevelMode::Any, name: String::new(), attributes: Value::Null }
+}

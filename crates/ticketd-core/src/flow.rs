@@ -1,0 +1,123 @@
+//! Approval flows: ordered levels, each with an approver selector and a decision mode.
+
+use crate::error::FieldError;
+use crate::ids::{FlowId, OrgId, UserId};
+use crate::selector::Selector;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The most levels a flow may have.
+pub const MAX_LEVELS: usize = 20;
+
+/// How the assignees of one level reach a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum LevelMode {
+    /// 或签: the first assignee to act decides the level.
+    Any,
+    /// 会签: every assignee must approve; any rejection rejects.
+    All,
+    /// `n` approvals close the level; it is rejected once `n` can no longer be reached.
+    Threshold {
+        /// Approvals needed (at least 1; capped at the number of assignees when steps are built).
+        n: u32,
+    },
+}
+
+impl LevelMode {
+    /// The stable name: `any`, `all` or `threshold`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Any => "any",
+            Self::All => "all",
+            Self::Threshold { .. } => "threshold",
+        }
+    }
+}
+
+/// One level of a flow.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Level {
+    /// Who may decide.
+    pub selector: Selector,
+    /// How they decide.
+    pub mode: LevelMode,
+    /// A label (ZStack flow name, TopHC role name); may be empty.
+    #[serde(default)]
+    pub name: String,
+    /// Dialect-owned extras of this level (e.g. ZStack `approverTitle`), stored as given.
+    #[serde(default)]
+    pub attributes: Value,
+}
+
+/// A flow: the template a ticket's steps are built from when it is submitted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Flow {
+    /// Its id.
+    pub id: FlowId,
+    /// Owning organization; ROOT means a global flow.
+    pub org_id: OrgId,
+    /// Display name.
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Ticket types it serves; empty means any.
+    pub kinds: Vec<String>,
+    /// Chosen when a ticket names no flow and several serve its type.
+    pub is_default: bool,
+    /// Disabled flows cannot be chosen for new tickets.
+    pub enabled: bool,
+    /// The ordered levels (level 1 first).
+    pub levels: Vec<Level>,
+    /// Users copied on every ticket of this flow.
+    pub cc_users: Vec<UserId>,
+    /// Dialect-owned extras (e.g. TopHC process fields), stored as given.
+    pub attributes: Value,
+    /// Who created it (display text).
+    pub created_by: String,
+    /// Optimistic-concurrency version.
+    pub version: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Flow {
+    /// Whether this flow serves tickets of `kind`.
+    pub fn serves(&self, kind: &str) -> bool {
+        self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind)
+    }
+
+    /// Checks the parts of a flow a user supplies.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if self.name.trim().is_empty() {
+            errors.push(FieldError::new("name", "required", "name must not be blank"));
+        } else if self.name.chars().count() > 128 {
+            errors.push(FieldError::new("name", "too_long", "name is longer than 128 characters"));
+        }
+        if self.levels.is_empty() {
+            errors.push(FieldError::new("levels", "required", "a flow needs at least one level"));
+        }
+        if self.levels.len() > MAX_LEVELS {
+            errors.push(FieldError::new(
+                "levels",
+                "too_long",
+                format!("a flow has at most {MAX_LEVELS} levels"),
+            ));
+        }
+        for (i, level) in self.levels.iter().enumerate() {
+            errors.extend(level.selector.validate(&format!("levels[{i}].selector")));
+            if let LevelMode::Threshold { n: 0 } = level.mode {
+                errors.push(FieldError::new(
+                    format!("levels[{i}].mode"),
+                    "invalid",
+                    "threshold must be at least 1",
+                ));
+            }
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}

@@ -1,0 +1,267 @@
+//! Organizations, users, roles and memberships: who exists and what they hold.
+
+use crate::ids::{OrgId, RoleId, UserId, builtin_uuid};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// The global (root) organization.
+pub const ROOT_ORG: OrgId = OrgId(builtin_uuid(0));
+/// The default organization, named "Default".
+pub const DEFAULT_ORG: OrgId = OrgId(builtin_uuid(2));
+/// The system organization.
+pub const SYSTEM_ORG: OrgId = OrgId(builtin_uuid(4));
+
+/// Built-in role: system administrator.
+pub const ROLE_SYSTEM_ADMIN: RoleId = RoleId(builtin_uuid(1));
+/// Built-in role: system auditor.
+pub const ROLE_SYSTEM_AUDITOR: RoleId = RoleId(builtin_uuid(2));
+/// Built-in role: ordinary system user.
+pub const ROLE_SYSTEM_USER: RoleId = RoleId(builtin_uuid(3));
+/// Built-in role: organization administrator.
+pub const ROLE_ORG_ADMIN: RoleId = RoleId(builtin_uuid(5));
+/// Built-in role: organization auditor.
+pub const ROLE_ORG_AUDITOR: RoleId = RoleId(builtin_uuid(6));
+/// Built-in role: organization member.
+pub const ROLE_ORG_USER: RoleId = RoleId(builtin_uuid(7));
+
+/// An organization.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Org {
+    /// Its id.
+    pub id: OrgId,
+    /// Its unique name (case-insensitive).
+    pub name: String,
+    /// True for ROOT, DEFAULT and SYSTEM.
+    pub builtin: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Org {
+    /// The built-in organizations, created on first start.
+    pub fn builtins(now: DateTime<Utc>) -> [Org; 3] {
+        [
+            Org { id: ROOT_ORG, name: "GLOBAL".into(), builtin: true, created_at: now },
+            Org { id: DEFAULT_ORG, name: "Default".into(), builtin: true, created_at: now },
+            Org { id: SYSTEM_ORG, name: "SYSTEM".into(), builtin: true, created_at: now },
+        ]
+    }
+
+    /// Maps the special names `DEFAULT`, `ROOT`, `GLOBAL` and `SYSTEM` (any case) to built-in ids.
+    pub fn builtin_alias(text: &str) -> Option<OrgId> {
+        match text.to_ascii_uppercase().as_str() {
+            "DEFAULT" => Some(DEFAULT_ORG),
+            "ROOT" | "GLOBAL" => Some(ROOT_ORG),
+            "SYSTEM" => Some(SYSTEM_ORG),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a role applies system-wide or inside one organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleScope {
+    /// Held system-wide (one per user).
+    System,
+    /// Held inside an organization.
+    Org,
+}
+
+/// A role, built-in or custom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Role {
+    /// Its id.
+    pub id: RoleId,
+    /// Display name.
+    pub name: String,
+    /// System or organization scope.
+    pub scope: RoleScope,
+    /// True for the six built-in roles.
+    pub builtin: bool,
+}
+
+impl Role {
+    /// The built-in roles.
+    pub fn builtins() -> Vec<Role> {
+        let role = |id, name: &str, scope| Role { id, name: name.into(), scope, builtin: true };
+        vec![
+            role(ROLE_SYSTEM_ADMIN, "SystemAdmin", RoleScope::System),
+            role(ROLE_SYSTEM_AUDITOR, "SystemAuditor", RoleScope::System),
+            role(ROLE_SYSTEM_USER, "User", RoleScope::System),
+            role(ROLE_ORG_ADMIN, "OrgAdmin", RoleScope::Org),
+            role(ROLE_ORG_AUDITOR, "OrgAuditor", RoleScope::Org),
+            role(ROLE_ORG_USER, "OrgUser", RoleScope::Org),
+        ]
+    }
+}
+
+/// A user's one system-wide role.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SystemRole {
+    /// Manages everything; sees every organization.
+    Admin,
+    /// Reads everything; changes nothing.
+    Auditor,
+    /// An ordinary user.
+    User,
+}
+
+impl SystemRole {
+    /// The built-in role id this system role corresponds to.
+    pub fn role_id(self) -> RoleId {
+        match self {
+            Self::Admin => ROLE_SYSTEM_ADMIN,
+            Self::Auditor => ROLE_SYSTEM_AUDITOR,
+            Self::User => ROLE_SYSTEM_USER,
+        }
+    }
+
+    /// The stable lowercase name used in storage and configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Admin => "admin",
+            Self::Auditor => "auditor",
+            Self::User => "user",
+        }
+    }
+
+    /// Parses the stable name (also accepts `system_admin`-style and role-id forms).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "admin" | "system_admin" | "systemadmin" | "00000000-0000-0000-0000-000000000001" => {
+                Some(Self::Admin)
+            }
+            "auditor" | "system_auditor" | "systemauditor" | "00000000-0000-0000-0000-000000000002" => {
+                Some(Self::Auditor)
+            }
+            "user" | "system_user" | "00000000-0000-0000-0000-000000000003" => Some(Self::User),
+            _ => None,
+        }
+    }
+}
+
+/// A user account (without credentials).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct User {
+    /// Its id.
+    pub id: UserId,
+    /// Unique login name.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail address (may be empty).
+    pub email: String,
+    /// The system-wide role.
+    pub system_role: SystemRole,
+    /// Inactive users cannot authenticate and are never resolved as approvers.
+    pub is_active: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl User {
+    /// `"Name(username)"`, the display form every dialect uses.
+    pub fn display(&self) -> String {
+        format!("{}({})", self.name, self.username)
+    }
+}
+
+/// One role a user holds in one organization.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Membership {
+    /// The organization.
+    pub org_id: OrgId,
+    /// The user.
+    pub user_id: UserId,
+    /// The role held there.
+    pub role_id: RoleId,
+}
+
+/// A user as seen from inside one organization, for approver resolution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryEntry {
+    /// The user.
+    pub user: User,
+    /// The org roles the user holds in that organization.
+    pub org_roles: Vec<RoleId>,
+}
+
+/// The three password verifiers stored for each user.
+///
+/// JumpServer clients send the password, TopHC clients its MD5 hex and ZStack clients its
+/// SHA-512 hex; storing an argon2 hash of each form lets every dialect's login check the same
+/// password without ever storing a fast hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswordHashes {
+    /// argon2 PHC string of the password.
+    pub plain: String,
+    /// argon2 PHC string of the lowercase MD5 hex of the password.
+    pub md5_hex: String,
+    /// argon2 PHC string of the lowercase SHA-512 hex of the password.
+    pub sha512_hex: String,
+}
+
+/// What a store needs to create a user.
+#[derive(Clone, Debug)]
+pub struct NewUser {
+    /// The user row.
+    pub user: User,
+    /// Password verifiers, if a password is set.
+    pub password: Option<PasswordHashes>,
+}
+
+/// Whether a token is long-lived (API) or a login session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    /// A private API token (`Authorization: Token …`).
+    Api,
+    /// A login session token (`Bearer`, TopHC token, ZStack session).
+    Session,
+}
+
+impl TokenKind {
+    /// Stable storage name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Api => "api",
+            Self::Session => "session",
+        }
+    }
+}
+
+/// A stored token: only its SHA-256 is kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// SHA-256 of the token text.
+    pub token_hash: [u8; 32],
+    /// Owner.
+    pub user_id: UserId,
+    /// API token or session.
+    pub kind: TokenKind,
+    /// Expiry; `None` never expires.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An access key for HTTP Signature authentication.
+///
+/// The secret must stay recoverable for HMAC verification; it is only ever returned once, by
+/// the call that creates it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessKey {
+    /// The key id (`keyId=`).
+    pub id: crate::ids::AccessKeyId,
+    /// Owner.
+    pub user_id: UserId,
+    /// The shared secret.
+    pub secret: String,
+    /// Inactive keys are refused.
+    pub is_active: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}

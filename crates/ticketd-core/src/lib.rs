@@ -1,0 +1,25 @@
+//! ticketd's domain core: tickets, flows, the approval state machine, who may do what, and the `Store` trait.
+//!
+//! Nothing here performs IO or reads the clock: the current time and random bytes are passed in,
+//! and persistence goes through [`store::Store`], so every rule can be tested in isolation and is
+//! shared by every API dialect.
+#![warn(missing_docs)]
+
+pub mod actor;
+pub mod credentials;
+pub mod engine;
+pub mod error;
+pub mod flow;
+pub mod ids;
+pub mod identity;
+pub mod machine;
+pub mod payload;
+pub mod selector;
+pub mod serial;
+pub mod store;
+pub mod ticket;
+
+pub use actor::Actor;
+pub use engine::{Engine, EngineSettings};
+pub use error::{ConflictKind, DomainError, FieldError, StoreError};
+pub use ids::{AccessKeyId, FlowId, OrgId, RoleId, TicketId, UserId};

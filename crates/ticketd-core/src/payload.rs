@@ -1,0 +1,161 @@
+//! Typed ticket payloads with business rules of their own: JumpServer asset applications.
+
+use crate::error::FieldError;
+use crate::ticket::{Grant, Ticket};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// Action bits of an asset permission (JumpServer `ActionChoices`).
+pub const ACTIONS: [(&str, u32); 7] = [
+    ("connect", 1),
+    ("upload", 2),
+    ("download", 4),
+    ("copy", 8),
+    ("paste", 16),
+    ("delete", 32),
+    ("share", 64),
+];
+
+/// Every action bit.
+pub const ALL_ACTIONS: u32 = 127;
+
+/// The content of an `apply_asset` ticket, as the core stores it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ApplyAsset {
+    /// Requested assets.
+    #[serde(default)]
+    pub assets: Vec<Uuid>,
+    /// Requested nodes.
+    #[serde(default)]
+    pub nodes: Vec<Uuid>,
+    /// Account names and aliases (`@ALL`, `@INPUT`, …), verbatim.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// Action bitmask.
+    #[serde(default = "default_actions")]
+    pub actions: u32,
+    /// Permission start.
+    pub date_start: DateTime<Utc>,
+    /// Permission end (strictly after the start).
+    pub date_expired: DateTime<Utc>,
+    /// Name of the permission the final approval creates.
+    #[serde(default)]
+    pub permission_name: String,
+}
+
+fn default_actions() -> u32 {
+    1
+}
+
+impl ApplyAsset {
+    /// Reads the payload of a ticket.
+    pub fn from_value(value: &Value) -> Result<Self, Vec<FieldError>> {
+        serde_json::from_value(value.clone()).map_err(|e| {
+            vec![FieldError::new("payload", "invalid", format!("invalid apply_asset content: {e}"))]
+        })
+    }
+
+    /// The stored form.
+    pub fn to_value(&self) -> Value {
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+
+    /// Rules every apply_asset content obeys, at open and at approval.
+    pub fn validate(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if self.date_expired.timestamp() <= self.date_start.timestamp() {
+            errors.push(FieldError::new(
+                "date_expired",
+                "invalid",
+                "the expiration date should be greater than the start date",
+            ));
+        }
+        if self.actions & !ALL_ACTIONS != 0 {
+            errors.push(FieldError::new("actions", "invalid", "unknown action bits"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+
+    /// Extra rules of the final approval: something to grant, and accounts to grant it with.
+    pub fn validate_final(&self) -> Result<(), Vec<FieldError>> {
+        let mut errors = Vec::new();
+        if self.accounts.is_empty() {
+            errors.push(FieldError::new("accounts", "required", "this field is required"));
+        }
+        if self.assets.is_empty() && self.nodes.is_empty() {
+            errors.push(FieldError::new("nodes", "required", "select at least one asset or node"));
+            errors.push(FieldError::new("assets", "required", "select at least one asset or node"));
+        }
+        if errors.is_empty() { Ok(()) } else { Err(errors) }
+    }
+}
+
+/// The default permission name: `Created by ticket (<title>-<suffix>)`, at most 128 characters.
+///
+/// The suffix is taken from the random tail of the ticket id (JumpServer takes the first four
+/// characters, which are equal for tickets opened close together when ids are time-ordered).
+pub fn permission_name(title: &str, ticket_id: Uuid, suffix_len: usize) -> String {
+    let hex = ticket_id.simple().to_string();
+    let suffix = &hex[hex.len().saturating_sub(suffix_len.clamp(4, 32))..];
+    let name = format!("Created by ticket ({title}-{suffix})");
+    shorten(&name, 128)
+}
+
+fn shorten(name: &str, max: usize) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= max {
+        return name.to_owned();
+    }
+    let head: String = chars[..max - 7].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}...{tail}")
+}
+
+/// The asset permission a final approval of an apply_asset ticket creates (its id is the ticket's).
+pub fn asset_permission_grant(
+    ticket: &Ticket,
+    content: &ApplyAsset,
+    processors: &[String],
+    now: DateTime<Utc>,
+) -> Grant {
+    let id = ticket.id.uuid();
+    let mut candidates = Vec::new();
+    if !content.permission_name.is_empty() {
+        candidates.push(content.permission_name.clone());
+    }
+    for len in [4, 8, 12, 32] {
+        let name = permission_name(&ticket.title, id, len);
+        if !candidates.contains(&name) {
+            candidates.push(name);
+        }
+    }
+    Grant {
+        id,
+        ticket_id: ticket.id,
+        org_id: ticket.org_id,
+        kind: "asset_permission".into(),
+        name: candidates.first().cloned().unwrap_or_default(),
+        name_candidates: candidates,
+        users: ticket.applicant_id.into_iter().collect(),
+        payload: json!({
+            "assets": content.assets,
+            "nodes": content.nodes,
+            "accounts": content.accounts,
+            "actions": content.actions,
+            "protocols": ["all"],
+        }),
+        valid_from: Some(content.date_start),
+        valid_until: Some(content.date_expired),
+        created_by: format!("ApplyAssetTicket:{id}"),
+        comment: format!(
+            "Created by the ticket ticket title: {} ticket applicant: {} ticket processor: {} ticket ID: {}",
+            ticket.title,
+            ticket.applicant_display,
+            processors.join(","),
+            id
+        ),
+        created_at: now,
+    }
+}

@@ -1,0 +1,229 @@
+//! The `Store` trait: persistence at the level of domain operations, one transaction each.
+
+use crate::error::StoreError;
+use crate::flow::Flow;
+use crate::identity::{
+    AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, Role, TokenRecord, User,
+};
+use crate::ids::{AccessKeyId, FlowId, OrgId, TicketId, UserId};
+use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketState, TicketWrite};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// Which tickets a caller may see in a list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// Every ticket (system admins and auditors).
+    All,
+    /// Tickets the user is related to (applicant, assignee, CC), plus every ticket of `orgs`.
+    Related {
+        /// The caller.
+        user: UserId,
+        /// Organizations the caller reads in full (org admin or auditor there).
+        orgs: Vec<OrgId>,
+    },
+}
+
+/// Sort order of ticket lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketOrder {
+    /// Newest first (the default).
+    CreatedDesc,
+    /// Oldest first.
+    CreatedAsc,
+}
+
+/// A ticket list query; every filter is optional and they combine with AND.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketQuery {
+    /// Who is asking.
+    pub visibility: Visibility,
+    /// Only these organizations.
+    pub org_ids: Option<Vec<OrgId>>,
+    /// Tickets whose current step has this assignee (decided or not).
+    pub current_assignee: Option<UserId>,
+    /// Pending tickets where this user still has to decide the current step.
+    pub awaiting: Option<UserId>,
+    /// Only these states (empty: any).
+    pub states: Vec<TicketState>,
+    /// Only these types (empty: any).
+    pub kinds: Vec<String>,
+    /// Only this applicant.
+    pub applicant: Option<UserId>,
+    /// Only these ids.
+    pub ids: Option<Vec<TicketId>>,
+    /// Serial number, exact.
+    pub serial: Option<String>,
+    /// Title, case-insensitive exact.
+    pub title: Option<String>,
+    /// Title contains, case-insensitive.
+    pub title_contains: Option<String>,
+    /// Dialect partition key, exact.
+    pub scope: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_to: Option<DateTime<Utc>>,
+    /// `Some(b)`: only archived (`true`) or only not archived (`false`).
+    pub archived: Option<bool>,
+    /// Include tickets marked deleted.
+    pub include_deleted: bool,
+    /// Order.
+    pub order: TicketOrder,
+    /// Page size.
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u64,
+    /// Also count all matches.
+    pub with_total: bool,
+}
+
+impl TicketQuery {
+    /// A query with no filters, newest first, 20 per page, for `visibility`.
+    pub fn new(visibility: Visibility) -> Self {
+        Self {
+            visibility,
+            org_ids: None,
+            current_assignee: None,
+            awaiting: None,
+            states: Vec::new(),
+            kinds: Vec::new(),
+            applicant: None,
+            ids: None,
+            serial: None,
+            title: None,
+            title_contains: None,
+            scope: None,
+            created_from: None,
+            created_to: None,
+            archived: None,
+            include_deleted: false,
+            order: TicketOrder::CreatedDesc,
+            limit: 20,
+            offset: 0,
+            with_total: false,
+        }
+    }
+}
+
+/// One page of tickets.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TicketPage {
+    /// All matches, when asked for.
+    pub total: Option<u64>,
+    /// This page.
+    pub items: Vec<Ticket>,
+}
+
+/// Filters of the grant list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GrantQuery {
+    /// Only these organizations (`None`: any).
+    pub org_ids: Option<Vec<OrgId>>,
+    /// Only grants to this user.
+    pub user: Option<UserId>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only grants created by this ticket.
+    pub ticket: Option<TicketId>,
+    /// Page size (0: no limit).
+    pub limit: u32,
+    /// Rows to skip.
+    pub offset: u64,
+}
+
+/// Persistence for the whole domain. Each method is one atomic operation.
+///
+/// Backends: SQLite (`ticketd-store-sqlite`) and PostgreSQL; both pass the contract suite in
+/// `ticketd-store-tests`.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Checks the store answers (for `/healthz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    // --- directory
+    /// Creates the built-in organizations and roles if they are missing.
+    async fn ensure_builtins(&self, orgs: Vec<Org>, roles: Vec<Role>) -> Result<(), StoreError>;
+    /// Creates an organization (`Conflict` if the name is taken).
+    async fn create_org(&self, org: Org) -> Result<(), StoreError>;
+    /// An organization by id.
+    async fn get_org(&self, id: OrgId) -> Result<Option<Org>, StoreError>;
+    /// An organization by name, case-insensitive.
+    async fn find_org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError>;
+    /// Every organization, by name.
+    async fn list_orgs(&self) -> Result<Vec<Org>, StoreError>;
+    /// Every role.
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
+    /// Creates a user (`Conflict` if the username is taken).
+    async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
+    /// Replaces a user's profile fields.
+    async fn update_user(&self, user: User) -> Result<(), StoreError>;
+    /// A user by id.
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
+    /// A user by username (exact).
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
+    /// Every user, by username.
+    async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// The stored password verifiers of a user.
+    async fn password_hashes(&self, user: UserId) -> Result<Option<PasswordHashes>, StoreError>;
+    /// Replaces a user's password verifiers.
+    async fn set_password_hashes(&self, user: UserId, hashes: PasswordHashes) -> Result<(), StoreError>;
+    /// Adds a membership (no-op if present).
+    async fn add_membership(&self, membership: Membership) -> Result<(), StoreError>;
+    /// Removes every role of `user` in `org`.
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError>;
+    /// Every membership of a user.
+    async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError>;
+    /// Memberships held in any of `orgs`.
+    async fn memberships_in(&self, orgs: Vec<OrgId>) -> Result<Vec<Membership>, StoreError>;
+    /// The users of an organization with their org roles; for ROOT, every user (no org roles).
+    async fn org_directory(&self, org: OrgId) -> Result<Vec<DirectoryEntry>, StoreError>;
+
+    // --- credentials
+    /// Stores a token (by digest).
+    async fn create_token(&self, token: TokenRecord) -> Result<(), StoreError>;
+    /// A token by digest.
+    async fn find_token(&self, digest: [u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+    /// Deletes a token by digest (logout).
+    async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError>;
+    /// Stores an access key.
+    async fn create_access_key(&self, key: AccessKey) -> Result<(), StoreError>;
+    /// An access key by id.
+    async fn get_access_key(&self, id: AccessKeyId) -> Result<Option<AccessKey>, StoreError>;
+    /// Every access key of a user.
+    async fn access_keys_of(&self, user: UserId) -> Result<Vec<AccessKey>, StoreError>;
+
+    // --- flows
+    /// Creates a flow.
+    async fn create_flow(&self, flow: Flow) -> Result<(), StoreError>;
+    /// Replaces a flow if its stored version is `expected_version` (`VersionConflict` otherwise).
+    async fn update_flow(&self, flow: Flow, expected_version: i64) -> Result<(), StoreError>;
+    /// Deletes a flow.
+    async fn delete_flow(&self, id: FlowId) -> Result<(), StoreError>;
+    /// A flow by id.
+    async fn get_flow(&self, id: FlowId) -> Result<Option<Flow>, StoreError>;
+    /// Flows of the given organizations, oldest first.
+    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Vec<Flow>, StoreError>;
+
+    // --- tickets
+    /// Applies one transition atomically: inserts (allocating the serial number) when
+    /// `expected_version` is `None`, otherwise updates only if the version still matches
+    /// (`VersionConflict` otherwise). Returns the ticket as stored.
+    async fn write_ticket(&self, write: TicketWrite) -> Result<Ticket, StoreError>;
+    /// A ticket by id (including deleted ones).
+    async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;
+    /// A page of tickets.
+    async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError>;
+    /// History of a ticket, oldest first.
+    async fn ticket_history(&self, id: TicketId) -> Result<Vec<HistoryEntry>, StoreError>;
+    /// Appends a comment.
+    async fn add_comment(&self, comment: Comment) -> Result<(), StoreError>;
+    /// Comments of a ticket, oldest first.
+    async fn ticket_comments(&self, id: TicketId) -> Result<Vec<Comment>, StoreError>;
+    /// A grant by id.
+    async fn get_grant(&self, id: uuid::Uuid) -> Result<Option<Grant>, StoreError>;
+    /// Grants, newest first.
+    async fn list_grants(&self, query: GrantQuery) -> Result<Vec<Grant>, StoreError>;
+    /// Outbox events after sequence number `after`, oldest first, with their sequence numbers.
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<(i64, Event)>, StoreError>;
+}

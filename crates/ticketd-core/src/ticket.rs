@@ -1,0 +1,486 @@
+//! Tickets and what hangs off them: steps, assignees, history, comments, grants and outbox events.
+
+use crate::flow::LevelMode;
+use crate::ids::{FlowId, OrgId, TicketId, UserId};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+/// The ticket type of JumpServer asset applications; its final approval creates an asset permission.
+pub const KIND_APPLY_ASSET: &str = "apply_asset";
+
+/// Where a ticket is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    /// Saved but not submitted.
+    Draft,
+    /// Under review; `approval_step` is the current level.
+    Pending,
+    /// Every level approved.
+    Approved,
+    /// A level rejected it.
+    Rejected,
+    /// Closed, withdrawn or cancelled before a decision.
+    Closed,
+}
+
+impl TicketState {
+    /// Stable lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Closed => "closed",
+        }
+    }
+
+    /// Parses the stable name.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "draft" => Some(Self::Draft),
+            "pending" => Some(Self::Pending),
+            "approved" => Some(Self::Approved),
+            "rejected" => Some(Self::Rejected),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+
+    /// Approved, rejected and closed tickets are finished: nobody decides on them any more.
+    pub fn is_finished(self) -> bool {
+        matches!(self, Self::Approved | Self::Rejected | Self::Closed)
+    }
+}
+
+/// Outcome of one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    /// Not decided.
+    Pending,
+    /// Approved.
+    Approved,
+    /// Rejected.
+    Rejected,
+    /// The ticket was closed while this step was current.
+    Closed,
+}
+
+impl StepState {
+    /// Stable lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Rejected => "rejected",
+            Self::Closed => "closed",
+        }
+    }
+}
+
+/// Lifecycle of one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    /// Not reached yet (level 1 starts here too, as in JumpServer).
+    Pending,
+    /// Reached and awaiting decisions (levels after the first).
+    Active,
+    /// Decided or closed.
+    Closed,
+}
+
+/// One assignee's own decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Decision {
+    /// Not decided.
+    Pending,
+    /// Approved.
+    Approved,
+    /// Rejected.
+    Rejected,
+}
+
+/// A user who may decide a step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Assignee {
+    /// The user.
+    pub user_id: UserId,
+    /// `"Name(username)"` at the time the step was built.
+    pub display: String,
+    /// Their decision.
+    pub decision: Decision,
+    /// When they decided.
+    pub decided_at: Option<DateTime<Utc>>,
+    /// Their reason or comment.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// One level of a submitted ticket, with its resolved assignees.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// Level number, from 1.
+    pub level: u32,
+    /// Decision mode.
+    pub mode: LevelMode,
+    /// Label copied from the flow level.
+    #[serde(default)]
+    pub name: String,
+    /// Dialect extras copied from the flow level.
+    #[serde(default)]
+    pub attributes: Value,
+    /// Outcome.
+    pub state: StepState,
+    /// Lifecycle.
+    pub status: StepStatus,
+    /// Who may decide, each with their own decision.
+    pub assignees: Vec<Assignee>,
+    /// True when the applicant was the only match and so may decide their own ticket.
+    #[serde(default)]
+    pub applicant_included: bool,
+    /// Last change of this step (creation time while untouched).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Step {
+    /// The assignee whose decision settled the step, if any.
+    pub fn processor(&self) -> Option<&Assignee> {
+        let wanted = match self.state {
+            StepState::Approved => Decision::Approved,
+            StepState::Rejected => Decision::Rejected,
+            _ => return None,
+        };
+        self.assignees
+            .iter()
+            .filter(|a| a.decision == wanted)
+            .max_by_key(|a| a.decided_at)
+    }
+}
+
+/// A ticket, including the steps of its current round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ticket {
+    /// Its id.
+    pub id: TicketId,
+    /// `YYYYMMDD` + counter, unique.
+    pub serial: String,
+    /// Owning organization.
+    pub org_id: OrgId,
+    /// Ticket type, e.g. `apply_asset`; dialects own their type names.
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// The applicant (`None` if their account was deleted).
+    pub applicant_id: Option<UserId>,
+    /// `"Name(username)"` of the applicant at creation.
+    pub applicant_display: String,
+    /// The flow the steps were built from (`None` for explicitly routed tickets).
+    pub flow_id: Option<FlowId>,
+    /// Current state.
+    pub state: TicketState,
+    /// Current level, from 1.
+    pub approval_step: u32,
+    /// How many times it was submitted (0 for a draft).
+    pub round: u32,
+    /// Steps of the current round.
+    pub steps: Vec<Step>,
+    /// Users copied on it.
+    pub cc_users: Vec<UserId>,
+    /// Type-specific content, stored as given.
+    pub payload: Value,
+    /// The applicant's comment or reason.
+    pub comment: String,
+    /// A dialect-specific partition key (e.g. a DataArts project id); empty if unused.
+    pub scope: String,
+    /// Archived mark.
+    pub archived: bool,
+    /// Applicant confirmed the outcome.
+    pub confirmed: bool,
+    /// Delete mark (history is kept).
+    pub deleted: bool,
+    /// Optimistic-concurrency version; bumped by every write.
+    pub version: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Ticket {
+    /// The step of the current level, if the ticket has steps.
+    pub fn current_step(&self) -> Option<&Step> {
+        self.steps.iter().find(|s| s.level == self.approval_step)
+    }
+
+    /// Whether `user` is an assignee of any step of the current round.
+    pub fn is_assignee(&self, user: UserId) -> bool {
+        self.steps.iter().any(|s| s.assignees.iter().any(|a| a.user_id == user))
+    }
+
+    /// Whether `user` is an assignee of the current step.
+    pub fn is_current_assignee(&self, user: UserId) -> bool {
+        self.current_step().is_some_and(|s| s.assignees.iter().any(|a| a.user_id == user))
+    }
+
+    /// Every user the ticket is visible to by relation: applicant, assignees and CC users.
+    pub fn participants(&self) -> Vec<UserId> {
+        let mut users: Vec<UserId> = self.applicant_id.into_iter().collect();
+        users.extend(self.steps.iter().flat_map(|s| s.assignees.iter().map(|a| a.user_id)));
+        users.extend(self.cc_users.iter().copied());
+        users.sort();
+        users.dedup();
+        users
+    }
+
+    /// One row per assignee of the current round, with the flags the "awaiting me" lists use.
+    pub fn assignee_index(&self) -> Vec<AssigneeIndexRow> {
+        let mut rows = Vec::new();
+        for step in &self.steps {
+            let current = step.level == self.approval_step;
+            for assignee in &step.assignees {
+                rows.push(AssigneeIndexRow {
+                    user_id: assignee.user_id,
+                    level: step.level,
+                    current,
+                    awaiting: current
+                        && self.state == TicketState::Pending
+                        && assignee.decision == Decision::Pending,
+                });
+            }
+        }
+        rows
+    }
+}
+
+/// A denormalised row of the assignee index a store keeps for list queries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AssigneeIndexRow {
+    /// The assignee.
+    pub user_id: UserId,
+    /// The step's level.
+    pub level: u32,
+    /// The step is the ticket's current step (JumpServer's `assignees__id` filter).
+    pub current: bool,
+    /// The user still has to decide a pending ticket ("awaiting my decision").
+    pub awaiting: bool,
+}
+
+/// What a history entry records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryAction {
+    /// Saved as a draft.
+    Save,
+    /// Draft content changed.
+    Edit,
+    /// Submitted (opened).
+    Submit,
+    /// One assignee approved (the level may or may not be settled).
+    Approve,
+    /// One assignee rejected.
+    Reject,
+    /// Closed by the applicant or a current assignee.
+    Close,
+    /// Withdrawn by the applicant.
+    Withdraw,
+    /// Closed by a system administrator.
+    SuperClose,
+    /// Submitted again after rejection or closing.
+    Resubmit,
+    /// Archived.
+    Archive,
+    /// Confirmed by the applicant.
+    Confirm,
+    /// Marked deleted.
+    Delete,
+}
+
+impl HistoryAction {
+    /// Stable lowercase name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Save => "save",
+            Self::Edit => "edit",
+            Self::Submit => "submit",
+            Self::Approve => "approve",
+            Self::Reject => "reject",
+            Self::Close => "close",
+            Self::Withdraw => "withdraw",
+            Self::SuperClose => "super_close",
+            Self::Resubmit => "resubmit",
+            Self::Archive => "archive",
+            Self::Confirm => "confirm",
+            Self::Delete => "delete",
+        }
+    }
+
+    /// Parses the stable name.
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Save,
+            Self::Edit,
+            Self::Submit,
+            Self::Approve,
+            Self::Reject,
+            Self::Close,
+            Self::Withdraw,
+            Self::SuperClose,
+            Self::Resubmit,
+            Self::Archive,
+            Self::Confirm,
+            Self::Delete,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == text)
+    }
+}
+
+/// One append-only history entry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEntry {
+    /// Its id.
+    pub id: Uuid,
+    /// The ticket.
+    pub ticket_id: TicketId,
+    /// The round it happened in.
+    pub round: u32,
+    /// The level concerned (0 when none).
+    pub level: u32,
+    /// What happened.
+    pub action: HistoryAction,
+    /// Who did it.
+    pub actor_id: Option<UserId>,
+    /// `"Name(username)"` of the actor.
+    pub actor_display: String,
+    /// State before.
+    pub from_state: TicketState,
+    /// State after.
+    pub to_state: TicketState,
+    /// Reason or comment given.
+    pub reason: String,
+    /// True when the applicant decided their own ticket.
+    pub self_approved: bool,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Comment kind: free text or written by a transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommentKind {
+    /// Written by a user.
+    Common,
+    /// Written by a transition.
+    State,
+}
+
+impl CommentKind {
+    /// Stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Common => "common",
+            Self::State => "state",
+        }
+    }
+}
+
+/// A comment on a ticket.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Comment {
+    /// Its id.
+    pub id: Uuid,
+    /// The ticket.
+    pub ticket_id: TicketId,
+    /// Author.
+    pub user_id: Option<UserId>,
+    /// `"Name(username)"` of the author.
+    pub user_display: String,
+    /// Markdown text.
+    pub body: String,
+    /// Free text or transition.
+    pub kind: CommentKind,
+    /// For state comments: the action that wrote it.
+    pub state: Option<String>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// What a final approval created: an asset permission, a table permission, …
+#[derive(Clone, Debug, PartialEq)]
+pub struct Grant {
+    /// Its id (for apply_asset it equals the ticket id, as in JumpServer).
+    pub id: Uuid,
+    /// The ticket that created it.
+    pub ticket_id: TicketId,
+    /// Organization.
+    pub org_id: OrgId,
+    /// `asset_permission` or `table_permission`.
+    pub kind: String,
+    /// Names to try in order; the store keeps the first one free in the organization.
+    pub name_candidates: Vec<String>,
+    /// The name actually used (filled by the store when read back).
+    pub name: String,
+    /// Who is granted.
+    pub users: Vec<UserId>,
+    /// Kind-specific content (assets, nodes, accounts, actions, tables, …).
+    pub payload: Value,
+    /// Start of validity.
+    pub valid_from: Option<DateTime<Utc>>,
+    /// End of validity.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// Creator text, e.g. `ApplyAssetTicket:<id>`.
+    pub created_by: String,
+    /// Free text.
+    pub comment: String,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+impl Grant {
+    /// A grant is valid only inside its window.
+    pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
+        self.valid_from.is_none_or(|from| from <= now)
+            && self.valid_until.is_none_or(|until| now < until)
+    }
+}
+
+/// An outbox row, written in the same transaction as the change it describes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    /// Its id.
+    pub id: Uuid,
+    /// e.g. `ticket.submitted`, `ticket.approved`, `grant.created`.
+    pub kind: String,
+    /// The ticket concerned.
+    pub ticket_id: TicketId,
+    /// Organization.
+    pub org_id: OrgId,
+    /// Details (actor, level, recipients, …).
+    pub payload: Value,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+/// Everything one transition writes, applied by the store in one transaction.
+#[derive(Clone, Debug)]
+pub struct TicketWrite {
+    /// The ticket's new row; `version` is already bumped.
+    pub ticket: Ticket,
+    /// `None` inserts a new ticket; `Some(v)` updates only if the stored version is still `v`.
+    pub expected_version: Option<i64>,
+    /// For inserts: the `YYYYMMDD` day whose counter gives the serial number.
+    pub serial_day: Option<String>,
+    /// History entries to append.
+    pub history: Vec<HistoryEntry>,
+    /// Comments to append.
+    pub comments: Vec<Comment>,
+    /// Outbox events to append.
+    pub events: Vec<Event>,
+    /// A grant to create (idempotent on its id).
+    pub grant: Option<Grant>,
+}

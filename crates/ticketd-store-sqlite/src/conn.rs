@@ -1,0 +1,282 @@
+//! Connection machinery: one writer thread that group-commits queued writes, and pooled readers.
+//!
+//! Every write is a closure run inside its own savepoint of a shared transaction; the writer
+//! takes every job queued at the moment, runs them, commits once (one fsync for the batch), and
+//! only then answers each caller. A failing job rolls back to its savepoint without touching the
+//! others, so batching changes neither atomicity nor the per-ticket version checks.
+
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use ticketd_core::StoreError;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+/// The most jobs committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+/// How durable a commit is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit survives power loss (the default).
+    Full,
+    /// `synchronous=NORMAL`: survives a process crash, may lose the last commits on power loss.
+    Normal,
+}
+
+/// How to open a SQLite store.
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    /// The database file.
+    pub path: PathBuf,
+    /// Reader connections.
+    pub readers: usize,
+    /// Commit durability.
+    pub durability: Durability,
+    /// How long a writer waits for another process's lock.
+    pub busy_timeout_ms: u32,
+}
+
+impl SqliteOptions {
+    /// Options for `path` with the defaults.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into(), readers: 4, durability: Durability::Full, busy_timeout_ms: 5_000 }
+    }
+}
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+pub(crate) struct Pool {
+    writer: mpsc::Sender<Job>,
+    readers: Mutex<Vec<Connection>>,
+    reader_permits: Semaphore,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool").finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn db_err(error: rusqlite::Error) -> StoreError {
+    match &error {
+        rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,
+        rusqlite::Error::SqliteFailure(code, message)
+            if code.code == rusqlite::ErrorCode::ConstraintViolation
+                && message.as_deref().is_some_and(|m| m.contains("UNIQUE")) =>
+        {
+            StoreError::Conflict { constraint: message.clone().unwrap_or_default() }
+        }
+        rusqlite::Error::SqliteFailure(code, _)
+            if matches!(code.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+        {
+            StoreError::Unavailable(error.to_string())
+        }
+        _ => StoreError::Other(Box::new(error)),
+    }
+}
+
+fn open_connection(options: &SqliteOptions, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
+    };
+    let conn = Connection::open_with_flags(&options.path, flags).map_err(db_err)?;
+    let synchronous = match options.durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.busy_timeout(std::time::Duration::from_millis(u64::from(options.busy_timeout_ms)))
+        .map_err(db_err)?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+    }
+    conn.execute_batch(&format!(
+        "PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16000; \
+         PRAGMA temp_store=MEMORY;"
+    ))
+    .map_err(db_err)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+
+/// Applies missing migrations; returns how many ran.
+fn migrate(conn: &Connection) -> Result<usize, StoreError> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
+         applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
+    )
+    .map_err(db_err)?;
+    let mut applied = 0;
+    for (version, name, sql) in MIGRATIONS {
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
+        let done: bool = conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| {
+                r.get(0)
+            })
+            .map_err(db_err)?;
+        let result = if done {
+            Ok(())
+        } else {
+            conn.execute_batch(sql)
+                .and_then(|()| {
+                    conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)", (version, name))
+                        .map(|_| ())
+                })
+                .map_err(db_err)
+        };
+        match result {
+            Ok(()) => {
+                conn.execute_batch("COMMIT").map_err(db_err)?;
+                if !done {
+                    applied += 1;
+                }
+            }
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+    }
+    Ok(applied)
+}
+
+impl Pool {
+    pub(crate) fn open(options: &SqliteOptions) -> Result<(Arc<Self>, usize), StoreError> {
+        if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Other(Box::new(e)))?;
+        }
+        let writer_conn = open_connection(options, false)?;
+        let migrated = migrate(&writer_conn)?;
+        let readers = (0..options.readers.max(1))
+            .map(|_| open_connection(options, true))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (sender, receiver) = mpsc::channel::<Job>(4096);
+        std::thread::Builder::new()
+            .name("ticketd-sqlite-writer".into())
+            .spawn(move || writer_loop(writer_conn, receiver))
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let n_readers = readers.len();
+        Ok((
+            Arc::new(Self { writer: sender, readers: Mutex::new(readers), reader_permits: Semaphore::new(n_readers) }),
+            migrated,
+        ))
+    }
+
+    /// Runs `job` in the writer's next transaction; answers after the commit.
+    pub(crate) async fn write<R, F>(&self, job: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel::<Result<R, StoreError>>();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let result = match conn.execute_batch("SAVEPOINT job") {
+                Err(e) => Err(db_err(e)),
+                Ok(()) => {
+                    let result = job(conn);
+                    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+                    match conn.execute_batch(end) {
+                        Ok(()) => result,
+                        Err(e) => Err(db_err(e)),
+                    }
+                }
+            };
+            Box::new(move |commit: Result<(), String>| {
+                let answer = match commit {
+                    Ok(()) => result,
+                    Err(message) => Err(StoreError::Unavailable(message)),
+                };
+                // The caller may have gone away (request cancelled); nothing to do then.
+                let _ = reply.send(answer);
+            })
+        });
+        self.writer.send(job).await.map_err(|_closed| StoreError::Unavailable("writer stopped".into()))?;
+        answer.await.map_err(|_closed| StoreError::Unavailable("writer stopped".into()))?
+    }
+
+    /// Runs `job` on a reader connection in the blocking pool.
+    pub(crate) async fn read<R, F>(self: &Arc<Self>, job: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        let _permit = self
+            .reader_permits
+            .acquire()
+            .await
+            .map_err(|_closed| StoreError::Unavailable("readers closed".into()))?;
+        let pool = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take_reader()?;
+            let result = job(&conn);
+            pool.return_reader(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Other(Box::new(e)))?
+    }
+
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        let mut readers = self.readers.lock().map_err(|_poisoned| StoreError::Unavailable("reader pool poisoned".into()))?;
+        readers.pop().ok_or_else(|| StoreError::Unavailable("no reader available".into()))
+    }
+
+    fn return_reader(&self, conn: Connection) {
+        if let Ok(mut readers) = self.readers.lock() {
+            readers.push(conn);
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>) {
+    let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = receiver.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let message = e.to_string();
+            for job in batch.drain(..) {
+                // Run nothing: answer every caller that the store is unavailable.
+                drop(job);
+                tracing::warn!(error = %message, "sqlite writer could not begin a transaction");
+            }
+            continue;
+        }
+        let completions: Vec<Completion> = batch.drain(..).map(|job| job(&conn)).collect();
+        let commit = conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            e.to_string()
+        });
+        if let Err(message) = &commit {
+            tracing::error!(error = %message, "sqlite commit failed");
+        }
+        for complete in completions {
+            complete(commit.clone());
+        }
+    }
+}
+
+/// Parses `sqlite://relative.db`, `sqlite:///absolute.db`, `sqlite:relative.db` or a bare path.
+pub fn path_from_url(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let rest = rest.split('?').next().unwrap_or(rest);
+    if rest.is_empty() || url.contains("://") && !url.starts_with("sqlite://") {
+        return None;
+    }
+    Some(Path::new(rest).to_path_buf())
+}

@@ -1,0 +1,690 @@
+//! ticketd's embedded store: SQLite in WAL mode with a group-committing writer thread.
+
+mod conn;
+mod rows;
+mod tickets;
+
+pub use conn::{Durability, SqliteOptions, path_from_url};
+
+use async_trait::async_trait;
+use conn::{Pool, db_err};
+use rows::{USER_COLUMNS, from_ts, json_text, ts};
+use rusqlite::{OptionalExtension, params};
+use std::sync::Arc;
+use ticketd_core::StoreError;
+use ticketd_core::flow::Flow;
+use ticketd_core::identity::{
+    AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, ROOT_ORG, Role, RoleScope,
+    TokenKind, TokenRecord, User,
+};
+use ticketd_core::ids::{AccessKeyId, FlowId, OrgId, RoleId, TicketId, UserId};
+use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery};
+use ticketd_core::ticket::{
+    Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketState, TicketWrite,
+};
+use uuid::Uuid;
+
+/// The SQLite implementation of [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: Arc<Pool>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database; returns the store and how many
+    /// migrations ran.
+    pub fn open(options: &SqliteOptions) -> Result<(Self, usize), StoreError> {
+        let (pool, migrated) = Pool::open(options)?;
+        Ok((Self { pool }, migrated))
+    }
+}
+
+fn token_kind(text: &str) -> TokenKind {
+    if text == "session" { TokenKind::Session } else { TokenKind::Api }
+}
+
+fn role_scope(text: &str) -> RoleScope {
+    if text == "system" { RoleScope::System } else { RoleScope::Org }
+}
+
+fn scope_name(scope: RoleScope) -> &'static str {
+    match scope {
+        RoleScope::System => "system",
+        RoleScope::Org => "org",
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.pool.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err)).await
+    }
+
+    async fn ensure_builtins(&self, orgs: Vec<Org>, roles: Vec<Role>) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                for org in &orgs {
+                    c.execute(
+                        "INSERT OR IGNORE INTO orgs (id, name, builtin, created_at) VALUES (?1, ?2, ?3, ?4)",
+                        params![org.id.0, org.name, org.builtin, ts(org.created_at)],
+                    )
+                    .map_err(db_err)?;
+                }
+                for role in &roles {
+                    c.execute(
+                        "INSERT OR IGNORE INTO roles (id, name, scope, builtin) VALUES (?1, ?2, ?3, ?4)",
+                        params![role.id.0, role.name, scope_name(role.scope), role.builtin],
+                    )
+                    .map_err(db_err)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn create_org(&self, org: Org) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO orgs (id, name, builtin, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![org.id.0, org.name, org.builtin, ts(org.created_at)],
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn get_org(&self, id: OrgId) -> Result<Option<Org>, StoreError> {
+        self.pool
+            .read(move |c| {
+                c.prepare_cached("SELECT * FROM orgs WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([id.0], rows::org).optional())
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn find_org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError> {
+        let name = name.to_owned();
+        self.pool
+            .read(move |c| {
+                c.prepare_cached("SELECT * FROM orgs WHERE name = ?1 COLLATE NOCASE")
+                    .and_then(|mut s| s.query_row([name], rows::org).optional())
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
+        self.pool
+            .read(|c| {
+                c.prepare_cached("SELECT * FROM orgs ORDER BY name COLLATE NOCASE")
+                    .and_then(|mut s| s.query_map([], rows::org)?.collect())
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        self.pool
+            .read(|c| {
+                c.prepare_cached("SELECT id, name, scope, builtin FROM roles ORDER BY name")
+                    .and_then(|mut s| {
+                        s.query_map([], |r| {
+                            let scope: String = r.get(2)?;
+                            Ok(Role { id: RoleId(r.get(0)?), name: r.get(1)?, scope: role_scope(&scope), builtin: r.get(3)? })
+                        })?
+                        .collect()
+                    })
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn create_user(&self, new: NewUser) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let u = &new.user;
+                let p = new.password.as_ref();
+                c.execute(
+                    "INSERT INTO users (id, username, name, email, system_role, is_active, password_plain, \
+                     password_md5, password_sha512, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    params![
+                        u.id.0,
+                        u.username,
+                        u.name,
+                        u.email,
+                        u.system_role.as_str(),
+                        u.is_active,
+                        p.map(|h| h.plain.clone()),
+                        p.map(|h| h.md5_hex.clone()),
+                        p.map(|h| h.sha512_hex.clone()),
+                        ts(u.created_at),
+                        ts(u.updated_at)
+                    ],
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn update_user(&self, u: User) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE users SET username = ?2, name = ?3, email = ?4, system_role = ?5, is_active = ?6, \
+                         updated_at = ?7 WHERE id = ?1",
+                        params![u.id.0, u.username, u.name, u.email, u.system_role.as_str(), u.is_active, ts(u.updated_at)],
+                    )
+                    .map_err(db_err)?;
+                if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            })
+            .await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.pool
+            .read(move |c| {
+                c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+                    .and_then(|mut s| s.query_row([id.0], rows::user).optional())
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        let username = username.to_owned();
+        self.pool
+            .read(move |c| {
+                c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"))
+                    .and_then(|mut s| s.query_row([username], rows::user).optional())
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        self.pool
+            .read(|c| {
+                c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
+                    .and_then(|mut s| s.query_map([], rows::user)?.collect())
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn password_hashes(&self, user: UserId) -> Result<Option<PasswordHashes>, StoreError> {
+        self.pool
+            .read(move |c| {
+                let row: Option<(Option<String>, Option<String>, Option<String>)> = c
+                    .prepare_cached("SELECT password_plain, password_md5, password_sha512 FROM users WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([user.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+                    .map_err(db_err)?;
+                Ok(match row {
+                    Some((Some(plain), Some(md5_hex), Some(sha512_hex))) => {
+                        Some(PasswordHashes { plain, md5_hex, sha512_hex })
+                    }
+                    _ => None,
+                })
+            })
+            .await
+    }
+
+    async fn set_password_hashes(&self, user: UserId, h: PasswordHashes) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE users SET password_plain = ?2, password_md5 = ?3, password_sha512 = ?4 WHERE id = ?1",
+                        params![user.0, h.plain, h.md5_hex, h.sha512_hex],
+                    )
+                    .map_err(db_err)?;
+                if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            })
+            .await
+    }
+
+    async fn add_membership(&self, m: Membership) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "INSERT OR IGNORE INTO org_members (org_id, user_id, role_id) VALUES (?1, ?2, ?3)",
+                    params![m.org_id.0, m.user_id.0, m.role_id.0],
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                c.execute("DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2", params![org.0, user.0])
+                    .map(|_| ())
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
+        self.pool
+            .read(move |c| {
+                c.prepare_cached("SELECT org_id, user_id, role_id FROM org_members WHERE user_id = ?1")
+                    .and_then(|mut s| {
+                        s.query_map([user.0], |r| {
+                            Ok(Membership { org_id: OrgId(r.get(0)?), user_id: UserId(r.get(1)?), role_id: RoleId(r.get(2)?) })
+                        })?
+                        .collect()
+                    })
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn memberships_in(&self, orgs: Vec<OrgId>) -> Result<Vec<Membership>, StoreError> {
+        self.pool
+            .read(move |c| {
+                let mut out = Vec::new();
+                let mut stmt = c
+                    .prepare_cached("SELECT org_id, user_id, role_id FROM org_members WHERE org_id = ?1")
+                    .map_err(db_err)?;
+                for org in orgs {
+                    let rows = stmt
+                        .query_map([org.0], |r| {
+                            Ok(Membership { org_id: OrgId(r.get(0)?), user_id: UserId(r.get(1)?), role_id: RoleId(r.get(2)?) })
+                        })
+                        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                        .map_err(db_err)?;
+                    out.extend(rows);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn org_directory(&self, org: OrgId) -> Result<Vec<DirectoryEntry>, StoreError> {
+        self.pool
+            .read(move |c| {
+                if org == ROOT_ORG {
+                    return c
+                        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE is_active = 1"))
+                        .and_then(|mut s| {
+                            s.query_map([], |r| Ok(DirectoryEntry { user: rows::user(r)?, org_roles: Vec::new() }))?
+                                .collect()
+                        })
+                        .map_err(db_err);
+                }
+                let mut stmt = c
+                    .prepare_cached(
+                        "SELECT u.id, u.username, u.name, u.email, u.system_role, u.is_active, u.created_at, \
+                         u.updated_at, m.role_id FROM org_members m JOIN users u ON u.id = m.user_id \
+                         WHERE m.org_id = ?1 AND u.is_active = 1 ORDER BY u.id",
+                    )
+                    .map_err(db_err)?;
+                let rows = stmt
+                    .query_map([org.0], |r| Ok((rows::user(r)?, RoleId(r.get(8)?))))
+                    .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                    .map_err(db_err)?;
+                let mut entries: Vec<DirectoryEntry> = Vec::new();
+                for (user, role) in rows {
+                    match entries.last_mut() {
+                        Some(last) if last.user.id == user.id => last.org_roles.push(role),
+                        _ => entries.push(DirectoryEntry { user, org_roles: vec![role] }),
+                    }
+                }
+                Ok(entries)
+            })
+            .await
+    }
+
+    async fn create_token(&self, t: TokenRecord) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO api_tokens (token_hash, user_id, kind, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![t.token_hash.to_vec(), t.user_id.0, t.kind.as_str(), t.expires_at.map(ts), ts(t.created_at)],
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn find_token(&self, digest: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        self.pool
+            .read(move |c| {
+                c.prepare_cached("SELECT user_id, kind, expires_at, created_at FROM api_tokens WHERE token_hash = ?1")
+                    .and_then(|mut s| {
+                        s.query_row([digest.to_vec()], |r| {
+                            let kind: String = r.get(1)?;
+                            Ok(TokenRecord {
+                                token_hash: digest,
+                                user_id: UserId(r.get(0)?),
+                                kind: token_kind(&kind),
+                                expires_at: r.get::<_, Option<i64>>(2)?.map(from_ts),
+                                created_at: from_ts(r.get(3)?),
+                            })
+                        })
+                        .optional()
+                    })
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                c.execute("DELETE FROM api_tokens WHERE token_hash = ?1", [digest.to_vec()]).map(|_| ()).map_err(db_err)
+            })
+            .await
+    }
+
+    async fn create_access_key(&self, k: AccessKey) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO access_keys (id, user_id, secret, is_active, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![k.id.0, k.user_id.0, k.secret, k.is_active, ts(k.created_at)],
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn get_access_key(&self, id: AccessKeyId) -> Result<Option<AccessKey>, StoreError> {
+        self.pool
+            .read(move |c| {
+                c.prepare_cached("SELECT id, user_id, secret, is_active, created_at FROM access_keys WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([id.0], access_key_row).optional())
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn access_keys_of(&self, user: UserId) -> Result<Vec<AccessKey>, StoreError> {
+        self.pool
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT id, user_id, secret, is_active, created_at FROM access_keys WHERE user_id = ?1 ORDER BY created_at",
+                )
+                .and_then(|mut s| s.query_map([user.0], access_key_row)?.collect())
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn create_flow(&self, f: Flow) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, levels, cc_users, \
+                     attributes, created_by, version, created_at, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                    params![
+                        f.id.0,
+                        f.org_id.0,
+                        f.name,
+                        f.description,
+                        json_text(&f.kinds),
+                        f.is_default,
+                        f.enabled,
+                        json_text(&f.levels),
+                        json_text(&f.cc_users),
+                        json_text(&f.attributes),
+                        f.created_by,
+                        f.version,
+                        ts(f.created_at),
+                        ts(f.updated_at)
+                    ],
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn update_flow(&self, f: Flow, expected_version: i64) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE flows SET org_id = ?2, name = ?3, description = ?4, kinds = ?5, is_default = ?6, \
+                         enabled = ?7, levels = ?8, cc_users = ?9, attributes = ?10, version = ?11, updated_at = ?12 \
+                         WHERE id = ?1 AND version = ?13",
+                        params![
+                            f.id.0,
+                            f.org_id.0,
+                            f.name,
+                            f.description,
+                            json_text(&f.kinds),
+                            f.is_default,
+                            f.enabled,
+                            json_text(&f.levels),
+                            json_text(&f.cc_users),
+                            json_text(&f.attributes),
+                            f.version,
+                            ts(f.updated_at),
+                            expected_version
+                        ],
+                    )
+                    .map_err(db_err)?;
+                if n == 1 {
+                    return Ok(());
+                }
+                let exists: bool = c
+                    .query_row("SELECT EXISTS (SELECT 1 FROM flows WHERE id = ?1)", [f.id.0], |r| r.get(0))
+                    .map_err(db_err)?;
+                Err(if exists { StoreError::VersionConflict } else { StoreError::NotFound })
+            })
+            .await
+    }
+
+    async fn delete_flow(&self, id: FlowId) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let n = c.execute("DELETE FROM flows WHERE id = ?1", [id.0]).map_err(db_err)?;
+                if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+            })
+            .await
+    }
+
+    async fn get_flow(&self, id: FlowId) -> Result<Option<Flow>, StoreError> {
+        self.pool
+            .read(move |c| {
+                c.prepare_cached("SELECT * FROM flows WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([id.0], rows::flow).optional())
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Vec<Flow>, StoreError> {
+        self.pool
+            .read(move |c| {
+                let mut out = Vec::new();
+                let mut stmt =
+                    c.prepare_cached("SELECT * FROM flows WHERE org_id = ?1 ORDER BY created_at, id").map_err(db_err)?;
+                for org in orgs {
+                    let flows = stmt
+                        .query_map([org.0], rows::flow)
+                        .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+                        .map_err(db_err)?;
+                    out.extend(flows);
+                }
+                out.sort_by_key(|f: &Flow| (f.created_at, f.id));
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn write_ticket(&self, write: TicketWrite) -> Result<Ticket, StoreError> {
+        self.pool.write(move |c| tickets::write_ticket(c, write)).await
+    }
+
+    async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        self.pool.read(move |c| tickets::get_ticket(c, id.0)).await
+    }
+
+    async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
+        self.pool.read(move |c| tickets::list_tickets(c, &query)).await
+    }
+
+    async fn ticket_history(&self, id: TicketId) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.pool
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT id, ticket_id, round, level, action, actor_id, actor_display, from_state, to_state, reason, \
+                     self_approved, created_at FROM ticket_history WHERE ticket_id = ?1 ORDER BY seq",
+                )
+                .and_then(|mut s| {
+                    s.query_map([id.0], |r| {
+                        let action: String = r.get(4)?;
+                        let from: String = r.get(7)?;
+                        let to: String = r.get(8)?;
+                        Ok(HistoryEntry {
+                            id: r.get(0)?,
+                            ticket_id: TicketId(r.get(1)?),
+                            round: r.get(2)?,
+                            level: r.get(3)?,
+                            action: HistoryAction::parse(&action).unwrap_or(HistoryAction::Edit),
+                            actor_id: r.get::<_, Option<Uuid>>(5)?.map(UserId),
+                            actor_display: r.get(6)?,
+                            from_state: TicketState::parse(&from).unwrap_or(TicketState::Pending),
+                            to_state: TicketState::parse(&to).unwrap_or(TicketState::Pending),
+                            reason: r.get(9)?,
+                            self_approved: r.get(10)?,
+                            created_at: from_ts(r.get(11)?),
+                        })
+                    })?
+                    .collect()
+                })
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn add_comment(&self, comment: Comment) -> Result<(), StoreError> {
+        self.pool.write(move |c| tickets::insert_comment(c, &comment)).await
+    }
+
+    async fn ticket_comments(&self, id: TicketId) -> Result<Vec<Comment>, StoreError> {
+        self.pool
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT id, ticket_id, user_id, user_display, body, kind, state, created_at FROM ticket_comments \
+                     WHERE ticket_id = ?1 ORDER BY seq",
+                )
+                .and_then(|mut s| {
+                    s.query_map([id.0], |r| {
+                        let kind: String = r.get(5)?;
+                        Ok(Comment {
+                            id: r.get(0)?,
+                            ticket_id: TicketId(r.get(1)?),
+                            user_id: r.get::<_, Option<Uuid>>(2)?.map(UserId),
+                            user_display: r.get(3)?,
+                            body: r.get(4)?,
+                            kind: if kind == "state" { CommentKind::State } else { CommentKind::Common },
+                            state: r.get(6)?,
+                            created_at: from_ts(r.get(7)?),
+                        })
+                    })?
+                    .collect()
+                })
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn get_grant(&self, id: Uuid) -> Result<Option<Grant>, StoreError> {
+        self.pool
+            .read(move |c| {
+                c.prepare_cached("SELECT * FROM grants WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([id], rows::grant).optional())
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn list_grants(&self, q: GrantQuery) -> Result<Vec<Grant>, StoreError> {
+        self.pool
+            .read(move |c| {
+                use rusqlite::types::Value as V;
+                let mut params: Vec<V> = Vec::new();
+                let mut conditions: Vec<String> = Vec::new();
+                if let Some(orgs) = &q.org_ids {
+                    let marks: Vec<&str> = orgs.iter().map(|_| "?").collect();
+                    params.extend(orgs.iter().map(|o| V::Blob(o.0.as_bytes().to_vec())));
+                    conditions.push(if marks.is_empty() { "0".into() } else { format!("g.org_id IN ({})", marks.join(", ")) });
+                }
+                if let Some(user) = q.user {
+                    params.push(V::Blob(user.0.as_bytes().to_vec()));
+                    conditions.push("g.id IN (SELECT grant_id FROM grant_users WHERE user_id = ?)".into());
+                }
+                if let Some(kind) = &q.kind {
+                    params.push(V::Text(kind.clone()));
+                    conditions.push("g.kind = ?".into());
+                }
+                if let Some(ticket) = q.ticket {
+                    params.push(V::Blob(ticket.0.as_bytes().to_vec()));
+                    conditions.push("g.ticket_id = ?".into());
+                }
+                let where_clause =
+                    if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+                let limit = if q.limit == 0 { -1 } else { i64::from(q.limit) };
+                let sql = format!(
+                    "SELECT g.* FROM grants g{where_clause} ORDER BY g.created_at DESC, g.id DESC LIMIT {limit} OFFSET {}",
+                    i64::try_from(q.offset).unwrap_or(i64::MAX)
+                );
+                c.prepare_cached(&sql)
+                    .and_then(|mut s| s.query_map(rusqlite::params_from_iter(params.iter()), rows::grant)?.collect())
+                    .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<(i64, Event)>, StoreError> {
+        self.pool
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT seq, id, kind, ticket_id, org_id, payload, created_at FROM outbox_events WHERE seq > ?1 \
+                     ORDER BY seq LIMIT ?2",
+                )
+                .and_then(|mut s| {
+                    s.query_map(params![after, limit], |r| {
+                        let payload: String = r.get(5)?;
+                        Ok((
+                            r.get(0)?,
+                            Event {
+                                id: r.get(1)?,
+                                kind: r.get(2)?,
+                                ticket_id: TicketId(r.get(3)?),
+                                org_id: OrgId(r.get(4)?),
+                                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                                created_at: from_ts(r.get(6)?),
+                            },
+                        ))
+                    })?
+                    .collect()
+                })
+                .map_err(db_err)
+            })
+            .await
+    }
+}
+
+fn access_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccessKey> {
+    Ok(AccessKey {
+        id: AccessKeyId(r.get(0)?),
+        user_id: UserId(r.get(1)?),
+        secret: r.get(2)?,
+        is_active: r.get(3)?,
+        created_at: from_ts(r.get(4)?),
+    })
+}

@@ -1,0 +1,395 @@
+//! Ticket writes (one transition per savepoint) and list queries driven by the right index.
+
+use crate::conn::db_err;
+use crate::rows::{self, TICKET_COLUMNS, json_text, ts};
+use rusqlite::types::Value as SqlValue;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use ticketd_core::StoreError;
+use ticketd_core::serial::format_serial;
+use ticketd_core::store::{TicketOrder, TicketPage, TicketQuery, Visibility};
+use ticketd_core::ticket::{Grant, Ticket, TicketWrite};
+use uuid::Uuid;
+
+fn blob(id: Uuid) -> SqlValue {
+    SqlValue::Blob(id.as_bytes().to_vec())
+}
+
+pub(crate) fn write_ticket(conn: &Connection, write: TicketWrite) -> Result<Ticket, StoreError> {
+    let mut ticket = write.ticket;
+    match write.expected_version {
+        None => {
+            let day = write.serial_day.unwrap_or_default();
+            let counter: i64 = conn
+                .prepare_cached(
+                    "INSERT INTO serial_counters (day, last_value) VALUES (?1, 1) \
+                     ON CONFLICT (day) DO UPDATE SET last_value = last_value + 1 RETURNING last_value",
+                )
+                .and_then(|mut s| s.query_row([&day], |r| r.get(0)))
+                .map_err(db_err)?;
+            ticket.serial = format_serial(&day, u64::try_from(counter).unwrap_or(0));
+            conn.prepare_cached(
+                "INSERT INTO tickets (id, serial, org_id, kind, title, applicant_id, applicant_display, flow_id, \
+                 state, approval_step, round, steps, cc_users, payload, comment, scope, archived, confirmed, \
+                 deleted, version, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    ticket.id.0,
+                    ticket.serial,
+                    ticket.org_id.0,
+                    ticket.kind,
+                    ticket.title,
+                    ticket.applicant_id.map(|u| u.0),
+                    ticket.applicant_display,
+                    ticket.flow_id.map(|f| f.0),
+                    ticket.state.as_str(),
+                    ticket.approval_step,
+                    ticket.round,
+                    json_text(&ticket.steps),
+                    json_text(&ticket.cc_users),
+                    json_text(&ticket.payload),
+                    ticket.comment,
+                    ticket.scope,
+                    ticket.archived,
+                    ticket.confirmed,
+                    ticket.deleted,
+                    ticket.version,
+                    ts(ticket.created_at),
+                    ts(ticket.updated_at),
+                ])
+            })
+            .map_err(db_err)?;
+        }
+        Some(expected) => {
+            let changed = conn
+                .prepare_cached(
+                    "UPDATE tickets SET title = ?1, flow_id = ?2, state = ?3, approval_step = ?4, round = ?5, \
+                     steps = ?6, cc_users = ?7, payload = ?8, comment = ?9, archived = ?10, confirmed = ?11, \
+                     deleted = ?12, version = ?13, updated_at = ?14 WHERE id = ?15 AND version = ?16",
+                )
+                .and_then(|mut s| {
+                    s.execute(params![
+                        ticket.title,
+                        ticket.flow_id.map(|f| f.0),
+                        ticket.state.as_str(),
+                        ticket.approval_step,
+                        ticket.round,
+                        json_text(&ticket.steps),
+                        json_text(&ticket.cc_users),
+                        json_text(&ticket.payload),
+                        ticket.comment,
+                        ticket.archived,
+                        ticket.confirmed,
+                        ticket.deleted,
+                        ticket.version,
+                        ts(ticket.updated_at),
+                        ticket.id.0,
+                        expected,
+                    ])
+                })
+                .map_err(db_err)?;
+            if changed == 0 {
+                let exists: bool = conn
+                    .query_row("SELECT EXISTS (SELECT 1 FROM tickets WHERE id = ?1)", [ticket.id.0], |r| r.get(0))
+                    .map_err(db_err)?;
+                return Err(if exists { StoreError::VersionConflict } else { StoreError::NotFound });
+            }
+            let serial: String = conn
+                .query_row("SELECT serial FROM tickets WHERE id = ?1", [ticket.id.0], |r| r.get(0))
+                .map_err(db_err)?;
+            ticket.serial = serial;
+            conn.prepare_cached("DELETE FROM ticket_assignees WHERE ticket_id = ?1")
+                .and_then(|mut s| s.execute([ticket.id.0]))
+                .map_err(db_err)?;
+            conn.prepare_cached("DELETE FROM ticket_viewers WHERE ticket_id = ?1")
+                .and_then(|mut s| s.execute([ticket.id.0]))
+                .map_err(db_err)?;
+        }
+    }
+    let created = ts(ticket.created_at);
+    {
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(db_err)?;
+        for row in ticket.assignee_index() {
+            insert
+                .execute(params![ticket.id.0, row.user_id.0, row.level, row.current, row.awaiting, created])
+                .map_err(db_err)?;
+        }
+        let mut viewer = conn
+            .prepare_cached("INSERT OR IGNORE INTO ticket_viewers (ticket_id, user_id, created_at) VALUES (?1, ?2, ?3)")
+            .map_err(db_err)?;
+        for user in ticket.participants() {
+            viewer.execute(params![ticket.id.0, user.0, created]).map_err(db_err)?;
+        }
+    }
+    {
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT INTO ticket_history (id, ticket_id, round, level, action, actor_id, actor_display, \
+                 from_state, to_state, reason, self_approved, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            )
+            .map_err(db_err)?;
+        for h in &write.history {
+            insert
+                .execute(params![
+                    h.id,
+                    h.ticket_id.0,
+                    h.round,
+                    h.level,
+                    h.action.as_str(),
+                    h.actor_id.map(|u| u.0),
+                    h.actor_display,
+                    h.from_state.as_str(),
+                    h.to_state.as_str(),
+                    h.reason,
+                    h.self_approved,
+                    ts(h.created_at),
+                ])
+                .map_err(db_err)?;
+        }
+    }
+    for comment in &write.comments {
+        insert_comment(conn, comment)?;
+    }
+    {
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT INTO outbox_events (id, kind, ticket_id, org_id, payload, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )
+            .map_err(db_err)?;
+        for e in &write.events {
+            insert
+                .execute(params![e.id, e.kind, e.ticket_id.0, e.org_id.0, json_text(&e.payload), ts(e.created_at)])
+                .map_err(db_err)?;
+        }
+    }
+    if let Some(grant) = &write.grant {
+        insert_grant(conn, grant)?;
+    }
+    Ok(ticket)
+}
+
+pub(crate) fn insert_comment(conn: &Connection, c: &ticketd_core::ticket::Comment) -> Result<(), StoreError> {
+    conn.prepare_cached(
+        "INSERT INTO ticket_comments (id, ticket_id, user_id, user_display, body, kind, state, created_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            c.id,
+            c.ticket_id.0,
+            c.user_id.map(|u| u.0),
+            c.user_display,
+            c.body,
+            c.kind.as_str(),
+            c.state,
+            ts(c.created_at)
+        ])
+    })
+    .map_err(db_err)?;
+    Ok(())
+}
+
+fn insert_grant(conn: &Connection, grant: &Grant) -> Result<(), StoreError> {
+    let exists: bool = conn
+        .query_row("SELECT EXISTS (SELECT 1 FROM grants WHERE id = ?1)", [grant.id], |r| r.get(0))
+        .map_err(db_err)?;
+    if exists {
+        // A grant is created once per ticket; a repeated final approval cannot happen, but
+        // keeping this idempotent costs nothing.
+        return Ok(());
+    }
+    let mut name = None;
+    for candidate in &grant.name_candidates {
+        let taken: bool = conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM grants WHERE org_id = ?1 AND kind = ?2 AND name = ?3)",
+                params![grant.org_id.0, grant.kind, candidate],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        if !taken {
+            name = Some(candidate.clone());
+            break;
+        }
+    }
+    let name = name.unwrap_or_else(|| format!("{} {}", grant.name, grant.id.simple()));
+    conn.prepare_cached(
+        "INSERT INTO grants (id, ticket_id, org_id, kind, name, users, payload, valid_from, valid_until, \
+         created_by, comment, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            grant.id,
+            grant.ticket_id.0,
+            grant.org_id.0,
+            grant.kind,
+            name,
+            json_text(&grant.users),
+            json_text(&grant.payload),
+            grant.valid_from.map(ts),
+            grant.valid_until.map(ts),
+            grant.created_by,
+            grant.comment,
+            ts(grant.created_at),
+        ])
+    })
+    .map_err(db_err)?;
+    let mut insert =
+        conn.prepare_cached("INSERT OR IGNORE INTO grant_users (grant_id, user_id) VALUES (?1, ?2)").map_err(db_err)?;
+    for user in &grant.users {
+        insert.execute(params![grant.id, user.0]).map_err(db_err)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn get_ticket(conn: &Connection, id: Uuid) -> Result<Option<Ticket>, StoreError> {
+    conn.prepare_cached(&format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = ?1"))
+        .and_then(|mut s| s.query_row([id], rows::ticket).optional())
+        .map_err(db_err)
+}
+
+fn in_list(column: &str, values: impl IntoIterator<Item = SqlValue>, params: &mut Vec<SqlValue>) -> String {
+    let mut marks = Vec::new();
+    for v in values {
+        params.push(v);
+        marks.push("?");
+    }
+    if marks.is_empty() {
+        return "0".into();
+    }
+    format!("{column} IN ({})", marks.join(", "))
+}
+
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketPage, StoreError> {
+    let mut params: Vec<SqlValue> = Vec::new();
+    let mut conditions: Vec<String> = Vec::new();
+    // Pick the table that drives the scan so that the ORDER BY follows an index whose leading
+    // column is the most selective filter.
+    let (from, order_column) = if let Some(user) = q.awaiting {
+        params.push(blob(user.0));
+        conditions.push("a.user_id = ? AND a.awaiting = 1".into());
+        ("ticket_assignees a JOIN tickets t ON t.id = a.ticket_id", "a.created_at")
+    } else if let Some(user) = q.current_assignee {
+        params.push(blob(user.0));
+        conditions.push("a.user_id = ? AND a.current = 1".into());
+        ("ticket_assignees a JOIN tickets t ON t.id = a.ticket_id", "a.created_at")
+    } else if let Visibility::Related { user, orgs } = &q.visibility
+        && orgs.is_empty()
+    {
+        params.push(blob(user.0));
+        conditions.push("v.user_id = ?".into());
+        ("ticket_viewers v JOIN tickets t ON t.id = v.ticket_id", "v.created_at")
+    } else if let Some(applicant) = q.applicant {
+        params.push(blob(applicant.0));
+        conditions.push("t.applicant_id = ?".into());
+        ("tickets t", "t.created_at")
+    } else {
+        ("tickets t", "t.created_at")
+    };
+    if let Visibility::Related { user, orgs } = &q.visibility
+        && !from.starts_with("ticket_viewers")
+    {
+        params.push(blob(user.0));
+        let mut visible = "EXISTS (SELECT 1 FROM ticket_viewers vv WHERE vv.ticket_id = t.id AND vv.user_id = ?)".to_owned();
+        if !orgs.is_empty() {
+            visible = format!("({visible} OR {})", in_list("t.org_id", orgs.iter().map(|o| blob(o.0)), &mut params));
+        }
+        conditions.push(visible);
+    }
+    if let Some(orgs) = &q.org_ids {
+        conditions.push(in_list("t.org_id", orgs.iter().map(|o| blob(o.0)), &mut params));
+    }
+    if !q.states.is_empty() {
+        conditions.push(in_list("t.state", q.states.iter().map(|s| SqlValue::Text(s.as_str().into())), &mut params));
+    }
+    if !q.kinds.is_empty() {
+        conditions.push(in_list("t.kind", q.kinds.iter().map(|k| SqlValue::Text(k.clone())), &mut params));
+    }
+    if let Some(applicant) = q.applicant
+        && !conditions.iter().any(|c| c == "t.applicant_id = ?")
+    {
+        params.push(blob(applicant.0));
+        conditions.push("t.applicant_id = ?".into());
+    }
+    if let Some(ids) = &q.ids {
+        conditions.push(in_list("t.id", ids.iter().map(|i| blob(i.0)), &mut params));
+    }
+    if let Some(serial) = &q.serial {
+        params.push(SqlValue::Text(serial.clone()));
+        conditions.push("t.serial = ? COLLATE NOCASE".into());
+    }
+    if let Some(title) = &q.title {
+        params.push(SqlValue::Text(title.clone()));
+        conditions.push("t.title = ? COLLATE NOCASE".into());
+    }
+    if let Some(text) = &q.title_contains {
+        params.push(SqlValue::Text(escape_like(text)));
+        conditions.push("t.title LIKE ? ESCAPE '\\'".into());
+    }
+    if let Some(scope) = &q.scope {
+        params.push(SqlValue::Text(scope.clone()));
+        conditions.push("t.scope = ?".into());
+    }
+    if let Some(from_time) = q.created_from {
+        params.push(SqlValue::Integer(ts(from_time)));
+        conditions.push(format!("{order_column} >= ?"));
+    }
+    if let Some(to_time) = q.created_to {
+        params.push(SqlValue::Integer(ts(to_time)));
+        conditions.push(format!("{order_column} < ?"));
+    }
+    if let Some(archived) = q.archived {
+        conditions.push(format!("t.archived = {}", i32::from(archived)));
+    }
+    if !q.include_deleted {
+        conditions.push("t.deleted = 0".into());
+    }
+    let where_clause =
+        if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+    let total = if q.with_total {
+        let sql = format!("SELECT COUNT(*) FROM {from}{where_clause}");
+        let count: i64 = conn
+            .prepare_cached(&sql)
+            .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
+            .map_err(db_err)?;
+        Some(u64::try_from(count).unwrap_or(0))
+    } else {
+        None
+    };
+    let direction = match q.order {
+        TicketOrder::CreatedDesc => "DESC",
+        TicketOrder::CreatedAsc => "ASC",
+    };
+    let sql = format!(
+        "SELECT {TICKET_COLUMNS} FROM {from}{where_clause} ORDER BY {order_column} {direction}, t.id {direction} \
+         LIMIT {} OFFSET {}",
+        q.limit,
+        i64::try_from(q.offset).unwrap_or(i64::MAX)
+    );
+    let items = conn
+        .prepare_cached(&sql)
+        .and_then(|mut s| s.query_map(params_from_iter(params.iter()), rows::ticket)?.collect::<Result<Vec<_>, _>>())
+        .map_err(db_err)?;
+    Ok(TicketPage { total, items })
+}
