@@ -1,1 +1,20 @@
-//! placeholder
+//! The JumpServer dialect: `/api/v1/...` routes in JumpServer's wire shapes over the ticketd core.
+
+mod error;
+mod extract;
+mod format;
+mod users;
+
+pub use error::ApiError;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use ticketd_http::AppState;
+
+/// Every JumpServer route, with the dialect's JSON 404 for unknown paths.
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .merge(users::router())
+        .fallback(error::not_found)
+        .layer(DefaultBodyLimit::max(state.settings.body_limit))
+}

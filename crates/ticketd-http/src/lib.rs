@@ -1,1 +1,71 @@
-//! placeholder
+//! Shared HTTP glue for every ticketd dialect: state, clock, authentication, organizations, JSON limits.
+
+pub mod auth;
+pub mod json;
+pub mod signature;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use std::sync::Arc;
+use ticketd_core::Engine;
+
+/// Settings of the HTTP edge shared by all dialects.
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    /// Time zone for rendering datetimes (dialects may override per request).
+    pub time_zone: Tz,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Deepest accepted JSON nesting.
+    pub json_max_depth: usize,
+    /// Largest accepted `limit` of list endpoints.
+    pub max_page_size: u32,
+    /// How far a signed request's `Date` may be from the server clock.
+    pub signature_max_skew: chrono::Duration,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            time_zone: chrono_tz::UTC,
+            body_limit: 4 * 1024 * 1024,
+            json_max_depth: 64,
+            max_page_size: 1000,
+            signature_max_skew: chrono::Duration::minutes(15),
+        }
+    }
+}
+
+/// What every handler receives.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The engine.
+    pub engine: Engine,
+    /// Edge settings.
+    pub settings: Arc<HttpSettings>,
+}
+
+/// The current time. The HTTP edge is where the clock is read; the core is given it.
+#[allow(clippy::disallowed_methods, reason = "the one place the server reads the clock")]
+pub fn now() -> DateTime<Utc> {
+    Utc::now()
+}
+
+/// `GET /healthz`: unauthenticated; 200 when the store answers, 503 otherwise.
+pub fn health_router() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz))
+}
+
+async fn healthz(State(state): State<AppState>) -> (StatusCode, axum::Json<serde_json::Value>) {
+    match state.engine.store().ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))),
+        Err(error) => {
+            tracing::warn!(%error, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable"})))
+        }
+    }
+}

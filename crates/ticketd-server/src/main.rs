@@ -1,2 +1,267 @@
-//! placeholder
-fn main() {}
+//! The `ticketd` command: serve, migrate, default-config, healthcheck, and user/token/key admin.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_ADMIN, ROLE_ORG_USER, SystemRole, TokenKind};
+use ticketd_server::config::{Config, DEFAULT_CONFIG_TOML, Overrides};
+
+/// ticketd: one ticket-approval engine speaking the JumpServer, TopHC, ZStack and DataArts APIs.
+#[derive(Debug, Parser)]
+#[command(name = "ticketd", version, about)]
+struct Cli {
+    /// TOML configuration file (also TICKETD_CONFIG).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Database URL: sqlite://ticketd.db (default), sqlite:///abs/path.db (also TICKETD_DATABASE_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start the HTTP server (migrations run first).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (also TICKETD_LISTEN).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<String>,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print a commented configuration file with every default.
+    DefaultConfig,
+    /// Check that a running server answers GET /healthz (exit 0 when healthy).
+    Healthcheck {
+        /// Address of the server (default: the configured listen address).
+        #[arg(long, value_name = "ADDR")]
+        addr: Option<String>,
+    },
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Manage access keys for HTTP Signature authentication.
+    #[command(subcommand, name = "access-key")]
+    AccessKey(AccessKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user (member of Default unless --org is given).
+    Create(UserCreate),
+}
+
+#[derive(Debug, Args)]
+struct UserCreate {
+    /// Login name.
+    #[arg(long)]
+    username: String,
+    /// Display name (defaults to the username).
+    #[arg(long, default_value = "")]
+    name: String,
+    /// E-mail address.
+    #[arg(long, default_value = "")]
+    email: String,
+    /// System role: admin, auditor or user.
+    #[arg(long, default_value = "user")]
+    role: String,
+    /// Read the password from standard input (first line).
+    #[arg(long)]
+    password_stdin: bool,
+    /// Organization (id or name) to join as member; repeatable. Append `:admin` to join as org admin.
+    #[arg(long = "org", value_name = "ORG[:admin]")]
+    orgs: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create an API token for a user and print it once.
+    Create {
+        /// The user.
+        #[arg(long)]
+        username: String,
+        /// Lifetime in hours (default: no expiry).
+        #[arg(long)]
+        ttl_hours: Option<i64>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AccessKeyCommand {
+    /// Create an access key for a user and print its id and secret once.
+    Create {
+        /// The user.
+        #[arg(long)]
+        username: String,
+    },
+}
+
+fn environment() -> BTreeMap<String, String> {
+    std::env::vars().filter(|(k, _)| k.starts_with("TICKETD_")).collect()
+}
+
+fn load_config(cli: &Cli, listen: Option<String>) -> anyhow::Result<Config> {
+    let env = environment();
+    let file = cli.config.clone().or_else(|| env.get("TICKETD_CONFIG").map(PathBuf::from));
+    let (config, warnings) =
+        Config::load(file.as_deref(), &env, &Overrides { listen, database_url: cli.database_url.clone() })?;
+    init_logging(&config.log);
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+    Ok(config)
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // A second initialisation (never in practice) is harmless; ignore its error.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ticketd: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::DefaultConfig => {
+            print!("{DEFAULT_CONFIG_TOML}");
+            Ok(())
+        }
+        Command::Serve { listen } => serve(&cli, listen.clone()).await,
+        Command::Migrate => {
+            let config = load_config(&cli, None)?;
+            let (_store, migrated) = ticketd_server::open_store(&config)?;
+            println!("{migrated} migration(s) applied to {}", config.database_url);
+            Ok(())
+        }
+        Command::Healthcheck { addr } => {
+            let config = load_config(&cli, None)?;
+            healthcheck(addr.as_deref().unwrap_or(&config.listen))
+        }
+        Command::User(UserCommand::Create(args)) => create_user(&cli, args).await,
+        Command::Token(TokenCommand::Create { username, ttl_hours }) => {
+            let (engine, user) = engine_for_user(&cli, username).await?;
+            let ttl = ttl_hours.map(chrono::Duration::hours);
+            let token = engine.issue_token(user, TokenKind::Api, ttl, ticketd_http::now()).await?;
+            println!("{token}");
+            Ok(())
+        }
+        Command::AccessKey(AccessKeyCommand::Create { username }) => {
+            let (engine, user) = engine_for_user(&cli, username).await?;
+            let key = engine.create_access_key(user, ticketd_http::now()).await?;
+            println!("id: {}\nsecret: {}", key.id, key.secret);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
+    let config = load_config(cli, listen)?;
+    let started = std::time::Instant::now();
+    let (store, migrated) = ticketd_server::open_store(&config)?;
+    let engine = ticketd_server::engine(&config, store)?;
+    let outcome = ticketd_server::bootstrap(&config, &engine).await?;
+    if let Some(password) = outcome.generated_password {
+        // Printed once, to the terminal only, never to the log.
+        eprintln!("created user admin with the generated password: {password}");
+        eprintln!("set TICKETD_ADMIN_PASSWORD to choose it instead");
+    }
+    let state = ticketd_server::app_state(&config, engine)?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("could not bind {}", config.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr().map_or_else(|_| config.listen.clone(), |a| a.to_string()),
+        database = %config.database_url,
+        migrations = migrated,
+        ready_ms = started.elapsed().as_millis() as u64,
+        "ticketd is ready"
+    );
+    ticketd_server::serve_with_listener(listener, ticketd_server::router(state), ticketd_server::shutdown_signal()).await
+}
+
+async fn engine_for_user(cli: &Cli, username: &str) -> anyhow::Result<(ticketd_core::Engine, ticketd_core::UserId)> {
+    let config = load_config(cli, None)?;
+    let (store, _) = ticketd_server::open_store(&config)?;
+    let engine = ticketd_server::engine(&config, store)?;
+    ticketd_server::bootstrap(&config, &engine).await?;
+    let Some(user) = engine.store().find_user_by_username(username).await? else {
+        bail!("no user named {username:?}");
+    };
+    Ok((engine, user.id))
+}
+
+async fn create_user(cli: &Cli, args: &UserCreate) -> anyhow::Result<()> {
+    let config = load_config(cli, None)?;
+    let (store, _) = ticketd_server::open_store(&config)?;
+    let engine = ticketd_server::engine(&config, store)?;
+    ticketd_server::bootstrap(&config, &engine).await?;
+    let role = SystemRole::parse(&args.role).with_context(|| format!("unknown role {:?} (admin, auditor, user)", args.role))?;
+    let password = if args.password_stdin {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("could not read the password from standard input")?;
+        Some(text.lines().next().unwrap_or_default().to_owned())
+    } else {
+        None
+    };
+    let mut orgs = Vec::new();
+    for spec in &args.orgs {
+        let (name, role_name) = spec.rsplit_once(':').filter(|(_, r)| *r == "admin").map_or((spec.as_str(), "user"), |(n, r)| (n, r));
+        let org = match ticketd_core::OrgId::parse(name).or_else(|| ticketd_core::identity::Org::builtin_alias(name)) {
+            Some(id) => engine.store().get_org(id).await?,
+            None => engine.store().find_org_by_name(name).await?,
+        }
+        .with_context(|| format!("no organization {name:?}"))?;
+        orgs.push((org.id, if role_name == "admin" { ROLE_ORG_ADMIN } else { ROLE_ORG_USER }));
+    }
+    if orgs.is_empty() {
+        orgs.push((DEFAULT_ORG, ROLE_ORG_USER));
+    }
+    let user = engine
+        .create_user(
+            None,
+            ticketd_core::engine::NewUserInput {
+                username: args.username.clone(),
+                name: args.name.clone(),
+                email: args.email.clone(),
+                system_role: role,
+                password,
+                orgs,
+            },
+            ticketd_http::now(),
+        )
+        .await?;
+    println!("{}", user.id);
+    Ok(())
+}
+
+fn healthcheck(addr: &str) -> anyhow::Result<()> {
+    let mut stream = std::net::TcpStream::connect(addr).with_context(|| format!("could not connect to {addr}"))?;
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    write!(stream, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response.lines().next().unwrap_or_default();
+    if status.contains(" 200 ") {
+        println!("healthy");
+        Ok(())
+    } else {
+        bail!("unhealthy: {status}")
+    }
+}

@@ -1,0 +1,93 @@
+//! Identity routes: the caller's profile and password login returning a Bearer token.
+
+use crate::error::ApiError;
+use crate::extract::{CallerInOrg, JsonBody, required_str};
+use crate::format::{Zone, datetime};
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use ticketd_core::Actor;
+use ticketd_core::credentials::PasswordForm;
+use ticketd_http::{AppState, now};
+
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/users/profile/", get(profile))
+        .route("/api/v1/authentication/auth/", post(login))
+        .route("/api/v1/authentication/tokens/", post(login))
+}
+
+fn role_display(role: ticketd_core::identity::SystemRole) -> &'static str {
+    match role {
+        ticketd_core::identity::SystemRole::Admin => "SystemAdmin",
+        ticketd_core::identity::SystemRole::Auditor => "SystemAuditor",
+        ticketd_core::identity::SystemRole::User => "User",
+    }
+}
+
+pub(crate) fn user_json(actor: &Actor, zone: chrono_tz::Tz, org: Option<ticketd_core::OrgId>) -> Value {
+    let user = &actor.user;
+    let org_roles: Vec<Value> = actor
+        .memberships
+        .iter()
+        .filter(|m| org.is_none_or(|o| o == m.org_id))
+        .map(|m| json!({"id": m.role_id.to_string(), "org_id": m.org_id.to_string()}))
+        .collect();
+    json!({
+        "id": user.id.to_string(),
+        "name": user.name,
+        "username": user.username,
+        "email": user.email,
+        "wechat": "",
+        "phone": null,
+        "mfa_level": {"value": 0, "label": "Disabled"},
+        "source": {"value": "local", "label": "Local"},
+        "groups": [],
+        "system_roles": [{"id": user.system_role.role_id().to_string(), "display_name": role_display(user.system_role)}],
+        "org_roles": org_roles,
+        "is_superuser": actor.is_system_admin(),
+        "is_service_account": false,
+        "is_valid": user.is_active,
+        "is_expired": false,
+        "is_active": user.is_active,
+        "date_joined": datetime(user.created_at, zone),
+        "date_updated": datetime(user.updated_at, zone),
+        "created_by": "System",
+        "comment": "",
+    })
+}
+
+async fn profile(caller: CallerInOrg, Zone(zone): Zone) -> Json<Value> {
+    Json(user_json(&caller.actor, zone, Some(caller.org.id)))
+}
+
+async fn login(State(state): State<AppState>, Zone(zone): Zone, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+    if !body.is_object() {
+        return Err(ApiError::field("non_field_errors", "Invalid data. Expected a dictionary."));
+    }
+    let mut errors = Vec::new();
+    let username = required_str(&body, "username", &mut errors);
+    let password = required_str(&body, "password", &mut errors);
+    let (Some(username), Some(password)) = (username, password) else {
+        return Err(ApiError::Fields(errors));
+    };
+    let (actor, token, expires) = state
+        .engine
+        .login(&username, PasswordForm::Plain, &password, now())
+        .await
+        .map_err(|e| match e {
+            ticketd_core::DomainError::Unauthenticated => ApiError::detail(
+                axum::http::StatusCode::BAD_REQUEST,
+                "The username or password you entered is incorrect, please enter it again.",
+                "password_failed",
+            ),
+            other => other.into(),
+        })?;
+    Ok(Json(json!({
+        "token": token,
+        "keyword": "Bearer",
+        "date_expired": datetime(expires, zone),
+        "user": user_json(&actor, zone, None),
+    })))
+}

@@ -1,0 +1,151 @@
+//! Authentication shared by every dialect: `Token`/`Bearer` tokens and HTTP Signatures.
+
+use crate::signature::{self, SignatureError};
+use crate::{AppState, now};
+use axum::http::request::Parts;
+use ticketd_core::ids::AccessKeyId;
+use ticketd_core::{Actor, DomainError};
+
+/// Why a request is not authenticated. Dialects render these in their own error format.
+#[derive(Debug)]
+pub enum AuthError {
+    /// No credentials at all (or a scheme no dialect uses).
+    Missing,
+    /// `Bearer`/`Token` without a token, or with spaces in it.
+    MalformedToken,
+    /// An unknown, expired or revoked token, or an inactive user.
+    InvalidToken,
+    /// A signature that fails verification.
+    InvalidSignature(SignatureError),
+    /// The store failed while checking.
+    Internal(DomainError),
+}
+
+impl AuthError {
+    /// JumpServer's message for the failure (DRF wording, which clients match on).
+    pub fn message(&self) -> &'static str {
+        match self {
+            Self::Missing => "Authentication credentials were not provided.",
+            Self::MalformedToken => "Invalid token header. No credentials provided.",
+            Self::InvalidToken => "Invalid token.",
+            Self::InvalidSignature(SignatureError::StaleDate) => {
+                "Invalid signature: the Date header is missing or too far from the server clock."
+            }
+            Self::InvalidSignature(_) => "Invalid signature.",
+            Self::Internal(_) => "Authentication is temporarily unavailable.",
+        }
+    }
+}
+
+fn header_text(parts: &Parts, name: &str) -> Option<String> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Authenticates a request from its `Authorization` header.
+pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Actor, AuthError> {
+    let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        return Err(AuthError::Missing);
+    };
+    let Ok(value) = value.to_str() else {
+        return Err(AuthError::MalformedToken);
+    };
+    let (scheme, rest) = value.trim().split_once(' ').unwrap_or((value.trim(), ""));
+    let scheme = scheme.to_ascii_lowercase();
+    match scheme.as_str() {
+        "token" | "bearer" => {
+            let token = rest.trim();
+            if token.is_empty() || token.contains(' ') {
+                return Err(AuthError::MalformedToken);
+            }
+            authenticate_token(state, token).await
+        }
+        "signature" => authenticate_signature(state, parts, rest).await,
+        _ => Err(AuthError::Missing),
+    }
+}
+
+/// Checks a bearer-style token (API token or login session).
+pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Actor, AuthError> {
+    match state.engine.authenticate_token(token, now()).await {
+        Ok(actor) => Ok(actor),
+        Err(DomainError::Unauthenticated) => Err(AuthError::InvalidToken),
+        Err(other) => Err(AuthError::Internal(other)),
+    }
+}
+
+async fn authenticate_signature(state: &AppState, parts: &Parts, params: &str) -> Result<Actor, AuthError> {
+    let params = signature::parse_params(params).map_err(AuthError::InvalidSignature)?;
+    let key_id = AccessKeyId::parse(&params.key_id).ok_or(AuthError::InvalidSignature(SignatureError::Mismatch))?;
+    let (key, actor) = match state.engine.access_key(key_id).await {
+        Ok(found) => found,
+        Err(DomainError::Unauthenticated) => return Err(AuthError::InvalidSignature(SignatureError::Mismatch)),
+        Err(other) => return Err(AuthError::Internal(other)),
+    };
+    let path_and_query = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |pq| pq.to_string());
+    let headers = |name: &str| {
+        if name == "host" {
+            return header_text(parts, "host").or_else(|| parts.uri.authority().map(ToString::to_string));
+        }
+        header_text(parts, name)
+    };
+    signature::verify(
+        &params,
+        &key.secret,
+        parts.method.as_str(),
+        &path_and_query,
+        &headers,
+        now(),
+        state.settings.signature_max_skew,
+    )
+    .map_err(AuthError::InvalidSignature)?;
+    Ok(actor)
+}
+
+/// The organization a request names: the `oid` query parameter, else the `X-JMS-ORG` header.
+pub fn requested_org(parts: &Parts) -> Option<String> {
+    let from_query = parts.uri.query().and_then(|query| {
+        query.split('&').find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (key == "oid").then(|| percent_decode(value))
+        })
+    });
+    from_query.or_else(|| header_text(parts, "x-jms-org"))
+}
+
+/// Decodes `%XX` escapes and `+`; invalid escapes are kept as they are.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    #[test]
+    fn percent_decoding_keeps_invalid_escapes() {
+        assert_eq!(percent_decode("Prod%20Org+x"), "Prod Org x");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%E4%B8%AD"), "中");
+    }
+}

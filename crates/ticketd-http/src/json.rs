@@ -1,0 +1,82 @@
+//! Bounded JSON parsing: size is limited by the router, nesting depth here, before serde sees it.
+
+use serde_json::Value;
+
+/// Why a body is not acceptable JSON.
+#[derive(Debug, PartialEq, Eq)]
+pub enum JsonBodyError {
+    /// Not UTF-8.
+    NotUtf8,
+    /// Nested deeper than allowed.
+    TooDeep(usize),
+    /// Not JSON; the parser's message.
+    Syntax(String),
+}
+
+impl std::fmt::Display for JsonBodyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NotUtf8 => write!(f, "JSON parse error - body is not valid UTF-8"),
+            Self::TooDeep(max) => write!(f, "JSON parse error - nesting deeper than {max} levels"),
+            Self::Syntax(message) => write!(f, "JSON parse error - {message}"),
+        }
+    }
+}
+
+/// Nesting depth of a JSON text (brackets outside strings), stopping early past `max`.
+fn exceeds_depth(bytes: &[u8], max: usize) -> bool {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    false
+}
+
+/// Parses a request body. An empty body is `Value::Null`.
+pub fn parse_body(bytes: &[u8], max_depth: usize) -> Result<Value, JsonBodyError> {
+    let text = std::str::from_utf8(bytes).map_err(|_utf8| JsonBodyError::NotUtf8)?;
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    if exceeds_depth(bytes, max_depth) {
+        return Err(JsonBodyError::TooDeep(max_depth));
+    }
+    serde_json::from_str(text).map_err(|e| JsonBodyError::Syntax(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_parsed_or_refused_with_a_reason() {
+        assert_eq!(parse_body(b"", 4), Ok(Value::Null));
+        assert_eq!(parse_body(br#"{"a":[1,{"b":"]]]]"}]}"#, 3).map(|v| v["a"][0].clone()), Ok(Value::from(1)));
+        assert_eq!(parse_body(b"[[[[1]]]]", 3), Err(JsonBodyError::TooDeep(3)));
+        assert_eq!(parse_body(&[0xff, 0xfe], 3), Err(JsonBodyError::NotUtf8));
+        assert!(matches!(parse_body(b"{'a':1}", 3), Err(JsonBodyError::Syntax(_))));
+        let deep = "[".repeat(100_000);
+        assert_eq!(parse_body(deep.as_bytes(), 64), Err(JsonBodyError::TooDeep(64)));
+    }
+}

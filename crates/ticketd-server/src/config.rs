@@ -1,0 +1,256 @@
+//! Configuration: built-in defaults, then a TOML file, then `TICKETD_*` variables, then flags.
+
+use anyhow::{Context, bail};
+use chrono_tz::Tz;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// A secret that never appears in `Debug` output or logs.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The resolved configuration.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// `sqlite://file.db` (relative), `sqlite:///abs/file.db`, or `postgres://…`.
+    pub database_url: String,
+    /// IANA time zone of serial numbers and rendered datetimes.
+    pub time_zone: String,
+    /// `full` (default: commits survive power loss) or `normal`.
+    pub durability: String,
+    /// SQLite reader connections.
+    pub sqlite_readers: usize,
+    /// Largest request body in bytes.
+    pub body_limit_bytes: usize,
+    /// Deepest JSON nesting accepted.
+    pub json_max_depth: usize,
+    /// Largest `limit` of list endpoints.
+    pub max_page_size: u32,
+    /// Allowed clock skew of signed requests, in seconds.
+    pub signature_max_skew_secs: i64,
+    /// Lifetime of login sessions, in seconds.
+    pub session_ttl_secs: i64,
+    /// Log filter (tracing `EnvFilter` syntax).
+    pub log: String,
+    /// Becomes admin's password at start (environment only).
+    #[serde(skip)]
+    pub admin_password: Option<Secret>,
+    /// Becomes an API token of admin's at start (environment only).
+    #[serde(skip)]
+    pub admin_token: Option<Secret>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            database_url: "sqlite://ticketd.db".into(),
+            time_zone: "UTC".into(),
+            durability: "full".into(),
+            sqlite_readers: 4,
+            body_limit_bytes: 4 * 1024 * 1024,
+            json_max_depth: 64,
+            max_page_size: 1000,
+            signature_max_skew_secs: 900,
+            session_ttl_secs: 86_400,
+            log: "info".into(),
+            admin_password: None,
+            admin_token: None,
+        }
+    }
+}
+
+/// A commented example configuration with every key at its default (`ticketd default-config`).
+pub const DEFAULT_CONFIG_TOML: &str = r#"# ticketd configuration.
+# Precedence: built-in defaults < this file < TICKETD_* environment variables < command-line flags.
+# Every key can be set from the environment as TICKETD_<KEY IN UPPER CASE>, e.g. TICKETD_LISTEN.
+
+# Address and port to listen on.
+listen = "127.0.0.1:8080"
+
+# Where tickets are stored: an embedded SQLite file (relative to the working directory with
+# sqlite://, absolute with sqlite:///), or postgres://user@host:5432/db.
+database_url = "sqlite://ticketd.db"
+
+# IANA time zone for serial numbers (YYYYMMDD + counter) and rendered datetimes.
+time_zone = "UTC"
+
+# SQLite durability: "full" (a commit survives power loss) or "normal" (survives a crash).
+durability = "full"
+
+# SQLite reader connections (writes go through one group-committing writer).
+sqlite_readers = 4
+
+# Largest request body in bytes (larger bodies get 413) and deepest JSON nesting.
+body_limit_bytes = 4194304
+json_max_depth = 64
+
+# Largest page size of list endpoints.
+max_page_size = 1000
+
+# How far the Date header of a signed request may be from the server clock, in seconds.
+signature_max_skew_secs = 900
+
+# Lifetime of login sessions (Bearer tokens from password login), in seconds.
+session_ttl_secs = 86400
+
+# Log filter, e.g. "info" or "ticketd=debug,tower_http=info".
+log = "info"
+
+# Secrets are read from the environment only, never from this file:
+#   TICKETD_ADMIN_PASSWORD (or TICKETD_ADMIN_PASSWORD_FILE): becomes admin's password at start.
+#   TICKETD_ADMIN_TOKEN (or TICKETD_ADMIN_TOKEN_FILE): becomes an API token of admin's at start.
+"#;
+
+const INTEGER_KEYS: &[&str] = &[
+    "sqlite_readers",
+    "body_limit_bytes",
+    "json_max_depth",
+    "max_page_size",
+    "signature_max_skew_secs",
+    "session_ttl_secs",
+];
+const STRING_KEYS: &[&str] = &["listen", "database_url", "time_zone", "durability", "log"];
+/// Variables that are not config keys but are known to ticketd or its tests.
+const OTHER_VARIABLES: &[&str] = &["CONFIG", "ADMIN_PASSWORD", "ADMIN_TOKEN", "ADMIN_PASSWORD_FILE", "ADMIN_TOKEN_FILE", "TEST_POSTGRES_URL"];
+
+/// Command-line overrides.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--listen`.
+    pub listen: Option<String>,
+    /// `--database-url`.
+    pub database_url: Option<String>,
+}
+
+fn read_secret(env: &BTreeMap<String, String>, key: &str) -> anyhow::Result<Option<Secret>> {
+    if let Some(value) = env.get(key) {
+        return Ok(Some(Secret(value.clone())));
+    }
+    if let Some(path) = env.get(&format!("{key}_FILE")) {
+        let text = std::fs::read_to_string(path).with_context(|| format!("could not read {key}_FILE {path}"))?;
+        return Ok(Some(Secret(text.trim_end_matches(['\n', '\r']).to_owned())));
+    }
+    Ok(None)
+}
+
+impl Config {
+    /// Loads the configuration from an optional file, the given environment and flags; returns
+    /// it with warnings about unknown `TICKETD_*` variables.
+    pub fn load(
+        file: Option<&Path>,
+        env: &BTreeMap<String, String>,
+        overrides: &Overrides,
+    ) -> anyhow::Result<(Config, Vec<String>)> {
+        let mut table = match file {
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).with_context(|| format!("could not read config file {}", path.display()))?;
+                text.parse::<toml::Table>().with_context(|| format!("invalid TOML in {}", path.display()))?
+            }
+            None => toml::Table::new(),
+        };
+        let mut warnings = Vec::new();
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("TICKETD_") else { continue };
+            let lower = key.to_ascii_lowercase();
+            if STRING_KEYS.contains(&lower.as_str()) {
+                table.insert(lower, toml::Value::String(value.clone()));
+            } else if INTEGER_KEYS.contains(&lower.as_str()) {
+                let number: i64 = value.trim().parse().with_context(|| format!("{name} must be an integer, got {value:?}"))?;
+                table.insert(lower, toml::Value::Integer(number));
+            } else if !OTHER_VARIABLES.contains(&key) {
+                warnings.push(format!("unknown environment variable {name} is ignored"));
+            }
+        }
+        if let Some(listen) = &overrides.listen {
+            table.insert("listen".into(), toml::Value::String(listen.clone()));
+        }
+        if let Some(url) = &overrides.database_url {
+            table.insert("database_url".into(), toml::Value::String(url.clone()));
+        }
+        let mut config: Config = table.try_into().context("invalid configuration")?;
+        config.admin_password = read_secret(env, "TICKETD_ADMIN_PASSWORD")?;
+        config.admin_token = read_secret(env, "TICKETD_ADMIN_TOKEN")?;
+        config.validate()?;
+        Ok((config, warnings))
+    }
+
+    /// The configured time zone.
+    pub fn zone(&self) -> anyhow::Result<Tz> {
+        self.time_zone.parse::<Tz>().map_err(|e| anyhow::anyhow!("time_zone {:?} is not an IANA time zone: {e}", self.time_zone))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.zone()?;
+        if !matches!(self.durability.as_str(), "full" | "normal") {
+            bail!("durability must be \"full\" or \"normal\", got {:?}", self.durability);
+        }
+        if self.body_limit_bytes == 0 || self.json_max_depth == 0 || self.max_page_size == 0 {
+            bail!("body_limit_bytes, json_max_depth and max_page_size must be positive");
+        }
+        if self.signature_max_skew_secs < 0 || self.session_ttl_secs <= 0 {
+            bail!("signature_max_skew_secs must be >= 0 and session_ttl_secs > 0");
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_then_file_then_environment_then_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:1\"\ntime_zone = \"Asia/Shanghai\"\nmax_page_size = 50\n").unwrap();
+        let (config, warnings) = Config::load(
+            Some(&file),
+            &env(&[("TICKETD_LISTEN", "0.0.0.0:2"), ("TICKETD_MAX_PAGE_SIZE", "70"), ("TICKETD_BOGUS", "x")]),
+            &Overrides { listen: None, database_url: Some("sqlite://other.db".into()) },
+        )
+        .unwrap();
+        assert_eq!(config.listen, "0.0.0.0:2");
+        assert_eq!(config.time_zone, "Asia/Shanghai");
+        assert_eq!(config.max_page_size, 70);
+        assert_eq!(config.database_url, "sqlite://other.db");
+        assert_eq!(warnings, vec!["unknown environment variable TICKETD_BOGUS is ignored"]);
+        let (flagged, _) =
+            Config::load(Some(&file), &env(&[("TICKETD_LISTEN", "0.0.0.0:2")]), &Overrides { listen: Some("1.2.3.4:5".into()), database_url: None })
+                .unwrap();
+        assert_eq!(flagged.listen, "1.2.3.4:5");
+    }
+
+    #[test]
+    fn the_default_config_parses_to_the_defaults() {
+        let table: toml::Table = DEFAULT_CONFIG_TOML.parse().unwrap();
+        let parsed: Config = table.try_into().unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn bad_values_are_clear_errors_and_secrets_stay_hidden() {
+        let bad_zone = Config::load(None, &env(&[("TICKETD_TIME_ZONE", "Mars/Olympus")]), &Overrides::default());
+        assert!(bad_zone.unwrap_err().to_string().contains("IANA"));
+        let bad_int = Config::load(None, &env(&[("TICKETD_MAX_PAGE_SIZE", "lots")]), &Overrides::default());
+        assert!(bad_int.unwrap_err().to_string().contains("integer"));
+        let (config, _) = Config::load(None, &env(&[("TICKETD_ADMIN_TOKEN", "very-secret")]), &Overrides::default()).unwrap();
+        assert!(!format!("{config:?}").contains("very-secret"));
+        assert_eq!(config.admin_token, Some(Secret("very-secret".into())));
+    }
+}

@@ -1,0 +1,124 @@
+//! The ticketd server: opens the store, builds the engine and the dialect routers, and serves them.
+
+pub mod config;
+
+use anyhow::{Context, bail};
+use axum::Router;
+use config::Config;
+use std::future::Future;
+use std::sync::Arc;
+use ticketd_core::engine::{BootstrapOptions, BootstrapOutcome, Engine, EngineSettings, Entropy};
+use ticketd_core::store::Store;
+use ticketd_http::{AppState, HttpSettings};
+use ticketd_store_sqlite::{Durability, SqliteOptions, SqliteStore};
+use tokio::net::TcpListener;
+
+/// Random bytes from the operating system.
+#[derive(Debug, Default)]
+pub struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn fill(&self, buf: &mut [u8]) {
+        // The OS random source does not fail on supported platforms; if it ever did, serving
+        // with predictable ids or secrets would be worse than stopping.
+        #[allow(clippy::expect_used, reason = "documented startup invariant: the OS RNG works")]
+        getrandom::fill(buf).expect("the operating system's random number generator failed");
+    }
+}
+
+/// Opens the store named by the configuration, migrating it; returns it with the number of
+/// migrations applied.
+pub fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usize)> {
+    let url = config.database_url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        bail!("database_url {url:?}: the PostgreSQL backend is not available in this build yet; use sqlite://");
+    }
+    if url.contains("://") && !url.starts_with("sqlite://") {
+        bail!("database_url {url:?}: unknown scheme (expected sqlite:// or postgres://)");
+    }
+    let path = ticketd_store_sqlite::path_from_url(url).with_context(|| format!("database_url {url:?} names no file"))?;
+    let mut options = SqliteOptions::new(path.clone());
+    options.readers = config.sqlite_readers.max(1);
+    options.durability = if config.durability == "normal" { Durability::Normal } else { Durability::Full };
+    let (store, migrated) =
+        SqliteStore::open(&options).with_context(|| format!("could not open SQLite database {}", path.display()))?;
+    Ok((Arc::new(store), migrated))
+}
+
+/// The engine over `store` with the configured settings.
+pub fn engine(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Engine> {
+    Ok(Engine::new(
+        store,
+        Arc::new(OsEntropy),
+        EngineSettings { time_zone: config.zone()?, session_ttl: chrono::Duration::seconds(config.session_ttl_secs) },
+    ))
+}
+
+/// Creates the built-ins and the admin user, applying `TICKETD_ADMIN_PASSWORD`/`TICKETD_ADMIN_TOKEN`.
+pub async fn bootstrap(config: &Config, engine: &Engine) -> anyhow::Result<BootstrapOutcome> {
+    let options = BootstrapOptions {
+        admin_password: config.admin_password.as_ref().map(|s| s.0.clone()),
+        admin_token: config.admin_token.as_ref().map(|s| s.0.clone()),
+    };
+    engine.bootstrap(options, ticketd_http::now()).await.context("could not create the built-in organizations and admin")
+}
+
+/// The shared state of every route.
+pub fn app_state(config: &Config, engine: Engine) -> anyhow::Result<AppState> {
+    Ok(AppState {
+        engine,
+        settings: Arc::new(HttpSettings {
+            time_zone: config.zone()?,
+            body_limit: config.body_limit_bytes,
+            json_max_depth: config.json_max_depth,
+            max_page_size: config.max_page_size,
+            signature_max_skew: chrono::Duration::seconds(config.signature_max_skew_secs),
+        }),
+    })
+}
+
+/// Every route of every dialect, plus `/healthz`.
+pub fn router(state: AppState) -> Router {
+    ticketd_http::health_router()
+        .merge(ticketd_api_jumpserver::router(&state))
+        .with_state(state)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve_with_listener(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("server failed")
+}
+
+/// Completes on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "could not listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "could not listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}
