@@ -1,0 +1,174 @@
+//! Authentication: tokens, login sessions and HTTP Signatures (including python's `httpsig`).
+
+use crate::app::{ADMIN_TOKEN, spawn_app};
+use base64::Engine as _;
+use serde_json::Value;
+use ticketd_core::engine::NewUserInput;
+use ticketd_core::identity::SystemRole;
+
+#[tokio::test]
+async fn profile_with_the_admin_token_returns_the_caller() {
+    let app = spawn_app().await;
+    for scheme in ["Token", "Bearer"] {
+        let response = app
+            .client
+            .get(app.url("/api/v1/users/profile/"))
+            .header("Authorization", format!("{scheme} {ADMIN_TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["username"], "admin");
+        assert_eq!(body["name"], "Administrator");
+        assert_eq!(body["email"], "admin@example.com");
+        assert!(body["id"].as_str().unwrap().len() == 36);
+        assert_eq!(body["system_roles"][0]["id"], "00000000-0000-0000-0000-000000000001");
+        assert_eq!(body["system_roles"][0]["display_name"], "SystemAdmin");
+    }
+}
+
+#[tokio::test]
+async fn password_login_returns_a_bearer_token_that_authenticates() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/authentication/auth/"))
+        .json(&serde_json::json!({"username": "admin", "password": "admin-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["keyword"], "Bearer");
+    assert_eq!(body["user"]["username"], "admin");
+    let token = body["token"].as_str().unwrap();
+    let profile = app.client.get(app.url("/api/v1/users/profile/")).bearer_auth(token).send().await.unwrap();
+    assert_eq!(profile.status(), 200);
+    let wrong = app
+        .client
+        .post(app.url("/api/v1/authentication/auth/"))
+        .json(&serde_json::json!({"username": "admin", "password": "nope"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 400);
+    assert_eq!(wrong.json::<Value>().await.unwrap()["code"], "password_failed");
+}
+
+#[tokio::test]
+async fn missing_or_bad_credentials_get_401_in_jumpserver_shape() {
+    let app = spawn_app().await;
+    let cases: [(Option<&str>, &str, &str); 5] = [
+        (None, "not_authenticated", "Authentication credentials were not provided."),
+        (Some("Token wrong-token"), "authentication_failed", "Invalid token."),
+        (Some("Bearer"), "authentication_failed", "Invalid token header. No credentials provided."),
+        (Some("Bearer a b"), "authentication_failed", "Invalid token header. No credentials provided."),
+        (Some("Signature keyId=\"x\""), "authentication_failed", "Invalid signature."),
+    ];
+    for (header, code, detail) in cases {
+        let mut request = app.client.get(app.url("/api/v1/users/profile/"));
+        if let Some(header) = header {
+            request = request.header("Authorization", header);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401, "{header:?}");
+        assert!(response.headers().get("www-authenticate").is_some());
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], code, "{header:?}");
+        assert_eq!(body["detail"], detail, "{header:?}");
+    }
+}
+
+fn rust_signature(secret: &str, method: &str, path: &str, date: &str) -> String {
+    let message = format!("(request-target): {method} {path}\naccept: application/json\ndate: {date}");
+    base64::engine::general_purpose::STANDARD.encode(ticketd_core::credentials::hmac_sha256(secret.as_bytes(), message.as_bytes()))
+}
+
+#[tokio::test]
+async fn inactive_users_and_unknown_keys_cannot_sign() {
+    let app = spawn_app().await;
+    let now = ticketd_http::now();
+    let user = app
+        .engine
+        .create_user(
+            None,
+            NewUserInput {
+                username: "signer".into(),
+                name: String::new(),
+                email: String::new(),
+                system_role: SystemRole::User,
+                password: None,
+                orgs: Vec::new(),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    let key = app.engine.create_access_key(user.id, now).await.unwrap();
+    let date = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let send = |key_id: String, secret: String| {
+        let signature = rust_signature(&secret, "get", "/api/v1/users/profile/", &date);
+        app.client
+            .get(app.url("/api/v1/users/profile/"))
+            .header("Accept", "application/json")
+            .header("Date", date.clone())
+            .header(
+                "Authorization",
+                format!(r#"Signature keyId="{key_id}",algorithm="hmac-sha256",headers="(request-target) accept date",signature="{signature}""#),
+            )
+            .send()
+    };
+    assert_eq!(send(key.id.to_string(), key.secret.clone()).await.unwrap().status(), 200);
+    assert_eq!(send(uuid::Uuid::nil().to_string(), key.secret.clone()).await.unwrap().status(), 401);
+    assert_eq!(send("not-a-uuid".into(), key.secret.clone()).await.unwrap().status(), 401);
+    let mut inactive = user.clone();
+    inactive.is_active = false;
+    app.engine.store().update_user(inactive).await.unwrap();
+    assert_eq!(send(key.id.to_string(), key.secret.clone()).await.unwrap().status(), 401);
+}
+
+#[tokio::test]
+async fn python_httpsig_signatures_are_accepted_and_tampering_is_refused() {
+    let app = spawn_app().await;
+    let alice = app
+        .engine
+        .create_user(
+            None,
+            NewUserInput {
+                username: "alice".into(),
+                name: "Alice".into(),
+                email: "alice@example.com".into(),
+                system_role: SystemRole::User,
+                password: None,
+                orgs: Vec::new(),
+            },
+            ticketd_http::now(),
+        )
+        .await
+        .unwrap();
+    let key = app.engine.create_access_key(alice.id, ticketd_http::now()).await.unwrap();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/httpsig_client.py");
+    let base = format!("http://{}", app.addr);
+    let key_id = key.id.to_string();
+    let secret = key.secret.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3").args([script, &base, &key_id, &secret]).output()
+    })
+    .await
+    .unwrap()
+    .expect("python3 must be installed (see .ci/run)");
+    assert!(
+        output.status.success(),
+        "the httpsig client failed (is `pip install httpsig requests` done? .ci/run does it):\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let results: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(results["seed_style_get"], 200, "{results}");
+    assert_eq!(results["username"], "alice");
+    assert_eq!(results["get_with_query"], 200, "{results}");
+    assert_eq!(results["baseline"], 200, "{results}");
+    for case in ["changed_method", "changed_path", "changed_date", "changed_header", "changed_signature", "stale_date", "wrong_secret"] {
+        assert_eq!(results[case], 401, "{case}: {results}");
+    }
+}

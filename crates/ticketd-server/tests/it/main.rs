@@ -1,0 +1,6 @@
+//! End-to-end tests of the ticketd server over real HTTP on loopback.
+
+mod app;
+mod auth;
+mod cli;
+mod edge;
