@@ -4,3 +4,4 @@ mod app;
 mod auth;
 mod cli;
 mod edge;
+mod tidy;
