@@ -35,19 +35,30 @@ impl ApiError {
 
     /// A `{"detail","code"}` error.
     pub fn detail(status: StatusCode, detail: impl Into<String>, code: &'static str) -> Self {
-        Self::Detail { status, detail: detail.into(), code }
+        Self::Detail {
+            status,
+            detail: detail.into(),
+            code,
+        }
     }
 
     /// 404 for an object of JumpServer model `model`.
     pub fn not_found(model: &str) -> Self {
-        Self::detail(StatusCode::NOT_FOUND, format!("{model} object does not exist."), "object_does_not_exist")
+        Self::detail(
+            StatusCode::NOT_FOUND,
+            format!("{model} object does not exist."),
+            "object_does_not_exist",
+        )
     }
 }
 
 /// Capitalises a core message into DRF's sentence style.
 fn sentence(message: &str) -> String {
     let mut chars = message.chars();
-    let mut out: String = chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
     if !out.ends_with('.') {
         out.push('.');
     }
@@ -79,13 +90,19 @@ impl From<DomainError> for ApiError {
                 "grant" => "AssetPermission",
                 other => other,
             }),
-            DomainError::Unauthenticated => Self::Unauthenticated("Invalid token.", "authentication_failed"),
+            DomainError::Unauthenticated => {
+                Self::Unauthenticated("Invalid token.", "authentication_failed")
+            }
             DomainError::Forbidden { .. } => Self::detail(
                 StatusCode::FORBIDDEN,
                 "You do not have permission to perform this action.",
                 "permission_denied",
             ),
-            DomainError::InvalidTransition { conflict, action, state } => match conflict {
+            DomainError::InvalidTransition {
+                conflict,
+                action,
+                state,
+            } => match conflict {
                 ConflictKind::AlreadyProcessed => Self::detail(
                     StatusCode::CONFLICT,
                     "The ticket status has changed. Please refresh the page and try again.",
@@ -106,10 +123,17 @@ impl From<DomainError> for ApiError {
                 }
             },
             DomainError::Validation(fields) => Self::Fields(
-                fields.into_iter().map(|FieldError { field, message, .. }| (wire_field(&field), sentence(&message))).collect(),
+                fields
+                    .into_iter()
+                    .map(|FieldError { field, message, .. }| {
+                        (wire_field(&field), sentence(&message))
+                    })
+                    .collect(),
             ),
             DomainError::Conflict(message) => Self::field("non_field_errors", sentence(&message)),
-            DomainError::Store(store) => Self::Internal(format!("{store}: {:?}", std::error::Error::source(&store))),
+            DomainError::Store(store) => {
+                Self::Internal(format!("{store}: {:?}", std::error::Error::source(&store)))
+            }
         }
     }
 }
@@ -133,7 +157,11 @@ impl From<JsonBodyError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
-            Self::Detail { status, detail, code } => (status, axum::Json(json!({"detail": detail, "code": code}))).into_response(),
+            Self::Detail {
+                status,
+                detail,
+                code,
+            } => (status, axum::Json(json!({"detail": detail, "code": code}))).into_response(),
             Self::Fields(fields) => {
                 let mut map = Map::new();
                 for (field, message) in fields {
@@ -145,17 +173,25 @@ impl IntoResponse for ApiError {
                 (StatusCode::BAD_REQUEST, axum::Json(Value::Object(map))).into_response()
             }
             Self::Unauthenticated(detail, code) => {
-                let mut response =
-                    (StatusCode::UNAUTHORIZED, axum::Json(json!({"detail": detail, "code": code}))).into_response();
+                let mut response = (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"detail": detail, "code": code})),
+                )
+                    .into_response();
                 response.headers_mut().insert(
                     header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static(r#"Signature realm="api",headers="(request-target) date""#),
+                    HeaderValue::from_static(
+                        r#"Signature realm="api",headers="(request-target) date""#,
+                    ),
                 );
                 response
             }
             Self::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({"detail": "Server internal error", "code": "error"})))
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(json!({"detail": "Server internal error", "code": "error"})),
+                )
                     .into_response()
             }
         }

@@ -33,7 +33,10 @@ impl FromRequestParts<AppState> for Caller {
 #[derive(Debug, Clone)]
 pub(crate) struct CallerInOrg {
     pub(crate) actor: Actor,
-    #[allow(dead_code, reason = "used by the ticket routes of the JumpServer issue")]
+    #[allow(
+        dead_code,
+        reason = "used by the ticket routes of the JumpServer issue"
+    )]
     pub(crate) org: Org,
 }
 
@@ -66,21 +69,31 @@ impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            let status = rejection.status();
-            if status == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::detail(status, "Request body is too large.", "request_too_large")
-            } else {
-                ApiError::detail(StatusCode::BAD_REQUEST, rejection.body_text(), "parse_error")
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                let status = rejection.status();
+                if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::detail(status, "Request body is too large.", "request_too_large")
+                } else {
+                    ApiError::detail(
+                        StatusCode::BAD_REQUEST,
+                        rejection.body_text(),
+                        "parse_error",
+                    )
+                }
+            })?;
         let value = ticketd_http::json::parse_body(&bytes, state.settings.json_max_depth)?;
         Ok(Self(value))
     }
 }
 
 /// Reads a required, non-blank string field; collects errors DRF-style.
-pub(crate) fn required_str(body: &Value, field: &str, errors: &mut Vec<(String, String)>) -> Option<String> {
+pub(crate) fn required_str(
+    body: &Value,
+    field: &str,
+    errors: &mut Vec<(String, String)>,
+) -> Option<String> {
     match body.get(field) {
         None | Some(Value::Null) => {
             errors.push((field.into(), "This field is required.".into()));

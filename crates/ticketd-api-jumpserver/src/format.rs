@@ -17,7 +17,9 @@ pub(crate) fn request_time_zone(parts: &Parts, state: &AppState) -> Tz {
 
 /// Renders a datetime as JumpServer does.
 pub(crate) fn datetime(time: DateTime<Utc>, zone: Tz) -> String {
-    time.with_timezone(&zone).format("%Y/%m/%d %H:%M:%S %z").to_string()
+    time.with_timezone(&zone)
+        .format("%Y/%m/%d %H:%M:%S %z")
+        .to_string()
 }
 
 /// The request time zone as an extractor.
@@ -27,7 +29,10 @@ pub(crate) struct Zone(pub(crate) Tz);
 impl axum::extract::FromRequestParts<AppState> for Zone {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         Ok(Self(request_time_zone(parts, state)))
     }
 }

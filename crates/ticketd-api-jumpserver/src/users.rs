@@ -26,7 +26,11 @@ fn role_display(role: ticketd_core::identity::SystemRole) -> &'static str {
     }
 }
 
-pub(crate) fn user_json(actor: &Actor, zone: chrono_tz::Tz, org: Option<ticketd_core::OrgId>) -> Value {
+pub(crate) fn user_json(
+    actor: &Actor,
+    zone: chrono_tz::Tz,
+    org: Option<ticketd_core::OrgId>,
+) -> Value {
     let user = &actor.user;
     let org_roles: Vec<Value> = actor
         .memberships
@@ -62,9 +66,16 @@ async fn profile(caller: CallerInOrg, Zone(zone): Zone) -> Json<Value> {
     Json(user_json(&caller.actor, zone, Some(caller.org.id)))
 }
 
-async fn login(State(state): State<AppState>, Zone(zone): Zone, JsonBody(body): JsonBody) -> Result<Json<Value>, ApiError> {
+async fn login(
+    State(state): State<AppState>,
+    Zone(zone): Zone,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
     if !body.is_object() {
-        return Err(ApiError::field("non_field_errors", "Invalid data. Expected a dictionary."));
+        return Err(ApiError::field(
+            "non_field_errors",
+            "Invalid data. Expected a dictionary.",
+        ));
     }
     let mut errors = Vec::new();
     let username = required_str(&body, "username", &mut errors);

@@ -38,7 +38,11 @@ impl AuthError {
 }
 
 fn header_text(parts: &Parts, name: &str) -> Option<String> {
-    parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Authenticates a request from its `Authorization` header.
@@ -73,18 +77,29 @@ pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Actor, 
     }
 }
 
-async fn authenticate_signature(state: &AppState, parts: &Parts, params: &str) -> Result<Actor, AuthError> {
+async fn authenticate_signature(
+    state: &AppState,
+    parts: &Parts,
+    params: &str,
+) -> Result<Actor, AuthError> {
     let params = signature::parse_params(params).map_err(AuthError::InvalidSignature)?;
-    let key_id = AccessKeyId::parse(&params.key_id).ok_or(AuthError::InvalidSignature(SignatureError::Mismatch))?;
+    let key_id = AccessKeyId::parse(&params.key_id)
+        .ok_or(AuthError::InvalidSignature(SignatureError::Mismatch))?;
     let (key, actor) = match state.engine.access_key(key_id).await {
         Ok(found) => found,
-        Err(DomainError::Unauthenticated) => return Err(AuthError::InvalidSignature(SignatureError::Mismatch)),
+        Err(DomainError::Unauthenticated) => {
+            return Err(AuthError::InvalidSignature(SignatureError::Mismatch));
+        }
         Err(other) => return Err(AuthError::Internal(other)),
     };
-    let path_and_query = parts.uri.path_and_query().map_or_else(|| parts.uri.path().to_owned(), |pq| pq.to_string());
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.to_string());
     let headers = |name: &str| {
         if name == "host" {
-            return header_text(parts, "host").or_else(|| parts.uri.authority().map(ToString::to_string));
+            return header_text(parts, "host")
+                .or_else(|| parts.uri.authority().map(ToString::to_string));
         }
         header_text(parts, name)
     };
@@ -121,7 +136,9 @@ pub fn percent_decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match hex {
                     Some(b) => {
                         out.push(b);

@@ -72,11 +72,20 @@ mod tests {
     #[test]
     fn bodies_are_parsed_or_refused_with_a_reason() {
         assert_eq!(parse_body(b"", 4), Ok(Value::Null));
-        assert_eq!(parse_body(br#"{"a":[1,{"b":"]]]]"}]}"#, 3).map(|v| v["a"][0].clone()), Ok(Value::from(1)));
+        assert_eq!(
+            parse_body(br#"{"a":[1,{"b":"]]]]"}]}"#, 3).map(|v| v["a"][0].clone()),
+            Ok(Value::from(1))
+        );
         assert_eq!(parse_body(b"[[[[1]]]]", 3), Err(JsonBodyError::TooDeep(3)));
         assert_eq!(parse_body(&[0xff, 0xfe], 3), Err(JsonBodyError::NotUtf8));
-        assert!(matches!(parse_body(b"{'a':1}", 3), Err(JsonBodyError::Syntax(_))));
+        assert!(matches!(
+            parse_body(b"{'a':1}", 3),
+            Err(JsonBodyError::Syntax(_))
+        ));
         let deep = "[".repeat(100_000);
-        assert_eq!(parse_body(deep.as_bytes(), 64), Err(JsonBodyError::TooDeep(64)));
+        assert_eq!(
+            parse_body(deep.as_bytes(), 64),
+            Err(JsonBodyError::TooDeep(64))
+        );
     }
 }

@@ -50,7 +50,10 @@ pub struct AppState {
 }
 
 /// The current time. The HTTP edge is where the clock is read; the core is given it.
-#[allow(clippy::disallowed_methods, reason = "the one place the server reads the clock")]
+#[allow(
+    clippy::disallowed_methods,
+    reason = "the one place the server reads the clock"
+)]
 pub fn now() -> DateTime<Utc> {
     Utc::now()
 }
@@ -62,10 +65,16 @@ pub fn health_router() -> Router<AppState> {
 
 async fn healthz(State(state): State<AppState>) -> (StatusCode, axum::Json<serde_json::Value>) {
     match state.engine.store().ping().await {
-        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))),
+        Ok(()) => (
+            StatusCode::OK,
+            axum::Json(serde_json::json!({"status": "ok"})),
+        ),
         Err(error) => {
             tracing::warn!(%error, "health check failed");
-            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "unavailable"})))
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                axum::Json(serde_json::json!({"status": "unavailable"})),
+            )
         }
     }
 }

@@ -87,7 +87,11 @@ pub fn signing_string(
     let mut lines = Vec::with_capacity(params.headers.len());
     for name in &params.headers {
         if name == "(request-target)" {
-            lines.push(format!("(request-target): {} {}", method.to_ascii_lowercase(), path_and_query));
+            lines.push(format!(
+                "(request-target): {} {}",
+                method.to_ascii_lowercase(),
+                path_and_query
+            ));
         } else {
             let value = header(name).ok_or(SignatureError::MissingHeader)?;
             lines.push(format!("{name}: {value}"));
@@ -110,11 +114,14 @@ pub fn verify(
     if !params.algorithm.eq_ignore_ascii_case("hmac-sha256") {
         return Err(SignatureError::UnsupportedAlgorithm);
     }
-    if !params.headers.iter().any(|h| h == "(request-target)") || !params.headers.iter().any(|h| h == "date") {
+    if !params.headers.iter().any(|h| h == "(request-target)")
+        || !params.headers.iter().any(|h| h == "date")
+    {
         return Err(SignatureError::RequiredHeaderNotSigned);
     }
     let date = header("date").ok_or(SignatureError::MissingHeader)?;
-    let sent = DateTime::parse_from_rfc2822(date.trim()).map_err(|_bad_date| SignatureError::StaleDate)?;
+    let sent =
+        DateTime::parse_from_rfc2822(date.trim()).map_err(|_bad_date| SignatureError::StaleDate)?;
     let skew = now.signed_duration_since(sent.with_timezone(&Utc)).abs();
     if skew > max_skew {
         return Err(SignatureError::StaleDate);
@@ -124,7 +131,11 @@ pub fn verify(
         .decode(params.signature.trim())
         .map_err(|_bad_base64| SignatureError::Mismatch)?;
     let expected = hmac_sha256(secret.as_bytes(), message.as_bytes());
-    if constant_time_eq(&presented, &expected) { Ok(()) } else { Err(SignatureError::Mismatch) }
+    if constant_time_eq(&presented, &expected) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 #[cfg(test)]
@@ -133,14 +144,16 @@ mod tests {
     use chrono::TimeZone;
 
     fn sign(secret: &str, message: &str) -> String {
-        base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret.as_bytes(), message.as_bytes()))
+        base64::engine::general_purpose::STANDARD
+            .encode(hmac_sha256(secret.as_bytes(), message.as_bytes()))
     }
 
     #[test]
     fn httpsig_style_header_parses_and_verifies() {
         let now = Utc.with_ymd_and_hms(2026, 8, 21, 10, 22, 42).unwrap();
         let date = "Fri, 21 Aug 2026 10:22:42 GMT".to_owned();
-        let message = format!("(request-target): get /api/v1/users/profile/?a=1\naccept: */*\ndate: {date}");
+        let message =
+            format!("(request-target): get /api/v1/users/profile/?a=1\naccept: */*\ndate: {date}");
         let header_text = format!(
             r#"keyId="k1",algorithm="hmac-sha256",headers="(request-target) accept date",signature="{}""#,
             sign("s3cret", &message)
@@ -153,25 +166,66 @@ mod tests {
             _ => None,
         };
         let skew = chrono::Duration::minutes(15);
-        assert_eq!(verify(&params, "s3cret", "GET", "/api/v1/users/profile/?a=1", &headers, now, skew), Ok(()));
         assert_eq!(
-            verify(&params, "s3cret", "POST", "/api/v1/users/profile/?a=1", &headers, now, skew),
+            verify(
+                &params,
+                "s3cret",
+                "GET",
+                "/api/v1/users/profile/?a=1",
+                &headers,
+                now,
+                skew
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            verify(
+                &params,
+                "s3cret",
+                "POST",
+                "/api/v1/users/profile/?a=1",
+                &headers,
+                now,
+                skew
+            ),
             Err(SignatureError::Mismatch)
         );
         assert_eq!(
-            verify(&params, "other", "GET", "/api/v1/users/profile/?a=1", &headers, now, skew),
+            verify(
+                &params,
+                "other",
+                "GET",
+                "/api/v1/users/profile/?a=1",
+                &headers,
+                now,
+                skew
+            ),
             Err(SignatureError::Mismatch)
         );
         let later = now + chrono::Duration::minutes(16);
         assert_eq!(
-            verify(&params, "s3cret", "GET", "/api/v1/users/profile/?a=1", &headers, later, skew),
+            verify(
+                &params,
+                "s3cret",
+                "GET",
+                "/api/v1/users/profile/?a=1",
+                &headers,
+                later,
+                skew
+            ),
             Err(SignatureError::StaleDate)
         );
-        let unsigned_date = SignatureParams { headers: vec!["(request-target)".into()], ..params.clone() };
+        let unsigned_date = SignatureParams {
+            headers: vec!["(request-target)".into()],
+            ..params.clone()
+        };
         assert_eq!(
             verify(&unsigned_date, "s3cret", "GET", "/", &headers, now, skew),
             Err(SignatureError::RequiredHeaderNotSigned)
         );
-        assert_eq!(parse_params(r#"keyId="k1""#), Err(SignatureError::Malformed));
+        assert_eq!(
+            parse_params(r#"keyId="k1""#),
+            Err(SignatureError::Malformed)
+        );
     }
 }

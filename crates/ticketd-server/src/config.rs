@@ -122,7 +122,14 @@ const INTEGER_KEYS: &[&str] = &[
 ];
 const STRING_KEYS: &[&str] = &["listen", "database_url", "time_zone", "durability", "log"];
 /// Variables that are not config keys but are known to ticketd or its tests.
-const OTHER_VARIABLES: &[&str] = &["CONFIG", "ADMIN_PASSWORD", "ADMIN_TOKEN", "ADMIN_PASSWORD_FILE", "ADMIN_TOKEN_FILE", "TEST_POSTGRES_URL"];
+const OTHER_VARIABLES: &[&str] = &[
+    "CONFIG",
+    "ADMIN_PASSWORD",
+    "ADMIN_TOKEN",
+    "ADMIN_PASSWORD_FILE",
+    "ADMIN_TOKEN_FILE",
+    "TEST_POSTGRES_URL",
+];
 
 /// Command-line overrides.
 #[derive(Clone, Debug, Default)]
@@ -138,7 +145,8 @@ fn read_secret(env: &BTreeMap<String, String>, key: &str) -> anyhow::Result<Opti
         return Ok(Some(Secret(value.clone())));
     }
     if let Some(path) = env.get(&format!("{key}_FILE")) {
-        let text = std::fs::read_to_string(path).with_context(|| format!("could not read {key}_FILE {path}"))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("could not read {key}_FILE {path}"))?;
         return Ok(Some(Secret(text.trim_end_matches(['\n', '\r']).to_owned())));
     }
     Ok(None)
@@ -154,20 +162,26 @@ impl Config {
     ) -> anyhow::Result<(Config, Vec<String>)> {
         let mut table = match file {
             Some(path) => {
-                let text =
-                    std::fs::read_to_string(path).with_context(|| format!("could not read config file {}", path.display()))?;
-                text.parse::<toml::Table>().with_context(|| format!("invalid TOML in {}", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("could not read config file {}", path.display()))?;
+                text.parse::<toml::Table>()
+                    .with_context(|| format!("invalid TOML in {}", path.display()))?
             }
             None => toml::Table::new(),
         };
         let mut warnings = Vec::new();
         for (name, value) in env {
-            let Some(key) = name.strip_prefix("TICKETD_") else { continue };
+            let Some(key) = name.strip_prefix("TICKETD_") else {
+                continue;
+            };
             let lower = key.to_ascii_lowercase();
             if STRING_KEYS.contains(&lower.as_str()) {
                 table.insert(lower, toml::Value::String(value.clone()));
             } else if INTEGER_KEYS.contains(&lower.as_str()) {
-                let number: i64 = value.trim().parse().with_context(|| format!("{name} must be an integer, got {value:?}"))?;
+                let number: i64 = value
+                    .trim()
+                    .parse()
+                    .with_context(|| format!("{name} must be an integer, got {value:?}"))?;
                 table.insert(lower, toml::Value::Integer(number));
             } else if !OTHER_VARIABLES.contains(&key) {
                 warnings.push(format!("unknown environment variable {name} is ignored"));
@@ -188,13 +202,21 @@ impl Config {
 
     /// The configured time zone.
     pub fn zone(&self) -> anyhow::Result<Tz> {
-        self.time_zone.parse::<Tz>().map_err(|e| anyhow::anyhow!("time_zone {:?} is not an IANA time zone: {e}", self.time_zone))
+        self.time_zone.parse::<Tz>().map_err(|e| {
+            anyhow::anyhow!(
+                "time_zone {:?} is not an IANA time zone: {e}",
+                self.time_zone
+            )
+        })
     }
 
     fn validate(&self) -> anyhow::Result<()> {
         self.zone()?;
         if !matches!(self.durability.as_str(), "full" | "normal") {
-            bail!("durability must be \"full\" or \"normal\", got {:?}", self.durability);
+            bail!(
+                "durability must be \"full\" or \"normal\", got {:?}",
+                self.durability
+            );
         }
         if self.body_limit_bytes == 0 || self.json_max_depth == 0 || self.max_page_size == 0 {
             bail!("body_limit_bytes, json_max_depth and max_page_size must be positive");
@@ -211,28 +233,51 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     #[test]
     fn defaults_then_file_then_environment_then_flags() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("t.toml");
-        std::fs::write(&file, "listen = \"0.0.0.0:1\"\ntime_zone = \"Asia/Shanghai\"\nmax_page_size = 50\n").unwrap();
+        std::fs::write(
+            &file,
+            "listen = \"0.0.0.0:1\"\ntime_zone = \"Asia/Shanghai\"\nmax_page_size = 50\n",
+        )
+        .unwrap();
         let (config, warnings) = Config::load(
             Some(&file),
-            &env(&[("TICKETD_LISTEN", "0.0.0.0:2"), ("TICKETD_MAX_PAGE_SIZE", "70"), ("TICKETD_BOGUS", "x")]),
-            &Overrides { listen: None, database_url: Some("sqlite://other.db".into()) },
+            &env(&[
+                ("TICKETD_LISTEN", "0.0.0.0:2"),
+                ("TICKETD_MAX_PAGE_SIZE", "70"),
+                ("TICKETD_BOGUS", "x"),
+            ]),
+            &Overrides {
+                listen: None,
+                database_url: Some("sqlite://other.db".into()),
+            },
         )
         .unwrap();
         assert_eq!(config.listen, "0.0.0.0:2");
         assert_eq!(config.time_zone, "Asia/Shanghai");
         assert_eq!(config.max_page_size, 70);
         assert_eq!(config.database_url, "sqlite://other.db");
-        assert_eq!(warnings, vec!["unknown environment variable TICKETD_BOGUS is ignored"]);
-        let (flagged, _) =
-            Config::load(Some(&file), &env(&[("TICKETD_LISTEN", "0.0.0.0:2")]), &Overrides { listen: Some("1.2.3.4:5".into()), database_url: None })
-                .unwrap();
+        assert_eq!(
+            warnings,
+            vec!["unknown environment variable TICKETD_BOGUS is ignored"]
+        );
+        let (flagged, _) = Config::load(
+            Some(&file),
+            &env(&[("TICKETD_LISTEN", "0.0.0.0:2")]),
+            &Overrides {
+                listen: Some("1.2.3.4:5".into()),
+                database_url: None,
+            },
+        )
+        .unwrap();
         assert_eq!(flagged.listen, "1.2.3.4:5");
     }
 
@@ -245,11 +290,24 @@ mod tests {
 
     #[test]
     fn bad_values_are_clear_errors_and_secrets_stay_hidden() {
-        let bad_zone = Config::load(None, &env(&[("TICKETD_TIME_ZONE", "Mars/Olympus")]), &Overrides::default());
+        let bad_zone = Config::load(
+            None,
+            &env(&[("TICKETD_TIME_ZONE", "Mars/Olympus")]),
+            &Overrides::default(),
+        );
         assert!(bad_zone.unwrap_err().to_string().contains("IANA"));
-        let bad_int = Config::load(None, &env(&[("TICKETD_MAX_PAGE_SIZE", "lots")]), &Overrides::default());
+        let bad_int = Config::load(
+            None,
+            &env(&[("TICKETD_MAX_PAGE_SIZE", "lots")]),
+            &Overrides::default(),
+        );
         assert!(bad_int.unwrap_err().to_string().contains("integer"));
-        let (config, _) = Config::load(None, &env(&[("TICKETD_ADMIN_TOKEN", "very-secret")]), &Overrides::default()).unwrap();
+        let (config, _) = Config::load(
+            None,
+            &env(&[("TICKETD_ADMIN_TOKEN", "very-secret")]),
+            &Overrides::default(),
+        )
+        .unwrap();
         assert!(!format!("{config:?}").contains("very-secret"));
         assert_eq!(config.admin_token, Some(Secret("very-secret".into())));
     }

@@ -21,7 +21,10 @@ impl Entropy for OsEntropy {
     fn fill(&self, buf: &mut [u8]) {
         // The OS random source does not fail on supported platforms; if it ever did, serving
         // with predictable ids or secrets would be worse than stopping.
-        #[allow(clippy::expect_used, reason = "documented startup invariant: the OS RNG works")]
+        #[allow(
+            clippy::expect_used,
+            reason = "documented startup invariant: the OS RNG works"
+        )]
         getrandom::fill(buf).expect("the operating system's random number generator failed");
     }
 }
@@ -31,17 +34,24 @@ impl Entropy for OsEntropy {
 pub fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usize)> {
     let url = config.database_url.trim();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!("database_url {url:?}: the PostgreSQL backend is not available in this build yet; use sqlite://");
+        bail!(
+            "database_url {url:?}: the PostgreSQL backend is not available in this build yet; use sqlite://"
+        );
     }
     if url.contains("://") && !url.starts_with("sqlite://") {
         bail!("database_url {url:?}: unknown scheme (expected sqlite:// or postgres://)");
     }
-    let path = ticketd_store_sqlite::path_from_url(url).with_context(|| format!("database_url {url:?} names no file"))?;
+    let path = ticketd_store_sqlite::path_from_url(url)
+        .with_context(|| format!("database_url {url:?} names no file"))?;
     let mut options = SqliteOptions::new(path.clone());
     options.readers = config.sqlite_readers.max(1);
-    options.durability = if config.durability == "normal" { Durability::Normal } else { Durability::Full };
-    let (store, migrated) =
-        SqliteStore::open(&options).with_context(|| format!("could not open SQLite database {}", path.display()))?;
+    options.durability = if config.durability == "normal" {
+        Durability::Normal
+    } else {
+        Durability::Full
+    };
+    let (store, migrated) = SqliteStore::open(&options)
+        .with_context(|| format!("could not open SQLite database {}", path.display()))?;
     Ok((Arc::new(store), migrated))
 }
 
@@ -50,7 +60,10 @@ pub fn engine(config: &Config, store: Arc<dyn Store>) -> anyhow::Result<Engine> 
     Ok(Engine::new(
         store,
         Arc::new(OsEntropy),
-        EngineSettings { time_zone: config.zone()?, session_ttl: chrono::Duration::seconds(config.session_ttl_secs) },
+        EngineSettings {
+            time_zone: config.zone()?,
+            session_ttl: chrono::Duration::seconds(config.session_ttl_secs),
+        },
     ))
 }
 
@@ -60,7 +73,10 @@ pub async fn bootstrap(config: &Config, engine: &Engine) -> anyhow::Result<Boots
         admin_password: config.admin_password.as_ref().map(|s| s.0.clone()),
         admin_token: config.admin_token.as_ref().map(|s| s.0.clone()),
     };
-    engine.bootstrap(options, ticketd_http::now()).await.context("could not create the built-in organizations and admin")
+    engine
+        .bootstrap(options, ticketd_http::now())
+        .await
+        .context("could not create the built-in organizations and admin")
 }
 
 /// The shared state of every route.
@@ -91,7 +107,10 @@ pub async fn serve_with_listener(
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router).with_graceful_shutdown(shutdown).await.context("server failed")
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed")
 }
 
 /// Completes on SIGINT or SIGTERM.

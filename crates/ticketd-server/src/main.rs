@@ -103,14 +103,25 @@ enum AccessKeyCommand {
 }
 
 fn environment() -> BTreeMap<String, String> {
-    std::env::vars().filter(|(k, _)| k.starts_with("TICKETD_")).collect()
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("TICKETD_"))
+        .collect()
 }
 
 fn load_config(cli: &Cli, listen: Option<String>) -> anyhow::Result<Config> {
     let env = environment();
-    let file = cli.config.clone().or_else(|| env.get("TICKETD_CONFIG").map(PathBuf::from));
-    let (config, warnings) =
-        Config::load(file.as_deref(), &env, &Overrides { listen, database_url: cli.database_url.clone() })?;
+    let file = cli
+        .config
+        .clone()
+        .or_else(|| env.get("TICKETD_CONFIG").map(PathBuf::from));
+    let (config, warnings) = Config::load(
+        file.as_deref(),
+        &env,
+        &Overrides {
+            listen,
+            database_url: cli.database_url.clone(),
+        },
+    )?;
     init_logging(&config.log);
     for warning in warnings {
         tracing::warn!("{warning}");
@@ -119,10 +130,15 @@ fn load_config(cli: &Cli, listen: Option<String>) -> anyhow::Result<Config> {
 }
 
 fn init_logging(filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_new(filter).unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     // A second initialisation (never in practice) is harmless; ignore its error.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(ansi).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 #[tokio::main]
@@ -155,10 +171,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             healthcheck(addr.as_deref().unwrap_or(&config.listen))
         }
         Command::User(UserCommand::Create(args)) => create_user(&cli, args).await,
-        Command::Token(TokenCommand::Create { username, ttl_hours }) => {
+        Command::Token(TokenCommand::Create {
+            username,
+            ttl_hours,
+        }) => {
             let (engine, user) = engine_for_user(&cli, username).await?;
             let ttl = ttl_hours.map(chrono::Duration::hours);
-            let token = engine.issue_token(user, TokenKind::Api, ttl, ticketd_http::now()).await?;
+            let token = engine
+                .issue_token(user, TokenKind::Api, ttl, ticketd_http::now())
+                .await?;
             println!("{token}");
             Ok(())
         }
@@ -193,10 +214,18 @@ async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
         ready_ms = started.elapsed().as_millis() as u64,
         "ticketd is ready"
     );
-    ticketd_server::serve_with_listener(listener, ticketd_server::router(state), ticketd_server::shutdown_signal()).await
+    ticketd_server::serve_with_listener(
+        listener,
+        ticketd_server::router(state),
+        ticketd_server::shutdown_signal(),
+    )
+    .await
 }
 
-async fn engine_for_user(cli: &Cli, username: &str) -> anyhow::Result<(ticketd_core::Engine, ticketd_core::UserId)> {
+async fn engine_for_user(
+    cli: &Cli,
+    username: &str,
+) -> anyhow::Result<(ticketd_core::Engine, ticketd_core::UserId)> {
     let config = load_config(cli, None)?;
     let (store, _) = ticketd_server::open_store(&config)?;
     let engine = ticketd_server::engine(&config, store)?;
@@ -212,23 +241,38 @@ async fn create_user(cli: &Cli, args: &UserCreate) -> anyhow::Result<()> {
     let (store, _) = ticketd_server::open_store(&config)?;
     let engine = ticketd_server::engine(&config, store)?;
     ticketd_server::bootstrap(&config, &engine).await?;
-    let role = SystemRole::parse(&args.role).with_context(|| format!("unknown role {:?} (admin, auditor, user)", args.role))?;
+    let role = SystemRole::parse(&args.role)
+        .with_context(|| format!("unknown role {:?} (admin, auditor, user)", args.role))?;
     let password = if args.password_stdin {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("could not read the password from standard input")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("could not read the password from standard input")?;
         Some(text.lines().next().unwrap_or_default().to_owned())
     } else {
         None
     };
     let mut orgs = Vec::new();
     for spec in &args.orgs {
-        let (name, role_name) = spec.rsplit_once(':').filter(|(_, r)| *r == "admin").map_or((spec.as_str(), "user"), |(n, r)| (n, r));
-        let org = match ticketd_core::OrgId::parse(name).or_else(|| ticketd_core::identity::Org::builtin_alias(name)) {
+        let (name, role_name) = spec
+            .rsplit_once(':')
+            .filter(|(_, r)| *r == "admin")
+            .map_or((spec.as_str(), "user"), |(n, r)| (n, r));
+        let org = match ticketd_core::OrgId::parse(name)
+            .or_else(|| ticketd_core::identity::Org::builtin_alias(name))
+        {
             Some(id) => engine.store().get_org(id).await?,
             None => engine.store().find_org_by_name(name).await?,
         }
         .with_context(|| format!("no organization {name:?}"))?;
-        orgs.push((org.id, if role_name == "admin" { ROLE_ORG_ADMIN } else { ROLE_ORG_USER }));
+        orgs.push((
+            org.id,
+            if role_name == "admin" {
+                ROLE_ORG_ADMIN
+            } else {
+                ROLE_ORG_USER
+            },
+        ));
     }
     if orgs.is_empty() {
         orgs.push((DEFAULT_ORG, ROLE_ORG_USER));
@@ -252,9 +296,13 @@ async fn create_user(cli: &Cli, args: &UserCreate) -> anyhow::Result<()> {
 }
 
 fn healthcheck(addr: &str) -> anyhow::Result<()> {
-    let mut stream = std::net::TcpStream::connect(addr).with_context(|| format!("could not connect to {addr}"))?;
+    let mut stream = std::net::TcpStream::connect(addr)
+        .with_context(|| format!("could not connect to {addr}"))?;
     stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
-    write!(stream, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")?;
+    write!(
+        stream,
+        "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let status = response.lines().next().unwrap_or_default();

@@ -39,7 +39,12 @@ pub struct SqliteOptions {
 impl SqliteOptions {
     /// Options for `path` with the defaults.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        Self { path: path.into(), readers: 4, durability: Durability::Full, busy_timeout_ms: 5_000 }
+        Self {
+            path: path.into(),
+            readers: 4,
+            durability: Durability::Full,
+            busy_timeout_ms: 5_000,
+        }
     }
 }
 
@@ -65,10 +70,15 @@ pub(crate) fn db_err(error: rusqlite::Error) -> StoreError {
             if code.code == rusqlite::ErrorCode::ConstraintViolation
                 && message.as_deref().is_some_and(|m| m.contains("UNIQUE")) =>
         {
-            StoreError::Conflict { constraint: message.clone().unwrap_or_default() }
+            StoreError::Conflict {
+                constraint: message.clone().unwrap_or_default(),
+            }
         }
         rusqlite::Error::SqliteFailure(code, _)
-            if matches!(code.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) =>
+            if matches!(
+                code.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
         {
             StoreError::Unavailable(error.to_string())
         }
@@ -78,7 +88,9 @@ pub(crate) fn db_err(error: rusqlite::Error) -> StoreError {
 
 fn open_connection(options: &SqliteOptions, read_only: bool) -> Result<Connection, StoreError> {
     let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX | OpenFlags::SQLITE_OPEN_URI
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | OpenFlags::SQLITE_OPEN_URI
     } else {
         OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
@@ -90,10 +102,13 @@ fn open_connection(options: &SqliteOptions, read_only: bool) -> Result<Connectio
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
     };
-    conn.busy_timeout(std::time::Duration::from_millis(u64::from(options.busy_timeout_ms)))
-        .map_err(db_err)?;
+    conn.busy_timeout(std::time::Duration::from_millis(u64::from(
+        options.busy_timeout_ms,
+    )))
+    .map_err(db_err)?;
     if !read_only {
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db_err)?;
     }
     conn.execute_batch(&format!(
         "PRAGMA synchronous={synchronous}; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16000; \
@@ -104,7 +119,8 @@ fn open_connection(options: &SqliteOptions, read_only: bool) -> Result<Connectio
     Ok(conn)
 }
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
 
 /// Applies missing migrations; returns how many ran.
 fn migrate(conn: &Connection) -> Result<usize, StoreError> {
@@ -117,17 +133,22 @@ fn migrate(conn: &Connection) -> Result<usize, StoreError> {
     for (version, name, sql) in MIGRATIONS {
         conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
         let done: bool = conn
-            .query_row("SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)", [version], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
+                [version],
+                |r| r.get(0),
+            )
             .map_err(db_err)?;
         let result = if done {
             Ok(())
         } else {
             conn.execute_batch(sql)
                 .and_then(|()| {
-                    conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)", (version, name))
-                        .map(|_| ())
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES (?1, ?2)",
+                        (version, name),
+                    )
+                    .map(|_| ())
                 })
                 .map_err(db_err)
         };
@@ -164,7 +185,11 @@ impl Pool {
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         let n_readers = readers.len();
         Ok((
-            Arc::new(Self { writer: sender, readers: Mutex::new(readers), reader_permits: Semaphore::new(n_readers) }),
+            Arc::new(Self {
+                writer: sender,
+                readers: Mutex::new(readers),
+                reader_permits: Semaphore::new(n_readers),
+            }),
             migrated,
         ))
     }
@@ -181,7 +206,11 @@ impl Pool {
                 Err(e) => Err(db_err(e)),
                 Ok(()) => {
                     let result = job(conn);
-                    let end = if result.is_ok() { "RELEASE job" } else { "ROLLBACK TO job; RELEASE job" };
+                    let end = if result.is_ok() {
+                        "RELEASE job"
+                    } else {
+                        "ROLLBACK TO job; RELEASE job"
+                    };
                     match conn.execute_batch(end) {
                         Ok(()) => result,
                         Err(e) => Err(db_err(e)),
@@ -197,8 +226,13 @@ impl Pool {
                 let _ = reply.send(answer);
             })
         });
-        self.writer.send(job).await.map_err(|_closed| StoreError::Unavailable("writer stopped".into()))?;
-        answer.await.map_err(|_closed| StoreError::Unavailable("writer stopped".into()))?
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_closed| StoreError::Unavailable("writer stopped".into()))?;
+        answer
+            .await
+            .map_err(|_closed| StoreError::Unavailable("writer stopped".into()))?
     }
 
     /// Runs `job` on a reader connection in the blocking pool.
@@ -224,8 +258,13 @@ impl Pool {
     }
 
     fn take_reader(&self) -> Result<Connection, StoreError> {
-        let mut readers = self.readers.lock().map_err(|_poisoned| StoreError::Unavailable("reader pool poisoned".into()))?;
-        readers.pop().ok_or_else(|| StoreError::Unavailable("no reader available".into()))
+        let mut readers = self
+            .readers
+            .lock()
+            .map_err(|_poisoned| StoreError::Unavailable("reader pool poisoned".into()))?;
+        readers
+            .pop()
+            .ok_or_else(|| StoreError::Unavailable("no reader available".into()))
     }
 
     fn return_reader(&self, conn: Connection) {

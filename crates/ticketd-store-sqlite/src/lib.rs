@@ -20,7 +20,8 @@ use ticketd_core::identity::{
 use ticketd_core::ids::{AccessKeyId, FlowId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery};
 use ticketd_core::ticket::{
-    Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketState, TicketWrite,
+    Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketState,
+    TicketWrite,
 };
 use uuid::Uuid;
 
@@ -40,11 +41,19 @@ impl SqliteStore {
 }
 
 fn token_kind(text: &str) -> TokenKind {
-    if text == "session" { TokenKind::Session } else { TokenKind::Api }
+    if text == "session" {
+        TokenKind::Session
+    } else {
+        TokenKind::Api
+    }
 }
 
 fn role_scope(text: &str) -> RoleScope {
-    if text == "system" { RoleScope::System } else { RoleScope::Org }
+    if text == "system" {
+        RoleScope::System
+    } else {
+        RoleScope::Org
+    }
 }
 
 fn scope_name(scope: RoleScope) -> &'static str {
@@ -57,7 +66,9 @@ fn scope_name(scope: RoleScope) -> &'static str {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        self.pool.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err)).await
+        self.pool
+            .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
+            .await
     }
 
     async fn ensure_builtins(&self, orgs: Vec<Org>, roles: Vec<Role>) -> Result<(), StoreError> {
@@ -133,7 +144,12 @@ impl Store for SqliteStore {
                     .and_then(|mut s| {
                         s.query_map([], |r| {
                             let scope: String = r.get(2)?;
-                            Ok(Role { id: RoleId(r.get(0)?), name: r.get(1)?, scope: role_scope(&scope), builtin: r.get(3)? })
+                            Ok(Role {
+                                id: RoleId(r.get(0)?),
+                                name: r.get(1)?,
+                                scope: role_scope(&scope),
+                                builtin: r.get(3)?,
+                            })
                         })?
                         .collect()
                     })
@@ -200,9 +216,11 @@ impl Store for SqliteStore {
         let username = username.to_owned();
         self.pool
             .read(move |c| {
-                c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1"))
-                    .and_then(|mut s| s.query_row([username], rows::user).optional())
-                    .map_err(db_err)
+                c.prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE username = ?1"
+                ))
+                .and_then(|mut s| s.query_row([username], rows::user).optional())
+                .map_err(db_err)
             })
             .await
     }
@@ -210,9 +228,11 @@ impl Store for SqliteStore {
     async fn list_users(&self) -> Result<Vec<User>, StoreError> {
         self.pool
             .read(|c| {
-                c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"))
-                    .and_then(|mut s| s.query_map([], rows::user)?.collect())
-                    .map_err(db_err)
+                c.prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+                ))
+                .and_then(|mut s| s.query_map([], rows::user)?.collect())
+                .map_err(db_err)
             })
             .await
     }
@@ -264,9 +284,12 @@ impl Store for SqliteStore {
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
-                c.execute("DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2", params![org.0, user.0])
-                    .map(|_| ())
-                    .map_err(db_err)
+                c.execute(
+                    "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+                    params![org.0, user.0],
+                )
+                .map(|_| ())
+                .map_err(db_err)
             })
             .await
     }
@@ -274,14 +297,20 @@ impl Store for SqliteStore {
     async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
         self.pool
             .read(move |c| {
-                c.prepare_cached("SELECT org_id, user_id, role_id FROM org_members WHERE user_id = ?1")
-                    .and_then(|mut s| {
-                        s.query_map([user.0], |r| {
-                            Ok(Membership { org_id: OrgId(r.get(0)?), user_id: UserId(r.get(1)?), role_id: RoleId(r.get(2)?) })
-                        })?
-                        .collect()
-                    })
-                    .map_err(db_err)
+                c.prepare_cached(
+                    "SELECT org_id, user_id, role_id FROM org_members WHERE user_id = ?1",
+                )
+                .and_then(|mut s| {
+                    s.query_map([user.0], |r| {
+                        Ok(Membership {
+                            org_id: OrgId(r.get(0)?),
+                            user_id: UserId(r.get(1)?),
+                            role_id: RoleId(r.get(2)?),
+                        })
+                    })?
+                    .collect()
+                })
+                .map_err(db_err)
             })
             .await
     }
@@ -291,12 +320,18 @@ impl Store for SqliteStore {
             .read(move |c| {
                 let mut out = Vec::new();
                 let mut stmt = c
-                    .prepare_cached("SELECT org_id, user_id, role_id FROM org_members WHERE org_id = ?1")
+                    .prepare_cached(
+                        "SELECT org_id, user_id, role_id FROM org_members WHERE org_id = ?1",
+                    )
                     .map_err(db_err)?;
                 for org in orgs {
                     let rows = stmt
                         .query_map([org.0], |r| {
-                            Ok(Membership { org_id: OrgId(r.get(0)?), user_id: UserId(r.get(1)?), role_id: RoleId(r.get(2)?) })
+                            Ok(Membership {
+                                org_id: OrgId(r.get(0)?),
+                                user_id: UserId(r.get(1)?),
+                                role_id: RoleId(r.get(2)?),
+                            })
                         })
                         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                         .map_err(db_err)?;
@@ -380,7 +415,12 @@ impl Store for SqliteStore {
     async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
-                c.execute("DELETE FROM api_tokens WHERE token_hash = ?1", [digest.to_vec()]).map(|_| ()).map_err(db_err)
+                c.execute(
+                    "DELETE FROM api_tokens WHERE token_hash = ?1",
+                    [digest.to_vec()],
+                )
+                .map(|_| ())
+                .map_err(db_err)
             })
             .await
     }
@@ -489,8 +529,14 @@ impl Store for SqliteStore {
     async fn delete_flow(&self, id: FlowId) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
-                let n = c.execute("DELETE FROM flows WHERE id = ?1", [id.0]).map_err(db_err)?;
-                if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+                let n = c
+                    .execute("DELETE FROM flows WHERE id = ?1", [id.0])
+                    .map_err(db_err)?;
+                if n == 0 {
+                    Err(StoreError::NotFound)
+                } else {
+                    Ok(())
+                }
             })
             .await
     }
@@ -509,8 +555,9 @@ impl Store for SqliteStore {
         self.pool
             .read(move |c| {
                 let mut out = Vec::new();
-                let mut stmt =
-                    c.prepare_cached("SELECT * FROM flows WHERE org_id = ?1 ORDER BY created_at, id").map_err(db_err)?;
+                let mut stmt = c
+                    .prepare_cached("SELECT * FROM flows WHERE org_id = ?1 ORDER BY created_at, id")
+                    .map_err(db_err)?;
                 for org in orgs {
                     let flows = stmt
                         .query_map([org.0], rows::flow)
@@ -525,7 +572,9 @@ impl Store for SqliteStore {
     }
 
     async fn write_ticket(&self, write: TicketWrite) -> Result<Ticket, StoreError> {
-        self.pool.write(move |c| tickets::write_ticket(c, write)).await
+        self.pool
+            .write(move |c| tickets::write_ticket(c, write))
+            .await
     }
 
     async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
@@ -533,7 +582,9 @@ impl Store for SqliteStore {
     }
 
     async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
-        self.pool.read(move |c| tickets::list_tickets(c, &query)).await
+        self.pool
+            .read(move |c| tickets::list_tickets(c, &query))
+            .await
     }
 
     async fn ticket_history(&self, id: TicketId) -> Result<Vec<HistoryEntry>, StoreError> {
@@ -571,7 +622,9 @@ impl Store for SqliteStore {
     }
 
     async fn add_comment(&self, comment: Comment) -> Result<(), StoreError> {
-        self.pool.write(move |c| tickets::insert_comment(c, &comment)).await
+        self.pool
+            .write(move |c| tickets::insert_comment(c, &comment))
+            .await
     }
 
     async fn ticket_comments(&self, id: TicketId) -> Result<Vec<Comment>, StoreError> {

@@ -22,7 +22,10 @@ pub(crate) fn json_text<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "null".into())
 }
 
-fn conversion(index: usize, error: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+fn conversion(
+    index: usize,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(error))
 }
 
@@ -43,7 +46,8 @@ pub(crate) mod thiserror_free {
     impl std::error::Error for UnknownValue {}
 }
 
-pub(crate) const USER_COLUMNS: &str = "id, username, name, email, system_role, is_active, created_at, updated_at";
+pub(crate) const USER_COLUMNS: &str =
+    "id, username, name, email, system_role, is_active, created_at, updated_at";
 
 pub(crate) fn user(row: &Row<'_>) -> rusqlite::Result<User> {
     let role: String = row.get("system_role")?;

@@ -91,12 +91,24 @@ pub(crate) fn write_ticket(conn: &Connection, write: TicketWrite) -> Result<Tick
                 .map_err(db_err)?;
             if changed == 0 {
                 let exists: bool = conn
-                    .query_row("SELECT EXISTS (SELECT 1 FROM tickets WHERE id = ?1)", [ticket.id.0], |r| r.get(0))
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = ?1)",
+                        [ticket.id.0],
+                        |r| r.get(0),
+                    )
                     .map_err(db_err)?;
-                return Err(if exists { StoreError::VersionConflict } else { StoreError::NotFound });
+                return Err(if exists {
+                    StoreError::VersionConflict
+                } else {
+                    StoreError::NotFound
+                });
             }
             let serial: String = conn
-                .query_row("SELECT serial FROM tickets WHERE id = ?1", [ticket.id.0], |r| r.get(0))
+                .query_row(
+                    "SELECT serial FROM tickets WHERE id = ?1",
+                    [ticket.id.0],
+                    |r| r.get(0),
+                )
                 .map_err(db_err)?;
             ticket.serial = serial;
             conn.prepare_cached("DELETE FROM ticket_assignees WHERE ticket_id = ?1")
@@ -117,14 +129,23 @@ pub(crate) fn write_ticket(conn: &Connection, write: TicketWrite) -> Result<Tick
             .map_err(db_err)?;
         for row in ticket.assignee_index() {
             insert
-                .execute(params![ticket.id.0, row.user_id.0, row.level, row.current, row.awaiting, created])
+                .execute(params![
+                    ticket.id.0,
+                    row.user_id.0,
+                    row.level,
+                    row.current,
+                    row.awaiting,
+                    created
+                ])
                 .map_err(db_err)?;
         }
         let mut viewer = conn
             .prepare_cached("INSERT OR IGNORE INTO ticket_viewers (ticket_id, user_id, created_at) VALUES (?1, ?2, ?3)")
             .map_err(db_err)?;
         for user in ticket.participants() {
-            viewer.execute(params![ticket.id.0, user.0, created]).map_err(db_err)?;
+            viewer
+                .execute(params![ticket.id.0, user.0, created])
+                .map_err(db_err)?;
         }
     }
     {
@@ -166,7 +187,14 @@ pub(crate) fn write_ticket(conn: &Connection, write: TicketWrite) -> Result<Tick
             .map_err(db_err)?;
         for e in &write.events {
             insert
-                .execute(params![e.id, e.kind, e.ticket_id.0, e.org_id.0, json_text(&e.payload), ts(e.created_at)])
+                .execute(params![
+                    e.id,
+                    e.kind,
+                    e.ticket_id.0,
+                    e.org_id.0,
+                    json_text(&e.payload),
+                    ts(e.created_at)
+                ])
                 .map_err(db_err)?;
         }
     }
@@ -176,7 +204,10 @@ pub(crate) fn write_ticket(conn: &Connection, write: TicketWrite) -> Result<Tick
     Ok(ticket)
 }
 
-pub(crate) fn insert_comment(conn: &Connection, c: &ticketd_core::ticket::Comment) -> Result<(), StoreError> {
+pub(crate) fn insert_comment(
+    conn: &Connection,
+    c: &ticketd_core::ticket::Comment,
+) -> Result<(), StoreError> {
     conn.prepare_cached(
         "INSERT INTO ticket_comments (id, ticket_id, user_id, user_display, body, kind, state, created_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -199,7 +230,11 @@ pub(crate) fn insert_comment(conn: &Connection, c: &ticketd_core::ticket::Commen
 
 fn insert_grant(conn: &Connection, grant: &Grant) -> Result<(), StoreError> {
     let exists: bool = conn
-        .query_row("SELECT EXISTS (SELECT 1 FROM grants WHERE id = ?1)", [grant.id], |r| r.get(0))
+        .query_row(
+            "SELECT EXISTS (SELECT 1 FROM grants WHERE id = ?1)",
+            [grant.id],
+            |r| r.get(0),
+        )
         .map_err(db_err)?;
     if exists {
         // A grant is created once per ticket; a repeated final approval cannot happen, but
@@ -242,8 +277,9 @@ fn insert_grant(conn: &Connection, grant: &Grant) -> Result<(), StoreError> {
         ])
     })
     .map_err(db_err)?;
-    let mut insert =
-        conn.prepare_cached("INSERT OR IGNORE INTO grant_users (grant_id, user_id) VALUES (?1, ?2)").map_err(db_err)?;
+    let mut insert = conn
+        .prepare_cached("INSERT OR IGNORE INTO grant_users (grant_id, user_id) VALUES (?1, ?2)")
+        .map_err(db_err)?;
     for user in &grant.users {
         insert.execute(params![grant.id, user.0]).map_err(db_err)?;
     }
@@ -251,12 +287,18 @@ fn insert_grant(conn: &Connection, grant: &Grant) -> Result<(), StoreError> {
 }
 
 pub(crate) fn get_ticket(conn: &Connection, id: Uuid) -> Result<Option<Ticket>, StoreError> {
-    conn.prepare_cached(&format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = ?1"))
-        .and_then(|mut s| s.query_row([id], rows::ticket).optional())
-        .map_err(db_err)
+    conn.prepare_cached(&format!(
+        "SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = ?1"
+    ))
+    .and_then(|mut s| s.query_row([id], rows::ticket).optional())
+    .map_err(db_err)
 }
 
-fn in_list(column: &str, values: impl IntoIterator<Item = SqlValue>, params: &mut Vec<SqlValue>) -> String {
+fn in_list(
+    column: &str,
+    values: impl IntoIterator<Item = SqlValue>,
+    params: &mut Vec<SqlValue>,
+) -> String {
     let mut marks = Vec::new();
     for v in values {
         params.push(v);
@@ -289,17 +331,26 @@ pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketP
     let (from, order_column) = if let Some(user) = q.awaiting {
         params.push(blob(user.0));
         conditions.push("a.user_id = ? AND a.awaiting = 1".into());
-        ("ticket_assignees a JOIN tickets t ON t.id = a.ticket_id", "a.created_at")
+        (
+            "ticket_assignees a JOIN tickets t ON t.id = a.ticket_id",
+            "a.created_at",
+        )
     } else if let Some(user) = q.current_assignee {
         params.push(blob(user.0));
         conditions.push("a.user_id = ? AND a.current = 1".into());
-        ("ticket_assignees a JOIN tickets t ON t.id = a.ticket_id", "a.created_at")
+        (
+            "ticket_assignees a JOIN tickets t ON t.id = a.ticket_id",
+            "a.created_at",
+        )
     } else if let Visibility::Related { user, orgs } = &q.visibility
         && orgs.is_empty()
     {
         params.push(blob(user.0));
         conditions.push("v.user_id = ?".into());
-        ("ticket_viewers v JOIN tickets t ON t.id = v.ticket_id", "v.created_at")
+        (
+            "ticket_viewers v JOIN tickets t ON t.id = v.ticket_id",
+            "v.created_at",
+        )
     } else if let Some(applicant) = q.applicant {
         params.push(blob(applicant.0));
         conditions.push("t.applicant_id = ?".into());
@@ -311,20 +362,37 @@ pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketP
         && !from.starts_with("ticket_viewers")
     {
         params.push(blob(user.0));
-        let mut visible = "EXISTS (SELECT 1 FROM ticket_viewers vv WHERE vv.ticket_id = t.id AND vv.user_id = ?)".to_owned();
+        let mut visible =
+            "EXISTS (SELECT 1 FROM ticket_viewers vv WHERE vv.ticket_id = t.id AND vv.user_id = ?)"
+                .to_owned();
         if !orgs.is_empty() {
-            visible = format!("({visible} OR {})", in_list("t.org_id", orgs.iter().map(|o| blob(o.0)), &mut params));
+            visible = format!(
+                "({visible} OR {})",
+                in_list("t.org_id", orgs.iter().map(|o| blob(o.0)), &mut params)
+            );
         }
         conditions.push(visible);
     }
     if let Some(orgs) = &q.org_ids {
-        conditions.push(in_list("t.org_id", orgs.iter().map(|o| blob(o.0)), &mut params));
+        conditions.push(in_list(
+            "t.org_id",
+            orgs.iter().map(|o| blob(o.0)),
+            &mut params,
+        ));
     }
     if !q.states.is_empty() {
-        conditions.push(in_list("t.state", q.states.iter().map(|s| SqlValue::Text(s.as_str().into())), &mut params));
+        conditions.push(in_list(
+            "t.state",
+            q.states.iter().map(|s| SqlValue::Text(s.as_str().into())),
+            &mut params,
+        ));
     }
     if !q.kinds.is_empty() {
-        conditions.push(in_list("t.kind", q.kinds.iter().map(|k| SqlValue::Text(k.clone())), &mut params));
+        conditions.push(in_list(
+            "t.kind",
+            q.kinds.iter().map(|k| SqlValue::Text(k.clone())),
+            &mut params,
+        ));
     }
     if let Some(applicant) = q.applicant
         && !conditions.iter().any(|c| c == "t.applicant_id = ?")
@@ -365,8 +433,11 @@ pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketP
     if !q.include_deleted {
         conditions.push("t.deleted = 0".into());
     }
-    let where_clause =
-        if conditions.is_empty() { String::new() } else { format!(" WHERE {}", conditions.join(" AND ")) };
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
     let total = if q.with_total {
         let sql = format!("SELECT COUNT(*) FROM {from}{where_clause}");
         let count: i64 = conn
@@ -389,7 +460,10 @@ pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketP
     );
     let items = conn
         .prepare_cached(&sql)
-        .and_then(|mut s| s.query_map(params_from_iter(params.iter()), rows::ticket)?.collect::<Result<Vec<_>, _>>())
+        .and_then(|mut s| {
+            s.query_map(params_from_iter(params.iter()), rows::ticket)?
+                .collect::<Result<Vec<_>, _>>()
+        })
         .map_err(db_err)?;
     Ok(TicketPage { total, items })
 }

@@ -15,7 +15,10 @@ use ticketd_core::ticket::{
 use ticketd_core::{ConflictKind, DomainError, StoreError};
 
 fn approve() -> TicketCommand {
-    TicketCommand::Approve { reason: "ok".into(), payload: None }
+    TicketCommand::Approve {
+        reason: "ok".into(),
+        payload: None,
+    }
 }
 
 fn is_conflict(result: &Result<ticketd_core::ticket::Ticket, DomainError>) -> bool {
@@ -31,11 +34,20 @@ fn is_conflict(result: &Result<ticketd_core::ticket::Ticket, DomainError>) -> bo
 /// Bootstrapping twice creates the three built-in organizations, six roles and one admin.
 pub async fn bootstrap_is_idempotent_and_creates_builtins(store: Arc<dyn Store>) {
     let engine = engine(store.clone());
-    let first = engine.bootstrap(BootstrapOptions::default(), t0()).await.unwrap();
+    let first = engine
+        .bootstrap(BootstrapOptions::default(), t0())
+        .await
+        .unwrap();
     assert!(first.admin_created);
     assert!(first.generated_password.is_some());
     let second = engine
-        .bootstrap(BootstrapOptions { admin_password: Some("new-pass".into()), admin_token: Some("tok-123456".into()) }, t0())
+        .bootstrap(
+            BootstrapOptions {
+                admin_password: Some("new-pass".into()),
+                admin_token: Some("tok-123456".into()),
+            },
+            t0(),
+        )
         .await
         .unwrap();
     assert!(!second.admin_created);
@@ -46,7 +58,12 @@ pub async fn bootstrap_is_idempotent_and_creates_builtins(store: Arc<dyn Store>)
     let actor = engine.authenticate_token("tok-123456", t0()).await.unwrap();
     assert_eq!(actor.user.username, "admin");
     let (logged_in, _, _) = engine
-        .login("admin", ticketd_core::credentials::PasswordForm::Plain, "new-pass", t0())
+        .login(
+            "admin",
+            ticketd_core::credentials::PasswordForm::Plain,
+            "new-pass",
+            t0(),
+        )
         .await
         .unwrap();
     assert_eq!(logged_in.user.username, "admin");
@@ -65,7 +82,10 @@ pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
     let other = store.org_directory(w.other_org).await.unwrap();
     assert_eq!(other.len(), 1);
     assert_eq!(other[0].org_roles, vec![ROLE_ORG_USER]);
-    let all = store.org_directory(ticketd_core::identity::ROOT_ORG).await.unwrap();
+    let all = store
+        .org_directory(ticketd_core::identity::ROOT_ORG)
+        .await
+        .unwrap();
     assert_eq!(all.len(), 6);
     let duplicate = w
         .engine
@@ -83,30 +103,92 @@ pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
         )
         .await;
     assert!(matches!(duplicate, Err(DomainError::Conflict(_))));
-    store.remove_member(w.other_org, w.mallory.id()).await.unwrap();
-    assert!(store.memberships_of(w.mallory.id()).await.unwrap().is_empty());
+    store
+        .remove_member(w.other_org, w.mallory.id())
+        .await
+        .unwrap();
+    assert!(
+        store
+            .memberships_of(w.mallory.id())
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 /// Session tokens expire; revoked tokens stop working; passwords verify in every dialect form.
 pub async fn tokens_expire_and_can_be_revoked(store: Arc<dyn Store>) {
     let w = World::new(store).await;
-    let token = w.engine.issue_token(w.alice.id(), TokenKind::Session, Some(Duration::minutes(5)), t0()).await.unwrap();
-    assert_eq!(w.engine.authenticate_token(&token, at(60)).await.unwrap().id(), w.alice.id());
-    assert!(matches!(w.engine.authenticate_token(&token, at(301)).await, Err(DomainError::Unauthenticated)));
-    let api = w.engine.issue_token(w.alice.id(), TokenKind::Api, None, t0()).await.unwrap();
-    assert!(w.engine.authenticate_token(&api, at(86_400 * 365)).await.is_ok());
-    w.engine.logout(&api).await.unwrap();
-    assert!(matches!(w.engine.authenticate_token(&api, t0()).await, Err(DomainError::Unauthenticated)));
-    assert!(matches!(w.engine.authenticate_token("nope-nope", t0()).await, Err(DomainError::Unauthenticated)));
-    use ticketd_core::credentials::{PasswordForm, md5_hex, sha512_hex};
-    assert!(w.engine.login("alice", PasswordForm::Md5Hex, &md5_hex("alice-pass"), t0()).await.is_ok());
-    assert!(w.engine.login("alice", PasswordForm::Sha512Hex, &sha512_hex("alice-pass"), t0()).await.is_ok());
+    let token = w
+        .engine
+        .issue_token(
+            w.alice.id(),
+            TokenKind::Session,
+            Some(Duration::minutes(5)),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        w.engine
+            .authenticate_token(&token, at(60))
+            .await
+            .unwrap()
+            .id(),
+        w.alice.id()
+    );
     assert!(matches!(
-        w.engine.login("alice", PasswordForm::Plain, "wrong", t0()).await,
+        w.engine.authenticate_token(&token, at(301)).await,
+        Err(DomainError::Unauthenticated)
+    ));
+    let api = w
+        .engine
+        .issue_token(w.alice.id(), TokenKind::Api, None, t0())
+        .await
+        .unwrap();
+    assert!(
+        w.engine
+            .authenticate_token(&api, at(86_400 * 365))
+            .await
+            .is_ok()
+    );
+    w.engine.logout(&api).await.unwrap();
+    assert!(matches!(
+        w.engine.authenticate_token(&api, t0()).await,
         Err(DomainError::Unauthenticated)
     ));
     assert!(matches!(
-        w.engine.login("nobody", PasswordForm::Plain, "x", t0()).await,
+        w.engine.authenticate_token("nope-nope", t0()).await,
+        Err(DomainError::Unauthenticated)
+    ));
+    use ticketd_core::credentials::{PasswordForm, md5_hex, sha512_hex};
+    assert!(
+        w.engine
+            .login("alice", PasswordForm::Md5Hex, &md5_hex("alice-pass"), t0())
+            .await
+            .is_ok()
+    );
+    assert!(
+        w.engine
+            .login(
+                "alice",
+                PasswordForm::Sha512Hex,
+                &sha512_hex("alice-pass"),
+                t0()
+            )
+            .await
+            .is_ok()
+    );
+    assert!(matches!(
+        w.engine
+            .login("alice", PasswordForm::Plain, "wrong", t0())
+            .await,
+        Err(DomainError::Unauthenticated)
+    ));
+    assert!(matches!(
+        w.engine
+            .login("nobody", PasswordForm::Plain, "x", t0())
+            .await,
         Err(DomainError::Unauthenticated)
     ));
 }
@@ -120,33 +202,64 @@ pub async fn access_keys_round_trip(store: Arc<dyn Store>) {
     assert_eq!(actor.id(), w.bob.id());
     assert_eq!(store.access_keys_of(w.bob.id()).await.unwrap().len(), 1);
     let unknown = ticketd_core::AccessKeyId(uuid::Uuid::nil());
-    assert!(matches!(w.engine.access_key(unknown).await, Err(DomainError::Unauthenticated)));
+    assert!(matches!(
+        w.engine.access_key(unknown).await,
+        Err(DomainError::Unauthenticated)
+    ));
 }
 
 /// Flow updates check the version; a stale update is refused by the store.
 pub async fn flows_update_with_optimistic_concurrency(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    let flow = w.flow("general", vec![(vec![&w.bob], LevelMode::Any)]).await;
-    let renamed = w.engine.update_flow(&w.admin, flow.id, &|f| f.name = "Renamed".into(), at(1)).await.unwrap();
+    let flow = w
+        .flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let renamed = w
+        .engine
+        .update_flow(&w.admin, flow.id, &|f| f.name = "Renamed".into(), at(1))
+        .await
+        .unwrap();
     assert_eq!(renamed.version, 2);
     let stale = store.update_flow(flow.clone(), 1).await;
     assert!(matches!(stale, Err(StoreError::VersionConflict)));
-    assert_eq!(store.get_flow(flow.id).await.unwrap().unwrap().name, "Renamed");
+    assert_eq!(
+        store.get_flow(flow.id).await.unwrap().unwrap().name,
+        "Renamed"
+    );
     let listed = w.engine.list_flows(&w.alice, DEFAULT_ORG).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert!(matches!(
-        w.engine.update_flow(&w.alice, flow.id, &|f| f.name = "x".into(), at(2)).await,
+        w.engine
+            .update_flow(&w.alice, flow.id, &|f| f.name = "x".into(), at(2))
+            .await,
         Err(DomainError::Forbidden { .. })
     ));
-    let duplicate = w.flow("general", vec![(vec![&w.bob], LevelMode::Any)]).await;
-    let clash = w.engine.update_flow(&w.admin, duplicate.id, &|f| f.name = "renamed".into(), at(3)).await;
+    let duplicate = w
+        .flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let clash = w
+        .engine
+        .update_flow(
+            &w.admin,
+            duplicate.id,
+            &|f| f.name = "renamed".into(),
+            at(3),
+        )
+        .await;
     assert!(matches!(clash, Err(DomainError::Validation(_))));
 }
 
 /// Opening allocates `YYYYMMDD0001`, `…0002`, builds level-1 steps and excludes the applicant.
 pub async fn opening_assigns_serial_numbers_and_steps(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob, &w.alice], LevelMode::Any), (vec![&w.carol], LevelMode::Any)]).await;
+    w.flow(
+        "general",
+        vec![
+            (vec![&w.bob, &w.alice], LevelMode::Any),
+            (vec![&w.carol], LevelMode::Any),
+        ],
+    )
+    .await;
     let first = w.open(&w.alice, "general", "one", t0()).await;
     let second = w.open(&w.alice, "general", "two", at(1)).await;
     assert_eq!(first.serial, "202608210001");
@@ -156,27 +269,46 @@ pub async fn opening_assigns_serial_numbers_and_steps(store: Arc<dyn Store>) {
     assert_eq!(first.state, TicketState::Pending);
     assert_eq!(first.steps.len(), 2);
     let level1: Vec<_> = first.steps[0].assignees.iter().map(|a| a.user_id).collect();
-    assert_eq!(level1, vec![w.bob.id()], "the applicant is excluded when others match");
+    assert_eq!(
+        level1,
+        vec![w.bob.id()],
+        "the applicant is excluded when others match"
+    );
     assert_eq!(store.get_ticket(first.id).await.unwrap().unwrap(), first);
     let draft = w
         .engine
-        .open_ticket(&w.alice, ticketd_core::engine::NewTicket { submit: false, ..new_ticket("general", "draft") }, at(2))
+        .open_ticket(
+            &w.alice,
+            ticketd_core::engine::NewTicket {
+                submit: false,
+                ..new_ticket("general", "draft")
+            },
+            at(2),
+        )
         .await
         .unwrap();
     assert_eq!(draft.state, TicketState::Draft);
     assert!(draft.steps.is_empty());
-    let no_flow = w.engine.open_ticket(&w.alice, new_ticket("unknown_kind", "x"), at(3)).await;
+    let no_flow = w
+        .engine
+        .open_ticket(&w.alice, new_ticket("unknown_kind", "x"), at(3))
+        .await;
     assert!(matches!(no_flow, Err(DomainError::Validation(_))));
 }
 
 /// 200 concurrent opens get 200 distinct, gap-free serial numbers.
 pub async fn serial_numbers_are_unique_under_concurrent_creation(store: Arc<dyn Store>) {
     let w = Arc::new(World::new(store.clone()).await);
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)]).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
     let mut tasks = Vec::new();
     for i in 0..200 {
         let w = Arc::clone(&w);
-        tasks.push(tokio::spawn(async move { w.open(&w.alice, "general", &format!("t{i}"), t0()).await.serial }));
+        tasks.push(tokio::spawn(async move {
+            w.open(&w.alice, "general", &format!("t{i}"), t0())
+                .await
+                .serial
+        }));
     }
     let mut serials = HashSet::new();
     for task in tasks {
@@ -195,8 +327,17 @@ pub async fn serial_counter_widens_past_9999(store: Arc<dyn Store>) {
         tasks.push(tokio::spawn(async move {
             let mut last = Vec::new();
             for i in 0..1_250 {
-                let draft = ticketd_core::engine::NewTicket { submit: false, ..new_ticket("general", &format!("d{worker}-{i}")) };
-                last.push(w.engine.open_ticket(&w.alice, draft, t0()).await.unwrap().serial);
+                let draft = ticketd_core::engine::NewTicket {
+                    submit: false,
+                    ..new_ticket("general", &format!("d{worker}-{i}"))
+                };
+                last.push(
+                    w.engine
+                        .open_ticket(&w.alice, draft, t0())
+                        .await
+                        .unwrap()
+                        .serial,
+                );
             }
             last
         }));
@@ -208,7 +349,14 @@ pub async fn serial_counter_widens_past_9999(store: Arc<dyn Store>) {
     assert_eq!(serials.len(), 10_000);
     let extra = w
         .engine
-        .open_ticket(&w.alice, ticketd_core::engine::NewTicket { submit: false, ..new_ticket("general", "x") }, t0())
+        .open_ticket(
+            &w.alice,
+            ticketd_core::engine::NewTicket {
+                submit: false,
+                ..new_ticket("general", "x")
+            },
+            t0(),
+        )
         .await
         .unwrap();
     assert_eq!(extra.serial, "2026082110001");
@@ -217,23 +365,46 @@ pub async fn serial_counter_widens_past_9999(store: Arc<dyn Store>) {
 /// Two `any`-mode approvers acting at once: one transition, one conflict, one history row.
 pub async fn two_approvers_racing_give_one_transition_and_one_conflict(store: Arc<dyn Store>) {
     let w = Arc::new(World::new(store.clone()).await);
-    w.flow("general", vec![(vec![&w.bob, &w.carol], LevelMode::Any)]).await;
+    w.flow("general", vec![(vec![&w.bob, &w.carol], LevelMode::Any)])
+        .await;
     for round in 0..20 {
-        let ticket = w.open(&w.alice, "general", &format!("race {round}"), t0()).await;
+        let ticket = w
+            .open(&w.alice, "general", &format!("race {round}"), t0())
+            .await;
         let (a, b) = {
             let (w1, w2) = (Arc::clone(&w), Arc::clone(&w));
             let id = ticket.id;
-            let approve_by_bob = tokio::spawn(async move { w1.engine.act(&w1.bob, id, approve(), at(1)).await });
+            let approve_by_bob =
+                tokio::spawn(async move { w1.engine.act(&w1.bob, id, approve(), at(1)).await });
             let reject_by_carol = tokio::spawn(async move {
-                w2.engine.act(&w2.carol, id, TicketCommand::Reject { reason: "no".into() }, at(1)).await
+                w2.engine
+                    .act(
+                        &w2.carol,
+                        id,
+                        TicketCommand::Reject {
+                            reason: "no".into(),
+                        },
+                        at(1),
+                    )
+                    .await
             });
-            (approve_by_bob.await.unwrap(), reject_by_carol.await.unwrap())
+            (
+                approve_by_bob.await.unwrap(),
+                reject_by_carol.await.unwrap(),
+            )
         };
         assert!(a.is_ok() ^ b.is_ok(), "exactly one wins: {a:?} / {b:?}");
         assert!(is_conflict(&a) || is_conflict(&b));
         let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
-        assert!(matches!(stored.state, TicketState::Approved | TicketState::Rejected));
-        let decided: Vec<_> = stored.steps[0].assignees.iter().filter(|x| x.decision != Decision::Pending).collect();
+        assert!(matches!(
+            stored.state,
+            TicketState::Approved | TicketState::Rejected
+        ));
+        let decided: Vec<_> = stored.steps[0]
+            .assignees
+            .iter()
+            .filter(|x| x.decision != Decision::Pending)
+            .collect();
         assert_eq!(decided.len(), 1);
         let history = store.ticket_history(ticket.id).await.unwrap();
         let decisions = history
@@ -247,7 +418,8 @@ pub async fn two_approvers_racing_give_one_transition_and_one_conflict(store: Ar
 /// In `all` mode both assignees' concurrent approvals count and the level closes.
 pub async fn all_mode_approvals_racing_both_count(store: Arc<dyn Store>) {
     let w = Arc::new(World::new(store.clone()).await);
-    w.flow("general", vec![(vec![&w.bob, &w.carol], LevelMode::All)]).await;
+    w.flow("general", vec![(vec![&w.bob, &w.carol], LevelMode::All)])
+        .await;
     let ticket = w.open(&w.alice, "general", "countersign", t0()).await;
     let (w1, w2) = (Arc::clone(&w), Arc::clone(&w));
     let id = ticket.id;
@@ -263,20 +435,53 @@ pub async fn all_mode_approvals_racing_both_count(store: Arc<dyn Store>) {
 /// A 2-level apply_asset flow with different approvers ends approved with exactly one grant.
 pub async fn two_level_apply_asset_flow_creates_one_grant(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow(KIND_APPLY_ASSET, vec![(vec![&w.bob], LevelMode::Any), (vec![&w.carol], LevelMode::Any)]).await;
+    w.flow(
+        KIND_APPLY_ASSET,
+        vec![
+            (vec![&w.bob], LevelMode::Any),
+            (vec![&w.carol], LevelMode::Any),
+        ],
+    )
+    .await;
     let ticket = w.open(&w.alice, KIND_APPLY_ASSET, "db access", t0()).await;
     let forbidden = w.engine.act(&w.carol, ticket.id, approve(), at(1)).await;
-    assert!(matches!(forbidden, Err(DomainError::InvalidTransition { conflict: ConflictKind::StateChanged, .. })));
-    let after1 = w.engine.act(&w.bob, ticket.id, approve(), at(1)).await.unwrap();
+    assert!(matches!(
+        forbidden,
+        Err(DomainError::InvalidTransition {
+            conflict: ConflictKind::StateChanged,
+            ..
+        })
+    ));
+    let after1 = w
+        .engine
+        .act(&w.bob, ticket.id, approve(), at(1))
+        .await
+        .unwrap();
     assert_eq!(after1.state, TicketState::Pending);
     assert_eq!(after1.approval_step, 2);
     assert_eq!(after1.steps[0].state, StepState::Approved);
     assert_eq!(after1.steps[1].status, StepStatus::Active);
-    let done = w.engine.act(&w.carol, ticket.id, approve(), at(2)).await.unwrap();
+    let done = w
+        .engine
+        .act(&w.carol, ticket.id, approve(), at(2))
+        .await
+        .unwrap();
     assert_eq!(done.state, TicketState::Approved);
     let again = w.engine.act(&w.carol, ticket.id, approve(), at(3)).await;
-    assert!(matches!(again, Err(DomainError::InvalidTransition { conflict: ConflictKind::AlreadyProcessed, .. })));
-    let grants = store.list_grants(GrantQuery { ticket: Some(ticket.id), ..GrantQuery::default() }).await.unwrap();
+    assert!(matches!(
+        again,
+        Err(DomainError::InvalidTransition {
+            conflict: ConflictKind::AlreadyProcessed,
+            ..
+        })
+    ));
+    let grants = store
+        .list_grants(GrantQuery {
+            ticket: Some(ticket.id),
+            ..GrantQuery::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(grants.len(), 1);
     let grant = &grants[0];
     assert_eq!(grant.id, ticket.id.uuid());
@@ -285,16 +490,35 @@ pub async fn two_level_apply_asset_flow_creates_one_grant(store: Arc<dyn Store>)
     assert!(grant.is_valid_at(at(3600)));
     assert!(!grant.is_valid_at(at(86_400 * 8)));
     assert!(grant.comment.contains("Bob(bob),Carol(carol)"));
-    let mine = w.engine.grants(&w.alice, GrantQuery::default()).await.unwrap();
+    let mine = w
+        .engine
+        .grants(&w.alice, GrantQuery::default())
+        .await
+        .unwrap();
     assert_eq!(mine.len(), 1);
-    assert!(w.engine.grants(&w.bob, GrantQuery::default()).await.unwrap().is_empty());
-    assert_eq!(store.get_grant(ticket.id.uuid()).await.unwrap().unwrap().name, grant.name);
+    assert!(
+        w.engine
+            .grants(&w.bob, GrantQuery::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .get_grant(ticket.id.uuid())
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        grant.name
+    );
 }
 
 /// A write with a stale expected version changes nothing.
 pub async fn stale_version_writes_nothing(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)]).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
     let ticket = w.open(&w.alice, "general", "v", t0()).await;
     let mut stale = ticket.clone();
     stale.version = ticket.version + 1;
@@ -320,14 +544,20 @@ pub async fn stale_version_writes_nothing(store: Arc<dyn Store>) {
 /// Filters combine, pagination counts, and callers only see what they may.
 pub async fn list_filters_and_visibility(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)]).await;
-    w.flow("other", vec![(vec![&w.carol], LevelMode::Any)]).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    w.flow("other", vec![(vec![&w.carol], LevelMode::Any)])
+        .await;
     for i in 0..5 {
-        w.open(&w.alice, "general", &format!("alpha {i}"), at(i)).await;
+        w.open(&w.alice, "general", &format!("alpha {i}"), at(i))
+            .await;
     }
     let bobs = w.open(&w.bob, "other", "Beta", at(10)).await;
     let approved = w.open(&w.alice, "general", "gamma", at(11)).await;
-    w.engine.act(&w.bob, approved.id, approve(), at(12)).await.unwrap();
+    w.engine
+        .act(&w.bob, approved.id, approve(), at(12))
+        .await
+        .unwrap();
     let mut q = TicketQuery::new(Visibility::All);
     q.with_total = true;
     q.limit = 3;
@@ -336,10 +566,26 @@ pub async fn list_filters_and_visibility(store: Arc<dyn Store>) {
     assert_eq!(page.items.len(), 3);
     assert_eq!(page.items[0].id, approved.id, "newest first");
     q.offset = 6;
-    assert_eq!(w.engine.list_tickets(&w.admin, q.clone()).await.unwrap().items.len(), 1);
+    assert_eq!(
+        w.engine
+            .list_tickets(&w.admin, q.clone())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     let mut q = TicketQuery::new(Visibility::All);
     q.states = vec![TicketState::Approved];
-    assert_eq!(w.engine.list_tickets(&w.admin, q).await.unwrap().items.len(), 1);
+    assert_eq!(
+        w.engine
+            .list_tickets(&w.admin, q)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     let mut q = TicketQuery::new(Visibility::All);
     q.kinds = vec!["other".into()];
     q.title = Some("beta".into());
@@ -349,29 +595,96 @@ pub async fn list_filters_and_visibility(store: Arc<dyn Store>) {
     let mut q = TicketQuery::new(Visibility::All);
     q.title_contains = Some("ALPHA".into());
     q.limit = 100;
-    assert_eq!(w.engine.list_tickets(&w.admin, q).await.unwrap().items.len(), 5);
+    assert_eq!(
+        w.engine
+            .list_tickets(&w.admin, q)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        5
+    );
     let mut q = TicketQuery::new(Visibility::All);
     q.applicant = Some(w.bob.id());
-    assert_eq!(w.engine.list_tickets(&w.admin, q).await.unwrap().items.len(), 1);
+    assert_eq!(
+        w.engine
+            .list_tickets(&w.admin, q)
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
     let mut q = TicketQuery::new(Visibility::All);
     q.limit = 100;
     q.with_total = true;
     // Carol is an assignee of Bob's ticket only; Olga is org admin of Default and sees all 7.
-    assert_eq!(w.engine.list_tickets(&w.carol, q.clone()).await.unwrap().total, Some(1));
-    assert_eq!(w.engine.list_tickets(&w.olga, q.clone()).await.unwrap().total, Some(7));
-    assert_eq!(w.engine.list_tickets(&w.alice, q.clone()).await.unwrap().total, Some(6));
-    assert_eq!(w.engine.list_tickets(&w.mallory, q.clone()).await.unwrap().total, Some(0));
-    w.engine.act(&w.alice, approved.id, TicketCommand::Delete, at(20)).await.unwrap();
-    assert_eq!(w.engine.list_tickets(&w.alice, q.clone()).await.unwrap().total, Some(5));
+    assert_eq!(
+        w.engine
+            .list_tickets(&w.carol, q.clone())
+            .await
+            .unwrap()
+            .total,
+        Some(1)
+    );
+    assert_eq!(
+        w.engine
+            .list_tickets(&w.olga, q.clone())
+            .await
+            .unwrap()
+            .total,
+        Some(7)
+    );
+    assert_eq!(
+        w.engine
+            .list_tickets(&w.alice, q.clone())
+            .await
+            .unwrap()
+            .total,
+        Some(6)
+    );
+    assert_eq!(
+        w.engine
+            .list_tickets(&w.mallory, q.clone())
+            .await
+            .unwrap()
+            .total,
+        Some(0)
+    );
+    w.engine
+        .act(&w.alice, approved.id, TicketCommand::Delete, at(20))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.engine
+            .list_tickets(&w.alice, q.clone())
+            .await
+            .unwrap()
+            .total,
+        Some(5)
+    );
     q.include_deleted = true;
-    assert_eq!(w.engine.list_tickets(&w.alice, q).await.unwrap().total, Some(6));
-    assert!(matches!(w.engine.get_ticket(&w.alice, approved.id).await, Err(DomainError::NotFound { .. })));
+    assert_eq!(
+        w.engine.list_tickets(&w.alice, q).await.unwrap().total,
+        Some(6)
+    );
+    assert!(matches!(
+        w.engine.get_ticket(&w.alice, approved.id).await,
+        Err(DomainError::NotFound { .. })
+    ));
 }
 
 /// "Awaiting me" follows the current step; JumpServer's current-assignee view keeps finished tickets.
 pub async fn awaiting_and_current_assignee_lists(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any), (vec![&w.carol], LevelMode::Any)]).await;
+    w.flow(
+        "general",
+        vec![
+            (vec![&w.bob], LevelMode::Any),
+            (vec![&w.carol], LevelMode::Any),
+        ],
+    )
+    .await;
     let t1 = w.open(&w.alice, "general", "one", t0()).await;
     let t2 = w.open(&w.alice, "general", "two", at(1)).await;
     let count = |user, awaiting: bool| {
@@ -391,25 +704,70 @@ pub async fn awaiting_and_current_assignee_lists(store: Arc<dyn Store>) {
     w.engine.act(&w.bob, t1.id, approve(), at(2)).await.unwrap();
     assert_eq!(count(w.bob.id(), true).await, 1);
     assert_eq!(count(w.carol.id(), true).await, 1);
-    w.engine.act(&w.carol, t1.id, approve(), at(3)).await.unwrap();
+    w.engine
+        .act(&w.carol, t1.id, approve(), at(3))
+        .await
+        .unwrap();
     assert_eq!(count(w.carol.id(), true).await, 0);
-    assert_eq!(count(w.carol.id(), false).await, 1, "finished ticket still has carol on its current step");
-    w.engine.act(&w.alice, t2.id, TicketCommand::Close { reason: String::new() }, at(4)).await.unwrap();
+    assert_eq!(
+        count(w.carol.id(), false).await,
+        1,
+        "finished ticket still has carol on its current step"
+    );
+    w.engine
+        .act(
+            &w.alice,
+            t2.id,
+            TicketCommand::Close {
+                reason: String::new(),
+            },
+            at(4),
+        )
+        .await
+        .unwrap();
     assert_eq!(count(w.bob.id(), true).await, 0);
 }
 
 /// Comments and history come back oldest first, state comments included.
 pub async fn comments_and_history_are_ordered(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)]).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
     let t = w.open(&w.alice, "general", "c", t0()).await;
-    w.engine.add_comment(&w.alice, t.id, "first", at(1)).await.unwrap();
-    w.engine.add_comment(&w.bob, t.id, "second", at(2)).await.unwrap();
-    assert!(matches!(w.engine.add_comment(&w.carol, t.id, "x", at(3)).await, Err(DomainError::NotFound { .. })));
-    w.engine.act(&w.bob, t.id, TicketCommand::Reject { reason: "no".into() }, at(4)).await.unwrap();
+    w.engine
+        .add_comment(&w.alice, t.id, "first", at(1))
+        .await
+        .unwrap();
+    w.engine
+        .add_comment(&w.bob, t.id, "second", at(2))
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.engine.add_comment(&w.carol, t.id, "x", at(3)).await,
+        Err(DomainError::NotFound { .. })
+    ));
+    w.engine
+        .act(
+            &w.bob,
+            t.id,
+            TicketCommand::Reject {
+                reason: "no".into(),
+            },
+            at(4),
+        )
+        .await
+        .unwrap();
     let comments = w.engine.comments(&w.alice, t.id).await.unwrap();
     let bodies: Vec<&str> = comments.iter().map(|c| c.body.as_str()).collect();
-    assert_eq!(bodies, vec!["Alice(alice) opened the ticket", "first", "second", "Bob(bob) rejected the ticket"]);
+    assert_eq!(
+        bodies,
+        vec![
+            "Alice(alice) opened the ticket",
+            "first",
+            "second",
+            "Bob(bob) rejected the ticket"
+        ]
+    );
     let history = w.engine.history(&w.alice, t.id).await.unwrap();
     let actions: Vec<HistoryAction> = history.iter().map(|h| h.action).collect();
     assert_eq!(actions, vec![HistoryAction::Submit, HistoryAction::Reject]);
@@ -420,57 +778,120 @@ pub async fn comments_and_history_are_ordered(store: Arc<dyn Store>) {
 /// Resubmitting a rejected ticket starts round 2 at level 1 with fresh steps.
 pub async fn resubmit_starts_a_new_round(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)]).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
     let t = w.open(&w.alice, "general", "again", t0()).await;
-    w.engine.act(&w.bob, t.id, TicketCommand::Reject { reason: "no".into() }, at(1)).await.unwrap();
-    let edit = TicketEdit { title: Some("again, better".into()), ..TicketEdit::default() };
+    w.engine
+        .act(
+            &w.bob,
+            t.id,
+            TicketCommand::Reject {
+                reason: "no".into(),
+            },
+            at(1),
+        )
+        .await
+        .unwrap();
+    let edit = TicketEdit {
+        title: Some("again, better".into()),
+        ..TicketEdit::default()
+    };
     assert!(matches!(
-        w.engine.act(&w.alice, t.id, TicketCommand::Edit(edit.clone()), at(2)).await,
-        Err(DomainError::InvalidTransition { conflict: ConflictKind::NotAllowedInState, .. })
+        w.engine
+            .act(&w.alice, t.id, TicketCommand::Edit(edit.clone()), at(2))
+            .await,
+        Err(DomainError::InvalidTransition {
+            conflict: ConflictKind::NotAllowedInState,
+            ..
+        })
     ));
-    let again = w.engine.act(&w.alice, t.id, TicketCommand::Resubmit, at(3)).await.unwrap();
+    let again = w
+        .engine
+        .act(&w.alice, t.id, TicketCommand::Resubmit, at(3))
+        .await
+        .unwrap();
     assert_eq!(again.round, 2);
     assert_eq!(again.state, TicketState::Pending);
     assert_eq!(again.steps[0].assignees[0].decision, Decision::Pending);
     let done = w.engine.act(&w.bob, t.id, approve(), at(4)).await.unwrap();
     assert_eq!(done.state, TicketState::Approved);
-    w.engine.act(&w.alice, t.id, TicketCommand::Confirm, at(5)).await.unwrap();
-    let archived = w.engine.act(&w.alice, t.id, TicketCommand::Archive, at(6)).await.unwrap();
+    w.engine
+        .act(&w.alice, t.id, TicketCommand::Confirm, at(5))
+        .await
+        .unwrap();
+    let archived = w
+        .engine
+        .act(&w.alice, t.id, TicketCommand::Archive, at(6))
+        .await
+        .unwrap();
     assert!(archived.confirmed && archived.archived);
 }
 
 /// A member of another organization sees nothing of Default and cannot act there.
 pub async fn organizations_are_isolated(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)]).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
     let t = w.open(&w.alice, "general", "private", t0()).await;
-    assert!(matches!(w.engine.get_ticket(&w.mallory, t.id).await, Err(DomainError::NotFound { .. })));
-    assert!(matches!(w.engine.act(&w.mallory, t.id, approve(), at(1)).await, Err(DomainError::NotFound { .. })));
     assert!(matches!(
-        w.engine.open_ticket(&w.mallory, new_ticket("general", "x"), at(1)).await,
+        w.engine.get_ticket(&w.mallory, t.id).await,
+        Err(DomainError::NotFound { .. })
+    ));
+    assert!(matches!(
+        w.engine.act(&w.mallory, t.id, approve(), at(1)).await,
+        Err(DomainError::NotFound { .. })
+    ));
+    assert!(matches!(
+        w.engine
+            .open_ticket(&w.mallory, new_ticket("general", "x"), at(1))
+            .await,
         Err(DomainError::Forbidden { .. })
     ));
-    assert!(matches!(w.engine.resolve_org(&w.mallory, "Default").await, Err(DomainError::Forbidden { .. })));
-    assert_eq!(w.engine.resolve_org(&w.mallory, "other").await.unwrap().id, w.other_org);
-    assert_eq!(w.engine.resolve_org(&w.admin, "").await.unwrap().id, DEFAULT_ORG);
-    assert!(matches!(w.engine.resolve_org(&w.admin, "no-such-org").await, Err(DomainError::NotFound { .. })));
-    assert!(matches!(w.engine.list_flows(&w.mallory, DEFAULT_ORG).await, Err(DomainError::Forbidden { .. })));
+    assert!(matches!(
+        w.engine.resolve_org(&w.mallory, "Default").await,
+        Err(DomainError::Forbidden { .. })
+    ));
+    assert_eq!(
+        w.engine.resolve_org(&w.mallory, "other").await.unwrap().id,
+        w.other_org
+    );
+    assert_eq!(
+        w.engine.resolve_org(&w.admin, "").await.unwrap().id,
+        DEFAULT_ORG
+    );
+    assert!(matches!(
+        w.engine.resolve_org(&w.admin, "no-such-org").await,
+        Err(DomainError::NotFound { .. })
+    ));
+    assert!(matches!(
+        w.engine.list_flows(&w.mallory, DEFAULT_ORG).await,
+        Err(DomainError::Forbidden { .. })
+    ));
     let explicit = ticketd_core::engine::NewTicket {
-        flow: FlowChoice::Explicit(vec![ticketd_core::engine::any_level(ticketd_core::selector::Selector::All)]),
+        flow: FlowChoice::Explicit(vec![ticketd_core::engine::any_level(
+            ticketd_core::selector::Selector::All,
+        )]),
         ..new_ticket("general", "routed")
     };
-    assert!(matches!(w.engine.open_ticket(&w.alice, explicit, at(2)).await, Err(DomainError::Forbidden { .. })));
+    assert!(matches!(
+        w.engine.open_ticket(&w.alice, explicit, at(2)).await,
+        Err(DomainError::Forbidden { .. })
+    ));
 }
 
 /// Every transition writes its history row and outbox event in the same transaction.
 pub async fn outbox_has_one_event_per_transition(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow(KIND_APPLY_ASSET, vec![(vec![&w.bob], LevelMode::Any)]).await;
+    w.flow(KIND_APPLY_ASSET, vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
     let t = w.open(&w.alice, KIND_APPLY_ASSET, "outbox", t0()).await;
     w.engine.act(&w.bob, t.id, approve(), at(1)).await.unwrap();
     let events = store.events_after(0, 100).await.unwrap();
     let kinds: Vec<&str> = events.iter().map(|(_, e)| e.kind.as_str()).collect();
-    assert_eq!(kinds, vec!["ticket.submitted", "ticket.approved", "grant.created"]);
+    assert_eq!(
+        kinds,
+        vec!["ticket.submitted", "ticket.approved", "grant.created"]
+    );
     assert!(events.windows(2).all(|p| p[0].0 < p[1].0));
     let history = store.ticket_history(t.id).await.unwrap();
     assert_eq!(history.len(), 2);

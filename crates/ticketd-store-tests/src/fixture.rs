@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use ticketd_core::Actor;
 use ticketd_core::engine::{
-    BootstrapOptions, Engine, EngineSettings, Entropy, FlowChoice, FlowInput, NewTicket, NewUserInput,
+    BootstrapOptions, Engine, EngineSettings, Entropy, FlowChoice, FlowInput, NewTicket,
+    NewUserInput,
 };
 use ticketd_core::flow::{Flow, Level, LevelMode};
 use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_ADMIN, ROLE_ORG_USER, SystemRole};
@@ -34,12 +35,18 @@ impl Entropy for CounterEntropy {
 
 /// The fixed "now" of the suite.
 pub fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 8, 21, 10, 0, 0).single().unwrap_or_default()
+    Utc.with_ymd_and_hms(2026, 8, 21, 10, 0, 0)
+        .single()
+        .unwrap_or_default()
 }
 
 /// An engine over `store` with the suite's settings (UTC serial days).
 pub fn engine(store: Arc<dyn Store>) -> Engine {
-    Engine::new(store, Arc::new(CounterEntropy::default()), EngineSettings::default())
+    Engine::new(
+        store,
+        Arc::new(CounterEntropy::default()),
+        EngineSettings::default(),
+    )
 }
 
 /// A seeded world: admin, applicant alice, approvers bob and carol, org admin olga, outsider mallory.
@@ -67,10 +74,28 @@ impl World {
     /// Seeds the world.
     pub async fn new(store: Arc<dyn Store>) -> World {
         let engine = engine(store);
-        engine.bootstrap(BootstrapOptions { admin_password: Some("admin-pass".into()), admin_token: None }, t0()).await.unwrap();
-        let admin_user = engine.store().find_user_by_username("admin").await.unwrap().unwrap();
+        engine
+            .bootstrap(
+                BootstrapOptions {
+                    admin_password: Some("admin-pass".into()),
+                    admin_token: None,
+                },
+                t0(),
+            )
+            .await
+            .unwrap();
+        let admin_user = engine
+            .store()
+            .find_user_by_username("admin")
+            .await
+            .unwrap()
+            .unwrap();
         let admin = engine.actor(admin_user.id).await.unwrap();
-        let other_org = engine.create_org(Some(&admin), "Other", t0()).await.unwrap().id;
+        let other_org = engine
+            .create_org(Some(&admin), "Other", t0())
+            .await
+            .unwrap()
+            .id;
         let make = async |name: &str, orgs: Vec<(OrgId, ticketd_core::RoleId)>| {
             let user = engine
                 .create_user(
@@ -94,7 +119,16 @@ impl World {
         let carol = make("carol", vec![(DEFAULT_ORG, ROLE_ORG_USER)]).await;
         let olga = make("olga", vec![(DEFAULT_ORG, ROLE_ORG_ADMIN)]).await;
         let mallory = make("mallory", vec![(other_org, ROLE_ORG_USER)]).await;
-        World { engine, admin, alice, bob, carol, olga, mallory, other_org }
+        World {
+            engine,
+            admin,
+            alice,
+            bob,
+            carol,
+            olga,
+            mallory,
+            other_org,
+        }
     }
 
     /// Creates a flow in Default for `kind` with the given levels (user lists + modes).
@@ -102,7 +136,9 @@ impl World {
         let levels = levels
             .into_iter()
             .map(|(users, mode)| Level {
-                selector: Selector::Ids { ids: users.iter().map(|a| a.id()).collect() },
+                selector: Selector::Ids {
+                    ids: users.iter().map(|a| a.id()).collect(),
+                },
                 mode,
                 name: String::new(),
                 attributes: serde_json::Value::Null,
@@ -130,7 +166,10 @@ impl World {
 
     /// Opens a ticket of `kind` as `who` at `at`.
     pub async fn open(&self, who: &Actor, kind: &str, title: &str, at: DateTime<Utc>) -> Ticket {
-        self.engine.open_ticket(who, new_ticket(kind, title), at).await.unwrap()
+        self.engine
+            .open_ticket(who, new_ticket(kind, title), at)
+            .await
+            .unwrap()
     }
 }
 
@@ -170,5 +209,8 @@ pub fn at(seconds: i64) -> DateTime<Utc> {
 
 fn capitalize(name: &str) -> String {
     let mut chars = name.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -3,6 +3,11 @@
 //! The checks drive the real [`Engine`] over the backend under test, so they cover both the
 //! storage contract and the rules that depend on it (optimistic concurrency, serial numbers,
 //! visibility, grants, outbox).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a test-support crate: a failed check must panic with its location"
+)]
 
 pub mod checks;
 pub mod fixture;
@@ -20,7 +25,9 @@ pub struct TestStore {
 
 impl std::fmt::Debug for TestStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TestStore").field("store", &self.store).finish_non_exhaustive()
+        f.debug_struct("TestStore")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
     }
 }
 

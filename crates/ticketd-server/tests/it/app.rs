@@ -33,11 +33,22 @@ impl Drop for TestApp {
 /// Starts a server with extra `TICKETD_*` settings.
 pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
-    let mut env: BTreeMap<String, String> = settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+    let mut env: BTreeMap<String, String> = settings
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     env.insert("TICKETD_ADMIN_TOKEN".into(), ADMIN_TOKEN.into());
     env.insert("TICKETD_ADMIN_PASSWORD".into(), "admin-password".into());
     let url = format!("sqlite://{}", dir.path().join("ticketd.db").display());
-    let (config, _) = Config::load(None, &env, &Overrides { listen: None, database_url: Some(url) }).unwrap();
+    let (config, _) = Config::load(
+        None,
+        &env,
+        &Overrides {
+            listen: None,
+            database_url: Some(url),
+        },
+    )
+    .unwrap();
     let (store, _) = ticketd_server::open_store(&config).unwrap();
     let engine = ticketd_server::engine(&config, store).unwrap();
     ticketd_server::bootstrap(&config, &engine).await.unwrap();
@@ -45,10 +56,20 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(ticketd_server::serve_with_listener(listener, ticketd_server::router(state), async move {
-        let _ = rx.await;
-    }));
-    TestApp { addr, engine, client: reqwest::Client::new(), shutdown: Some(tx), _dir: dir }
+    tokio::spawn(ticketd_server::serve_with_listener(
+        listener,
+        ticketd_server::router(state),
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    TestApp {
+        addr,
+        engine,
+        client: reqwest::Client::new(),
+        shutdown: Some(tx),
+        _dir: dir,
+    }
 }
 
 pub(crate) async fn spawn_app() -> TestApp {

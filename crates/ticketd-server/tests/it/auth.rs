@@ -23,7 +23,10 @@ async fn profile_with_the_admin_token_returns_the_caller() {
         assert_eq!(body["name"], "Administrator");
         assert_eq!(body["email"], "admin@example.com");
         assert!(body["id"].as_str().unwrap().len() == 36);
-        assert_eq!(body["system_roles"][0]["id"], "00000000-0000-0000-0000-000000000001");
+        assert_eq!(
+            body["system_roles"][0]["id"],
+            "00000000-0000-0000-0000-000000000001"
+        );
         assert_eq!(body["system_roles"][0]["display_name"], "SystemAdmin");
     }
 }
@@ -43,7 +46,13 @@ async fn password_login_returns_a_bearer_token_that_authenticates() {
     assert_eq!(body["keyword"], "Bearer");
     assert_eq!(body["user"]["username"], "admin");
     let token = body["token"].as_str().unwrap();
-    let profile = app.client.get(app.url("/api/v1/users/profile/")).bearer_auth(token).send().await.unwrap();
+    let profile = app
+        .client
+        .get(app.url("/api/v1/users/profile/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(profile.status(), 200);
     let wrong = app
         .client
@@ -53,18 +62,41 @@ async fn password_login_returns_a_bearer_token_that_authenticates() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 400);
-    assert_eq!(wrong.json::<Value>().await.unwrap()["code"], "password_failed");
+    assert_eq!(
+        wrong.json::<Value>().await.unwrap()["code"],
+        "password_failed"
+    );
 }
 
 #[tokio::test]
 async fn missing_or_bad_credentials_get_401_in_jumpserver_shape() {
     let app = spawn_app().await;
     let cases: [(Option<&str>, &str, &str); 5] = [
-        (None, "not_authenticated", "Authentication credentials were not provided."),
-        (Some("Token wrong-token"), "authentication_failed", "Invalid token."),
-        (Some("Bearer"), "authentication_failed", "Invalid token header. No credentials provided."),
-        (Some("Bearer a b"), "authentication_failed", "Invalid token header. No credentials provided."),
-        (Some("Signature keyId=\"x\""), "authentication_failed", "Invalid signature."),
+        (
+            None,
+            "not_authenticated",
+            "Authentication credentials were not provided.",
+        ),
+        (
+            Some("Token wrong-token"),
+            "authentication_failed",
+            "Invalid token.",
+        ),
+        (
+            Some("Bearer"),
+            "authentication_failed",
+            "Invalid token header. No credentials provided.",
+        ),
+        (
+            Some("Bearer a b"),
+            "authentication_failed",
+            "Invalid token header. No credentials provided.",
+        ),
+        (
+            Some("Signature keyId=\"x\""),
+            "authentication_failed",
+            "Invalid signature.",
+        ),
     ];
     for (header, code, detail) in cases {
         let mut request = app.client.get(app.url("/api/v1/users/profile/"));
@@ -81,8 +113,12 @@ async fn missing_or_bad_credentials_get_401_in_jumpserver_shape() {
 }
 
 fn rust_signature(secret: &str, method: &str, path: &str, date: &str) -> String {
-    let message = format!("(request-target): {method} {path}\naccept: application/json\ndate: {date}");
-    base64::engine::general_purpose::STANDARD.encode(ticketd_core::credentials::hmac_sha256(secret.as_bytes(), message.as_bytes()))
+    let message =
+        format!("(request-target): {method} {path}\naccept: application/json\ndate: {date}");
+    base64::engine::general_purpose::STANDARD.encode(ticketd_core::credentials::hmac_sha256(
+        secret.as_bytes(),
+        message.as_bytes(),
+    ))
 }
 
 #[tokio::test]
@@ -119,13 +155,37 @@ async fn inactive_users_and_unknown_keys_cannot_sign() {
             )
             .send()
     };
-    assert_eq!(send(key.id.to_string(), key.secret.clone()).await.unwrap().status(), 200);
-    assert_eq!(send(uuid::Uuid::nil().to_string(), key.secret.clone()).await.unwrap().status(), 401);
-    assert_eq!(send("not-a-uuid".into(), key.secret.clone()).await.unwrap().status(), 401);
+    assert_eq!(
+        send(key.id.to_string(), key.secret.clone())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        send(uuid::Uuid::nil().to_string(), key.secret.clone())
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
+    assert_eq!(
+        send("not-a-uuid".into(), key.secret.clone())
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
     let mut inactive = user.clone();
     inactive.is_active = false;
     app.engine.store().update_user(inactive).await.unwrap();
-    assert_eq!(send(key.id.to_string(), key.secret.clone()).await.unwrap().status(), 401);
+    assert_eq!(
+        send(key.id.to_string(), key.secret.clone())
+            .await
+            .unwrap()
+            .status(),
+        401
+    );
 }
 
 #[tokio::test]
@@ -147,13 +207,19 @@ async fn python_httpsig_signatures_are_accepted_and_tampering_is_refused() {
         )
         .await
         .unwrap();
-    let key = app.engine.create_access_key(alice.id, ticketd_http::now()).await.unwrap();
+    let key = app
+        .engine
+        .create_access_key(alice.id, ticketd_http::now())
+        .await
+        .unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/httpsig_client.py");
     let base = format!("http://{}", app.addr);
     let key_id = key.id.to_string();
     let secret = key.secret.clone();
     let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3").args([script, &base, &key_id, &secret]).output()
+        std::process::Command::new("python3")
+            .args([script, &base, &key_id, &secret])
+            .output()
     })
     .await
     .unwrap()
@@ -168,7 +234,15 @@ async fn python_httpsig_signatures_are_accepted_and_tampering_is_refused() {
     assert_eq!(results["username"], "alice");
     assert_eq!(results["get_with_query"], 200, "{results}");
     assert_eq!(results["baseline"], 200, "{results}");
-    for case in ["changed_method", "changed_path", "changed_date", "changed_header", "changed_signature", "stale_date", "wrong_secret"] {
+    for case in [
+        "changed_method",
+        "changed_path",
+        "changed_date",
+        "changed_header",
+        "changed_signature",
+        "stale_date",
+        "wrong_secret",
+    ] {
         assert_eq!(results[case], 401, "{case}: {results}");
     }
 }

@@ -5,13 +5,21 @@ use std::time::{Duration, Instant};
 
 fn ticketd(dir: &std::path::Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ticketd"));
-    command.current_dir(dir).env_remove("TICKETD_ADMIN_TOKEN").env_remove("TICKETD_ADMIN_PASSWORD").env_remove("TICKETD_DATABASE_URL");
+    command
+        .current_dir(dir)
+        .env_remove("TICKETD_ADMIN_TOKEN")
+        .env_remove("TICKETD_ADMIN_PASSWORD")
+        .env_remove("TICKETD_DATABASE_URL");
     command
 }
 
 fn run_ok(command: &mut Command) -> String {
     let output = command.output().unwrap();
-    assert!(output.status.success(), "{command:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap()
 }
 
@@ -38,33 +46,65 @@ fn default_config_is_commented_toml() {
     let dir = tempfile::tempdir().unwrap();
     let out = run_ok(ticketd(dir.path()).arg("default-config"));
     assert!(out.contains("# ticketd configuration."));
-    assert!(out.parse::<toml::Table>().unwrap().contains_key("database_url"));
+    assert!(
+        out.parse::<toml::Table>()
+            .unwrap()
+            .contains_key("database_url")
+    );
 }
 
 #[test]
 fn migrate_then_create_user_token_and_access_key() {
     let dir = tempfile::tempdir().unwrap();
     assert!(run_ok(ticketd(dir.path()).arg("migrate")).starts_with("1 migration(s) applied"));
-    assert!(dir.path().join("ticketd.db").exists(), "the default database is ticketd.db in the working directory");
+    assert!(
+        dir.path().join("ticketd.db").exists(),
+        "the default database is ticketd.db in the working directory"
+    );
     assert!(run_ok(ticketd(dir.path()).arg("migrate")).starts_with("0 migration(s) applied"));
     let mut create = ticketd(dir.path());
     create
-        .args(["user", "create", "--username", "bob", "--name", "Bob", "--password-stdin", "--org", "Default:admin"])
+        .args([
+            "user",
+            "create",
+            "--username",
+            "bob",
+            "--name",
+            "Bob",
+            "--password-stdin",
+            "--org",
+            "Default:admin",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped());
     let mut child = create.spawn().unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(b"bob-password\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"bob-password\n")
+        .unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let token = run_ok(ticketd(dir.path()).args(["token", "create", "--username", "bob"]));
     assert_eq!(token.trim().len(), 40);
     let key = run_ok(ticketd(dir.path()).args(["access-key", "create", "--username", "bob"]));
     assert!(key.starts_with("id: ") && key.contains("\nsecret: "));
-    let missing = ticketd(dir.path()).args(["token", "create", "--username", "nobody"]).output().unwrap();
+    let missing = ticketd(dir.path())
+        .args(["token", "create", "--username", "nobody"])
+        .output()
+        .unwrap();
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("no user named"));
-    let bad_scheme = ticketd(dir.path()).args(["migrate", "--database-url", "mysql://x"]).output().unwrap();
+    let bad_scheme = ticketd(dir.path())
+        .args(["migrate", "--database-url", "mysql://x"])
+        .output()
+        .unwrap();
     assert!(!bad_scheme.status.success());
     assert!(String::from_utf8_lossy(&bad_scheme.stderr).contains("unknown scheme"));
 }
@@ -72,7 +112,11 @@ fn migrate_then_create_user_token_and_access_key() {
 #[test]
 fn serve_answers_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = ticketd(dir.path())
         .args(["serve", "--listen", &addr])
@@ -82,7 +126,10 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     let healthy = loop {
-        let check = ticketd(dir.path()).args(["healthcheck", "--addr", &addr]).output().unwrap();
+        let check = ticketd(dir.path())
+            .args(["healthcheck", "--addr", &addr])
+            .output()
+            .unwrap();
         if check.status.success() {
             break true;
         }
@@ -92,13 +139,24 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(healthy, "server did not become healthy");
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     let mut stderr = String::new();
     use std::io::Read;
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
     assert!(stderr.contains("shutting down"));
-    assert!(!stderr.contains("cli-test-token"), "secrets are never logged");
+    assert!(
+        !stderr.contains("cli-test-token"),
+        "secrets are never logged"
+    );
 }

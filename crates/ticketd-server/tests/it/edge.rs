@@ -22,7 +22,12 @@ async fn malformed_json_wrong_types_and_deep_nesting_get_400() {
     let (status, body) = post_login(&app, b"{'username': 1}".to_vec()).await;
     assert_eq!(status, 400);
     assert_eq!(body["code"], "parse_error");
-    assert!(body["detail"].as_str().unwrap().starts_with("JSON parse error"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("JSON parse error")
+    );
     let (status, body) = post_login(&app, br#"{"username": 42, "password": ["x"]}"#.to_vec()).await;
     assert_eq!(status, 400);
     assert_eq!(body["username"][0], "Not a valid string.");
@@ -43,7 +48,10 @@ async fn malformed_json_wrong_types_and_deep_nesting_get_400() {
 #[tokio::test]
 async fn a_body_over_the_configured_limit_gets_413() {
     let app = spawn_app_with(&[("TICKETD_BODY_LIMIT_BYTES", "1024")]).await;
-    let big = format!(r#"{{"username":"admin","password":"{}"}}"#, "x".repeat(4096));
+    let big = format!(
+        r#"{{"username":"admin","password":"{}"}}"#,
+        "x".repeat(4096)
+    );
     let (status, body) = post_login(&app, big.into_bytes()).await;
     assert_eq!(status, 413);
     assert_eq!(body["code"], "request_too_large");
@@ -53,18 +61,46 @@ async fn a_body_over_the_configured_limit_gets_413() {
 async fn unknown_and_foreign_organizations_are_refused() {
     let app = spawn_app().await;
     let get = |org: &'static str, token: String| {
-        app.client.get(app.url("/api/v1/users/profile/")).header("Authorization", format!("Token {token}")).header("X-JMS-ORG", org).send()
+        app.client
+            .get(app.url("/api/v1/users/profile/"))
+            .header("Authorization", format!("Token {token}"))
+            .header("X-JMS-ORG", org)
+            .send()
     };
     let response = get("no-such-org", ADMIN_TOKEN.into()).await.unwrap();
     assert_eq!(response.status(), 400);
-    assert_eq!(response.json::<Value>().await.unwrap()["code"], "org_not_found");
-    for alias in ["DEFAULT", "ROOT", "SYSTEM", "Default", "00000000-0000-0000-0000-000000000002", ""] {
-        assert_eq!(get(alias, ADMIN_TOKEN.into()).await.unwrap().status(), 200, "{alias}");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["code"],
+        "org_not_found"
+    );
+    for alias in [
+        "DEFAULT",
+        "ROOT",
+        "SYSTEM",
+        "Default",
+        "00000000-0000-0000-0000-000000000002",
+        "",
+    ] {
+        assert_eq!(
+            get(alias, ADMIN_TOKEN.into()).await.unwrap().status(),
+            200,
+            "{alias}"
+        );
     }
     let now = ticketd_http::now();
-    let admin = app.engine.store().find_user_by_username("admin").await.unwrap().unwrap();
+    let admin = app
+        .engine
+        .store()
+        .find_user_by_username("admin")
+        .await
+        .unwrap()
+        .unwrap();
     let admin = app.engine.actor(admin.id).await.unwrap();
-    let other = app.engine.create_org(Some(&admin), "Other", now).await.unwrap();
+    let other = app
+        .engine
+        .create_org(Some(&admin), "Other", now)
+        .await
+        .unwrap();
     let user = app
         .engine
         .create_user(
@@ -81,7 +117,11 @@ async fn unknown_and_foreign_organizations_are_refused() {
         )
         .await
         .unwrap();
-    let token = app.engine.issue_token(user.id, ticketd_core::identity::TokenKind::Api, None, now).await.unwrap();
+    let token = app
+        .engine
+        .issue_token(user.id, ticketd_core::identity::TokenKind::Api, None, now)
+        .await
+        .unwrap();
     assert_eq!(get("Default", token.clone()).await.unwrap().status(), 200);
     let response = app
         .client
@@ -91,7 +131,10 @@ async fn unknown_and_foreign_organizations_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
-    assert_eq!(response.json::<Value>().await.unwrap()["code"], "permission_denied");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["code"],
+        "permission_denied"
+    );
 }
 
 #[tokio::test]
@@ -100,7 +143,12 @@ async fn health_is_public_and_unknown_routes_are_json_404() {
     let health = app.client.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
-    let missing = app.client.get(app.url("/api/v1/nothing/here/")).send().await.unwrap();
+    let missing = app
+        .client
+        .get(app.url("/api/v1/nothing/here/"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
     assert_eq!(missing.json::<Value>().await.unwrap()["code"], "not_found");
 }

@@ -1,4 +1,5 @@
 //! End-to-end tests of the ticketd server over real HTTP on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on failure by design")]
 
 mod app;
 mod auth;

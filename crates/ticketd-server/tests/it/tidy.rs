@@ -3,13 +3,26 @@
 use std::path::{Path, PathBuf};
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 fn dependencies(krate: &str) -> Vec<String> {
-    let manifest = std::fs::read_to_string(workspace_root().join("crates").join(krate).join("Cargo.toml")).unwrap();
+    let manifest = std::fs::read_to_string(
+        workspace_root()
+            .join("crates")
+            .join(krate)
+            .join("Cargo.toml"),
+    )
+    .unwrap();
     let table: toml::Table = manifest.parse().unwrap();
-    table.get("dependencies").and_then(|d| d.as_table()).map(|d| d.keys().cloned().collect()).unwrap_or_default()
+    table
+        .get("dependencies")
+        .and_then(|d| d.as_table())
+        .map(|d| d.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn crates() -> Vec<String> {
@@ -24,24 +37,46 @@ fn crates() -> Vec<String> {
 #[test]
 fn crate_dependencies_follow_the_architecture_invariants() {
     let core = dependencies("ticketd-core");
-    for banned in ["rusqlite", "sqlx", "tokio-postgres", "axum", "tokio", "hyper", "reqwest"] {
-        assert!(!core.contains(&banned.to_owned()), "ticketd-core must not depend on {banned}");
+    for banned in [
+        "rusqlite",
+        "sqlx",
+        "tokio-postgres",
+        "axum",
+        "tokio",
+        "hyper",
+        "reqwest",
+    ] {
+        assert!(
+            !core.contains(&banned.to_owned()),
+            "ticketd-core must not depend on {banned}"
+        );
     }
-    assert!(!core.iter().any(|d| d.starts_with("ticketd-")), "ticketd-core depends on no project crate");
+    assert!(
+        !core.iter().any(|d| d.starts_with("ticketd-")),
+        "ticketd-core depends on no project crate"
+    );
     for krate in crates() {
         let deps = dependencies(&krate);
         let project: Vec<&String> = deps.iter().filter(|d| d.starts_with("ticketd-")).collect();
         if krate.starts_with("ticketd-store-") && krate != "ticketd-store-tests" {
-            assert!(project.iter().all(|d| *d == "ticketd-core"), "{krate} may depend only on ticketd-core: {project:?}");
+            assert!(
+                project.iter().all(|d| *d == "ticketd-core"),
+                "{krate} may depend only on ticketd-core: {project:?}"
+            );
         }
         if krate.starts_with("ticketd-api-") || krate == "ticketd-http" || krate == "ticketd-web" {
             assert!(
-                !project.iter().any(|d| d.starts_with("ticketd-store-") || d.starts_with("ticketd-api-")),
+                !project
+                    .iter()
+                    .any(|d| d.starts_with("ticketd-store-") || d.starts_with("ticketd-api-")),
                 "{krate} must not depend on a store or another dialect: {project:?}"
             );
         }
         if krate != "ticketd-server" {
-            assert!(!deps.contains(&"clap".to_owned()), "only ticketd-server knows the CLI ({krate})");
+            assert!(
+                !deps.contains(&"clap".to_owned()),
+                "only ticketd-server knows the CLI ({krate})"
+            );
         }
     }
 }
@@ -61,7 +96,10 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn every_source_file_starts_with_a_module_doc() {
     let mut files = Vec::new();
     for krate in crates() {
-        rust_files(&workspace_root().join("crates").join(&krate).join("src"), &mut files);
+        rust_files(
+            &workspace_root().join("crates").join(&krate).join("src"),
+            &mut files,
+        );
     }
     let missing: Vec<String> = files
         .iter()
@@ -69,5 +107,8 @@ fn every_source_file_starts_with_a_module_doc() {
         .filter(|path| !std::fs::read_to_string(path).unwrap().starts_with("//!"))
         .map(|path| path.display().to_string())
         .collect();
-    assert!(missing.is_empty(), "files without a leading `//!` line: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "files without a leading `//!` line: {missing:?}"
+    );
 }
