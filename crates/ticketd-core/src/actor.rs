@@ -1,8 +1,6 @@
 //! The authenticated caller of a use case and what their roles let them see and manage.
 
-use crate::identity::{
-    Membership, ROLE_ORG_ADMIN, ROLE_ORG_AUDITOR, SystemRole, User,
-};
+use crate::identity::{Membership, ROLE_ORG_ADMIN, ROLE_ORG_AUDITOR, SystemRole, User};
 use crate::ids::{OrgId, RoleId, UserId};
 
 /// An authenticated user with their memberships, as every use case receives it.
@@ -37,7 +35,11 @@ impl Actor {
 
     /// The org roles held in `org`.
     pub fn org_roles(&self, org: OrgId) -> Vec<RoleId> {
-        self.memberships.iter().filter(|m| m.org_id == org).map(|m| m.role_id).collect()
+        self.memberships
+            .iter()
+            .filter(|m| m.org_id == org)
+            .map(|m| m.role_id)
+            .collect()
     }
 
     /// Member of `org`, or a system admin or auditor (who may enter any organization).

@@ -1,8 +1,8 @@
 //! Secrets: password verifiers for every dialect's login form, hashed tokens, and HMAC checks.
 
 use crate::identity::PasswordHashes;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use hmac::{Hmac, Mac};
 use md5::{Digest as _, Md5};
 use sha2::{Sha256, Sha512};
@@ -66,7 +66,9 @@ pub fn verify_password(hashes: &PasswordHashes, form: PasswordForm, presented: &
         PasswordForm::Sha512Hex => (&hashes.sha512_hex, presented.to_ascii_lowercase()),
     };
     match PasswordHash::new(stored) {
-        Ok(parsed) => Argon2::default().verify_password(presented.as_bytes(), &parsed).is_ok(),
+        Ok(parsed) => Argon2::default()
+            .verify_password(presented.as_bytes(), &parsed)
+            .is_ok(),
         Err(_) => false,
     }
 }
@@ -104,7 +106,11 @@ mod tests {
     fn each_dialect_form_verifies_the_same_password_and_nothing_else() {
         let hashes = hash_password("s3cret!", [7u8; 48]).unwrap();
         assert!(verify_password(&hashes, PasswordForm::Plain, "s3cret!"));
-        assert!(verify_password(&hashes, PasswordForm::Md5Hex, &md5_hex("s3cret!")));
+        assert!(verify_password(
+            &hashes,
+            PasswordForm::Md5Hex,
+            &md5_hex("s3cret!")
+        ));
         assert!(verify_password(
             &hashes,
             PasswordForm::Sha512Hex,
@@ -112,7 +118,11 @@ mod tests {
         ));
         assert!(!verify_password(&hashes, PasswordForm::Plain, "s3cret"));
         assert!(!verify_password(&hashes, PasswordForm::Md5Hex, "s3cret!"));
-        assert!(!verify_password(&hashes, PasswordForm::Sha512Hex, &md5_hex("s3cret!")));
+        assert!(!verify_password(
+            &hashes,
+            PasswordForm::Sha512Hex,
+            &md5_hex("s3cret!")
+        ));
     }
 
     #[test]

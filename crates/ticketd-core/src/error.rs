@@ -17,7 +17,11 @@ pub struct FieldError {
 impl FieldError {
     /// Builds a field error.
     pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
-        Self { field: field.into(), code, message: message.into() }
+        Self {
+            field: field.into(),
+            code,
+            message: message.into(),
+        }
     }
 }
 
@@ -100,18 +104,28 @@ pub enum DomainError {
 }
 
 fn format_fields(fields: &[FieldError]) -> String {
-    let parts: Vec<String> = fields.iter().map(|f| format!("{}: {}", f.field, f.message)).collect();
+    let parts: Vec<String> = fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect();
     parts.join("; ")
 }
 
 impl DomainError {
     /// A single-field validation error.
-    pub fn invalid(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<String>,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
         Self::Validation(vec![FieldError::new(field, code, message)])
     }
 
     /// A not-found error for a ticket.
     pub fn ticket_not_found(id: impl fmt::Display) -> Self {
-        Self::NotFound { kind: "ticket", id: id.to_string() }
+        Self::NotFound {
+            kind: "ticket",
+            id: id.to_string(),
+        }
     }
 }

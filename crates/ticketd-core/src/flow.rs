@@ -94,12 +94,24 @@ impl Flow {
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         if self.name.trim().is_empty() {
-            errors.push(FieldError::new("name", "required", "name must not be blank"));
+            errors.push(FieldError::new(
+                "name",
+                "required",
+                "name must not be blank",
+            ));
         } else if self.name.chars().count() > 128 {
-            errors.push(FieldError::new("name", "too_long", "name is longer than 128 characters"));
+            errors.push(FieldError::new(
+                "name",
+                "too_long",
+                "name is longer than 128 characters",
+            ));
         }
         if self.levels.is_empty() {
-            errors.push(FieldError::new("levels", "required", "a flow needs at least one level"));
+            errors.push(FieldError::new(
+                "levels",
+                "required",
+                "a flow needs at least one level",
+            ));
         }
         if self.levels.len() > MAX_LEVELS {
             errors.push(FieldError::new(
@@ -118,6 +130,10 @@ impl Flow {
                 ));
             }
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }

@@ -41,9 +41,24 @@ impl Org {
     /// The built-in organizations, created on first start.
     pub fn builtins(now: DateTime<Utc>) -> [Org; 3] {
         [
-            Org { id: ROOT_ORG, name: "GLOBAL".into(), builtin: true, created_at: now },
-            Org { id: DEFAULT_ORG, name: "Default".into(), builtin: true, created_at: now },
-            Org { id: SYSTEM_ORG, name: "SYSTEM".into(), builtin: true, created_at: now },
+            Org {
+                id: ROOT_ORG,
+                name: "GLOBAL".into(),
+                builtin: true,
+                created_at: now,
+            },
+            Org {
+                id: DEFAULT_ORG,
+                name: "Default".into(),
+                builtin: true,
+                created_at: now,
+            },
+            Org {
+                id: SYSTEM_ORG,
+                name: "SYSTEM".into(),
+                builtin: true,
+                created_at: now,
+            },
         ]
     }
 
@@ -84,7 +99,12 @@ pub struct Role {
 impl Role {
     /// The built-in roles.
     pub fn builtins() -> Vec<Role> {
-        let role = |id, name: &str, scope| Role { id, name: name.into(), scope, builtin: true };
+        let role = |id, name: &str, scope| Role {
+            id,
+            name: name.into(),
+            scope,
+            builtin: true,
+        };
         vec![
             role(ROLE_SYSTEM_ADMIN, "SystemAdmin", RoleScope::System),
             role(ROLE_SYSTEM_AUDITOR, "SystemAuditor", RoleScope::System),
@@ -133,9 +153,10 @@ impl SystemRole {
             "admin" | "system_admin" | "systemadmin" | "00000000-0000-0000-0000-000000000001" => {
                 Some(Self::Admin)
             }
-            "auditor" | "system_auditor" | "systemauditor" | "00000000-0000-0000-0000-000000000002" => {
-                Some(Self::Auditor)
-            }
+            "auditor"
+            | "system_auditor"
+            | "systemauditor"
+            | "00000000-0000-0000-0000-000000000002" => Some(Self::Auditor),
             "user" | "system_user" | "00000000-0000-0000-0000-000000000003" => Some(Self::User),
             _ => None,
         }

@@ -31,7 +31,9 @@ pub struct Ctx<'a> {
 
 impl std::fmt::Debug for Ctx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ctx").field("now", &self.now).finish_non_exhaustive()
+        f.debug_struct("Ctx")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
     }
 }
 
@@ -167,8 +169,10 @@ pub fn build_steps(
         .iter()
         .enumerate()
         .map(|(i, level)| {
-            let mut matched: Vec<&DirectoryEntry> =
-                directory.iter().filter(|e| level.selector.matches(e, pair_roles)).collect();
+            let mut matched: Vec<&DirectoryEntry> = directory
+                .iter()
+                .filter(|e| level.selector.matches(e, pair_roles))
+                .collect();
             matched.sort_by(|a, b| a.user.username.cmp(&b.user.username));
             matched.dedup_by_key(|e| e.user.id);
             if matched.len() > 1 {
@@ -177,7 +181,9 @@ pub fn build_steps(
             let applicant_included = matched.len() == 1 && Some(matched[0].user.id) == applicant;
             let count = u32::try_from(matched.len()).unwrap_or(u32::MAX);
             let mode = match level.mode {
-                LevelMode::Threshold { n } => LevelMode::Threshold { n: n.min(count.max(1)) },
+                LevelMode::Threshold { n } => LevelMode::Threshold {
+                    n: n.min(count.max(1)),
+                },
                 other => other,
             };
             Step {
@@ -206,7 +212,11 @@ pub fn build_steps(
 
 fn validate_title(title: &str) -> Result<(), DomainError> {
     if title.trim().is_empty() {
-        return Err(DomainError::invalid("title", "required", "this field may not be blank"));
+        return Err(DomainError::invalid(
+            "title",
+            "required",
+            "this field may not be blank",
+        ));
     }
     if title.chars().count() > MAX_TITLE_CHARS {
         return Err(DomainError::invalid(
@@ -250,7 +260,11 @@ pub fn open(spec: OpenSpec, ctx: &mut Ctx<'_>) -> Result<TicketWrite, DomainErro
         applicant_id: Some(spec.applicant_id),
         applicant_display: spec.applicant_display.clone(),
         flow_id: spec.flow_id,
-        state: if submitted { TicketState::Pending } else { TicketState::Draft },
+        state: if submitted {
+            TicketState::Pending
+        } else {
+            TicketState::Draft
+        },
         approval_step: 1,
         round: u32::from(submitted),
         steps: spec.steps.unwrap_or_default(),
@@ -267,13 +281,29 @@ pub fn open(spec: OpenSpec, ctx: &mut Ctx<'_>) -> Result<TicketWrite, DomainErro
     };
     let mut write = Recorder::new(ticket.clone(), None, ctx);
     write.serial_day = Some(spec.serial_day);
-    let action = if submitted { HistoryAction::Submit } else { HistoryAction::Save };
+    let action = if submitted {
+        HistoryAction::Submit
+    } else {
+        HistoryAction::Save
+    };
     let actor = (Some(spec.applicant_id), spec.applicant_display);
-    write.history(ctx, action, &actor, TicketState::Draft, 1, String::new(), false);
+    write.history(
+        ctx,
+        action,
+        &actor,
+        TicketState::Draft,
+        1,
+        String::new(),
+        false,
+    );
     if submitted {
         write.state_comment(ctx, &actor, "opened", "submit");
         let recipients = write.step_assignees(1);
-        write.event(ctx, "ticket.submitted", json!({"actor": actor.0, "level": 1, "notify": recipients}));
+        write.event(
+            ctx,
+            "ticket.submitted",
+            json!({"actor": actor.0, "level": 1, "notify": recipients}),
+        );
     } else {
         write.event(ctx, "ticket.saved", json!({"actor": actor.0}));
     }
@@ -313,7 +343,11 @@ pub fn apply(
             next.archived = false;
             let mut write = Recorder::new(next, Some(ticket.version), ctx);
             write.history(ctx, history_action, &who, from, 1, String::new(), false);
-            let verb = if history_action == HistoryAction::Submit { "opened" } else { "reopened" };
+            let verb = if history_action == HistoryAction::Submit {
+                "opened"
+            } else {
+                "reopened"
+            };
             write.state_comment(ctx, &who, verb, history_action.as_str());
             let notify = write.step_assignees(1);
             write.event(
@@ -346,39 +380,78 @@ pub fn apply(
             write.history(ctx, history_action, &who, from, level, reason, false);
             write.state_comment(ctx, &who, "closed", history_action.as_str());
             let notify = write.applicant_and_cc();
-            write.event(ctx, "ticket.closed", json!({"actor": who.0, "level": level, "how": name, "notify": notify}));
+            write.event(
+                ctx,
+                "ticket.closed",
+                json!({"actor": who.0, "level": level, "how": name, "notify": notify}),
+            );
             Ok(write.finish())
         }
         Action::Archive => {
-            require_state(ticket, name, &[TicketState::Approved, TicketState::Rejected, TicketState::Closed])?;
+            require_state(
+                ticket,
+                name,
+                &[
+                    TicketState::Approved,
+                    TicketState::Rejected,
+                    TicketState::Closed,
+                ],
+            )?;
             require(is_applicant || actor.may_manage_org(ticket.org_id), name)?;
             if ticket.archived {
                 return Err(conflict(name, ticket, ConflictKind::NotAllowedInState));
             }
             next.archived = true;
-            Ok(simple_write(ticket, next, history_action, &who, "ticket.archived", ctx))
+            Ok(simple_write(
+                ticket,
+                next,
+                history_action,
+                &who,
+                "ticket.archived",
+                ctx,
+            ))
         }
         Action::Confirm => {
-            require_state(ticket, name, &[TicketState::Approved, TicketState::Rejected])?;
+            require_state(
+                ticket,
+                name,
+                &[TicketState::Approved, TicketState::Rejected],
+            )?;
             require(is_applicant, name)?;
             if ticket.confirmed {
                 return Err(conflict(name, ticket, ConflictKind::NotAllowedInState));
             }
             next.confirmed = true;
-            Ok(simple_write(ticket, next, history_action, &who, "ticket.confirmed", ctx))
+            Ok(simple_write(
+                ticket,
+                next,
+                history_action,
+                &who,
+                "ticket.confirmed",
+                ctx,
+            ))
         }
         Action::Delete => {
             require_state(
                 ticket,
                 name,
-                &[TicketState::Draft, TicketState::Closed, TicketState::Approved, TicketState::Rejected],
+                &[
+                    TicketState::Draft,
+                    TicketState::Closed,
+                    TicketState::Approved,
+                    TicketState::Rejected,
+                ],
             )?;
             require(is_applicant || actor.may_manage_org(ticket.org_id), name)?;
-            if ticket.deleted {
-                return Err(DomainError::ticket_not_found(ticket.id));
-            }
             next.deleted = true;
-            Ok(simple_write(ticket, next, history_action, &who, "ticket.deleted", ctx))
+            Ok(simple_write(
+                ticket,
+                next,
+                history_action,
+                &who,
+                "ticket.deleted",
+                ctx,
+            ))
         }
         Action::Edit(edit) => {
             require_state(ticket, name, &[TicketState::Draft, TicketState::Closed])?;
@@ -396,7 +469,14 @@ pub fn apply(
             if let Some(flow_id) = edit.flow_id {
                 next.flow_id = Some(flow_id);
             }
-            Ok(simple_write(ticket, next, history_action, &who, "ticket.edited", ctx))
+            Ok(simple_write(
+                ticket,
+                next,
+                history_action,
+                &who,
+                "ticket.edited",
+                ctx,
+            ))
         }
     }
 }
@@ -430,13 +510,17 @@ fn decide(
     let Some(step_idx) = next.steps.iter().position(|s| s.level == level) else {
         return Err(conflict(name, ticket, ConflictKind::StateChanged));
     };
-    let Some(assignee_idx) =
-        next.steps[step_idx].assignees.iter().position(|a| a.user_id == actor.id())
+    let Some(assignee_idx) = next.steps[step_idx]
+        .assignees
+        .iter()
+        .position(|a| a.user_id == actor.id())
     else {
         return Err(if ticket.is_assignee(actor.id()) {
             conflict(name, ticket, ConflictKind::StateChanged)
         } else {
-            DomainError::Forbidden { action: name.into() }
+            DomainError::Forbidden {
+                action: name.into(),
+            }
         });
     };
     if next.steps[step_idx].assignees[assignee_idx].decision != Decision::Pending {
@@ -449,20 +533,34 @@ fn decide(
     let step = &mut next.steps[step_idx];
     {
         let assignee = &mut step.assignees[assignee_idx];
-        assignee.decision = if approve { Decision::Approved } else { Decision::Rejected };
+        assignee.decision = if approve {
+            Decision::Approved
+        } else {
+            Decision::Rejected
+        };
         assignee.decided_at = Some(ctx.now);
         assignee.reason = reason.clone();
     }
     step.updated_at = ctx.now;
     let total = step.assignees.len();
-    let approvals = step.assignees.iter().filter(|a| a.decision == Decision::Approved).count();
-    let pending = step.assignees.iter().filter(|a| a.decision == Decision::Pending).count();
+    let approvals = step
+        .assignees
+        .iter()
+        .filter(|a| a.decision == Decision::Approved)
+        .count();
+    let pending = step
+        .assignees
+        .iter()
+        .filter(|a| a.decision == Decision::Pending)
+        .count();
     let settled = match step.mode {
         LevelMode::Any => Some(approve),
         LevelMode::All if !approve => Some(false),
         LevelMode::All => (approvals == total).then_some(true),
         LevelMode::Threshold { n } => {
-            let need = usize::try_from(n).unwrap_or(usize::MAX).clamp(1, total.max(1));
+            let need = usize::try_from(n)
+                .unwrap_or(usize::MAX)
+                .clamp(1, total.max(1));
             if approvals >= need {
                 Some(true)
             } else if approvals + pending < need {
@@ -487,14 +585,20 @@ fn decide(
                 next.state = TicketState::Approved;
                 event_kind = "ticket.approved";
                 if next.kind == KIND_APPLY_ASSET {
-                    let content = ApplyAsset::from_value(&next.payload).map_err(DomainError::Validation)?;
+                    let content =
+                        ApplyAsset::from_value(&next.payload).map_err(DomainError::Validation)?;
                     content.validate_final().map_err(DomainError::Validation)?;
                     let processors: Vec<String> = next
                         .steps
                         .iter()
                         .filter_map(|s| s.processor().map(|a| a.display.clone()))
                         .collect();
-                    grant = Some(payload::asset_permission_grant(&next, &content, &processors, ctx.now));
+                    grant = Some(payload::asset_permission_grant(
+                        &next,
+                        &content,
+                        &processors,
+                        ctx.now,
+                    ));
                 }
             }
         }
@@ -509,10 +613,27 @@ fn decide(
         }
     }
     let who = (Some(actor.id()), actor.display());
-    let history_action = if approve { HistoryAction::Approve } else { HistoryAction::Reject };
+    let history_action = if approve {
+        HistoryAction::Approve
+    } else {
+        HistoryAction::Reject
+    };
     let mut write = Recorder::new(next, Some(ticket.version), ctx);
-    write.history(ctx, history_action, &who, ticket.state, level, reason, self_approved);
-    write.state_comment(ctx, &who, if approve { "approved" } else { "rejected" }, name);
+    write.history(
+        ctx,
+        history_action,
+        &who,
+        ticket.state,
+        level,
+        reason,
+        self_approved,
+    );
+    write.state_comment(
+        ctx,
+        &who,
+        if approve { "approved" } else { "rejected" },
+        name,
+    );
     let notify = if event_kind == "ticket.level_approved" {
         let mut users = write.step_assignees(level + 1);
         users.extend(write.applicant_and_cc());
@@ -526,24 +647,41 @@ fn decide(
         json!({"actor": who.0, "level": level, "decision": name, "self_approved": self_approved, "notify": notify}),
     );
     if let Some(grant) = grant {
-        write.event(ctx, "grant.created", json!({"grant_id": grant.id, "kind": grant.kind, "users": grant.users}));
+        write.event(
+            ctx,
+            "grant.created",
+            json!({"grant_id": grant.id, "kind": grant.kind, "users": grant.users}),
+        );
         write.write.grant = Some(grant);
     }
     Ok(write.finish())
 }
 
 fn require(allowed: bool, action: &str) -> Result<(), DomainError> {
-    if allowed { Ok(()) } else { Err(DomainError::Forbidden { action: action.into() }) }
+    if allowed {
+        Ok(())
+    } else {
+        Err(DomainError::Forbidden {
+            action: action.into(),
+        })
+    }
 }
 
-fn require_state(ticket: &Ticket, action: &'static str, allowed: &[TicketState]) -> Result<(), DomainError> {
+fn require_state(
+    ticket: &Ticket,
+    action: &'static str,
+    allowed: &[TicketState],
+) -> Result<(), DomainError> {
     if ticket.deleted {
         return Err(DomainError::ticket_not_found(ticket.id));
     }
     if allowed.contains(&ticket.state) {
         return Ok(());
     }
-    let deciding = matches!(action, "approve" | "reject" | "close" | "withdraw" | "super_close");
+    let deciding = matches!(
+        action,
+        "approve" | "reject" | "close" | "withdraw" | "super_close"
+    );
     let kind = if deciding && ticket.state.is_finished() {
         ConflictKind::AlreadyProcessed
     } else {
@@ -597,7 +735,10 @@ impl Recorder {
         }
     }
 
-    #[allow(clippy::too_many_arguments, reason = "one history row has this many columns")]
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one history row has this many columns"
+    )]
     fn history(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -625,7 +766,13 @@ impl Recorder {
         });
     }
 
-    fn state_comment(&mut self, ctx: &mut Ctx<'_>, who: &(Option<UserId>, String), verb: &str, state: &str) {
+    fn state_comment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        who: &(Option<UserId>, String),
+        verb: &str,
+        state: &str,
+    ) {
         let ticket_id = self.write.ticket.id;
         self.write.comments.push(Comment {
             id: (ctx.new_id)(),
@@ -664,7 +811,11 @@ impl Recorder {
 
     fn applicant_and_cc(&self) -> Vec<UserId> {
         let ticket = &self.write.ticket;
-        ticket.applicant_id.into_iter().chain(ticket.cc_users.iter().copied()).collect()
+        ticket
+            .applicant_id
+            .into_iter()
+            .chain(ticket.cc_users.iter().copied())
+            .collect()
     }
 
     fn finish(self) -> TicketWrite {
@@ -682,3 +833,6 @@ pub fn final_approval_errors(ticket: &Ticket) -> Vec<FieldError> {
         Err(errors) => errors,
     }
 }
+
+#[cfg(test)]
+mod tests;

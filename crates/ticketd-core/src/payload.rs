@@ -53,7 +53,11 @@ impl ApplyAsset {
     /// Reads the payload of a ticket.
     pub fn from_value(value: &Value) -> Result<Self, Vec<FieldError>> {
         serde_json::from_value(value.clone()).map_err(|e| {
-            vec![FieldError::new("payload", "invalid", format!("invalid apply_asset content: {e}"))]
+            vec![FieldError::new(
+                "payload",
+                "invalid",
+                format!("invalid apply_asset content: {e}"),
+            )]
         })
     }
 
@@ -75,20 +79,40 @@ impl ApplyAsset {
         if self.actions & !ALL_ACTIONS != 0 {
             errors.push(FieldError::new("actions", "invalid", "unknown action bits"));
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 
     /// Extra rules of the final approval: something to grant, and accounts to grant it with.
     pub fn validate_final(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         if self.accounts.is_empty() {
-            errors.push(FieldError::new("accounts", "required", "this field is required"));
+            errors.push(FieldError::new(
+                "accounts",
+                "required",
+                "this field is required",
+            ));
         }
         if self.assets.is_empty() && self.nodes.is_empty() {
-            errors.push(FieldError::new("nodes", "required", "select at least one asset or node"));
-            errors.push(FieldError::new("assets", "required", "select at least one asset or node"));
+            errors.push(FieldError::new(
+                "nodes",
+                "required",
+                "select at least one asset or node",
+            ));
+            errors.push(FieldError::new(
+                "assets",
+                "required",
+                "select at least one asset or node",
+            ));
         }
-        if errors.is_empty() { Ok(()) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
     }
 }
 

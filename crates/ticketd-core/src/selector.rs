@@ -1,9 +1,7 @@
 //! Approver selectors: which users of an organization may decide a level, and how they are matched.
 
 use crate::error::FieldError;
-use crate::identity::{
-    DirectoryEntry, ROLE_ORG_ADMIN, ROLE_SYSTEM_ADMIN,
-};
+use crate::identity::{DirectoryEntry, ROLE_ORG_ADMIN, ROLE_SYSTEM_ADMIN};
 use crate::ids::{OrgId, RoleId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -115,8 +113,8 @@ impl LegacyStrategy {
 
     /// The equivalent selector (as JumpServer's v4.1 migration defines it).
     ///
-    /// `super_org_admin` means "a system admin or an org admin", so it becomes a role-pair-free
-    /// union expressed with `m2m` on both role attributes, matched as an OR by [`Selector::matches`].
+    /// `super_org_admin` means "a system admin or an org admin": attribute rules are AND-ed, so
+    /// it becomes one `m2m` rule on `any_roles` (system and org roles together), which is an OR.
     pub fn to_selector(self, users: Vec<UserId>) -> Selector {
         let roles = |name: &str, role: RoleId| AttrRule {
             name: name.into(),
@@ -124,8 +122,12 @@ impl LegacyStrategy {
             value: Value::Array(vec![Value::String(role.to_string())]),
         };
         match self {
-            Self::SuperAdmin => Selector::Attrs { attrs: vec![roles("system_roles", ROLE_SYSTEM_ADMIN)] },
-            Self::OrgAdmin => Selector::Attrs { attrs: vec![roles("org_roles", ROLE_ORG_ADMIN)] },
+            Self::SuperAdmin => Selector::Attrs {
+                attrs: vec![roles("system_roles", ROLE_SYSTEM_ADMIN)],
+            },
+            Self::OrgAdmin => Selector::Attrs {
+                attrs: vec![roles("org_roles", ROLE_ORG_ADMIN)],
+            },
             Self::SuperOrgAdmin => Selector::Attrs {
                 attrs: vec![AttrRule {
                     name: "any_roles".into(),
@@ -152,8 +154,15 @@ impl LegacyStrategy {
     }
 }
 
-const ATTR_NAMES: &[&str] =
-    &["system_roles", "org_roles", "any_roles", "username", "name", "email", "id"];
+const ATTR_NAMES: &[&str] = &[
+    "system_roles",
+    "org_roles",
+    "any_roles",
+    "username",
+    "name",
+    "email",
+    "id",
+];
 
 impl Selector {
     /// Checks the selector's shape; errors are reported under `field`.
@@ -165,9 +174,11 @@ impl Selector {
                 errors.push(FieldError::new(field, "required", "ids must not be empty"))
             }
             Selector::Ids { .. } => {}
-            Selector::Attrs { attrs } if attrs.is_empty() => {
-                errors.push(FieldError::new(field, "required", "attrs must not be empty"))
-            }
+            Selector::Attrs { attrs } if attrs.is_empty() => errors.push(FieldError::new(
+                field,
+                "required",
+                "attrs must not be empty",
+            )),
             Selector::Attrs { attrs } => {
                 for (i, rule) in attrs.iter().enumerate() {
                     if !ATTR_NAMES.contains(&rule.name.as_str()) {
@@ -178,9 +189,12 @@ impl Selector {
                         ));
                     }
                     let list_op = matches!(rule.op, MatchOp::In | MatchOp::M2m | MatchOp::M2mAll);
+                    // An empty list would make `m2m_all` match everyone: refuse it for every op.
                     let shape_ok = match &rule.value {
                         Value::String(_) => true,
-                        Value::Array(items) => list_op && items.iter().all(Value::is_string),
+                        Value::Array(items) => {
+                            list_op && !items.is_empty() && items.iter().all(Value::is_string)
+                        }
                         _ => false,
                     };
                     if !shape_ok {
@@ -192,9 +206,11 @@ impl Selector {
                     }
                 }
             }
-            Selector::RolePairs { pairs } if pairs.is_empty() => {
-                errors.push(FieldError::new(field, "required", "pairs must not be empty"))
-            }
+            Selector::RolePairs { pairs } if pairs.is_empty() => errors.push(FieldError::new(
+                field,
+                "required",
+                "pairs must not be empty",
+            )),
             Selector::RolePairs { .. } => {}
         }
         errors
@@ -264,7 +280,9 @@ impl AttrRule {
             MatchOp::Exact => any_value(&|v| operands.first().is_some_and(|o| v == *o)),
             MatchOp::Not => !values.iter().any(|v| operands.contains(&v.as_str())),
             MatchOp::In | MatchOp::M2m => any_value(&|v| operands.contains(&v)),
-            MatchOp::M2mAll => operands.iter().all(|o| values.iter().any(|v| v == o)),
+            MatchOp::M2mAll => {
+                !operands.is_empty() && operands.iter().all(|o| values.iter().any(|v| v == o))
+            }
             MatchOp::Contains => {
                 any_value(&|v| operands.iter().any(|o| lower(v).contains(&lower(o))))
             }
@@ -277,3 +295,6 @@ impl AttrRule {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -167,7 +167,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The stored password verifiers of a user.
     async fn password_hashes(&self, user: UserId) -> Result<Option<PasswordHashes>, StoreError>;
     /// Replaces a user's password verifiers.
-    async fn set_password_hashes(&self, user: UserId, hashes: PasswordHashes) -> Result<(), StoreError>;
+    async fn set_password_hashes(
+        &self,
+        user: UserId,
+        hashes: PasswordHashes,
+    ) -> Result<(), StoreError>;
     /// Adds a membership (no-op if present).
     async fn add_membership(&self, membership: Membership) -> Result<(), StoreError>;
     /// Removes every role of `user` in `org`.

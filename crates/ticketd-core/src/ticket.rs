@@ -220,18 +220,25 @@ impl Ticket {
 
     /// Whether `user` is an assignee of any step of the current round.
     pub fn is_assignee(&self, user: UserId) -> bool {
-        self.steps.iter().any(|s| s.assignees.iter().any(|a| a.user_id == user))
+        self.steps
+            .iter()
+            .any(|s| s.assignees.iter().any(|a| a.user_id == user))
     }
 
     /// Whether `user` is an assignee of the current step.
     pub fn is_current_assignee(&self, user: UserId) -> bool {
-        self.current_step().is_some_and(|s| s.assignees.iter().any(|a| a.user_id == user))
+        self.current_step()
+            .is_some_and(|s| s.assignees.iter().any(|a| a.user_id == user))
     }
 
     /// Every user the ticket is visible to by relation: applicant, assignees and CC users.
     pub fn participants(&self) -> Vec<UserId> {
         let mut users: Vec<UserId> = self.applicant_id.into_iter().collect();
-        users.extend(self.steps.iter().flat_map(|s| s.assignees.iter().map(|a| a.user_id)));
+        users.extend(
+            self.steps
+                .iter()
+                .flat_map(|s| s.assignees.iter().map(|a| a.user_id)),
+        );
         users.extend(self.cc_users.iter().copied());
         users.sort();
         users.dedup();

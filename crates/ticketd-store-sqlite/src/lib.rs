@@ -38,6 +38,14 @@ impl SqliteStore {
         let (pool, migrated) = Pool::open(options)?;
         Ok((Self { pool }, migrated))
     }
+
+    /// The query plan SQLite chooses for a ticket list query (for tests and benchmarks: list
+    /// queries must be driven by an index, never by a scan of every ticket).
+    pub async fn list_query_plan(&self, query: TicketQuery) -> Result<Vec<String>, StoreError> {
+        self.pool
+            .read(move |c| tickets::query_plan(c, &query))
+            .await
+    }
 }
 
 fn token_kind(text: &str) -> TokenKind {

@@ -323,17 +323,26 @@ fn escape_like(text: &str) -> String {
     out
 }
 
-pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketPage, StoreError> {
+/// The SQL of a list query: the page select, the count, and their parameters.
+struct ListSql {
+    select: String,
+    count: String,
+    params: Vec<SqlValue>,
+}
+
+fn list_sql(q: &TicketQuery) -> ListSql {
     let mut params: Vec<SqlValue> = Vec::new();
     let mut conditions: Vec<String> = Vec::new();
     // Pick the table that drives the scan so that the ORDER BY follows an index whose leading
-    // column is the most selective filter.
-    let (from, order_column) = if let Some(user) = q.awaiting {
+    // column is the most selective filter; the tie-break is that table's own key, which every
+    // index carries, so no sort step is needed.
+    let (from, order_column, tie_break) = if let Some(user) = q.awaiting {
         params.push(blob(user.0));
         conditions.push("a.user_id = ? AND a.awaiting = 1".into());
         (
             "ticket_assignees a JOIN tickets t ON t.id = a.ticket_id",
             "a.created_at",
+            "a.ticket_id",
         )
     } else if let Some(user) = q.current_assignee {
         params.push(blob(user.0));
@@ -341,6 +350,7 @@ pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketP
         (
             "ticket_assignees a JOIN tickets t ON t.id = a.ticket_id",
             "a.created_at",
+            "a.ticket_id",
         )
     } else if let Visibility::Related { user, orgs } = &q.visibility
         && orgs.is_empty()
@@ -350,13 +360,14 @@ pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketP
         (
             "ticket_viewers v JOIN tickets t ON t.id = v.ticket_id",
             "v.created_at",
+            "v.ticket_id",
         )
     } else if let Some(applicant) = q.applicant {
         params.push(blob(applicant.0));
         conditions.push("t.applicant_id = ?".into());
-        ("tickets t", "t.created_at")
+        ("tickets t", "t.created_at", "t.rowid")
     } else {
-        ("tickets t", "t.created_at")
+        ("tickets t", "t.created_at", "t.rowid")
     };
     if let Visibility::Related { user, orgs } = &q.visibility
         && !from.starts_with("ticket_viewers")
@@ -438,32 +449,65 @@ pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketP
     } else {
         format!(" WHERE {}", conditions.join(" AND "))
     };
+    let direction = match q.order {
+        TicketOrder::CreatedDesc => "DESC",
+        TicketOrder::CreatedAsc => "ASC",
+    };
+    let select = format!(
+        "SELECT {TICKET_COLUMNS} FROM {from}{where_clause} ORDER BY {order_column} {direction}, {tie_break} {direction} \
+         LIMIT {} OFFSET {}",
+        q.limit,
+        i64::try_from(q.offset).unwrap_or(i64::MAX)
+    );
+    ListSql {
+        select,
+        count: format!("SELECT COUNT(*) FROM {from}{where_clause}"),
+        params,
+    }
+}
+
+pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketPage, StoreError> {
+    let ListSql {
+        select,
+        count,
+        params,
+    } = list_sql(q);
     let total = if q.with_total {
-        let sql = format!("SELECT COUNT(*) FROM {from}{where_clause}");
         let count: i64 = conn
-            .prepare_cached(&sql)
+            .prepare_cached(&count)
             .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
             .map_err(db_err)?;
         Some(u64::try_from(count).unwrap_or(0))
     } else {
         None
     };
-    let direction = match q.order {
-        TicketOrder::CreatedDesc => "DESC",
-        TicketOrder::CreatedAsc => "ASC",
-    };
-    let sql = format!(
-        "SELECT {TICKET_COLUMNS} FROM {from}{where_clause} ORDER BY {order_column} {direction}, t.id {direction} \
-         LIMIT {} OFFSET {}",
-        q.limit,
-        i64::try_from(q.offset).unwrap_or(i64::MAX)
-    );
     let items = conn
-        .prepare_cached(&sql)
+        .prepare_cached(&select)
         .and_then(|mut s| {
             s.query_map(params_from_iter(params.iter()), rows::ticket)?
                 .collect::<Result<Vec<_>, _>>()
         })
         .map_err(db_err)?;
     Ok(TicketPage { total, items })
+}
+
+/// `EXPLAIN QUERY PLAN` of a list query's page select and count, one line per plan step.
+pub(crate) fn query_plan(conn: &Connection, q: &TicketQuery) -> Result<Vec<String>, StoreError> {
+    let ListSql {
+        select,
+        count,
+        params,
+    } = list_sql(q);
+    let mut lines = Vec::new();
+    for sql in [select, count] {
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .map_err(db_err)?;
+        let details = stmt
+            .query_map(params_from_iter(params.iter()), |r| r.get::<_, String>(3))
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(db_err)?;
+        lines.extend(details);
+    }
+    Ok(lines)
 }

@@ -1,6 +1,6 @@
 //! The Store contract suite: every backend runs these checks through `contract_suite!`.
 //!
-//! The checks drive the real [`Engine`] over the backend under test, so they cover both the
+//! The checks drive the real `ticketd_core::Engine` over the backend under test, so they cover both the
 //! storage contract and the rules that depend on it (optimistic concurrency, serial numbers,
 //! visibility, grants, outbox).
 #![allow(

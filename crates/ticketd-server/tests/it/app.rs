@@ -6,7 +6,8 @@ use ticketd_core::Engine;
 use ticketd_server::config::{Config, Overrides};
 use tokio::sync::oneshot;
 
-pub(crate) const ADMIN_TOKEN: &str = "admin-test-token";
+/// The token of the README quickstart (`TICKETD_ADMIN_TOKEN=t`).
+pub(crate) const ADMIN_TOKEN: &str = "t";
 
 pub(crate) struct TestApp {
     pub(crate) addr: SocketAddr,

@@ -1,5 +1,9 @@
 //! End-to-end tests of the ticketd server over real HTTP on loopback.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on failure by design")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers panic on failure by design"
+)]
 
 mod app;
 mod auth;

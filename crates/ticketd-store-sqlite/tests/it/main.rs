@@ -1,5 +1,9 @@
 //! Runs the Store contract suite against SQLite, one fresh database file per test.
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test helpers panic on failure by design")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers panic on failure by design"
+)]
 
 use std::sync::Arc;
 use ticketd_store_sqlite::{SqliteOptions, SqliteStore};
@@ -46,4 +50,103 @@ fn database_urls_map_to_paths() {
         Some(Path::new("data/t.db"))
     );
     assert_eq!(path_from_url("postgres://x@y/z"), None);
+}
+
+#[tokio::test]
+async fn list_queries_never_scan_the_tickets_table() {
+    use ticketd_core::store::{TicketQuery, Visibility};
+    use ticketd_core::ticket::TicketState;
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = SqliteStore::open(&SqliteOptions::new(dir.path().join("plan.db"))).unwrap();
+    let user = ticketd_core::UserId(uuid::Uuid::from_u128(7));
+    let org = ticketd_core::identity::DEFAULT_ORG;
+    let mut cases: Vec<(&str, TicketQuery)> = Vec::new();
+    let base = TicketQuery::new(Visibility::All);
+    cases.push(("all, newest first", base.clone()));
+    cases.push((
+        "awaiting me",
+        TicketQuery {
+            awaiting: Some(user),
+            ..base.clone()
+        },
+    ));
+    cases.push((
+        "current assignee",
+        TicketQuery {
+            current_assignee: Some(user),
+            ..base.clone()
+        },
+    ));
+    cases.push((
+        "visible to a user",
+        TicketQuery::new(Visibility::Related {
+            user,
+            orgs: Vec::new(),
+        }),
+    ));
+    cases.push((
+        "visible to an org admin",
+        TicketQuery::new(Visibility::Related {
+            user,
+            orgs: vec![org],
+        }),
+    ));
+    cases.push((
+        "state",
+        TicketQuery {
+            states: vec![TicketState::Pending],
+            ..base.clone()
+        },
+    ));
+    cases.push((
+        "type",
+        TicketQuery {
+            kinds: vec!["apply_asset".into()],
+            ..base.clone()
+        },
+    ));
+    cases.push((
+        "applicant",
+        TicketQuery {
+            applicant: Some(user),
+            ..base.clone()
+        },
+    ));
+    cases.push((
+        "org",
+        TicketQuery {
+            org_ids: Some(vec![org]),
+            ..base.clone()
+        },
+    ));
+    cases.push((
+        "serial",
+        TicketQuery {
+            serial: Some("202608210001".into()),
+            ..base.clone()
+        },
+    ));
+    cases.push((
+        "title",
+        TicketQuery {
+            title: Some("x".into()),
+            ..base.clone()
+        },
+    ));
+    cases.push((
+        "scope",
+        TicketQuery {
+            scope: Some("p1".into()),
+            ..base.clone()
+        },
+    ));
+    for (name, mut query) in cases {
+        query.with_total = true;
+        let plan = store.list_query_plan(query).await.unwrap();
+        let full_scans: Vec<&String> = plan
+            .iter()
+            .filter(|line| line.starts_with("SCAN t") && !line.contains("USING"))
+            .collect();
+        assert!(full_scans.is_empty(), "{name}: {plan:?}");
+    }
 }
