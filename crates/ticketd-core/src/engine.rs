@@ -1,6 +1,7 @@
 //! Use cases: the operations every dialect calls, each checking permissions and applying rules.
 
 use crate::actor::Actor;
+use crate::catalog::{Asset, CatalogQuery, Node};
 use crate::credentials::{self, PasswordForm};
 use crate::error::{ConflictKind, DomainError, StoreError};
 use crate::flow::{Flow, Level, LevelMode};
@@ -8,7 +9,7 @@ use crate::identity::{
     AccessKey, DEFAULT_ORG, Membership, NewUser, Org, ROLE_ORG_USER, ROOT_ORG, Role, RoleScope,
     SystemRole, TokenKind, TokenRecord, User,
 };
-use crate::ids::{AccessKeyId, FlowId, OrgId, RoleId, TicketId, UserId, new_v7};
+use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId, new_v7};
 use crate::machine::{self, Action, Ctx, OpenSpec, TicketEdit};
 use crate::selector::Selector;
 use crate::serial::serial_day;
@@ -662,6 +663,391 @@ impl Engine {
         }
         let actor = self.actor(key.user_id).await?;
         Ok((key, actor))
+    }
+
+    /// Replaces a user's profile (system administrators, or the user for name and e-mail).
+    pub async fn update_user(
+        &self,
+        actor: &Actor,
+        user: User,
+        now: DateTime<Utc>,
+    ) -> Result<User, DomainError> {
+        let stored = self
+            .store
+            .get_user(user.id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                kind: "user",
+                id: user.id.to_string(),
+            })?;
+        let own_profile_only = actor.id() == user.id
+            && stored.username == user.username
+            && stored.system_role == user.system_role
+            && stored.is_active == user.is_active;
+        if !actor.is_system_admin() && !own_profile_only {
+            return Err(DomainError::Forbidden {
+                action: "update user".into(),
+            });
+        }
+        if actor.id() == user.id && !user.is_active {
+            return Err(DomainError::invalid(
+                "is_active",
+                "invalid",
+                "you cannot deactivate yourself",
+            ));
+        }
+        let username = user.username.trim();
+        if username.is_empty() || username.chars().any(char::is_whitespace) {
+            return Err(DomainError::invalid(
+                "username",
+                "invalid",
+                "username must be non-empty without spaces",
+            ));
+        }
+        let updated = User {
+            username: username.into(),
+            created_at: stored.created_at,
+            updated_at: now,
+            ..user
+        };
+        self.store
+            .update_user(updated.clone())
+            .await
+            .map_err(|e| unique_to_conflict(e, "username"))?;
+        Ok(updated)
+    }
+
+    /// Deletes a user (system administrators; never yourself).
+    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<(), DomainError> {
+        if !actor.is_system_admin() {
+            return Err(DomainError::Forbidden {
+                action: "delete user".into(),
+            });
+        }
+        if actor.id() == id {
+            return Err(DomainError::invalid(
+                "id",
+                "invalid",
+                "you cannot delete yourself",
+            ));
+        }
+        self.store.delete_user(id).await.map_err(|e| match e {
+            StoreError::NotFound => DomainError::NotFound {
+                kind: "user",
+                id: id.to_string(),
+            },
+            other => other.into(),
+        })
+    }
+
+    /// Renames an organization (system administrators; built-ins keep their names).
+    pub async fn rename_org(
+        &self,
+        actor: &Actor,
+        id: OrgId,
+        name: &str,
+    ) -> Result<Org, DomainError> {
+        if !actor.is_system_admin() {
+            return Err(DomainError::Forbidden {
+                action: "update organization".into(),
+            });
+        }
+        let mut org = self
+            .store
+            .get_org(id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                kind: "organization",
+                id: id.to_string(),
+            })?;
+        let name = name.trim();
+        if org.builtin && org.name != name {
+            return Err(DomainError::invalid(
+                "name",
+                "invalid",
+                "built-in organizations cannot be renamed",
+            ));
+        }
+        if name.is_empty() || name.chars().count() > 128 {
+            return Err(DomainError::invalid(
+                "name",
+                "invalid",
+                "name must be 1 to 128 characters",
+            ));
+        }
+        org.name = name.into();
+        self.store
+            .update_org(org.clone())
+            .await
+            .map_err(|e| unique_to_conflict(e, "organization name"))?;
+        Ok(org)
+    }
+
+    /// Deletes an organization that nothing refers to (system administrators; not built-ins).
+    pub async fn delete_org(&self, actor: &Actor, id: OrgId) -> Result<(), DomainError> {
+        if !actor.is_system_admin() {
+            return Err(DomainError::Forbidden {
+                action: "delete organization".into(),
+            });
+        }
+        let org = self
+            .store
+            .get_org(id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound {
+                kind: "organization",
+                id: id.to_string(),
+            })?;
+        if org.builtin {
+            return Err(DomainError::invalid(
+                "id",
+                "invalid",
+                "built-in organizations cannot be deleted",
+            ));
+        }
+        self.store.delete_org(id).await.map_err(|e| match e {
+            StoreError::Conflict { .. } => {
+                DomainError::Conflict("the organization still has tickets, flows or assets".into())
+            }
+            other => other.into(),
+        })
+    }
+
+    /// Removes a user from an organization (org managers).
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        user: UserId,
+    ) -> Result<(), DomainError> {
+        if !actor.may_manage_org(org) {
+            return Err(DomainError::Forbidden {
+                action: "manage members".into(),
+            });
+        }
+        self.store.remove_member(org, user).await?;
+        Ok(())
+    }
+
+    /// Deletes an access key (its owner or a system administrator).
+    pub async fn delete_access_key(
+        &self,
+        actor: &Actor,
+        id: AccessKeyId,
+    ) -> Result<(), DomainError> {
+        let key = self.store.get_access_key(id).await?;
+        match key {
+            Some(key) if key.user_id == actor.id() || actor.is_system_admin() => {
+                self.store.delete_access_key(id).await?;
+                Ok(())
+            }
+            _ => Err(DomainError::NotFound {
+                kind: "access key",
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    // ------------------------------------------------------------------ catalog
+
+    fn readable_catalog_orgs(actor: &Actor, wanted: Option<Vec<OrgId>>) -> Option<Vec<OrgId>> {
+        if actor.is_system_admin() || actor.is_system_auditor() {
+            return wanted;
+        }
+        let mine: Vec<OrgId> = actor.memberships.iter().map(|m| m.org_id).collect();
+        Some(match wanted {
+            Some(wanted) => wanted.into_iter().filter(|o| mine.contains(o)).collect(),
+            None => mine,
+        })
+    }
+
+    /// Creates or replaces an asset in an organization the actor manages.
+    pub async fn put_asset(&self, actor: &Actor, asset: Asset) -> Result<Asset, DomainError> {
+        if !actor.may_manage_org(asset.org_id) {
+            return Err(DomainError::Forbidden {
+                action: "manage assets".into(),
+            });
+        }
+        if let Some(existing) = self.find_asset(asset.id).await?
+            && !actor.may_manage_org(existing.org_id)
+        {
+            return Err(DomainError::Forbidden {
+                action: "manage assets".into(),
+            });
+        }
+        let mut errors = Vec::new();
+        if asset.name.trim().is_empty() || asset.name.chars().count() > 128 {
+            errors.push(crate::FieldError::new(
+                "name",
+                "invalid",
+                "name must be 1 to 128 characters",
+            ));
+        }
+        if asset.address.trim().is_empty() || asset.address.chars().count() > 767 {
+            errors.push(crate::FieldError::new(
+                "address",
+                "invalid",
+                "address must be 1 to 767 characters",
+            ));
+        }
+        if !asset.node_ids.is_empty() {
+            let query = CatalogQuery {
+                org_ids: Some(vec![asset.org_id]),
+                ids: Some(asset.node_ids.iter().map(|n| n.uuid()).collect()),
+                ..CatalogQuery::default()
+            };
+            let (found, _) = self.store.list_nodes(query).await?;
+            if usize::try_from(found).unwrap_or(0) != asset.node_ids.len() {
+                errors.push(crate::FieldError::new(
+                    "nodes",
+                    "invalid",
+                    "unknown node in this organization",
+                ));
+            }
+        }
+        if !errors.is_empty() {
+            return Err(DomainError::Validation(errors));
+        }
+        self.store
+            .put_asset(asset.clone())
+            .await
+            .map_err(|e| unique_to_conflict(e, "asset name"))?;
+        Ok(asset)
+    }
+
+    async fn find_asset(&self, id: AssetId) -> Result<Option<Asset>, DomainError> {
+        let query = CatalogQuery {
+            ids: Some(vec![id.uuid()]),
+            ..CatalogQuery::default()
+        };
+        Ok(self.store.list_assets(query).await?.1.into_iter().next())
+    }
+
+    /// One asset the actor may see.
+    pub async fn get_asset(&self, actor: &Actor, id: AssetId) -> Result<Asset, DomainError> {
+        match self.find_asset(id).await? {
+            Some(asset) if actor.may_enter_org(asset.org_id) => Ok(asset),
+            _ => Err(DomainError::NotFound {
+                kind: "asset",
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    /// Deletes an asset in an organization the actor manages.
+    pub async fn delete_asset(&self, actor: &Actor, id: AssetId) -> Result<(), DomainError> {
+        let asset = self.get_asset(actor, id).await?;
+        if !actor.may_manage_org(asset.org_id) {
+            return Err(DomainError::Forbidden {
+                action: "manage assets".into(),
+            });
+        }
+        self.store.delete_asset(id).await?;
+        Ok(())
+    }
+
+    /// Assets the actor may see (members see their organizations' assets).
+    pub async fn assets(
+        &self,
+        actor: &Actor,
+        mut query: CatalogQuery,
+    ) -> Result<(u64, Vec<Asset>), DomainError> {
+        query.org_ids = Self::readable_catalog_orgs(actor, query.org_ids.take());
+        Ok(self.store.list_assets(query).await?)
+    }
+
+    /// Creates a node under `parent` (or a root node) in an organization the actor manages.
+    pub async fn create_node(
+        &self,
+        actor: &Actor,
+        org_id: OrgId,
+        name: &str,
+        parent: Option<NodeId>,
+        now: DateTime<Utc>,
+    ) -> Result<Node, DomainError> {
+        if !actor.may_manage_org(org_id) {
+            return Err(DomainError::Forbidden {
+                action: "manage nodes".into(),
+            });
+        }
+        let name = name.trim();
+        if name.is_empty() || name.contains('/') || name.chars().count() > 128 {
+            return Err(DomainError::invalid(
+                "value",
+                "invalid",
+                "a node name is 1 to 128 characters without '/'",
+            ));
+        }
+        let prefix = match parent {
+            Some(parent_id) => {
+                let query = CatalogQuery {
+                    org_ids: Some(vec![org_id]),
+                    ids: Some(vec![parent_id.uuid()]),
+                    ..CatalogQuery::default()
+                };
+                let parent = self
+                    .store
+                    .list_nodes(query)
+                    .await?
+                    .1
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| {
+                        DomainError::invalid(
+                            "parent",
+                            "invalid",
+                            "unknown parent node in this organization",
+                        )
+                    })?;
+                parent.full_value
+            }
+            None => String::new(),
+        };
+        let node = Node {
+            id: NodeId(self.new_id(now)),
+            org_id,
+            name: name.into(),
+            parent_id: parent,
+            full_value: format!("{prefix}/{name}"),
+            created_at: now,
+        };
+        self.store
+            .put_node(node.clone())
+            .await
+            .map_err(|e| unique_to_conflict(e, "node"))?;
+        Ok(node)
+    }
+
+    /// Nodes the actor may see.
+    pub async fn nodes(
+        &self,
+        actor: &Actor,
+        mut query: CatalogQuery,
+    ) -> Result<(u64, Vec<Node>), DomainError> {
+        query.org_ids = Self::readable_catalog_orgs(actor, query.org_ids.take());
+        Ok(self.store.list_nodes(query).await?)
+    }
+
+    /// Deletes a node in an organization the actor manages.
+    pub async fn delete_node(&self, actor: &Actor, id: NodeId) -> Result<(), DomainError> {
+        let query = CatalogQuery {
+            ids: Some(vec![id.uuid()]),
+            ..CatalogQuery::default()
+        };
+        let node = self.store.list_nodes(query).await?.1.into_iter().next();
+        match node {
+            Some(node) if actor.may_manage_org(node.org_id) => {
+                self.store.delete_node(id).await?;
+                Ok(())
+            }
+            Some(_) => Err(DomainError::Forbidden {
+                action: "manage nodes".into(),
+            }),
+            None => Err(DomainError::NotFound {
+                kind: "node",
+                id: id.to_string(),
+            }),
+        }
     }
 
     // ------------------------------------------------------------------ flows

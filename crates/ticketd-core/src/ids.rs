@@ -58,6 +58,14 @@ id_type!(
     /// An access key used for HTTP Signature authentication.
     AccessKeyId
 );
+id_type!(
+    /// A catalog asset.
+    AssetId
+);
+id_type!(
+    /// A node of the asset tree.
+    NodeId
+);
 
 /// Builds a built-in id of the form `00000000-0000-0000-0000-0000000000NN`.
 pub const fn builtin_uuid(n: u8) -> Uuid {

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod actor;
+pub mod catalog;
 pub mod credentials;
 pub mod engine;
 pub mod error;
@@ -22,4 +23,4 @@ pub mod ticket;
 pub use actor::Actor;
 pub use engine::{Engine, EngineSettings};
 pub use error::{ConflictKind, DomainError, FieldError, StoreError};
-pub use ids::{AccessKeyId, FlowId, OrgId, RoleId, TicketId, UserId};
+pub use ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};

@@ -1,11 +1,12 @@
 //! The `Store` trait: persistence at the level of domain operations, one transaction each.
 
+use crate::catalog::{Asset, CatalogQuery, Node};
 use crate::error::StoreError;
 use crate::flow::Flow;
 use crate::identity::{
     AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, Role, TokenRecord, User,
 };
-use crate::ids::{AccessKeyId, FlowId, OrgId, TicketId, UserId};
+use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
 use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketState, TicketWrite};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -31,6 +32,30 @@ pub enum TicketOrder {
     CreatedDesc,
     /// Oldest first.
     CreatedAsc,
+    /// By another column, then newest first.
+    By {
+        /// The column.
+        key: SortKey,
+        /// Descending.
+        descending: bool,
+    },
+}
+
+/// Columns ticket lists can be sorted by besides creation time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortKey {
+    /// Title.
+    Title,
+    /// Serial number.
+    Serial,
+    /// Type.
+    Kind,
+    /// State.
+    State,
+    /// Applicant display name.
+    Applicant,
+    /// Last change.
+    UpdatedAt,
 }
 
 /// A ticket list query; every filter is optional and they combine with AND.
@@ -60,6 +85,15 @@ pub struct TicketQuery {
     pub title_contains: Option<String>,
     /// Dialect partition key, exact.
     pub scope: Option<String>,
+    /// Exclude these ids.
+    pub exclude_ids: Vec<TicketId>,
+    /// Applicant display (`Name(username)`) contains, case-insensitive.
+    pub applicant_text: Option<String>,
+    /// Content contains any of these texts, case-insensitive (asset ids, commands, …).
+    pub payload_contains_any: Vec<String>,
+    /// Free-text search: every batch must match; a batch matches if any of its alternatives
+    /// does; an alternative matches if each of its terms is contained in the title, type or state.
+    pub search: Vec<Vec<Vec<String>>>,
     /// Created at or after.
     pub created_from: Option<DateTime<Utc>>,
     /// Created before.
@@ -94,6 +128,10 @@ impl TicketQuery {
             title: None,
             title_contains: None,
             scope: None,
+            exclude_ids: Vec::new(),
+            applicant_text: None,
+            payload_contains_any: Vec::new(),
+            search: Vec::new(),
             created_from: None,
             created_to: None,
             archived: None,
@@ -183,6 +221,27 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The users of an organization with their org roles; for ROOT, every user (no org roles).
     async fn org_directory(&self, org: OrgId) -> Result<Vec<DirectoryEntry>, StoreError>;
 
+    /// Replaces an organization's name.
+    async fn update_org(&self, org: Org) -> Result<(), StoreError>;
+    /// Deletes an organization with its memberships (`Conflict` if tickets or flows use it).
+    async fn delete_org(&self, id: OrgId) -> Result<(), StoreError>;
+    /// Deletes a user (`NotFound` if absent); their tickets keep the applicant's display name.
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError>;
+
+    // --- catalog
+    /// Creates or replaces an asset.
+    async fn put_asset(&self, asset: Asset) -> Result<(), StoreError>;
+    /// Deletes an asset.
+    async fn delete_asset(&self, id: AssetId) -> Result<(), StoreError>;
+    /// Assets matching the query, by name, with the total count.
+    async fn list_assets(&self, query: CatalogQuery) -> Result<(u64, Vec<Asset>), StoreError>;
+    /// Creates or replaces a node.
+    async fn put_node(&self, node: Node) -> Result<(), StoreError>;
+    /// Deletes a node.
+    async fn delete_node(&self, id: NodeId) -> Result<(), StoreError>;
+    /// Nodes matching the query, by full path, with the total count.
+    async fn list_nodes(&self, query: CatalogQuery) -> Result<(u64, Vec<Node>), StoreError>;
+
     // --- credentials
     /// Stores a token (by digest).
     async fn create_token(&self, token: TokenRecord) -> Result<(), StoreError>;
@@ -196,6 +255,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn get_access_key(&self, id: AccessKeyId) -> Result<Option<AccessKey>, StoreError>;
     /// Every access key of a user.
     async fn access_keys_of(&self, user: UserId) -> Result<Vec<AccessKey>, StoreError>;
+    /// Deletes an access key.
+    async fn delete_access_key(&self, id: AccessKeyId) -> Result<(), StoreError>;
 
     // --- flows
     /// Creates a flow.

@@ -119,8 +119,10 @@ fn open_connection(options: &SqliteOptions, read_only: bool) -> Result<Connectio
     Ok(conn)
 }
 
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "catalog", include_str!("../migrations/0002_catalog.sql")),
+];
 
 /// Applies missing migrations; returns how many ran.
 fn migrate(conn: &Connection) -> Result<usize, StoreError> {

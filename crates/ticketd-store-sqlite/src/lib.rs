@@ -12,12 +12,13 @@ use rows::{USER_COLUMNS, from_ts, json_text, ts};
 use rusqlite::{OptionalExtension, params};
 use std::sync::Arc;
 use ticketd_core::StoreError;
+use ticketd_core::catalog::{Asset, CatalogQuery, Node};
 use ticketd_core::flow::Flow;
 use ticketd_core::identity::{
     AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, ROOT_ORG, Role, RoleScope,
     TokenKind, TokenRecord, User,
 };
-use ticketd_core::ids::{AccessKeyId, FlowId, OrgId, RoleId, TicketId, UserId};
+use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery};
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketState,
@@ -385,6 +386,154 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn update_org(&self, org: Org) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE orgs SET name = ?2 WHERE id = ?1",
+                        params![org.id.0, org.name],
+                    )
+                    .map_err(db_err)?;
+                if n == 0 {
+                    Err(StoreError::NotFound)
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+    }
+
+    async fn delete_org(&self, id: OrgId) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let in_use: bool = c
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM tickets WHERE org_id = ?1) \
+                         OR EXISTS (SELECT 1 FROM flows WHERE org_id = ?1) \
+                         OR EXISTS (SELECT 1 FROM assets WHERE org_id = ?1) \
+                         OR EXISTS (SELECT 1 FROM nodes WHERE org_id = ?1)",
+                        [id.0],
+                        |r| r.get(0),
+                    )
+                    .map_err(db_err)?;
+                if in_use {
+                    return Err(StoreError::Conflict {
+                        constraint: "organization in use".into(),
+                    });
+                }
+                let n = c
+                    .execute("DELETE FROM orgs WHERE id = ?1", [id.0])
+                    .map_err(db_err)?;
+                if n == 0 {
+                    Err(StoreError::NotFound)
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let n = c
+                    .execute("DELETE FROM users WHERE id = ?1", [id.0])
+                    .map_err(db_err)?;
+                if n == 0 {
+                    Err(StoreError::NotFound)
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+    }
+
+    async fn put_asset(&self, a: Asset) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO assets (id, org_id, name, address, platform, is_active, node_ids, comment, created_at, \
+                     updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO UPDATE SET \
+                     org_id = excluded.org_id, name = excluded.name, address = excluded.address, \
+                     platform = excluded.platform, is_active = excluded.is_active, node_ids = excluded.node_ids, \
+                     comment = excluded.comment, updated_at = excluded.updated_at",
+                    params![
+                        a.id.0,
+                        a.org_id.0,
+                        a.name,
+                        a.address,
+                        a.platform,
+                        a.is_active,
+                        json_text(&a.node_ids),
+                        a.comment,
+                        ts(a.created_at),
+                        ts(a.updated_at)
+                    ],
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn delete_asset(&self, id: AssetId) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let n = c
+                    .execute("DELETE FROM assets WHERE id = ?1", [id.0])
+                    .map_err(db_err)?;
+                if n == 0 {
+                    Err(StoreError::NotFound)
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+    }
+
+    async fn list_assets(&self, q: CatalogQuery) -> Result<(u64, Vec<Asset>), StoreError> {
+        self.pool
+            .read(move |c| catalog_page(c, "assets", "name", &["name", "address"], &q, rows::asset))
+            .await
+    }
+
+    async fn put_node(&self, n: Node) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO nodes (id, org_id, name, parent_id, full_value, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                     parent_id = excluded.parent_id, full_value = excluded.full_value",
+                    params![n.id.0, n.org_id.0, n.name, n.parent_id.map(|p| p.0), n.full_value, ts(n.created_at)],
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn delete_node(&self, id: NodeId) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let n = c
+                    .execute("DELETE FROM nodes WHERE id = ?1", [id.0])
+                    .map_err(db_err)?;
+                if n == 0 {
+                    Err(StoreError::NotFound)
+                } else {
+                    Ok(())
+                }
+            })
+            .await
+    }
+
+    async fn list_nodes(&self, q: CatalogQuery) -> Result<(u64, Vec<Node>), StoreError> {
+        self.pool
+            .read(move |c| catalog_page(c, "nodes", "full_value", &["full_value"], &q, rows::node))
+            .await
+    }
+
     async fn create_token(&self, t: TokenRecord) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
@@ -464,6 +613,21 @@ impl Store for SqliteStore {
                 )
                 .and_then(|mut s| s.query_map([user.0], access_key_row)?.collect())
                 .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn delete_access_key(&self, id: AccessKeyId) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let n = c
+                    .execute("DELETE FROM access_keys WHERE id = ?1", [id.0])
+                    .map_err(db_err)?;
+                if n == 0 {
+                    Err(StoreError::NotFound)
+                } else {
+                    Ok(())
+                }
             })
             .await
     }
@@ -748,4 +912,75 @@ fn access_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccessKey> {
         is_active: r.get(3)?,
         created_at: from_ts(r.get(4)?),
     })
+}
+
+/// One page of a catalog table with its total, filtered by organization, ids and a search text.
+fn catalog_page<T>(
+    c: &rusqlite::Connection,
+    table: &str,
+    order: &str,
+    search_columns: &[&str],
+    q: &CatalogQuery,
+    map: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> Result<(u64, Vec<T>), StoreError> {
+    use rusqlite::types::Value as V;
+    let mut params: Vec<V> = Vec::new();
+    let mut conditions: Vec<String> = Vec::new();
+    let in_list = |column: &str, values: Vec<V>, params: &mut Vec<V>| {
+        if values.is_empty() {
+            return "0".to_owned();
+        }
+        let marks: Vec<&str> = values.iter().map(|_| "?").collect();
+        params.extend(values);
+        format!("{column} IN ({})", marks.join(", "))
+    };
+    if let Some(orgs) = &q.org_ids {
+        let values = orgs
+            .iter()
+            .map(|o| V::Blob(o.0.as_bytes().to_vec()))
+            .collect();
+        conditions.push(in_list("org_id", values, &mut params));
+    }
+    if let Some(ids) = &q.ids {
+        let values = ids.iter().map(|i| V::Blob(i.as_bytes().to_vec())).collect();
+        conditions.push(in_list("id", values, &mut params));
+    }
+    if let Some(text) = q.search.as_deref().filter(|t| !t.is_empty()) {
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let alternatives: Vec<String> = search_columns
+            .iter()
+            .map(|column| {
+                params.push(V::Text(pattern.clone()));
+                format!("{column} LIKE ? ESCAPE '\\'")
+            })
+            .collect();
+        conditions.push(format!("({})", alternatives.join(" OR ")));
+    }
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", conditions.join(" AND "))
+    };
+    let total: i64 = c
+        .prepare_cached(&format!("SELECT COUNT(*) FROM {table}{where_clause}"))
+        .and_then(|mut s| s.query_row(rusqlite::params_from_iter(params.iter()), |r| r.get(0)))
+        .map_err(db_err)?;
+    let limit = if q.limit == 0 { -1 } else { i64::from(q.limit) };
+    let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT * FROM {table}{where_clause} ORDER BY {order} COLLATE NOCASE, id LIMIT {limit} OFFSET {offset}"
+    );
+    let items = c
+        .prepare_cached(&sql)
+        .and_then(|mut s| {
+            s.query_map(rusqlite::params_from_iter(params.iter()), map)?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(db_err)?;
+    Ok((u64::try_from(total).unwrap_or(0), items))
 }

@@ -4,9 +4,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::Row;
 use rusqlite::types::Type;
 use serde::de::DeserializeOwned;
+use ticketd_core::catalog::{Asset, Node};
 use ticketd_core::flow::Flow;
 use ticketd_core::identity::{Org, SystemRole, User};
-use ticketd_core::ids::{FlowId, OrgId, TicketId, UserId};
+use ticketd_core::ids::{AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
 use ticketd_core::ticket::{Grant, Ticket, TicketState};
 use uuid::Uuid;
 
@@ -140,6 +141,32 @@ pub(crate) fn grant(row: &Row<'_>) -> rusqlite::Result<Grant> {
         valid_until: row.get::<_, Option<i64>>("valid_until")?.map(from_ts),
         created_by: row.get("created_by")?,
         comment: row.get("comment")?,
+        created_at: from_ts(row.get("created_at")?),
+    })
+}
+
+pub(crate) fn asset(row: &Row<'_>) -> rusqlite::Result<Asset> {
+    Ok(Asset {
+        id: AssetId(row.get("id")?),
+        org_id: OrgId(row.get("org_id")?),
+        name: row.get("name")?,
+        address: row.get("address")?,
+        platform: row.get("platform")?,
+        is_active: row.get("is_active")?,
+        node_ids: json_col(row, "node_ids")?,
+        comment: row.get("comment")?,
+        created_at: from_ts(row.get("created_at")?),
+        updated_at: from_ts(row.get("updated_at")?),
+    })
+}
+
+pub(crate) fn node(row: &Row<'_>) -> rusqlite::Result<Node> {
+    Ok(Node {
+        id: NodeId(row.get("id")?),
+        org_id: OrgId(row.get("org_id")?),
+        name: row.get("name")?,
+        parent_id: row.get::<_, Option<Uuid>>("parent_id")?.map(NodeId),
+        full_value: row.get("full_value")?,
         created_at: from_ts(row.get("created_at")?),
     })
 }

@@ -6,7 +6,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use ticketd_core::StoreError;
 use ticketd_core::serial::format_serial;
-use ticketd_core::store::{TicketOrder, TicketPage, TicketQuery, Visibility};
+use ticketd_core::store::{SortKey, TicketOrder, TicketPage, TicketQuery, Visibility};
 use ticketd_core::ticket::{Grant, Ticket, TicketWrite};
 use uuid::Uuid;
 
@@ -426,6 +426,42 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         params.push(SqlValue::Text(escape_like(text)));
         conditions.push("t.title LIKE ? ESCAPE '\\'".into());
     }
+    if !q.exclude_ids.is_empty() {
+        let list = in_list("t.id", q.exclude_ids.iter().map(|i| blob(i.0)), &mut params);
+        conditions.push(format!("NOT ({list})"));
+    }
+    if let Some(text) = &q.applicant_text {
+        params.push(SqlValue::Text(escape_like(text)));
+        conditions.push("t.applicant_display LIKE ? ESCAPE '\\'".into());
+    }
+    if !q.payload_contains_any.is_empty() {
+        let mut alternatives = Vec::new();
+        for text in &q.payload_contains_any {
+            params.push(SqlValue::Text(escape_like(text)));
+            alternatives.push("t.payload LIKE ? ESCAPE '\\'");
+        }
+        conditions.push(format!("({})", alternatives.join(" OR ")));
+    }
+    for batch in &q.search {
+        let mut alternatives = Vec::new();
+        for alternative in batch {
+            let mut terms = Vec::new();
+            for term in alternative {
+                for _ in 0..3 {
+                    params.push(SqlValue::Text(escape_like(term)));
+                }
+                terms.push(
+                    "(t.title LIKE ? ESCAPE '\\' OR t.kind LIKE ? ESCAPE '\\' OR t.state LIKE ? ESCAPE '\\')",
+                );
+            }
+            if !terms.is_empty() {
+                alternatives.push(format!("({})", terms.join(" AND ")));
+            }
+        }
+        if !alternatives.is_empty() {
+            conditions.push(format!("({})", alternatives.join(" OR ")));
+        }
+    }
     if let Some(scope) = &q.scope {
         params.push(SqlValue::Text(scope.clone()));
         conditions.push("t.scope = ?".into());
@@ -449,13 +485,24 @@ fn list_sql(q: &TicketQuery) -> ListSql {
     } else {
         format!(" WHERE {}", conditions.join(" AND "))
     };
-    let direction = match q.order {
-        TicketOrder::CreatedDesc => "DESC",
-        TicketOrder::CreatedAsc => "ASC",
+    let order = match q.order {
+        TicketOrder::CreatedDesc => format!("{order_column} DESC, {tie_break} DESC"),
+        TicketOrder::CreatedAsc => format!("{order_column} ASC, {tie_break} ASC"),
+        TicketOrder::By { key, descending } => {
+            let column = match key {
+                SortKey::Title => "t.title COLLATE NOCASE",
+                SortKey::Serial => "t.serial",
+                SortKey::Kind => "t.kind",
+                SortKey::State => "t.state",
+                SortKey::Applicant => "t.applicant_display COLLATE NOCASE",
+                SortKey::UpdatedAt => "t.updated_at",
+            };
+            let direction = if descending { "DESC" } else { "ASC" };
+            format!("{column} {direction}, {order_column} DESC, {tie_break} DESC")
+        }
     };
     let select = format!(
-        "SELECT {TICKET_COLUMNS} FROM {from}{where_clause} ORDER BY {order_column} {direction}, {tie_break} {direction} \
-         LIMIT {} OFFSET {}",
+        "SELECT {TICKET_COLUMNS} FROM {from}{where_clause} ORDER BY {order} LIMIT {} OFFSET {}",
         q.limit,
         i64::try_from(q.offset).unwrap_or(i64::MAX)
     );

@@ -897,3 +897,296 @@ pub async fn outbox_has_one_event_per_transition(store: Arc<dyn Store>) {
     assert_eq!(history.len(), 2);
     assert_eq!(store.events_after(events[1].0, 100).await.unwrap().len(), 1);
 }
+
+/// Assets and nodes: per-organization names, search, paging, membership-scoped reads.
+pub async fn catalog_assets_and_nodes(store: Arc<dyn Store>) {
+    use ticketd_core::catalog::{Asset, CatalogQuery};
+    let w = World::new(store.clone()).await;
+    let root = w
+        .engine
+        .create_node(&w.admin, DEFAULT_ORG, "Default", None, t0())
+        .await
+        .unwrap();
+    let prod = w
+        .engine
+        .create_node(&w.olga, DEFAULT_ORG, "Prod", Some(root.id), t0())
+        .await
+        .unwrap();
+    assert_eq!(prod.full_value, "/Default/Prod");
+    assert!(matches!(
+        w.engine
+            .create_node(&w.alice, DEFAULT_ORG, "x", None, t0())
+            .await,
+        Err(DomainError::Forbidden { .. })
+    ));
+    let asset = |name: &str, address: &str, org| Asset {
+        id: ticketd_core::AssetId(w.engine.new_id(t0())),
+        org_id: org,
+        name: name.into(),
+        address: address.into(),
+        platform: "Linux".into(),
+        is_active: true,
+        node_ids: vec![prod.id],
+        comment: String::new(),
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let db = w
+        .engine
+        .put_asset(&w.olga, asset("db01", "10.0.0.5", DEFAULT_ORG))
+        .await
+        .unwrap();
+    w.engine
+        .put_asset(&w.admin, asset("web01", "10.0.0.6", DEFAULT_ORG))
+        .await
+        .unwrap();
+    let mut foreign = asset("db02", "10.9.0.1", w.other_org);
+    foreign.node_ids.clear();
+    w.engine.put_asset(&w.admin, foreign).await.unwrap();
+    assert!(matches!(
+        w.engine
+            .put_asset(&w.olga, asset("db01", "10.0.0.7", DEFAULT_ORG))
+            .await,
+        Err(DomainError::Conflict(_))
+    ));
+    let (total, found) = w
+        .engine
+        .assets(
+            &w.alice,
+            CatalogQuery {
+                search: Some("DB".into()),
+                ..CatalogQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (total, found.len()),
+        (1, 1),
+        "alice sees Default's db01 only"
+    );
+    assert_eq!(found[0].display(), "db01(10.0.0.5)");
+    let (total, _) = w
+        .engine
+        .assets(&w.admin, CatalogQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(total, 3);
+    let (total, page) = w
+        .engine
+        .assets(
+            &w.admin,
+            CatalogQuery {
+                limit: 1,
+                offset: 1,
+                ..CatalogQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((total, page.len()), (3, 1));
+    let (_, nodes) = w
+        .engine
+        .nodes(
+            &w.alice,
+            CatalogQuery {
+                search: Some("prod".into()),
+                ..CatalogQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert!(matches!(
+        w.engine.get_asset(&w.mallory, db.id).await,
+        Err(DomainError::NotFound { .. })
+    ));
+    w.engine.delete_asset(&w.olga, db.id).await.unwrap();
+    assert!(matches!(
+        w.engine.get_asset(&w.admin, db.id).await,
+        Err(DomainError::NotFound { .. })
+    ));
+    assert!(matches!(
+        w.engine.delete_org(&w.admin, w.other_org).await,
+        Err(DomainError::Conflict(_))
+    ));
+}
+
+/// Search syntax, exclusions, applicant text, content text and sorting.
+pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
+    use ticketd_core::store::{SortKey, TicketOrder};
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let a = w.open(&w.alice, "general", "db access prod", t0()).await;
+    let b = w.open(&w.alice, "general", "web access", at(1)).await;
+    let c = w.open(&w.carol, "general", "db restore", at(2)).await;
+    let titles = |q: TicketQuery| {
+        let engine = w.engine.clone();
+        let admin = w.admin.clone();
+        async move {
+            engine
+                .list_tickets(&admin, q)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|t| t.title)
+                .collect::<Vec<_>>()
+        }
+    };
+    let base = TicketQuery::new(Visibility::All);
+    let words = |batches: &[&[&[&str]]]| -> Vec<Vec<Vec<String>>> {
+        batches
+            .iter()
+            .map(|b| {
+                b.iter()
+                    .map(|alt| alt.iter().map(|s| (*s).to_owned()).collect())
+                    .collect()
+            })
+            .collect()
+    };
+    assert_eq!(
+        titles(TicketQuery {
+            search: words(&[&[&["db"]]]),
+            ..base.clone()
+        })
+        .await,
+        vec!["db restore", "db access prod"]
+    );
+    assert_eq!(
+        titles(TicketQuery {
+            search: words(&[&[&["db", "prod"]]]),
+            ..base.clone()
+        })
+        .await,
+        vec!["db access prod"]
+    );
+    assert_eq!(
+        titles(TicketQuery {
+            search: words(&[&[&["restore"], &["web"]]]),
+            ..base.clone()
+        })
+        .await,
+        vec!["db restore", "web access"]
+    );
+    assert_eq!(
+        titles(TicketQuery {
+            search: words(&[&[&["db"]], &[&["access"]]]),
+            ..base.clone()
+        })
+        .await,
+        vec!["db access prod"]
+    );
+    assert_eq!(
+        titles(TicketQuery {
+            exclude_ids: vec![a.id, c.id],
+            ..base.clone()
+        })
+        .await,
+        vec!["web access"]
+    );
+    assert_eq!(
+        titles(TicketQuery {
+            applicant_text: Some("CAROL".into()),
+            ..base.clone()
+        })
+        .await,
+        vec!["db restore"]
+    );
+    assert_eq!(
+        titles(TicketQuery {
+            payload_contains_any: vec!["test".into()],
+            ..base.clone()
+        })
+        .await
+        .len(),
+        3
+    );
+    assert!(
+        titles(TicketQuery {
+            search: words(&[&[&["100%_"]]]),
+            ..base.clone()
+        })
+        .await
+        .is_empty()
+    );
+    let by_title = TicketQuery {
+        order: TicketOrder::By {
+            key: SortKey::Title,
+            descending: false,
+        },
+        ..base.clone()
+    };
+    assert_eq!(
+        titles(by_title).await,
+        vec!["db access prod", "db restore", "web access"]
+    );
+    let by_applicant = TicketQuery {
+        order: TicketOrder::By {
+            key: SortKey::Applicant,
+            descending: true,
+        },
+        ..base.clone()
+    };
+    assert_eq!(titles(by_applicant).await[0], "db restore");
+    assert_eq!(
+        titles(TicketQuery {
+            order: TicketOrder::CreatedAsc,
+            ..base.clone()
+        })
+        .await[0],
+        "db access prod"
+    );
+    let _ = b;
+}
+
+/// Users can be updated and deleted; their tickets keep the applicant's name.
+pub async fn users_can_be_updated_and_deleted(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let t = w.open(&w.carol, "general", "mine", t0()).await;
+    let mut renamed = w.carol.user.clone();
+    renamed.name = "Caroline".into();
+    let updated = w
+        .engine
+        .update_user(&w.carol, renamed.clone(), at(1))
+        .await
+        .unwrap();
+    assert_eq!(updated.name, "Caroline");
+    let mut promoted = renamed.clone();
+    promoted.system_role = ticketd_core::identity::SystemRole::Admin;
+    assert!(matches!(
+        w.engine.update_user(&w.carol, promoted, at(2)).await,
+        Err(DomainError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        w.engine.delete_user(&w.alice, w.carol.id()).await,
+        Err(DomainError::Forbidden { .. })
+    ));
+    w.engine.delete_user(&w.admin, w.carol.id()).await.unwrap();
+    assert!(store.get_user(w.carol.id()).await.unwrap().is_none());
+    let orphan = store.get_ticket(t.id).await.unwrap().unwrap();
+    assert_eq!(orphan.applicant_id, None);
+    assert_eq!(orphan.applicant_display, "Carol(carol)");
+    let empty = w
+        .engine
+        .create_org(Some(&w.admin), "Empty", t0())
+        .await
+        .unwrap();
+    w.engine
+        .rename_org(&w.admin, empty.id, "Renamed")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_org(empty.id).await.unwrap().unwrap().name,
+        "Renamed"
+    );
+    w.engine.delete_org(&w.admin, empty.id).await.unwrap();
+    assert!(store.get_org(empty.id).await.unwrap().is_none());
+    assert!(matches!(
+        w.engine.delete_org(&w.admin, DEFAULT_ORG).await,
+        Err(DomainError::Validation(_))
+    ));
+}

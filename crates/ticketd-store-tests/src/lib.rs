@@ -54,7 +54,10 @@ macro_rules! contract_suite {
             comments_and_history_are_ordered,
             resubmit_starts_a_new_round,
             organizations_are_isolated,
-            outbox_has_one_event_per_transition
+            outbox_has_one_event_per_transition,
+            catalog_assets_and_nodes,
+            search_exclusions_and_sorting,
+            users_can_be_updated_and_deleted
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {

@@ -56,7 +56,11 @@ fn default_config_is_commented_toml() {
 #[test]
 fn migrate_then_create_user_token_and_access_key() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(run_ok(ticketd(dir.path()).arg("migrate")).starts_with("1 migration(s) applied"));
+    let first = run_ok(ticketd(dir.path()).arg("migrate"));
+    assert!(
+        first.contains("migration(s) applied") && !first.starts_with('0'),
+        "{first}"
+    );
     assert!(
         dir.path().join("ticketd.db").exists(),
         "the default database is ticketd.db in the working directory"

@@ -13,7 +13,7 @@ async fn fresh_store() -> Option<TestStore> {
     let dir = tempfile::tempdir().expect("temporary directory");
     let (store, migrated) =
         SqliteStore::open(&SqliteOptions::new(dir.path().join("contract.db"))).expect("open store");
-    assert_eq!(migrated, 1);
+    assert!(migrated >= 2, "a fresh database gets every migration");
     Some(TestStore {
         store: Arc::new(store),
         guard: Box::new(dir),
@@ -27,7 +27,7 @@ async fn reopening_an_existing_file_runs_no_migration() {
     let dir = tempfile::tempdir().unwrap();
     let options = SqliteOptions::new(dir.path().join("again.db"));
     let (first, migrated) = SqliteStore::open(&options).unwrap();
-    assert_eq!(migrated, 1);
+    assert!(migrated >= 2);
     drop(first);
     let (_second, migrated) = SqliteStore::open(&options).unwrap();
     assert_eq!(migrated, 0);
