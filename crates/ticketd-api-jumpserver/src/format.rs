@@ -36,3 +36,202 @@ impl axum::extract::FromRequestParts<AppState> for Zone {
         Ok(Self(request_time_zone(parts, state)))
     }
 }
+
+/// Parses a datetime as JumpServer accepts it (§6.4): `%Y/%m/%d %H:%M:%S %z`, ISO 8601 with or
+/// without offset and fraction (`2023-03-28T02:10:23.245Z`), `%Y-%m-%d %H:%M:%S[ %z]`, or a
+/// date; values without an offset are read in `zone`.
+pub(crate) fn parse_datetime(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+    let text = text.trim();
+    if text.is_empty() || text.len() > 64 {
+        return None;
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&Utc));
+    }
+    for format in [
+        "%Y/%m/%d %H:%M:%S %z",
+        "%Y-%m-%d %H:%M:%S %z",
+        "%Y-%m-%d %H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+    ] {
+        if let Ok(t) = DateTime::parse_from_str(text, format) {
+            return Some(t.with_timezone(&Utc));
+        }
+    }
+    let naive = [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y/%m/%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ]
+    .iter()
+    .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+    .or_else(|| {
+        ["%Y-%m-%d", "%Y/%m/%d"]
+            .iter()
+            .find_map(|format| NaiveDate::parse_from_str(text, format).ok())
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+    })?;
+    zone.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// Action names of older JumpServer documents, mapped onto the current bits.
+fn legacy_action_bits(name: &str) -> Option<u32> {
+    Some(match name {
+        "upload_file" => 2,
+        "download_file" => 4,
+        "updownload" => 6,
+        "clipboard_copy" => 8,
+        "clipboard_paste" => 16,
+        "clipboard_copy_paste" => 24,
+        _ => return None,
+    })
+}
+
+/// Parses `apply_actions`: a list of names or `{"value": name}` objects, `["all"]`, or the
+/// integer bitmask. Errors use JumpServer's messages.
+pub(crate) fn parse_actions(value: &serde_json::Value) -> Result<u32, String> {
+    use serde_json::Value;
+    use ticketd_core::payload::{ACTIONS, ALL_ACTIONS};
+    match value {
+        Value::Number(n) => match n.as_u64() {
+            Some(bits) if bits <= u64::from(ALL_ACTIONS) => Ok(u32::try_from(bits).unwrap_or(0)),
+            _ => Err(format!("Invalid choice: {n}")),
+        },
+        Value::Array(items) => {
+            let mut mask = 0u32;
+            for item in items {
+                let name = match item {
+                    Value::String(s) => s.as_str(),
+                    Value::Object(o) => o
+                        .get("value")
+                        .and_then(Value::as_str)
+                        .ok_or("Invalid data type, should be list")?,
+                    _ => return Err("Invalid data type, should be list".into()),
+                };
+                mask |= if name == "all" {
+                    ALL_ACTIONS
+                } else if let Some((_, bit)) = ACTIONS.iter().find(|(n, _)| *n == name) {
+                    *bit
+                } else if let Some(bits) = legacy_action_bits(name) {
+                    bits
+                } else {
+                    return Err(format!("Invalid choice: {name}"));
+                };
+            }
+            Ok(mask)
+        }
+        _ => Err("Invalid data type, should be list".into()),
+    }
+}
+
+/// Parses a list of ids given as UUID strings or `{"id": …}` objects.
+pub(crate) fn parse_id_list(value: &serde_json::Value) -> Result<Vec<uuid::Uuid>, String> {
+    use serde_json::Value;
+    let Value::Array(items) = value else {
+        return Err("Expected a list of items but got type \"".to_owned()
+            + json_type(value)
+            + "\".");
+    };
+    items
+        .iter()
+        .map(|item| {
+            let text = match item {
+                Value::String(s) => s.as_str(),
+                Value::Object(o) => o.get("id").and_then(Value::as_str).unwrap_or(""),
+                other => {
+                    return Err(format!(
+                        "Incorrect type. Expected pk value, received {}.",
+                        json_type(other)
+                    ));
+                }
+            };
+            uuid::Uuid::parse_str(text.trim())
+                .map_err(|_not_uuid| format!("“{text}” is not a valid UUID."))
+        })
+        .collect()
+}
+
+/// DRF's name of a JSON value's type.
+pub(crate) fn json_type(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn datetimes_parse_in_every_documented_form() {
+        let shanghai: Tz = "Asia/Shanghai".parse().unwrap();
+        let expect = |text: &str, zone: Tz| parse_datetime(text, zone).map(|t| t.to_rfc3339());
+        assert_eq!(
+            expect("2023-03-28T02:10:23.245Z", shanghai).unwrap(),
+            "2023-03-28T02:10:23.245+00:00"
+        );
+        assert_eq!(
+            expect("2023-03-28 10:10:23", shanghai).unwrap(),
+            "2023-03-28T02:10:23+00:00"
+        );
+        assert_eq!(
+            expect("2026/08/21 10:00:00 +0800", chrono_tz::UTC).unwrap(),
+            "2026-08-21T02:00:00+00:00"
+        );
+        assert_eq!(
+            expect("2026-08-21 10:00:00 +0800", chrono_tz::UTC).unwrap(),
+            "2026-08-21T02:00:00+00:00"
+        );
+        assert_eq!(
+            expect("2026-08-21", chrono_tz::UTC).unwrap(),
+            "2026-08-21T00:00:00+00:00"
+        );
+        assert_eq!(parse_datetime("yesterday", chrono_tz::UTC), None);
+        assert_eq!(parse_datetime("99999-01-01", chrono_tz::UTC), None);
+    }
+
+    #[test]
+    fn actions_accept_names_objects_all_and_bits() {
+        assert_eq!(parse_actions(&json!(["all"])), Ok(127));
+        assert_eq!(
+            parse_actions(&json!(["connect", {"value": "upload"}])),
+            Ok(3)
+        );
+        assert_eq!(parse_actions(&json!(5)), Ok(5));
+        assert_eq!(parse_actions(&json!([])), Ok(0));
+        assert_eq!(parse_actions(&json!(["clipboard_copy_paste"])), Ok(24));
+        assert_eq!(
+            parse_actions(&json!(["fly"])),
+            Err("Invalid choice: fly".into())
+        );
+        assert_eq!(
+            parse_actions(&json!(null)),
+            Err("Invalid data type, should be list".into())
+        );
+        assert_eq!(
+            parse_actions(&json!(500)),
+            Err("Invalid choice: 500".into())
+        );
+    }
+
+    #[test]
+    fn id_lists_accept_strings_and_objects() {
+        let id = "8e5b1c4e-2f0a-4c7e-9d59-0a3c4b1f6d11";
+        assert_eq!(parse_id_list(&json!([id, {"id": id}])).unwrap().len(), 2);
+        assert!(parse_id_list(&json!(["nope"])).is_err());
+        assert!(parse_id_list(&json!({"id": id})).is_err());
+    }
+}

@@ -1,8 +1,14 @@
 //! The JumpServer dialect: `/api/v1/...` routes in JumpServer's wire shapes over the ticketd core.
 
+mod admin;
+mod choices;
 mod error;
 mod extract;
+mod flows;
 mod format;
+mod listing;
+mod perms;
+mod tickets;
 mod users;
 
 pub use error::ApiError;
@@ -15,6 +21,10 @@ use ticketd_http::AppState;
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
         .merge(users::router())
+        .merge(admin::router())
+        .merge(flows::router())
+        .merge(perms::router())
+        .merge(tickets::router())
         .fallback(error::not_found)
         .layer(DefaultBodyLimit::max(state.settings.body_limit))
 }

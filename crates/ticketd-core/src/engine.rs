@@ -717,6 +717,88 @@ impl Engine {
         Ok(updated)
     }
 
+    /// Users the actor may list: everyone for system admins and auditors, else the members of
+    /// the organizations the actor belongs to; `org` narrows to one organization's members.
+    pub async fn users(&self, actor: &Actor, org: Option<OrgId>) -> Result<Vec<User>, DomainError> {
+        let everyone = actor.is_system_admin() || actor.is_system_auditor();
+        let orgs: Vec<OrgId> = match org {
+            Some(org) if org == ROOT_ORG && everyone => return Ok(self.store.list_users().await?),
+            Some(org) if actor.may_enter_org(org) => vec![org],
+            Some(_) => {
+                return Err(DomainError::Forbidden {
+                    action: "list users".into(),
+                });
+            }
+            None if everyone => return Ok(self.store.list_users().await?),
+            None => actor.memberships.iter().map(|m| m.org_id).collect(),
+        };
+        let members: std::collections::HashSet<UserId> = self
+            .store
+            .memberships_in(orgs)
+            .await?
+            .into_iter()
+            .map(|m| m.user_id)
+            .collect();
+        Ok(self
+            .store
+            .list_users()
+            .await?
+            .into_iter()
+            .filter(|u| members.contains(&u.id))
+            .collect())
+    }
+
+    /// One user the actor may see (themselves, members of shared organizations, or anyone for
+    /// system admins and auditors).
+    pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, DomainError> {
+        if id == actor.id() {
+            return Ok(actor.user.clone());
+        }
+        let visible = self
+            .users(actor, None)
+            .await?
+            .into_iter()
+            .find(|u| u.id == id);
+        visible.ok_or_else(|| DomainError::NotFound {
+            kind: "user",
+            id: id.to_string(),
+        })
+    }
+
+    /// Memberships of an organization the actor may enter.
+    pub async fn members(&self, actor: &Actor, org: OrgId) -> Result<Vec<Membership>, DomainError> {
+        if !actor.may_enter_org(org) {
+            return Err(DomainError::Forbidden {
+                action: "list members".into(),
+            });
+        }
+        Ok(self.store.memberships_in(vec![org]).await?)
+    }
+
+    /// Organizations the actor may enter (all of them for system admins and auditors).
+    pub async fn orgs(&self, actor: &Actor) -> Result<Vec<Org>, DomainError> {
+        let orgs = self.store.list_orgs().await?;
+        Ok(orgs
+            .into_iter()
+            .filter(|o| actor.may_enter_org(o.id))
+            .collect())
+    }
+
+    /// Access keys of a user (their own, or any for system administrators); secrets included,
+    /// so dialects must not render them.
+    pub async fn access_keys(
+        &self,
+        actor: &Actor,
+        user: UserId,
+    ) -> Result<Vec<AccessKey>, DomainError> {
+        if user != actor.id() && !actor.is_system_admin() {
+            return Err(DomainError::Forbidden {
+                action: "list access keys".into(),
+            });
+        }
+        Ok(self.store.access_keys_of(user).await?)
+    }
+
     /// Deletes a user (system administrators; never yourself).
     pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<(), DomainError> {
         if !actor.is_system_admin() {

@@ -1,8 +1,12 @@
 //! `spawn_app`: a server on 127.0.0.1:0 over a fresh SQLite file, with an admin token.
 
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use ticketd_core::Engine;
+use ticketd_core::engine::NewUserInput;
+use ticketd_core::identity::{SystemRole, TokenKind};
+use ticketd_core::{Actor, OrgId, RoleId};
 use ticketd_server::config::{Config, Overrides};
 use tokio::sync::oneshot;
 
@@ -21,6 +25,99 @@ impl TestApp {
     pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }
+
+    /// Sends `method path` with `Authorization: Token <token>` and an optional JSON body; returns
+    /// the status and the parsed body (`Value::Null` when empty or not JSON).
+    pub(crate) async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    /// Like [`TestApp::call`], with extra headers.
+    pub(crate) async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .header("Authorization", format!("Token {token}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// The admin actor.
+    pub(crate) async fn admin(&self) -> Actor {
+        let admin = self
+            .engine
+            .store()
+            .find_user_by_username("admin")
+            .await
+            .unwrap()
+            .unwrap();
+        self.engine.actor(admin.id).await.unwrap()
+    }
+
+    /// Creates a user with an API token (the token equals the username); `orgs` are
+    /// `(org, role)` memberships (empty: member of Default).
+    pub(crate) async fn user(
+        &self,
+        username: &str,
+        role: SystemRole,
+        orgs: Vec<(OrgId, RoleId)>,
+    ) -> Actor {
+        let now = ticketd_http::now();
+        let user = self
+            .engine
+            .create_user(
+                None,
+                NewUserInput {
+                    username: username.into(),
+                    name: capitalize(username),
+                    email: format!("{username}@example.com"),
+                    system_role: role,
+                    password: Some(format!("{username}-password")),
+                    orgs,
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        self.engine
+            .install_token(user.id, username, TokenKind::Api, None, now)
+            .await
+            .unwrap();
+        self.engine.actor(user.id).await.unwrap()
+    }
+}
+
+fn capitalize(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 impl Drop for TestApp {

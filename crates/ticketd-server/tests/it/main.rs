@@ -9,4 +9,7 @@ mod app;
 mod auth;
 mod cli;
 mod edge;
+mod jms_admin;
+mod jms_flows;
+mod jms_tickets;
 mod tidy;

@@ -1,0 +1,197 @@
+//! JumpServer choice fields: `{"value","label"}` with English or Chinese labels per `Accept-Language`.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use serde_json::{Value, json};
+use ticketd_core::ticket::{StepState, TicketState};
+
+/// The language of labels and messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Lang {
+    /// English (the default).
+    En,
+    /// Simplified Chinese.
+    Zh,
+}
+
+impl Lang {
+    /// Reads `Accept-Language`: the first tag decides; `zh*` means Chinese.
+    pub(crate) fn from_parts(parts: &Parts) -> Lang {
+        let header = parts
+            .headers
+            .get("accept-language")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let first = header
+            .split(',')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if first.starts_with("zh") {
+            Lang::Zh
+        } else {
+            Lang::En
+        }
+    }
+
+    fn pick<'a>(self, en: &'a str, zh: &'a str) -> &'a str {
+        match self {
+            Lang::En => en,
+            Lang::Zh => zh,
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Lang::from_parts(parts))
+    }
+}
+
+fn choice(value: Value, label: &str) -> Value {
+    json!({"value": value, "label": label})
+}
+
+/// Ticket types (§2.1).
+pub(crate) const TICKET_TYPES: [(&str, &str, &str); 5] = [
+    ("general", "General", "一般"),
+    ("apply_asset", "Apply for asset", "申请资产"),
+    ("login_confirm", "Login confirm", "登录复核"),
+    ("command_confirm", "Command confirm", "命令复核"),
+    ("login_asset_confirm", "Login asset confirm", "登录资产复核"),
+];
+
+/// `type` as a choice.
+pub(crate) fn ticket_type(kind: &str, lang: Lang) -> Value {
+    let label = TICKET_TYPES
+        .iter()
+        .find(|(v, _, _)| *v == kind)
+        .map_or(kind, |(_, en, zh)| lang.pick(en, zh));
+    choice(Value::String(kind.to_owned()), label)
+}
+
+/// The JumpServer name of a core state (drafts do not exist in JumpServer; they read as pending).
+pub(crate) fn state_value(state: TicketState) -> &'static str {
+    match state {
+        TicketState::Draft | TicketState::Pending => "pending",
+        TicketState::Approved => "approved",
+        TicketState::Rejected => "rejected",
+        TicketState::Closed => "closed",
+    }
+}
+
+/// `state` as a choice (§2.2).
+pub(crate) fn ticket_state(state: TicketState, lang: Lang) -> Value {
+    let label = match state {
+        TicketState::Draft | TicketState::Pending => lang.pick("Pending approval", "审批中"),
+        TicketState::Approved => lang.pick("Approved", "已通过"),
+        TicketState::Rejected => lang.pick("Rejected", "已驳回"),
+        TicketState::Closed => lang.pick("Closed", "已关闭"),
+    };
+    choice(Value::String(state_value(state).into()), label)
+}
+
+/// `status`: open while pending, closed once finished (§2.3).
+pub(crate) fn ticket_status(state: TicketState, lang: Lang) -> Value {
+    if state.is_finished() {
+        choice(
+            Value::String("closed".into()),
+            lang.pick("Completed", "已完成"),
+        )
+    } else {
+        choice(
+            Value::String("open".into()),
+            lang.pick("Pending approval", "审批中"),
+        )
+    }
+}
+
+/// The step state name used in `process_map`.
+pub(crate) fn step_state_value(state: StepState) -> &'static str {
+    state.as_str()
+}
+
+const LEVELS: [(&str, &str); 5] = [
+    ("One level", "一级"),
+    ("Two level", "二级"),
+    ("Three level", "三级"),
+    ("Four level", "四级"),
+    ("Five level", "五级"),
+];
+
+/// `approval_step` / `approval_level` as a choice (§2.7); levels past five are labelled by number.
+pub(crate) fn level(n: u32, lang: Lang) -> Value {
+    let label = usize::try_from(n)
+        .ok()
+        .and_then(|i| i.checked_sub(1))
+        .and_then(|i| LEVELS.get(i))
+        .map_or_else(
+            || format!("Level {n}"),
+            |(en, zh)| lang.pick(en, zh).to_owned(),
+        );
+    choice(Value::from(n), &label)
+}
+
+/// Action labels (§2.8).
+pub(crate) fn action_label(name: &str, lang: Lang) -> &'static str {
+    match (name, lang) {
+        ("connect", Lang::En) => "Connect (All protocols)",
+        ("connect", Lang::Zh) => "连接 (所有协议)",
+        ("upload", Lang::En) => "Upload (RDP, SFTP)",
+        ("upload", Lang::Zh) => "上传 (RDP, SFTP)",
+        ("download", Lang::En) => "Download (RDP, SFTP)",
+        ("download", Lang::Zh) => "下载 (RDP, SFTP)",
+        ("copy", Lang::En) => "Copy (RDP, VNC)",
+        ("copy", Lang::Zh) => "复制 (RDP, VNC)",
+        ("paste", Lang::En) => "Paste (RDP, VNC)",
+        ("paste", Lang::Zh) => "粘贴 (RDP, VNC)",
+        ("delete", Lang::En) => "Delete (SFTP)",
+        ("delete", Lang::Zh) => "删除 (SFTP)",
+        ("share", Lang::En) => "Share (Web SSH, Web RDP, Web VNC)",
+        ("share", Lang::Zh) => "分享 (Web SSH, Web RDP, Web VNC)",
+        _ => "",
+    }
+}
+
+/// An action bitmask as a list of choices, one per set bit.
+pub(crate) fn actions(mask: u32, lang: Lang) -> Value {
+    Value::Array(
+        ticketd_core::payload::ACTIONS
+            .iter()
+            .filter(|(_, bit)| mask & bit != 0)
+            .map(|(name, _)| choice(Value::String((*name).into()), action_label(name, lang)))
+            .collect(),
+    )
+}
+
+/// Legacy strategy labels (v3 flows).
+pub(crate) fn strategy(name: &str, lang: Lang) -> Value {
+    let label = match name {
+        "super_admin" => lang.pick("Super admin", "超级管理员"),
+        "org_admin" => lang.pick("Org admin", "组织管理员"),
+        "super_org_admin" => lang.pick("Super admin and org admin", "超级管理员和组织管理员"),
+        "custom_user" => lang.pick("Custom user", "自定义用户"),
+        _ => lang.pick("Custom selector", "自定义选择器"),
+    };
+    choice(Value::String(name.into()), label)
+}
+
+/// Messages that JumpServer translates.
+pub(crate) fn message(key: &str, lang: Lang) -> String {
+    let (en, zh) = match key {
+        "state_changed" => (
+            "The ticket status has changed. Please refresh the page and try again.",
+            "工单状态已经改变, 请刷新页面后重试。",
+        ),
+        "permission_denied" => (
+            "You do not have permission to perform this action.",
+            "您没有执行该操作的权限。",
+        ),
+        "required" => ("This field is required.", "该字段是必填项。"),
+        _ => (key, key),
+    };
+    lang.pick(en, zh).to_owned()
+}

@@ -1,0 +1,258 @@
+//! List plumbing: query-string parsing and DRF's limit/offset pagination (§6.1).
+
+use axum::http::request::Parts;
+use serde_json::{Value, json};
+use ticketd_http::auth::percent_decode;
+
+/// Without `limit`, lists are plain arrays truncated to this many items.
+pub(crate) const DEFAULT_PAGE_SIZE: u32 = 200;
+
+/// The decoded query string, in order; repeated keys are kept.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Query(pub(crate) Vec<(String, String)>);
+
+impl Query {
+    /// Parses a raw query string.
+    pub(crate) fn parse(raw: Option<&str>) -> Query {
+        Query(
+            raw.unwrap_or("")
+                .split('&')
+                .filter(|p| !p.is_empty())
+                .map(|pair| {
+                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                    (percent_decode(k), percent_decode(v))
+                })
+                .collect(),
+        )
+    }
+
+    /// The first value of `key`.
+    pub(crate) fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first non-empty value of `key`, trimmed.
+    pub(crate) fn text(&self, key: &str) -> Option<String> {
+        self.get(key)
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    }
+
+    /// Comma-separated values of `key` (empty parts dropped).
+    pub(crate) fn list(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key)
+            .flat_map(|(_, v)| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+            })
+            .collect()
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Query {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Query::parse(parts.uri.query()))
+    }
+}
+
+/// The page a list request asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Page {
+    /// `Some` when a valid positive `limit` was given (capped at the configured maximum).
+    pub(crate) limit: Option<u32>,
+    /// Rows to skip (only with `limit`).
+    pub(crate) offset: u64,
+}
+
+impl Page {
+    /// Reads `limit`/`offset` as DRF does: an invalid or non-positive `limit` means "no limit";
+    /// an invalid or negative `offset` means 0.
+    pub(crate) fn from_query(query: &Query, max: u32) -> Page {
+        let limit = query
+            .get("limit")
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .filter(|n| *n > 0);
+        match limit {
+            Some(n) => Page {
+                limit: Some(u32::try_from(n).unwrap_or(u32::MAX).min(max)),
+                offset: query
+                    .get("offset")
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0),
+            },
+            None => Page {
+                limit: None,
+                offset: 0,
+            },
+        }
+    }
+
+    /// The number of rows to fetch.
+    pub(crate) fn fetch(&self) -> u32 {
+        self.limit.unwrap_or(DEFAULT_PAGE_SIZE)
+    }
+}
+
+/// The request URL with `limit`/`offset` replaced, as DRF builds `next`/`previous`.
+fn page_url(parts: &Parts, limit: u32, offset: Option<u64>) -> String {
+    let host = parts
+        .headers
+        .get("host")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = parts
+        .headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("http");
+    let mut pairs: Vec<String> = parts
+        .uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .filter(|p| {
+            let key = p.split('=').next().unwrap_or("");
+            key != "limit" && key != "offset"
+        })
+        .map(str::to_owned)
+        .collect();
+    pairs.insert(0, format!("limit={limit}"));
+    if let Some(offset) = offset {
+        pairs.insert(1, format!("offset={offset}"));
+    }
+    format!("{scheme}://{host}{}?{}", parts.uri.path(), pairs.join("&"))
+}
+
+/// The list answer: `{count,next,previous,results}` with `limit`, else a plain array.
+pub(crate) fn paginated(parts: &Parts, page: Page, total: u64, results: Vec<Value>) -> Value {
+    let Some(limit) = page.limit else {
+        return Value::Array(results);
+    };
+    let next = (page.offset + u64::from(limit) < total)
+        .then(|| page_url(parts, limit, Some(page.offset + u64::from(limit))));
+    let previous = (page.offset > 0).then(|| {
+        let previous = page.offset.saturating_sub(u64::from(limit));
+        page_url(parts, limit, (previous > 0).then_some(previous))
+    });
+    json!({"count": total, "next": next, "previous": previous, "results": results})
+}
+
+/// Applies `?fields=a,b` / `?fields!=a,b` to rendered objects.
+pub(crate) fn select_fields(query: &Query, mut value: Value) -> Value {
+    let keep = query.list("fields");
+    let drop = query.list("fields!");
+    if keep.is_empty() && drop.is_empty() {
+        return value;
+    }
+    let trim = |object: &mut serde_json::Map<String, Value>| {
+        object.retain(|k, _| (keep.is_empty() || keep.contains(k)) && !drop.contains(k));
+    };
+    match &mut value {
+        Value::Object(object) => trim(object),
+        Value::Array(items) => items
+            .iter_mut()
+            .filter_map(Value::as_object_mut)
+            .for_each(trim),
+        _ => {}
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(uri: &str) -> Parts {
+        let (parts, ()) = axum::http::Request::builder()
+            .uri(uri)
+            .header("host", "jms.example.com")
+            .body(())
+            .unwrap()
+            .into_parts();
+        parts
+    }
+
+    #[test]
+    fn limit_offset_follow_drf() {
+        let q = Query::parse(Some("limit=2&offset=0&state=pending"));
+        let page = Page::from_query(&q, 1000);
+        assert_eq!(
+            page,
+            Page {
+                limit: Some(2),
+                offset: 0
+            }
+        );
+        let p = parts("/api/v1/tickets/tickets/?limit=2&offset=0&state=pending");
+        let v = paginated(&p, page, 5, vec![json!(1), json!(2)]);
+        assert_eq!(
+            v["next"],
+            "http://jms.example.com/api/v1/tickets/tickets/?limit=2&offset=2&state=pending"
+        );
+        assert_eq!(v["previous"], Value::Null);
+        let p = parts("/x/?limit=2&offset=2");
+        let v = paginated(
+            &p,
+            Page {
+                limit: Some(2),
+                offset: 2,
+            },
+            5,
+            vec![],
+        );
+        assert_eq!(v["previous"], "http://jms.example.com/x/?limit=2");
+        assert_eq!(
+            Page::from_query(&Query::parse(Some("limit=abc")), 1000).limit,
+            None
+        );
+        assert_eq!(
+            Page::from_query(&Query::parse(Some("limit=-5")), 1000).limit,
+            None
+        );
+        assert_eq!(
+            Page::from_query(&Query::parse(Some("limit=99999")), 1000).limit,
+            Some(1000)
+        );
+        assert_eq!(
+            Page::from_query(&Query::parse(Some("limit=5&offset=-1")), 1000).offset,
+            0
+        );
+        assert!(
+            paginated(
+                &p,
+                Page {
+                    limit: None,
+                    offset: 0
+                },
+                9,
+                vec![json!(1)]
+            )
+            .is_array()
+        );
+    }
+
+    #[test]
+    fn fields_selection_keeps_or_drops() {
+        let q = Query::parse(Some("fields=id,title"));
+        assert_eq!(
+            select_fields(&q, json!({"id":1,"title":"t","x":2})),
+            json!({"id":1,"title":"t"})
+        );
+        let q = Query::parse(Some("fields!=x"));
+        assert_eq!(
+            select_fields(&q, json!([{"id":1,"x":2}])),
+            json!([{"id":1}])
+        );
+    }
+}

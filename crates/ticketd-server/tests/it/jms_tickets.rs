@@ -1,0 +1,4 @@
+//! JumpServer dialect tests: jms_tickets.
+
+#[allow(unused_imports)]
+use crate::app::spawn_app;
