@@ -178,20 +178,3 @@ pub(crate) fn strategy(name: &str, lang: Lang) -> Value {
     };
     choice(Value::String(name.into()), label)
 }
-
-/// Messages that JumpServer translates.
-pub(crate) fn message(key: &str, lang: Lang) -> String {
-    let (en, zh) = match key {
-        "state_changed" => (
-            "The ticket status has changed. Please refresh the page and try again.",
-            "工单状态已经改变, 请刷新页面后重试。",
-        ),
-        "permission_denied" => (
-            "You do not have permission to perform this action.",
-            "您没有执行该操作的权限。",
-        ),
-        "required" => ("This field is required.", "该字段是必填项。"),
-        _ => (key, key),
-    };
-    lang.pick(en, zh).to_owned()
-}

@@ -202,3 +202,12 @@ impl IntoResponse for ApiError {
 pub(crate) async fn not_found() -> ApiError {
     ApiError::detail(StatusCode::NOT_FOUND, "Not found.", "not_found")
 }
+
+/// DRF's 405 for a method a route does not support.
+pub(crate) async fn method_not_allowed(method: axum::http::Method) -> ApiError {
+    ApiError::detail(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("Method \"{method}\" not allowed."),
+        "method_not_allowed",
+    )
+}

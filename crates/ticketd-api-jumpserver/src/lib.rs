@@ -26,5 +26,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(perms::router())
         .merge(tickets::router())
         .fallback(error::not_found)
+        // Must come after every route: it applies to the routes registered before it.
+        .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.body_limit))
 }

@@ -1,8 +1,1003 @@
 //! Ticket routes: lists, details, open, approve, reject, close, bulk, comments, super-tickets, audits.
 
-use axum::Router;
-use ticketd_http::AppState;
+mod filters;
+mod input;
+mod render;
+
+use crate::choices::{self, Lang};
+use crate::error::ApiError;
+use crate::extract::{Caller, CallerInOrg, JsonBody};
+use crate::format::Zone;
+use crate::listing::{Page, Query, paginated, select_fields};
+use axum::extract::{Path, State};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, get, post, put};
+use axum::{Extension, Json, Router};
+use input::Errors;
+use render::Context;
+use serde_json::{Value, json};
+use ticketd_core::catalog::CatalogQuery;
+use ticketd_core::engine::{FlowChoice, NewTicket, TicketCommand, any_level};
+use ticketd_core::identity::ROOT_ORG;
+use ticketd_core::selector::Selector;
+use ticketd_core::ticket::{KIND_APPLY_ASSET, Ticket, TicketState};
+use ticketd_core::{Actor, ConflictKind, DomainError, FlowId, TicketId, UserId};
+use ticketd_http::{AppState, now};
+
+/// The ticket type a typed route serves.
+#[derive(Clone, Copy, Debug)]
+struct Kind(&'static str);
+
+/// Typed route prefixes and their ticket types.
+const TYPED: [(&str, &str); 4] = [
+    ("apply-asset-tickets", "apply_asset"),
+    ("apply-login-tickets", "login_confirm"),
+    ("apply-login-asset-tickets", "login_asset_confirm"),
+    ("apply-command-tickets", "command_confirm"),
+];
+
+fn with_kind(route: MethodRouter<AppState>, kind: &'static str) -> MethodRouter<AppState> {
+    route.layer(Extension(Kind(kind)))
+}
 
 pub(crate) fn router() -> Router<AppState> {
-    Router::new()
+    let base = "/api/v1/tickets";
+    let mut router = Router::new()
+        .route(
+            &format!("{base}/tickets/"),
+            get(list_tickets)
+                .post(not_allowed)
+                .put(not_allowed)
+                .patch(not_allowed)
+                .delete(not_allowed),
+        )
+        .route(&format!("{base}/tickets/open/"), post(not_allowed))
+        .route(&format!("{base}/tickets/bulk/"), put(not_allowed))
+        .route(
+            &format!("{base}/tickets/{{id}}/"),
+            get(ticket_detail)
+                .put(not_allowed)
+                .patch(not_allowed)
+                .delete(not_allowed),
+        )
+        .route(
+            &format!("{base}/tickets/{{id}}/approve/"),
+            put(not_allowed).patch(not_allowed),
+        )
+        .route(&format!("{base}/tickets/{{id}}/reject/"), put(reject))
+        .route(&format!("{base}/tickets/{{id}}/close/"), put(close))
+        .route(&format!("{base}/tickets/{{id}}/session/"), get(no_session))
+        .route(
+            &format!("{base}/comments/"),
+            get(list_comments).post(add_comment),
+        )
+        .route(&format!("{base}/comments/{{id}}/"), get(comment_detail))
+        .route(
+            &format!("{base}/super-tickets/{{id}}/status/"),
+            get(super_status).delete(super_close),
+        )
+        .route(&format!("{base}/apply-assets/"), get(apply_assets))
+        .route(
+            &format!("{base}/apply-assets/suggestions/"),
+            get(asset_suggestions),
+        )
+        .route(
+            &format!("{base}/apply-assets/{{id}}/"),
+            get(apply_asset_detail),
+        )
+        .route(&format!("{base}/apply-nodes/"), get(apply_nodes))
+        .route(
+            &format!("{base}/apply-nodes/suggestions/"),
+            get(node_suggestions),
+        )
+        .route(
+            &format!("{base}/apply-nodes/{{id}}/"),
+            get(apply_node_detail),
+        )
+        .route("/api/v1/audits/tickets/", get(audit_list))
+        .route("/api/v1/audits/tickets/{id}/", get(audit_detail));
+    for (prefix, kind) in TYPED {
+        router = router
+            .route(
+                &format!("{base}/{prefix}/"),
+                with_kind(get(list_typed).post(not_allowed), kind),
+            )
+            .route(
+                &format!("{base}/{prefix}/open/"),
+                with_kind(post(open_typed), kind),
+            )
+            .route(
+                &format!("{base}/{prefix}/bulk/"),
+                with_kind(put(bulk), kind),
+            )
+            .route(
+                &format!("{base}/{prefix}/{{id}}/"),
+                with_kind(
+                    get(typed_detail)
+                        .put(not_allowed)
+                        .patch(not_allowed)
+                        .delete(not_allowed),
+                    kind,
+                ),
+            )
+            .route(
+                &format!("{base}/{prefix}/{{id}}/approve/"),
+                with_kind(put(approve).patch(approve), kind),
+            )
+            .route(
+                &format!("{base}/{prefix}/{{id}}/reject/"),
+                with_kind(put(reject), kind),
+            )
+            .route(
+                &format!("{base}/{prefix}/{{id}}/close/"),
+                with_kind(put(close), kind),
+            );
+    }
+    router
+}
+
+/// DRF's answer for methods a route does not support.
+async fn not_allowed(parts: Parts) -> ApiError {
+    let action = match parts.method.as_str() {
+        "POST" => "create",
+        "PUT" | "PATCH" => "update",
+        "DELETE" => "destroy",
+        other => other,
+    };
+    ApiError::detail(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("Method \"{action}\" not allowed."),
+        "method_not_allowed",
+    )
+}
+
+async fn no_session() -> StatusCode {
+    StatusCode::NOT_FOUND
+}
+
+/// Maps "no such ticket" to JumpServer's model name for the route.
+fn model(kind: Option<Kind>) -> &'static str {
+    match kind.map(|k| k.0) {
+        Some("apply_asset") => "ApplyAssetTicket",
+        Some("login_confirm") => "ApplyLoginTicket",
+        Some("login_asset_confirm") => "ApplyLoginAssetTicket",
+        Some("command_confirm") => "ApplyCommandTicket",
+        _ => "Ticket",
+    }
+}
+
+fn domain(error: DomainError, kind: Option<Kind>) -> ApiError {
+    match error {
+        DomainError::NotFound { kind: "ticket", .. } => ApiError::not_found(model(kind)),
+        other => other.into(),
+    }
+}
+
+/// A ticket the caller may read, of the route's type.
+async fn load(
+    state: &AppState,
+    actor: &Actor,
+    raw: &str,
+    kind: Option<Kind>,
+) -> Result<Ticket, ApiError> {
+    let id = TicketId::parse(raw).ok_or_else(|| ApiError::not_found(model(kind)))?;
+    let ticket = state
+        .engine
+        .get_ticket(actor, id)
+        .await
+        .map_err(|e| domain(e, kind))?;
+    if kind.is_some_and(|k| k.0 != ticket.kind)
+        || ticket.state == TicketState::Draft
+        || ticket.archived
+    {
+        return Err(ApiError::not_found(model(kind)));
+    }
+    Ok(ticket)
+}
+
+async fn render_one(
+    state: &AppState,
+    actor: &Actor,
+    ticket: &Ticket,
+    lang: Lang,
+    zone: chrono_tz::Tz,
+    typed: bool,
+) -> Result<Value, ApiError> {
+    let ctx = Context::load(state, actor, std::slice::from_ref(ticket), lang, zone).await?;
+    Ok(render::ticket(ticket, &ctx, typed))
+}
+
+/// Which tickets a list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// Tickets the caller is related to; `assignees__id=<me>` narrows to "my current steps".
+    Mine,
+    /// Every ticket of the current organization (the audit console).
+    Audit,
+}
+
+#[allow(clippy::too_many_arguments, reason = "one extractor per request part")]
+async fn list(
+    state: &AppState,
+    actor: &Actor,
+    audited_org: Option<&ticketd_core::identity::Org>,
+    query: &Query,
+    uri: &Uri,
+    headers: &axum::http::HeaderMap,
+    lang: Lang,
+    zone: chrono_tz::Tz,
+    kind: Option<Kind>,
+    scope: Scope,
+) -> Result<Json<Value>, ApiError> {
+    let page = Page::from_query(query, state.settings.max_page_size);
+    let Some(mut q) = filters::ticket_query(state, actor, query, kind.map(|k| k.0), now()).await?
+    else {
+        return Ok(Json(paginated_at(uri, headers, page, 0, Vec::new())));
+    };
+    q.limit = page.fetch();
+    q.offset = page.offset;
+    q.with_total = page.limit.is_some();
+    let result = match (scope, audited_org) {
+        (Scope::Audit, Some(org)) => {
+            if !actor.may_read_org(org.id) {
+                return Err(DomainError::Forbidden {
+                    action: "audit tickets".into(),
+                }
+                .into());
+            }
+            if org.id != ROOT_ORG {
+                q.org_ids = Some(vec![org.id]);
+            }
+            state.engine.list_tickets(actor, q).await?
+        }
+        _ => state.engine.list_related_tickets(actor, q).await?,
+    };
+    let ctx = Context::load(state, actor, &result.items, lang, zone).await?;
+    let rows: Vec<Value> = result
+        .items
+        .iter()
+        .map(|t| render::ticket(t, &ctx, kind.is_some()))
+        .collect();
+    let total = result.total.unwrap_or(rows.len() as u64);
+    Ok(Json(select_fields(
+        query,
+        paginated_at(uri, headers, page, total, rows),
+    )))
+}
+
+fn paginated_at(
+    uri: &Uri,
+    headers: &axum::http::HeaderMap,
+    page: Page,
+    total: u64,
+    rows: Vec<Value>,
+) -> Value {
+    let mut builder = axum::http::Request::builder().uri(uri.clone());
+    if let Some(host) = headers.get("host") {
+        builder = builder.header("host", host);
+    }
+    if let Some(proto) = headers.get("x-forwarded-proto") {
+        builder = builder.header("x-forwarded-proto", proto);
+    }
+    match builder.body(()) {
+        Ok(request) => paginated(&request.into_parts().0, page, total, rows),
+        Err(_) => paginated(
+            &axum::http::Request::new(()).into_parts().0,
+            page,
+            total,
+            rows,
+        ),
+    }
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "axum handler: one extractor per request part"
+)]
+async fn list_tickets(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    query: Query,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    lang: Lang,
+    Zone(zone): Zone,
+) -> Result<Json<Value>, ApiError> {
+    list(
+        &state,
+        &actor,
+        None,
+        &query,
+        &uri,
+        &headers,
+        lang,
+        zone,
+        None,
+        Scope::Mine,
+    )
+    .await
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "axum handler: one extractor per request part"
+)]
+async fn list_typed(
+    State(state): State<AppState>,
+    Extension(kind): Extension<Kind>,
+    Caller(actor): Caller,
+    query: Query,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    lang: Lang,
+    Zone(zone): Zone,
+) -> Result<Json<Value>, ApiError> {
+    list(
+        &state,
+        &actor,
+        None,
+        &query,
+        &uri,
+        &headers,
+        lang,
+        zone,
+        Some(kind),
+        Scope::Mine,
+    )
+    .await
+}
+
+#[allow(
+    clippy::too_many_arguments,
+    reason = "axum handler: one extractor per request part"
+)]
+async fn audit_list(
+    State(state): State<AppState>,
+    caller: CallerInOrg,
+    query: Query,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    lang: Lang,
+    Zone(zone): Zone,
+) -> Result<Json<Value>, ApiError> {
+    list(
+        &state,
+        &caller.actor,
+        Some(&caller.org),
+        &query,
+        &uri,
+        &headers,
+        lang,
+        zone,
+        None,
+        Scope::Audit,
+    )
+    .await
+}
+
+async fn ticket_detail(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    query: Query,
+    lang: Lang,
+    Zone(zone): Zone,
+) -> Result<Json<Value>, ApiError> {
+    let ticket = load(&state, &actor, &id, None).await?;
+    Ok(Json(select_fields(
+        &query,
+        render_one(&state, &actor, &ticket, lang, zone, false).await?,
+    )))
+}
+
+async fn audit_detail(
+    State(state): State<AppState>,
+    caller: CallerInOrg,
+    Path(id): Path<String>,
+    query: Query,
+    lang: Lang,
+    Zone(zone): Zone,
+) -> Result<Json<Value>, ApiError> {
+    let ticket = load(&state, &caller.actor, &id, None).await?;
+    if !caller.actor.may_read_org(ticket.org_id) {
+        return Err(ApiError::not_found("Ticket"));
+    }
+    Ok(Json(select_fields(
+        &query,
+        render_one(&state, &caller.actor, &ticket, lang, zone, false).await?,
+    )))
+}
+
+async fn typed_detail(
+    State(state): State<AppState>,
+    Extension(kind): Extension<Kind>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    query: Query,
+    lang: Lang,
+    Zone(zone): Zone,
+) -> Result<Json<Value>, ApiError> {
+    let ticket = load(&state, &actor, &id, Some(kind)).await?;
+    Ok(Json(select_fields(
+        &query,
+        render_one(&state, &actor, &ticket, lang, zone, true).await?,
+    )))
+}
+
+/// `POST <typed>/open/` → 201 with the typed serializer.
+async fn open_typed(
+    State(state): State<AppState>,
+    Extension(kind): Extension<Kind>,
+    caller: CallerInOrg,
+    lang: Lang,
+    Zone(zone): Zone,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let actor = &caller.actor;
+    let request = if kind.0 == KIND_APPLY_ASSET {
+        let open = input::open_asset(&state, actor, &body, zone).await?;
+        NewTicket {
+            id: open.id.map(TicketId),
+            org_id: open.org.id,
+            kind: KIND_APPLY_ASSET.into(),
+            title: open.title,
+            payload: open.content,
+            comment: open.comment,
+            scope: String::new(),
+            flow: open
+                .flow_id
+                .map_or(FlowChoice::Auto, |f| FlowChoice::Id(FlowId(f))),
+            submit: true,
+            applicant: open.applicant.map(UserId),
+            cc_users: Vec::new(),
+        }
+    } else {
+        system_ticket(&state, actor, kind, &body, zone).await?
+    };
+    let ticket = state
+        .engine
+        .open_ticket(actor, request, now())
+        .await
+        .map_err(|e| open_error(e, kind))?;
+    let rendered = render_one(&state, actor, &ticket, lang, zone, true).await?;
+    Ok((StatusCode::CREATED, Json(rendered)).into_response())
+}
+
+fn open_error(error: DomainError, kind: Kind) -> ApiError {
+    match error {
+        DomainError::Forbidden { ref action } if action.contains("organization") => {
+            ApiError::field("org_id", "You are not a member of this organization.")
+        }
+        DomainError::Validation(fields)
+            if fields
+                .iter()
+                .any(|f| f.field == "flow" && f.code == "not_found") =>
+        {
+            ApiError::field(
+                "non_field_errors",
+                format!("The ticket flow `{}` does not exist", kind.0),
+            )
+        }
+        other => domain(other, Some(kind)),
+    }
+}
+
+/// Login, login-asset and command tickets are opened by other systems: system administrators
+/// (or their API clients) name the applicant and the reviewers, or a flow.
+async fn system_ticket(
+    state: &AppState,
+    actor: &Actor,
+    kind: Kind,
+    body: &Value,
+    zone: chrono_tz::Tz,
+) -> Result<NewTicket, ApiError> {
+    // These types are opened by other systems (ACLs, components); only system administrators
+    // and their API clients open them here.
+    if !actor.is_system_admin() {
+        return Err(DomainError::Forbidden {
+            action: format!("open {} tickets", kind.0),
+        }
+        .into());
+    }
+    let object = input::object(body)?;
+    let mut errors = Errors::default();
+    let title = input::opt_string(object, "title", &mut errors).filter(|t| !t.trim().is_empty());
+    if title.is_none() && !object.contains_key("title") {
+        errors.add("title", "This field is required.");
+    }
+    let org = if object.contains_key("org_id") {
+        input::org_field(state, actor, object, &mut errors)
+            .await
+            .map(|o| o.id)
+    } else {
+        Some(ROOT_ORG)
+    };
+    let applicant = input::uuid_field(object, "applicant", &mut errors);
+    let flow_id = input::uuid_field(object, "flow_id", &mut errors);
+    let assignees = match object.get("assignees") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(value) => match crate::format::parse_id_list(value) {
+            Ok(ids) => ids,
+            Err(message) => {
+                errors.add("assignees", message);
+                Vec::new()
+            }
+        },
+    };
+    if assignees.is_empty() && flow_id.is_none() {
+        errors.add("assignees", "Give the reviewers (assignees) or a flow_id.");
+    }
+    let content = input::system_content(kind.0, object, zone, &mut errors);
+    let comment = input::opt_string(object, "comment", &mut errors).unwrap_or_default();
+    errors.finish()?;
+    let flow = match flow_id {
+        Some(flow) => FlowChoice::Id(FlowId(flow)),
+        None => FlowChoice::Explicit(vec![any_level(Selector::Ids {
+            ids: assignees.into_iter().map(UserId).collect(),
+        })]),
+    };
+    Ok(NewTicket {
+        id: None,
+        org_id: org.unwrap_or(ROOT_ORG),
+        kind: kind.0.into(),
+        title: title.unwrap_or_default(),
+        payload: content,
+        comment,
+        scope: String::new(),
+        flow,
+        submit: true,
+        applicant: applicant.map(UserId),
+        cc_users: Vec::new(),
+    })
+}
+
+/// Acting on a ticket the caller may read but is not an assignee of answers 403; JumpServer
+/// answers 409 when the caller is an assignee of another step.
+fn act_error(error: DomainError, kind: Option<Kind>) -> ApiError {
+    domain(error, kind)
+}
+
+async fn act(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    kind: Option<Kind>,
+    command: TicketCommand,
+) -> Result<Json<Value>, ApiError> {
+    let ticket = load(state, actor, id, kind).await?;
+    state
+        .engine
+        .act(actor, ticket.id, command, now())
+        .await
+        .map_err(|e| act_error(e, kind))?;
+    Ok(Json(json!("ok")))
+}
+
+/// `PUT|PATCH <typed>/{id}/approve/`: apply_asset approvers may edit the content (§4.4).
+async fn approve(
+    State(state): State<AppState>,
+    Extension(kind): Extension<Kind>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    Zone(zone): Zone,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let ticket = load(&state, &actor, &id, Some(kind)).await?;
+    let payload = if kind.0 == KIND_APPLY_ASSET {
+        if ticket.state.is_finished() {
+            return Err(DomainError::InvalidTransition {
+                action: "approve",
+                state: "closed",
+                conflict: ConflictKind::AlreadyProcessed,
+            }
+            .into());
+        }
+        input::approve_edits(&state, &actor, &ticket.payload, &body, zone).await?
+    } else {
+        None
+    };
+    let reason = body
+        .get("comment")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    state
+        .engine
+        .act(
+            &actor,
+            ticket.id,
+            TicketCommand::Approve { reason, payload },
+            now(),
+        )
+        .await
+        .map_err(|e| act_error(e, Some(kind)))?;
+    Ok(Json(json!("ok")))
+}
+
+async fn reject(
+    State(state): State<AppState>,
+    kind: Option<Extension<Kind>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    act(
+        &state,
+        &actor,
+        &id,
+        kind.map(|k| k.0),
+        TicketCommand::Reject {
+            reason: String::new(),
+        },
+    )
+    .await
+}
+
+async fn close(
+    State(state): State<AppState>,
+    kind: Option<Extension<Kind>>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    act(
+        &state,
+        &actor,
+        &id,
+        kind.map(|k| k.0),
+        TicketCommand::Close {
+            reason: String::new(),
+        },
+    )
+    .await
+}
+
+/// `PUT <typed>/bulk/?action=approve|reject` with `{"tickets": [ids]}` (§4.6).
+async fn bulk(
+    State(state): State<AppState>,
+    Extension(kind): Extension<Kind>,
+    Caller(actor): Caller,
+    query: Query,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, Response> {
+    let error = |message: String| {
+        (StatusCode::BAD_REQUEST, Json(json!({"error": message}))).into_response()
+    };
+    let approve = match query.get("action") {
+        Some("approve") => true,
+        Some("reject") => false,
+        _ => {
+            return Err(error(
+                "The parameter 'action' must be [approve,reject]".into(),
+            ));
+        }
+    };
+    let ids = body.get("tickets").map(crate::format::parse_id_list);
+    let ids = match ids {
+        Some(Ok(ids)) => ids,
+        Some(Err(message)) => return Err(error(format!("tickets: {message}"))),
+        None => return Err(error("tickets: This field is required.".into())),
+    };
+    for id in ids {
+        let Ok(ticket) = state.engine.get_ticket(&actor, TicketId(id)).await else {
+            continue;
+        };
+        if ticket.kind != kind.0 || ticket.state != TicketState::Pending {
+            continue;
+        }
+        let command = if approve {
+            TicketCommand::Approve {
+                reason: String::new(),
+                payload: None,
+            }
+        } else {
+            TicketCommand::Reject {
+                reason: String::new(),
+            }
+        };
+        match state.engine.act(&actor, ticket.id, command, now()).await {
+            Ok(_) => {}
+            Err(DomainError::Forbidden { .. } | DomainError::InvalidTransition { .. }) => {
+                return Err(error(format!(
+                    "User does not have permission: {}({})",
+                    ticket.title, ticket.applicant_display
+                )));
+            }
+            Err(DomainError::Validation(fields)) => {
+                let messages: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.field, f.message))
+                    .collect();
+                return Err(error(format!("{}: {}", ticket.title, messages.join("; "))));
+            }
+            Err(other) => return Err(ApiError::from(other).into_response()),
+        }
+    }
+    Ok(Json(json!("ok")))
+}
+
+fn comment_json(comment: &ticketd_core::ticket::Comment, zone: chrono_tz::Tz) -> Value {
+    let time = crate::format::datetime(comment.created_at, zone);
+    json!({
+        "id": comment.id.to_string(),
+        "body": comment.body,
+        "user_display": comment.user_display,
+        "date_created": time,
+        "date_updated": time,
+        "ticket": comment.ticket_id.to_string(),
+        "user": comment.user_id.map(|u| u.to_string()),
+    })
+}
+
+fn comment_ticket(query: &Query) -> Result<TicketId, ApiError> {
+    let raw = query.get("ticket_id").unwrap_or_default();
+    TicketId::parse(raw).ok_or_else(|| {
+        ApiError::detail(
+            StatusCode::BAD_REQUEST,
+            format!("Not found Ticket object about `id={raw}`"),
+            "error",
+        )
+    })
+}
+
+fn comment_error(error: DomainError, query: &Query) -> ApiError {
+    match error {
+        DomainError::NotFound { .. } => ApiError::detail(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "Not found Ticket object about `id={}`",
+                query.get("ticket_id").unwrap_or_default()
+            ),
+            "error",
+        ),
+        other => other.into(),
+    }
+}
+
+async fn list_comments(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    query: Query,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+    Zone(zone): Zone,
+) -> Result<Json<Value>, ApiError> {
+    let ticket = comment_ticket(&query)?;
+    let comments = state
+        .engine
+        .comments(&actor, ticket)
+        .await
+        .map_err(|e| comment_error(e, &query))?;
+    let page = Page::from_query(&query, state.settings.max_page_size);
+    let total = comments.len() as u64;
+    let rows: Vec<Value> = comments
+        .iter()
+        .skip(usize::try_from(page.offset).unwrap_or(usize::MAX))
+        .take(page.fetch() as usize)
+        .map(|c| comment_json(c, zone))
+        .collect();
+    Ok(Json(paginated_at(&uri, &headers, page, total, rows)))
+}
+
+async fn add_comment(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    query: Query,
+    Zone(zone): Zone,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let ticket = comment_ticket(&query)?;
+    let object = input::object(&body)?;
+    let mut errors = Errors::default();
+    let text = input::opt_string(object, "body", &mut errors);
+    if text.is_none() && !object.contains_key("body") {
+        errors.add("body", "This field is required.");
+    }
+    errors.finish()?;
+    let comment = state
+        .engine
+        .add_comment(&actor, ticket, &text.unwrap_or_default(), now())
+        .await
+        .map_err(|e| comment_error(e, &query))?;
+    Ok((StatusCode::CREATED, Json(comment_json(&comment, zone))).into_response())
+}
+
+async fn comment_detail(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    query: Query,
+    Zone(zone): Zone,
+) -> Result<Json<Value>, ApiError> {
+    let ticket = comment_ticket(&query)?;
+    let comments = state
+        .engine
+        .comments(&actor, ticket)
+        .await
+        .map_err(|e| comment_error(e, &query))?;
+    comments
+        .iter()
+        .find(|c| c.id.to_string() == id.trim())
+        .map(|c| Json(comment_json(c, zone)))
+        .ok_or_else(|| ApiError::not_found("Comment"))
+}
+
+async fn super_status(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+    lang: Lang,
+) -> Result<Json<Value>, ApiError> {
+    let ticket = load(&state, &actor, &id, None).await?;
+    Ok(Json(json!({
+        "id": ticket.id.to_string(),
+        "status": choices::ticket_status(ticket.state, lang),
+        "state": choices::ticket_state(ticket.state, lang),
+        "processor": render::current_processor(&ticket),
+    })))
+}
+
+async fn super_close(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let ticket = load(&state, &actor, &id, None).await?;
+    state
+        .engine
+        .act(
+            &actor,
+            ticket.id,
+            TicketCommand::SuperClose {
+                reason: String::new(),
+            },
+            now(),
+        )
+        .await
+        .map_err(|e| domain(e, None))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn asset_json(asset: &ticketd_core::catalog::Asset, org_name: &str) -> Value {
+    json!({
+        "id": asset.id.to_string(),
+        "name": asset.name,
+        "address": asset.address,
+        "platform": {"name": asset.platform},
+        "org_id": asset.org_id.to_string(),
+        "org_name": org_name,
+        "is_active": asset.is_active,
+        "comment": asset.comment,
+    })
+}
+
+fn node_json(node: &ticketd_core::catalog::Node) -> Value {
+    json!({
+        "id": node.id.to_string(),
+        "name": node.name,
+        "value": node.name,
+        "full_value": node.full_value,
+        "org_id": node.org_id.to_string(),
+    })
+}
+
+async fn catalog_list(
+    state: &AppState,
+    caller: &CallerInOrg,
+    query: &Query,
+    request: (&Uri, &axum::http::HeaderMap),
+    nodes: bool,
+    suggestions: bool,
+) -> Result<Value, ApiError> {
+    let page = Page::from_query(query, state.settings.max_page_size);
+    let mut catalog = CatalogQuery {
+        org_ids: (caller.org.id != ROOT_ORG).then(|| vec![caller.org.id]),
+        search: query.text("search").or_else(|| query.text("name")),
+        ids: None,
+        limit: if suggestions { 10 } else { page.fetch() },
+        offset: if suggestions { 0 } else { page.offset },
+    };
+    if let Some(id) = query.text("id") {
+        catalog.ids = Some(
+            uuid::Uuid::parse_str(&id)
+                .map(|u| vec![u])
+                .unwrap_or_default(),
+        );
+    }
+    let (total, rows) = if nodes {
+        let (total, found) = state.engine.nodes(&caller.actor, catalog).await?;
+        (total, found.iter().map(node_json).collect::<Vec<_>>())
+    } else {
+        let (total, found) = state.engine.assets(&caller.actor, catalog).await?;
+        (
+            total,
+            found
+                .iter()
+                .map(|a| asset_json(a, &caller.org.name))
+                .collect::<Vec<_>>(),
+        )
+    };
+    if suggestions {
+        return Ok(Value::Array(rows));
+    }
+    Ok(paginated_at(request.0, request.1, page, total, rows))
+}
+
+async fn apply_assets(
+    State(state): State<AppState>,
+    caller: CallerInOrg,
+    query: Query,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        catalog_list(&state, &caller, &query, (&uri, &headers), false, false).await?,
+    ))
+}
+
+async fn asset_suggestions(
+    State(state): State<AppState>,
+    caller: CallerInOrg,
+    query: Query,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        catalog_list(&state, &caller, &query, (&uri, &headers), false, true).await?,
+    ))
+}
+
+async fn apply_nodes(
+    State(state): State<AppState>,
+    caller: CallerInOrg,
+    query: Query,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        catalog_list(&state, &caller, &query, (&uri, &headers), true, false).await?,
+    ))
+}
+
+async fn node_suggestions(
+    State(state): State<AppState>,
+    caller: CallerInOrg,
+    query: Query,
+    uri: Uri,
+    headers: axum::http::HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(
+        catalog_list(&state, &caller, &query, (&uri, &headers), true, true).await?,
+    ))
+}
+
+async fn apply_asset_detail(
+    State(state): State<AppState>,
+    caller: CallerInOrg,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = ticketd_core::AssetId::parse(&id).ok_or_else(|| ApiError::not_found("Asset"))?;
+    let asset = state
+        .engine
+        .get_asset(&caller.actor, id)
+        .await
+        .map_err(|_hidden| ApiError::not_found("Asset"))?;
+    Ok(Json(asset_json(&asset, &caller.org.name)))
+}
+
+async fn apply_node_detail(
+    State(state): State<AppState>,
+    caller: CallerInOrg,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = uuid::Uuid::parse_str(id.trim()).map_err(|_not_uuid| ApiError::not_found("Node"))?;
+    let query = CatalogQuery {
+        ids: Some(vec![id]),
+        ..CatalogQuery::default()
+    };
+    let (_, nodes) = state.engine.nodes(&caller.actor, query).await?;
+    nodes
+        .first()
+        .map(|n| Json(node_json(n)))
+        .ok_or_else(|| ApiError::not_found("Node"))
 }

@@ -287,7 +287,34 @@ impl Engine {
             self.install_token(admin.id, token, TokenKind::Api, None, now)
                 .await?;
         }
+        if outcome.admin_created {
+            self.create_default_flow(now).await?;
+        }
         Ok(outcome)
+    }
+
+    /// The global `apply_asset` flow a fresh installation starts with (as JumpServer does): one
+    /// level decided by any system administrator.
+    async fn create_default_flow(&self, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let selector = crate::selector::LegacyStrategy::SuperAdmin.to_selector(Vec::new());
+        let flow = Flow {
+            id: FlowId(self.new_id(now)),
+            org_id: ROOT_ORG,
+            name: "Default".into(),
+            description: String::new(),
+            kinds: vec![crate::ticket::KIND_APPLY_ASSET.into()],
+            is_default: true,
+            enabled: true,
+            levels: vec![any_level(selector)],
+            cc_users: Vec::new(),
+            attributes: Value::Null,
+            created_by: "System".into(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create_flow(flow).await?;
+        Ok(())
     }
 
     /// Loads the actor for a user id (memberships included); inactive users are refused.
@@ -1287,6 +1314,12 @@ impl Engine {
                 )
             });
         }
+        // An organization's own flows for a type take precedence over global ones.
+        let candidates = if candidates.iter().any(|f| f.org_id == org) {
+            candidates.into_iter().filter(|f| f.org_id == org).collect()
+        } else {
+            candidates
+        };
         match candidates.len() {
             0 => Err(DomainError::invalid(
                 "flow",
@@ -1595,6 +1628,59 @@ impl Engine {
     ) -> Result<TicketPage, DomainError> {
         query.visibility = Self::visibility(actor);
         Ok(self.store.list_tickets(query).await?)
+    }
+
+    /// Lists only tickets the actor is related to (applicant, assignee, CC), whatever their
+    /// roles: the "my tickets" view (JumpServer's `/tickets/`).
+    pub async fn list_related_tickets(
+        &self,
+        actor: &Actor,
+        mut query: TicketQuery,
+    ) -> Result<TicketPage, DomainError> {
+        query.visibility = Visibility::Related {
+            user: actor.id(),
+            orgs: Vec::new(),
+        };
+        Ok(self.store.list_tickets(query).await?)
+    }
+
+    /// Display data for rendering tickets the caller has already been allowed to read: the
+    /// assets and nodes their contents name, and the users they mention.
+    pub async fn ticket_references(
+        &self,
+        asset_ids: Vec<Uuid>,
+        node_ids: Vec<Uuid>,
+        user_ids: Vec<UserId>,
+    ) -> Result<(Vec<Asset>, Vec<Node>, Vec<User>), DomainError> {
+        let assets = if asset_ids.is_empty() {
+            Vec::new()
+        } else {
+            self.store
+                .list_assets(CatalogQuery {
+                    ids: Some(asset_ids),
+                    ..CatalogQuery::default()
+                })
+                .await?
+                .1
+        };
+        let nodes = if node_ids.is_empty() {
+            Vec::new()
+        } else {
+            self.store
+                .list_nodes(CatalogQuery {
+                    ids: Some(node_ids),
+                    ..CatalogQuery::default()
+                })
+                .await?
+                .1
+        };
+        let mut users = Vec::new();
+        for id in user_ids {
+            if let Some(user) = self.store.get_user(id).await? {
+                users.push(user);
+            }
+        }
+        Ok((assets, nodes, users))
     }
 
     /// Which tickets the actor sees.

@@ -1,4 +1,929 @@
-//! JumpServer dialect tests: jms_tickets.
+//! JumpServer dialect tests: ticket routes, end to end over HTTP.
 
-#[allow(unused_imports)]
-use crate::app::spawn_app;
+use crate::app::{ADMIN_TOKEN, TestApp, spawn_app};
+use serde_json::{Value, json};
+use ticketd_core::Actor;
+use ticketd_core::catalog::Asset;
+use ticketd_core::engine::FlowInput;
+use ticketd_core::flow::{Level, LevelMode};
+use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, SystemRole};
+use ticketd_core::selector::Selector;
+use ticketd_core::{AssetId, OrgId};
+
+const OPEN: &str = "/api/v1/tickets/apply-asset-tickets/open/";
+
+/// A deployment with an asset, applicant alice, approvers bob (level 1) and carol (level 2),
+/// outsider mallory in another org.
+struct World {
+    app: TestApp,
+    asset: Asset,
+    alice: Actor,
+    bob: Actor,
+    carol: Actor,
+    mallory: Actor,
+}
+
+async fn world(levels: usize) -> World {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let now = ticketd_http::now();
+    let other = app
+        .engine
+        .create_org(Some(&admin), "Other", now)
+        .await
+        .unwrap();
+    let alice = app.user("alice", SystemRole::User, vec![]).await;
+    let bob = app.user("bob", SystemRole::User, vec![]).await;
+    let carol = app.user("carol", SystemRole::User, vec![]).await;
+    let mallory = app
+        .user("mallory", SystemRole::User, vec![(other.id, ROLE_ORG_USER)])
+        .await;
+    let asset = Asset {
+        id: AssetId(uuid::Uuid::parse_str("b4f205af-4353-49ef-befa-ff9095d52a27").unwrap()),
+        org_id: DEFAULT_ORG,
+        name: "db01".into(),
+        address: "10.0.0.5".into(),
+        platform: "Linux".into(),
+        is_active: true,
+        node_ids: vec![],
+        comment: String::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    app.engine.put_asset(&admin, asset.clone()).await.unwrap();
+    let level = |who: &Actor| Level {
+        selector: Selector::Ids {
+            ids: vec![who.id()],
+        },
+        mode: LevelMode::Any,
+        name: String::new(),
+        attributes: Value::Null,
+    };
+    let levels = [level(&bob), level(&carol)]
+        .into_iter()
+        .take(levels)
+        .collect();
+    app.engine
+        .create_flow(
+            &admin,
+            FlowInput {
+                org_id: DEFAULT_ORG,
+                name: "Prod access".into(),
+                description: String::new(),
+                kinds: vec!["apply_asset".into()],
+                is_default: false,
+                enabled: true,
+                levels,
+                cc_users: vec![],
+                attributes: Value::Null,
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    World {
+        app,
+        asset,
+        alice,
+        bob,
+        carol,
+        mallory,
+    }
+}
+
+fn open_body(title: &str) -> Value {
+    json!({
+        "title": title,
+        "org_id": "00000000-0000-0000-0000-000000000002",
+        "apply_assets": ["b4f205af-4353-49ef-befa-ff9095d52a27"],
+        "apply_accounts": ["root", "@INPUT"],
+        "apply_actions": ["connect", "upload"],
+        "apply_date_start": "2026/08/21 10:00:00 +0800",
+        "apply_date_expired": "2026/08/28 10:00:00 +0800",
+        "comment": "incident 42"
+    })
+}
+
+async fn open(w: &World, title: &str) -> Value {
+    let (status, body) = w
+        .app
+        .call("POST", OPEN, "alice", Some(open_body(title)))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body
+}
+
+fn path(kind_prefix: &str, id: &Value, action: &str) -> String {
+    format!(
+        "/api/v1/tickets/{kind_prefix}/{}/{action}",
+        id.as_str().unwrap()
+    )
+}
+
+#[tokio::test]
+async fn open_answers_201_with_the_typed_serializer() {
+    let w = world(2).await;
+    let (status, t) = w
+        .app
+        .call_with(
+            "POST",
+            OPEN,
+            "alice",
+            Some(open_body("Need prod DB access")),
+            &[("X-TZ", "Asia/Shanghai")],
+        )
+        .await;
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(t["title"], "Need prod DB access");
+    assert_eq!(
+        t["type"],
+        json!({"value": "apply_asset", "label": "Apply for asset"})
+    );
+    assert_eq!(
+        t["state"],
+        json!({"value": "pending", "label": "Pending approval"})
+    );
+    assert_eq!(
+        t["status"],
+        json!({"value": "open", "label": "Pending approval"})
+    );
+    assert_eq!(
+        t["approval_step"],
+        json!({"value": 1, "label": "One level"})
+    );
+    assert_eq!(t["applicant"], "Alice(alice)");
+    assert_eq!(t["org_name"], "Default");
+    assert_eq!(
+        t["apply_assets"],
+        json!([{"id": w.asset.id.to_string(), "name": "db01"}])
+    );
+    assert_eq!(t["apply_accounts"], json!(["root", "@INPUT"]));
+    assert_eq!(
+        t["apply_actions"][1],
+        json!({"value": "upload", "label": "Upload (RDP, SFTP)"})
+    );
+    assert_eq!(t["apply_date_start"], "2026/08/21 10:00:00 +0800");
+    assert_eq!(t["apply_date_expired"], "2026/08/28 10:00:00 +0800");
+    assert_eq!(
+        t["rel_snapshot"],
+        json!({"applicant": "Alice(alice)", "apply_nodes": [], "apply_assets": ["db01(10.0.0.5)"]})
+    );
+    assert!(t["serial_num"].as_str().unwrap().len() == 12);
+    assert!(
+        t["apply_permission_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Created by ticket (Need prod DB access-")
+    );
+    let map = &t["process_map"];
+    assert_eq!(map.as_array().unwrap().len(), 2);
+    assert_eq!(map[0]["assignees"], json!([w.bob.id().to_string()]));
+    assert_eq!(map[0]["assignees_display"], json!(["Bob(bob)"]));
+    assert_eq!(map[0]["state"], "pending");
+    assert_eq!(map[0]["processor"], "");
+    assert!(
+        map[0]["approval_date"]
+            .as_str()
+            .unwrap()
+            .ends_with("+00:00")
+    );
+    assert_eq!(t["comment"], "incident 42");
+    assert!(t["date_created"].as_str().unwrap().ends_with("+0800"));
+    let (_, zh) = w
+        .app
+        .call_with(
+            "GET",
+            &path("apply-asset-tickets", &t["id"], ""),
+            "alice",
+            None,
+            &[("Accept-Language", "zh-CN,zh;q=0.9")],
+        )
+        .await;
+    assert_eq!(zh["state"]["label"], "审批中");
+    assert_eq!(zh["type"]["label"], "申请资产");
+}
+
+#[tokio::test]
+async fn a_two_level_flow_needs_both_approvers_and_creates_the_asset_permission_once() {
+    let w = world(2).await;
+    let t = open(&w, "two levels").await;
+    let approve = path("apply-asset-tickets", &t["id"], "approve/");
+    let (status, body) = w.app.call("PUT", &approve, "carol", Some(json!({}))).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (409, json!("ticket_state_changed")),
+        "carol is on level 2"
+    );
+    let (status, body) = w.app.call("PATCH", &approve, "bob", Some(json!({}))).await;
+    assert_eq!((status, body.clone()), (200, json!("ok")), "{body}");
+    let (_, after1) = w
+        .app
+        .call(
+            "GET",
+            &format!("/api/v1/tickets/tickets/{}/", t["id"].as_str().unwrap()),
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(after1["approval_step"]["value"], 2);
+    assert_eq!(after1["state"]["value"], "pending");
+    assert_eq!(after1["process_map"][0]["processor_display"], "Bob(bob)");
+    assert_eq!(
+        after1["applicant"],
+        json!({"id": w.alice.id().to_string(), "name": "Alice"})
+    );
+    let (status, _) = w.app.call("PUT", &approve, "bob", Some(json!({}))).await;
+    assert_eq!(status, 409, "bob already decided");
+    let (status, body) = w
+        .app
+        .call(
+            "PUT",
+            &approve,
+            "carol",
+            Some(json!({"apply_accounts": ["@ALL"], "apply_actions": ["all"]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, done) = w
+        .app
+        .call(
+            "GET",
+            &path("apply-asset-tickets", &t["id"], ""),
+            "carol",
+            None,
+        )
+        .await;
+    assert_eq!(done["state"]["value"], "approved");
+    assert_eq!(done["status"]["value"], "closed");
+    assert_eq!(done["apply_accounts"], json!(["@ALL"]));
+    assert_eq!(done["apply_actions"].as_array().unwrap().len(), 7);
+    let (status, body) = w.app.call("PUT", &approve, "carol", Some(json!({}))).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (409, json!("ticket_already_processed"))
+    );
+    let admin = w.app.admin().await;
+    let id = uuid::Uuid::parse_str(t["id"].as_str().unwrap()).unwrap();
+    let grant = w.app.engine.get_grant(&admin, id).await.unwrap();
+    assert_eq!(grant.users, vec![w.alice.id()]);
+    assert_eq!(grant.payload["accounts"], json!(["@ALL"]));
+    assert_eq!(grant.payload["actions"], 127);
+    assert_eq!(grant.created_by, format!("ApplyAssetTicket:{id}"));
+}
+
+#[tokio::test]
+async fn rejection_at_level_two_and_close_by_the_applicant() {
+    let w = world(2).await;
+    let t = open(&w, "reject me").await;
+    assert_eq!(
+        w.app
+            .call(
+                "PUT",
+                &path("apply-asset-tickets", &t["id"], "approve/"),
+                "bob",
+                None
+            )
+            .await
+            .0,
+        200
+    );
+    let (status, body) = w
+        .app
+        .call(
+            "PUT",
+            &path("apply-asset-tickets", &t["id"], "reject/"),
+            "carol",
+            None,
+        )
+        .await;
+    assert_eq!((status, body), (200, json!("ok")));
+    let (_, rejected) = w
+        .app
+        .call("GET", &path("tickets", &t["id"], ""), "alice", None)
+        .await;
+    assert_eq!(rejected["state"]["value"], "rejected");
+    assert_eq!(rejected["process_map"][1]["state"], "rejected");
+    assert_eq!(
+        w.app
+            .call("PUT", &path("tickets", &t["id"], "close/"), "alice", None)
+            .await
+            .0,
+        409
+    );
+
+    let t2 = open(&w, "close me").await;
+    let (status, _) = w
+        .app
+        .call("PUT", &path("tickets", &t2["id"], "close/"), "alice", None)
+        .await;
+    assert_eq!(status, 200);
+    let (_, closed) = w
+        .app
+        .call("GET", &path("tickets", &t2["id"], ""), "alice", None)
+        .await;
+    assert_eq!(closed["state"]["value"], "closed");
+    assert_eq!(
+        closed["process_map"][0]["processor_display"],
+        "Alice(alice)"
+    );
+    let (status, body) = w
+        .app
+        .call(
+            "PUT",
+            &path("apply-asset-tickets", &t2["id"], "reject/"),
+            "bob",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (409, json!("ticket_already_processed"))
+    );
+}
+
+#[tokio::test]
+async fn unrelated_users_and_other_orgs_see_nothing_and_cannot_act() {
+    let w = world(1).await;
+    let t = open(&w, "private").await;
+    for (method, suffix) in [
+        ("GET", ""),
+        ("PUT", "approve/"),
+        ("PUT", "reject/"),
+        ("PUT", "close/"),
+    ] {
+        let (status, body) = w
+            .app
+            .call(
+                method,
+                &path("apply-asset-tickets", &t["id"], suffix),
+                "mallory",
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, 404, "{method} {suffix}: {body}");
+        assert!(!body.to_string().contains("private"));
+    }
+    let (_, list) = w
+        .app
+        .call("GET", "/api/v1/tickets/tickets/?limit=10", "mallory", None)
+        .await;
+    assert_eq!(list["count"], 0);
+    let (status, _) = w
+        .app
+        .call("PUT", &path("tickets", &t["id"], "reject/"), "carol", None)
+        .await;
+    assert_eq!(status, 404, "carol is unrelated in a one-level flow");
+    let (status, body) = w
+        .app
+        .call(
+            "PUT",
+            &path("apply-asset-tickets", &t["id"], "approve/"),
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (403, json!("permission_denied")),
+        "no self-approval when others match"
+    );
+    let mut foreign = open_body("wrong org");
+    foreign["org_id"] = json!(w.mallory.memberships[0].org_id.to_string());
+    let (status, body) = w.app.call("POST", OPEN, "alice", Some(foreign)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["org_id"].is_array(), "{body}");
+}
+
+#[tokio::test]
+async fn bulk_approve_processes_each_ticket_and_stops_at_the_first_refusal() {
+    let w = world(1).await;
+    let a = open(&w, "bulk a").await;
+    let b = open(&w, "bulk b").await;
+    let bulk = "/api/v1/tickets/apply-asset-tickets/bulk/";
+    let (status, body) = w
+        .app
+        .call(
+            "PUT",
+            &format!("{bulk}?action=explode"),
+            "bob",
+            Some(json!({"tickets": []})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"error": "The parameter 'action' must be [approve,reject]"})
+        )
+    );
+    let (status, body) = w
+        .app
+        .call(
+            "PUT",
+            &format!("{bulk}?action=approve"),
+            "bob",
+            Some(json!({"tickets": [a["id"], b["id"]]})),
+        )
+        .await;
+    assert_eq!((status, body), (200, json!("ok")));
+    for t in [&a, &b] {
+        let (_, shown) = w
+            .app
+            .call("GET", &path("tickets", &t["id"], ""), "alice", None)
+            .await;
+        assert_eq!(shown["state"]["value"], "approved");
+    }
+    let c = open(&w, "bulk c").await;
+    let (status, body) = w
+        .app
+        .call(
+            "PUT",
+            &format!("{bulk}?action=reject"),
+            "alice",
+            Some(json!({"tickets": [c["id"]]})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["error"],
+        "User does not have permission: bulk c(Alice(alice))"
+    );
+}
+
+#[tokio::test]
+async fn comments_are_listed_with_state_comments_and_written_by_related_users() {
+    let w = world(1).await;
+    let t = open(&w, "chat").await;
+    let url = format!(
+        "/api/v1/tickets/comments/?ticket_id={}",
+        t["id"].as_str().unwrap()
+    );
+    let (status, created) = w
+        .app
+        .call(
+            "POST",
+            &url,
+            "bob",
+            Some(json!({"body": "which database?"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["user_display"], "Bob(bob)");
+    assert_eq!(created["ticket"], t["id"]);
+    assert_eq!(
+        w.app
+            .call("POST", &url, "mallory", Some(json!({"body": "hi"})))
+            .await
+            .0,
+        400
+    );
+    let (status, list) = w.app.call("GET", &url, "alice", None).await;
+    assert_eq!(status, 200);
+    let bodies: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        bodies,
+        vec!["Alice(alice) opened the ticket", "which database?"]
+    );
+    let (status, body) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/comments/?ticket_id=nope",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, body["detail"].clone()),
+        (400, json!("Not found Ticket object about `id=nope`"))
+    );
+    let (status, one) = w
+        .app
+        .call(
+            "GET",
+            &format!(
+                "/api/v1/tickets/comments/{}/?ticket_id={}",
+                created["id"].as_str().unwrap(),
+                t["id"].as_str().unwrap()
+            ),
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, one["body"].clone()),
+        (200, json!("which database?"))
+    );
+    assert_eq!(
+        w.app.call("POST", &url, "bob", Some(json!({}))).await.0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn lists_filter_search_order_and_paginate() {
+    let w = world(1).await;
+    for title in ["alpha db", "beta web", "gamma db"] {
+        open(&w, title).await;
+    }
+    let (_, all) = w
+        .app
+        .call("GET", "/api/v1/tickets/tickets/", "alice", None)
+        .await;
+    assert_eq!(all.as_array().unwrap().len(), 3, "no limit: a plain array");
+    let (_, page) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/tickets/?limit=2&offset=0",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(page["count"], 3);
+    assert_eq!(page["results"].as_array().unwrap().len(), 2);
+    assert!(
+        page["next"]
+            .as_str()
+            .unwrap()
+            .ends_with("/api/v1/tickets/tickets/?limit=2&offset=2")
+    );
+    assert_eq!(page["previous"], Value::Null);
+    let titles = |v: &Value| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["title"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let (_, found) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/tickets/?search=db&order=title",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(titles(&found), vec!["alpha db", "gamma db"]);
+    let (_, found) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/tickets/?search=alpha|beta&order=-title",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(titles(&found), vec!["beta web", "alpha db"]);
+    let (_, found) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/tickets/?state=pending&status=open&type=apply_asset",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(found.as_array().unwrap().len(), 3);
+    let (_, found) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/tickets/?state=approved",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(found.as_array().unwrap().len(), 0);
+    let (_, found) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/tickets/?id=not-a-uuid",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(found, json!([]));
+    let mine = format!(
+        "/api/v1/tickets/tickets/?assignees__id={}&limit=20",
+        w.bob.id()
+    );
+    let (_, awaiting) = w.app.call("GET", &mine, "bob", None).await;
+    assert_eq!(awaiting["count"], 3);
+    let (_, by_asset) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/apply-asset-tickets/?relevant_asset=10.0.0.5",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(by_asset.as_array().unwrap().len(), 3);
+    let (_, by_name) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/tickets/?applicant_username_name=ALI&fields=id,title",
+            "bob",
+            None,
+        )
+        .await;
+    assert_eq!(by_name.as_array().unwrap()[0].as_object().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn unsupported_methods_bad_ids_and_bad_bodies_get_dialect_errors() {
+    let w = world(1).await;
+    let (status, body) = w
+        .app
+        .call(
+            "POST",
+            "/api/v1/tickets/tickets/",
+            ADMIN_TOKEN,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            405,
+            json!({"detail": "Method \"create\" not allowed.", "code": "method_not_allowed"})
+        )
+    );
+    let t = open(&w, "methods").await;
+    assert_eq!(
+        w.app
+            .call("PUT", &path("tickets", &t["id"], "approve/"), "bob", None)
+            .await
+            .0,
+        405
+    );
+    assert_eq!(
+        w.app
+            .call("DELETE", &path("tickets", &t["id"], ""), "alice", None)
+            .await
+            .0,
+        405
+    );
+    let (status, body) = w
+        .app
+        .call("GET", "/api/v1/tickets/tickets/not-a-uuid/", "alice", None)
+        .await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (404, json!("object_does_not_exist"))
+    );
+    let (status, body) = w.app.call("POST", OPEN, "alice", Some(json!({}))).await;
+    assert_eq!(status, 400);
+    for field in ["title", "org_id", "apply_date_start", "apply_date_expired"] {
+        assert_eq!(body[field][0], "This field is required.", "{field}: {body}");
+    }
+    let mut backwards = open_body("backwards");
+    backwards["apply_date_expired"] = json!("2026/08/20 10:00:00 +0800");
+    let (status, body) = w.app.call("POST", OPEN, "alice", Some(backwards)).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"apply_date_expired": ["The expiration date should be greater than the start date"]})
+        )
+    );
+    let mut unknown = open_body("unknown asset");
+    unknown["apply_assets"] = json!(["8e5b1c4e-2f0a-4c7e-9d59-0a3c4b1f6d11"]);
+    let (_, body) = w.app.call("POST", OPEN, "alice", Some(unknown)).await;
+    assert_eq!(
+        body["apply_assets"][0],
+        "Invalid pk \"8e5b1c4e-2f0a-4c7e-9d59-0a3c4b1f6d11\" - object does not exist."
+    );
+    let mut bad_types = open_body("types");
+    bad_types["apply_actions"] = json!("connect");
+    bad_types["apply_date_start"] = json!(42);
+    bad_types["title"] = json!(["x"]);
+    let (status, body) = w.app.call("POST", OPEN, "alice", Some(bad_types)).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["apply_actions"][0],
+        "Invalid data type, should be list"
+    );
+    assert!(
+        body["apply_date_start"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Datetime has wrong format")
+    );
+    assert_eq!(body["title"][0], "Not a valid string.");
+    let (status, _) = w.app.call("POST", OPEN, "alice", Some(json!([1, 2]))).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn admins_open_system_tickets_with_explicit_reviewers() {
+    let w = world(1).await;
+    let body = json!({
+        "title": "Command confirm",
+        "applicant": w.alice.id().to_string(),
+        "assignees": [w.bob.id().to_string()],
+        "apply_run_asset": "db01(10.0.0.5)",
+        "apply_run_command": "rm -rf /tmp/cache",
+        "apply_run_account": "root",
+        "apply_run_user": w.alice.id().to_string(),
+    });
+    let url = "/api/v1/tickets/apply-command-tickets/open/";
+    assert_eq!(
+        w.app.call("POST", url, "alice", Some(body.clone())).await.0,
+        403
+    );
+    let (status, t) = w.app.call("POST", url, ADMIN_TOKEN, Some(body)).await;
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(t["type"]["value"], "command_confirm");
+    assert_eq!(t["applicant"], "Alice(alice)");
+    assert_eq!(t["apply_run_command"], "rm -rf /tmp/cache");
+    assert_eq!(
+        t["apply_run_user"],
+        json!({"id": w.alice.id().to_string(), "name": "Alice"})
+    );
+    assert_eq!(t["org_id"], "00000000-0000-0000-0000-000000000000");
+    let (_, mine) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/apply-command-tickets/?relevant_command=rm%20-rf",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(mine.as_array().unwrap().len(), 1);
+    let (status, _) = w
+        .app
+        .call(
+            "PUT",
+            &path("apply-command-tickets", &t["id"], "approve/"),
+            "bob",
+            Some(json!({"ignored": true})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, state) = w
+        .app
+        .call(
+            "GET",
+            &format!(
+                "/api/v1/tickets/super-tickets/{}/status/",
+                t["id"].as_str().unwrap()
+            ),
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(
+        state,
+        json!({
+            "id": t["id"],
+            "status": {"value": "closed", "label": "Completed"},
+            "state": {"value": "approved", "label": "Approved"},
+            "processor": "Bob(bob)"
+        })
+    );
+    let (status, _) = w
+        .app
+        .call(
+            "GET",
+            &path("apply-asset-tickets", &t["id"], ""),
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "a command ticket is not an apply_asset ticket");
+}
+
+#[tokio::test]
+async fn super_ticket_delete_closes_for_system_admins_only() {
+    let w = world(1).await;
+    let t = open(&w, "super").await;
+    let url = format!(
+        "/api/v1/tickets/super-tickets/{}/status/",
+        t["id"].as_str().unwrap()
+    );
+    assert_eq!(w.app.call("DELETE", &url, "alice", None).await.0, 403);
+    let (status, body) = w.app.call("DELETE", &url, ADMIN_TOKEN, None).await;
+    assert_eq!(status, 204, "{body}");
+    let (_, state) = w.app.call("GET", &url, "alice", None).await;
+    assert_eq!(state["state"]["value"], "closed");
+}
+
+#[tokio::test]
+async fn the_audit_list_shows_every_ticket_of_the_org_to_auditors_only() {
+    let w = world(1).await;
+    open(&w, "audited").await;
+    let (status, list) = w
+        .app
+        .call("GET", "/api/v1/audits/tickets/?limit=10", ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["count"], 1);
+    assert_eq!(list["results"][0]["applicant"]["name"], "Alice");
+    assert_eq!(
+        w.app
+            .call("GET", "/api/v1/audits/tickets/", "alice", None)
+            .await
+            .0,
+        403
+    );
+    let (_, mine) = w
+        .app
+        .call("GET", "/api/v1/tickets/tickets/", ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(
+        mine,
+        json!([]),
+        "the admin is not related to alice's ticket"
+    );
+    let other: OrgId = w.mallory.memberships[0].org_id;
+    let (_, other_list) = w
+        .app
+        .call_with(
+            "GET",
+            "/api/v1/audits/tickets/",
+            ADMIN_TOKEN,
+            None,
+            &[("X-JMS-ORG", &other.to_string())],
+        )
+        .await;
+    assert_eq!(other_list, json!([]));
+}
+
+#[tokio::test]
+async fn asset_and_node_suggestions_search_the_current_org() {
+    let w = world(1).await;
+    let (status, found) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/apply-assets/suggestions/?search=db",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(found[0]["name"], "db01");
+    let (_, none) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/apply-assets/suggestions/?search=zzz",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(none, json!([]));
+    let (status, _) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/apply-assets/suggestions/?search=db",
+            "mallory",
+            None,
+        )
+        .await;
+    assert_eq!(status, 403, "mallory is not a member of Default");
+    let own_org = w.mallory.memberships[0].org_id.to_string();
+    let (_, foreign) = w
+        .app
+        .call_with(
+            "GET",
+            "/api/v1/tickets/apply-assets/suggestions/?search=db",
+            "mallory",
+            None,
+            &[("X-JMS-ORG", &own_org)],
+        )
+        .await;
+    assert_eq!(foreign, json!([]), "mallory's org has no assets");
+    let (status, _) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/apply-nodes/suggestions/",
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (status, one) = w
+        .app
+        .call(
+            "GET",
+            &format!("/api/v1/tickets/apply-assets/{}/", w.asset.id),
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!((status, one["address"].clone()), (200, json!("10.0.0.5")));
+}

@@ -11,5 +11,6 @@ mod cli;
 mod edge;
 mod jms_admin;
 mod jms_flows;
+mod jms_seeds;
 mod jms_tickets;
 mod tidy;

@@ -1,0 +1,206 @@
+//! The ticket list filters, search and ordering of §5, translated into a core `TicketQuery`.
+
+use crate::listing::Query;
+use chrono::{DateTime, Duration, Utc};
+use ticketd_core::catalog::CatalogQuery;
+use ticketd_core::store::{SortKey, TicketOrder, TicketQuery, Visibility};
+use ticketd_core::ticket::TicketState;
+use ticketd_core::{Actor, DomainError, OrgId, TicketId, UserId};
+use ticketd_http::AppState;
+
+/// JumpServer lists never show drafts (a TopHC concept) nor archived tickets.
+const LISTED_STATES: [TicketState; 4] = [
+    TicketState::Pending,
+    TicketState::Approved,
+    TicketState::Rejected,
+    TicketState::Closed,
+];
+
+/// Builds the core query; `None` means the filters can match nothing (e.g. an invalid UUID).
+pub(crate) async fn ticket_query(
+    state: &AppState,
+    actor: &Actor,
+    query: &Query,
+    kind: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Option<TicketQuery>, DomainError> {
+    let mut q = TicketQuery::new(Visibility::All);
+    q.archived = Some(false);
+    let mut states: Vec<TicketState> = LISTED_STATES.to_vec();
+    if let Some(kind) = kind {
+        q.kinds = vec![kind.to_owned()];
+    } else if let Some(kind) = query.text("type") {
+        q.kinds = vec![kind];
+    }
+    let ids = |values: Vec<String>| -> Option<Vec<TicketId>> {
+        values.iter().map(|v| TicketId::parse(v)).collect()
+    };
+    let mut wanted: Vec<String> = query.list("id__in");
+    wanted.extend(query.list("ids"));
+    if let Some(id) = query.text("id") {
+        wanted.push(id);
+    }
+    if !wanted.is_empty() {
+        match ids(wanted) {
+            Some(ids) => q.ids = Some(ids),
+            None => return Ok(None),
+        }
+    }
+    let mut excluded = query.list("id!");
+    excluded.extend(query.list("id__in!"));
+    q.exclude_ids = excluded.iter().filter_map(|v| TicketId::parse(v)).collect();
+    q.title = query.text("title");
+    q.title_contains = query.text("title__icontains");
+    q.serial = query.text("serial_num");
+    if let Some(org) = query.text("org_id") {
+        match OrgId::parse(&org) {
+            Some(org) => q.org_ids = Some(vec![org]),
+            None => return Ok(None),
+        }
+    }
+    let org_set = query.list("org_id__in");
+    if !org_set.is_empty() {
+        let orgs: Option<Vec<OrgId>> = org_set.iter().map(|o| OrgId::parse(o)).collect();
+        match orgs {
+            Some(orgs) => q.org_ids = Some(orgs),
+            None => return Ok(None),
+        }
+    }
+    if let Some(name) = query.text("org_name") {
+        let needle = name.to_lowercase();
+        let orgs: Vec<OrgId> = state
+            .engine
+            .store()
+            .list_orgs()
+            .await?
+            .into_iter()
+            .filter(|o| o.name.to_lowercase().contains(&needle))
+            .map(|o| o.id)
+            .collect();
+        if orgs.is_empty() {
+            return Ok(None);
+        }
+        q.org_ids = Some(orgs);
+    }
+    if let Some(wanted_state) = query.text("state").filter(|s| s != "all") {
+        match TicketState::parse(&wanted_state).filter(|s| *s != TicketState::Draft) {
+            Some(s) => states.retain(|x| *x == s),
+            None => return Ok(None),
+        }
+    }
+    match query.text("status").as_deref() {
+        Some("open") => states.retain(|s| !s.is_finished()),
+        Some("closed") => states.retain(|s| s.is_finished()),
+        Some(_) => return Ok(None),
+        None => {}
+    }
+    if states.is_empty() {
+        return Ok(None);
+    }
+    q.states = states;
+    if let Some(applicant) = query.text("applicant") {
+        match UserId::parse(&applicant) {
+            Some(id) => q.applicant = Some(id),
+            None => return Ok(None),
+        }
+    }
+    if let Some(assignee) = query.text("assignees__id") {
+        match UserId::parse(&assignee) {
+            Some(id) => q.current_assignee = Some(id),
+            None => return Ok(None),
+        }
+    }
+    q.applicant_text = query.text("applicant_username_name");
+    if let Some(text) = query.text("relevant_asset") {
+        let (_, assets) = state
+            .engine
+            .assets(
+                actor,
+                CatalogQuery {
+                    search: Some(text.clone()),
+                    limit: 1000,
+                    ..CatalogQuery::default()
+                },
+            )
+            .await?;
+        q.payload_contains_any = assets.iter().map(|a| a.id.to_string()).collect();
+        q.payload_contains_any.push(text);
+    }
+    if let Some(text) = query.text("relevant_command") {
+        q.payload_contains_any.push(text);
+    }
+    if let Some(days) = query.text("days").and_then(|d| d.parse::<i64>().ok()) {
+        q.created_from = Some(now - Duration::days(days.clamp(0, 36_500)));
+    }
+    if let Some(days) = query.text("days__lt").and_then(|d| d.parse::<i64>().ok()) {
+        q.created_to = Some(now - Duration::days(days.clamp(0, 36_500)));
+    }
+    q.search = search(query);
+    q.order = order(query);
+    Ok(Some(q))
+}
+
+/// `search` (or `q`): `,` separates batches (AND), `|` alternatives (OR), spaces terms (AND).
+fn search(query: &Query) -> Vec<Vec<Vec<String>>> {
+    let mut batches: Vec<Vec<Vec<String>>> = Vec::new();
+    for text in [query.get("search"), query.get("q")].into_iter().flatten() {
+        for batch in text.split(',') {
+            let alternatives: Vec<Vec<String>> = batch
+                .split('|')
+                .map(|alt| {
+                    alt.split_whitespace()
+                        .map(str::to_owned)
+                        .collect::<Vec<_>>()
+                })
+                .filter(|terms| !terms.is_empty())
+                .collect();
+            if !alternatives.is_empty() {
+                batches.push(alternatives);
+            }
+        }
+    }
+    if let Some(any) = query.text("search__icontains_any") {
+        batches.push(
+            any.split(',')
+                .map(|t| vec![t.trim().to_owned()])
+                .filter(|t| !t[0].is_empty())
+                .collect(),
+        );
+    }
+    if let Some(all) = query.text("search__icontains_all") {
+        for term in all.split(',').map(str::trim).filter(|t| !t.is_empty()) {
+            batches.push(vec![vec![term.to_owned()]]);
+        }
+    }
+    batches
+}
+
+/// `order`: the first recognised key decides; `-` means descending; default newest first.
+fn order(query: &Query) -> TicketOrder {
+    for key in query.list("order") {
+        let (descending, name) = key
+            .strip_prefix('-')
+            .map_or((false, key.as_str()), |k| (true, k));
+        let sort = match name {
+            "date_created" => {
+                return if descending {
+                    TicketOrder::CreatedDesc
+                } else {
+                    TicketOrder::CreatedAsc
+                };
+            }
+            "title" => SortKey::Title,
+            "serial_num" => SortKey::Serial,
+            "type" => SortKey::Kind,
+            "state" | "status" => SortKey::State,
+            "applicant" => SortKey::Applicant,
+            "date_updated" => SortKey::UpdatedAt,
+            _ => continue,
+        };
+        return TicketOrder::By {
+            key: sort,
+            descending,
+        };
+    }
+    TicketOrder::CreatedDesc
+}
