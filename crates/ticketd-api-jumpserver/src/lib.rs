@@ -7,6 +7,7 @@ mod extract;
 mod flows;
 mod format;
 mod listing;
+pub mod openapi;
 mod perms;
 mod tickets;
 mod users;
@@ -25,6 +26,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(flows::router())
         .merge(perms::router())
         .merge(tickets::router())
+        .merge(openapi::router())
         .fallback(error::not_found)
         // Must come after every route: it applies to the routes registered before it.
         .method_not_allowed_fallback(error::method_not_allowed)

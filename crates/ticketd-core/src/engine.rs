@@ -527,6 +527,12 @@ impl Engine {
                 id: org_id.to_string(),
             });
         }
+        if self.store.get_user(user_id).await?.is_none() {
+            return Err(DomainError::NotFound {
+                kind: "user",
+                id: user_id.to_string(),
+            });
+        }
         let role = self
             .store
             .list_roles()
@@ -1439,7 +1445,7 @@ impl Engine {
                     (
                         Some(flow.id),
                         flow.levels.clone(),
-                        flow.org_id,
+                        resolution_org(&flow, input.org_id),
                         flow.cc_users.clone(),
                     )
                 } else {
@@ -1616,8 +1622,13 @@ impl Engine {
             })?,
             None => self.choose_flow(ticket.org_id, &ticket.kind, None).await?,
         };
-        self.steps_for(flow.org_id, &flow.levels, ticket.applicant_id, now)
-            .await
+        self.steps_for(
+            resolution_org(&flow, ticket.org_id),
+            &flow.levels,
+            ticket.applicant_id,
+            now,
+        )
+        .await
     }
 
     /// Lists tickets visible to the actor; `query.visibility` is overwritten from the actor.
@@ -1674,12 +1685,11 @@ impl Engine {
                 .await?
                 .1
         };
-        let mut users = Vec::new();
-        for id in user_ids {
-            if let Some(user) = self.store.get_user(id).await? {
-                users.push(user);
-            }
-        }
+        let users = if user_ids.is_empty() {
+            Vec::new()
+        } else {
+            self.store.users_by_ids(user_ids).await?
+        };
         Ok((assets, nodes, users))
     }
 
@@ -1778,6 +1788,16 @@ impl Engine {
                 id: id.to_string(),
             }),
         }
+    }
+}
+
+/// Where a flow's selectors are evaluated: in the flow's organization, except that a global
+/// flow speaks of the ticket's organization ("org admins approve" means that org's admins).
+fn resolution_org(flow: &Flow, ticket_org: OrgId) -> OrgId {
+    if flow.org_id == ROOT_ORG {
+        ticket_org
+    } else {
+        flow.org_id
     }
 }
 

@@ -202,6 +202,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError>;
     /// Every user, by username.
     async fn list_users(&self) -> Result<Vec<User>, StoreError>;
+    /// The users with these ids (unknown ids are skipped), in one call.
+    async fn users_by_ids(&self, ids: Vec<UserId>) -> Result<Vec<User>, StoreError>;
     /// The stored password verifiers of a user.
     async fn password_hashes(&self, user: UserId) -> Result<Option<PasswordHashes>, StoreError>;
     /// Replaces a user's password verifiers.
@@ -218,7 +220,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError>;
     /// Memberships held in any of `orgs`.
     async fn memberships_in(&self, orgs: Vec<OrgId>) -> Result<Vec<Membership>, StoreError>;
-    /// The users of an organization with their org roles; for ROOT, every user (no org roles).
+    /// The active users who may be resolved as approvers in an organization, with their org
+    /// roles there: its members plus every system administrator (who may enter any
+    /// organization); for ROOT, every active user (no org roles).
     async fn org_directory(&self, org: OrgId) -> Result<Vec<DirectoryEntry>, StoreError>;
 
     /// Replaces an organization's name.

@@ -122,6 +122,11 @@ fn open_connection(options: &SqliteOptions, read_only: bool) -> Result<Connectio
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "catalog", include_str!("../migrations/0002_catalog.sql")),
+    (
+        3,
+        "directory",
+        include_str!("../migrations/0003_directory.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.

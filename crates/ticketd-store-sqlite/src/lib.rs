@@ -246,6 +246,27 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn users_by_ids(&self, ids: Vec<UserId>) -> Result<Vec<User>, StoreError> {
+        self.pool
+            .read(move |c| {
+                let mut stmt = c
+                    .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+                    .map_err(db_err)?;
+                let mut users = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(user) = stmt
+                        .query_row([id.0], rows::user)
+                        .optional()
+                        .map_err(db_err)?
+                    {
+                        users.push(user);
+                    }
+                }
+                Ok(users)
+            })
+            .await
+    }
+
     async fn password_hashes(&self, user: UserId) -> Result<Option<PasswordHashes>, StoreError> {
         self.pool
             .read(move |c| {
@@ -367,18 +388,23 @@ impl Store for SqliteStore {
                     .prepare_cached(
                         "SELECT u.id, u.username, u.name, u.email, u.system_role, u.is_active, u.created_at, \
                          u.updated_at, m.role_id FROM org_members m JOIN users u ON u.id = m.user_id \
-                         WHERE m.org_id = ?1 AND u.is_active = 1 ORDER BY u.id",
+                         WHERE m.org_id = ?1 AND u.is_active = 1 \
+                         UNION ALL \
+                         SELECT u.id, u.username, u.name, u.email, u.system_role, u.is_active, u.created_at, \
+                         u.updated_at, NULL FROM users u WHERE u.system_role = 'admin' AND u.is_active = 1 \
+                         AND NOT EXISTS (SELECT 1 FROM org_members m2 WHERE m2.org_id = ?1 AND m2.user_id = u.id) \
+                         ORDER BY 1",
                     )
                     .map_err(db_err)?;
                 let rows = stmt
-                    .query_map([org.0], |r| Ok((rows::user(r)?, RoleId(r.get(8)?))))
+                    .query_map([org.0], |r| Ok((rows::user(r)?, r.get::<_, Option<uuid::Uuid>>(8)?.map(RoleId))))
                     .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                     .map_err(db_err)?;
                 let mut entries: Vec<DirectoryEntry> = Vec::new();
                 for (user, role) in rows {
                     match entries.last_mut() {
-                        Some(last) if last.user.id == user.id => last.org_roles.push(role),
-                        _ => entries.push(DirectoryEntry { user, org_roles: vec![role] }),
+                        Some(last) if last.user.id == user.id => last.org_roles.extend(role),
+                        _ => entries.push(DirectoryEntry { user, org_roles: role.into_iter().collect() }),
                     }
                 }
                 Ok(entries)

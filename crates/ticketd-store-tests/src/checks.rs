@@ -75,13 +75,28 @@ pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
     let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
     assert_eq!(alice.display(), "Alice(alice)");
     assert_eq!(store.get_user(alice.id).await.unwrap().unwrap(), alice);
+    let found = store
+        .users_by_ids(vec![alice.id, ticketd_core::UserId(uuid::Uuid::nil())])
+        .await
+        .unwrap();
+    assert_eq!(found, vec![alice.clone()]);
     let dir = store.org_directory(DEFAULT_ORG).await.unwrap();
     let names: HashSet<String> = dir.iter().map(|e| e.user.username.clone()).collect();
     assert!(names.contains("alice") && names.contains("olga") && names.contains("admin"));
     assert!(!names.contains("mallory"));
     let other = store.org_directory(w.other_org).await.unwrap();
-    assert_eq!(other.len(), 1);
-    assert_eq!(other[0].org_roles, vec![ROLE_ORG_USER]);
+    let mut other_names: Vec<(&str, usize)> = other
+        .iter()
+        .map(|e| (e.user.username.as_str(), e.org_roles.len()))
+        .collect();
+    other_names.sort_unstable();
+    assert_eq!(
+        other_names,
+        vec![("admin", 0), ("mallory", 1)],
+        "members plus every system admin"
+    );
+    let mallory = other.iter().find(|e| e.user.username == "mallory").unwrap();
+    assert_eq!(mallory.org_roles, vec![ROLE_ORG_USER]);
     let all = store
         .org_directory(ticketd_core::identity::ROOT_ORG)
         .await
@@ -1195,4 +1210,69 @@ pub async fn users_can_be_updated_and_deleted(store: Arc<dyn Store>) {
         w.engine.delete_org(&w.admin, DEFAULT_ORG).await,
         Err(DomainError::Validation(_))
     ));
+}
+
+/// A global flow is resolved in the ticket's organization; system admins are always candidates.
+pub async fn global_flows_resolve_approvers_in_the_ticket_org(store: Arc<dyn Store>) {
+    use ticketd_core::engine::FlowInput;
+    use ticketd_core::selector::LegacyStrategy;
+    let w = World::new(store.clone()).await;
+    let level = |strategy: LegacyStrategy| {
+        ticketd_core::engine::any_level(strategy.to_selector(Vec::new()))
+    };
+    w.engine
+        .create_flow(
+            &w.admin,
+            FlowInput {
+                org_id: ticketd_core::identity::ROOT_ORG,
+                name: "org admins".into(),
+                description: String::new(),
+                kinds: vec!["general".into()],
+                is_default: true,
+                enabled: true,
+                levels: vec![
+                    level(LegacyStrategy::OrgAdmin),
+                    level(LegacyStrategy::SuperAdmin),
+                ],
+                cc_users: Vec::new(),
+                attributes: serde_json::Value::Null,
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let t = w.open(&w.alice, "general", "global", t0()).await;
+    let names = |level: usize| -> Vec<String> {
+        t.steps[level]
+            .assignees
+            .iter()
+            .map(|a| a.display.clone())
+            .collect()
+    };
+    assert_eq!(
+        names(0),
+        vec!["Administrator(admin)".to_owned(), "Olga(olga)".to_owned()]
+    );
+    assert_eq!(names(1), vec!["Administrator(admin)".to_owned()]);
+    store
+        .remove_member(DEFAULT_ORG, w.admin.id())
+        .await
+        .unwrap();
+    let t2 = w.open(&w.alice, "general", "global again", at(1)).await;
+    let level2: Vec<String> = t2.steps[1]
+        .assignees
+        .iter()
+        .map(|a| a.display.clone())
+        .collect();
+    assert_eq!(
+        level2,
+        vec!["Administrator(admin)".to_owned()],
+        "system admins need no membership"
+    );
+    let level1: Vec<String> = t2.steps[0]
+        .assignees
+        .iter()
+        .map(|a| a.display.clone())
+        .collect();
+    assert_eq!(level1, vec!["Olga(olga)".to_owned()]);
 }

@@ -57,7 +57,8 @@ macro_rules! contract_suite {
             outbox_has_one_event_per_transition,
             catalog_assets_and_nodes,
             search_exclusions_and_sorting,
-            users_can_be_updated_and_deleted
+            users_can_be_updated_and_deleted,
+            global_flows_resolve_approvers_in_the_ticket_org
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {

@@ -304,6 +304,10 @@ async fn rejection_at_level_two_and_close_by_the_applicant() {
     assert_eq!(rejected["state"]["value"], "rejected");
     assert_eq!(rejected["process_map"][1]["state"], "rejected");
     assert_eq!(
+        rejected["process_map"][1]["processor"],
+        w.carol.id().to_string()
+    );
+    assert_eq!(
         w.app
             .call("PUT", &path("tickets", &t["id"], "close/"), "alice", None)
             .await

@@ -11,6 +11,7 @@ mod cli;
 mod edge;
 mod jms_admin;
 mod jms_flows;
+mod jms_openapi;
 mod jms_seeds;
 mod jms_tickets;
 mod tidy;

@@ -1,0 +1,94 @@
+//! The served OpenAPI document: valid shape, and every documented operation is really routed.
+
+use crate::app::{ADMIN_TOKEN, spawn_app};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_openapi_document_is_served_to_authenticated_callers() {
+    let app = spawn_app().await;
+    let (status, _) = app
+        .call("GET", "/api/v1/docs/openapi.json", "nobody", None)
+        .await;
+    assert_eq!(status, 401);
+    let (status, doc) = app
+        .call("GET", "/api/v1/docs/openapi.json", ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.0.3");
+    assert!(
+        doc["paths"]["/api/v1/tickets/apply-asset-tickets/open/"]["post"]["requestBody"]
+            .is_object()
+    );
+    assert!(doc["components"]["schemas"]["Ticket"].is_object());
+}
+
+#[tokio::test]
+async fn every_documented_operation_reaches_a_route() {
+    let app = spawn_app().await;
+    let (_, doc) = app
+        .call("GET", "/api/v1/docs/openapi.json", ADMIN_TOKEN, None)
+        .await;
+    let paths = doc["paths"].as_object().unwrap();
+    let mut checked = 0;
+    for (path, operations) in paths {
+        for method in operations.as_object().unwrap().keys() {
+            let concrete = path.replace("{id}", "00000000-0000-0000-0000-00000000abcd");
+            let body = (method != "get" && method != "delete").then(|| json!({}));
+            let (status, answer) = app
+                .call(&method.to_uppercase(), &concrete, ADMIN_TOKEN, body)
+                .await;
+            let fallback_404 = status == 404 && answer["code"] == "not_found";
+            assert!(
+                !fallback_404,
+                "{method} {path} is documented but not routed"
+            );
+            assert_ne!(
+                status, 405,
+                "{method} {path} is documented but the route refuses the method: {answer}"
+            );
+            assert!(status < 500, "{method} {path} answered {status}: {answer}");
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "only {checked} operations documented");
+    let _ = Value::Null;
+}
+
+#[tokio::test]
+async fn every_route_path_in_the_source_is_documented() {
+    let app = spawn_app().await;
+    let (_, doc) = app
+        .call("GET", "/api/v1/docs/openapi.json", ADMIN_TOKEN, None)
+        .await;
+    let documented: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
+    let src =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ticketd-api-jumpserver/src");
+    let mut files = vec![];
+    let mut stack = vec![src];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                files.push(path);
+            }
+        }
+    }
+    let mut missing = vec![];
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (i, _) in text.match_indices("\"/api/v1/") {
+            let literal: String = text[i + 1..].chars().take_while(|c| *c != '"').collect();
+            let is_route = literal.ends_with('/') || literal.ends_with(".json");
+            if is_route && !literal.contains("{base}") && !documented.iter().any(|d| **d == literal)
+            {
+                missing.push(format!("{} in {}", literal, file.display()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "routes missing from the OpenAPI document: {missing:#?}"
+    );
+}
