@@ -93,6 +93,14 @@ pub enum FlowChoice {
     Id(FlowId),
     /// Explicit levels (tickets opened by other systems); system administrators only.
     Explicit(Vec<Level>),
+    /// One level decided by an approver the applicant chose, who must be among the users
+    /// `pool` matches in the ticket's organization (DataArts: "pick an approver from the list").
+    Chosen {
+        /// Who may be chosen.
+        pool: Selector,
+        /// The chosen approver.
+        approver: UserId,
+    },
 }
 
 /// A new ticket's fields.
@@ -279,8 +287,23 @@ impl Engine {
                     password: Some(password),
                     orgs: vec![(DEFAULT_ORG, crate::identity::ROLE_ORG_ADMIN)],
                 };
-                outcome.admin_created = true;
-                self.create_user(None, input, now).await?
+                match self.create_user(None, input, now).await {
+                    Ok(admin) => {
+                        outcome.admin_created = true;
+                        admin
+                    }
+                    // Another process sharing the database created it first: use theirs.
+                    Err(DomainError::Conflict(_)) => {
+                        outcome.generated_password = None;
+                        self.store
+                            .find_user_by_username("admin")
+                            .await?
+                            .ok_or_else(|| {
+                                DomainError::Conflict("admin user vanished during start".into())
+                            })?
+                    }
+                    Err(other) => return Err(other),
+                }
             }
         };
         if let Some(token) = &options.admin_token {
@@ -627,7 +650,8 @@ impl Engine {
             }
             return Err(DomainError::Conflict("token already in use".into()));
         }
-        self.store
+        let created = self
+            .store
             .create_token(TokenRecord {
                 token_hash: digest,
                 user_id: user,
@@ -635,8 +659,24 @@ impl Engine {
                 expires_at,
                 created_at: now,
             })
-            .await?;
-        Ok(())
+            .await;
+        match created {
+            Ok(()) => Ok(()),
+            // Installed concurrently (several processes starting with the same admin token).
+            Err(StoreError::Conflict { .. })
+                if self
+                    .store
+                    .find_token(digest)
+                    .await?
+                    .is_some_and(|t| t.user_id == user) =>
+            {
+                Ok(())
+            }
+            Err(StoreError::Conflict { .. }) => {
+                Err(DomainError::Conflict("token already in use".into()))
+            }
+            Err(other) => Err(other.into()),
+        }
     }
 
     /// The actor a token belongs to; expired tokens and inactive users are refused.
@@ -1435,6 +1475,24 @@ impl Engine {
                 }
                 (None, levels.clone(), input.org_id, Vec::new())
             }
+            FlowChoice::Chosen { pool, approver } => {
+                let errors = pool.validate("approver_pool");
+                if !errors.is_empty() {
+                    return Err(DomainError::Validation(errors));
+                }
+                let eligible = self.eligible_approvers(input.org_id, pool).await?;
+                if !eligible.iter().any(|u| u.id == *approver) {
+                    return Err(DomainError::invalid(
+                        "approver",
+                        "invalid",
+                        "the chosen approver may not approve in this organization",
+                    ));
+                }
+                let level = any_level(Selector::Ids {
+                    ids: vec![*approver],
+                });
+                (None, vec![level], input.org_id, Vec::new())
+            }
             choice => {
                 let wanted = match choice {
                     FlowChoice::Id(id) => Some(*id),
@@ -1510,6 +1568,35 @@ impl Engine {
             .write_ticket(write)
             .await
             .map_err(|e| unique_to_conflict(e, "ticket id"))
+    }
+
+    /// The active users `selector` matches in `org` (members plus system administrators), by
+    /// username: the approvers an applicant may choose from.
+    pub async fn eligible_approvers(
+        &self,
+        org: OrgId,
+        selector: &Selector,
+    ) -> Result<Vec<User>, DomainError> {
+        let directory = self.store.org_directory(org).await?;
+        let mut roles_by_member: HashMap<(OrgId, UserId), Vec<RoleId>> = HashMap::new();
+        let foreign = selector.foreign_orgs();
+        if !foreign.is_empty() {
+            for m in self.store.memberships_in(foreign).await? {
+                roles_by_member
+                    .entry((m.org_id, m.user_id))
+                    .or_default()
+                    .push(m.role_id);
+            }
+        }
+        let lookup =
+            |o: OrgId, u: UserId| roles_by_member.get(&(o, u)).cloned().unwrap_or_default();
+        let mut users: Vec<User> = directory
+            .into_iter()
+            .filter(|e| selector.matches(e, &lookup))
+            .map(|e| e.user)
+            .collect();
+        users.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(users)
     }
 
     /// Whether the actor may read the ticket.

@@ -600,6 +600,9 @@ fn decide(
                         ctx.now,
                     ));
                 }
+                if next.kind == payload::KIND_DATA_PERMISSION {
+                    grant = Some(payload::table_permission_grant(&next, ctx.now));
+                }
             }
         }
         Some(false) => {

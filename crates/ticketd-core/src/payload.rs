@@ -183,3 +183,55 @@ pub fn asset_permission_grant(
         created_at: now,
     }
 }
+
+/// The ticket type of DataArts table-permission applications; approval creates a table permission.
+pub const KIND_DATA_PERMISSION: &str = "data_permission";
+
+/// The table permission a final approval of a `data_permission` ticket creates.
+///
+/// The content is kept as the dialect stored it (`proposers`, `permissions`, `expire_time` in
+/// epoch milliseconds); the grant is valid from the approval until `expire_time`, if any. Its
+/// users are the applicant and every proposer that is a ticketd user.
+pub fn table_permission_grant(ticket: &Ticket, now: DateTime<Utc>) -> Grant {
+    let mut users: Vec<crate::ids::UserId> = ticket.applicant_id.into_iter().collect();
+    if let Some(proposers) = ticket.payload.get("proposers").and_then(Value::as_array) {
+        for proposer in proposers {
+            let id = proposer
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(crate::ids::UserId::parse);
+            if let Some(id) = id.filter(|id| !users.contains(id)) {
+                users.push(id);
+            }
+        }
+    }
+    let expires = ticket
+        .payload
+        .get("expire_time")
+        .and_then(Value::as_i64)
+        .filter(|ms| *ms > 0)
+        .and_then(DateTime::<Utc>::from_timestamp_millis);
+    let id = ticket.id.uuid();
+    Grant {
+        id,
+        ticket_id: ticket.id,
+        org_id: ticket.org_id,
+        kind: "table_permission".into(),
+        name: format!("{}-{}", ticket.title, ticket.serial),
+        name_candidates: vec![
+            format!("{}-{}", ticket.title, ticket.serial),
+            format!("{}-{}", ticket.title, id.simple()),
+        ],
+        users,
+        payload: json!({
+            "permissions": ticket.payload.get("permissions").cloned().unwrap_or(Value::Array(Vec::new())),
+            "proposers": ticket.payload.get("proposers").cloned().unwrap_or(Value::Array(Vec::new())),
+            "actions": ["SELECT"],
+        }),
+        valid_from: Some(now),
+        valid_until: expires,
+        created_by: format!("DataPermissionTicket:{id}"),
+        comment: format!("Created by the approval of {}", ticket.serial),
+        created_at: now,
+    }
+}

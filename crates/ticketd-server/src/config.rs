@@ -30,6 +30,10 @@ pub struct Config {
     pub durability: String,
     /// SQLite reader connections.
     pub sqlite_readers: usize,
+    /// PostgreSQL pool size (connections per process).
+    pub database_pool_size: usize,
+    /// How long a request waits for a pooled PostgreSQL connection before answering 503.
+    pub database_acquire_timeout_ms: u64,
     /// Largest request body in bytes.
     pub body_limit_bytes: usize,
     /// Deepest JSON nesting accepted.
@@ -58,6 +62,8 @@ impl Default for Config {
             time_zone: "UTC".into(),
             durability: "full".into(),
             sqlite_readers: 4,
+            database_pool_size: 16,
+            database_acquire_timeout_ms: 3000,
             body_limit_bytes: 4 * 1024 * 1024,
             json_max_depth: 64,
             max_page_size: 1000,
@@ -91,6 +97,10 @@ durability = "full"
 # SQLite reader connections (writes go through one group-committing writer).
 sqlite_readers = 4
 
+# PostgreSQL connections per process, and how long a request waits for one (milliseconds).
+database_pool_size = 16
+database_acquire_timeout_ms = 3000
+
 # Largest request body in bytes (larger bodies get 413) and deepest JSON nesting.
 body_limit_bytes = 4194304
 json_max_depth = 64
@@ -114,6 +124,8 @@ log = "info"
 
 const INTEGER_KEYS: &[&str] = &[
     "sqlite_readers",
+    "database_pool_size",
+    "database_acquire_timeout_ms",
     "body_limit_bytes",
     "json_max_depth",
     "max_page_size",
@@ -129,6 +141,7 @@ const OTHER_VARIABLES: &[&str] = &[
     "ADMIN_PASSWORD_FILE",
     "ADMIN_TOKEN_FILE",
     "TEST_POSTGRES_URL",
+    "TEST_BACKEND",
 ];
 
 /// Command-line overrides.

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use ticketd_core::engine::{BootstrapOptions, BootstrapOutcome, Engine, EngineSettings, Entropy};
 use ticketd_core::store::Store;
 use ticketd_http::{AppState, HttpSettings};
+use ticketd_store_postgres::{PostgresOptions, PostgresStore};
 use ticketd_store_sqlite::{Durability, SqliteOptions, SqliteStore};
 use tokio::net::TcpListener;
 
@@ -29,17 +30,25 @@ impl Entropy for OsEntropy {
     }
 }
 
-/// Opens the store named by the configuration, migrating it; returns it with the number of
-/// migrations applied.
-pub fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usize)> {
+/// Opens the store named by the configuration's URL scheme (`sqlite://…` or a bare path,
+/// `postgres://…`), migrating it; returns it with the number of migrations applied.
+pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usize)> {
     let url = config.database_url.trim();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        bail!(
-            "database_url {url:?}: the PostgreSQL backend is not available in this build yet; use sqlite://"
-        );
+        let mut options = PostgresOptions::new(url);
+        options.pool_size = config.database_pool_size.max(1);
+        options.acquire_timeout =
+            std::time::Duration::from_millis(config.database_acquire_timeout_ms);
+        let (store, migrated) = PostgresStore::connect(&options)
+            .await
+            .with_context(|| format!("could not open PostgreSQL database {}", redact(url)))?;
+        return Ok((Arc::new(store), migrated));
     }
     if url.contains("://") && !url.starts_with("sqlite://") {
-        bail!("database_url {url:?}: unknown scheme (expected sqlite:// or postgres://)");
+        bail!(
+            "database_url {:?}: unknown scheme (expected sqlite:// or postgres://)",
+            redact(url)
+        );
     }
     let path = ticketd_store_sqlite::path_from_url(url)
         .with_context(|| format!("database_url {url:?} names no file"))?;
@@ -53,6 +62,24 @@ pub fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usize)> {
     let (store, migrated) = SqliteStore::open(&options)
         .with_context(|| format!("could not open SQLite database {}", path.display()))?;
     Ok((Arc::new(store), migrated))
+}
+
+/// A database URL with any password replaced, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                if userinfo.contains(':') {
+                    format!("{scheme}://{user}:***@{host}")
+                } else {
+                    url.to_owned()
+                }
+            }
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
 }
 
 /// The engine over `store` with the configured settings.

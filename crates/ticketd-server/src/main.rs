@@ -162,8 +162,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen } => serve(&cli, listen.clone()).await,
         Command::Migrate => {
             let config = load_config(&cli, None)?;
-            let (_store, migrated) = ticketd_server::open_store(&config)?;
-            println!("{migrated} migration(s) applied to {}", config.database_url);
+            let (_store, migrated) = ticketd_server::open_store(&config).await?;
+            println!(
+                "{migrated} migration(s) applied to {}",
+                ticketd_server::redact(&config.database_url)
+            );
             Ok(())
         }
         Command::Healthcheck { addr } => {
@@ -195,7 +198,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
     let config = load_config(cli, listen)?;
     let started = std::time::Instant::now();
-    let (store, migrated) = ticketd_server::open_store(&config)?;
+    let (store, migrated) = ticketd_server::open_store(&config).await?;
     let engine = ticketd_server::engine(&config, store)?;
     let outcome = ticketd_server::bootstrap(&config, &engine).await?;
     if let Some(password) = outcome.generated_password {
@@ -209,7 +212,7 @@ async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
         .with_context(|| format!("could not bind {}", config.listen))?;
     tracing::info!(
         listen = %listener.local_addr().map_or_else(|_| config.listen.clone(), |a| a.to_string()),
-        database = %config.database_url,
+        database = %ticketd_server::redact(&config.database_url),
         migrations = migrated,
         ready_ms = started.elapsed().as_millis() as u64,
         "ticketd is ready"
@@ -227,7 +230,7 @@ async fn engine_for_user(
     username: &str,
 ) -> anyhow::Result<(ticketd_core::Engine, ticketd_core::UserId)> {
     let config = load_config(cli, None)?;
-    let (store, _) = ticketd_server::open_store(&config)?;
+    let (store, _) = ticketd_server::open_store(&config).await?;
     let engine = ticketd_server::engine(&config, store)?;
     ticketd_server::bootstrap(&config, &engine).await?;
     let Some(user) = engine.store().find_user_by_username(username).await? else {
@@ -238,7 +241,7 @@ async fn engine_for_user(
 
 async fn create_user(cli: &Cli, args: &UserCreate) -> anyhow::Result<()> {
     let config = load_config(cli, None)?;
-    let (store, _) = ticketd_server::open_store(&config)?;
+    let (store, _) = ticketd_server::open_store(&config).await?;
     let engine = ticketd_server::engine(&config, store)?;
     ticketd_server::bootstrap(&config, &engine).await?;
     let role = SystemRole::parse(&args.role)

@@ -19,6 +19,7 @@ pub(crate) struct TestApp {
     pub(crate) client: reqwest::Client,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
+    _database: Option<crate::pg::TestDatabase>,
 }
 
 impl TestApp {
@@ -137,7 +138,7 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         .collect();
     env.insert("TICKETD_ADMIN_TOKEN".into(), ADMIN_TOKEN.into());
     env.insert("TICKETD_ADMIN_PASSWORD".into(), "admin-password".into());
-    let url = format!("sqlite://{}", dir.path().join("ticketd.db").display());
+    let (url, database) = test_database_url(dir.path()).await;
     let (config, _) = Config::load(
         None,
         &env,
@@ -147,7 +148,7 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         },
     )
     .unwrap();
-    let (store, _) = ticketd_server::open_store(&config).unwrap();
+    let (store, _) = ticketd_server::open_store(&config).await.unwrap();
     let engine = ticketd_server::engine(&config, store).unwrap();
     ticketd_server::bootstrap(&config, &engine).await.unwrap();
     let state = ticketd_server::app_state(&config, engine.clone()).unwrap();
@@ -167,9 +168,23 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         client: reqwest::Client::new(),
         shutdown: Some(tx),
         _dir: dir,
+        _database: database,
     }
 }
 
 pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
+}
+
+/// The database of a test app: a SQLite file in `dir`, or, with `TICKETD_TEST_BACKEND=postgres`,
+/// a fresh PostgreSQL database (dropped with the app) on `TICKETD_TEST_POSTGRES_URL`.
+async fn test_database_url(dir: &std::path::Path) -> (String, Option<crate::pg::TestDatabase>) {
+    if std::env::var("TICKETD_TEST_BACKEND").as_deref() == Ok("postgres") {
+        let database = crate::pg::TestDatabase::create().await;
+        return (database.url.clone(), Some(database));
+    }
+    (
+        format!("sqlite://{}", dir.join("ticketd.db").display()),
+        None,
+    )
 }

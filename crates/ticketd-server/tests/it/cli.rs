@@ -164,3 +164,27 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         "secrets are never logged"
     );
 }
+
+#[tokio::test]
+async fn migrate_works_on_postgres_too() {
+    if std::env::var("TICKETD_TEST_POSTGRES_URL").is_err() {
+        eprintln!("skipped: TICKETD_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let database = crate::pg::TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = database.url.clone();
+    let runs = tokio::task::spawn_blocking(move || {
+        let first = run_ok(ticketd(dir.path()).args(["migrate", "--database-url", &url]));
+        let second = run_ok(ticketd(dir.path()).args(["migrate", "--database-url", &url]));
+        (first, second)
+    })
+    .await
+    .unwrap();
+    assert!(
+        !runs.0.starts_with('0') && runs.0.contains("migration(s) applied"),
+        "{}",
+        runs.0
+    );
+    assert!(runs.1.starts_with("0 migration(s) applied"), "{}", runs.1);
+}

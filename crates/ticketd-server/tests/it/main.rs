@@ -14,4 +14,6 @@ mod jms_flows;
 mod jms_openapi;
 mod jms_seeds;
 mod jms_tickets;
+mod multiprocess;
+mod pg;
 mod tidy;

@@ -1,0 +1,305 @@
+//! Connection machinery: options, the deadpool pool, driver-error mapping and migrations.
+
+use deadpool_postgres::{
+    Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod, Runtime,
+};
+use std::fmt;
+use std::time::Duration;
+use ticketd_core::StoreError;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{NoTls, Row};
+
+/// How to connect to a PostgreSQL store.
+#[derive(Clone)]
+pub struct PostgresOptions {
+    /// A `postgres://user:password@host:port/database?…` URL, or a libpq `key=value` string.
+    pub url: String,
+    /// The most pooled connections.
+    pub pool_size: usize,
+    /// How long opening one connection may take.
+    pub connect_timeout: Duration,
+    /// How long a caller waits for a free pooled connection before `StoreError::Unavailable`.
+    pub acquire_timeout: Duration,
+    /// `application_name` shown in `pg_stat_activity`, unless the URL sets one.
+    pub application_name: String,
+}
+
+impl PostgresOptions {
+    /// Options for `url` with the defaults: 10 connections, 5 s to connect, 3 s to wait for a
+    /// free connection.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            pool_size: 10,
+            connect_timeout: Duration::from_secs(5),
+            acquire_timeout: Duration::from_secs(3),
+            application_name: "ticketd".into(),
+        }
+    }
+}
+
+impl fmt::Debug for PostgresOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresOptions")
+            .field("url", &redact_password(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("acquire_timeout", &self.acquire_timeout)
+            .field("application_name", &self.application_name)
+            .finish()
+    }
+}
+
+/// The URL with its password (URL or `key=value` form) replaced, for logs and `Debug`.
+pub(crate) fn redact_password(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(authority_end);
+        if let Some((userinfo, host)) = authority.rsplit_once('@')
+            && let Some((user, _password)) = userinfo.split_once(':')
+        {
+            return format!("{scheme}://{user}:***@{host}{tail}");
+        }
+        return url.to_owned();
+    }
+    url.split_whitespace()
+        .map(|pair| {
+            if pair.starts_with("password=") {
+                "password=***"
+            } else {
+                pair
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Renders an error with its whole source chain (for `StoreError::Unavailable`, which keeps text).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        // tokio-postgres already appends its cause to its own message.
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+fn is_unavailable(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    if let Some(code) = error.code() {
+        let code = code.code();
+        // Class 08: connection exception; class 53: insufficient resources (too many
+        // connections, out of memory, disk full); 57P01–57P03: the server is shutting down or
+        // starting up.
+        return code.starts_with("08")
+            || code.starts_with("53")
+            || matches!(code, "57P01" | "57P02" | "57P03");
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.is::<std::io::Error>() {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
+}
+
+/// Maps a driver error onto the store's error vocabulary.
+pub(crate) fn db_err(error: tokio_postgres::Error) -> StoreError {
+    if let Some(db) = error.as_db_error() {
+        let code = db.code();
+        if *code == SqlState::UNIQUE_VIOLATION {
+            return StoreError::Conflict {
+                constraint: db.constraint().unwrap_or("unique").to_owned(),
+            };
+        }
+        if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
+        {
+            // `VersionConflict` carries no source: record the cause here, once. Callers that
+            // act on a version (tickets, flows) reload and retry; others report the conflict.
+            tracing::debug!(error = %error, "postgres aborted a transaction; reported as a version conflict");
+            return StoreError::VersionConflict;
+        }
+    }
+    if is_unavailable(&error) {
+        return StoreError::Unavailable(chain(&error));
+    }
+    StoreError::Other(Box::new(error))
+}
+
+/// Maps a pool error: waiting too long for a connection means the store is unavailable.
+pub(crate) fn pool_err(error: PoolError) -> StoreError {
+    match error {
+        PoolError::Backend(error) => db_err(error),
+        PoolError::Timeout(kind) => StoreError::Unavailable(format!(
+            "no database connection available in time ({kind:?} timed out)"
+        )),
+        PoolError::Closed => StoreError::Unavailable("the connection pool is closed".into()),
+        other => StoreError::Other(Box::new(other)),
+    }
+}
+
+/// A boxed error for values PostgreSQL handed back that the core cannot represent.
+pub(crate) fn other(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Other(Box::new(error))
+}
+
+/// The pool plus helpers for one-statement operations (each its own implicit transaction).
+#[derive(Clone)]
+pub(crate) struct Db {
+    pool: Pool,
+}
+
+impl fmt::Debug for Db {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("Db")
+            .field("max_size", &status.max_size)
+            .field("size", &status.size)
+            .field("available", &status.available)
+            .finish()
+    }
+}
+
+impl Db {
+    /// Builds the pool; no connection is opened yet.
+    pub(crate) fn new(options: &PostgresOptions) -> Result<Self, StoreError> {
+        let mut config: tokio_postgres::Config = options.url.parse().map_err(db_err)?;
+        config.connect_timeout(options.connect_timeout);
+        if config.get_application_name().is_none() {
+            config.application_name(&options.application_name);
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                // A closed connection is noticed without a round trip; a half-open one fails
+                // its first query once and is then dropped by the pool.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.pool_size.max(1))
+            .wait_timeout(Some(options.acquire_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .recycle_timeout(Some(options.connect_timeout))
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(other)?;
+        Ok(Self { pool })
+    }
+
+    /// A pooled connection, or `Unavailable` once `acquire_timeout` has passed.
+    pub(crate) async fn client(&self) -> Result<Object, StoreError> {
+        self.pool.get().await.map_err(pool_err)
+    }
+
+    pub(crate) async fn query(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(db_err)?;
+        client.query(&statement, params).await.map_err(db_err)
+    }
+
+    pub(crate) async fn query_opt(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Option<Row>, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(db_err)?;
+        client.query_opt(&statement, params).await.map_err(db_err)
+    }
+
+    pub(crate) async fn execute(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.map_err(db_err)?;
+        client.execute(&statement, params).await.map_err(db_err)
+    }
+
+    /// Like [`Db::execute`], but zero rows changed is `NotFound`.
+    pub(crate) async fn execute_one(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<(), StoreError> {
+        match self.execute(sql, params).await? {
+            0 => Err(StoreError::NotFound),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The migrations, named like the SQLite backend's.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "catalog", include_str!("../migrations/0002_catalog.sql")),
+    (
+        3,
+        "directory",
+        include_str!("../migrations/0003_directory.sql"),
+    ),
+];
+
+/// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).
+/// Advisory locks are per database, so stores on other databases never wait on each other.
+const MIGRATION_LOCK: i64 = 0x7469_636b_6574_6401;
+
+/// Applies the missing migrations in one transaction; returns how many ran.
+///
+/// The advisory lock is taken before anything else, so processes starting together queue up:
+/// the first migrates, the others then find every version recorded and apply nothing.
+pub(crate) async fn migrate(client: &mut Object) -> Result<usize, StoreError> {
+    let tx = client.transaction().await.map_err(db_err)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(db_err)?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, \
+         applied_at timestamptz NOT NULL DEFAULT now())",
+    )
+    .await
+    .map_err(db_err)?;
+    let done: Vec<i64> = tx
+        .query("SELECT version FROM schema_migrations", &[])
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|row| row.try_get(0))
+        .collect::<Result<_, _>>()
+        .map_err(db_err)?;
+    let mut applied = 0;
+    for (version, name, sql) in MIGRATIONS {
+        if done.contains(version) {
+            continue;
+        }
+        tx.batch_execute(sql).await.map_err(db_err)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[version, name],
+        )
+        .await
+        .map_err(db_err)?;
+        tracing::info!(version, name, "applied postgres migration");
+        applied += 1;
+    }
+    tx.commit().await.map_err(db_err)?;
+    Ok(applied)
+}

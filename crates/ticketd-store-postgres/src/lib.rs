@@ -1,0 +1,972 @@
+//! ticketd's server store: PostgreSQL through tokio-postgres and a deadpool connection pool.
+
+mod conn;
+mod rows;
+mod tickets;
+
+pub use conn::PostgresOptions;
+
+use async_trait::async_trait;
+use conn::{Db, db_err, other};
+use rows::{FLOW_COLUMNS, GRANT_COLUMNS, ORG_COLUMNS, USER_COLUMNS, get, json};
+use ticketd_core::StoreError;
+use ticketd_core::catalog::{Asset, CatalogQuery, Node};
+use ticketd_core::flow::Flow;
+use ticketd_core::identity::{
+    AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, ROOT_ORG, Role, RoleScope,
+    TokenKind, TokenRecord, User,
+};
+use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
+use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery};
+use ticketd_core::ticket::{
+    Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketWrite,
+};
+use tokio_postgres::Row;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::{Json, ToSql};
+use uuid::Uuid;
+
+/// The PostgreSQL implementation of [`Store`].
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    db: Db,
+}
+
+impl PostgresStore {
+    /// Connects, checks the server answers and applies the missing migrations; returns the
+    /// store and how many migrations ran.
+    pub async fn connect(options: &PostgresOptions) -> Result<(Self, usize), StoreError> {
+        let db = Db::new(options)?;
+        let migrated = {
+            let mut client = db.client().await?;
+            conn::migrate(&mut client).await?
+        };
+        Ok((Self { db }, migrated))
+    }
+
+    /// The plan PostgreSQL chooses for a ticket list query (`EXPLAIN` of the page select, then
+    /// of the count), for tests and benchmarks.
+    pub async fn list_query_plan(&self, query: TicketQuery) -> Result<Vec<String>, StoreError> {
+        tickets::query_plan(&self.db, &query).await
+    }
+}
+
+fn token_kind(text: &str) -> TokenKind {
+    if text == "session" {
+        TokenKind::Session
+    } else {
+        TokenKind::Api
+    }
+}
+
+fn role_scope(text: &str) -> RoleScope {
+    if text == "system" {
+        RoleScope::System
+    } else {
+        RoleScope::Org
+    }
+}
+
+fn scope_name(scope: RoleScope) -> &'static str {
+    match scope {
+        RoleScope::System => "system",
+        RoleScope::Org => "org",
+    }
+}
+
+fn membership(row: &Row) -> Result<Membership, StoreError> {
+    Ok(Membership {
+        org_id: OrgId(get(row, "org_id")?),
+        user_id: UserId(get(row, "user_id")?),
+        role_id: RoleId(get(row, "role_id")?),
+    })
+}
+
+/// `LIMIT` of a list where 0 means "no limit" (`LIMIT NULL` is none in PostgreSQL).
+fn optional_limit(limit: u32) -> Option<i64> {
+    (limit != 0).then(|| i64::from(limit))
+}
+
+fn offset(offset: u64) -> i64 {
+    i64::try_from(offset).unwrap_or(i64::MAX)
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.query("SELECT 1", &[]).await.map(|_| ())
+    }
+
+    async fn ensure_builtins(&self, orgs: Vec<Org>, roles: Vec<Role>) -> Result<(), StoreError> {
+        let mut client = self.db.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        // `ON CONFLICT DO NOTHING` without a target skips any unique clash (id or name), like
+        // SQLite's `INSERT OR IGNORE`, and is safe when several processes bootstrap at once.
+        let insert_org = tx
+            .prepare_cached(
+                "INSERT INTO orgs (id, name, builtin, created_at) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .await
+            .map_err(db_err)?;
+        for org in &orgs {
+            tx.execute(
+                &insert_org,
+                &[&org.id.0, &org.name, &org.builtin, &org.created_at],
+            )
+            .await
+            .map_err(db_err)?;
+        }
+        let insert_role = tx
+            .prepare_cached(
+                "INSERT INTO roles (id, name, scope, builtin) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .await
+            .map_err(db_err)?;
+        for role in &roles {
+            tx.execute(
+                &insert_role,
+                &[
+                    &role.id.0,
+                    &role.name,
+                    &scope_name(role.scope),
+                    &role.builtin,
+                ],
+            )
+            .await
+            .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn create_org(&self, org: Org) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO orgs (id, name, builtin, created_at) VALUES ($1, $2, $3, $4)",
+                &[&org.id.0, &org.name, &org.builtin, &org.created_at],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn get_org(&self, id: OrgId) -> Result<Option<Org>, StoreError> {
+        self.db
+            .query_opt(
+                &format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1"),
+                &[&id.0],
+            )
+            .await?
+            .as_ref()
+            .map(rows::org)
+            .transpose()
+    }
+
+    async fn find_org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError> {
+        // `lower(name)` is what the unique index covers, so this is an index lookup.
+        self.db
+            .query_opt(
+                &format!("SELECT {ORG_COLUMNS} FROM orgs WHERE lower(name) = lower($1)"),
+                &[&name],
+            )
+            .await?
+            .as_ref()
+            .map(rows::org)
+            .transpose()
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                &format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY lower(name) COLLATE \"C\""),
+                &[],
+            )
+            .await?;
+        rows::all(&rows, rows::org)
+    }
+
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                "SELECT id, name, scope, builtin FROM roles ORDER BY name COLLATE \"C\"",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let scope: String = get(row, "scope")?;
+                Ok(Role {
+                    id: RoleId(get(row, "id")?),
+                    name: get(row, "name")?,
+                    scope: role_scope(&scope),
+                    builtin: get(row, "builtin")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn create_user(&self, new: NewUser) -> Result<(), StoreError> {
+        let u = &new.user;
+        let p = new.password.as_ref();
+        self.db
+            .execute(
+                "INSERT INTO users (id, username, name, email, system_role, is_active, password_plain, \
+                 password_md5, password_sha512, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                &[
+                    &u.id.0,
+                    &u.username,
+                    &u.name,
+                    &u.email,
+                    &u.system_role.as_str(),
+                    &u.is_active,
+                    &p.map(|h| h.plain.as_str()),
+                    &p.map(|h| h.md5_hex.as_str()),
+                    &p.map(|h| h.sha512_hex.as_str()),
+                    &u.created_at,
+                    &u.updated_at,
+                ],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn update_user(&self, u: User) -> Result<(), StoreError> {
+        self.db
+            .execute_one(
+                "UPDATE users SET username = $2, name = $3, email = $4, system_role = $5, \
+                 is_active = $6, updated_at = $7 WHERE id = $1",
+                &[
+                    &u.id.0,
+                    &u.username,
+                    &u.name,
+                    &u.email,
+                    &u.system_role.as_str(),
+                    &u.is_active,
+                    &u.updated_at,
+                ],
+            )
+            .await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        self.db
+            .query_opt(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"),
+                &[&id.0],
+            )
+            .await?
+            .as_ref()
+            .map(rows::user)
+            .transpose()
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        self.db
+            .query_opt(
+                &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"),
+                &[&username],
+            )
+            .await?
+            .as_ref()
+            .map(rows::user)
+            .transpose()
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY username COLLATE \"C\""),
+                &[],
+            )
+            .await?;
+        rows::all(&rows, rows::user)
+    }
+
+    async fn users_by_ids(&self, ids: Vec<UserId>) -> Result<Vec<User>, StoreError> {
+        let ids: Vec<Uuid> = ids.iter().map(|u| u.0).collect();
+        // In the order asked (repeats included), as the SQLite backend answers one id at a time.
+        let rows = self
+            .db
+            .query(
+                "SELECT u.id, u.username, u.name, u.email, u.system_role, u.is_active, u.created_at, \
+                 u.updated_at FROM unnest($1::uuid[]) WITH ORDINALITY AS wanted (id, position) \
+                 JOIN users u ON u.id = wanted.id ORDER BY wanted.position",
+                &[&ids],
+            )
+            .await?;
+        rows::all(&rows, rows::user)
+    }
+
+    async fn password_hashes(&self, user: UserId) -> Result<Option<PasswordHashes>, StoreError> {
+        let row = self
+            .db
+            .query_opt(
+                "SELECT password_plain, password_md5, password_sha512 FROM users WHERE id = $1",
+                &[&user.0],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let plain: Option<String> = get(&row, "password_plain")?;
+        let md5_hex: Option<String> = get(&row, "password_md5")?;
+        let sha512_hex: Option<String> = get(&row, "password_sha512")?;
+        Ok(match (plain, md5_hex, sha512_hex) {
+            (Some(plain), Some(md5_hex), Some(sha512_hex)) => Some(PasswordHashes {
+                plain,
+                md5_hex,
+                sha512_hex,
+            }),
+            _ => None,
+        })
+    }
+
+    async fn set_password_hashes(&self, user: UserId, h: PasswordHashes) -> Result<(), StoreError> {
+        self.db
+            .execute_one(
+                "UPDATE users SET password_plain = $2, password_md5 = $3, password_sha512 = $4 \
+                 WHERE id = $1",
+                &[&user.0, &h.plain, &h.md5_hex, &h.sha512_hex],
+            )
+            .await
+    }
+
+    async fn add_membership(&self, m: Membership) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO org_members (org_id, user_id, role_id) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
+                &[&m.org_id.0, &m.user_id.0, &m.role_id.0],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
+                &[&org.0, &user.0],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                "SELECT org_id, user_id, role_id FROM org_members WHERE user_id = $1 \
+                 ORDER BY org_id, role_id",
+                &[&user.0],
+            )
+            .await?;
+        rows::all(&rows, membership)
+    }
+
+    async fn memberships_in(&self, orgs: Vec<OrgId>) -> Result<Vec<Membership>, StoreError> {
+        let orgs: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
+        // Grouped by organization in the order asked, as the SQLite backend returns them.
+        let rows = self
+            .db
+            .query(
+                "SELECT org_id, user_id, role_id FROM org_members WHERE org_id = ANY($1) \
+                 ORDER BY array_position($1, org_id), user_id, role_id",
+                &[&orgs],
+            )
+            .await?;
+        rows::all(&rows, membership)
+    }
+
+    async fn org_directory(&self, org: OrgId) -> Result<Vec<DirectoryEntry>, StoreError> {
+        if org == ROOT_ORG {
+            let rows = self
+                .db
+                .query(
+                    &format!("SELECT {USER_COLUMNS} FROM users WHERE is_active ORDER BY id"),
+                    &[],
+                )
+                .await?;
+            return rows
+                .iter()
+                .map(|row| {
+                    Ok(DirectoryEntry {
+                        user: rows::user(row)?,
+                        org_roles: Vec::new(),
+                    })
+                })
+                .collect();
+        }
+        // Members with one row per org role, plus system administrators who are not members
+        // (one row without a role): admins may enter any organization, so they are candidates.
+        let rows = self
+            .db
+            .query(
+                "SELECT u.id, u.username, u.name, u.email, u.system_role, u.is_active, u.created_at, \
+                 u.updated_at, m.role_id FROM org_members m JOIN users u ON u.id = m.user_id \
+                 WHERE m.org_id = $1 AND u.is_active \
+                 UNION ALL \
+                 SELECT u.id, u.username, u.name, u.email, u.system_role, u.is_active, u.created_at, \
+                 u.updated_at, NULL FROM users u WHERE u.system_role = 'admin' AND u.is_active \
+                 AND NOT EXISTS (SELECT 1 FROM org_members m2 WHERE m2.org_id = $1 AND m2.user_id = u.id) \
+                 ORDER BY id, role_id",
+                &[&org.0],
+            )
+            .await?;
+        let mut entries: Vec<DirectoryEntry> = Vec::new();
+        for row in &rows {
+            let user = rows::user(row)?;
+            let role = get::<Option<Uuid>>(row, "role_id")?.map(RoleId);
+            match entries.last_mut() {
+                Some(last) if last.user.id == user.id => last.org_roles.extend(role),
+                _ => entries.push(DirectoryEntry {
+                    user,
+                    org_roles: role.into_iter().collect(),
+                }),
+            }
+        }
+        Ok(entries)
+    }
+
+    async fn update_org(&self, org: Org) -> Result<(), StoreError> {
+        self.db
+            .execute_one(
+                "UPDATE orgs SET name = $2 WHERE id = $1",
+                &[&org.id.0, &org.name],
+            )
+            .await
+    }
+
+    async fn delete_org(&self, id: OrgId) -> Result<(), StoreError> {
+        // Tickets, flows, assets and nodes reference their organization without cascading, so
+        // the delete itself refuses an organization in use; unlike a check-then-delete, this
+        // cannot race with a concurrent insert.
+        match self
+            .db
+            .execute_one("DELETE FROM orgs WHERE id = $1", &[&id.0])
+            .await
+        {
+            Err(StoreError::Other(error))
+                if error
+                    .downcast_ref::<tokio_postgres::Error>()
+                    .and_then(tokio_postgres::Error::code)
+                    == Some(&SqlState::FOREIGN_KEY_VIOLATION) =>
+            {
+                tracing::debug!(%error, "organization still referenced");
+                Err(StoreError::Conflict {
+                    constraint: "organization in use".into(),
+                })
+            }
+            result => result,
+        }
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        self.db
+            .execute_one("DELETE FROM users WHERE id = $1", &[&id.0])
+            .await
+    }
+
+    async fn put_asset(&self, a: Asset) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO assets (id, org_id, name, address, platform, is_active, node_ids, comment, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                 ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, name = excluded.name, \
+                 address = excluded.address, platform = excluded.platform, \
+                 is_active = excluded.is_active, node_ids = excluded.node_ids, \
+                 comment = excluded.comment, updated_at = excluded.updated_at",
+                &[
+                    &a.id.0,
+                    &a.org_id.0,
+                    &a.name,
+                    &a.address,
+                    &a.platform,
+                    &a.is_active,
+                    &Json(&a.node_ids),
+                    &a.comment,
+                    &a.created_at,
+                    &a.updated_at,
+                ],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn delete_asset(&self, id: AssetId) -> Result<(), StoreError> {
+        self.db
+            .execute_one("DELETE FROM assets WHERE id = $1", &[&id.0])
+            .await
+    }
+
+    async fn list_assets(&self, q: CatalogQuery) -> Result<(u64, Vec<Asset>), StoreError> {
+        catalog_page(
+            &self.db,
+            "assets",
+            rows::ASSET_COLUMNS,
+            "name",
+            &["name", "address"],
+            &q,
+            rows::asset,
+        )
+        .await
+    }
+
+    async fn put_node(&self, n: Node) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO nodes (id, org_id, name, parent_id, full_value, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                 parent_id = excluded.parent_id, full_value = excluded.full_value",
+                &[
+                    &n.id.0,
+                    &n.org_id.0,
+                    &n.name,
+                    &n.parent_id.map(|p| p.0),
+                    &n.full_value,
+                    &n.created_at,
+                ],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn delete_node(&self, id: NodeId) -> Result<(), StoreError> {
+        self.db
+            .execute_one("DELETE FROM nodes WHERE id = $1", &[&id.0])
+            .await
+    }
+
+    async fn list_nodes(&self, q: CatalogQuery) -> Result<(u64, Vec<Node>), StoreError> {
+        catalog_page(
+            &self.db,
+            "nodes",
+            rows::NODE_COLUMNS,
+            "full_value",
+            &["full_value"],
+            &q,
+            rows::node,
+        )
+        .await
+    }
+
+    async fn create_token(&self, t: TokenRecord) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO api_tokens (token_hash, user_id, kind, expires_at, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &&t.token_hash[..],
+                    &t.user_id.0,
+                    &t.kind.as_str(),
+                    &t.expires_at,
+                    &t.created_at,
+                ],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn find_token(&self, digest: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        let row = self
+            .db
+            .query_opt(
+                "SELECT user_id, kind, expires_at, created_at FROM api_tokens WHERE token_hash = $1",
+                &[&&digest[..]],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let kind: String = get(&row, "kind")?;
+        Ok(Some(TokenRecord {
+            token_hash: digest,
+            user_id: UserId(get(&row, "user_id")?),
+            kind: token_kind(&kind),
+            expires_at: get(&row, "expires_at")?,
+            created_at: get(&row, "created_at")?,
+        }))
+    }
+
+    async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "DELETE FROM api_tokens WHERE token_hash = $1",
+                &[&&digest[..]],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn create_access_key(&self, k: AccessKey) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO access_keys (id, user_id, secret, is_active, created_at) \
+                 VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &k.id.0,
+                    &k.user_id.0,
+                    &k.secret,
+                    &k.is_active,
+                    &k.created_at,
+                ],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn get_access_key(&self, id: AccessKeyId) -> Result<Option<AccessKey>, StoreError> {
+        self.db
+            .query_opt(
+                "SELECT id, user_id, secret, is_active, created_at FROM access_keys WHERE id = $1",
+                &[&id.0],
+            )
+            .await?
+            .as_ref()
+            .map(rows::access_key)
+            .transpose()
+    }
+
+    async fn access_keys_of(&self, user: UserId) -> Result<Vec<AccessKey>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                "SELECT id, user_id, secret, is_active, created_at FROM access_keys \
+                 WHERE user_id = $1 ORDER BY created_at, id",
+                &[&user.0],
+            )
+            .await?;
+        rows::all(&rows, rows::access_key)
+    }
+
+    async fn delete_access_key(&self, id: AccessKeyId) -> Result<(), StoreError> {
+        self.db
+            .execute_one("DELETE FROM access_keys WHERE id = $1", &[&id.0])
+            .await
+    }
+
+    async fn create_flow(&self, f: Flow) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, levels, \
+                 cc_users, attributes, created_by, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                &[
+                    &f.id.0,
+                    &f.org_id.0,
+                    &f.name,
+                    &f.description,
+                    &Json(&f.kinds),
+                    &f.is_default,
+                    &f.enabled,
+                    &Json(&f.levels),
+                    &Json(&f.cc_users),
+                    &Json(&f.attributes),
+                    &f.created_by,
+                    &f.version,
+                    &f.created_at,
+                    &f.updated_at,
+                ],
+            )
+            .await
+            .map(|_| ())
+    }
+
+    async fn update_flow(&self, f: Flow, expected_version: i64) -> Result<(), StoreError> {
+        let mut client = self.db.client().await?;
+        let tx = client.transaction().await.map_err(db_err)?;
+        // As for tickets: under READ COMMITTED the version check is re-evaluated on the row a
+        // concurrent writer committed, so exactly one of two racing updates wins.
+        let statement = tx
+            .prepare_cached(
+                "UPDATE flows SET org_id = $2, name = $3, description = $4, kinds = $5, \
+                 is_default = $6, enabled = $7, levels = $8, cc_users = $9, attributes = $10, \
+                 version = $11, updated_at = $12 WHERE id = $1 AND version = $13",
+            )
+            .await
+            .map_err(db_err)?;
+        let changed = tx
+            .execute(
+                &statement,
+                &[
+                    &f.id.0,
+                    &f.org_id.0,
+                    &f.name,
+                    &f.description,
+                    &Json(&f.kinds),
+                    &f.is_default,
+                    &f.enabled,
+                    &Json(&f.levels),
+                    &Json(&f.cc_users),
+                    &Json(&f.attributes),
+                    &f.version,
+                    &f.updated_at,
+                    &expected_version,
+                ],
+            )
+            .await
+            .map_err(db_err)?;
+        if changed == 0 {
+            let exists: bool = tx
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM flows WHERE id = $1)",
+                    &[&f.id.0],
+                )
+                .await
+                .map_err(db_err)?
+                .try_get(0)
+                .map_err(db_err)?;
+            return Err(if exists {
+                StoreError::VersionConflict
+            } else {
+                StoreError::NotFound
+            });
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn delete_flow(&self, id: FlowId) -> Result<(), StoreError> {
+        self.db
+            .execute_one("DELETE FROM flows WHERE id = $1", &[&id.0])
+            .await
+    }
+
+    async fn get_flow(&self, id: FlowId) -> Result<Option<Flow>, StoreError> {
+        self.db
+            .query_opt(
+                &format!("SELECT {FLOW_COLUMNS} FROM flows WHERE id = $1"),
+                &[&id.0],
+            )
+            .await?
+            .as_ref()
+            .map(rows::flow)
+            .transpose()
+    }
+
+    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Vec<Flow>, StoreError> {
+        let orgs: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
+        let rows = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {FLOW_COLUMNS} FROM flows WHERE org_id = ANY($1) ORDER BY created_at, id"
+                ),
+                &[&orgs],
+            )
+            .await?;
+        rows::all(&rows, rows::flow)
+    }
+
+    async fn write_ticket(&self, write: TicketWrite) -> Result<Ticket, StoreError> {
+        tickets::write_ticket(&self.db, write).await
+    }
+
+    async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        tickets::get_ticket(&self.db, id).await
+    }
+
+    async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
+        tickets::list_tickets(&self.db, &query).await
+    }
+
+    async fn ticket_history(&self, id: TicketId) -> Result<Vec<HistoryEntry>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                "SELECT id, ticket_id, round, level, action, actor_id, actor_display, from_state, \
+                 to_state, reason, self_approved, created_at FROM ticket_history \
+                 WHERE ticket_id = $1 ORDER BY seq",
+                &[&id.0],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let action: String = get(row, "action")?;
+                let from: String = get(row, "from_state")?;
+                let to: String = get(row, "to_state")?;
+                Ok(HistoryEntry {
+                    id: get(row, "id")?,
+                    ticket_id: TicketId(get(row, "ticket_id")?),
+                    round: rows::unsigned(row, "round")?,
+                    level: rows::unsigned(row, "level")?,
+                    action: HistoryAction::parse(&action).ok_or_else(|| {
+                        other(rows::UnknownValue {
+                            column: "action",
+                            value: action.clone(),
+                        })
+                    })?,
+                    actor_id: get::<Option<Uuid>>(row, "actor_id")?.map(UserId),
+                    actor_display: get(row, "actor_display")?,
+                    from_state: rows::ticket_state("from_state", &from)?,
+                    to_state: rows::ticket_state("to_state", &to)?,
+                    reason: get(row, "reason")?,
+                    self_approved: get(row, "self_approved")?,
+                    created_at: get(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_comment(&self, comment: Comment) -> Result<(), StoreError> {
+        tickets::insert_comment(&self.db, &comment).await
+    }
+
+    async fn ticket_comments(&self, id: TicketId) -> Result<Vec<Comment>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                "SELECT id, ticket_id, user_id, user_display, body, kind, state, created_at \
+                 FROM ticket_comments WHERE ticket_id = $1 ORDER BY seq",
+                &[&id.0],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let kind: String = get(row, "kind")?;
+                Ok(Comment {
+                    id: get(row, "id")?,
+                    ticket_id: TicketId(get(row, "ticket_id")?),
+                    user_id: get::<Option<Uuid>>(row, "user_id")?.map(UserId),
+                    user_display: get(row, "user_display")?,
+                    body: get(row, "body")?,
+                    kind: if kind == "state" {
+                        CommentKind::State
+                    } else {
+                        CommentKind::Common
+                    },
+                    state: get(row, "state")?,
+                    created_at: get(row, "created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn get_grant(&self, id: Uuid) -> Result<Option<Grant>, StoreError> {
+        self.db
+            .query_opt(
+                &format!("SELECT {GRANT_COLUMNS} FROM grants g WHERE g.id = $1"),
+                &[&id],
+            )
+            .await?
+            .as_ref()
+            .map(rows::grant)
+            .transpose()
+    }
+
+    async fn list_grants(&self, q: GrantQuery) -> Result<Vec<Grant>, StoreError> {
+        // Absent filters are bound as NULL, so one statement text serves every combination.
+        let orgs: Option<Vec<Uuid>> = q.org_ids.map(|orgs| orgs.iter().map(|o| o.0).collect());
+        let user = q.user.map(|u| u.0);
+        let ticket = q.ticket.map(|t| t.0);
+        let rows = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {GRANT_COLUMNS} FROM grants g WHERE ($1::uuid[] IS NULL OR g.org_id = ANY($1)) \
+                 AND ($2::uuid IS NULL OR g.id IN (SELECT grant_id FROM grant_users WHERE user_id = $2)) \
+                 AND ($3::text IS NULL OR g.kind = $3) AND ($4::uuid IS NULL OR g.ticket_id = $4) \
+                 ORDER BY g.created_at DESC, g.id DESC LIMIT $5 OFFSET $6"
+                ),
+                &[
+                    &orgs,
+                    &user,
+                    &q.kind,
+                    &ticket,
+                    &optional_limit(q.limit),
+                    &offset(q.offset),
+                ],
+            )
+            .await?;
+        rows::all(&rows, rows::grant)
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<(i64, Event)>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                "SELECT seq, id, kind, ticket_id, org_id, payload, created_at FROM outbox_events \
+                 WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&after, &i64::from(limit)],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    get(row, "seq")?,
+                    Event {
+                        id: get(row, "id")?,
+                        kind: get(row, "kind")?,
+                        ticket_id: TicketId(get(row, "ticket_id")?),
+                        org_id: OrgId(get(row, "org_id")?),
+                        payload: json(row, "payload")?,
+                        created_at: get(row, "created_at")?,
+                    },
+                ))
+            })
+            .collect()
+    }
+}
+
+/// One page of a catalog table with its total, filtered by organization, ids and a search text.
+async fn catalog_page<T>(
+    db: &Db,
+    table: &str,
+    columns: &str,
+    order: &str,
+    search_columns: &[&str],
+    q: &CatalogQuery,
+    map: fn(&Row) -> Result<T, StoreError>,
+) -> Result<(u64, Vec<T>), StoreError> {
+    let orgs: Option<Vec<Uuid>> = q
+        .org_ids
+        .as_ref()
+        .map(|orgs| orgs.iter().map(|o| o.0).collect());
+    let pattern: Option<String> = q.search.as_deref().filter(|t| !t.is_empty()).map(|text| {
+        format!(
+            "%{}%",
+            text.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        )
+    });
+    let search = search_columns
+        .iter()
+        .map(|column| format!("{column} ILIKE $3 ESCAPE '\\'"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let where_clause = format!(
+        " WHERE ($1::uuid[] IS NULL OR org_id = ANY($1)) AND ($2::uuid[] IS NULL OR id = ANY($2)) \
+         AND ($3::text IS NULL OR {search})"
+    );
+    let params: [&(dyn ToSql + Sync); 3] = [&orgs, &q.ids, &pattern];
+    let client = db.client().await?;
+    let count = client
+        .prepare_cached(&format!("SELECT COUNT(*) FROM {table}{where_clause}"))
+        .await
+        .map_err(db_err)?;
+    let total: i64 = client
+        .query_one(&count, &params)
+        .await
+        .map_err(db_err)?
+        .try_get(0)
+        .map_err(db_err)?;
+    let page = client
+        .prepare_cached(&format!(
+            "SELECT {columns} FROM {table}{where_clause} ORDER BY lower({order}) COLLATE \"C\", id \
+             LIMIT $4 OFFSET $5"
+        ))
+        .await
+        .map_err(db_err)?;
+    let limit = optional_limit(q.limit);
+    let skip = offset(q.offset);
+    let rows = client
+        .query(&page, &[&orgs, &q.ids, &pattern, &limit, &skip])
+        .await
+        .map_err(db_err)?;
+    let items = rows::all(&rows, map)?;
+    Ok((u64::try_from(total).unwrap_or(0), items))
+}

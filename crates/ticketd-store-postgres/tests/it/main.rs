@@ -1,0 +1,524 @@
+//! Runs the Store contract suite against PostgreSQL, one fresh database per test.
+//!
+//! Set `TICKETD_TEST_POSTGRES_URL` (e.g. `postgres://postgres@127.0.0.1:5432/postgres`) to an
+//! account that may create databases; without it every test that needs a server is skipped.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test helpers panic on failure by design"
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use ticketd_core::StoreError;
+use ticketd_core::store::Store;
+use ticketd_store_postgres::{PostgresOptions, PostgresStore};
+use ticketd_store_tests::TestStore;
+
+const URL_VARIABLE: &str = "TICKETD_TEST_POSTGRES_URL";
+
+fn admin_url() -> Option<String> {
+    match std::env::var(URL_VARIABLE) {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            eprintln!("skipped: {URL_VARIABLE} is not set");
+            None
+        }
+    }
+}
+
+/// `url` pointing at database `name` instead (URL form: the path; `key=value` form: `dbname`).
+fn with_database(url: &str, name: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let query_start = rest.find('?').unwrap_or(rest.len());
+        let (before_query, query) = rest.split_at(query_start);
+        let authority = before_query.split('/').next().unwrap_or(before_query);
+        return format!("{scheme}://{authority}/{name}{query}");
+    }
+    let kept: Vec<&str> = url
+        .split_whitespace()
+        .filter(|pair| !pair.starts_with("dbname="))
+        .collect();
+    format!("{} dbname={name}", kept.join(" "))
+}
+
+async fn admin_client(admin_url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(admin_url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to the admin database");
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            eprintln!("admin connection ended: {error}");
+        }
+    });
+    client
+}
+
+/// A uniquely named database, dropped (with its open connections) when the guard is dropped.
+struct TestDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    async fn create(admin_url: String) -> TestDatabase {
+        let name = format!("ticketd_test_{}", uuid::Uuid::new_v4().simple());
+        let admin = admin_client(&admin_url).await;
+        admin
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("create the test database");
+        let url = with_database(&admin_url, &name);
+        TestDatabase {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for TestDatabase {
+    /// Drops the database from a separate admin connection. `Drop` cannot await and may run on
+    /// a tokio worker, where starting another runtime panics, so the drop runs on its own thread
+    /// with its own single-threaded runtime, and this waits for it.
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        let dropper = std::thread::spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("could not drop test database {name}: {error}");
+                    return;
+                }
+            };
+            runtime.block_on(async {
+                match tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await {
+                    Ok((client, connection)) => {
+                        tokio::spawn(connection);
+                        let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                        if let Err(error) = client.batch_execute(&sql).await {
+                            eprintln!("could not drop test database {name}: {error}");
+                        }
+                    }
+                    Err(error) => eprintln!("could not drop test database {name}: {error}"),
+                }
+            });
+        });
+        // A panic here would abort a test that is already unwinding; report instead.
+        if dropper.join().is_err() {
+            eprintln!("the thread dropping test database {} panicked", self.name);
+        }
+    }
+}
+
+/// The migration files of a backend crate, sorted.
+fn migration_files(crate_dir: &str) -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(crate_dir)
+        .join("migrations");
+    let mut names: Vec<String> = std::fs::read_dir(path)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn migration_count() -> usize {
+    migration_files(".").len()
+}
+
+fn options(url: &str) -> PostgresOptions {
+    PostgresOptions {
+        pool_size: 8,
+        ..PostgresOptions::new(url)
+    }
+}
+
+async fn fresh_store() -> Option<TestStore> {
+    let database = TestDatabase::create(admin_url()?).await;
+    let (store, migrated) = PostgresStore::connect(&options(&database.url))
+        .await
+        .expect("connect to the test database");
+    assert_eq!(
+        migrated,
+        migration_count(),
+        "a fresh database gets every migration"
+    );
+    Some(TestStore {
+        store: Arc::new(store),
+        guard: Box::new(database),
+    })
+}
+
+ticketd_store_tests::contract_suite!(fresh_store);
+
+#[tokio::test]
+async fn reopening_an_existing_database_runs_no_migration() {
+    let Some(admin) = admin_url() else { return };
+    let database = TestDatabase::create(admin).await;
+    let (first, migrated) = PostgresStore::connect(&options(&database.url))
+        .await
+        .unwrap();
+    assert_eq!(migrated, migration_count());
+    drop(first);
+    let (second, migrated) = PostgresStore::connect(&options(&database.url))
+        .await
+        .unwrap();
+    assert_eq!(migrated, 0);
+    second.ping().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_connects_to_an_empty_database_migrate_once() {
+    let Some(admin) = admin_url() else { return };
+    let database = TestDatabase::create(admin).await;
+    let connects: Vec<_> = (0..4)
+        .map(|_| {
+            let options = options(&database.url);
+            tokio::spawn(async move { PostgresStore::connect(&options).await })
+        })
+        .collect();
+    let mut applied = Vec::new();
+    for connect in connects {
+        let (store, migrated) = connect.await.unwrap().expect("every connect succeeds");
+        store.ping().await.unwrap();
+        applied.push(migrated);
+    }
+    applied.sort_unstable();
+    assert_eq!(
+        applied,
+        vec![0, 0, 0, migration_count()],
+        "exactly one process migrates"
+    );
+    let admin = admin_client(&database.url).await;
+    let recorded: i64 = admin
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(usize::try_from(recorded).unwrap(), migration_count());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_pool_answers_unavailable_quickly() {
+    let Some(admin) = admin_url() else { return };
+    let database = TestDatabase::create(admin).await;
+    let (store, _) = PostgresStore::connect(&PostgresOptions {
+        pool_size: 1,
+        acquire_timeout: Duration::from_millis(200),
+        ..PostgresOptions::new(&database.url)
+    })
+    .await
+    .unwrap();
+    // Another session locks `orgs`, so a read through the store's only connection blocks.
+    let mut locker = admin_client(&database.url).await;
+    let lock = locker.transaction().await.unwrap();
+    lock.batch_execute("LOCK TABLE orgs IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let blocked = {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move { store.list_orgs().await })
+    };
+    // Wait until the blocked read holds the connection (no sleep: poll the server's view).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = lock
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the read never blocked");
+        tokio::task::yield_now().await;
+    }
+    let started = Instant::now();
+    let result = store.ping().await;
+    let waited = started.elapsed();
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+    assert!(waited < Duration::from_secs(2), "waited {waited:?}");
+    lock.rollback().await.unwrap();
+    assert!(blocked.await.unwrap().is_ok());
+    store.ping().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_unavailable() {
+    // Port 1 on loopback refuses connections: no server is needed for this test.
+    let result = PostgresStore::connect(&PostgresOptions {
+        connect_timeout: Duration::from_secs(2),
+        ..PostgresOptions::new("postgres://ticketd@127.0.0.1:1/ticketd")
+    })
+    .await;
+    assert!(
+        matches!(result, Err(StoreError::Unavailable(_))),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn options_hide_the_password_in_debug_output() {
+    let url = PostgresOptions::new("postgres://ticketd:s3cret@db.internal:5432/ticketd");
+    let printed = format!("{url:?}");
+    assert!(!printed.contains("s3cret"), "{printed}");
+    assert!(
+        printed.contains("ticketd:***@db.internal:5432/ticketd"),
+        "{printed}"
+    );
+    let pairs = PostgresOptions::new("host=db user=ticketd password=s3cret dbname=ticketd");
+    assert!(!format!("{pairs:?}").contains("s3cret"));
+}
+
+#[test]
+fn test_urls_point_at_the_test_database() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+        "postgres://postgres@127.0.0.1:5432/t1"
+    );
+    assert_eq!(
+        with_database("postgres://u:p@h/db?sslmode=disable", "t2"),
+        "postgres://u:p@h/t2?sslmode=disable"
+    );
+    assert_eq!(with_database("postgres://h", "t3"), "postgres://h/t3");
+    assert_eq!(
+        with_database("host=h dbname=postgres user=u", "t4"),
+        "host=h user=u dbname=t4"
+    );
+}
+
+#[test]
+fn migrations_have_the_same_names_as_the_sqlite_ones() {
+    assert_eq!(
+        migration_files("."),
+        migration_files("../ticketd-store-sqlite")
+    );
+}
+
+/// Rows for the planner: 1,000 users, 20,000 tickets with a viewer and an assignee each.
+const PLAN_SEED: &str = "
+    INSERT INTO orgs (id, name, builtin, created_at)
+        VALUES ('00000000-0000-0000-0000-000000000002', 'Default', true, now());
+    INSERT INTO users (id, username, name, system_role, created_at, updated_at)
+        SELECT ('00000000-0000-0000-0000-' || lpad(g::text, 12, '0'))::uuid, 'u' || g, 'U' || g,
+               'user', now(), now()
+        FROM generate_series(1, 1000) AS g;
+    INSERT INTO tickets (id, serial, org_id, kind, title, applicant_id, applicant_display, state,
+                         approval_step, round, steps, cc_users, payload, comment, scope, version,
+                         created_at, updated_at)
+        SELECT gen_random_uuid(), '20260821' || lpad(g::text, 5, '0'),
+               '00000000-0000-0000-0000-000000000002',
+               (ARRAY['apply_asset', 'general', 'other'])[g % 3 + 1], 'title ' || g,
+               ('00000000-0000-0000-0000-' || lpad((g % 1000 + 1)::text, 12, '0'))::uuid, 'U(u)',
+               (ARRAY['draft', 'pending', 'approved', 'rejected', 'closed'])[g % 5 + 1], 1, 1,
+               '[]', '[]', '{}', '', 'p' || (g % 50), 1,
+               now() - g * interval '1 second', now()
+        FROM generate_series(1, 20000) AS g;
+    INSERT INTO ticket_viewers (ticket_id, user_id, created_at)
+        SELECT id, applicant_id, created_at FROM tickets;
+    INSERT INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, created_at)
+        SELECT id, ('00000000-0000-0000-0000-'
+                    || lpad((abs(hashtext(id::text)) % 1000 + 1)::text, 12, '0'))::uuid,
+               1, true, state = 'pending', created_at
+        FROM tickets;
+    ANALYZE;
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_pages_are_read_through_an_index() {
+    use ticketd_core::identity::DEFAULT_ORG;
+    use ticketd_core::store::{TicketQuery, Visibility};
+    use ticketd_core::ticket::TicketState;
+    let Some(admin) = admin_url() else { return };
+    let database = TestDatabase::create(admin).await;
+    let (store, _) = PostgresStore::connect(&options(&database.url))
+        .await
+        .unwrap();
+    admin_client(&database.url)
+        .await
+        .batch_execute(PLAN_SEED)
+        .await
+        .unwrap();
+    let user = ticketd_core::UserId(uuid::Uuid::from_u128(7));
+    let base = TicketQuery::new(Visibility::All);
+    let cases: Vec<(&str, TicketQuery)> = vec![
+        ("all, newest first", base.clone()),
+        (
+            "awaiting me",
+            TicketQuery {
+                awaiting: Some(user),
+                ..base.clone()
+            },
+        ),
+        (
+            "current assignee",
+            TicketQuery {
+                current_assignee: Some(user),
+                ..base.clone()
+            },
+        ),
+        (
+            "visible to a user",
+            TicketQuery::new(Visibility::Related {
+                user,
+                orgs: Vec::new(),
+            }),
+        ),
+        (
+            "visible to an org admin",
+            TicketQuery::new(Visibility::Related {
+                user,
+                orgs: vec![DEFAULT_ORG],
+            }),
+        ),
+        (
+            "state",
+            TicketQuery {
+                states: vec![TicketState::Pending],
+                ..base.clone()
+            },
+        ),
+        (
+            "type",
+            TicketQuery {
+                kinds: vec!["apply_asset".into()],
+                ..base.clone()
+            },
+        ),
+        (
+            "applicant",
+            TicketQuery {
+                applicant: Some(user),
+                ..base.clone()
+            },
+        ),
+        (
+            "org",
+            TicketQuery {
+                org_ids: Some(vec![DEFAULT_ORG]),
+                ..base.clone()
+            },
+        ),
+        (
+            "serial",
+            TicketQuery {
+                serial: Some("2026082100007".into()),
+                ..base.clone()
+            },
+        ),
+        (
+            "title",
+            TicketQuery {
+                title: Some("Title 7".into()),
+                ..base.clone()
+            },
+        ),
+        (
+            "scope",
+            TicketQuery {
+                scope: Some("p7".into()),
+                ..base.clone()
+            },
+        ),
+    ];
+    for (name, query) in cases {
+        let plan = store
+            .list_query_plan(TicketQuery {
+                with_total: true,
+                ..query
+            })
+            .await
+            .unwrap();
+        // The page select comes first; the count's plan starts at the top-level `Aggregate`.
+        // Counting every live ticket may rightly read the whole table, so only pages are held
+        // to the index rule.
+        let page: Vec<&String> = plan
+            .iter()
+            .take_while(|line| !line.starts_with("Aggregate"))
+            .collect();
+        assert!(!page.is_empty(), "{name}: {plan:?}");
+        assert!(
+            !page.iter().any(|line| line.contains("Seq Scan on tickets")),
+            "{name}: {page:#?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn organization_names_are_unique_ignoring_case() {
+    use ticketd_core::identity::Org;
+    let Some(test_store) = fresh_store().await else {
+        return;
+    };
+    let store = &test_store.store;
+    let org = |name: &str| Org {
+        id: ticketd_core::OrgId(uuid::Uuid::new_v4()),
+        name: name.into(),
+        builtin: false,
+        created_at: ticketd_store_tests::fixture::t0(),
+    };
+    store.create_org(org("Acme")).await.unwrap();
+    let clash = store.create_org(org("ACME")).await;
+    assert!(
+        matches!(&clash, Err(StoreError::Conflict { constraint }) if constraint == "orgs_name_key"),
+        "{clash:?}"
+    );
+    let found = store.find_org_by_name("acme").await.unwrap().unwrap();
+    assert_eq!(found.name, "Acme");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updating_a_missing_ticket_is_not_found_and_writes_nothing() {
+    use ticketd_core::flow::LevelMode;
+    use ticketd_core::ticket::{Event, TicketWrite};
+    use ticketd_store_tests::fixture::{World, t0};
+    let Some(test_store) = fresh_store().await else {
+        return;
+    };
+    let store = test_store.store.clone();
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let ticket = w.open(&w.alice, "general", "real", t0()).await;
+    let events_before = store.events_after(0, 100).await.unwrap().len();
+    let mut ghost = ticket.clone();
+    ghost.id = ticketd_core::TicketId(uuid::Uuid::new_v4());
+    let result = store
+        .write_ticket(TicketWrite {
+            expected_version: Some(ticket.version),
+            serial_day: None,
+            history: Vec::new(),
+            comments: Vec::new(),
+            events: vec![Event {
+                id: uuid::Uuid::new_v4(),
+                kind: "ticket.ghost".into(),
+                ticket_id: ghost.id,
+                org_id: ghost.org_id,
+                payload: serde_json::Value::Null,
+                created_at: t0(),
+            }],
+            grant: None,
+            ticket: ghost,
+        })
+        .await;
+    assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+    assert_eq!(
+        store.events_after(0, 100).await.unwrap().len(),
+        events_before
+    );
+}
