@@ -123,6 +123,10 @@ pub fn app_state(config: &Config, engine: Engine) -> anyhow::Result<AppState> {
 /// Every route of every dialect, plus `/healthz`.
 pub fn router(state: AppState) -> Router {
     ticketd_http::health_router()
+        .merge(ticketd_api_tophc::router(&state))
+        .merge(ticketd_api_zstack::router(&state))
+        .merge(ticketd_api_dataarts::router(&state))
+        // JumpServer's router carries the catch-all JSON 404 and 405 fallbacks: merge it last.
         .merge(ticketd_api_jumpserver::router(&state))
         .with_state(state)
         .layer(tower_http::trace::TraceLayer::new_for_http())

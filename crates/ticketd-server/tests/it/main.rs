@@ -8,6 +8,7 @@
 mod app;
 mod auth;
 mod cli;
+mod dataarts;
 mod edge;
 mod jms_admin;
 mod jms_flows;
@@ -16,4 +17,6 @@ mod jms_seeds;
 mod jms_tickets;
 mod multiprocess;
 mod pg;
+mod tophc;
+mod zstack;
 mod tidy;

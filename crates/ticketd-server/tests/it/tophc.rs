@@ -1,0 +1,4 @@
+//! tophc dialect tests, end to end over HTTP.
+
+#[allow(unused_imports)]
+use crate::app::spawn_app;
