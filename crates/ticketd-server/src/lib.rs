@@ -1,5 +1,6 @@
 //! The ticketd server: opens the store, builds the engine and the dialect routers, and serves them.
 
+pub mod bench;
 pub mod config;
 
 use anyhow::{Context, bail};

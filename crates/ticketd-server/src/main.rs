@@ -40,6 +40,8 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         addr: Option<String>,
     },
+    /// Preload a store, start a server on it and measure the HTTP scenarios (see BENCHMARKS.md).
+    Bench(BenchArgs),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -49,6 +51,25 @@ enum Command {
     /// Manage access keys for HTTP Signature authentication.
     #[command(subcommand, name = "access-key")]
     AccessKey(AccessKeyCommand),
+}
+
+#[derive(Debug, Args)]
+struct BenchArgs {
+    /// Tickets to preload through the store.
+    #[arg(long, default_value_t = 100_000)]
+    tickets: usize,
+    /// Concurrent HTTP connections per scenario.
+    #[arg(long, default_value_t = 16)]
+    connections: usize,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Scenarios to run (comma-separated: open, approve, awaiting-me, filtered, detail, mixed); all by default.
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<String>,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -174,6 +195,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             healthcheck(addr.as_deref().unwrap_or(&config.listen))
         }
         Command::User(UserCommand::Create(args)) => create_user(&cli, args).await,
+        Command::Bench(args) => {
+            init_logging("warn");
+            let database_url = cli
+                .database_url
+                .clone()
+                .or_else(|| std::env::var("TICKETD_DATABASE_URL").ok());
+            let options = ticketd_server::bench::BenchOptions {
+                database_url,
+                tickets: args.tickets,
+                connections: args.connections.max(1),
+                duration: std::time::Duration::from_secs(args.seconds.max(1)),
+                scenarios: args.scenarios.clone(),
+                server_binary: std::env::current_exe()
+                    .context("could not find the ticketd binary")?,
+            };
+            let report = ticketd_server::bench::run(options).await?;
+            print!("{}", ticketd_server::bench::table(&report));
+            if let Some(path) = &args.json {
+                std::fs::write(path, serde_json::to_string_pretty(&report)?)
+                    .with_context(|| format!("could not write {}", path.display()))?;
+            }
+            Ok(())
+        }
         Command::Token(TokenCommand::Create {
             username,
             ttl_hours,

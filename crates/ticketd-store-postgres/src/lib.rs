@@ -970,3 +970,56 @@ async fn catalog_page<T>(
     let items = rows::all(&rows, map)?;
     Ok((u64::try_from(total).unwrap_or(0), items))
 }
+
+/// The ceiling `ticketd bench` compares writes with: single-row `INSERT` transactions per second
+/// with `clients` concurrent connections on the server at `url` (a scratch table, dropped after).
+pub async fn raw_insert_rate(
+    url: &str,
+    clients: usize,
+    duration: std::time::Duration,
+) -> Result<f64, StoreError> {
+    let connect = || async {
+        let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+            .await
+            .map_err(db_err)?;
+        tokio::spawn(connection);
+        Ok::<_, StoreError>(client)
+    };
+    let setup = connect().await?;
+    setup
+        .batch_execute("CREATE TABLE IF NOT EXISTS bench_raw_inserts (id bigserial PRIMARY KEY, payload text NOT NULL)")
+        .await
+        .map_err(db_err)?;
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..clients.max(1) {
+        let client = connect().await?;
+        tasks.push(tokio::spawn(async move {
+            let payload = "x".repeat(1000);
+            let mut inserts = 0u64;
+            while started.elapsed() < duration {
+                client
+                    .execute(
+                        "INSERT INTO bench_raw_inserts (payload) VALUES ($1)",
+                        &[&payload],
+                    )
+                    .await
+                    .map_err(db_err)?;
+                inserts += 1;
+            }
+            Ok::<u64, StoreError>(inserts)
+        }));
+    }
+    let mut total = 0u64;
+    for task in tasks {
+        total += task
+            .await
+            .map_err(|join| StoreError::Other(Box::new(join)))??;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    setup
+        .batch_execute("DROP TABLE IF EXISTS bench_raw_inserts")
+        .await
+        .map_err(db_err)?;
+    Ok(total as f64 / seconds)
+}

@@ -1010,3 +1010,29 @@ fn catalog_page<T>(
         .map_err(db_err)?;
     Ok((u64::try_from(total).unwrap_or(0), items))
 }
+
+/// The ceiling `ticketd bench` compares writes with: single-row transactions per second on a
+/// scratch file at `path`, with this store's default settings (WAL, `synchronous=FULL`).
+pub fn raw_commit_rate(
+    path: &std::path::Path,
+    duration: std::time::Duration,
+) -> Result<f64, StoreError> {
+    let conn = rusqlite::Connection::open(path).map_err(db_err)?;
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .map_err(db_err)?;
+    conn.execute_batch(
+        "PRAGMA synchronous=FULL; CREATE TABLE IF NOT EXISTS raw_commits (id INTEGER PRIMARY KEY, payload TEXT NOT NULL)",
+    )
+    .map_err(db_err)?;
+    let payload = "x".repeat(1000);
+    let started = std::time::Instant::now();
+    let mut commits = 0u64;
+    while started.elapsed() < duration {
+        conn.execute_batch("BEGIN").map_err(db_err)?;
+        conn.execute("INSERT INTO raw_commits (payload) VALUES (?1)", [&payload])
+            .map_err(db_err)?;
+        conn.execute_batch("COMMIT").map_err(db_err)?;
+        commits += 1;
+    }
+    Ok(commits as f64 / started.elapsed().as_secs_f64())
+}

@@ -188,3 +188,47 @@ async fn migrate_works_on_postgres_too() {
     );
     assert!(runs.1.starts_with("0 migration(s) applied"), "{}", runs.1);
 }
+
+#[test]
+fn bench_runs_every_scenario_on_a_tiny_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let out = run_ok(ticketd(dir.path()).args([
+        "bench",
+        "--tickets",
+        "200",
+        "--connections",
+        "2",
+        "--seconds",
+        "1",
+        "--json",
+        json.to_str().unwrap(),
+    ]));
+    assert!(out.contains("| scenario | req/s |"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let names: Vec<&str> = report["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "healthz",
+            "open",
+            "approve",
+            "awaiting-me",
+            "filtered",
+            "detail",
+            "mixed"
+        ]
+    );
+    for scenario in report["scenarios"].as_array().unwrap() {
+        assert_eq!(scenario["errors"], 0, "{scenario}");
+        assert!(scenario["requests"].as_u64().unwrap() > 0, "{scenario}");
+    }
+    assert!(report["raw_commit_per_second"].as_f64().unwrap() > 0.0);
+    assert!(report["peak_rss_mib"].as_f64().unwrap() > 0.0);
+}

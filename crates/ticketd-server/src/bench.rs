@@ -1,0 +1,807 @@
+//! `ticketd bench`: preloads a store, starts `ticketd serve` on it, drives HTTP scenarios over
+//! loopback, and reports throughput and latency against ceilings measured in the same run.
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use hdrhistogram::Histogram;
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+use ticketd_core::engine::{Engine, NewUserInput};
+use ticketd_core::flow::LevelMode;
+use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, SystemRole, TokenKind, User};
+use ticketd_core::machine::{self, Action, Ctx, OpenSpec};
+use ticketd_core::ticket::{Assignee, Decision, Step, StepState, StepStatus, TicketWrite};
+use ticketd_core::{Actor, TicketId};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Store URL; `None` means a fresh SQLite file in a temporary directory.
+    pub database_url: Option<String>,
+    /// Tickets to preload.
+    pub tickets: usize,
+    /// Concurrent connections per scenario.
+    pub connections: usize,
+    /// Duration of each scenario.
+    pub duration: Duration,
+    /// Scenarios to run (empty: all).
+    pub scenarios: Vec<String>,
+    /// The `ticketd` binary to start as the server.
+    pub server_binary: PathBuf,
+}
+
+/// One scenario's numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    /// Scenario name.
+    pub name: String,
+    /// Requests completed.
+    pub requests: u64,
+    /// Requests that did not get the expected status.
+    pub errors: u64,
+    /// Requests per second.
+    pub throughput: f64,
+    /// Median latency, milliseconds.
+    pub p50_ms: f64,
+    /// 99th percentile, milliseconds.
+    pub p99_ms: f64,
+    /// 99.9th percentile, milliseconds.
+    pub p999_ms: f64,
+    /// The ceiling it is compared with.
+    pub ceiling: String,
+    /// Throughput divided by that ceiling.
+    pub ratio: f64,
+}
+
+/// The whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    /// Backend (`sqlite` or `postgres`).
+    pub backend: String,
+    /// Tickets preloaded.
+    pub tickets: usize,
+    /// Preload rate, tickets per second.
+    pub preload_per_second: f64,
+    /// From starting the server process to its first healthy answer, milliseconds.
+    pub ready_ms: u128,
+    /// Connections per scenario.
+    pub connections: usize,
+    /// Seconds per scenario.
+    pub duration_seconds: f64,
+    /// Raw single-row durable commits per second on the same store settings.
+    pub raw_commit_per_second: f64,
+    /// `GET /healthz` per second over the same HTTP stack.
+    pub healthz_per_second: f64,
+    /// Per-scenario results.
+    pub scenarios: Vec<ScenarioResult>,
+    /// The server's peak resident set size, MiB.
+    pub peak_rss_mib: f64,
+}
+
+const ADMIN_TOKEN: &str = "bench-admin-token";
+const APPLICANTS: usize = 200;
+const APPROVERS: usize = 20;
+const WORDS: [&str; 8] = [
+    "db", "web", "cache", "queue", "report", "backup", "vpn", "gpu",
+];
+
+/// Deterministic pseudo-random numbers (SplitMix64): reproducible datasets without a dependency.
+#[derive(Debug, Clone)]
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % u64::try_from(n.max(1)).unwrap_or(1)).unwrap_or(0)
+    }
+}
+
+/// Users and tickets the scenarios act on.
+#[derive(Debug)]
+struct Dataset {
+    applicants: Vec<(Actor, String)>,
+    me: (Actor, String),
+    level1: (Actor, String),
+    level2: (Actor, String),
+    approve_pool: Vec<TicketId>,
+    detail_ids: Vec<TicketId>,
+    asset: uuid::Uuid,
+}
+
+async fn make_user(
+    engine: &Engine,
+    name: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Actor, String)> {
+    let user = engine
+        .create_user(
+            None,
+            NewUserInput {
+                username: name.into(),
+                name: name.into(),
+                email: format!("{name}@bench.invalid"),
+                system_role: SystemRole::User,
+                password: None,
+                orgs: vec![(DEFAULT_ORG, ROLE_ORG_USER)],
+            },
+            now,
+        )
+        .await?;
+    let token = format!("token-{name}");
+    engine
+        .install_token(user.id, &token, TokenKind::Api, None, now)
+        .await?;
+    Ok((engine.actor(user.id).await?, token))
+}
+
+fn step(level: u32, user: &User, now: DateTime<Utc>) -> Step {
+    Step {
+        level,
+        mode: LevelMode::Any,
+        name: String::new(),
+        attributes: Value::Null,
+        state: StepState::Pending,
+        status: StepStatus::Pending,
+        assignees: vec![Assignee {
+            user_id: user.id,
+            display: user.display(),
+            decision: Decision::Pending,
+            decided_at: None,
+            reason: String::new(),
+        }],
+        applicant_included: false,
+        updated_at: now,
+    }
+}
+
+/// Builds one ticket's write: opened, then moved to `outcome` by its assignees.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one generated ticket's every varying field"
+)]
+fn ticket_write(
+    engine: &Engine,
+    applicant: &Actor,
+    approvers: (&Actor, &Actor),
+    kind: &str,
+    title: String,
+    asset: uuid::Uuid,
+    created: DateTime<Utc>,
+    outcome: u32,
+) -> anyhow::Result<TicketWrite> {
+    let payload = if kind == "apply_asset" {
+        json!({"assets": [asset], "nodes": [], "accounts": ["root"], "actions": 1,
+               "date_start": created.to_rfc3339(), "date_expired": (created + ChronoDuration::days(7)).to_rfc3339()})
+    } else {
+        json!({"apply_run_command": format!("ls /srv/{title}")})
+    };
+    let mut new_id = || engine.new_id(created);
+    let mut ctx = Ctx {
+        now: created,
+        new_id: &mut new_id,
+    };
+    let spec = OpenSpec {
+        id: TicketId(engine.new_id(created)),
+        org_id: DEFAULT_ORG,
+        kind: kind.into(),
+        title,
+        applicant_id: applicant.id(),
+        applicant_display: applicant.display(),
+        flow_id: None,
+        steps: Some(vec![
+            step(1, &approvers.0.user, created),
+            step(2, &approvers.1.user, created),
+        ]),
+        cc_users: Vec::new(),
+        payload,
+        comment: String::new(),
+        scope: String::new(),
+        serial_day: ticketd_core::serial::serial_day(created, chrono_tz::UTC),
+    };
+    let mut write = machine::open(spec, &mut ctx)?;
+    let mut apply =
+        |write: &mut TicketWrite, actor: &Actor, action: Action| -> anyhow::Result<()> {
+            let next = machine::apply(&write.ticket, actor, action, &mut ctx)?;
+            write.ticket = next.ticket;
+            write.history.extend(next.history);
+            write.comments.extend(next.comments);
+            write.events.extend(next.events);
+            if next.grant.is_some() {
+                write.grant = next.grant;
+            }
+            Ok(())
+        };
+    let approve = || Action::Approve {
+        reason: String::new(),
+        payload: None,
+    };
+    match outcome {
+        // 0..3: pending (at level 1 or 2), 3..7: approved, 7..8 rejected, 8..10 closed.
+        0 | 1 => {}
+        2 => apply(&mut write, approvers.0, approve())?,
+        3..=6 => {
+            apply(&mut write, approvers.0, approve())?;
+            apply(&mut write, approvers.1, approve())?;
+        }
+        7 => apply(
+            &mut write,
+            approvers.0,
+            Action::Reject {
+                reason: "no".into(),
+            },
+        )?,
+        _ => apply(
+            &mut write,
+            applicant,
+            Action::Close {
+                reason: String::new(),
+            },
+        )?,
+    }
+    Ok(write)
+}
+
+/// Creates the users, an asset and `tickets` tickets (plus a pool for the approve scenario)
+/// directly through the store, many writes in flight so the store can batch them.
+async fn preload(engine: &Engine, tickets: usize, approve_pool: usize) -> anyhow::Result<Dataset> {
+    let now = ticketd_http::now();
+    let admin = engine
+        .store()
+        .find_user_by_username("admin")
+        .await?
+        .context("admin exists after bootstrap")?;
+    let admin = engine.actor(admin.id).await?;
+    let asset = ticketd_core::catalog::Asset {
+        id: ticketd_core::AssetId(engine.new_id(now)),
+        org_id: DEFAULT_ORG,
+        name: "db-bench".into(),
+        address: "10.0.0.1".into(),
+        platform: "Linux".into(),
+        is_active: true,
+        node_ids: Vec::new(),
+        comment: String::new(),
+        created_at: now,
+        updated_at: now,
+    };
+    engine.put_asset(&admin, asset.clone()).await?;
+    let mut applicants = Vec::new();
+    for i in 0..APPLICANTS {
+        applicants.push(make_user(engine, &format!("applicant{i:03}"), now).await?);
+    }
+    let mut approvers = Vec::new();
+    for i in 0..APPROVERS {
+        approvers.push(make_user(engine, &format!("approver{i:02}"), now).await?);
+    }
+    let level1 = make_user(engine, "bench-level1", now).await?;
+    let level2 = make_user(engine, "bench-level2", now).await?;
+    // A flow so that HTTP opens find one: bench-level1 then bench-level2.
+    let levels = [&level1.0, &level2.0]
+        .iter()
+        .map(|a| {
+            ticketd_core::engine::any_level(ticketd_core::selector::Selector::Ids {
+                ids: vec![a.id()],
+            })
+        })
+        .collect();
+    engine
+        .create_flow(
+            &admin,
+            ticketd_core::engine::FlowInput {
+                org_id: DEFAULT_ORG,
+                name: "bench".into(),
+                description: String::new(),
+                kinds: vec!["apply_asset".into()],
+                is_default: true,
+                enabled: true,
+                levels,
+                cc_users: Vec::new(),
+                attributes: Value::Null,
+            },
+            now,
+        )
+        .await?;
+    let engine = Arc::new(engine.clone());
+    let applicants = Arc::new(applicants);
+    let approvers = Arc::new(approvers);
+    let next = Arc::new(AtomicUsize::new(0));
+    let total = tickets + approve_pool;
+    let mut workers = Vec::new();
+    for worker in 0..64u64 {
+        let (engine, applicants, approvers, next) = (
+            engine.clone(),
+            applicants.clone(),
+            approvers.clone(),
+            next.clone(),
+        );
+        let (level1, level2) = (level1.0.clone(), level2.0.clone());
+        let asset = asset.id.uuid();
+        workers.push(tokio::spawn(async move {
+            let mut rng = Rng(worker.wrapping_mul(7919).wrapping_add(1));
+            let mut pool = Vec::new();
+            let mut details = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let applicant = &applicants[rng.below(applicants.len())].0;
+                let pooled = i >= tickets;
+                let (first, second) = if pooled {
+                    (&level1, &level2)
+                } else {
+                    (
+                        &approvers[rng.below(approvers.len())].0,
+                        &approvers[rng.below(approvers.len())].0,
+                    )
+                };
+                let kind = match rng.below(10) {
+                    0 => "login_confirm",
+                    1 => "command_confirm",
+                    2 => "general",
+                    _ => "apply_asset",
+                };
+                let kind = if pooled { "apply_asset" } else { kind };
+                let age_seconds = i64::try_from(rng.below(365 * 86_400)).unwrap_or(0);
+                let created = if pooled {
+                    ticketd_http::now()
+                } else {
+                    ticketd_http::now() - ChronoDuration::seconds(age_seconds)
+                };
+                let title = format!(
+                    "{} access {} #{i}",
+                    WORDS[rng.below(WORDS.len())],
+                    WORDS[rng.below(WORDS.len())]
+                );
+                let outcome = if pooled {
+                    0
+                } else {
+                    u32::try_from(rng.below(10)).unwrap_or(0)
+                };
+                let write = ticket_write(
+                    &engine,
+                    applicant,
+                    (first, second),
+                    kind,
+                    title,
+                    asset,
+                    created,
+                    outcome,
+                )?;
+                let stored = engine.store().write_ticket(write).await?;
+                if pooled {
+                    pool.push(stored.id);
+                } else if details.len() < 200 {
+                    details.push(stored.id);
+                }
+            }
+            anyhow::Ok((pool, details))
+        }));
+    }
+    let mut pool = Vec::new();
+    let mut details = Vec::new();
+    for worker in workers {
+        let (p, d) = worker.await??;
+        pool.extend(p);
+        details.extend(d);
+    }
+    let me = approvers[0].clone();
+    Ok(Dataset {
+        applicants: applicants.to_vec(),
+        me,
+        level1,
+        level2,
+        approve_pool: pool,
+        detail_ids: details,
+        asset: asset.id.uuid(),
+    })
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        // Best effort: the process may already be gone.
+        let _killed = self.child.kill();
+        let _reaped = self.child.wait();
+    }
+}
+
+impl Server {
+    fn peak_rss_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+}
+
+async fn start_server(binary: &PathBuf, database_url: &str) -> anyhow::Result<(Server, u128)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let started = Instant::now();
+    let child = Command::new(binary)
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            database_url,
+        ])
+        .env("TICKETD_ADMIN_TOKEN", ADMIN_TOKEN)
+        .env("TICKETD_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("could not start {}", binary.display()))?;
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(response) = client.get(format!("{}/healthz", server.base)).send().await
+            && response.status().is_success()
+        {
+            return Ok((server, started.elapsed().as_millis()));
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    bail!("the server did not become healthy within 60 s")
+}
+
+/// One request a scenario sends.
+struct Request {
+    method: reqwest::Method,
+    path: String,
+    token: String,
+    body: Option<Value>,
+    expect: u16,
+}
+
+type Plan = Arc<dyn Fn(usize, &mut Rng) -> Vec<Request> + Send + Sync>;
+
+async fn drive(
+    base: &str,
+    name: &str,
+    connections: usize,
+    duration: Duration,
+    plan: Plan,
+) -> anyhow::Result<(Histogram<u64>, u64, u64, f64)> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(connections)
+        .build()?;
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let counter = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for worker in 0..connections {
+        let (client, base, plan, counter) = (
+            client.clone(),
+            base.to_owned(),
+            plan.clone(),
+            counter.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+            let mut rng = Rng(u64::try_from(worker).unwrap_or(0) * 104_729 + 17);
+            let (mut done, mut errors) = (0u64, 0u64);
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                for request in plan(n, &mut rng) {
+                    let sent = Instant::now();
+                    let mut builder = client
+                        .request(request.method, format!("{base}{}", request.path))
+                        .header("Authorization", format!("Token {}", request.token));
+                    if let Some(body) = &request.body {
+                        builder = builder.json(body);
+                    }
+                    let ok = match builder.send().await {
+                        Ok(response) => {
+                            let status = response.status().as_u16();
+                            let _body = response.bytes().await;
+                            status == request.expect
+                        }
+                        Err(_transport) => false,
+                    };
+                    histogram.record(
+                        u64::try_from(sent.elapsed().as_micros())
+                            .unwrap_or(u64::MAX)
+                            .max(1),
+                    )?;
+                    done += 1;
+                    errors += u64::from(!ok);
+                }
+            }
+            anyhow::Ok((histogram, done, errors))
+        }));
+    }
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
+    let (mut done, mut errors) = (0, 0);
+    for worker in workers {
+        let (h, d, e) = worker.await??;
+        histogram.add(h)?;
+        done += d;
+        errors += e;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    tracing::info!(
+        scenario = name,
+        requests = done,
+        errors,
+        "scenario finished"
+    );
+    Ok((histogram, done, errors, seconds))
+}
+
+fn result(
+    name: &str,
+    (histogram, done, errors, seconds): (Histogram<u64>, u64, u64, f64),
+    ceiling: (&str, f64),
+) -> ScenarioResult {
+    let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    let throughput = done as f64 / seconds.max(1e-9);
+    ScenarioResult {
+        name: name.into(),
+        requests: done,
+        errors,
+        throughput,
+        p50_ms: ms(0.5),
+        p99_ms: ms(0.99),
+        p999_ms: ms(0.999),
+        ceiling: ceiling.0.into(),
+        ratio: throughput / ceiling.1.max(1e-9),
+    }
+}
+
+fn open_body(asset: uuid::Uuid, n: usize) -> Value {
+    json!({"title": format!("bench open {n}"), "org_id": "Default", "apply_assets": [asset],
+           "apply_accounts": ["root"], "apply_actions": ["connect"],
+           "apply_date_start": "2026-01-01 00:00:00", "apply_date_expired": "2027-01-01 00:00:00"})
+}
+
+/// Runs the whole benchmark and returns its report.
+pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
+    let scratch = tempfile_dir()?;
+    let url = options
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}", scratch.join("bench.db").display()));
+    let backend = if url.starts_with("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let mut config = crate::config::Config {
+        database_url: url.clone(),
+        ..crate::config::Config::default()
+    };
+    config.admin_token = Some(crate::config::Secret(ADMIN_TOKEN.into()));
+    let (store, _) = crate::open_store(&config).await?;
+    let engine = crate::engine(&config, store.clone())?;
+    crate::bootstrap(&config, &engine).await?;
+    let wanted =
+        |name: &str| options.scenarios.is_empty() || options.scenarios.iter().any(|s| s == name);
+    let pool_size = (options.connections * 2_000).min(200_000);
+    tracing::info!(tickets = options.tickets, pool = pool_size, "preloading");
+    let started = Instant::now();
+    let data = preload(&engine, options.tickets, pool_size).await?;
+    let preload_per_second = (options.tickets + pool_size) as f64 / started.elapsed().as_secs_f64();
+    let raw_commit_per_second = raw_commit_rate(
+        backend,
+        &url,
+        &scratch,
+        options.connections,
+        options.duration,
+    )
+    .await?;
+    drop(engine);
+    drop(store);
+    let (server, ready_ms) = start_server(&options.server_binary, &url).await?;
+    let base = server.base.clone();
+    let (c, d) = (options.connections, options.duration);
+    let healthz: Plan = Arc::new(|_, _| {
+        vec![Request {
+            method: reqwest::Method::GET,
+            path: "/healthz".into(),
+            token: String::new(),
+            body: None,
+            expect: 200,
+        }]
+    });
+    let health = drive(&base, "healthz", c, d, healthz).await?;
+    let healthz_per_second = health.1 as f64 / health.3;
+    let mut scenarios = vec![result("healthz", health, ("healthz", healthz_per_second))];
+    let data = Arc::new(data);
+    let open: Plan = {
+        let data = data.clone();
+        Arc::new(move |n, rng| {
+            let (_, token) = &data.applicants[rng.below(data.applicants.len())];
+            vec![Request {
+                method: reqwest::Method::POST,
+                path: "/api/v1/tickets/apply-asset-tickets/open/".into(),
+                token: token.clone(),
+                body: Some(open_body(data.asset, n)),
+                expect: 201,
+            }]
+        })
+    };
+    let approve: Plan = {
+        let data = data.clone();
+        Arc::new(move |n, _| {
+            let Some(id) = data.approve_pool.get(n) else {
+                return Vec::new();
+            };
+            let path = format!("/api/v1/tickets/apply-asset-tickets/{id}/approve/");
+            vec![
+                Request {
+                    method: reqwest::Method::PUT,
+                    path: path.clone(),
+                    token: data.level1.1.clone(),
+                    body: Some(json!({})),
+                    expect: 200,
+                },
+                Request {
+                    method: reqwest::Method::PUT,
+                    path,
+                    token: data.level2.1.clone(),
+                    body: Some(json!({})),
+                    expect: 200,
+                },
+            ]
+        })
+    };
+    let awaiting: Plan = {
+        let data = data.clone();
+        Arc::new(move |_, _| {
+            let me = &data.me;
+            vec![Request {
+                method: reqwest::Method::GET,
+                path: format!(
+                    "/api/v1/tickets/tickets/?assignees__id={}&limit=20",
+                    me.0.id()
+                ),
+                token: me.1.clone(),
+                body: None,
+                expect: 200,
+            }]
+        })
+    };
+    let filtered: Plan = Arc::new(|_, rng| {
+        let offset = [0, 20, 200, 1000][rng.below(4)];
+        let word = WORDS[rng.below(WORDS.len())];
+        vec![Request {
+            method: reqwest::Method::GET,
+            path: format!(
+                "/api/v1/audits/tickets/?oid=ROOT&state=pending&type=apply_asset&search={word}&limit=20&offset={offset}"
+            ),
+            token: ADMIN_TOKEN.into(),
+            body: None,
+            expect: 200,
+        }]
+    });
+    let detail: Plan = {
+        let data = data.clone();
+        Arc::new(move |_, rng| {
+            let id = data.detail_ids[rng.below(data.detail_ids.len())];
+            vec![Request {
+                method: reqwest::Method::GET,
+                path: format!("/api/v1/audits/tickets/{id}/?oid=ROOT"),
+                token: ADMIN_TOKEN.into(),
+                body: None,
+                expect: 200,
+            }]
+        })
+    };
+    let mixed: Plan = {
+        let (open, awaiting, filtered, detail) = (
+            open.clone(),
+            awaiting.clone(),
+            filtered.clone(),
+            detail.clone(),
+        );
+        Arc::new(move |n, rng| match rng.below(10) {
+            0..=2 => open(n, rng),
+            3..=4 => awaiting(n, rng),
+            5..=6 => filtered(n, rng),
+            _ => detail(n, rng),
+        })
+    };
+    let commit_ceiling = ("raw durable commit", raw_commit_per_second);
+    let http_ceiling = ("healthz", healthz_per_second);
+    for (name, plan, ceiling) in [
+        ("open", open, commit_ceiling),
+        ("approve", approve, commit_ceiling),
+        ("awaiting-me", awaiting, http_ceiling),
+        ("filtered", filtered, http_ceiling),
+        ("detail", detail, http_ceiling),
+        ("mixed", mixed, http_ceiling),
+    ] {
+        if wanted(name) {
+            let measured = drive(&base, name, c, d, plan).await?;
+            scenarios.push(result(name, measured, ceiling));
+        }
+    }
+    let peak_rss_mib = server.peak_rss_mib();
+    drop(server);
+    Ok(BenchReport {
+        backend: backend.into(),
+        tickets: options.tickets,
+        preload_per_second,
+        ready_ms,
+        connections: c,
+        duration_seconds: d.as_secs_f64(),
+        raw_commit_per_second,
+        healthz_per_second,
+        scenarios,
+        peak_rss_mib,
+    })
+}
+
+fn tempfile_dir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("ticketd-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// The raw durable single-row commit rate of the same backend and settings.
+async fn raw_commit_rate(
+    backend: &str,
+    url: &str,
+    scratch: &std::path::Path,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    if backend == "postgres" {
+        return Ok(ticketd_store_postgres::raw_insert_rate(url, connections, duration).await?);
+    }
+    let path = scratch.join("raw-commit.db");
+    let rate =
+        tokio::task::spawn_blocking(move || ticketd_store_sqlite::raw_commit_rate(&path, duration))
+            .await??;
+    Ok(rate)
+}
+
+/// Renders the report as the table BENCHMARKS.md shows.
+pub fn table(report: &BenchReport) -> String {
+    let mut out = format!(
+        "backend {} | tickets {} | preload {:.0}/s | ready {} ms | connections {} | {:.0} s per scenario\n\
+         ceilings: raw durable commit {:.0}/s, healthz {:.0}/s | server peak RSS {:.1} MiB\n\n\
+         | scenario | req/s | p50 ms | p99 ms | p99.9 ms | errors | ratio to ceiling |\n|---|---|---|---|---|---|---|\n",
+        report.backend,
+        report.tickets,
+        report.preload_per_second,
+        report.ready_ms,
+        report.connections,
+        report.duration_seconds,
+        report.raw_commit_per_second,
+        report.healthz_per_second,
+        report.peak_rss_mib
+    );
+    for s in &report.scenarios {
+        out.push_str(&format!(
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.2} × {} |\n",
+            s.name, s.throughput, s.p50_ms, s.p99_ms, s.p999_ms, s.errors, s.ratio, s.ceiling
+        ));
+    }
+    out
+}
