@@ -352,12 +352,12 @@ async fn preload(engine: &Engine, tickets: usize, approve_pool: usize) -> anyhow
                     _ => "apply_asset",
                 };
                 let kind = if pooled { "apply_asset" } else { kind };
-                let age_seconds = i64::try_from(rng.below(365 * 86_400)).unwrap_or(0);
-                let created = if pooled {
-                    ticketd_http::now()
-                } else {
-                    ticketd_http::now() - ChronoDuration::seconds(age_seconds)
-                };
+                // Tickets arrive in time order, as in production: the i-th of `total` lies that
+                // far into the past year, so ids, times and serials grow and indexes are appended.
+                let span = 365 * 86_400_i64;
+                let position = i64::try_from(i).unwrap_or(0);
+                let offset = span - span * position / i64::try_from(total.max(1)).unwrap_or(1);
+                let created = ticketd_http::now() - ChronoDuration::seconds(offset);
                 let title = format!(
                     "{} access {} #{i}",
                     WORDS[rng.below(WORDS.len())],
