@@ -1476,6 +1476,13 @@ impl Engine {
                 (None, levels.clone(), input.org_id, Vec::new())
             }
             FlowChoice::Chosen { pool, approver } => {
+                if *approver == applicant.id {
+                    return Err(DomainError::invalid(
+                        "approver",
+                        "invalid",
+                        "an applicant cannot choose themselves as approver",
+                    ));
+                }
                 let errors = pool.validate("approver_pool");
                 if !errors.is_empty() {
                     return Err(DomainError::Validation(errors));

@@ -256,6 +256,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "directory",
         include_str!("../migrations/0003_directory.sql"),
     ),
+    (4, "listing", include_str!("../migrations/0004_listing.sql")),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).

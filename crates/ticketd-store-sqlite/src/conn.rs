@@ -127,6 +127,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "directory",
         include_str!("../migrations/0003_directory.sql"),
     ),
+    (4, "listing", include_str!("../migrations/0004_listing.sql")),
 ];
 
 /// Applies missing migrations; returns how many ran.

@@ -123,8 +123,8 @@ pub(crate) fn write_ticket(conn: &Connection, write: TicketWrite) -> Result<Tick
     {
         let mut insert = conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT OR REPLACE INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, created_at, \
+                 state, kind, archived, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .map_err(db_err)?;
         for row in ticket.assignee_index() {
@@ -135,16 +135,31 @@ pub(crate) fn write_ticket(conn: &Connection, write: TicketWrite) -> Result<Tick
                     row.level,
                     row.current,
                     row.awaiting,
-                    created
+                    created,
+                    ticket.state.as_str(),
+                    ticket.kind,
+                    ticket.archived,
+                    ticket.deleted
                 ])
                 .map_err(db_err)?;
         }
         let mut viewer = conn
-            .prepare_cached("INSERT OR IGNORE INTO ticket_viewers (ticket_id, user_id, created_at) VALUES (?1, ?2, ?3)")
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ticket_viewers (ticket_id, user_id, created_at, state, kind, archived, deleted) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
             .map_err(db_err)?;
         for user in ticket.participants() {
             viewer
-                .execute(params![ticket.id.0, user.0, created])
+                .execute(params![
+                    ticket.id.0,
+                    user.0,
+                    created,
+                    ticket.state.as_str(),
+                    ticket.kind,
+                    ticket.archived,
+                    ticket.deleted
+                ])
                 .map_err(db_err)?;
         }
     }
@@ -389,6 +404,13 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         }
         conditions.push(visible);
     }
+    // The index tables carry the ticket's state, type and marks: filtering on them there keeps
+    // counts of "my steps" and "my tickets" inside those tables.
+    let listing = from
+        .split_whitespace()
+        .nth(1)
+        .filter(|alias| *alias == "a" || *alias == "v")
+        .unwrap_or("t");
     if let Some(orgs) = &q.org_ids {
         conditions.push(in_list(
             "t.org_id",
@@ -398,14 +420,14 @@ fn list_sql(q: &TicketQuery) -> ListSql {
     }
     if !q.states.is_empty() {
         conditions.push(in_list(
-            "t.state",
+            &format!("{listing}.state"),
             q.states.iter().map(|s| SqlValue::Text(s.as_str().into())),
             &mut params,
         ));
     }
     if !q.kinds.is_empty() {
         conditions.push(in_list(
-            "t.kind",
+            &format!("{listing}.kind"),
             q.kinds.iter().map(|k| SqlValue::Text(k.clone())),
             &mut params,
         ));
@@ -480,10 +502,10 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         conditions.push(format!("{order_column} < ?"));
     }
     if let Some(archived) = q.archived {
-        conditions.push(format!("t.archived = {}", i32::from(archived)));
+        conditions.push(format!("{listing}.archived = {}", i32::from(archived)));
     }
     if !q.include_deleted {
-        conditions.push("t.deleted = 0".into());
+        conditions.push(format!("{listing}.deleted = 0"));
     }
     let where_clause = if conditions.is_empty() {
         String::new()
@@ -511,9 +533,15 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         q.limit,
         i64::try_from(q.offset).unwrap_or(i64::MAX)
     );
+    // Without conditions on the ticket row itself, count the driving index table alone.
+    let count_from = if listing != "t" && !conditions.iter().any(|c| c.contains("t.")) {
+        from.split(" JOIN ").next().unwrap_or(from)
+    } else {
+        from
+    };
     ListSql {
         select,
-        count: format!("SELECT COUNT(*) FROM {from}{where_clause}"),
+        count: format!("SELECT COUNT(*) FROM {count_from}{where_clause}"),
         params,
     }
 }

@@ -1276,3 +1276,75 @@ pub async fn global_flows_resolve_approvers_in_the_ticket_org(store: Arc<dyn Sto
         .collect();
     assert_eq!(level1, vec!["Olga(olga)".to_owned()]);
 }
+
+/// DataArts-style routing: the applicant picks an eligible approver (never themselves), and the
+/// approval creates a table permission valid until the requested expiry.
+pub async fn chosen_approvers_and_table_permissions(store: Arc<dyn Store>) {
+    use ticketd_core::payload::KIND_DATA_PERMISSION;
+    use ticketd_core::selector::LegacyStrategy;
+    let w = World::new(store.clone()).await;
+    let pool = LegacyStrategy::OrgAdmin.to_selector(Vec::new());
+    let eligible = w
+        .engine
+        .eligible_approvers(DEFAULT_ORG, &pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        eligible
+            .iter()
+            .map(|u| u.username.as_str())
+            .collect::<Vec<_>>(),
+        vec!["admin", "olga"]
+    );
+    let expire = t0() + Duration::days(30);
+    let request = |approver| ticketd_core::engine::NewTicket {
+        payload: serde_json::json!({
+            "proposers": [{"id": w.bob.id().to_string(), "name": "bob", "type": "USER"}],
+            "permissions": [{"database_name": "sales", "table_name": "orders", "permission_action": ["SELECT"]}],
+            "expire_time": expire.timestamp_millis(),
+        }),
+        flow: FlowChoice::Chosen {
+            pool: pool.clone(),
+            approver,
+        },
+        ..new_ticket(KIND_DATA_PERMISSION, "orders")
+    };
+    let bad = w
+        .engine
+        .open_ticket(&w.alice, request(w.carol.id()), t0())
+        .await;
+    assert!(
+        matches!(bad, Err(DomainError::Validation(_))),
+        "carol is no org admin"
+    );
+    let own = w
+        .engine
+        .open_ticket(&w.olga, request(w.olga.id()), t0())
+        .await;
+    assert!(
+        matches!(own, Err(DomainError::Validation(_))),
+        "no choosing oneself"
+    );
+    let t = w
+        .engine
+        .open_ticket(&w.alice, request(w.olga.id()), t0())
+        .await
+        .unwrap();
+    assert_eq!(t.steps.len(), 1);
+    assert_eq!(t.steps[0].assignees[0].user_id, w.olga.id());
+    w.engine.act(&w.olga, t.id, approve(), at(1)).await.unwrap();
+    let grants = store
+        .list_grants(GrantQuery {
+            ticket: Some(t.id),
+            ..GrantQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(grants.len(), 1);
+    assert_eq!(grants[0].kind, "table_permission");
+    assert_eq!(grants[0].users, vec![w.alice.id(), w.bob.id()]);
+    assert_eq!(
+        grants[0].valid_until.map(|t| t.timestamp_millis()),
+        Some(expire.timestamp_millis())
+    );
+}

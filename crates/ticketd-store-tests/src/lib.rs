@@ -58,7 +58,8 @@ macro_rules! contract_suite {
             catalog_assets_and_nodes,
             search_exclusions_and_sorting,
             users_can_be_updated_and_deleted,
-            global_flows_resolve_approvers_in_the_ticket_org
+            global_flows_resolve_approvers_in_the_ticket_org,
+            chosen_approvers_and_table_permissions
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {
