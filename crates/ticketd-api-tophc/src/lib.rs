@@ -1,9 +1,55 @@
 //! The TopHC dialect of ticketd: /v1/ticket/* and /v1/authentication/* in TopHC's envelope.
+//!
+//! Every answer is the envelope `{scode, desc, message, message_cn, stack, data}` with HTTP 200
+//! (404 for unknown routes under these prefixes); see [`error`] for the scode table and the
+//! crate's README for the mapping onto the core.
+
+mod batch;
+pub mod error;
+mod extract;
+mod lenient;
+mod processes;
+mod render;
+mod session;
+mod tenant;
+mod tickets;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
 use ticketd_http::AppState;
 
-/// Every route of this dialect.
-pub fn router(_state: &AppState) -> Router<AppState> {
+/// Every route of this dialect, each prefix with its own TopHC-shaped 404.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let ticket = Router::new()
+        .route("/save", post(tickets::save))
+        .route("/submit", post(tickets::submit))
+        .route("/list", get(tickets::list))
+        .route("/inspect", get(tickets::inspect))
+        .route("/saved/submit", post(tickets::saved_submit))
+        .route("/overruled/submit", post(tickets::overruled_submit))
+        .route("/archive", post(tickets::archive))
+        // Documented as GET with a JSON body; POST is what a client changing state would send.
+        .route("/overrule", get(tickets::overrule).post(tickets::overrule))
+        .route("/pass", post(tickets::pass))
+        .route("/withdraw", post(tickets::withdraw))
+        .route("/confirm", post(tickets::confirm))
+        .route("/delete", post(tickets::delete))
+        .route("/process/create", post(processes::create))
+        .route("/process/delete", post(processes::delete))
+        .route("/process/update", post(processes::update))
+        .route("/process/inspect", get(processes::inspect))
+        .route("/process/list", get(processes::list))
+        .fallback(error::route_not_found)
+        // Must come after every route: it applies to the routes registered before it.
+        .method_not_allowed_fallback(error::route_not_found);
+    let authentication = Router::new()
+        .route("/login", post(session::login))
+        .route("/logout", post(session::logout))
+        .fallback(error::route_not_found)
+        .method_not_allowed_fallback(error::route_not_found);
     Router::new()
+        .nest("/v1/ticket", ticket)
+        .nest("/v1/authentication", authentication)
+        .layer(DefaultBodyLimit::max(state.settings.body_limit))
 }

@@ -1322,7 +1322,7 @@ impl Engine {
             });
         }
         Ok(effective_flows(
-            self.store.list_flows(vec![org, ROOT_ORG]).await?,
+            self.store.list_flows(org_and_global(org)).await?,
             org,
         ))
     }
@@ -1347,7 +1347,7 @@ impl Engine {
         choice: Option<FlowId>,
     ) -> Result<Flow, DomainError> {
         let candidates: Vec<Flow> =
-            effective_flows(self.store.list_flows(vec![org, ROOT_ORG]).await?, org)
+            effective_flows(self.store.list_flows(org_and_global(org)).await?, org)
                 .into_iter()
                 .filter(|f| f.enabled && f.serves(kind))
                 .collect();
@@ -1892,6 +1892,15 @@ fn resolution_org(flow: &Flow, ticket_org: OrgId) -> OrgId {
         ticket_org
     } else {
         flow.org_id
+    }
+}
+
+/// The organizations whose flows apply to `org`: its own and the global ones (once for ROOT).
+fn org_and_global(org: OrgId) -> Vec<OrgId> {
+    if org == ROOT_ORG {
+        vec![ROOT_ORG]
+    } else {
+        vec![org, ROOT_ORG]
     }
 }
 

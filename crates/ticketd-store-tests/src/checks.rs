@@ -249,6 +249,12 @@ pub async fn flows_update_with_optimistic_concurrency(store: Arc<dyn Store>) {
         vec!["Default", "Renamed"],
         "the global default flow and Default's own"
     );
+    let global = w
+        .engine
+        .list_flows(&w.admin, ticketd_core::identity::ROOT_ORG)
+        .await
+        .unwrap();
+    assert_eq!(global.len(), 1, "the global flow is listed once from ROOT");
     assert!(matches!(
         w.engine
             .update_flow(&w.alice, flow.id, &|f| f.name = "x".into(), at(2))
