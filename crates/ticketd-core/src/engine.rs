@@ -1360,7 +1360,18 @@ impl Engine {
                 )
             });
         }
-        // An organization's own flows for a type take precedence over global ones.
+        // Flows that name the ticket's type come before catch-all ones (a catch-all is a
+        // fallback, e.g. a TopHC process serving every type), then an organization's own flows
+        // before global ones.
+        let candidates: Vec<Flow> = if candidates.iter().any(|f| f.kinds.iter().any(|k| k == kind))
+        {
+            candidates
+                .into_iter()
+                .filter(|f| f.kinds.iter().any(|k| k == kind))
+                .collect()
+        } else {
+            candidates
+        };
         let candidates = if candidates.iter().any(|f| f.org_id == org) {
             candidates.into_iter().filter(|f| f.org_id == org).collect()
         } else {

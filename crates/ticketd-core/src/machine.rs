@@ -644,11 +644,13 @@ fn decide(
     } else {
         write.applicant_and_cc()
     };
-    write.event(
-        ctx,
-        event_kind,
-        json!({"actor": who.0, "level": level, "decision": name, "self_approved": self_approved, "notify": notify}),
-    );
+    // The final approval carries the approved content, so the platform that executes it (ZStack
+    // requests, TopHC provisioning) needs nothing but the outbox.
+    let mut details = json!({"actor": who.0, "level": level, "decision": name, "self_approved": self_approved, "notify": notify});
+    if event_kind == "ticket.approved" {
+        details["content"] = write.ticket.payload.clone();
+    }
+    write.event(ctx, event_kind, details);
     if let Some(grant) = grant {
         write.event(
             ctx,

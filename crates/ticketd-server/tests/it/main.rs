@@ -17,6 +17,6 @@ mod jms_seeds;
 mod jms_tickets;
 mod multiprocess;
 mod pg;
+mod tidy;
 mod tophc;
 mod zstack;
-mod tidy;
