@@ -685,15 +685,15 @@ impl Engine {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Actor, DomainError> {
-        let record = self
+        let (record, user, memberships) = self
             .store
-            .find_token(credentials::token_digest(token))
+            .token_actor(credentials::token_digest(token))
             .await?
             .ok_or(DomainError::Unauthenticated)?;
-        if record.expires_at.is_some_and(|e| e <= now) {
+        if record.expires_at.is_some_and(|e| e <= now) || !user.is_active {
             return Err(DomainError::Unauthenticated);
         }
-        self.actor(record.user_id).await
+        Ok(Actor { user, memberships })
     }
 
     /// Creates an access key for `user`; the secret is returned here and never again.

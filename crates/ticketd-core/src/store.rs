@@ -251,6 +251,21 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn create_token(&self, token: TokenRecord) -> Result<(), StoreError>;
     /// A token by digest.
     async fn find_token(&self, digest: [u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
+    /// A token with its owner and the owner's memberships: what every authenticated request
+    /// needs, in one call (backends override it to save round trips).
+    async fn token_actor(
+        &self,
+        digest: [u8; 32],
+    ) -> Result<Option<(TokenRecord, User, Vec<Membership>)>, StoreError> {
+        let Some(record) = self.find_token(digest).await? else {
+            return Ok(None);
+        };
+        let Some(user) = self.get_user(record.user_id).await? else {
+            return Ok(None);
+        };
+        let memberships = self.memberships_of(user.id).await?;
+        Ok(Some((record, user, memberships)))
+    }
     /// Deletes a token by digest (logout).
     async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError>;
     /// Stores an access key.

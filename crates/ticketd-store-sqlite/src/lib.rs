@@ -595,6 +595,49 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn token_actor(
+        &self,
+        digest: [u8; 32],
+    ) -> Result<Option<(TokenRecord, User, Vec<Membership>)>, StoreError> {
+        // One hop to a reader for the three lookups every authenticated request makes.
+        self.pool
+            .read(move |c| {
+                let token = c
+                    .prepare_cached("SELECT user_id, kind, expires_at, created_at FROM api_tokens WHERE token_hash = ?1")
+                    .and_then(|mut s| {
+                        s.query_row([digest.to_vec()], |r| {
+                            let kind: String = r.get(1)?;
+                            Ok(TokenRecord {
+                                token_hash: digest,
+                                user_id: UserId(r.get(0)?),
+                                kind: token_kind(&kind),
+                                expires_at: r.get::<_, Option<i64>>(2)?.map(from_ts),
+                                created_at: from_ts(r.get(3)?),
+                            })
+                        })
+                        .optional()
+                    })
+                    .map_err(db_err)?;
+                let Some(token) = token else { return Ok(None) };
+                let user = c
+                    .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+                    .and_then(|mut s| s.query_row([token.user_id.0], rows::user).optional())
+                    .map_err(db_err)?;
+                let Some(user) = user else { return Ok(None) };
+                let memberships = c
+                    .prepare_cached("SELECT org_id, user_id, role_id FROM org_members WHERE user_id = ?1")
+                    .and_then(|mut s| {
+                        s.query_map([user.id.0], |r| {
+                            Ok(Membership { org_id: OrgId(r.get(0)?), user_id: UserId(r.get(1)?), role_id: RoleId(r.get(2)?) })
+                        })?
+                        .collect::<Result<Vec<_>, _>>()
+                    })
+                    .map_err(db_err)?;
+                Ok(Some((token, user, memberships)))
+            })
+            .await
+    }
+
     async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
