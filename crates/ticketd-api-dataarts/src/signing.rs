@@ -126,34 +126,9 @@ pub fn encode(text: &str) -> String {
     out
 }
 
-/// Decodes `%XX` escapes only (a path's `+` is a plus); invalid escapes are kept as they are.
-pub fn decode_path(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%')
-            .then(|| bytes.get(i + 1..i + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(b) => {
-                out.push(b);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 /// The canonical URI: each decoded segment re-encoded, with a trailing slash.
 pub fn canonical_uri(raw_path: &str) -> String {
-    let decoded = decode_path(raw_path);
+    let decoded = ticketd_http::query::percent_decode_path(raw_path);
     let mut uri: String = decoded.split('/').map(encode).collect::<Vec<_>>().join("/");
     if !uri.ends_with('/') {
         uri.push('/');
@@ -163,18 +138,7 @@ pub fn canonical_uri(raw_path: &str) -> String {
 
 /// The query's `(name, value)` pairs, decoded the form way (`+` is a space), in the order sent.
 pub fn query_pairs(raw_query: Option<&str>) -> Vec<(String, String)> {
-    raw_query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|piece| !piece.is_empty())
-        .map(|piece| {
-            let (name, value) = piece.split_once('=').unwrap_or((piece, ""));
-            (
-                ticketd_http::auth::percent_decode(name),
-                ticketd_http::auth::percent_decode(value),
-            )
-        })
-        .collect()
+    ticketd_http::query::pairs(raw_query).collect()
 }
 
 fn join_query(pairs: &[(String, String)]) -> String {

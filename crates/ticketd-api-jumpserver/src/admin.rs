@@ -13,8 +13,8 @@ use crate::format::{json_type, parse_id_list};
 use crate::listing::{Page, Query, paginated, select_fields};
 use axum::Json;
 use axum::Router;
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode};
 use serde_json::{Map, Value};
 use ticketd_core::DomainError;
 use ticketd_core::OrgId;
@@ -57,27 +57,7 @@ pub(crate) fn core_error(model: &'static str) -> impl Fn(DomainError) -> ApiErro
     }
 }
 
-/// A core message (lowercase, no period) in DRF's sentence style.
-pub(crate) fn sentence(message: &str) -> String {
-    let mut chars = message.chars();
-    let mut out: String = chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
-    if !out.ends_with('.') {
-        out.push('.');
-    }
-    out
-}
-
-/// DRF's answer to a method a route does not offer, as a JSON body instead of an empty 405.
-pub(crate) async fn method_not_allowed(method: Method) -> ApiError {
-    ApiError::detail(
-        StatusCode::METHOD_NOT_ALLOWED,
-        format!("Method \"{method}\" not allowed."),
-        "method_not_allowed",
-    )
-}
+pub(crate) use crate::error::{method_not_allowed, sentence};
 
 /// The body as a JSON object, or DRF's 400 for anything else.
 pub(crate) fn object_body(body: &Value) -> Result<&Map<String, Value>, ApiError> {
@@ -170,7 +150,7 @@ pub(crate) fn list_answer(
         other => vec![other],
     };
     let total = u64::try_from(total).unwrap_or(u64::MAX);
-    Json(paginated(parts, page, total, rows))
+    Json(paginated(&parts.uri, &parts.headers, page, total, rows))
 }
 
 /// Field-by-field validation of a JSON body, collecting every problem as DRF does.

@@ -52,13 +52,18 @@ impl ApiError {
     }
 }
 
-/// Capitalises a core message into DRF's sentence style.
-fn sentence(message: &str) -> String {
+/// A core message (lowercase) with its first letter capitalised.
+pub(crate) fn capitalize(message: &str) -> String {
     let mut chars = message.chars();
-    let mut out: String = chars
+    chars
         .next()
         .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// A core message (lowercase, no period) in DRF's sentence style.
+pub(crate) fn sentence(message: &str) -> String {
+    let mut out = capitalize(message);
     if !out.ends_with('.') {
         out.push('.');
     }

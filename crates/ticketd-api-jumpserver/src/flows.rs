@@ -255,7 +255,13 @@ async fn list(
         Value::Array(rows) => rows,
         other => vec![other],
     };
-    Ok(Json(paginated(&parts, page, total, rows)))
+    Ok(Json(paginated(
+        &parts.uri,
+        &parts.headers,
+        page,
+        total,
+        rows,
+    )))
 }
 
 /// `GET flows/{id}/`.

@@ -1,8 +1,8 @@
 //! List plumbing: query-string parsing and DRF's limit/offset pagination (§6.1).
 
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, Uri};
 use serde_json::{Value, json};
-use ticketd_http::auth::percent_decode;
 
 /// Without `limit`, lists are plain arrays truncated to this many items.
 pub(crate) const DEFAULT_PAGE_SIZE: u32 = 200;
@@ -14,16 +14,7 @@ pub(crate) struct Query(pub(crate) Vec<(String, String)>);
 impl Query {
     /// Parses a raw query string.
     pub(crate) fn parse(raw: Option<&str>) -> Query {
-        Query(
-            raw.unwrap_or("")
-                .split('&')
-                .filter(|p| !p.is_empty())
-                .map(|pair| {
-                    let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-                    (percent_decode(k), percent_decode(v))
-                })
-                .collect(),
-        )
+        Query(ticketd_http::query::pairs(raw).collect())
     }
 
     /// The first value of `key`.
@@ -104,19 +95,16 @@ impl Page {
 }
 
 /// The request URL with `limit`/`offset` replaced, as DRF builds `next`/`previous`.
-fn page_url(parts: &Parts, limit: u32, offset: Option<u64>) -> String {
-    let host = parts
-        .headers
+fn page_url(uri: &Uri, headers: &HeaderMap, limit: u32, offset: Option<u64>) -> String {
+    let host = headers
         .get("host")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("localhost");
-    let scheme = parts
-        .headers
+    let scheme = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("http");
-    let mut pairs: Vec<String> = parts
-        .uri
+    let mut pairs: Vec<String> = uri
         .query()
         .unwrap_or("")
         .split('&')
@@ -131,19 +119,25 @@ fn page_url(parts: &Parts, limit: u32, offset: Option<u64>) -> String {
     if let Some(offset) = offset {
         pairs.insert(1, format!("offset={offset}"));
     }
-    format!("{scheme}://{host}{}?{}", parts.uri.path(), pairs.join("&"))
+    format!("{scheme}://{host}{}?{}", uri.path(), pairs.join("&"))
 }
 
 /// The list answer: `{count,next,previous,results}` with `limit`, else a plain array.
-pub(crate) fn paginated(parts: &Parts, page: Page, total: u64, results: Vec<Value>) -> Value {
+pub(crate) fn paginated(
+    uri: &Uri,
+    headers: &HeaderMap,
+    page: Page,
+    total: u64,
+    results: Vec<Value>,
+) -> Value {
     let Some(limit) = page.limit else {
         return Value::Array(results);
     };
     let next = (page.offset + u64::from(limit) < total)
-        .then(|| page_url(parts, limit, Some(page.offset + u64::from(limit))));
+        .then(|| page_url(uri, headers, limit, Some(page.offset + u64::from(limit))));
     let previous = (page.offset > 0).then(|| {
         let previous = page.offset.saturating_sub(u64::from(limit));
-        page_url(parts, limit, (previous > 0).then_some(previous))
+        page_url(uri, headers, limit, (previous > 0).then_some(previous))
     });
     json!({"count": total, "next": next, "previous": previous, "results": results})
 }
@@ -195,7 +189,7 @@ mod tests {
             }
         );
         let p = parts("/api/v1/tickets/tickets/?limit=2&offset=0&state=pending");
-        let v = paginated(&p, page, 5, vec![json!(1), json!(2)]);
+        let v = paginated(&p.uri, &p.headers, page, 5, vec![json!(1), json!(2)]);
         assert_eq!(
             v["next"],
             "http://jms.example.com/api/v1/tickets/tickets/?limit=2&offset=2&state=pending"
@@ -203,7 +197,8 @@ mod tests {
         assert_eq!(v["previous"], Value::Null);
         let p = parts("/x/?limit=2&offset=2");
         let v = paginated(
-            &p,
+            &p.uri,
+            &p.headers,
             Page {
                 limit: Some(2),
                 offset: 2,
@@ -230,7 +225,8 @@ mod tests {
         );
         assert!(
             paginated(
-                &p,
+                &p.uri,
+                &p.headers,
                 Page {
                     limit: None,
                     offset: 0

@@ -234,7 +234,7 @@ async fn list(
     let page = Page::from_query(query, state.settings.max_page_size);
     let Some(mut q) = filters::ticket_query(state, actor, query, kind.map(|k| k.0), now()).await?
     else {
-        return Ok(Json(paginated_at(uri, headers, page, 0, Vec::new())));
+        return Ok(Json(paginated(uri, headers, page, 0, Vec::new())));
     };
     q.limit = page.fetch();
     q.offset = page.offset;
@@ -263,33 +263,8 @@ async fn list(
     let total = result.total.unwrap_or(rows.len() as u64);
     Ok(Json(select_fields(
         query,
-        paginated_at(uri, headers, page, total, rows),
+        paginated(uri, headers, page, total, rows),
     )))
-}
-
-fn paginated_at(
-    uri: &Uri,
-    headers: &axum::http::HeaderMap,
-    page: Page,
-    total: u64,
-    rows: Vec<Value>,
-) -> Value {
-    let mut builder = axum::http::Request::builder().uri(uri.clone());
-    if let Some(host) = headers.get("host") {
-        builder = builder.header("host", host);
-    }
-    if let Some(proto) = headers.get("x-forwarded-proto") {
-        builder = builder.header("x-forwarded-proto", proto);
-    }
-    match builder.body(()) {
-        Ok(request) => paginated(&request.into_parts().0, page, total, rows),
-        Err(_) => paginated(
-            &axum::http::Request::new(()).into_parts().0,
-            page,
-            total,
-            rows,
-        ),
-    }
 }
 
 #[allow(
@@ -776,7 +751,7 @@ async fn list_comments(
         .take(page.fetch() as usize)
         .map(|c| comment_json(c, zone))
         .collect();
-    Ok(Json(paginated_at(&uri, &headers, page, total, rows)))
+    Ok(Json(paginated(&uri, &headers, page, total, rows)))
 }
 
 async fn add_comment(
@@ -920,7 +895,7 @@ async fn catalog_list(
     if suggestions {
         return Ok(Value::Array(rows));
     }
-    Ok(paginated_at(request.0, request.1, page, total, rows))
+    Ok(paginated(request.0, request.1, page, total, rows))
 }
 
 async fn apply_assets(

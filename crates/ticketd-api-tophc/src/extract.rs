@@ -9,7 +9,7 @@ use axum::http::request::Parts;
 use serde_json::{Map, Value};
 use ticketd_core::Actor;
 use ticketd_http::AppState;
-use ticketd_http::auth::{authenticate, authenticate_token, percent_decode};
+use ticketd_http::auth::{authenticate, authenticate_token};
 use ticketd_http::json::{JsonBodyError, parse_body};
 
 /// The authenticated caller and the token they presented (for logout).
@@ -90,19 +90,8 @@ impl FromRequest<AppState> for Input {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let query: Vec<(String, String)> = request
-            .uri()
-            .query()
-            .map(|q| {
-                q.split('&')
-                    .filter(|pair| !pair.is_empty())
-                    .map(|pair| {
-                        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-                        (percent_decode(key), percent_decode(value))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let query: Vec<(String, String)> =
+            ticketd_http::query::pairs(request.uri().query()).collect();
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {

@@ -7,7 +7,6 @@ use axum::http::StatusCode;
 use chrono_tz::Tz;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
-use ticketd_http::auth::percent_decode;
 
 /// ZStack's default page size of a query (`APIQueryMessage.limit`).
 const DEFAULT_LIMIT: i64 = 1000;
@@ -191,10 +190,8 @@ impl QuerySpec {
     pub(crate) fn from_query_string(raw: Option<&str>) -> Result<Self, ZsError> {
         let mut spec = Self::default();
         let mut seen: Vec<String> = Vec::new();
-        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let key = percent_decode(key).trim().to_owned();
-            let value = percent_decode(value);
+        for (key, value) in ticketd_http::query::pairs(raw) {
+            let key = key.trim().to_owned();
             if key == "q" {
                 spec.conditions.push(rest_condition(&value)?);
                 continue;

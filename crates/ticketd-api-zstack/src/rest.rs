@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use serde_json::{Map, Value};
 use ticketd_http::AppState;
-use ticketd_http::auth::percent_decode;
+use ticketd_http::query::percent_decode;
 
 /// A request body parsed within the size and depth limits (an empty body is `null`).
 #[derive(Debug)]
@@ -211,10 +211,8 @@ async fn action(
 /// The query string as parameters: repeated keys become lists.
 fn query_params(raw: Option<&str>) -> Map<String, Value> {
     let mut params = Map::new();
-    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let key = percent_decode(key);
-        let value = Value::String(percent_decode(value));
+    for (key, value) in ticketd_http::query::pairs(raw) {
+        let value = Value::String(value);
         match params.get_mut(&key) {
             Some(Value::Array(items)) => items.push(value),
             Some(existing) => {

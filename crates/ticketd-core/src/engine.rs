@@ -6,8 +6,8 @@ use crate::credentials::{self, PasswordForm};
 use crate::error::{ConflictKind, DomainError, StoreError};
 use crate::flow::{Flow, Level, LevelMode};
 use crate::identity::{
-    AccessKey, DEFAULT_ORG, Membership, NewUser, Org, ROLE_ORG_USER, ROOT_ORG, Role, RoleScope,
-    SystemRole, TokenKind, TokenRecord, User,
+    AccessKey, DEFAULT_ORG, DirectoryEntry, Membership, NewUser, Org, ROLE_ORG_USER, ROOT_ORG,
+    Role, RoleScope, SystemRole, TokenKind, TokenRecord, User,
 };
 use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId, new_v7};
 use crate::machine::{self, Action, Ctx, OpenSpec, TicketEdit};
@@ -1403,18 +1403,14 @@ impl Engine {
         }
     }
 
-    async fn steps_for(
+    /// The users `selectors` are evaluated against in `org`, and the org roles they hold in
+    /// the other organizations role pairs name (`(org, user) -> roles`).
+    async fn approver_candidates(
         &self,
-        flow_org: OrgId,
-        levels: &[Level],
-        applicant: Option<UserId>,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<Step>, DomainError> {
-        let directory = self.store.org_directory(flow_org).await?;
-        let foreign: Vec<OrgId> = levels
-            .iter()
-            .flat_map(|l| l.selector.foreign_orgs())
-            .collect();
+        org: OrgId,
+        selectors: &[&Selector],
+    ) -> Result<(Vec<DirectoryEntry>, HashMap<(OrgId, UserId), Vec<RoleId>>), DomainError> {
+        let foreign: Vec<OrgId> = selectors.iter().flat_map(|s| s.foreign_orgs()).collect();
         let mut roles_by_member: HashMap<(OrgId, UserId), Vec<RoleId>> = HashMap::new();
         if !foreign.is_empty() {
             for m in self.store.memberships_in(foreign).await? {
@@ -1424,15 +1420,26 @@ impl Engine {
                     .push(m.role_id);
             }
         }
-        let mut directory = directory;
-        if levels
+        // Role pairs may name users of other organizations: read every user instead.
+        let role_pairs = selectors
             .iter()
-            .any(|l| matches!(l.selector, Selector::RolePairs { .. }))
-            && flow_org != ROOT_ORG
-        {
-            // Role pairs may name users of other organizations: widen to every user.
-            directory = self.store.org_directory(ROOT_ORG).await?;
-        }
+            .any(|s| matches!(s, Selector::RolePairs { .. }));
+        let directory_org = if role_pairs { ROOT_ORG } else { org };
+        Ok((
+            self.store.org_directory(directory_org).await?,
+            roles_by_member,
+        ))
+    }
+
+    async fn steps_for(
+        &self,
+        flow_org: OrgId,
+        levels: &[Level],
+        applicant: Option<UserId>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Step>, DomainError> {
+        let selectors: Vec<&Selector> = levels.iter().map(|l| &l.selector).collect();
+        let (directory, roles_by_member) = self.approver_candidates(flow_org, &selectors).await?;
         let lookup = |org: OrgId, user: UserId| {
             roles_by_member
                 .get(&(org, user))
@@ -1595,17 +1602,7 @@ impl Engine {
         org: OrgId,
         selector: &Selector,
     ) -> Result<Vec<User>, DomainError> {
-        let directory = self.store.org_directory(org).await?;
-        let mut roles_by_member: HashMap<(OrgId, UserId), Vec<RoleId>> = HashMap::new();
-        let foreign = selector.foreign_orgs();
-        if !foreign.is_empty() {
-            for m in self.store.memberships_in(foreign).await? {
-                roles_by_member
-                    .entry((m.org_id, m.user_id))
-                    .or_default()
-                    .push(m.role_id);
-            }
-        }
+        let (directory, roles_by_member) = self.approver_candidates(org, &[selector]).await?;
         let lookup =
             |o: OrgId, u: UserId| roles_by_member.get(&(o, u)).cloned().unwrap_or_default();
         let mut users: Vec<User> = directory

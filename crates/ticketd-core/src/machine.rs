@@ -352,7 +352,11 @@ pub fn apply(
             let notify = write.step_assignees(1);
             write.event(
                 ctx,
-                &format!("ticket.{}ted", history_action.as_str()),
+                if history_action == HistoryAction::Submit {
+                    "ticket.submitted"
+                } else {
+                    "ticket.resubmitted"
+                },
                 json!({"actor": who.0, "level": 1, "round": ticket.round + 1, "notify": notify}),
             );
             Ok(write.finish())

@@ -118,51 +118,7 @@ async fn authenticate_signature(
 
 /// The organization a request names: the `oid` query parameter, else the `X-JMS-ORG` header.
 pub fn requested_org(parts: &Parts) -> Option<String> {
-    let from_query = parts.uri.query().and_then(|query| {
-        query.split('&').find_map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (key == "oid").then(|| percent_decode(value))
-        })
-    });
+    let from_query = crate::query::pairs(parts.uri.query())
+        .find_map(|(key, value)| (key == "oid").then_some(value));
     from_query.or_else(|| header_text(parts, "x-jms-org"))
-}
-
-/// Decodes `%XX` escapes and `+`; invalid escapes are kept as they are.
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
-                    .ok()
-                    .and_then(|h| u8::from_str_radix(h, 16).ok());
-                match hex {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percent_decode;
-
-    #[test]
-    fn percent_decoding_keeps_invalid_escapes() {
-        assert_eq!(percent_decode("Prod%20Org+x"), "Prod Org x");
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
-        assert_eq!(percent_decode("%E4%B8%AD"), "中");
-    }
 }

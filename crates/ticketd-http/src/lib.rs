@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod json;
+pub mod query;
 pub mod signature;
 
 use axum::Router;

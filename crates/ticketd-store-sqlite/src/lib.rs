@@ -212,13 +212,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
-        self.pool
-            .read(move |c| {
-                c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
-                    .and_then(|mut s| s.query_row([id.0], rows::user).optional())
-                    .map_err(db_err)
-            })
-            .await
+        self.pool.read(move |c| user_by_id(c, id)).await
     }
 
     async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
@@ -325,24 +319,7 @@ impl Store for SqliteStore {
     }
 
     async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
-        self.pool
-            .read(move |c| {
-                c.prepare_cached(
-                    "SELECT org_id, user_id, role_id FROM org_members WHERE user_id = ?1",
-                )
-                .and_then(|mut s| {
-                    s.query_map([user.0], |r| {
-                        Ok(Membership {
-                            org_id: OrgId(r.get(0)?),
-                            user_id: UserId(r.get(1)?),
-                            role_id: RoleId(r.get(2)?),
-                        })
-                    })?
-                    .collect()
-                })
-                .map_err(db_err)
-            })
-            .await
+        self.pool.read(move |c| memberships_of_user(c, user)).await
     }
 
     async fn memberships_in(&self, orgs: Vec<OrgId>) -> Result<Vec<Membership>, StoreError> {
@@ -356,13 +333,7 @@ impl Store for SqliteStore {
                     .map_err(db_err)?;
                 for org in orgs {
                     let rows = stmt
-                        .query_map([org.0], |r| {
-                            Ok(Membership {
-                                org_id: OrgId(r.get(0)?),
-                                user_id: UserId(r.get(1)?),
-                                role_id: RoleId(r.get(2)?),
-                            })
-                        })
+                        .query_map([org.0], rows::membership)
                         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
                         .map_err(db_err)?;
                     out.extend(rows);
@@ -574,25 +545,7 @@ impl Store for SqliteStore {
     }
 
     async fn find_token(&self, digest: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
-        self.pool
-            .read(move |c| {
-                c.prepare_cached("SELECT user_id, kind, expires_at, created_at FROM api_tokens WHERE token_hash = ?1")
-                    .and_then(|mut s| {
-                        s.query_row([digest.to_vec()], |r| {
-                            let kind: String = r.get(1)?;
-                            Ok(TokenRecord {
-                                token_hash: digest,
-                                user_id: UserId(r.get(0)?),
-                                kind: token_kind(&kind),
-                                expires_at: r.get::<_, Option<i64>>(2)?.map(from_ts),
-                                created_at: from_ts(r.get(3)?),
-                            })
-                        })
-                        .optional()
-                    })
-                    .map_err(db_err)
-            })
-            .await
+        self.pool.read(move |c| token_by_digest(c, digest)).await
     }
 
     async fn token_actor(
@@ -602,37 +555,13 @@ impl Store for SqliteStore {
         // One hop to a reader for the three lookups every authenticated request makes.
         self.pool
             .read(move |c| {
-                let token = c
-                    .prepare_cached("SELECT user_id, kind, expires_at, created_at FROM api_tokens WHERE token_hash = ?1")
-                    .and_then(|mut s| {
-                        s.query_row([digest.to_vec()], |r| {
-                            let kind: String = r.get(1)?;
-                            Ok(TokenRecord {
-                                token_hash: digest,
-                                user_id: UserId(r.get(0)?),
-                                kind: token_kind(&kind),
-                                expires_at: r.get::<_, Option<i64>>(2)?.map(from_ts),
-                                created_at: from_ts(r.get(3)?),
-                            })
-                        })
-                        .optional()
-                    })
-                    .map_err(db_err)?;
-                let Some(token) = token else { return Ok(None) };
-                let user = c
-                    .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
-                    .and_then(|mut s| s.query_row([token.user_id.0], rows::user).optional())
-                    .map_err(db_err)?;
-                let Some(user) = user else { return Ok(None) };
-                let memberships = c
-                    .prepare_cached("SELECT org_id, user_id, role_id FROM org_members WHERE user_id = ?1")
-                    .and_then(|mut s| {
-                        s.query_map([user.id.0], |r| {
-                            Ok(Membership { org_id: OrgId(r.get(0)?), user_id: UserId(r.get(1)?), role_id: RoleId(r.get(2)?) })
-                        })?
-                        .collect::<Result<Vec<_>, _>>()
-                    })
-                    .map_err(db_err)?;
+                let Some(token) = token_by_digest(c, digest)? else {
+                    return Ok(None);
+                };
+                let Some(user) = user_by_id(c, token.user_id)? else {
+                    return Ok(None);
+                };
+                let memberships = memberships_of_user(c, user.id)?;
                 Ok(Some((token, user, memberships)))
             })
             .await
@@ -1015,12 +944,7 @@ fn catalog_page<T>(
         conditions.push(in_list("id", values, &mut params));
     }
     if let Some(text) = q.search.as_deref().filter(|t| !t.is_empty()) {
-        let pattern = format!(
-            "%{}%",
-            text.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = tickets::escape_like(text);
         let alternatives: Vec<String> = search_columns
             .iter()
             .map(|column| {
@@ -1078,4 +1002,42 @@ pub fn raw_commit_rate(
         commits += 1;
     }
     Ok(commits as f64 / started.elapsed().as_secs_f64())
+}
+
+fn user_by_id(c: &rusqlite::Connection, id: UserId) -> Result<Option<User>, StoreError> {
+    c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
+        .and_then(|mut s| s.query_row([id.0], rows::user).optional())
+        .map_err(db_err)
+}
+
+fn memberships_of_user(
+    c: &rusqlite::Connection,
+    user: UserId,
+) -> Result<Vec<Membership>, StoreError> {
+    c.prepare_cached("SELECT org_id, user_id, role_id FROM org_members WHERE user_id = ?1")
+        .and_then(|mut s| s.query_map([user.0], rows::membership)?.collect())
+        .map_err(db_err)
+}
+
+fn token_by_digest(
+    c: &rusqlite::Connection,
+    digest: [u8; 32],
+) -> Result<Option<TokenRecord>, StoreError> {
+    c.prepare_cached(
+        "SELECT user_id, kind, expires_at, created_at FROM api_tokens WHERE token_hash = ?1",
+    )
+    .and_then(|mut s| {
+        s.query_row([digest.to_vec()], |r| {
+            let kind: String = r.get(1)?;
+            Ok(TokenRecord {
+                token_hash: digest,
+                user_id: UserId(r.get(0)?),
+                kind: token_kind(&kind),
+                expires_at: r.get::<_, Option<i64>>(2)?.map(from_ts),
+                created_at: from_ts(r.get(3)?),
+            })
+        })
+        .optional()
+    })
+    .map_err(db_err)
 }

@@ -6,8 +6,8 @@ use rusqlite::types::Type;
 use serde::de::DeserializeOwned;
 use ticketd_core::catalog::{Asset, Node};
 use ticketd_core::flow::Flow;
-use ticketd_core::identity::{Org, SystemRole, User};
-use ticketd_core::ids::{AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
+use ticketd_core::identity::{Membership, Org, SystemRole, User};
+use ticketd_core::ids::{AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::ticket::{Grant, Ticket, TicketState};
 use uuid::Uuid;
 
@@ -168,5 +168,13 @@ pub(crate) fn node(row: &Row<'_>) -> rusqlite::Result<Node> {
         parent_id: row.get::<_, Option<Uuid>>("parent_id")?.map(NodeId),
         full_value: row.get("full_value")?,
         created_at: from_ts(row.get("created_at")?),
+    })
+}
+
+pub(crate) fn membership(row: &Row<'_>) -> rusqlite::Result<Membership> {
+    Ok(Membership {
+        org_id: OrgId(row.get(0)?),
+        user_id: UserId(row.get(1)?),
+        role_id: RoleId(row.get(2)?),
     })
 }

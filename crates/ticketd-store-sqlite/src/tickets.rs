@@ -325,7 +325,7 @@ fn in_list(
     format!("{column} IN ({})", marks.join(", "))
 }
 
-fn escape_like(text: &str) -> String {
+pub(crate) fn escape_like(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('%');
     for c in text.chars() {

@@ -1,6 +1,7 @@
 //! Flow request bodies: v4 `users` selectors and legacy `strategy` rules, with DRF-style errors.
 
 use crate::choices::TICKET_TYPES;
+pub(super) use crate::error::capitalize;
 use crate::format::{json_type, parse_id_list};
 use serde_json::{Map, Value};
 use ticketd_core::UserId;
@@ -80,15 +81,6 @@ pub(super) fn expected_dict(value: &Value) -> String {
         "Invalid data. Expected a dictionary, but got {}.",
         json_type(value)
     )
-}
-
-/// Upper-cases the first letter of a core message.
-pub(super) fn capitalize(message: &str) -> String {
-    let mut chars = message.chars();
-    chars
-        .next()
-        .map(|c| c.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 /// A choice given as `"x"` or `{"value": "x"}` (what JumpServer renders and accepts back).

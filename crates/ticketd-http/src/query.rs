@@ -1,0 +1,69 @@
+//! Query strings and percent-encoding, decoded once here for every dialect.
+
+/// Decodes `%XX` escapes and `+` (form encoding); invalid escapes are kept as they are.
+pub fn percent_decode(text: &str) -> String {
+    decode(text, true)
+}
+
+/// Decodes `%XX` escapes only (in a path, `+` is a plus); invalid escapes are kept as they are.
+pub fn percent_decode_path(text: &str) -> String {
+    decode(text, false)
+}
+
+fn decode(text: &str, plus_is_space: bool) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%')
+            .then(|| bytes.get(i + 1..i + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (escaped, bytes[i]) {
+            (Some(b), _) => {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+            (None, b'+') if plus_is_space => out.push(b' '),
+            (None, b) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The `key=value` pairs of a raw query string, decoded, in order; repeated keys are kept and
+/// a pair without `=` has an empty value.
+pub fn pairs(raw: Option<&str>) -> impl Iterator<Item = (String, String)> + '_ {
+    raw.unwrap_or("")
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_keeps_invalid_escapes() {
+        assert_eq!(percent_decode("Prod%20Org+x"), "Prod Org x");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(percent_decode("%E4%B8%AD"), "中");
+        assert_eq!(percent_decode_path("a+b%2Fc"), "a+b/c");
+    }
+
+    #[test]
+    fn pairs_are_decoded_in_order() {
+        let found: Vec<(String, String)> = pairs(Some("a=1&&b&c=x%20y&a=2")).collect();
+        let expected = [("a", "1"), ("b", ""), ("c", "x y"), ("a", "2")];
+        assert_eq!(found, expected.map(|(k, v)| (k.to_owned(), v.to_owned())));
+        assert_eq!(pairs(None).count(), 0);
+    }
+}
