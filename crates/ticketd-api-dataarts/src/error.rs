@@ -9,10 +9,12 @@
 //! | 403 | `DLS.1004` | the `workspace` does not exist or the caller is not a member of it |
 //! | 409 | `DLS.1005` | a concurrent change won, or a uniqueness rule; the call may be retried |
 //! | 413 | `DLS.1006` | the request body is larger than the configured limit |
+//! | 503 | `DLS.1007` | the store is saturated, or the request took longer than the request timeout; `Retry-After: 1` |
 //! | 500 | `DLS.9999` | internal failure (the cause is logged, never returned) |
 //! | 401 | `APIGW.0301` | no credentials, an unknown or expired `X-Auth-Token`, or an AK/SK signature that fails verification |
 //! | 401 | `APIGW.0307` | the AK/SK request's `X-Sdk-Date` is more than the allowed skew (15 minutes) from the server clock: sign again |
 //! | 404 | `APIGW.0101` | no such API under `/v1/{project_id}/security` (unknown path or method) |
+//! | 429 | `APIGW.0308` | over the per-user request rate: retry after the seconds in `Retry-After` |
 //!
 //! The `APIGW.*` codes are those of Huawei Cloud's API gateway, which answers authentication and
 //! routing failures before a request reaches DataArts.
@@ -20,7 +22,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
-use ticketd_core::{ConflictKind, DomainError, FieldError};
+use ticketd_core::{ConflictKind, DomainError, FieldError, StoreError};
 use ticketd_http::json::JsonBodyError;
 
 /// Invalid input.
@@ -37,8 +39,12 @@ pub const WORKSPACE: &str = "DLS.1004";
 pub const CONFLICT: &str = "DLS.1005";
 /// Body too large.
 pub const TOO_LARGE: &str = "DLS.1006";
+/// The store is saturated or the request ran out of time.
+pub const BUSY: &str = "DLS.1007";
 /// Internal failure.
 pub const INTERNAL: &str = "DLS.9999";
+/// Over the request rate.
+pub const THROTTLED: &str = "APIGW.0308";
 /// Authentication failed.
 pub const AUTH_FAILED: &str = "APIGW.0301";
 /// The signed request is too old (or too far in the future).
@@ -58,6 +64,10 @@ pub enum ApiError {
         /// `error_msg`.
         message: String,
     },
+    /// 429 `APIGW.0308` with `Retry-After` (seconds).
+    Throttled(u64),
+    /// 503 `DLS.1007` with `Retry-After: 1`.
+    Busy(&'static str),
     /// An internal failure: logged once here, opaque to the client.
     Internal(String),
 }
@@ -117,6 +127,12 @@ impl ApiError {
     pub fn summary(&self) -> String {
         match self {
             Self::Wire { code, message, .. } => format!("{code}: {message}"),
+            Self::Throttled(seconds) => {
+                format!(
+                    "{THROTTLED}: the throttling threshold has been reached, retry in {seconds} seconds"
+                )
+            }
+            Self::Busy(message) => format!("{BUSY}: {message}"),
             Self::Internal(_) => format!("{INTERNAL}: internal error"),
         }
     }
@@ -195,6 +211,10 @@ impl From<DomainError> for ApiError {
             },
             DomainError::Validation(fields) => Self::invalid(fields_message(&fields)),
             DomainError::Conflict(message) => Self::new(StatusCode::CONFLICT, CONFLICT, message),
+            DomainError::Store(StoreError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "store unavailable");
+                Self::Busy("the service is busy, please retry later")
+            }
             DomainError::Store(store) => {
                 Self::Internal(format!("{store}: {:?}", std::error::Error::source(&store)))
             }
@@ -220,6 +240,15 @@ impl IntoResponse for ApiError {
                 axum::Json(json!({"error_code": code, "error_msg": message})),
             )
                 .into_response(),
+            Self::Throttled(seconds) => retry_after(
+                StatusCode::TOO_MANY_REQUESTS,
+                THROTTLED,
+                format!("The throttling threshold has been reached: retry in {seconds} seconds"),
+                seconds,
+            ),
+            Self::Busy(message) => {
+                retry_after(StatusCode::SERVICE_UNAVAILABLE, BUSY, message.to_owned(), 1)
+            }
             Self::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 (
@@ -230,6 +259,24 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+fn retry_after(status: StatusCode, code: &str, message: String, seconds: u64) -> Response {
+    let mut response = (
+        status,
+        axum::Json(json!({"error_code": code, "error_msg": message})),
+    )
+        .into_response();
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(seconds),
+    );
+    response
+}
+
+/// The answer to a request that ran longer than the configured request timeout.
+pub(crate) fn timed_out() -> Response {
+    ApiError::Busy("the request took too long, please retry later").into_response()
 }
 
 /// The answer to an unknown path or method under the dialect's prefix.
@@ -245,6 +292,8 @@ mod tests {
     fn core_errors_map_onto_the_documented_codes() {
         let code = |e: DomainError| match ApiError::from(e) {
             ApiError::Wire { status, code, .. } => (status.as_u16(), code),
+            ApiError::Throttled(_) => (429, THROTTLED),
+            ApiError::Busy(_) => (503, BUSY),
             ApiError::Internal(_) => (500, INTERNAL),
         };
         assert_eq!(code(DomainError::ticket_not_found("x")), (404, NOT_FOUND));
@@ -267,6 +316,10 @@ mod tests {
             (400, VALIDATION)
         );
         assert_eq!(code(DomainError::Unauthenticated), (401, AUTH_FAILED));
+        assert_eq!(
+            code(DomainError::Store(StoreError::Unavailable("full".into()))),
+            (503, BUSY)
+        );
         assert_eq!(
             code(DomainError::Store(ticketd_core::StoreError::NotFound)),
             (500, INTERNAL)

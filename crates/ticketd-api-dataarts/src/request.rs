@@ -151,6 +151,9 @@ async fn authenticate(
         return match ticketd_http::auth::authenticate_token(state, token).await {
             Ok(actor) => Ok(actor),
             Err(AuthError::Internal(inner)) => Err(inner.into()),
+            Err(AuthError::Throttled(throttled)) => {
+                Err(ApiError::Throttled(throttled.retry_after_secs))
+            }
             Err(_refused) => Err(ApiError::unauthenticated("invalid or expired X-Auth-Token")),
         };
     }
@@ -195,7 +198,10 @@ async fn authenticate(
         state.settings.signature_max_skew,
     )
     .map_err(signature_error)?;
-    Ok(actor)
+    ticketd_http::auth::admit(state, actor).map_err(|refused| match refused {
+        AuthError::Throttled(throttled) => ApiError::Throttled(throttled.retry_after_secs),
+        other => ApiError::unauthenticated(other.message()),
+    })
 }
 
 fn signature_error(error: SignatureError) -> ApiError {

@@ -3,7 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
-use ticketd_core::{ConflictKind, DomainError, FieldError};
+use ticketd_core::{ConflictKind, DomainError, FieldError, StoreError};
 use ticketd_http::auth::AuthError;
 use ticketd_http::json::JsonBodyError;
 
@@ -23,6 +23,10 @@ pub enum ApiError {
     Fields(Vec<(String, String)>),
     /// 401 with `WWW-Authenticate`.
     Unauthenticated(&'static str, &'static str),
+    /// 429 with `Retry-After` (seconds), as DRF's throttling answers.
+    Throttled(u64),
+    /// 503 with `Retry-After: 1`: the store is saturated or the request ran out of time.
+    Unavailable(&'static str),
     /// An internal failure: logged once here, opaque to the client.
     Internal(String),
 }
@@ -136,6 +140,10 @@ impl From<DomainError> for ApiError {
                     .collect(),
             ),
             DomainError::Conflict(message) => Self::field("non_field_errors", sentence(&message)),
+            DomainError::Store(StoreError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "store unavailable");
+                Self::Unavailable("The service is busy. Please try again later.")
+            }
             DomainError::Store(store) => {
                 Self::Internal(format!("{store}: {:?}", std::error::Error::source(&store)))
             }
@@ -147,6 +155,7 @@ impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::Missing => Self::Unauthenticated(error.message(), "not_authenticated"),
+            AuthError::Throttled(throttled) => Self::Throttled(throttled.retry_after_secs),
             AuthError::Internal(inner) => Self::from(inner),
             _ => Self::Unauthenticated(error.message(), "authentication_failed"),
         }
@@ -191,6 +200,19 @@ impl IntoResponse for ApiError {
                 );
                 response
             }
+            Self::Throttled(seconds) => retry_after(
+                StatusCode::TOO_MANY_REQUESTS,
+                json!({
+                    "detail": format!("Request was throttled. Expected available in {seconds} seconds."),
+                    "code": "throttled",
+                }),
+                seconds,
+            ),
+            Self::Unavailable(detail) => retry_after(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({"detail": detail, "code": "service_unavailable"}),
+                1,
+            ),
             Self::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 (
@@ -201,6 +223,19 @@ impl IntoResponse for ApiError {
             }
         }
     }
+}
+
+fn retry_after(status: StatusCode, body: Value, seconds: u64) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
+}
+
+/// The answer to a request that ran longer than the configured request timeout.
+pub(crate) fn timed_out() -> Response {
+    ApiError::Unavailable("The request took too long. Please try again later.").into_response()
 }
 
 /// The JSON 404 for unknown routes.

@@ -83,6 +83,7 @@ async fn login(
     let (Some(username), Some(password)) = (username, password) else {
         return Err(ApiError::Fields(errors));
     };
+    ticketd_http::auth::admit_login(&state, &username)?;
     let (actor, token, expires) = state
         .engine
         .login(&username, PasswordForm::Plain, &password, now())

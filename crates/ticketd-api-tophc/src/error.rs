@@ -13,6 +13,8 @@
 //! | 10002 | Authentication failed: the token is missing, invalid or expired | 认证失败：令牌缺失、无效或已过期 | no `Authorization` header, an unknown scheme, an unknown, expired or revoked token, an inactive user |
 //! | 10003 | Login failed: wrong tenant, user name or password | 登录失败：租户、用户名或密码错误 | `/v1/authentication/login` refused |
 //! | 10004 | Route not found | 路由不存在 | an unknown path or method under `/v1/ticket/` or `/v1/authentication/` (HTTP 404) |
+//! | 10005 | Too many requests, retry in N seconds | 请求过于频繁，请 N 秒后重试 | over the per-user request rate or the per-account login rate (HTTP 429 with `Retry-After`) |
+//! | 10006 | Service busy, please retry later | 服务繁忙，请稍后重试 | the store is saturated, or the request took longer than the request timeout (HTTP 503 with `Retry-After`) |
 //! | 26001 | Ticket not found | 工单不存在 | the ticket does not exist, is deleted, or is not visible to the caller |
 //! | 26002 | The ticket's state does not allow this action | 工单当前状态不允许该操作 | e.g. passing a ticket that is already passed, archiving a pending one, confirming twice |
 //! | 26003 | Not your ticket | 不是您的工单 | an applicant-only action (submit, resubmit, withdraw, confirm, save, archive, delete) by someone else |
@@ -26,7 +28,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use ticketd_core::{ConflictKind, DomainError, FieldError};
+use ticketd_core::{ConflictKind, DomainError, FieldError, StoreError};
 use ticketd_http::auth::AuthError;
 use ticketd_http::json::JsonBodyError;
 
@@ -45,6 +47,10 @@ pub enum Scode {
     LoginFailed,
     /// 10004.
     RouteNotFound,
+    /// 10005.
+    Throttled,
+    /// 10006.
+    Busy,
     /// 26001.
     TicketNotFound,
     /// 26002.
@@ -75,6 +81,8 @@ impl Scode {
             Self::Unauthenticated => 10002,
             Self::LoginFailed => 10003,
             Self::RouteNotFound => 10004,
+            Self::Throttled => 10005,
+            Self::Busy => 10006,
             Self::TicketNotFound => 26001,
             Self::StateNotAllowed => 26002,
             Self::NotYourTicket => 26003,
@@ -106,6 +114,11 @@ impl Scode {
                 "登录失败：租户、用户名或密码错误",
             ),
             Self::RouteNotFound => fixed("Route not found", "路由不存在"),
+            Self::Throttled => (
+                format!("Too many requests, retry in {detail} seconds"),
+                format!("请求过于频繁，请 {detail} 秒后重试"),
+            ),
+            Self::Busy => fixed("Service busy, please retry later", "服务繁忙，请稍后重试"),
             Self::TicketNotFound => fixed("Ticket not found", "工单不存在"),
             Self::StateNotAllowed => fixed(
                 "The ticket's state does not allow this action",
@@ -157,8 +170,10 @@ pub struct ApiError {
     pub scode: Scode,
     /// Details: the offending parameter, the core's message, the id concerned.
     pub desc: String,
-    /// HTTP status (200 except for unknown routes and oversized bodies).
+    /// HTTP status (200 except for unknown routes, oversized bodies, throttling and overload).
     pub status: StatusCode,
+    /// Seconds for `Retry-After` (throttling and overload only).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -168,6 +183,25 @@ impl ApiError {
             scode,
             desc: desc.into(),
             status: StatusCode::OK,
+            retry_after: None,
+        }
+    }
+
+    /// 10005 with HTTP 429: retry after `seconds`.
+    pub fn throttled(seconds: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            retry_after: Some(seconds),
+            ..Self::new(Scode::Throttled, seconds.to_string())
+        }
+    }
+
+    /// 10006 with HTTP 503: retry after a second.
+    pub fn busy(desc: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            retry_after: Some(1),
+            ..Self::new(Scode::Busy, desc)
         }
     }
 
@@ -204,8 +238,20 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(self.envelope(Value::Null))).into_response()
+        let mut response = (self.status, axum::Json(self.envelope(Value::Null))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
+}
+
+/// The answer to a request that ran longer than the configured request timeout.
+pub(crate) fn timed_out() -> Response {
+    ApiError::busy("the request took too long").into_response()
 }
 
 /// TopHC's names for the core's field names.
@@ -287,6 +333,10 @@ impl From<DomainError> for ApiError {
                 }
             }
             DomainError::Conflict(message) => Self::invalid(message),
+            DomainError::Store(StoreError::Unavailable(reason)) => {
+                tracing::warn!(%reason, "store unavailable");
+                Self::busy("the store is busy")
+            }
             DomainError::Store(store) => {
                 Self::internal(format!("{store}: {:?}", std::error::Error::source(&store)))
             }
@@ -298,6 +348,7 @@ impl From<AuthError> for ApiError {
     fn from(error: AuthError) -> Self {
         match error {
             AuthError::Internal(inner) => Self::from(inner),
+            AuthError::Throttled(throttled) => Self::throttled(throttled.retry_after_secs),
             other => Self::new(Scode::Unauthenticated, other.message()),
         }
     }
@@ -313,9 +364,8 @@ impl From<JsonBodyError> for ApiError {
 /// as TopHC's Go router answers them).
 pub async fn route_not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
     ApiError {
-        scode: Scode::RouteNotFound,
-        desc: format!("{method} {}", uri.path()),
         status: StatusCode::NOT_FOUND,
+        ..ApiError::new(Scode::RouteNotFound, format!("{method} {}", uri.path()))
     }
 }
 

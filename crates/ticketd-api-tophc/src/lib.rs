@@ -52,4 +52,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .nest("/v1/ticket", ticket)
         .nest("/v1/authentication", authentication)
         .layer(DefaultBodyLimit::max(state.settings.body_limit))
+        .layer(ticketd_http::limits::deadline_layer(
+            state.settings.request_timeout,
+            error::timed_out,
+        ))
 }

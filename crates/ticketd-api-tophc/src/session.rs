@@ -42,6 +42,7 @@ pub(crate) async fn login(State(state): State<AppState>, input: Input) -> Result
     let password = input
         .text("password")?
         .ok_or_else(|| ApiError::parse("password is required"))?;
+    ticketd_http::auth::admit_login(&state, &user)?;
     let tenant_raw = match input.opt("tenant")? {
         Some(t) => Some(t),
         None => input.opt("tenant_uuid")?,

@@ -336,6 +336,9 @@ pub(crate) async fn authenticate(
         match authenticate_token(state, &candidate).await {
             Ok(actor) => return Ok(actor),
             Err(AuthError::Internal(error)) => return Err(error.into()),
+            Err(AuthError::Throttled(throttled)) => {
+                return Err(ZsError::throttled(throttled.retry_after_secs));
+            }
             Err(_) => {}
         }
     }

@@ -8,6 +8,8 @@ use ticketd_http::json::JsonBodyError;
 
 /// An internal failure (`SYS.1000`).
 pub(crate) const SYS_INTERNAL: &str = "SYS.1000";
+/// The request took longer than the request timeout (`SYS.1001`).
+pub(crate) const SYS_TIMEOUT: &str = "SYS.1001";
 /// A resource that does not exist or is not visible (`SYS.1003`).
 pub(crate) const SYS_NOT_FOUND: &str = "SYS.1003";
 /// An operation the resource's state forbids (`SYS.1006`).
@@ -33,6 +35,7 @@ pub(crate) const ID_PERMISSION_DENIED: &str = "ID.1002";
 fn description(code: &str) -> &'static str {
     match code {
         SYS_INTERNAL => "An internal error happened in system",
+        SYS_TIMEOUT => "An operation timeout happened",
         SYS_NOT_FOUND => "A resource can not be found",
         SYS_OPERATION => "An operation failed",
         SYS_INVALID_ARGUMENT => "One or more API argument is invalid",
@@ -58,6 +61,8 @@ pub(crate) struct ZsError {
     pub(crate) code: &'static str,
     /// What went wrong, in ZStack's wording where it has one.
     pub(crate) details: String,
+    /// Seconds for `Retry-After` (throttling and overload only).
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl ZsError {
@@ -67,6 +72,27 @@ impl ZsError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             code,
             details: details.into(),
+            retry_after: None,
+        }
+    }
+
+    /// `SYS.1010` with HTTP 429: the caller is over the request (or login) rate.
+    pub(crate) fn throttled(seconds: u64) -> Self {
+        Self {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            retry_after: Some(seconds),
+            ..Self::failed(
+                SYS_NOT_READY,
+                format!("too many requests, retry in {seconds} seconds"),
+            )
+        }
+    }
+
+    /// A 503 the caller should retry in a second (`SYS.1010` busy store, `SYS.1001` timeout).
+    pub(crate) fn retry_soon(code: &'static str, details: impl Into<String>) -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::failed(code, details)
         }
     }
 
@@ -102,6 +128,7 @@ impl ZsError {
             status,
             code,
             details: details.into(),
+            retry_after: None,
         }
     }
 
@@ -126,8 +153,22 @@ impl ZsError {
 
 impl IntoResponse for ZsError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({"error": self.error_code()}))).into_response()
+        let mut response =
+            (self.status, axum::Json(json!({"error": self.error_code()}))).into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
+        response
     }
+}
+
+/// The answer to a request that ran longer than the configured request timeout.
+pub(crate) fn timed_out() -> Response {
+    ZsError::retry_soon(SYS_TIMEOUT, "the request took too long, please retry later")
+        .into_response()
 }
 
 /// `field[name]: message; …`, the way ZStack's interceptors word argument errors.
@@ -144,7 +185,7 @@ impl From<StoreError> for ZsError {
         match error {
             StoreError::Unavailable(reason) => {
                 tracing::warn!(%reason, "store unavailable");
-                Self::failed(SYS_NOT_READY, "the service is busy, please retry later")
+                Self::retry_soon(SYS_NOT_READY, "the service is busy, please retry later")
             }
             other => Self::internal(&format!("{other}: {:?}", std::error::Error::source(&other))),
         }

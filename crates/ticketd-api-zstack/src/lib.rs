@@ -24,6 +24,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .fallback(rest::no_route)
         // Must come after every route: it applies to the routes registered before it.
         .method_not_allowed_fallback(rest::method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.settings.body_limit));
+        .layer(DefaultBodyLimit::max(state.settings.body_limit))
+        .layer(ticketd_http::limits::deadline_layer(
+            state.settings.request_timeout,
+            error::timed_out,
+        ));
     Router::new().nest("/zstack", zstack)
 }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 use ticketd_core::DomainError;
 use ticketd_core::credentials::PasswordForm;
 use ticketd_core::identity::TokenKind;
+use ticketd_http::auth::{AuthError, admit_login};
 use ticketd_http::{AppState, now};
 
 /// `logInByAccount` (`accountName`) and `loginIAM2VirtualID` (`name`): both name a ticketd user
@@ -18,6 +19,9 @@ pub(crate) async fn log_in(
 ) -> Result<Map<String, Value>, ZsError> {
     let name = params.req_str(name_field, 255)?;
     let password = params.req_str("password", 1024)?;
+    if let Err(AuthError::Throttled(throttled)) = admit_login(state, &name) {
+        return Err(ZsError::throttled(throttled.retry_after_secs));
+    }
     let now = now();
     let engine = &state.engine;
     let (actor, engine_token, expires) = match engine

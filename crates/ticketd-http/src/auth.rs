@@ -1,5 +1,6 @@
 //! Authentication shared by every dialect: `Token`/`Bearer` tokens and HTTP Signatures.
 
+use crate::limits::Throttled;
 use crate::signature::{self, SignatureError};
 use crate::{AppState, now};
 use axum::http::request::Parts;
@@ -17,6 +18,9 @@ pub enum AuthError {
     InvalidToken,
     /// A signature that fails verification.
     InvalidSignature(SignatureError),
+    /// Authenticated, but over the request rate limit (or, for a login, over the attempts
+    /// allowed for that account name).
+    Throttled(Throttled),
     /// The store failed while checking.
     Internal(DomainError),
 }
@@ -32,6 +36,7 @@ impl AuthError {
                 "Invalid signature: the Date header is missing or too far from the server clock."
             }
             Self::InvalidSignature(_) => "Invalid signature.",
+            Self::Throttled(_) => "Request was throttled.",
             Self::Internal(_) => "Authentication is temporarily unavailable.",
         }
     }
@@ -71,10 +76,27 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Actor, Auth
 /// Checks a bearer-style token (API token or login session).
 pub async fn authenticate_token(state: &AppState, token: &str) -> Result<Actor, AuthError> {
     match state.engine.authenticate_token(token, now()).await {
-        Ok(actor) => Ok(actor),
+        Ok(actor) => admit(state, actor),
         Err(DomainError::Unauthenticated) => Err(AuthError::InvalidToken),
         Err(other) => Err(AuthError::Internal(other)),
     }
+}
+
+/// Counts a request of an authenticated caller against the per-user rate limit. Every way of
+/// authenticating ends here, after the credential is verified (so a forged request cannot spend
+/// someone else's allowance).
+pub fn admit(state: &AppState, actor: Actor) -> Result<Actor, AuthError> {
+    state
+        .limits
+        .admit_user(actor.id())
+        .map_err(AuthError::Throttled)?;
+    Ok(actor)
+}
+
+/// Counts a password login attempt for the account `name` against the login rate limit;
+/// dialects call it before checking the password.
+pub fn admit_login(state: &AppState, name: &str) -> Result<(), AuthError> {
+    state.limits.admit_login(name).map_err(AuthError::Throttled)
 }
 
 async fn authenticate_signature(
@@ -113,7 +135,7 @@ async fn authenticate_signature(
         state.settings.signature_max_skew,
     )
     .map_err(AuthError::InvalidSignature)?;
-    Ok(actor)
+    admit(state, actor)
 }
 
 /// The organization a request names: the `oid` query parameter, else the `X-JMS-ORG` header.

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod json;
+pub mod limits;
 pub mod query;
 pub mod signature;
 
@@ -27,6 +28,8 @@ pub struct HttpSettings {
     pub max_page_size: u32,
     /// How far a signed request's `Date` may be from the server clock.
     pub signature_max_skew: chrono::Duration,
+    /// How long a request (reading its body included) may take before it is answered 503.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for HttpSettings {
@@ -37,6 +40,7 @@ impl Default for HttpSettings {
             json_max_depth: 64,
             max_page_size: 1000,
             signature_max_skew: chrono::Duration::minutes(15),
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -48,6 +52,8 @@ pub struct AppState {
     pub engine: Engine,
     /// Edge settings.
     pub settings: Arc<HttpSettings>,
+    /// Rate limiters.
+    pub limits: Arc<limits::Limits>,
 }
 
 /// The current time. The HTTP edge is where the clock is read; the core is given it.

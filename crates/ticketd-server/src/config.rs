@@ -44,6 +44,17 @@ pub struct Config {
     pub signature_max_skew_secs: i64,
     /// Lifetime of login sessions, in seconds.
     pub session_ttl_secs: i64,
+    /// Requests per minute per authenticated user (0: unlimited).
+    pub rate_limit_per_minute: u32,
+    /// Password login attempts per minute per account name (0: unlimited).
+    pub login_rate_limit_per_minute: u32,
+    /// How long a request may take, reading its body included, before it is answered 503.
+    pub request_timeout_secs: u64,
+    /// How long a connection may take to send a request's headers, or stay idle between
+    /// requests, before it is closed.
+    pub idle_timeout_secs: u64,
+    /// Largest request head (request line and headers) in bytes; larger ones get 431.
+    pub header_limit_bytes: usize,
     /// Log filter (tracing `EnvFilter` syntax).
     pub log: String,
     /// Becomes admin's password at start (environment only).
@@ -69,6 +80,11 @@ impl Default for Config {
             max_page_size: 1000,
             signature_max_skew_secs: 900,
             session_ttl_secs: 86_400,
+            rate_limit_per_minute: 4096,
+            login_rate_limit_per_minute: 60,
+            request_timeout_secs: 30,
+            idle_timeout_secs: 20,
+            header_limit_bytes: 64 * 1024,
             log: "info".into(),
             admin_password: None,
             admin_token: None,
@@ -114,6 +130,20 @@ signature_max_skew_secs = 900
 # Lifetime of login sessions (Bearer tokens from password login), in seconds.
 session_ttl_secs = 86400
 
+# Requests per minute per authenticated user, and password login attempts per minute per account
+# name; over either, the answer is 429 with Retry-After. 0 turns a limit off. Limits are counted
+# per process.
+rate_limit_per_minute = 4096
+login_rate_limit_per_minute = 60
+
+# Seconds a request may take, reading its body included, before it is answered 503; seconds a
+# connection may take to send request headers or stay idle between requests before it is closed.
+request_timeout_secs = 30
+idle_timeout_secs = 20
+
+# Largest request line plus headers in bytes (larger ones get 431).
+header_limit_bytes = 65536
+
 # Log filter, e.g. "info" or "ticketd=debug,tower_http=info".
 log = "info"
 
@@ -131,6 +161,11 @@ const INTEGER_KEYS: &[&str] = &[
     "max_page_size",
     "signature_max_skew_secs",
     "session_ttl_secs",
+    "rate_limit_per_minute",
+    "login_rate_limit_per_minute",
+    "request_timeout_secs",
+    "idle_timeout_secs",
+    "header_limit_bytes",
 ];
 const STRING_KEYS: &[&str] = &["listen", "database_url", "time_zone", "durability", "log"];
 /// Variables that are not config keys but are known to ticketd or its tests.
@@ -236,6 +271,12 @@ impl Config {
         }
         if self.signature_max_skew_secs < 0 || self.session_ttl_secs <= 0 {
             bail!("signature_max_skew_secs must be >= 0 and session_ttl_secs > 0");
+        }
+        if self.request_timeout_secs == 0 || self.idle_timeout_secs == 0 {
+            bail!("request_timeout_secs and idle_timeout_secs must be positive");
+        }
+        if self.header_limit_bytes < 1024 {
+            bail!("header_limit_bytes must be at least 1024");
         }
         Ok(())
     }

@@ -55,6 +55,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usiz
         .with_context(|| format!("database_url {url:?} names no file"))?;
     let mut options = SqliteOptions::new(path.clone());
     options.readers = config.sqlite_readers.max(1);
+    options.acquire_timeout = std::time::Duration::from_millis(config.database_acquire_timeout_ms);
     options.durability = if config.durability == "normal" {
         Durability::Normal
     } else {
@@ -117,7 +118,12 @@ pub fn app_state(config: &Config, engine: Engine) -> anyhow::Result<AppState> {
             json_max_depth: config.json_max_depth,
             max_page_size: config.max_page_size,
             signature_max_skew: chrono::Duration::seconds(config.signature_max_skew_secs),
+            request_timeout: std::time::Duration::from_secs(config.request_timeout_secs),
         }),
+        limits: Arc::new(ticketd_http::limits::Limits::new(
+            config.rate_limit_per_minute,
+            config.login_rate_limit_per_minute,
+        )),
     })
 }
 
@@ -133,16 +139,92 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::trace::TraceLayer::new_for_http())
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests.
+/// Limits of the connection layer, below the routers.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnectionSettings {
+    /// A connection that takes longer to send a request head, or idles longer between
+    /// requests, is closed.
+    pub idle_timeout: std::time::Duration,
+    /// Largest request head (request line and headers); larger ones get 431.
+    pub header_limit: usize,
+    /// How long shutdown waits for in-flight requests.
+    pub drain_timeout: std::time::Duration,
+}
+
+impl ConnectionSettings {
+    /// The settings of `config`.
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            idle_timeout: std::time::Duration::from_secs(config.idle_timeout_secs),
+            header_limit: config.header_limit_bytes,
+            drain_timeout: std::time::Duration::from_secs(config.request_timeout_secs),
+        }
+    }
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests
+/// (for at most `settings.drain_timeout`).
+///
+/// HTTP/1.1 connections are served by hyper directly (not `axum::serve`) so that the head size
+/// limit and the header-read/idle timeout apply: a client that trickles its headers or holds an
+/// idle connection open is disconnected instead of holding resources.
 pub async fn serve_with_listener(
     listener: TcpListener,
     router: Router,
+    settings: ConnectionSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt as _;
+
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(settings.idle_timeout)
+        .max_header_size(settings.header_limit)
+        .keep_alive(true);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of descriptors or a connection reset before accept: keep serving the
+                    // connections we have, and back off briefly so the loop does not spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        // Small JSON answers: send them at once instead of waiting for Nagle's algorithm.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "could not set TCP_NODELAY");
+        }
+        let router = router.clone();
+        let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+            let mut request = request.map(axum::body::Body::new);
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            router.clone().oneshot(request)
+        });
+        let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(settings.drain_timeout, graceful.shutdown())
         .await
-        .context("server failed")
+        .is_err()
+    {
+        tracing::warn!("shutdown: some requests were still running and were cut off");
+    }
+    Ok(())
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -251,6 +251,7 @@ async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
         eprintln!("set TICKETD_ADMIN_PASSWORD to choose it instead");
     }
     let state = ticketd_server::app_state(&config, engine)?;
+    let connections = ticketd_server::ConnectionSettings::from_config(&config);
     let listener = tokio::net::TcpListener::bind(&config.listen)
         .await
         .with_context(|| format!("could not bind {}", config.listen))?;
@@ -264,6 +265,7 @@ async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
     ticketd_server::serve_with_listener(
         listener,
         ticketd_server::router(state),
+        connections,
         ticketd_server::shutdown_signal(),
     )
     .await

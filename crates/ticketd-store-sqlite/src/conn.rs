@@ -8,6 +8,7 @@
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use ticketd_core::StoreError;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
@@ -34,6 +35,9 @@ pub struct SqliteOptions {
     pub durability: Durability,
     /// How long a writer waits for another process's lock.
     pub busy_timeout_ms: u32,
+    /// How long a request waits for a free reader connection or a place in the writer's queue
+    /// before the store answers `Unavailable` (a 503), instead of queueing without bound.
+    pub acquire_timeout: Duration,
 }
 
 impl SqliteOptions {
@@ -44,6 +48,7 @@ impl SqliteOptions {
             readers: 4,
             durability: Durability::Full,
             busy_timeout_ms: 5_000,
+            acquire_timeout: Duration::from_secs(3),
         }
     }
 }
@@ -52,6 +57,7 @@ type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
 pub(crate) struct Pool {
+    acquire_timeout: Duration,
     writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
     reader_permits: Semaphore,
@@ -194,6 +200,7 @@ impl Pool {
         let n_readers = readers.len();
         Ok((
             Arc::new(Self {
+                acquire_timeout: options.acquire_timeout,
                 writer: sender,
                 readers: Mutex::new(readers),
                 reader_permits: Semaphore::new(n_readers),
@@ -234,10 +241,16 @@ impl Pool {
                 let _ = reply.send(answer);
             })
         });
-        self.writer
-            .send(job)
-            .await
-            .map_err(|_closed| StoreError::Unavailable("writer stopped".into()))?;
+        match tokio::time::timeout(self.acquire_timeout, self.writer.send(job)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_closed)) => return Err(StoreError::Unavailable("writer stopped".into())),
+            Err(_elapsed) => {
+                return Err(StoreError::Unavailable(format!(
+                    "the writer's queue stayed full for {:?}",
+                    self.acquire_timeout
+                )));
+            }
+        }
         answer
             .await
             .map_err(|_closed| StoreError::Unavailable("writer stopped".into()))?
@@ -249,11 +262,17 @@ impl Pool {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        let _permit = self
-            .reader_permits
-            .acquire()
-            .await
-            .map_err(|_closed| StoreError::Unavailable("readers closed".into()))?;
+        let _permit =
+            match tokio::time::timeout(self.acquire_timeout, self.reader_permits.acquire()).await {
+                Ok(Ok(permit)) => permit,
+                Ok(Err(_closed)) => return Err(StoreError::Unavailable("readers closed".into())),
+                Err(_elapsed) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "no reader connection was free within {:?}",
+                        self.acquire_timeout
+                    )));
+                }
+            };
         let pool = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
             let conn = pool.take_reader()?;
@@ -326,4 +345,45 @@ pub fn path_from_url(url: &str) -> Option<PathBuf> {
         return None;
     }
     Some(Path::new(rest).to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_reader_pool_answers_unavailable_quickly() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions {
+            readers: 1,
+            acquire_timeout: Duration::from_millis(100),
+            ..SqliteOptions::new(dir.path().join("busy.db"))
+        };
+        let (pool, _) = Pool::open(&options).unwrap();
+        let (held, release) = std::sync::mpsc::channel::<()>();
+        let (started, is_holding) = oneshot::channel::<()>();
+        let holder = {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move {
+                pool.read(move |_conn| {
+                    let _ = started.send(());
+                    // Holds the only reader until the test lets go.
+                    let _ = release.recv();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        is_holding.await.unwrap();
+        let asked = std::time::Instant::now();
+        let refused = pool.read(|_conn| Ok(())).await;
+        assert!(
+            matches!(refused, Err(StoreError::Unavailable(_))),
+            "{refused:?}"
+        );
+        assert!(asked.elapsed() < Duration::from_secs(2));
+        held.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        pool.read(|_conn| Ok(())).await.unwrap();
+    }
 }

@@ -158,6 +158,7 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     tokio::spawn(ticketd_server::serve_with_listener(
         listener,
         ticketd_server::router(state),
+        ticketd_server::ConnectionSettings::from_config(&config),
         async move {
             let _ = rx.await;
         },

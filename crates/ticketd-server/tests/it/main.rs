@@ -15,6 +15,7 @@ mod jms_flows;
 mod jms_openapi;
 mod jms_seeds;
 mod jms_tickets;
+mod limits;
 mod multiprocess;
 mod pg;
 mod tidy;

@@ -112,3 +112,31 @@ fn every_source_file_starts_with_a_module_doc() {
         "files without a leading `//!` line: {missing:?}"
     );
 }
+
+#[test]
+fn dialects_authenticate_only_through_the_rate_limited_entry_points() {
+    // The engine's credential lookups skip the per-user rate limit; dialects go through
+    // `ticketd_http::auth` (whose functions end in `admit`), or call `admit` themselves right
+    // after verifying a signature of their own.
+    let mut offenders = Vec::new();
+    for krate in crates().iter().filter(|k| k.starts_with("ticketd-api-")) {
+        let mut files = Vec::new();
+        rust_files(
+            &workspace_root().join("crates").join(krate).join("src"),
+            &mut files,
+        );
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let bypasses_tokens = text.contains("engine.authenticate_token(");
+            let unadmitted_key =
+                text.contains("engine.access_key(") && !text.contains("auth::admit(");
+            if bypasses_tokens || unadmitted_key {
+                offenders.push(file.display().to_string());
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "authentication that skips the rate limit: {offenders:?}"
+    );
+}
