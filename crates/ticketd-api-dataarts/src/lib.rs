@@ -21,6 +21,8 @@
 mod applications;
 mod approvals;
 pub mod error;
+#[cfg(test)]
+mod parser_props;
 mod render;
 mod request;
 pub mod signing;

@@ -8,6 +8,8 @@ mod flows;
 mod format;
 mod listing;
 pub mod openapi;
+#[cfg(test)]
+mod parser_props;
 mod perms;
 mod tickets;
 mod users;

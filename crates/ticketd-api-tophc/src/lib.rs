@@ -8,6 +8,8 @@ mod batch;
 pub mod error;
 mod extract;
 mod lenient;
+#[cfg(test)]
+mod parser_props;
 mod processes;
 mod render;
 mod session;
@@ -18,6 +20,8 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use ticketd_http::AppState;
+
+pub use processes::install_default_process;
 
 /// Every route of this dialect, each prefix with its own TopHC-shaped 404.
 pub fn router(state: &AppState) -> Router<AppState> {

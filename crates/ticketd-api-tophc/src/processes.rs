@@ -92,13 +92,14 @@ fn default_process() -> Flow {
     }
 }
 
-/// Installs the default process if it is missing.
+/// Installs the default process if it is missing; the server calls it at start, so no request
+/// ever writes it (a refused request must store nothing).
 ///
 /// The core has no use case for a built-in flow of a dialect (its bootstrap only creates
-/// JumpServer's), and a tenant user may be the first to need it, so it is written through the
-/// store with a fixed id: concurrent installers collide on the id and keep the one stored.
-pub(crate) async fn ensure_default(state: &AppState) -> Result<(), ApiError> {
-    let store = state.engine.store();
+/// JumpServer's), so it is written through the store with a fixed id: processes starting
+/// together collide on the id and keep the one stored.
+pub async fn install_default_process(engine: &ticketd_core::Engine) -> Result<(), DomainError> {
+    let store = engine.store();
     let stored = |found: Result<Option<Flow>, ticketd_core::StoreError>| {
         found.map(|f| f.is_some()).map_err(DomainError::from)
     };
@@ -111,21 +112,15 @@ pub(crate) async fn ensure_default(state: &AppState) -> Result<(), ApiError> {
             tracing::debug!(%error, "default process installed concurrently");
             Ok(())
         }
-        Err(error) => Err(DomainError::from(error).into()),
+        Err(error) => Err(DomainError::from(error)),
     }
 }
 
 /// The flow a `process_uuid` names (`system` or nothing: the default process).
-pub(crate) async fn process_id(state: &AppState, raw: Option<&str>) -> Result<FlowId, ApiError> {
+pub(crate) fn process_id(raw: Option<&str>) -> Result<FlowId, ApiError> {
     match raw {
-        None => {
-            ensure_default(state).await?;
-            Ok(DEFAULT_PROCESS)
-        }
-        Some(text) if text.eq_ignore_ascii_case(SYSTEM) => {
-            ensure_default(state).await?;
-            Ok(DEFAULT_PROCESS)
-        }
+        None => Ok(DEFAULT_PROCESS),
+        Some(text) if text.eq_ignore_ascii_case(SYSTEM) => Ok(DEFAULT_PROCESS),
         Some(text) => FlowId::parse(text).ok_or_else(|| {
             ApiError::new(Scode::ProcessNotFound, format!("process {text} not found"))
         }),
@@ -410,7 +405,7 @@ pub(crate) async fn update(
     let Some(raw_id) = input.opt("process_uuid")? else {
         return Err(ApiError::parse("process_uuid is required"));
     };
-    let id = process_id(&state, Some(&raw_id)).await?;
+    let id = process_id(Some(&raw_id))?;
     let flow = load(&state, &actor, id).await?;
     if in_use(&state, &actor, &flow).await? {
         return Err(ApiError::new(
@@ -494,7 +489,7 @@ async fn delete_one(
     raw: &str,
 ) -> Result<String, (ApiError, String)> {
     let unnamed = |error: ApiError| (error, String::new());
-    let id = process_id(state, Some(raw)).await.map_err(unnamed)?;
+    let id = process_id(Some(raw)).map_err(unnamed)?;
     let flow = load(state, actor, id).await.map_err(unnamed)?;
     let named = |error: ApiError| (error, flow.name.clone());
     if id == DEFAULT_PROCESS {
@@ -541,7 +536,7 @@ pub(crate) async fn inspect(
             .bare_member(&["process_uuid", "tenant_uuid"])
             .ok_or_else(|| ApiError::parse("process_uuid is required"))?,
     };
-    let id = process_id(&state, Some(&raw)).await?;
+    let id = process_id(Some(&raw))?;
     let flow = load(&state, &actor, id).await?;
     let (context, context_name) = context_tenant(&state, &actor, &input).await?;
     let tenant_name = tenant::tenant_name_of(&state, &actor, flow.org_id).await;
@@ -561,7 +556,6 @@ pub(crate) async fn list(
     Caller { actor, .. }: Caller,
     input: Input,
 ) -> Result<Reply, ApiError> {
-    ensure_default(&state).await?;
     let raw = input.opt("tenant_uuid")?;
     let (org, org_name) = process_tenant(&state, &actor, raw.as_deref()).await?;
     let mut seen = HashSet::new();

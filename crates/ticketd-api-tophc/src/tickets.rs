@@ -55,7 +55,7 @@ async fn open(
         None => input.opt("tenant")?,
     };
     let (org, _) = tenant::resolve(state, actor, raw_tenant.as_deref()).await?;
-    let process = processes::process_id(state, input.opt("process_uuid")?.as_deref()).await?;
+    let process = processes::process_id(input.opt("process_uuid")?.as_deref())?;
     processes::load(state, actor, process).await?;
     let ticket = state
         .engine
@@ -95,7 +95,7 @@ async fn modify(
     }
     let flow_id = match input.opt("process_uuid")? {
         Some(raw) => {
-            let process = processes::process_id(state, Some(&raw)).await?;
+            let process = processes::process_id(Some(&raw))?;
             processes::load(state, actor, process).await?;
             // The core's edit does not check the process serves the ticket's tenant: ask the
             // same question submitting would.

@@ -4,6 +4,8 @@ mod api;
 mod collections;
 mod error;
 mod message;
+#[cfg(test)]
+mod parser_props;
 mod query;
 mod rest;
 mod session;

@@ -1739,6 +1739,7 @@ impl Engine {
         actor: &Actor,
         mut query: TicketQuery,
     ) -> Result<TicketPage, DomainError> {
+        query.check_size()?;
         query.visibility = Self::visibility(actor);
         Ok(self.store.list_tickets(query).await?)
     }
@@ -1750,6 +1751,7 @@ impl Engine {
         actor: &Actor,
         mut query: TicketQuery,
     ) -> Result<TicketPage, DomainError> {
+        query.check_size()?;
         query.visibility = Visibility::Related {
             user: actor.id(),
             orgs: Vec::new(),

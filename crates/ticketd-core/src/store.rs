@@ -112,7 +112,25 @@ pub struct TicketQuery {
     pub with_total: bool,
 }
 
+/// The most search terms one list query may carry: each is a substring test on every candidate
+/// row, so the bound keeps one request's cost in proportion (and the SQL within what the
+/// databases accept).
+pub const MAX_SEARCH_TERMS: usize = 64;
+
 impl TicketQuery {
+    /// Refuses a query whose free-text search has more than [`MAX_SEARCH_TERMS`] terms.
+    pub fn check_size(&self) -> Result<(), crate::DomainError> {
+        let terms: usize = self.search.iter().flatten().map(Vec::len).sum();
+        if terms > MAX_SEARCH_TERMS {
+            return Err(crate::DomainError::invalid(
+                "search",
+                "too_long",
+                format!("a search may have at most {MAX_SEARCH_TERMS} terms, this one has {terms}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// A query with no filters, newest first, 20 per page, for `visibility`.
     pub fn new(visibility: Visibility) -> Self {
         Self {

@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod json;
 pub mod limits;
+#[cfg(test)]
+mod parser_props;
 pub mod query;
 pub mod signature;
 

@@ -102,10 +102,14 @@ pub async fn bootstrap(config: &Config, engine: &Engine) -> anyhow::Result<Boots
         admin_password: config.admin_password.as_ref().map(|s| s.0.clone()),
         admin_token: config.admin_token.as_ref().map(|s| s.0.clone()),
     };
-    engine
+    let outcome = engine
         .bootstrap(options, ticketd_http::now())
         .await
-        .context("could not create the built-in organizations and admin")
+        .context("could not create the built-in organizations and admin")?;
+    ticketd_api_tophc::install_default_process(engine)
+        .await
+        .context("could not install TopHC's default process")?;
+    Ok(outcome)
 }
 
 /// The shared state of every route.

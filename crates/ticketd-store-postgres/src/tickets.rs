@@ -630,17 +630,17 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         ));
     }
     if !q.payload_contains_any.is_empty() {
-        let alternatives: Vec<String> = q
+        // One array parameter however many texts (a filter may name a thousand assets);
+        // backslash is LIKE's default escape character, which `escape_like` uses.
+        let patterns: Vec<String> = q
             .payload_contains_any
             .iter()
-            .map(|text| {
-                format!(
-                    "t.payload::text ILIKE {} ESCAPE '\\'",
-                    p.text(escape_like(text))
-                )
-            })
+            .map(|t| escape_like(t))
             .collect();
-        conditions.push(format!("({})", alternatives.join(" OR ")));
+        conditions.push(format!(
+            "t.payload::text ILIKE ANY ({})",
+            p.bind(patterns, Type::TEXT_ARRAY)
+        ));
     }
     for batch in &q.search {
         let mut alternatives = Vec::new();

@@ -462,12 +462,19 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         conditions.push("t.applicant_display LIKE ? ESCAPE '\\'".into());
     }
     if !q.payload_contains_any.is_empty() {
-        let mut alternatives = Vec::new();
-        for text in &q.payload_contains_any {
-            params.push(SqlValue::Text(escape_like(text)));
-            alternatives.push("t.payload LIKE ? ESCAPE '\\'");
-        }
-        conditions.push(format!("({})", alternatives.join(" OR ")));
+        // One JSON array parameter instead of an OR per text: a filter naming a thousand assets
+        // must not exceed SQLite's expression depth (1000) or variable limits.
+        let patterns: Vec<String> = q
+            .payload_contains_any
+            .iter()
+            .map(|t| escape_like(t))
+            .collect();
+        params.push(SqlValue::Text(
+            serde_json::Value::from(patterns).to_string(),
+        ));
+        conditions.push(
+            "EXISTS (SELECT 1 FROM json_each(?) p WHERE t.payload LIKE p.value ESCAPE '\\')".into(),
+        );
     }
     for batch in &q.search {
         let mut alternatives = Vec::new();

@@ -1138,6 +1138,51 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
         .await
         .is_empty()
     );
+    // A filter may name thousands of texts (a relevant-asset filter matching many assets).
+    let mut many: Vec<String> = (0..1500).map(|i| format!("no-such-text-{i}")).collect();
+    assert!(
+        titles(TicketQuery {
+            payload_contains_any: many.clone(),
+            ..base.clone()
+        })
+        .await
+        .is_empty()
+    );
+    many.push("test".into());
+    assert_eq!(
+        titles(TicketQuery {
+            payload_contains_any: many,
+            ..base.clone()
+        })
+        .await
+        .len(),
+        3
+    );
+    // Free-text search is bounded: every term is tested on every candidate row.
+    let terms = |n: usize| vec![vec![vec!["a".to_owned(); n]]];
+    assert!(
+        titles(TicketQuery {
+            search: terms(ticketd_core::store::MAX_SEARCH_TERMS),
+            ..base.clone()
+        })
+        .await
+        .len()
+            <= 3
+    );
+    let refused = w
+        .engine
+        .list_tickets(
+            &w.admin,
+            TicketQuery {
+                search: terms(ticketd_core::store::MAX_SEARCH_TERMS + 1),
+                ..base.clone()
+            },
+        )
+        .await;
+    assert!(
+        matches!(refused, Err(ticketd_core::DomainError::Validation(_))),
+        "{refused:?}"
+    );
     let by_title = TicketQuery {
         order: TicketOrder::By {
             key: SortKey::Title,

@@ -17,6 +17,10 @@ pub(crate) struct TestApp {
     pub(crate) addr: SocketAddr,
     pub(crate) engine: Engine,
     pub(crate) client: reqwest::Client,
+    /// The same routes the listener serves, for in-process requests.
+    pub(crate) router: axum::Router,
+    /// The store's URL (a SQLite file or a PostgreSQL database).
+    pub(crate) database_url: String,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
     _database: Option<crate::pg::TestDatabase>,
@@ -144,7 +148,7 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         &env,
         &Overrides {
             listen: None,
-            database_url: Some(url),
+            database_url: Some(url.clone()),
         },
     )
     .unwrap();
@@ -155,9 +159,10 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
+    let router = ticketd_server::router(state);
     tokio::spawn(ticketd_server::serve_with_listener(
         listener,
-        ticketd_server::router(state),
+        router.clone(),
         ticketd_server::ConnectionSettings::from_config(&config),
         async move {
             let _ = rx.await;
@@ -167,6 +172,8 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         addr,
         engine,
         client: reqwest::Client::new(),
+        router,
+        database_url: url,
         shutdown: Some(tx),
         _dir: dir,
         _database: database,
@@ -175,6 +182,71 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
 
 pub(crate) async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
+}
+
+impl TestApp {
+    /// A digest of every row of each table of the store: equal digests mean nothing was
+    /// written in between.
+    pub(crate) async fn fingerprint(&self) -> BTreeMap<String, u64> {
+        use std::hash::{Hash, Hasher};
+        let mut digests = BTreeMap::new();
+        if self.database_url.starts_with("postgres") {
+            let (client, connection) =
+                tokio_postgres::connect(&self.database_url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+            let task = tokio::spawn(connection);
+            let tables = client
+                .query(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1",
+                    &[],
+                )
+                .await
+                .unwrap();
+            for table in tables {
+                let name: String = table.get(0);
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                let rows = client
+                    .query(&format!("SELECT t::text FROM {name} t ORDER BY 1"), &[])
+                    .await
+                    .unwrap();
+                for row in rows {
+                    row.get::<_, String>(0).hash(&mut hasher);
+                }
+                digests.insert(name, hasher.finish());
+            }
+            drop(client);
+            let _ = task.await;
+        } else {
+            let path = ticketd_store_sqlite::path_from_url(&self.database_url).unwrap();
+            let conn = rusqlite::Connection::open_with_flags(
+                path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+            )
+            .unwrap();
+            let mut tables = conn
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+                .unwrap();
+            let names: Vec<String> = tables
+                .query_map([], |row| row.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            for name in names {
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                let mut rows = conn.prepare(&format!("SELECT * FROM \"{name}\"")).unwrap();
+                let columns = rows.column_count();
+                let mut all = rows.query([]).unwrap();
+                while let Some(row) = all.next().unwrap() {
+                    for i in 0..columns {
+                        format!("{:?}", row.get_ref(i).unwrap()).hash(&mut hasher);
+                    }
+                }
+                digests.insert(name, hasher.finish());
+            }
+        }
+        digests
+    }
 }
 
 /// The database of a test app: a SQLite file in `dir`, or, with `TICKETD_TEST_BACKEND=postgres`,

@@ -16,6 +16,7 @@ mod jms_openapi;
 mod jms_seeds;
 mod jms_tickets;
 mod limits;
+mod malformed;
 mod multiprocess;
 mod pg;
 mod tidy;

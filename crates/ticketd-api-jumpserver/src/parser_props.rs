@@ -1,0 +1,87 @@
+//! Property tests of the dialect's input parsers: any input is parsed or refused, never a panic.
+
+use crate::format::{parse_actions, parse_datetime, parse_id_list};
+use crate::listing::Query;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+const DATE_PARTS: &[&str] = &[
+    "2026",
+    "-",
+    "/",
+    "08",
+    "21",
+    "13",
+    "45",
+    "99999",
+    "0000",
+    " ",
+    "T",
+    ":",
+    "10",
+    "00",
+    "60",
+    "+0800",
+    "+9999",
+    "-2500",
+    "Z",
+    ".",
+    "123456789",
+    "+08:00",
+];
+
+fn dates() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![3 => proptest::sample::select(DATE_PARTS).prop_map(str::to_owned), 1 => any::<String>()],
+        0..16,
+    )
+    .prop_map(|parts| parts.concat())
+}
+
+fn values() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        any::<f64>().prop_map(|f| json!(f)),
+        proptest::sample::select(vec!["connect", "upload", "all", "", "-1", "99", "copy"])
+            .prop_map(Value::from),
+        any::<String>().prop_map(Value::from),
+    ];
+    leaf.prop_recursive(3, 16, 5, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+            proptest::collection::vec(
+                (
+                    proptest::sample::select(vec!["a", "actions", "value"]).prop_map(str::to_owned),
+                    inner
+                ),
+                0..3
+            )
+            .prop_map(|pairs| Value::Object(pairs.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn datetimes_parse_or_are_refused(text in dates(), zone in proptest::sample::select(vec![
+        chrono_tz::UTC, chrono_tz::Asia::Shanghai, chrono_tz::Pacific::Kiritimati,
+    ])) {
+        let _ = parse_datetime(&text, zone);
+    }
+
+    #[test]
+    fn action_and_id_lists_parse_or_are_refused(value in values()) {
+        let _ = parse_actions(&value);
+        let _ = parse_id_list(&value);
+    }
+
+    #[test]
+    fn query_strings_parse(raw in any::<String>()) {
+        let query = Query::parse(Some(&raw));
+        let _ = query.text("limit");
+    }
+}
