@@ -8,6 +8,7 @@
 mod app;
 mod auth;
 mod cli;
+mod crash;
 mod dataarts;
 mod edge;
 mod jms_admin;
@@ -19,6 +20,7 @@ mod limits;
 mod malformed;
 mod multiprocess;
 mod pg;
+mod schemathesis;
 mod tidy;
 mod tophc;
 mod zstack;

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 const TICKETS: usize = 60;
 
-struct Server {
-    child: Child,
-    base: String,
+/// A `ticketd serve` child process, killed (SIGKILL) when dropped.
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 impl Drop for Server {
@@ -21,12 +22,20 @@ impl Drop for Server {
     }
 }
 
-fn start(database_url: &str) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+fn start(database_url: &str) -> Server {
+    start_at(database_url, free_port(), &[])
+}
+
+/// Starts `ticketd serve` on `port` over `database_url` with extra environment variables.
+pub(crate) fn start_at(database_url: &str, port: u16, env: &[(&str, &str)]) -> Server {
     let dir = std::env::temp_dir();
     let child = Command::new(env!("CARGO_BIN_EXE_ticketd"))
         .args([
@@ -40,6 +49,7 @@ fn start(database_url: &str) -> Server {
         .env("TICKETD_ADMIN_TOKEN", "multi-admin")
         .env("TICKETD_ADMIN_PASSWORD", "multi-admin-password")
         .env("TICKETD_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -50,7 +60,7 @@ fn start(database_url: &str) -> Server {
     }
 }
 
-async fn wait_healthy(client: &reqwest::Client, server: &Server) {
+pub(crate) async fn wait_healthy(client: &reqwest::Client, server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Ok(response) = client.get(format!("{}/healthz", server.base)).send().await
@@ -63,7 +73,7 @@ async fn wait_healthy(client: &reqwest::Client, server: &Server) {
     panic!("server {} did not become healthy", server.base);
 }
 
-async fn call(
+pub(crate) async fn call(
     client: &reqwest::Client,
     base: &str,
     method: &str,
@@ -85,7 +95,7 @@ async fn call(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn login(client: &reqwest::Client, base: &str, username: &str) -> String {
+pub(crate) async fn login(client: &reqwest::Client, base: &str, username: &str) -> String {
     let response = client
         .post(format!("{base}/api/v1/authentication/auth/"))
         .json(&json!({"username": username, "password": format!("{username}-password")}))
