@@ -260,3 +260,69 @@ async fn a_body_that_never_arrives_gets_503_in_the_dialect_format() {
         assert!(started.elapsed() < Duration::from_secs(5));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_load_every_request_is_answered_served_throttled_or_refused_quickly() {
+    // One reader connection and a short wait for it: overload shows as 503, not as a queue.
+    let app = spawn_app_with(&[
+        ("TICKETD_SQLITE_READERS", "1"),
+        ("TICKETD_DATABASE_ACQUIRE_TIMEOUT_MS", "20"),
+        ("TICKETD_RATE_LIMIT_PER_MINUTE", "300"),
+    ])
+    .await;
+    let users = ["load1", "load2", "load3"];
+    for name in users {
+        app.user(name, SystemRole::User, vec![]).await;
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for worker in 0..48 {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/tickets/tickets/?limit=50&search=a");
+        let token = users[worker % users.len()];
+        tasks.push(tokio::spawn(async move {
+            let mut seen = Vec::new();
+            for _ in 0..40 {
+                let sent = Instant::now();
+                let response = client
+                    .get(&url)
+                    .header("Authorization", format!("Token {token}"))
+                    .send()
+                    .await
+                    .unwrap();
+                let status = response.status().as_u16();
+                let retry = response.headers().contains_key("retry-after");
+                seen.push((status, retry, sent.elapsed()));
+            }
+            seen
+        }));
+    }
+    let mut counts = std::collections::BTreeMap::<u16, usize>::new();
+    let mut slowest = Duration::ZERO;
+    for task in tasks {
+        for (status, retry, took) in task.await.unwrap() {
+            *counts.entry(status).or_default() += 1;
+            slowest = slowest.max(took);
+            assert!(
+                matches!(status, 200 | 429 | 503),
+                "unexpected {status} under load"
+            );
+            assert!(status == 200 || retry, "{status} without Retry-After");
+        }
+    }
+    eprintln!(
+        "under load: {} requests in {:?}, answers {counts:?}, slowest {slowest:?}",
+        counts.values().sum::<usize>(),
+        started.elapsed()
+    );
+    // 3 users × 300 a minute (plus 5 a second regained each): most of the 1,920 requests are
+    // throttled, and none waits long.
+    let served = counts.get(&200).copied().unwrap_or(0);
+    let regained = 3 * 5 * (started.elapsed().as_secs() as usize + 1);
+    assert!(served <= 900 + regained, "{counts:?}");
+    assert!(counts.get(&429).copied().unwrap_or(0) > 900, "{counts:?}");
+    assert!(
+        slowest < Duration::from_secs(5),
+        "slowest answer {slowest:?}"
+    );
+}
