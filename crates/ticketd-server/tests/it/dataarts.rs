@@ -1146,19 +1146,19 @@ fn sha256_hex(text: &str) -> String {
 
 /// A request signed the way Huawei's SDKs sign (written independently of the dialect's verifier).
 #[derive(Clone, Debug)]
-struct SignedCall {
-    method: &'static str,
-    path: String,
+pub(crate) struct SignedCall {
+    pub(crate) method: &'static str,
+    pub(crate) path: String,
     /// Already canonical: sorted by name, unreserved characters only.
-    query: String,
-    host: String,
-    workspace: String,
-    date: String,
-    body: String,
+    pub(crate) query: String,
+    pub(crate) host: String,
+    pub(crate) workspace: String,
+    pub(crate) date: String,
+    pub(crate) body: String,
 }
 
 impl SignedCall {
-    fn new(
+    pub(crate) fn new(
         app: &TestApp,
         method: &'static str,
         path: String,
@@ -1186,7 +1186,7 @@ impl SignedCall {
         ]
     }
 
-    fn authorization(&self, key_id: &str, secret: &str) -> String {
+    pub(crate) fn authorization(&self, key_id: &str, secret: &str) -> String {
         let headers = self.headers();
         let canonical_headers: String = headers
             .iter()
