@@ -8,7 +8,7 @@ use ticketd_core::store::GrantQuery;
 use ticketd_core::{Actor, TicketId};
 
 const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
-const EXPIRE_MS: i64 = 4_102_444_800_000; // 2100-01-01
+pub(crate) const EXPIRE_MS: i64 = 4_102_444_800_000; // 2100-01-01
 
 fn base(project: &str) -> String {
     format!("/v1/{project}/security")

@@ -4,10 +4,9 @@ use super::{
     Access, Answer, Dialect, Outcome, PROJECT, Req, Role, Route, Shape, Stage, World, nothing,
     request, ticket,
 };
+use crate::dataarts::EXPIRE_MS;
 use serde_json::{Value, json};
 use ticketd_core::TicketId;
-
-const EXPIRE_MS: i64 = 4_102_444_800_000; // 2100-01-01
 
 fn apply_body(w: &World, table: &str) -> Value {
     json!({

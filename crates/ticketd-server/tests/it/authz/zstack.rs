@@ -6,19 +6,12 @@
 use super::{
     Access, Answer, Dialect, Made, Outcome, Req, Role, Route, Shape, Stage, World, fixture, request,
 };
+use crate::zstack::{VM_TYPE, vm_request};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use ticketd_api_zstack::RestOperation;
 use ticketd_core::TicketId;
 use ticketd_core::credentials::sha512_hex;
-
-const VM_TYPE: &str = "3b933e9aaf2d49b9a3dcf0c92867790f";
-const VM_API: &str = "org.zstack.header.vm.APICreateVmInstanceMsg";
-
-fn vm_request(name: &str) -> Value {
-    json!({"requestName": format!("create {name}"), "apiName": VM_API, "executeTimes": 1,
-           "apiBody": {"name": name, "instanceOfferingUuid": "6c3bcc4e4ea54b17b2b8ef7e70e1b9d8"}})
-}
 
 /// A call's message-form parameters, from the world and the cell's fixture.
 type Params = Arc<dyn Fn(&World, &Made) -> Value + Send + Sync>;
