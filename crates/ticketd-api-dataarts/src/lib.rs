@@ -37,6 +37,51 @@ use ticketd_http::AppState;
 /// The path prefix of every DataArts Security API.
 const PREFIX: &str = "/v1/{project_id}/security";
 
+/// Every API of this dialect as `(method, path, SDK name)`, the table above. A test checks that
+/// every `.route(` of this crate is listed here, and the authorization matrix calls each one.
+pub const ROUTES: &[(&str, &str, &str)] = &[
+    (
+        "GET",
+        "/v1/{project_id}/security/openapi/permission-approve/approvals",
+        "ListSecurityApprovals",
+    ),
+    (
+        "POST",
+        "/v1/{project_id}/security/permission-approve/approve/{id}",
+        "AcceptSecurityApplication",
+    ),
+    (
+        "POST",
+        "/v1/{project_id}/security/permission-approve/reject/{id}",
+        "DeclineSecurityApplication",
+    ),
+    (
+        "POST",
+        "/v1/{project_id}/security/openapi/permission-approve/batch-approve",
+        "BatchApproveSecurityApplications",
+    ),
+    (
+        "POST",
+        "/v1/{project_id}/security/openapi/permission-approve/batch-reject",
+        "BatchRejectSecurityApplications",
+    ),
+    (
+        "POST",
+        "/v1/{project_id}/security/permission-application/table/approvers",
+        "ListSecurityTableApprovers",
+    ),
+    (
+        "POST",
+        "/v1/{project_id}/security/permission-application/table",
+        "ApplySecurityTableAuthority",
+    ),
+    (
+        "PUT",
+        "/v1/{project_id}/security/permission-application/applications/{id}",
+        "UnpublishSecurityApplication",
+    ),
+];
+
 /// Every route of this dialect, with DataArts-shaped 404s for unknown paths and methods under
 /// its prefix (a route-level catch-all: the server's fallback belongs to the JumpServer router).
 pub fn router(state: &AppState) -> Router<AppState> {

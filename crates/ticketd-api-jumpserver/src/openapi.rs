@@ -257,6 +257,15 @@ const OPERATIONS: &[Operation] = &[
         "Object",
     ),
     op(
+        "put",
+        "/api/v1/tickets/flows/",
+        "flows",
+        "Replace the flow of a type in the current organization, or a list of flows by id",
+        Some("Flow"),
+        200,
+        "Object",
+    ),
+    op(
         "patch",
         "/api/v1/tickets/flows/",
         "flows",

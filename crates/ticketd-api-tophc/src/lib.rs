@@ -23,6 +23,31 @@ use ticketd_http::AppState;
 
 pub use processes::install_default_process;
 
+/// Every route of this dialect as `(method, path)`, the table of the README. A test checks that
+/// every `.route(` of this crate is listed here, and the authorization matrix calls each one.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/v1/authentication/login"),
+    ("POST", "/v1/authentication/logout"),
+    ("POST", "/v1/ticket/save"),
+    ("POST", "/v1/ticket/submit"),
+    ("GET", "/v1/ticket/list"),
+    ("GET", "/v1/ticket/inspect"),
+    ("POST", "/v1/ticket/saved/submit"),
+    ("POST", "/v1/ticket/overruled/submit"),
+    ("POST", "/v1/ticket/archive"),
+    ("GET", "/v1/ticket/overrule"),
+    ("POST", "/v1/ticket/overrule"),
+    ("POST", "/v1/ticket/pass"),
+    ("POST", "/v1/ticket/withdraw"),
+    ("POST", "/v1/ticket/confirm"),
+    ("POST", "/v1/ticket/delete"),
+    ("POST", "/v1/ticket/process/create"),
+    ("POST", "/v1/ticket/process/update"),
+    ("POST", "/v1/ticket/process/delete"),
+    ("GET", "/v1/ticket/process/inspect"),
+    ("GET", "/v1/ticket/process/list"),
+];
+
 /// Every route of this dialect, each prefix with its own TopHC-shaped 404.
 pub fn router(state: &AppState) -> Router<AppState> {
     let ticket = Router::new()

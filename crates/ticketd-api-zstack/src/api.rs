@@ -247,6 +247,11 @@ impl Api {
         self.entry().and_then(|e| e.3)
     }
 
+    /// Every message class the message API serves, in catalogue order.
+    pub(crate) fn message_classes() -> impl Iterator<Item = &'static str> {
+        CATALOGUE.iter().map(|e| e.1)
+    }
+
     /// The call a message class names.
     pub(crate) fn from_message_class(class: &str) -> Option<Api> {
         CATALOGUE.iter().find(|e| e.1 == class).map(|e| e.0)

@@ -290,6 +290,164 @@ fn session_params(uuid: String) -> Input {
     Input::Params(params)
 }
 
+/// Every REST operation: method, path under `/zstack`, the call it runs, and the parameter its
+/// path variable fills. It is the catalogue `crate::rest_operations` publishes; a test checks that
+/// every `.route(` of this crate is in it, and the authorization matrix calls each one.
+pub(crate) const OPERATIONS: &[(&str, &str, Api, Option<&str>)] = &[
+    ("PUT", "/v1/accounts/login", Api::LogInByAccount, None),
+    (
+        "PUT",
+        "/v1/iam2/virtual-ids/login",
+        Api::LoginIam2VirtualId,
+        None,
+    ),
+    (
+        "DELETE",
+        "/v1/accounts/sessions/{uuid}",
+        Api::LogOut,
+        Some("sessionUuid"),
+    ),
+    (
+        "GET",
+        "/v1/accounts/sessions/{uuid}/valid",
+        Api::ValidateSession,
+        Some("sessionUuid"),
+    ),
+    ("POST", "/v1/tickets", Api::CreateTicket, None),
+    ("GET", "/v1/tickets", Api::QueryTicket, None),
+    ("GET", "/v1/tickets/{uuid}", Api::QueryTicket, Some("uuid")),
+    (
+        "DELETE",
+        "/v1/tickets/{uuid}",
+        Api::DeleteTicket,
+        Some("uuid"),
+    ),
+    (
+        "PUT",
+        "/v1/tickets/{uuid}/actions",
+        Api::ChangeTicketStatus,
+        Some("uuid"),
+    ),
+    (
+        "PUT",
+        "/v1/tickets/{uuid}/actions",
+        Api::UpdateTicketRequest,
+        Some("uuid"),
+    ),
+    (
+        "PUT",
+        "/v1/tickets/{uuid}/actions",
+        Api::ArchiveTicket,
+        Some("uuid"),
+    ),
+    (
+        "GET",
+        "/v1/tickets/histories",
+        Api::QueryTicketHistory,
+        None,
+    ),
+    (
+        "GET",
+        "/v1/tickets/histories/{uuid}",
+        Api::QueryTicketHistory,
+        Some("uuid"),
+    ),
+    ("GET", "/v1/tickets/archives", Api::QueryArchiveTicket, None),
+    (
+        "GET",
+        "/v1/tickets/archives/{uuid}",
+        Api::QueryArchiveTicket,
+        Some("uuid"),
+    ),
+    (
+        "GET",
+        "/v1/tickets/histories/archives",
+        Api::QueryArchiveTicketHistory,
+        None,
+    ),
+    (
+        "GET",
+        "/v1/tickets/histories/archives/{uuid}",
+        Api::QueryArchiveTicketHistory,
+        Some("uuid"),
+    ),
+    ("GET", "/v1/ticket-types", Api::QueryTicketType, None),
+    (
+        "GET",
+        "/v1/ticket-types/{uuid}",
+        Api::QueryTicketType,
+        Some("uuid"),
+    ),
+    (
+        "POST",
+        "/v1/tickets/flow-collections",
+        Api::CreateFlowCollection,
+        None,
+    ),
+    (
+        "GET",
+        "/v1/tickets/flow-collections",
+        Api::QueryFlowCollection,
+        None,
+    ),
+    (
+        "GET",
+        "/v1/tickets/flow-collections/{uuid}",
+        Api::QueryFlowCollection,
+        Some("uuid"),
+    ),
+    (
+        "DELETE",
+        "/v1/tickets/flow-collections/{uuid}",
+        Api::DeleteFlowCollection,
+        Some("uuid"),
+    ),
+    (
+        "PUT",
+        "/v1/tickets/flow-collections/{uuid}/actions",
+        Api::UpdateFlowCollection,
+        Some("uuid"),
+    ),
+    (
+        "PUT",
+        "/v1/tickets/flow-collections/{uuid}/actions",
+        Api::ChangeFlowCollectionState,
+        Some("uuid"),
+    ),
+    (
+        "POST",
+        "/v1/tickets/flow-collections/{uuid}/ticket-types",
+        Api::AddTicketTypes,
+        Some("ticketFlowCollectionUuid"),
+    ),
+    (
+        "DELETE",
+        "/v1/tickets/flow-collections/{uuid}/ticket-types",
+        Api::RemoveTicketTypes,
+        Some("ticketFlowCollectionUuid"),
+    ),
+    ("POST", "/v1/tickets/flow", Api::AddFlow, None),
+    ("GET", "/v1/tickets/flow", Api::QueryFlow, None),
+    (
+        "GET",
+        "/v1/tickets/flow/{uuid}",
+        Api::QueryFlow,
+        Some("uuid"),
+    ),
+    (
+        "DELETE",
+        "/v1/tickets/flow/{uuid}",
+        Api::DeleteFlow,
+        Some("uuid"),
+    ),
+    (
+        "PUT",
+        "/v1/tickets/flow/{uuid}/actions",
+        Api::UpdateFlow,
+        Some("uuid"),
+    ),
+];
+
 const TICKET_ACTIONS: &[Api] = &[
     Api::ChangeTicketStatus,
     Api::UpdateTicketRequest,

@@ -427,8 +427,14 @@ impl Engine {
             },
         };
         if !actor.may_enter_org(org.id) {
+            // Name the organization as the caller did: its name is not theirs to learn.
+            let named = if raw.is_empty() {
+                org.id.to_string()
+            } else {
+                raw.to_owned()
+            };
             return Err(DomainError::Forbidden {
-                action: format!("enter organization {}", org.name),
+                action: format!("enter organization {named}"),
             });
         }
         Ok(org)

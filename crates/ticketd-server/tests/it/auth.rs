@@ -112,7 +112,9 @@ async fn missing_or_bad_credentials_get_401_in_jumpserver_shape() {
     }
 }
 
-fn rust_signature(secret: &str, method: &str, path: &str, date: &str) -> String {
+/// An HTTP Signature over `(request-target) accept date` as python `httpsig` makes it; `method`
+/// lowercase, `path` with its query.
+pub(crate) fn rust_signature(secret: &str, method: &str, path: &str, date: &str) -> String {
     let message =
         format!("(request-target): {method} {path}\naccept: application/json\ndate: {date}");
     base64::engine::general_purpose::STANDARD.encode(ticketd_core::credentials::hmac_sha256(

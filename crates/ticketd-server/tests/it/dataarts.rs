@@ -8,7 +8,7 @@ use ticketd_core::store::GrantQuery;
 use ticketd_core::{Actor, TicketId};
 
 const PROJECT: &str = "0a1b2c3d4e5f60718293a4b5c6d7e8f9";
-const EXPIRE_MS: i64 = 4_102_444_800_000; // 2100-01-01
+pub(crate) const EXPIRE_MS: i64 = 4_102_444_800_000; // 2100-01-01
 
 fn base(project: &str) -> String {
     format!("/v1/{project}/security")
@@ -1146,19 +1146,19 @@ fn sha256_hex(text: &str) -> String {
 
 /// A request signed the way Huawei's SDKs sign (written independently of the dialect's verifier).
 #[derive(Clone, Debug)]
-struct SignedCall {
-    method: &'static str,
-    path: String,
+pub(crate) struct SignedCall {
+    pub(crate) method: &'static str,
+    pub(crate) path: String,
     /// Already canonical: sorted by name, unreserved characters only.
-    query: String,
-    host: String,
-    workspace: String,
-    date: String,
-    body: String,
+    pub(crate) query: String,
+    pub(crate) host: String,
+    pub(crate) workspace: String,
+    pub(crate) date: String,
+    pub(crate) body: String,
 }
 
 impl SignedCall {
-    fn new(
+    pub(crate) fn new(
         app: &TestApp,
         method: &'static str,
         path: String,
@@ -1186,7 +1186,7 @@ impl SignedCall {
         ]
     }
 
-    fn authorization(&self, key_id: &str, secret: &str) -> String {
+    pub(crate) fn authorization(&self, key_id: &str, secret: &str) -> String {
         let headers = self.headers();
         let canonical_headers: String = headers
             .iter()

@@ -7,6 +7,7 @@
 
 mod app;
 mod auth;
+mod authz;
 mod cli;
 mod crash;
 mod dataarts;

@@ -7,7 +7,7 @@ use ticketd_core::credentials::sha512_hex;
 use ticketd_core::identity::{ROLE_ORG_ADMIN, ROLE_ORG_USER, SystemRole};
 use ticketd_core::{Actor, OrgId};
 
-const VM_TYPE: &str = "3b933e9aaf2d49b9a3dcf0c92867790f";
+pub(crate) const VM_TYPE: &str = "3b933e9aaf2d49b9a3dcf0c92867790f";
 const VM_API: &str = "org.zstack.header.vm.APICreateVmInstanceMsg";
 const VOLUME_API: &str = "org.zstack.header.volume.APICreateDataVolumeMsg";
 
@@ -205,7 +205,7 @@ async fn world() -> World {
     }
 }
 
-fn vm_request(name: &str) -> Value {
+pub(crate) fn vm_request(name: &str) -> Value {
     json!({"requestName": format!("create {name}"), "apiName": VM_API, "executeTimes": 1,
            "apiBody": {"name": name, "instanceOfferingUuid": "6c3bcc4e4ea54b17b2b8ef7e70e1b9d8"}})
 }
