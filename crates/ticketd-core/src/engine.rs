@@ -691,15 +691,18 @@ impl Engine {
         token: &str,
         now: DateTime<Utc>,
     ) -> Result<Actor, DomainError> {
-        let (record, user, memberships) = self
+        let found = self
             .store
             .token_actor(credentials::token_digest(token))
             .await?
             .ok_or(DomainError::Unauthenticated)?;
-        if record.expires_at.is_some_and(|e| e <= now) || !user.is_active {
+        if found.record.expires_at.is_some_and(|e| e <= now) || !found.user.is_active {
             return Err(DomainError::Unauthenticated);
         }
-        Ok(Actor { user, memberships })
+        Ok(Actor {
+            user: found.user,
+            memberships: found.memberships,
+        })
     }
 
     /// Creates an access key for `user`; the secret is returned here and never again.

@@ -6,6 +6,7 @@
 #![warn(missing_docs)]
 
 pub mod actor;
+pub mod cache;
 pub mod catalog;
 pub mod credentials;
 pub mod engine;

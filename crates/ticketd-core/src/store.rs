@@ -188,6 +188,19 @@ pub struct GrantQuery {
     pub offset: u64,
 }
 
+/// What authenticating a token reads, in one store call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenActor {
+    /// The token.
+    pub record: TokenRecord,
+    /// Its owner.
+    pub user: User,
+    /// The owner's memberships.
+    pub memberships: Vec<Membership>,
+    /// The directory generation read with them (`None`: the backend keeps none).
+    pub directory_generation: Option<i64>,
+}
+
 /// Persistence for the whole domain. Each method is one atomic operation.
 ///
 /// Backends: SQLite (`ticketd-store-sqlite`) and PostgreSQL; both pass the contract suite in
@@ -269,12 +282,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn create_token(&self, token: TokenRecord) -> Result<(), StoreError>;
     /// A token by digest.
     async fn find_token(&self, digest: [u8; 32]) -> Result<Option<TokenRecord>, StoreError>;
-    /// A token with its owner and the owner's memberships: what every authenticated request
-    /// needs, in one call (backends override it to save round trips).
-    async fn token_actor(
-        &self,
-        digest: [u8; 32],
-    ) -> Result<Option<(TokenRecord, User, Vec<Membership>)>, StoreError> {
+    /// A token with its owner, the owner's memberships and the directory generation: what
+    /// every authenticated request needs, in one call (backends override it to save round
+    /// trips).
+    async fn token_actor(&self, digest: [u8; 32]) -> Result<Option<TokenActor>, StoreError> {
         let Some(record) = self.find_token(digest).await? else {
             return Ok(None);
         };
@@ -282,7 +293,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
             return Ok(None);
         };
         let memberships = self.memberships_of(user.id).await?;
-        Ok(Some((record, user, memberships)))
+        let directory_generation = self.directory_generation().await?;
+        Ok(Some(TokenActor {
+            record,
+            user,
+            memberships,
+            directory_generation,
+        }))
+    }
+    /// A counter that every change to organizations, roles, users, memberships, flows, assets
+    /// or nodes increases in the same transaction (so caches of them can tell they are stale);
+    /// `None` when the backend keeps none, and then nothing is cached.
+    async fn directory_generation(&self) -> Result<Option<i64>, StoreError> {
+        Ok(None)
     }
     /// Deletes a token by digest (logout).
     async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError>;

@@ -43,7 +43,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usiz
         let (store, migrated) = PostgresStore::connect(&options)
             .await
             .with_context(|| format!("could not open PostgreSQL database {}", redact(url)))?;
-        return Ok((Arc::new(store), migrated));
+        return Ok((cached(Arc::new(store)), migrated));
     }
     if url.contains("://") && !url.starts_with("sqlite://") {
         bail!(
@@ -63,7 +63,13 @@ pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usiz
     };
     let (store, migrated) = SqliteStore::open(&options)
         .with_context(|| format!("could not open SQLite database {}", path.display()))?;
-    Ok((Arc::new(store), migrated))
+    Ok((cached(Arc::new(store)), migrated))
+}
+
+/// The store as the server uses it: the directory kept in memory, checked against the store's
+/// directory generation on every authenticated request (see `ticketd_core::cache`).
+fn cached(store: Arc<dyn Store>) -> Arc<dyn Store> {
+    Arc::new(ticketd_core::cache::CachedStore::new(store))
 }
 
 /// A database URL with any password replaced, for messages and logs.

@@ -257,6 +257,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0003_directory.sql"),
     ),
     (4, "listing", include_str!("../migrations/0004_listing.sql")),
+    (
+        5,
+        "generation",
+        include_str!("../migrations/0005_generation.sql"),
+    ),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).

@@ -17,7 +17,7 @@ use ticketd_core::identity::{
     TokenKind, TokenRecord, User,
 };
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
-use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery};
+use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery, TokenActor};
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketWrite,
 };
@@ -590,6 +590,65 @@ impl Store for PostgresStore {
             expires_at: get(&row, "expires_at")?,
             created_at: get(&row, "created_at")?,
         }))
+    }
+
+    async fn token_actor(&self, digest: [u8; 32]) -> Result<Option<TokenActor>, StoreError> {
+        // One round trip for what every authenticated request reads: the token, its owner, the
+        // owner's memberships (as two parallel arrays) and the directory generation.
+        let row = self
+            .db
+            .query_opt(
+                &format!(
+                    "WITH t AS (SELECT user_id AS token_user, kind AS token_kind, \
+                     expires_at AS token_expires_at, created_at AS token_created_at \
+                     FROM api_tokens WHERE token_hash = $1) \
+                     SELECT {USER_COLUMNS}, token_kind, token_expires_at, token_created_at, \
+                     (SELECT value FROM directory_generation WHERE id = 1) AS directory_generation, \
+                     ARRAY(SELECT org_id FROM org_members WHERE user_id = users.id \
+                           ORDER BY org_id, role_id) AS member_orgs, \
+                     ARRAY(SELECT role_id FROM org_members WHERE user_id = users.id \
+                           ORDER BY org_id, role_id) AS member_roles \
+                     FROM t JOIN users ON users.id = t.token_user"
+                ),
+                &[&&digest[..]],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let user = rows::user(&row)?;
+        let orgs: Vec<Uuid> = get(&row, "member_orgs")?;
+        let roles: Vec<Uuid> = get(&row, "member_roles")?;
+        let memberships = orgs
+            .into_iter()
+            .zip(roles)
+            .map(|(org, role)| Membership {
+                org_id: OrgId(org),
+                user_id: user.id,
+                role_id: RoleId(role),
+            })
+            .collect();
+        let kind: String = get(&row, "token_kind")?;
+        Ok(Some(TokenActor {
+            record: TokenRecord {
+                token_hash: digest,
+                user_id: user.id,
+                kind: token_kind(&kind),
+                expires_at: get(&row, "token_expires_at")?,
+                created_at: get(&row, "token_created_at")?,
+            },
+            user,
+            memberships,
+            directory_generation: get(&row, "directory_generation")?,
+        }))
+    }
+
+    async fn directory_generation(&self) -> Result<Option<i64>, StoreError> {
+        let row = self
+            .db
+            .query_opt("SELECT value FROM directory_generation WHERE id = 1", &[])
+            .await?;
+        row.map(|row| get(&row, "value")).transpose()
     }
 
     async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError> {

@@ -7,6 +7,7 @@
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use ticketd_core::StoreError;
@@ -58,6 +59,9 @@ type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 
 pub(crate) struct Pool {
     acquire_timeout: Duration,
+    /// Increased by the writer after every commit: anything derived from the data at one epoch
+    /// (a list count) is exact while the epoch stays the same.
+    write_epoch: Arc<AtomicU64>,
     writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
     reader_permits: Semaphore,
@@ -134,6 +138,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0003_directory.sql"),
     ),
     (4, "listing", include_str!("../migrations/0004_listing.sql")),
+    (
+        5,
+        "generation",
+        include_str!("../migrations/0005_generation.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.
@@ -193,20 +202,28 @@ impl Pool {
             .map(|_| open_connection(options, true))
             .collect::<Result<Vec<_>, _>>()?;
         let (sender, receiver) = mpsc::channel::<Job>(4096);
+        let write_epoch = Arc::new(AtomicU64::new(0));
+        let epoch = Arc::clone(&write_epoch);
         std::thread::Builder::new()
             .name("ticketd-sqlite-writer".into())
-            .spawn(move || writer_loop(writer_conn, receiver))
+            .spawn(move || writer_loop(writer_conn, receiver, &epoch))
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         let n_readers = readers.len();
         Ok((
             Arc::new(Self {
                 acquire_timeout: options.acquire_timeout,
+                write_epoch,
                 writer: sender,
                 readers: Mutex::new(readers),
                 reader_permits: Semaphore::new(n_readers),
             }),
             migrated,
         ))
+    }
+
+    /// The number of commits so far (see `write_epoch`).
+    pub(crate) fn write_epoch(&self) -> u64 {
+        self.write_epoch.load(Ordering::Acquire)
     }
 
     /// Runs `job` in the writer's next transaction; answers after the commit.
@@ -301,7 +318,7 @@ impl Pool {
     }
 }
 
-fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>) {
+fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>, epoch: &AtomicU64) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
         batch.push(first);
@@ -325,8 +342,12 @@ fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>) {
             let _ = conn.execute_batch("ROLLBACK");
             e.to_string()
         });
-        if let Err(message) = &commit {
-            tracing::error!(error = %message, "sqlite commit failed");
+        match &commit {
+            // Before anyone hears of the commit, so no reader can pair new data with an old epoch.
+            Ok(()) => {
+                epoch.fetch_add(1, Ordering::Release);
+            }
+            Err(message) => tracing::error!(error = %message, "sqlite commit failed"),
         }
         for complete in completions {
             complete(commit.clone());

@@ -1,6 +1,7 @@
 //! ticketd's embedded store: SQLite in WAL mode with a group-committing writer thread.
 
 mod conn;
+mod counts;
 mod rows;
 mod tickets;
 
@@ -19,7 +20,7 @@ use ticketd_core::identity::{
     TokenKind, TokenRecord, User,
 };
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
-use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery};
+use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery, TokenActor};
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketState,
     TicketWrite,
@@ -30,6 +31,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: Arc<Pool>,
+    counts: Arc<counts::CountCache>,
 }
 
 impl SqliteStore {
@@ -37,7 +39,8 @@ impl SqliteStore {
     /// migrations ran.
     pub fn open(options: &SqliteOptions) -> Result<(Self, usize), StoreError> {
         let (pool, migrated) = Pool::open(options)?;
-        Ok((Self { pool }, migrated))
+        let counts = Arc::new(counts::CountCache::default());
+        Ok((Self { pool, counts }, migrated))
     }
 
     /// The query plan SQLite chooses for a ticket list query (for tests and benchmarks: list
@@ -548,23 +551,30 @@ impl Store for SqliteStore {
         self.pool.read(move |c| token_by_digest(c, digest)).await
     }
 
-    async fn token_actor(
-        &self,
-        digest: [u8; 32],
-    ) -> Result<Option<(TokenRecord, User, Vec<Membership>)>, StoreError> {
-        // One hop to a reader for the three lookups every authenticated request makes.
+    async fn token_actor(&self, digest: [u8; 32]) -> Result<Option<TokenActor>, StoreError> {
+        // One hop to a reader for the lookups every authenticated request makes.
         self.pool
             .read(move |c| {
-                let Some(token) = token_by_digest(c, digest)? else {
+                let Some(record) = token_by_digest(c, digest)? else {
                     return Ok(None);
                 };
-                let Some(user) = user_by_id(c, token.user_id)? else {
+                let Some(user) = user_by_id(c, record.user_id)? else {
                     return Ok(None);
                 };
                 let memberships = memberships_of_user(c, user.id)?;
-                Ok(Some((token, user, memberships)))
+                let directory_generation = Some(directory_generation(c)?);
+                Ok(Some(TokenActor {
+                    record,
+                    user,
+                    memberships,
+                    directory_generation,
+                }))
             })
             .await
+    }
+
+    async fn directory_generation(&self) -> Result<Option<i64>, StoreError> {
+        self.pool.read(|c| directory_generation(c).map(Some)).await
     }
 
     async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError> {
@@ -752,9 +762,18 @@ impl Store for SqliteStore {
     }
 
     async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
-        self.pool
-            .read(move |c| tickets::list_tickets(c, &query))
-            .await
+        let key = query.with_total.then(|| counts::count_key(&query));
+        // Read before the count runs: a write committing meanwhile moves the epoch past it.
+        let epoch = self.pool.write_epoch();
+        let known = key.as_deref().and_then(|k| self.counts.get(k, epoch));
+        let page = self
+            .pool
+            .read(move |c| tickets::list_tickets(c, &query, known))
+            .await?;
+        if let (Some(key), None, Some(total)) = (key, known, page.total) {
+            self.counts.put(key, epoch, total);
+        }
+        Ok(page)
     }
 
     async fn ticket_history(&self, id: TicketId) -> Result<Vec<HistoryEntry>, StoreError> {
@@ -1016,6 +1035,12 @@ fn memberships_of_user(
 ) -> Result<Vec<Membership>, StoreError> {
     c.prepare_cached("SELECT org_id, user_id, role_id FROM org_members WHERE user_id = ?1")
         .and_then(|mut s| s.query_map([user.0], rows::membership)?.collect())
+        .map_err(db_err)
+}
+
+fn directory_generation(conn: &rusqlite::Connection) -> Result<i64, StoreError> {
+    conn.prepare_cached("SELECT value FROM directory_generation WHERE id = 1")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
         .map_err(db_err)
 }
 

@@ -1399,3 +1399,227 @@ pub async fn chosen_approvers_and_table_permissions(store: Arc<dyn Store>) {
         Some(expire.timestamp_millis())
     );
 }
+
+/// Every change to what processes cache (organizations, users, memberships, flows, catalog)
+/// increases the directory generation in its own transaction; tickets and tokens do not; and
+/// reading a token reads the generation with it.
+pub async fn directory_generation_tracks_every_directory_change(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    let Some(mut last) = store.directory_generation().await.unwrap() else {
+        return;
+    };
+    let mut changed = |what: &str, now: Option<i64>| {
+        let now = now.unwrap();
+        assert!(
+            now > last,
+            "{what} did not increase the generation ({last} -> {now})"
+        );
+        last = now;
+    };
+    let org = w
+        .engine
+        .create_org(Some(&w.admin), "Generation", t0())
+        .await
+        .unwrap();
+    changed("create org", store.directory_generation().await.unwrap());
+    w.engine
+        .rename_org(&w.admin, org.id, "Renamed")
+        .await
+        .unwrap();
+    changed("rename org", store.directory_generation().await.unwrap());
+    w.engine
+        .add_member(Some(&w.admin), org.id, w.alice.id(), ROLE_ORG_USER)
+        .await
+        .unwrap();
+    changed("add member", store.directory_generation().await.unwrap());
+    w.engine
+        .remove_member(&w.admin, org.id, w.alice.id())
+        .await
+        .unwrap();
+    changed("remove member", store.directory_generation().await.unwrap());
+    let mut renamed = w.carol.user.clone();
+    renamed.name = "Caroline".into();
+    w.engine
+        .update_user(&w.admin, renamed, at(1))
+        .await
+        .unwrap();
+    changed("update user", store.directory_generation().await.unwrap());
+    let flow = w
+        .flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    changed("create flow", store.directory_generation().await.unwrap());
+    store.delete_flow(flow.id).await.unwrap();
+    changed("delete flow", store.directory_generation().await.unwrap());
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    changed("create flow", store.directory_generation().await.unwrap());
+    let asset = ticketd_core::catalog::Asset {
+        id: ticketd_core::AssetId(uuid::Uuid::from_u128(0xa55e7)),
+        org_id: DEFAULT_ORG,
+        name: "gen-host".into(),
+        address: "10.9.9.9".into(),
+        platform: "Linux".into(),
+        is_active: true,
+        node_ids: Vec::new(),
+        comment: String::new(),
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    store.put_asset(asset.clone()).await.unwrap();
+    changed("put asset", store.directory_generation().await.unwrap());
+    store.delete_asset(asset.id).await.unwrap();
+    changed("delete asset", store.directory_generation().await.unwrap());
+    w.engine
+        .delete_user(&w.admin, w.mallory.id())
+        .await
+        .unwrap();
+    changed("delete user", store.directory_generation().await.unwrap());
+
+    // Tickets and tokens are not directory data.
+    let t = w.open(&w.alice, "general", "no change", at(2)).await;
+    w.engine.act(&w.bob, t.id, approve(), at(3)).await.unwrap();
+    w.engine
+        .install_token(
+            w.alice.id(),
+            "generation-token",
+            TokenKind::Api,
+            None,
+            at(4),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.directory_generation().await.unwrap(), Some(last));
+    let found = store
+        .token_actor(ticketd_core::credentials::token_digest("generation-token"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.directory_generation, Some(last));
+    assert_eq!(found.user.id, w.alice.id());
+    assert_eq!(
+        found.memberships,
+        store.memberships_of(w.alice.id()).await.unwrap()
+    );
+}
+
+/// Two caching stores over one database (two processes): a change made through one is seen
+/// through the other from its next authenticated request on.
+pub async fn caches_over_one_database_stay_coherent(store: Arc<dyn Store>) {
+    use ticketd_core::cache::CachedStore;
+    let w = World::new(store.clone()).await;
+    if store.directory_generation().await.unwrap().is_none() {
+        return;
+    }
+    w.engine
+        .install_token(w.bob.id(), "coherence-token", TokenKind::Api, None, t0())
+        .await
+        .unwrap();
+    let first: Arc<dyn Store> = Arc::new(CachedStore::new(store.clone()));
+    let second = Arc::new(CachedStore::new(store.clone()));
+    let digest = ticketd_core::credentials::token_digest("coherence-token");
+    // The second process serves a request: it caches the organizations and bob.
+    second.token_actor(digest).await.unwrap().unwrap();
+    let before = second.list_orgs().await.unwrap();
+    assert_eq!(
+        second.get_user(w.carol.id()).await.unwrap().unwrap().name,
+        "Carol"
+    );
+    // The first process changes both.
+    let changer = engine(first.clone());
+    changer
+        .create_org(Some(&w.admin), "Seen elsewhere", t0())
+        .await
+        .unwrap();
+    let mut renamed = w.carol.user.clone();
+    renamed.name = "Caroline".into();
+    changer.update_user(&w.admin, renamed, at(1)).await.unwrap();
+    // Until the second process's next request, it may answer from its cache; from then on, not.
+    second.token_actor(digest).await.unwrap().unwrap();
+    let after = second.list_orgs().await.unwrap();
+    assert_eq!(after.len(), before.len() + 1);
+    assert!(after.iter().any(|o| o.name == "Seen elsewhere"));
+    assert_eq!(
+        second.get_user(w.carol.id()).await.unwrap().unwrap().name,
+        "Caroline"
+    );
+    // Changes through a cache are seen by that cache at once.
+    let flows_before = first.list_flows(vec![DEFAULT_ORG]).await.unwrap().len();
+    let cached_world = engine(first.clone());
+    cached_world
+        .create_flow(
+            &w.admin,
+            ticketd_core::engine::FlowInput {
+                org_id: DEFAULT_ORG,
+                name: "through the cache".into(),
+                description: String::new(),
+                kinds: vec!["general".into()],
+                is_default: false,
+                enabled: true,
+                levels: vec![ticketd_core::engine::any_level(
+                    ticketd_core::selector::Selector::All,
+                )],
+                cc_users: Vec::new(),
+                attributes: serde_json::Value::Null,
+            },
+            at(2),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        first.list_flows(vec![DEFAULT_ORG]).await.unwrap().len(),
+        flows_before + 1
+    );
+}
+
+/// A list's count is exact after every write, however often the same list was counted before
+/// (backends may remember counts between writes).
+pub async fn counts_stay_exact_across_writes(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let query = TicketQuery {
+        with_total: true,
+        states: vec![TicketState::Pending],
+        search: vec![vec![vec!["count".into()]]],
+        ..TicketQuery::new(Visibility::All)
+    };
+    let total = |q: TicketQuery| {
+        let engine = w.engine.clone();
+        let admin = w.admin.clone();
+        async move { engine.list_tickets(&admin, q).await.unwrap().total }
+    };
+    assert_eq!(total(query.clone()).await, Some(0));
+    let first = w.open(&w.alice, "general", "count me", t0()).await;
+    assert_eq!(total(query.clone()).await, Some(1));
+    assert_eq!(
+        total(TicketQuery {
+            offset: 5,
+            ..query.clone()
+        })
+        .await,
+        Some(1)
+    );
+    w.open(&w.alice, "general", "count me too", at(1)).await;
+    assert_eq!(total(query.clone()).await, Some(2));
+    w.engine
+        .act(&w.bob, first.id, approve(), at(2))
+        .await
+        .unwrap();
+    assert_eq!(total(query.clone()).await, Some(1));
+    let awaiting = TicketQuery {
+        with_total: true,
+        current_assignee: Some(w.bob.id()),
+        ..TicketQuery::new(Visibility::Related {
+            user: w.bob.id(),
+            orgs: Vec::new(),
+        })
+    };
+    let mine = |q: TicketQuery| {
+        let engine = w.engine.clone();
+        let bob = w.bob.clone();
+        async move { engine.list_tickets(&bob, q).await.unwrap().total }
+    };
+    let before = mine(awaiting.clone()).await;
+    w.open(&w.carol, "general", "count me for bob", at(3)).await;
+    assert_eq!(mine(awaiting).await, before.map(|n| n + 1));
+}

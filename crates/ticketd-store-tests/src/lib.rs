@@ -59,7 +59,10 @@ macro_rules! contract_suite {
             search_exclusions_and_sorting,
             users_can_be_updated_and_deleted,
             global_flows_resolve_approvers_in_the_ticket_org,
-            chosen_approvers_and_table_permissions
+            chosen_approvers_and_table_permissions,
+            directory_generation_tracks_every_directory_change,
+            caches_over_one_database_stay_coherent,
+            counts_stay_exact_across_writes
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {

@@ -74,6 +74,8 @@ struct Ids {
     flow: String,
 }
 
+/// Every route of every dialect: JumpServer's from its OpenAPI document, the others' from their
+/// crates' route catalogues (which tests check against the routers).
 fn dialect_routes(openapi: &Value) -> Vec<Route> {
     let mut routes = Vec::new();
     for (path, operations) in openapi["paths"].as_object().unwrap() {
@@ -85,102 +87,25 @@ fn dialect_routes(openapi: &Value) -> Vec<Route> {
             });
         }
     }
-    let more: &[(Dialect, &str, &str)] = &[
-        (Dialect::TopHc, "POST", "/v1/ticket/save"),
-        (Dialect::TopHc, "POST", "/v1/ticket/submit"),
-        (Dialect::TopHc, "GET", "/v1/ticket/list"),
-        (Dialect::TopHc, "GET", "/v1/ticket/inspect"),
-        (Dialect::TopHc, "POST", "/v1/ticket/saved/submit"),
-        (Dialect::TopHc, "POST", "/v1/ticket/overruled/submit"),
-        (Dialect::TopHc, "POST", "/v1/ticket/archive"),
-        (Dialect::TopHc, "POST", "/v1/ticket/overrule"),
-        (Dialect::TopHc, "POST", "/v1/ticket/pass"),
-        (Dialect::TopHc, "POST", "/v1/ticket/withdraw"),
-        (Dialect::TopHc, "POST", "/v1/ticket/confirm"),
-        (Dialect::TopHc, "POST", "/v1/ticket/delete"),
-        (Dialect::TopHc, "POST", "/v1/ticket/process/create"),
-        (Dialect::TopHc, "POST", "/v1/ticket/process/delete"),
-        (Dialect::TopHc, "POST", "/v1/ticket/process/update"),
-        (Dialect::TopHc, "GET", "/v1/ticket/process/inspect"),
-        (Dialect::TopHc, "GET", "/v1/ticket/process/list"),
-        (Dialect::TopHc, "POST", "/v1/authentication/login"),
-        (Dialect::TopHc, "POST", "/v1/authentication/logout"),
-        (Dialect::ZStack, "PUT", "/zstack/v1/accounts/login"),
-        (Dialect::ZStack, "PUT", "/zstack/v1/iam2/virtual-ids/login"),
-        (
-            Dialect::ZStack,
-            "DELETE",
-            "/zstack/v1/accounts/sessions/{uuid}",
-        ),
-        (
-            Dialect::ZStack,
-            "GET",
-            "/zstack/v1/accounts/sessions/{uuid}/valid",
-        ),
-        (Dialect::ZStack, "POST", "/zstack/v1/tickets"),
-        (Dialect::ZStack, "GET", "/zstack/v1/tickets"),
-        (Dialect::ZStack, "GET", "/zstack/v1/tickets/{uuid}"),
-        (Dialect::ZStack, "DELETE", "/zstack/v1/tickets/{uuid}"),
-        (Dialect::ZStack, "PUT", "/zstack/v1/tickets/{uuid}/actions"),
-        (Dialect::ZStack, "GET", "/zstack/v1/tickets/histories"),
-        (Dialect::ZStack, "GET", "/zstack/v1/tickets/archives"),
-        (Dialect::ZStack, "GET", "/zstack/v1/ticket-types"),
-        (
-            Dialect::ZStack,
-            "POST",
-            "/zstack/v1/tickets/flow-collections",
-        ),
-        (
-            Dialect::ZStack,
-            "GET",
-            "/zstack/v1/tickets/flow-collections",
-        ),
-        (
-            Dialect::ZStack,
-            "PUT",
-            "/zstack/v1/tickets/flow-collections/{uuid}/actions",
-        ),
-        (
-            Dialect::ZStack,
-            "POST",
-            "/zstack/v1/tickets/flow-collections/{uuid}/ticket-types",
-        ),
-        (
-            Dialect::ZStack,
-            "DELETE",
-            "/zstack/v1/tickets/flow-collections/{uuid}/ticket-types",
-        ),
-        (Dialect::ZStack, "POST", "/zstack/v1/tickets/flow"),
-        (Dialect::ZStack, "GET", "/zstack/v1/tickets/flow"),
-        (
-            Dialect::ZStack,
-            "PUT",
-            "/zstack/v1/tickets/flow/{uuid}/actions",
-        ),
-        (Dialect::ZStack, "POST", "/zstack/api/"),
-    ];
-    let da: &[(&str, &str)] = &[
-        ("GET", "/openapi/permission-approve/approvals"),
-        ("POST", "/permission-approve/approve/{id}"),
-        ("POST", "/permission-approve/reject/{id}"),
-        ("POST", "/openapi/permission-approve/batch-approve"),
-        ("POST", "/openapi/permission-approve/batch-reject"),
-        ("POST", "/permission-application/table/approvers"),
-        ("POST", "/permission-application/table"),
-        ("PUT", "/permission-application/applications/{id}"),
-    ];
-    let da = da.iter().map(|(method, path)| {
-        (
-            Dialect::DataArts,
-            *method,
-            format!("/v1/{{project_id}}/security{path}"),
-        )
-    });
-    for (dialect, method, path) in more
+    let catalogued = ticketd_api_tophc::ROUTES
         .iter()
-        .map(|(d, m, p)| (*d, *m, (*p).to_owned()))
-        .chain(da)
-    {
+        .map(|(method, path)| (Dialect::TopHc, *method, (*path).to_owned()))
+        .chain(
+            ticketd_api_zstack::rest_operations()
+                .into_iter()
+                .map(|op| (Dialect::ZStack, op.method, op.path)),
+        )
+        .chain(
+            ticketd_api_zstack::MESSAGE_API_PATHS
+                .iter()
+                .map(|path| (Dialect::ZStack, "POST", (*path).to_owned())),
+        )
+        .chain(
+            ticketd_api_dataarts::ROUTES
+                .iter()
+                .map(|(method, path, _)| (Dialect::DataArts, *method, (*path).to_owned())),
+        );
+    for (dialect, method, path) in catalogued {
         routes.push(Route {
             dialect,
             method: Method::from_bytes(method.as_bytes()).unwrap(),
@@ -354,7 +279,11 @@ fn json_value(texts: Vec<String>) -> impl Strategy<Value = Value> {
 
 /// Realistic bodies for each kind of call, to be mutated field by field.
 fn samples(ids: &Ids) -> Vec<Value> {
-    vec![
+    let mut samples: Vec<Value> = ticketd_api_zstack::message_classes()
+        .into_iter()
+        .map(|class| json!({class: {"session": {"uuid": ADMIN_TOKEN}, "uuid": ids.ticket.replace('-', "")}}))
+        .collect();
+    samples.extend([
         json!({"title": "fuzz", "org_id": DEFAULT_ORG, "apply_assets": [ids.asset],
                "apply_accounts": ["root"], "apply_actions": ["connect"],
                "apply_date_start": "2026/08/21 10:00:00 +0800",
@@ -381,7 +310,8 @@ fn samples(ids: &Ids) -> Vec<Value> {
                "proposers": [{"id": ids.user, "name": "admin", "type": 0}], "reason": "r"}),
         json!({"approval_ids": [ids.ticket], "comment": "batch"}),
         json!({"username": "admin", "password": "wrong"}),
-    ]
+    ]);
+    samples
 }
 
 fn mutated(samples: Vec<Value>, texts: Vec<String>) -> impl Strategy<Value = Value> {

@@ -14,6 +14,33 @@ async fn schemathesis_finds_no_server_error_in_the_published_api() {
     ])
     .await;
     let schema = app.url("/api/v1/docs/openapi.json");
+    let mut attempt = 0;
+    let stdout = loop {
+        attempt += 1;
+        let (success, stdout, stderr) = run_schemathesis(&schema).await;
+        let summary: Vec<&str> = stdout
+            .lines()
+            .skip_while(|line| !line.contains("SUMMARY"))
+            .collect();
+        eprintln!("{}", summary.join("\n"));
+        if success {
+            break stdout;
+        }
+        // Hypothesis occasionally fails inside itself ("Runtime Error", e.g. an AST recursion
+        // mismatch); that says nothing about the server, so such a run is repeated once. A
+        // server error is a failure at once.
+        let internal_only = stdout.contains("Runtime Error") && !stdout.contains("Server error");
+        assert!(
+            internal_only && attempt < 2,
+            "schemathesis found failures:\n{stdout}\n{stderr}"
+        );
+    };
+    assert!(stdout.contains("passed"), "{stdout}");
+}
+
+/// One run of Schemathesis against `schema`; returns whether it passed, and what it printed.
+async fn run_schemathesis(schema: &str) -> (bool, String, String) {
+    let schema = schema.to_owned();
     let report = tempfile::tempdir().unwrap();
     let report_dir = report.path().display().to_string();
     let output = tokio::task::spawn_blocking(move || {
@@ -31,8 +58,9 @@ async fn schemathesis_finds_no_server_error_in_the_published_api() {
                 "20261203",
                 "--generation-database",
                 "none",
+                // One worker: Hypothesis is not thread-safe everywhere (see the retry above).
                 "--workers",
-                "2",
+                "1",
                 "--request-timeout",
                 "20",
                 "--no-color",
@@ -44,16 +72,9 @@ async fn schemathesis_finds_no_server_error_in_the_published_api() {
     .await
     .unwrap()
     .expect("schemathesis must be installed: python3 -m pip install schemathesis (see .ci/run)");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let summary: Vec<&str> = stdout
-        .lines()
-        .skip_while(|line| !line.contains("SUMMARY"))
-        .collect();
-    eprintln!("{}", summary.join("\n"));
-    assert!(
+    (
         output.status.success(),
-        "schemathesis found failures:\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(stdout.contains("passed"), "{stdout}");
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }

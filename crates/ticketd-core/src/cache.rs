@@ -1,0 +1,507 @@
+//! `CachedStore`: a `Store` that keeps the directory (organizations, roles, users, memberships,
+//! flows, catalog lookups) in memory, valid while the store's directory generation is unchanged.
+//!
+//! Every authenticated request reads its token through [`Store::token_actor`], which also reads
+//! the directory generation in the same call; every change to the directory increases that
+//! generation in its own transaction (database triggers, so no code path can forget). When a
+//! request observes a new generation, everything cached is dropped, so processes sharing one
+//! database stay coherent at the cost of that one read they make anyway. Changes made through
+//! this store drop the cache at once. Tickets, tokens and access keys are never cached: they
+//! change with every decision, and revocation must take effect immediately.
+
+use crate::catalog::{Asset, CatalogQuery, Node};
+use crate::error::StoreError;
+use crate::flow::Flow;
+use crate::identity::{
+    AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, Role, TokenRecord, User,
+};
+use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
+use crate::store::{GrantQuery, Store, TicketPage, TicketQuery, TokenActor};
+use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
+use async_trait::async_trait;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// Entries kept per keyed map before it is emptied (a bound, not an eviction policy: the
+/// directory of one deployment fits easily; a pathological key space only costs refetches).
+const MAX_ENTRIES: usize = 16_384;
+
+/// What is cached, all valid for `generation`.
+#[derive(Default)]
+struct Cached {
+    /// The generation the entries belong to; `None` until one is observed.
+    generation: Option<i64>,
+    /// Increased whenever the entries are dropped, so a lookup that started before a drop
+    /// does not store what it read.
+    epoch: u64,
+    orgs: Option<Arc<Vec<Org>>>,
+    roles: Option<Arc<Vec<Role>>>,
+    users: HashMap<UserId, Option<User>>,
+    memberships: HashMap<UserId, Vec<Membership>>,
+    directories: HashMap<OrgId, Arc<Vec<DirectoryEntry>>>,
+    flows: HashMap<Vec<OrgId>, Arc<Vec<Flow>>>,
+    flow_by_id: HashMap<FlowId, Option<Flow>>,
+    assets: HashMap<Vec<uuid::Uuid>, (u64, Vec<Asset>)>,
+    nodes: HashMap<Vec<uuid::Uuid>, (u64, Vec<Node>)>,
+}
+
+impl Cached {
+    fn clear(&mut self) {
+        let (generation, epoch) = (self.generation, self.epoch + 1);
+        *self = Cached {
+            generation,
+            epoch,
+            ..Cached::default()
+        };
+    }
+}
+
+/// A directory-caching wrapper around another store (see the module documentation).
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    cached: Mutex<Cached>,
+}
+
+impl std::fmt::Debug for CachedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CachedStore")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A catalog query that only looks objects up by id (what rendering and validation ask).
+fn id_lookup(query: &CatalogQuery) -> Option<Vec<uuid::Uuid>> {
+    let plain =
+        query.org_ids.is_none() && query.search.is_none() && query.limit == 0 && query.offset == 0;
+    let mut ids = query.ids.clone().filter(|_| plain)?;
+    ids.sort_unstable();
+    ids.dedup();
+    Some(ids)
+}
+
+impl CachedStore {
+    /// Wraps `inner`. A backend that keeps no directory generation is never cached.
+    pub fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            cached: Mutex::new(Cached::default()),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Cached> {
+        // The map only holds copies of stored data: after a panic elsewhere it is still valid.
+        self.cached.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the generation a read observed; a new one drops everything cached.
+    fn observe(&self, generation: Option<i64>) {
+        let mut cached = self.lock();
+        if cached.generation != generation {
+            cached.clear();
+            cached.generation = generation;
+        }
+    }
+
+    /// Drops everything after a change made through this store.
+    fn changed(&self) {
+        self.lock().clear();
+    }
+
+    /// The epoch to store a lookup under, or `None` when caching is off (no generation seen).
+    fn begin(&self) -> Option<u64> {
+        let cached = self.lock();
+        cached.generation.map(|_| cached.epoch)
+    }
+
+    /// Stores what a lookup begun at `epoch` read, unless the cache was dropped meanwhile.
+    fn fill(&self, epoch: Option<u64>, store: impl FnOnce(&mut Cached)) {
+        let mut cached = self.lock();
+        if epoch.is_some_and(|e| e == cached.epoch) {
+            store(&mut cached);
+        }
+    }
+
+    async fn orgs(&self) -> Result<Arc<Vec<Org>>, StoreError> {
+        if let Some(orgs) = self.lock().orgs.clone() {
+            return Ok(orgs);
+        }
+        let epoch = self.begin();
+        let orgs = Arc::new(self.inner.list_orgs().await?);
+        self.fill(epoch, |c| c.orgs = Some(Arc::clone(&orgs)));
+        Ok(orgs)
+    }
+
+    /// Runs a change through the inner store, then drops the cache (whatever the outcome: a
+    /// failed change may still have been applied, e.g. when only its answer was lost).
+    async fn change<R>(
+        &self,
+        result: impl std::future::Future<Output = Result<R, StoreError>>,
+    ) -> Result<R, StoreError> {
+        let result = result.await;
+        self.changed();
+        result
+    }
+}
+
+#[async_trait]
+impl Store for CachedStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.inner.ping().await
+    }
+
+    async fn directory_generation(&self) -> Result<Option<i64>, StoreError> {
+        let generation = self.inner.directory_generation().await?;
+        self.observe(generation);
+        Ok(generation)
+    }
+
+    async fn ensure_builtins(&self, orgs: Vec<Org>, roles: Vec<Role>) -> Result<(), StoreError> {
+        self.change(self.inner.ensure_builtins(orgs, roles)).await
+    }
+
+    async fn create_org(&self, org: Org) -> Result<(), StoreError> {
+        self.change(self.inner.create_org(org)).await
+    }
+
+    async fn get_org(&self, id: OrgId) -> Result<Option<Org>, StoreError> {
+        if self.begin().is_none() {
+            return self.inner.get_org(id).await;
+        }
+        Ok(self.orgs().await?.iter().find(|o| o.id == id).cloned())
+    }
+
+    async fn find_org_by_name(&self, name: &str) -> Result<Option<Org>, StoreError> {
+        if self.begin().is_none() {
+            return self.inner.find_org_by_name(name).await;
+        }
+        let wanted = name.to_lowercase();
+        Ok(self
+            .orgs()
+            .await?
+            .iter()
+            .find(|o| o.name.to_lowercase() == wanted)
+            .cloned())
+    }
+
+    async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
+        if self.begin().is_none() {
+            return self.inner.list_orgs().await;
+        }
+        Ok(self.orgs().await?.as_ref().clone())
+    }
+
+    async fn list_roles(&self) -> Result<Vec<Role>, StoreError> {
+        if let Some(roles) = self.lock().roles.clone() {
+            return Ok(roles.as_ref().clone());
+        }
+        let epoch = self.begin();
+        let roles = self.inner.list_roles().await?;
+        let shared = Arc::new(roles.clone());
+        self.fill(epoch, |c| c.roles = Some(shared));
+        Ok(roles)
+    }
+
+    async fn create_user(&self, user: NewUser) -> Result<(), StoreError> {
+        self.change(self.inner.create_user(user)).await
+    }
+
+    async fn update_user(&self, user: User) -> Result<(), StoreError> {
+        self.change(self.inner.update_user(user)).await
+    }
+
+    async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
+        if let Some(user) = self.lock().users.get(&id).cloned() {
+            return Ok(user);
+        }
+        let epoch = self.begin();
+        let user = self.inner.get_user(id).await?;
+        self.fill(epoch, |c| {
+            if c.users.len() >= MAX_ENTRIES {
+                c.users.clear();
+            }
+            c.users.insert(id, user.clone());
+        });
+        Ok(user)
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> Result<Option<User>, StoreError> {
+        self.inner.find_user_by_username(username).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>, StoreError> {
+        self.inner.list_users().await
+    }
+
+    async fn users_by_ids(&self, ids: Vec<UserId>) -> Result<Vec<User>, StoreError> {
+        let (mut found, missing, epoch) = {
+            let cached = self.lock();
+            let mut found = Vec::with_capacity(ids.len());
+            let mut missing = Vec::new();
+            for id in ids {
+                match cached.users.get(&id) {
+                    Some(user) => found.extend(user.clone()),
+                    None => missing.push(id),
+                }
+            }
+            (found, missing, cached.generation.map(|_| cached.epoch))
+        };
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let fetched = self.inner.users_by_ids(missing.clone()).await?;
+        self.fill(epoch, |c| {
+            if c.users.len() + missing.len() > MAX_ENTRIES {
+                c.users.clear();
+            }
+            for id in &missing {
+                c.users
+                    .insert(*id, fetched.iter().find(|u| u.id == *id).cloned());
+            }
+        });
+        found.extend(fetched);
+        Ok(found)
+    }
+
+    async fn password_hashes(&self, user: UserId) -> Result<Option<PasswordHashes>, StoreError> {
+        self.inner.password_hashes(user).await
+    }
+
+    async fn set_password_hashes(
+        &self,
+        user: UserId,
+        hashes: PasswordHashes,
+    ) -> Result<(), StoreError> {
+        self.change(self.inner.set_password_hashes(user, hashes))
+            .await
+    }
+
+    async fn add_membership(&self, membership: Membership) -> Result<(), StoreError> {
+        self.change(self.inner.add_membership(membership)).await
+    }
+
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
+        self.change(self.inner.remove_member(org, user)).await
+    }
+
+    async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
+        if let Some(memberships) = self.lock().memberships.get(&user).cloned() {
+            return Ok(memberships);
+        }
+        let epoch = self.begin();
+        let memberships = self.inner.memberships_of(user).await?;
+        self.fill(epoch, |c| {
+            if c.memberships.len() >= MAX_ENTRIES {
+                c.memberships.clear();
+            }
+            c.memberships.insert(user, memberships.clone());
+        });
+        Ok(memberships)
+    }
+
+    async fn memberships_in(&self, orgs: Vec<OrgId>) -> Result<Vec<Membership>, StoreError> {
+        self.inner.memberships_in(orgs).await
+    }
+
+    async fn org_directory(&self, org: OrgId) -> Result<Vec<DirectoryEntry>, StoreError> {
+        if let Some(directory) = self.lock().directories.get(&org).cloned() {
+            return Ok(directory.as_ref().clone());
+        }
+        let epoch = self.begin();
+        let directory = self.inner.org_directory(org).await?;
+        let shared = Arc::new(directory.clone());
+        self.fill(epoch, |c| {
+            if c.directories.len() >= MAX_ENTRIES {
+                c.directories.clear();
+            }
+            c.directories.insert(org, shared);
+        });
+        Ok(directory)
+    }
+
+    async fn update_org(&self, org: Org) -> Result<(), StoreError> {
+        self.change(self.inner.update_org(org)).await
+    }
+
+    async fn delete_org(&self, id: OrgId) -> Result<(), StoreError> {
+        self.change(self.inner.delete_org(id)).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        self.change(self.inner.delete_user(id)).await
+    }
+
+    async fn put_asset(&self, asset: Asset) -> Result<(), StoreError> {
+        self.change(self.inner.put_asset(asset)).await
+    }
+
+    async fn delete_asset(&self, id: AssetId) -> Result<(), StoreError> {
+        self.change(self.inner.delete_asset(id)).await
+    }
+
+    async fn list_assets(&self, query: CatalogQuery) -> Result<(u64, Vec<Asset>), StoreError> {
+        let Some(key) = id_lookup(&query) else {
+            return self.inner.list_assets(query).await;
+        };
+        if let Some(found) = self.lock().assets.get(&key).cloned() {
+            return Ok(found);
+        }
+        let epoch = self.begin();
+        let found = self.inner.list_assets(query).await?;
+        self.fill(epoch, |c| {
+            if c.assets.len() >= MAX_ENTRIES {
+                c.assets.clear();
+            }
+            c.assets.insert(key, found.clone());
+        });
+        Ok(found)
+    }
+
+    async fn put_node(&self, node: Node) -> Result<(), StoreError> {
+        self.change(self.inner.put_node(node)).await
+    }
+
+    async fn delete_node(&self, id: NodeId) -> Result<(), StoreError> {
+        self.change(self.inner.delete_node(id)).await
+    }
+
+    async fn list_nodes(&self, query: CatalogQuery) -> Result<(u64, Vec<Node>), StoreError> {
+        let Some(key) = id_lookup(&query) else {
+            return self.inner.list_nodes(query).await;
+        };
+        if let Some(found) = self.lock().nodes.get(&key).cloned() {
+            return Ok(found);
+        }
+        let epoch = self.begin();
+        let found = self.inner.list_nodes(query).await?;
+        self.fill(epoch, |c| {
+            if c.nodes.len() >= MAX_ENTRIES {
+                c.nodes.clear();
+            }
+            c.nodes.insert(key, found.clone());
+        });
+        Ok(found)
+    }
+
+    async fn create_token(&self, token: TokenRecord) -> Result<(), StoreError> {
+        self.inner.create_token(token).await
+    }
+
+    async fn find_token(&self, digest: [u8; 32]) -> Result<Option<TokenRecord>, StoreError> {
+        self.inner.find_token(digest).await
+    }
+
+    async fn token_actor(&self, digest: [u8; 32]) -> Result<Option<TokenActor>, StoreError> {
+        let found = self.inner.token_actor(digest).await?;
+        if let Some(found) = &found {
+            self.observe(found.directory_generation);
+        }
+        Ok(found)
+    }
+
+    async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError> {
+        self.inner.delete_token(digest).await
+    }
+
+    async fn create_access_key(&self, key: AccessKey) -> Result<(), StoreError> {
+        self.inner.create_access_key(key).await
+    }
+
+    async fn get_access_key(&self, id: AccessKeyId) -> Result<Option<AccessKey>, StoreError> {
+        // Signed requests read no token: refresh the generation here, before the engine looks
+        // the key's owner up (possibly from the cache).
+        let key = self.inner.get_access_key(id).await?;
+        if key.is_some() {
+            self.directory_generation().await?;
+        }
+        Ok(key)
+    }
+
+    async fn access_keys_of(&self, user: UserId) -> Result<Vec<AccessKey>, StoreError> {
+        self.inner.access_keys_of(user).await
+    }
+
+    async fn delete_access_key(&self, id: AccessKeyId) -> Result<(), StoreError> {
+        self.inner.delete_access_key(id).await
+    }
+
+    async fn create_flow(&self, flow: Flow) -> Result<(), StoreError> {
+        self.change(self.inner.create_flow(flow)).await
+    }
+
+    async fn update_flow(&self, flow: Flow, expected_version: i64) -> Result<(), StoreError> {
+        self.change(self.inner.update_flow(flow, expected_version))
+            .await
+    }
+
+    async fn delete_flow(&self, id: FlowId) -> Result<(), StoreError> {
+        self.change(self.inner.delete_flow(id)).await
+    }
+
+    async fn get_flow(&self, id: FlowId) -> Result<Option<Flow>, StoreError> {
+        if let Some(flow) = self.lock().flow_by_id.get(&id).cloned() {
+            return Ok(flow);
+        }
+        let epoch = self.begin();
+        let flow = self.inner.get_flow(id).await?;
+        self.fill(epoch, |c| {
+            if c.flow_by_id.len() >= MAX_ENTRIES {
+                c.flow_by_id.clear();
+            }
+            c.flow_by_id.insert(id, flow.clone());
+        });
+        Ok(flow)
+    }
+
+    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Vec<Flow>, StoreError> {
+        if let Some(flows) = self.lock().flows.get(&orgs).cloned() {
+            return Ok(flows.as_ref().clone());
+        }
+        let epoch = self.begin();
+        let flows = self.inner.list_flows(orgs.clone()).await?;
+        let shared = Arc::new(flows.clone());
+        self.fill(epoch, |c| {
+            if c.flows.len() >= MAX_ENTRIES {
+                c.flows.clear();
+            }
+            c.flows.insert(orgs, shared);
+        });
+        Ok(flows)
+    }
+
+    async fn write_ticket(&self, write: TicketWrite) -> Result<Ticket, StoreError> {
+        self.inner.write_ticket(write).await
+    }
+
+    async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+        self.inner.get_ticket(id).await
+    }
+
+    async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
+        self.inner.list_tickets(query).await
+    }
+
+    async fn ticket_history(&self, id: TicketId) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.inner.ticket_history(id).await
+    }
+
+    async fn add_comment(&self, comment: Comment) -> Result<(), StoreError> {
+        self.inner.add_comment(comment).await
+    }
+
+    async fn ticket_comments(&self, id: TicketId) -> Result<Vec<Comment>, StoreError> {
+        self.inner.ticket_comments(id).await
+    }
+
+    async fn get_grant(&self, id: uuid::Uuid) -> Result<Option<Grant>, StoreError> {
+        self.inner.get_grant(id).await
+    }
+
+    async fn list_grants(&self, query: GrantQuery) -> Result<Vec<Grant>, StoreError> {
+        self.inner.list_grants(query).await
+    }
+
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<(i64, Event)>, StoreError> {
+        self.inner.events_after(after, limit).await
+    }
+}
