@@ -15,11 +15,28 @@ pub(crate) fn request_time_zone(parts: &Parts, state: &AppState) -> Tz {
         .unwrap_or(state.settings.time_zone)
 }
 
-/// Renders a datetime as JumpServer does.
+/// Renders a datetime as JumpServer does (`%Y/%m/%d %H:%M:%S %z`).
+///
+/// Written out by hand: a page of tickets renders dozens of datetimes, and chrono's `format`
+/// parses its pattern again for each one.
 pub(crate) fn datetime(time: DateTime<Utc>, zone: Tz) -> String {
-    time.with_timezone(&zone)
-        .format("%Y/%m/%d %H:%M:%S %z")
-        .to_string()
+    use chrono::{Datelike, Offset, Timelike};
+    let local = time.with_timezone(&zone);
+    let offset = local.offset().fix().local_minus_utc();
+    let sign = if offset < 0 { '-' } else { '+' };
+    // Rounded to the minute as chrono's `%z` does (local mean times have offsets in seconds).
+    let minutes = (offset.unsigned_abs() + 30) / 60;
+    format!(
+        "{:04}/{:02}/{:02} {:02}:{:02}:{:02} {sign}{:02}{:02}",
+        local.year(),
+        local.month(),
+        local.day(),
+        local.hour(),
+        local.minute(),
+        local.second(),
+        minutes / 60,
+        minutes % 60
+    )
 }
 
 /// The request time zone as an extractor.

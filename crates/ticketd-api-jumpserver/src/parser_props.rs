@@ -85,3 +85,20 @@ proptest! {
         let _ = query.text("limit");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn datetimes_render_as_chrono_formats_them(
+        seconds in -62_000_000_000i64..250_000_000_000i64,
+        zone in proptest::sample::select(vec![
+            chrono_tz::UTC, chrono_tz::Asia::Shanghai, chrono_tz::Asia::Kolkata,
+            chrono_tz::America::St_Johns, chrono_tz::Pacific::Kiritimati, chrono_tz::America::Los_Angeles,
+        ]),
+    ) {
+        let time = chrono::DateTime::from_timestamp(seconds, 0).unwrap();
+        let expected = time.with_timezone(&zone).format("%Y/%m/%d %H:%M:%S %z").to_string();
+        prop_assert_eq!(crate::format::datetime(time, zone), expected);
+    }
+}

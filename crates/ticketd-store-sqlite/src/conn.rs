@@ -125,6 +125,14 @@ fn open_connection(options: &SqliteOptions, read_only: bool) -> Result<Connectio
          PRAGMA temp_store=MEMORY;"
     ))
     .map_err(db_err)?;
+    // The query planner stability guarantee: without it, a statement whose LIKE pattern is a
+    // bound parameter is compiled again on every execution (SQLite may pick a plan by the
+    // pattern), which was an eighth of a search's time. Every plan here is chosen by indexes.
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(db_err)?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
