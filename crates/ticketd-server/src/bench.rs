@@ -576,8 +576,16 @@ fn result(
     }
 }
 
+/// An `open` body; its title is drawn like the preloaded ones, so the tickets the scenario adds
+/// are as likely to match a search as the rest (titles no search matches would pile up at the
+/// head of every list and make later searches skip them all).
 fn open_body(asset: uuid::Uuid, n: usize) -> Value {
-    json!({"title": format!("bench open {n}"), "org_id": "Default", "apply_assets": [asset],
+    let title = format!(
+        "{} access {} open {n}",
+        WORDS[n % WORDS.len()],
+        WORDS[(n / WORDS.len()) % WORDS.len()]
+    );
+    json!({"title": title, "org_id": "Default", "apply_assets": [asset],
            "apply_accounts": ["root"], "apply_actions": ["connect"],
            "apply_date_start": "2026-01-01 00:00:00", "apply_date_expired": "2027-01-01 00:00:00"})
 }

@@ -262,6 +262,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "generation",
         include_str!("../migrations/0005_generation.sql"),
     ),
+    (
+        6,
+        "ordered_indexes",
+        include_str!("../migrations/0006_ordered_indexes.sql"),
+    ),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use ticketd_core::StoreError;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 /// The most jobs committed in one transaction.
 const MAX_BATCH: usize = 512;
@@ -64,7 +64,7 @@ pub(crate) struct Pool {
     write_epoch: Arc<AtomicU64>,
     writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Connection>>,
-    reader_permits: Semaphore,
+    reader_permits: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -151,6 +151,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "generation",
         include_str!("../migrations/0005_generation.sql"),
     ),
+    (
+        6,
+        "ordered_indexes",
+        include_str!("../migrations/0006_ordered_indexes.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.
@@ -223,7 +228,7 @@ impl Pool {
                 write_epoch,
                 writer: sender,
                 readers: Mutex::new(readers),
-                reader_permits: Semaphore::new(n_readers),
+                reader_permits: Arc::new(Semaphore::new(n_readers)),
             }),
             migrated,
         ))
@@ -287,23 +292,31 @@ impl Pool {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        let _permit =
-            match tokio::time::timeout(self.acquire_timeout, self.reader_permits.acquire()).await {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(_closed)) => return Err(StoreError::Unavailable("readers closed".into())),
-                Err(_elapsed) => {
-                    return Err(StoreError::Unavailable(format!(
-                        "no reader connection was free within {:?}",
-                        self.acquire_timeout
-                    )));
-                }
-            };
+        let acquire = Arc::clone(&self.reader_permits).acquire_owned();
+        let permit = match tokio::time::timeout(self.acquire_timeout, acquire).await {
+            Ok(Ok(permit)) => permit,
+            Ok(Err(_closed)) => return Err(StoreError::Unavailable("readers closed".into())),
+            Err(_elapsed) => {
+                return Err(StoreError::Unavailable(format!(
+                    "no reader connection was free within {:?}",
+                    self.acquire_timeout
+                )));
+            }
+        };
         let pool = Arc::clone(self);
+        // The permit travels with the connection: if the request is cancelled (a client gone, a
+        // request timeout) the blocking job still runs to its end, and the permit must not be
+        // freed for another caller before the connection is back in the pool.
         tokio::task::spawn_blocking(move || {
-            let conn = pool.take_reader()?;
-            let result = job(&conn);
-            pool.return_reader(conn);
-            result
+            let lease = Lease {
+                conn: Some(pool.take_reader()?),
+                pool,
+                _permit: permit,
+            };
+            match &lease.conn {
+                Some(conn) => job(conn),
+                None => Err(StoreError::Unavailable("no reader available".into())),
+            }
         })
         .await
         .map_err(|e| StoreError::Other(Box::new(e)))?
@@ -322,6 +335,22 @@ impl Pool {
     fn return_reader(&self, conn: Connection) {
         if let Ok(mut readers) = self.readers.lock() {
             readers.push(conn);
+        }
+    }
+}
+
+/// A reader connection on loan, returned to the pool when dropped (a panicking job included),
+/// together with the permit that allowed it.
+struct Lease {
+    pool: Arc<Pool>,
+    conn: Option<Connection>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            self.pool.return_reader(conn);
         }
     }
 }
@@ -414,5 +443,55 @@ mod tests {
         held.send(()).unwrap();
         holder.await.unwrap().unwrap();
         pool.read(|_conn| Ok(())).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_cancelled_read_keeps_its_connection_until_the_job_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions {
+            readers: 1,
+            acquire_timeout: Duration::from_secs(10),
+            ..SqliteOptions::new(dir.path().join("cancel.db"))
+        };
+        let (pool, _) = Pool::open(&options).unwrap();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started, is_running) = oneshot::channel::<()>();
+        let cancelled = {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move {
+                pool.read(move |_conn| {
+                    let _ = started.send(());
+                    let _ = released.recv();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        is_running.await.unwrap();
+        // The caller goes away (a client disconnecting, a request timeout); its job runs on.
+        cancelled.abort();
+        assert!(cancelled.await.unwrap_err().is_cancelled());
+        let next = {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move { pool.read(|_conn| Ok(42)).await })
+        };
+        tokio::task::yield_now().await;
+        release.send(()).unwrap();
+        assert_eq!(next.await.unwrap().unwrap(), 42);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicking_read_gives_its_connection_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions {
+            readers: 1,
+            ..SqliteOptions::new(dir.path().join("panic.db"))
+        };
+        let (pool, _) = Pool::open(&options).unwrap();
+        let failed = pool
+            .read(|_conn| -> Result<(), StoreError> { panic!("a bug in a row mapper") })
+            .await;
+        assert!(failed.is_err());
+        assert_eq!(pool.read(|_conn| Ok(7)).await.unwrap(), 7);
     }
 }

@@ -7,7 +7,7 @@
 //! an epoch stays exact until that epoch moves on.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use ticketd_core::store::{TicketOrder, TicketQuery};
 
 /// Remembered counts; beyond this many, the map starts over (distinct filters are few in
@@ -18,6 +18,10 @@ const MAX_COUNTS: usize = 4096;
 #[derive(Debug, Default)]
 pub(crate) struct CountCache {
     counts: Mutex<HashMap<String, (u64, u64)>>,
+    /// One lock per filter being counted: concurrent requests for a list nobody has counted yet
+    /// wait for the first one's count instead of all counting at once (on a cold start, sixteen
+    /// clients paging one search would otherwise hold every reader for seconds).
+    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The part of a query that decides its count (not the page, not the order).
@@ -40,6 +44,18 @@ impl CountCache {
             .get(key)
             .filter(|(at, _)| *at == epoch)
             .map(|(_, count)| *count)
+    }
+
+    /// The lock under which `key` is counted.
+    pub(crate) fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut flights = self
+            .flights
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if flights.len() >= MAX_COUNTS {
+            flights.clear();
+        }
+        Arc::clone(flights.entry(key.to_owned()).or_default())
     }
 
     /// Remembers `count` for `key`, computed at `epoch` (read before the count's query ran, so a

@@ -764,8 +764,22 @@ impl Store for SqliteStore {
     async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
         let key = query.with_total.then(|| counts::count_key(&query));
         // Read before the count runs: a write committing meanwhile moves the epoch past it.
-        let epoch = self.pool.write_epoch();
-        let known = key.as_deref().and_then(|k| self.counts.get(k, epoch));
+        let mut epoch = self.pool.write_epoch();
+        let mut known = key.as_deref().and_then(|k| self.counts.get(k, epoch));
+        let flight = match (&key, known) {
+            (Some(key), None) => Some(self.counts.flight(key)),
+            _ => None,
+        };
+        let _counting = match &flight {
+            Some(flight) => {
+                let guard = flight.lock().await;
+                // Whoever held the lock may have just counted this very list.
+                epoch = self.pool.write_epoch();
+                known = key.as_deref().and_then(|k| self.counts.get(k, epoch));
+                Some(guard)
+            }
+            None => None,
+        };
         let page = self
             .pool
             .read(move |c| tickets::list_tickets(c, &query, known))

@@ -380,9 +380,9 @@ fn list_sql(q: &TicketQuery) -> ListSql {
     } else if let Some(applicant) = q.applicant {
         params.push(blob(applicant.0));
         conditions.push("t.applicant_id = ?".into());
-        ("tickets t", "t.created_at", "t.rowid")
+        ("tickets t", "t.created_at", "t.id")
     } else {
-        ("tickets t", "t.created_at", "t.rowid")
+        ("tickets t", "t.created_at", "t.id")
     };
     // An assignee is always a viewer of the ticket, so listing one's own current steps needs no
     // visibility check; skipping it saves a lookup per candidate row (it dominated counts).

@@ -140,7 +140,49 @@ async fn list_queries_never_scan_the_tickets_table() {
             ..base.clone()
         },
     ));
-    for (name, mut query) in cases {
+    // The lists every approver and auditor pages through are read in index order: no sort.
+    let listed = vec![
+        TicketState::Pending,
+        TicketState::Approved,
+        TicketState::Rejected,
+        TicketState::Closed,
+    ];
+    let unsorted: Vec<(&str, TicketQuery)> = vec![
+        (
+            "my current steps (JumpServer assignees__id)",
+            TicketQuery {
+                current_assignee: Some(user),
+                states: listed.clone(),
+                archived: Some(false),
+                ..TicketQuery::new(Visibility::Related {
+                    user,
+                    orgs: Vec::new(),
+                })
+            },
+        ),
+        (
+            "audit filter with a search",
+            TicketQuery {
+                states: vec![TicketState::Pending],
+                kinds: vec!["apply_asset".into()],
+                archived: Some(false),
+                search: vec![vec![vec!["db".into()]]],
+                ..base.clone()
+            },
+        ),
+        (
+            "my tickets",
+            TicketQuery {
+                states: listed,
+                archived: Some(false),
+                ..TicketQuery::new(Visibility::Related {
+                    user,
+                    orgs: Vec::new(),
+                })
+            },
+        ),
+    ];
+    for (name, mut query) in cases.into_iter().chain(unsorted.clone()) {
         query.with_total = true;
         let plan = store.list_query_plan(query).await.unwrap();
         let full_scans: Vec<&String> = plan
@@ -148,5 +190,12 @@ async fn list_queries_never_scan_the_tickets_table() {
             .filter(|line| line.starts_with("SCAN t") && !line.contains("USING"))
             .collect();
         assert!(full_scans.is_empty(), "{name}: {plan:?}");
+    }
+    for (name, query) in unsorted {
+        let plan = store.list_query_plan(query).await.unwrap();
+        assert!(
+            !plan.iter().any(|line| line.contains("TEMP B-TREE")),
+            "{name} sorts its matches: {plan:?}"
+        );
     }
 }
