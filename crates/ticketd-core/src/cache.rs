@@ -1,5 +1,6 @@
 //! `CachedStore`: a `Store` that keeps the directory (organizations, roles, users, memberships,
-//! flows, catalog lookups) in memory, valid while the store's directory generation is unchanged.
+//! flows, catalog lookups) in memory, valid while the store's directory generation is unchanged,
+//! and list counts, valid while its data version is (see `counts.rs`).
 //!
 //! Every authenticated request reads its token through [`Store::token_actor`], which also reads
 //! the directory generation in the same call; every change to the directory increases that
@@ -10,6 +11,7 @@
 //! change with every decision, and revocation must take effect immediately.
 
 use crate::catalog::{Asset, CatalogQuery, Node};
+use crate::counts::{CountMemory, count_key};
 use crate::error::StoreError;
 use crate::flow::Flow;
 use crate::identity::{
@@ -60,6 +62,7 @@ impl Cached {
 pub struct CachedStore {
     inner: Arc<dyn Store>,
     cached: Mutex<Cached>,
+    counts: CountMemory,
 }
 
 impl std::fmt::Debug for CachedStore {
@@ -86,6 +89,7 @@ impl CachedStore {
         Self {
             inner,
             cached: Mutex::new(Cached::default()),
+            counts: CountMemory::default(),
         }
     }
 
@@ -154,6 +158,10 @@ impl Store for CachedStore {
         let generation = self.inner.directory_generation().await?;
         self.observe(generation);
         Ok(generation)
+    }
+
+    async fn data_version(&self) -> Result<Option<u64>, StoreError> {
+        self.inner.data_version().await
     }
 
     async fn ensure_builtins(&self, orgs: Vec<Org>, roles: Vec<Role>) -> Result<(), StoreError> {
@@ -478,7 +486,30 @@ impl Store for CachedStore {
     }
 
     async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
-        self.inner.list_tickets(query).await
+        if !query.with_total {
+            return self.inner.list_tickets(query).await;
+        }
+        // Read before the count runs: a commit meanwhile moves the version past it.
+        let Some(version) = self.inner.data_version().await? else {
+            return self.inner.list_tickets(query).await;
+        };
+        let key = count_key(&query);
+        if let Some(total) = self.counts.get(&key, version) {
+            let mut page = self
+                .inner
+                .list_tickets(TicketQuery {
+                    with_total: false,
+                    ..query
+                })
+                .await?;
+            page.total = Some(total);
+            return Ok(page);
+        }
+        let page = self.inner.list_tickets(query).await?;
+        if let Some(total) = page.total {
+            self.counts.put(key, version, total);
+        }
+        Ok(page)
     }
 
     async fn ticket_history(&self, id: TicketId) -> Result<Vec<HistoryEntry>, StoreError> {

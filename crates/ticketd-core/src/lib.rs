@@ -8,6 +8,7 @@
 pub mod actor;
 pub mod cache;
 pub mod catalog;
+mod counts;
 pub mod credentials;
 pub mod engine;
 pub mod error;

@@ -307,6 +307,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn directory_generation(&self) -> Result<Option<i64>, StoreError> {
         Ok(None)
     }
+    /// A number that changes with every commit, of this process or another (SQLite: the
+    /// writer's commit counter; PostgreSQL: the WAL position), so what was read at one version is
+    /// still exact while the version is unchanged; `None` when the backend keeps none.
+    async fn data_version(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
     /// Deletes a token by digest (logout).
     async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError>;
     /// Stores an access key.

@@ -267,6 +267,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "ordered_indexes",
         include_str!("../migrations/0006_ordered_indexes.sql"),
     ),
+    (
+        7,
+        "listing_columns",
+        include_str!("../migrations/0007_listing_columns.sql"),
+    ),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).

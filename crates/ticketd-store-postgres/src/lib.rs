@@ -643,6 +643,26 @@ impl Store for PostgresStore {
         }))
     }
 
+    async fn data_version(&self) -> Result<Option<u64>, StoreError> {
+        // The current snapshot (`xmin:xmax:in-progress ids`) changes when any transaction that
+        // writes starts or ends, in any process, and not with reads, vacuum or page pruning
+        // (the WAL position moves with those too, which would make every remembered count miss).
+        // An unchanged snapshot therefore means no commit in between.
+        use std::hash::{Hash, Hasher};
+        let row = self
+            .db
+            .query_opt("SELECT pg_current_snapshot()::text AS snapshot", &[])
+            .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let snapshot: String = get(&row, "snapshot")?;
+        // A fixed-key hash: versions are compared within this process only.
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        snapshot.hash(&mut hasher);
+        Ok(Some(hasher.finish()))
+    }
+
     async fn directory_generation(&self) -> Result<Option<i64>, StoreError> {
         let row = self
             .db

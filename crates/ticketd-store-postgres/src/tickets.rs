@@ -42,14 +42,19 @@ const INSERT_GRANT: &str = "INSERT INTO grants (id, ticket_id, org_id, kind, nam
     valid_from, valid_until, created_by, comment, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING id";
 
+// The index rows carry the ticket's listing columns ($7 state, $8 kind, $9 archived,
+// $10 deleted): counts of one's steps and tickets then never visit a ticket row.
 const INSERT_ASSIGNEES: &str = "INSERT INTO ticket_assignees (ticket_id, user_id, level, current, \
-    awaiting, created_at) \
-    SELECT $1::uuid, x.user_id, x.level, x.current, x.awaiting, $6::timestamptz \
+    awaiting, created_at, state, kind, archived, deleted) \
+    SELECT $1::uuid, x.user_id, x.level, x.current, x.awaiting, $6::timestamptz, \
+    $7::text, $8::text, $9::boolean, $10::boolean \
     FROM unnest($2::uuid[], $3::bigint[], $4::boolean[], $5::boolean[]) \
     AS x (user_id, level, current, awaiting)";
 
-const INSERT_VIEWERS: &str = "INSERT INTO ticket_viewers (ticket_id, user_id, created_at) \
-    SELECT $1::uuid, u, $3::timestamptz FROM unnest($2::uuid[]) AS u ON CONFLICT DO NOTHING";
+const INSERT_VIEWERS: &str = "INSERT INTO ticket_viewers (ticket_id, user_id, created_at, \
+    state, kind, archived, deleted) \
+    SELECT $1::uuid, u, $3::timestamptz, $4::text, $5::text, $6::boolean, $7::boolean \
+    FROM unnest($2::uuid[]) AS u ON CONFLICT DO NOTHING";
 
 const INSERT_HISTORY: &str = "INSERT INTO ticket_history (id, ticket_id, round, level, action, \
     actor_id, actor_display, from_state, to_state, reason, self_approved, created_at) \
@@ -356,7 +361,11 @@ fn push_indexes<'a>(batch: &mut Batch<'a>, prepared: &'a Prepared, ticket: &'a T
                 levels,
                 current,
                 awaiting,
-                ticket.created_at
+                ticket.created_at,
+                ticket.state.as_str(),
+                &ticket.kind,
+                ticket.archived,
+                ticket.deleted
             ],
         );
     }
@@ -364,7 +373,15 @@ fn push_indexes<'a>(batch: &mut Batch<'a>, prepared: &'a Prepared, ticket: &'a T
     if !viewers.is_empty() {
         batch.push(
             &prepared.insert_viewers,
-            values![ticket.id.0, viewers, ticket.created_at],
+            values![
+                ticket.id.0,
+                viewers,
+                ticket.created_at,
+                ticket.state.as_str(),
+                &ticket.kind,
+                ticket.archived,
+                ticket.deleted
+            ],
         );
     }
 }
@@ -568,8 +585,13 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         // closest PostgreSQL has.
         ("tickets t", "t.created_at", "t.id")
     };
+    // An assignee is always a viewer of the ticket, so listing one's own current steps needs no
+    // visibility check (as in the SQLite backend).
+    let own_steps = matches!(&q.visibility, Visibility::Related { user, .. }
+        if q.awaiting == Some(*user) || q.current_assignee == Some(*user));
     if let Visibility::Related { user, orgs } = &q.visibility
         && !from.starts_with("ticket_viewers")
+        && !own_steps
     {
         let mut visible = format!(
             "EXISTS (SELECT 1 FROM ticket_viewers vv WHERE vv.ticket_id = t.id AND vv.user_id = {})",
@@ -581,22 +603,46 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         }
         conditions.push(visible);
     }
+    // One value is written as `=`, not `= ANY(array)`: only an equality lets the planner read a
+    // `(column, created_at, id)` index in order and stop after the page (with `ANY` it reads
+    // every match and sorts them).
     if let Some(orgs) = &q.org_ids {
-        let orgs = p.uuids(orgs.iter().map(|o| o.0));
-        conditions.push(format!("t.org_id = ANY({orgs})"));
+        match orgs.as_slice() {
+            [one] => conditions.push(format!("t.org_id = {}", p.uuid(one.0))),
+            _ => {
+                let orgs = p.uuids(orgs.iter().map(|o| o.0));
+                conditions.push(format!("t.org_id = ANY({orgs})"));
+            }
+        }
     }
-    if !q.states.is_empty() {
-        let states: Vec<String> = q.states.iter().map(|s| s.as_str().to_owned()).collect();
-        conditions.push(format!(
-            "t.state = ANY({})",
-            p.bind(states, Type::TEXT_ARRAY)
-        ));
+    // The assignee and viewer tables carry the ticket's state, type and marks (migration
+    // 0007): filtering on them there keeps counts of one's steps and tickets inside their index.
+    let listing = from
+        .split_whitespace()
+        .nth(1)
+        .filter(|alias| *alias == "a" || *alias == "v")
+        .unwrap_or("t");
+    match q.states.as_slice() {
+        [] => {}
+        [one] => conditions.push(format!(
+            "{listing}.state = {}",
+            p.text(one.as_str().to_owned())
+        )),
+        many => {
+            let states: Vec<String> = many.iter().map(|s| s.as_str().to_owned()).collect();
+            conditions.push(format!(
+                "{listing}.state = ANY({})",
+                p.bind(states, Type::TEXT_ARRAY)
+            ));
+        }
     }
-    if !q.kinds.is_empty() {
-        conditions.push(format!(
-            "t.kind = ANY({})",
-            p.bind(q.kinds.clone(), Type::TEXT_ARRAY)
-        ));
+    match q.kinds.as_slice() {
+        [] => {}
+        [one] => conditions.push(format!("{listing}.kind = {}", p.text(one.clone()))),
+        many => conditions.push(format!(
+            "{listing}.kind = ANY({})",
+            p.bind(many.to_vec(), Type::TEXT_ARRAY)
+        )),
     }
     if let Some(applicant) = q.applicant {
         conditions.push(format!("t.applicant_id = {}", p.uuid(applicant.0)));
@@ -679,13 +725,13 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         ));
     }
     match q.archived {
-        Some(true) => conditions.push("t.archived".into()),
-        Some(false) => conditions.push("NOT t.archived".into()),
+        Some(true) => conditions.push(format!("{listing}.archived")),
+        Some(false) => conditions.push(format!("NOT {listing}.archived")),
         None => {}
     }
     if !q.include_deleted {
         // Matches the `WHERE NOT deleted` predicate of the partial list indexes.
-        conditions.push("NOT t.deleted".into());
+        conditions.push(format!("NOT {listing}.deleted"));
     }
     let where_clause = if conditions.is_empty() {
         String::new()
@@ -711,7 +757,13 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         }
     };
     let count_params = p.0.len();
-    let count = format!("SELECT COUNT(*) FROM {from}{where_clause}");
+    // Without conditions on the ticket row itself, count the driving index table alone.
+    let count_from = if listing != "t" && !conditions.iter().any(|c| c.contains("t.")) {
+        from.split(" JOIN ").next().unwrap_or(from)
+    } else {
+        from
+    };
+    let count = format!("SELECT COUNT(*) FROM {count_from}{where_clause}");
     let limit = p.bind(i64::from(q.limit), Type::INT8);
     let offset = p.bind(i64::try_from(q.offset).unwrap_or(i64::MAX), Type::INT8);
     let select = format!(

@@ -1,7 +1,6 @@
 //! ticketd's embedded store: SQLite in WAL mode with a group-committing writer thread.
 
 mod conn;
-mod counts;
 mod rows;
 mod tickets;
 
@@ -31,7 +30,6 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: Arc<Pool>,
-    counts: Arc<counts::CountCache>,
 }
 
 impl SqliteStore {
@@ -39,8 +37,7 @@ impl SqliteStore {
     /// migrations ran.
     pub fn open(options: &SqliteOptions) -> Result<(Self, usize), StoreError> {
         let (pool, migrated) = Pool::open(options)?;
-        let counts = Arc::new(counts::CountCache::default());
-        Ok((Self { pool, counts }, migrated))
+        Ok((Self { pool }, migrated))
     }
 
     /// The query plan SQLite chooses for a ticket list query (for tests and benchmarks: list
@@ -762,32 +759,14 @@ impl Store for SqliteStore {
     }
 
     async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
-        let key = query.with_total.then(|| counts::count_key(&query));
-        // Read before the count runs: a write committing meanwhile moves the epoch past it.
-        let mut epoch = self.pool.write_epoch();
-        let mut known = key.as_deref().and_then(|k| self.counts.get(k, epoch));
-        let flight = match (&key, known) {
-            (Some(key), None) => Some(self.counts.flight(key)),
-            _ => None,
-        };
-        let _counting = match &flight {
-            Some(flight) => {
-                let guard = flight.lock().await;
-                // Whoever held the lock may have just counted this very list.
-                epoch = self.pool.write_epoch();
-                known = key.as_deref().and_then(|k| self.counts.get(k, epoch));
-                Some(guard)
-            }
-            None => None,
-        };
-        let page = self
-            .pool
-            .read(move |c| tickets::list_tickets(c, &query, known))
-            .await?;
-        if let (Some(key), None, Some(total)) = (key, known, page.total) {
-            self.counts.put(key, epoch, total);
-        }
-        Ok(page)
+        self.pool
+            .read(move |c| tickets::list_tickets(c, &query))
+            .await
+    }
+
+    async fn data_version(&self) -> Result<Option<u64>, StoreError> {
+        // This process's writer thread is the file's only writer (one serving process per file).
+        Ok(Some(self.pool.write_epoch()))
     }
 
     async fn ticket_history(&self, id: TicketId) -> Result<Vec<HistoryEntry>, StoreError> {

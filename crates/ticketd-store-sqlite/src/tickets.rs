@@ -553,21 +553,14 @@ fn list_sql(q: &TicketQuery) -> ListSql {
     }
 }
 
-/// A page of tickets and, when asked, the count of all matches (`known_total` when the caller
-/// already knows it for the current write epoch).
-pub(crate) fn list_tickets(
-    conn: &Connection,
-    q: &TicketQuery,
-    known_total: Option<u64>,
-) -> Result<TicketPage, StoreError> {
+/// A page of tickets and, when asked, the count of all matches.
+pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketPage, StoreError> {
     let ListSql {
         select,
         count,
         params,
     } = list_sql(q);
-    let total = if let Some(total) = known_total {
-        Some(total)
-    } else if q.with_total {
+    let total = if q.with_total {
         let count: i64 = conn
             .prepare_cached(&count)
             .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))

@@ -1,27 +1,25 @@
-//! Exact list counts, remembered until the next committed write.
+//! Exact list counts, remembered until the store's data version moves on.
 //!
 //! A list answers with the number of all its matches (DRF's `count`), and counting a filter that
 //! a million tickets satisfy walks every matching index entry, a search term tested on each: tens
-//! of milliseconds, for every page of the same list. The writer thread is the only writer of the
-//! file (see `conn.rs`) and increases the write epoch after each commit, so a count computed at
-//! an epoch stays exact until that epoch moves on.
+//! to hundreds of milliseconds, for every page of the same list. [`Store::data_version`] changes
+//! with every commit (SQLite: the writer's commit counter; PostgreSQL: the WAL position), so a
+//! count computed at one version stays exact while the version does.
+//!
+//! [`Store::data_version`]: crate::store::Store::data_version
 
+use crate::store::{TicketOrder, TicketQuery};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use ticketd_core::store::{TicketOrder, TicketQuery};
+use std::sync::Mutex;
 
 /// Remembered counts; beyond this many, the map starts over (distinct filters are few in
 /// practice: the lists people page through).
 const MAX_COUNTS: usize = 4096;
 
-/// Counts by list filter, each with the write epoch it was computed at.
+/// Counts by list filter, each with the data version it was computed at.
 #[derive(Debug, Default)]
-pub(crate) struct CountCache {
+pub(crate) struct CountMemory {
     counts: Mutex<HashMap<String, (u64, u64)>>,
-    /// One lock per filter being counted: concurrent requests for a list nobody has counted yet
-    /// wait for the first one's count instead of all counting at once (on a cold start, sixteen
-    /// clients paging one search would otherwise hold every reader for seconds).
-    flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// The part of a query that decides its count (not the page, not the order).
@@ -36,8 +34,8 @@ pub(crate) fn count_key(query: &TicketQuery) -> String {
     format!("{filter:?}")
 }
 
-impl CountCache {
-    /// The count of `key` if it was computed at `epoch`.
+impl CountMemory {
+    /// The count of `key` if it was computed at data version `epoch`.
     pub(crate) fn get(&self, key: &str, epoch: u64) -> Option<u64> {
         let counts = self.counts.lock().ok()?;
         counts
@@ -46,20 +44,8 @@ impl CountCache {
             .map(|(_, count)| *count)
     }
 
-    /// The lock under which `key` is counted.
-    pub(crate) fn flight(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut flights = self
-            .flights
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if flights.len() >= MAX_COUNTS {
-            flights.clear();
-        }
-        Arc::clone(flights.entry(key.to_owned()).or_default())
-    }
-
-    /// Remembers `count` for `key`, computed at `epoch` (read before the count's query ran, so a
-    /// write that commits meanwhile moves the epoch past it).
+    /// Remembers `count` for `key`, computed at data version `epoch` (read before the count's
+    /// query ran, so a write that commits meanwhile moves the version past it).
     pub(crate) fn put(&self, key: String, epoch: u64, count: u64) {
         if let Ok(mut counts) = self.counts.lock() {
             if counts.len() >= MAX_COUNTS {
@@ -73,11 +59,11 @@ impl CountCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ticketd_core::store::Visibility;
+    use crate::store::Visibility;
 
     #[test]
     fn counts_are_kept_per_filter_and_epoch_whatever_the_page() {
-        let cache = CountCache::default();
+        let cache = CountMemory::default();
         let page = |offset| TicketQuery {
             offset,
             search: vec![vec![vec!["db".into()]]],
