@@ -617,6 +617,12 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     let started = Instant::now();
     let data = preload(&engine, options.tickets, pool_size).await?;
     let preload_per_second = (options.tickets + pool_size) as f64 / started.elapsed().as_secs_f64();
+    if backend == "postgres" {
+        // As pgbench does after loading: statistics and a visibility map, which a long-lived
+        // database has from autovacuum and a just-loaded one does not.
+        tracing::info!("vacuuming and analyzing the preloaded database");
+        ticketd_store_postgres::vacuum_analyze(&url).await?;
+    }
     let raw_commit_per_second = raw_commit_rate(
         backend,
         &url,

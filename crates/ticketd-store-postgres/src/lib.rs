@@ -1102,3 +1102,20 @@ pub async fn raw_insert_rate(
         .map_err(db_err)?;
     Ok(total as f64 / seconds)
 }
+
+/// `VACUUM (ANALYZE)` of the database at `url`, as `pgbench` does after loading: a freshly bulk
+/// loaded database has no planner statistics and no visibility map (so no index-only scans)
+/// until autovacuum gets to it, which a long-lived deployment always has.
+pub async fn vacuum_analyze(url: &str) -> Result<(), StoreError> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .map_err(db_err)?;
+    let task = tokio::spawn(connection);
+    let result = client
+        .batch_execute("VACUUM (ANALYZE)")
+        .await
+        .map_err(db_err);
+    drop(client);
+    let _ = task.await;
+    result
+}
