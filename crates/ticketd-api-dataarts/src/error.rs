@@ -262,16 +262,11 @@ impl IntoResponse for ApiError {
 }
 
 fn retry_after(status: StatusCode, code: &str, message: String, seconds: u64) -> Response {
-    let mut response = (
+    ticketd_http::limits::json_with_retry_after(
         status,
-        axum::Json(json!({"error_code": code, "error_msg": message})),
+        json!({"error_code": code, "error_msg": message}),
+        seconds,
     )
-        .into_response();
-    response.headers_mut().insert(
-        axum::http::header::RETRY_AFTER,
-        axum::http::HeaderValue::from(seconds),
-    );
-    response
 }
 
 /// The answer to a request that ran longer than the configured request timeout.

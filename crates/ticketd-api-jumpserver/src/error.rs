@@ -200,7 +200,7 @@ impl IntoResponse for ApiError {
                 );
                 response
             }
-            Self::Throttled(seconds) => retry_after(
+            Self::Throttled(seconds) => ticketd_http::limits::json_with_retry_after(
                 StatusCode::TOO_MANY_REQUESTS,
                 json!({
                     "detail": format!("Request was throttled. Expected available in {seconds} seconds."),
@@ -208,7 +208,7 @@ impl IntoResponse for ApiError {
                 }),
                 seconds,
             ),
-            Self::Unavailable(detail) => retry_after(
+            Self::Unavailable(detail) => ticketd_http::limits::json_with_retry_after(
                 StatusCode::SERVICE_UNAVAILABLE,
                 json!({"detail": detail, "code": "service_unavailable"}),
                 1,
@@ -223,14 +223,6 @@ impl IntoResponse for ApiError {
             }
         }
     }
-}
-
-fn retry_after(status: StatusCode, body: Value, seconds: u64) -> Response {
-    let mut response = (status, axum::Json(body)).into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-    response
 }
 
 /// The answer to a request that ran longer than the configured request timeout.

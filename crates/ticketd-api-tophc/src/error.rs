@@ -238,14 +238,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.status, axum::Json(self.envelope(Value::Null))).into_response();
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(seconds),
-            );
+        let body = self.envelope(Value::Null);
+        match self.retry_after {
+            Some(seconds) => {
+                ticketd_http::limits::json_with_retry_after(self.status, body, seconds)
+            }
+            None => (self.status, axum::Json(body)).into_response(),
         }
-        response
     }
 }
 

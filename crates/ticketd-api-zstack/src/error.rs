@@ -153,15 +153,13 @@ impl ZsError {
 
 impl IntoResponse for ZsError {
     fn into_response(self) -> Response {
-        let mut response =
-            (self.status, axum::Json(json!({"error": self.error_code()}))).into_response();
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(seconds),
-            );
+        let body = json!({"error": self.error_code()});
+        match self.retry_after {
+            Some(seconds) => {
+                ticketd_http::limits::json_with_retry_after(self.status, body, seconds)
+            }
+            None => (self.status, axum::Json(body)).into_response(),
         }
-        response
     }
 }
 

@@ -134,6 +134,21 @@ impl Limits {
     }
 }
 
+/// A JSON error answer with `Retry-After: seconds`, as every dialect sends with 429 and 503.
+pub fn json_with_retry_after(
+    status: axum::http::StatusCode,
+    body: serde_json::Value,
+    seconds: u64,
+) -> Response {
+    use axum::response::IntoResponse;
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(seconds),
+    );
+    response
+}
+
 /// A layer that answers `render()` to a request still unanswered after `limit` (reading its
 /// body included), so a slow client or a stuck store cannot hold a worker indefinitely. Each
 /// dialect passes its own renderer, so the answer is in its error format.

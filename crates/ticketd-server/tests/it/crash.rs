@@ -2,7 +2,9 @@
 //! SIGKILL at random moments and restarted on the same store; every write a client saw
 //! acknowledged must be there, and steps, history, grants and outbox must agree.
 
-use crate::multiprocess::{Server, call, free_port, login, start_at, wait_healthy};
+use crate::multiprocess::{
+    Server, call, free_port, login, seed_users_and_asset, start_at, wait_healthy,
+};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -288,23 +290,7 @@ async fn crash_and_restart(database_url: &str) {
     let mut server: Server = start_at(database_url, port, &env);
     wait_healthy(&client, &server).await;
     let base = server.base.clone();
-    let mut ids = HashMap::new();
-    for name in ["alice", "bob", "carol"] {
-        let body = json!({"username": name, "name": name, "email": format!("{name}@example.com"),
-                          "password": format!("{name}-password"),
-                          "system_roles": ["00000000-0000-0000-0000-000000000003"]});
-        let (status, created) = call(
-            &client,
-            &base,
-            "POST",
-            "/api/v1/users/users/",
-            ADMIN,
-            Some(body),
-        )
-        .await;
-        assert_eq!(status, 201, "{created}");
-        ids.insert(name, created["id"].as_str().unwrap().to_owned());
-    }
+    let (ids, asset) = seed_users_and_asset(&client, &base, ADMIN).await;
     let flow = json!({"name": "crash", "type": "apply_asset", "approval_level": 2, "rules": [
         {"users": {"type": "ids", "ids": [ids["bob"]]}},
         {"users": {"type": "ids", "ids": [ids["carol"]]}},
@@ -319,16 +305,6 @@ async fn crash_and_restart(database_url: &str) {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (status, asset) = call(
-        &client,
-        &base,
-        "POST",
-        "/api/v1/assets/assets/",
-        ADMIN,
-        Some(json!({"name": "db01", "address": "10.0.0.5"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{asset}");
     let mut tokens = HashMap::new();
     for name in ["alice", "bob", "carol"] {
         tokens.insert(name, login(&client, &base, name).await);

@@ -6,6 +6,7 @@
 //! reproducible) widen or vary the search.
 
 use crate::app::{ADMIN_TOKEN, TestApp, spawn_app_with};
+use crate::zstack::enc;
 use axum::body::Body;
 use axum::http::{Method, Request};
 use proptest::prelude::*;
@@ -430,18 +431,6 @@ fn case(routes: usize, ids: &Ids) -> impl Strategy<Value = Case> {
         )
 }
 
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 fn request(route: &Route, case: &Case) -> Request<Body> {
     let mut path = String::new();
     let mut params = case.params.iter().cycle();
@@ -452,7 +441,7 @@ fn request(route: &Route, case: &Case) -> Request<Body> {
         if segment == "{project_id}" {
             path.push_str(PROJECT);
         } else if segment.starts_with('{') {
-            path.push_str(&encode(params.next().map_or("", String::as_str)));
+            path.push_str(&enc(params.next().map_or("", String::as_str)));
         } else {
             path.push_str(segment);
         }
@@ -462,7 +451,7 @@ fn request(route: &Route, case: &Case) -> Request<Body> {
         let pairs: Vec<String> = case
             .query
             .iter()
-            .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+            .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
             .collect();
         path.push_str(&pairs.join("&"));
     }

@@ -60,6 +60,43 @@ pub(crate) fn start_at(database_url: &str, port: u16, env: &[(&str, &str)]) -> S
     }
 }
 
+/// Creates alice, bob and carol (plain users, password `<name>-password`) and the asset `db01`
+/// through `base` as `admin`; returns the users' ids by name and the asset.
+pub(crate) async fn seed_users_and_asset(
+    client: &reqwest::Client,
+    base: &str,
+    admin: &str,
+) -> (HashMap<&'static str, String>, Value) {
+    let mut ids = HashMap::new();
+    for name in ["alice", "bob", "carol"] {
+        let body = json!({"username": name, "name": name, "email": format!("{name}@example.com"),
+                          "password": format!("{name}-password"),
+                          "system_roles": ["00000000-0000-0000-0000-000000000003"]});
+        let (status, created) = call(
+            client,
+            base,
+            "POST",
+            "/api/v1/users/users/",
+            admin,
+            Some(body),
+        )
+        .await;
+        assert_eq!(status, 201, "{created}");
+        ids.insert(name, created["id"].as_str().unwrap().to_owned());
+    }
+    let (status, asset) = call(
+        client,
+        base,
+        "POST",
+        "/api/v1/assets/assets/",
+        admin,
+        Some(json!({"name": "db01", "address": "10.0.0.5"})),
+    )
+    .await;
+    assert_eq!(status, 201, "{asset}");
+    (ids, asset)
+}
+
 pub(crate) async fn wait_healthy(client: &reqwest::Client, server: &Server) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
@@ -137,40 +174,8 @@ async fn three_processes_over_one_postgres_keep_every_rule() {
     }
     let admin = "multi-admin";
     let first = servers[0].base.clone();
-    for name in ["alice", "bob", "carol"] {
-        let body = json!({"username": name, "name": name, "email": format!("{name}@example.com"),
-                          "password": format!("{name}-password"), "system_roles": ["00000000-0000-0000-0000-000000000003"]});
-        let (status, created) = call(
-            &client,
-            &first,
-            "POST",
-            "/api/v1/users/users/",
-            admin,
-            Some(body),
-        )
-        .await;
-        assert_eq!(status, 201, "{created}");
-    }
-    let (_, users) = call(
-        &client,
-        &first,
-        "GET",
-        "/api/v1/users/users/?limit=100",
-        admin,
-        None,
-    )
-    .await;
-    let id_of = |name: &str| -> String {
-        users["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["username"] == name)
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let (ids, asset) = seed_users_and_asset(&client, &first, admin).await;
+    let id_of = |name: &str| ids[name].clone();
     let flow = json!({"name": "race", "approval_level": 1, "rules": [{"users": {"type": "ids", "ids": [id_of("bob"), id_of("carol")]}}]});
     let (status, body) = call(
         &client,
@@ -182,16 +187,6 @@ async fn three_processes_over_one_postgres_keep_every_rule() {
     )
     .await;
     assert_eq!(status, 201, "{body}");
-    let (status, asset) = call(
-        &client,
-        &servers[2].base,
-        "POST",
-        "/api/v1/assets/assets/",
-        admin,
-        Some(json!({"name": "db01", "address": "10.0.0.5"})),
-    )
-    .await;
-    assert_eq!(status, 201, "{asset}");
     let mut tokens = HashMap::new();
     for (i, name) in ["alice", "bob", "carol"].iter().enumerate() {
         tokens.insert(*name, login(&client, &servers[i].base, name).await);

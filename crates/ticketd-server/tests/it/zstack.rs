@@ -20,7 +20,7 @@ fn org_hex(org: OrgId) -> String {
 }
 
 /// Percent-encodes a query-string value.
-fn enc(text: &str) -> String {
+pub(crate) fn enc(text: &str) -> String {
     text.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
