@@ -46,18 +46,22 @@ impl FromRequestParts<AppState> for CallerInOrg {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let Caller(actor) = Caller::from_request_parts(parts, state).await?;
         let raw = requested_org(parts).unwrap_or_default();
-        let org = match state.engine.resolve_org(&actor, &raw).await {
-            Ok(org) => org,
-            Err(ticketd_core::DomainError::NotFound { .. }) => {
-                return Err(ApiError::detail(
-                    StatusCode::BAD_REQUEST,
-                    format!("The organization `{raw}` does not exist"),
-                    "org_not_found",
-                ));
-            }
-            Err(other) => return Err(other.into()),
-        };
+        let org = org_for(state, &actor, &raw).await?;
         Ok(Self { actor, org })
+    }
+}
+
+/// The organization `raw` names (an id, a name, an alias; empty: Default) if the actor may enter
+/// it; an unknown one is JumpServer's 400 `org_not_found`.
+pub(crate) async fn org_for(state: &AppState, actor: &Actor, raw: &str) -> Result<Org, ApiError> {
+    match state.engine.resolve_org(actor, raw).await {
+        Ok(org) => Ok(org),
+        Err(ticketd_core::DomainError::NotFound { .. }) => Err(ApiError::detail(
+            StatusCode::BAD_REQUEST,
+            format!("The organization `{raw}` does not exist"),
+            "org_not_found",
+        )),
+        Err(other) => Err(other.into()),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Identity routes: the caller's profile and password login returning a Bearer token.
 
 use crate::error::ApiError;
-use crate::extract::{CallerInOrg, JsonBody, required_str};
+use crate::extract::{Caller, JsonBody, org_for, required_str};
 use crate::format::{Zone, datetime};
 use axum::extract::State;
 use axum::routing::{get, post};
@@ -62,8 +62,21 @@ pub(crate) fn user_json(
     })
 }
 
-async fn profile(caller: CallerInOrg, Zone(zone): Zone) -> Json<Value> {
-    Json(user_json(&caller.actor, zone, Some(caller.org.id)))
+/// The caller's profile. It belongs to no organization: without an `oid`/`X-JMS-ORG` it answers
+/// any authenticated user, with their roles in every organization, as JumpServer does (org-scoped
+/// routes refuse a user who is not a member of Default); a named organization is still resolved
+/// and checked, and only its roles shown.
+async fn profile(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    parts: axum::http::request::Parts,
+    Zone(zone): Zone,
+) -> Result<Json<Value>, ApiError> {
+    let org = match ticketd_http::auth::requested_org(&parts).filter(|raw| !raw.trim().is_empty()) {
+        Some(raw) => Some(org_for(&state, &actor, &raw).await?.id),
+        None => None,
+    };
+    Ok(Json(user_json(&actor, zone, org)))
 }
 
 async fn login(

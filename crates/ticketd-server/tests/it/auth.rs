@@ -248,3 +248,44 @@ async fn python_httpsig_signatures_are_accepted_and_tampering_is_refused() {
         assert_eq!(results[case], 401, "{case}: {results}");
     }
 }
+
+#[tokio::test]
+async fn the_profile_answers_a_user_of_another_organization_without_an_org_header() {
+    let app = spawn_app().await;
+    let now = ticketd_http::now();
+    let elsewhere = app.engine.create_org(None, "Elsewhere", now).await.unwrap();
+    app.user(
+        "outsider",
+        SystemRole::User,
+        vec![(elsewhere.id, ticketd_core::identity::ROLE_ORG_USER)],
+    )
+    .await;
+    let (status, profile) = app
+        .call("GET", "/api/v1/users/profile/", "outsider", None)
+        .await;
+    assert_eq!(status, 200, "{profile}");
+    assert_eq!(profile["username"], "outsider");
+    assert_eq!(profile["org_roles"][0]["org_id"], elsewhere.id.to_string());
+    let org = elsewhere.id.to_string();
+    let (status, _) = app
+        .call_with(
+            "GET",
+            "/api/v1/users/profile/",
+            "outsider",
+            None,
+            &[("X-JMS-ORG", &org)],
+        )
+        .await;
+    assert_eq!(status, 200);
+    // Naming an organization one is not a member of is still refused.
+    let (status, _) = app
+        .call_with(
+            "GET",
+            "/api/v1/users/profile/",
+            "outsider",
+            None,
+            &[("X-JMS-ORG", "Default")],
+        )
+        .await;
+    assert_eq!(status, 403);
+}
