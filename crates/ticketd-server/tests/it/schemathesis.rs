@@ -45,6 +45,9 @@ async fn run_schemathesis(schema: &str) -> (bool, String, String) {
     let report_dir = report.path().display().to_string();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("schemathesis")
+            // Its cache (`.schemathesis/`) is written to the working directory: keep it out of
+            // the source tree.
+            .current_dir(&report_dir)
             .args([
                 "run",
                 &schema,
