@@ -1,6 +1,7 @@
 //! `CachedStore`: a `Store` that keeps the directory (organizations, roles, users, memberships,
 //! flows, catalog lookups) in memory, valid while the store's directory generation is unchanged,
-//! and list counts, valid while its data version is (see `counts.rs`).
+//! and list counts, valid while its data version is or, after mere insertions, brought up to
+//! date by counting the new tickets alone (see `counts.rs`).
 //!
 //! Every authenticated request reads its token through [`Store::token_actor`], which also reads
 //! the directory generation in the same call; every change to the directory increases that
@@ -11,14 +12,14 @@
 //! change with every decision, and revocation must take effect immediately.
 
 use crate::catalog::{Asset, CatalogQuery, Node};
-use crate::counts::{CountMemory, count_key};
+use crate::counts::{CountMemory, Remembered, count_key};
 use crate::error::StoreError;
 use crate::flow::Flow;
 use crate::identity::{
     AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, Role, TokenRecord, User,
 };
 use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
-use crate::store::{GrantQuery, Store, TicketPage, TicketQuery, TokenActor};
+use crate::store::{GrantQuery, ListMark, Store, TicketPage, TicketQuery, TokenActor};
 use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
 use async_trait::async_trait;
 use std::collections::HashMap;
@@ -162,6 +163,14 @@ impl Store for CachedStore {
 
     async fn data_version(&self) -> Result<Option<u64>, StoreError> {
         self.inner.data_version().await
+    }
+
+    async fn count_inserted_since(
+        &self,
+        query: TicketQuery,
+        since: ListMark,
+    ) -> Result<Option<(u64, ListMark)>, StoreError> {
+        self.inner.count_inserted_since(query, since).await
     }
 
     async fn ensure_builtins(&self, orgs: Vec<Org>, roles: Vec<Role>) -> Result<(), StoreError> {
@@ -490,11 +499,34 @@ impl Store for CachedStore {
             return self.inner.list_tickets(query).await;
         }
         // Read before the count runs: a commit meanwhile moves the version past it.
-        let Some(version) = self.inner.data_version().await? else {
-            return self.inner.list_tickets(query).await;
-        };
+        let version = self.inner.data_version().await?;
         let key = count_key(&query);
-        if let Some(total) = self.counts.get(&key, version) {
+        let total = match self.counts.get(&key) {
+            Some(remembered) if version.is_some() && remembered.version == version => {
+                Some(remembered.count)
+            }
+            Some(Remembered {
+                mark: Some(mark),
+                count,
+                ..
+            }) => match self.inner.count_inserted_since(query.clone(), mark).await? {
+                Some((added, now)) => {
+                    let total = count + added;
+                    self.counts.put(
+                        key.clone(),
+                        Remembered {
+                            version,
+                            mark: Some(now),
+                            count: total,
+                        },
+                    );
+                    Some(total)
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        if let Some(total) = total {
             let mut page = self
                 .inner
                 .list_tickets(TicketQuery {
@@ -507,7 +539,14 @@ impl Store for CachedStore {
         }
         let page = self.inner.list_tickets(query).await?;
         if let Some(total) = page.total {
-            self.counts.put(key, version, total);
+            self.counts.put(
+                key,
+                Remembered {
+                    version,
+                    mark: page.mark,
+                    count: total,
+                },
+            );
         }
         Ok(page)
     }

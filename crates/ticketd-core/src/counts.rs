@@ -6,9 +6,14 @@
 //! with every commit (SQLite: the writer's commit counter; PostgreSQL: the WAL position), so a
 //! count computed at one version stays exact while the version does.
 //!
+//! A store that keeps [`ListMark`]s also says where a count was taken; after commits that only
+//! inserted new tickets, the count then grows by the matching new tickets alone
+//! ([`Store::count_inserted_since`]), which is a short read instead of a full count.
+//!
 //! [`Store::data_version`]: crate::store::Store::data_version
+//! [`Store::count_inserted_since`]: crate::store::Store::count_inserted_since
 
-use crate::store::{TicketOrder, TicketQuery};
+use crate::store::{ListMark, TicketOrder, TicketQuery};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
@@ -16,10 +21,21 @@ use std::sync::Mutex;
 /// practice: the lists people page through).
 const MAX_COUNTS: usize = 4096;
 
-/// Counts by list filter, each with the data version it was computed at.
+/// One remembered count and where it was taken.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Remembered {
+    /// The store's data version read before the count (`None`: the store keeps none).
+    pub(crate) version: Option<u64>,
+    /// The store's mark of the read that counted (`None`: the store keeps none).
+    pub(crate) mark: Option<ListMark>,
+    /// All matches.
+    pub(crate) count: u64,
+}
+
+/// Counts by list filter, each with where it was computed.
 #[derive(Debug, Default)]
 pub(crate) struct CountMemory {
-    counts: Mutex<HashMap<String, (u64, u64)>>,
+    counts: Mutex<HashMap<String, Remembered>>,
 }
 
 /// The part of a query that decides its count (not the page, not the order).
@@ -35,23 +51,23 @@ pub(crate) fn count_key(query: &TicketQuery) -> String {
 }
 
 impl CountMemory {
-    /// The count of `key` if it was computed at data version `epoch`.
-    pub(crate) fn get(&self, key: &str, epoch: u64) -> Option<u64> {
-        let counts = self.counts.lock().ok()?;
-        counts
-            .get(key)
-            .filter(|(at, _)| *at == epoch)
-            .map(|(_, count)| *count)
+    /// What is remembered of `key`, wherever it was taken.
+    pub(crate) fn get(&self, key: &str) -> Option<Remembered> {
+        self.counts.lock().ok()?.get(key).copied()
     }
 
-    /// Remembers `count` for `key`, computed at data version `epoch` (read before the count's
-    /// query ran, so a write that commits meanwhile moves the version past it).
-    pub(crate) fn put(&self, key: String, epoch: u64, count: u64) {
+    /// Remembers a count for `key`; its `version` must have been read before the count's query
+    /// ran, so a write that commits meanwhile moves the version past it. Nothing is kept when
+    /// neither a version nor a mark says where the count belongs.
+    pub(crate) fn put(&self, key: String, remembered: Remembered) {
+        if remembered.version.is_none() && remembered.mark.is_none() {
+            return;
+        }
         if let Ok(mut counts) = self.counts.lock() {
             if counts.len() >= MAX_COUNTS {
                 counts.clear();
             }
-            counts.insert(key, (epoch, count));
+            counts.insert(key, remembered);
         }
     }
 }
@@ -75,9 +91,25 @@ mod tests {
             ..page(0)
         };
         assert_ne!(count_key(&page(0)), count_key(&other));
-        cache.put(count_key(&page(0)), 7, 42);
-        assert_eq!(cache.get(&count_key(&page(20)), 7), Some(42));
-        assert_eq!(cache.get(&count_key(&page(20)), 8), None);
-        assert_eq!(cache.get(&count_key(&other), 7), None);
+        let at = |version| Remembered {
+            version: Some(version),
+            mark: None,
+            count: 42,
+        };
+        cache.put(count_key(&page(0)), at(7));
+        assert_eq!(cache.get(&count_key(&page(20))), Some(at(7)));
+        assert_eq!(cache.get(&count_key(&other)), None);
+        cache.put(count_key(&page(0)), at(8));
+        assert_eq!(cache.get(&count_key(&page(20))), Some(at(8)));
+        // A count that says nowhere where it was taken could never be trusted again.
+        cache.put(
+            count_key(&other),
+            Remembered {
+                version: None,
+                mark: None,
+                count: 1,
+            },
+        );
+        assert_eq!(cache.get(&count_key(&other)), None);
     }
 }

@@ -169,6 +169,20 @@ pub struct TicketPage {
     pub total: Option<u64>,
     /// This page.
     pub items: Vec<Ticket>,
+    /// With a total, where in the store's history it was counted, for backends that keep
+    /// marks (see [`Store::count_inserted_since`]).
+    pub mark: Option<ListMark>,
+}
+
+/// A point in a store's history, as seen by one read: how many commits had changed data that
+/// already existed (anything but inserting new tickets), and the last ticket inserted. A count
+/// taken at a mark grows afterwards only by tickets inserted later, while `changes` stays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListMark {
+    /// Commits so far that changed existing data (or anything besides new tickets).
+    pub changes: i64,
+    /// The insertion position of the newest ticket (SQLite: its rowid).
+    pub last_insert: i64,
 }
 
 /// Filters of the grant list.
@@ -311,6 +325,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// writer's commit counter; PostgreSQL: the WAL position), so what was read at one version is
     /// still exact while the version is unchanged; `None` when the backend keeps none.
     async fn data_version(&self) -> Result<Option<u64>, StoreError> {
+        Ok(None)
+    }
+    /// How many of the tickets `query` matches were inserted after `since`, with the mark of the
+    /// read that counted them, if nothing but ticket insertions was committed since `since` (so a
+    /// count taken at `since` plus this is exact). `None` when something else changed, when too
+    /// many tickets came since for a cheap count, or when the backend keeps no marks: the caller
+    /// counts from scratch.
+    async fn count_inserted_since(
+        &self,
+        query: TicketQuery,
+        since: ListMark,
+    ) -> Result<Option<(u64, ListMark)>, StoreError> {
+        let _ = (query, since);
         Ok(None)
     }
     /// Deletes a token by digest (logout).

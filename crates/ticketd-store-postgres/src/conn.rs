@@ -272,6 +272,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "listing_columns",
         include_str!("../migrations/0007_listing_columns.sql"),
     ),
+    (
+        8,
+        "change_counter",
+        include_str!("../migrations/0008_change_counter.sql"),
+    ),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).

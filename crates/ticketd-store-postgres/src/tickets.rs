@@ -799,7 +799,11 @@ pub(crate) async fn list_tickets(db: &Db, q: &TicketQuery) -> Result<TicketPage,
         (None, page.await.map_err(db_err)?)
     };
     let items = rows::all(&rows, rows::ticket)?;
-    Ok(TicketPage { total, items })
+    Ok(TicketPage {
+        total,
+        items,
+        mark: None,
+    })
 }
 
 /// `EXPLAIN` of a list query's page select, then of its count, one line per plan line.

@@ -3,7 +3,8 @@
 //! Every write is a closure run inside its own savepoint of a shared transaction; the writer
 //! takes every job queued at the moment, runs them, commits once (one fsync for the batch), and
 //! only then answers each caller. A failing job rolls back to its savepoint without touching the
-//! others, so batching changes neither atomicity nor the per-ticket version checks.
+//! others, so batching changes neither atomicity nor the per-ticket version checks. A batch with
+//! any job other than inserting new tickets also increases `change_counter` before it commits.
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
@@ -55,7 +56,13 @@ impl SqliteOptions {
 }
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+/// A queued write, and whether it may change data that already exists (every write but the
+/// insertion of a new ticket with its own rows).
+struct Job {
+    run: Box<dyn FnOnce(&Connection) -> Completion + Send>,
+    changes_existing: bool,
+}
 
 pub(crate) struct Pool {
     acquire_timeout: Duration,
@@ -161,6 +168,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "listing_columns",
         include_str!("../migrations/0007_listing_columns.sql"),
     ),
+    (
+        8,
+        "change_counter",
+        include_str!("../migrations/0008_change_counter.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.
@@ -250,8 +262,28 @@ impl Pool {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
+        self.queue(job, true).await
+    }
+
+    /// Like [`Pool::write`], for a job that only inserts a new ticket and rows of its own (its
+    /// steps' index rows, history, comments, outbox event, the day's serial counter): such
+    /// commits leave `change_counter` alone, so counts taken before stay exact up to the new
+    /// tickets.
+    pub(crate) async fn insert_ticket<R, F>(&self, job: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.queue(job, false).await
+    }
+
+    async fn queue<R, F>(&self, job: F, changes_existing: bool) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel::<Result<R, StoreError>>();
-        let job: Job = Box::new(move |conn: &Connection| {
+        let run = Box::new(move |conn: &Connection| {
             let result = match conn.execute_batch("SAVEPOINT job") {
                 Err(e) => Err(db_err(e)),
                 Ok(()) => {
@@ -274,8 +306,12 @@ impl Pool {
                 };
                 // The caller may have gone away (request cancelled); nothing to do then.
                 let _ = reply.send(answer);
-            })
+            }) as Completion
         });
+        let job = Job {
+            run,
+            changes_existing,
+        };
         match tokio::time::timeout(self.acquire_timeout, self.writer.send(job)).await {
             Ok(Ok(())) => {}
             Ok(Err(_closed)) => return Err(StoreError::Unavailable("writer stopped".into())),
@@ -379,11 +415,19 @@ fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>, epoch: &Atom
             }
             continue;
         }
-        let completions: Vec<Completion> = batch.drain(..).map(|job| job(&conn)).collect();
-        let commit = conn.execute_batch("COMMIT").map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            e.to_string()
-        });
+        let changes_existing = batch.iter().any(|job| job.changes_existing);
+        let completions: Vec<Completion> = batch.drain(..).map(|job| (job.run)(&conn)).collect();
+        let counted = if changes_existing {
+            conn.execute_batch("UPDATE change_counter SET changes = changes + 1 WHERE id = 1")
+        } else {
+            Ok(())
+        };
+        let commit = counted
+            .and_then(|()| conn.execute_batch("COMMIT"))
+            .map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                e.to_string()
+            });
         match &commit {
             // Before anyone hears of the commit, so no reader can pair new data with an old epoch.
             Ok(()) => {

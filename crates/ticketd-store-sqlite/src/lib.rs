@@ -19,7 +19,7 @@ use ticketd_core::identity::{
     TokenKind, TokenRecord, User,
 };
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
-use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery, TokenActor};
+use ticketd_core::store::{GrantQuery, ListMark, Store, TicketPage, TicketQuery, TokenActor};
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketState,
     TicketWrite,
@@ -749,6 +749,13 @@ impl Store for SqliteStore {
     }
 
     async fn write_ticket(&self, write: TicketWrite) -> Result<Ticket, StoreError> {
+        if write.expected_version.is_none() {
+            // A new ticket and rows of its own only: counts taken before stay exact up to it.
+            return self
+                .pool
+                .insert_ticket(move |c| tickets::write_ticket(c, write))
+                .await;
+        }
         self.pool
             .write(move |c| tickets::write_ticket(c, write))
             .await
@@ -767,6 +774,16 @@ impl Store for SqliteStore {
     async fn data_version(&self) -> Result<Option<u64>, StoreError> {
         // This process's writer thread is the file's only writer (one serving process per file).
         Ok(Some(self.pool.write_epoch()))
+    }
+
+    async fn count_inserted_since(
+        &self,
+        query: TicketQuery,
+        since: ListMark,
+    ) -> Result<Option<(u64, ListMark)>, StoreError> {
+        self.pool
+            .read(move |c| tickets::count_inserted_since(c, &query, since))
+            .await
     }
 
     async fn ticket_history(&self, id: TicketId) -> Result<Vec<HistoryEntry>, StoreError> {

@@ -6,7 +6,7 @@ use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use ticketd_core::StoreError;
 use ticketd_core::serial::format_serial;
-use ticketd_core::store::{SortKey, TicketOrder, TicketPage, TicketQuery, Visibility};
+use ticketd_core::store::{ListMark, SortKey, TicketOrder, TicketPage, TicketQuery, Visibility};
 use ticketd_core::ticket::{Grant, Ticket, TicketWrite};
 use uuid::Uuid;
 
@@ -345,13 +345,34 @@ struct ListSql {
     params: Vec<SqlValue>,
 }
 
-fn list_sql(q: &TicketQuery) -> ListSql {
+/// The page select and count of `q`; with `inserted` (rowids after, up to), only the count of the
+/// matching tickets in that rowid range, read from the ticket table by rowid: the few tickets
+/// inserted since a count was taken, whichever index the full list would follow.
+fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
     let mut params: Vec<SqlValue> = Vec::new();
     let mut conditions: Vec<String> = Vec::new();
     // Pick the table that drives the scan so that the ORDER BY follows an index whose leading
     // column is the most selective filter; the tie-break is that table's own key, which every
     // index carries, so no sort step is needed.
-    let (from, order_column, tie_break) = if let Some(user) = q.awaiting {
+    let (from, order_column, tie_break) = if let Some((after, upto)) = inserted {
+        params.push(SqlValue::Integer(after));
+        params.push(SqlValue::Integer(upto));
+        conditions.push("t.rowid > ? AND t.rowid <= ?".into());
+        for (user, flag) in [(q.awaiting, "awaiting"), (q.current_assignee, "current")] {
+            if let Some(user) = user {
+                params.push(blob(user.0));
+                conditions.push(format!(
+                    "EXISTS (SELECT 1 FROM ticket_assignees a WHERE a.ticket_id = t.id AND a.user_id = ? AND a.{flag} = 1)"
+                ));
+            }
+        }
+        if let Some(applicant) = q.applicant {
+            params.push(blob(applicant.0));
+            conditions.push("t.applicant_id = ?".into());
+        }
+        // NOT INDEXED: the rowid range is the plan, never an index the filters would suggest.
+        ("tickets t NOT INDEXED", "t.created_at", "t.id")
+    } else if let Some(user) = q.awaiting {
         params.push(blob(user.0));
         conditions.push("a.user_id = ? AND a.awaiting = 1".into());
         (
@@ -553,21 +574,55 @@ fn list_sql(q: &TicketQuery) -> ListSql {
     }
 }
 
-/// A page of tickets and, when asked, the count of all matches.
+/// More tickets than this inserted since a count was taken, and counting them one by one from
+/// the ticket table costs about what a fresh count through the list's index does.
+const MAX_INSERTED_RECOUNT: i64 = 20_000;
+
+/// Where the reader's snapshot stands (see [`ListMark`]); read inside the transaction that
+/// also counts, so mark and count describe the same data.
+fn list_mark(conn: &Connection) -> Result<ListMark, StoreError> {
+    conn.prepare_cached(
+        "SELECT (SELECT changes FROM change_counter WHERE id = 1), \
+         (SELECT COALESCE(MAX(rowid), 0) FROM tickets)",
+    )
+    .and_then(|mut s| {
+        s.query_row([], |r| {
+            Ok(ListMark {
+                changes: r.get(0)?,
+                last_insert: r.get(1)?,
+            })
+        })
+    })
+    .map_err(db_err)
+}
+
+fn count(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<u64, StoreError> {
+    let count: i64 = conn
+        .prepare_cached(sql)
+        .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
+        .map_err(db_err)?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// A page of tickets and, when asked, the count of all matches with the mark it was taken at
+/// (count and mark in one read transaction).
 pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketPage, StoreError> {
     let ListSql {
         select,
-        count,
+        count: count_sql,
         params,
-    } = list_sql(q);
-    let total = if q.with_total {
-        let count: i64 = conn
-            .prepare_cached(&count)
-            .and_then(|mut s| s.query_row(params_from_iter(params.iter()), |r| r.get(0)))
-            .map_err(db_err)?;
-        Some(u64::try_from(count).unwrap_or(0))
+    } = list_sql(q, None);
+    // Count and mark in one snapshot; dropped without commit on an error, which only ends it.
+    let read = if q.with_total {
+        Some(conn.unchecked_transaction().map_err(db_err)?)
     } else {
         None
+    };
+    let (total, mark) = if q.with_total {
+        let mark = list_mark(conn)?;
+        (Some(count(conn, &count_sql, &params)?), Some(mark))
+    } else {
+        (None, None)
     };
     let items = conn
         .prepare_cached(&select)
@@ -576,18 +631,54 @@ pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketP
                 .collect::<Result<Vec<_>, _>>()
         })
         .map_err(db_err)?;
-    Ok(TicketPage { total, items })
+    if let Some(read) = read {
+        read.commit().map_err(db_err)?;
+    }
+    Ok(TicketPage { total, items, mark })
 }
 
-/// `EXPLAIN QUERY PLAN` of a list query's page select and count, one line per plan step.
+/// The matches of `q` among the tickets inserted after `since`, if only insertions were
+/// committed since (see `Store::count_inserted_since`).
+pub(crate) fn count_inserted_since(
+    conn: &Connection,
+    q: &TicketQuery,
+    since: ListMark,
+) -> Result<Option<(u64, ListMark)>, StoreError> {
+    let read = conn.unchecked_transaction().map_err(db_err)?;
+    let now = list_mark(conn)?;
+    if now.changes != since.changes
+        || now.last_insert < since.last_insert
+        || now.last_insert - since.last_insert > MAX_INSERTED_RECOUNT
+    {
+        return Ok(None);
+    }
+    let added = if now.last_insert == since.last_insert {
+        0
+    } else {
+        let ListSql {
+            count: sql, params, ..
+        } = list_sql(q, Some((since.last_insert, now.last_insert)));
+        count(conn, &sql, &params)?
+    };
+    read.commit().map_err(db_err)?;
+    Ok(Some((added, now)))
+}
+
+/// `EXPLAIN QUERY PLAN` of a list query's page select, its count, and the count of its matches
+/// among newly inserted tickets, one line per plan step.
 pub(crate) fn query_plan(conn: &Connection, q: &TicketQuery) -> Result<Vec<String>, StoreError> {
     let ListSql {
         select,
         count,
         params,
-    } = list_sql(q);
+    } = list_sql(q, None);
+    let inserted = list_sql(q, Some((0, 0)));
     let mut lines = Vec::new();
-    for sql in [select, count] {
+    for (sql, params) in [
+        (select, &params),
+        (count, &params),
+        (inserted.count, &inserted.params),
+    ] {
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .map_err(db_err)?;

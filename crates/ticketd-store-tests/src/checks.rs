@@ -1636,3 +1636,107 @@ pub async fn counts_stay_exact_across_writes(store: Arc<dyn Store>) {
     // "count me" was approved; "count me too" and "count me for bob" are pending.
     assert_eq!(total(query).await, Some(2));
 }
+
+/// Counts remembered by the caching store equal a fresh count of the backend after every kind
+/// of write: insertions alone (where a store with marks adds only the new tickets' matches) and
+/// decisions, closes and comments (where it counts again), for lists driven by each index.
+pub async fn remembered_counts_match_fresh_counts_after_every_write(store: Arc<dyn Store>) {
+    let cached: Arc<dyn Store> = Arc::new(ticketd_core::cache::CachedStore::new(store.clone()));
+    let w = World::new(cached.clone()).await;
+    w.flow("general", vec![(vec![&w.bob, &w.carol], LevelMode::Any)])
+        .await;
+    let related = |actor: &ticketd_core::Actor| Visibility::Related {
+        user: actor.id(),
+        orgs: Vec::new(),
+    };
+    let counted = |visibility| TicketQuery {
+        with_total: true,
+        limit: 3,
+        ..TicketQuery::new(visibility)
+    };
+    let queries = [
+        TicketQuery {
+            states: vec![TicketState::Pending],
+            search: vec![vec![vec!["count".into()]]],
+            ..counted(Visibility::All)
+        },
+        TicketQuery {
+            awaiting: Some(w.bob.id()),
+            ..counted(related(&w.bob))
+        },
+        TicketQuery {
+            current_assignee: Some(w.carol.id()),
+            ..counted(related(&w.carol))
+        },
+        counted(related(&w.alice)),
+        TicketQuery {
+            applicant: Some(w.olga.id()),
+            ..counted(Visibility::All)
+        },
+        TicketQuery {
+            states: vec![TicketState::Closed, TicketState::Rejected],
+            kinds: vec!["general".into()],
+            ..counted(Visibility::All)
+        },
+    ];
+    let mut pending = Vec::new();
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    for step in 0..48_i64 {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let roll = (seed >> 33) % 10;
+        let when = at(step);
+        match roll {
+            // Mostly insertions, as in a working day.
+            0..=5 => {
+                let who = if roll.is_multiple_of(2) {
+                    &w.alice
+                } else {
+                    &w.olga
+                };
+                let title = if roll < 3 { "count me" } else { "other" };
+                pending.push((who.clone(), w.open(who, "general", title, when).await.id));
+            }
+            6 if !pending.is_empty() => {
+                let (_, id) = pending.remove(0);
+                w.engine.act(&w.bob, id, approve(), when).await.unwrap();
+            }
+            7 if !pending.is_empty() => {
+                let (_, id) = pending.remove(pending.len() - 1);
+                let reject = TicketCommand::Reject {
+                    reason: "no".into(),
+                };
+                w.engine.act(&w.carol, id, reject, when).await.unwrap();
+            }
+            8 if !pending.is_empty() => {
+                let (who, id) = pending.remove(0);
+                let close = TicketCommand::Close {
+                    reason: String::new(),
+                };
+                w.engine.act(&who, id, close, when).await.unwrap();
+            }
+            _ => {
+                if let Some((who, id)) = pending.first() {
+                    w.engine
+                        .add_comment(who, *id, "a note", when)
+                        .await
+                        .unwrap();
+                }
+            }
+        }
+        for (i, query) in queries.iter().enumerate() {
+            let remembered = cached.list_tickets(query.clone()).await.unwrap();
+            let fresh = store.list_tickets(query.clone()).await.unwrap();
+            assert_eq!(
+                remembered.total, fresh.total,
+                "query {i} after step {step} (roll {roll})"
+            );
+            assert_eq!(
+                remembered.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+                fresh.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+                "query {i} after step {step}"
+            );
+        }
+    }
+}

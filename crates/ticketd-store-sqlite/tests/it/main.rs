@@ -199,3 +199,72 @@ async fn list_queries_never_scan_the_tickets_table() {
         );
     }
 }
+
+#[tokio::test]
+async fn after_insertions_only_the_new_tickets_are_counted() {
+    use ticketd_core::engine::TicketCommand;
+    use ticketd_core::flow::LevelMode;
+    use ticketd_core::store::{Store, TicketQuery, Visibility};
+    use ticketd_store_tests::fixture::{World, at};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = SqliteStore::open(&SqliteOptions::new(dir.path().join("marks.db"))).unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let awaiting_bob = TicketQuery {
+        awaiting: Some(w.bob.id()),
+        with_total: true,
+        limit: 1,
+        ..TicketQuery::new(Visibility::Related {
+            user: w.bob.id(),
+            orgs: Vec::new(),
+        })
+    };
+    let first = w.open(&w.alice, "general", "one", at(1)).await;
+    w.open(&w.alice, "general", "two", at(2)).await;
+    let page = store.list_tickets(awaiting_bob.clone()).await.unwrap();
+    assert_eq!(page.total, Some(2));
+    let mark = page.mark.expect("a SQLite count says where it was taken");
+    // Nothing since: nothing to add.
+    assert_eq!(
+        store
+            .count_inserted_since(awaiting_bob.clone(), mark)
+            .await
+            .unwrap(),
+        Some((0, mark))
+    );
+    w.open(&w.olga, "general", "three", at(3)).await;
+    w.open(&w.carol, "general", "four", at(4)).await;
+    let (added, later) = store
+        .count_inserted_since(awaiting_bob.clone(), mark)
+        .await
+        .unwrap()
+        .expect("only insertions since the mark");
+    assert_eq!(added, 2);
+    assert_eq!(later.changes, mark.changes);
+    assert_eq!(later.last_insert, mark.last_insert + 2);
+    // A decision changes a ticket that was already counted: the caller must count again.
+    w.engine
+        .act(
+            &w.bob,
+            first.id,
+            TicketCommand::Approve {
+                reason: String::new(),
+                payload: None,
+            },
+            at(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .count_inserted_since(awaiting_bob.clone(), later)
+            .await
+            .unwrap(),
+        None
+    );
+    let page = store.list_tickets(awaiting_bob).await.unwrap();
+    assert_eq!(page.total, Some(3));
+    assert!(page.mark.unwrap().changes > later.changes);
+}
