@@ -10,7 +10,7 @@ mod users;
 use crate::error::ApiError;
 use crate::extract::required_str;
 use crate::format::{json_type, parse_id_list};
-use crate::listing::{Page, Query, paginated, select_fields};
+use crate::listing::{Page, Query, paginated, select_row_fields};
 use axum::Json;
 use axum::Router;
 use axum::http::StatusCode;
@@ -145,10 +145,7 @@ pub(crate) fn list_answer(
     total: usize,
     rows: Vec<Value>,
 ) -> Json<Value> {
-    let rows = match select_fields(query, Value::Array(rows)) {
-        Value::Array(rows) => rows,
-        other => vec![other],
-    };
+    let rows = select_row_fields(query, rows);
     let total = u64::try_from(total).unwrap_or(u64::MAX);
     Json(paginated(&parts.uri, &parts.headers, page, total, rows))
 }

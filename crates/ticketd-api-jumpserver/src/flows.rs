@@ -19,7 +19,7 @@ use crate::choices::{Lang, TICKET_TYPES};
 use crate::error::ApiError;
 use crate::extract::{Caller, CallerInOrg, JsonBody};
 use crate::format::Zone;
-use crate::listing::{Page, Query, paginated, select_fields};
+use crate::listing::{Page, Query, paginated, select_fields, select_row_fields};
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
@@ -250,11 +250,7 @@ async fn list(
         .take(usize::try_from(page.fetch()).unwrap_or(usize::MAX))
         .collect();
     let view = view(&state, &caller, lang, zone, &window).await?;
-    let rows = Value::Array(window.iter().map(|f| view.flow(f)).collect());
-    let rows = match select_fields(&query, rows) {
-        Value::Array(rows) => rows,
-        other => vec![other],
-    };
+    let rows = select_row_fields(&query, window.iter().map(|f| view.flow(f)).collect());
     Ok(Json(paginated(
         &parts.uri,
         &parts.headers,

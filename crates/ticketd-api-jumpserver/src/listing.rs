@@ -142,7 +142,7 @@ pub(crate) fn paginated(
     json!({"count": total, "next": next, "previous": previous, "results": results})
 }
 
-/// Applies `?fields=a,b` / `?fields!=a,b` to rendered objects.
+/// Applies `?fields=a,b` / `?fields!=a,b` to a rendered object, or to each object of an array.
 pub(crate) fn select_fields(query: &Query, mut value: Value) -> Value {
     let keep = query.list("fields");
     let drop = query.list("fields!");
@@ -161,6 +161,14 @@ pub(crate) fn select_fields(query: &Query, mut value: Value) -> Value {
         _ => {}
     }
     value
+}
+
+/// [`select_fields`] for the rows of a page (never its envelope: `count`, `next`, `results`).
+pub(crate) fn select_row_fields(query: &Query, rows: Vec<Value>) -> Vec<Value> {
+    match select_fields(query, Value::Array(rows)) {
+        Value::Array(rows) => rows,
+        other => vec![other],
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use crate::choices::{self, Lang};
 use crate::error::ApiError;
 use crate::extract::{Caller, CallerInOrg, JsonBody};
 use crate::format::Zone;
-use crate::listing::{Page, Query, paginated, select_fields};
+use crate::listing::{Page, Query, paginated, select_fields, select_row_fields};
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
@@ -261,10 +261,8 @@ async fn list(
         .map(|t| render::ticket(t, &ctx, kind.is_some()))
         .collect();
     let total = result.total.unwrap_or(rows.len() as u64);
-    Ok(Json(select_fields(
-        query,
-        paginated(uri, headers, page, total, rows),
-    )))
+    let rows = select_row_fields(query, rows);
+    Ok(Json(paginated(uri, headers, page, total, rows)))
 }
 
 #[allow(

@@ -641,6 +641,33 @@ async fn lists_filter_search_order_and_paginate() {
         )
         .await;
     assert_eq!(by_name.as_array().unwrap()[0].as_object().unwrap().len(), 2);
+    // With pagination, `fields` trims the tickets, not the page (it answered `{}`).
+    let (_, paged) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/tickets/?applicant_username_name=ALI&limit=2&fields=id,title",
+            "bob",
+            None,
+        )
+        .await;
+    assert_eq!(paged["count"], by_name.as_array().unwrap().len(), "{paged}");
+    let first = paged["results"][0].as_object().unwrap();
+    assert_eq!(first.keys().collect::<Vec<_>>(), ["id", "title"], "{paged}");
+    let (_, dropped) = w
+        .app
+        .call(
+            "GET",
+            "/api/v1/tickets/tickets/?applicant_username_name=ALI&limit=2&fields!=process_map",
+            "bob",
+            None,
+        )
+        .await;
+    let first = dropped["results"][0].as_object().unwrap();
+    assert!(
+        first.contains_key("title") && !first.contains_key("process_map"),
+        "{dropped}"
+    );
 }
 
 #[tokio::test]
