@@ -2,7 +2,8 @@
 
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Uri};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 /// Without `limit`, lists are plain arrays truncated to this many items.
 pub(crate) const DEFAULT_PAGE_SIZE: u32 = 200;
@@ -130,8 +131,19 @@ pub(crate) fn paginated(
     total: u64,
     results: Vec<Value>,
 ) -> Value {
+    serde_json::to_value(page_body(uri, headers, page, total, results)).unwrap_or(Value::Null)
+}
+
+/// [`paginated`] for rows of any serializable type, serialized straight to the response body.
+pub(crate) fn page_body<T: Serialize>(
+    uri: &Uri,
+    headers: &HeaderMap,
+    page: Page,
+    total: u64,
+    results: Vec<T>,
+) -> PageBody<T> {
     let Some(limit) = page.limit else {
-        return Value::Array(results);
+        return PageBody::Bare(results);
     };
     let next = (page.offset + u64::from(limit) < total)
         .then(|| page_url(uri, headers, limit, Some(page.offset + u64::from(limit))));
@@ -139,7 +151,27 @@ pub(crate) fn paginated(
         let previous = page.offset.saturating_sub(u64::from(limit));
         page_url(uri, headers, limit, (previous > 0).then_some(previous))
     });
-    json!({"count": total, "next": next, "previous": previous, "results": results})
+    PageBody::Envelope {
+        count: total,
+        next,
+        previous,
+        results,
+    }
+}
+
+/// A list answer (see [`paginated`]).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum PageBody<T> {
+    /// Without `limit`: the rows alone.
+    Bare(Vec<T>),
+    /// With `limit`: DRF's envelope.
+    Envelope {
+        count: u64,
+        next: Option<String>,
+        previous: Option<String>,
+        results: Vec<T>,
+    },
 }
 
 /// Applies `?fields=a,b` / `?fields!=a,b` to a rendered object, or to each object of an array.
@@ -174,6 +206,7 @@ pub(crate) fn select_row_fields(query: &Query, rows: Vec<Value>) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn parts(uri: &str) -> Parts {
         let (parts, ()) = axum::http::Request::builder()

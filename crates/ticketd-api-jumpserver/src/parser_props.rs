@@ -101,4 +101,14 @@ proptest! {
         let expected = time.with_timezone(&zone).format("%Y/%m/%d %H:%M:%S %z").to_string();
         prop_assert_eq!(crate::format::datetime(time, zone), expected);
     }
+
+    #[test]
+    fn approval_dates_render_as_python_str_of_a_utc_datetime(
+        seconds in 0i64..250_000_000_000i64,
+        micros in proptest::sample::select(vec![0u32, 1, 999_999, 123_456, 500_000]),
+    ) {
+        let time = chrono::DateTime::from_timestamp(seconds, micros * 1000).unwrap();
+        let pattern = if micros == 0 { "%Y-%m-%d %H:%M:%S+00:00" } else { "%Y-%m-%d %H:%M:%S%.6f+00:00" };
+        prop_assert_eq!(crate::tickets::render::python_utc(time), time.format(pattern).to_string());
+    }
 }

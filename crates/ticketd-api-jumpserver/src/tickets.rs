@@ -2,13 +2,13 @@
 
 mod filters;
 mod input;
-mod render;
+pub(crate) mod render;
 
 use crate::choices::{self, Lang};
 use crate::error::ApiError;
 use crate::extract::{Caller, CallerInOrg, JsonBody};
 use crate::format::Zone;
-use crate::listing::{Page, Query, paginated, select_fields, select_row_fields};
+use crate::listing::{Page, Query, page_body, paginated, select_fields, select_row_fields};
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodRouter, get, post, put};
 use axum::{Extension, Json, Router};
 use input::Errors;
-use render::Context;
+use render::{Context, TicketView};
 use serde_json::{Value, json};
 use ticketd_core::catalog::CatalogQuery;
 use ticketd_core::engine::{FlowChoice, NewTicket, TicketCommand, any_level};
@@ -230,11 +230,11 @@ async fn list(
     zone: chrono_tz::Tz,
     kind: Option<Kind>,
     scope: Scope,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let page = Page::from_query(query, state.settings.max_page_size);
     let Some(mut q) = filters::ticket_query(state, actor, query, kind.map(|k| k.0), now()).await?
     else {
-        return Ok(Json(paginated(uri, headers, page, 0, Vec::new())));
+        return Ok(Json(paginated(uri, headers, page, 0, Vec::new())).into_response());
     };
     q.limit = page.fetch();
     q.offset = page.offset;
@@ -255,14 +255,28 @@ async fn list(
         _ => state.engine.list_related_tickets(actor, q).await?,
     };
     let ctx = Context::load(state, actor, &result.items, lang, zone).await?;
-    let rows: Vec<Value> = result
+    let total = result.total.unwrap_or(result.items.len() as u64);
+    let typed = kind.is_some();
+    if query.get("fields").is_some() || query.get("fields!").is_some() {
+        let rows = result
+            .items
+            .iter()
+            .map(|t| render::ticket(t, &ctx, typed))
+            .collect();
+        let rows = select_row_fields(query, rows);
+        return Ok(Json(paginated(uri, headers, page, total, rows)).into_response());
+    }
+    // Rendered straight into the response body: no intermediate JSON values.
+    let rows: Vec<TicketView<'_>> = result
         .items
         .iter()
-        .map(|t| render::ticket(t, &ctx, kind.is_some()))
+        .map(|ticket| TicketView {
+            ticket,
+            ctx: &ctx,
+            typed,
+        })
         .collect();
-    let total = result.total.unwrap_or(rows.len() as u64);
-    let rows = select_row_fields(query, rows);
-    Ok(Json(paginated(uri, headers, page, total, rows)))
+    Ok(Json(page_body(uri, headers, page, total, rows)).into_response())
 }
 
 #[allow(
@@ -277,7 +291,7 @@ async fn list_tickets(
     headers: axum::http::HeaderMap,
     lang: Lang,
     Zone(zone): Zone,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     list(
         &state,
         &actor,
@@ -306,7 +320,7 @@ async fn list_typed(
     headers: axum::http::HeaderMap,
     lang: Lang,
     Zone(zone): Zone,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     list(
         &state,
         &actor,
@@ -334,7 +348,7 @@ async fn audit_list(
     headers: axum::http::HeaderMap,
     lang: Lang,
     Zone(zone): Zone,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     list(
         &state,
         &caller.actor,

@@ -4,12 +4,14 @@ use crate::choices::{self, Lang};
 use crate::format::datetime;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
 use std::collections::HashMap;
 use ticketd_core::catalog::{Asset, Node};
 use ticketd_core::identity::User;
 use ticketd_core::payload::ApplyAsset;
-use ticketd_core::ticket::{StepState, Ticket};
+use ticketd_core::ticket::{Assignee, StepState, Ticket};
 use ticketd_core::{Actor, DomainError, FlowId, OrgId, UserId};
 use ticketd_http::AppState;
 use uuid::Uuid;
@@ -116,56 +118,93 @@ impl Context {
     }
 
     /// The organization's display name.
-    pub(crate) fn org_name(&self, org: OrgId) -> String {
-        self.orgs.get(&org).cloned().unwrap_or_default()
-    }
-
-    fn user_ref(&self, id: Option<UserId>) -> Value {
-        match id.and_then(|id| self.users.get(&id)) {
-            Some(user) => json!({"id": user.id.to_string(), "name": user.name}),
-            None => Value::Null,
-        }
+    fn org_name(&self, org: OrgId) -> &str {
+        self.orgs.get(&org).map_or("", String::as_str)
     }
 }
 
-/// `str()` of a Python UTC datetime, which JumpServer uses for `process_map[].approval_date`.
-fn python_utc(t: DateTime<Utc>) -> String {
-    if t.timestamp_subsec_micros() == 0 {
-        t.format("%Y-%m-%d %H:%M:%S+00:00").to_string()
-    } else {
-        t.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()
+/// `str()` of a Python UTC datetime, which JumpServer uses for `process_map[].approval_date`
+/// (written out by hand, like [`datetime`]: a page renders one per step).
+pub(crate) fn python_utc(t: DateTime<Utc>) -> String {
+    use chrono::{Datelike, Timelike};
+    let micros = t.timestamp_subsec_micros();
+    let mut out = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        t.month(),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    if micros != 0 {
+        out.push_str(&format!(".{micros:06}"));
+    }
+    out.push_str("+00:00");
+    out
+}
+
+/// One `process_map` entry: a step of the current round.
+struct ProcessStep<'a> {
+    ticket: &'a Ticket,
+    step: &'a ticketd_core::ticket::Step,
+}
+
+impl Serialize for ProcessStep<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Self { ticket, step } = self;
+        let (processor, processor_display) = match step.state {
+            StepState::Closed => (
+                ticket
+                    .applicant_id
+                    .map(|u| u.to_string())
+                    .unwrap_or_default(),
+                ticket.applicant_display.as_str(),
+            ),
+            _ => step
+                .processor()
+                .map(|a| (a.user_id.to_string(), a.display.as_str()))
+                .unwrap_or_default(),
+        };
+        let mut map = serializer.serialize_map(Some(7))?;
+        map.serialize_entry("state", choices::step_state_value(step.state))?;
+        map.serialize_entry(
+            "assignees",
+            &Each(&step.assignees, |a: &Assignee| a.user_id.to_string()),
+        )?;
+        map.serialize_entry("processor", &processor)?;
+        map.serialize_entry("approval_level", &step.level)?;
+        map.serialize_entry(
+            "assignees_display",
+            &Each(&step.assignees, |a: &Assignee| a.display.clone()),
+        )?;
+        map.serialize_entry("approval_date", &python_utc(step.updated_at))?;
+        map.serialize_entry("processor_display", processor_display)?;
+        map.end()
+    }
+}
+
+/// A sequence serialized item by item through `F`, without collecting it first.
+struct Each<'a, T, F>(&'a [T], F);
+
+impl<T, F, V> Serialize for Each<'_, T, F>
+where
+    F: Fn(&T) -> V,
+    V: Serialize,
+{
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(&self.1))
     }
 }
 
 /// `process_map`: one entry per step of the current round.
-pub(crate) fn process_map(ticket: &Ticket) -> Value {
-    Value::Array(
-        ticket
-            .steps
-            .iter()
-            .map(|step| {
-                let (processor, processor_display) = match step.state {
-                    StepState::Closed => (
-                        ticket.applicant_id.map(|u| u.to_string()).unwrap_or_default(),
-                        ticket.applicant_display.clone(),
-                    ),
-                    _ => step
-                        .processor()
-                        .map(|a| (a.user_id.to_string(), a.display.clone()))
-                        .unwrap_or_default(),
-                };
-                json!({
-                    "state": choices::step_state_value(step.state),
-                    "assignees": step.assignees.iter().map(|a| a.user_id.to_string()).collect::<Vec<_>>(),
-                    "processor": processor,
-                    "approval_level": step.level,
-                    "assignees_display": step.assignees.iter().map(|a| a.display.clone()).collect::<Vec<_>>(),
-                    "approval_date": python_utc(step.updated_at),
-                    "processor_display": processor_display,
-                })
-            })
-            .collect(),
-    )
+struct ProcessMap<'a>(&'a Ticket);
+
+impl Serialize for ProcessMap<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let ticket = self.0;
+        serializer.collect_seq(ticket.steps.iter().map(|step| ProcessStep { ticket, step }))
+    }
 }
 
 /// The processor of the current step (`""` while undecided), for the super-ticket status.
@@ -184,212 +223,258 @@ fn apply_asset_content(ticket: &Ticket) -> Option<ApplyAsset> {
     ApplyAsset::from_value(&ticket.payload).ok()
 }
 
-fn rel_snapshot(ticket: &Ticket, ctx: &Context) -> Value {
-    let mut snapshot = Map::new();
-    snapshot.insert(
-        "applicant".into(),
-        Value::String(ticket.applicant_display.clone()),
-    );
-    if !ticket.cc_users.is_empty() {
-        let cc: Vec<String> = ticket
-            .cc_users
-            .iter()
-            .filter_map(|u| ctx.users.get(u))
-            .map(User::display)
-            .collect();
-        snapshot.insert("cc_users".into(), json!(cc));
-    }
-    if let Some(content) = apply_asset_content(ticket) {
-        let nodes: Vec<String> = content
-            .nodes
-            .iter()
-            .filter_map(|n| ctx.nodes.get(n))
-            .map(|n| n.full_value.clone())
-            .collect();
-        let assets: Vec<String> = content
-            .assets
-            .iter()
-            .filter_map(|a| ctx.assets.get(a))
-            .map(Asset::display)
-            .collect();
-        snapshot.insert("apply_nodes".into(), json!(nodes));
-        snapshot.insert("apply_assets".into(), json!(assets));
-    }
-    Value::Object(snapshot)
+/// `rel_snapshot`: display names of what the ticket refers to.
+struct RelSnapshot<'a> {
+    ticket: &'a Ticket,
+    ctx: &'a Context,
+    content: Option<&'a ApplyAsset>,
 }
 
-/// Renders a ticket; `typed` selects the typed serializer (applicant as a string and the
-/// type's own fields) instead of the base one (applicant as an object).
-pub(crate) fn ticket(ticket: &Ticket, ctx: &Context, typed: bool) -> Value {
-    let lang = ctx.lang();
-    let mut out = Map::new();
-    let mut put = |key: &str, value: Value| {
-        out.insert(key.to_owned(), value);
-    };
-    put("id", json!(ticket.id.to_string()));
-    put("title", json!(ticket.title));
-    put("org_id", json!(ticket.org_id.to_string()));
-    put(
-        "flow",
-        ticket.flow_id.map_or(Value::Null, |id| json!({"id": id.to_string(), "name": ctx.flows.get(&id).cloned().unwrap_or_default()})),
-    );
-    put(
-        "cc_users",
-        Value::Array(
-            ticket
+impl Serialize for RelSnapshot<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Self {
+            ticket,
+            ctx,
+            content,
+        } = self;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("applicant", &ticket.applicant_display)?;
+        if !ticket.cc_users.is_empty() {
+            let cc: Vec<String> = ticket
                 .cc_users
                 .iter()
                 .filter_map(|u| ctx.users.get(u))
-                .map(|u| json!({"id": u.id.to_string(), "name": u.name, "username": u.username}))
-                .collect(),
-        ),
-    );
-    if typed {
-        put("type", choices::ticket_type(&ticket.kind, lang));
-        typed_fields(ticket, ctx, &mut put);
+                .map(User::display)
+                .collect();
+            map.serialize_entry("cc_users", &cc)?;
+        }
+        if let Some(content) = content {
+            let nodes: Vec<&str> = content
+                .nodes
+                .iter()
+                .filter_map(|n| ctx.nodes.get(n))
+                .map(|n| n.full_value.as_str())
+                .collect();
+            let assets: Vec<String> = content
+                .assets
+                .iter()
+                .filter_map(|a| ctx.assets.get(a))
+                .map(Asset::display)
+                .collect();
+            map.serialize_entry("apply_nodes", &nodes)?;
+            map.serialize_entry("apply_assets", &assets)?;
+        }
+        map.end()
     }
-    put("serial_num", json!(ticket.serial));
-    put("process_map", process_map(ticket));
-    put("approval_step", choices::level(ticket.approval_step, lang));
-    if !typed {
-        put("type", choices::ticket_type(&ticket.kind, lang));
-    }
-    put("state", choices::ticket_state(ticket.state, lang));
-    put(
-        "applicant",
+}
+
+/// `{"id", "name"}` of a referenced object.
+#[derive(Serialize)]
+struct Ref<'a> {
+    id: String,
+    name: &'a str,
+}
+
+/// A user as `cc_users` lists them.
+#[derive(Serialize)]
+struct CcUser<'a> {
+    id: String,
+    name: &'a str,
+    username: &'a str,
+}
+
+/// The base serializer's applicant.
+#[derive(Serialize)]
+struct Applicant<'a> {
+    id: Option<String>,
+    name: &'a str,
+}
+
+/// A ticket as JumpServer's serializers render it: the base `TicketSerializer`, or with `typed`
+/// the typed one (applicant as a string and the type's own fields), in their field order.
+/// Serialized straight to the response body; [`ticket`] makes a `Value` of it where one is
+/// needed (`?fields=`).
+pub(crate) struct TicketView<'a> {
+    pub(crate) ticket: &'a Ticket,
+    pub(crate) ctx: &'a Context,
+    pub(crate) typed: bool,
+}
+
+impl Serialize for TicketView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Self { ticket, ctx, typed } = *self;
+        let lang = ctx.lang();
+        let content = apply_asset_content(ticket);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &ticket.id.to_string())?;
+        map.serialize_entry("title", &ticket.title)?;
+        map.serialize_entry("org_id", &ticket.org_id.to_string())?;
+        map.serialize_entry(
+            "flow",
+            &ticket.flow_id.map(|id| Ref {
+                id: id.to_string(),
+                name: ctx.flows.get(&id).map_or("", String::as_str),
+            }),
+        )?;
+        let cc_users: Vec<CcUser<'_>> = ticket
+            .cc_users
+            .iter()
+            .filter_map(|u| ctx.users.get(u))
+            .map(|u| CcUser {
+                id: u.id.to_string(),
+                name: &u.name,
+                username: &u.username,
+            })
+            .collect();
+        map.serialize_entry("cc_users", &cc_users)?;
         if typed {
-            json!(ticket.applicant_display)
+            map.serialize_entry("type", &choices::ticket_type(&ticket.kind, lang))?;
+            typed_fields::<S>(ticket, ctx, content.as_ref(), &mut map)?;
+        }
+        map.serialize_entry("serial_num", &ticket.serial)?;
+        map.serialize_entry("process_map", &ProcessMap(ticket))?;
+        map.serialize_entry("approval_step", &choices::level(ticket.approval_step, lang))?;
+        if !typed {
+            map.serialize_entry("type", &choices::ticket_type(&ticket.kind, lang))?;
+        }
+        map.serialize_entry("state", &choices::ticket_state(ticket.state, lang))?;
+        if typed {
+            map.serialize_entry("applicant", &ticket.applicant_display)?;
         } else {
             let name = ticket
                 .applicant_display
                 .rsplit_once('(')
                 .map_or(ticket.applicant_display.as_str(), |(n, _)| n);
-            json!({"id": ticket.applicant_id.map(|u| u.to_string()), "name": name})
-        },
-    );
-    put("status", choices::ticket_status(ticket.state, lang));
-    put("org_name", json!(ctx.org_name(ticket.org_id)));
-    put("rel_snapshot", rel_snapshot(ticket, ctx));
-    if typed && let Some(content) = apply_asset_content(ticket) {
-        put("apply_permission_name", json!(content.permission_name));
-        put("apply_date_start", json!(ctx.time(content.date_start)));
-        put("apply_date_expired", json!(ctx.time(content.date_expired)));
+            let applicant = Applicant {
+                id: ticket.applicant_id.map(|u| u.to_string()),
+                name,
+            };
+            map.serialize_entry("applicant", &applicant)?;
+        }
+        map.serialize_entry("status", &choices::ticket_status(ticket.state, lang))?;
+        map.serialize_entry("org_name", ctx.org_name(ticket.org_id))?;
+        let snapshot = RelSnapshot {
+            ticket,
+            ctx,
+            content: content.as_ref(),
+        };
+        map.serialize_entry("rel_snapshot", &snapshot)?;
+        if typed && let Some(content) = &content {
+            map.serialize_entry("apply_permission_name", &content.permission_name)?;
+            map.serialize_entry("apply_date_start", &ctx.time(content.date_start))?;
+            map.serialize_entry("apply_date_expired", &ctx.time(content.date_expired))?;
+        }
+        map.serialize_entry("date_created", &ctx.time(ticket.created_at))?;
+        map.serialize_entry("date_updated", &ctx.time(ticket.updated_at))?;
+        map.serialize_entry("comment", &ticket.comment)?;
+        map.end()
     }
-    put("date_created", json!(ctx.time(ticket.created_at)));
-    put("date_updated", json!(ctx.time(ticket.updated_at)));
-    put("comment", json!(ticket.comment));
-    Value::Object(out)
 }
 
-fn typed_fields(ticket: &Ticket, ctx: &Context, put: &mut dyn FnMut(&str, Value)) {
+/// Renders a ticket as a `Value` (see [`TicketView`]).
+pub(crate) fn ticket(ticket: &Ticket, ctx: &Context, typed: bool) -> Value {
+    serde_json::to_value(TicketView { ticket, ctx, typed }).unwrap_or(Value::Null)
+}
+
+fn typed_fields<S: Serializer>(
+    ticket: &Ticket,
+    ctx: &Context,
+    content: Option<&ApplyAsset>,
+    map: &mut S::SerializeMap,
+) -> Result<(), S::Error> {
     let lang = ctx.lang();
-    let text = |key: &str| {
-        ticket
-            .payload
-            .get(key)
-            .cloned()
-            .unwrap_or(Value::String(String::new()))
-    };
+    let field = |key: &str| ticket.payload.get(key);
     match ticket.kind.as_str() {
-        "apply_asset" => {
-            let content = apply_asset_content(ticket);
-            let refs = |ids: &[Uuid], name: &dyn Fn(&Uuid) -> Option<String>| {
-                Value::Array(ids.iter().map(|id| json!({"id": id.to_string(), "name": name(id).unwrap_or_default()})).collect())
-            };
-            let (nodes, assets, accounts, actions) = match &content {
-                Some(c) => (
-                    refs(&c.nodes, &|id| ctx.nodes.get(id).map(|n| n.name.clone())),
-                    refs(&c.assets, &|id| ctx.assets.get(id).map(|a| a.name.clone())),
-                    json!(c.accounts),
-                    choices::actions(c.actions, lang),
-                ),
-                None => (json!([]), json!([]), json!([]), json!([])),
-            };
-            put("apply_nodes", nodes);
-            put("apply_assets", assets);
-            put("apply_accounts", accounts);
-            put("apply_actions", actions);
-        }
+        "apply_asset" => match content {
+            Some(c) => {
+                let nodes = refs(&c.nodes, |id| ctx.nodes.get(id).map(|n| n.name.as_str()));
+                let assets = refs(&c.assets, |id| ctx.assets.get(id).map(|a| a.name.as_str()));
+                map.serialize_entry("apply_nodes", &nodes)?;
+                map.serialize_entry("apply_assets", &assets)?;
+                map.serialize_entry("apply_accounts", &c.accounts)?;
+                map.serialize_entry("apply_actions", &choices::actions(c.actions, lang))?;
+            }
+            None => {
+                let empty: [(); 0] = [];
+                for key in [
+                    "apply_nodes",
+                    "apply_assets",
+                    "apply_accounts",
+                    "apply_actions",
+                ] {
+                    map.serialize_entry(key, &empty)?;
+                }
+            }
+        },
         "login_confirm" => {
-            put(
-                "apply_login_ip",
-                ticket
-                    .payload
-                    .get("apply_login_ip")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-            );
-            put(
-                "apply_login_city",
-                ticket
-                    .payload
-                    .get("apply_login_city")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-            );
-            let when = ticket
-                .payload
-                .get("apply_login_datetime")
+            map.serialize_entry("apply_login_ip", &field("apply_login_ip"))?;
+            map.serialize_entry("apply_login_city", &field("apply_login_city"))?;
+            let when = field("apply_login_datetime")
                 .and_then(Value::as_str)
                 .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-                .map_or(Value::Null, |t| json!(ctx.time(t.with_timezone(&Utc))));
-            put("apply_login_datetime", when);
+                .map(|t| ctx.time(t.with_timezone(&Utc)));
+            map.serialize_entry("apply_login_datetime", &when)?;
         }
         "login_asset_confirm" => {
-            put(
-                "apply_login_user",
-                ctx.user_ref(
-                    ticket
-                        .payload
-                        .get("apply_login_user")
-                        .and_then(Value::as_str)
-                        .and_then(UserId::parse),
-                ),
-            );
-            let asset = ticket
-                .payload
-                .get("apply_login_asset")
+            let user = field("apply_login_user")
+                .and_then(Value::as_str)
+                .and_then(UserId::parse)
+                .and_then(|id| ctx.users.get(&id))
+                .map(|u| Ref {
+                    id: u.id.to_string(),
+                    name: &u.name,
+                });
+            map.serialize_entry("apply_login_user", &user)?;
+            let asset = field("apply_login_asset")
                 .and_then(Value::as_str)
                 .and_then(|s| Uuid::parse_str(s).ok())
                 .and_then(|id| ctx.assets.get(&id))
-                .map_or(
-                    Value::Null,
-                    |a| json!({"id": a.id.to_string(), "name": a.name}),
-                );
-            put("apply_login_asset", asset);
-            put("apply_login_account", text("apply_login_account"));
+                .map(|a| Ref {
+                    id: a.id.to_string(),
+                    name: &a.name,
+                });
+            map.serialize_entry("apply_login_asset", &asset)?;
+            map.serialize_entry(
+                "apply_login_account",
+                &or_empty(field("apply_login_account")),
+            )?;
         }
         "command_confirm" => {
-            put(
-                "apply_run_user",
-                ctx.user_ref(
-                    ticket
-                        .payload
-                        .get("apply_run_user")
-                        .and_then(Value::as_str)
-                        .and_then(UserId::parse),
-                ),
-            );
-            put("apply_run_asset", text("apply_run_asset"));
-            put("apply_run_command", text("apply_run_command"));
-            put("apply_run_account", text("apply_run_account"));
-            put(
-                "apply_from_session",
-                ticket
-                    .payload
-                    .get("apply_from_session")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-            );
-            put(
+            let user = field("apply_run_user")
+                .and_then(Value::as_str)
+                .and_then(UserId::parse)
+                .and_then(|id| ctx.users.get(&id))
+                .map(|u| Ref {
+                    id: u.id.to_string(),
+                    name: &u.name,
+                });
+            map.serialize_entry("apply_run_user", &user)?;
+            for key in ["apply_run_asset", "apply_run_command", "apply_run_account"] {
+                map.serialize_entry(key, &or_empty(field(key)))?;
+            }
+            map.serialize_entry("apply_from_session", &field("apply_from_session"))?;
+            map.serialize_entry(
                 "apply_from_cmd_filter_acl",
-                ticket
-                    .payload
-                    .get("apply_from_cmd_filter_acl")
-                    .cloned()
-                    .unwrap_or(Value::Null),
-            );
+                &field("apply_from_cmd_filter_acl"),
+            )?;
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// `{"id", "name"}` of each id, the name looked up by `name` (`""` when unknown).
+fn refs<'a>(ids: &[Uuid], name: impl Fn(&Uuid) -> Option<&'a str>) -> Vec<Ref<'a>> {
+    ids.iter()
+        .map(|id| Ref {
+            id: id.to_string(),
+            name: name(id).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// A content field as stored, or `""` when absent (JumpServer's char fields).
+fn or_empty(value: Option<&Value>) -> &Value {
+    static EMPTY: Value = Value::String(String::new());
+    value.unwrap_or(&EMPTY)
 }
