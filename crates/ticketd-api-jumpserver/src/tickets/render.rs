@@ -384,6 +384,17 @@ fn typed_fields<S: Serializer>(
 ) -> Result<(), S::Error> {
     let lang = ctx.lang();
     let field = |key: &str| ticket.payload.get(key);
+    // A user id in the content, shown as `{"id", "name"}` (null when unknown).
+    let user_ref = |value: Option<&Value>| {
+        value
+            .and_then(Value::as_str)
+            .and_then(UserId::parse)
+            .and_then(|id| ctx.users.get(&id))
+            .map(|u| Ref {
+                id: u.id.to_string(),
+                name: &u.name,
+            })
+    };
     match ticket.kind.as_str() {
         "apply_asset" => match content {
             Some(c) => {
@@ -416,15 +427,7 @@ fn typed_fields<S: Serializer>(
             map.serialize_entry("apply_login_datetime", &when)?;
         }
         "login_asset_confirm" => {
-            let user = field("apply_login_user")
-                .and_then(Value::as_str)
-                .and_then(UserId::parse)
-                .and_then(|id| ctx.users.get(&id))
-                .map(|u| Ref {
-                    id: u.id.to_string(),
-                    name: &u.name,
-                });
-            map.serialize_entry("apply_login_user", &user)?;
+            map.serialize_entry("apply_login_user", &user_ref(field("apply_login_user")))?;
             let asset = field("apply_login_asset")
                 .and_then(Value::as_str)
                 .and_then(|s| Uuid::parse_str(s).ok())
@@ -440,15 +443,7 @@ fn typed_fields<S: Serializer>(
             )?;
         }
         "command_confirm" => {
-            let user = field("apply_run_user")
-                .and_then(Value::as_str)
-                .and_then(UserId::parse)
-                .and_then(|id| ctx.users.get(&id))
-                .map(|u| Ref {
-                    id: u.id.to_string(),
-                    name: &u.name,
-                });
-            map.serialize_entry("apply_run_user", &user)?;
+            map.serialize_entry("apply_run_user", &user_ref(field("apply_run_user")))?;
             for key in ["apply_run_asset", "apply_run_command", "apply_run_account"] {
                 map.serialize_entry(key, &or_empty(field(key)))?;
             }
