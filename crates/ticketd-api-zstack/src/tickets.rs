@@ -697,7 +697,13 @@ pub(crate) async fn query_history(
     .await?;
     let mut rows = Vec::new();
     for ticket in &tickets {
-        let entries = ctx.engine().history(&ctx.actor, ticket.id).await?;
+        let entries = match ctx.engine().history(&ctx.actor, ticket.id).await {
+            Ok(entries) => entries,
+            // Deleted (or moved out of sight) since the list was read: no longer listed, as if
+            // the query had come a moment later; the rest of the answer stands.
+            Err(DomainError::NotFound { .. }) => continue,
+            Err(other) => return Err(other.into()),
+        };
         rows.extend(history_rows(ticket, &entries, archived));
     }
     let shape = if archived { &ARCHIVE_HISTORY } else { &HISTORY };
