@@ -34,6 +34,11 @@ impl Query {
             .map(str::to_owned)
     }
 
+    /// Whether `fields` or `fields!` asks to trim the rendered objects.
+    pub(crate) fn selects_fields(&self) -> bool {
+        self.get("fields").is_some() || self.get("fields!").is_some()
+    }
+
     /// Comma-separated values of `key` (empty parts dropped).
     pub(crate) fn list(&self, key: &str) -> Vec<String> {
         self.0

@@ -209,6 +209,29 @@ async fn render_one(
     Ok(render::ticket(ticket, &ctx, typed))
 }
 
+/// A ticket's detail answer, serialized straight to bytes unless `?fields=` trims it.
+async fn detail(
+    state: &AppState,
+    actor: &Actor,
+    ticket: &Ticket,
+    query: &Query,
+    lang: Lang,
+    zone: chrono_tz::Tz,
+    typed: bool,
+) -> Result<Response, ApiError> {
+    if query.selects_fields() {
+        let rendered = render_one(state, actor, ticket, lang, zone, typed).await?;
+        return Ok(Json(select_fields(query, rendered)).into_response());
+    }
+    let ctx = Context::load(state, actor, std::slice::from_ref(ticket), lang, zone).await?;
+    let view = TicketView {
+        ticket,
+        ctx: &ctx,
+        typed,
+    };
+    Ok(ticketd_http::json::sized_response(&view, 2048))
+}
+
 /// Which tickets a list shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scope {
@@ -257,7 +280,7 @@ async fn list(
     let ctx = Context::load(state, actor, &result.items, lang, zone).await?;
     let total = result.total.unwrap_or(result.items.len() as u64);
     let typed = kind.is_some();
-    if query.get("fields").is_some() || query.get("fields!").is_some() {
+    if query.selects_fields() {
         let rows = result
             .items
             .iter()
@@ -376,12 +399,9 @@ async fn ticket_detail(
     query: Query,
     lang: Lang,
     Zone(zone): Zone,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let ticket = load(&state, &actor, &id, None).await?;
-    Ok(Json(select_fields(
-        &query,
-        render_one(&state, &actor, &ticket, lang, zone, false).await?,
-    )))
+    detail(&state, &actor, &ticket, &query, lang, zone, false).await
 }
 
 async fn audit_detail(
@@ -391,15 +411,12 @@ async fn audit_detail(
     query: Query,
     lang: Lang,
     Zone(zone): Zone,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let ticket = load(&state, &caller.actor, &id, None).await?;
     if !caller.actor.may_read_org(ticket.org_id) {
         return Err(ApiError::not_found("Ticket"));
     }
-    Ok(Json(select_fields(
-        &query,
-        render_one(&state, &caller.actor, &ticket, lang, zone, false).await?,
-    )))
+    detail(&state, &caller.actor, &ticket, &query, lang, zone, false).await
 }
 
 async fn typed_detail(
@@ -410,12 +427,9 @@ async fn typed_detail(
     query: Query,
     lang: Lang,
     Zone(zone): Zone,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let ticket = load(&state, &actor, &id, Some(kind)).await?;
-    Ok(Json(select_fields(
-        &query,
-        render_one(&state, &actor, &ticket, lang, zone, true).await?,
-    )))
+    detail(&state, &actor, &ticket, &query, lang, zone, true).await
 }
 
 /// `POST <typed>/open/` → 201 with the typed serializer.

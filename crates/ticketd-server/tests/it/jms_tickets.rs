@@ -670,10 +670,16 @@ async fn lists_filter_search_order_and_paginate() {
     );
     // Pages are serialized straight from the tickets; with `fields` they go through JSON values
     // first. Both must give the same document, field order included.
+    let id = by_name[0]["id"].as_str().unwrap();
+    let detail = format!("/api/v1/tickets/tickets/{id}/");
+    let asset_ticket = by_asset[0]["id"].as_str().unwrap();
+    let typed_detail = format!("/api/v1/tickets/apply-asset-tickets/{asset_ticket}/");
     for (list, who) in [
         ("/api/v1/tickets/tickets/?limit=5", "bob"),
         ("/api/v1/tickets/apply-asset-tickets/?limit=5", "alice"),
         ("/api/v1/tickets/apply-asset-tickets/", "alice"),
+        (detail.as_str(), "alice"),
+        (typed_detail.as_str(), "alice"),
     ] {
         let (_, direct) = w.app.call("GET", list, who, None).await;
         let joiner = if list.contains('?') { '&' } else { '?' };
