@@ -3,8 +3,8 @@
 //! A list answers with the number of all its matches (DRF's `count`), and counting a filter that
 //! a million tickets satisfy walks every matching index entry, a search term tested on each: tens
 //! to hundreds of milliseconds, for every page of the same list. [`Store::data_version`] changes
-//! with every commit (SQLite: the writer's commit counter; PostgreSQL: the WAL position), so a
-//! count computed at one version stays exact while the version does.
+//! with every commit (SQLite: the writer's commit counter; PostgreSQL: a hash of the current
+//! snapshot), so a count computed at one version stays exact while the version does.
 //!
 //! A store that keeps [`ListMark`]s also says where a count was taken; after commits that only
 //! inserted new tickets, the count then grows by the matching new tickets alone

@@ -50,9 +50,9 @@ fn default_actions() -> u32 {
 }
 
 impl ApplyAsset {
-    /// Reads the payload of a ticket.
+    /// Reads the payload of a ticket (in place: every rendered page reads each ticket's).
     pub fn from_value(value: &Value) -> Result<Self, Vec<FieldError>> {
-        serde_json::from_value(value.clone()).map_err(|e| {
+        Self::deserialize(value).map_err(|e| {
             vec![FieldError::new(
                 "payload",
                 "invalid",

@@ -322,8 +322,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         Ok(None)
     }
     /// A number that changes with every commit, of this process or another (SQLite: the
-    /// writer's commit counter; PostgreSQL: the WAL position), so what was read at one version is
-    /// still exact while the version is unchanged; `None` when the backend keeps none.
+    /// writer's commit counter; PostgreSQL: a hash of `pg_current_snapshot()`), so what was read
+    /// at one version is still exact while the version is unchanged; `None` when the backend
+    /// keeps none.
     async fn data_version(&self) -> Result<Option<u64>, StoreError> {
         Ok(None)
     }
