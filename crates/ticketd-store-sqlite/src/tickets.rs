@@ -358,13 +358,17 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
         params.push(SqlValue::Integer(after));
         params.push(SqlValue::Integer(upto));
         conditions.push("t.rowid > ? AND t.rowid <= ?".into());
-        for (user, flag) in [(q.awaiting, "awaiting"), (q.current_assignee, "current")] {
-            if let Some(user) = user {
-                params.push(blob(user.0));
-                conditions.push(format!(
-                    "EXISTS (SELECT 1 FROM ticket_assignees a WHERE a.ticket_id = t.id AND a.user_id = ? AND a.{flag} = 1)"
-                ));
-            }
+        // The same step condition the full list is driven by (awaiting first, as below).
+        let step = match (q.awaiting, q.current_assignee) {
+            (Some(user), _) => Some((user, "awaiting")),
+            (None, Some(user)) => Some((user, "current")),
+            (None, None) => None,
+        };
+        if let Some((user, flag)) = step {
+            params.push(blob(user.0));
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM ticket_assignees a WHERE a.ticket_id = t.id AND a.user_id = ? AND a.{flag} = 1)"
+            ));
         }
         if let Some(applicant) = q.applicant {
             params.push(blob(applicant.0));

@@ -1668,6 +1668,12 @@ pub async fn remembered_counts_match_fresh_counts_after_every_write(store: Arc<d
             current_assignee: Some(w.carol.id()),
             ..counted(related(&w.carol))
         },
+        // Both step filters at once: the stores give `awaiting` precedence, in both counts.
+        TicketQuery {
+            awaiting: Some(w.bob.id()),
+            current_assignee: Some(w.carol.id()),
+            ..counted(Visibility::All)
+        },
         counted(related(&w.alice)),
         TicketQuery {
             applicant: Some(w.olga.id()),

@@ -234,6 +234,13 @@ async fn after_insertions_only_the_new_tickets_are_counted() {
             .unwrap(),
         Some((0, mark))
     );
+    // Both step filters: the full list follows `awaiting`, and so must the count of new tickets.
+    let both = TicketQuery {
+        current_assignee: Some(w.carol.id()),
+        ..awaiting_bob.clone()
+    };
+    let both_page = store.list_tickets(both.clone()).await.unwrap();
+    assert_eq!(both_page.total, Some(2));
     w.open(&w.olga, "general", "three", at(3)).await;
     w.open(&w.carol, "general", "four", at(4)).await;
     let (added, later) = store
@@ -242,6 +249,15 @@ async fn after_insertions_only_the_new_tickets_are_counted() {
         .unwrap()
         .expect("only insertions since the mark");
     assert_eq!(added, 2);
+    let (added_both, _) = store
+        .count_inserted_since(both.clone(), both_page.mark.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        Some(2 + added_both),
+        store.list_tickets(both).await.unwrap().total
+    );
     assert_eq!(later.changes, mark.changes);
     assert_eq!(later.last_insert, mark.last_insert + 2);
     // A decision changes a ticket that was already counted: the caller must count again.
