@@ -219,17 +219,20 @@ async fn detail(
     zone: chrono_tz::Tz,
     typed: bool,
 ) -> Result<Response, ApiError> {
+    let ctx = Context::load(state, actor, std::slice::from_ref(ticket), lang, zone).await?;
     if query.selects_fields() {
-        let rendered = render_one(state, actor, ticket, lang, zone, typed).await?;
+        let rendered = render::ticket(ticket, &ctx, typed);
         return Ok(Json(select_fields(query, rendered)).into_response());
     }
-    let ctx = Context::load(state, actor, std::slice::from_ref(ticket), lang, zone).await?;
     let view = TicketView {
         ticket,
         ctx: &ctx,
         typed,
     };
-    Ok(ticketd_http::json::sized_response(&view, 2048))
+    Ok(ticketd_http::json::sized_response(
+        &view,
+        render::TICKET_JSON_BYTES,
+    ))
 }
 
 /// Which tickets a list shows.
@@ -299,8 +302,7 @@ async fn list(
             typed,
         })
         .collect();
-    // About 1.2 KB per ticket as JumpServer's serializer shapes it.
-    let size_hint = 512 + rows.len() * 1536;
+    let size_hint = 512 + rows.len() * render::TICKET_JSON_BYTES;
     Ok(ticketd_http::json::sized_response(
         &page_body(uri, headers, page, total, rows),
         size_hint,

@@ -458,6 +458,29 @@ pub fn path_from_url(url: &str) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
+    /// Starts a read that holds a reader connection until the returned sender is used; returns
+    /// once the read runs.
+    async fn hold_a_reader(
+        pool: &Arc<Pool>,
+    ) -> (
+        tokio::task::JoinHandle<Result<(), StoreError>>,
+        std::sync::mpsc::Sender<()>,
+    ) {
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let (started, is_running) = oneshot::channel::<()>();
+        let pool = Arc::clone(pool);
+        let holder = tokio::spawn(async move {
+            pool.read(move |_conn| {
+                let _ = started.send(());
+                let _ = released.recv();
+                Ok(())
+            })
+            .await
+        });
+        is_running.await.unwrap();
+        (holder, release)
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_busy_reader_pool_answers_unavailable_quickly() {
         let dir = tempfile::tempdir().unwrap();
@@ -467,21 +490,7 @@ mod tests {
             ..SqliteOptions::new(dir.path().join("busy.db"))
         };
         let (pool, _) = Pool::open(&options).unwrap();
-        let (held, release) = std::sync::mpsc::channel::<()>();
-        let (started, is_holding) = oneshot::channel::<()>();
-        let holder = {
-            let pool = Arc::clone(&pool);
-            tokio::spawn(async move {
-                pool.read(move |_conn| {
-                    let _ = started.send(());
-                    // Holds the only reader until the test lets go.
-                    let _ = release.recv();
-                    Ok(())
-                })
-                .await
-            })
-        };
-        is_holding.await.unwrap();
+        let (holder, held) = hold_a_reader(&pool).await;
         let asked = std::time::Instant::now();
         let refused = pool.read(|_conn| Ok(())).await;
         assert!(
@@ -503,20 +512,7 @@ mod tests {
             ..SqliteOptions::new(dir.path().join("cancel.db"))
         };
         let (pool, _) = Pool::open(&options).unwrap();
-        let (release, released) = std::sync::mpsc::channel::<()>();
-        let (started, is_running) = oneshot::channel::<()>();
-        let cancelled = {
-            let pool = Arc::clone(&pool);
-            tokio::spawn(async move {
-                pool.read(move |_conn| {
-                    let _ = started.send(());
-                    let _ = released.recv();
-                    Ok(())
-                })
-                .await
-            })
-        };
-        is_running.await.unwrap();
+        let (cancelled, release) = hold_a_reader(&pool).await;
         // The caller goes away (a client disconnecting, a request timeout); its job runs on.
         cancelled.abort();
         assert!(cancelled.await.unwrap_err().is_cancelled());

@@ -370,10 +370,6 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
                 "EXISTS (SELECT 1 FROM ticket_assignees a WHERE a.ticket_id = t.id AND a.user_id = ? AND a.{flag} = 1)"
             ));
         }
-        if let Some(applicant) = q.applicant {
-            params.push(blob(applicant.0));
-            conditions.push("t.applicant_id = ?".into());
-        }
         // NOT INDEXED: the rowid range is the plan, never an index the filters would suggest.
         ("tickets t NOT INDEXED", "t.created_at", "t.id")
     } else if let Some(user) = q.awaiting {
@@ -617,16 +613,16 @@ pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketP
         params,
     } = list_sql(q, None);
     // Count and mark in one snapshot; dropped without commit on an error, which only ends it.
-    let read = if q.with_total {
-        Some(conn.unchecked_transaction().map_err(db_err)?)
-    } else {
-        None
-    };
-    let (total, mark) = if q.with_total {
+    let (read, total, mark) = if q.with_total {
+        let read = conn.unchecked_transaction().map_err(db_err)?;
         let mark = list_mark(conn)?;
-        (Some(count(conn, &count_sql, &params)?), Some(mark))
+        (
+            Some(read),
+            Some(count(conn, &count_sql, &params)?),
+            Some(mark),
+        )
     } else {
-        (None, None)
+        (None, None, None)
     };
     let items = conn
         .prepare_cached(&select)

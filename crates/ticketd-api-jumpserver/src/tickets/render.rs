@@ -290,6 +290,9 @@ struct Applicant<'a> {
     name: &'a str,
 }
 
+/// Bytes to reserve per rendered ticket: JumpServer's serializer shape comes to about 1.2 KB.
+pub(crate) const TICKET_JSON_BYTES: usize = 1536;
+
 /// A ticket as JumpServer's serializers render it: the base `TicketSerializer`, or with `typed`
 /// the typed one (applicant as a string and the type's own fields), in their field order.
 /// Serialized straight to the response body; [`ticket`] makes a `Value` of it where one is
