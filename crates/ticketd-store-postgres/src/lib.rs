@@ -1,6 +1,7 @@
 //! ticketd's server store: PostgreSQL through tokio-postgres and a deadpool connection pool.
 
 mod conn;
+mod group;
 mod rows;
 mod tickets;
 
@@ -9,6 +10,7 @@ pub use conn::PostgresOptions;
 use async_trait::async_trait;
 use conn::{Db, db_err, other};
 use rows::{FLOW_COLUMNS, GRANT_COLUMNS, ORG_COLUMNS, USER_COLUMNS, get, json};
+use std::sync::Arc;
 use ticketd_core::StoreError;
 use ticketd_core::catalog::{Asset, CatalogQuery, Node};
 use ticketd_core::flow::Flow;
@@ -30,6 +32,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     db: Db,
+    /// Ticket writes of this process, committed in groups.
+    writer: Arc<group::GroupWriter>,
 }
 
 impl PostgresStore {
@@ -41,7 +45,13 @@ impl PostgresStore {
             let mut client = db.client().await?;
             conn::migrate(&mut client).await?
         };
-        Ok((Self { db }, migrated))
+        Ok((
+            Self {
+                db,
+                writer: Arc::default(),
+            },
+            migrated,
+        ))
     }
 
     /// The plan PostgreSQL chooses for a ticket list query (`EXPLAIN` of the page select, then
@@ -841,7 +851,7 @@ impl Store for PostgresStore {
     }
 
     async fn write_ticket(&self, write: TicketWrite) -> Result<Ticket, StoreError> {
-        tickets::write_ticket(&self.db, write).await
+        self.writer.write(&self.db, write).await
     }
 
     async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {

@@ -3,7 +3,7 @@
 use crate::conn::{Db, db_err};
 use crate::rows::{self, TICKET_COLUMNS};
 use deadpool_postgres::Transaction;
-use futures_util::future::{try_join, try_join_all};
+use futures_util::future::{join_all, try_join, try_join_all};
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -104,15 +104,91 @@ impl<'a> Batch<'a> {
     }
 }
 
-/// Applies one transition in one transaction; nothing is written when it fails.
-pub(crate) async fn write_ticket(db: &Db, write: TicketWrite) -> Result<Ticket, StoreError> {
+/// Applies one transition in its own transaction; nothing is written when it fails.
+pub(crate) async fn write_ticket(db: &Db, write: &TicketWrite) -> Result<Ticket, StoreError> {
     let mut client = db.client().await?;
     let tx = client.transaction().await.map_err(db_err)?;
     // On an error the transaction is dropped, which rolls it back before the connection is
     // handed out again.
-    let ticket = write_in(&tx, write).await?;
+    let ticket = write_in(&tx, write, &write.events)
+        .await
+        .map_err(WriteFailure::into_error)?;
     tx.commit().await.map_err(db_err)?;
     Ok(ticket)
+}
+
+/// How one write of a shared transaction failed.
+enum WriteFailure {
+    /// Refused before it wrote anything (a stale version, an unknown ticket): the transaction
+    /// goes on for the other writes.
+    Refused(StoreError),
+    /// Failed after writing, or PostgreSQL refused a statement: the transaction is lost.
+    Aborted(StoreError),
+}
+
+impl WriteFailure {
+    fn into_error(self) -> StoreError {
+        match self {
+            Self::Refused(e) | Self::Aborted(e) => e,
+        }
+    }
+}
+
+/// What became of a group of writes sent in one transaction.
+pub(crate) enum GroupOutcome {
+    /// Committed: each write's ticket, or why that write alone was refused.
+    Committed(Vec<Result<Ticket, StoreError>>),
+    /// Rolled back before the commit was sent, nothing written: each write may be retried alone.
+    RolledBack,
+    /// The commit itself failed; whether it took effect is unknown, so nothing is retried.
+    CommitFailed(String),
+}
+
+/// Applies `writes` in one transaction with one commit; their order must be the lock order
+/// (ticket rows by id, then serial counters; the outbox lock is taken once, last).
+pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome {
+    let Ok(mut client) = db.client().await else {
+        return GroupOutcome::RolledBack;
+    };
+    let Ok(tx) = client.transaction().await else {
+        return GroupOutcome::RolledBack;
+    };
+    // The writes run concurrently on the one connection: tokio-postgres pipelines their
+    // statements, so the group costs about the round trips of one write. PostgreSQL runs
+    // statements in the order they arrive, and each write's first statement (the row lock of
+    // an update, the serial counter of an opening) is sent in the group's order, which keeps
+    // the lock order. A write refused by its version check has written nothing; any statement
+    // PostgreSQL refuses aborts the transaction, and the group is rolled back.
+    let written = join_all(writes.iter().map(|write| write_in(&tx, write, &[]))).await;
+    let mut outcomes = Vec::with_capacity(writes.len());
+    for outcome in written {
+        match outcome {
+            Ok(ticket) => outcomes.push(Ok(ticket)),
+            Err(WriteFailure::Refused(e)) => outcomes.push(Err(e)),
+            // Dropping the transaction rolls it back.
+            Err(WriteFailure::Aborted(_)) => return GroupOutcome::RolledBack,
+        }
+    }
+    let events: Vec<&Event> = writes
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| outcome.is_ok())
+        .flat_map(|(write, _)| &write.events)
+        .collect();
+    if !events.is_empty() {
+        let Ok(prepared) = Prepared::new(&tx, false).await else {
+            return GroupOutcome::RolledBack;
+        };
+        let mut batch = Batch::new(&tx);
+        push_events(&mut batch, &prepared, events);
+        if batch.run().await.is_err() {
+            return GroupOutcome::RolledBack;
+        }
+    }
+    match tx.commit().await {
+        Ok(()) => GroupOutcome::Committed(outcomes),
+        Err(e) => GroupOutcome::CommitFailed(db_err(e).to_string()),
+    }
 }
 
 /// The statements a write sends, prepared (or found in the connection's cache) up front.
@@ -154,20 +230,21 @@ impl Prepared {
     }
 }
 
-async fn write_in(tx: &Transaction<'_>, write: TicketWrite) -> Result<Ticket, StoreError> {
-    let TicketWrite {
-        mut ticket,
-        expected_version,
-        serial_day,
-        history,
-        comments,
-        events,
-        grant,
-    } = write;
-    let prepared = Prepared::new(tx, expected_version.is_none()).await?;
-    match expected_version {
+/// Writes one transition inside `tx`, with `events` sent in its last round trip (a group
+/// passes none and appends every write's events once, after all its writes).
+async fn write_in(
+    tx: &Transaction<'_>,
+    write: &TicketWrite,
+    events: &[Event],
+) -> Result<Ticket, WriteFailure> {
+    let aborted = WriteFailure::Aborted;
+    let mut ticket = write.ticket.clone();
+    let prepared = Prepared::new(tx, write.expected_version.is_none())
+        .await
+        .map_err(aborted)?;
+    match write.expected_version {
         None => {
-            let day = serial_day.unwrap_or_default();
+            let day = write.serial_day.clone().unwrap_or_default();
             // The counter row stays locked until the commit, so concurrent inserts of one day
             // queue here and a rolled-back insert gives its number back: no gaps, no duplicates.
             let statement = tx
@@ -177,19 +254,21 @@ async fn write_in(tx: &Transaction<'_>, write: TicketWrite) -> Result<Ticket, St
                      RETURNING last_value",
                 )
                 .await
-                .map_err(db_err)?;
+                .map_err(|e| aborted(db_err(e)))?;
             let counter: i64 = tx
                 .query_one(&statement, &[&day])
                 .await
-                .map_err(db_err)?
-                .try_get(0)
-                .map_err(db_err)?;
+                .and_then(|row| row.try_get(0))
+                .map_err(|e| aborted(db_err(e)))?;
             ticket.serial = format_serial(&day, u64::try_from(counter).unwrap_or(0));
         }
         Some(expected) => {
             // Under READ COMMITTED a concurrent writer's row lock makes this wait; the WHERE is
             // then re-checked against the committed row, so a stale version matches nothing.
-            let statement = tx.prepare_cached(UPDATE_TICKET).await.map_err(db_err)?;
+            let statement = tx
+                .prepare_cached(UPDATE_TICKET)
+                .await
+                .map_err(|e| aborted(db_err(e)))?;
             let updated = tx
                 .query_opt(
                     &statement,
@@ -213,7 +292,7 @@ async fn write_in(tx: &Transaction<'_>, write: TicketWrite) -> Result<Ticket, St
                     ],
                 )
                 .await
-                .map_err(db_err)?;
+                .map_err(|e| aborted(db_err(e)))?;
             let Some(updated) = updated else {
                 let exists: bool = tx
                     .query_one(
@@ -221,100 +300,103 @@ async fn write_in(tx: &Transaction<'_>, write: TicketWrite) -> Result<Ticket, St
                         &[&ticket.id.0],
                     )
                     .await
-                    .map_err(db_err)?
-                    .try_get(0)
-                    .map_err(db_err)?;
-                return Err(if exists {
+                    .and_then(|row| row.try_get(0))
+                    .map_err(|e| aborted(db_err(e)))?;
+                // Nothing was written: the transaction can carry on with other writes.
+                return Err(WriteFailure::Refused(if exists {
                     StoreError::VersionConflict
                 } else {
                     StoreError::NotFound
-                });
+                }));
             };
-            ticket.serial = updated.try_get("serial").map_err(db_err)?;
+            ticket.serial = updated.try_get("serial").map_err(|e| aborted(db_err(e)))?;
         }
     }
-    {
-        let t = &ticket;
-        let mut batch = Batch::new(tx);
-        if let Some(statement) = &prepared.insert_ticket {
-            batch.push(
-                statement,
-                values![
-                    t.id.0,
-                    &t.serial,
-                    t.org_id.0,
-                    &t.kind,
-                    &t.title,
-                    t.applicant_id.map(|u| u.0),
-                    &t.applicant_display,
-                    t.flow_id.map(|f| f.0),
-                    t.state.as_str(),
-                    i64::from(t.approval_step),
-                    i64::from(t.round),
-                    Json(&t.steps),
-                    Json(&t.cc_users),
-                    Json(&t.payload),
-                    &t.comment,
-                    &t.scope,
-                    t.archived,
-                    t.confirmed,
-                    t.deleted,
-                    t.version,
-                    t.created_at,
-                    t.updated_at,
-                ],
-            );
+    let t = &ticket;
+    let mut batch = Batch::new(tx);
+    if let Some(statement) = &prepared.insert_ticket {
+        batch.push(
+            statement,
+            values![
+                t.id.0,
+                &t.serial,
+                t.org_id.0,
+                &t.kind,
+                &t.title,
+                t.applicant_id.map(|u| u.0),
+                &t.applicant_display,
+                t.flow_id.map(|f| f.0),
+                t.state.as_str(),
+                i64::from(t.approval_step),
+                i64::from(t.round),
+                Json(&t.steps),
+                Json(&t.cc_users),
+                Json(&t.payload),
+                &t.comment,
+                &t.scope,
+                t.archived,
+                t.confirmed,
+                t.deleted,
+                t.version,
+                t.created_at,
+                t.updated_at,
+            ],
+        );
+    }
+    if let Some(statement) = &prepared.delete_assignees {
+        batch.push(statement, values![t.id.0]);
+    }
+    if let Some(statement) = &prepared.delete_viewers {
+        batch.push(statement, values![t.id.0]);
+    }
+    push_indexes(&mut batch, &prepared, t);
+    for h in &write.history {
+        batch.push(
+            &prepared.insert_history,
+            values![
+                h.id,
+                h.ticket_id.0,
+                i64::from(h.round),
+                i64::from(h.level),
+                h.action.as_str(),
+                h.actor_id.map(|u| u.0),
+                &h.actor_display,
+                h.from_state.as_str(),
+                h.to_state.as_str(),
+                &h.reason,
+                h.self_approved,
+                h.created_at,
+            ],
+        );
+    }
+    for comment in &write.comments {
+        batch.push(&prepared.insert_comment, comment_values(comment));
+    }
+    match &write.grant {
+        None => {
+            push_events(&mut batch, &prepared, events);
+            batch.run().await.map_err(aborted)?;
         }
-        if let Some(statement) = &prepared.delete_assignees {
-            batch.push(statement, values![t.id.0]);
-        }
-        if let Some(statement) = &prepared.delete_viewers {
-            batch.push(statement, values![t.id.0]);
-        }
-        push_indexes(&mut batch, &prepared, t);
-        for h in &history {
-            batch.push(
-                &prepared.insert_history,
-                values![
-                    h.id,
-                    h.ticket_id.0,
-                    i64::from(h.round),
-                    i64::from(h.level),
-                    h.action.as_str(),
-                    h.actor_id.map(|u| u.0),
-                    &h.actor_display,
-                    h.from_state.as_str(),
-                    h.to_state.as_str(),
-                    &h.reason,
-                    h.self_approved,
-                    h.created_at,
-                ],
-            );
-        }
-        for comment in &comments {
-            batch.push(&prepared.insert_comment, comment_values(comment));
-        }
-        match &grant {
-            None => {
-                push_events(&mut batch, &prepared, &events);
-                batch.run().await?;
-            }
-            Some(grant) => {
-                batch.run().await?;
-                // The grant's name search reads answers, so it runs between two batches, and
-                // before the outbox lock, which must be the last lock a writer takes.
-                insert_grant(tx, grant).await?;
-                let mut batch = Batch::new(tx);
-                push_events(&mut batch, &prepared, &events);
-                batch.run().await?;
-            }
+        Some(grant) => {
+            batch.run().await.map_err(aborted)?;
+            // The grant's name search reads answers, so it runs between two batches, and
+            // before the outbox lock, which must be the last lock a writer takes.
+            insert_grant(tx, grant).await.map_err(aborted)?;
+            let mut batch = Batch::new(tx);
+            push_events(&mut batch, &prepared, events);
+            batch.run().await.map_err(aborted)?;
         }
     }
     Ok(ticket)
 }
 
-fn push_events<'a>(batch: &mut Batch<'a>, prepared: &'a Prepared, events: &'a [Event]) {
-    if events.is_empty() {
+fn push_events<'a>(
+    batch: &mut Batch<'a>,
+    prepared: &'a Prepared,
+    events: impl IntoIterator<Item = &'a Event>,
+) {
+    let mut events = events.into_iter().peekable();
+    if events.peek().is_none() {
         return;
     }
     batch.push(&prepared.lock_outbox, values![OUTBOX_LOCK]);

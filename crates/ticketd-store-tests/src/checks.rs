@@ -568,6 +568,113 @@ pub async fn stale_version_writes_nothing(store: Arc<dyn Store>) {
     assert_eq!(store.ticket_history(ticket.id).await.unwrap().len(), before);
 }
 
+/// Writes sent together (both stores commit concurrent writes in one transaction) still
+/// succeed or fail one by one: a duplicate insert and stale updates are refused alone, the
+/// others land with gap-free serials, and only the landed writes leave outbox events.
+pub async fn writes_committed_together_succeed_or_fail_alone(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let base = w.open(&w.alice, "general", "base", t0()).await;
+    let events_before = store.events_after(0, 1_000).await.unwrap().len();
+    let event = |ticket: &ticketd_core::ticket::Ticket| ticketd_core::ticket::Event {
+        id: w.engine.new_id(t0()),
+        kind: "ticket.grouped".into(),
+        ticket_id: ticket.id,
+        org_id: ticket.org_id,
+        payload: serde_json::json!({ "title": ticket.title }),
+        created_at: t0(),
+    };
+    let write = |ticket: ticketd_core::ticket::Ticket, expected_version: Option<i64>| TicketWrite {
+        events: vec![event(&ticket)],
+        serial_day: expected_version.is_none().then(|| "20260821".to_owned()),
+        ticket,
+        expected_version,
+        history: Vec::new(),
+        comments: Vec::new(),
+        grant: None,
+    };
+    let mut writes = Vec::new();
+    for i in 0..10 {
+        let mut fresh = base.clone();
+        fresh.id = ticketd_core::TicketId(w.engine.new_id(t0()));
+        fresh.title = format!("grouped {i}");
+        writes.push(write(fresh, None));
+    }
+    let mut duplicate = base.clone();
+    duplicate.title = "duplicate".into();
+    writes.push(write(duplicate, None));
+    let mut stale = base.clone();
+    stale.title = "stale".into();
+    stale.version = base.version + 6;
+    writes.push(write(stale, Some(base.version + 5)));
+    for title in ["first rename", "second rename"] {
+        let mut renamed = base.clone();
+        renamed.title = title.into();
+        renamed.version = base.version + 1;
+        writes.push(write(renamed, Some(base.version)));
+    }
+    let landed_events: Vec<uuid::Uuid> = writes.iter().map(|w| w.events[0].id).collect();
+    // Polled together from one task, the writes queue before the first commit finishes.
+    let results =
+        futures_util::future::join_all(writes.into_iter().map(|write| store.write_ticket(write)))
+            .await;
+    let mut serials = Vec::new();
+    for result in &results[..10] {
+        serials.push(
+            result
+                .as_ref()
+                .expect("a fresh insert lands")
+                .serial
+                .clone(),
+        );
+    }
+    serials.sort();
+    let expected: Vec<String> = (2..=11).map(|n| format!("20260821{n:04}")).collect();
+    assert_eq!(
+        serials, expected,
+        "gap-free, the refused insert gave its number back"
+    );
+    assert!(
+        matches!(results[10], Err(StoreError::Conflict { .. })),
+        "duplicate id: {:?}",
+        results[10]
+    );
+    assert!(matches!(results[11], Err(StoreError::VersionConflict)));
+    let renames = &results[12..];
+    assert_eq!(
+        renames.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{renames:?}"
+    );
+    assert!(
+        renames
+            .iter()
+            .any(|r| matches!(r, Err(StoreError::VersionConflict)))
+    );
+    let stored = store.get_ticket(base.id).await.unwrap().unwrap();
+    assert!(stored.title.ends_with("rename"), "{}", stored.title);
+    assert_eq!(stored.version, base.version + 1);
+    let events: Vec<uuid::Uuid> = store
+        .events_after(0, 1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .skip(events_before)
+        .map(|(_, e)| e.id)
+        .collect();
+    let mut expected_events: Vec<uuid::Uuid> = results
+        .iter()
+        .zip(&landed_events)
+        .filter(|(result, _)| result.is_ok())
+        .map(|(_, id)| *id)
+        .collect();
+    let mut got = events.clone();
+    got.sort();
+    expected_events.sort();
+    assert_eq!(got, expected_events, "only landed writes leave events");
+}
+
 /// Filters combine, pagination counts, and callers only see what they may.
 pub async fn list_filters_and_visibility(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;

@@ -1,0 +1,151 @@
+//! Group commit for ticket writes: concurrent transitions share one transaction and one commit.
+//!
+//! Every ticket write takes a lock held until its commit (the day's serial counter for an
+//! opening, the outbox lock for any write with events), so one transaction per write lets only
+//! one write per commit through. Here the writes queued while a group commits wait for it,
+//! then go together: one transaction, one commit (one WAL flush), one pass through those locks.
+//! Each write still succeeds or fails on its own: a stale version refuses only that write
+//! (nothing of it was written), and if PostgreSQL refuses any statement, the group is rolled
+//! back and its writes are run again one transaction each, so each caller gets its own answer.
+
+use crate::conn::Db;
+use crate::tickets::{self, GroupOutcome};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use ticketd_core::StoreError;
+use ticketd_core::ticket::{Ticket, TicketWrite};
+use tokio::sync::oneshot;
+
+/// Most writes one transaction carries. PostgreSQL keeps a group's row locks until its commit,
+/// and a bounded group keeps the first caller's wait bounded.
+const MAX_GROUP: usize = 64;
+
+type Answer = oneshot::Sender<Result<Ticket, StoreError>>;
+
+/// The writes waiting for the next group, and whether a task is committing groups.
+#[derive(Debug, Default)]
+pub(crate) struct GroupWriter {
+    state: Mutex<Queue>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    waiting: Vec<(TicketWrite, Answer)>,
+    draining: bool,
+}
+
+impl GroupWriter {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `write` and waits for the group that carries it to commit.
+    ///
+    /// The groups are committed by a spawned task, not by a caller, so a caller that gives up
+    /// waiting (a closed connection, a timeout) cannot cut short a transaction that also
+    /// carries other callers' writes; like a single-transaction write, its write may still land.
+    pub(crate) async fn write(
+        self: &Arc<Self>,
+        db: &Db,
+        write: TicketWrite,
+    ) -> Result<Ticket, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        let start = {
+            let mut queue = self.lock();
+            queue.waiting.push((write, answer));
+            !std::mem::replace(&mut queue.draining, true)
+        };
+        if start {
+            let writer = Arc::clone(self);
+            let db = db.clone();
+            tokio::spawn(async move { writer.drain(&db).await });
+        }
+        answered.await.unwrap_or_else(|_| {
+            Err(StoreError::Unavailable(
+                "the ticket writer stopped before answering".into(),
+            ))
+        })
+    }
+
+    /// Commits groups until the queue is empty.
+    async fn drain(&self, db: &Db) {
+        let mut stopped = Stopped {
+            writer: self,
+            finished: false,
+        };
+        loop {
+            let group = {
+                let mut queue = self.lock();
+                if queue.waiting.is_empty() {
+                    queue.draining = false;
+                    stopped.finished = true;
+                    return;
+                }
+                let take = queue.waiting.len().min(MAX_GROUP);
+                queue.waiting.drain(..take).collect::<Vec<_>>()
+            };
+            commit(db, group).await;
+        }
+    }
+}
+
+/// If the draining task ends early (a panic, a runtime shutting down), the writes it had not
+/// taken are answered with an error (their senders drop) and the next write starts a new task.
+struct Stopped<'a> {
+    writer: &'a GroupWriter,
+    finished: bool,
+}
+
+impl Drop for Stopped<'_> {
+    fn drop(&mut self) {
+        if !self.finished {
+            let mut queue = self.writer.lock();
+            queue.waiting.clear();
+            queue.draining = false;
+        }
+    }
+}
+
+/// Orders a group the way every writer takes its locks, so that two processes committing
+/// groups at once cannot deadlock: updated ticket rows by id, then openings (serial counters),
+/// and the outbox lock last (taken once by [`tickets::write_group`]). The sort is stable, so
+/// two writes of one ticket keep their arrival order.
+fn lock_order(group: &mut [(TicketWrite, Answer)]) {
+    group.sort_by_key(|(write, _)| match write.expected_version {
+        Some(_) => (0, write.ticket.id.0),
+        None => (1, uuid::Uuid::nil()),
+    });
+}
+
+async fn commit(db: &Db, mut group: Vec<(TicketWrite, Answer)>) {
+    lock_order(&mut group);
+    let (writes, answers): (Vec<TicketWrite>, Vec<Answer>) = group.into_iter().unzip();
+    if writes.len() > 1 {
+        match tickets::write_group(db, &writes).await {
+            GroupOutcome::Committed(outcomes) => {
+                for (answer, outcome) in answers.into_iter().zip(outcomes) {
+                    // A caller that stopped waiting has nobody to tell.
+                    let _ = answer.send(outcome);
+                }
+                return;
+            }
+            GroupOutcome::CommitFailed(message) => {
+                tracing::error!(error = %message, writes = writes.len(), "postgres group commit failed");
+                for answer in answers {
+                    let _ = answer.send(Err(StoreError::Unavailable(format!(
+                        "the commit failed: {message}"
+                    ))));
+                }
+                return;
+            }
+            GroupOutcome::RolledBack => {
+                tracing::debug!(
+                    writes = writes.len(),
+                    "postgres group rolled back; writing each alone"
+                );
+            }
+        }
+    }
+    for (write, answer) in writes.iter().zip(answers) {
+        let _ = answer.send(tickets::write_ticket(db, write).await);
+    }
+}
