@@ -176,7 +176,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 ];
 
 /// Applies missing migrations; returns how many ran.
-fn migrate(conn: &Connection) -> Result<usize, StoreError> {
+pub(crate) fn migrate(conn: &Connection) -> Result<usize, StoreError> {
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
          applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",

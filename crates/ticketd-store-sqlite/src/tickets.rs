@@ -14,6 +14,42 @@ fn blob(id: Uuid) -> SqlValue {
     SqlValue::Blob(id.as_bytes().to_vec())
 }
 
+/// The ticket columns that some index of `tickets` holds (or filters on, for the partial
+/// indexes' `deleted = 0`), as stored and as about to be written.
+struct Indexed {
+    title: String,
+    flow_id: Option<Uuid>,
+    state: String,
+    archived: bool,
+    deleted: bool,
+}
+
+/// The `UPDATE` for a transition, setting the indexed columns only where they change.
+///
+/// SQLite rewrites the entry of every index that mentions a column the `SET` clause names,
+/// even when the value stays the same; naming all of them rewrote nine index entries for
+/// every decision, where a level's approval changes no indexed column and a final decision
+/// only `state`. Parameters keep their numbers in every variant (16 values are bound).
+fn update_sql(before: &Indexed, after: &Indexed) -> String {
+    let mut sql = String::from(
+        "UPDATE tickets SET approval_step = ?4, round = ?5, steps = ?6, cc_users = ?7, payload = ?8, \
+         comment = ?9, confirmed = ?11, version = ?13, updated_at = ?14",
+    );
+    for (changed, set) in [
+        (before.title != after.title, ", title = ?1"),
+        (before.flow_id != after.flow_id, ", flow_id = ?2"),
+        (before.state != after.state, ", state = ?3"),
+        (before.archived != after.archived, ", archived = ?10"),
+        (before.deleted != after.deleted, ", deleted = ?12"),
+    ] {
+        if changed {
+            sql.push_str(set);
+        }
+    }
+    sql.push_str(" WHERE id = ?15 AND version = ?16");
+    sql
+}
+
 pub(crate) fn write_ticket(conn: &Connection, write: TicketWrite) -> Result<Ticket, StoreError> {
     let mut ticket = write.ticket;
     match write.expected_version {
@@ -62,12 +98,42 @@ pub(crate) fn write_ticket(conn: &Connection, write: TicketWrite) -> Result<Tick
             .map_err(db_err)?;
         }
         Some(expected) => {
-            let changed = conn
+            let stored = conn
                 .prepare_cached(
-                    "UPDATE tickets SET title = ?1, flow_id = ?2, state = ?3, approval_step = ?4, round = ?5, \
-                     steps = ?6, cc_users = ?7, payload = ?8, comment = ?9, archived = ?10, confirmed = ?11, \
-                     deleted = ?12, version = ?13, updated_at = ?14 WHERE id = ?15 AND version = ?16",
+                    "SELECT serial, version, title, flow_id, state, archived, deleted \
+                     FROM tickets WHERE id = ?1",
                 )
+                .and_then(|mut s| {
+                    s.query_row([ticket.id.0], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, i64>(1)?,
+                            Indexed {
+                                title: r.get(2)?,
+                                flow_id: r.get(3)?,
+                                state: r.get(4)?,
+                                archived: r.get(5)?,
+                                deleted: r.get(6)?,
+                            },
+                        ))
+                    })
+                    .optional()
+                })
+                .map_err(db_err)?;
+            let Some((serial, version, before)) = stored else {
+                return Err(StoreError::NotFound);
+            };
+            if version != expected {
+                return Err(StoreError::VersionConflict);
+            }
+            let after = Indexed {
+                title: ticket.title.clone(),
+                flow_id: ticket.flow_id.map(|f| f.0),
+                state: ticket.state.as_str().to_owned(),
+                archived: ticket.archived,
+                deleted: ticket.deleted,
+            };
+            conn.prepare_cached(&update_sql(&before, &after))
                 .and_then(|mut s| {
                     s.execute(params![
                         ticket.title,
@@ -88,27 +154,6 @@ pub(crate) fn write_ticket(conn: &Connection, write: TicketWrite) -> Result<Tick
                         expected,
                     ])
                 })
-                .map_err(db_err)?;
-            if changed == 0 {
-                let exists: bool = conn
-                    .query_row(
-                        "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = ?1)",
-                        [ticket.id.0],
-                        |r| r.get(0),
-                    )
-                    .map_err(db_err)?;
-                return Err(if exists {
-                    StoreError::VersionConflict
-                } else {
-                    StoreError::NotFound
-                });
-            }
-            let serial: String = conn
-                .query_row(
-                    "SELECT serial FROM tickets WHERE id = ?1",
-                    [ticket.id.0],
-                    |r| r.get(0),
-                )
                 .map_err(db_err)?;
             ticket.serial = serial;
             conn.prepare_cached("DELETE FROM ticket_assignees WHERE ticket_id = ?1")
@@ -689,4 +734,64 @@ pub(crate) fn query_plan(conn: &Connection, q: &TicketQuery) -> Result<Vec<Strin
         lines.extend(details);
     }
     Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Indexed, update_sql};
+    use rusqlite::Connection;
+
+    /// Index entries an `UPDATE` of one ticket deletes (each is reinserted), by its program.
+    fn index_rewrites(conn: &Connection, sql: &str) -> usize {
+        let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
+        let ops: Vec<String> = explain
+            .query_map(
+                rusqlite::params_from_iter(std::iter::repeat_n(rusqlite::types::Null, 16)),
+                |r| r.get(1),
+            )
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        ops.iter().filter(|op| op.as_str() == "IdxDelete").count()
+    }
+
+    fn indexed(state: &str, title: &str) -> Indexed {
+        Indexed {
+            title: title.into(),
+            flow_id: None,
+            state: state.into(),
+            archived: false,
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn a_decision_rewrites_only_the_index_entries_of_the_columns_it_changes() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::conn::migrate(&conn).unwrap();
+        let pending = indexed("pending", "t");
+        // A level approved, the ticket still pending: no indexed column changes.
+        assert_eq!(
+            index_rewrites(&conn, &update_sql(&pending, &indexed("pending", "t"))),
+            0
+        );
+        // The final decision changes the state: the two indexes that hold it.
+        assert_eq!(
+            index_rewrites(&conn, &update_sql(&pending, &indexed("approved", "t"))),
+            2
+        );
+        // A deletion leaves every partial index (`WHERE deleted = 0`).
+        let mut deleted = indexed("pending", "t");
+        deleted.deleted = true;
+        let all = index_rewrites(&conn, &update_sql(&pending, &deleted));
+        assert!(all >= 7, "{all}");
+        let mut renamed = indexed("pending", "u");
+        renamed.flow_id = Some(uuid::Uuid::nil());
+        renamed.archived = true;
+        let sql = update_sql(&pending, &renamed);
+        for set in ["title = ?1", "flow_id = ?2", "archived = ?10"] {
+            assert!(sql.contains(set), "{sql}");
+        }
+        assert!(!sql.contains("state ="), "{sql}");
+    }
 }
