@@ -675,6 +675,71 @@ pub async fn writes_committed_together_succeed_or_fail_alone(store: Arc<dyn Stor
     assert_eq!(got, expected_events, "only landed writes leave events");
 }
 
+/// An update that keeps the state but hands a level to another approver and drops a CC user
+/// moves the ticket out of the old approver's and the CC user's lists and into the new
+/// approver's: the index rows follow an update whose listing columns stay the same.
+pub async fn an_approver_swapped_without_a_state_change_moves_between_lists(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let mut ticket = w.open(&w.alice, "general", "swap", t0()).await;
+    ticket.cc_users = vec![w.olga.user.id];
+    let mut cc = ticket.clone();
+    cc.version += 1;
+    store
+        .write_ticket(TicketWrite {
+            ticket: cc.clone(),
+            expected_version: Some(ticket.version),
+            serial_day: None,
+            history: Vec::new(),
+            comments: Vec::new(),
+            events: Vec::new(),
+            grant: None,
+        })
+        .await
+        .unwrap();
+    let mut swapped = cc.clone();
+    swapped.version += 1;
+    swapped.cc_users = Vec::new();
+    swapped.steps[0].assignees[0].user_id = w.carol.user.id;
+    store
+        .write_ticket(TicketWrite {
+            ticket: swapped,
+            expected_version: Some(cc.version),
+            serial_day: None,
+            history: Vec::new(),
+            comments: Vec::new(),
+            events: Vec::new(),
+            grant: None,
+        })
+        .await
+        .unwrap();
+    let lists = async |user: &ticketd_core::Actor| {
+        let related = Visibility::Related {
+            user: user.user.id,
+            orgs: Vec::new(),
+        };
+        let mut awaiting = TicketQuery::new(Visibility::All);
+        awaiting.awaiting = Some(user.user.id);
+        let mut current = TicketQuery::new(Visibility::All);
+        current.current_assignee = Some(user.user.id);
+        let mut found = Vec::new();
+        for query in [awaiting, current, TicketQuery::new(related)] {
+            let page = store.list_tickets(query).await.unwrap();
+            found.push(page.items.iter().any(|t| t.id == ticket.id));
+        }
+        found
+    };
+    assert_eq!(
+        lists(&w.bob).await,
+        [false, false, false],
+        "bob handed over"
+    );
+    assert_eq!(lists(&w.carol).await, [true, true, true], "carol took over");
+    assert!(!lists(&w.olga).await[2], "olga is no longer CC");
+    assert!(lists(&w.alice).await[2], "the applicant still sees it");
+}
+
 /// Filters combine, pagination counts, and callers only see what they may.
 pub async fn list_filters_and_visibility(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
