@@ -128,12 +128,10 @@ async fn commit(db: &Db, mut group: Vec<(TicketWrite, Answer)>) {
                 }
                 return;
             }
-            GroupOutcome::CommitFailed(message) => {
-                tracing::error!(error = %message, writes = writes.len(), "postgres group commit failed");
+            GroupOutcome::Failed(message) => {
+                tracing::error!(error = %message, writes = writes.len(), "postgres group write failed");
                 for answer in answers {
-                    let _ = answer.send(Err(StoreError::Unavailable(format!(
-                        "the commit failed: {message}"
-                    ))));
+                    let _ = answer.send(Err(StoreError::Unavailable(message.clone())));
                 }
                 return;
             }
@@ -147,5 +145,91 @@ async fn commit(db: &Db, mut group: Vec<(TicketWrite, Answer)>) {
     }
     for (write, answer) in writes.iter().zip(answers) {
         let _ = answer.send(tickets::write_ticket(db, write).await);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GroupWriter;
+    use crate::conn::{Db, PostgresOptions};
+    use chrono::{TimeZone, Utc};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+    use ticketd_core::StoreError;
+    use ticketd_core::ids::{OrgId, TicketId};
+    use ticketd_core::ticket::{Ticket, TicketState, TicketWrite};
+    use uuid::Uuid;
+
+    fn opening(title: &str) -> TicketWrite {
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap();
+        TicketWrite {
+            ticket: Ticket {
+                id: TicketId(Uuid::now_v7()),
+                serial: String::new(),
+                org_id: OrgId(Uuid::nil()),
+                kind: "general".into(),
+                title: title.into(),
+                applicant_id: None,
+                applicant_display: String::new(),
+                flow_id: None,
+                state: TicketState::Pending,
+                approval_step: 1,
+                round: 1,
+                steps: Vec::new(),
+                cc_users: Vec::new(),
+                payload: serde_json::Value::Null,
+                comment: String::new(),
+                scope: String::new(),
+                archived: false,
+                confirmed: false,
+                deleted: false,
+                version: 1,
+                created_at: now,
+                updated_at: now,
+            },
+            expected_version: None,
+            serial_day: Some("20261203".into()),
+            history: Vec::new(),
+            comments: Vec::new(),
+            events: Vec::new(),
+            grant: None,
+        }
+    }
+
+    /// A group that cannot get a connection answers all its writes with one failure instead of
+    /// retrying each write alone (each retry would wait for a connection again).
+    #[tokio::test]
+    async fn a_group_without_a_connection_answers_every_write_after_one_attempt() {
+        // A server that accepts connections and never answers the startup message.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        let mut options = PostgresOptions::new(format!("postgres://ticketd@127.0.0.1:{port}/x"));
+        options.connect_timeout = Duration::from_millis(200);
+        options.acquire_timeout = Duration::from_millis(200);
+        let db = Db::new(&options).unwrap();
+        let writer = Arc::new(GroupWriter::default());
+        // Polled together on this single-threaded runtime, the three writes queue before the
+        // committing task first runs, so they form one group.
+        let results = futures_util::future::join_all(
+            ["a", "b", "c"].map(|title| writer.write(&db, opening(title))),
+        )
+        .await;
+        for result in &results {
+            assert!(
+                matches!(result, Err(StoreError::Unavailable(_))),
+                "{result:?}"
+            );
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "one connection attempt");
     }
 }

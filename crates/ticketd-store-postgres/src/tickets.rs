@@ -140,15 +140,18 @@ pub(crate) enum GroupOutcome {
     Committed(Vec<Result<Ticket, StoreError>>),
     /// Rolled back before the commit was sent, nothing written: each write may be retried alone.
     RolledBack,
-    /// The commit itself failed; whether it took effect is unknown, so nothing is retried.
-    CommitFailed(String),
+    /// No connection could be had (nothing was sent), or the commit itself failed (whether it
+    /// took effect is unknown): every write is answered with this, and none is retried.
+    Failed(String),
 }
 
 /// Applies `writes` in one transaction with one commit; their order must be the lock order
 /// (ticket rows by id, then serial counters; the outbox lock is taken once, last).
 pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome {
-    let Ok(mut client) = db.client().await else {
-        return GroupOutcome::RolledBack;
+    let mut client = match db.client().await {
+        Ok(client) => client,
+        // Retrying each write alone would wait for a connection once per write.
+        Err(e) => return GroupOutcome::Failed(failure_text(e)),
     };
     let Ok(tx) = client.transaction().await else {
         return GroupOutcome::RolledBack;
@@ -156,9 +159,12 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     // The writes run concurrently on the one connection: tokio-postgres pipelines their
     // statements, so the group costs about the round trips of one write. PostgreSQL runs
     // statements in the order they arrive, and each write's first statement (the row lock of
-    // an update, the serial counter of an opening) is sent in the group's order, which keeps
-    // the lock order. A write refused by its version check has written nothing; any statement
-    // PostgreSQL refuses aborts the transaction, and the group is rolled back.
+    // an update, the serial counter of an opening) is sent when its future is first polled,
+    // in the group's order, which keeps the lock order. Correctness does not rest on it: a
+    // deadlock with another process is broken by PostgreSQL, which aborts one transaction,
+    // and that group's writes then run alone. A write refused by its version check has
+    // written nothing; any statement PostgreSQL refuses aborts the transaction, and the
+    // group is rolled back.
     let written = join_all(writes.iter().map(|write| write_in(&tx, write, &[]))).await;
     let mut outcomes = Vec::with_capacity(writes.len());
     for outcome in written {
@@ -187,7 +193,17 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     }
     match tx.commit().await {
         Ok(()) => GroupOutcome::Committed(outcomes),
-        Err(e) => GroupOutcome::CommitFailed(db_err(e).to_string()),
+        Err(e) => GroupOutcome::Failed(failure_text(db_err(e))),
+    }
+}
+
+/// What every caller of a failed group is told (as `StoreError::Unavailable`).
+fn failure_text(error: StoreError) -> String {
+    match error {
+        StoreError::Unavailable(text) => text,
+        other => {
+            std::error::Error::source(&other).map_or_else(|| other.to_string(), ToString::to_string)
+        }
     }
 }
 
