@@ -592,7 +592,7 @@ fn open_body(asset: uuid::Uuid, n: usize) -> Value {
 
 /// Runs the whole benchmark and returns its report.
 pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
-    let scratch = tempfile_dir()?;
+    let scratch = Scratch::create()?;
     let url = options
         .database_url
         .clone()
@@ -774,10 +774,33 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     })
 }
 
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("ticketd-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    Ok(dir)
+/// The run's scratch directory (the SQLite file and the raw-commit file), removed with
+/// everything in it when the run ends, however it ends: a 1M-ticket file is 4–5 GB.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn create() -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("ticketd-bench-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("could not create {}", dir.display()))?;
+        Ok(Self(dir))
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = std::path::Path;
+
+    fn deref(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_dir_all(&self.0) {
+            tracing::warn!(%error, dir = %self.0.display(), "could not remove the bench's scratch directory");
+        }
+    }
 }
 
 /// The raw durable single-row commit rate of the same backend and settings.

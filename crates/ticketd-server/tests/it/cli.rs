@@ -193,7 +193,8 @@ async fn migrate_works_on_postgres_too() {
 fn bench_runs_every_scenario_on_a_tiny_dataset() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
-    let out = run_ok(ticketd(dir.path()).args([
+    let temp = tempfile::tempdir().unwrap();
+    let out = run_ok(ticketd(dir.path()).env("TMPDIR", temp.path()).args([
         "bench",
         "--tickets",
         "200",
@@ -231,4 +232,9 @@ fn bench_runs_every_scenario_on_a_tiny_dataset() {
     }
     assert!(report["raw_commit_per_second"].as_f64().unwrap() > 0.0);
     assert!(report["peak_rss_mib"].as_f64().unwrap() > 0.0);
+    let left: Vec<_> = std::fs::read_dir(temp.path()).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "the bench left its scratch files: {left:?}"
+    );
 }
