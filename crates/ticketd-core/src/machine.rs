@@ -732,15 +732,7 @@ impl std::ops::DerefMut for Recorder {
 impl Recorder {
     fn new(ticket: Ticket, expected_version: Option<i64>, _ctx: &Ctx<'_>) -> Self {
         Self {
-            write: TicketWrite {
-                ticket,
-                expected_version,
-                serial_day: None,
-                history: Vec::new(),
-                comments: Vec::new(),
-                events: Vec::new(),
-                grant: None,
-            },
+            write: TicketWrite::new(ticket, expected_version),
         }
     }
 

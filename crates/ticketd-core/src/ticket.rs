@@ -491,3 +491,18 @@ pub struct TicketWrite {
     /// A grant to create (idempotent on its id).
     pub grant: Option<Grant>,
 }
+
+impl TicketWrite {
+    /// A write of `ticket` alone (no history, comments, events or grant); `None` inserts it.
+    pub fn new(ticket: Ticket, expected_version: Option<i64>) -> Self {
+        Self {
+            ticket,
+            expected_version,
+            serial_day: None,
+            history: Vec::new(),
+            comments: Vec::new(),
+            events: Vec::new(),
+            grant: None,
+        }
+    }
+}

@@ -163,37 +163,33 @@ mod tests {
 
     fn opening(title: &str) -> TicketWrite {
         let now = Utc.with_ymd_and_hms(2026, 12, 3, 9, 0, 0).unwrap();
+        let ticket = Ticket {
+            id: TicketId(Uuid::now_v7()),
+            serial: String::new(),
+            org_id: OrgId(Uuid::nil()),
+            kind: "general".into(),
+            title: title.into(),
+            applicant_id: None,
+            applicant_display: String::new(),
+            flow_id: None,
+            state: TicketState::Pending,
+            approval_step: 1,
+            round: 1,
+            steps: Vec::new(),
+            cc_users: Vec::new(),
+            payload: serde_json::Value::Null,
+            comment: String::new(),
+            scope: String::new(),
+            archived: false,
+            confirmed: false,
+            deleted: false,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
         TicketWrite {
-            ticket: Ticket {
-                id: TicketId(Uuid::now_v7()),
-                serial: String::new(),
-                org_id: OrgId(Uuid::nil()),
-                kind: "general".into(),
-                title: title.into(),
-                applicant_id: None,
-                applicant_display: String::new(),
-                flow_id: None,
-                state: TicketState::Pending,
-                approval_step: 1,
-                round: 1,
-                steps: Vec::new(),
-                cc_users: Vec::new(),
-                payload: serde_json::Value::Null,
-                comment: String::new(),
-                scope: String::new(),
-                archived: false,
-                confirmed: false,
-                deleted: false,
-                version: 1,
-                created_at: now,
-                updated_at: now,
-            },
-            expected_version: None,
             serial_day: Some("20261203".into()),
-            history: Vec::new(),
-            comments: Vec::new(),
-            events: Vec::new(),
-            grant: None,
+            ..TicketWrite::new(ticket, None)
         }
     }
 

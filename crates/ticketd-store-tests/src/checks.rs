@@ -10,7 +10,8 @@ use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, TokenKind};
 use ticketd_core::machine::TicketEdit;
 use ticketd_core::store::{GrantQuery, Store, TicketQuery, Visibility};
 use ticketd_core::ticket::{
-    Decision, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, TicketState, TicketWrite,
+    Decision, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, Ticket, TicketState,
+    TicketWrite,
 };
 use ticketd_core::{ConflictKind, DomainError, StoreError};
 
@@ -21,7 +22,7 @@ fn approve() -> TicketCommand {
     }
 }
 
-fn is_conflict(result: &Result<ticketd_core::ticket::Ticket, DomainError>) -> bool {
+fn is_conflict(result: &Result<Ticket, DomainError>) -> bool {
     matches!(
         result,
         Err(DomainError::InvalidTransition {
@@ -552,15 +553,7 @@ pub async fn stale_version_writes_nothing(store: Arc<dyn Store>) {
     stale.title = "changed".into();
     let before = store.ticket_history(ticket.id).await.unwrap().len();
     let result = store
-        .write_ticket(TicketWrite {
-            ticket: stale,
-            expected_version: Some(ticket.version + 5),
-            serial_day: None,
-            history: Vec::new(),
-            comments: Vec::new(),
-            events: Vec::new(),
-            grant: None,
-        })
+        .write_ticket(TicketWrite::new(stale, Some(ticket.version + 5)))
         .await;
     assert!(matches!(result, Err(StoreError::VersionConflict)));
     let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
@@ -577,7 +570,7 @@ pub async fn writes_committed_together_succeed_or_fail_alone(store: Arc<dyn Stor
         .await;
     let base = w.open(&w.alice, "general", "base", t0()).await;
     let events_before = store.events_after(0, 1_000).await.unwrap().len();
-    let event = |ticket: &ticketd_core::ticket::Ticket| ticketd_core::ticket::Event {
+    let event = |ticket: &Ticket| ticketd_core::ticket::Event {
         id: w.engine.new_id(t0()),
         kind: "ticket.grouped".into(),
         ticket_id: ticket.id,
@@ -585,14 +578,10 @@ pub async fn writes_committed_together_succeed_or_fail_alone(store: Arc<dyn Stor
         payload: serde_json::json!({ "title": ticket.title }),
         created_at: t0(),
     };
-    let write = |ticket: ticketd_core::ticket::Ticket, expected_version: Option<i64>| TicketWrite {
+    let write = |ticket: Ticket, expected_version: Option<i64>| TicketWrite {
         events: vec![event(&ticket)],
         serial_day: expected_version.is_none().then(|| "20260821".to_owned()),
-        ticket,
-        expected_version,
-        history: Vec::new(),
-        comments: Vec::new(),
-        grant: None,
+        ..TicketWrite::new(ticket, expected_version)
     };
     let mut writes = Vec::new();
     for i in 0..10 {
@@ -687,15 +676,7 @@ pub async fn an_approver_swapped_without_a_state_change_moves_between_lists(stor
     let mut cc = ticket.clone();
     cc.version += 1;
     store
-        .write_ticket(TicketWrite {
-            ticket: cc.clone(),
-            expected_version: Some(ticket.version),
-            serial_day: None,
-            history: Vec::new(),
-            comments: Vec::new(),
-            events: Vec::new(),
-            grant: None,
-        })
+        .write_ticket(TicketWrite::new(cc.clone(), Some(ticket.version)))
         .await
         .unwrap();
     let mut swapped = cc.clone();
@@ -703,15 +684,7 @@ pub async fn an_approver_swapped_without_a_state_change_moves_between_lists(stor
     swapped.cc_users = Vec::new();
     swapped.steps[0].assignees[0].user_id = w.carol.user.id;
     store
-        .write_ticket(TicketWrite {
-            ticket: swapped,
-            expected_version: Some(cc.version),
-            serial_day: None,
-            history: Vec::new(),
-            comments: Vec::new(),
-            events: Vec::new(),
-            grant: None,
-        })
+        .write_ticket(TicketWrite::new(swapped, Some(cc.version)))
         .await
         .unwrap();
     let lists = async |user: &ticketd_core::Actor| {
