@@ -2,6 +2,7 @@
 
 use crate::conn::{Db, db_err};
 use crate::rows::{self, TICKET_COLUMNS};
+use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 use futures_util::future::{join_all, try_join, try_join_all};
 use std::collections::HashMap;
@@ -10,7 +11,7 @@ use std::pin::Pin;
 use ticketd_core::StoreError;
 use ticketd_core::serial::format_serial;
 use ticketd_core::store::{SortKey, TicketOrder, TicketPage, TicketQuery, Visibility};
-use ticketd_core::ticket::{Comment, Event, Grant, Ticket, TicketWrite};
+use ticketd_core::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
 use ticketd_core::{TicketId, UserId};
 use tokio_postgres::Statement;
 use tokio_postgres::types::{Json, ToSql, Type};
@@ -24,11 +25,20 @@ use uuid::Uuid;
 /// rows commit in `seq` order. It is taken last and held only until the commit.
 const OUTBOX_LOCK: i64 = 0x7469_636b_6574_6402;
 
-const INSERT_TICKET: &str = "INSERT INTO tickets (id, serial, org_id, kind, title, applicant_id, \
+// Openings, index rows and history are inserted from column arrays: one statement for any
+// number of rows, so a group of openings costs the same statements as one.
+const INSERT_TICKETS: &str = "INSERT INTO tickets (id, serial, org_id, kind, title, applicant_id, \
     applicant_display, flow_id, state, approval_step, round, steps, cc_users, payload, comment, scope, \
     archived, confirmed, deleted, version, created_at, updated_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-    $21, $22)";
+    SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], \
+    $7::text[], $8::uuid[], $9::text[], $10::bigint[], $11::bigint[], $12::jsonb[], $13::jsonb[], \
+    $14::jsonb[], $15::text[], $16::text[], $17::boolean[], $18::boolean[], $19::boolean[], \
+    $20::bigint[], $21::timestamptz[], $22::timestamptz[])";
+
+/// Takes `$2` serial numbers of day `$1` at once and returns the last one.
+const TAKE_SERIALS: &str = "INSERT INTO serial_counters (day, last_value) VALUES ($1, $2) \
+    ON CONFLICT (day) DO UPDATE SET last_value = serial_counters.last_value + EXCLUDED.last_value \
+    RETURNING last_value";
 
 const UPDATE_TICKET: &str = "UPDATE tickets SET title = $1, flow_id = $2, state = $3, \
     approval_step = $4, round = $5, steps = $6, cc_users = $7, payload = $8, comment = $9, \
@@ -42,23 +52,27 @@ const INSERT_GRANT: &str = "INSERT INTO grants (id, ticket_id, org_id, kind, nam
     valid_from, valid_until, created_by, comment, created_at) \
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING id";
 
-// The index rows carry the ticket's listing columns ($7 state, $8 kind, $9 archived,
-// $10 deleted): counts of one's steps and tickets then never visit a ticket row.
+// The index rows carry the ticket's listing columns (state, kind, archived, deleted): counts
+// of one's steps and tickets then never visit a ticket row.
 const INSERT_ASSIGNEES: &str = "INSERT INTO ticket_assignees (ticket_id, user_id, level, current, \
     awaiting, created_at, state, kind, archived, deleted) \
-    SELECT $1::uuid, x.user_id, x.level, x.current, x.awaiting, $6::timestamptz, \
-    $7::text, $8::text, $9::boolean, $10::boolean \
-    FROM unnest($2::uuid[], $3::bigint[], $4::boolean[], $5::boolean[]) \
-    AS x (user_id, level, current, awaiting)";
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::boolean[], $5::boolean[], \
+    $6::timestamptz[], $7::text[], $8::text[], $9::boolean[], $10::boolean[])";
 
 const INSERT_VIEWERS: &str = "INSERT INTO ticket_viewers (ticket_id, user_id, created_at, \
     state, kind, archived, deleted) \
-    SELECT $1::uuid, u, $3::timestamptz, $4::text, $5::text, $6::boolean, $7::boolean \
-    FROM unnest($2::uuid[]) AS u ON CONFLICT DO NOTHING";
+    SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::text[], $5::text[], \
+    $6::boolean[], $7::boolean[]) ON CONFLICT DO NOTHING";
 
+// In array order, so a ticket's entries keep their order in `seq`.
 const INSERT_HISTORY: &str = "INSERT INTO ticket_history (id, ticket_id, round, level, action, \
     actor_id, actor_display, from_state, to_state, reason, self_approved, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
+    SELECT id, ticket_id, round, level, action, actor_id, actor_display, from_state, to_state, \
+    reason, self_approved, created_at \
+    FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::text[], $6::uuid[], \
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[], $12::timestamptz[]) \
+    WITH ORDINALITY AS h (id, ticket_id, round, level, action, actor_id, actor_display, \
+    from_state, to_state, reason, self_approved, created_at, ord) ORDER BY ord";
 
 const INSERT_EVENT: &str = "INSERT INTO outbox_events (id, kind, ticket_id, org_id, payload, \
     created_at) VALUES ($1, $2, $3, $4, $5, $6)";
@@ -156,25 +170,55 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     let Ok(tx) = client.transaction().await else {
         return GroupOutcome::RolledBack;
     };
-    // The writes run concurrently on the one connection: tokio-postgres pipelines their
-    // statements, so the group costs about the round trips of one write. PostgreSQL runs
-    // statements in the order they arrive, and each write's first statement (the row lock of
-    // an update, the serial counter of an opening) is sent when its future is first polled,
-    // in the group's order, which keeps the lock order. Correctness does not rest on it: a
+    // Updates run concurrently on the one connection (tokio-postgres pipelines their
+    // statements, so they cost about the round trips of one), and all openings go together:
+    // one serial-counter statement per day, then one insert per table. PostgreSQL runs
+    // statements in the order they arrive; each update's first statement (its row lock) is
+    // sent when its future is first polled, in the group's order, and the openings' counter
+    // statements after them, which keeps the lock order. Correctness does not rest on it: a
     // deadlock with another process is broken by PostgreSQL, which aborts one transaction,
     // and that group's writes then run alone. A write refused by its version check has
     // written nothing; any statement PostgreSQL refuses aborts the transaction, and the
     // group is rolled back.
-    let written = join_all(writes.iter().map(|write| write_in(&tx, write, &[]))).await;
-    let mut outcomes = Vec::with_capacity(writes.len());
-    for outcome in written {
-        match outcome {
-            Ok(ticket) => outcomes.push(Ok(ticket)),
-            Err(WriteFailure::Refused(e)) => outcomes.push(Err(e)),
-            // Dropping the transaction rolls it back.
-            Err(WriteFailure::Aborted(_)) => return GroupOutcome::RolledBack,
+    let (openings, updates): (Vec<usize>, Vec<usize>) =
+        (0..writes.len()).partition(|&i| writes[i].expected_version.is_none());
+    let updated = join_all(updates.iter().map(|&i| write_in(&tx, &writes[i], &[])));
+    let opened = async {
+        if openings.is_empty() {
+            return Ok(Vec::new());
         }
+        let new: Vec<&TicketWrite> = openings.iter().map(|&i| &writes[i]).collect();
+        let prepared = Prepared::new(&tx, true).await?;
+        let mut batch = Batch::new(&tx);
+        let tickets = push_openings(&tx, &prepared, &mut batch, &new).await?;
+        batch.run().await?;
+        for write in &new {
+            if let Some(grant) = &write.grant {
+                insert_grant(&tx, grant).await?;
+            }
+        }
+        Ok::<_, StoreError>(tickets)
+    };
+    let (updated, opened) = futures_util::future::join(updated, opened).await;
+    let Ok(opened) = opened else {
+        // Dropping the transaction rolls it back.
+        return GroupOutcome::RolledBack;
+    };
+    let mut outcomes: Vec<Option<Result<Ticket, StoreError>>> =
+        (0..writes.len()).map(|_| None).collect();
+    for (i, ticket) in openings.into_iter().zip(opened) {
+        outcomes[i] = Some(Ok(ticket));
     }
+    for (i, outcome) in updates.into_iter().zip(updated) {
+        outcomes[i] = Some(match outcome {
+            Ok(ticket) => Ok(ticket),
+            Err(WriteFailure::Refused(e)) => Err(e),
+            Err(WriteFailure::Aborted(_)) => return GroupOutcome::RolledBack,
+        });
+    }
+    let Some(outcomes) = outcomes.into_iter().collect::<Option<Vec<_>>>() else {
+        return GroupOutcome::RolledBack;
+    };
     let events: Vec<&Event> = writes
         .iter()
         .zip(&outcomes)
@@ -209,7 +253,7 @@ fn failure_text(error: StoreError) -> String {
 
 /// The statements a write sends, prepared (or found in the connection's cache) up front.
 struct Prepared {
-    insert_ticket: Option<Statement>,
+    insert_tickets: Option<Statement>,
     delete_assignees: Option<Statement>,
     delete_viewers: Option<Statement>,
     insert_assignees: Statement,
@@ -223,8 +267,8 @@ struct Prepared {
 impl Prepared {
     async fn new(tx: &Transaction<'_>, inserting: bool) -> Result<Self, StoreError> {
         let prepare = async |sql: &str| tx.prepare_cached(sql).await.map_err(db_err);
-        let (insert_ticket, delete_assignees, delete_viewers) = if inserting {
-            (Some(prepare(INSERT_TICKET).await?), None, None)
+        let (insert_tickets, delete_assignees, delete_viewers) = if inserting {
+            (Some(prepare(INSERT_TICKETS).await?), None, None)
         } else {
             (
                 None,
@@ -233,7 +277,7 @@ impl Prepared {
             )
         };
         Ok(Self {
-            insert_ticket,
+            insert_tickets,
             delete_assignees,
             delete_viewers,
             insert_assignees: prepare(INSERT_ASSIGNEES).await?,
@@ -254,140 +298,34 @@ async fn write_in(
     events: &[Event],
 ) -> Result<Ticket, WriteFailure> {
     let aborted = WriteFailure::Aborted;
-    let mut ticket = write.ticket.clone();
     let prepared = Prepared::new(tx, write.expected_version.is_none())
         .await
         .map_err(aborted)?;
-    match write.expected_version {
-        None => {
-            let day = write.serial_day.clone().unwrap_or_default();
-            // The counter row stays locked until the commit, so concurrent inserts of one day
-            // queue here and a rolled-back insert gives its number back: no gaps, no duplicates.
-            let statement = tx
-                .prepare_cached(
-                    "INSERT INTO serial_counters (day, last_value) VALUES ($1, 1) \
-                     ON CONFLICT (day) DO UPDATE SET last_value = serial_counters.last_value + 1 \
-                     RETURNING last_value",
-                )
-                .await
-                .map_err(|e| aborted(db_err(e)))?;
-            let counter: i64 = tx
-                .query_one(&statement, &[&day])
-                .await
-                .and_then(|row| row.try_get(0))
-                .map_err(|e| aborted(db_err(e)))?;
-            ticket.serial = format_serial(&day, u64::try_from(counter).unwrap_or(0));
-        }
-        Some(expected) => {
-            // Under READ COMMITTED a concurrent writer's row lock makes this wait; the WHERE is
-            // then re-checked against the committed row, so a stale version matches nothing.
-            let statement = tx
-                .prepare_cached(UPDATE_TICKET)
-                .await
-                .map_err(|e| aborted(db_err(e)))?;
-            let updated = tx
-                .query_opt(
-                    &statement,
-                    &[
-                        &ticket.title,
-                        &ticket.flow_id.map(|f| f.0),
-                        &ticket.state.as_str(),
-                        &i64::from(ticket.approval_step),
-                        &i64::from(ticket.round),
-                        &Json(&ticket.steps),
-                        &Json(&ticket.cc_users),
-                        &Json(&ticket.payload),
-                        &ticket.comment,
-                        &ticket.archived,
-                        &ticket.confirmed,
-                        &ticket.deleted,
-                        &ticket.version,
-                        &ticket.updated_at,
-                        &ticket.id.0,
-                        &expected,
-                    ],
-                )
-                .await
-                .map_err(|e| aborted(db_err(e)))?;
-            let Some(updated) = updated else {
-                let exists: bool = tx
-                    .query_one(
-                        "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)",
-                        &[&ticket.id.0],
-                    )
-                    .await
-                    .and_then(|row| row.try_get(0))
-                    .map_err(|e| aborted(db_err(e)))?;
-                // Nothing was written: the transaction can carry on with other writes.
-                return Err(WriteFailure::Refused(if exists {
-                    StoreError::VersionConflict
-                } else {
-                    StoreError::NotFound
-                }));
-            };
-            ticket.serial = updated.try_get("serial").map_err(|e| aborted(db_err(e)))?;
-        }
-    }
-    let t = &ticket;
     let mut batch = Batch::new(tx);
-    if let Some(statement) = &prepared.insert_ticket {
-        batch.push(
-            statement,
-            values![
-                t.id.0,
-                &t.serial,
-                t.org_id.0,
-                &t.kind,
-                &t.title,
-                t.applicant_id.map(|u| u.0),
-                &t.applicant_display,
-                t.flow_id.map(|f| f.0),
-                t.state.as_str(),
-                i64::from(t.approval_step),
-                i64::from(t.round),
-                Json(&t.steps),
-                Json(&t.cc_users),
-                Json(&t.payload),
-                &t.comment,
-                &t.scope,
-                t.archived,
-                t.confirmed,
-                t.deleted,
-                t.version,
-                t.created_at,
-                t.updated_at,
-            ],
-        );
-    }
-    if let Some(statement) = &prepared.delete_assignees {
-        batch.push(statement, values![t.id.0]);
-    }
-    if let Some(statement) = &prepared.delete_viewers {
-        batch.push(statement, values![t.id.0]);
-    }
-    push_indexes(&mut batch, &prepared, t);
-    for h in &write.history {
-        batch.push(
-            &prepared.insert_history,
-            values![
-                h.id,
-                h.ticket_id.0,
-                i64::from(h.round),
-                i64::from(h.level),
-                h.action.as_str(),
-                h.actor_id.map(|u| u.0),
-                &h.actor_display,
-                h.from_state.as_str(),
-                h.to_state.as_str(),
-                &h.reason,
-                h.self_approved,
-                h.created_at,
-            ],
-        );
-    }
-    for comment in &write.comments {
-        batch.push(&prepared.insert_comment, comment_values(comment));
-    }
+    let ticket = match write.expected_version {
+        None => push_openings(tx, &prepared, &mut batch, &[write])
+            .await
+            .map_err(aborted)?
+            .pop()
+            .ok_or_else(|| aborted(StoreError::NotFound))?,
+        Some(expected) => {
+            let ticket = update_row(tx, &write.ticket, expected).await?;
+            let id = ticket.id.0;
+            if let Some(statement) = &prepared.delete_assignees {
+                batch.push(statement, values![id]);
+            }
+            if let Some(statement) = &prepared.delete_viewers {
+                batch.push(statement, values![id]);
+            }
+            let mut rows = Rows::default();
+            rows.add(&ticket, write);
+            rows.push(&mut batch, &prepared);
+            for comment in &write.comments {
+                batch.push(&prepared.insert_comment, comment_values(comment));
+            }
+            ticket
+        }
+    };
     match &write.grant {
         None => {
             push_events(&mut batch, &prepared, events);
@@ -404,6 +342,172 @@ async fn write_in(
         }
     }
     Ok(ticket)
+}
+
+/// Updates a ticket's row if its stored version is still `expected`; returns the ticket with
+/// its stored serial.
+async fn update_row(
+    tx: &Transaction<'_>,
+    ticket: &Ticket,
+    expected: i64,
+) -> Result<Ticket, WriteFailure> {
+    let aborted = |e| WriteFailure::Aborted(db_err(e));
+    // Under READ COMMITTED a concurrent writer's row lock makes this wait; the WHERE is
+    // then re-checked against the committed row, so a stale version matches nothing.
+    let statement = tx.prepare_cached(UPDATE_TICKET).await.map_err(aborted)?;
+    let updated = tx
+        .query_opt(
+            &statement,
+            &[
+                &ticket.title,
+                &ticket.flow_id.map(|f| f.0),
+                &ticket.state.as_str(),
+                &i64::from(ticket.approval_step),
+                &i64::from(ticket.round),
+                &Json(&ticket.steps),
+                &Json(&ticket.cc_users),
+                &Json(&ticket.payload),
+                &ticket.comment,
+                &ticket.archived,
+                &ticket.confirmed,
+                &ticket.deleted,
+                &ticket.version,
+                &ticket.updated_at,
+                &ticket.id.0,
+                &expected,
+            ],
+        )
+        .await
+        .map_err(aborted)?;
+    let Some(updated) = updated else {
+        let exists: bool = tx
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)",
+                &[&ticket.id.0],
+            )
+            .await
+            .and_then(|row| row.try_get(0))
+            .map_err(aborted)?;
+        // Nothing was written: the transaction can carry on with other writes.
+        return Err(WriteFailure::Refused(if exists {
+            StoreError::VersionConflict
+        } else {
+            StoreError::NotFound
+        }));
+    };
+    let mut ticket = ticket.clone();
+    ticket.serial = updated.try_get("serial").map_err(aborted)?;
+    Ok(ticket)
+}
+
+/// Takes serial numbers for new tickets, then adds their inserts (tickets, index rows,
+/// history, comments) to `batch`: a fixed number of statements however many they are.
+/// Returns the tickets with their serials, in the order of `writes`.
+///
+/// Each day's counter row is raised once by the number of its new tickets and stays locked
+/// until the commit; if anything fails the transaction rolls back and gives the numbers back,
+/// so serials stay gap-free.
+async fn push_openings<'a>(
+    tx: &Transaction<'_>,
+    prepared: &'a Prepared,
+    batch: &mut Batch<'a>,
+    writes: &[&'a TicketWrite],
+) -> Result<Vec<Ticket>, StoreError> {
+    let statement = prepared
+        .insert_tickets
+        .as_ref()
+        .ok_or_else(|| StoreError::Unavailable("openings need the insert statement".into()))?;
+    let mut days: Vec<(&str, i64)> = Vec::new();
+    for write in writes {
+        let day = write.serial_day.as_deref().unwrap_or_default();
+        match days.iter_mut().find(|(d, _)| *d == day) {
+            Some((_, count)) => *count += 1,
+            None => days.push((day, 1)),
+        }
+    }
+    let take = tx.prepare_cached(TAKE_SERIALS).await.map_err(db_err)?;
+    let params: Vec<[&(dyn ToSql + Sync); 2]> = days
+        .iter()
+        .map(|(day, count)| [day as &(dyn ToSql + Sync), count as &(dyn ToSql + Sync)])
+        .collect();
+    let lasts = try_join_all(params.iter().map(|p| tx.query_one(&take, p)))
+        .await
+        .map_err(db_err)?;
+    let mut next: Vec<(&str, i64)> = Vec::with_capacity(days.len());
+    for ((day, count), row) in days.iter().zip(&lasts) {
+        let last: i64 = row.try_get(0).map_err(db_err)?;
+        next.push((day, last - count + 1));
+    }
+    let mut tickets = Vec::with_capacity(writes.len());
+    let mut rows = Rows::default();
+    for write in writes {
+        let day = write.serial_day.as_deref().unwrap_or_default();
+        let mut ticket = write.ticket.clone();
+        if let Some((_, number)) = next.iter_mut().find(|(d, _)| *d == day) {
+            ticket.serial = format_serial(day, u64::try_from(*number).unwrap_or(0));
+            *number += 1;
+        }
+        rows.add(&ticket, write);
+        tickets.push(ticket);
+    }
+    batch.push(statement, ticket_columns(&tickets));
+    rows.push(batch, prepared);
+    for write in writes {
+        for comment in &write.comments {
+            batch.push(&prepared.insert_comment, comment_values(comment));
+        }
+    }
+    Ok(tickets)
+}
+
+/// The parameters of [`INSERT_TICKETS`] for `tickets`.
+fn ticket_columns(tickets: &[Ticket]) -> Values<'static> {
+    let column = |f: &dyn Fn(&Ticket) -> String| tickets.iter().map(f).collect::<Vec<String>>();
+    values![
+        tickets.iter().map(|t| t.id.0).collect::<Vec<Uuid>>(),
+        column(&|t| t.serial.clone()),
+        tickets.iter().map(|t| t.org_id.0).collect::<Vec<Uuid>>(),
+        column(&|t| t.kind.clone()),
+        column(&|t| t.title.clone()),
+        tickets
+            .iter()
+            .map(|t| t.applicant_id.map(|u| u.0))
+            .collect::<Vec<Option<Uuid>>>(),
+        column(&|t| t.applicant_display.clone()),
+        tickets
+            .iter()
+            .map(|t| t.flow_id.map(|f| f.0))
+            .collect::<Vec<Option<Uuid>>>(),
+        column(&|t| t.state.as_str().to_owned()),
+        tickets
+            .iter()
+            .map(|t| i64::from(t.approval_step))
+            .collect::<Vec<i64>>(),
+        tickets
+            .iter()
+            .map(|t| i64::from(t.round))
+            .collect::<Vec<i64>>(),
+        tickets
+            .iter()
+            .map(|t| Json(t.steps.clone()))
+            .collect::<Vec<_>>(),
+        tickets
+            .iter()
+            .map(|t| Json(t.cc_users.clone()))
+            .collect::<Vec<_>>(),
+        tickets
+            .iter()
+            .map(|t| Json(t.payload.clone()))
+            .collect::<Vec<_>>(),
+        column(&|t| t.comment.clone()),
+        column(&|t| t.scope.clone()),
+        tickets.iter().map(|t| t.archived).collect::<Vec<bool>>(),
+        tickets.iter().map(|t| t.confirmed).collect::<Vec<bool>>(),
+        tickets.iter().map(|t| t.deleted).collect::<Vec<bool>>(),
+        tickets.iter().map(|t| t.version).collect::<Vec<i64>>(),
+        tickets.iter().map(|t| t.created_at).collect::<Vec<_>>(),
+        tickets.iter().map(|t| t.updated_at).collect::<Vec<_>>(),
+    ]
 }
 
 fn push_events<'a>(
@@ -431,56 +535,135 @@ fn push_events<'a>(
     }
 }
 
-/// Rewrites the assignee and viewer indexes of a ticket (emptied first for an update).
-fn push_indexes<'a>(batch: &mut Batch<'a>, prepared: &'a Prepared, ticket: &'a Ticket) {
-    // One row per (user, level), the last one winning, as SQLite's `INSERT OR REPLACE` does;
-    // one multi-row insert may not touch the same key twice.
-    let mut position: HashMap<(UserId, u32), usize> = HashMap::new();
-    let mut index = Vec::new();
-    for row in ticket.assignee_index() {
-        match position.get(&(row.user_id, row.level)) {
-            Some(&at) => index[at] = row,
-            None => {
-                position.insert((row.user_id, row.level), index.len());
-                index.push(row);
+/// Column arrays of the assignee index, viewer index and history rows of some writes.
+#[derive(Default)]
+struct Rows {
+    assignee_ticket: Vec<Uuid>,
+    assignee_user: Vec<Uuid>,
+    assignee_level: Vec<i64>,
+    assignee_current: Vec<bool>,
+    assignee_awaiting: Vec<bool>,
+    assignee_created: Vec<DateTime<Utc>>,
+    assignee_listing: Listing,
+    viewer_ticket: Vec<Uuid>,
+    viewer_user: Vec<Uuid>,
+    viewer_created: Vec<DateTime<Utc>>,
+    viewer_listing: Listing,
+    history: Vec<HistoryEntry>,
+}
+
+/// The ticket's listing columns, copied into its index rows.
+#[derive(Default)]
+struct Listing {
+    state: Vec<String>,
+    kind: Vec<String>,
+    archived: Vec<bool>,
+    deleted: Vec<bool>,
+}
+
+impl Listing {
+    fn add(&mut self, ticket: &Ticket) {
+        self.state.push(ticket.state.as_str().to_owned());
+        self.kind.push(ticket.kind.clone());
+        self.archived.push(ticket.archived);
+        self.deleted.push(ticket.deleted);
+    }
+}
+
+impl Rows {
+    /// Adds `ticket`'s index rows and the history entries of `write`.
+    fn add(&mut self, ticket: &Ticket, write: &TicketWrite) {
+        // One row per (user, level), the last one winning, as SQLite's `INSERT OR REPLACE`
+        // does; one multi-row insert may not touch the same key twice.
+        let mut position: HashMap<(UserId, u32), usize> = HashMap::new();
+        let mut index = Vec::new();
+        for row in ticket.assignee_index() {
+            match position.get(&(row.user_id, row.level)) {
+                Some(&at) => index[at] = row,
+                None => {
+                    position.insert((row.user_id, row.level), index.len());
+                    index.push(row);
+                }
             }
         }
+        for row in index {
+            self.assignee_ticket.push(ticket.id.0);
+            self.assignee_user.push(row.user_id.0);
+            self.assignee_level.push(i64::from(row.level));
+            self.assignee_current.push(row.current);
+            self.assignee_awaiting.push(row.awaiting);
+            self.assignee_created.push(ticket.created_at);
+            self.assignee_listing.add(ticket);
+        }
+        for user in ticket.participants() {
+            self.viewer_ticket.push(ticket.id.0);
+            self.viewer_user.push(user.0);
+            self.viewer_created.push(ticket.created_at);
+            self.viewer_listing.add(ticket);
+        }
+        self.history.extend(write.history.iter().cloned());
     }
-    if !index.is_empty() {
-        let users: Vec<Uuid> = index.iter().map(|r| r.user_id.0).collect();
-        let levels: Vec<i64> = index.iter().map(|r| i64::from(r.level)).collect();
-        let current: Vec<bool> = index.iter().map(|r| r.current).collect();
-        let awaiting: Vec<bool> = index.iter().map(|r| r.awaiting).collect();
-        batch.push(
-            &prepared.insert_assignees,
-            values![
-                ticket.id.0,
-                users,
-                levels,
-                current,
-                awaiting,
-                ticket.created_at,
-                ticket.state.as_str(),
-                &ticket.kind,
-                ticket.archived,
-                ticket.deleted
-            ],
-        );
-    }
-    let viewers: Vec<Uuid> = ticket.participants().into_iter().map(|u| u.0).collect();
-    if !viewers.is_empty() {
-        batch.push(
-            &prepared.insert_viewers,
-            values![
-                ticket.id.0,
-                viewers,
-                ticket.created_at,
-                ticket.state.as_str(),
-                &ticket.kind,
-                ticket.archived,
-                ticket.deleted
-            ],
-        );
+
+    /// Adds the inserts of these rows to `batch` (one statement per table that has rows).
+    fn push<'a>(self, batch: &mut Batch<'a>, prepared: &'a Prepared) {
+        if !self.assignee_ticket.is_empty() {
+            let listing = self.assignee_listing;
+            batch.push(
+                &prepared.insert_assignees,
+                values![
+                    self.assignee_ticket,
+                    self.assignee_user,
+                    self.assignee_level,
+                    self.assignee_current,
+                    self.assignee_awaiting,
+                    self.assignee_created,
+                    listing.state,
+                    listing.kind,
+                    listing.archived,
+                    listing.deleted
+                ],
+            );
+        }
+        if !self.viewer_ticket.is_empty() {
+            let listing = self.viewer_listing;
+            batch.push(
+                &prepared.insert_viewers,
+                values![
+                    self.viewer_ticket,
+                    self.viewer_user,
+                    self.viewer_created,
+                    listing.state,
+                    listing.kind,
+                    listing.archived,
+                    listing.deleted
+                ],
+            );
+        }
+        if !self.history.is_empty() {
+            let h = &self.history;
+            let column = |f: &dyn Fn(&HistoryEntry) -> String| h.iter().map(f).collect::<Vec<_>>();
+            batch.push(
+                &prepared.insert_history,
+                values![
+                    h.iter().map(|e| e.id).collect::<Vec<Uuid>>(),
+                    h.iter().map(|e| e.ticket_id.0).collect::<Vec<Uuid>>(),
+                    h.iter().map(|e| i64::from(e.round)).collect::<Vec<i64>>(),
+                    h.iter().map(|e| i64::from(e.level)).collect::<Vec<i64>>(),
+                    column(&|e| e.action.as_str().to_owned()),
+                    h.iter()
+                        .map(|e| e.actor_id.map(|u| u.0))
+                        .collect::<Vec<Option<Uuid>>>(),
+                    column(&|e| e.actor_display.clone()),
+                    column(&|e| e.from_state.as_str().to_owned()),
+                    column(&|e| e.to_state.as_str().to_owned()),
+                    column(&|e| e.reason.clone()),
+                    h.iter().map(|e| e.self_approved).collect::<Vec<bool>>(),
+                    h.iter()
+                        .map(|e| e.created_at)
+                        .collect::<Vec<DateTime<Utc>>>(),
+                ],
+            );
+        }
     }
 }
 
