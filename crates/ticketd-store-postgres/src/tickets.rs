@@ -1,4 +1,4 @@
-//! Ticket writes (one transaction per transition) and list queries driven by the right index.
+//! Ticket writes (alone, or grouped in one shared transaction) and list queries driven by the right index.
 
 use crate::conn::{Db, db_err};
 use crate::rows::{self, TICKET_COLUMNS};
