@@ -124,7 +124,8 @@ pub(crate) async fn write_ticket(db: &Db, write: &TicketWrite) -> Result<Ticket,
     let tx = client.transaction().await.map_err(db_err)?;
     // On an error the transaction is dropped, which rolls it back before the connection is
     // handed out again.
-    let ticket = write_in(&tx, write, &write.events)
+    let prepared = Prepared::new(&tx).await?;
+    let ticket = write_in(&tx, &prepared, write, &write.events)
         .await
         .map_err(WriteFailure::into_error)?;
     tx.commit().await.map_err(db_err)?;
@@ -180,19 +181,24 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     // and that group's writes then run alone. A write refused by its version check has
     // written nothing; any statement PostgreSQL refuses aborts the transaction, and the
     // group is rolled back.
-    let (openings, updates): (Vec<usize>, Vec<usize>) =
-        (0..writes.len()).partition(|&i| writes[i].expected_version.is_none());
-    let updated = join_all(updates.iter().map(|&i| write_in(&tx, &writes[i], &[])));
+    let Ok(prepared) = Prepared::new(&tx).await else {
+        return GroupOutcome::RolledBack;
+    };
+    let (openings, updates): (Vec<&TicketWrite>, Vec<&TicketWrite>) =
+        writes.iter().partition(|w| w.expected_version.is_none());
+    let updated = join_all(
+        updates
+            .iter()
+            .map(|write| write_in(&tx, &prepared, write, &[])),
+    );
     let opened = async {
         if openings.is_empty() {
             return Ok(Vec::new());
         }
-        let new: Vec<&TicketWrite> = openings.iter().map(|&i| &writes[i]).collect();
-        let prepared = Prepared::new(&tx, true).await?;
         let mut batch = Batch::new(&tx);
-        let tickets = push_openings(&tx, &prepared, &mut batch, &new).await?;
+        let tickets = push_openings(&tx, &prepared, &mut batch, &openings).await?;
         batch.run().await?;
-        for write in &new {
+        for write in &openings {
             if let Some(grant) = &write.grant {
                 insert_grant(&tx, grant).await?;
             }
@@ -204,21 +210,25 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
         // Dropping the transaction rolls it back.
         return GroupOutcome::RolledBack;
     };
-    let mut outcomes: Vec<Option<Result<Ticket, StoreError>>> =
-        (0..writes.len()).map(|_| None).collect();
-    for (i, ticket) in openings.into_iter().zip(opened) {
-        outcomes[i] = Some(Ok(ticket));
+    // The partition kept each side in the group's order: walking the group takes the next
+    // answer of its side.
+    let (mut opened, mut updated) = (opened.into_iter(), updated.into_iter());
+    let mut outcomes = Vec::with_capacity(writes.len());
+    for write in writes {
+        let outcome = if write.expected_version.is_none() {
+            opened.next().map(Ok)
+        } else {
+            match updated.next() {
+                Some(Ok(ticket)) => Some(Ok(ticket)),
+                Some(Err(WriteFailure::Refused(e))) => Some(Err(e)),
+                Some(Err(WriteFailure::Aborted(_))) | None => None,
+            }
+        };
+        let Some(outcome) = outcome else {
+            return GroupOutcome::RolledBack;
+        };
+        outcomes.push(outcome);
     }
-    for (i, outcome) in updates.into_iter().zip(updated) {
-        outcomes[i] = Some(match outcome {
-            Ok(ticket) => Ok(ticket),
-            Err(WriteFailure::Refused(e)) => Err(e),
-            Err(WriteFailure::Aborted(_)) => return GroupOutcome::RolledBack,
-        });
-    }
-    let Some(outcomes) = outcomes.into_iter().collect::<Option<Vec<_>>>() else {
-        return GroupOutcome::RolledBack;
-    };
     let events: Vec<&Event> = writes
         .iter()
         .zip(&outcomes)
@@ -226,9 +236,6 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
         .flat_map(|(write, _)| &write.events)
         .collect();
     if !events.is_empty() {
-        let Ok(prepared) = Prepared::new(&tx, false).await else {
-            return GroupOutcome::RolledBack;
-        };
         let mut batch = Batch::new(&tx);
         push_events(&mut batch, &prepared, events);
         if batch.run().await.is_err() {
@@ -251,11 +258,12 @@ fn failure_text(error: StoreError) -> String {
     }
 }
 
-/// The statements a write sends, prepared (or found in the connection's cache) up front.
+/// The statements ticket writes send, prepared (or found in the connection's cache) once per
+/// transaction.
 struct Prepared {
-    insert_tickets: Option<Statement>,
-    delete_assignees: Option<Statement>,
-    delete_viewers: Option<Statement>,
+    insert_tickets: Statement,
+    delete_assignees: Statement,
+    delete_viewers: Statement,
     insert_assignees: Statement,
     insert_viewers: Statement,
     insert_history: Statement,
@@ -265,21 +273,12 @@ struct Prepared {
 }
 
 impl Prepared {
-    async fn new(tx: &Transaction<'_>, inserting: bool) -> Result<Self, StoreError> {
+    async fn new(tx: &Transaction<'_>) -> Result<Self, StoreError> {
         let prepare = async |sql: &str| tx.prepare_cached(sql).await.map_err(db_err);
-        let (insert_tickets, delete_assignees, delete_viewers) = if inserting {
-            (Some(prepare(INSERT_TICKETS).await?), None, None)
-        } else {
-            (
-                None,
-                Some(prepare("DELETE FROM ticket_assignees WHERE ticket_id = $1").await?),
-                Some(prepare("DELETE FROM ticket_viewers WHERE ticket_id = $1").await?),
-            )
-        };
         Ok(Self {
-            insert_tickets,
-            delete_assignees,
-            delete_viewers,
+            insert_tickets: prepare(INSERT_TICKETS).await?,
+            delete_assignees: prepare("DELETE FROM ticket_assignees WHERE ticket_id = $1").await?,
+            delete_viewers: prepare("DELETE FROM ticket_viewers WHERE ticket_id = $1").await?,
             insert_assignees: prepare(INSERT_ASSIGNEES).await?,
             insert_viewers: prepare(INSERT_VIEWERS).await?,
             insert_history: prepare(INSERT_HISTORY).await?,
@@ -292,18 +291,16 @@ impl Prepared {
 
 /// Writes one transition inside `tx`, with `events` sent in its last round trip (a group
 /// passes none and appends every write's events once, after all its writes).
-async fn write_in(
-    tx: &Transaction<'_>,
-    write: &TicketWrite,
-    events: &[Event],
+async fn write_in<'a>(
+    tx: &'a Transaction<'a>,
+    prepared: &'a Prepared,
+    write: &'a TicketWrite,
+    events: &'a [Event],
 ) -> Result<Ticket, WriteFailure> {
     let aborted = WriteFailure::Aborted;
-    let prepared = Prepared::new(tx, write.expected_version.is_none())
-        .await
-        .map_err(aborted)?;
     let mut batch = Batch::new(tx);
     let ticket = match write.expected_version {
-        None => push_openings(tx, &prepared, &mut batch, &[write])
+        None => push_openings(tx, prepared, &mut batch, &[write])
             .await
             .map_err(aborted)?
             .pop()
@@ -311,15 +308,11 @@ async fn write_in(
         Some(expected) => {
             let ticket = update_row(tx, &write.ticket, expected).await?;
             let id = ticket.id.0;
-            if let Some(statement) = &prepared.delete_assignees {
-                batch.push(statement, values![id]);
-            }
-            if let Some(statement) = &prepared.delete_viewers {
-                batch.push(statement, values![id]);
-            }
+            batch.push(&prepared.delete_assignees, values![id]);
+            batch.push(&prepared.delete_viewers, values![id]);
             let mut rows = Rows::default();
             rows.add(&ticket, write);
-            rows.push(&mut batch, &prepared);
+            rows.push(&mut batch, prepared);
             for comment in &write.comments {
                 batch.push(&prepared.insert_comment, comment_values(comment));
             }
@@ -328,7 +321,7 @@ async fn write_in(
     };
     match &write.grant {
         None => {
-            push_events(&mut batch, &prepared, events);
+            push_events(&mut batch, prepared, events);
             batch.run().await.map_err(aborted)?;
         }
         Some(grant) => {
@@ -337,7 +330,7 @@ async fn write_in(
             // before the outbox lock, which must be the last lock a writer takes.
             insert_grant(tx, grant).await.map_err(aborted)?;
             let mut batch = Batch::new(tx);
-            push_events(&mut batch, &prepared, events);
+            push_events(&mut batch, prepared, events);
             batch.run().await.map_err(aborted)?;
         }
     }
@@ -413,10 +406,6 @@ async fn push_openings<'a>(
     batch: &mut Batch<'a>,
     writes: &[&'a TicketWrite],
 ) -> Result<Vec<Ticket>, StoreError> {
-    let statement = prepared
-        .insert_tickets
-        .as_ref()
-        .ok_or_else(|| StoreError::Unavailable("openings need the insert statement".into()))?;
     let mut days: Vec<(&str, i64)> = Vec::new();
     for write in writes {
         let day = write.serial_day.as_deref().unwrap_or_default();
@@ -433,24 +422,24 @@ async fn push_openings<'a>(
     let lasts = try_join_all(params.iter().map(|p| tx.query_one(&take, p)))
         .await
         .map_err(db_err)?;
-    let mut next: Vec<(&str, i64)> = Vec::with_capacity(days.len());
-    for ((day, count), row) in days.iter().zip(&lasts) {
+    // Each day's count becomes the first number it took.
+    for ((_, count), row) in days.iter_mut().zip(&lasts) {
         let last: i64 = row.try_get(0).map_err(db_err)?;
-        next.push((day, last - count + 1));
+        *count = last - *count + 1;
     }
     let mut tickets = Vec::with_capacity(writes.len());
     let mut rows = Rows::default();
     for write in writes {
         let day = write.serial_day.as_deref().unwrap_or_default();
         let mut ticket = write.ticket.clone();
-        if let Some((_, number)) = next.iter_mut().find(|(d, _)| *d == day) {
+        if let Some((_, number)) = days.iter_mut().find(|(d, _)| *d == day) {
             ticket.serial = format_serial(day, u64::try_from(*number).unwrap_or(0));
             *number += 1;
         }
         rows.add(&ticket, write);
         tickets.push(ticket);
     }
-    batch.push(statement, ticket_columns(&tickets));
+    batch.push(&prepared.insert_tickets, ticket_columns(&tickets));
     rows.push(batch, prepared);
     for write in writes {
         for comment in &write.comments {
