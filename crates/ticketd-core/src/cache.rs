@@ -8,8 +8,10 @@
 //! generation in its own transaction (database triggers, so no code path can forget). When a
 //! request observes a new generation, everything cached is dropped, so processes sharing one
 //! database stay coherent at the cost of that one read they make anyway. Changes made through
-//! this store drop the cache at once. Tickets, tokens and access keys are never cached: they
-//! change with every decision, and revocation must take effect immediately.
+//! this store drop the cache at once. Tickets and access keys are never cached: they change
+//! with every decision, and revocation must take effect immediately. Token lookups are kept only
+//! while the store's local data version is unchanged, that is while nothing at all was committed
+//! (`token_memory.rs`; SQLite only).
 
 use crate::catalog::{Asset, CatalogQuery, Node};
 use crate::counts::{CountMemory, Remembered, count_key};
@@ -21,6 +23,7 @@ use crate::identity::{
 use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
 use crate::store::{GrantQuery, ListMark, Store, TicketPage, TicketQuery, TokenActor};
 use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
+use crate::token_memory::TokenMemory;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -64,6 +67,7 @@ pub struct CachedStore {
     inner: Arc<dyn Store>,
     cached: Mutex<Cached>,
     counts: CountMemory,
+    tokens: TokenMemory,
 }
 
 impl std::fmt::Debug for CachedStore {
@@ -91,6 +95,7 @@ impl CachedStore {
             inner,
             cached: Mutex::new(Cached::default()),
             counts: CountMemory::default(),
+            tokens: TokenMemory::default(),
         }
     }
 
@@ -163,6 +168,10 @@ impl Store for CachedStore {
 
     async fn data_version(&self) -> Result<Option<u64>, StoreError> {
         self.inner.data_version().await
+    }
+
+    fn local_data_version(&self) -> Option<u64> {
+        self.inner.local_data_version()
     }
 
     async fn count_inserted_since(
@@ -409,9 +418,19 @@ impl Store for CachedStore {
     }
 
     async fn token_actor(&self, digest: [u8; 32]) -> Result<Option<TokenActor>, StoreError> {
+        // Read before the lookup runs: a commit meanwhile moves the version past it.
+        let version = self.inner.local_data_version();
+        if let Some(version) = version
+            && let Some(kept) = self.tokens.get(&digest, version)
+        {
+            return Ok(Some(kept));
+        }
         let found = self.inner.token_actor(digest).await?;
         if let Some(found) = &found {
             self.observe(found.directory_generation);
+            if let Some(version) = version {
+                self.tokens.put(digest, version, found.clone());
+            }
         }
         Ok(found)
     }

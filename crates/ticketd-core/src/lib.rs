@@ -21,6 +21,7 @@ pub mod selector;
 pub mod serial;
 pub mod store;
 pub mod ticket;
+mod token_memory;
 
 pub use actor::Actor;
 pub use engine::{Engine, EngineSettings};

@@ -328,6 +328,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn data_version(&self) -> Result<Option<u64>, StoreError> {
         Ok(None)
     }
+    /// The data version when this process knows it without a read, because every commit to the
+    /// data goes through it (SQLite: one serving process per file); `None` otherwise
+    /// (PostgreSQL, where asking would cost the round trip that caching by it would save).
+    fn local_data_version(&self) -> Option<u64> {
+        None
+    }
     /// How many of the tickets `query` matches were inserted after `since`, with the mark of the
     /// read that counted them, if nothing but ticket insertions was committed since `since` (so a
     /// count taken at `since` plus this is exact). `None` when something else changed, when too

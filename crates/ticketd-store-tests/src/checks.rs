@@ -1716,6 +1716,58 @@ pub async fn caches_over_one_database_stay_coherent(store: Arc<dyn Store>) {
     );
 }
 
+/// A caching store's token lookups see every change committed since, however it was made
+/// (here through the store itself, past the cache): a new membership, a deactivated owner, a
+/// revoked token.
+pub async fn token_lookups_through_a_cache_see_every_change(store: Arc<dyn Store>) {
+    use ticketd_core::cache::CachedStore;
+    use ticketd_core::identity::Membership;
+    let w = World::new(store.clone()).await;
+    w.engine
+        .install_token(w.bob.id(), "kept-token", TokenKind::Api, None, t0())
+        .await
+        .unwrap();
+    let cached: Arc<dyn Store> = Arc::new(CachedStore::new(store.clone()));
+    let through_cache = engine(cached.clone());
+    let digest = ticketd_core::credentials::token_digest("kept-token");
+    // Read twice with nothing committed between: the second may be answered from memory.
+    let first = cached.token_actor(digest).await.unwrap().unwrap();
+    assert_eq!(cached.token_actor(digest).await.unwrap().unwrap(), first);
+    store
+        .add_membership(Membership {
+            org_id: w.other_org,
+            user_id: w.bob.id(),
+            role_id: ROLE_ORG_USER,
+        })
+        .await
+        .unwrap();
+    let joined = cached.token_actor(digest).await.unwrap().unwrap();
+    assert_eq!(joined.memberships.len(), first.memberships.len() + 1);
+    assert!(joined.memberships.iter().any(|m| m.org_id == w.other_org));
+    let mut deactivated = joined.user.clone();
+    deactivated.is_active = false;
+    store.update_user(deactivated).await.unwrap();
+    assert!(matches!(
+        through_cache.authenticate_token("kept-token", at(1)).await,
+        Err(DomainError::Unauthenticated)
+    ));
+    store.update_user(joined.user.clone()).await.unwrap();
+    assert_eq!(
+        through_cache
+            .authenticate_token("kept-token", at(2))
+            .await
+            .unwrap()
+            .id(),
+        w.bob.id()
+    );
+    store.delete_token(digest).await.unwrap();
+    assert_eq!(cached.token_actor(digest).await.unwrap(), None);
+    assert!(matches!(
+        through_cache.authenticate_token("kept-token", at(3)).await,
+        Err(DomainError::Unauthenticated)
+    ));
+}
+
 /// A list's count is exact after every write, however often the same list was counted before:
 /// the caching store remembers counts while the backend's data version is unchanged, so every
 /// commit must move that version.

@@ -64,6 +64,7 @@ macro_rules! contract_suite {
             chosen_approvers_and_table_permissions,
             directory_generation_tracks_every_directory_change,
             caches_over_one_database_stay_coherent,
+            token_lookups_through_a_cache_see_every_change,
             counts_stay_exact_across_writes,
             remembered_counts_match_fresh_counts_after_every_write
         );
