@@ -324,9 +324,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A number that changes with every commit, of this process or another (SQLite: the
     /// writer's commit counter; PostgreSQL: a hash of `pg_current_snapshot()`), so what was read
     /// at one version is still exact while the version is unchanged; `None` when the backend
-    /// keeps none.
+    /// keeps none. By default the local one (see below).
     async fn data_version(&self) -> Result<Option<u64>, StoreError> {
-        Ok(None)
+        Ok(self.local_data_version())
     }
     /// The data version when this process knows it without a read, because every commit to the
     /// data goes through it (SQLite: one serving process per file); `None` otherwise

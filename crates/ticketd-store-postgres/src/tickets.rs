@@ -313,9 +313,6 @@ async fn write_in<'a>(
             let mut rows = Rows::default();
             rows.add(&ticket, write);
             rows.push(&mut batch, prepared);
-            for comment in &write.comments {
-                batch.push(&prepared.insert_comment, comment_values(comment));
-            }
             ticket
         }
     };
@@ -441,11 +438,6 @@ async fn push_openings<'a>(
     }
     batch.push(&prepared.insert_tickets, ticket_columns(&tickets));
     rows.push(batch, prepared);
-    for write in writes {
-        for comment in &write.comments {
-            batch.push(&prepared.insert_comment, comment_values(comment));
-        }
-    }
     Ok(tickets)
 }
 
@@ -524,7 +516,8 @@ fn push_events<'a>(
     }
 }
 
-/// Column arrays of the assignee index, viewer index and history rows of some writes.
+/// Column arrays of the assignee index, viewer index and history rows of some writes, and
+/// their comments.
 #[derive(Default)]
 struct Rows {
     assignee_ticket: Vec<Uuid>,
@@ -539,6 +532,7 @@ struct Rows {
     viewer_created: Vec<DateTime<Utc>>,
     viewer_listing: Listing,
     history: Vec<HistoryEntry>,
+    comments: Vec<Comment>,
 }
 
 /// The ticket's listing columns, copied into its index rows.
@@ -560,7 +554,7 @@ impl Listing {
 }
 
 impl Rows {
-    /// Adds `ticket`'s index rows and the history entries of `write`.
+    /// Adds `ticket`'s index rows and the history entries and comments of `write`.
     fn add(&mut self, ticket: &Ticket, write: &TicketWrite) {
         // One row per (user, level), the last one winning, as SQLite's `INSERT OR REPLACE`
         // does; one multi-row insert may not touch the same key twice.
@@ -591,9 +585,11 @@ impl Rows {
             self.viewer_listing.add(ticket);
         }
         self.history.extend(write.history.iter().cloned());
+        self.comments.extend(write.comments.iter().cloned());
     }
 
-    /// Adds the inserts of these rows to `batch` (one statement per table that has rows).
+    /// Adds the inserts of these rows to `batch` (one statement per table that has rows, and
+    /// one per comment).
     fn push<'a>(self, batch: &mut Batch<'a>, prepared: &'a Prepared) {
         if !self.assignee_ticket.is_empty() {
             let listing = self.assignee_listing;
@@ -653,18 +649,22 @@ impl Rows {
                 ],
             );
         }
+        for comment in self.comments {
+            batch.push(&prepared.insert_comment, comment_values(comment));
+        }
     }
 }
 
-fn comment_values(comment: &Comment) -> Values<'_> {
+/// The parameters of `INSERT_COMMENT`, owned, so a batch can hold them past the comment.
+fn comment_values(comment: Comment) -> Values<'static> {
     values![
         comment.id,
         comment.ticket_id.0,
         comment.user_id.map(|u| u.0),
-        &comment.user_display,
-        &comment.body,
+        comment.user_display,
+        comment.body,
         comment.kind.as_str(),
-        &comment.state,
+        comment.state,
         comment.created_at,
     ]
 }
@@ -677,7 +677,7 @@ pub(crate) async fn insert_comment(db: &Db, comment: &Comment) -> Result<(), Sto
         .await
         .map_err(db_err)?;
     client
-        .execute_raw(&statement, comment_values(comment))
+        .execute_raw(&statement, comment_values(comment.clone()))
         .await
         .map_err(db_err)?;
     Ok(())

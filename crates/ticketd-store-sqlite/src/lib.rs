@@ -771,10 +771,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn data_version(&self) -> Result<Option<u64>, StoreError> {
-        Ok(self.local_data_version())
-    }
-
     fn local_data_version(&self) -> Option<u64> {
         // This process's writer thread is the file's only writer (one serving process per file).
         Some(self.pool.write_epoch())
