@@ -16,6 +16,7 @@ pub mod flow;
 pub mod identity;
 pub mod ids;
 pub mod machine;
+pub mod parsed_tickets;
 pub mod payload;
 pub mod selector;
 pub mod serial;

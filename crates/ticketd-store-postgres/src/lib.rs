@@ -19,6 +19,7 @@ use ticketd_core::identity::{
     TokenKind, TokenRecord, User,
 };
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
+use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery, TokenActor};
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketWrite,
@@ -34,6 +35,8 @@ pub struct PostgresStore {
     db: Db,
     /// Ticket writes of this process, committed in groups.
     writer: Arc<group::GroupWriter>,
+    /// Parsed JSON columns of the tickets read again and again.
+    parsed: Arc<ParsedTickets>,
 }
 
 impl PostgresStore {
@@ -49,6 +52,7 @@ impl PostgresStore {
             Self {
                 db,
                 writer: Arc::default(),
+                parsed: Arc::default(),
             },
             migrated,
         ))
@@ -855,11 +859,11 @@ impl Store for PostgresStore {
     }
 
     async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
-        tickets::get_ticket(&self.db, id).await
+        tickets::get_ticket(&self.db, id, &self.parsed).await
     }
 
     async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
-        tickets::list_tickets(&self.db, &query).await
+        tickets::list_tickets(&self.db, &query, &self.parsed).await
     }
 
     async fn ticket_history(&self, id: TicketId) -> Result<Vec<HistoryEntry>, StoreError> {

@@ -7,6 +7,7 @@ use ticketd_core::catalog::{Asset, Node};
 use ticketd_core::flow::Flow;
 use ticketd_core::identity::{AccessKey, Org, SystemRole, User};
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
+use ticketd_core::parsed_tickets::{ParsedContent, ParsedTickets};
 use ticketd_core::ticket::{Grant, Ticket, TicketState};
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, Json};
@@ -118,10 +119,25 @@ pub(crate) const TICKET_COLUMNS: &str = "t.id, t.serial, t.org_id, t.kind, t.tit
     t.applicant_display, t.flow_id, t.state, t.approval_step, t.round, t.steps, t.cc_users, t.payload, \
     t.comment, t.scope, t.archived, t.confirmed, t.deleted, t.version, t.created_at, t.updated_at";
 
-pub(crate) fn ticket(row: &Row) -> Result<Ticket, StoreError> {
+/// A ticket from a row of `TICKET_COLUMNS`; the JSON columns are parsed only when `parsed` does
+/// not hold them for the row's ticket and version.
+pub(crate) fn ticket(row: &Row, parsed: &ParsedTickets) -> Result<Ticket, StoreError> {
     let state: String = get(row, "state")?;
+    let id = TicketId(get(row, "id")?);
+    let version = get(row, "version")?;
+    let ParsedContent {
+        steps,
+        cc_users,
+        payload,
+    } = parsed.content(id, version, || {
+        Ok::<_, StoreError>(ParsedContent {
+            steps: json(row, "steps")?,
+            cc_users: json(row, "cc_users")?,
+            payload: json(row, "payload")?,
+        })
+    })?;
     Ok(Ticket {
-        id: TicketId(get(row, "id")?),
+        id,
         serial: get(row, "serial")?,
         org_id: OrgId(get(row, "org_id")?),
         kind: get(row, "kind")?,
@@ -132,15 +148,15 @@ pub(crate) fn ticket(row: &Row) -> Result<Ticket, StoreError> {
         state: ticket_state("state", &state)?,
         approval_step: unsigned(row, "approval_step")?,
         round: unsigned(row, "round")?,
-        steps: json(row, "steps")?,
-        cc_users: json(row, "cc_users")?,
-        payload: json(row, "payload")?,
+        steps,
+        cc_users,
+        payload,
         comment: get(row, "comment")?,
         scope: get(row, "scope")?,
         archived: get(row, "archived")?,
         confirmed: get(row, "confirmed")?,
         deleted: get(row, "deleted")?,
-        version: get(row, "version")?,
+        version,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
     })

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use ticketd_core::StoreError;
+use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::serial::format_serial;
 use ticketd_core::store::{SortKey, TicketOrder, TicketPage, TicketQuery, Visibility};
 use ticketd_core::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
@@ -754,14 +755,18 @@ async fn insert_grant(tx: &Transaction<'_>, grant: &Grant) -> Result<(), StoreEr
     })
 }
 
-pub(crate) async fn get_ticket(db: &Db, id: TicketId) -> Result<Option<Ticket>, StoreError> {
+pub(crate) async fn get_ticket(
+    db: &Db,
+    id: TicketId,
+    parsed: &ParsedTickets,
+) -> Result<Option<Ticket>, StoreError> {
     db.query_opt(
         &format!("SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = $1"),
         &[&id.0],
     )
     .await?
     .as_ref()
-    .map(rows::ticket)
+    .map(|row| rows::ticket(row, parsed))
     .transpose()
 }
 
@@ -1047,7 +1052,11 @@ fn list_sql(q: &TicketQuery) -> ListSql {
     }
 }
 
-pub(crate) async fn list_tickets(db: &Db, q: &TicketQuery) -> Result<TicketPage, StoreError> {
+pub(crate) async fn list_tickets(
+    db: &Db,
+    q: &TicketQuery,
+    parsed: &ParsedTickets,
+) -> Result<TicketPage, StoreError> {
     let ListSql {
         select,
         count,
@@ -1068,7 +1077,10 @@ pub(crate) async fn list_tickets(db: &Db, q: &TicketQuery) -> Result<TicketPage,
     } else {
         (None, page.await.map_err(db_err)?)
     };
-    let items = rows::all(&rows, rows::ticket)?;
+    let items = rows
+        .iter()
+        .map(|row| rows::ticket(row, parsed))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(TicketPage {
         total,
         items,

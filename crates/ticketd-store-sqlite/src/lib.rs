@@ -19,6 +19,7 @@ use ticketd_core::identity::{
     TokenKind, TokenRecord, User,
 };
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
+use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::store::{GrantQuery, ListMark, Store, TicketPage, TicketQuery, TokenActor};
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketState,
@@ -30,6 +31,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: Arc<Pool>,
+    /// Parsed JSON columns of the tickets read again and again.
+    parsed: Arc<ParsedTickets>,
 }
 
 impl SqliteStore {
@@ -37,7 +40,13 @@ impl SqliteStore {
     /// migrations ran.
     pub fn open(options: &SqliteOptions) -> Result<(Self, usize), StoreError> {
         let (pool, migrated) = Pool::open(options)?;
-        Ok((Self { pool }, migrated))
+        Ok((
+            Self {
+                pool,
+                parsed: Arc::new(ParsedTickets::new()),
+            },
+            migrated,
+        ))
     }
 
     /// The query plan SQLite chooses for a ticket list query (for tests and benchmarks: list
@@ -762,12 +771,16 @@ impl Store for SqliteStore {
     }
 
     async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError> {
-        self.pool.read(move |c| tickets::get_ticket(c, id.0)).await
+        let parsed = Arc::clone(&self.parsed);
+        self.pool
+            .read(move |c| tickets::get_ticket(c, id.0, &parsed))
+            .await
     }
 
     async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
+        let parsed = Arc::clone(&self.parsed);
         self.pool
-            .read(move |c| tickets::list_tickets(c, &query))
+            .read(move |c| tickets::list_tickets(c, &query, &parsed))
             .await
     }
 

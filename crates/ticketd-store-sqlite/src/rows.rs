@@ -8,6 +8,7 @@ use ticketd_core::catalog::{Asset, Node};
 use ticketd_core::flow::Flow;
 use ticketd_core::identity::{Membership, Org, SystemRole, User};
 use ticketd_core::ids::{AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
+use ticketd_core::parsed_tickets::{ParsedContent, ParsedTickets};
 use ticketd_core::ticket::{Grant, Ticket, TicketState};
 use uuid::Uuid;
 
@@ -102,11 +103,25 @@ pub(crate) const TICKET_COLUMNS: &str = "t.id, t.serial, t.org_id, t.kind, t.tit
     t.comment, t.scope, t.archived, t.confirmed, t.deleted, t.version, t.created_at, t.updated_at";
 
 /// A ticket from a row of [`TICKET_COLUMNS`], by position: lists read thousands of these, and
-/// looking columns up by name was a measurable share of a list's time.
-pub(crate) fn ticket(row: &Row<'_>) -> rusqlite::Result<Ticket> {
+/// looking columns up by name was a measurable share of a list's time. The JSON columns are
+/// parsed only when `parsed` does not hold them for the row's ticket and version.
+pub(crate) fn ticket(row: &Row<'_>, parsed: &ParsedTickets) -> rusqlite::Result<Ticket> {
     let state = row.get_ref(8)?.as_str()?;
+    let id = TicketId(row.get(0)?);
+    let version = row.get(19)?;
+    let ParsedContent {
+        steps,
+        cc_users,
+        payload,
+    } = parsed.content(id, version, || {
+        Ok::<_, rusqlite::Error>(ParsedContent {
+            steps: json_col(row, 11)?,
+            cc_users: json_col(row, 12)?,
+            payload: json_col(row, 13)?,
+        })
+    })?;
     Ok(Ticket {
-        id: TicketId(row.get(0)?),
+        id,
         serial: row.get(1)?,
         org_id: OrgId(row.get(2)?),
         kind: row.get(3)?,
@@ -118,15 +133,15 @@ pub(crate) fn ticket(row: &Row<'_>) -> rusqlite::Result<Ticket> {
             .ok_or_else(|| conversion(8, thiserror_free::UnknownValue(state.to_owned())))?,
         approval_step: row.get(9)?,
         round: row.get(10)?,
-        steps: json_col(row, 11)?,
-        cc_users: json_col(row, 12)?,
-        payload: json_col(row, 13)?,
+        steps,
+        cc_users,
+        payload,
         comment: row.get(14)?,
         scope: row.get(15)?,
         archived: row.get(16)?,
         confirmed: row.get(17)?,
         deleted: row.get(18)?,
-        version: row.get(19)?,
+        version,
         created_at: from_ts(row.get(20)?),
         updated_at: from_ts(row.get(21)?),
     })

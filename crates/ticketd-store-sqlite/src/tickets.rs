@@ -5,6 +5,7 @@ use crate::rows::{self, TICKET_COLUMNS, json_text, ts};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use ticketd_core::StoreError;
+use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::serial::format_serial;
 use ticketd_core::store::{ListMark, SortKey, TicketOrder, TicketPage, TicketQuery, Visibility};
 use ticketd_core::ticket::{Grant, Ticket, TicketWrite};
@@ -346,11 +347,18 @@ fn insert_grant(conn: &Connection, grant: &Grant) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub(crate) fn get_ticket(conn: &Connection, id: Uuid) -> Result<Option<Ticket>, StoreError> {
+pub(crate) fn get_ticket(
+    conn: &Connection,
+    id: Uuid,
+    parsed: &ParsedTickets,
+) -> Result<Option<Ticket>, StoreError> {
     conn.prepare_cached(&format!(
         "SELECT {TICKET_COLUMNS} FROM tickets t WHERE t.id = ?1"
     ))
-    .and_then(|mut s| s.query_row([id], rows::ticket).optional())
+    .and_then(|mut s| {
+        s.query_row([id], |row| rows::ticket(row, parsed))
+            .optional()
+    })
     .map_err(db_err)
 }
 
@@ -655,7 +663,11 @@ fn count(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<u64, Store
 
 /// A page of tickets and, when asked, the count of all matches with the mark it was taken at
 /// (count and mark in one read transaction).
-pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketPage, StoreError> {
+pub(crate) fn list_tickets(
+    conn: &Connection,
+    q: &TicketQuery,
+    parsed: &ParsedTickets,
+) -> Result<TicketPage, StoreError> {
     let ListSql {
         select,
         count: count_sql,
@@ -676,8 +688,10 @@ pub(crate) fn list_tickets(conn: &Connection, q: &TicketQuery) -> Result<TicketP
     let items = conn
         .prepare_cached(&select)
         .and_then(|mut s| {
-            s.query_map(params_from_iter(params.iter()), rows::ticket)?
-                .collect::<Result<Vec<_>, _>>()
+            s.query_map(params_from_iter(params.iter()), |row| {
+                rows::ticket(row, parsed)
+            })?
+            .collect::<Result<Vec<_>, _>>()
         })
         .map_err(db_err)?;
     if let Some(read) = read {

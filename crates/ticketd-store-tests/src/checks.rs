@@ -1943,3 +1943,41 @@ pub async fn remembered_counts_match_fresh_counts_after_every_write(store: Arc<d
         }
     }
 }
+
+/// A ticket read again and again (whose parsed steps, CC list and payload a store may keep by
+/// ticket and version) shows every later write of them, and an applicant deleted meanwhile,
+/// through both a detail read and a list.
+pub async fn tickets_read_again_show_every_write(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let ticket = w.open(&w.carol, "general", "read often", t0()).await;
+    let read_both = async |id| {
+        let detail = store.get_ticket(id).await.unwrap().unwrap();
+        let mut query = TicketQuery::new(Visibility::All);
+        query.ids = Some(vec![id]);
+        let page = store.list_tickets(query).await.unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0], detail, "a list and a detail read disagree");
+        detail
+    };
+    for _ in 0..3 {
+        assert_eq!(read_both(ticket.id).await, ticket);
+    }
+    let mut changed = ticket.clone();
+    changed.version += 1;
+    changed.cc_users = vec![w.olga.user.id];
+    changed.payload = serde_json::json!({"note": "changed"});
+    changed.steps[0].assignees[0].reason = "looked at it".into();
+    store
+        .write_ticket(TicketWrite::new(changed.clone(), Some(ticket.version)))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(read_both(ticket.id).await, changed);
+    }
+    w.engine.delete_user(&w.admin, w.carol.id()).await.unwrap();
+    let orphan = read_both(ticket.id).await;
+    assert_eq!(orphan.applicant_id, None);
+    assert_eq!(orphan.version, changed.version);
+}

@@ -66,7 +66,8 @@ macro_rules! contract_suite {
             caches_over_one_database_stay_coherent,
             token_lookups_through_a_cache_see_every_change,
             counts_stay_exact_across_writes,
-            remembered_counts_match_fresh_counts_after_every_write
+            remembered_counts_match_fresh_counts_after_every_write,
+            tickets_read_again_show_every_write
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {
