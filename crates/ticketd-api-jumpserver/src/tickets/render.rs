@@ -1,7 +1,7 @@
 //! Ticket serializers: the base `TicketSerializer` and the typed ones, in JumpServer's field order.
 
 use crate::choices::{self, Lang};
-use crate::format::datetime;
+use crate::format::{datetime, four_digit_year, push_digits};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -128,17 +128,24 @@ impl Context {
 pub(crate) fn python_utc(t: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
     let micros = t.timestamp_subsec_micros();
-    let mut out = format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        t.month(),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    );
+    let mut out = String::with_capacity(32);
+    match four_digit_year(t.year()) {
+        Some(year) => push_digits(&mut out, year, 4),
+        None => out.push_str(&format!("{:04}", t.year())),
+    }
+    for (separator, value) in [
+        ('-', t.month()),
+        ('-', t.day()),
+        (' ', t.hour()),
+        (':', t.minute()),
+        (':', t.second()),
+    ] {
+        out.push(separator);
+        push_digits(&mut out, value, 2);
+    }
     if micros != 0 {
-        out.push_str(&format!(".{micros:06}"));
+        out.push('.');
+        push_digits(&mut out, micros, 6);
     }
     out.push_str("+00:00");
     out
