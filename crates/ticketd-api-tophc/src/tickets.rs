@@ -283,7 +283,7 @@ async fn apply(state: &AppState, actor: &Actor, id: TicketId, op: &Op) -> Result
             let payload = match config {
                 Some(config) => {
                     let current = state.engine.get_ticket(actor, id).await?;
-                    let mut payload = match current.payload {
+                    let mut payload = match std::sync::Arc::unwrap_or_clone(current.payload) {
                         Value::Object(map) => map,
                         Value::Null => serde_json::Map::new(),
                         other => {

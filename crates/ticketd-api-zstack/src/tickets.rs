@@ -514,7 +514,7 @@ pub(crate) async fn update_request(
             hex(uuid)
         )));
     }
-    let mut payload = match &ticket.payload {
+    let mut payload = match &*ticket.payload {
         Value::Object(map) => map.clone(),
         _ => Map::new(),
     };

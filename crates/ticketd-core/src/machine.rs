@@ -269,7 +269,7 @@ pub fn open(spec: OpenSpec, ctx: &mut Ctx<'_>) -> Result<TicketWrite, DomainErro
         round: u32::from(submitted),
         steps: spec.steps.unwrap_or_default(),
         cc_users: spec.cc_users,
-        payload,
+        payload: payload.into(),
         comment: spec.comment,
         scope: spec.scope,
         archived: false,
@@ -465,7 +465,7 @@ pub fn apply(
                 next.title = title;
             }
             if let Some(payload) = edit.payload {
-                next.payload = normalize_payload(&next.kind, next.id, &next.title, payload)?;
+                next.payload = normalize_payload(&next.kind, next.id, &next.title, payload)?.into();
             }
             if let Some(comment) = edit.comment {
                 next.comment = comment;
@@ -531,7 +531,7 @@ fn decide(
         return Err(conflict(name, ticket, ConflictKind::StateChanged));
     }
     if let Some(payload) = payload {
-        next.payload = normalize_payload(&next.kind, next.id, &next.title, payload)?;
+        next.payload = normalize_payload(&next.kind, next.id, &next.title, payload)?.into();
     }
     let self_approved = ticket.applicant_id == Some(actor.id());
     let step = &mut next.steps[step_idx];
@@ -652,7 +652,7 @@ fn decide(
     // requests, TopHC provisioning) needs nothing but the outbox.
     let mut details = json!({"actor": who.0, "level": level, "decision": name, "self_approved": self_approved, "notify": notify});
     if event_kind == "ticket.approved" {
-        details["content"] = write.ticket.payload.clone();
+        details["content"] = Value::clone(&write.ticket.payload);
     }
     write.event(ctx, event_kind, details);
     if let Some(grant) = grant {

@@ -26,8 +26,9 @@ pub struct ParsedContent {
     pub steps: Vec<Step>,
     /// Users copied on the ticket.
     pub cc_users: Vec<UserId>,
-    /// Type-specific content.
-    pub payload: Value,
+    /// Type-specific content (shared: a payload is an `indexmap` of strings, and copying it for
+    /// every read was most of what keeping it saved).
+    pub payload: Arc<Value>,
 }
 
 type Key = (TicketId, i64);
@@ -66,7 +67,9 @@ impl ParsedTickets {
         parse: impl FnOnce() -> Result<ParsedContent, E>,
     ) -> Result<ParsedContent, E> {
         let key = (ticket, version);
-        if let Some(kept) = self.lock().get(&key) {
+        // The guard goes at the end of this statement, so the copy is made outside the lock.
+        let kept = self.lock().get(&key);
+        if let Some(kept) = kept {
             return Ok(ParsedContent::clone(&kept));
         }
         let parsed = parse()?;
@@ -121,7 +124,7 @@ mod tests {
         ParsedContent {
             steps: Vec::new(),
             cc_users: Vec::new(),
-            payload: Value::String(marker.into()),
+            payload: Arc::new(Value::String(marker.into())),
         }
     }
 
@@ -138,7 +141,7 @@ mod tests {
                 Ok::<_, ()>(content(marker))
             })
             .unwrap();
-        (got.payload, parsed.get())
+        (Value::clone(&got.payload), parsed.get())
     }
 
     #[test]

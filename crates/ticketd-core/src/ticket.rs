@@ -192,8 +192,9 @@ pub struct Ticket {
     pub steps: Vec<Step>,
     /// Users copied on it.
     pub cc_users: Vec<UserId>,
-    /// Type-specific content, stored as given.
-    pub payload: Value,
+    /// Type-specific content, stored as given; shared, since reads of the same ticket and
+    /// version share one parse (`ParsedTickets`).
+    pub payload: std::sync::Arc<Value>,
     /// The applicant's comment or reason.
     pub comment: String,
     /// A dialect-specific partition key (e.g. a DataArts project id); empty if unused.

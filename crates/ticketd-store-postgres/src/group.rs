@@ -177,7 +177,7 @@ mod tests {
             round: 1,
             steps: Vec::new(),
             cc_users: Vec::new(),
-            payload: serde_json::Value::Null,
+            payload: serde_json::Value::Null.into(),
             comment: String::new(),
             scope: String::new(),
             archived: false,

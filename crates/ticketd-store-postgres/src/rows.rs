@@ -2,6 +2,7 @@
 
 use crate::conn::{db_err, other};
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use ticketd_core::StoreError;
 use ticketd_core::catalog::{Asset, Node};
 use ticketd_core::flow::Flow;
@@ -133,7 +134,7 @@ pub(crate) fn ticket(row: &Row, parsed: &ParsedTickets) -> Result<Ticket, StoreE
         Ok::<_, StoreError>(ParsedContent {
             steps: json(row, "steps")?,
             cc_users: json(row, "cc_users")?,
-            payload: json(row, "payload")?,
+            payload: Arc::new(json(row, "payload")?),
         })
     })?;
     Ok(Ticket {

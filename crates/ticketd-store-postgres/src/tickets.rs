@@ -5,6 +5,7 @@ use crate::rows::{self, TICKET_COLUMNS};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Transaction;
 use futures_util::future::{join_all, try_join, try_join_all};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -357,7 +358,7 @@ async fn update_row(
                 &i64::from(ticket.round),
                 &Json(&ticket.steps),
                 &Json(&ticket.cc_users),
-                &Json(&ticket.payload),
+                &Json(&*ticket.payload),
                 &ticket.comment,
                 &ticket.archived,
                 &ticket.confirmed,
@@ -479,7 +480,7 @@ fn ticket_columns(tickets: &[Ticket]) -> Values<'static> {
             .collect::<Vec<_>>(),
         tickets
             .iter()
-            .map(|t| Json(t.payload.clone()))
+            .map(|t| Json(Value::clone(&t.payload)))
             .collect::<Vec<_>>(),
         column(&|t| t.comment.clone()),
         column(&|t| t.scope.clone()),

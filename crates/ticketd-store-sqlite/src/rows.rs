@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Row;
 use rusqlite::types::Type;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use ticketd_core::catalog::{Asset, Node};
 use ticketd_core::flow::Flow;
 use ticketd_core::identity::{Membership, Org, SystemRole, User};
@@ -117,7 +118,7 @@ pub(crate) fn ticket(row: &Row<'_>, parsed: &ParsedTickets) -> rusqlite::Result<
         Ok::<_, rusqlite::Error>(ParsedContent {
             steps: json_col(row, 11)?,
             cc_users: json_col(row, 12)?,
-            payload: json_col(row, 13)?,
+            payload: Arc::new(json_col(row, 13)?),
         })
     })?;
     Ok(Ticket {

@@ -1967,7 +1967,7 @@ pub async fn tickets_read_again_show_every_write(store: Arc<dyn Store>) {
     let mut changed = ticket.clone();
     changed.version += 1;
     changed.cc_users = vec![w.olga.user.id];
-    changed.payload = serde_json::json!({"note": "changed"});
+    changed.payload = serde_json::json!({"note": "changed"}).into();
     changed.steps[0].assignees[0].reason = "looked at it".into();
     store
         .write_ticket(TicketWrite::new(changed.clone(), Some(ticket.version)))

@@ -1616,7 +1616,7 @@ fn editing_changes_only_what_is_given() {
     );
     let edited = &write.ticket;
     assert_eq!(edited.title, closed.title);
-    assert_eq!(edited.payload, json!({"note": "again"}));
+    assert_eq!(*edited.payload, json!({"note": "again"}));
     assert_eq!(edited.comment, "second try");
     assert_eq!(edited.flow_id, Some(other_flow));
     assert_eq!(edited.state, Closed);

@@ -885,7 +885,12 @@ async fn world() -> Arc<World> {
         let stored = engine.store().get_ticket(id).await.unwrap().unwrap();
         w.templates.insert(
             shape,
-            (stored.kind, stored.scope, stored.payload, stored.title),
+            (
+                stored.kind,
+                stored.scope,
+                serde_json::Value::clone(&stored.payload),
+                stored.title,
+            ),
         );
     }
     // The other JumpServer types are opened by other systems with an empty content.
