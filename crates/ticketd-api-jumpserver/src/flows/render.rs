@@ -1,10 +1,11 @@
 //! Flow output in JumpServer's shapes, with rules in both the v4 and the legacy form.
 
 use super::input::CUSTOM_STRATEGY;
-use crate::choices::{Lang, level, strategy, ticket_type};
+use crate::choices::{Choice, Lang, level, strategy, ticket_type};
 use crate::format::datetime;
 use chrono_tz::Tz;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use ticketd_core::flow::Flow;
@@ -199,7 +200,7 @@ impl View {
         })
     }
 
-    fn approval_level(&self, flow: &Flow) -> Value {
+    fn approval_level(&self, flow: &Flow) -> Choice<u32, Cow<'static, str>> {
         level(
             u32::try_from(flow.levels.len()).unwrap_or(u32::MAX),
             self.lang,
