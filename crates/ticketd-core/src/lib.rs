@@ -21,6 +21,7 @@ pub mod payload;
 pub mod selector;
 pub mod serial;
 pub mod store;
+mod stored_time;
 pub mod ticket;
 mod token_memory;
 

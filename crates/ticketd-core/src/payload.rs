@@ -37,8 +37,10 @@ pub struct ApplyAsset {
     #[serde(default = "default_actions")]
     pub actions: u32,
     /// Permission start.
+    #[serde(deserialize_with = "crate::stored_time::deserialize")]
     pub date_start: DateTime<Utc>,
     /// Permission end (strictly after the start).
+    #[serde(deserialize_with = "crate::stored_time::deserialize")]
     pub date_expired: DateTime<Utc>,
     /// Name of the permission the final approval creates.
     #[serde(default)]

@@ -145,6 +145,7 @@ pub struct Step {
     #[serde(default)]
     pub applicant_included: bool,
     /// Last change of this step (creation time while untouched).
+    #[serde(deserialize_with = "crate::stored_time::deserialize")]
     pub updated_at: DateTime<Utc>,
 }
 
