@@ -80,7 +80,7 @@ impl Context {
         let mut user_ids: Vec<UserId> = extra;
         for ticket in tickets {
             user_ids.extend(ticket.applicant_id);
-            for step in &ticket.steps {
+            for step in ticket.steps.iter() {
                 user_ids.extend(step.assignees.iter().map(|a| a.user_id));
             }
         }

@@ -16,6 +16,7 @@ use crate::ticket::{
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The longest title accepted.
@@ -267,7 +268,7 @@ pub fn open(spec: OpenSpec, ctx: &mut Ctx<'_>) -> Result<TicketWrite, DomainErro
         },
         approval_step: 1,
         round: u32::from(submitted),
-        steps: spec.steps.unwrap_or_default(),
+        steps: Arc::new(spec.steps.unwrap_or_default()),
         cc_users: spec.cc_users,
         payload: payload.into(),
         comment: spec.comment,
@@ -338,7 +339,7 @@ pub fn apply(
             next.state = TicketState::Pending;
             next.round = ticket.round + 1;
             next.approval_step = 1;
-            next.steps = steps;
+            next.steps = Arc::new(steps);
             next.confirmed = false;
             next.archived = false;
             let mut write = Recorder::new(next, Some(ticket.version), ctx);
@@ -374,7 +375,10 @@ pub fn apply(
             };
             require(allowed, name)?;
             let level = ticket.approval_step;
-            if let Some(step) = next.steps.iter_mut().find(|s| s.level == level) {
+            if let Some(step) = Arc::make_mut(&mut next.steps)
+                .iter_mut()
+                .find(|s| s.level == level)
+            {
                 step.state = StepState::Closed;
                 step.status = StepStatus::Closed;
                 step.updated_at = ctx.now;
@@ -534,7 +538,7 @@ fn decide(
         next.payload = normalize_payload(&next.kind, next.id, &next.title, payload)?.into();
     }
     let self_approved = ticket.applicant_id == Some(actor.id());
-    let step = &mut next.steps[step_idx];
+    let step = &mut Arc::make_mut(&mut next.steps)[step_idx];
     {
         let assignee = &mut step.assignees[assignee_idx];
         assignee.decision = if approve {
@@ -580,7 +584,10 @@ fn decide(
         Some(true) => {
             step.state = StepState::Approved;
             step.status = StepStatus::Closed;
-            if let Some(following) = next.steps.iter_mut().find(|s| s.level == level + 1) {
+            if let Some(following) = Arc::make_mut(&mut next.steps)
+                .iter_mut()
+                .find(|s| s.level == level + 1)
+            {
                 following.status = StepStatus::Active;
                 following.updated_at = ctx.now;
                 next.approval_step = level + 1;

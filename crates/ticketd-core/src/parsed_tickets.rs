@@ -22,8 +22,9 @@ const GENERATION: usize = 4_096;
 /// The three parsed columns of one ticket row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ParsedContent {
-    /// The current round's steps.
-    pub steps: Vec<Step>,
+    /// The current round's steps (shared like the payload; the state machine copies them on
+    /// write).
+    pub steps: Arc<Vec<Step>>,
     /// Users copied on the ticket.
     pub cc_users: Vec<UserId>,
     /// Type-specific content (shared: a payload is an `indexmap` of strings, and copying it for
@@ -122,7 +123,7 @@ mod tests {
 
     fn content(marker: &str) -> ParsedContent {
         ParsedContent {
-            steps: Vec::new(),
+            steps: Arc::default(),
             cc_users: Vec::new(),
             payload: Arc::new(Value::String(marker.into())),
         }

@@ -189,8 +189,9 @@ pub struct Ticket {
     pub approval_step: u32,
     /// How many times it was submitted (0 for a draft).
     pub round: u32,
-    /// Steps of the current round.
-    pub steps: Vec<Step>,
+    /// Steps of the current round; shared like the payload (the state machine copies them
+    /// when it changes one: `Arc::make_mut`).
+    pub steps: std::sync::Arc<Vec<Step>>,
     /// Users copied on it.
     pub cc_users: Vec<UserId>,
     /// Type-specific content, stored as given; shared, since reads of the same ticket and
@@ -250,7 +251,7 @@ impl Ticket {
     /// One row per assignee of the current round, with the flags the "awaiting me" lists use.
     pub fn assignee_index(&self) -> Vec<AssigneeIndexRow> {
         let mut rows = Vec::new();
-        for step in &self.steps {
+        for step in self.steps.iter() {
             let current = step.level == self.approval_step;
             for assignee in &step.assignees {
                 rows.push(AssigneeIndexRow {

@@ -175,7 +175,7 @@ mod tests {
             state: TicketState::Pending,
             approval_step: 1,
             round: 1,
-            steps: Vec::new(),
+            steps: Default::default(),
             cc_users: Vec::new(),
             payload: serde_json::Value::Null.into(),
             comment: String::new(),

@@ -132,7 +132,7 @@ pub(crate) fn ticket(row: &Row, parsed: &ParsedTickets) -> Result<Ticket, StoreE
         payload,
     } = parsed.content(id, version, || {
         Ok::<_, StoreError>(ParsedContent {
-            steps: json(row, "steps")?,
+            steps: Arc::new(json(row, "steps")?),
             cc_users: json(row, "cc_users")?,
             payload: Arc::new(json(row, "payload")?),
         })

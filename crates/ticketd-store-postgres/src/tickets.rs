@@ -356,7 +356,7 @@ async fn update_row(
                 &ticket.state.as_str(),
                 &i64::from(ticket.approval_step),
                 &i64::from(ticket.round),
-                &Json(&ticket.steps),
+                &Json(&*ticket.steps),
                 &Json(&ticket.cc_users),
                 &Json(&*ticket.payload),
                 &ticket.comment,
@@ -472,7 +472,7 @@ fn ticket_columns(tickets: &[Ticket]) -> Values<'static> {
             .collect::<Vec<i64>>(),
         tickets
             .iter()
-            .map(|t| Json(t.steps.clone()))
+            .map(|t| Json(Vec::clone(&t.steps)))
             .collect::<Vec<_>>(),
         tickets
             .iter()

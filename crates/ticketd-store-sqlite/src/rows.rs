@@ -116,7 +116,7 @@ pub(crate) fn ticket(row: &Row<'_>, parsed: &ParsedTickets) -> rusqlite::Result<
         payload,
     } = parsed.content(id, version, || {
         Ok::<_, rusqlite::Error>(ParsedContent {
-            steps: json_col(row, 11)?,
+            steps: Arc::new(json_col(row, 11)?),
             cc_users: json_col(row, 12)?,
             payload: Arc::new(json_col(row, 13)?),
         })

@@ -682,7 +682,7 @@ pub async fn an_approver_swapped_without_a_state_change_moves_between_lists(stor
     let mut swapped = cc.clone();
     swapped.version += 1;
     swapped.cc_users = Vec::new();
-    swapped.steps[0].assignees[0].user_id = w.carol.user.id;
+    Arc::make_mut(&mut swapped.steps)[0].assignees[0].user_id = w.carol.user.id;
     store
         .write_ticket(TicketWrite::new(swapped, Some(cc.version)))
         .await
@@ -1968,7 +1968,7 @@ pub async fn tickets_read_again_show_every_write(store: Arc<dyn Store>) {
     changed.version += 1;
     changed.cc_users = vec![w.olga.user.id];
     changed.payload = serde_json::json!({"note": "changed"}).into();
-    changed.steps[0].assignees[0].reason = "looked at it".into();
+    Arc::make_mut(&mut changed.steps)[0].assignees[0].reason = "looked at it".into();
     store
         .write_ticket(TicketWrite::new(changed.clone(), Some(ticket.version)))
         .await

@@ -601,7 +601,7 @@ fn check_on(env: &mut Env, p: &People, before: &Ticket, act: Act, who: Who, want
         Act::Submit | Act::Resubmit => {
             assert_eq!(after.round, before.round + 1, "{context}: round");
             assert_eq!(after.approval_step, 1, "{context}: approval step");
-            assert_eq!(after.steps, two_level_steps(p), "{context}: steps");
+            assert_eq!(*after.steps, two_level_steps(p), "{context}: steps");
         }
         Act::Approve | Act::Reject => {
             let level = before.approval_step;
@@ -1533,7 +1533,7 @@ fn opening_with_steps_submits_at_level_one_of_round_one() {
         ),
         (Pending, 1, 1, 1)
     );
-    assert_eq!(ticket.steps, two_level_steps(&p));
+    assert_eq!(*ticket.steps, two_level_steps(&p));
     assert_eq!(write.expected_version, None);
     let entry = &write.history[0];
     assert_eq!(
@@ -1661,7 +1661,7 @@ fn resubmit_starts_the_next_round_at_level_one_with_the_new_steps() {
         (again.state, again.approval_step, again.round),
         (Pending, 1, 2)
     );
-    assert_eq!(again.steps, new_steps);
+    assert_eq!(*again.steps, new_steps);
     let entry = &write.history[0];
     assert_eq!(
         (entry.round, entry.level, entry.from_state),
