@@ -26,7 +26,8 @@ pub(crate) fn datetime(time: DateTime<Utc>, zone: Tz) -> String {
     let sign = if offset < 0 { '-' } else { '+' };
     // Rounded to the minute as chrono's `%z` does (local mean times have offsets in seconds).
     let minutes = (offset.unsigned_abs() + 30) / 60;
-    let Some(year) = four_digit_year(local.year()) else {
+    let mut out = String::with_capacity(25);
+    if !push_date_time(&mut out, &local, '/') {
         return format!(
             "{:04}/{:02}/{:02} {:02}:{:02}:{:02} {sign}{:02}{:02}",
             local.year(),
@@ -38,18 +39,6 @@ pub(crate) fn datetime(time: DateTime<Utc>, zone: Tz) -> String {
             minutes / 60,
             minutes % 60
         );
-    };
-    let mut out = String::with_capacity(25);
-    push_digits(&mut out, year, 4);
-    for (separator, value) in [
-        ('/', local.month()),
-        ('/', local.day()),
-        (' ', local.hour()),
-        (':', local.minute()),
-        (':', local.second()),
-    ] {
-        out.push(separator);
-        push_digits(&mut out, value, 2);
     }
     out.push(' ');
     out.push(sign);
@@ -58,9 +47,28 @@ pub(crate) fn datetime(time: DateTime<Utc>, zone: Tz) -> String {
     out
 }
 
-/// A year that `%Y` writes as exactly four digits (0 to 9999).
-pub(crate) fn four_digit_year(year: i32) -> Option<u32> {
-    u32::try_from(year).ok().filter(|year| *year <= 9999)
+/// Appends `YYYY{date_separator}MM{date_separator}DD HH:MM:SS` when `%Y` writes the year as
+/// exactly four digits (0 to 9999); otherwise writes nothing and answers `false`.
+pub(crate) fn push_date_time(
+    out: &mut String,
+    time: &(impl chrono::Datelike + chrono::Timelike),
+    date_separator: char,
+) -> bool {
+    let Some(year) = u32::try_from(time.year()).ok().filter(|year| *year <= 9999) else {
+        return false;
+    };
+    push_digits(out, year, 4);
+    for (separator, value) in [
+        (date_separator, time.month()),
+        (date_separator, time.day()),
+        (' ', time.hour()),
+        (':', time.minute()),
+        (':', time.second()),
+    ] {
+        out.push(separator);
+        push_digits(out, value, 2);
+    }
+    true
 }
 
 /// Appends the last `width` decimal digits of `value`, zero-padded.

@@ -1,7 +1,7 @@
 //! Ticket serializers: the base `TicketSerializer` and the typed ones, in JumpServer's field order.
 
 use crate::choices::{self, Lang};
-use crate::format::{datetime, four_digit_year, push_digits};
+use crate::format::{datetime, push_date_time, push_digits};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
@@ -129,19 +129,16 @@ pub(crate) fn python_utc(t: DateTime<Utc>) -> String {
     use chrono::{Datelike, Timelike};
     let micros = t.timestamp_subsec_micros();
     let mut out = String::with_capacity(32);
-    match four_digit_year(t.year()) {
-        Some(year) => push_digits(&mut out, year, 4),
-        None => out.push_str(&format!("{:04}", t.year())),
-    }
-    for (separator, value) in [
-        ('-', t.month()),
-        ('-', t.day()),
-        (' ', t.hour()),
-        (':', t.minute()),
-        (':', t.second()),
-    ] {
-        out.push(separator);
-        push_digits(&mut out, value, 2);
+    if !push_date_time(&mut out, &t, '-') {
+        out = format!(
+            "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        );
     }
     if micros != 0 {
         out.push('.');
