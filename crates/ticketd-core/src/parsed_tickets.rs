@@ -48,8 +48,8 @@ pub struct ParsedTickets {
 
 #[derive(Debug, Default)]
 struct Generations {
-    current: HashMap<Key, Arc<ParsedContent>>,
-    previous: HashMap<Key, Arc<ParsedContent>>,
+    current: HashMap<Key, ParsedContent>,
+    previous: HashMap<Key, ParsedContent>,
     seen: HashSet<Key>,
     seen_previous: HashSet<Key>,
 }
@@ -68,15 +68,13 @@ impl ParsedTickets {
         parse: impl FnOnce() -> Result<ParsedContent, E>,
     ) -> Result<ParsedContent, E> {
         let key = (ticket, version);
-        // The guard goes at the end of this statement, so the copy is made outside the lock.
-        let kept = self.lock().get(&key);
-        if let Some(kept) = kept {
-            return Ok(ParsedContent::clone(&kept));
+        if let Some(kept) = self.lock().get(&key) {
+            return Ok(kept);
         }
         let parsed = parse()?;
         let mut generations = self.lock();
         if generations.parsed_before(key) {
-            generations.keep(key, Arc::new(parsed.clone()));
+            generations.keep(key, parsed.clone());
         }
         Ok(parsed)
     }
@@ -87,16 +85,17 @@ impl ParsedTickets {
 }
 
 impl Generations {
-    fn get(&mut self, key: &Key) -> Option<Arc<ParsedContent>> {
+    /// A copy of the kept content (two reference counts and the CC list).
+    fn get(&mut self, key: &Key) -> Option<ParsedContent> {
         if let Some(kept) = self.current.get(key) {
-            return Some(Arc::clone(kept));
+            return Some(kept.clone());
         }
         let kept = self.previous.remove(key)?;
-        self.keep(*key, Arc::clone(&kept));
+        self.keep(*key, kept.clone());
         Some(kept)
     }
 
-    fn keep(&mut self, key: Key, content: Arc<ParsedContent>) {
+    fn keep(&mut self, key: Key, content: ParsedContent) {
         if self.current.len() >= GENERATION {
             self.previous = std::mem::take(&mut self.current);
         }

@@ -229,7 +229,7 @@ pub(crate) fn node(row: &Row) -> Result<Node, StoreError> {
 /// Applies `map` to every row.
 pub(crate) fn all<T>(
     rows: &[Row],
-    map: fn(&Row) -> Result<T, StoreError>,
+    map: impl Fn(&Row) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
     rows.iter().map(map).collect()
 }

@@ -1078,10 +1078,7 @@ pub(crate) async fn list_tickets(
     } else {
         (None, page.await.map_err(db_err)?)
     };
-    let items = rows
-        .iter()
-        .map(|row| rows::ticket(row, parsed))
-        .collect::<Result<Vec<_>, _>>()?;
+    let items = rows::all(&rows, |row| rows::ticket(row, parsed))?;
     Ok(TicketPage {
         total,
         items,
