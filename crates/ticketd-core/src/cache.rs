@@ -1,7 +1,9 @@
 //! `CachedStore`: a `Store` that keeps the directory (organizations, roles, users, memberships,
 //! flows, catalog lookups) in memory, valid while the store's directory generation is unchanged,
 //! and list counts, valid while its data version is or, after mere insertions, brought up to
-//! date by counting the new tickets alone (see `counts.rs`).
+//! date by counting the new tickets alone (see `counts.rs`), and where pages of a list ended at
+//! that version, so the next page starts there instead of skipping every earlier match
+//! (`positions.rs`).
 //!
 //! Every authenticated request reads its token through [`Store::token_actor`], which also reads
 //! the directory generation in the same call; every change to the directory increases that
@@ -21,7 +23,10 @@ use crate::identity::{
     AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, Role, TokenRecord, User,
 };
 use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
-use crate::store::{GrantQuery, ListMark, Store, TicketPage, TicketQuery, TokenActor};
+use crate::positions::{self, PositionMemory};
+use crate::store::{
+    GrantQuery, ListMark, PagePosition, Store, TicketPage, TicketQuery, TokenActor,
+};
 use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
 use crate::token_memory::TokenMemory;
 use async_trait::async_trait;
@@ -67,6 +72,7 @@ pub struct CachedStore {
     inner: Arc<dyn Store>,
     cached: Mutex<Cached>,
     counts: CountMemory,
+    positions: PositionMemory,
     tokens: TokenMemory,
 }
 
@@ -95,6 +101,7 @@ impl CachedStore {
             inner,
             cached: Mutex::new(Cached::default()),
             counts: CountMemory::default(),
+            positions: PositionMemory::default(),
             tokens: TokenMemory::default(),
         }
     }
@@ -151,6 +158,41 @@ impl CachedStore {
         let result = result.await;
         self.changed();
         result
+    }
+
+    /// The remembered count of the list `key` if it holds at `version`, or after mere
+    /// insertions brought up to date by counting the new tickets alone; `None`: count afresh.
+    async fn remembered_total(
+        &self,
+        key: &str,
+        query: &TicketQuery,
+        version: Option<u64>,
+    ) -> Result<Option<u64>, StoreError> {
+        Ok(match self.counts.get(key) {
+            Some(remembered) if version.is_some() && remembered.version == version => {
+                Some(remembered.count)
+            }
+            Some(Remembered {
+                mark: Some(mark),
+                count,
+                ..
+            }) => match self.inner.count_inserted_since(query.clone(), mark).await? {
+                Some((added, now)) => {
+                    let total = count + added;
+                    self.counts.put(
+                        key.to_owned(),
+                        Remembered {
+                            version,
+                            mark: Some(now),
+                            count: total,
+                        },
+                    );
+                    Some(total)
+                }
+                None => None,
+            },
+            _ => None,
+        })
     }
 }
 
@@ -514,58 +556,64 @@ impl Store for CachedStore {
     }
 
     async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
-        if !query.with_total {
-            return self.inner.list_tickets(query).await;
-        }
-        // Read before the count runs: a commit meanwhile moves the version past it.
-        let version = self.inner.data_version().await?;
-        let key = count_key(&query);
-        let total = match self.counts.get(&key) {
-            Some(remembered) if version.is_some() && remembered.version == version => {
-                Some(remembered.count)
-            }
-            Some(Remembered {
-                mark: Some(mark),
-                count,
-                ..
-            }) => match self.inner.count_inserted_since(query.clone(), mark).await? {
-                Some((added, now)) => {
-                    let total = count + added;
-                    self.counts.put(
-                        key.clone(),
-                        Remembered {
-                            version,
-                            mark: Some(now),
-                            count: total,
-                        },
-                    );
-                    Some(total)
-                }
-                None => None,
-            },
-            _ => None,
+        let seekable = positions::seekable(&query);
+        // Read before the count and the page run: a commit meanwhile moves the version past
+        // what they remember. Without a count, only a version known in process is worth a read.
+        let version = if query.with_total {
+            self.inner.data_version().await?
+        } else if seekable {
+            self.inner.local_data_version()
+        } else {
+            None
         };
-        if let Some(total) = total {
+        let key = count_key(&query);
+        let total = if query.with_total {
+            self.remembered_total(&key, &query, version).await?
+        } else {
+            None
+        };
+        // The page starts from the nearest remembered end of an earlier page, if any.
+        let list = (seekable && version.is_some()).then(|| positions::list_key(&key, query.order));
+        let requested = query.offset;
+        let (page_query, reads_row_before) = match (&list, version) {
+            (Some(list), Some(version)) => self.positions.start(list, version, query),
+            _ => (query, false),
+        };
+        let mut page = if total.is_some() {
             let mut page = self
                 .inner
                 .list_tickets(TicketQuery {
                     with_total: false,
-                    ..query
+                    ..page_query
                 })
                 .await?;
-            page.total = Some(total);
-            return Ok(page);
-        }
-        let page = self.inner.list_tickets(query).await?;
-        if let Some(total) = page.total {
-            self.counts.put(
-                key,
-                Remembered {
-                    version,
-                    mark: page.mark,
-                    count: total,
-                },
-            );
+            page.total = total;
+            page
+        } else {
+            let page = self.inner.list_tickets(page_query).await?;
+            if let Some(total) = page.total {
+                self.counts.put(
+                    key,
+                    Remembered {
+                        version,
+                        mark: page.mark,
+                        count: total,
+                    },
+                );
+            }
+            page
+        };
+        if let (Some(list), Some(version)) = (list, version) {
+            if reads_row_before && !page.items.is_empty() {
+                let before = page.items.remove(0);
+                self.positions
+                    .remember(&list, version, requested, PagePosition::of(&before));
+            }
+            if let Some(last) = page.items.last() {
+                let end = requested + page.items.len() as u64;
+                self.positions
+                    .remember(&list, version, end, PagePosition::of(last));
+            }
         }
         Ok(page)
     }

@@ -43,6 +43,7 @@ pub(crate) fn count_key(query: &TicketQuery) -> String {
     let filter = TicketQuery {
         limit: 0,
         offset: 0,
+        after: None,
         order: TicketOrder::CreatedDesc,
         with_total: true,
         ..query.clone()

@@ -18,6 +18,7 @@ pub mod ids;
 pub mod machine;
 pub mod parsed_tickets;
 pub mod payload;
+mod positions;
 pub mod selector;
 pub mod serial;
 pub mod store;

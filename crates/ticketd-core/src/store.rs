@@ -108,8 +108,32 @@ pub struct TicketQuery {
     pub limit: u32,
     /// Rows to skip.
     pub offset: u64,
+    /// Only the rows that come after this one in a creation-time order (then by id), before
+    /// `offset` applies; the count ignores it. Set by the caching store, which remembers where
+    /// pages ended ([`crate::cache::CachedStore`]); meaningless with a [`TicketOrder::By`] order.
+    pub after: Option<PagePosition>,
     /// Also count all matches.
     pub with_total: bool,
+}
+
+/// A row's place in a list ordered by creation time: its ticket's creation time and id (the
+/// tie-break every list index carries).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PagePosition {
+    /// The ticket's creation time.
+    pub created_at: DateTime<Utc>,
+    /// The ticket's id.
+    pub id: TicketId,
+}
+
+impl PagePosition {
+    /// Where `ticket` stands in a creation-time order.
+    pub fn of(ticket: &Ticket) -> Self {
+        Self {
+            created_at: ticket.created_at,
+            id: ticket.id,
+        }
+    }
 }
 
 /// The most search terms one list query may carry: each is a substring test on every candidate
@@ -129,6 +153,17 @@ impl TicketQuery {
             ));
         }
         Ok(())
+    }
+
+    /// Where the page starts ([`TicketQuery::after`]) and whether the order is newest first;
+    /// `None` without a position or with an order other than by creation time.
+    pub fn seek(&self) -> Option<(PagePosition, bool)> {
+        let newest_first = match self.order {
+            TicketOrder::CreatedDesc => true,
+            TicketOrder::CreatedAsc => false,
+            TicketOrder::By { .. } => return None,
+        };
+        self.after.map(|after| (after, newest_first))
     }
 
     /// A query with no filters, newest first, 20 per page, for `visibility`.
@@ -157,6 +192,7 @@ impl TicketQuery {
             order: TicketOrder::CreatedDesc,
             limit: 20,
             offset: 0,
+            after: None,
             with_total: false,
         }
     }

@@ -1040,10 +1040,27 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         from
     };
     let count = format!("SELECT COUNT(*) FROM {count_from}{where_clause}");
+    // The page starts after a remembered row: a row-value range on the index's order columns,
+    // which the index scan starts from instead of walking the rows before it. The count
+    // ignores it.
+    let mut select_where = where_clause;
+    if let Some((after, newest_first)) = q.seek() {
+        let direction = if newest_first { "<" } else { ">" };
+        let seek = format!(
+            "({order_column}, {tie_break}) {direction} ({}, {})",
+            p.bind(after.created_at, Type::TIMESTAMPTZ),
+            p.uuid(after.id.0)
+        );
+        select_where = if select_where.is_empty() {
+            format!(" WHERE {seek}")
+        } else {
+            format!("{select_where} AND {seek}")
+        };
+    }
     let limit = p.bind(i64::from(q.limit), Type::INT8);
     let offset = p.bind(i64::try_from(q.offset).unwrap_or(i64::MAX), Type::INT8);
     let select = format!(
-        "SELECT {TICKET_COLUMNS} FROM {from}{where_clause} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
+        "SELECT {TICKET_COLUMNS} FROM {from}{select_where} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
     );
     ListSql {
         select,

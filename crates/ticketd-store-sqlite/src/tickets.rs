@@ -391,11 +391,13 @@ pub(crate) fn escape_like(text: &str) -> String {
     out
 }
 
-/// The SQL of a list query: the page select, the count, and their parameters.
+/// The SQL of a list query: the page select, the count, and their parameters (the count uses
+/// the first `count_params`).
 struct ListSql {
     select: String,
     count: String,
     params: Vec<SqlValue>,
+    count_params: usize,
 }
 
 /// The page select and count of `q`; with `inserted` (rowids after, up to), only the count of the
@@ -613,21 +615,37 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
             format!("{column} {direction}, {order_column} DESC, {tie_break} DESC")
         }
     };
-    let select = format!(
-        "SELECT {TICKET_COLUMNS} FROM {from}{where_clause} ORDER BY {order} LIMIT {} OFFSET {}",
-        q.limit,
-        i64::try_from(q.offset).unwrap_or(i64::MAX)
-    );
     // Without conditions on the ticket row itself, count the driving index table alone.
     let count_from = if listing != "t" && !conditions.iter().any(|c| c.contains("t.")) {
         from.split(" JOIN ").next().unwrap_or(from)
     } else {
         from
     };
+    let count = format!("SELECT COUNT(*) FROM {count_from}{where_clause}");
+    let count_params = params.len();
+    // The page starts after a remembered row: a row-value range on the index's order columns,
+    // which SQLite seeks to instead of walking the rows before it. The count ignores it.
+    let mut select_where = where_clause;
+    if let Some((after, newest_first)) = q.seek() {
+        let direction = if newest_first { "<" } else { ">" };
+        params.push(SqlValue::Integer(ts(after.created_at)));
+        params.push(blob(after.id.0));
+        let seek = format!("({order_column}, {tie_break}) {direction} (?, ?)");
+        select_where = if select_where.is_empty() {
+            format!(" WHERE {seek}")
+        } else {
+            format!("{select_where} AND {seek}")
+        };
+    }
     ListSql {
-        select,
-        count: format!("SELECT COUNT(*) FROM {count_from}{where_clause}"),
+        select: format!(
+            "SELECT {TICKET_COLUMNS} FROM {from}{select_where} ORDER BY {order} LIMIT {} OFFSET {}",
+            q.limit,
+            i64::try_from(q.offset).unwrap_or(i64::MAX)
+        ),
+        count,
         params,
+        count_params,
     }
 }
 
@@ -672,6 +690,7 @@ pub(crate) fn list_tickets(
         select,
         count: count_sql,
         params,
+        count_params,
     } = list_sql(q, None);
     // Count and mark in one snapshot; dropped without commit on an error, which only ends it.
     let (read, total, mark) = if q.with_total {
@@ -679,7 +698,7 @@ pub(crate) fn list_tickets(
         let mark = list_mark(conn)?;
         (
             Some(read),
-            Some(count(conn, &count_sql, &params)?),
+            Some(count(conn, &count_sql, &params[..count_params])?),
             Some(mark),
         )
     } else {
@@ -719,9 +738,12 @@ pub(crate) fn count_inserted_since(
         0
     } else {
         let ListSql {
-            count: sql, params, ..
+            count: sql,
+            params,
+            count_params,
+            ..
         } = list_sql(q, Some((since.last_insert, now.last_insert)));
-        count(conn, &sql, &params)?
+        count(conn, &sql, &params[..count_params])?
     };
     read.commit().map_err(db_err)?;
     Ok(Some((added, now)))
@@ -734,13 +756,14 @@ pub(crate) fn query_plan(conn: &Connection, q: &TicketQuery) -> Result<Vec<Strin
         select,
         count,
         params,
+        count_params,
     } = list_sql(q, None);
     let inserted = list_sql(q, Some((0, 0)));
     let mut lines = Vec::new();
     for (sql, params) in [
-        (select, &params),
-        (count, &params),
-        (inserted.count, &inserted.params),
+        (select, &params[..]),
+        (count, &params[..count_params]),
+        (inserted.count, &inserted.params[..inserted.count_params]),
     ] {
         let mut stmt = conn
             .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))

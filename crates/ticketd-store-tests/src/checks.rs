@@ -1834,9 +1834,10 @@ pub async fn counts_stay_exact_across_writes(store: Arc<dyn Store>) {
     assert_eq!(total(query).await, Some(2));
 }
 
-/// Counts remembered by the caching store equal a fresh count of the backend after every kind
-/// of write: insertions alone (where a store with marks adds only the new tickets' matches) and
-/// decisions, closes and comments (where it counts again), for lists driven by each index.
+/// Counts and pages remembered by the caching store (a page starts where an earlier one ended)
+/// equal a fresh read of the backend after every kind of write: insertions alone (where a store
+/// with marks adds only the new tickets' matches) and decisions, closes and comments (where it
+/// counts again), for lists driven by each index.
 pub async fn remembered_counts_match_fresh_counts_after_every_write(store: Arc<dyn Store>) {
     let cached: Arc<dyn Store> = Arc::new(ticketd_core::cache::CachedStore::new(store.clone()));
     let w = World::new(cached.clone()).await;
@@ -1881,6 +1882,11 @@ pub async fn remembered_counts_match_fresh_counts_after_every_write(store: Arc<d
             kinds: vec!["general".into()],
             ..counted(Visibility::All)
         },
+        TicketQuery {
+            order: ticketd_core::store::TicketOrder::CreatedAsc,
+            search: vec![vec![vec!["count".into()]]],
+            ..counted(Visibility::All)
+        },
     ];
     let mut pending = Vec::new();
     let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
@@ -1900,6 +1906,10 @@ pub async fn remembered_counts_match_fresh_counts_after_every_write(store: Arc<d
                 };
                 let title = if roll < 3 { "count me" } else { "other" };
                 pending.push((who.clone(), w.open(who, "general", title, when).await.id));
+                if roll == 0 {
+                    // Another at the same moment: pages then end between rows tied on time.
+                    pending.push((who.clone(), w.open(who, "general", title, when).await.id));
+                }
             }
             6 if !pending.is_empty() => {
                 let (_, id) = pending.remove(0);
@@ -1928,18 +1938,111 @@ pub async fn remembered_counts_match_fresh_counts_after_every_write(store: Arc<d
                 }
             }
         }
+        // A deep page first (the last step's pages ended at positions this write may have
+        // moved), then pages in the order people page (each starts where a remembered one
+        // ended), then back and in between; the list has three per page.
         for (i, query) in queries.iter().enumerate() {
-            let remembered = cached.list_tickets(query.clone()).await.unwrap();
-            let fresh = store.list_tickets(query.clone()).await.unwrap();
-            assert_eq!(
-                remembered.total, fresh.total,
-                "query {i} after step {step} (roll {roll})"
-            );
-            assert_eq!(
-                remembered.items.iter().map(|t| t.id).collect::<Vec<_>>(),
-                fresh.items.iter().map(|t| t.id).collect::<Vec<_>>(),
-                "query {i} after step {step}"
-            );
+            for offset in [6, 0, 3, 6, 9, 4, 2, 7] {
+                let query = TicketQuery {
+                    offset,
+                    ..query.clone()
+                };
+                let remembered = cached.list_tickets(query.clone()).await.unwrap();
+                let fresh = store.list_tickets(query).await.unwrap();
+                assert_eq!(
+                    remembered.total, fresh.total,
+                    "query {i} after step {step} (roll {roll})"
+                );
+                assert_eq!(
+                    remembered.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+                    fresh.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+                    "query {i} at offset {offset} after step {step}"
+                );
+            }
+        }
+    }
+}
+
+/// A page asked to start after a row (`TicketQuery::after`, which the caching store sets from
+/// where an earlier page ended) continues the list exactly: rows created at the same moment are
+/// told apart by id, both directions, lists driven by the ticket table and by the assignee
+/// index, with an offset on top; the count ignores it.
+pub async fn pages_continue_after_a_position(store: Arc<dyn Store>) {
+    use ticketd_core::store::{PagePosition, TicketOrder};
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    // Four at one moment, so only the id orders them; "other" is never a match.
+    for (title, when) in [
+        ("seek a", t0()),
+        ("other", t0()),
+        ("seek b", t0()),
+        ("seek c", t0()),
+        ("seek d", t0()),
+        ("seek e", at(1)),
+        ("other", at(2)),
+        ("seek f", at(2)),
+        ("seek g", at(3)),
+    ] {
+        w.open(&w.alice, "general", title, when).await;
+    }
+    let searched = TicketQuery {
+        search: vec![vec![vec!["seek".into()]]],
+        ..TicketQuery::new(Visibility::All)
+    };
+    let awaiting = TicketQuery {
+        awaiting: Some(w.bob.id()),
+        ..TicketQuery::new(Visibility::Related {
+            user: w.bob.id(),
+            orgs: Vec::new(),
+        })
+    };
+    for (name, list, matches) in [("search", searched, 7), ("awaiting", awaiting, 9)] {
+        for order in [TicketOrder::CreatedDesc, TicketOrder::CreatedAsc] {
+            let whole = TicketQuery {
+                order,
+                limit: 100,
+                ..list.clone()
+            };
+            let all: Vec<_> = store
+                .list_tickets(whole.clone())
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|t| (t.id, PagePosition::of(t)))
+                .collect();
+            assert_eq!(all.len(), matches, "{name} {order:?}");
+            for (i, (_, position)) in all.iter().enumerate() {
+                for offset in [0, 1] {
+                    let page = store
+                        .list_tickets(TicketQuery {
+                            limit: 2,
+                            offset,
+                            after: Some(*position),
+                            with_total: true,
+                            ..whole.clone()
+                        })
+                        .await
+                        .unwrap();
+                    let expected: Vec<_> = all
+                        .iter()
+                        .skip(i + 1 + usize::try_from(offset).unwrap_or(0))
+                        .take(2)
+                        .map(|(id, _)| *id)
+                        .collect();
+                    let got: Vec<_> = page.items.iter().map(|t| t.id).collect();
+                    assert_eq!(
+                        got, expected,
+                        "{name} {order:?} after row {i}, offset {offset}"
+                    );
+                    assert_eq!(
+                        page.total,
+                        Some(matches as u64),
+                        "{name}: the count ignores it"
+                    );
+                }
+            }
         }
     }
 }

@@ -436,7 +436,24 @@ async fn list_pages_are_read_through_an_index() {
             },
         ),
     ];
-    for (name, query) in cases {
+    // Each list also as a page that starts after a remembered row.
+    let after = ticketd_core::store::PagePosition {
+        created_at: ticketd_store_tests::fixture::t0(),
+        id: ticketd_core::TicketId(uuid::Uuid::nil()),
+    };
+    let seeking: Vec<_> = cases
+        .iter()
+        .map(|(name, query)| {
+            (
+                *name,
+                TicketQuery {
+                    after: Some(after),
+                    ..query.clone()
+                },
+            )
+        })
+        .collect();
+    for (name, query) in cases.into_iter().chain(seeking) {
         let plan = store
             .list_query_plan(TicketQuery {
                 with_total: true,

@@ -200,10 +200,30 @@ async fn list_queries_never_scan_the_tickets_table() {
         assert!(by_user.is_empty(), "{name}: {plan:?}");
     }
     for (name, query) in unsorted {
-        let plan = store.list_query_plan(query).await.unwrap();
+        let plan = store.list_query_plan(query.clone()).await.unwrap();
         assert!(
             !plan.iter().any(|line| line.contains("TEMP B-TREE")),
             "{name} sorts its matches: {plan:?}"
+        );
+        // A page that starts after a remembered row seeks to it in the same index.
+        let after = ticketd_core::store::PagePosition {
+            created_at: ticketd_store_tests::fixture::t0(),
+            id: ticketd_core::TicketId(uuid::Uuid::nil()),
+        };
+        let plan = store
+            .list_query_plan(TicketQuery {
+                after: Some(after),
+                ..query
+            })
+            .await
+            .unwrap();
+        assert!(
+            !plan.iter().any(|line| line.contains("TEMP B-TREE")),
+            "{name} sorts its matches after a position: {plan:?}"
+        );
+        assert!(
+            plan[0].contains(")<(?,?)"),
+            "{name} walks to the position instead of seeking: {plan:?}"
         );
     }
 }
