@@ -136,6 +136,28 @@ impl PagePosition {
     }
 }
 
+/// How one search term is tested on a candidate's type and state (its title is always tested on
+/// the row): by a substring test on the row (`None`), or, where the candidates' values are
+/// known before any row is read, by the values that contain the term (`Some`; empty: none does).
+/// Each text test costs a function call per candidate row, and a search walks many.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TermTest {
+    /// The types that contain the term, when the query names the only types it lists.
+    pub kinds: Option<Vec<String>>,
+    /// The states that contain the term.
+    pub states: Option<Vec<TicketState>>,
+}
+
+/// Whether `value` contains `term` as SQL's `LIKE '%term%'` sees it: ASCII letters folded, every
+/// other character compared exactly (what `term_test` is used for only when both are ASCII).
+fn contains_folded(value: &str, term: &str) -> bool {
+    term.is_empty()
+        || value
+            .as_bytes()
+            .windows(term.len())
+            .any(|window| window.eq_ignore_ascii_case(term.as_bytes()))
+}
+
 /// The most search terms one list query may carry: each is a substring test on every candidate
 /// row, so the bound keeps one request's cost in proportion (and the SQL within what the
 /// databases accept).
@@ -164,6 +186,41 @@ impl TicketQuery {
             TicketOrder::By { .. } => return None,
         };
         self.after.map(|after| (after, newest_first))
+    }
+
+    /// How `term` (one of [`TicketQuery::search`]'s) is tested on a candidate's type and state.
+    /// Only ASCII terms and types are decided here: the databases fold other letters each in
+    /// their own way, so those stay their test.
+    pub fn term_test(&self, term: &str) -> TermTest {
+        if !term.is_ascii() {
+            return TermTest {
+                kinds: None,
+                states: None,
+            };
+        }
+        let states = if self.states.is_empty() {
+            &TicketState::ALL[..]
+        } else {
+            &self.states[..]
+        };
+        let kinds =
+            (!self.kinds.is_empty() && self.kinds.iter().all(|k| k.is_ascii())).then(|| {
+                self.kinds
+                    .iter()
+                    .filter(|kind| contains_folded(kind, term))
+                    .cloned()
+                    .collect()
+            });
+        TermTest {
+            kinds,
+            states: Some(
+                states
+                    .iter()
+                    .copied()
+                    .filter(|state| contains_folded(state.as_str(), term))
+                    .collect(),
+            ),
+        }
     }
 
     /// A query with no filters, newest first, 20 per page, for `visibility`.
@@ -427,4 +484,64 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_grants(&self, query: GrantQuery) -> Result<Vec<Grant>, StoreError>;
     /// Outbox events after sequence number `after`, oldest first, with their sequence numbers.
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<(i64, Event)>, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(states: Vec<TicketState>, kinds: &[&str]) -> TicketQuery {
+        TicketQuery {
+            states,
+            kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+            ..TicketQuery::new(Visibility::All)
+        }
+    }
+
+    #[test]
+    fn a_term_is_decided_on_the_states_and_named_types_it_can_meet() {
+        let any = query(Vec::new(), &[]);
+        // Folded like LIKE, on every state; the types of unfiltered rows are unknown.
+        let test = any.term_test("PEND");
+        assert_eq!(test.states, Some(vec![TicketState::Pending]));
+        assert_eq!(test.kinds, None);
+        assert_eq!(
+            any.term_test("ed").states,
+            Some(vec![
+                TicketState::Approved,
+                TicketState::Rejected,
+                TicketState::Closed
+            ])
+        );
+        // Only the states and types the query lists are candidates' values.
+        let listed = query(
+            vec![TicketState::Pending, TicketState::Approved],
+            &["apply_asset", "general"],
+        );
+        let test = listed.term_test("ed");
+        assert_eq!(test.states, Some(vec![TicketState::Approved]));
+        assert_eq!(test.kinds, Some(Vec::new()));
+        assert_eq!(
+            listed.term_test("_Asset").kinds,
+            Some(vec!["apply_asset".to_owned()])
+        );
+        let nothing = listed.term_test("db");
+        assert_eq!(
+            (nothing.states, nothing.kinds),
+            (Some(Vec::new()), Some(Vec::new()))
+        );
+        // The empty term is contained in everything, as `LIKE '%%'` matches everything.
+        let everything = listed.term_test("");
+        assert_eq!(everything.states.map(|s| s.len()), Some(2));
+        assert_eq!(everything.kinds.map(|k| k.len()), Some(2));
+    }
+
+    #[test]
+    fn other_letters_stay_the_database_s_test() {
+        let listed = query(vec![TicketState::Pending], &["general"]);
+        let test = listed.term_test("généra");
+        assert_eq!((test.states, test.kinds), (None, None));
+        let unicode_kind = query(Vec::new(), &["größe"]);
+        assert_eq!(unicode_kind.term_test("gr").kinds, None);
+    }
 }

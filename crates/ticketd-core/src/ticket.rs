@@ -27,6 +27,15 @@ pub enum TicketState {
 }
 
 impl TicketState {
+    /// Every state.
+    pub const ALL: [Self; 5] = [
+        Self::Draft,
+        Self::Pending,
+        Self::Approved,
+        Self::Rejected,
+        Self::Closed,
+    ];
+
     /// Stable lowercase name.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -970,11 +970,29 @@ fn list_sql(q: &TicketQuery) -> ListSql {
             let terms: Vec<String> = alternative
                 .iter()
                 .map(|term| {
+                    let test = q.term_test(term);
                     let pattern = p.text(escape_like(term));
-                    format!(
-                        "(t.title ILIKE {pattern} ESCAPE '\\' OR t.kind ILIKE {pattern} ESCAPE '\\' \
-                         OR t.state ILIKE {pattern} ESCAPE '\\')"
-                    )
+                    let mut tests = vec![format!("t.title ILIKE {pattern} ESCAPE '\\'")];
+                    match test.kinds {
+                        None => tests.push(format!("t.kind ILIKE {pattern} ESCAPE '\\'")),
+                        Some(kinds) if !kinds.is_empty() => {
+                            tests.push(format!("t.kind = ANY({})", p.bind(kinds, Type::TEXT_ARRAY)))
+                        }
+                        Some(_) => {}
+                    }
+                    match test.states {
+                        None => tests.push(format!("t.state ILIKE {pattern} ESCAPE '\\'")),
+                        Some(states) if !states.is_empty() => {
+                            let states: Vec<String> =
+                                states.iter().map(|s| s.as_str().to_owned()).collect();
+                            tests.push(format!(
+                                "t.state = ANY({})",
+                                p.bind(states, Type::TEXT_ARRAY)
+                            ));
+                        }
+                        Some(_) => {}
+                    }
+                    format!("({})", tests.join(" OR "))
                 })
                 .collect();
             if !terms.is_empty() {

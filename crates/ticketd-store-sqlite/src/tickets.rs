@@ -561,12 +561,36 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
         for alternative in batch {
             let mut terms = Vec::new();
             for term in alternative {
-                for _ in 0..3 {
-                    params.push(SqlValue::Text(escape_like(term)));
+                let test = q.term_test(term);
+                params.push(SqlValue::Text(escape_like(term)));
+                let mut tests = vec!["t.title LIKE ? ESCAPE '\\'".to_owned()];
+                match test.kinds {
+                    None => {
+                        params.push(SqlValue::Text(escape_like(term)));
+                        tests.push("t.kind LIKE ? ESCAPE '\\'".into());
+                    }
+                    Some(kinds) if !kinds.is_empty() => tests.push(in_list(
+                        "t.kind",
+                        kinds.into_iter().map(SqlValue::Text),
+                        &mut params,
+                    )),
+                    Some(_) => {}
                 }
-                terms.push(
-                    "(t.title LIKE ? ESCAPE '\\' OR t.kind LIKE ? ESCAPE '\\' OR t.state LIKE ? ESCAPE '\\')",
-                );
+                match test.states {
+                    None => {
+                        params.push(SqlValue::Text(escape_like(term)));
+                        tests.push("t.state LIKE ? ESCAPE '\\'".into());
+                    }
+                    Some(states) if !states.is_empty() => tests.push(in_list(
+                        "t.state",
+                        states
+                            .into_iter()
+                            .map(|state| SqlValue::Text(state.as_str().into())),
+                        &mut params,
+                    )),
+                    Some(_) => {}
+                }
+                terms.push(format!("({})", tests.join(" OR ")));
             }
             if !terms.is_empty() {
                 alternatives.push(format!("({})", terms.join(" AND ")));

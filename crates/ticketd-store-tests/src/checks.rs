@@ -1283,6 +1283,35 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
         .await
         .is_empty()
     );
+    // A term also matches the type and the state, folded like the title, with and without the
+    // query naming the types and states it lists.
+    let all = vec!["db restore", "web access", "db access prod"];
+    let listed = TicketQuery {
+        states: vec![TicketState::Pending, TicketState::Approved],
+        kinds: vec!["general".into(), "apply_asset".into()],
+        ..base.clone()
+    };
+    for (term, only_listed, expected) in [
+        ("PENDING", false, all.clone()),
+        ("Pend", true, all.clone()),
+        ("gener", false, all.clone()),
+        ("GENERAL", true, all.clone()),
+        ("approved", false, Vec::new()),
+        ("approved", true, Vec::new()),
+        ("db", true, vec!["db restore", "db access prod"]),
+        ("général", true, Vec::new()),
+    ] {
+        let query = if only_listed { &listed } else { &base };
+        assert_eq!(
+            titles(TicketQuery {
+                search: words(&[&[&[term]]]),
+                ..query.clone()
+            })
+            .await,
+            expected,
+            "{term} (states and types listed: {only_listed})"
+        );
+    }
     // A filter may name thousands of texts (a relevant-asset filter matching many assets).
     let mut many: Vec<String> = (0..1500).map(|i| format!("no-such-text-{i}")).collect();
     assert!(
