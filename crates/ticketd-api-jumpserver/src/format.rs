@@ -85,6 +85,19 @@ pub(crate) fn push_digits(out: &mut String, value: u32, width: usize) {
     }
 }
 
+/// An id as JumpServer writes it (lowercase, hyphenated), serialized from a stack buffer: a page
+/// of tickets writes a few hundred ids, and formatting each into a new `String` first showed up
+/// in profiles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IdText(pub(crate) uuid::Uuid);
+
+impl serde::Serialize for IdText {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut buffer = uuid::Uuid::encode_buffer();
+        serializer.serialize_str(self.0.hyphenated().encode_lower(&mut buffer))
+    }
+}
+
 /// The request time zone as an extractor.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Zone(pub(crate) Tz);

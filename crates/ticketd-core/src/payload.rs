@@ -63,6 +63,12 @@ impl ApplyAsset {
         })
     }
 
+    /// Reads the payload of a ticket if it is an asset application's, without describing why
+    /// not (rendering asks this of every ticket on a page, most of them of other types).
+    pub fn read(value: &Value) -> Option<Self> {
+        Self::deserialize(value).ok()
+    }
+
     /// The stored form.
     pub fn to_value(&self) -> Value {
         serde_json::to_value(self).unwrap_or(Value::Null)

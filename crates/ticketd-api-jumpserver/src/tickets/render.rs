@@ -1,18 +1,19 @@
 //! Ticket serializers: the base `TicketSerializer` and the typed ones, in JumpServer's field order.
 
 use crate::choices::{self, Lang};
-use crate::format::{datetime, push_date_time, push_digits};
+use crate::format::{IdText, datetime, push_date_time, push_digits};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use ticketd_core::catalog::{Asset, Node};
 use ticketd_core::identity::User;
 use ticketd_core::payload::ApplyAsset;
 use ticketd_core::ticket::{Assignee, StepState, Ticket};
-use ticketd_core::{Actor, DomainError, FlowId, OrgId, UserId};
+use ticketd_core::{Actor, DomainError, FlowId, OrgId, TicketId, UserId};
 use ticketd_http::AppState;
 use uuid::Uuid;
 
@@ -26,6 +27,8 @@ pub(crate) struct Context {
     assets: HashMap<Uuid, Asset>,
     nodes: HashMap<Uuid, Node>,
     users: HashMap<UserId, User>,
+    /// Each ticket's asset application content, read once for the page.
+    contents: HashMap<TicketId, ApplyAsset>,
 }
 
 /// User ids a ticket's typed content refers to.
@@ -55,10 +58,12 @@ impl Context {
         let mut node_ids = Vec::new();
         let mut user_ids = Vec::new();
         let mut flow_ids = Vec::new();
+        let mut contents = HashMap::new();
         for ticket in tickets {
-            if let Ok(content) = ApplyAsset::from_value(&ticket.payload) {
-                asset_ids.extend(content.assets);
-                node_ids.extend(content.nodes);
+            if let Some(content) = ApplyAsset::read(&ticket.payload) {
+                asset_ids.extend(content.assets.iter().copied());
+                node_ids.extend(content.nodes.iter().copied());
+                contents.insert(ticket.id, content);
             }
             if let Some(asset) = ticket
                 .payload
@@ -106,7 +111,17 @@ impl Context {
             assets: assets.into_iter().map(|a| (a.id.uuid(), a)).collect(),
             nodes: nodes.into_iter().map(|n| (n.id.uuid(), n)).collect(),
             users: users.into_iter().map(|u| (u.id, u)).collect(),
+            contents,
         })
+    }
+
+    /// `ticket`'s asset application content: the one read for the page, or read now for a
+    /// ticket the page did not load.
+    fn content<'a>(&'a self, ticket: &Ticket) -> Option<Cow<'a, ApplyAsset>> {
+        match self.contents.get(&ticket.id) {
+            Some(content) => Some(Cow::Borrowed(content)),
+            None => ApplyAsset::read(&ticket.payload).map(Cow::Owned),
+        }
     }
 
     fn lang(&self) -> Lang {
@@ -223,10 +238,6 @@ pub(crate) fn current_processor(ticket: &Ticket) -> String {
     }
 }
 
-fn apply_asset_content(ticket: &Ticket) -> Option<ApplyAsset> {
-    ApplyAsset::from_value(&ticket.payload).ok()
-}
-
 /// `rel_snapshot`: display names of what the ticket refers to.
 struct RelSnapshot<'a> {
     ticket: &'a Ticket,
@@ -275,14 +286,14 @@ impl Serialize for RelSnapshot<'_> {
 /// `{"id", "name"}` of a referenced object.
 #[derive(Serialize)]
 struct Ref<'a> {
-    id: String,
+    id: IdText,
     name: &'a str,
 }
 
 /// A user as `cc_users` lists them.
 #[derive(Serialize)]
 struct CcUser<'a> {
-    id: String,
+    id: IdText,
     name: &'a str,
     username: &'a str,
 }
@@ -290,7 +301,7 @@ struct CcUser<'a> {
 /// The base serializer's applicant.
 #[derive(Serialize)]
 struct Applicant<'a> {
-    id: Option<String>,
+    id: Option<IdText>,
     name: &'a str,
 }
 
@@ -311,15 +322,15 @@ impl Serialize for TicketView<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let Self { ticket, ctx, typed } = *self;
         let lang = ctx.lang();
-        let content = apply_asset_content(ticket);
+        let content = ctx.content(ticket);
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("id", &ticket.id.to_string())?;
+        map.serialize_entry("id", &IdText(ticket.id.0))?;
         map.serialize_entry("title", &ticket.title)?;
-        map.serialize_entry("org_id", &ticket.org_id.to_string())?;
+        map.serialize_entry("org_id", &IdText(ticket.org_id.0))?;
         map.serialize_entry(
             "flow",
             &ticket.flow_id.map(|id| Ref {
-                id: id.to_string(),
+                id: IdText(id.0),
                 name: ctx.flows.get(&id).map_or("", String::as_str),
             }),
         )?;
@@ -328,7 +339,7 @@ impl Serialize for TicketView<'_> {
             .iter()
             .filter_map(|u| ctx.users.get(u))
             .map(|u| CcUser {
-                id: u.id.to_string(),
+                id: IdText(u.id.0),
                 name: &u.name,
                 username: &u.username,
             })
@@ -336,7 +347,7 @@ impl Serialize for TicketView<'_> {
         map.serialize_entry("cc_users", &cc_users)?;
         if typed {
             map.serialize_entry("type", &choices::ticket_type(&ticket.kind, lang))?;
-            typed_fields::<S>(ticket, ctx, content.as_ref(), &mut map)?;
+            typed_fields::<S>(ticket, ctx, content.as_deref(), &mut map)?;
         }
         map.serialize_entry("serial_num", &ticket.serial)?;
         map.serialize_entry("process_map", &ProcessMap(ticket))?;
@@ -353,7 +364,7 @@ impl Serialize for TicketView<'_> {
                 .rsplit_once('(')
                 .map_or(ticket.applicant_display.as_str(), |(n, _)| n);
             let applicant = Applicant {
-                id: ticket.applicant_id.map(|u| u.to_string()),
+                id: ticket.applicant_id.map(|u| IdText(u.0)),
                 name,
             };
             map.serialize_entry("applicant", &applicant)?;
@@ -363,7 +374,7 @@ impl Serialize for TicketView<'_> {
         let snapshot = RelSnapshot {
             ticket,
             ctx,
-            content: content.as_ref(),
+            content: content.as_deref(),
         };
         map.serialize_entry("rel_snapshot", &snapshot)?;
         if typed && let Some(content) = &content {
@@ -398,7 +409,7 @@ fn typed_fields<S: Serializer>(
             .and_then(UserId::parse)
             .and_then(|id| ctx.users.get(&id))
             .map(|u| Ref {
-                id: u.id.to_string(),
+                id: IdText(u.id.0),
                 name: &u.name,
             })
     };
@@ -440,7 +451,7 @@ fn typed_fields<S: Serializer>(
                 .and_then(|s| Uuid::parse_str(s).ok())
                 .and_then(|id| ctx.assets.get(&id))
                 .map(|a| Ref {
-                    id: a.id.to_string(),
+                    id: IdText(a.id.uuid()),
                     name: &a.name,
                 });
             map.serialize_entry("apply_login_asset", &asset)?;
@@ -469,7 +480,7 @@ fn typed_fields<S: Serializer>(
 fn refs<'a>(ids: &[Uuid], name: impl Fn(&Uuid) -> Option<&'a str>) -> Vec<Ref<'a>> {
     ids.iter()
         .map(|id| Ref {
-            id: id.to_string(),
+            id: IdText(*id),
             name: name(id).unwrap_or_default(),
         })
         .collect()
