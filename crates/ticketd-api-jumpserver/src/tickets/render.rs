@@ -58,7 +58,7 @@ impl Context {
         let mut node_ids = Vec::new();
         let mut user_ids = Vec::new();
         let mut flow_ids = Vec::new();
-        let mut contents = HashMap::new();
+        let mut contents = HashMap::with_capacity(tickets.len());
         for ticket in tickets {
             if let Some(content) = ApplyAsset::read(&ticket.payload) {
                 asset_ids.extend(content.assets.iter().copied());
