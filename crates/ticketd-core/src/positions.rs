@@ -100,11 +100,10 @@ impl PositionMemory {
             return;
         };
         if let Some(list) = lists.get_mut(key) {
+            // Versions are only equal or not (PostgreSQL's is a hash of its snapshot): the latest
+            // page read decides. A page read at an older version replaces newer ends only until
+            // the next page at the current version, and its own are never asked for again.
             if list.version != version {
-                if list.version > version {
-                    // A page read before the latest commit: its positions are already stale.
-                    return;
-                }
                 list.version = version;
                 list.ends.clear();
             }
@@ -199,13 +198,13 @@ mod tests {
         memory.remember("list", 7, 20, position(20));
         assert_eq!(after(7, 20), Some(position(20)));
         assert_eq!(after(8, 20), None);
-        // A newer version replaces the list's ends; a page read before it adds nothing.
+        // Another version replaces the list's ends, whichever way it goes.
         memory.remember("list", 8, 40, position(41));
         assert_eq!(after(8, 20), None);
-        memory.remember("list", 7, 20, position(20));
-        assert_eq!(after(8, 20), None);
-        assert_eq!(after(7, 40), None);
         assert_eq!(after(8, 40), Some(position(41)));
+        memory.remember("list", 7, 20, position(20));
+        assert_eq!(after(8, 40), None);
+        assert_eq!(after(7, 40), Some(position(20)));
     }
 
     #[test]
