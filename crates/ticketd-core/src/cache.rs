@@ -566,6 +566,10 @@ impl Store for CachedStore {
         } else {
             None
         };
+        if !query.with_total && version.is_none() {
+            // Nothing to remember or to use: no count, and no version to tie positions to.
+            return self.inner.list_tickets(query).await;
+        }
         let key = count_key(&query);
         let total = if query.with_total {
             self.remembered_total(&key, &query, version).await?
