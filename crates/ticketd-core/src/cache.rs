@@ -577,11 +577,13 @@ impl Store for CachedStore {
             None
         };
         // The page starts from the nearest remembered end of an earlier page, if any.
-        let list = (seekable && version.is_some()).then(|| positions::list_key(&key, query.order));
+        let list = version
+            .filter(|_| seekable)
+            .map(|version| (positions::list_key(&key, query.order), version));
         let requested = query.offset;
-        let (page_query, reads_row_before) = match (&list, version) {
-            (Some(list), Some(version)) => self.positions.start(list, version, query),
-            _ => (query, false),
+        let (page_query, reads_row_before) = match &list {
+            Some((list, version)) => self.positions.start(list, *version, query),
+            None => (query, false),
         };
         let mut page = if total.is_some() {
             let mut page = self
@@ -607,7 +609,7 @@ impl Store for CachedStore {
             }
             page
         };
-        if let (Some(list), Some(version)) = (list, version) {
+        if let Some((list, version)) = list {
             if reads_row_before && !page.items.is_empty() {
                 let before = page.items.remove(0);
                 self.positions

@@ -819,6 +819,25 @@ fn escape_like(text: &str) -> String {
     out
 }
 
+/// One column's test for a search term: `ILIKE` the bound pattern on the row (`values` `None`),
+/// or membership in the values decided before the query (see `TicketQuery::term_test`); none
+/// when no value contains the term.
+fn term_column_test(
+    p: &mut Params,
+    column: &str,
+    values: Option<Vec<String>>,
+    pattern: &str,
+) -> Option<String> {
+    match values {
+        None => Some(format!("{column} ILIKE {pattern} ESCAPE '\\'")),
+        Some(values) if values.is_empty() => None,
+        Some(values) => Some(format!(
+            "{column} = ANY({})",
+            p.bind(values, Type::TEXT_ARRAY)
+        )),
+    }
+}
+
 /// The SQL of a list query: the page select, the count, and their parameters (the count uses
 /// the first `count_params`; the select adds limit and offset).
 struct ListSql {
@@ -972,26 +991,19 @@ fn list_sql(q: &TicketQuery) -> ListSql {
                 .map(|term| {
                     let test = q.term_test(term);
                     let pattern = p.text(escape_like(term));
-                    let mut tests = vec![format!("t.title ILIKE {pattern} ESCAPE '\\'")];
-                    match test.kinds {
-                        None => tests.push(format!("t.kind ILIKE {pattern} ESCAPE '\\'")),
-                        Some(kinds) if !kinds.is_empty() => {
-                            tests.push(format!("t.kind = ANY({})", p.bind(kinds, Type::TEXT_ARRAY)))
-                        }
-                        Some(_) => {}
-                    }
-                    match test.states {
-                        None => tests.push(format!("t.state ILIKE {pattern} ESCAPE '\\'")),
-                        Some(states) if !states.is_empty() => {
-                            let states: Vec<String> =
-                                states.iter().map(|s| s.as_str().to_owned()).collect();
-                            tests.push(format!(
-                                "t.state = ANY({})",
-                                p.bind(states, Type::TEXT_ARRAY)
-                            ));
-                        }
-                        Some(_) => {}
-                    }
+                    let states = test
+                        .states
+                        .map(|s| s.iter().map(|state| state.as_str().to_owned()).collect());
+                    let tests: Vec<String> = [
+                        ("t.title", None),
+                        ("t.kind", test.kinds),
+                        ("t.state", states),
+                    ]
+                    .into_iter()
+                    .filter_map(|(column, values)| {
+                        term_column_test(&mut p, column, values, &pattern)
+                    })
+                    .collect();
                     format!("({})", tests.join(" OR "))
                 })
                 .collect();

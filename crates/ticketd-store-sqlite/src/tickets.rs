@@ -391,6 +391,25 @@ pub(crate) fn escape_like(text: &str) -> String {
     out
 }
 
+/// One column's test for a search term: `LIKE` the pattern on the row (`values` `None`), or
+/// membership in the values decided before the query (see `TicketQuery::term_test`); none when
+/// no value contains the term.
+fn term_column_test(
+    column: &str,
+    values: Option<Vec<SqlValue>>,
+    pattern: &SqlValue,
+    params: &mut Vec<SqlValue>,
+) -> Option<String> {
+    match values {
+        None => {
+            params.push(pattern.clone());
+            Some(format!("{column} LIKE ? ESCAPE '\\'"))
+        }
+        Some(values) if values.is_empty() => None,
+        Some(values) => Some(in_list(column, values, params)),
+    }
+}
+
 /// The SQL of a list query: the page select, the count, and their parameters (the count uses
 /// the first `count_params`).
 struct ListSql {
@@ -562,34 +581,22 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
             let mut terms = Vec::new();
             for term in alternative {
                 let test = q.term_test(term);
-                params.push(SqlValue::Text(escape_like(term)));
-                let mut tests = vec!["t.title LIKE ? ESCAPE '\\'".to_owned()];
-                match test.kinds {
-                    None => {
-                        params.push(SqlValue::Text(escape_like(term)));
-                        tests.push("t.kind LIKE ? ESCAPE '\\'".into());
-                    }
-                    Some(kinds) if !kinds.is_empty() => tests.push(in_list(
-                        "t.kind",
-                        kinds.into_iter().map(SqlValue::Text),
-                        &mut params,
-                    )),
-                    Some(_) => {}
-                }
-                match test.states {
-                    None => {
-                        params.push(SqlValue::Text(escape_like(term)));
-                        tests.push("t.state LIKE ? ESCAPE '\\'".into());
-                    }
-                    Some(states) if !states.is_empty() => tests.push(in_list(
-                        "t.state",
-                        states
-                            .into_iter()
-                            .map(|state| SqlValue::Text(state.as_str().into())),
-                        &mut params,
-                    )),
-                    Some(_) => {}
-                }
+                let pattern = SqlValue::Text(escape_like(term));
+                let kinds = test
+                    .kinds
+                    .map(|k| k.into_iter().map(SqlValue::Text).collect());
+                let states = test.states.map(|s| {
+                    s.into_iter()
+                        .map(|state| SqlValue::Text(state.as_str().into()))
+                        .collect()
+                });
+                let tests: Vec<String> =
+                    [("t.title", None), ("t.kind", kinds), ("t.state", states)]
+                        .into_iter()
+                        .filter_map(|(column, values)| {
+                            term_column_test(column, values, &pattern, &mut params)
+                        })
+                        .collect();
                 terms.push(format!("({})", tests.join(" OR ")));
             }
             if !terms.is_empty() {

@@ -7,7 +7,6 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
-use std::borrow::Cow;
 use std::collections::HashMap;
 use ticketd_core::catalog::{Asset, Node};
 use ticketd_core::identity::User;
@@ -115,13 +114,10 @@ impl Context {
         })
     }
 
-    /// `ticket`'s asset application content: the one read for the page, or read now for a
-    /// ticket the page did not load.
-    fn content<'a>(&'a self, ticket: &Ticket) -> Option<Cow<'a, ApplyAsset>> {
-        match self.contents.get(&ticket.id) {
-            Some(content) => Some(Cow::Borrowed(content)),
-            None => ApplyAsset::read(&ticket.payload).map(Cow::Owned),
-        }
+    /// `ticket`'s asset application content, read by [`Context::load`] (every rendered ticket
+    /// was loaded with its page, as its users, assets and flow were).
+    fn content(&self, ticket: &Ticket) -> Option<&ApplyAsset> {
+        self.contents.get(&ticket.id)
     }
 
     fn lang(&self) -> Lang {
@@ -347,7 +343,7 @@ impl Serialize for TicketView<'_> {
         map.serialize_entry("cc_users", &cc_users)?;
         if typed {
             map.serialize_entry("type", &choices::ticket_type(&ticket.kind, lang))?;
-            typed_fields::<S>(ticket, ctx, content.as_deref(), &mut map)?;
+            typed_fields::<S>(ticket, ctx, content, &mut map)?;
         }
         map.serialize_entry("serial_num", &ticket.serial)?;
         map.serialize_entry("process_map", &ProcessMap(ticket))?;
@@ -374,10 +370,10 @@ impl Serialize for TicketView<'_> {
         let snapshot = RelSnapshot {
             ticket,
             ctx,
-            content: content.as_deref(),
+            content,
         };
         map.serialize_entry("rel_snapshot", &snapshot)?;
-        if typed && let Some(content) = &content {
+        if typed && let Some(content) = content {
             map.serialize_entry("apply_permission_name", &content.permission_name)?;
             map.serialize_entry("apply_date_start", &ctx.time(content.date_start))?;
             map.serialize_entry("apply_date_expired", &ctx.time(content.date_expired))?;
