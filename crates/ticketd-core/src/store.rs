@@ -267,15 +267,22 @@ pub struct TicketPage {
     pub mark: Option<ListMark>,
 }
 
-/// A point in a store's history, as seen by one read: how many commits had changed data that
-/// already existed (anything but inserting new tickets), and the last ticket inserted. A count
-/// taken at a mark grows afterwards only by tickets inserted later, while `changes` stays.
+/// A point in a store's history, as seen by the read that counted a list: how many commits had
+/// changed data that already existed (anything but inserting new tickets), and where insertions
+/// stood. A count taken at a mark grows afterwards only by tickets inserted later, while
+/// `changes` stays.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListMark {
     /// Commits so far that changed existing data (or anything besides new tickets).
     pub changes: i64,
-    /// The insertion position of the newest ticket (SQLite: its rowid).
+    /// Where insertions stood. SQLite: the rowid of the newest ticket (one writer, so every
+    /// later ticket has a higher one). PostgreSQL: a transaction number below which every
+    /// inserting transaction had ended (concurrent writers commit out of number order, so
+    /// tickets at or above it may still appear).
     pub last_insert: i64,
+    /// Of the count, the matches inserted at or above `last_insert` (PostgreSQL; SQLite: 0):
+    /// counting that range again later gives them again, with whatever was added meanwhile.
+    pub unsettled: u64,
 }
 
 /// Filters of the grant list.

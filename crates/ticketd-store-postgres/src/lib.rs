@@ -20,7 +20,7 @@ use ticketd_core::identity::{
 };
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::parsed_tickets::ParsedTickets;
-use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery, TokenActor};
+use ticketd_core::store::{GrantQuery, ListMark, Store, TicketPage, TicketQuery, TokenActor};
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketWrite,
 };
@@ -37,6 +37,8 @@ pub struct PostgresStore {
     writer: Arc<group::GroupWriter>,
     /// Parsed JSON columns of the tickets read again and again.
     parsed: Arc<ParsedTickets>,
+    /// Where new tickets' counts start (see `ListMark`).
+    horizon: Arc<tickets::Horizon>,
 }
 
 impl PostgresStore {
@@ -48,11 +50,23 @@ impl PostgresStore {
             let mut client = db.client().await?;
             conn::migrate(&mut client).await?
         };
+        // Seen once before any count, so the first count's range of new tickets is short.
+        let horizon = Arc::new(tickets::Horizon::default());
+        if let Some(row) = db
+            .query_opt(
+                &format!("SELECT {} AS horizon", tickets::SNAPSHOT_HORIZON),
+                &[],
+            )
+            .await?
+        {
+            horizon.observe(get(&row, "horizon")?);
+        }
         Ok((
             Self {
                 db,
                 writer: Arc::default(),
                 parsed: Arc::default(),
+                horizon,
             },
             migrated,
         ))
@@ -62,6 +76,16 @@ impl PostgresStore {
     /// of the count), for tests and benchmarks.
     pub async fn list_query_plan(&self, query: TicketQuery) -> Result<Vec<String>, StoreError> {
         tickets::query_plan(&self.db, &query).await
+    }
+
+    /// The plan of the count of a list's matches among the tickets inserted by transactions
+    /// numbered `horizon` or later (see `ListMark`), for tests.
+    pub async fn inserted_count_plan(
+        &self,
+        query: TicketQuery,
+        horizon: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        tickets::inserted_count_plan(&self.db, &query, horizon).await
     }
 }
 
@@ -671,6 +695,9 @@ impl Store for PostgresStore {
             return Ok(None);
         };
         let snapshot: String = get(&row, "snapshot")?;
+        if let Some(xmin) = snapshot.split(':').next().and_then(|x| x.parse().ok()) {
+            self.horizon.observe(xmin);
+        }
         // A fixed-key hash: versions are compared within this process only.
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         snapshot.hash(&mut hasher);
@@ -863,7 +890,15 @@ impl Store for PostgresStore {
     }
 
     async fn list_tickets(&self, query: TicketQuery) -> Result<TicketPage, StoreError> {
-        tickets::list_tickets(&self.db, &query, &self.parsed).await
+        tickets::list_tickets(&self.db, &query, &self.parsed, &self.horizon).await
+    }
+
+    async fn count_inserted_since(
+        &self,
+        query: TicketQuery,
+        since: ListMark,
+    ) -> Result<Option<(u64, ListMark)>, StoreError> {
+        tickets::count_inserted_since(&self.db, &query, since, &self.horizon).await
     }
 
     async fn ticket_history(&self, id: TicketId) -> Result<Vec<HistoryEntry>, StoreError> {

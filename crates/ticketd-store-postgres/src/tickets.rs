@@ -9,10 +9,11 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicI64, Ordering};
 use ticketd_core::StoreError;
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::serial::format_serial;
-use ticketd_core::store::{SortKey, TicketOrder, TicketPage, TicketQuery, Visibility};
+use ticketd_core::store::{ListMark, SortKey, TicketOrder, TicketPage, TicketQuery, Visibility};
 use ticketd_core::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
 use ticketd_core::{TicketId, UserId};
 use tokio_postgres::Statement;
@@ -845,7 +846,52 @@ struct ListSql {
     count: String,
     params: Params,
     count_params: usize,
+    /// The driving tables and the filter (`AND`ed, empty for none), for the count of new
+    /// tickets alone.
+    from: &'static str,
+    conditions: String,
 }
+
+impl ListSql {
+    /// The count of the matches among the tickets inserted by transactions numbered `horizon`
+    /// (a placeholder) or later: a range of `tickets_inserted_xid`, whichever index the list
+    /// itself follows (the placeholder is bound to a value, so the planner sees how few tickets
+    /// lie past it).
+    fn inserted_count(&self, horizon: &str) -> String {
+        let from = self.from;
+        let conditions = &self.conditions;
+        let and = if conditions.is_empty() { "" } else { " AND " };
+        format!("SELECT COUNT(*) FROM {from} WHERE t.inserted_xid >= {horizon}{and}{conditions}")
+    }
+}
+
+/// A transaction number below which every transaction had ended when this process last looked
+/// (`pg_snapshot_xmin` of a snapshot it read): any later snapshot's horizon is at or above it, so
+/// a count's mark may start there (see `ListMark`).
+#[derive(Debug, Default)]
+pub(crate) struct Horizon(AtomicI64);
+
+impl Horizon {
+    /// The highest horizon seen.
+    pub(crate) fn get(&self) -> i64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// Takes note of a snapshot's horizon.
+    pub(crate) fn observe(&self, xmin: i64) {
+        self.0.fetch_max(xmin, Ordering::AcqRel);
+    }
+}
+
+/// The data's horizon as the current statement sees it.
+pub(crate) const SNAPSHOT_HORIZON: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
+
+/// The commits so far that changed rows a list count reads (migration 0009).
+const LIST_CHANGES: &str = "(SELECT changes FROM list_changes WHERE id = 1)";
+
+/// More transactions than this since a mark, and its range of new tickets may hold about as
+/// many rows as a fresh count reads: count afresh.
+const MAX_MARK_AGE: i64 = 20_000;
 
 fn list_sql(q: &TicketQuery) -> ListSql {
     let mut p = Params::default();
@@ -1063,6 +1109,7 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         }
     };
     let count_params = p.0.len();
+    let all_conditions = conditions.join(" AND ");
     // Without conditions on the ticket row itself, count the driving index table alone.
     let count_from = if listing != "t" && !conditions.iter().any(|c| c.contains("t.")) {
         from.split(" JOIN ").next().unwrap_or(from)
@@ -1097,6 +1144,8 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         count,
         params: p,
         count_params,
+        from,
+        conditions: all_conditions,
     }
 }
 
@@ -1104,33 +1153,102 @@ pub(crate) async fn list_tickets(
     db: &Db,
     q: &TicketQuery,
     parsed: &ParsedTickets,
+    horizon: &Horizon,
 ) -> Result<TicketPage, StoreError> {
-    let ListSql {
-        select,
-        count,
-        params,
-        count_params,
-    } = list_sql(q);
+    let sql = list_sql(q);
     let client = db.client().await?;
-    let select_params = params.typed(usize::MAX);
-    let page = client.query_typed(&select, &select_params);
-    let (total, rows) = if q.with_total {
-        let count_params = params.typed(count_params);
+    let select_params = sql.params.typed(usize::MAX);
+    let page = client.query_typed(&sql.select, &select_params);
+    let (total, mark, rows) = if q.with_total {
+        // The count and its mark in one statement, so in one snapshot: the changes so far, and
+        // the matches among tickets from a horizon this process saw before (so at or below the
+        // statement's own).
+        let start = horizon.get();
+        let count_and_mark = format!(
+            "SELECT ({count}) AS total, {LIST_CHANGES} AS changes, {SNAPSHOT_HORIZON} AS horizon, \
+             ({inserted}) AS unsettled",
+            count = sql.count,
+            inserted = sql.inserted_count(&format!("${}", sql.count_params + 1)),
+        );
+        let mut count_params = sql.params.typed(sql.count_params);
+        count_params.push((&start, Type::INT8));
         // Both queries are sent before either answer is awaited: one round trip.
-        let (total, rows) = try_join(client.query_typed_one(&count, &count_params), page)
-            .await
-            .map_err(db_err)?;
-        let total: i64 = total.try_get(0).map_err(db_err)?;
-        (Some(u64::try_from(total).unwrap_or(0)), rows)
+        let (counted, rows) =
+            try_join(client.query_typed_one(&count_and_mark, &count_params), page)
+                .await
+                .map_err(db_err)?;
+        let total: i64 = counted.try_get("total").map_err(db_err)?;
+        let unsettled: i64 = counted.try_get("unsettled").map_err(db_err)?;
+        horizon.observe(counted.try_get("horizon").map_err(db_err)?);
+        let mark = ListMark {
+            changes: counted.try_get("changes").map_err(db_err)?,
+            last_insert: start,
+            unsettled: u64::try_from(unsettled).unwrap_or(0),
+        };
+        (Some(u64::try_from(total).unwrap_or(0)), Some(mark), rows)
     } else {
-        (None, page.await.map_err(db_err)?)
+        (None, None, page.await.map_err(db_err)?)
     };
     let items = rows::all(&rows, |row| rows::ticket(row, parsed))?;
-    Ok(TicketPage {
-        total,
-        items,
-        mark: None,
-    })
+    Ok(TicketPage { total, items, mark })
+}
+
+/// The matches of `q` among the tickets inserted since `since` was taken, if no commit since
+/// changed a row that lists count (see `Store::count_inserted_since`): the range from the mark's
+/// horizon counted again, less what the mark had counted of it, in one statement with the
+/// change counter and the range from a newer horizon, which becomes the new mark.
+pub(crate) async fn count_inserted_since(
+    db: &Db,
+    q: &TicketQuery,
+    since: ListMark,
+    horizon: &Horizon,
+) -> Result<Option<(u64, ListMark)>, StoreError> {
+    let start = horizon.get().max(since.last_insert);
+    if start - since.last_insert > MAX_MARK_AGE {
+        return Ok(None);
+    }
+    let sql = list_sql(q);
+    let n = sql.count_params;
+    let unchanged = format!("{LIST_CHANGES} = ${}", n + 3);
+    let statement = format!(
+        "SELECT {LIST_CHANGES} AS changes, {SNAPSHOT_HORIZON} AS horizon, \
+         CASE WHEN {unchanged} THEN ({since_mark}) END AS since_mark, \
+         CASE WHEN {unchanged} THEN ({since_start}) END AS since_start",
+        since_mark = sql.inserted_count(&format!("${}", n + 1)),
+        since_start = sql.inserted_count(&format!("${}", n + 2)),
+    );
+    let mut params = sql.params.typed(n);
+    params.push((&since.last_insert, Type::INT8));
+    params.push((&start, Type::INT8));
+    params.push((&since.changes, Type::INT8));
+    let client = db.client().await?;
+    let row = client
+        .query_typed_one(&statement, &params)
+        .await
+        .map_err(db_err)?;
+    horizon.observe(row.try_get("horizon").map_err(db_err)?);
+    let changes: i64 = row.try_get("changes").map_err(db_err)?;
+    let since_mark: Option<i64> = row.try_get("since_mark").map_err(db_err)?;
+    let since_start: Option<i64> = row.try_get("since_start").map_err(db_err)?;
+    let (Some(since_mark), Some(since_start)) = (since_mark, since_start) else {
+        return Ok(None);
+    };
+    // The mark's own matches in its range were committed, and nothing but insertions came
+    // since, so they are all counted again; fewer would mean the premise broke: count afresh.
+    let Some(added) = u64::try_from(since_mark)
+        .ok()
+        .and_then(|now| now.checked_sub(since.unsettled))
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        added,
+        ListMark {
+            changes,
+            last_insert: start,
+            unsettled: u64::try_from(since_start).unwrap_or(0),
+        },
+    )))
 }
 
 /// `EXPLAIN` of a list query's page select, then of its count, one line per plan line.
@@ -1140,6 +1258,7 @@ pub(crate) async fn query_plan(db: &Db, q: &TicketQuery) -> Result<Vec<String>, 
         count,
         params,
         count_params,
+        ..
     } = list_sql(q);
     let client = db.client().await?;
     let mut lines = Vec::new();
@@ -1153,4 +1272,27 @@ pub(crate) async fn query_plan(db: &Db, q: &TicketQuery) -> Result<Vec<String>, 
         }
     }
     Ok(lines)
+}
+
+/// `EXPLAIN` of the count of a list's matches among the tickets inserted from `horizon` on.
+pub(crate) async fn inserted_count_plan(
+    db: &Db,
+    q: &TicketQuery,
+    horizon: i64,
+) -> Result<Vec<String>, StoreError> {
+    let sql = list_sql(q);
+    let statement = format!(
+        "EXPLAIN {}",
+        sql.inserted_count(&format!("${}", sql.count_params + 1))
+    );
+    let mut params = sql.params.typed(sql.count_params);
+    params.push((&horizon, Type::INT8));
+    let client = db.client().await?;
+    let rows = client
+        .query_typed(&statement, &params)
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(|row| row.try_get::<_, String>(0).map_err(db_err))
+        .collect()
 }

@@ -173,6 +173,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "change_counter",
         include_str!("../migrations/0008_change_counter.sql"),
     ),
+    (
+        9,
+        "list_marks",
+        include_str!("../migrations/0009_list_marks.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.

@@ -696,6 +696,8 @@ fn list_mark(conn: &Connection) -> Result<ListMark, StoreError> {
             Ok(ListMark {
                 changes: r.get(0)?,
                 last_insert: r.get(1)?,
+                // One writer: every ticket past the newest rowid is new.
+                unsettled: 0,
             })
         })
     })

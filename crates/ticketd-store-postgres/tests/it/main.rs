@@ -453,11 +453,21 @@ async fn list_pages_are_read_through_an_index() {
             )
         })
         .collect();
+    // Where a count taken now would start its range of new tickets.
+    let horizon: i64 = admin_client(&database.url)
+        .await
+        .query_one(
+            "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
     for (name, query) in cases.into_iter().chain(seeking) {
         let plan = store
             .list_query_plan(TicketQuery {
                 with_total: true,
-                ..query
+                ..query.clone()
             })
             .await
             .unwrap();
@@ -473,7 +483,190 @@ async fn list_pages_are_read_through_an_index() {
             !page.iter().any(|line| line.contains("Seq Scan on tickets")),
             "{name}: {page:#?}"
         );
+        // The matches among new tickets are found through the range of new tickets, whichever
+        // index drives the list.
+        let inserted = store
+            .inserted_count_plan(query.clone(), horizon)
+            .await
+            .unwrap();
+        assert!(
+            inserted
+                .iter()
+                .any(|line| line.contains("tickets_inserted_xid")),
+            "{name}: {inserted:#?}"
+        );
     }
+}
+
+/// Copies ticket `from` as a new ticket `to` with its assignee and viewer rows, in the
+/// transaction `client` has open (a writer of another process, as far as the store can tell).
+async fn copy_ticket(client: &tokio_postgres::Client, from: uuid::Uuid, to: uuid::Uuid) {
+    client
+        .execute(
+            "INSERT INTO tickets (id, serial, org_id, kind, title, applicant_id, applicant_display, \
+             flow_id, state, approval_step, round, steps, cc_users, payload, comment, scope, \
+             archived, confirmed, deleted, version, created_at, updated_at) \
+             SELECT $2, serial || '9', org_id, kind, title, applicant_id, applicant_display, \
+             flow_id, state, approval_step, round, steps, cc_users, payload, comment, scope, \
+             archived, confirmed, deleted, version, created_at, updated_at FROM tickets WHERE id = $1",
+            &[&from, &to],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, \
+             created_at, state, kind, archived, deleted) \
+             SELECT $2, user_id, level, current, awaiting, created_at, state, kind, archived, \
+             deleted FROM ticket_assignees WHERE ticket_id = $1",
+            &[&from, &to],
+        )
+        .await
+        .unwrap();
+    client
+        .execute(
+            "INSERT INTO ticket_viewers (ticket_id, user_id, created_at, state, kind, archived, \
+             deleted) SELECT $2, user_id, created_at, state, kind, archived, deleted \
+             FROM ticket_viewers WHERE ticket_id = $1",
+            &[&from, &to],
+        )
+        .await
+        .unwrap();
+}
+
+/// With writers in several processes, transactions commit out of the order of their numbers: a
+/// ticket whose transaction began before a count and commits after it must still be counted
+/// once, and a change made outside the store (here plain SQL) must make lists count afresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remembered_counts_hold_when_writers_commit_out_of_order() {
+    use ticketd_core::flow::LevelMode;
+    use ticketd_core::store::{TicketQuery, Visibility};
+    use ticketd_store_tests::fixture::{World, at};
+    let Some(admin) = admin_url() else { return };
+    let database = TestDatabase::create(admin).await;
+    let (store, _) = PostgresStore::connect(&options(&database.url))
+        .await
+        .unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let cached: Arc<dyn Store> = Arc::new(ticketd_core::cache::CachedStore::new(store.clone()));
+    let w = World::new(cached.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let awaiting = TicketQuery {
+        awaiting: Some(w.bob.id()),
+        with_total: true,
+        ..TicketQuery::new(Visibility::Related {
+            user: w.bob.id(),
+            orgs: Vec::new(),
+        })
+    };
+    let searched = TicketQuery {
+        search: vec![vec![vec!["late".into()]]],
+        with_total: true,
+        ..TicketQuery::new(Visibility::All)
+    };
+    let same_counts = |step: &'static str| {
+        let (cached, store) = (cached.clone(), store.clone());
+        let lists = [awaiting.clone(), searched.clone()];
+        async move {
+            let mut totals = Vec::new();
+            for list in lists {
+                let remembered = cached.list_tickets(list.clone()).await.unwrap().total;
+                let fresh = store.list_tickets(list).await.unwrap().total;
+                assert_eq!(remembered, fresh, "{step}");
+                totals.push(fresh.unwrap());
+            }
+            totals
+        }
+    };
+    let first = w.open(&w.alice, "general", "late one", at(1)).await;
+    assert_eq!(same_counts("one ticket").await, [1, 1]);
+
+    // Another writer takes its transaction number now and commits only after later ones.
+    let other = admin_client(&database.url).await;
+    other
+        .batch_execute("BEGIN; SELECT pg_current_xact_id();")
+        .await
+        .unwrap();
+    w.open(&w.alice, "general", "late two", at(2)).await;
+    assert_eq!(same_counts("a later number committed first").await, [2, 2]);
+    let copy = uuid::Uuid::now_v7();
+    copy_ticket(&other, first.id.0, copy).await;
+    other.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(same_counts("the earlier number committed").await, [3, 3]);
+    w.open(&w.alice, "general", "late three", at(3)).await;
+    assert_eq!(same_counts("one more").await, [4, 4]);
+
+    // A change to an existing ticket's rows, from plain SQL in a transaction that began before
+    // the count: the change counter moves at its commit, and lists count afresh.
+    other
+        .batch_execute("BEGIN; SELECT pg_current_xact_id();")
+        .await
+        .unwrap();
+    w.open(&w.alice, "general", "late four", at(4)).await;
+    assert_eq!(same_counts("before the change").await, [5, 5]);
+    other
+        .execute(
+            "DELETE FROM ticket_assignees WHERE ticket_id = $1",
+            &[&first.id.0],
+        )
+        .await
+        .unwrap();
+    other
+        .execute("UPDATE tickets SET title = 'early' WHERE id = $1", &[&copy])
+        .await
+        .unwrap();
+    other.batch_execute("COMMIT").await.unwrap();
+    assert_eq!(same_counts("after the change").await, [4, 4]);
+    // A ticket row changed alone (no assignee or viewer row with it).
+    for (title, counts) in [("late again", [4, 5]), ("early", [4, 4])] {
+        other
+            .execute(
+                "UPDATE tickets SET title = $1 WHERE id = $2",
+                &[&title, &copy],
+            )
+            .await
+            .unwrap();
+        assert_eq!(same_counts("a title changed").await, counts);
+    }
+
+    // Rows added to an old ticket change its lists too; rows of a ticket opened in the same
+    // transaction do not count as a change.
+    let added = uuid::Uuid::now_v7();
+    other.batch_execute("BEGIN").await.unwrap();
+    copy_ticket(&other, copy, added).await;
+    other
+        .execute(
+            "INSERT INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, \
+             created_at, state, kind) SELECT ticket_id, user_id, level, current, awaiting, \
+             created_at, state, kind FROM ticket_assignees WHERE ticket_id = $1 LIMIT 1 \
+             ON CONFLICT DO NOTHING",
+            &[&added],
+        )
+        .await
+        .unwrap();
+    let changes = "SELECT changes FROM list_changes";
+    let before: i64 = other.query_one(changes, &[]).await.unwrap().get(0);
+    other.batch_execute("COMMIT").await.unwrap();
+    let after: i64 = other.query_one(changes, &[]).await.unwrap().get(0);
+    assert_eq!(after, before, "opening a ticket with its rows is no change");
+    assert_eq!(same_counts("a copy opened").await, [5, 4]);
+    other
+        .execute(
+            "INSERT INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, \
+             created_at, state, kind) SELECT $1, user_id, level, current, awaiting, created_at, \
+             state, kind FROM ticket_assignees WHERE ticket_id = $2",
+            &[&first.id.0, &added],
+        )
+        .await
+        .unwrap();
+    let after_insert: i64 = other.query_one(changes, &[]).await.unwrap().get(0);
+    assert_eq!(
+        after_insert,
+        after + 1,
+        "a step added to an old ticket is a change"
+    );
+    assert_eq!(same_counts("a step added to an old ticket").await, [6, 4]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
