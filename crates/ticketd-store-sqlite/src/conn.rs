@@ -8,14 +8,24 @@
 
 use rusqlite::{Connection, OpenFlags};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use ticketd_core::StoreError;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 /// The most jobs committed in one transaction.
 const MAX_BATCH: usize = 512;
+
+/// How long a read may run on the thread of the task that asked for it before SQLite interrupts
+/// it and it runs again on the blocking pool. Most reads (a page, a ticket, a token) take tens
+/// of microseconds, and sending each to the blocking pool and back cost about a tenth of a list
+/// request's CPU in wake-ups and thread switches; a read that takes longer (a first count over
+/// a large table) wastes at most this much before it moves, and keeps an async worker no longer.
+const INLINE_READ_BUDGET: Duration = Duration::from_micros(250);
+
+/// SQLite virtual machine instructions between two looks at a read's deadline.
+const BUDGET_CHECK_EVERY_OPS: i32 = 1_000;
 
 /// How durable a commit is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -70,8 +80,80 @@ pub(crate) struct Pool {
     /// (a list count) is exact while the epoch stays the same.
     write_epoch: Arc<AtomicU64>,
     writer: mpsc::Sender<Job>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Vec<Reader>>,
     reader_permits: Arc<Semaphore>,
+}
+
+/// A read-only connection and the deadline its progress handler enforces.
+struct Reader {
+    conn: Connection,
+    budget: Arc<ReadBudget>,
+}
+
+/// The deadline of the read under way on one reader connection, checked by SQLite's progress
+/// handler: a read on an async worker's thread gets one; a read on the blocking pool has none.
+struct ReadBudget {
+    origin: Instant,
+    /// Nanoseconds after `origin`; 0: no deadline.
+    deadline: AtomicU64,
+    /// Set by the handler when it interrupted a statement.
+    exceeded: AtomicBool,
+}
+
+impl ReadBudget {
+    fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            deadline: AtomicU64::new(0),
+            exceeded: AtomicBool::new(false),
+        }
+    }
+
+    fn nanos_since_origin(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn start(&self, allowance: Duration) {
+        self.exceeded.store(false, Ordering::Relaxed);
+        let allowance = u64::try_from(allowance.as_nanos()).unwrap_or(u64::MAX);
+        let deadline = self.nanos_since_origin().saturating_add(allowance).max(1);
+        self.deadline.store(deadline, Ordering::Relaxed);
+    }
+
+    /// Ends the deadline; whether the read ran past it (and so was cut short).
+    fn finish(&self) -> bool {
+        self.deadline.store(0, Ordering::Relaxed);
+        self.exceeded.swap(false, Ordering::Relaxed)
+    }
+
+    /// The progress handler's test: `true` interrupts the statement.
+    fn past_deadline(&self) -> bool {
+        let deadline = self.deadline.load(Ordering::Relaxed);
+        if deadline != 0 && self.nanos_since_origin() > deadline {
+            self.exceeded.store(true, Ordering::Relaxed);
+            return true;
+        }
+        false
+    }
+}
+
+fn open_reader(options: &SqliteOptions) -> Result<Reader, StoreError> {
+    let mut conn = open_connection(options, true)?;
+    let budget = Arc::new(ReadBudget::new());
+    let watched = Arc::clone(&budget);
+    conn.progress_handler(
+        BUDGET_CHECK_EVERY_OPS,
+        Some(move || watched.past_deadline()),
+    )
+    .map_err(db_err)?;
+    Ok(Reader { conn, budget })
+}
+
+/// What a read on the caller's thread came to.
+enum Inline<R> {
+    Done(Result<R, StoreError>),
+    /// It ran past [`INLINE_READ_BUDGET`] and was interrupted; nothing of it is kept.
+    OverBudget,
 }
 
 impl std::fmt::Debug for Pool {
@@ -234,7 +316,7 @@ impl Pool {
         let writer_conn = open_connection(options, false)?;
         let migrated = migrate(&writer_conn)?;
         let readers = (0..options.readers.max(1))
-            .map(|_| open_connection(options, true))
+            .map(|_| open_reader(options))
             .collect::<Result<Vec<_>, _>>()?;
         let (sender, receiver) = mpsc::channel::<Job>(4096);
         let write_epoch = Arc::new(AtomicU64::new(0));
@@ -332,8 +414,54 @@ impl Pool {
             .map_err(|_closed| StoreError::Unavailable("writer stopped".into()))?
     }
 
-    /// Runs `job` on a reader connection in the blocking pool.
+    /// Runs `job` on a reader connection: first on the calling thread, if a connection is free
+    /// at once, within [`INLINE_READ_BUDGET`]; a job that runs past it is interrupted and runs
+    /// again, from the start, on the blocking pool (so it must not depend on running once).
     pub(crate) async fn read<R, F>(self: &Arc<Self>, job: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: Fn(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        if let Ok(permit) = Arc::clone(&self.reader_permits).try_acquire_owned() {
+            match self.read_here(permit, &job) {
+                Inline::Done(result) => return result,
+                Inline::OverBudget => {}
+            }
+        }
+        self.read_on_pool(job).await
+    }
+
+    fn read_here<R, F>(self: &Arc<Self>, permit: OwnedSemaphorePermit, job: &F) -> Inline<R>
+    where
+        F: Fn(&Connection) -> Result<R, StoreError>,
+    {
+        let lease = match self.take_reader() {
+            Ok(reader) => Lease {
+                reader: Some(reader),
+                pool: Arc::clone(self),
+                _permit: permit,
+            },
+            Err(e) => return Inline::Done(Err(e)),
+        };
+        let Some(reader) = &lease.reader else {
+            return Inline::Done(Err(StoreError::Unavailable("no reader available".into())));
+        };
+        reader.budget.start(INLINE_READ_BUDGET);
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&reader.conn)));
+        if reader.budget.finish() {
+            // An interrupted statement may leave a read transaction the job had opened.
+            if !reader.conn.is_autocommit() {
+                let _ = reader.conn.execute_batch("ROLLBACK");
+            }
+            return Inline::OverBudget;
+        }
+        Inline::Done(result.unwrap_or_else(|_panicked| {
+            Err(StoreError::Other("a read panicked (see the log)".into()))
+        }))
+    }
+
+    /// Runs `job` on a reader connection in the blocking pool, without a deadline.
+    pub(crate) async fn read_on_pool<R, F>(self: &Arc<Self>, job: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
@@ -355,12 +483,12 @@ impl Pool {
         // freed for another caller before the connection is back in the pool.
         tokio::task::spawn_blocking(move || {
             let lease = Lease {
-                conn: Some(pool.take_reader()?),
+                reader: Some(pool.take_reader()?),
                 pool,
                 _permit: permit,
             };
-            match &lease.conn {
-                Some(conn) => job(conn),
+            match &lease.reader {
+                Some(reader) => job(&reader.conn),
                 None => Err(StoreError::Unavailable("no reader available".into())),
             }
         })
@@ -368,7 +496,7 @@ impl Pool {
         .map_err(|e| StoreError::Other(Box::new(e)))?
     }
 
-    fn take_reader(&self) -> Result<Connection, StoreError> {
+    fn take_reader(&self) -> Result<Reader, StoreError> {
         let mut readers = self
             .readers
             .lock()
@@ -378,9 +506,9 @@ impl Pool {
             .ok_or_else(|| StoreError::Unavailable("no reader available".into()))
     }
 
-    fn return_reader(&self, conn: Connection) {
+    fn return_reader(&self, reader: Reader) {
         if let Ok(mut readers) = self.readers.lock() {
-            readers.push(conn);
+            readers.push(reader);
         }
     }
 }
@@ -389,14 +517,14 @@ impl Pool {
 /// together with the permit that allowed it.
 struct Lease {
     pool: Arc<Pool>,
-    conn: Option<Connection>,
+    reader: Option<Reader>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.take() {
-            self.pool.return_reader(conn);
+        if let Some(reader) = self.reader.take() {
+            self.pool.return_reader(reader);
         }
     }
 }
@@ -475,7 +603,7 @@ mod tests {
         let (started, is_running) = oneshot::channel::<()>();
         let pool = Arc::clone(pool);
         let holder = tokio::spawn(async move {
-            pool.read(move |_conn| {
+            pool.read_on_pool(move |_conn| {
                 let _ = started.send(());
                 let _ = released.recv();
                 Ok(())
@@ -543,5 +671,74 @@ mod tests {
             .await;
         assert!(failed.is_err());
         assert_eq!(pool.read(|_conn| Ok(7)).await.unwrap(), 7);
+    }
+
+    /// Counts to `n` in SQLite: a statement that runs for a while without touching a table.
+    fn count_to(conn: &Connection, n: i64) -> Result<i64, StoreError> {
+        conn.query_row(
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?1) \
+             SELECT count(*) FROM c",
+            [n],
+            |r| r.get(0),
+        )
+        .map_err(db_err)
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_quick_read_runs_once_on_the_calling_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, _) = Pool::open(&SqliteOptions::new(dir.path().join("quick.db"))).unwrap();
+        let caller = std::thread::current().id();
+        let runs = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&runs);
+        let (answer, thread) = pool
+            .read(move |conn| {
+                counted.fetch_add(1, Ordering::Relaxed);
+                Ok((count_to(conn, 10)?, std::thread::current().id()))
+            })
+            .await
+            .unwrap();
+        assert_eq!(answer, 10);
+        assert_eq!(thread, caller);
+        assert_eq!(runs.load(Ordering::Relaxed), 1);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_long_read_is_interrupted_and_runs_again_on_the_blocking_pool() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteOptions {
+            readers: 1,
+            ..SqliteOptions::new(dir.path().join("long.db"))
+        };
+        let (pool, _) = Pool::open(&options).unwrap();
+        let caller = std::thread::current().id();
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&threads);
+        let answer = pool
+            .read(move |conn| {
+                seen.lock().unwrap().push(std::thread::current().id());
+                // Inside a read transaction, which an interrupted statement must not leave open.
+                let read = conn.unchecked_transaction().map_err(db_err)?;
+                let n = count_to(conn, 3_000_000)?;
+                read.commit().map_err(db_err)?;
+                Ok(n)
+            })
+            .await
+            .unwrap();
+        assert_eq!(answer, 3_000_000);
+        let threads = threads.lock().unwrap().clone();
+        assert_eq!(threads.len(), 2, "{threads:?}");
+        assert_eq!(threads[0], caller);
+        assert_ne!(threads[1], caller);
+        // The one connection is back, out of any transaction, and has no deadline left.
+        let after = pool
+            .read(|conn| Ok((conn.is_autocommit(), count_to(conn, 3_000_000)?)))
+            .await;
+        assert!(matches!(after, Ok((true, 3_000_000))), "{after:?}");
+        let on_pool = pool
+            .read_on_pool(|conn| count_to(conn, 3_000_000))
+            .await
+            .unwrap();
+        assert_eq!(on_pool, 3_000_000);
     }
 }

@@ -139,7 +139,7 @@ impl Store for SqliteStore {
         self.pool
             .read(move |c| {
                 c.prepare_cached("SELECT * FROM orgs WHERE name = ?1 COLLATE NOCASE")
-                    .and_then(|mut s| s.query_row([name], rows::org).optional())
+                    .and_then(|mut s| s.query_row([&name], rows::org).optional())
                     .map_err(db_err)
             })
             .await
@@ -231,7 +231,7 @@ impl Store for SqliteStore {
                 c.prepare_cached(&format!(
                     "SELECT {USER_COLUMNS} FROM users WHERE username = ?1"
                 ))
-                .and_then(|mut s| s.query_row([username], rows::user).optional())
+                .and_then(|mut s| s.query_row([&username], rows::user).optional())
                 .map_err(db_err)
             })
             .await
@@ -256,7 +256,7 @@ impl Store for SqliteStore {
                     .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
                     .map_err(db_err)?;
                 let mut users = Vec::with_capacity(ids.len());
-                for id in ids {
+                for id in &ids {
                     if let Some(user) = stmt
                         .query_row([id.0], rows::user)
                         .optional()
@@ -340,7 +340,7 @@ impl Store for SqliteStore {
                         "SELECT org_id, user_id, role_id FROM org_members WHERE org_id = ?1",
                     )
                     .map_err(db_err)?;
-                for org in orgs {
+                for org in &orgs {
                     let rows = stmt
                         .query_map([org.0], rows::membership)
                         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
@@ -744,7 +744,7 @@ impl Store for SqliteStore {
                 let mut stmt = c
                     .prepare_cached("SELECT * FROM flows WHERE org_id = ?1 ORDER BY created_at, id")
                     .map_err(db_err)?;
-                for org in orgs {
+                for org in &orgs {
                     let flows = stmt
                         .query_map([org.0], rows::flow)
                         .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
