@@ -282,6 +282,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "list_marks",
         include_str!("../migrations/0009_list_marks.sql"),
     ),
+    (
+        10,
+        "audit_org",
+        include_str!("../migrations/0010_audit_org.sql"),
+    ),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).
