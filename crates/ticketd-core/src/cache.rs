@@ -16,7 +16,7 @@
 //! (`token_memory.rs`; SQLite only).
 
 use crate::catalog::{Asset, CatalogQuery, Node};
-use crate::counts::{CountMemory, Remembered, count_key};
+use crate::counts::{CountMemory, ListFilter, Remembered, count_key};
 use crate::error::StoreError;
 use crate::flow::Flow;
 use crate::identity::{
@@ -164,7 +164,7 @@ impl CachedStore {
     /// insertions brought up to date by counting the new tickets alone; `None`: count afresh.
     async fn remembered_total(
         &self,
-        key: &str,
+        key: &ListFilter,
         query: &TicketQuery,
         version: Option<u64>,
     ) -> Result<Option<u64>, StoreError> {
@@ -180,7 +180,7 @@ impl CachedStore {
                 Some((added, now)) => {
                     let total = count + added;
                     self.counts.put(
-                        key.to_owned(),
+                        key.clone(),
                         Remembered {
                             version,
                             mark: Some(now),

@@ -35,32 +35,47 @@ pub(crate) struct Remembered {
 /// Counts by list filter, each with where it was computed.
 #[derive(Debug, Default)]
 pub(crate) struct CountMemory {
-    counts: Mutex<HashMap<String, Remembered>>,
+    counts: Mutex<HashMap<ListFilter, Remembered>>,
 }
 
-/// The part of a query that decides its count (not the page, not the order).
-pub(crate) fn count_key(query: &TicketQuery) -> String {
-    let filter = TicketQuery {
+/// The part of a query that decides its count (not the page, not the order): the query with its
+/// page and order set to fixed values, compared and hashed field by field.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct ListFilter(TicketQuery);
+
+/// The part of `query` that decides its count.
+pub(crate) fn count_key(query: &TicketQuery) -> ListFilter {
+    ListFilter(TicketQuery {
         limit: 0,
         offset: 0,
         after: None,
         order: TicketOrder::CreatedDesc,
         with_total: true,
         ..query.clone()
-    };
-    format!("{filter:?}")
+    })
+}
+
+impl ListFilter {
+    /// The same filter read in `order`: what decides which rows come in which order (see
+    /// `positions::list_key`).
+    pub(crate) fn ordered(&self, order: TicketOrder) -> Self {
+        Self(TicketQuery {
+            order,
+            ..self.0.clone()
+        })
+    }
 }
 
 impl CountMemory {
     /// What is remembered of `key`, wherever it was taken.
-    pub(crate) fn get(&self, key: &str) -> Option<Remembered> {
+    pub(crate) fn get(&self, key: &ListFilter) -> Option<Remembered> {
         self.counts.lock().ok()?.get(key).copied()
     }
 
     /// Remembers a count for `key`; its `version` must have been read before the count's query
     /// ran, so a write that commits meanwhile moves the version past it. Nothing is kept when
     /// neither a version nor a mark says where the count belongs.
-    pub(crate) fn put(&self, key: String, remembered: Remembered) {
+    pub(crate) fn put(&self, key: ListFilter, remembered: Remembered) {
         if remembered.version.is_none() && remembered.mark.is_none() {
             return;
         }

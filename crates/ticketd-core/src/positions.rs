@@ -7,6 +7,7 @@
 //! version changes with every commit, and positions are kept per version: a write that moves a
 //! ticket into or out of a list (or adds one) never leaves an old position in use.
 
+use crate::counts::ListFilter;
 use crate::store::{PagePosition, TicketOrder, TicketQuery};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -29,7 +30,7 @@ struct Ends {
 /// Page ends by list filter and order.
 #[derive(Debug, Default)]
 pub(crate) struct PositionMemory {
-    lists: Mutex<HashMap<String, Ends>>,
+    lists: Mutex<HashMap<ListFilter, Ends>>,
 }
 
 /// Whether pages of `query` can start from a remembered position: ordered by creation time
@@ -43,13 +44,12 @@ pub(crate) fn seekable(query: &TicketQuery) -> bool {
 
 /// The part of a query that decides which rows come in which order (not the page): the count's
 /// key (see [`crate::counts::count_key`]) and the direction.
-pub(crate) fn list_key(count_key: &str, order: TicketOrder) -> String {
-    let direction = if order == TicketOrder::CreatedAsc {
-        "asc"
+pub(crate) fn list_key(count_key: &ListFilter, order: TicketOrder) -> ListFilter {
+    count_key.ordered(if order == TicketOrder::CreatedAsc {
+        TicketOrder::CreatedAsc
     } else {
-        "desc"
-    };
-    format!("{direction} {count_key}")
+        TicketOrder::CreatedDesc
+    })
 }
 
 impl PositionMemory {
@@ -57,7 +57,12 @@ impl PositionMemory {
     /// was remembered for this list at `version`; and whether it was also made to read the row
     /// before the page (one more row, first), whose position then marks where this page starts,
     /// so that the next request for the same page seeks straight to it.
-    pub(crate) fn start(&self, key: &str, version: u64, query: TicketQuery) -> (TicketQuery, bool) {
+    pub(crate) fn start(
+        &self,
+        key: &ListFilter,
+        version: u64,
+        query: TicketQuery,
+    ) -> (TicketQuery, bool) {
         let nearest = self.lists.lock().ok().and_then(|lists| {
             let list = lists.get(key).filter(|list| list.version == version)?;
             list.ends
@@ -95,7 +100,13 @@ impl PositionMemory {
     /// Remembers that the row at `end - 1` of the list `key` stands at `position`; `version`
     /// must have been read before the page's query ran, so a write that commits meanwhile moves
     /// the version past it.
-    pub(crate) fn remember(&self, key: &str, version: u64, end: u64, position: PagePosition) {
+    pub(crate) fn remember(
+        &self,
+        key: &ListFilter,
+        version: u64,
+        end: u64,
+        position: PagePosition,
+    ) {
         let Ok(mut lists) = self.lists.lock() else {
             return;
         };
@@ -116,7 +127,7 @@ impl PositionMemory {
             lists.clear();
         }
         lists.insert(
-            key.to_owned(),
+            key.clone(),
             Ends {
                 version,
                 ends: BTreeMap::from([(end, position)]),
@@ -139,6 +150,14 @@ mod tests {
         }
     }
 
+    /// A list of its own for each name (a title filter).
+    fn named(name: &str) -> ListFilter {
+        crate::counts::count_key(&TicketQuery {
+            title: Some(name.into()),
+            ..TicketQuery::new(Visibility::All)
+        })
+    }
+
     fn page(offset: u64) -> TicketQuery {
         TicketQuery {
             offset,
@@ -149,44 +168,44 @@ mod tests {
     #[test]
     fn a_page_starts_after_the_nearest_end_at_or_before_its_offset() {
         let memory = PositionMemory::default();
-        memory.remember("list", 7, 20, position(20));
-        memory.remember("list", 7, 40, position(40));
-        let (start, before) = memory.start("list", 7, page(40));
+        memory.remember(&named("list"), 7, 20, position(20));
+        memory.remember(&named("list"), 7, 40, position(40));
+        let (start, before) = memory.start(&named("list"), 7, page(40));
         assert_eq!(
             (start.after, start.offset, start.limit, before),
             (Some(position(40)), 0, 20, false)
         );
         // Between ends, the page also reads the row before it, to remember where it starts.
-        let (start, before) = memory.start("list", 7, page(55));
+        let (start, before) = memory.start(&named("list"), 7, page(55));
         assert_eq!(
             (start.after, start.offset, start.limit, before),
             (Some(position(40)), 14, 21, true)
         );
-        let (start, before) = memory.start("list", 7, page(39));
+        let (start, before) = memory.start(&named("list"), 7, page(39));
         assert_eq!(
             (start.after, start.offset, start.limit, before),
             (Some(position(20)), 18, 21, true)
         );
         // Before the first end, and for another list, nothing is known but the page can still
         // read the row before it.
-        let (start, before) = memory.start("list", 7, page(10));
+        let (start, before) = memory.start(&named("list"), 7, page(10));
         assert_eq!(
             (start.after, start.offset, start.limit, before),
             (None, 9, 21, true)
         );
-        let (start, before) = memory.start("other", 7, page(40));
+        let (start, before) = memory.start(&named("other"), 7, page(40));
         assert_eq!(
             (start.after, start.offset, start.limit, before),
             (None, 39, 21, true)
         );
         // The first page has no row before it, and a page without a limit no page after it.
-        assert_eq!(memory.start("list", 7, page(0)), (page(0), false));
+        assert_eq!(memory.start(&named("list"), 7, page(0)), (page(0), false));
         let unlimited = TicketQuery {
             limit: 0,
             ..page(10)
         };
         assert_eq!(
-            memory.start("other", 7, unlimited.clone()),
+            memory.start(&named("other"), 7, unlimited.clone()),
             (unlimited, false)
         );
     }
@@ -194,15 +213,15 @@ mod tests {
     #[test]
     fn ends_belong_to_one_data_version() {
         let memory = PositionMemory::default();
-        let after = |version, offset| memory.start("list", version, page(offset)).0.after;
-        memory.remember("list", 7, 20, position(20));
+        let after = |version, offset| memory.start(&named("list"), version, page(offset)).0.after;
+        memory.remember(&named("list"), 7, 20, position(20));
         assert_eq!(after(7, 20), Some(position(20)));
         assert_eq!(after(8, 20), None);
         // Another version replaces the list's ends, whichever way it goes.
-        memory.remember("list", 8, 40, position(41));
+        memory.remember(&named("list"), 8, 40, position(41));
         assert_eq!(after(8, 20), None);
         assert_eq!(after(8, 40), Some(position(41)));
-        memory.remember("list", 7, 20, position(20));
+        memory.remember(&named("list"), 7, 20, position(20));
         assert_eq!(after(8, 40), None);
         assert_eq!(after(7, 40), Some(position(20)));
     }
@@ -220,8 +239,8 @@ mod tests {
         query.after = Some(position(1));
         assert!(!seekable(&query));
         assert_ne!(
-            list_key("k", TicketOrder::CreatedAsc),
-            list_key("k", TicketOrder::CreatedDesc)
+            list_key(&named("k"), TicketOrder::CreatedAsc),
+            list_key(&named("k"), TicketOrder::CreatedDesc)
         );
     }
 
@@ -229,12 +248,21 @@ mod tests {
     fn memory_stays_bounded() {
         let memory = PositionMemory::default();
         for end in 1..=(MAX_ENDS as u64 + 10) {
-            memory.remember("list", 1, end, position(i64::try_from(end).unwrap_or(0)));
+            memory.remember(
+                &named("list"),
+                1,
+                end,
+                position(i64::try_from(end).unwrap_or(0)),
+            );
         }
-        let kept = memory.lists.lock().map(|l| l["list"].ends.len()).ok();
+        let kept = memory
+            .lists
+            .lock()
+            .map(|l| l[&named("list")].ends.len())
+            .ok();
         assert_eq!(kept, Some(MAX_ENDS));
         for n in 0..=MAX_LISTS {
-            memory.remember(&format!("list {n}"), 1, 20, position(1));
+            memory.remember(&named(&format!("list {n}")), 1, 20, position(1));
         }
         let lists = memory.lists.lock().map(|l| l.len()).ok();
         assert!(lists.is_some_and(|n| n <= MAX_LISTS));

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 /// Which tickets a caller may see in a list.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Visibility {
     /// Every ticket (system admins and auditors).
     All,
@@ -26,7 +26,7 @@ pub enum Visibility {
 }
 
 /// Sort order of ticket lists.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TicketOrder {
     /// Newest first (the default).
     CreatedDesc,
@@ -42,7 +42,7 @@ pub enum TicketOrder {
 }
 
 /// Columns ticket lists can be sorted by besides creation time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SortKey {
     /// Title.
     Title,
@@ -59,7 +59,7 @@ pub enum SortKey {
 }
 
 /// A ticket list query; every filter is optional and they combine with AND.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TicketQuery {
     /// Who is asking.
     pub visibility: Visibility,
@@ -118,7 +118,7 @@ pub struct TicketQuery {
 
 /// A row's place in a list ordered by creation time: its ticket's creation time and id (the
 /// tie-break every list index carries).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct PagePosition {
     /// The ticket's creation time.
     pub created_at: DateTime<Utc>,
