@@ -796,7 +796,7 @@ impl Params {
         self.bind(value, Type::TEXT)
     }
 
-    /// The first `count` parameters in the form `query_typed` takes.
+    /// The first `count` parameters with their types (for [`prepared`], and `EXPLAIN`).
     fn typed(&self, count: usize) -> Vec<(&(dyn ToSql + Sync), Type)> {
         self.0
             .iter()

@@ -149,13 +149,6 @@ fn open_reader(options: &SqliteOptions) -> Result<Reader, StoreError> {
     Ok(Reader { conn, budget })
 }
 
-/// What a read on the caller's thread came to.
-enum Inline<R> {
-    Done(Result<R, StoreError>),
-    /// It ran past [`INLINE_READ_BUDGET`] and was interrupted; nothing of it is kept.
-    OverBudget,
-}
-
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool").finish_non_exhaustive()
@@ -427,42 +420,41 @@ impl Pool {
         R: Send + 'static,
         F: Fn(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        if let Ok(permit) = Arc::clone(&self.reader_permits).try_acquire_owned() {
-            match self.read_here(permit, &job) {
-                Inline::Done(result) => return result,
-                Inline::OverBudget => {}
-            }
+        if let Ok(permit) = Arc::clone(&self.reader_permits).try_acquire_owned()
+            && let Some(answer) = self.read_here(permit, &job).transpose()
+        {
+            return answer;
         }
         self.read_on_pool(job).await
     }
 
-    fn read_here<R, F>(self: &Arc<Self>, permit: OwnedSemaphorePermit, job: &F) -> Inline<R>
+    /// `job` on the calling thread within [`INLINE_READ_BUDGET`]; `Ok(None)`: it ran past it and
+    /// was interrupted, and nothing of it is kept.
+    fn read_here<R, F>(
+        self: &Arc<Self>,
+        permit: OwnedSemaphorePermit,
+        job: &F,
+    ) -> Result<Option<R>, StoreError>
     where
         F: Fn(&Connection) -> Result<R, StoreError>,
     {
-        let lease = match self.take_reader() {
-            Ok(reader) => Lease {
-                reader: Some(reader),
-                pool: Arc::clone(self),
-                _permit: permit,
-            },
-            Err(e) => return Inline::Done(Err(e)),
-        };
-        let Some(reader) = &lease.reader else {
-            return Inline::Done(Err(StoreError::Unavailable("no reader available".into())));
-        };
-        reader.budget.start(INLINE_READ_BUDGET);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&reader.conn)));
-        if reader.budget.finish() {
-            // An interrupted statement may leave a read transaction the job had opened.
-            if !reader.conn.is_autocommit() {
-                let _ = reader.conn.execute_batch("ROLLBACK");
+        self.lease(permit)?.with_reader(|reader| {
+            reader.budget.start(INLINE_READ_BUDGET);
+            let result =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&reader.conn)));
+            if reader.budget.finish() {
+                // An interrupted statement may leave a read transaction the job had opened.
+                if !reader.conn.is_autocommit() {
+                    let _ = reader.conn.execute_batch("ROLLBACK");
+                }
+                return Ok(None);
             }
-            return Inline::OverBudget;
-        }
-        Inline::Done(result.unwrap_or_else(|_panicked| {
-            Err(StoreError::Other("a read panicked (see the log)".into()))
-        }))
+            result
+                .unwrap_or_else(|_panicked| {
+                    Err(StoreError::Other("a read panicked (see the log)".into()))
+                })
+                .map(Some)
+        })
     }
 
     /// Runs `job` on a reader connection in the blocking pool, without a deadline.
@@ -487,18 +479,19 @@ impl Pool {
         // request timeout) the blocking job still runs to its end, and the permit must not be
         // freed for another caller before the connection is back in the pool.
         tokio::task::spawn_blocking(move || {
-            let lease = Lease {
-                reader: Some(pool.take_reader()?),
-                pool,
-                _permit: permit,
-            };
-            match &lease.reader {
-                Some(reader) => job(&reader.conn),
-                None => Err(StoreError::Unavailable("no reader available".into())),
-            }
+            pool.lease(permit)?.with_reader(|reader| job(&reader.conn))
         })
         .await
         .map_err(|e| StoreError::Other(Box::new(e)))?
+    }
+
+    /// A reader connection taken from the pool with the `permit` that allowed it.
+    fn lease(self: &Arc<Self>, permit: OwnedSemaphorePermit) -> Result<Lease, StoreError> {
+        Ok(Lease {
+            reader: Some(self.take_reader()?),
+            pool: Arc::clone(self),
+            _permit: permit,
+        })
     }
 
     fn take_reader(&self) -> Result<Reader, StoreError> {
@@ -524,6 +517,18 @@ struct Lease {
     pool: Arc<Pool>,
     reader: Option<Reader>,
     _permit: OwnedSemaphorePermit,
+}
+
+impl Lease {
+    fn with_reader<R>(
+        &self,
+        job: impl FnOnce(&Reader) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        match &self.reader {
+            Some(reader) => job(reader),
+            None => Err(StoreError::Unavailable("no reader available".into())),
+        }
+    }
 }
 
 impl Drop for Lease {
