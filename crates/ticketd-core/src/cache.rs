@@ -216,6 +216,10 @@ impl Store for CachedStore {
         self.inner.local_data_version()
     }
 
+    fn local_identity_version(&self) -> Option<u64> {
+        self.inner.local_identity_version()
+    }
+
     async fn count_inserted_since(
         &self,
         query: TicketQuery,
@@ -461,7 +465,7 @@ impl Store for CachedStore {
 
     async fn token_actor(&self, digest: [u8; 32]) -> Result<Option<TokenActor>, StoreError> {
         // Read before the lookup runs: a commit meanwhile moves the version past it.
-        let version = self.inner.local_data_version();
+        let version = self.inner.local_identity_version();
         if let Some(version) = version
             && let Some(kept) = self.tokens.get(&digest, version)
         {

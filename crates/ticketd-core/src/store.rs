@@ -434,6 +434,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn local_data_version(&self) -> Option<u64> {
         None
     }
+    /// Like [`Store::local_data_version`], for what a token lookup reads (tokens, users,
+    /// memberships, the directory generation): a number known without a read that changes with
+    /// every commit that may change them, and may stay the same across other commits (SQLite:
+    /// ticket writes and comments); `None` when the backend knows none. By default the local
+    /// data version, which changes with every commit.
+    fn local_identity_version(&self) -> Option<u64> {
+        self.local_data_version()
+    }
     /// How many of the tickets `query` matches were inserted after `since`, with the mark of the
     /// read that counted them, if nothing but ticket insertions was committed since `since` (so a
     /// count taken at `since` plus this is exact). `None` when something else changed, when too

@@ -1,13 +1,14 @@
-//! Token lookups remembered while the store's local data version is unchanged.
+//! Token lookups remembered while the store's local identity version is unchanged.
 //!
-//! Every authenticated request reads its token, owner and memberships: on SQLite a hop to a
-//! reader thread and back, a tenth of a list request's CPU. A store whose every commit goes
-//! through this process knows its data version without a read ([`Store::local_data_version`]);
-//! while that version is the one a lookup was read at, no commit has happened since, so the
-//! lookup is still what a fresh read would give: revoking a token, deactivating a user or
-//! changing a membership is a commit, and the next request reads afresh.
+//! Every authenticated request reads its token, owner and memberships: on SQLite a read of
+//! three tables, a tenth of a list request's CPU. A store whose every commit goes through this
+//! process knows without a read a version that moves with every commit that may change what a
+//! lookup reads ([`Store::local_identity_version`]; SQLite: every commit but those of ticket
+//! writes and comments); while that version is the one a lookup was read at, the lookup is
+//! still what a fresh read would give: revoking a token, deactivating a user or changing a
+//! membership is such a commit, and the next request reads afresh.
 //!
-//! [`Store::local_data_version`]: crate::store::Store::local_data_version
+//! [`Store::local_identity_version`]: crate::store::Store::local_identity_version
 
 use crate::store::TokenActor;
 use std::collections::HashMap;

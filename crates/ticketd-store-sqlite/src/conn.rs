@@ -5,8 +5,11 @@
 //! only then answers each caller. A failing job rolls back to its savepoint without touching the
 //! others, so batching changes neither atomicity nor the per-ticket version checks. A batch with
 //! any job other than inserting new tickets also increases `change_counter` before it commits.
+//! A third thread copies the write-ahead log back into the database file (checkpoints), so the
+//! writer does not.
 
 use rusqlite::{Connection, OpenFlags};
+use std::ffi::c_int;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +29,18 @@ const INLINE_READ_BUDGET: Duration = Duration::from_micros(250);
 
 /// SQLite virtual machine instructions between two looks at a read's deadline.
 const BUDGET_CHECK_EVERY_OPS: i32 = 1_000;
+
+/// WAL frames (pages) after a commit at which the checkpointer thread is asked to copy the log
+/// back into the database file. SQLite's own default, 1,000 frames checkpointed by the writer in
+/// its commit, meant a checkpoint every 60-odd ticket openings (each writes about 15 pages):
+/// the writer spent a fifth of its time copying pages it would rewrite a moment later. With a
+/// longer log each page is copied once for many commits, and on another thread.
+const CHECKPOINT_AFTER_FRAMES: u32 = 8_192;
+
+/// How far (as a multiple of the checkpointer's threshold) the log may grow before the writer
+/// checkpoints in its own commit, as SQLite does by default: a bound on the log if the
+/// checkpointer falls behind.
+const WRITER_CHECKPOINT_FACTOR: u32 = 8;
 
 /// How durable a commit is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,6 +65,9 @@ pub struct SqliteOptions {
     /// How long a request waits for a free reader connection or a place in the writer's queue
     /// before the store answers `Unavailable` (a 503), instead of queueing without bound.
     pub acquire_timeout: Duration,
+    /// WAL frames at which the checkpointer thread copies the log into the database; the
+    /// writer itself does at [`WRITER_CHECKPOINT_FACTOR`] times this.
+    pub checkpoint_after_frames: u32,
 }
 
 impl SqliteOptions {
@@ -61,24 +79,45 @@ impl SqliteOptions {
             durability: Durability::Full,
             busy_timeout_ms: 5_000,
             acquire_timeout: Duration::from_secs(3),
+            checkpoint_after_frames: CHECKPOINT_AFTER_FRAMES,
         }
     }
 }
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
 
-/// A queued write, and whether it may change data that already exists (every write but the
-/// insertion of a new ticket with its own rows).
+/// What a queued write may change, which decides the counters its commit moves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WriteScope {
+    /// Inserts a new ticket and rows of its own only (steps' index rows, history, comments,
+    /// outbox event, the day's serial counter): counts taken before stay exact up to it.
+    NewTicket,
+    /// Changes tickets and their own rows (and grants), nothing a token lookup reads.
+    Tickets,
+    /// Anything, tokens, users, memberships and the directory included.
+    Anything,
+}
+
+/// A queued write and what it may change.
 struct Job {
     run: Box<dyn FnOnce(&Connection) -> Completion + Send>,
-    changes_existing: bool,
+    scope: WriteScope,
+}
+
+/// Commit counters the writer increases before it answers anyone.
+#[derive(Default)]
+struct Epochs {
+    /// Every commit: anything derived from the data at one epoch (a list count) is exact while
+    /// the epoch stays the same.
+    data: AtomicU64,
+    /// Every commit with a write of [`WriteScope::Anything`]: a token lookup (token, owner,
+    /// memberships, directory generation) is exact while this stays the same.
+    identity: AtomicU64,
 }
 
 pub(crate) struct Pool {
     acquire_timeout: Duration,
-    /// Increased by the writer after every commit: anything derived from the data at one epoch
-    /// (a list count) is exact while the epoch stays the same.
-    write_epoch: Arc<AtomicU64>,
+    epochs: Arc<Epochs>,
     writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Reader>>,
     reader_permits: Arc<Semaphore>,
@@ -311,23 +350,34 @@ impl Pool {
         if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Other(Box::new(e)))?;
         }
-        let writer_conn = open_connection(options, false)?;
+        let mut writer_conn = open_connection(options, false)?;
         let migrated = migrate(&writer_conn)?;
+        let checkpointer = Checkpointer::start(options)?;
+        // Replaces SQLite's automatic checkpoint (the same hook) on the writer's connection.
+        writer_conn
+            .wal_hook(Some(
+                move |wal: &mut rusqlite::hooks::Wal, frames: c_int| {
+                    checkpointer.after_commit(wal, frames);
+                    // An error here would make the COMMIT that has already happened fail.
+                    Ok(())
+                },
+            ))
+            .map_err(db_err)?;
         let readers = (0..options.readers.max(1))
             .map(|_| open_reader(options))
             .collect::<Result<Vec<_>, _>>()?;
         let (sender, receiver) = mpsc::channel::<Job>(4096);
-        let write_epoch = Arc::new(AtomicU64::new(0));
-        let epoch = Arc::clone(&write_epoch);
+        let epochs = Arc::new(Epochs::default());
+        let counters = Arc::clone(&epochs);
         std::thread::Builder::new()
             .name("ticketd-sqlite-writer".into())
-            .spawn(move || writer_loop(writer_conn, receiver, &epoch))
+            .spawn(move || writer_loop(writer_conn, receiver, &counters))
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         let n_readers = readers.len();
         Ok((
             Arc::new(Self {
                 acquire_timeout: options.acquire_timeout,
-                write_epoch,
+                epochs,
                 writer: sender,
                 readers: Mutex::new(readers),
                 reader_permits: Arc::new(Semaphore::new(n_readers)),
@@ -336,9 +386,15 @@ impl Pool {
         ))
     }
 
-    /// The number of commits so far (see `write_epoch`).
+    /// The number of commits so far (see [`Epochs::data`]).
     pub(crate) fn write_epoch(&self) -> u64 {
-        self.write_epoch.load(Ordering::Acquire)
+        self.epochs.data.load(Ordering::Acquire)
+    }
+
+    /// The number of commits so far that may have changed what a token lookup reads (see
+    /// [`Epochs::identity`]).
+    pub(crate) fn identity_epoch(&self) -> u64 {
+        self.epochs.identity.load(Ordering::Acquire)
     }
 
     /// Runs `job` in the writer's next transaction; answers after the commit.
@@ -347,7 +403,18 @@ impl Pool {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        self.queue(job, true).await
+        self.queue(job, WriteScope::Anything).await
+    }
+
+    /// Like [`Pool::write`], for a job that writes tickets and their own rows only, nothing a
+    /// token lookup reads (tokens, users, memberships, the directory): token lookups kept in
+    /// memory stay exact across its commit.
+    pub(crate) async fn write_tickets<R, F>(&self, job: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+    {
+        self.queue(job, WriteScope::Tickets).await
     }
 
     /// Like [`Pool::write`], for a job that only inserts a new ticket and rows of its own (its
@@ -359,10 +426,10 @@ impl Pool {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        self.queue(job, false).await
+        self.queue(job, WriteScope::NewTicket).await
     }
 
-    async fn queue<R, F>(&self, job: F, changes_existing: bool) -> Result<R, StoreError>
+    async fn queue<R, F>(&self, job: F, scope: WriteScope) -> Result<R, StoreError>
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
@@ -393,10 +460,7 @@ impl Pool {
                 let _ = reply.send(answer);
             }) as Completion
         });
-        let job = Job {
-            run,
-            changes_existing,
-        };
+        let job = Job { run, scope };
         match tokio::time::timeout(self.acquire_timeout, self.writer.send(job)).await {
             Ok(Ok(())) => {}
             Ok(Err(_closed)) => return Err(StoreError::Unavailable("writer stopped".into())),
@@ -539,7 +603,7 @@ impl Drop for Lease {
     }
 }
 
-fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>, epoch: &AtomicU64) {
+fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>, epochs: &Epochs) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
         batch.push(first);
@@ -558,7 +622,8 @@ fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>, epoch: &Atom
             }
             continue;
         }
-        let changes_existing = batch.iter().any(|job| job.changes_existing);
+        let changes_existing = batch.iter().any(|job| job.scope != WriteScope::NewTicket);
+        let changes_identity = batch.iter().any(|job| job.scope == WriteScope::Anything);
         let completions: Vec<Completion> = batch.drain(..).map(|job| (job.run)(&conn)).collect();
         let counted = if changes_existing {
             conn.execute_batch("UPDATE change_counter SET changes = changes + 1 WHERE id = 1")
@@ -574,12 +639,137 @@ fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>, epoch: &Atom
         match &commit {
             // Before anyone hears of the commit, so no reader can pair new data with an old epoch.
             Ok(()) => {
-                epoch.fetch_add(1, Ordering::Release);
+                epochs.data.fetch_add(1, Ordering::Release);
+                if changes_identity {
+                    epochs.identity.fetch_add(1, Ordering::Release);
+                }
             }
             Err(message) => tracing::error!(error = %message, "sqlite commit failed"),
         }
         for complete in completions {
             complete(commit.clone());
+        }
+    }
+}
+
+/// Where a checkpoint stands between the writer and the checkpointer thread.
+const CHECKPOINT_IDLE: u8 = 0;
+const CHECKPOINT_RUNNING: u8 = 1;
+const CHECKPOINT_CAUGHT_UP: u8 = 2;
+
+/// A pass of the checkpointer that finds fewer new frames than this is its last: the writer
+/// copies what is left in its next commit, a short pause.
+const CHECKPOINT_SMALL_PASS_FRAMES: c_int = 512;
+
+/// The most passes the checkpointer makes for one request from the writer.
+const CHECKPOINT_MAX_PASSES: usize = 4;
+
+/// The writer's side of the checkpointer thread, called after each commit with the log's length.
+///
+/// The thread copies the log back into the database file without blocking the writer or any
+/// reader (`PASSIVE`), in passes until few frames are new; the writer then copies the rest in
+/// its next commit. That last step matters: SQLite starts the log over (instead of appending)
+/// only when a write transaction begins with every frame copied, which under a steady stream of
+/// commits a thread of its own never sees. If the log still grows to
+/// [`WRITER_CHECKPOINT_FACTOR`] times the threshold, the writer checkpoints itself, as SQLite
+/// does by default.
+struct Checkpointer {
+    state: Arc<std::sync::atomic::AtomicU8>,
+    wake: std::sync::mpsc::SyncSender<()>,
+    threshold: c_int,
+    last_resort: c_int,
+}
+
+impl Checkpointer {
+    /// Starts the thread, on a connection of its own; it ends when the returned value is dropped
+    /// (with the writer's connection, which holds it).
+    fn start(options: &SqliteOptions) -> Result<Self, StoreError> {
+        let conn = open_connection(options, false)?;
+        let state = Arc::new(std::sync::atomic::AtomicU8::new(CHECKPOINT_IDLE));
+        let (wake, wakes) = std::sync::mpsc::sync_channel::<()>(1);
+        let shared = Arc::clone(&state);
+        std::thread::Builder::new()
+            .name("ticketd-checkpoint".into())
+            .spawn(move || {
+                while wakes.recv().is_ok() {
+                    checkpoint_in_passes(&conn);
+                    shared.store(CHECKPOINT_CAUGHT_UP, Ordering::Release);
+                }
+            })
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        let frames = |n: u32| c_int::try_from(n).unwrap_or(c_int::MAX);
+        Ok(Self {
+            state,
+            wake,
+            threshold: frames(options.checkpoint_after_frames),
+            last_resort: frames(
+                options
+                    .checkpoint_after_frames
+                    .saturating_mul(WRITER_CHECKPOINT_FACTOR),
+            ),
+        })
+    }
+
+    fn after_commit(&self, wal: &mut rusqlite::hooks::Wal, frames: c_int) {
+        let state = self.state.load(Ordering::Acquire);
+        match after_commit_step(state, frames, self.threshold, self.last_resort) {
+            AfterCommit::Nothing => {}
+            AfterCommit::WakeCheckpointer => {
+                self.state.store(CHECKPOINT_RUNNING, Ordering::Release);
+                if self.wake.try_send(()).is_err() {
+                    self.state.store(CHECKPOINT_IDLE, Ordering::Release);
+                }
+            }
+            AfterCommit::CheckpointHere => {
+                if let Err(e) = wal.checkpoint() {
+                    tracing::warn!(error = %e, frames, "sqlite writer's checkpoint failed");
+                }
+                if state == CHECKPOINT_CAUGHT_UP {
+                    self.state.store(CHECKPOINT_IDLE, Ordering::Release);
+                }
+            }
+        }
+    }
+}
+
+/// What the writer does about the log after a commit.
+#[derive(Debug, PartialEq, Eq)]
+enum AfterCommit {
+    Nothing,
+    WakeCheckpointer,
+    CheckpointHere,
+}
+
+/// The writer's checkpoint policy, given where the checkpointer stands and the log's length.
+fn after_commit_step(
+    state: u8,
+    frames: c_int,
+    threshold: c_int,
+    last_resort: c_int,
+) -> AfterCommit {
+    if frames >= last_resort || state == CHECKPOINT_CAUGHT_UP {
+        AfterCommit::CheckpointHere
+    } else if state == CHECKPOINT_IDLE && frames >= threshold {
+        AfterCommit::WakeCheckpointer
+    } else {
+        AfterCommit::Nothing
+    }
+}
+
+/// Passive checkpoints until one finds few new frames (or after a few passes).
+fn checkpoint_in_passes(conn: &Connection) {
+    let mut copied_up_to: c_int = 0;
+    for _ in 0..CHECKPOINT_MAX_PASSES {
+        let pass = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            row.get::<_, c_int>(1)
+        });
+        match pass {
+            Ok(log) if log - copied_up_to >= CHECKPOINT_SMALL_PASS_FRAMES => copied_up_to = log,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "sqlite checkpoint failed");
+                return;
+            }
         }
     }
 }
@@ -681,6 +871,68 @@ mod tests {
             .await;
         assert!(failed.is_err());
         assert_eq!(pool.read(|_conn| Ok(7)).await.unwrap(), 7);
+    }
+
+    #[test]
+    fn the_writer_wakes_the_checkpointer_once_and_copies_only_the_rest_itself() {
+        let step = |state, frames| after_commit_step(state, frames, 100, 800);
+        assert_eq!(step(CHECKPOINT_IDLE, 99), AfterCommit::Nothing);
+        assert_eq!(step(CHECKPOINT_IDLE, 100), AfterCommit::WakeCheckpointer);
+        // While the thread copies, commits go on without waking it again or copying.
+        assert_eq!(step(CHECKPOINT_RUNNING, 500), AfterCommit::Nothing);
+        // Once it has caught up, the writer copies the few frames since, so its next
+        // transaction can start the log over.
+        assert_eq!(step(CHECKPOINT_CAUGHT_UP, 40), AfterCommit::CheckpointHere);
+        assert_eq!(step(CHECKPOINT_CAUGHT_UP, 600), AfterCommit::CheckpointHere);
+        // A checkpointer far behind: the writer bounds the log itself, as SQLite does.
+        assert_eq!(step(CHECKPOINT_RUNNING, 800), AfterCommit::CheckpointHere);
+        assert_eq!(step(CHECKPOINT_IDLE, 900), AfterCommit::CheckpointHere);
+    }
+
+    /// The log's length and how much of it is copied into the database, read without copying.
+    fn log_status(path: &Path) -> (i64, i64) {
+        let conn = Connection::open(path).unwrap();
+        conn.query_row("PRAGMA wal_checkpoint(NOOP)", [], |row| {
+            Ok((row.get(1)?, row.get(2)?))
+        })
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_log_past_the_threshold_is_copied_back_by_the_checkpointer_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoint.db");
+        let options = SqliteOptions {
+            checkpoint_after_frames: 64,
+            ..SqliteOptions::new(&path)
+        };
+        let (pool, _) = Pool::open(&options).unwrap();
+        // About 100 pages in one commit: past the threshold, short of the writer's own
+        // checkpoint (8 times it) and of SQLite's default (1,000 pages), which this replaces.
+        pool.write(|conn| {
+            conn.execute_batch("CREATE TABLE filler (body BLOB)")
+                .map_err(db_err)?;
+            for _ in 0..100 {
+                conn.execute("INSERT INTO filler VALUES (zeroblob(4000))", [])
+                    .map_err(db_err)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let waited = Instant::now();
+        loop {
+            let (log, copied) = log_status(&path);
+            assert!((100..512).contains(&log), "{log} frames in the log");
+            if copied == log {
+                break;
+            }
+            assert!(
+                waited.elapsed() < Duration::from_secs(30),
+                "{copied} of {log} frames copied"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Counts to `n` in SQLite: a statement that runs for a while without touching a table.

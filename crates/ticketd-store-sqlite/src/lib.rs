@@ -766,7 +766,7 @@ impl Store for SqliteStore {
                 .await;
         }
         self.pool
-            .write(move |c| tickets::write_ticket(c, write))
+            .write_tickets(move |c| tickets::write_ticket(c, write))
             .await
     }
 
@@ -787,6 +787,11 @@ impl Store for SqliteStore {
     fn local_data_version(&self) -> Option<u64> {
         // This process's writer thread is the file's only writer (one serving process per file).
         Some(self.pool.write_epoch())
+    }
+
+    fn local_identity_version(&self) -> Option<u64> {
+        // Ticket writes and comments go through `write_tickets`; every other write moves it.
+        Some(self.pool.identity_epoch())
     }
 
     async fn count_inserted_since(
@@ -835,7 +840,7 @@ impl Store for SqliteStore {
 
     async fn add_comment(&self, comment: Comment) -> Result<(), StoreError> {
         self.pool
-            .write(move |c| tickets::insert_comment(c, &comment))
+            .write_tickets(move |c| tickets::insert_comment(c, &comment))
             .await
     }
 

@@ -1760,7 +1760,16 @@ pub async fn token_lookups_through_a_cache_see_every_change(store: Arc<dyn Store
     let through_cache = engine(cached.clone());
     let digest = ticketd_core::credentials::token_digest("kept-token");
     // Read twice with nothing committed between: the second may be answered from memory.
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
     let first = cached.token_actor(digest).await.unwrap().unwrap();
+    assert_eq!(cached.token_actor(digest).await.unwrap().unwrap(), first);
+    // Ticket writes between lookups change nothing a lookup reads (SQLite keeps it across them).
+    let ticket = w.open(&w.alice, "general", "between lookups", at(1)).await;
+    w.engine
+        .add_comment(&w.alice, ticket.id, "still me", at(1))
+        .await
+        .unwrap();
     assert_eq!(cached.token_actor(digest).await.unwrap().unwrap(), first);
     store
         .add_membership(Membership {

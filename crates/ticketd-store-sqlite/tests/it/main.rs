@@ -255,6 +255,78 @@ async fn list_queries_never_scan_the_tickets_table() {
 }
 
 #[tokio::test]
+async fn the_identity_version_moves_with_credentials_and_directory_but_not_tickets() {
+    use ticketd_core::engine::TicketCommand;
+    use ticketd_core::flow::LevelMode;
+    use ticketd_core::identity::{Membership, TokenKind};
+    use ticketd_core::store::Store;
+    use ticketd_store_tests::fixture::{World, at};
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) =
+        SqliteStore::open(&SqliteOptions::new(dir.path().join("identity.db"))).unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let versions = || {
+        (
+            store.local_data_version().unwrap(),
+            store.local_identity_version().unwrap(),
+        )
+    };
+    // Ticket writes (an opening, a decision, a comment) leave token lookups exact.
+    let (data, identity) = versions();
+    let ticket = w.open(&w.alice, "general", "one", at(1)).await;
+    let ticket = w
+        .engine
+        .act(
+            &w.bob,
+            ticket.id,
+            TicketCommand::Approve {
+                reason: "ok".into(),
+                payload: None,
+            },
+            at(2),
+        )
+        .await
+        .unwrap();
+    w.engine
+        .add_comment(&w.alice, ticket.id, "thanks", at(3))
+        .await
+        .unwrap();
+    let (data_after, identity_after) = versions();
+    assert!(data_after >= data + 3, "{data} -> {data_after}");
+    assert_eq!(identity_after, identity);
+    // Every write a token lookup reads moves it.
+    w.engine
+        .install_token(w.bob.id(), "a-token", TokenKind::Api, None, at(4))
+        .await
+        .unwrap();
+    let installed = versions().1;
+    assert!(installed > identity);
+    store
+        .delete_token(ticketd_core::credentials::token_digest("a-token"))
+        .await
+        .unwrap();
+    let revoked = versions().1;
+    assert!(revoked > installed);
+    store
+        .add_membership(Membership {
+            org_id: w.other_org,
+            user_id: w.bob.id(),
+            role_id: ticketd_core::identity::ROLE_ORG_USER,
+        })
+        .await
+        .unwrap();
+    let joined = versions().1;
+    assert!(joined > revoked);
+    let mut deactivated = store.get_user(w.bob.id()).await.unwrap().unwrap();
+    deactivated.is_active = false;
+    store.update_user(deactivated).await.unwrap();
+    assert!(versions().1 > joined);
+}
+
+#[tokio::test]
 async fn after_insertions_only_the_new_tickets_are_counted() {
     use ticketd_core::engine::TicketCommand;
     use ticketd_core::flow::LevelMode;
