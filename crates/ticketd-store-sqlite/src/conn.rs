@@ -1,10 +1,12 @@
 //! Connection machinery: one writer thread that group-commits queued writes, and pooled readers.
 //!
-//! Every write is a closure run inside its own savepoint of a shared transaction; the writer
-//! takes every job queued at the moment, runs them, commits once (one fsync for the batch), and
-//! only then answers each caller. A failing job rolls back to its savepoint without touching the
-//! others, so batching changes neither atomicity nor the per-ticket version checks. A batch with
-//! any job other than inserting new tickets also increases `change_counter` before it commits.
+//! Every write is a closure run inside a shared transaction; the writer takes every job queued at
+//! the moment, runs them, commits once (one fsync for the batch), and only then answers each
+//! caller. A failing job fails alone, so batching changes neither atomicity nor the per-ticket
+//! version checks: a job that may run only once runs in a savepoint of its own, and a batch of
+//! jobs that may run again (ticket writes) runs without savepoints and, if one fails, is rolled
+//! back and run again with one savepoint each. A batch with any job other than inserting new
+//! tickets also increases `change_counter` before it commits.
 //! A third thread copies the write-ahead log back into the database file (checkpoints), so the
 //! writer does not.
 
@@ -84,8 +86,6 @@ impl SqliteOptions {
     }
 }
 
-type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
-
 /// What a queued write may change, which decides the counters its commit moves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum WriteScope {
@@ -100,8 +100,110 @@ enum WriteScope {
 
 /// A queued write and what it may change.
 struct Job {
-    run: Box<dyn FnOnce(&Connection) -> Completion + Send>,
+    run: Box<dyn WriteJob>,
     scope: WriteScope,
+}
+
+/// A queued write as the writer runs it.
+trait WriteJob: Send {
+    /// Runs the job in the writer's transaction, in a savepoint of its own if `own_savepoint`
+    /// (so that a failure undoes its writes only); answers whether it succeeded. A job that may
+    /// not run again always takes a savepoint.
+    fn run(&mut self, conn: &Connection, own_savepoint: bool) -> bool;
+    /// Whether the job may run again after its transaction was rolled back.
+    fn may_run_again(&self) -> bool;
+    /// Answers the caller: the job's result if the transaction committed, else the error.
+    fn answer(self: Box<Self>, commit: Result<(), String>);
+}
+
+/// A job that runs at most once (its closure may consume what it captured).
+struct OnceJob<R, F> {
+    job: Option<F>,
+    result: Option<Result<R, StoreError>>,
+    reply: oneshot::Sender<Result<R, StoreError>>,
+}
+
+impl<R, F> WriteJob for OnceJob<R, F>
+where
+    R: Send + 'static,
+    F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+{
+    fn run(&mut self, conn: &Connection, _own_savepoint: bool) -> bool {
+        if let Some(job) = self.job.take() {
+            self.result = Some(in_savepoint(conn, job));
+        }
+        self.result.as_ref().is_some_and(Result::is_ok)
+    }
+
+    fn may_run_again(&self) -> bool {
+        false
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), String>) {
+        answer(self.reply, self.result, commit);
+    }
+}
+
+/// A job that may run again: its closure only borrows what it captured.
+struct RepeatableJob<R, F> {
+    job: F,
+    result: Option<Result<R, StoreError>>,
+    reply: oneshot::Sender<Result<R, StoreError>>,
+}
+
+impl<R, F> WriteJob for RepeatableJob<R, F>
+where
+    R: Send + 'static,
+    F: Fn(&Connection) -> Result<R, StoreError> + Send + 'static,
+{
+    fn run(&mut self, conn: &Connection, own_savepoint: bool) -> bool {
+        let result = if own_savepoint {
+            in_savepoint(conn, &self.job)
+        } else {
+            (self.job)(conn)
+        };
+        let succeeded = result.is_ok();
+        self.result = Some(result);
+        succeeded
+    }
+
+    fn may_run_again(&self) -> bool {
+        true
+    }
+
+    fn answer(self: Box<Self>, commit: Result<(), String>) {
+        answer(self.reply, self.result, commit);
+    }
+}
+
+/// Runs `job` in a savepoint, rolled back if the job fails.
+fn in_savepoint<R>(
+    conn: &Connection,
+    job: impl FnOnce(&Connection) -> Result<R, StoreError>,
+) -> Result<R, StoreError> {
+    conn.execute_batch("SAVEPOINT job").map_err(db_err)?;
+    let result = job(conn);
+    let end = if result.is_ok() {
+        "RELEASE job"
+    } else {
+        "ROLLBACK TO job; RELEASE job"
+    };
+    conn.execute_batch(end).map_err(db_err)?;
+    result
+}
+
+fn answer<R>(
+    reply: oneshot::Sender<Result<R, StoreError>>,
+    result: Option<Result<R, StoreError>>,
+    commit: Result<(), String>,
+) {
+    let answer = match (commit, result) {
+        (Ok(()), Some(result)) => result,
+        (Ok(()), None) => Err(StoreError::Unavailable("the write did not run".into())),
+        (Err(message), _) => Err(StoreError::Unavailable(message)),
+    };
+    // The caller may have gone away (request cancelled); nothing to do then.
+    let _ = reply.send(answer);
 }
 
 /// Commit counters the writer increases before it answers anyone.
@@ -403,63 +505,59 @@ impl Pool {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        self.queue(job, WriteScope::Anything).await
+        let (reply, answer) = oneshot::channel();
+        let run = Box::new(OnceJob {
+            job: Some(job),
+            result: None,
+            reply,
+        });
+        self.queue(run, WriteScope::Anything, answer).await
     }
 
     /// Like [`Pool::write`], for a job that writes tickets and their own rows only, nothing a
     /// token lookup reads (tokens, users, memberships, the directory): token lookups kept in
-    /// memory stay exact across its commit.
+    /// memory stay exact across its commit. The job may run more than once (see the module's
+    /// doc); only its last run's writes are committed.
     pub(crate) async fn write_tickets<R, F>(&self, job: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        F: Fn(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        self.queue(job, WriteScope::Tickets).await
+        self.queue_repeatable(job, WriteScope::Tickets).await
     }
 
     /// Like [`Pool::write`], for a job that only inserts a new ticket and rows of its own (its
     /// steps' index rows, history, comments, outbox event, the day's serial counter): such
     /// commits leave `change_counter` alone, so counts taken before stay exact up to the new
-    /// tickets.
+    /// tickets. The job may run more than once, as for [`Pool::write_tickets`].
     pub(crate) async fn insert_ticket<R, F>(&self, job: F) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        F: Fn(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        self.queue(job, WriteScope::NewTicket).await
+        self.queue_repeatable(job, WriteScope::NewTicket).await
     }
 
-    async fn queue<R, F>(&self, job: F, scope: WriteScope) -> Result<R, StoreError>
+    async fn queue_repeatable<R, F>(&self, job: F, scope: WriteScope) -> Result<R, StoreError>
     where
         R: Send + 'static,
-        F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
+        F: Fn(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel::<Result<R, StoreError>>();
-        let run = Box::new(move |conn: &Connection| {
-            let result = match conn.execute_batch("SAVEPOINT job") {
-                Err(e) => Err(db_err(e)),
-                Ok(()) => {
-                    let result = job(conn);
-                    let end = if result.is_ok() {
-                        "RELEASE job"
-                    } else {
-                        "ROLLBACK TO job; RELEASE job"
-                    };
-                    match conn.execute_batch(end) {
-                        Ok(()) => result,
-                        Err(e) => Err(db_err(e)),
-                    }
-                }
-            };
-            Box::new(move |commit: Result<(), String>| {
-                let answer = match commit {
-                    Ok(()) => result,
-                    Err(message) => Err(StoreError::Unavailable(message)),
-                };
-                // The caller may have gone away (request cancelled); nothing to do then.
-                let _ = reply.send(answer);
-            }) as Completion
+        let (reply, answer) = oneshot::channel();
+        let run = Box::new(RepeatableJob {
+            job,
+            result: None,
+            reply,
         });
+        self.queue(run, scope, answer).await
+    }
+
+    async fn queue<R>(
+        &self,
+        run: Box<dyn WriteJob>,
+        scope: WriteScope,
+        answer: oneshot::Receiver<Result<R, StoreError>>,
+    ) -> Result<R, StoreError> {
         let job = Job { run, scope };
         match tokio::time::timeout(self.acquire_timeout, self.writer.send(job)).await {
             Ok(Ok(())) => {}
@@ -613,43 +711,62 @@ fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>, epochs: &Epo
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
-            let message = e.to_string();
-            for job in batch.drain(..) {
-                // Run nothing: answer every caller that the store is unavailable.
-                drop(job);
-                tracing::warn!(error = %message, "sqlite writer could not begin a transaction");
-            }
-            continue;
-        }
-        let changes_existing = batch.iter().any(|job| job.scope != WriteScope::NewTicket);
-        let changes_identity = batch.iter().any(|job| job.scope == WriteScope::Anything);
-        let completions: Vec<Completion> = batch.drain(..).map(|job| (job.run)(&conn)).collect();
-        let counted = if changes_existing {
-            conn.execute_batch("UPDATE change_counter SET changes = changes + 1 WHERE id = 1")
-        } else {
-            Ok(())
-        };
-        let commit = counted
-            .and_then(|()| conn.execute_batch("COMMIT"))
-            .map_err(|e| {
+        let commit = conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| e.to_string())
+            .and_then(|()| run_batch(&conn, &mut batch))
+            .and_then(|()| {
+                let count_change = batch.iter().any(|job| job.scope != WriteScope::NewTicket);
+                let counted = if count_change {
+                    conn.execute_batch(
+                        "UPDATE change_counter SET changes = changes + 1 WHERE id = 1",
+                    )
+                } else {
+                    Ok(())
+                };
+                counted
+                    .and_then(|()| conn.execute_batch("COMMIT"))
+                    .map_err(|e| e.to_string())
+            })
+            .inspect_err(|_| {
+                // Outside a transaction (BEGIN failed) this fails too, harmlessly.
                 let _ = conn.execute_batch("ROLLBACK");
-                e.to_string()
             });
         match &commit {
             // Before anyone hears of the commit, so no reader can pair new data with an old epoch.
             Ok(()) => {
                 epochs.data.fetch_add(1, Ordering::Release);
-                if changes_identity {
+                if batch.iter().any(|job| job.scope == WriteScope::Anything) {
                     epochs.identity.fetch_add(1, Ordering::Release);
                 }
             }
             Err(message) => tracing::error!(error = %message, "sqlite commit failed"),
         }
-        for complete in completions {
-            complete(commit.clone());
+        for job in batch.drain(..) {
+            job.run.answer(commit.clone());
         }
     }
+}
+
+/// Runs a batch's jobs in the open transaction. Savepoints cost: a page that an earlier job of
+/// the batch changed is copied into the statement journal before a later job changes it (a
+/// sixth of the writer's time under openings, most pages of an opening being shared with
+/// others). So a batch of jobs that may run again runs without them, and only if one of its
+/// jobs fails is the transaction rolled back and begun again, and every job run again in a
+/// savepoint of its own, so that the failing ones fail alone.
+fn run_batch(conn: &Connection, batch: &mut [Job]) -> Result<(), String> {
+    let repeatable = batch.iter().all(|job| job.run.may_run_again());
+    if repeatable && batch.iter_mut().all(|job| job.run.run(conn, false)) {
+        return Ok(());
+    }
+    if repeatable {
+        conn.execute_batch("ROLLBACK; BEGIN IMMEDIATE")
+            .map_err(|e| e.to_string())?;
+    }
+    for job in batch.iter_mut() {
+        job.run.run(conn, true);
+    }
+    Ok(())
 }
 
 /// Where a checkpoint stands between the writer and the checkpointer thread.
@@ -932,6 +1049,109 @@ mod tests {
                 "{copied} of {log} frames copied"
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_ticket_write_is_rolled_back_alone_and_the_others_commit_once() {
+        use std::sync::atomic::AtomicUsize;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("batch.db");
+        let (pool, _) = Pool::open(&SqliteOptions::new(&path)).unwrap();
+        pool.write(|conn| {
+            conn.execute_batch("CREATE TABLE rows (id INTEGER PRIMARY KEY)")
+                .map_err(db_err)
+        })
+        .await
+        .unwrap();
+        // Queues jobs, in order, that insert a row each and fail after inserting when `fails`,
+        // while a job holds the writer, so that they go together in one batch once released.
+        let queue_batch = |rows: Vec<(i64, bool)>| {
+            let pool = Arc::clone(&pool);
+            async move {
+                let (started, is_running) = std::sync::mpsc::channel::<()>();
+                let (release, released) = std::sync::mpsc::channel::<()>();
+                let holder = {
+                    let pool = Arc::clone(&pool);
+                    tokio::spawn(async move {
+                        pool.write(move |_conn| {
+                            started.send(()).unwrap();
+                            released.recv().unwrap();
+                            Ok(())
+                        })
+                        .await
+                    })
+                };
+                is_running.recv().unwrap();
+                let mut jobs = Vec::new();
+                for (id, fails) in rows {
+                    let runs = Arc::new(AtomicUsize::new(0));
+                    let counted = Arc::clone(&runs);
+                    let queued_before = pool.writer.capacity();
+                    let answer = {
+                        let pool = Arc::clone(&pool);
+                        tokio::spawn(async move {
+                            pool.write_tickets(move |conn| {
+                                counted.fetch_add(1, Ordering::Relaxed);
+                                conn.execute("INSERT INTO rows (id) VALUES (?1)", [id])
+                                    .map_err(db_err)?;
+                                if fails {
+                                    return Err(StoreError::VersionConflict);
+                                }
+                                Ok(id)
+                            })
+                            .await
+                        })
+                    };
+                    let waited = Instant::now();
+                    while pool.writer.capacity() == queued_before {
+                        assert!(waited.elapsed() < Duration::from_secs(10), "never queued");
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    jobs.push((runs, fails, answer));
+                }
+                release.send(()).unwrap();
+                holder.await.unwrap().unwrap();
+                jobs
+            }
+        };
+        let rows_now = |pool: Arc<Pool>| async move {
+            pool.read(|conn| {
+                let mut statement = conn
+                    .prepare("SELECT id FROM rows ORDER BY id")
+                    .map_err(db_err)?;
+                let ids = statement
+                    .query_map([], |row| row.get::<_, i64>(0))
+                    .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                    .map_err(db_err)?;
+                Ok(ids)
+            })
+            .await
+            .unwrap()
+        };
+        for (rows, expected_runs, expected_rows) in [
+            // All succeed: each runs once, without savepoints.
+            (
+                vec![(1, false), (2, false), (3, false)],
+                vec![1, 1, 1],
+                vec![1, 2, 3],
+            ),
+            // The second fails after writing: the batch is rolled back and run again, each job
+            // in a savepoint (the third had not run yet), and only the failing one's row is gone.
+            (
+                vec![(4, false), (5, true), (6, false)],
+                vec![2, 2, 1],
+                vec![1, 2, 3, 4, 6],
+            ),
+        ] {
+            let mut runs = Vec::new();
+            for (ran, fails, answer) in queue_batch(rows).await {
+                let answer = answer.await.unwrap();
+                assert_eq!(answer.is_err(), fails, "{answer:?}");
+                runs.push(ran.load(Ordering::Relaxed));
+            }
+            assert_eq!(runs, expected_runs);
+            assert_eq!(rows_now(Arc::clone(&pool)).await, expected_rows);
         }
     }
 

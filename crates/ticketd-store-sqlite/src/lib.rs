@@ -762,11 +762,11 @@ impl Store for SqliteStore {
             // A new ticket and rows of its own only: counts taken before stay exact up to it.
             return self
                 .pool
-                .insert_ticket(move |c| tickets::write_ticket(c, write))
+                .insert_ticket(move |c| tickets::write_ticket(c, &write))
                 .await;
         }
         self.pool
-            .write_tickets(move |c| tickets::write_ticket(c, write))
+            .write_tickets(move |c| tickets::write_ticket(c, &write))
             .await
     }
 

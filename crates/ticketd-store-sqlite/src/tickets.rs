@@ -51,11 +51,11 @@ fn update_sql(before: &Indexed, after: &Indexed) -> String {
     sql
 }
 
-pub(crate) fn write_ticket(conn: &Connection, write: TicketWrite) -> Result<Ticket, StoreError> {
-    let mut ticket = write.ticket;
+pub(crate) fn write_ticket(conn: &Connection, write: &TicketWrite) -> Result<Ticket, StoreError> {
+    let mut ticket = write.ticket.clone();
     match write.expected_version {
         None => {
-            let day = write.serial_day.unwrap_or_default();
+            let day = write.serial_day.clone().unwrap_or_default();
             let counter: i64 = conn
                 .prepare_cached(
                     "INSERT INTO serial_counters (day, last_value) VALUES (?1, 1) \
