@@ -375,13 +375,13 @@ impl Store for CachedStore {
         self.inner.memberships_in(orgs).await
     }
 
-    async fn org_directory(&self, org: OrgId) -> Result<Vec<DirectoryEntry>, StoreError> {
+    async fn org_directory(&self, org: OrgId) -> Result<Arc<Vec<DirectoryEntry>>, StoreError> {
         if let Some(directory) = self.lock().directories.get(&org).cloned() {
-            return Ok(directory.as_ref().clone());
+            return Ok(directory);
         }
         let epoch = self.begin();
         let directory = self.inner.org_directory(org).await?;
-        let shared = Arc::new(directory.clone());
+        let shared = Arc::clone(&directory);
         self.fill(epoch, |c| {
             if c.directories.len() >= MAX_ENTRIES {
                 c.directories.clear();

@@ -1418,7 +1418,13 @@ impl Engine {
         &self,
         org: OrgId,
         selectors: &[&Selector],
-    ) -> Result<(Vec<DirectoryEntry>, HashMap<(OrgId, UserId), Vec<RoleId>>), DomainError> {
+    ) -> Result<
+        (
+            Arc<Vec<DirectoryEntry>>,
+            HashMap<(OrgId, UserId), Vec<RoleId>>,
+        ),
+        DomainError,
+    > {
         let foreign: Vec<OrgId> = selectors.iter().flat_map(|s| s.foreign_orgs()).collect();
         let mut roles_by_member: HashMap<(OrgId, UserId), Vec<RoleId>> = HashMap::new();
         if !foreign.is_empty() {
@@ -1615,9 +1621,9 @@ impl Engine {
         let lookup =
             |o: OrgId, u: UserId| roles_by_member.get(&(o, u)).cloned().unwrap_or_default();
         let mut users: Vec<User> = directory
-            .into_iter()
+            .iter()
             .filter(|e| selector.matches(e, &lookup))
-            .map(|e| e.user)
+            .map(|e| e.user.clone())
             .collect();
         users.sort_by(|a, b| a.username.cmp(&b.username));
         Ok(users)

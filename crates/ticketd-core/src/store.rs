@@ -10,6 +10,7 @@ use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
 use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketState, TicketWrite};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 /// Which tickets a caller may see in a list.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -368,7 +369,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// The active users who may be resolved as approvers in an organization, with their org
     /// roles there: its members plus every system administrator (who may enter any
     /// organization); for ROOT, every active user (no org roles).
-    async fn org_directory(&self, org: OrgId) -> Result<Vec<DirectoryEntry>, StoreError>;
+    /// Shared: a caching store hands out the same list to every opening.
+    async fn org_directory(&self, org: OrgId) -> Result<Arc<Vec<DirectoryEntry>>, StoreError>;
 
     /// Replaces an organization's name.
     async fn update_org(&self, org: Org) -> Result<(), StoreError>;

@@ -420,7 +420,7 @@ impl Store for PostgresStore {
         rows::all(&rows, membership)
     }
 
-    async fn org_directory(&self, org: OrgId) -> Result<Vec<DirectoryEntry>, StoreError> {
+    async fn org_directory(&self, org: OrgId) -> Result<Arc<Vec<DirectoryEntry>>, StoreError> {
         if org == ROOT_ORG {
             let rows = self
                 .db
@@ -437,7 +437,8 @@ impl Store for PostgresStore {
                         org_roles: Vec::new(),
                     })
                 })
-                .collect();
+                .collect::<Result<Vec<_>, _>>()
+                .map(Arc::new);
         }
         // Members with one row per org role, plus system administrators who are not members
         // (one row without a role): admins may enter any organization, so they are candidates.
@@ -467,7 +468,7 @@ impl Store for PostgresStore {
                 }),
             }
         }
-        Ok(entries)
+        Ok(Arc::new(entries))
     }
 
     async fn update_org(&self, org: Org) -> Result<(), StoreError> {

@@ -352,7 +352,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn org_directory(&self, org: OrgId) -> Result<Vec<DirectoryEntry>, StoreError> {
+    async fn org_directory(&self, org: OrgId) -> Result<Arc<Vec<DirectoryEntry>>, StoreError> {
         self.pool
             .read(move |c| {
                 if org == ROOT_ORG {
@@ -390,6 +390,7 @@ impl Store for SqliteStore {
                 Ok(entries)
             })
             .await
+            .map(Arc::new)
     }
 
     async fn update_org(&self, org: Org) -> Result<(), StoreError> {

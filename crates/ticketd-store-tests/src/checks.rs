@@ -103,6 +103,13 @@ pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(all.len(), 6);
+    // Through the cache, every opening shares one list while the directory is unchanged.
+    let cached = ticketd_core::cache::CachedStore::new(store.clone());
+    cached.directory_generation().await.unwrap();
+    let first = cached.org_directory(DEFAULT_ORG).await.unwrap();
+    let again = cached.org_directory(DEFAULT_ORG).await.unwrap();
+    assert!(Arc::ptr_eq(&first, &again));
+    assert_eq!(*first, *dir);
     let duplicate = w
         .engine
         .create_user(
