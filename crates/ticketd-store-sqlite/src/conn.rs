@@ -68,7 +68,7 @@ pub struct SqliteOptions {
     /// before the store answers `Unavailable` (a 503), instead of queueing without bound.
     pub acquire_timeout: Duration,
     /// WAL frames at which the checkpointer thread copies the log into the database; the
-    /// writer itself does at [`WRITER_CHECKPOINT_FACTOR`] times this.
+    /// writer itself does at eight times this.
     pub checkpoint_after_frames: u32,
 }
 
