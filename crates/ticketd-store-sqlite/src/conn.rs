@@ -116,11 +116,43 @@ trait WriteJob: Send {
     fn answer(self: Box<Self>, commit: Result<(), String>);
 }
 
+/// A job's last result and the caller waiting for it.
+struct Reply<R> {
+    result: Option<Result<R, StoreError>>,
+    sender: oneshot::Sender<Result<R, StoreError>>,
+}
+
+impl<R> Reply<R> {
+    fn new(sender: oneshot::Sender<Result<R, StoreError>>) -> Self {
+        Self {
+            result: None,
+            sender,
+        }
+    }
+
+    /// Keeps a run's result (a later run replaces it); answers whether it succeeded.
+    fn keep(&mut self, result: Result<R, StoreError>) -> bool {
+        let succeeded = result.is_ok();
+        self.result = Some(result);
+        succeeded
+    }
+
+    /// Answers the caller: the kept result if the transaction committed, else the error.
+    fn send(self, commit: Result<(), String>) {
+        let answer = match (commit, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(StoreError::Unavailable("the write did not run".into())),
+            (Err(message), _) => Err(StoreError::Unavailable(message)),
+        };
+        // The caller may have gone away (request cancelled); nothing to do then.
+        let _ = self.sender.send(answer);
+    }
+}
+
 /// A job that runs at most once (its closure may consume what it captured).
 struct OnceJob<R, F> {
     job: Option<F>,
-    result: Option<Result<R, StoreError>>,
-    reply: oneshot::Sender<Result<R, StoreError>>,
+    reply: Reply<R>,
 }
 
 impl<R, F> WriteJob for OnceJob<R, F>
@@ -129,10 +161,10 @@ where
     F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
 {
     fn run(&mut self, conn: &Connection, _own_savepoint: bool) -> bool {
-        if let Some(job) = self.job.take() {
-            self.result = Some(in_savepoint(conn, job));
+        match self.job.take() {
+            Some(job) => self.reply.keep(in_savepoint(conn, job)),
+            None => self.reply.result.as_ref().is_some_and(Result::is_ok),
         }
-        self.result.as_ref().is_some_and(Result::is_ok)
     }
 
     fn may_run_again(&self) -> bool {
@@ -140,15 +172,14 @@ where
     }
 
     fn answer(self: Box<Self>, commit: Result<(), String>) {
-        answer(self.reply, self.result, commit);
+        self.reply.send(commit);
     }
 }
 
 /// A job that may run again: its closure only borrows what it captured.
 struct RepeatableJob<R, F> {
     job: F,
-    result: Option<Result<R, StoreError>>,
-    reply: oneshot::Sender<Result<R, StoreError>>,
+    reply: Reply<R>,
 }
 
 impl<R, F> WriteJob for RepeatableJob<R, F>
@@ -162,9 +193,7 @@ where
         } else {
             (self.job)(conn)
         };
-        let succeeded = result.is_ok();
-        self.result = Some(result);
-        succeeded
+        self.reply.keep(result)
     }
 
     fn may_run_again(&self) -> bool {
@@ -172,7 +201,7 @@ where
     }
 
     fn answer(self: Box<Self>, commit: Result<(), String>) {
-        answer(self.reply, self.result, commit);
+        self.reply.send(commit);
     }
 }
 
@@ -190,20 +219,6 @@ fn in_savepoint<R>(
     };
     conn.execute_batch(end).map_err(db_err)?;
     result
-}
-
-fn answer<R>(
-    reply: oneshot::Sender<Result<R, StoreError>>,
-    result: Option<Result<R, StoreError>>,
-    commit: Result<(), String>,
-) {
-    let answer = match (commit, result) {
-        (Ok(()), Some(result)) => result,
-        (Ok(()), None) => Err(StoreError::Unavailable("the write did not run".into())),
-        (Err(message), _) => Err(StoreError::Unavailable(message)),
-    };
-    // The caller may have gone away (request cancelled); nothing to do then.
-    let _ = reply.send(answer);
 }
 
 /// Commit counters the writer increases before it answers anyone.
@@ -508,8 +523,7 @@ impl Pool {
         let (reply, answer) = oneshot::channel();
         let run = Box::new(OnceJob {
             job: Some(job),
-            result: None,
-            reply,
+            reply: Reply::new(reply),
         });
         self.queue(run, WriteScope::Anything, answer).await
     }
@@ -546,8 +560,7 @@ impl Pool {
         let (reply, answer) = oneshot::channel();
         let run = Box::new(RepeatableJob {
             job,
-            result: None,
-            reply,
+            reply: Reply::new(reply),
         });
         self.queue(run, scope, answer).await
     }
