@@ -16,6 +16,14 @@ pub(crate) enum Lang {
 }
 
 impl Lang {
+    /// The language's code, as `Accept-Language` names it.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Lang::En => "en",
+            Lang::Zh => "zh",
+        }
+    }
+
     /// Reads `Accept-Language`: the first tag decides; `zh*` means Chinese.
     pub(crate) fn from_parts(parts: &Parts) -> Lang {
         let header = parts

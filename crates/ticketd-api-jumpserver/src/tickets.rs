@@ -17,6 +17,7 @@ use axum::routing::{MethodRouter, get, post, put};
 use axum::{Extension, Json, Router};
 use input::Errors;
 use render::{Context, TicketView};
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use ticketd_core::catalog::CatalogQuery;
 use ticketd_core::engine::{FlowChoice, NewTicket, TicketCommand, any_level};
@@ -24,6 +25,7 @@ use ticketd_core::identity::ROOT_ORG;
 use ticketd_core::selector::Selector;
 use ticketd_core::ticket::{KIND_APPLY_ASSET, Ticket, TicketState};
 use ticketd_core::{Actor, ConflictKind, DomainError, FlowId, TicketId, UserId};
+use ticketd_http::rendered::RenderForm;
 use ticketd_http::{AppState, now};
 
 /// The ticket type a typed route serves.
@@ -280,10 +282,10 @@ async fn list(
         }
         _ => state.engine.list_related_tickets(actor, q).await?,
     };
-    let ctx = Context::load(state, actor, &result.items, lang, zone).await?;
     let total = result.total.unwrap_or(result.items.len() as u64);
     let typed = kind.is_some();
     if query.selects_fields() {
+        let ctx = Context::load(state, actor, &result.items, lang, zone).await?;
         let rows = result
             .items
             .iter()
@@ -292,17 +294,36 @@ async fn list(
         let rows = select_row_fields(query, rows);
         return Ok(Json(paginated(uri, headers, page, total, rows)).into_response());
     }
-    // Rendered straight into the response body: no intermediate JSON values.
-    let rows: Vec<TicketView<'_>> = result
-        .items
-        .iter()
-        .map(|ticket| TicketView {
-            ticket,
-            ctx: &ctx,
-            typed,
-        })
-        .collect();
-    let size_hint = 512 + rows.len() * render::TICKET_JSON_BYTES;
+    // Each ticket rendered straight to JSON, or as an earlier answer rendered it.
+    let form = RenderForm {
+        view: if typed {
+            "jumpserver.typed"
+        } else {
+            "jumpserver.ticket"
+        },
+        lang: lang.code(),
+        zone,
+    };
+    let rows = state
+        .rendered
+        .page(
+            state.engine.store().local_reference_version(),
+            actor.id(),
+            form,
+            &result.items,
+            async |missing| {
+                Context::load(state, actor, missing.iter().copied(), lang, zone)
+                    .await
+                    .map_err(ApiError::from)
+            },
+            |ctx, ticket| {
+                serde_json::value::to_raw_value(&TicketView { ticket, ctx, typed })
+                    .map_err(|e| ApiError::Internal(format!("rendering a ticket: {e}")))
+            },
+        )
+        .await?;
+    let rows: Vec<&RawValue> = rows.iter().map(|json| &***json).collect();
+    let size_hint = 512 + rows.iter().map(|json| json.get().len()).sum::<usize>();
     Ok(ticketd_http::json::sized_response(
         &page_body(uri, headers, page, total, rows),
         size_hint,

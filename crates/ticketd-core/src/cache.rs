@@ -220,6 +220,10 @@ impl Store for CachedStore {
         self.inner.local_identity_version()
     }
 
+    fn local_reference_version(&self) -> Option<u64> {
+        self.inner.local_reference_version()
+    }
+
     async fn count_inserted_since(
         &self,
         query: TicketQuery,

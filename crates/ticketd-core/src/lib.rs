@@ -19,6 +19,7 @@ pub mod machine;
 pub mod parsed_tickets;
 pub mod payload;
 mod positions;
+pub mod recent;
 pub mod selector;
 pub mod serial;
 pub mod store;

@@ -10,10 +10,10 @@
 //! without a new version (`ON DELETE SET NULL` when the account is deleted).
 
 use crate::ids::{TicketId, UserId};
+use crate::recent::Recent;
 use crate::ticket::Step;
 use serde_json::Value;
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 /// Entries per generation: at most twice this many are kept (about 2 KB each for an
 /// `apply_asset` ticket with two levels, so under 20 MB).
@@ -34,30 +34,25 @@ pub struct ParsedContent {
 
 type Key = (TicketId, i64);
 
-/// Parsed content of the tickets read more than once lately.
-///
-/// Two generations approximate "recently used": a hit in the older one moves the entry to the
-/// current one, and when the current one is full it becomes the older one. A ticket is kept
-/// only when it is parsed a second time while its first parse is remembered, so a scan through
-/// many tickets read once each (a deep page, a report) neither copies them nor pushes out the
-/// tickets that lists show again and again.
-#[derive(Debug, Default)]
+/// Parsed content of the tickets read more than once lately (see [`Recent`]: a ticket is kept
+/// only when it is parsed a second time while its first parse is remembered).
+#[derive(Debug)]
 pub struct ParsedTickets {
-    inner: Mutex<Generations>,
+    memory: Recent<Key, ParsedContent>,
 }
 
-#[derive(Debug, Default)]
-struct Generations {
-    current: HashMap<Key, ParsedContent>,
-    previous: HashMap<Key, ParsedContent>,
-    seen: HashSet<Key>,
-    seen_previous: HashSet<Key>,
+impl Default for ParsedTickets {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl ParsedTickets {
     /// An empty memory.
     pub fn new() -> Self {
-        Self::default()
+        ParsedTickets {
+            memory: Recent::new(GENERATION),
+        }
     }
 
     /// The content of `ticket` at `version`: kept from an earlier parse, or parsed now.
@@ -67,51 +62,7 @@ impl ParsedTickets {
         version: i64,
         parse: impl FnOnce() -> Result<ParsedContent, E>,
     ) -> Result<ParsedContent, E> {
-        let key = (ticket, version);
-        if let Some(kept) = self.lock().get(&key) {
-            return Ok(kept);
-        }
-        let parsed = parse()?;
-        let mut generations = self.lock();
-        if generations.parsed_before(key) {
-            generations.keep(key, parsed.clone());
-        }
-        Ok(parsed)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Generations> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-impl Generations {
-    /// A copy of the kept content (two reference counts and the CC list).
-    fn get(&mut self, key: &Key) -> Option<ParsedContent> {
-        if let Some(kept) = self.current.get(key) {
-            return Some(kept.clone());
-        }
-        let kept = self.previous.remove(key)?;
-        self.keep(*key, kept.clone());
-        Some(kept)
-    }
-
-    fn keep(&mut self, key: Key, content: ParsedContent) {
-        if self.current.len() >= GENERATION {
-            self.previous = std::mem::take(&mut self.current);
-        }
-        self.current.insert(key, content);
-    }
-
-    /// Whether `key` was parsed before (remembering this parse otherwise).
-    fn parsed_before(&mut self, key: Key) -> bool {
-        if self.seen.contains(&key) || self.seen_previous.contains(&key) {
-            return true;
-        }
-        if self.seen.len() >= 4 * GENERATION {
-            self.seen_previous = std::mem::take(&mut self.seen);
-        }
-        self.seen.insert(key);
-        false
+        self.memory.get_or_make((ticket, version), parse)
     }
 }
 
@@ -164,23 +115,5 @@ mod tests {
             assert_eq!(failed, Err("bad json"));
         }
         assert_eq!(read(&memory, 1, 1, "a"), (Value::from("a"), true));
-    }
-
-    #[test]
-    fn the_memory_stays_bounded_and_keeps_what_is_read_again() {
-        let memory = ParsedTickets::new();
-        let hot = 1_000_000;
-        read(&memory, hot, 1, "hot");
-        read(&memory, hot, 1, "hot");
-        for n in 0..(3 * GENERATION as u128) {
-            read(&memory, n, 1, "cold");
-            read(&memory, n, 1, "cold");
-            if n % 1_000 == 0 {
-                assert_eq!(read(&memory, hot, 1, "x"), (Value::from("hot"), false));
-            }
-        }
-        let generations = memory.lock();
-        assert!(generations.current.len() + generations.previous.len() <= 2 * GENERATION);
-        assert!(generations.seen.len() + generations.seen_previous.len() <= 8 * GENERATION);
     }
 }

@@ -444,6 +444,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn local_identity_version(&self) -> Option<u64> {
         self.local_data_version()
     }
+    /// Like [`Store::local_data_version`], for what a ticket's display refers to besides the
+    /// ticket (users, organizations, memberships, flows, catalog entries): a number known without
+    /// a read that changes with every commit that may change any of them, and may stay the same
+    /// across ticket writes and comments (SQLite); `None` when the backend knows none. By default
+    /// the local data version, which changes with every commit.
+    fn local_reference_version(&self) -> Option<u64> {
+        self.local_data_version()
+    }
     /// How many of the tickets `query` matches were inserted after `since`, with the mark of the
     /// read that counted them, if nothing but ticket insertions was committed since `since` (so a
     /// count taken at `since` plus this is exact). `None` when something else changed, when too

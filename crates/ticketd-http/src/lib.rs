@@ -6,6 +6,7 @@ pub mod limits;
 #[cfg(test)]
 mod parser_props;
 pub mod query;
+pub mod rendered;
 pub mod signature;
 
 use axum::Router;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub settings: Arc<HttpSettings>,
     /// Rate limiters.
     pub limits: Arc<limits::Limits>,
+    /// Tickets rendered for earlier list answers.
+    pub rendered: Arc<rendered::RenderedTickets>,
 }
 
 /// The current time. The HTTP edge is where the clock is read; the core is given it.

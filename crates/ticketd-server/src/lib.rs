@@ -134,6 +134,7 @@ pub fn app_state(config: &Config, engine: Engine) -> anyhow::Result<AppState> {
             config.rate_limit_per_minute,
             config.login_rate_limit_per_minute,
         )),
+        rendered: Arc::default(),
     })
 }
 

@@ -795,6 +795,12 @@ impl Store for SqliteStore {
         Some(self.pool.identity_epoch())
     }
 
+    fn local_reference_version(&self) -> Option<u64> {
+        // The same counter: a ticket write or a comment changes only tickets (and their own
+        // history, assignee, viewer and outbox rows), which a display keys by ticket version.
+        Some(self.pool.identity_epoch())
+    }
+
     async fn count_inserted_since(
         &self,
         query: TicketQuery,

@@ -46,10 +46,10 @@ fn payload_users(ticket: &Ticket) -> Vec<UserId> {
 
 impl Context {
     /// Loads the orgs, flows, catalog entries and users that `tickets` mention.
-    pub(crate) async fn load(
+    pub(crate) async fn load<'t>(
         state: &AppState,
         actor: &Actor,
-        tickets: &[Ticket],
+        tickets: impl IntoIterator<Item = &'t Ticket>,
         lang: Lang,
         zone: Tz,
     ) -> Result<Context, DomainError> {
@@ -57,7 +57,7 @@ impl Context {
         let mut node_ids = Vec::new();
         let mut user_ids = Vec::new();
         let mut flow_ids = Vec::new();
-        let mut contents = HashMap::with_capacity(tickets.len());
+        let mut contents = HashMap::new();
         for ticket in tickets {
             if let Some(content) = ApplyAsset::read(&ticket.payload) {
                 asset_ids.extend(content.assets.iter().copied());

@@ -978,3 +978,62 @@ async fn asset_and_node_suggestions_search_the_current_org() {
         .await;
     assert_eq!((status, one["address"].clone()), (200, json!("10.0.0.5")));
 }
+
+/// `GET path` as `who` with `headers`; answers the page's first ticket.
+async fn first_listed(w: &World, path: &str, who: &str, headers: &[(&str, &str)]) -> Value {
+    let (status, page) = w.app.call_with("GET", path, who, None, headers).await;
+    assert_eq!(status, 200, "{page}");
+    page["results"][0].clone()
+}
+
+#[tokio::test]
+async fn a_list_shows_what_changed_since_the_same_page_was_answered() {
+    let w = world(2).await;
+    let t = open(&w, "listed again").await;
+    let mine = "/api/v1/tickets/tickets/?limit=20";
+    let typed = "/api/v1/tickets/apply-asset-tickets/?limit=20";
+    // Each page answered three times: later answers may reuse the earlier renderings.
+    for _ in 0..3 {
+        let base = first_listed(&w, mine, "bob", &[]).await;
+        assert_eq!(base["id"], t["id"]);
+        assert_eq!(base["state"]["label"], "Pending approval");
+        assert!(base.get("apply_assets").is_none(), "{base}");
+        assert_eq!(
+            base["rel_snapshot"]["apply_assets"],
+            json!(["db01(10.0.0.5)"])
+        );
+        let typed = first_listed(&w, typed, "bob", &[]).await;
+        assert_eq!(typed["apply_assets"][0]["name"], "db01");
+        assert_eq!(typed["applicant"], "Alice(alice)");
+        let zh = first_listed(&w, mine, "bob", &[("Accept-Language", "zh-CN")]).await;
+        assert_eq!(zh["state"]["label"], "审批中");
+        let shanghai = first_listed(&w, mine, "bob", &[("X-TZ", "Asia/Shanghai")]).await;
+        assert!(
+            shanghai["date_created"]
+                .as_str()
+                .unwrap()
+                .ends_with("+0800")
+        );
+        let alice = first_listed(&w, mine, "alice", &[]).await;
+        assert_eq!(alice["id"], t["id"]);
+    }
+    // A change to what the ticket refers to (not the ticket itself) shows in the next answer.
+    let admin = w.app.admin().await;
+    let mut renamed = w.asset.clone();
+    renamed.name = "db01-primary".into();
+    w.app.engine.put_asset(&admin, renamed).await.unwrap();
+    let base = first_listed(&w, mine, "bob", &[]).await;
+    assert_eq!(
+        base["rel_snapshot"]["apply_assets"],
+        json!(["db01-primary(10.0.0.5)"])
+    );
+    let typed_after = first_listed(&w, typed, "bob", &[]).await;
+    assert_eq!(typed_after["apply_assets"][0]["name"], "db01-primary");
+    // A decision (a new version of the ticket) shows too.
+    let approve = path("apply-asset-tickets", &t["id"], "approve/");
+    let (status, body) = w.app.call("PUT", &approve, "bob", Some(json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+    let after = first_listed(&w, mine, "bob", &[]).await;
+    assert_eq!(after["approval_step"]["value"], 2);
+    assert_eq!(after["process_map"][0]["processor_display"], "Bob(bob)");
+}
