@@ -7,6 +7,7 @@
 //! are asked for again and again. Keys must name their value exactly (a ticket and its version,
 //! say): nothing here expires an entry whose source changed.
 
+use foldhash::fast::RandomState;
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -17,13 +18,16 @@ pub struct Recent<K, V> {
     inner: Mutex<Generations<K, V>>,
 }
 
+// foldhash rather than SipHash: a list page looks up 40 keys (its tickets' parsed content and
+// renderings): `perf` of `awaiting-me` put 4.5% of the server in these lookups with SipHash and
+// 3.3% with foldhash. The keys are ids the server made, so hash flooding is no concern.
 #[derive(Debug)]
 struct Generations<K, V> {
     generation: usize,
-    current: HashMap<K, V>,
-    previous: HashMap<K, V>,
-    seen: HashSet<K>,
-    seen_previous: HashSet<K>,
+    current: HashMap<K, V, RandomState>,
+    previous: HashMap<K, V, RandomState>,
+    seen: HashSet<K, RandomState>,
+    seen_previous: HashSet<K, RandomState>,
 }
 
 impl<K: Hash + Eq + Clone, V: Clone> Recent<K, V> {
@@ -33,10 +37,10 @@ impl<K: Hash + Eq + Clone, V: Clone> Recent<K, V> {
         Recent {
             inner: Mutex::new(Generations {
                 generation: generation.max(1),
-                current: HashMap::new(),
-                previous: HashMap::new(),
-                seen: HashSet::new(),
-                seen_previous: HashSet::new(),
+                current: HashMap::default(),
+                previous: HashMap::default(),
+                seen: HashSet::default(),
+                seen_previous: HashSet::default(),
             }),
         }
     }
