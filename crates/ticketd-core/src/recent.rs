@@ -20,7 +20,7 @@ pub struct Recent<K, V> {
 
 // foldhash rather than SipHash: a list page looks up 40 keys (its tickets' parsed content and
 // renderings): `perf` of `awaiting-me` put 4.5% of the server in these lookups with SipHash and
-// 3.3% with foldhash. The keys are ids the server made, so hash flooding is no concern.
+// 3.3% with foldhash. foldhash is seeded per map, and a memory holds a few thousand keys.
 #[derive(Debug)]
 struct Generations<K, V> {
     generation: usize,
