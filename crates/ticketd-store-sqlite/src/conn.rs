@@ -205,19 +205,24 @@ where
     }
 }
 
+/// Runs one statement without parameters, prepared once per connection: the writer runs its
+/// `BEGIN`, `COMMIT` and savepoint statements for every batch, and `execute_batch` parsed them
+/// again each time.
+fn execute_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 /// Runs `job` in a savepoint, rolled back if the job fails.
 fn in_savepoint<R>(
     conn: &Connection,
     job: impl FnOnce(&Connection) -> Result<R, StoreError>,
 ) -> Result<R, StoreError> {
-    conn.execute_batch("SAVEPOINT job").map_err(db_err)?;
+    execute_cached(conn, "SAVEPOINT job").map_err(db_err)?;
     let result = job(conn);
-    let end = if result.is_ok() {
-        "RELEASE job"
-    } else {
-        "ROLLBACK TO job; RELEASE job"
-    };
-    conn.execute_batch(end).map_err(db_err)?;
+    if result.is_err() {
+        execute_cached(conn, "ROLLBACK TO job").map_err(db_err)?;
+    }
+    execute_cached(conn, "RELEASE job").map_err(db_err)?;
     result
 }
 
@@ -724,21 +729,21 @@ fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>, epochs: &Epo
                 Err(_) => break,
             }
         }
-        let commit = conn
-            .execute_batch("BEGIN IMMEDIATE")
+        let commit = execute_cached(&conn, "BEGIN IMMEDIATE")
             .map_err(|e| e.to_string())
             .and_then(|()| run_batch(&conn, &mut batch))
             .and_then(|()| {
                 let count_change = batch.iter().any(|job| job.scope != WriteScope::NewTicket);
                 let counted = if count_change {
-                    conn.execute_batch(
+                    execute_cached(
+                        &conn,
                         "UPDATE change_counter SET changes = changes + 1 WHERE id = 1",
                     )
                 } else {
                     Ok(())
                 };
                 counted
-                    .and_then(|()| conn.execute_batch("COMMIT"))
+                    .and_then(|()| execute_cached(&conn, "COMMIT"))
                     .map_err(|e| e.to_string())
             })
             .inspect_err(|_| {

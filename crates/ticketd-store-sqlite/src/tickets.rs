@@ -291,11 +291,8 @@ pub(crate) fn insert_comment(
 
 fn insert_grant(conn: &Connection, grant: &Grant) -> Result<(), StoreError> {
     let exists: bool = conn
-        .query_row(
-            "SELECT EXISTS (SELECT 1 FROM grants WHERE id = ?1)",
-            [grant.id],
-            |r| r.get(0),
-        )
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM grants WHERE id = ?1)")
+        .and_then(|mut s| s.query_row([grant.id], |r| r.get(0)))
         .map_err(db_err)?;
     if exists {
         // A grant is created once per ticket; a repeated final approval cannot happen, but
@@ -305,11 +302,14 @@ fn insert_grant(conn: &Connection, grant: &Grant) -> Result<(), StoreError> {
     let mut name = None;
     for candidate in &grant.name_candidates {
         let taken: bool = conn
-            .query_row(
+            .prepare_cached(
                 "SELECT EXISTS (SELECT 1 FROM grants WHERE org_id = ?1 AND kind = ?2 AND name = ?3)",
-                params![grant.org_id.0, grant.kind, candidate],
-                |r| r.get(0),
             )
+            .and_then(|mut s| {
+                s.query_row(params![grant.org_id.0, grant.kind, candidate], |r| {
+                    r.get(0)
+                })
+            })
             .map_err(db_err)?;
         if !taken {
             name = Some(candidate.clone());
