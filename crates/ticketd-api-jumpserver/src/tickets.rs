@@ -221,20 +221,64 @@ async fn detail(
     zone: chrono_tz::Tz,
     typed: bool,
 ) -> Result<Response, ApiError> {
-    let ctx = Context::load(state, actor, std::slice::from_ref(ticket), lang, zone).await?;
     if query.selects_fields() {
+        let ctx = Context::load(state, actor, std::slice::from_ref(ticket), lang, zone).await?;
         let rendered = render::ticket(ticket, &ctx, typed);
         return Ok(Json(select_fields(query, rendered)).into_response());
     }
-    let view = TicketView {
-        ticket,
-        ctx: &ctx,
+    let rendered = rendered_tickets(
+        state,
+        actor,
+        std::slice::from_ref(ticket),
+        lang,
+        zone,
         typed,
+    )
+    .await?;
+    let body: &[&RawValue] = &rendered.iter().map(|json| &***json).collect::<Vec<_>>();
+    match body {
+        [one] => Ok(ticketd_http::json::sized_response(one, one.get().len())),
+        _ => Err(ApiError::Internal("one ticket rendered as many".into())),
+    }
+}
+
+/// `tickets` in JumpServer's serializer shape, each rendered straight to JSON or as an earlier
+/// answer rendered it (`RenderedTickets`).
+async fn rendered_tickets(
+    state: &AppState,
+    actor: &Actor,
+    tickets: &[Ticket],
+    lang: Lang,
+    zone: chrono_tz::Tz,
+    typed: bool,
+) -> Result<Vec<ticketd_http::rendered::RenderedJson>, ApiError> {
+    let form = RenderForm {
+        view: if typed {
+            "jumpserver.typed"
+        } else {
+            "jumpserver.ticket"
+        },
+        lang: lang.code(),
+        zone,
     };
-    Ok(ticketd_http::json::sized_response(
-        &view,
-        render::TICKET_JSON_BYTES,
-    ))
+    state
+        .rendered
+        .page(
+            state.engine.store().local_reference_version(),
+            actor.id(),
+            form,
+            tickets,
+            async |missing| {
+                Context::load(state, actor, missing.iter().copied(), lang, zone)
+                    .await
+                    .map_err(ApiError::from)
+            },
+            |ctx, ticket| {
+                serde_json::value::to_raw_value(&TicketView { ticket, ctx, typed })
+                    .map_err(|e| ApiError::Internal(format!("rendering a ticket: {e}")))
+            },
+        )
+        .await
 }
 
 /// Which tickets a list shows.
@@ -294,34 +338,7 @@ async fn list(
         let rows = select_row_fields(query, rows);
         return Ok(Json(paginated(uri, headers, page, total, rows)).into_response());
     }
-    // Each ticket rendered straight to JSON, or as an earlier answer rendered it.
-    let form = RenderForm {
-        view: if typed {
-            "jumpserver.typed"
-        } else {
-            "jumpserver.ticket"
-        },
-        lang: lang.code(),
-        zone,
-    };
-    let rows = state
-        .rendered
-        .page(
-            state.engine.store().local_reference_version(),
-            actor.id(),
-            form,
-            &result.items,
-            async |missing| {
-                Context::load(state, actor, missing.iter().copied(), lang, zone)
-                    .await
-                    .map_err(ApiError::from)
-            },
-            |ctx, ticket| {
-                serde_json::value::to_raw_value(&TicketView { ticket, ctx, typed })
-                    .map_err(|e| ApiError::Internal(format!("rendering a ticket: {e}")))
-            },
-        )
-        .await?;
+    let rows = rendered_tickets(state, actor, &result.items, lang, zone, typed).await?;
     let rows: Vec<&RawValue> = rows.iter().map(|json| &***json).collect();
     let size_hint = 512 + rows.iter().map(|json| json.get().len()).sum::<usize>();
     Ok(ticketd_http::json::sized_response(

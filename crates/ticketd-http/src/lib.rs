@@ -57,7 +57,7 @@ pub struct AppState {
     pub settings: Arc<HttpSettings>,
     /// Rate limiters.
     pub limits: Arc<limits::Limits>,
-    /// Tickets rendered for earlier list answers.
+    /// Tickets rendered for earlier answers (lists and details).
     pub rendered: Arc<rendered::RenderedTickets>,
 }
 

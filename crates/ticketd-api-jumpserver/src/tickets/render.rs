@@ -301,13 +301,10 @@ struct Applicant<'a> {
     name: &'a str,
 }
 
-/// Bytes to reserve per rendered ticket: JumpServer's serializer shape comes to about 1.2 KB.
-pub(crate) const TICKET_JSON_BYTES: usize = 1536;
-
 /// A ticket as JumpServer's serializers render it: the base `TicketSerializer`, or with `typed`
 /// the typed one (applicant as a string and the type's own fields), in their field order.
-/// Serialized straight to the response body; [`ticket`] makes a `Value` of it where one is
-/// needed (`?fields=`).
+/// Serialized straight to JSON text (which `ticketd_http::rendered::RenderedTickets` keeps for
+/// later answers); [`ticket`] makes a `Value` of it where one is needed (`?fields=`).
 pub(crate) struct TicketView<'a> {
     pub(crate) ticket: &'a Ticket,
     pub(crate) ctx: &'a Context,

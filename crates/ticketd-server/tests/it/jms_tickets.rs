@@ -992,6 +992,7 @@ async fn a_list_shows_what_changed_since_the_same_page_was_answered() {
     let t = open(&w, "listed again").await;
     let mine = "/api/v1/tickets/tickets/?limit=20";
     let typed = "/api/v1/tickets/apply-asset-tickets/?limit=20";
+    let detail_path = format!("/api/v1/tickets/tickets/{}/", t["id"].as_str().unwrap());
     // Each page answered three times: later answers may reuse the earlier renderings.
     for _ in 0..3 {
         let base = first_listed(&w, mine, "bob", &[]).await;
@@ -1016,6 +1017,9 @@ async fn a_list_shows_what_changed_since_the_same_page_was_answered() {
         );
         let alice = first_listed(&w, mine, "alice", &[]).await;
         assert_eq!(alice["id"], t["id"]);
+        let (status, detail) = w.app.call("GET", &detail_path, "bob", None).await;
+        assert_eq!(status, 200, "{detail}");
+        assert_eq!(detail, base, "a detail renders as its list row");
     }
     // A change to what the ticket refers to (not the ticket itself) shows in the next answer.
     let admin = w.app.admin().await;
@@ -1029,6 +1033,8 @@ async fn a_list_shows_what_changed_since_the_same_page_was_answered() {
     );
     let typed_after = first_listed(&w, typed, "bob", &[]).await;
     assert_eq!(typed_after["apply_assets"][0]["name"], "db01-primary");
+    let (_, detail) = w.app.call("GET", &detail_path, "bob", None).await;
+    assert_eq!(detail, base);
     // A decision (a new version of the ticket) shows too.
     let approve = path("apply-asset-tickets", &t["id"], "approve/");
     let (status, body) = w.app.call("PUT", &approve, "bob", Some(json!({}))).await;
