@@ -222,8 +222,7 @@ async fn detail(
     typed: bool,
 ) -> Result<Response, ApiError> {
     if query.selects_fields() {
-        let ctx = Context::load(state, actor, std::slice::from_ref(ticket), lang, zone).await?;
-        let rendered = render::ticket(ticket, &ctx, typed);
+        let rendered = render_one(state, actor, ticket, lang, zone, typed).await?;
         return Ok(Json(select_fields(query, rendered)).into_response());
     }
     let rendered = rendered_tickets(
@@ -235,11 +234,11 @@ async fn detail(
         typed,
     )
     .await?;
-    let body: &[&RawValue] = &rendered.iter().map(|json| &***json).collect::<Vec<_>>();
-    match body {
-        [one] => Ok(ticketd_http::json::sized_response(one, one.get().len())),
-        _ => Err(ApiError::Internal("one ticket rendered as many".into())),
-    }
+    let [json] = rendered.as_slice() else {
+        return Err(ApiError::Internal("one ticket rendered as many".into()));
+    };
+    let json: &RawValue = json;
+    Ok(ticketd_http::json::sized_response(&json, json.get().len()))
 }
 
 /// `tickets` in JumpServer's serializer shape, each rendered straight to JSON or as an earlier
