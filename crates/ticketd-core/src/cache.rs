@@ -3,7 +3,9 @@
 //! and list counts, valid while its data version is or, after mere insertions, brought up to
 //! date by counting the new tickets alone (see `counts.rs`), and where pages of a list ended at
 //! that version, so the next page starts there instead of skipping every earlier match
-//! (`positions.rs`).
+//! (`positions.rs`). A page asked for again at the same data version is answered whole from
+//! memory (`pages`, kept from its second reading on, see `Recent`), and a list's first count at
+//! a version runs once however many requests ask for it meanwhile (`flights.rs`).
 //!
 //! Every authenticated request reads its token through [`Store::token_actor`], which also reads
 //! the directory generation in the same call; every change to the directory increases that
@@ -18,12 +20,14 @@
 use crate::catalog::{Asset, CatalogQuery, Node};
 use crate::counts::{CountMemory, ListFilter, Remembered, count_key};
 use crate::error::StoreError;
+use crate::flights::{Flights, Turn};
 use crate::flow::Flow;
 use crate::identity::{
     AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, Role, TokenRecord, User,
 };
 use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
 use crate::positions::{self, PositionMemory};
+use crate::recent::Recent;
 use crate::store::{
     GrantQuery, ListMark, PagePosition, Store, TicketPage, TicketQuery, TokenActor,
 };
@@ -36,6 +40,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 /// Entries kept per keyed map before it is emptied (a bound, not an eviction policy: the
 /// directory of one deployment fits easily; a pathological key space only costs refetches).
 const MAX_ENTRIES: usize = 16_384;
+
+/// Pages kept per generation of the page memory (at most twice as many kept): the lists asked
+/// for again and again between two commits (each approver's first page, a dashboard's filters).
+const PAGES_GENERATION: usize = 256;
+
+/// The most tickets a page may hold to be kept (a page of `limit` 0 reads to the end).
+const MAX_REMEMBERED_PAGE: usize = 100;
 
 /// What is cached, all valid for `generation`.
 #[derive(Default)]
@@ -74,6 +85,8 @@ pub struct CachedStore {
     counts: CountMemory,
     positions: PositionMemory,
     tokens: TokenMemory,
+    pages: Recent<(u64, TicketQuery), Arc<TicketPage>>,
+    counting: Flights<(u64, ListFilter), u64>,
 }
 
 impl std::fmt::Debug for CachedStore {
@@ -103,6 +116,8 @@ impl CachedStore {
             counts: CountMemory::default(),
             positions: PositionMemory::default(),
             tokens: TokenMemory::default(),
+            pages: Recent::new(PAGES_GENERATION),
+            counting: Flights::default(),
         }
     }
 
@@ -158,6 +173,80 @@ impl CachedStore {
         let result = result.await;
         self.changed();
         result
+    }
+
+    /// A page of `query` read from the store, its count remembered or counted, starting from
+    /// the nearest remembered end of an earlier page at `version`.
+    async fn read_page(
+        &self,
+        query: TicketQuery,
+        version: Option<u64>,
+    ) -> Result<TicketPage, StoreError> {
+        let seekable = positions::seekable(&query);
+        let key = count_key(&query);
+        let mut total = if query.with_total {
+            self.remembered_total(&key, &query, version).await?
+        } else {
+            None
+        };
+        // A count afresh runs once per list and version: requests for the same list meanwhile
+        // (its other pages among them) wait for it, rather than each counting every match.
+        let mut counting = None;
+        if let (true, None, Some(version)) = (query.with_total, total, version) {
+            match self.counting.turn((version, key.clone())) {
+                Turn::Lead(lead) => counting = Some(lead),
+                Turn::Wait(landing) => total = landing.await,
+            }
+        }
+        // The page starts from the nearest remembered end of an earlier page, if any.
+        let list = version
+            .filter(|_| seekable)
+            .map(|version| (positions::list_key(&key, query.order), version));
+        let requested = query.offset;
+        let (page_query, reads_row_before) = match &list {
+            Some((list, version)) => self.positions.start(list, *version, query),
+            None => (query, false),
+        };
+        let mut page = if total.is_some() {
+            let mut page = self
+                .inner
+                .list_tickets(TicketQuery {
+                    with_total: false,
+                    ..page_query
+                })
+                .await?;
+            page.total = total;
+            page
+        } else {
+            let page = self.inner.list_tickets(page_query).await?;
+            if let Some(total) = page.total {
+                self.counts.put(
+                    key,
+                    Remembered {
+                        version,
+                        mark: page.mark,
+                        count: total,
+                    },
+                );
+                if let Some(counting) = counting {
+                    counting.land(total);
+                }
+            }
+            page
+        };
+        if let Some((list, version)) = list {
+            if reads_row_before && !page.items.is_empty() {
+                let before = page.items.remove(0);
+                self.positions
+                    .remember(&list, version, requested, PagePosition::of(&before));
+            }
+            if let Some(last) = page.items.last() {
+                let end = requested + page.items.len() as u64;
+                self.positions
+                    .remember(&list, version, end, PagePosition::of(last));
+            }
+        }
+        Ok(page)
     }
 
     /// The remembered count of the list `key` if it holds at `version`, or after mere
@@ -578,56 +667,16 @@ impl Store for CachedStore {
             // Nothing to remember or to use: no count, and no version to tie positions to.
             return self.inner.list_tickets(query).await;
         }
-        let key = count_key(&query);
-        let total = if query.with_total {
-            self.remembered_total(&key, &query, version).await?
-        } else {
-            None
+        let Some(version) = version else {
+            return self.read_page(query, None).await;
         };
-        // The page starts from the nearest remembered end of an earlier page, if any.
-        let list = version
-            .filter(|_| seekable)
-            .map(|version| (positions::list_key(&key, query.order), version));
-        let requested = query.offset;
-        let (page_query, reads_row_before) = match &list {
-            Some((list, version)) => self.positions.start(list, *version, query),
-            None => (query, false),
-        };
-        let mut page = if total.is_some() {
-            let mut page = self
-                .inner
-                .list_tickets(TicketQuery {
-                    with_total: false,
-                    ..page_query
-                })
-                .await?;
-            page.total = total;
-            page
-        } else {
-            let page = self.inner.list_tickets(page_query).await?;
-            if let Some(total) = page.total {
-                self.counts.put(
-                    key,
-                    Remembered {
-                        version,
-                        mark: page.mark,
-                        count: total,
-                    },
-                );
-            }
-            page
-        };
-        if let Some((list, version)) = list {
-            if reads_row_before && !page.items.is_empty() {
-                let before = page.items.remove(0);
-                self.positions
-                    .remember(&list, version, requested, PagePosition::of(&before));
-            }
-            if let Some(last) = page.items.last() {
-                let end = requested + page.items.len() as u64;
-                self.positions
-                    .remember(&list, version, end, PagePosition::of(last));
-            }
+        let page_key = (version, query);
+        if let Some(page) = self.pages.get(&page_key) {
+            return Ok(TicketPage::clone(&page));
+        }
+        let page = self.read_page(page_key.1.clone(), Some(version)).await?;
+        if page.items.len() <= MAX_REMEMBERED_PAGE {
+            self.pages.offer_with(page_key, || Arc::new(page.clone()));
         }
         Ok(page)
     }

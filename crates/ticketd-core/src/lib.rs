@@ -12,6 +12,7 @@ mod counts;
 pub mod credentials;
 pub mod engine;
 pub mod error;
+pub mod flights;
 pub mod flow;
 pub mod identity;
 pub mod ids;
