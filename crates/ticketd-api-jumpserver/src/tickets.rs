@@ -328,7 +328,7 @@ async fn list(
     let total = result.total.unwrap_or(result.items.len() as u64);
     let typed = kind.is_some();
     if query.selects_fields() {
-        let ctx = Context::load(state, actor, &result.items, lang, zone).await?;
+        let ctx = Context::load(state, actor, result.items.iter(), lang, zone).await?;
         let rows = result
             .items
             .iter()

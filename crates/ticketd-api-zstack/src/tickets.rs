@@ -578,7 +578,7 @@ async fn visible(
         query.offset = tickets.len() as u64;
         let page = ctx.engine().list_tickets(&ctx.actor, query.clone()).await?;
         let full = page.items.len() >= LOAD_PAGE as usize;
-        tickets.extend(page.items);
+        tickets.extend(std::sync::Arc::unwrap_or_clone(page.items));
         if !full {
             return Ok(tickets);
         }

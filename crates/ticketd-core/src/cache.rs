@@ -4,7 +4,7 @@
 //! date by counting the new tickets alone (see `counts.rs`), and where pages of a list ended at
 //! that version, so the next page starts there instead of skipping every earlier match
 //! (`positions.rs`). A page asked for again at the same data version is answered whole from
-//! memory (`pages`, kept from its second reading on, see `Recent`), and a list's first count at
+//! memory, its tickets shared (`pages`, kept from its second reading on, see `Recent`), and a list's first count at
 //! a version runs once however many requests ask for it meanwhile (`flights.rs`).
 //!
 //! Every authenticated request reads its token through [`Store::token_actor`], which also reads
@@ -85,7 +85,7 @@ pub struct CachedStore {
     counts: CountMemory,
     positions: PositionMemory,
     tokens: TokenMemory,
-    pages: Recent<(u64, TicketQuery), Arc<TicketPage>>,
+    pages: Recent<(u64, TicketQuery), TicketPage>,
     counting: Flights<(u64, ListFilter), u64>,
 }
 
@@ -236,7 +236,8 @@ impl CachedStore {
         };
         if let Some((list, version)) = list {
             if reads_row_before && !page.items.is_empty() {
-                let before = page.items.remove(0);
+                // The page was just read: no one else holds its rows, so this copies nothing.
+                let before = Arc::make_mut(&mut page.items).remove(0);
                 self.positions
                     .remember(&list, version, requested, PagePosition::of(&before));
             }
@@ -672,11 +673,11 @@ impl Store for CachedStore {
         };
         let page_key = (version, query);
         if let Some(page) = self.pages.get(&page_key) {
-            return Ok(TicketPage::clone(&page));
+            return Ok(page);
         }
         let page = self.read_page(page_key.1.clone(), Some(version)).await?;
         if page.items.len() <= MAX_REMEMBERED_PAGE {
-            self.pages.offer_with(page_key, || Arc::new(page.clone()));
+            self.pages.offer(page_key, page.clone());
         }
         Ok(page)
     }

@@ -52,15 +52,9 @@ impl<K: Hash + Eq + Clone, V: Clone> Recent<K, V> {
 
     /// Offers the value just made for `key`: kept if `key` was offered before.
     pub fn offer(&self, key: K, value: V) {
-        self.offer_with(key, || value);
-    }
-
-    /// Like [`Recent::offer`], for a value that costs a copy to hand over: `value` runs only if
-    /// it is kept.
-    pub fn offer_with(&self, key: K, value: impl FnOnce() -> V) {
         let mut generations = self.lock();
         if generations.offered_before(&key) {
-            generations.keep(key, value());
+            generations.keep(key, value);
         }
     }
 

@@ -261,8 +261,8 @@ impl TicketQuery {
 pub struct TicketPage {
     /// All matches, when asked for.
     pub total: Option<u64>,
-    /// This page.
-    pub items: Vec<Ticket>,
+    /// This page, shared: a page kept by the caching store is handed out without copying it.
+    pub items: Arc<Vec<Ticket>>,
     /// With a total, where in the store's history it was counted, for backends that keep
     /// marks (see [`Store::count_inserted_since`]).
     pub mark: Option<ListMark>,

@@ -1222,7 +1222,11 @@ pub(crate) async fn list_tickets(
         (None, None, page.await.map_err(db_err)?)
     };
     let items = rows::all(&rows, |row| rows::ticket(row, parsed))?;
-    Ok(TicketPage { total, items, mark })
+    Ok(TicketPage {
+        total,
+        items: std::sync::Arc::new(items),
+        mark,
+    })
 }
 
 /// The matches of `q` among the tickets inserted since `since` was taken, if no commit since

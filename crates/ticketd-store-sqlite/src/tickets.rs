@@ -749,7 +749,11 @@ pub(crate) fn list_tickets(
     if let Some(read) = read {
         read.commit().map_err(db_err)?;
     }
-    Ok(TicketPage { total, items, mark })
+    Ok(TicketPage {
+        total,
+        items: std::sync::Arc::new(items),
+        mark,
+    })
 }
 
 /// The matches of `q` among the tickets inserted after `since`, if only insertions were

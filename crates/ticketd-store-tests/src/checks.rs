@@ -1209,8 +1209,8 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
                 .await
                 .unwrap()
                 .items
-                .into_iter()
-                .map(|t| t.title)
+                .iter()
+                .map(|t| t.title.clone())
                 .collect::<Vec<_>>()
         }
     };

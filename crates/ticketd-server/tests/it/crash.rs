@@ -206,7 +206,7 @@ async fn verify(store: &Arc<dyn Store>, acked: &Acknowledged) -> usize {
             .or_default()
             .push(event.kind.as_str());
     }
-    for ticket in &tickets {
+    for ticket in tickets.iter() {
         let history = store.ticket_history(ticket.id).await.unwrap();
         let grants = store
             .list_grants(GrantQuery {
