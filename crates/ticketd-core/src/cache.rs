@@ -4,8 +4,9 @@
 //! date by counting the new tickets alone (see `counts.rs`), and where pages of a list ended at
 //! that version, so the next page starts there instead of skipping every earlier match
 //! (`positions.rs`). A page asked for again at the same data version is answered whole from
-//! memory, its tickets shared (`pages`, kept from its second reading on, see `Recent`), and a list's first count at
-//! a version runs once however many requests ask for it meanwhile (`flights.rs`).
+//! memory, its tickets shared (`pages`, kept from its second reading on, see `Recent`), and a
+//! list's first count at a version runs once however many requests ask for it meanwhile
+//! (`flights.rs`).
 //!
 //! Every authenticated request reads its token through [`Store::token_actor`], which also reads
 //! the directory generation in the same call; every change to the directory increases that
