@@ -2143,3 +2143,59 @@ pub async fn tickets_read_again_show_every_write(store: Arc<dyn Store>) {
     assert_eq!(orphan.applicant_id, None);
     assert_eq!(orphan.version, changed.version);
 }
+
+/// Requests that ask at once for a list nobody counted yet (several of its pages among them) all
+/// get its exact count and their own page: the caching store counts it once and hands the count
+/// to the requests that arrive while it runs.
+pub async fn a_first_count_asked_for_at_once_is_exact_for_every_request(store: Arc<dyn Store>) {
+    let cached: Arc<dyn Store> = Arc::new(ticketd_core::cache::CachedStore::new(store.clone()));
+    let w = World::new(cached.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    for step in 0..9_i64 {
+        let title = if step % 3 == 0 {
+            "other"
+        } else {
+            "shared count"
+        };
+        w.open(&w.alice, "general", title, at(step)).await;
+    }
+    let query = TicketQuery {
+        with_total: true,
+        limit: 2,
+        search: vec![vec![vec!["shared".into()]]],
+        ..TicketQuery::new(Visibility::All)
+    };
+    let mut fresh = Vec::new();
+    for offset in [0, 2, 4] {
+        let page = store
+            .list_tickets(TicketQuery {
+                offset,
+                ..query.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(page.total, Some(6));
+        fresh.push(page.items.iter().map(|t| t.id).collect::<Vec<_>>());
+    }
+    let tasks: Vec<_> = (0..24_u64)
+        .map(|n| {
+            let cached = cached.clone();
+            let query = TicketQuery {
+                offset: (n % 3) * 2,
+                ..query.clone()
+            };
+            tokio::spawn(async move { (n % 3, cached.list_tickets(query).await) })
+        })
+        .collect();
+    for task in tasks {
+        let (page_number, page) = task.await.unwrap();
+        let page = page.unwrap();
+        assert_eq!(page.total, Some(6), "page {page_number}");
+        assert_eq!(
+            page.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+            fresh[page_number as usize],
+            "page {page_number}"
+        );
+    }
+}

@@ -68,7 +68,8 @@ macro_rules! contract_suite {
             counts_stay_exact_across_writes,
             remembered_counts_match_fresh_counts_after_every_write,
             pages_continue_after_a_position,
-            tickets_read_again_show_every_write
+            tickets_read_again_show_every_write,
+            a_first_count_asked_for_at_once_is_exact_for_every_request
         );
     };
     (@tests $make:path; $($name:ident),* $(,)?) => {
