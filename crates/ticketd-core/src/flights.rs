@@ -44,7 +44,7 @@ pub enum Turn<'a, K: Hash + Eq, V: Clone> {
 #[derive(Debug)]
 pub struct Lead<'a, K: Hash + Eq, V> {
     flights: &'a Flights<K, V>,
-    key: Option<K>,
+    key: K,
     flight: Arc<Flight<V>>,
 }
 
@@ -86,7 +86,7 @@ impl<K: Hash + Eq + Clone, V: Clone> Flights<K, V> {
         running.insert(key.clone(), Arc::clone(&flight));
         Turn::Lead(Lead {
             flights: self,
-            key: Some(key),
+            key,
             flight,
         })
     }
@@ -101,9 +101,8 @@ impl<K: Hash + Eq, V> Lead<'_, K, V> {
 
 impl<K: Hash + Eq, V> Drop for Lead<'_, K, V> {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            lock(&self.flights.running).remove(&key);
-        }
+        // While this guard lives its key names its flight: no one else removes or replaces it.
+        lock(&self.flights.running).remove(&self.key);
         let waiting = {
             let mut state = lock(&self.flight.state);
             state.landed = true;

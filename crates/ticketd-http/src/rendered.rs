@@ -1,4 +1,5 @@
-//! Tickets already rendered for an answer (a list page, a detail), kept by everything their JSON depends on.
+//! Tickets already rendered for an answer (a list page, a detail), kept by everything their JSON
+//! depends on.
 //!
 //! Rendering a page of 20 tickets (display names looked up, dates formatted in the caller's zone,
 //! every string escaped) was a quarter of a list request's CPU, and lists show the same tickets
