@@ -8,7 +8,10 @@
 //! back and run again with one savepoint each. A batch with any job other than inserting new
 //! tickets also increases `change_counter` before it commits.
 //! A third thread copies the write-ahead log back into the database file (checkpoints), so the
-//! writer does not.
+//! writer does not. With full durability a fourth makes the log durable: the writer commits
+//! without waiting for the disk (`synchronous=NORMAL`) and goes on to its next batch while the
+//! syncer thread fsyncs the log once for every batch committed meanwhile, and only then answers
+//! their callers.
 
 use rusqlite::{Connection, OpenFlags};
 use std::ffi::c_int;
@@ -47,7 +50,9 @@ const WRITER_CHECKPOINT_FACTOR: u32 = 8;
 /// How durable a commit is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Durability {
-    /// `synchronous=FULL`: a commit survives power loss (the default).
+    /// A commit is answered only after the write-ahead log's fsync, so it survives power loss
+    /// (the default): the writer's connection runs `synchronous=NORMAL` and the syncer thread
+    /// makes the fsync that `FULL` would make in the commit.
     Full,
     /// `synchronous=NORMAL`: survives a process crash, may lose the last commits on power loss.
     Normal,
@@ -236,6 +241,9 @@ struct Epochs {
     /// memberships, directory generation) is exact while this stays the same.
     identity: AtomicU64,
 }
+
+/// Makes every commit so far durable: an fsync of the write-ahead log (a stand-in in tests).
+type LogSync = Box<dyn FnMut() -> std::io::Result<()> + Send>;
 
 pub(crate) struct Pool {
     acquire_timeout: Duration,
@@ -469,11 +477,36 @@ pub(crate) fn migrate(conn: &Connection) -> Result<usize, StoreError> {
 
 impl Pool {
     pub(crate) fn open(options: &SqliteOptions) -> Result<(Arc<Self>, usize), StoreError> {
+        Self::open_with_log_sync(options, None)
+    }
+
+    /// Like [`Pool::open`]; with full durability, `log_sync` (if given) stands in for the fsync
+    /// of the write-ahead log.
+    fn open_with_log_sync(
+        options: &SqliteOptions,
+        log_sync: Option<LogSync>,
+    ) -> Result<(Arc<Self>, usize), StoreError> {
         if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Other(Box::new(e)))?;
         }
         let mut writer_conn = open_connection(options, false)?;
         let migrated = migrate(&writer_conn)?;
+        let syncer = match options.durability {
+            Durability::Normal => None,
+            Durability::Full => {
+                // In WAL mode `NORMAL` skips only the log's fsync at each commit (checkpoints
+                // still sync the log before copying it and the database file after); the
+                // syncer thread makes that fsync before any caller hears of the commit.
+                writer_conn
+                    .pragma_update(None, "synchronous", "NORMAL")
+                    .map_err(db_err)?;
+                let sync = match log_sync {
+                    Some(sync) => sync,
+                    None => fsync_of_log(&options.path)?,
+                };
+                Some(LogSyncer::start(sync)?)
+            }
+        };
         let checkpointer = Checkpointer::start(options)?;
         // Replaces SQLite's automatic checkpoint (the same hook) on the writer's connection.
         writer_conn
@@ -493,7 +526,7 @@ impl Pool {
         let counters = Arc::clone(&epochs);
         std::thread::Builder::new()
             .name("ticketd-sqlite-writer".into())
-            .spawn(move || writer_loop(writer_conn, receiver, &counters))
+            .spawn(move || writer_loop(writer_conn, receiver, &counters, syncer))
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         let n_readers = readers.len();
         Ok((
@@ -719,7 +752,12 @@ impl Drop for Lease {
     }
 }
 
-fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>, epochs: &Epochs) {
+fn writer_loop(
+    conn: Connection,
+    mut receiver: mpsc::Receiver<Job>,
+    epochs: &Epochs,
+    syncer: Option<LogSyncer>,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
         batch.push(first);
@@ -728,6 +766,12 @@ fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>, epochs: &Epo
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
+        }
+        if let Some(failure) = syncer.as_ref().and_then(LogSyncer::failure) {
+            for job in batch.drain(..) {
+                job.run.answer(Err(failure.clone()));
+            }
+            continue;
         }
         let commit = execute_cached(&conn, "BEGIN IMMEDIATE")
             .map_err(|e| e.to_string())
@@ -760,10 +804,106 @@ fn writer_loop(conn: Connection, mut receiver: mpsc::Receiver<Job>, epochs: &Epo
             }
             Err(message) => tracing::error!(error = %message, "sqlite commit failed"),
         }
-        for job in batch.drain(..) {
-            job.run.answer(commit.clone());
+        match (&commit, &syncer) {
+            (Ok(()), Some(syncer)) => {
+                syncer.answer_when_durable(std::mem::replace(
+                    &mut batch,
+                    Vec::with_capacity(MAX_BATCH),
+                ));
+            }
+            _ => {
+                for job in batch.drain(..) {
+                    job.run.answer(commit.clone());
+                }
+            }
         }
     }
+}
+
+/// Committed batches waiting for the log's fsync the syncer thread makes before it answers them.
+///
+/// The writer goes on to its next batch meanwhile, so the disk's wait and the writer's work
+/// overlap, and one fsync covers every batch committed while the previous one ran. Readers see
+/// a commit a moment before it is durable (as soon as it is made, as with `synchronous=NORMAL`);
+/// no write is acknowledged before it is, and a later write is never durable without the earlier
+/// ones (the log is appended in commit order and each fsync covers all of it).
+struct LogSyncer {
+    committed: std::sync::mpsc::SyncSender<Vec<Job>>,
+    /// Set for good once an fsync failed: the kernel may have dropped the pages it could not
+    /// write, so a later fsync's success would prove nothing, and no write commits any more.
+    failed: Arc<std::sync::OnceLock<String>>,
+}
+
+/// Committed batches that may wait for the syncer before the writer itself waits.
+const MAX_BATCHES_AWAITING_SYNC: usize = 64;
+
+impl LogSyncer {
+    fn start(mut sync: LogSync) -> Result<Self, StoreError> {
+        let (committed, batches) =
+            std::sync::mpsc::sync_channel::<Vec<Job>>(MAX_BATCHES_AWAITING_SYNC);
+        let failed = Arc::new(std::sync::OnceLock::<String>::new());
+        let failure = Arc::clone(&failed);
+        std::thread::Builder::new()
+            .name("ticketd-log-sync".into())
+            .spawn(move || {
+                while let Ok(first) = batches.recv() {
+                    let waiting: Vec<Vec<Job>> =
+                        std::iter::once(first).chain(batches.try_iter()).collect();
+                    // After a failure no fsync can vouch for these batches either.
+                    let durable = match failure.get() {
+                        Some(failed) => Err(failed.clone()),
+                        None => sync().map_err(|e| {
+                            let message = format!(
+                                "the database could not make its commits durable (fsync of the \
+                                 write-ahead log failed: {e}); no write is taken until ticketd \
+                                 restarts"
+                            );
+                            tracing::error!(error = %e, "fsync of the sqlite write-ahead log failed");
+                            failure.get_or_init(|| message).clone()
+                        }),
+                    };
+                    for job in waiting.into_iter().flatten() {
+                        job.run.answer(durable.clone());
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Other(Box::new(e)))?;
+        Ok(Self { committed, failed })
+    }
+
+    /// Why writes are refused, once an fsync failed.
+    fn failure(&self) -> Option<String> {
+        self.failed.get().cloned()
+    }
+
+    /// Hands a committed batch to the syncer thread, which answers its callers after the fsync.
+    fn answer_when_durable(&self, batch: Vec<Job>) {
+        if let Err(std::sync::mpsc::SendError(batch)) = self.committed.send(batch) {
+            for job in batch {
+                job.run
+                    .answer(Err("the write-ahead log's syncer stopped".into()));
+            }
+        }
+    }
+}
+
+/// The fsync of the write-ahead log of the database at `path`, on a handle of its own.
+fn fsync_of_log(path: &Path) -> Result<LogSync, StoreError> {
+    let io_err = |e: std::io::Error| StoreError::Other(Box::new(e));
+    let mut log_path = path.as_os_str().to_owned();
+    log_path.push("-wal");
+    // The writer has opened the log (the migrations' transactions), so the file exists.
+    let log = std::fs::File::open(&log_path).map_err(io_err)?;
+    // SQLite syncs a new log's directory entry with the log's first fsync, which its commits no
+    // longer make; the log stays (and keeps its entry) while any connection is open.
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err)?;
+    Ok(Box::new(move || log.sync_data()))
 }
 
 /// Runs a batch's jobs in the open transaction. Savepoints cost: a page that an earlier job of
@@ -1240,5 +1380,155 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(on_pool, 3_000_000);
+    }
+
+    /// A pool whose log "fsync" takes its outcome from the returned sender, one per call, and
+    /// counts its calls.
+    fn pool_with_held_sync(
+        path: &Path,
+    ) -> (
+        Arc<Pool>,
+        std::sync::mpsc::Sender<std::io::Result<()>>,
+        Arc<AtomicU64>,
+    ) {
+        let (outcomes, next_outcome) = std::sync::mpsc::channel::<std::io::Result<()>>();
+        let calls = Arc::new(AtomicU64::new(0));
+        let counted = Arc::clone(&calls);
+        let sync: LogSync = Box::new(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            next_outcome
+                .recv()
+                .unwrap_or_else(|_| Err(std::io::Error::other("test ended")))
+        });
+        let (pool, _) = Pool::open_with_log_sync(&SqliteOptions::new(path), Some(sync)).unwrap();
+        (pool, outcomes, calls)
+    }
+
+    async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+        let waited = Instant::now();
+        while !condition() {
+            assert!(waited.elapsed() < Duration::from_secs(10), "never: {what}");
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+
+    async fn rows_in(pool: &Arc<Pool>) -> i64 {
+        pool.read(|conn| {
+            conn.query_row("SELECT count(*) FROM rows", [], |r| r.get(0))
+                .map_err(db_err)
+        })
+        .await
+        .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_are_answered_after_the_log_sync_and_the_writer_goes_on_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, outcomes, syncs) = pool_with_held_sync(&dir.path().join("sync.db"));
+        let insert = |id: i64| {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move {
+                pool.write_tickets(move |conn| {
+                    conn.execute("INSERT INTO rows (id) VALUES (?1)", [id])
+                        .map_err(db_err)
+                })
+                .await
+            })
+        };
+        let create = {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move {
+                pool.write(|conn| {
+                    conn.execute_batch("CREATE TABLE rows (id INTEGER PRIMARY KEY)")
+                        .map_err(db_err)
+                })
+                .await
+            })
+        };
+        wait_until("the first sync", || syncs.load(Ordering::SeqCst) == 1).await;
+        // Committed (readers see it) but not answered while its sync is held.
+        assert_eq!(rows_in(&pool).await, 0);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!create.is_finished(), "answered before the log was synced");
+        outcomes.send(Ok(())).unwrap();
+        create.await.unwrap().unwrap();
+
+        // Three writes queued one after another while a sync is held: the writer commits each
+        // without waiting for it, and they are answered only once a sync after them succeeds.
+        let first = insert(1);
+        wait_until("the second sync", || syncs.load(Ordering::SeqCst) == 2).await;
+        let mut later = Vec::new();
+        for id in 2..=3 {
+            later.push(insert(id));
+            let waited = Instant::now();
+            while rows_in(&pool).await < id {
+                assert!(
+                    waited.elapsed() < Duration::from_secs(10),
+                    "never committed"
+                );
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!first.is_finished() && later.iter().all(|w| !w.is_finished()));
+        outcomes.send(Ok(())).unwrap();
+        assert_eq!(first.await.unwrap().unwrap(), 1);
+        wait_until("the third sync", || syncs.load(Ordering::SeqCst) == 3).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(
+            later.iter().all(|w| !w.is_finished()),
+            "answered before their sync"
+        );
+        outcomes.send(Ok(())).unwrap();
+        for write in later {
+            assert_eq!(write.await.unwrap().unwrap(), 1);
+        }
+        // One sync covered both later commits.
+        assert_eq!(syncs.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_log_sync_fails_its_writes_and_every_later_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, outcomes, syncs) = pool_with_held_sync(&dir.path().join("failed.db"));
+        outcomes.send(Ok(())).unwrap();
+        pool.write(|conn| {
+            conn.execute_batch("CREATE TABLE rows (id INTEGER PRIMARY KEY)")
+                .map_err(db_err)
+        })
+        .await
+        .unwrap();
+        outcomes
+            .send(Err(std::io::Error::other("the disk went away")))
+            .unwrap();
+        let failed = pool
+            .write_tickets(|conn| {
+                conn.execute("INSERT INTO rows (id) VALUES (1)", [])
+                    .map_err(db_err)
+            })
+            .await;
+        match failed {
+            Err(StoreError::Unavailable(message)) => {
+                assert!(message.contains("the disk went away"), "{message}");
+            }
+            other => panic!("expected a sync failure, got {other:?}"),
+        }
+        let ran = Arc::new(AtomicBool::new(false));
+        let marked = Arc::clone(&ran);
+        let refused = pool
+            .write(move |_conn| {
+                marked.store(true, Ordering::SeqCst);
+                Ok(())
+            })
+            .await;
+        assert!(
+            matches!(refused, Err(StoreError::Unavailable(_))),
+            "{refused:?}"
+        );
+        assert!(
+            !ran.load(Ordering::SeqCst),
+            "a write ran after a failed sync"
+        );
+        assert_eq!(syncs.load(Ordering::SeqCst), 2);
     }
 }
