@@ -410,3 +410,78 @@ async fn after_insertions_only_the_new_tickets_are_counted() {
     assert_eq!(page.total, Some(3));
     assert!(page.mark.unwrap().changes > later.changes);
 }
+
+/// A level's approval leaves the ticket pending: it changes the flags of two assignee rows and
+/// no viewer row, and writes only those two (each row lives in B-trees led by its user, a page
+/// per user, so every needless row is a page more in the commit).
+#[tokio::test]
+async fn a_level_approval_writes_only_the_relation_rows_it_changes() {
+    use ticketd_core::engine::TicketCommand;
+    use ticketd_core::flow::LevelMode;
+    use ticketd_core::store::Store;
+    use ticketd_store_tests::fixture::{World, at, t0};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("rows.db");
+    let (store, _) = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = World::new(store.clone()).await;
+    w.flow(
+        "apply_asset",
+        vec![
+            (vec![&w.bob], LevelMode::Any),
+            (vec![&w.carol], LevelMode::Any),
+        ],
+    )
+    .await;
+    let ticket = w.open(&w.alice, "apply_asset", "rows", t0()).await;
+    // Counts the rows written to the two tables from here on (an insert that replaces a row
+    // counts once, as its delete fires no trigger).
+    let probe = rusqlite::Connection::open(&path).unwrap();
+    let mut triggers = String::from(
+        "CREATE TABLE row_writes (tbl TEXT PRIMARY KEY, n INTEGER NOT NULL);\n\
+         INSERT INTO row_writes VALUES ('ticket_assignees', 0), ('ticket_viewers', 0);\n",
+    );
+    for table in ["ticket_assignees", "ticket_viewers"] {
+        for event in ["INSERT", "DELETE"] {
+            triggers.push_str(&format!(
+                "CREATE TRIGGER {table}_{event} AFTER {event} ON {table} BEGIN \
+                 UPDATE row_writes SET n = n + 1 WHERE tbl = '{table}'; END;\n"
+            ));
+        }
+    }
+    probe.execute_batch(&triggers).unwrap();
+    let writes = |table: &str| -> i64 {
+        let n = probe
+            .query_row("SELECT n FROM row_writes WHERE tbl = ?1", [table], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        probe
+            .execute("UPDATE row_writes SET n = 0 WHERE tbl = ?1", [table])
+            .unwrap();
+        n
+    };
+    let approve = || TicketCommand::Approve {
+        reason: "ok".into(),
+        payload: None,
+    };
+    let after1 = w
+        .engine
+        .act(&w.bob, ticket.id, approve(), at(1))
+        .await
+        .unwrap();
+    assert_eq!(after1.approval_step, 2);
+    assert_eq!(writes("ticket_assignees"), 2, "bob's and carol's flags");
+    assert_eq!(
+        writes("ticket_viewers"),
+        0,
+        "alice, bob and carol still see it"
+    );
+    // The final decision changes the state every row holds: all of them are written again.
+    w.engine
+        .act(&w.carol, ticket.id, approve(), at(2))
+        .await
+        .unwrap();
+    assert_eq!(writes("ticket_assignees"), 2);
+    assert_eq!(writes("ticket_viewers"), 3);
+}
