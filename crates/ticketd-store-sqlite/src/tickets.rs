@@ -157,9 +157,58 @@ pub(crate) fn write_ticket(conn: &Connection, write: &TicketWrite) -> Result<Tic
                 })
                 .map_err(db_err)?;
             ticket.serial = serial;
+            conn.prepare_cached("DELETE FROM ticket_assignees WHERE ticket_id = ?1")
+                .and_then(|mut s| s.execute([ticket.id.0]))
+                .map_err(db_err)?;
+            conn.prepare_cached("DELETE FROM ticket_viewers WHERE ticket_id = ?1")
+                .and_then(|mut s| s.execute([ticket.id.0]))
+                .map_err(db_err)?;
         }
     }
-    write_relation_rows(conn, &ticket, write.expected_version.is_some())?;
+    let created = ts(ticket.created_at);
+    {
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, created_at, \
+                 state, kind, archived, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .map_err(db_err)?;
+        for row in ticket.assignee_index() {
+            insert
+                .execute(params![
+                    ticket.id.0,
+                    row.user_id.0,
+                    row.level,
+                    row.current,
+                    row.awaiting,
+                    created,
+                    ticket.state.as_str(),
+                    ticket.kind,
+                    ticket.archived,
+                    ticket.deleted
+                ])
+                .map_err(db_err)?;
+        }
+        let mut viewer = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO ticket_viewers (ticket_id, user_id, created_at, state, kind, archived, deleted) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .map_err(db_err)?;
+        for user in ticket.participants() {
+            viewer
+                .execute(params![
+                    ticket.id.0,
+                    user.0,
+                    created,
+                    ticket.state.as_str(),
+                    ticket.kind,
+                    ticket.archived,
+                    ticket.deleted
+                ])
+                .map_err(db_err)?;
+        }
+    }
     {
         let mut insert = conn
             .prepare_cached(
@@ -214,172 +263,6 @@ pub(crate) fn write_ticket(conn: &Connection, write: &TicketWrite) -> Result<Tic
         insert_grant(conn, grant)?;
     }
     Ok(ticket)
-}
-
-/// One row of a ticket's assignee index (`ticket_assignees`) or, with no level, of its viewer
-/// index (`ticket_viewers`): the key and every column a transition may change.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct RelationRow {
-    current: bool,
-    awaiting: bool,
-    state: String,
-    kind: String,
-    archived: bool,
-    deleted: bool,
-}
-
-/// A ticket's assignee rows by (user, level).
-type AssigneeRows = std::collections::BTreeMap<(Uuid, u32), RelationRow>;
-
-/// A ticket's viewer rows by user.
-type ViewerRows = std::collections::BTreeMap<Uuid, RelationRow>;
-
-/// Brings the ticket's assignee and viewer rows to what the ticket says, writing only the rows
-/// that change. Each row is in two or three B-trees, most of them led by the user (a page of
-/// its own per user); a level's approval changes two assignee rows and no viewer row, and
-/// deleting and inserting every row again cost the writer a dozen needless B-tree writes.
-fn write_relation_rows(conn: &Connection, ticket: &Ticket, stored: bool) -> Result<(), StoreError> {
-    let row = |current: bool, awaiting: bool| RelationRow {
-        current,
-        awaiting,
-        state: ticket.state.as_str().to_owned(),
-        kind: ticket.kind.clone(),
-        archived: ticket.archived,
-        deleted: ticket.deleted,
-    };
-    // A user listed twice in one step keeps the last row, as when each replaced the other.
-    let assignees: AssigneeRows = ticket
-        .assignee_index()
-        .into_iter()
-        .map(|a| ((a.user_id.0, a.level), row(a.current, a.awaiting)))
-        .collect();
-    let viewers: ViewerRows = ticket
-        .participants()
-        .into_iter()
-        .map(|user| (user.0, row(false, false)))
-        .collect();
-    let (stored_assignees, stored_viewers) = if stored {
-        stored_relation_rows(conn, ticket.id.0)?
-    } else {
-        Default::default()
-    };
-    for key in stored_assignees
-        .keys()
-        .filter(|k| !assignees.contains_key(k))
-    {
-        conn.prepare_cached(
-            "DELETE FROM ticket_assignees WHERE ticket_id = ?1 AND user_id = ?2 AND level = ?3",
-        )
-        .and_then(|mut s| s.execute(params![ticket.id.0, key.0, key.1]))
-        .map_err(db_err)?;
-    }
-    for user in stored_viewers.keys().filter(|u| !viewers.contains_key(u)) {
-        conn.prepare_cached("DELETE FROM ticket_viewers WHERE ticket_id = ?1 AND user_id = ?2")
-            .and_then(|mut s| s.execute(params![ticket.id.0, user]))
-            .map_err(db_err)?;
-    }
-    let created = ts(ticket.created_at);
-    {
-        let mut insert = conn
-            .prepare_cached(
-                "INSERT OR REPLACE INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, created_at, \
-                 state, kind, archived, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .map_err(db_err)?;
-        for ((user, level), row) in &assignees {
-            if stored_assignees.get(&(*user, *level)) == Some(row) {
-                continue;
-            }
-            insert
-                .execute(params![
-                    ticket.id.0,
-                    user,
-                    level,
-                    row.current,
-                    row.awaiting,
-                    created,
-                    row.state,
-                    row.kind,
-                    row.archived,
-                    row.deleted
-                ])
-                .map_err(db_err)?;
-        }
-    }
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT OR REPLACE INTO ticket_viewers (ticket_id, user_id, created_at, state, kind, archived, deleted) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
-        .map_err(db_err)?;
-    for (user, row) in &viewers {
-        if stored_viewers.get(user) == Some(row) {
-            continue;
-        }
-        insert
-            .execute(params![
-                ticket.id.0,
-                user,
-                created,
-                row.state,
-                row.kind,
-                row.archived,
-                row.deleted
-            ])
-            .map_err(db_err)?;
-    }
-    Ok(())
-}
-
-/// A ticket's assignee and viewer rows as stored.
-fn stored_relation_rows(
-    conn: &Connection,
-    ticket: Uuid,
-) -> Result<(AssigneeRows, ViewerRows), StoreError> {
-    let assignees = conn
-        .prepare_cached(
-            "SELECT user_id, level, current, awaiting, state, kind, archived, deleted \
-             FROM ticket_assignees WHERE ticket_id = ?1",
-        )
-        .and_then(|mut s| {
-            s.query_map([ticket], |r| {
-                Ok((
-                    (r.get::<_, Uuid>(0)?, r.get::<_, u32>(1)?),
-                    RelationRow {
-                        current: r.get(2)?,
-                        awaiting: r.get(3)?,
-                        state: r.get(4)?,
-                        kind: r.get(5)?,
-                        archived: r.get(6)?,
-                        deleted: r.get(7)?,
-                    },
-                ))
-            })?
-            .collect::<rusqlite::Result<_>>()
-        })
-        .map_err(db_err)?;
-    let viewers = conn
-        .prepare_cached(
-            "SELECT user_id, state, kind, archived, deleted FROM ticket_viewers WHERE ticket_id = ?1",
-        )
-        .and_then(|mut s| {
-            s.query_map([ticket], |r| {
-                Ok((
-                    r.get::<_, Uuid>(0)?,
-                    RelationRow {
-                        current: false,
-                        awaiting: false,
-                        state: r.get(1)?,
-                        kind: r.get(2)?,
-                        archived: r.get(3)?,
-                        deleted: r.get(4)?,
-                    },
-                ))
-            })?
-            .collect::<rusqlite::Result<_>>()
-        })
-        .map_err(db_err)?;
-    Ok((assignees, viewers))
 }
 
 pub(crate) fn insert_comment(
