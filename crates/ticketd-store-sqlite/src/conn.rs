@@ -892,8 +892,17 @@ fn fsync_of_log(path: &Path) -> Result<LogSync, StoreError> {
     let io_err = |e: std::io::Error| StoreError::Other(Box::new(e));
     let mut log_path = path.as_os_str().to_owned();
     log_path.push("-wal");
-    // The writer has opened the log (the migrations' transactions), so the file exists.
-    let log = std::fs::File::open(&log_path).map_err(io_err)?;
+    // The writer has opened the log (the migrations' transactions), so the file exists unless
+    // the database has no log file (`:memory:`, where WAL cannot be used).
+    let log = std::fs::File::open(&log_path).map_err(|e| {
+        io_err(std::io::Error::new(
+            e.kind(),
+            format!(
+                "the write-ahead log {} could not be opened ({e}): the database must be a file",
+                Path::new(&log_path).display()
+            ),
+        ))
+    })?;
     // SQLite syncs a new log's directory entry with the log's first fsync, which its commits no
     // longer make; the log stays (and keeps its entry) while any connection is open.
     let dir = path
@@ -1485,6 +1494,22 @@ mod tests {
         }
         // One sync covered both later commits.
         assert_eq!(syncs.load(Ordering::SeqCst), 3);
+    }
+
+    #[test]
+    fn a_database_without_a_log_file_is_refused_with_the_reason() {
+        let error = Pool::open(&SqliteOptions::new(":memory:"))
+            .expect_err("an in-memory database has no log to sync");
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        assert!(
+            message.contains("write-ahead log :memory:-wal"),
+            "{message}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
