@@ -768,9 +768,7 @@ fn writer_loop(
             }
         }
         if let Some(failure) = syncer.as_ref().and_then(LogSyncer::failure) {
-            for job in batch.drain(..) {
-                job.run.answer(Err(failure.clone()));
-            }
+            answer_all(batch.drain(..), &Err(failure));
             continue;
         }
         let commit = execute_cached(&conn, "BEGIN IMMEDIATE")
@@ -805,18 +803,16 @@ fn writer_loop(
             Err(message) => tracing::error!(error = %message, "sqlite commit failed"),
         }
         match (&commit, &syncer) {
-            (Ok(()), Some(syncer)) => {
-                syncer.answer_when_durable(std::mem::replace(
-                    &mut batch,
-                    Vec::with_capacity(MAX_BATCH),
-                ));
-            }
-            _ => {
-                for job in batch.drain(..) {
-                    job.run.answer(commit.clone());
-                }
-            }
+            (Ok(()), Some(syncer)) => syncer.answer_when_durable(std::mem::take(&mut batch)),
+            _ => answer_all(batch.drain(..), &commit),
         }
+    }
+}
+
+/// Answers each job's caller with the outcome of its transaction (see [`WriteJob::answer`]).
+fn answer_all(jobs: impl IntoIterator<Item = Job>, outcome: &Result<(), String>) {
+    for job in jobs {
+        job.run.answer(outcome.clone());
     }
 }
 
@@ -862,9 +858,7 @@ impl LogSyncer {
                             failure.get_or_init(|| message).clone()
                         }),
                     };
-                    for job in waiting.into_iter().flatten() {
-                        job.run.answer(durable.clone());
-                    }
+                    answer_all(waiting.into_iter().flatten(), &durable);
                 }
             })
             .map_err(|e| StoreError::Other(Box::new(e)))?;
@@ -879,10 +873,7 @@ impl LogSyncer {
     /// Hands a committed batch to the syncer thread, which answers its callers after the fsync.
     fn answer_when_durable(&self, batch: Vec<Job>) {
         if let Err(std::sync::mpsc::SendError(batch)) = self.committed.send(batch) {
-            for job in batch {
-                job.run
-                    .answer(Err("the write-ahead log's syncer stopped".into()));
-            }
+            answer_all(batch, &Err("the write-ahead log's syncer stopped".into()));
         }
     }
 }
