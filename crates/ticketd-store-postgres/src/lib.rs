@@ -10,7 +10,7 @@ pub use conn::PostgresOptions;
 use async_trait::async_trait;
 use conn::{Db, db_err, other};
 use rows::{FLOW_COLUMNS, GRANT_COLUMNS, ORG_COLUMNS, USER_COLUMNS, get, json};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use ticketd_core::StoreError;
 use ticketd_core::catalog::{Asset, CatalogQuery, Node};
 use ticketd_core::flow::Flow;
@@ -78,6 +78,16 @@ impl PostgresStore {
         tickets::query_plan(&self.db, &query).await
     }
 
+    /// The plan PostgreSQL chooses for the token lookup every authenticated request makes
+    /// (`EXPLAIN` of [`Store::token_actor`]'s statement), for tests.
+    pub async fn token_actor_plan(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .db
+            .query(&format!("EXPLAIN {}", *TOKEN_ACTOR_SQL), &[&&[0u8; 32][..]])
+            .await?;
+        rows.iter().map(|row| get(row, "QUERY PLAN")).collect()
+    }
+
     /// The plan of the count of a list's matches among the tickets inserted by transactions
     /// numbered `horizon` or later (see `ListMark`), for tests.
     pub async fn inserted_count_plan(
@@ -88,6 +98,26 @@ impl PostgresStore {
         tickets::inserted_count_plan(&self.db, &query, horizon).await
     }
 }
+
+/// What every authenticated request reads, in one round trip: the token, its owner, the owner's
+/// memberships (two parallel arrays from one scan of `org_members_user`) and the directory
+/// generation. Built once; the CTE renames the token's columns, which share names with the
+/// user's.
+static TOKEN_ACTOR_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH t AS (SELECT user_id AS token_user, kind AS token_kind, \
+         expires_at AS token_expires_at, created_at AS token_created_at \
+         FROM api_tokens WHERE token_hash = $1) \
+         SELECT {USER_COLUMNS}, token_kind, token_expires_at, token_created_at, \
+         (SELECT value FROM directory_generation WHERE id = 1) AS directory_generation, \
+         m.member_orgs, m.member_roles \
+         FROM t JOIN users ON users.id = t.token_user \
+         CROSS JOIN LATERAL (SELECT \
+         coalesce(array_agg(org_id ORDER BY org_id, role_id), '{{}}') AS member_orgs, \
+         coalesce(array_agg(role_id ORDER BY org_id, role_id), '{{}}') AS member_roles \
+         FROM org_members WHERE user_id = users.id) m"
+    )
+});
 
 fn token_kind(text: &str) -> TokenKind {
     if text == "session" {
@@ -632,26 +662,7 @@ impl Store for PostgresStore {
     }
 
     async fn token_actor(&self, digest: [u8; 32]) -> Result<Option<TokenActor>, StoreError> {
-        // One round trip for what every authenticated request reads: the token, its owner, the
-        // owner's memberships (as two parallel arrays) and the directory generation.
-        let row = self
-            .db
-            .query_opt(
-                &format!(
-                    "WITH t AS (SELECT user_id AS token_user, kind AS token_kind, \
-                     expires_at AS token_expires_at, created_at AS token_created_at \
-                     FROM api_tokens WHERE token_hash = $1) \
-                     SELECT {USER_COLUMNS}, token_kind, token_expires_at, token_created_at, \
-                     (SELECT value FROM directory_generation WHERE id = 1) AS directory_generation, \
-                     ARRAY(SELECT org_id FROM org_members WHERE user_id = users.id \
-                           ORDER BY org_id, role_id) AS member_orgs, \
-                     ARRAY(SELECT role_id FROM org_members WHERE user_id = users.id \
-                           ORDER BY org_id, role_id) AS member_roles \
-                     FROM t JOIN users ON users.id = t.token_user"
-                ),
-                &[&&digest[..]],
-            )
-            .await?;
+        let row = self.db.query_opt(&TOKEN_ACTOR_SQL, &[&&digest[..]]).await?;
         let Some(row) = row else {
             return Ok(None);
         };

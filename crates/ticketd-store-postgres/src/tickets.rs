@@ -48,8 +48,14 @@ const UPDATE_TICKET: &str = "UPDATE tickets SET title = $1, flow_id = $2, state 
     archived = $10, confirmed = $11, deleted = $12, version = $13, updated_at = $14 \
     WHERE id = $15 AND version = $16 RETURNING serial";
 
-const INSERT_COMMENT: &str = "INSERT INTO ticket_comments (id, ticket_id, user_id, user_display, \
-    body, kind, state, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+// In array order, like the history, so a ticket's comments keep their order in `seq`.
+const INSERT_COMMENTS: &str = "INSERT INTO ticket_comments (id, ticket_id, user_id, user_display, \
+    body, kind, state, created_at) \
+    SELECT id, ticket_id, user_id, user_display, body, kind, state, created_at \
+    FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], \
+    $7::text[], $8::timestamptz[]) \
+    WITH ORDINALITY AS c (id, ticket_id, user_id, user_display, body, kind, state, created_at, ord) \
+    ORDER BY ord";
 
 const INSERT_GRANT: &str = "INSERT INTO grants (id, ticket_id, org_id, kind, name, users, payload, \
     valid_from, valid_until, created_by, comment, created_at) \
@@ -77,8 +83,12 @@ const INSERT_HISTORY: &str = "INSERT INTO ticket_history (id, ticket_id, round, 
     WITH ORDINALITY AS h (id, ticket_id, round, level, action, actor_id, actor_display, \
     from_state, to_state, reason, self_approved, created_at, ord) ORDER BY ord";
 
-const INSERT_EVENT: &str = "INSERT INTO outbox_events (id, kind, ticket_id, org_id, payload, \
-    created_at) VALUES ($1, $2, $3, $4, $5, $6)";
+// In array order: events are delivered in `seq` order.
+const INSERT_EVENTS: &str = "INSERT INTO outbox_events (id, kind, ticket_id, org_id, payload, \
+    created_at) \
+    SELECT id, kind, ticket_id, org_id, payload, created_at \
+    FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::uuid[], $5::jsonb[], $6::timestamptz[]) \
+    WITH ORDINALITY AS e (id, kind, ticket_id, org_id, payload, created_at, ord) ORDER BY ord";
 
 /// Parameters owned by (or borrowing for `'a`) one pipelined statement.
 type Values<'a> = Vec<Box<dyn ToSql + Sync + Send + 'a>>;
@@ -270,9 +280,9 @@ struct Prepared {
     insert_assignees: Statement,
     insert_viewers: Statement,
     insert_history: Statement,
-    insert_comment: Statement,
+    insert_comments: Statement,
     lock_outbox: Statement,
-    insert_event: Statement,
+    insert_events: Statement,
 }
 
 impl Prepared {
@@ -285,9 +295,9 @@ impl Prepared {
             insert_assignees: prepare(INSERT_ASSIGNEES).await?,
             insert_viewers: prepare(INSERT_VIEWERS).await?,
             insert_history: prepare(INSERT_HISTORY).await?,
-            insert_comment: prepare(INSERT_COMMENT).await?,
+            insert_comments: prepare(INSERT_COMMENTS).await?,
             lock_outbox: prepare("SELECT pg_advisory_xact_lock($1)").await?,
-            insert_event: prepare(INSERT_EVENT).await?,
+            insert_events: prepare(INSERT_EVENTS).await?,
         })
     }
 }
@@ -504,19 +514,24 @@ fn push_events<'a>(
         return;
     }
     batch.push(&prepared.lock_outbox, values![OUTBOX_LOCK]);
-    for e in events {
-        batch.push(
-            &prepared.insert_event,
-            values![
-                e.id,
-                &e.kind,
-                e.ticket_id.0,
-                e.org_id.0,
-                Json(&e.payload),
-                e.created_at,
-            ],
-        );
-    }
+    let events: Vec<&Event> = events.collect();
+    batch.push(
+        &prepared.insert_events,
+        values![
+            events.iter().map(|e| e.id).collect::<Vec<Uuid>>(),
+            events
+                .iter()
+                .map(|e| e.kind.clone())
+                .collect::<Vec<String>>(),
+            events.iter().map(|e| e.ticket_id.0).collect::<Vec<Uuid>>(),
+            events.iter().map(|e| e.org_id.0).collect::<Vec<Uuid>>(),
+            events.iter().map(|e| Json(&e.payload)).collect::<Vec<_>>(),
+            events
+                .iter()
+                .map(|e| e.created_at)
+                .collect::<Vec<DateTime<Utc>>>(),
+        ],
+    );
 }
 
 /// Column arrays of the assignee index, viewer index and history rows of some writes, and
@@ -652,23 +667,33 @@ impl Rows {
                 ],
             );
         }
-        for comment in self.comments {
-            batch.push(&prepared.insert_comment, comment_values(comment));
+        if !self.comments.is_empty() {
+            batch.push(&prepared.insert_comments, comment_columns(&self.comments));
         }
     }
 }
 
-/// The parameters of `INSERT_COMMENT`, owned, so a batch can hold them past the comment.
-fn comment_values(comment: Comment) -> Values<'static> {
+/// The parameters of [`INSERT_COMMENTS`] for `comments`, owned, so a batch can hold them.
+fn comment_columns(comments: &[Comment]) -> Values<'static> {
+    let column = |f: &dyn Fn(&Comment) -> String| comments.iter().map(f).collect::<Vec<_>>();
     values![
-        comment.id,
-        comment.ticket_id.0,
-        comment.user_id.map(|u| u.0),
-        comment.user_display,
-        comment.body,
-        comment.kind.as_str(),
-        comment.state,
-        comment.created_at,
+        comments.iter().map(|c| c.id).collect::<Vec<Uuid>>(),
+        comments
+            .iter()
+            .map(|c| c.ticket_id.0)
+            .collect::<Vec<Uuid>>(),
+        comments
+            .iter()
+            .map(|c| c.user_id.map(|u| u.0))
+            .collect::<Vec<Option<Uuid>>>(),
+        column(&|c| c.user_display.clone()),
+        column(&|c| c.body.clone()),
+        column(&|c| c.kind.as_str().to_owned()),
+        comments
+            .iter()
+            .map(|c| c.state.clone())
+            .collect::<Vec<Option<String>>>(),
+        comments.iter().map(|c| c.created_at).collect::<Vec<_>>(),
     ]
 }
 
@@ -676,11 +701,11 @@ fn comment_values(comment: Comment) -> Values<'static> {
 pub(crate) async fn insert_comment(db: &Db, comment: &Comment) -> Result<(), StoreError> {
     let client = db.client().await?;
     let statement = client
-        .prepare_cached(INSERT_COMMENT)
+        .prepare_cached(INSERT_COMMENTS)
         .await
         .map_err(db_err)?;
     client
-        .execute_raw(&statement, comment_values(comment.clone()))
+        .execute_raw(&statement, comment_columns(std::slice::from_ref(comment)))
         .await
         .map_err(db_err)?;
     Ok(())

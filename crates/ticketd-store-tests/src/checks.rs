@@ -671,6 +671,80 @@ pub async fn writes_committed_together_succeed_or_fail_alone(store: Arc<dyn Stor
     assert_eq!(got, expected_events, "only landed writes leave events");
 }
 
+/// Writes committed together keep each write's comments and events in the order the write
+/// lists them (both stores insert a group's rows of one table together).
+pub async fn a_group_keeps_each_write_s_comments_and_events_in_order(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let base = w.open(&w.alice, "general", "base", t0()).await;
+    let events_before = store.events_after(0, 1_000).await.unwrap().len();
+    let mut writes = Vec::new();
+    for i in 0..6 {
+        let mut ticket = base.clone();
+        ticket.id = ticketd_core::TicketId(w.engine.new_id(t0()));
+        ticket.title = format!("ordered {i}");
+        let comments = (0..3)
+            .map(|n| ticketd_core::ticket::Comment {
+                id: w.engine.new_id(t0()),
+                ticket_id: ticket.id,
+                user_id: Some(w.alice.id()),
+                user_display: "Alice(alice)".into(),
+                body: format!("{i}: comment {n}"),
+                kind: ticketd_core::ticket::CommentKind::Common,
+                state: (n == 1).then(|| "approve".to_owned()),
+                created_at: t0(),
+            })
+            .collect();
+        let events = (0..3)
+            .map(|n| ticketd_core::ticket::Event {
+                id: w.engine.new_id(t0()),
+                kind: format!("ticket.step{n}"),
+                ticket_id: ticket.id,
+                org_id: ticket.org_id,
+                payload: serde_json::json!({ "n": n }),
+                created_at: t0(),
+            })
+            .collect();
+        writes.push(TicketWrite {
+            comments,
+            events,
+            serial_day: Some("20260821".to_owned()),
+            ..TicketWrite::new(ticket, None)
+        });
+    }
+    let results =
+        futures_util::future::join_all(writes.into_iter().map(|write| store.write_ticket(write)))
+            .await;
+    let events = store.events_after(0, 1_000).await.unwrap();
+    let events = &events[events_before..];
+    assert!(events.windows(2).all(|p| p[0].0 < p[1].0));
+    for (i, result) in results.iter().enumerate() {
+        let ticket = result.as_ref().expect("an opening lands");
+        let bodies: Vec<String> = store
+            .ticket_comments(ticket.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| format!("{}/{:?}", c.body, c.state))
+            .collect();
+        assert_eq!(
+            bodies,
+            [
+                format!("{i}: comment 0/None"),
+                format!("{i}: comment 1/Some(\"approve\")"),
+                format!("{i}: comment 2/None"),
+            ]
+        );
+        let kinds: Vec<&str> = events
+            .iter()
+            .filter(|(_, e)| e.ticket_id == ticket.id)
+            .map(|(_, e)| e.kind.as_str())
+            .collect();
+        assert_eq!(kinds, ["ticket.step0", "ticket.step1", "ticket.step2"]);
+    }
+}
+
 /// An update that keeps the state but hands a level to another approver and drops a CC user
 /// moves the ticket out of the old approver's and the CC user's lists and into the new
 /// approver's: the index rows follow an update whose listing columns stay the same.
