@@ -671,6 +671,72 @@ pub async fn writes_committed_together_succeed_or_fail_alone(store: Arc<dyn Stor
     assert_eq!(got, expected_events, "only landed writes leave events");
 }
 
+/// Openings sent together, one of them a duplicate: the duplicate is refused alone, the others
+/// land with gap-free serials and their events, and the writes after them find every
+/// connection usable (the group that failed was rolled back, not left open).
+pub async fn openings_committed_together_fail_alone(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let base = w.open(&w.alice, "general", "base", t0()).await;
+    let events_before = store.events_after(0, 1_000).await.unwrap().len();
+    let opening = |ticket: Ticket| TicketWrite {
+        events: vec![ticketd_core::ticket::Event {
+            id: w.engine.new_id(t0()),
+            kind: "ticket.submitted".into(),
+            ticket_id: ticket.id,
+            org_id: ticket.org_id,
+            payload: serde_json::json!({}),
+            created_at: t0(),
+        }],
+        serial_day: Some("20260821".to_owned()),
+        ..TicketWrite::new(ticket, None)
+    };
+    let fresh = |title: String| {
+        let mut ticket = base.clone();
+        ticket.id = ticketd_core::TicketId(w.engine.new_id(t0()));
+        ticket.title = title;
+        ticket
+    };
+    let mut serials: Vec<String> = Vec::new();
+    for round in 0..3 {
+        let mut writes: Vec<TicketWrite> = (0..8)
+            .map(|i| opening(fresh(format!("together {round}.{i}"))))
+            .collect();
+        writes.insert(3, opening(base.clone()));
+        let results = futures_util::future::join_all(
+            writes.into_iter().map(|write| store.write_ticket(write)),
+        )
+        .await;
+        assert!(
+            matches!(results[3], Err(StoreError::Conflict { .. })),
+            "duplicate id: {:?}",
+            results[3]
+        );
+        for result in results.iter().filter(|r| r.is_ok()) {
+            let ticket = result.as_ref().unwrap();
+            let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
+            assert_eq!(stored.serial, ticket.serial);
+            serials.push(ticket.serial.clone());
+        }
+    }
+    serials.sort();
+    let expected: Vec<String> = (2..=25).map(|n| format!("20260821{n:04}")).collect();
+    assert_eq!(serials, expected, "gap-free across the refused duplicates");
+    let events = store.events_after(0, 1_000).await.unwrap().len();
+    assert_eq!(
+        events - events_before,
+        24,
+        "only the landed openings leave events"
+    );
+    // Every pooled connection is out of its transaction: more writes than connections land.
+    let after = futures_util::future::join_all(
+        (0..20).map(|i| store.write_ticket(opening(fresh(format!("after {i}"))))),
+    )
+    .await;
+    assert!(after.iter().all(Result::is_ok), "{after:?}");
+}
+
 /// Writes committed together keep each write's comments and events in the order the write
 /// lists them (both stores insert a group's rows of one table together).
 pub async fn a_group_keeps_each_write_s_comments_and_events_in_order(store: Arc<dyn Store>) {

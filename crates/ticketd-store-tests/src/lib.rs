@@ -51,6 +51,7 @@ macro_rules! contract_suite {
             stale_version_writes_nothing,
             writes_committed_together_succeed_or_fail_alone,
             a_group_keeps_each_write_s_comments_and_events_in_order,
+            openings_committed_together_fail_alone,
             an_approver_swapped_without_a_state_change_moves_between_lists,
             list_filters_and_visibility,
             awaiting_and_current_assignee_lists,
