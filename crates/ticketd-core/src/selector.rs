@@ -252,46 +252,70 @@ impl Selector {
 }
 
 impl AttrRule {
+    /// Whether `entry` has a value of the rule's attribute that the operator accepts.
+    ///
+    /// Build steps test every rule against every user of the directory at each opening, so
+    /// this reads the values in place (role ids are written into a buffer on the stack)
+    /// instead of collecting them as new strings per user.
     fn matches(&self, entry: &DirectoryEntry) -> bool {
-        let user = &entry.user;
-        let system_roles = [user.system_role.role_id().to_string()];
-        let org_roles: Vec<String> = entry.org_roles.iter().map(ToString::to_string).collect();
-        let values: Vec<String> = match self.name.as_str() {
-            "system_roles" => system_roles.to_vec(),
-            "org_roles" => org_roles,
-            "any_roles" => system_roles.iter().cloned().chain(org_roles).collect(),
-            "username" => vec![user.username.clone()],
-            "name" => vec![user.name.clone()],
-            "email" => vec![user.email.clone()],
-            "id" => vec![user.id.to_string()],
+        let (single, list): (Option<&str>, &[Value]) = match &self.value {
+            Value::String(s) => (Some(s.as_str()), &[]),
+            Value::Array(items) => (None, items.as_slice()),
             _ => return false,
         };
-        let operands: Vec<&str> = match &self.value {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
-            _ => return false,
-        };
-        if operands.contains(&"*") {
+        if !self.reads_a_known_attribute() {
+            return false;
+        }
+        let operands = || single.into_iter().chain(list.iter().filter_map(Value::as_str));
+        if operands().any(|o| o == "*") {
             return true;
         }
+        let any_value = |pred: &dyn Fn(&str) -> bool| self.any_value(entry, pred);
         let lower = |s: &str| s.to_lowercase();
-        let any_value = |pred: &dyn Fn(&str) -> bool| values.iter().any(|v| pred(v));
         match self.op {
-            MatchOp::Exact => any_value(&|v| operands.first().is_some_and(|o| v == *o)),
-            MatchOp::Not => !values.iter().any(|v| operands.contains(&v.as_str())),
-            MatchOp::In | MatchOp::M2m => any_value(&|v| operands.contains(&v)),
+            MatchOp::Exact => operands()
+                .next()
+                .is_some_and(|first| any_value(&|v| v == first)),
+            MatchOp::Not => !any_value(&|v| operands().any(|o| o == v)),
+            MatchOp::In | MatchOp::M2m => any_value(&|v| operands().any(|o| o == v)),
             MatchOp::M2mAll => {
-                !operands.is_empty() && operands.iter().all(|o| values.iter().any(|v| v == o))
+                operands().next().is_some() && operands().all(|o| any_value(&|v| v == o))
             }
-            MatchOp::Contains => {
-                any_value(&|v| operands.iter().any(|o| lower(v).contains(&lower(o))))
-            }
+            MatchOp::Contains => any_value(&|v| operands().any(|o| lower(v).contains(&lower(o)))),
             MatchOp::Startswith => {
-                any_value(&|v| operands.iter().any(|o| lower(v).starts_with(&lower(o))))
+                any_value(&|v| operands().any(|o| lower(v).starts_with(&lower(o))))
             }
-            MatchOp::Endswith => {
-                any_value(&|v| operands.iter().any(|o| lower(v).ends_with(&lower(o))))
-            }
+            MatchOp::Endswith => any_value(&|v| operands().any(|o| lower(v).ends_with(&lower(o)))),
+        }
+    }
+
+    fn reads_a_known_attribute(&self) -> bool {
+        matches!(
+            self.name.as_str(),
+            "system_roles" | "org_roles" | "any_roles" | "username" | "name" | "email" | "id"
+        )
+    }
+
+    /// Whether `pred` holds for any value of the rule's attribute (ids hyphenated, lowercase).
+    fn any_value(&self, entry: &DirectoryEntry, pred: &dyn Fn(&str) -> bool) -> bool {
+        let user = &entry.user;
+        let id_holds = |id: uuid::Uuid| {
+            pred(
+                id.hyphenated()
+                    .encode_lower(&mut uuid::Uuid::encode_buffer()),
+            )
+        };
+        let system_role = || id_holds(user.system_role.role_id().0);
+        let org_roles = || entry.org_roles.iter().any(|role| id_holds(role.0));
+        match self.name.as_str() {
+            "system_roles" => system_role(),
+            "org_roles" => org_roles(),
+            "any_roles" => system_role() || org_roles(),
+            "username" => pred(&user.username),
+            "name" => pred(&user.name),
+            "email" => pred(&user.email),
+            "id" => id_holds(user.id.0),
+            _ => false,
         }
     }
 }
