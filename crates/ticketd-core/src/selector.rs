@@ -266,7 +266,11 @@ impl AttrRule {
         if !self.reads_a_known_attribute() {
             return false;
         }
-        let operands = || single.into_iter().chain(list.iter().filter_map(Value::as_str));
+        let operands = || {
+            single
+                .into_iter()
+                .chain(list.iter().filter_map(Value::as_str))
+        };
         if operands().any(|o| o == "*") {
             return true;
         }
