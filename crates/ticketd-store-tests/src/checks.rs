@@ -568,15 +568,22 @@ pub async fn stale_version_writes_nothing(store: Arc<dyn Store>) {
     assert_eq!(store.ticket_history(ticket.id).await.unwrap().len(), before);
 }
 
-/// Writes sent together (both stores commit concurrent writes in one transaction) still
-/// succeed or fail one by one: a duplicate insert and stale updates are refused alone, the
-/// others land with gap-free serials, and only the landed writes leave outbox events.
-pub async fn writes_committed_together_succeed_or_fail_alone(store: Arc<dyn Store>) {
+/// A world whose `general` flow has one level (Bob), Alice's ticket `base` under it, and how
+/// many outbox events there are after it: the start of the checks of writes sent together.
+async fn world_with_a_ticket(store: &Arc<dyn Store>) -> (World, Ticket, usize) {
     let w = World::new(store.clone()).await;
     w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
         .await;
     let base = w.open(&w.alice, "general", "base", t0()).await;
     let events_before = store.events_after(0, 1_000).await.unwrap().len();
+    (w, base, events_before)
+}
+
+/// Writes sent together (both stores commit concurrent writes in one transaction) still
+/// succeed or fail one by one: a duplicate insert and stale updates are refused alone, the
+/// others land with gap-free serials, and only the landed writes leave outbox events.
+pub async fn writes_committed_together_succeed_or_fail_alone(store: Arc<dyn Store>) {
+    let (w, base, events_before) = world_with_a_ticket(&store).await;
     let event = |ticket: &Ticket| ticketd_core::ticket::Event {
         id: w.engine.new_id(t0()),
         kind: "ticket.grouped".into(),
@@ -675,11 +682,7 @@ pub async fn writes_committed_together_succeed_or_fail_alone(store: Arc<dyn Stor
 /// land with gap-free serials and their events, and the writes after them find every
 /// connection usable (the group that failed was rolled back, not left open).
 pub async fn openings_committed_together_fail_alone(store: Arc<dyn Store>) {
-    let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-        .await;
-    let base = w.open(&w.alice, "general", "base", t0()).await;
-    let events_before = store.events_after(0, 1_000).await.unwrap().len();
+    let (w, base, events_before) = world_with_a_ticket(&store).await;
     let opening = |ticket: Ticket| TicketWrite {
         events: vec![ticketd_core::ticket::Event {
             id: w.engine.new_id(t0()),
@@ -740,11 +743,7 @@ pub async fn openings_committed_together_fail_alone(store: Arc<dyn Store>) {
 /// Writes committed together keep each write's comments and events in the order the write
 /// lists them (both stores insert a group's rows of one table together).
 pub async fn a_group_keeps_each_write_s_comments_and_events_in_order(store: Arc<dyn Store>) {
-    let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-        .await;
-    let base = w.open(&w.alice, "general", "base", t0()).await;
-    let events_before = store.events_after(0, 1_000).await.unwrap().len();
+    let (w, base, events_before) = world_with_a_ticket(&store).await;
     let mut writes = Vec::new();
     for i in 0..6 {
         let mut ticket = base.clone();
