@@ -614,7 +614,7 @@ async fn act(
     let ticket = load(state, actor, id, kind).await?;
     state
         .engine
-        .act(actor, ticket.id, command, now())
+        .act_on(actor, ticket, command, now())
         .await
         .map_err(|e| act_error(e, kind))?;
     Ok(Json(json!("ok")))
@@ -650,9 +650,9 @@ async fn approve(
         .to_owned();
     state
         .engine
-        .act(
+        .act_on(
             &actor,
-            ticket.id,
+            ticket,
             TicketCommand::Approve { reason, payload },
             now(),
         )
@@ -890,9 +890,9 @@ async fn super_close(
     let ticket = load(&state, &actor, &id, None).await?;
     state
         .engine
-        .act(
+        .act_on(
             &actor,
-            ticket.id,
+            ticket,
             TicketCommand::SuperClose {
                 reason: String::new(),
             },

@@ -461,7 +461,7 @@ async fn act(
     operation: &str,
 ) -> Result<Ticket, ZsError> {
     ctx.engine()
-        .act(&ctx.actor, ticket.id, command, ctx.now)
+        .act_on(&ctx.actor, ticket.clone(), command, ctx.now)
         .await
         .map_err(|error| transition_error(ctx, ticket, operation, error))
 }

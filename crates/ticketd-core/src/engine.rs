@@ -1654,8 +1654,32 @@ impl Engine {
         command: TicketCommand,
         now: DateTime<Utc>,
     ) -> Result<Ticket, DomainError> {
+        let ticket = self.get_ticket(actor, id).await?;
+        self.act_on(actor, ticket, command, now).await
+    }
+
+    /// Like [`Engine::act`], for a caller that has just read the ticket (to check its type or
+    /// its content): the first attempt decides on that copy instead of reading it again. The
+    /// write is guarded by the copy's version, so a copy that is no longer current loses like a
+    /// concurrent decision does, and the ticket is read again. A ticket the actor may not read
+    /// is not found, as in [`Engine::get_ticket`].
+    pub async fn act_on(
+        &self,
+        actor: &Actor,
+        ticket: Ticket,
+        command: TicketCommand,
+        now: DateTime<Utc>,
+    ) -> Result<Ticket, DomainError> {
+        let id = ticket.id;
+        if ticket.deleted || !Self::may_read(actor, &ticket) {
+            return Err(DomainError::ticket_not_found(id));
+        }
+        let mut read = Some(ticket);
         for _ in 0..MAX_ATTEMPTS {
-            let ticket = self.get_ticket(actor, id).await?;
+            let ticket = match read.take() {
+                Some(ticket) => ticket,
+                None => self.get_ticket(actor, id).await?,
+            };
             let action = match &command {
                 TicketCommand::Submit | TicketCommand::Resubmit => {
                     let steps = self.rebuild_steps(&ticket, now).await?;

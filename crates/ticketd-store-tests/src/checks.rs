@@ -579,6 +579,58 @@ async fn world_with_a_ticket(store: &Arc<dyn Store>) -> (World, Ticket, usize) {
     (w, base, events_before)
 }
 
+/// A decision on a copy the caller read earlier (`Engine::act_on`, used where a handler has
+/// just loaded the ticket) is guarded by the copy's version: after another decision it is
+/// re-decided on the stored ticket and loses as a concurrent decision does; a copy of a ticket
+/// the actor may not read is not found; a current copy decides without reading it again.
+pub async fn a_decision_on_an_earlier_copy_is_decided_again_on_the_stored_ticket(
+    store: Arc<dyn Store>,
+) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob, &w.carol], LevelMode::Any)])
+        .await;
+    let ticket = w.open(&w.alice, "general", "copies", t0()).await;
+    let bobs_copy = w.engine.get_ticket(&w.bob, ticket.id).await.unwrap();
+    let carols_copy = w.engine.get_ticket(&w.carol, ticket.id).await.unwrap();
+    let rejected = w
+        .engine
+        .act_on(
+            &w.carol,
+            carols_copy,
+            TicketCommand::Reject {
+                reason: "no".into(),
+            },
+            at(1),
+        )
+        .await
+        .unwrap();
+    assert_eq!(rejected.state, TicketState::Rejected);
+    let late = w.engine.act_on(&w.bob, bobs_copy, approve(), at(2)).await;
+    assert!(is_conflict(&late), "{late:?}");
+    let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, TicketState::Rejected);
+    assert_eq!(stored.version, rejected.version);
+    assert_eq!(store.ticket_history(ticket.id).await.unwrap().len(), 2);
+
+    let other = w.open(&w.alice, "general", "other", t0()).await;
+    let unseen = w
+        .engine
+        .act_on(&w.mallory, other.clone(), approve(), at(3))
+        .await;
+    assert!(
+        matches!(unseen, Err(DomainError::NotFound { .. })),
+        "{unseen:?}"
+    );
+    let current = w.engine.get_ticket(&w.bob, other.id).await.unwrap();
+    let approved = w
+        .engine
+        .act_on(&w.bob, current, approve(), at(4))
+        .await
+        .unwrap();
+    assert_eq!(approved.state, TicketState::Approved);
+    assert_eq!(approved.version, other.version + 1);
+}
+
 /// Writes sent together (both stores commit concurrent writes in one transaction) still
 /// succeed or fail one by one: a duplicate insert and stale updates are refused alone, the
 /// others land with gap-free serials, and only the landed writes leave outbox events.

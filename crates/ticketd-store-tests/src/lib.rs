@@ -46,6 +46,7 @@ macro_rules! contract_suite {
             serial_numbers_are_unique_under_concurrent_creation,
             serial_counter_widens_past_9999,
             two_approvers_racing_give_one_transition_and_one_conflict,
+            a_decision_on_an_earlier_copy_is_decided_again_on_the_stored_ticket,
             all_mode_approvals_racing_both_count,
             two_level_apply_asset_flow_creates_one_grant,
             stale_version_writes_nothing,
