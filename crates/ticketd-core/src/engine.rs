@@ -1639,7 +1639,16 @@ impl Engine {
 
     /// A ticket the actor may read (deleted tickets are not found).
     pub async fn get_ticket(&self, actor: &Actor, id: TicketId) -> Result<Ticket, DomainError> {
-        match self.store.get_ticket(id).await? {
+        Self::readable(actor, id, self.store.get_ticket(id).await?)
+    }
+
+    /// `ticket` if `actor` may read it; a deleted or hidden ticket is not found.
+    fn readable(
+        actor: &Actor,
+        id: TicketId,
+        ticket: Option<Ticket>,
+    ) -> Result<Ticket, DomainError> {
+        match ticket {
             Some(t) if !t.deleted && Self::may_read(actor, &t) => Ok(t),
             _ => Err(DomainError::ticket_not_found(id)),
         }
@@ -1671,10 +1680,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Ticket, DomainError> {
         let id = ticket.id;
-        if ticket.deleted || !Self::may_read(actor, &ticket) {
-            return Err(DomainError::ticket_not_found(id));
-        }
-        let mut read = Some(ticket);
+        let mut read = Some(Self::readable(actor, id, Some(ticket))?);
         for _ in 0..MAX_ATTEMPTS {
             let ticket = match read.take() {
                 Some(ticket) => ticket,

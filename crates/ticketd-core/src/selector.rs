@@ -263,7 +263,7 @@ impl AttrRule {
             Value::Array(items) => (None, items.as_slice()),
             _ => return false,
         };
-        if !self.reads_a_known_attribute() {
+        if !ATTR_NAMES.contains(&self.name.as_str()) {
             return false;
         }
         let operands = || {
@@ -291,13 +291,6 @@ impl AttrRule {
             }
             MatchOp::Endswith => any_value(&|v| operands().any(|o| lower(v).ends_with(&lower(o)))),
         }
-    }
-
-    fn reads_a_known_attribute(&self) -> bool {
-        matches!(
-            self.name.as_str(),
-            "system_roles" | "org_roles" | "any_roles" | "username" | "name" | "email" | "id"
-        )
     }
 
     /// Whether `pred` holds for any value of the rule's attribute (ids hyphenated, lowercase).
