@@ -4,6 +4,12 @@
 use anyhow::{Context, bail};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use hdrhistogram::Histogram;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
+use hyper::{Method, StatusCode};
+use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -409,7 +415,7 @@ async fn preload(engine: &Engine, tickets: usize, approve_pool: usize) -> anyhow
 
 struct Server {
     child: Child,
-    base: String,
+    addr: std::net::SocketAddr,
 }
 
 impl Drop for Server {
@@ -457,14 +463,19 @@ async fn start_server(binary: &PathBuf, database_url: &str) -> anyhow::Result<(S
         .with_context(|| format!("could not start {}", binary.display()))?;
     let server = Server {
         child,
-        base: format!("http://127.0.0.1:{port}"),
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
     };
-    let client = reqwest::Client::new();
+    let mut connection = Connection::new(server.addr);
+    let health = Request {
+        method: Method::GET,
+        path: "/healthz".into(),
+        token: String::new(),
+        body: None,
+        expect: 200,
+    };
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if let Ok(response) = client.get(format!("{}/healthz", server.base)).send().await
-            && response.status().is_success()
-        {
+        if let Ok(true) = connection.send(&health).await {
             return Ok((server, started.elapsed().as_millis()));
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -474,37 +485,104 @@ async fn start_server(binary: &PathBuf, database_url: &str) -> anyhow::Result<(S
 
 /// One request a scenario sends.
 struct Request {
-    method: reqwest::Method,
+    method: Method,
     path: String,
     token: String,
     body: Option<Value>,
     expect: u16,
 }
 
+/// One keep-alive HTTP/1.1 connection of the load generator, on hyper's client connection.
+///
+/// The load generator shares the machine's two cores with the server: a pooled general-purpose
+/// client (`reqwest`, before) spent 34–42 µs of them per request and this one 24–28 (`wrk`
+/// about 22), which matters most to the `/healthz` ceiling (BENCHMARKS.md, the fix rows).
+struct Connection {
+    addr: std::net::SocketAddr,
+    host: HeaderValue,
+    /// `None` before the first request and after a failed one (the next request reconnects).
+    sender: Option<SendRequest<Full<Bytes>>>,
+}
+
+impl Connection {
+    fn new(addr: std::net::SocketAddr) -> Self {
+        let host = HeaderValue::from_str(&addr.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("127.0.0.1"));
+        Self {
+            addr,
+            host,
+            sender: None,
+        }
+    }
+
+    /// Sends `request`, reads the whole answer, and tells whether its status was the expected
+    /// one; a transport error drops the connection, so the next request opens a new one.
+    async fn send(&mut self, request: &Request) -> anyhow::Result<bool> {
+        let outcome = self.exchange(request).await;
+        if outcome.is_err() {
+            self.sender = None;
+        }
+        Ok(outcome? == request.expect)
+    }
+
+    async fn exchange(&mut self, request: &Request) -> anyhow::Result<u16> {
+        let sender = match &mut self.sender {
+            Some(sender) => sender,
+            None => {
+                let stream = tokio::net::TcpStream::connect(self.addr).await?;
+                stream.set_nodelay(true)?;
+                let (sender, connection) =
+                    hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+                tokio::spawn(async move {
+                    // Ends when the sender is dropped or the server closes; an error here
+                    // shows as the next request's.
+                    let _closed = connection.await;
+                });
+                self.sender.insert(sender)
+            }
+        };
+        let mut builder = hyper::Request::builder()
+            .method(request.method.clone())
+            .uri(request.path.as_str())
+            .header(HOST, self.host.clone());
+        if !request.token.is_empty() {
+            builder = builder.header(AUTHORIZATION, format!("Token {}", request.token));
+        }
+        let body = match &request.body {
+            Some(body) => {
+                builder = builder.header(CONTENT_TYPE, "application/json");
+                Bytes::from(serde_json::to_vec(body)?)
+            }
+            None => Bytes::new(),
+        };
+        sender.ready().await?;
+        let response = sender.send_request(builder.body(Full::new(body))?).await?;
+        let status: StatusCode = response.status();
+        let mut body = response.into_body();
+        while let Some(frame) = body.frame().await {
+            frame?;
+        }
+        Ok(status.as_u16())
+    }
+}
+
 type Plan = Arc<dyn Fn(usize, &mut Rng) -> Vec<Request> + Send + Sync>;
 
 async fn drive(
-    base: &str,
+    addr: std::net::SocketAddr,
     name: &str,
     connections: usize,
     duration: Duration,
     plan: Plan,
 ) -> anyhow::Result<(Histogram<u64>, u64, u64, f64)> {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(connections)
-        .build()?;
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let counter = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for worker in 0..connections {
-        let (client, base, plan, counter) = (
-            client.clone(),
-            base.to_owned(),
-            plan.clone(),
-            counter.clone(),
-        );
+        let (plan, counter) = (plan.clone(), counter.clone());
         workers.push(tokio::spawn(async move {
+            let mut connection = Connection::new(addr);
             let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
             let mut rng = Rng(u64::try_from(worker).unwrap_or(0) * 104_729 + 17);
             let (mut done, mut errors) = (0u64, 0u64);
@@ -512,20 +590,7 @@ async fn drive(
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 for request in plan(n, &mut rng) {
                     let sent = Instant::now();
-                    let mut builder = client
-                        .request(request.method, format!("{base}{}", request.path))
-                        .header("Authorization", format!("Token {}", request.token));
-                    if let Some(body) = &request.body {
-                        builder = builder.json(body);
-                    }
-                    let ok = match builder.send().await {
-                        Ok(response) => {
-                            let status = response.status().as_u16();
-                            let _body = response.bytes().await;
-                            status == request.expect
-                        }
-                        Err(_transport) => false,
-                    };
+                    let ok = connection.send(&request).await.unwrap_or(false);
                     histogram.record(
                         u64::try_from(sent.elapsed().as_micros())
                             .unwrap_or(u64::MAX)
@@ -634,18 +699,18 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     drop(engine);
     drop(store);
     let (server, ready_ms) = start_server(&options.server_binary, &url).await?;
-    let base = server.base.clone();
+    let addr = server.addr;
     let (c, d) = (options.connections, options.duration);
     let healthz: Plan = Arc::new(|_, _| {
         vec![Request {
-            method: reqwest::Method::GET,
+            method: Method::GET,
             path: "/healthz".into(),
             token: String::new(),
             body: None,
             expect: 200,
         }]
     });
-    let health = drive(&base, "healthz", c, d, healthz).await?;
+    let health = drive(addr, "healthz", c, d, healthz).await?;
     let healthz_per_second = health.1 as f64 / health.3;
     let mut scenarios = vec![result("healthz", health, ("healthz", healthz_per_second))];
     let data = Arc::new(data);
@@ -654,7 +719,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         Arc::new(move |n, rng| {
             let (_, token) = &data.applicants[rng.below(data.applicants.len())];
             vec![Request {
-                method: reqwest::Method::POST,
+                method: Method::POST,
                 path: "/api/v1/tickets/apply-asset-tickets/open/".into(),
                 token: token.clone(),
                 body: Some(open_body(data.asset, n)),
@@ -671,14 +736,14 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
             let path = format!("/api/v1/tickets/apply-asset-tickets/{id}/approve/");
             vec![
                 Request {
-                    method: reqwest::Method::PUT,
+                    method: Method::PUT,
                     path: path.clone(),
                     token: data.level1.1.clone(),
                     body: Some(json!({})),
                     expect: 200,
                 },
                 Request {
-                    method: reqwest::Method::PUT,
+                    method: Method::PUT,
                     path,
                     token: data.level2.1.clone(),
                     body: Some(json!({})),
@@ -692,7 +757,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         Arc::new(move |_, _| {
             let me = &data.me;
             vec![Request {
-                method: reqwest::Method::GET,
+                method: Method::GET,
                 path: format!(
                     "/api/v1/tickets/tickets/?assignees__id={}&limit=20",
                     me.0.id()
@@ -707,7 +772,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         let offset = [0, 20, 200, 1000][rng.below(4)];
         let word = WORDS[rng.below(WORDS.len())];
         vec![Request {
-            method: reqwest::Method::GET,
+            method: Method::GET,
             path: format!(
                 "/api/v1/audits/tickets/?oid=ROOT&state=pending&type=apply_asset&search={word}&limit=20&offset={offset}"
             ),
@@ -721,7 +786,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         Arc::new(move |_, rng| {
             let id = data.detail_ids[rng.below(data.detail_ids.len())];
             vec![Request {
-                method: reqwest::Method::GET,
+                method: Method::GET,
                 path: format!("/api/v1/audits/tickets/{id}/?oid=ROOT"),
                 token: ADMIN_TOKEN.into(),
                 body: None,
@@ -754,7 +819,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         ("mixed", mixed, http_ceiling),
     ] {
         if wanted(name) {
-            let measured = drive(&base, name, c, d, plan).await?;
+            let measured = drive(addr, name, c, d, plan).await?;
             scenarios.push(result(name, measured, ceiling));
         }
     }
@@ -844,4 +909,94 @@ pub fn table(report: &BenchReport) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+
+    /// A server that answers each connection's first request with `status` and closes it,
+    /// handing each request's head to the test.
+    fn closing_server(
+        statuses: Vec<u16>,
+    ) -> (std::net::SocketAddr, std::sync::mpsc::Receiver<String>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (heads, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for status in statuses {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut head = String::new();
+                let mut length = 0;
+                loop {
+                    let mut line = String::new();
+                    reader.read_line(&mut line).unwrap();
+                    if let Some(n) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = n.trim().parse().unwrap();
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                let mut body = vec![0; length];
+                std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+                head.push_str(&String::from_utf8(body).unwrap());
+                heads.send(head).unwrap();
+                write!(
+                    &stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+                )
+                .unwrap();
+            }
+        });
+        (addr, received)
+    }
+
+    #[tokio::test]
+    async fn a_connection_sends_the_request_and_reconnects_after_the_server_closes_it() {
+        let (addr, heads) = closing_server(vec![201, 200]);
+        let mut connection = Connection::new(addr);
+        let open = Request {
+            method: Method::POST,
+            path: "/api/v1/tickets/apply-asset-tickets/open/".into(),
+            token: "token-a".into(),
+            body: Some(json!({"title": "t"})),
+            expect: 201,
+        };
+        assert!(connection.send(&open).await.unwrap());
+        let head = heads.recv().unwrap();
+        assert!(
+            head.starts_with("POST /api/v1/tickets/apply-asset-tickets/open/ HTTP/1.1\r\n"),
+            "{head}"
+        );
+        let head = head.to_ascii_lowercase();
+        assert!(head.contains(&format!("host: {addr}\r\n")), "{head}");
+        assert!(head.contains("authorization: token token-a\r\n"), "{head}");
+        assert!(
+            head.contains("content-type: application/json\r\n"),
+            "{head}"
+        );
+        assert!(head.ends_with("{\"title\":\"t\"}"), "{head}");
+
+        // The server closed that connection: the next request fails, and the one after it
+        // goes out on a new connection (whose status is not the expected one).
+        let health = Request {
+            method: Method::GET,
+            path: "/healthz".into(),
+            token: String::new(),
+            body: None,
+            expect: 204,
+        };
+        assert!(connection.send(&health).await.is_err());
+        assert!(!connection.send(&health).await.unwrap());
+        let head = heads.recv().unwrap();
+        assert!(head.starts_with("GET /healthz HTTP/1.1\r\n"), "{head}");
+        assert!(
+            !head.to_ascii_lowercase().contains("authorization"),
+            "{head}"
+        );
+    }
 }
