@@ -39,8 +39,11 @@ const BUDGET_CHECK_EVERY_OPS: i32 = 1_000;
 /// back into the database file. SQLite's own default, 1,000 frames checkpointed by the writer in
 /// its commit, meant a checkpoint every 60-odd ticket openings (each writes about 15 pages):
 /// the writer spent a fifth of its time copying pages it would rewrite a moment later. With a
-/// longer log each page is copied once for many commits, and on another thread.
-const CHECKPOINT_AFTER_FRAMES: u32 = 8_192;
+/// longer log each page is copied once for many commits, and on another thread. 32,768 frames
+/// (a log of about 130 MB) against 8,192: a quarter of the checkpoints, each page rewritten in
+/// between copied once, and a quarter of the writer's final copies, which carry the database
+/// file's fsync; bench `open` and `approve` rose by about a fifth (BENCHMARKS.md).
+const CHECKPOINT_AFTER_FRAMES: u32 = 32_768;
 
 /// How far (as a multiple of the checkpointer's threshold) the log may grow before the writer
 /// checkpoints in its own commit, as SQLite does by default: a bound on the log if the
