@@ -5,10 +5,10 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use hdrhistogram::Histogram;
 use http_body_util::{BodyExt, Full};
+use hyper::Method;
 use hyper::body::Bytes;
 use hyper::client::conn::http1::SendRequest;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
-use hyper::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -466,13 +466,7 @@ async fn start_server(binary: &PathBuf, database_url: &str) -> anyhow::Result<(S
         addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
     };
     let mut connection = Connection::new(server.addr);
-    let health = Request {
-        method: Method::GET,
-        path: "/healthz".into(),
-        token: String::new(),
-        body: None,
-        expect: 200,
-    };
+    let health = Request::healthz();
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if let Ok(true) = connection.send(&health).await {
@@ -490,6 +484,19 @@ struct Request {
     token: String,
     body: Option<Value>,
     expect: u16,
+}
+
+impl Request {
+    /// `GET /healthz`, unauthenticated: the readiness poll and the HTTP ceiling's scenario.
+    fn healthz() -> Self {
+        Self {
+            method: Method::GET,
+            path: "/healthz".into(),
+            token: String::new(),
+            body: None,
+            expect: 200,
+        }
+    }
 }
 
 /// One keep-alive HTTP/1.1 connection of the load generator, on hyper's client connection.
@@ -557,7 +564,7 @@ impl Connection {
         };
         sender.ready().await?;
         let response = sender.send_request(builder.body(Full::new(body))?).await?;
-        let status: StatusCode = response.status();
+        let status = response.status();
         let mut body = response.into_body();
         while let Some(frame) = body.frame().await {
             frame?;
@@ -701,15 +708,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     let (server, ready_ms) = start_server(&options.server_binary, &url).await?;
     let addr = server.addr;
     let (c, d) = (options.connections, options.duration);
-    let healthz: Plan = Arc::new(|_, _| {
-        vec![Request {
-            method: Method::GET,
-            path: "/healthz".into(),
-            token: String::new(),
-            body: None,
-            expect: 200,
-        }]
-    });
+    let healthz: Plan = Arc::new(|_, _| vec![Request::healthz()]);
     let health = drive(addr, "healthz", c, d, healthz).await?;
     let healthz_per_second = health.1 as f64 / health.3;
     let mut scenarios = vec![result("healthz", health, ("healthz", healthz_per_second))];
