@@ -117,11 +117,45 @@ impl axum::extract::FromRequestParts<AppState> for Zone {
 /// without offset and fraction (`2023-03-28T02:10:23.245Z`), `%Y-%m-%d %H:%M:%S[ %z]`, or a
 /// date; values without an offset are read in `zone`.
 pub(crate) fn parse_datetime(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
-    use chrono::{NaiveDate, NaiveDateTime, TimeZone};
+    use chrono::TimeZone;
     let text = text.trim();
     if text.is_empty() || text.len() > 64 {
         return None;
     }
+    match plain_local_datetime(text) {
+        Some(naive) => zone
+            .from_local_datetime(&naive)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc)),
+        None => parse_datetime_by_formats(text, zone),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS`, the form clients send most, read directly: through the formats below
+/// it fails five chrono parses before one succeeds. `None` for anything else, including values
+/// out of range, which the formats then read or refuse as before.
+fn plain_local_datetime(text: &str) -> Option<chrono::NaiveDateTime> {
+    let bytes = text.as_bytes();
+    let separators = [(4, b'-'), (7, b'-'), (10, b' '), (13, b':'), (16, b':')];
+    if bytes.len() != 19 || separators.iter().any(|&(at, b)| bytes[at] != b) {
+        return None;
+    }
+    let number = |from: usize, to: usize| {
+        bytes[from..to].iter().try_fold(0u32, |n, &b| {
+            b.is_ascii_digit().then(|| n * 10 + u32::from(b - b'0'))
+        })
+    };
+    chrono::NaiveDate::from_ymd_opt(
+        i32::try_from(number(0, 4)?).ok()?,
+        number(5, 7)?,
+        number(8, 10)?,
+    )?
+    .and_hms_opt(number(11, 13)?, number(14, 16)?, number(17, 19)?)
+}
+
+/// [`parse_datetime`] by trying each accepted format in turn.
+pub(crate) fn parse_datetime_by_formats(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
+    use chrono::{NaiveDate, NaiveDateTime, TimeZone};
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }

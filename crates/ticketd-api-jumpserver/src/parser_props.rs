@@ -1,6 +1,6 @@
 //! Property tests of the dialect's input parsers: any input is parsed or refused, never a panic.
 
-use crate::format::{parse_actions, parse_datetime, parse_id_list};
+use crate::format::{parse_actions, parse_datetime, parse_datetime_by_formats, parse_id_list};
 use crate::listing::Query;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -71,6 +71,18 @@ proptest! {
         chrono_tz::UTC, chrono_tz::Asia::Shanghai, chrono_tz::Pacific::Kiritimati,
     ])) {
         let _ = parse_datetime(&text, zone);
+    }
+
+    #[test]
+    fn plain_datetimes_read_directly_as_the_formats_read_them(
+        fields in (0u32..10_000, 0u32..14, 0u32..33, 0u32..26, 0u32..61, 0u32..62),
+        zone in proptest::sample::select(vec![
+            chrono_tz::UTC, chrono_tz::Asia::Shanghai, chrono_tz::America::New_York,
+        ]),
+    ) {
+        let (year, month, day, hour, minute, second) = fields;
+        let text = format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}");
+        prop_assert_eq!(parse_datetime(&text, zone), parse_datetime_by_formats(&text, zone));
     }
 
     #[test]

@@ -62,7 +62,7 @@ struct Cached {
     users: HashMap<UserId, Option<User>>,
     memberships: HashMap<UserId, Vec<Membership>>,
     directories: HashMap<OrgId, Arc<Vec<DirectoryEntry>>>,
-    flows: HashMap<Vec<OrgId>, Arc<Vec<Flow>>>,
+    flows: HashMap<Vec<OrgId>, Arc<[Flow]>>,
     flow_by_id: HashMap<FlowId, Option<Flow>>,
     assets: HashMap<Vec<uuid::Uuid>, (u64, Vec<Asset>)>,
     nodes: HashMap<Vec<uuid::Uuid>, (u64, Vec<Node>)>,
@@ -630,13 +630,13 @@ impl Store for CachedStore {
         Ok(flow)
     }
 
-    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Vec<Flow>, StoreError> {
+    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Arc<[Flow]>, StoreError> {
         if let Some(flows) = self.lock().flows.get(&orgs).cloned() {
-            return Ok(flows.as_ref().clone());
+            return Ok(flows);
         }
         let epoch = self.begin();
         let flows = self.inner.list_flows(orgs.clone()).await?;
-        let shared = Arc::new(flows.clone());
+        let shared = Arc::clone(&flows);
         self.fill(epoch, |c| {
             if c.flows.len() >= MAX_ENTRIES {
                 c.flows.clear();

@@ -1255,7 +1255,7 @@ impl Engine {
             .store
             .list_flows(vec![flow.org_id])
             .await?
-            .into_iter()
+            .iter()
             .any(|other| {
                 other.id != flow.id
                     && other.name.to_lowercase() == flow.name.to_lowercase()
@@ -1330,10 +1330,8 @@ impl Engine {
                 action: "list flows".into(),
             });
         }
-        Ok(effective_flows(
-            self.store.list_flows(org_and_global(org)).await?,
-            org,
-        ))
+        let flows = self.store.list_flows(org_and_global(org)).await?;
+        Ok(effective_flows(&flows, org).cloned().collect())
     }
 
     /// Deletes a flow.
@@ -1355,24 +1353,27 @@ impl Engine {
         kind: &str,
         choice: Option<FlowId>,
     ) -> Result<Flow, DomainError> {
-        let candidates: Vec<Flow> =
-            effective_flows(self.store.list_flows(org_and_global(org)).await?, org)
-                .into_iter()
-                .filter(|f| f.enabled && f.serves(kind))
-                .collect();
+        let flows = self.store.list_flows(org_and_global(org)).await?;
+        let candidates: Vec<&Flow> = effective_flows(&flows, org)
+            .filter(|f| f.enabled && f.serves(kind))
+            .collect();
         if let Some(id) = choice {
-            return candidates.into_iter().find(|f| f.id == id).ok_or_else(|| {
-                DomainError::invalid(
-                    "flow_id",
-                    "invalid",
-                    "the selected ticket flow is not available",
-                )
-            });
+            return candidates
+                .into_iter()
+                .find(|f| f.id == id)
+                .cloned()
+                .ok_or_else(|| {
+                    DomainError::invalid(
+                        "flow_id",
+                        "invalid",
+                        "the selected ticket flow is not available",
+                    )
+                });
         }
         // Flows that name the ticket's type come before catch-all ones (a catch-all is a
         // fallback, e.g. a TopHC process serving every type), then an organization's own flows
         // before global ones.
-        let candidates: Vec<Flow> = if candidates.iter().any(|f| f.kinds.iter().any(|k| k == kind))
+        let candidates: Vec<&Flow> = if candidates.iter().any(|f| f.kinds.iter().any(|k| k == kind))
         {
             candidates
                 .into_iter()
@@ -1381,32 +1382,28 @@ impl Engine {
         } else {
             candidates
         };
-        let candidates = if candidates.iter().any(|f| f.org_id == org) {
+        let candidates: Vec<&Flow> = if candidates.iter().any(|f| f.org_id == org) {
             candidates.into_iter().filter(|f| f.org_id == org).collect()
         } else {
             candidates
         };
-        match candidates.len() {
-            0 => Err(DomainError::invalid(
+        match candidates.as_slice() {
+            [] => Err(DomainError::invalid(
                 "flow",
                 "not_found",
                 format!("the ticket flow `{kind}` does not exist"),
             )),
-            1 => Ok(candidates
-                .into_iter()
-                .next()
-                .ok_or_else(|| busy("choose flow"))?),
+            [only] => Ok((*only).clone()),
             _ => {
-                let mut defaults: Vec<Flow> =
+                let defaults: Vec<&Flow> =
                     candidates.into_iter().filter(|f| f.is_default).collect();
-                if defaults.len() == 1 {
-                    Ok(defaults.remove(0))
-                } else {
-                    Err(DomainError::invalid(
+                match defaults.as_slice() {
+                    [default] => Ok((*default).clone()),
+                    _ => Err(DomainError::invalid(
                         "flow_id",
                         "required",
                         "please select a ticket flow",
-                    ))
+                    )),
                 }
             }
         }
@@ -1960,18 +1957,15 @@ fn org_and_global(org: OrgId) -> Vec<OrgId> {
 }
 
 /// Org flows plus global flows not overridden by an org flow of the same name.
-fn effective_flows(flows: Vec<Flow>, org: OrgId) -> Vec<Flow> {
+fn effective_flows(flows: &[Flow], org: OrgId) -> impl Iterator<Item = &Flow> {
     let own_names: Vec<String> = flows
         .iter()
         .filter(|f| f.org_id == org && org != ROOT_ORG)
         .map(|f| f.name.to_lowercase())
         .collect();
-    flows
-        .into_iter()
-        .filter(|f| {
-            f.org_id == org || (f.org_id == ROOT_ORG && !own_names.contains(&f.name.to_lowercase()))
-        })
-        .collect()
+    flows.iter().filter(move |f| {
+        f.org_id == org || (f.org_id == ROOT_ORG && !own_names.contains(&f.name.to_lowercase()))
+    })
 }
 
 fn busy(action: &'static str) -> DomainError {

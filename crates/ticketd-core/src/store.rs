@@ -485,8 +485,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn delete_flow(&self, id: FlowId) -> Result<(), StoreError>;
     /// A flow by id.
     async fn get_flow(&self, id: FlowId) -> Result<Option<Flow>, StoreError>;
-    /// Flows of the given organizations, oldest first.
-    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Vec<Flow>, StoreError>;
+    /// Flows of the given organizations, oldest first (shared: a cache hands out the same list
+    /// to every opening).
+    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Arc<[Flow]>, StoreError>;
 
     // --- tickets
     /// Applies one transition atomically: inserts (allocating the serial number) when

@@ -5,6 +5,8 @@ use crate::ids::{FlowId, OrgId, TicketId, UserId};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use uuid::Uuid;
 
 /// The ticket type of JumpServer asset applications; its final approval creates an asset permission.
@@ -257,20 +259,30 @@ impl Ticket {
         users
     }
 
-    /// One row per assignee of the current round, with the flags the "awaiting me" lists use.
+    /// One row per assignee of the current round, with the flags the "awaiting me" lists use:
+    /// one per (user, level), the last one winning where a step names a user twice, so that a
+    /// store writes each key of its index once.
     pub fn assignee_index(&self) -> Vec<AssigneeIndexRow> {
-        let mut rows = Vec::new();
+        let mut rows: Vec<AssigneeIndexRow> = Vec::new();
+        let mut position: HashMap<(UserId, u32), usize> = HashMap::new();
         for step in self.steps.iter() {
             let current = step.level == self.approval_step;
             for assignee in &step.assignees {
-                rows.push(AssigneeIndexRow {
+                let row = AssigneeIndexRow {
                     user_id: assignee.user_id,
                     level: step.level,
                     current,
                     awaiting: current
                         && self.state == TicketState::Pending
                         && assignee.decision == Decision::Pending,
-                });
+                };
+                match position.entry((row.user_id, row.level)) {
+                    Entry::Occupied(at) => rows[*at.get()] = row,
+                    Entry::Vacant(at) => {
+                        at.insert(rows.len());
+                        rows.push(row);
+                    }
+                }
             }
         }
         rows

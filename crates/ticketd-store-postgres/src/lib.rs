@@ -879,7 +879,7 @@ impl Store for PostgresStore {
             .transpose()
     }
 
-    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Vec<Flow>, StoreError> {
+    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Arc<[Flow]>, StoreError> {
         let orgs: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
         let rows = self
             .db
@@ -890,7 +890,7 @@ impl Store for PostgresStore {
                 &[&orgs],
             )
             .await?;
-        rows::all(&rows, rows::flow)
+        Ok(rows::all(&rows, rows::flow)?.into())
     }
 
     async fn write_ticket(&self, write: TicketWrite) -> Result<Ticket, StoreError> {

@@ -6,16 +6,15 @@ use chrono::{DateTime, Utc};
 use deadpool_postgres::{Object, Transaction};
 use futures_util::future::{join_all, try_join, try_join_all};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use ticketd_core::StoreError;
+use ticketd_core::TicketId;
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::serial::format_serial;
 use ticketd_core::store::{ListMark, SortKey, TicketOrder, TicketPage, TicketQuery, Visibility};
 use ticketd_core::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
-use ticketd_core::{TicketId, UserId};
 use tokio_postgres::Statement;
 use tokio_postgres::types::{Json, ToSql, Type};
 use uuid::Uuid;
@@ -574,20 +573,8 @@ impl Listing {
 impl Rows {
     /// Adds `ticket`'s index rows and the history entries and comments of `write`.
     fn add(&mut self, ticket: &Ticket, write: &TicketWrite) {
-        // One row per (user, level), the last one winning, as SQLite's `INSERT OR REPLACE`
-        // does; one multi-row insert may not touch the same key twice.
-        let mut position: HashMap<(UserId, u32), usize> = HashMap::new();
-        let mut index = Vec::new();
+        // One row per (user, level): one multi-row insert may not touch the same key twice.
         for row in ticket.assignee_index() {
-            match position.get(&(row.user_id, row.level)) {
-                Some(&at) => index[at] = row,
-                None => {
-                    position.insert((row.user_id, row.level), index.len());
-                    index.push(row);
-                }
-            }
-        }
-        for row in index {
             self.assignee_ticket.push(ticket.id.0);
             self.assignee_user.push(row.user_id.0);
             self.assignee_level.push(i64::from(row.level));

@@ -738,7 +738,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Vec<Flow>, StoreError> {
+    async fn list_flows(&self, orgs: Vec<OrgId>) -> Result<Arc<[Flow]>, StoreError> {
         self.pool
             .read(move |c| {
                 let mut out = Vec::new();
@@ -753,21 +753,22 @@ impl Store for SqliteStore {
                     out.extend(flows);
                 }
                 out.sort_by_key(|f: &Flow| (f.created_at, f.id));
-                Ok(out)
+                Ok(out.into())
             })
             .await
     }
 
     async fn write_ticket(&self, write: TicketWrite) -> Result<Ticket, StoreError> {
+        let texts = tickets::TicketTexts::of(&write.ticket);
         if write.expected_version.is_none() {
             // A new ticket and rows of its own only: counts taken before stay exact up to it.
             return self
                 .pool
-                .insert_ticket(move |c| tickets::write_ticket(c, &write))
+                .insert_ticket(move |c| tickets::write_ticket(c, &write, &texts))
                 .await;
         }
         self.pool
-            .write_tickets(move |c| tickets::write_ticket(c, &write))
+            .write_tickets(move |c| tickets::write_ticket(c, &write, &texts))
             .await
     }
 

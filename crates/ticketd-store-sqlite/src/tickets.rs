@@ -51,7 +51,29 @@ fn update_sql(before: &Indexed, after: &Indexed) -> String {
     sql
 }
 
-pub(crate) fn write_ticket(conn: &Connection, write: &TicketWrite) -> Result<Ticket, StoreError> {
+/// A ticket's JSON columns as text, made by the caller before its write is queued: the writer
+/// thread, which every write waits for in turn, then only binds them.
+pub(crate) struct TicketTexts {
+    steps: String,
+    cc_users: String,
+    payload: String,
+}
+
+impl TicketTexts {
+    pub(crate) fn of(ticket: &Ticket) -> Self {
+        Self {
+            steps: json_text(&*ticket.steps),
+            cc_users: json_text(&ticket.cc_users),
+            payload: json_text(&*ticket.payload),
+        }
+    }
+}
+
+pub(crate) fn write_ticket(
+    conn: &Connection,
+    write: &TicketWrite,
+    texts: &TicketTexts,
+) -> Result<Ticket, StoreError> {
     let mut ticket = write.ticket.clone();
     match write.expected_version {
         None => {
@@ -83,9 +105,9 @@ pub(crate) fn write_ticket(conn: &Connection, write: &TicketWrite) -> Result<Tic
                     ticket.state.as_str(),
                     ticket.approval_step,
                     ticket.round,
-                    json_text(&*ticket.steps),
-                    json_text(&ticket.cc_users),
-                    json_text(&*ticket.payload),
+                    texts.steps,
+                    texts.cc_users,
+                    texts.payload,
                     ticket.comment,
                     ticket.scope,
                     ticket.archived,
@@ -142,9 +164,9 @@ pub(crate) fn write_ticket(conn: &Connection, write: &TicketWrite) -> Result<Tic
                         ticket.state.as_str(),
                         ticket.approval_step,
                         ticket.round,
-                        json_text(&*ticket.steps),
-                        json_text(&ticket.cc_users),
-                        json_text(&*ticket.payload),
+                        texts.steps,
+                        texts.cc_users,
+                        texts.payload,
                         ticket.comment,
                         ticket.archived,
                         ticket.confirmed,
@@ -169,7 +191,10 @@ pub(crate) fn write_ticket(conn: &Connection, write: &TicketWrite) -> Result<Tic
     {
         let mut insert = conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, created_at, \
+                // A plain insert (`assignee_index` has one row per key): on a table with a
+                // foreign key `OR REPLACE` makes each insert a statement that may delete, which
+                // SQLite runs with a statement journal (each page it changes copied first).
+                "INSERT INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, created_at, \
                  state, kind, archived, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .map_err(db_err)?;

@@ -10,8 +10,8 @@ use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, TokenKind};
 use ticketd_core::machine::TicketEdit;
 use ticketd_core::store::{GrantQuery, Store, TicketQuery, Visibility};
 use ticketd_core::ticket::{
-    Decision, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, Ticket, TicketState,
-    TicketWrite,
+    Assignee, Decision, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, Ticket,
+    TicketState, TicketWrite,
 };
 use ticketd_core::{ConflictKind, DomainError, StoreError};
 
@@ -1096,6 +1096,61 @@ pub async fn awaiting_and_current_assignee_lists(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(count(w.bob.id(), true).await, 0);
+}
+
+/// A step that names a user twice gives one index row per (user, level), the last entry's
+/// flags winning: the ticket is written, and the user's lists count it once.
+pub async fn an_assignee_named_twice_in_a_step_is_indexed_once(store: Arc<dyn Store>) {
+    let (w, base, _) = world_with_a_ticket(&store).await;
+    let bob = |decision: Decision| Assignee {
+        user_id: w.bob.id(),
+        display: "Bob(bob)".into(),
+        decision,
+        decided_at: None,
+        reason: String::new(),
+    };
+    for (title, twice) in [
+        (
+            "awaiting at the end",
+            [Decision::Approved, Decision::Pending],
+        ),
+        (
+            "decided at the end",
+            [Decision::Pending, Decision::Approved],
+        ),
+    ] {
+        let mut ticket = base.clone();
+        ticket.id = ticketd_core::TicketId(w.engine.new_id(t0()));
+        ticket.title = title.into();
+        let mut steps = (*ticket.steps).clone();
+        steps[0].assignees = twice.into_iter().map(bob).collect();
+        ticket.steps = Arc::new(steps);
+        store
+            .write_ticket(TicketWrite {
+                serial_day: Some("20260821".into()),
+                ..TicketWrite::new(ticket, None)
+            })
+            .await
+            .expect("a step naming a user twice is written");
+    }
+    let count = |awaiting: bool| {
+        let mut q = TicketQuery::new(Visibility::All);
+        if awaiting {
+            q.awaiting = Some(w.bob.id());
+        } else {
+            q.current_assignee = Some(w.bob.id());
+        }
+        q.with_total = true;
+        let engine = w.engine.clone();
+        let admin = w.admin.clone();
+        async move { engine.list_tickets(&admin, q).await.unwrap().total.unwrap() }
+    };
+    assert_eq!(count(false).await, 3, "the base ticket and both copies");
+    assert_eq!(
+        count(true).await,
+        2,
+        "the base ticket and the copy awaiting at the end"
+    );
 }
 
 /// Comments and history come back oldest first, state comments included.

@@ -56,6 +56,7 @@ macro_rules! contract_suite {
             an_approver_swapped_without_a_state_change_moves_between_lists,
             list_filters_and_visibility,
             awaiting_and_current_assignee_lists,
+            an_assignee_named_twice_in_a_step_is_indexed_once,
             comments_and_history_are_ordered,
             resubmit_starts_a_new_round,
             organizations_are_isolated,

@@ -201,6 +201,18 @@ async fn open_answers_201_with_the_typed_serializer() {
         .await;
     assert_eq!(zh["state"]["label"], "审批中");
     assert_eq!(zh["type"]["label"], "申请资产");
+    // The open answer is the ticket's detail, field for field.
+    let (_, detail) = w
+        .app
+        .call_with(
+            "GET",
+            &path("apply-asset-tickets", &t["id"], ""),
+            "alice",
+            None,
+            &[("X-TZ", "Asia/Shanghai")],
+        )
+        .await;
+    assert_eq!(detail, t);
 }
 
 #[tokio::test]
