@@ -189,30 +189,20 @@ async fn open_answers_201_with_the_typed_serializer() {
     );
     assert_eq!(t["comment"], "incident 42");
     assert!(t["date_created"].as_str().unwrap().ends_with("+0800"));
-    let (_, zh) = w
-        .app
-        .call_with(
-            "GET",
-            &path("apply-asset-tickets", &t["id"], ""),
-            "alice",
-            None,
-            &[("Accept-Language", "zh-CN,zh;q=0.9")],
-        )
-        .await;
+    let detail_with = |header: (&'static str, &'static str)| {
+        let detail = path("apply-asset-tickets", &t["id"], "");
+        let app = &w.app;
+        async move {
+            app.call_with("GET", &detail, "alice", None, &[header])
+                .await
+                .1
+        }
+    };
+    let zh = detail_with(("Accept-Language", "zh-CN,zh;q=0.9")).await;
     assert_eq!(zh["state"]["label"], "审批中");
     assert_eq!(zh["type"]["label"], "申请资产");
     // The open answer is the ticket's detail, field for field.
-    let (_, detail) = w
-        .app
-        .call_with(
-            "GET",
-            &path("apply-asset-tickets", &t["id"], ""),
-            "alice",
-            None,
-            &[("X-TZ", "Asia/Shanghai")],
-        )
-        .await;
-    assert_eq!(detail, t);
+    assert_eq!(detail_with(("X-TZ", "Asia/Shanghai")).await, t);
 }
 
 #[tokio::test]
