@@ -983,11 +983,8 @@ mod tests {
         // The server closed that connection: the next request fails, and the one after it
         // goes out on a new connection (whose status is not the expected one).
         let health = Request {
-            method: Method::GET,
-            path: "/healthz".into(),
-            token: String::new(),
-            body: None,
             expect: 204,
+            ..Request::healthz()
         };
         assert!(connection.send(&health).await.is_err());
         assert!(!connection.send(&health).await.unwrap());
