@@ -29,6 +29,12 @@ const MAX_ATTEMPTS: usize = 16;
 pub trait Entropy: Send + Sync + std::fmt::Debug {
     /// Fills `buf` with random bytes.
     fn fill(&self, buf: &mut [u8]);
+
+    /// Fills `buf` with the random part of a new id: ids are public, so a source may hand out
+    /// bytes it drew ahead of time, which secrets ([`Entropy::fill`]) must not be.
+    fn fill_id(&self, buf: &mut [u8]) {
+        self.fill(buf);
+    }
 }
 
 /// Settings the use cases depend on.
@@ -228,7 +234,7 @@ impl Engine {
     /// A fresh time-ordered id.
     pub fn new_id(&self, now: DateTime<Utc>) -> Uuid {
         let mut random = [0u8; 10];
-        self.entropy.fill(&mut random);
+        self.entropy.fill_id(&mut random);
         new_v7(u64::try_from(now.timestamp_millis()).unwrap_or(0), random)
     }
 

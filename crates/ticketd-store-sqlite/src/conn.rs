@@ -16,7 +16,7 @@
 use rusqlite::{Connection, OpenFlags};
 use std::ffi::c_int;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use ticketd_core::StoreError;
@@ -779,19 +779,18 @@ fn writer_loop(
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
         batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
+        take_queued(&mut receiver, &mut batch);
         if let Some(failure) = syncer.as_ref().and_then(LogSyncer::failure) {
             answer_all(batch.drain(..), &Err(failure));
             continue;
         }
         let commit = execute_cached(&conn, "BEGIN IMMEDIATE")
             .map_err(|e| e.to_string())
-            .and_then(|()| run_batch(&conn, &mut batch))
+            .and_then(|()| run_batch(&conn, &mut batch, 0))
+            .and_then(|()| match &syncer {
+                Some(syncer) => hold_while_syncing(&conn, &mut receiver, &mut batch, syncer),
+                None => Ok(()),
+            })
             .and_then(|()| {
                 let count_change = batch.iter().any(|job| job.scope != WriteScope::NewTicket);
                 let counted = if count_change {
@@ -827,6 +826,48 @@ fn writer_loop(
     }
 }
 
+/// Moves the jobs queued now into `batch`, up to [`MAX_BATCH`].
+fn take_queued(receiver: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
+    while batch.len() < MAX_BATCH {
+        match receiver.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
+/// How long the writer sleeps between two looks at its queue and the syncer while it holds a
+/// transaction open.
+const HOLD_POLL: Duration = Duration::from_micros(50);
+
+/// Keeps the transaction open while the syncer is still making earlier commits durable, running
+/// the jobs that arrive meanwhile in it.
+///
+/// A commit made while an fsync runs is answered only after the next fsync, which cannot start
+/// before the running one ends; committing then instead loses no time for its callers, and every
+/// write that arrives meanwhile shares the commit. Each commit writes again the last pages of
+/// about twenty B-trees that every opening touches (the ticket table and its indexes, the
+/// history, the outbox, the counters), so committing each small batch as it came wrote about 80
+/// KB of log per opening; one commit per fsync shares those pages among all the writes the fsync
+/// covers.
+fn hold_while_syncing(
+    conn: &Connection,
+    receiver: &mut mpsc::Receiver<Job>,
+    batch: &mut Vec<Job>,
+    syncer: &LogSyncer,
+) -> Result<(), String> {
+    while syncer.is_busy() && batch.len() < MAX_BATCH {
+        let ran = batch.len();
+        take_queued(receiver, batch);
+        if batch.len() == ran {
+            std::thread::sleep(HOLD_POLL);
+        } else {
+            run_batch(conn, batch, ran)?;
+        }
+    }
+    Ok(())
+}
+
 /// Answers each job's caller with the outcome of its transaction (see [`WriteJob::answer`]).
 fn answer_all(jobs: impl IntoIterator<Item = Job>, outcome: &Result<(), String>) {
     for job in jobs {
@@ -843,6 +884,8 @@ fn answer_all(jobs: impl IntoIterator<Item = Job>, outcome: &Result<(), String>)
 /// ones (the log is appended in commit order and each fsync covers all of it).
 struct LogSyncer {
     committed: std::sync::mpsc::SyncSender<Vec<Job>>,
+    /// Committed batches handed over whose fsync has not ended.
+    unsynced: Arc<AtomicUsize>,
     /// Set for good once an fsync failed: the kernel may have dropped the pages it could not
     /// write, so a later fsync's success would prove nothing, and no write commits any more.
     failed: Arc<std::sync::OnceLock<String>>,
@@ -857,6 +900,8 @@ impl LogSyncer {
             std::sync::mpsc::sync_channel::<Vec<Job>>(MAX_BATCHES_AWAITING_SYNC);
         let failed = Arc::new(std::sync::OnceLock::<String>::new());
         let failure = Arc::clone(&failed);
+        let unsynced = Arc::new(AtomicUsize::new(0));
+        let synced = Arc::clone(&unsynced);
         std::thread::Builder::new()
             .name("ticketd-log-sync".into())
             .spawn(move || {
@@ -876,11 +921,23 @@ impl LogSyncer {
                             failure.get_or_init(|| message).clone()
                         }),
                     };
+                    // Before the answers: the writer, holding its next commit until now, commits
+                    // while they go out.
+                    synced.fetch_sub(waiting.len(), Ordering::Release);
                     answer_all(waiting.into_iter().flatten(), &durable);
                 }
             })
             .map_err(|e| StoreError::Other(Box::new(e)))?;
-        Ok(Self { committed, failed })
+        Ok(Self {
+            committed,
+            unsynced,
+            failed,
+        })
+    }
+
+    /// Whether an fsync is running or committed batches wait for one.
+    fn is_busy(&self) -> bool {
+        self.unsynced.load(Ordering::Acquire) > 0
     }
 
     /// Why writes are refused, once an fsync failed.
@@ -890,7 +947,9 @@ impl LogSyncer {
 
     /// Hands a committed batch to the syncer thread, which answers its callers after the fsync.
     fn answer_when_durable(&self, batch: Vec<Job>) {
+        self.unsynced.fetch_add(1, Ordering::Release);
         if let Err(std::sync::mpsc::SendError(batch)) = self.committed.send(batch) {
+            self.unsynced.fetch_sub(1, Ordering::Release);
             answer_all(batch, &Err("the write-ahead log's syncer stopped".into()));
         }
     }
@@ -930,16 +989,25 @@ fn fsync_of_log(path: &Path) -> Result<LogSync, StoreError> {
 /// others). So a batch of jobs that may run again runs without them, and only if one of its
 /// jobs fails is the transaction rolled back and begun again, and every job run again in a
 /// savepoint of its own, so that the failing ones fail alone.
-fn run_batch(conn: &Connection, batch: &mut [Job]) -> Result<(), String> {
+///
+/// The jobs before `from` have run already in this transaction (a transaction held open while
+/// the syncer works takes jobs as they come): if all of the transaction's jobs may run again,
+/// a failure among the new ones runs every job again in its own savepoint; otherwise the new
+/// ones run in savepoints of their own, so an earlier job that may not run again is kept.
+fn run_batch(conn: &Connection, batch: &mut [Job], from: usize) -> Result<(), String> {
     let repeatable = batch.iter().all(|job| job.run.may_run_again());
-    if repeatable && batch.iter_mut().all(|job| job.run.run(conn, false)) {
+    if repeatable && batch[from..].iter_mut().all(|job| job.run.run(conn, false)) {
         return Ok(());
     }
     if repeatable {
         conn.execute_batch("ROLLBACK; BEGIN IMMEDIATE")
             .map_err(|e| e.to_string())?;
+        for job in batch.iter_mut() {
+            job.run.run(conn, true);
+        }
+        return Ok(());
     }
-    for job in batch.iter_mut() {
+    for job in batch[from..].iter_mut() {
         job.run.run(conn, true);
     }
     Ok(())
@@ -1453,8 +1521,93 @@ mod tests {
         .unwrap()
     }
 
+    /// Writes that join a transaction held open during a sync still fail alone: a failing
+    /// write after others that may run again has them all run again in savepoints, and after
+    /// one that may not (it ran in a savepoint of its own) it fails in its own savepoint.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn writes_are_answered_after_the_log_sync_and_the_writer_goes_on_meanwhile() {
+    async fn a_write_failing_in_a_held_transaction_fails_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, outcomes, syncs) = pool_with_held_sync(&dir.path().join("held.db"));
+        let insert = |id: i64| {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move {
+                pool.write_tickets(move |conn| {
+                    conn.execute("INSERT INTO rows (id) VALUES (?1)", [id])
+                        .map_err(db_err)
+                })
+                .await
+            })
+        };
+        let insert_once = |id: i64| {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move {
+                pool.write(move |conn| {
+                    conn.execute("INSERT INTO rows (id) VALUES (?1)", [id])
+                        .map_err(db_err)
+                })
+                .await
+            })
+        };
+        let create = Arc::clone(&pool);
+        let create = tokio::spawn(async move {
+            create
+                .write(|conn| {
+                    conn.execute_batch("CREATE TABLE rows (id INTEGER PRIMARY KEY)")
+                        .map_err(db_err)
+                })
+                .await
+        });
+        wait_until("the first sync", || syncs.load(Ordering::SeqCst) == 1).await;
+        outcomes.send(Ok(())).unwrap();
+        create.await.unwrap().unwrap();
+
+        for (held_sync, runs_again) in [(2u64, true), (4, false)] {
+            let base = i64::try_from(held_sync).unwrap() * 100;
+            let opening = insert(base);
+            wait_until("a held sync", || syncs.load(Ordering::SeqCst) == held_sync).await;
+            let base = base + 10;
+            let earlier = if runs_again {
+                insert(base)
+            } else {
+                insert_once(base)
+            };
+            // Let the earlier write run in the held transaction before the failing one comes.
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let duplicate = insert(base);
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            let after = insert(base + 1);
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            outcomes.send(Ok(())).unwrap();
+            opening.await.unwrap().unwrap();
+            wait_until("the sync of the held commit", || {
+                syncs.load(Ordering::SeqCst) == held_sync + 1
+            })
+            .await;
+            outcomes.send(Ok(())).unwrap();
+            assert_eq!(
+                earlier.await.unwrap().unwrap(),
+                1,
+                "runs again: {runs_again}"
+            );
+            assert!(
+                duplicate.await.unwrap().is_err(),
+                "runs again: {runs_again}"
+            );
+            assert_eq!(after.await.unwrap().unwrap(), 1, "runs again: {runs_again}");
+        }
+        let ids: Vec<i64> = pool
+            .read(|conn| {
+                conn.prepare("SELECT id FROM rows ORDER BY id")
+                    .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+                    .map_err(db_err)
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids, vec![200, 210, 211, 400, 410, 411]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn writes_are_answered_after_the_log_sync_and_those_arriving_meanwhile_share_a_commit() {
         let dir = tempfile::tempdir().unwrap();
         let (pool, outcomes, syncs) = pool_with_held_sync(&dir.path().join("sync.db"));
         let insert = |id: i64| {
@@ -1485,27 +1638,31 @@ mod tests {
         outcomes.send(Ok(())).unwrap();
         create.await.unwrap().unwrap();
 
-        // Three writes queued one after another while a sync is held: the writer commits each
-        // without waiting for it, and they are answered only once a sync after them succeeds.
+        // A write while the syncer is idle is committed at once; two more queued one after
+        // another while its sync is held run in a transaction the writer keeps open until that
+        // sync ends (their own sync could not start earlier), then share one commit and one
+        // sync, and are answered only once it succeeds.
         let first = insert(1);
         wait_until("the second sync", || syncs.load(Ordering::SeqCst) == 2).await;
-        let mut later = Vec::new();
-        for id in 2..=3 {
-            later.push(insert(id));
-            let waited = Instant::now();
-            while rows_in(&pool).await < id {
-                assert!(
-                    waited.elapsed() < Duration::from_secs(10),
-                    "never committed"
-                );
-                tokio::time::sleep(Duration::from_millis(1)).await;
-            }
-        }
+        assert_eq!(rows_in(&pool).await, 1);
+        let commits_before = pool.write_epoch();
+        let later: Vec<_> = (2..=3).map(insert).collect();
         tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            rows_in(&pool).await,
+            1,
+            "committed while a sync was running"
+        );
         assert!(!first.is_finished() && later.iter().all(|w| !w.is_finished()));
         outcomes.send(Ok(())).unwrap();
         assert_eq!(first.await.unwrap().unwrap(), 1);
         wait_until("the third sync", || syncs.load(Ordering::SeqCst) == 3).await;
+        assert_eq!(rows_in(&pool).await, 3);
+        assert_eq!(
+            pool.write_epoch(),
+            commits_before + 1,
+            "one commit for both"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
         assert!(
             later.iter().all(|w| !w.is_finished()),
@@ -1515,7 +1672,6 @@ mod tests {
         for write in later {
             assert_eq!(write.await.unwrap().unwrap(), 1);
         }
-        // One sync covered both later commits.
         assert_eq!(syncs.load(Ordering::SeqCst), 3);
     }
 

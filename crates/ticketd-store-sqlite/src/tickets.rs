@@ -69,6 +69,28 @@ impl TicketTexts {
     }
 }
 
+/// Takes the next serial number of `day` (the writer's transaction holds the only write lock,
+/// so the counter cannot move between the statements).
+///
+/// An `UPDATE` and a `SELECT` rather than one upsert with `RETURNING`: SQLite runs a statement
+/// with `RETURNING` to its end into a temporary table before handing out the row, which made
+/// the upsert 6.9% of the writer's samples under openings (`perf`, bench `open` at 20k).
+fn take_serial(conn: &Connection, day: &str) -> Result<i64, StoreError> {
+    let raised = conn
+        .prepare_cached("UPDATE serial_counters SET last_value = last_value + 1 WHERE day = ?1")
+        .and_then(|mut s| s.execute([day]))
+        .map_err(db_err)?;
+    if raised == 0 {
+        conn.prepare_cached("INSERT INTO serial_counters (day, last_value) VALUES (?1, 1)")
+            .and_then(|mut s| s.execute([day]))
+            .map_err(db_err)?;
+        return Ok(1);
+    }
+    conn.prepare_cached("SELECT last_value FROM serial_counters WHERE day = ?1")
+        .and_then(|mut s| s.query_row([day], |r| r.get(0)))
+        .map_err(db_err)
+}
+
 pub(crate) fn write_ticket(
     conn: &Connection,
     write: &TicketWrite,
@@ -78,13 +100,7 @@ pub(crate) fn write_ticket(
     match write.expected_version {
         None => {
             let day = write.serial_day.clone().unwrap_or_default();
-            let counter: i64 = conn
-                .prepare_cached(
-                    "INSERT INTO serial_counters (day, last_value) VALUES (?1, 1) \
-                     ON CONFLICT (day) DO UPDATE SET last_value = last_value + 1 RETURNING last_value",
-                )
-                .and_then(|mut s| s.query_row([&day], |r| r.get(0)))
-                .map_err(db_err)?;
+            let counter = take_serial(conn, &day)?;
             ticket.serial = format_serial(&day, u64::try_from(counter).unwrap_or(0));
             conn.prepare_cached(
                 "INSERT INTO tickets (id, serial, org_id, kind, title, applicant_id, applicant_display, flow_id, \

@@ -284,7 +284,8 @@ pub async fn flows_update_with_optimistic_concurrency(store: Arc<dyn Store>) {
     assert!(matches!(clash, Err(DomainError::Validation(_))));
 }
 
-/// Opening allocates `YYYYMMDD0001`, `…0002`, builds level-1 steps and excludes the applicant.
+/// Opening allocates `YYYYMMDD0001`, `…0002` (a counter per day), builds level-1 steps and
+/// excludes the applicant.
 pub async fn opening_assigns_serial_numbers_and_steps(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
     w.flow(
@@ -301,6 +302,9 @@ pub async fn opening_assigns_serial_numbers_and_steps(store: Arc<dyn Store>) {
     assert_eq!(second.serial, "202608210002");
     let tomorrow = w.open(&w.alice, "general", "three", at(86_400)).await;
     assert_eq!(tomorrow.serial, "202608220001");
+    // Each day keeps its own counter: a late opening of the first day goes on from its last.
+    let late = w.open(&w.alice, "general", "four", at(4)).await;
+    assert_eq!(late.serial, "202608210003");
     assert_eq!(first.state, TicketState::Pending);
     assert_eq!(first.steps.len(), 2);
     let level1: Vec<_> = first.steps[0].assignees.iter().map(|a| a.user_id).collect();
