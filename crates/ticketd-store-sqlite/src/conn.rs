@@ -1521,6 +1521,39 @@ mod tests {
         .unwrap()
     }
 
+    /// Inserts `id` into the test table `rows` as a ticket write (`runs_again`: a closure that
+    /// may run again) or as a write that runs once.
+    fn spawn_insert(
+        pool: &Arc<Pool>,
+        id: i64,
+        runs_again: bool,
+    ) -> tokio::task::JoinHandle<Result<usize, StoreError>> {
+        let pool = Arc::clone(pool);
+        let insert = move |conn: &Connection| {
+            conn.execute("INSERT INTO rows (id) VALUES (?1)", [id])
+                .map_err(db_err)
+        };
+        tokio::spawn(async move {
+            if runs_again {
+                pool.write_tickets(insert).await
+            } else {
+                pool.write(insert).await
+            }
+        })
+    }
+
+    /// Creates the test table `rows` (a write that runs once).
+    fn spawn_create_rows(pool: &Arc<Pool>) -> tokio::task::JoinHandle<Result<(), StoreError>> {
+        let pool = Arc::clone(pool);
+        tokio::spawn(async move {
+            pool.write(|conn| {
+                conn.execute_batch("CREATE TABLE rows (id INTEGER PRIMARY KEY)")
+                    .map_err(db_err)
+            })
+            .await
+        })
+    }
+
     /// Writes that join a transaction held open during a sync still fail alone: a failing
     /// write after others that may run again has them all run again in savepoints, and after
     /// one that may not (it ran in a savepoint of its own) it fails in its own savepoint.
@@ -1528,35 +1561,8 @@ mod tests {
     async fn a_write_failing_in_a_held_transaction_fails_alone() {
         let dir = tempfile::tempdir().unwrap();
         let (pool, outcomes, syncs) = pool_with_held_sync(&dir.path().join("held.db"));
-        let insert = |id: i64| {
-            let pool = Arc::clone(&pool);
-            tokio::spawn(async move {
-                pool.write_tickets(move |conn| {
-                    conn.execute("INSERT INTO rows (id) VALUES (?1)", [id])
-                        .map_err(db_err)
-                })
-                .await
-            })
-        };
-        let insert_once = |id: i64| {
-            let pool = Arc::clone(&pool);
-            tokio::spawn(async move {
-                pool.write(move |conn| {
-                    conn.execute("INSERT INTO rows (id) VALUES (?1)", [id])
-                        .map_err(db_err)
-                })
-                .await
-            })
-        };
-        let create = Arc::clone(&pool);
-        let create = tokio::spawn(async move {
-            create
-                .write(|conn| {
-                    conn.execute_batch("CREATE TABLE rows (id INTEGER PRIMARY KEY)")
-                        .map_err(db_err)
-                })
-                .await
-        });
+        let insert = |id: i64| spawn_insert(&pool, id, true);
+        let create = spawn_create_rows(&pool);
         wait_until("the first sync", || syncs.load(Ordering::SeqCst) == 1).await;
         outcomes.send(Ok(())).unwrap();
         create.await.unwrap().unwrap();
@@ -1566,11 +1572,7 @@ mod tests {
             let opening = insert(base);
             wait_until("a held sync", || syncs.load(Ordering::SeqCst) == held_sync).await;
             let base = base + 10;
-            let earlier = if runs_again {
-                insert(base)
-            } else {
-                insert_once(base)
-            };
+            let earlier = spawn_insert(&pool, base, runs_again);
             // Let the earlier write run in the held transaction before the failing one comes.
             tokio::time::sleep(Duration::from_millis(30)).await;
             let duplicate = insert(base);
@@ -1610,26 +1612,8 @@ mod tests {
     async fn writes_are_answered_after_the_log_sync_and_those_arriving_meanwhile_share_a_commit() {
         let dir = tempfile::tempdir().unwrap();
         let (pool, outcomes, syncs) = pool_with_held_sync(&dir.path().join("sync.db"));
-        let insert = |id: i64| {
-            let pool = Arc::clone(&pool);
-            tokio::spawn(async move {
-                pool.write_tickets(move |conn| {
-                    conn.execute("INSERT INTO rows (id) VALUES (?1)", [id])
-                        .map_err(db_err)
-                })
-                .await
-            })
-        };
-        let create = {
-            let pool = Arc::clone(&pool);
-            tokio::spawn(async move {
-                pool.write(|conn| {
-                    conn.execute_batch("CREATE TABLE rows (id INTEGER PRIMARY KEY)")
-                        .map_err(db_err)
-                })
-                .await
-            })
-        };
+        let insert = |id: i64| spawn_insert(&pool, id, true);
+        let create = spawn_create_rows(&pool);
         wait_until("the first sync", || syncs.load(Ordering::SeqCst) == 1).await;
         // Committed (readers see it) but not answered while its sync is held.
         assert_eq!(rows_in(&pool).await, 0);
