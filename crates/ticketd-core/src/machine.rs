@@ -12,7 +12,7 @@ use crate::ids::{FlowId, OrgId, RoleId, TicketId, UserId};
 use crate::payload::{self, ApplyAsset};
 use crate::ticket::{
     Assignee, Comment, CommentKind, Decision, Event, HistoryAction, HistoryEntry, KIND_APPLY_ASSET,
-    Step, StepState, StepStatus, Ticket, TicketState, TicketWrite,
+    Step, StepState, StepStatus, Ticket, TicketState, TicketWrite, UnchangedRows,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -280,7 +280,7 @@ pub fn open(spec: OpenSpec, ctx: &mut Ctx<'_>) -> Result<TicketWrite, DomainErro
         created_at: ctx.now,
         updated_at: ctx.now,
     };
-    let mut write = Recorder::new(ticket.clone(), None, ctx);
+    let mut write = Recorder::opening(ticket.clone());
     write.serial_day = Some(spec.serial_day);
     let action = if submitted {
         HistoryAction::Submit
@@ -342,7 +342,7 @@ pub fn apply(
             next.steps = Arc::new(steps);
             next.confirmed = false;
             next.archived = false;
-            let mut write = Recorder::new(next, Some(ticket.version), ctx);
+            let mut write = Recorder::update(ticket, next);
             write.history(ctx, history_action, &who, from, 1, String::new(), false);
             let verb = if history_action == HistoryAction::Submit {
                 "opened"
@@ -384,7 +384,7 @@ pub fn apply(
                 step.updated_at = ctx.now;
             }
             next.state = TicketState::Closed;
-            let mut write = Recorder::new(next, Some(ticket.version), ctx);
+            let mut write = Recorder::update(ticket, next);
             write.history(ctx, history_action, &who, from, level, reason, false);
             write.state_comment(ctx, &who, "closed", history_action.as_str());
             let notify = write.applicant_and_cc();
@@ -497,7 +497,7 @@ fn simple_write(
     event: &str,
     ctx: &mut Ctx<'_>,
 ) -> TicketWrite {
-    let mut write = Recorder::new(next, Some(before.version), ctx);
+    let mut write = Recorder::update(before, next);
     write.history(ctx, action, who, before.state, 0, String::new(), false);
     write.event(ctx, event, json!({"actor": who.0}));
     write.finish()
@@ -632,7 +632,7 @@ fn decide(
     } else {
         HistoryAction::Reject
     };
-    let mut write = Recorder::new(next, Some(ticket.version), ctx);
+    let mut write = Recorder::update(ticket, next);
     write.history(
         ctx,
         history_action,
@@ -737,9 +737,19 @@ impl std::ops::DerefMut for Recorder {
 }
 
 impl Recorder {
-    fn new(ticket: Ticket, expected_version: Option<i64>, _ctx: &Ctx<'_>) -> Self {
+    fn opening(ticket: Ticket) -> Self {
         Self {
-            write: TicketWrite::new(ticket, expected_version),
+            write: TicketWrite::new(ticket, None),
+        }
+    }
+
+    fn update(before: &Ticket, next: Ticket) -> Self {
+        let unchanged = UnchangedRows::between(before, &next);
+        Self {
+            write: TicketWrite {
+                unchanged,
+                ..TicketWrite::new(next, Some(before.version))
+            },
         }
     }
 

@@ -320,8 +320,12 @@ async fn write_in<'a>(
         Some(expected) => {
             let ticket = update_row(tx, &write.ticket, expected).await?;
             let id = ticket.id.0;
-            batch.push(&prepared.delete_assignees, values![id]);
-            batch.push(&prepared.delete_viewers, values![id]);
+            if write.writes_assignees() {
+                batch.push(&prepared.delete_assignees, values![id]);
+            }
+            if write.writes_viewers() {
+                batch.push(&prepared.delete_viewers, values![id]);
+            }
             let mut rows = Rows::default();
             rows.add(&ticket, write);
             rows.push(&mut batch, prepared);
@@ -571,10 +575,11 @@ impl Listing {
 }
 
 impl Rows {
-    /// Adds `ticket`'s index rows and the history entries and comments of `write`.
+    /// Adds the index rows `write` writes for `ticket` (an update's changed ones, see
+    /// `TicketWrite::assignee_rows`) and its history entries and comments.
     fn add(&mut self, ticket: &Ticket, write: &TicketWrite) {
         // One row per (user, level): one multi-row insert may not touch the same key twice.
-        for row in ticket.assignee_index() {
+        for row in write.assignee_rows() {
             self.assignee_ticket.push(ticket.id.0);
             self.assignee_user.push(row.user_id.0);
             self.assignee_level.push(i64::from(row.level));
@@ -583,7 +588,7 @@ impl Rows {
             self.assignee_created.push(ticket.created_at);
             self.assignee_listing.add(ticket);
         }
-        for user in ticket.participants() {
+        for user in write.viewer_rows() {
             self.viewer_ticket.push(ticket.id.0);
             self.viewer_user.push(user.0);
             self.viewer_created.push(ticket.created_at);

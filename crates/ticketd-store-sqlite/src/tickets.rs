@@ -195,12 +195,22 @@ pub(crate) fn write_ticket(
                 })
                 .map_err(db_err)?;
             ticket.serial = serial;
-            conn.prepare_cached("DELETE FROM ticket_assignees WHERE ticket_id = ?1")
-                .and_then(|mut s| s.execute([ticket.id.0]))
-                .map_err(db_err)?;
-            conn.prepare_cached("DELETE FROM ticket_viewers WHERE ticket_id = ?1")
-                .and_then(|mut s| s.execute([ticket.id.0]))
-                .map_err(db_err)?;
+            for (writes, delete) in [
+                (
+                    write.writes_assignees(),
+                    "DELETE FROM ticket_assignees WHERE ticket_id = ?1",
+                ),
+                (
+                    write.writes_viewers(),
+                    "DELETE FROM ticket_viewers WHERE ticket_id = ?1",
+                ),
+            ] {
+                if writes {
+                    conn.prepare_cached(delete)
+                        .and_then(|mut s| s.execute([ticket.id.0]))
+                        .map_err(db_err)?;
+                }
+            }
         }
     }
     let created = ts(ticket.created_at);
@@ -214,7 +224,7 @@ pub(crate) fn write_ticket(
                  state, kind, archived, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .map_err(db_err)?;
-        for row in ticket.assignee_index() {
+        for row in write.assignee_rows() {
             insert
                 .execute(params![
                     ticket.id.0,
@@ -236,7 +246,7 @@ pub(crate) fn write_ticket(
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .map_err(db_err)?;
-        for user in ticket.participants() {
+        for user in write.viewer_rows() {
             viewer
                 .execute(params![
                     ticket.id.0,

@@ -11,7 +11,7 @@ use ticketd_core::machine::TicketEdit;
 use ticketd_core::store::{GrantQuery, Store, TicketQuery, Visibility};
 use ticketd_core::ticket::{
     Assignee, Decision, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, Ticket,
-    TicketState, TicketWrite,
+    TicketState, TicketWrite, UnchangedRows,
 };
 use ticketd_core::{ConflictKind, DomainError, StoreError};
 
@@ -913,6 +913,127 @@ pub async fn an_approver_swapped_without_a_state_change_moves_between_lists(stor
     assert_eq!(lists(&w.carol).await, [true, true, true], "carol took over");
     assert!(!lists(&w.olga).await[2], "olga is no longer CC");
     assert!(lists(&w.alice).await[2], "the applicant still sees it");
+}
+
+/// Index rows a decision leaves in place (`TicketWrite::unchanged`) still answer every list
+/// through a two-level flow, and a store really leaves them: rows marked unchanged are not
+/// written again even where the ticket would give others (the engine never marks them so).
+pub async fn index_rows_left_in_place_answer_every_list(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow(
+        "general",
+        vec![
+            (vec![&w.bob], LevelMode::Any),
+            (vec![&w.carol], LevelMode::Any),
+        ],
+    )
+    .await;
+    let ticket = w.open(&w.alice, "general", "kept rows", t0()).await;
+    let lists = async |user: &ticketd_core::Actor, state: TicketState| {
+        let related = TicketQuery {
+            states: vec![state],
+            ..TicketQuery::new(Visibility::Related {
+                user: user.id(),
+                orgs: Vec::new(),
+            })
+        };
+        let awaiting = TicketQuery {
+            awaiting: Some(user.id()),
+            ..TicketQuery::new(Visibility::All)
+        };
+        let current = TicketQuery {
+            current_assignee: Some(user.id()),
+            states: vec![state],
+            ..TicketQuery::new(Visibility::All)
+        };
+        let mut found = Vec::new();
+        for query in [related, awaiting, current] {
+            let page = store.list_tickets(query).await.unwrap();
+            found.push(page.items.iter().any(|t| t.id == ticket.id));
+        }
+        found
+    };
+    let halfway = w
+        .engine
+        .act(&w.bob, ticket.id, approve(), t0())
+        .await
+        .unwrap();
+    assert_eq!(halfway.approval_step, 2);
+    assert_eq!(
+        lists(&w.alice, TicketState::Pending).await,
+        [true, false, false]
+    );
+    assert_eq!(
+        lists(&w.bob, TicketState::Pending).await,
+        [true, false, false]
+    );
+    assert_eq!(
+        lists(&w.carol, TicketState::Pending).await,
+        [true, true, true]
+    );
+
+    let approved = w
+        .engine
+        .act(&w.carol, ticket.id, approve(), t0())
+        .await
+        .unwrap();
+    assert_eq!(approved.state, TicketState::Approved);
+    for user in [&w.alice, &w.bob] {
+        assert_eq!(
+            lists(user, TicketState::Pending).await,
+            [false, false, false]
+        );
+        assert_eq!(
+            lists(user, TicketState::Approved).await,
+            [true, false, false]
+        );
+    }
+    assert_eq!(
+        lists(&w.carol, TicketState::Approved).await,
+        [true, false, true]
+    );
+
+    // Confirming leaves every row: the lists answer as before.
+    let confirm = TicketCommand::Confirm;
+    w.engine
+        .act(&w.alice, ticket.id, confirm, t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        lists(&w.carol, TicketState::Approved).await,
+        [true, false, true]
+    );
+    assert_eq!(
+        lists(&w.alice, TicketState::Approved).await,
+        [true, false, false]
+    );
+
+    // A write that marks the viewer rows unchanged leaves them, though the ticket gained a CC
+    // user; the same write without the mark gives her a row.
+    let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
+    let mut with_cc = stored.clone();
+    with_cc.cc_users = vec![w.olga.id()];
+    with_cc.version += 1;
+    let kept = TicketWrite {
+        unchanged: UnchangedRows {
+            assignees: true,
+            viewers: true,
+        },
+        ..TicketWrite::new(with_cc.clone(), Some(stored.version))
+    };
+    store.write_ticket(kept).await.unwrap();
+    assert!(!lists(&w.olga, TicketState::Approved).await[0]);
+    let mut again = with_cc.clone();
+    again.version += 1;
+    store
+        .write_ticket(TicketWrite::new(again, Some(with_cc.version)))
+        .await
+        .unwrap();
+    assert!(lists(&w.olga, TicketState::Approved).await[0]);
+    assert_eq!(
+        lists(&w.carol, TicketState::Approved).await,
+        [true, false, true]
+    );
 }
 
 /// Filters combine, pagination counts, and callers only see what they may.

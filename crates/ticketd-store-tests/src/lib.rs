@@ -54,6 +54,7 @@ macro_rules! contract_suite {
             a_group_keeps_each_write_s_comments_and_events_in_order,
             openings_committed_together_fail_alone,
             an_approver_swapped_without_a_state_change_moves_between_lists,
+            index_rows_left_in_place_answer_every_list,
             list_filters_and_visibility,
             awaiting_and_current_assignee_lists,
             an_assignee_named_twice_in_a_step_is_indexed_once,

@@ -12,7 +12,7 @@ use crate::ids::{FlowId, OrgId, RoleId, TicketId, UserId};
 use crate::selector::Selector;
 use crate::ticket::{
     Decision, HistoryAction, KIND_APPLY_ASSET, Step, StepState, StepStatus, Ticket, TicketState,
-    TicketWrite,
+    TicketWrite, UnchangedRows,
 };
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use serde_json::{Value, json};
@@ -1875,4 +1875,40 @@ fn an_invalid_apply_asset_content_is_refused_at_open_edit_and_approval() {
         )
         .unwrap_err();
     assert!(matches!(err, DomainError::Validation(_)), "{err:?}");
+}
+
+#[test]
+fn an_update_marks_the_index_rows_it_leaves_as_they_are() {
+    let p = people();
+    let mut env = Env::new();
+    let rows = |assignees, viewers| UnchangedRows { assignees, viewers };
+
+    let opening = env.open(spec(&p, Some(two_level_steps(&p)))).unwrap();
+    assert_eq!(opening.unchanged, rows(false, false));
+    assert!(opening.writes_assignees() && opening.writes_viewers());
+    let pending = opening.ticket;
+
+    // A level's approval moves the current step (assignee rows) but no viewer row.
+    let halfway = env.must_write(&pending, &p.first, approve());
+    assert_eq!(halfway.unchanged, rows(false, true));
+    assert!(halfway.viewer_rows().is_empty());
+    assert_eq!(halfway.assignee_rows(), halfway.ticket.assignee_index());
+
+    // The final approval changes the state every index row copies.
+    let approved = env.must_write(&halfway.ticket, &p.second, approve());
+    assert_eq!(approved.unchanged, rows(false, false));
+    assert_eq!(approved.viewer_rows(), approved.ticket.participants());
+
+    // Confirming touches no index row; archiving changes a listing column of all of them.
+    let confirmed = env.must_write(&approved.ticket, &p.applicant, Action::Confirm);
+    assert_eq!(confirmed.unchanged, rows(true, true));
+    assert!(confirmed.assignee_rows().is_empty() && confirmed.viewer_rows().is_empty());
+    let archived = env.must_write(&confirmed.ticket, &p.applicant, Action::Archive);
+    assert_eq!(archived.unchanged, rows(false, false));
+
+    // In a countersigned level one approval changes that assignee's "awaiting" row only.
+    let team = approvers(2);
+    let countersigned = one_level(&mut env, &p, LevelMode::All, &team);
+    let first = env.must_write(&countersigned, &team[0], approve());
+    assert_eq!(first.unchanged, rows(false, true));
 }

@@ -768,6 +768,7 @@ async fn updating_a_missing_ticket_is_not_found_and_writes_nothing() {
                 created_at: t0(),
             }],
             grant: None,
+            unchanged: Default::default(),
             ticket: ghost,
         })
         .await;
