@@ -568,7 +568,7 @@ impl TicketWrite {
 /// leaves as they are. A store writes a ticket's rows only with the ticket and applies an
 /// update only to the version it was computed from, so rows computed from that version are the
 /// stored ones. A level's approval changes no viewer row: skipping their rewrite took the
-/// SQLite writer's CPU per decision from 141 to 124–126 µs (bench `approve` at 20k).
+/// SQLite writer's CPU per decision from 134–145 to 121–126 µs (bench `approve` at 20k).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UnchangedRows {
     /// The assignee rows stay: the same (user, level, current, awaiting) rows and listing columns.
