@@ -474,14 +474,7 @@ pub async fn all_mode_approvals_racing_both_count(store: Arc<dyn Store>) {
 /// A 2-level apply_asset flow with different approvers ends approved with exactly one grant.
 pub async fn two_level_apply_asset_flow_creates_one_grant(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow(
-        KIND_APPLY_ASSET,
-        vec![
-            (vec![&w.bob], LevelMode::Any),
-            (vec![&w.carol], LevelMode::Any),
-        ],
-    )
-    .await;
+    w.bob_then_carol(KIND_APPLY_ASSET).await;
     let ticket = w.open(&w.alice, KIND_APPLY_ASSET, "db access", t0()).await;
     let forbidden = w.engine.act(&w.carol, ticket.id, approve(), at(1)).await;
     assert!(matches!(
@@ -920,14 +913,7 @@ pub async fn an_approver_swapped_without_a_state_change_moves_between_lists(stor
 /// written again even where the ticket would give others (the engine never marks them so).
 pub async fn index_rows_left_in_place_answer_every_list(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow(
-        "general",
-        vec![
-            (vec![&w.bob], LevelMode::Any),
-            (vec![&w.carol], LevelMode::Any),
-        ],
-    )
-    .await;
+    w.bob_then_carol("general").await;
     let ticket = w.open(&w.alice, "general", "kept rows", t0()).await;
     let lists = async |user: &ticketd_core::Actor, state: TicketState| {
         let related = TicketQuery {
@@ -1172,14 +1158,7 @@ pub async fn list_filters_and_visibility(store: Arc<dyn Store>) {
 /// "Awaiting me" follows the current step; JumpServer's current-assignee view keeps finished tickets.
 pub async fn awaiting_and_current_assignee_lists(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
-    w.flow(
-        "general",
-        vec![
-            (vec![&w.bob], LevelMode::Any),
-            (vec![&w.carol], LevelMode::Any),
-        ],
-    )
-    .await;
+    w.bob_then_carol("general").await;
     let t1 = w.open(&w.alice, "general", "one", t0()).await;
     let t2 = w.open(&w.alice, "general", "two", at(1)).await;
     let count = |user, awaiting: bool| {

@@ -131,6 +131,15 @@ impl World {
         }
     }
 
+    /// Creates a two-level flow in Default for `kind`: Bob decides level 1, Carol level 2.
+    pub async fn bob_then_carol(&self, kind: &str) -> Flow {
+        let levels = vec![
+            (vec![&self.bob], LevelMode::Any),
+            (vec![&self.carol], LevelMode::Any),
+        ];
+        self.flow(kind, levels).await
+    }
+
     /// Creates a flow in Default for `kind` with the given levels (user lists + modes).
     pub async fn flow(&self, kind: &str, levels: Vec<(Vec<&Actor>, LevelMode)>) -> Flow {
         let levels = levels
