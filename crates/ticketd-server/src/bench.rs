@@ -627,13 +627,6 @@ async fn drive(
         errors += e;
     }
     let seconds = started.elapsed().as_secs_f64();
-    if Instant::now() < deadline {
-        tracing::warn!(
-            scenario = name,
-            seconds,
-            "the scenario's work ran out before its time; its rate is over the time it ran"
-        );
-    }
     tracing::info!(
         scenario = name,
         requests = done,

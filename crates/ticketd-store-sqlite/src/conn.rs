@@ -999,15 +999,14 @@ fn run_batch(conn: &Connection, batch: &mut [Job], from: usize) -> Result<(), St
     if repeatable && batch[from..].iter_mut().all(|job| job.run.run(conn, false)) {
         return Ok(());
     }
-    if repeatable {
+    let rerun_from = if repeatable {
         conn.execute_batch("ROLLBACK; BEGIN IMMEDIATE")
             .map_err(|e| e.to_string())?;
-        for job in batch.iter_mut() {
-            job.run.run(conn, true);
-        }
-        return Ok(());
-    }
-    for job in batch[from..].iter_mut() {
+        0
+    } else {
+        from
+    };
+    for job in batch[rerun_from..].iter_mut() {
         job.run.run(conn, true);
     }
     Ok(())
