@@ -306,6 +306,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_org",
         include_str!("../migrations/0010_audit_org.sql"),
     ),
+    (
+        11,
+        "current_steps_only",
+        include_str!("../migrations/0011_current_steps_only.sql"),
+    ),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).

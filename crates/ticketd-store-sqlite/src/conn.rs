@@ -445,6 +445,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "audit_org",
         include_str!("../migrations/0010_audit_org.sql"),
     ),
+    (
+        11,
+        "current_steps_only",
+        include_str!("../migrations/0011_current_steps_only.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.

@@ -884,6 +884,52 @@ mod tests {
         ops.iter().filter(|op| op.as_str() == "IdxDelete").count()
     }
 
+    /// Entries of each index of `table`, as `ANALYZE` counts them (the first number of its
+    /// `sqlite_stat1` row).
+    fn index_entries(conn: &Connection, table: &str) -> std::collections::HashMap<String, u64> {
+        conn.execute_batch(&format!("ANALYZE {table}")).unwrap();
+        let mut stat = conn
+            .prepare("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = ?1")
+            .unwrap();
+        stat.query_map([table], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })
+        .unwrap()
+        .map(|row| {
+            let (index, stat) = row.unwrap();
+            let entries = stat.split(' ').next().unwrap().parse().unwrap();
+            (index, entries)
+        })
+        .collect()
+    }
+
+    #[test]
+    fn the_current_steps_index_holds_no_other_level() {
+        let conn = Connection::open_in_memory().unwrap();
+        crate::conn::migrate(&conn).unwrap();
+        // A two-level ticket at its first level: the first level's row is current, the second's
+        // is not; the next decision turns both around. (Without their ticket: the test looks
+        // at the index alone.)
+        conn.execute_batch(
+            "PRAGMA foreign_keys = OFF; INSERT INTO ticket_assignees (ticket_id, user_id, level, current, awaiting, \
+             created_at, state, kind, archived, deleted) VALUES \
+             (x'01', x'0a', 1, 1, 1, 0, 'pending', 'apply_asset', 0, 0), \
+             (x'01', x'0b', 2, 0, 0, 0, 'pending', 'apply_asset', 0, 0)",
+        )
+        .unwrap();
+        let entries = index_entries(&conn, "ticket_assignees");
+        assert_eq!(
+            entries.get("ticket_assignees_current"),
+            Some(&1),
+            "{entries:?}"
+        );
+        assert_eq!(
+            entries.get("ticket_assignees_awaiting"),
+            Some(&1),
+            "{entries:?}"
+        );
+    }
+
     fn indexed(state: &str, title: &str) -> Indexed {
         Indexed {
             title: title.into(),

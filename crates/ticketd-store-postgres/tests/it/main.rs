@@ -471,6 +471,25 @@ async fn list_pages_are_read_through_an_index() {
         .await
         .unwrap()
         .get(0);
+    // "Current assignee" pages read the index that holds current steps only (migration 0011):
+    // a level's decision then moves two of its entries, not four.
+    let current_steps: String = admin_client(&database.url)
+        .await
+        .query_one(
+            "SELECT pg_get_indexdef('ticket_assignees_current'::regclass)",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(current_steps.ends_with("WHERE current"), "{current_steps}");
+    let (name, current) = &cases[2];
+    let plan = store.list_query_plan(current.clone()).await.unwrap();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("ticket_assignees_current")),
+        "{name}: {plan:#?}"
+    );
     for (name, query) in cases.into_iter().chain(seeking) {
         let plan = store
             .list_query_plan(TicketQuery {

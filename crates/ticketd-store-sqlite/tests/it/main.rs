@@ -225,6 +225,14 @@ async fn list_queries_never_scan_the_tickets_table() {
             .any(|line| line.contains("USING COVERING INDEX tickets_state_kind_created")),
         "{name}: {plan:?}"
     );
+    // "My current steps" reads the partial index of current steps (migration 0011).
+    let (name, current) = &unsorted[0];
+    let plan = store.list_query_plan(current.clone()).await.unwrap();
+    assert!(
+        plan.iter()
+            .any(|line| line.contains("INDEX ticket_assignees_current")),
+        "{name}: {plan:?}"
+    );
     for (name, query) in unsorted {
         let plan = store.list_query_plan(query.clone()).await.unwrap();
         assert!(
