@@ -42,8 +42,11 @@ const BUDGET_CHECK_EVERY_OPS: i32 = 1_000;
 /// longer log each page is copied once for many commits, and on another thread. 32,768 frames
 /// (a log of about 130 MB) against 8,192: a quarter of the checkpoints, each page rewritten in
 /// between copied once, and a quarter of the writer's final copies, which carry the database
-/// file's fsync; bench `open` and `approve` rose by about a fifth (BENCHMARKS.md).
-const CHECKPOINT_AFTER_FRAMES: u32 = 32_768;
+/// file's fsync; bench `open` and `approve` rose by about a fifth. 65,536 against 32,768: the
+/// checkpointer writes a quarter fewer bytes per decision to a disk the log's fsyncs share, and
+/// `approve` rose by 9% (BENCHMARKS.md), at the price of a longer p99.9 (the final copy's fsync
+/// has more to flush).
+const CHECKPOINT_AFTER_FRAMES: u32 = 65_536;
 
 /// The page cache of the writer's (and the checkpointer's) connection, in KiB.
 const WRITER_CACHE_KIB: u32 = 16_000;
@@ -57,8 +60,8 @@ const READER_CACHE_KIB: u32 = 8_000;
 
 /// How far (as a multiple of the checkpointer's threshold) the log may grow before the writer
 /// checkpoints in its own commit, as SQLite does by default: a bound on the log if the
-/// checkpointer falls behind.
-const WRITER_CHECKPOINT_FACTOR: u32 = 8;
+/// checkpointer falls behind (about 1 GiB).
+const WRITER_CHECKPOINT_FACTOR: u32 = 4;
 
 /// How durable a commit is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
