@@ -876,7 +876,6 @@ impl Drop for Scratch {
     }
 }
 
-/// The raw durable single-row commit rate of the same backend and settings.
 /// Tickets preloaded for the approve scenario: each takes two decisions, and a pool that runs
 /// out ends the scenario early. Sized for 16,000 decisions a second over the whole scenario,
 /// well above the rates measured on this machine (2,000 tickets per connection, whatever the
@@ -887,6 +886,7 @@ fn approve_pool_size(duration: Duration) -> usize {
     (tickets as usize).min(1_000_000)
 }
 
+/// The raw durable single-row commit rate of the same backend and settings.
 async fn raw_commit_rate(
     backend: &str,
     url: &str,
