@@ -64,6 +64,10 @@ pub struct ScenarioResult {
     pub ceiling: String,
     /// Throughput divided by that ceiling.
     pub ratio: f64,
+    /// The server process's CPU time (user and system, all its threads) over the scenario, per
+    /// request, microseconds: unlike the ratio, it does not move with the disk's speed. `None`
+    /// where `/proc` does not tell it.
+    pub server_cpu_us_per_request: Option<f64>,
 }
 
 /// The whole run.
@@ -429,6 +433,12 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// CPU seconds the server process has used so far, all its threads included.
+    fn cpu_seconds(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        cpu_seconds_from_stat(&stat)
+    }
+
     fn peak_rss_mib(&self) -> f64 {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .unwrap_or_default();
@@ -439,6 +449,38 @@ impl Server {
             .and_then(|kb| kb.parse::<f64>().ok())
             .map_or(0.0, |kb| kb / 1024.0)
     }
+}
+
+/// The unit of the CPU times in `/proc/<pid>/stat` (`USER_HZ`): 100 on every architecture Linux
+/// runs this on (x86-64, aarch64), whatever the kernel's own tick rate.
+const USER_HZ: f64 = 100.0;
+
+/// User plus system CPU seconds from the text of `/proc/<pid>/stat`, which counts every thread
+/// of the process, ended ones included. The command name (field 2) is in parentheses and may
+/// itself hold spaces and parentheses, so the fields are counted from the last `)`.
+fn cpu_seconds_from_stat(stat: &str) -> Option<f64> {
+    let after_name = stat.get(stat.rfind(')')? + 1..)?;
+    // The state (field 3) comes first; utime and stime are fields 14 and 15.
+    let mut fields = after_name.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some((user + system) as f64 / USER_HZ)
+}
+
+/// Runs a scenario and measures the server's CPU over it.
+async fn drive_measured(
+    server: &Server,
+    name: &str,
+    connections: usize,
+    duration: Duration,
+    plan: Plan,
+) -> anyhow::Result<(Measured, Option<f64>)> {
+    let before = server.cpu_seconds();
+    let measured = drive(server.addr, name, connections, duration, plan).await?;
+    let used = before
+        .zip(server.cpu_seconds())
+        .map(|(before, after)| after - before);
+    Ok((measured, used))
 }
 
 async fn start_server(binary: &PathBuf, database_url: &str) -> anyhow::Result<(Server, u128)> {
@@ -577,13 +619,16 @@ impl Connection {
 
 type Plan = Arc<dyn Fn(usize, &mut Rng) -> Vec<Request> + Send + Sync>;
 
+/// What a scenario's clients measured: latencies (µs), requests, errors, seconds it ran.
+type Measured = (Histogram<u64>, u64, u64, f64);
+
 async fn drive(
     addr: std::net::SocketAddr,
     name: &str,
     connections: usize,
     duration: Duration,
     plan: Plan,
-) -> anyhow::Result<(Histogram<u64>, u64, u64, f64)> {
+) -> anyhow::Result<Measured> {
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let counter = Arc::new(AtomicUsize::new(0));
@@ -638,7 +683,7 @@ async fn drive(
 
 fn result(
     name: &str,
-    (histogram, done, errors, seconds): (Histogram<u64>, u64, u64, f64),
+    ((histogram, done, errors, seconds), server_cpu_seconds): (Measured, Option<f64>),
     ceiling: (&str, f64),
 ) -> ScenarioResult {
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
@@ -654,6 +699,9 @@ fn result(
         p999_ms: ms(0.999),
         ceiling: ceiling.0.into(),
         ratio: throughput / ceiling.1.max(1e-9),
+        server_cpu_us_per_request: server_cpu_seconds
+            .filter(|_| done > 0)
+            .map(|cpu| cpu * 1e6 / done as f64),
     }
 }
 
@@ -715,11 +763,10 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     drop(engine);
     drop(store);
     let (server, ready_ms) = start_server(&options.server_binary, &url).await?;
-    let addr = server.addr;
     let (c, d) = (options.connections, options.duration);
     let healthz: Plan = Arc::new(|_, _| vec![Request::healthz()]);
-    let health = drive(addr, "healthz", c, d, healthz).await?;
-    let healthz_per_second = health.1 as f64 / health.3;
+    let health = drive_measured(&server, "healthz", c, d, healthz).await?;
+    let healthz_per_second = health.0.1 as f64 / health.0.3;
     let mut scenarios = vec![result("healthz", health, ("healthz", healthz_per_second))];
     let data = Arc::new(data);
     let open: Plan = {
@@ -827,7 +874,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         ("mixed", mixed, http_ceiling),
     ] {
         if wanted(name) {
-            let measured = drive(addr, name, c, d, plan).await?;
+            let measured = drive_measured(&server, name, c, d, plan).await?;
             scenarios.push(result(name, measured, ceiling));
         }
     }
@@ -909,7 +956,8 @@ pub fn table(report: &BenchReport) -> String {
     let mut out = format!(
         "backend {} | tickets {} | preload {:.0}/s | ready {} ms | connections {} | {:.0} s per scenario\n\
          ceilings: raw durable commit {:.0}/s, healthz {:.0}/s | server peak RSS {:.1} MiB\n\n\
-         | scenario | req/s | p50 ms | p99 ms | p99.9 ms | errors | ratio to ceiling |\n|---|---|---|---|---|---|---|\n",
+         | scenario | req/s | p50 ms | p99 ms | p99.9 ms | errors | ratio to ceiling | server CPU µs/req |\n\
+         |---|---|---|---|---|---|---|---|\n",
         report.backend,
         report.tickets,
         report.preload_per_second,
@@ -922,8 +970,17 @@ pub fn table(report: &BenchReport) -> String {
     );
     for s in &report.scenarios {
         out.push_str(&format!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.2} × {} |\n",
-            s.name, s.throughput, s.p50_ms, s.p99_ms, s.p999_ms, s.errors, s.ratio, s.ceiling
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.2} × {} | {} |\n",
+            s.name,
+            s.throughput,
+            s.p50_ms,
+            s.p99_ms,
+            s.p999_ms,
+            s.errors,
+            s.ratio,
+            s.ceiling,
+            s.server_cpu_us_per_request
+                .map_or_else(|| "–".to_owned(), |us| format!("{us:.0}"))
         ));
     }
     for s in &report.scenarios {
@@ -1064,8 +1121,14 @@ mod tests {
         });
         let time = Duration::from_secs(60);
         let measured = drive(addr, "pool", 4, time, plan).await.unwrap();
-        let pool = result("pool", measured, ("healthz", 1.0));
+        let pool = result("pool", (measured, Some(0.004)), ("healthz", 1.0));
         assert_eq!((pool.requests, pool.errors), (40, 0));
+        // 4 ms of the server's CPU over 40 requests.
+        assert!(
+            (pool.server_cpu_us_per_request.unwrap() - 100.0).abs() < 1e-9,
+            "{:?}",
+            pool.server_cpu_us_per_request
+        );
         assert_eq!(answered.load(Ordering::SeqCst), 40);
         // The workers stopped when the plan had nothing left, not at the deadline, and the rate
         // is over the time the scenario ran.
@@ -1089,6 +1152,19 @@ mod tests {
             rendered.contains("\npool: its work ran out after "),
             "{rendered}"
         );
+        assert!(rendered.contains(" | 100 |\n"), "{rendered}");
+    }
+
+    #[test]
+    fn the_cpu_times_are_read_after_the_command_name_whatever_it_holds() {
+        // Fields 14 and 15 (utime, stime) are 250 and 50 ticks: 3 s at 100 ticks a second.
+        let stat = "4242 (ticketd (x) y) S 1 4242 4242 0 -1 4194560 900 0 0 0 250 50 0 0 20 0 \
+                    9 0 1000 2000000 3000 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1";
+        assert_eq!(cpu_seconds_from_stat(stat), Some(3.0));
+        assert_eq!(cpu_seconds_from_stat("4242 (cut short) S 1"), None);
+        assert_eq!(cpu_seconds_from_stat("no name at all"), None);
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert!(cpu_seconds_from_stat(&own).is_some(), "{own}");
     }
 
     #[test]

@@ -229,6 +229,9 @@ fn bench_runs_every_scenario_on_a_tiny_dataset() {
     for scenario in report["scenarios"].as_array().unwrap() {
         assert_eq!(scenario["errors"], 0, "{scenario}");
         assert!(scenario["requests"].as_u64().unwrap() > 0, "{scenario}");
+        // A second of requests costs the server far more than /proc's 10 ms resolution.
+        let cpu = scenario["server_cpu_us_per_request"].as_f64().unwrap();
+        assert!(cpu > 0.0 && cpu.is_finite(), "{scenario}");
     }
     assert!(report["raw_commit_per_second"].as_f64().unwrap() > 0.0);
     assert!(report["peak_rss_mib"].as_f64().unwrap() > 0.0);
