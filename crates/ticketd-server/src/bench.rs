@@ -12,7 +12,8 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde_json::{Value, json};
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -68,6 +69,11 @@ pub struct ScenarioResult {
     /// request, microseconds: unlike the ratio, it does not move with the disk's speed. `None`
     /// where `/proc` does not tell it.
     pub server_cpu_us_per_request: Option<f64>,
+    /// On PostgreSQL running on this machine, the CPU time of its processes (every process
+    /// named `postgres`, so other work of the same server counts too) over the scenario, per
+    /// request, microseconds; `None` on SQLite, for a database elsewhere, or where `/proc`
+    /// does not tell it.
+    pub database_cpu_us_per_request: Option<f64>,
 }
 
 /// The whole run.
@@ -467,20 +473,108 @@ fn cpu_seconds_from_stat(stat: &str) -> Option<f64> {
     Some((user + system) as f64 / USER_HZ)
 }
 
-/// Runs a scenario and measures the server's CPU over it.
+/// CPU seconds used so far by each process of this machine whose command name is `command`,
+/// read from `proc_root` (`/proc`), by process id.
+fn cpu_seconds_by_process(proc_root: &Path, command: &str) -> HashMap<u32, f64> {
+    let Ok(entries) = std::fs::read_dir(proc_root) else {
+        return HashMap::new();
+    };
+    let wanted = format!("({command})");
+    entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            // A process may end between the listing and the read.
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let name = stat.get(stat.find('(')?..=stat.rfind(')')?)?;
+            if name != wanted {
+                return None;
+            }
+            Some((pid, cpu_seconds_from_stat(&stat)?))
+        })
+        .collect()
+}
+
+/// The CPU seconds used between two readings of [`cpu_seconds_by_process`]: a process that
+/// started in between counts from its start; one that ended in between is lost (the pool's
+/// connections live through the run, so few do).
+fn cpu_used_between(before: &HashMap<u32, f64>, after: &HashMap<u32, f64>) -> f64 {
+    after
+        .iter()
+        .map(|(pid, now)| (now - before.get(pid).copied().unwrap_or(0.0)).max(0.0))
+        .sum()
+}
+
+/// Whether a PostgreSQL URL (or `key=value` string) names a server on this machine: a
+/// loopback host or a Unix socket (no host, or a path). Every host of a multi-host URL must be.
+fn database_on_this_machine(url: &str) -> bool {
+    let local = |host: &str| {
+        let host = host.trim();
+        host.is_empty()
+            || host.starts_with('/')
+            || host.eq_ignore_ascii_case("localhost")
+            || host == "::1"
+            || host == "[::1]"
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    };
+    let without_port = |host: &str| -> String {
+        if host.starts_with('[') {
+            host.split_inclusive(']').next().unwrap_or(host).to_owned()
+        } else {
+            host.split(':').next().unwrap_or(host).to_owned()
+        }
+    };
+    if let Some((_, rest)) = url.split_once("://") {
+        let end = rest.find(['/', '?']).unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let hosts = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        // A `host` parameter overrides the authority's hosts (a socket directory, usually).
+        let parameter = rest[end..]
+            .split(['?', '&'])
+            .find_map(|pair| pair.strip_prefix("host="));
+        return match parameter {
+            Some(host) => host.split(',').all(local),
+            None => hosts.split(',').all(|host| local(&without_port(host))),
+        };
+    }
+    url.split_whitespace()
+        .find_map(|pair| pair.strip_prefix("host="))
+        .is_none_or(|hosts| hosts.split(',').all(local))
+}
+
+/// Runs a scenario and measures the server's CPU over it, and the database's where
+/// `database_processes` names its processes' command.
 async fn drive_measured(
     server: &Server,
+    database_processes: Option<&str>,
     name: &str,
     connections: usize,
     duration: Duration,
     plan: Plan,
-) -> anyhow::Result<(Measured, Option<f64>)> {
+) -> anyhow::Result<(Measured, Cpu)> {
+    let proc_root = Path::new("/proc");
+    let database_before = database_processes.map(|c| cpu_seconds_by_process(proc_root, c));
     let before = server.cpu_seconds();
     let measured = drive(server.addr, name, connections, duration, plan).await?;
-    let used = before
+    let server_used = before
         .zip(server.cpu_seconds())
         .map(|(before, after)| after - before);
-    Ok((measured, used))
+    // No such process before the scenario: the database is not where the URL seemed to say.
+    let database_used = database_before
+        .filter(|before| !before.is_empty())
+        .zip(database_processes)
+        .map(|(before, command)| {
+            cpu_used_between(&before, &cpu_seconds_by_process(proc_root, command))
+        });
+    Ok((
+        measured,
+        Cpu {
+            server: server_used,
+            database: database_used,
+        },
+    ))
 }
 
 async fn start_server(binary: &PathBuf, database_url: &str) -> anyhow::Result<(Server, u128)> {
@@ -622,6 +716,15 @@ type Plan = Arc<dyn Fn(usize, &mut Rng) -> Vec<Request> + Send + Sync>;
 /// What a scenario's clients measured: latencies (µs), requests, errors, seconds it ran.
 type Measured = (Histogram<u64>, u64, u64, f64);
 
+/// CPU seconds used over a scenario, where they could be read.
+#[derive(Debug, Clone, Copy, Default)]
+struct Cpu {
+    /// The server process, all its threads.
+    server: Option<f64>,
+    /// The database's processes on this machine (PostgreSQL).
+    database: Option<f64>,
+}
+
 async fn drive(
     addr: std::net::SocketAddr,
     name: &str,
@@ -683,10 +786,15 @@ async fn drive(
 
 fn result(
     name: &str,
-    ((histogram, done, errors, seconds), server_cpu_seconds): (Measured, Option<f64>),
+    ((histogram, done, errors, seconds), cpu): (Measured, Cpu),
     ceiling: (&str, f64),
 ) -> ScenarioResult {
     let ms = |q: f64| histogram.value_at_quantile(q) as f64 / 1000.0;
+    let per_request = |seconds: Option<f64>| {
+        seconds
+            .filter(|_| done > 0)
+            .map(|cpu| cpu * 1e6 / done as f64)
+    };
     let throughput = done as f64 / seconds.max(1e-9);
     ScenarioResult {
         name: name.into(),
@@ -699,9 +807,8 @@ fn result(
         p999_ms: ms(0.999),
         ceiling: ceiling.0.into(),
         ratio: throughput / ceiling.1.max(1e-9),
-        server_cpu_us_per_request: server_cpu_seconds
-            .filter(|_| done > 0)
-            .map(|cpu| cpu * 1e6 / done as f64),
+        server_cpu_us_per_request: per_request(cpu.server),
+        database_cpu_us_per_request: per_request(cpu.database),
     }
 }
 
@@ -764,8 +871,11 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     drop(store);
     let (server, ready_ms) = start_server(&options.server_binary, &url).await?;
     let (c, d) = (options.connections, options.duration);
+    // PostgreSQL's backends are processes named `postgres`.
+    let database_processes =
+        (backend == "postgres" && database_on_this_machine(&url)).then_some("postgres");
     let healthz: Plan = Arc::new(|_, _| vec![Request::healthz()]);
-    let health = drive_measured(&server, "healthz", c, d, healthz).await?;
+    let health = drive_measured(&server, database_processes, "healthz", c, d, healthz).await?;
     let healthz_per_second = health.0.1 as f64 / health.0.3;
     let mut scenarios = vec![result("healthz", health, ("healthz", healthz_per_second))];
     let data = Arc::new(data);
@@ -874,7 +984,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
         ("mixed", mixed, http_ceiling),
     ] {
         if wanted(name) {
-            let measured = drive_measured(&server, name, c, d, plan).await?;
+            let measured = drive_measured(&server, database_processes, name, c, d, plan).await?;
             scenarios.push(result(name, measured, ceiling));
         }
     }
@@ -953,11 +1063,22 @@ async fn raw_commit_rate(
 
 /// Renders the report as the table BENCHMARKS.md shows.
 pub fn table(report: &BenchReport) -> String {
+    // The database's column only where some scenario measured it (PostgreSQL on this machine).
+    let with_database = report
+        .scenarios
+        .iter()
+        .any(|s| s.database_cpu_us_per_request.is_some());
+    let (database_head, database_rule) = if with_database {
+        (" database CPU µs/req |", "---|")
+    } else {
+        ("", "")
+    };
+    let micros = |us: Option<f64>| us.map_or_else(|| "–".to_owned(), |us| format!("{us:.0}"));
     let mut out = format!(
         "backend {} | tickets {} | preload {:.0}/s | ready {} ms | connections {} | {:.0} s per scenario\n\
          ceilings: raw durable commit {:.0}/s, healthz {:.0}/s | server peak RSS {:.1} MiB\n\n\
-         | scenario | req/s | p50 ms | p99 ms | p99.9 ms | errors | ratio to ceiling | server CPU µs/req |\n\
-         |---|---|---|---|---|---|---|---|\n",
+         | scenario | req/s | p50 ms | p99 ms | p99.9 ms | errors | ratio to ceiling | server CPU µs/req |{database_head}\n\
+         |---|---|---|---|---|---|---|---|{database_rule}\n",
         report.backend,
         report.tickets,
         report.preload_per_second,
@@ -970,7 +1091,7 @@ pub fn table(report: &BenchReport) -> String {
     );
     for s in &report.scenarios {
         out.push_str(&format!(
-            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.2} × {} | {} |\n",
+            "| {} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.2} × {} | {} |{}\n",
             s.name,
             s.throughput,
             s.p50_ms,
@@ -979,8 +1100,12 @@ pub fn table(report: &BenchReport) -> String {
             s.errors,
             s.ratio,
             s.ceiling,
-            s.server_cpu_us_per_request
-                .map_or_else(|| "–".to_owned(), |us| format!("{us:.0}"))
+            micros(s.server_cpu_us_per_request),
+            if with_database {
+                format!(" {} |", micros(s.database_cpu_us_per_request))
+            } else {
+                String::new()
+            }
         ));
     }
     for s in &report.scenarios {
@@ -1121,7 +1246,11 @@ mod tests {
         });
         let time = Duration::from_secs(60);
         let measured = drive(addr, "pool", 4, time, plan).await.unwrap();
-        let pool = result("pool", (measured, Some(0.004)), ("healthz", 1.0));
+        let cpu = Cpu {
+            server: Some(0.004),
+            database: None,
+        };
+        let pool = result("pool", (measured, cpu), ("healthz", 1.0));
         assert_eq!((pool.requests, pool.errors), (40, 0));
         // 4 ms of the server's CPU over 40 requests.
         assert!(
@@ -1165,6 +1294,108 @@ mod tests {
         assert_eq!(cpu_seconds_from_stat("no name at all"), None);
         let own = std::fs::read_to_string("/proc/self/stat").unwrap();
         assert!(cpu_seconds_from_stat(&own).is_some(), "{own}");
+    }
+
+    #[test]
+    fn the_database_s_cpu_is_summed_over_its_processes_by_process_id() {
+        let proc_root = tempfile::tempdir().unwrap();
+        let stat = |pid: u32, name: &str, ticks: u64| {
+            let dir = proc_root.path().join(pid.to_string());
+            std::fs::create_dir_all(&dir).unwrap();
+            let line = format!("{pid} ({name}) S 1 1 1 0 -1 0 0 0 0 0 {ticks} 0 0 0 20 0 1 0");
+            std::fs::write(dir.join("stat"), line).unwrap();
+        };
+        stat(10, "postgres", 100);
+        stat(11, "postgres", 50);
+        stat(12, "ticketd", 900);
+        stat(13, "postgres: x", 900);
+        std::fs::create_dir_all(proc_root.path().join("self")).unwrap();
+        let before = cpu_seconds_by_process(proc_root.path(), "postgres");
+        assert_eq!(before, HashMap::from([(10, 1.0), (11, 0.5)]));
+
+        // Process 10 used 2 s more, 11 ended, 14 started and used 0.25 s.
+        stat(10, "postgres", 300);
+        std::fs::remove_dir_all(proc_root.path().join("11")).unwrap();
+        stat(14, "postgres", 25);
+        let after = cpu_seconds_by_process(proc_root.path(), "postgres");
+        assert_eq!(cpu_used_between(&before, &after), 2.25);
+        // A process id taken again by a younger process never counts as negative time.
+        let reused = HashMap::from([(10, 0.5)]);
+        assert_eq!(cpu_used_between(&before, &reused), 0.0);
+        assert!(cpu_seconds_by_process(&proc_root.path().join("missing"), "postgres").is_empty());
+    }
+
+    #[test]
+    fn only_a_database_on_a_loopback_address_or_a_socket_counts_as_on_this_machine() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/bench",
+            "postgresql://u:p@localhost/bench",
+            "postgres://[::1]:5432/bench",
+            "postgres:///bench",
+            "postgres://u@%2Frun%2Fpostgresql/bench?host=/run/postgresql",
+            "postgres://a@127.0.0.1:5432,localhost:5433/bench",
+            "host=127.0.0.1 user=postgres dbname=bench",
+            "user=postgres dbname=bench",
+            "host=/var/run/postgresql dbname=bench",
+        ] {
+            assert!(database_on_this_machine(url), "{url}");
+        }
+        for url in [
+            "postgres://postgres@db.internal:5432/bench",
+            "postgres://u:p@10.0.0.5/bench",
+            "postgres://a@127.0.0.1:5432,db.internal:5432/bench",
+            "postgres://u@localhost/bench?host=db.internal",
+            "host=db.internal user=postgres",
+        ] {
+            assert!(!database_on_this_machine(url), "{url}");
+        }
+    }
+
+    #[test]
+    fn the_table_has_a_database_column_only_where_a_scenario_measured_it() {
+        let scenario = |database| ScenarioResult {
+            name: "open".into(),
+            requests: 10,
+            errors: 0,
+            seconds: 1.0,
+            throughput: 10.0,
+            p50_ms: 1.0,
+            p99_ms: 1.0,
+            p999_ms: 1.0,
+            ceiling: "raw durable commit".into(),
+            ratio: 0.5,
+            server_cpu_us_per_request: Some(100.0),
+            database_cpu_us_per_request: database,
+        };
+        let report = |database| BenchReport {
+            backend: "postgres".into(),
+            tickets: 10,
+            preload_per_second: 1.0,
+            ready_ms: 1,
+            connections: 1,
+            duration_seconds: 1.0,
+            raw_commit_per_second: 20.0,
+            healthz_per_second: 1.0,
+            scenarios: vec![scenario(database)],
+            peak_rss_mib: 1.0,
+        };
+        let measured = table(&report(Some(450.4)));
+        let header = "| server CPU µs/req | database CPU µs/req |\n";
+        assert!(measured.contains(header), "{measured}");
+        assert!(
+            measured.contains(&format!("\n{}\n", "|---".repeat(9) + "|")),
+            "{measured}"
+        );
+        assert!(
+            measured.contains(" × raw durable commit | 100 | 450 |\n"),
+            "{measured}"
+        );
+        let elsewhere = table(&report(None));
+        assert!(!elsewhere.contains("database CPU"), "{elsewhere}");
+        assert!(
+            elsewhere.contains(" × raw durable commit | 100 |\n"),
+            "{elsewhere}"
+        );
     }
 
     #[test]

@@ -189,12 +189,14 @@ async fn migrate_works_on_postgres_too() {
     assert!(runs.1.starts_with("0 migration(s) applied"), "{}", runs.1);
 }
 
-#[test]
-fn bench_runs_every_scenario_on_a_tiny_dataset() {
+/// Runs `ticketd bench` on 200 tickets for a second per scenario with `extra` arguments, checks
+/// that every scenario ran without errors and measured the server's CPU (and the database's
+/// where `database_cpu`), and that the run left no scratch files.
+fn bench_tiny(extra: &[&str], database_cpu: bool) {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let temp = tempfile::tempdir().unwrap();
-    let out = run_ok(ticketd(dir.path()).env("TMPDIR", temp.path()).args([
+    let mut args = vec![
         "bench",
         "--tickets",
         "200",
@@ -204,8 +206,15 @@ fn bench_runs_every_scenario_on_a_tiny_dataset() {
         "1",
         "--json",
         json.to_str().unwrap(),
-    ]));
+    ];
+    args.extend_from_slice(extra);
+    let out = run_ok(ticketd(dir.path()).env("TMPDIR", temp.path()).args(&args));
     assert!(out.contains("| scenario | req/s |"), "{out}");
+    assert_eq!(
+        out.contains("| database CPU µs/req |"),
+        database_cpu,
+        "{out}"
+    );
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let names: Vec<&str> = report["scenarios"]
@@ -229,9 +238,17 @@ fn bench_runs_every_scenario_on_a_tiny_dataset() {
     for scenario in report["scenarios"].as_array().unwrap() {
         assert_eq!(scenario["errors"], 0, "{scenario}");
         assert!(scenario["requests"].as_u64().unwrap() > 0, "{scenario}");
-        // A second of requests costs the server far more than /proc's 10 ms resolution.
+        // A second of requests costs the server (and the database) far more than /proc's 10 ms
+        // resolution.
         let cpu = scenario["server_cpu_us_per_request"].as_f64().unwrap();
         assert!(cpu > 0.0 && cpu.is_finite(), "{scenario}");
+        let database = &scenario["database_cpu_us_per_request"];
+        if database_cpu {
+            let cpu = database.as_f64().unwrap();
+            assert!(cpu > 0.0 && cpu.is_finite(), "{scenario}");
+        } else {
+            assert!(database.is_null(), "{scenario}");
+        }
     }
     assert!(report["raw_commit_per_second"].as_f64().unwrap() > 0.0);
     assert!(report["peak_rss_mib"].as_f64().unwrap() > 0.0);
@@ -240,4 +257,28 @@ fn bench_runs_every_scenario_on_a_tiny_dataset() {
         left.is_empty(),
         "the bench left its scratch files: {left:?}"
     );
+}
+
+#[test]
+fn bench_runs_every_scenario_on_a_tiny_dataset() {
+    bench_tiny(&[], false);
+}
+
+/// On a PostgreSQL server of this machine the bench also measures the database's processes.
+#[tokio::test]
+async fn bench_runs_every_scenario_on_postgres_and_measures_its_cpu() {
+    if std::env::var("TICKETD_TEST_POSTGRES_URL").is_err() {
+        eprintln!("skipped: TICKETD_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let database = crate::pg::TestDatabase::create().await;
+    let url = database.url.clone();
+    // The machine's PostgreSQL is on a loopback address in every run of this suite.
+    assert!(
+        url.contains("127.0.0.1") || url.contains("localhost"),
+        "{url}"
+    );
+    tokio::task::spawn_blocking(move || bench_tiny(&["--database-url", &url], true))
+        .await
+        .unwrap();
 }
