@@ -198,11 +198,7 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     };
     let (openings, updates): (Vec<&TicketWrite>, Vec<&TicketWrite>) =
         writes.iter().partition(|w| w.expected_version.is_none());
-    let updated = join_all(
-        updates
-            .iter()
-            .map(|write| write_in(&tx, &prepared, write, &[])),
-    );
+    let updated = write_updates(&tx, &prepared, &updates);
     let opened = async {
         if openings.is_empty() {
             return Ok(Vec::new());
@@ -218,7 +214,7 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
         Ok::<_, StoreError>(tickets)
     };
     let (updated, opened) = futures_util::future::join(updated, opened).await;
-    let Ok(opened) = opened else {
+    let (Ok(opened), Ok(updated)) = (opened, updated) else {
         // Dropping the transaction rolls it back.
         return GroupOutcome::RolledBack;
     };
@@ -230,11 +226,7 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
         let outcome = if write.expected_version.is_none() {
             opened.next().map(Ok)
         } else {
-            match updated.next() {
-                Some(Ok(ticket)) => Some(Ok(ticket)),
-                Some(Err(WriteFailure::Refused(e))) => Some(Err(e)),
-                Some(Err(WriteFailure::Aborted(_))) | None => None,
-            }
+            updated.next()
         };
         let Some(outcome) = outcome else {
             return GroupOutcome::RolledBack;
@@ -289,8 +281,9 @@ impl Prepared {
         let prepare = async |sql: &str| tx.prepare_cached(sql).await.map_err(db_err);
         Ok(Self {
             insert_tickets: prepare(INSERT_TICKETS).await?,
-            delete_assignees: prepare("DELETE FROM ticket_assignees WHERE ticket_id = $1").await?,
-            delete_viewers: prepare("DELETE FROM ticket_viewers WHERE ticket_id = $1").await?,
+            delete_assignees: prepare("DELETE FROM ticket_assignees WHERE ticket_id = ANY($1)")
+                .await?,
+            delete_viewers: prepare("DELETE FROM ticket_viewers WHERE ticket_id = ANY($1)").await?,
             insert_assignees: prepare(INSERT_ASSIGNEES).await?,
             insert_viewers: prepare(INSERT_VIEWERS).await?,
             insert_history: prepare(INSERT_HISTORY).await?,
@@ -299,6 +292,101 @@ impl Prepared {
             insert_events: prepare(INSERT_EVENTS).await?,
         })
     }
+}
+
+/// A group's updates inside `tx`: each versioned `UPDATE` of a ticket row (pipelined, in the
+/// group's order), then the index rows, history and comments of every update that passed its
+/// version check with one statement per table, then their grants. Each update is answered
+/// alone: `Ok(Err(_))` for one refused by its version check (nothing of it was written);
+/// `Err(_)` when PostgreSQL refused a statement, which loses the transaction.
+///
+/// A ticket updated twice in one group (the second write made from the first's result) has
+/// its writes run one after another instead, since one multi-row insert may not write the
+/// same index row twice.
+async fn write_updates(
+    tx: &Transaction<'_>,
+    prepared: &Prepared,
+    updates: &[&TicketWrite],
+) -> Result<Vec<Result<Ticket, StoreError>>, StoreError> {
+    let ids: std::collections::HashSet<Uuid> = updates.iter().map(|w| w.ticket.id.0).collect();
+    if ids.len() < updates.len() {
+        let written = join_all(
+            updates
+                .iter()
+                .map(|write| write_in(tx, prepared, write, &[])),
+        );
+        return written
+            .await
+            .into_iter()
+            .map(|result| match result {
+                Ok(ticket) => Ok(Ok(ticket)),
+                Err(WriteFailure::Refused(e)) => Ok(Err(e)),
+                Err(WriteFailure::Aborted(e)) => Err(e),
+            })
+            .collect();
+    }
+    let rows = join_all(updates.iter().map(|write| {
+        update_row(
+            tx,
+            &write.ticket,
+            write.expected_version.unwrap_or_default(),
+        )
+    }))
+    .await;
+    let mut outcomes = Vec::with_capacity(updates.len());
+    for row in rows {
+        outcomes.push(match row {
+            Ok(ticket) => Ok(ticket),
+            Err(WriteFailure::Refused(e)) => Err(e),
+            Err(WriteFailure::Aborted(e)) => return Err(e),
+        });
+    }
+    let landed: Vec<(&Ticket, &TicketWrite)> = outcomes
+        .iter()
+        .zip(updates)
+        .filter_map(|(outcome, write)| Some((outcome.as_ref().ok()?, *write)))
+        .collect();
+    let mut batch = Batch::new(tx);
+    push_rows(&mut batch, prepared, &landed);
+    batch.run().await?;
+    // The grant's name search reads answers, so grants run after the batch, and before the
+    // outbox lock, which must be the last lock a writer takes.
+    for (_, write) in &landed {
+        if let Some(grant) = &write.grant {
+            insert_grant(tx, grant).await?;
+        }
+    }
+    Ok(outcomes)
+}
+
+/// Adds to `batch` what updates of distinct tickets write besides the ticket rows: the
+/// deletes of the index rows they write again (one statement per table), then the inserts of
+/// those rows, their history entries and comments.
+fn push_rows<'a>(
+    batch: &mut Batch<'a>,
+    prepared: &'a Prepared,
+    updates: &[(&Ticket, &TicketWrite)],
+) {
+    let rewritten = |writes: fn(&TicketWrite) -> bool| -> Vec<Uuid> {
+        updates
+            .iter()
+            .filter(|(_, write)| writes(write))
+            .map(|(ticket, _)| ticket.id.0)
+            .collect()
+    };
+    let assignees = rewritten(TicketWrite::writes_assignees);
+    if !assignees.is_empty() {
+        batch.push(&prepared.delete_assignees, values![assignees]);
+    }
+    let viewers = rewritten(TicketWrite::writes_viewers);
+    if !viewers.is_empty() {
+        batch.push(&prepared.delete_viewers, values![viewers]);
+    }
+    let mut rows = Rows::default();
+    for (ticket, write) in updates {
+        rows.add(ticket, write);
+    }
+    rows.push(batch, prepared);
 }
 
 /// Writes one transition inside `tx`, with `events` sent in its last round trip (a group
@@ -319,16 +407,7 @@ async fn write_in<'a>(
             .ok_or_else(|| aborted(StoreError::NotFound))?,
         Some(expected) => {
             let ticket = update_row(tx, &write.ticket, expected).await?;
-            let id = ticket.id.0;
-            if write.writes_assignees() {
-                batch.push(&prepared.delete_assignees, values![id]);
-            }
-            if write.writes_viewers() {
-                batch.push(&prepared.delete_viewers, values![id]);
-            }
-            let mut rows = Rows::default();
-            rows.add(&ticket, write);
-            rows.push(&mut batch, prepared);
+            push_rows(&mut batch, prepared, &[(&ticket, write)]);
             ticket
         }
     };

@@ -10,7 +10,7 @@ use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, TokenKind};
 use ticketd_core::machine::TicketEdit;
 use ticketd_core::store::{GrantQuery, Store, TicketQuery, Visibility};
 use ticketd_core::ticket::{
-    Assignee, Decision, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, Ticket,
+    Assignee, Decision, Grant, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, Ticket,
     TicketState, TicketWrite, UnchangedRows,
 };
 use ticketd_core::{ConflictKind, DomainError, StoreError};
@@ -20,6 +20,17 @@ fn approve() -> TicketCommand {
         reason: "ok".into(),
         payload: None,
     }
+}
+
+/// The grants a ticket created.
+async fn grants_of(store: &Arc<dyn Store>, ticket: ticketd_core::TicketId) -> Vec<Grant> {
+    store
+        .list_grants(GrantQuery {
+            ticket: Some(ticket),
+            ..GrantQuery::default()
+        })
+        .await
+        .unwrap()
 }
 
 fn is_conflict(result: &Result<Ticket, DomainError>) -> bool {
@@ -507,13 +518,7 @@ pub async fn two_level_apply_asset_flow_creates_one_grant(store: Arc<dyn Store>)
             ..
         })
     ));
-    let grants = store
-        .list_grants(GrantQuery {
-            ticket: Some(ticket.id),
-            ..GrantQuery::default()
-        })
-        .await
-        .unwrap();
+    let grants = grants_of(&store, ticket.id).await;
     assert_eq!(grants.len(), 1);
     let grant = &grants[0];
     assert_eq!(grant.id, ticket.id.uuid());
@@ -787,6 +792,117 @@ pub async fn openings_committed_together_fail_alone(store: Arc<dyn Store>) {
     )
     .await;
     assert!(after.iter().all(Result::is_ok), "{after:?}");
+}
+
+/// Decisions on several tickets queued at once (on PostgreSQL committed as one group, each
+/// ticket's index rows, history and comments written with one statement per table) each write
+/// their own ticket's rows and a final one its grant, while a stale write among them is refused
+/// and writes nothing.
+pub async fn decisions_committed_together_write_each_ticket_s_rows(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.bob_then_carol(KIND_APPLY_ASSET).await;
+    let mut tickets = Vec::new();
+    for i in 0..6 {
+        let title = format!("together {i}");
+        tickets.push(w.open(&w.alice, KIND_APPLY_ASSET, &title, t0()).await);
+    }
+    let in_list = async |query: TicketQuery| -> Vec<bool> {
+        let page = store.list_tickets(query).await.unwrap();
+        tickets
+            .iter()
+            .map(|t| page.items.iter().any(|item| item.id == t.id))
+            .collect()
+    };
+    let awaiting = |user: &ticketd_core::Actor| TicketQuery {
+        awaiting: Some(user.id()),
+        ..TicketQuery::new(Visibility::All)
+    };
+    let related = |user: &ticketd_core::Actor, state: TicketState| TicketQuery {
+        states: vec![state],
+        ..TicketQuery::new(Visibility::Related {
+            user: user.id(),
+            orgs: Vec::new(),
+        })
+    };
+
+    // Level 1 of every ticket at once, and a write of the first ticket from a stale version.
+    let mut stale = tickets[0].clone();
+    stale.title = "stale".into();
+    stale.version += 5;
+    let (halfway, refused) = futures_util::future::join(
+        futures_util::future::join_all(
+            tickets
+                .iter()
+                .map(|t| w.engine.act(&w.bob, t.id, approve(), at(1))),
+        ),
+        store.write_ticket(TicketWrite::new(stale, Some(tickets[0].version + 4))),
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(StoreError::VersionConflict)),
+        "{refused:?}"
+    );
+    for ticket in &halfway {
+        let ticket = ticket.as_ref().expect("a level-1 approval lands");
+        assert_eq!(
+            (ticket.state, ticket.approval_step),
+            (TicketState::Pending, 2)
+        );
+    }
+    assert_eq!(in_list(awaiting(&w.bob)).await, [false; 6]);
+    assert_eq!(in_list(awaiting(&w.carol)).await, [true; 6]);
+
+    // Level 2 of every ticket at once: final decisions, each with a grant.
+    let done = futures_util::future::join_all(
+        tickets
+            .iter()
+            .map(|t| w.engine.act(&w.carol, t.id, approve(), at(2))),
+    )
+    .await;
+    for (ticket, before) in done.iter().zip(&tickets) {
+        let ticket = ticket.as_ref().expect("a final approval lands");
+        assert_eq!(ticket.state, TicketState::Approved);
+        assert_eq!(
+            ticket.title, before.title,
+            "the stale write changed nothing"
+        );
+        let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.version, &stored.title),
+            (ticket.version, &before.title)
+        );
+        let actions: Vec<HistoryAction> = store
+            .ticket_history(ticket.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|h| h.action)
+            .collect();
+        assert_eq!(
+            actions,
+            [
+                HistoryAction::Submit,
+                HistoryAction::Approve,
+                HistoryAction::Approve
+            ],
+            "{}",
+            ticket.title
+        );
+        let grants = grants_of(&store, ticket.id).await;
+        assert_eq!(grants.len(), 1, "{}", ticket.title);
+        assert_eq!(grants[0].users, vec![w.alice.id()]);
+    }
+    assert_eq!(in_list(awaiting(&w.carol)).await, [false; 6]);
+    for user in [&w.alice, &w.bob, &w.carol] {
+        assert_eq!(
+            in_list(related(user, TicketState::Pending)).await,
+            [false; 6]
+        );
+        assert_eq!(
+            in_list(related(user, TicketState::Approved)).await,
+            [true; 6]
+        );
+    }
 }
 
 /// Writes committed together keep each write's comments and events in the order the write
@@ -1915,13 +2031,7 @@ pub async fn chosen_approvers_and_table_permissions(store: Arc<dyn Store>) {
     assert_eq!(t.steps.len(), 1);
     assert_eq!(t.steps[0].assignees[0].user_id, w.olga.id());
     w.engine.act(&w.olga, t.id, approve(), at(1)).await.unwrap();
-    let grants = store
-        .list_grants(GrantQuery {
-            ticket: Some(t.id),
-            ..GrantQuery::default()
-        })
-        .await
-        .unwrap();
+    let grants = grants_of(&store, t.id).await;
     assert_eq!(grants.len(), 1);
     assert_eq!(grants[0].kind, "table_permission");
     assert_eq!(grants[0].users, vec![w.alice.id(), w.bob.id()]);

@@ -52,6 +52,7 @@ macro_rules! contract_suite {
             stale_version_writes_nothing,
             writes_committed_together_succeed_or_fail_alone,
             a_group_keeps_each_write_s_comments_and_events_in_order,
+            decisions_committed_together_write_each_ticket_s_rows,
             openings_committed_together_fail_alone,
             an_approver_swapped_without_a_state_change_moves_between_lists,
             index_rows_left_in_place_answer_every_list,
