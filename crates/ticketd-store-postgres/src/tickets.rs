@@ -183,9 +183,10 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     let Ok(tx) = client.transaction().await else {
         return GroupOutcome::RolledBack;
     };
-    // Updates run concurrently on the one connection (tokio-postgres pipelines their
-    // statements, so they cost about the round trips of one), and all openings go together:
-    // one serial-counter statement per day, then one insert per table. PostgreSQL runs
+    // Updates send their versioned UPDATEs at once (tokio-postgres pipelines them on the one
+    // connection), then their other rows with one statement per table (`write_updates`), and
+    // all openings go together: one serial-counter statement per day, then one insert per
+    // table. PostgreSQL runs
     // statements in the order they arrive; each update's first statement (its row lock) is
     // sent when its future is first polled, in the group's order, and the openings' counter
     // statements after them, which keeps the lock order. Correctness does not rest on it: a
