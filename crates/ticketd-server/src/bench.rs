@@ -562,10 +562,9 @@ async fn drive_measured(
         .zip(server.cpu_seconds())
         .map(|(before, after)| after - before);
     // No such process before the scenario: the database is not where the URL seemed to say.
-    let database_used = database_before
-        .filter(|before| !before.is_empty())
-        .zip(database_processes)
-        .map(|(before, command)| {
+    let database_used = database_processes
+        .zip(database_before.filter(|before| !before.is_empty()))
+        .map(|(command, before)| {
             cpu_used_between(&before, &cpu_seconds_by_process(proc_root, command))
         });
     Ok((
@@ -717,7 +716,7 @@ type Plan = Arc<dyn Fn(usize, &mut Rng) -> Vec<Request> + Send + Sync>;
 type Measured = (Histogram<u64>, u64, u64, f64);
 
 /// CPU seconds used over a scenario, where they could be read.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 struct Cpu {
     /// The server process, all its threads.
     server: Option<f64>,

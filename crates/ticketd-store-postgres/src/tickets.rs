@@ -309,6 +309,12 @@ async fn write_updates(
     prepared: &Prepared,
     updates: &[&TicketWrite],
 ) -> Result<Vec<Result<Ticket, StoreError>>, StoreError> {
+    // A refused write is answered alone; an aborted one loses the transaction.
+    let answer = |result: Result<Ticket, WriteFailure>| match result {
+        Ok(ticket) => Ok(Ok(ticket)),
+        Err(WriteFailure::Refused(e)) => Ok(Err(e)),
+        Err(WriteFailure::Aborted(e)) => Err(e),
+    };
     let ids: std::collections::HashSet<Uuid> = updates.iter().map(|w| w.ticket.id.0).collect();
     if ids.len() < updates.len() {
         let written = join_all(
@@ -316,15 +322,7 @@ async fn write_updates(
                 .iter()
                 .map(|write| write_in(tx, prepared, write, &[])),
         );
-        return written
-            .await
-            .into_iter()
-            .map(|result| match result {
-                Ok(ticket) => Ok(Ok(ticket)),
-                Err(WriteFailure::Refused(e)) => Ok(Err(e)),
-                Err(WriteFailure::Aborted(e)) => Err(e),
-            })
-            .collect();
+        return written.await.into_iter().map(answer).collect();
     }
     let rows = join_all(updates.iter().map(|write| {
         update_row(
@@ -334,14 +332,10 @@ async fn write_updates(
         )
     }))
     .await;
-    let mut outcomes = Vec::with_capacity(updates.len());
-    for row in rows {
-        outcomes.push(match row {
-            Ok(ticket) => Ok(ticket),
-            Err(WriteFailure::Refused(e)) => Err(e),
-            Err(WriteFailure::Aborted(e)) => return Err(e),
-        });
-    }
+    let outcomes = rows
+        .into_iter()
+        .map(answer)
+        .collect::<Result<Vec<_>, _>>()?;
     let landed: Vec<(&Ticket, &TicketWrite)> = outcomes
         .iter()
         .zip(updates)

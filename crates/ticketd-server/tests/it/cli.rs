@@ -167,11 +167,9 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
 
 #[tokio::test]
 async fn migrate_works_on_postgres_too() {
-    if std::env::var("TICKETD_TEST_POSTGRES_URL").is_err() {
-        eprintln!("skipped: TICKETD_TEST_POSTGRES_URL is not set");
+    let Some(database) = crate::pg::TestDatabase::create_if_configured().await else {
         return;
-    }
-    let database = crate::pg::TestDatabase::create().await;
+    };
     let dir = tempfile::tempdir().unwrap();
     let url = database.url.clone();
     let runs = tokio::task::spawn_blocking(move || {
@@ -267,11 +265,9 @@ fn bench_runs_every_scenario_on_a_tiny_dataset() {
 /// On a PostgreSQL server of this machine the bench also measures the database's processes.
 #[tokio::test]
 async fn bench_runs_every_scenario_on_postgres_and_measures_its_cpu() {
-    if std::env::var("TICKETD_TEST_POSTGRES_URL").is_err() {
-        eprintln!("skipped: TICKETD_TEST_POSTGRES_URL is not set");
+    let Some(database) = crate::pg::TestDatabase::create_if_configured().await else {
         return;
-    }
-    let database = crate::pg::TestDatabase::create().await;
+    };
     let url = database.url.clone();
     // The machine's PostgreSQL is on a loopback address in every run of this suite.
     assert!(

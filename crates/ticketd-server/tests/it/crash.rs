@@ -363,10 +363,8 @@ async fn acknowledged_writes_survive_sigkill_on_sqlite() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_writes_survive_sigkill_on_postgres() {
-    if std::env::var("TICKETD_TEST_POSTGRES_URL").is_err() {
-        eprintln!("skipped: TICKETD_TEST_POSTGRES_URL is not set (needs PostgreSQL)");
+    let Some(database) = crate::pg::TestDatabase::create_if_configured().await else {
         return;
-    }
-    let database = crate::pg::TestDatabase::create().await;
+    };
     crash_and_restart(&database.url).await;
 }

@@ -159,13 +159,9 @@ async fn query(url: &str, sql: &str) -> Vec<tokio_postgres::Row> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_processes_over_one_postgres_keep_every_rule() {
-    if std::env::var("TICKETD_TEST_POSTGRES_URL").is_err() {
-        eprintln!(
-            "skipped: TICKETD_TEST_POSTGRES_URL is not set (the multi-process test needs PostgreSQL)"
-        );
+    let Some(database) = TestDatabase::create_if_configured().await else {
         return;
-    }
-    let database = TestDatabase::create().await;
+    };
     // All three start at once on an empty database: migrations and bootstrap must not collide.
     let servers: Vec<Server> = (0..3).map(|_| start(&database.url)).collect();
     let client = reqwest::Client::new();
