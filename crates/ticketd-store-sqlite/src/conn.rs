@@ -453,6 +453,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "current_steps_only",
         include_str!("../migrations/0011_current_steps_only.sql"),
     ),
+    (
+        12,
+        "ticket_rows_unchecked",
+        include_str!("../migrations/0012_ticket_rows_unchecked.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.

@@ -310,6 +310,28 @@ fn migrations_have_the_same_names_as_the_sqlite_ones() {
     );
 }
 
+/// A ticket's assignee, viewer, history and comment rows are written only with their ticket, so
+/// PostgreSQL no longer checks their key row by row (migration 0012); grants keep theirs.
+#[tokio::test]
+async fn only_grants_check_the_key_of_their_ticket() {
+    let Some((database, _store)) = seeded_store("").await else {
+        return;
+    };
+    let referencing: Vec<String> = admin_client(&database.url)
+        .await
+        .query(
+            "SELECT conrelid::regclass::text FROM pg_constraint \
+             WHERE contype = 'f' AND confrelid = 'tickets'::regclass ORDER BY 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(referencing, ["grants"]);
+}
+
 /// Rows for the planner: 1,000 users, 20,000 tickets with a viewer and an assignee each.
 const PLAN_SEED: &str = "
     INSERT INTO orgs (id, name, builtin, created_at)
@@ -761,41 +783,112 @@ async fn organization_names_are_unique_ignoring_case() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updating_a_missing_ticket_is_not_found_and_writes_nothing() {
     use ticketd_core::flow::LevelMode;
-    use ticketd_core::ticket::{Event, TicketWrite};
+    use ticketd_core::ticket::{Comment, CommentKind, Event, TicketWrite};
     use ticketd_store_tests::fixture::{World, t0};
-    let Some(test_store) = fresh_store().await else {
+    // Migration 0012 dropped these rows' keys to their ticket: nothing but the write path keeps
+    // a refused update from leaving rows of a ticket that does not exist, alone or in a group.
+    let Some((database, store)) = seeded_store("").await else {
         return;
     };
-    let store = test_store.store.clone();
+    let store: Arc<dyn Store> = Arc::new(store);
     let w = World::new(store.clone()).await;
     w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
         .await;
-    let ticket = w.open(&w.alice, "general", "real", t0()).await;
+    let mut tickets = Vec::new();
+    for title in ["real", "one", "two", "three", "four"] {
+        tickets.push(w.open(&w.alice, "general", title, t0()).await);
+    }
+    let ticket = &tickets[0];
     let events_before = store.events_after(0, 100).await.unwrap().len();
     let mut ghost = ticket.clone();
     ghost.id = ticketd_core::TicketId(uuid::Uuid::new_v4());
-    let result = store
-        .write_ticket(TicketWrite {
-            expected_version: Some(ticket.version),
-            serial_day: None,
-            history: Vec::new(),
-            comments: Vec::new(),
-            events: vec![Event {
+    let history = store.ticket_history(ticket.id).await.unwrap();
+    assert!(!history.is_empty());
+    let ghost_write = || TicketWrite {
+        expected_version: Some(ticket.version),
+        serial_day: None,
+        history: history
+            .iter()
+            .map(|entry| ticketd_core::ticket::HistoryEntry {
                 id: uuid::Uuid::new_v4(),
-                kind: "ticket.ghost".into(),
                 ticket_id: ghost.id,
-                org_id: ghost.org_id,
-                payload: serde_json::Value::Null,
-                created_at: t0(),
-            }],
-            grant: None,
-            unchanged: Default::default(),
-            ticket: ghost,
-        })
-        .await;
+                ..entry.clone()
+            })
+            .collect(),
+        comments: vec![Comment {
+            id: uuid::Uuid::new_v4(),
+            ticket_id: ghost.id,
+            user_id: Some(w.alice.id()),
+            user_display: "Alice(alice)".into(),
+            body: "never stored".into(),
+            kind: CommentKind::Common,
+            state: None,
+            created_at: t0(),
+        }],
+        events: vec![Event {
+            id: uuid::Uuid::new_v4(),
+            kind: "ticket.ghost".into(),
+            ticket_id: ghost.id,
+            org_id: ghost.org_id,
+            payload: serde_json::Value::Null,
+            created_at: t0(),
+        }],
+        grant: None,
+        unchanged: Default::default(),
+        ticket: ghost.clone(),
+    };
+    let result = store.write_ticket(ghost_write()).await;
     assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
     assert_eq!(
         store.events_after(0, 100).await.unwrap().len(),
         events_before
     );
+
+    // Queued among other updates, the refused write shares their group's statements: the
+    // first write goes alone while the others queue behind it.
+    let rename = |ticket: &ticketd_core::ticket::Ticket| {
+        let mut renamed = ticket.clone();
+        renamed.title = format!("{} renamed", ticket.title);
+        renamed.version += 1;
+        TicketWrite::new(renamed, Some(ticket.version))
+    };
+    let mut writes: Vec<TicketWrite> = tickets[1..].iter().map(rename).collect();
+    writes.insert(2, ghost_write());
+    let outcomes =
+        futures_util::future::join_all(writes.into_iter().map(|write| store.write_ticket(write)))
+            .await;
+    for (index, outcome) in outcomes.iter().enumerate() {
+        if index == 2 {
+            assert!(matches!(outcome, Err(StoreError::NotFound)), "{outcome:?}");
+        } else {
+            assert!(
+                outcome
+                    .as_ref()
+                    .is_ok_and(|t| t.title.ends_with(" renamed"))
+            );
+        }
+    }
+    let events = store.events_after(0, 100).await.unwrap();
+    assert!(events.iter().all(|(_, event)| event.ticket_id != ghost.id));
+
+    let client = admin_client(&database.url).await;
+    for table in [
+        "ticket_assignees",
+        "ticket_viewers",
+        "ticket_history",
+        "ticket_comments",
+    ] {
+        let rows: i64 = client
+            .query_one(
+                &format!("SELECT count(*) FROM {table} WHERE ticket_id = $1"),
+                &[&ghost.id.0],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            rows, 0,
+            "{table} holds rows of a ticket that does not exist"
+        );
+    }
 }

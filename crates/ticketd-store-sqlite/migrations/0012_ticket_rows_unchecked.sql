@@ -1,0 +1,6 @@
+-- PostgreSQL drops the foreign keys of a ticket's assignee, viewer, history and comment rows
+-- at this version (see its 0012). SQLite keeps them: its check is a lookup in a page the insert
+-- has just read, and turning foreign keys off on the writer changed nothing measurable (bench
+-- at 20k: `open` 5,380 / 5,640 req/s without them, 5,827 / 5,608 with them; `approve` 4,244
+-- without, 4,140 with), while dropping them would copy four tables whole. This version does
+-- nothing here, so both stores keep the same numbering.
