@@ -439,8 +439,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Like [`Store::local_data_version`], for what a token lookup reads (tokens, users,
     /// memberships, the directory generation): a number known without a read that changes with
     /// every commit that may change them, and may stay the same across other commits (SQLite:
-    /// ticket writes and comments); `None` when the backend knows none. By default the local
-    /// data version, which changes with every commit.
+    /// ticket writes and comments; PostgreSQL: moved by the notifications every process's such
+    /// commits send, known only while this process listens to them); `None` when the backend
+    /// knows none. By default the local data version, which changes with every commit.
     fn local_identity_version(&self) -> Option<u64> {
         self.local_data_version()
     }

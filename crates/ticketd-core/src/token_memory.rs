@@ -6,7 +6,9 @@
 //! lookup reads ([`Store::local_identity_version`]; SQLite: every commit but those of ticket
 //! writes and comments); while that version is the one a lookup was read at, the lookup is
 //! still what a fresh read would give: revoking a token, deactivating a user or changing a
-//! membership is such a commit, and the next request reads afresh.
+//! membership is such a commit, and the next request reads afresh. PostgreSQL's processes
+//! learn of each other's such commits by notification, so there a lookup may still be served
+//! in the moment between another process's commit and its notification's arrival.
 //!
 //! [`Store::local_identity_version`]: crate::store::Store::local_identity_version
 

@@ -183,23 +183,31 @@ fn session_options(given: Option<&str>) -> String {
     }
 }
 
+/// The settings of every connection ticketd opens to `options.url`: the URL's, with ticketd's
+/// session options and application name where the URL sets none.
+pub(crate) fn session_config(
+    options: &PostgresOptions,
+) -> Result<tokio_postgres::Config, StoreError> {
+    let mut config: tokio_postgres::Config = options.url.parse().map_err(db_err)?;
+    config.connect_timeout(options.connect_timeout);
+    if config.get_application_name().is_none() {
+        config.application_name(&options.application_name);
+    }
+    // The planner's default random_page_cost (4, for spinning disks) makes a table of a few
+    // hundred rows cheaper to scan whole than through its index: the token lookup every
+    // request makes then read every token, user and membership row (109 us of PostgreSQL's
+    // execution per request, against 29-46 us through the indexes). ticketd's hot tables
+    // stay in memory; the URL's own `options` come after this one and win.
+    let session = session_options(config.get_options());
+    config.options(session);
+    Ok(config)
+}
+
 impl Db {
     /// Builds the pool; no connection is opened yet.
     pub(crate) fn new(options: &PostgresOptions) -> Result<Self, StoreError> {
-        let mut config: tokio_postgres::Config = options.url.parse().map_err(db_err)?;
-        config.connect_timeout(options.connect_timeout);
-        if config.get_application_name().is_none() {
-            config.application_name(&options.application_name);
-        }
-        // The planner's default random_page_cost (4, for spinning disks) makes a table of a few
-        // hundred rows cheaper to scan whole than through its index: the token lookup every
-        // request makes then read every token, user and membership row (109 us of PostgreSQL's
-        // execution per request, against 29-46 us through the indexes). ticketd's hot tables
-        // stay in memory; the URL's own `options` come after this one and win.
-        let session = session_options(config.get_options());
-        config.options(session);
         let manager = Manager::from_config(
-            config,
+            session_config(options)?,
             NoTls,
             ManagerConfig {
                 // A closed connection is noticed without a round trip; a half-open one fails
@@ -315,6 +323,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         12,
         "ticket_rows_unchecked",
         include_str!("../migrations/0012_ticket_rows_unchecked.sql"),
+    ),
+    (
+        13,
+        "identity_notify",
+        include_str!("../migrations/0013_identity_notify.sql"),
     ),
 ];
 

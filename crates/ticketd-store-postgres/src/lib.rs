@@ -2,6 +2,7 @@
 
 mod conn;
 mod group;
+mod identity;
 mod rows;
 mod tickets;
 
@@ -39,6 +40,8 @@ pub struct PostgresStore {
     parsed: Arc<ParsedTickets>,
     /// Where new tickets' counts start (see `ListMark`).
     horizon: Arc<tickets::Horizon>,
+    /// What token lookups are kept by, moved by other processes' commits (`identity.rs`).
+    identity: Arc<identity::IdentityVersion>,
 }
 
 impl PostgresStore {
@@ -61,15 +64,34 @@ impl PostgresStore {
         {
             horizon.observe(get(&row, "horizon")?);
         }
+        let identity = Arc::<identity::IdentityVersion>::default();
+        identity::spawn_listener(
+            conn::session_config(options)?,
+            options.url.clone(),
+            Arc::clone(&identity),
+        );
         Ok((
             Self {
                 db,
                 writer: Arc::default(),
                 parsed: Arc::default(),
                 horizon,
+                identity,
             },
             migrated,
         ))
+    }
+
+    /// Runs a write that may change what a token lookup reads, then moves this process's
+    /// identity version at once: its own next request must not wait for the notification the
+    /// commit sends the other processes (which moves it again, harmlessly).
+    async fn identity_change<T>(
+        &self,
+        write: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let written = write.await;
+        self.identity.changed();
+        written
     }
 
     /// The plan PostgreSQL chooses for a ticket list query (`EXPLAIN` of the page select, then
@@ -166,56 +188,62 @@ impl Store for PostgresStore {
     }
 
     async fn ensure_builtins(&self, orgs: Vec<Org>, roles: Vec<Role>) -> Result<(), StoreError> {
-        let mut client = self.db.client().await?;
-        let tx = client.transaction().await.map_err(db_err)?;
-        // `ON CONFLICT DO NOTHING` without a target skips any unique clash (id or name), like
-        // SQLite's `INSERT OR IGNORE`, and is safe when several processes bootstrap at once.
-        let insert_org = tx
-            .prepare_cached(
-                "INSERT INTO orgs (id, name, builtin, created_at) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .await
-            .map_err(db_err)?;
-        for org in &orgs {
-            tx.execute(
-                &insert_org,
-                &[&org.id.0, &org.name, &org.builtin, &org.created_at],
-            )
-            .await
-            .map_err(db_err)?;
-        }
-        let insert_role = tx
-            .prepare_cached(
-                "INSERT INTO roles (id, name, scope, builtin) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT DO NOTHING",
-            )
-            .await
-            .map_err(db_err)?;
-        for role in &roles {
-            tx.execute(
-                &insert_role,
-                &[
-                    &role.id.0,
-                    &role.name,
-                    &scope_name(role.scope),
-                    &role.builtin,
-                ],
-            )
-            .await
-            .map_err(db_err)?;
-        }
-        tx.commit().await.map_err(db_err)
+        self.identity_change(async {
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            // `ON CONFLICT DO NOTHING` without a target skips any unique clash (id or name), like
+            // SQLite's `INSERT OR IGNORE`, and is safe when several processes bootstrap at once.
+            let insert_org = tx
+                .prepare_cached(
+                    "INSERT INTO orgs (id, name, builtin, created_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .await
+                .map_err(db_err)?;
+            for org in &orgs {
+                tx.execute(
+                    &insert_org,
+                    &[&org.id.0, &org.name, &org.builtin, &org.created_at],
+                )
+                .await
+                .map_err(db_err)?;
+            }
+            let insert_role = tx
+                .prepare_cached(
+                    "INSERT INTO roles (id, name, scope, builtin) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .await
+                .map_err(db_err)?;
+            for role in &roles {
+                tx.execute(
+                    &insert_role,
+                    &[
+                        &role.id.0,
+                        &role.name,
+                        &scope_name(role.scope),
+                        &role.builtin,
+                    ],
+                )
+                .await
+                .map_err(db_err)?;
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn create_org(&self, org: Org) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "INSERT INTO orgs (id, name, builtin, created_at) VALUES ($1, $2, $3, $4)",
-                &[&org.id.0, &org.name, &org.builtin, &org.created_at],
-            )
-            .await
-            .map(|_| ())
+        self.identity_change(async {
+            self.db
+                .execute(
+                    "INSERT INTO orgs (id, name, builtin, created_at) VALUES ($1, $2, $3, $4)",
+                    &[&org.id.0, &org.name, &org.builtin, &org.created_at],
+                )
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn get_org(&self, id: OrgId) -> Result<Option<Org>, StoreError> {
@@ -276,47 +304,53 @@ impl Store for PostgresStore {
     }
 
     async fn create_user(&self, new: NewUser) -> Result<(), StoreError> {
-        let u = &new.user;
-        let p = new.password.as_ref();
-        self.db
-            .execute(
-                "INSERT INTO users (id, username, name, email, system_role, is_active, password_plain, \
-                 password_md5, password_sha512, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-                &[
-                    &u.id.0,
-                    &u.username,
-                    &u.name,
-                    &u.email,
-                    &u.system_role.as_str(),
-                    &u.is_active,
-                    &p.map(|h| h.plain.as_str()),
-                    &p.map(|h| h.md5_hex.as_str()),
-                    &p.map(|h| h.sha512_hex.as_str()),
-                    &u.created_at,
-                    &u.updated_at,
-                ],
-            )
-            .await
-            .map(|_| ())
+        self.identity_change(async {
+            let u = &new.user;
+            let p = new.password.as_ref();
+            self.db
+                .execute(
+                    "INSERT INTO users (id, username, name, email, system_role, is_active, password_plain, \
+                     password_md5, password_sha512, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    &[
+                        &u.id.0,
+                        &u.username,
+                        &u.name,
+                        &u.email,
+                        &u.system_role.as_str(),
+                        &u.is_active,
+                        &p.map(|h| h.plain.as_str()),
+                        &p.map(|h| h.md5_hex.as_str()),
+                        &p.map(|h| h.sha512_hex.as_str()),
+                        &u.created_at,
+                        &u.updated_at,
+                    ],
+                )
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn update_user(&self, u: User) -> Result<(), StoreError> {
-        self.db
-            .execute_one(
-                "UPDATE users SET username = $2, name = $3, email = $4, system_role = $5, \
-                 is_active = $6, updated_at = $7 WHERE id = $1",
-                &[
-                    &u.id.0,
-                    &u.username,
-                    &u.name,
-                    &u.email,
-                    &u.system_role.as_str(),
-                    &u.is_active,
-                    &u.updated_at,
-                ],
-            )
-            .await
+        self.identity_change(async {
+            self.db
+                .execute_one(
+                    "UPDATE users SET username = $2, name = $3, email = $4, system_role = $5, \
+                     is_active = $6, updated_at = $7 WHERE id = $1",
+                    &[
+                        &u.id.0,
+                        &u.username,
+                        &u.name,
+                        &u.email,
+                        &u.system_role.as_str(),
+                        &u.is_active,
+                        &u.updated_at,
+                    ],
+                )
+                .await
+        })
+        .await
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
@@ -394,34 +428,43 @@ impl Store for PostgresStore {
     }
 
     async fn set_password_hashes(&self, user: UserId, h: PasswordHashes) -> Result<(), StoreError> {
-        self.db
-            .execute_one(
-                "UPDATE users SET password_plain = $2, password_md5 = $3, password_sha512 = $4 \
-                 WHERE id = $1",
-                &[&user.0, &h.plain, &h.md5_hex, &h.sha512_hex],
-            )
-            .await
+        self.identity_change(async {
+            self.db
+                .execute_one(
+                    "UPDATE users SET password_plain = $2, password_md5 = $3, password_sha512 = $4 \
+                     WHERE id = $1",
+                    &[&user.0, &h.plain, &h.md5_hex, &h.sha512_hex],
+                )
+                .await
+        })
+        .await
     }
 
     async fn add_membership(&self, m: Membership) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "INSERT INTO org_members (org_id, user_id, role_id) VALUES ($1, $2, $3) \
-                 ON CONFLICT DO NOTHING",
-                &[&m.org_id.0, &m.user_id.0, &m.role_id.0],
-            )
-            .await
-            .map(|_| ())
+        self.identity_change(async {
+            self.db
+                .execute(
+                    "INSERT INTO org_members (org_id, user_id, role_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                    &[&m.org_id.0, &m.user_id.0, &m.role_id.0],
+                )
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
-                &[&org.0, &user.0],
-            )
-            .await
-            .map(|_| ())
+        self.identity_change(async {
+            self.db
+                .execute(
+                    "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
+                    &[&org.0, &user.0],
+                )
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
@@ -502,74 +545,89 @@ impl Store for PostgresStore {
     }
 
     async fn update_org(&self, org: Org) -> Result<(), StoreError> {
-        self.db
-            .execute_one(
-                "UPDATE orgs SET name = $2 WHERE id = $1",
-                &[&org.id.0, &org.name],
-            )
-            .await
+        self.identity_change(async {
+            self.db
+                .execute_one(
+                    "UPDATE orgs SET name = $2 WHERE id = $1",
+                    &[&org.id.0, &org.name],
+                )
+                .await
+        })
+        .await
     }
 
     async fn delete_org(&self, id: OrgId) -> Result<(), StoreError> {
-        // Tickets, flows, assets and nodes reference their organization without cascading, so
-        // the delete itself refuses an organization in use; unlike a check-then-delete, this
-        // cannot race with a concurrent insert.
-        match self
-            .db
-            .execute_one("DELETE FROM orgs WHERE id = $1", &[&id.0])
-            .await
-        {
-            Err(StoreError::Other(error))
-                if error
-                    .downcast_ref::<tokio_postgres::Error>()
-                    .and_then(tokio_postgres::Error::code)
-                    == Some(&SqlState::FOREIGN_KEY_VIOLATION) =>
+        self.identity_change(async {
+            // Tickets, flows, assets and nodes reference their organization without cascading, so
+            // the delete itself refuses an organization in use; unlike a check-then-delete, this
+            // cannot race with a concurrent insert.
+            match self
+                .db
+                .execute_one("DELETE FROM orgs WHERE id = $1", &[&id.0])
+                .await
             {
-                tracing::debug!(%error, "organization still referenced");
-                Err(StoreError::Conflict {
-                    constraint: "organization in use".into(),
-                })
+                Err(StoreError::Other(error))
+                    if error
+                        .downcast_ref::<tokio_postgres::Error>()
+                        .and_then(tokio_postgres::Error::code)
+                        == Some(&SqlState::FOREIGN_KEY_VIOLATION) =>
+                {
+                    tracing::debug!(%error, "organization still referenced");
+                    Err(StoreError::Conflict {
+                        constraint: "organization in use".into(),
+                    })
+                }
+                result => result,
             }
-            result => result,
-        }
+        })
+        .await
     }
 
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
-        self.db
-            .execute_one("DELETE FROM users WHERE id = $1", &[&id.0])
-            .await
+        self.identity_change(async {
+            self.db
+                .execute_one("DELETE FROM users WHERE id = $1", &[&id.0])
+                .await
+        })
+        .await
     }
 
     async fn put_asset(&self, a: Asset) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "INSERT INTO assets (id, org_id, name, address, platform, is_active, node_ids, comment, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, name = excluded.name, \
-                 address = excluded.address, platform = excluded.platform, \
-                 is_active = excluded.is_active, node_ids = excluded.node_ids, \
-                 comment = excluded.comment, updated_at = excluded.updated_at",
-                &[
-                    &a.id.0,
-                    &a.org_id.0,
-                    &a.name,
-                    &a.address,
-                    &a.platform,
-                    &a.is_active,
-                    &Json(&a.node_ids),
-                    &a.comment,
-                    &a.created_at,
-                    &a.updated_at,
-                ],
-            )
-            .await
-            .map(|_| ())
+        self.identity_change(async {
+            self.db
+                .execute(
+                    "INSERT INTO assets (id, org_id, name, address, platform, is_active, node_ids, comment, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, name = excluded.name, \
+                     address = excluded.address, platform = excluded.platform, \
+                     is_active = excluded.is_active, node_ids = excluded.node_ids, \
+                     comment = excluded.comment, updated_at = excluded.updated_at",
+                    &[
+                        &a.id.0,
+                        &a.org_id.0,
+                        &a.name,
+                        &a.address,
+                        &a.platform,
+                        &a.is_active,
+                        &Json(&a.node_ids),
+                        &a.comment,
+                        &a.created_at,
+                        &a.updated_at,
+                    ],
+                )
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn delete_asset(&self, id: AssetId) -> Result<(), StoreError> {
-        self.db
-            .execute_one("DELETE FROM assets WHERE id = $1", &[&id.0])
-            .await
+        self.identity_change(async {
+            self.db
+                .execute_one("DELETE FROM assets WHERE id = $1", &[&id.0])
+                .await
+        })
+        .await
     }
 
     async fn list_assets(&self, q: CatalogQuery) -> Result<(u64, Vec<Asset>), StoreError> {
@@ -586,28 +644,34 @@ impl Store for PostgresStore {
     }
 
     async fn put_node(&self, n: Node) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "INSERT INTO nodes (id, org_id, name, parent_id, full_value, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
-                 parent_id = excluded.parent_id, full_value = excluded.full_value",
-                &[
-                    &n.id.0,
-                    &n.org_id.0,
-                    &n.name,
-                    &n.parent_id.map(|p| p.0),
-                    &n.full_value,
-                    &n.created_at,
-                ],
-            )
-            .await
-            .map(|_| ())
+        self.identity_change(async {
+            self.db
+                .execute(
+                    "INSERT INTO nodes (id, org_id, name, parent_id, full_value, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                     parent_id = excluded.parent_id, full_value = excluded.full_value",
+                    &[
+                        &n.id.0,
+                        &n.org_id.0,
+                        &n.name,
+                        &n.parent_id.map(|p| p.0),
+                        &n.full_value,
+                        &n.created_at,
+                    ],
+                )
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn delete_node(&self, id: NodeId) -> Result<(), StoreError> {
-        self.db
-            .execute_one("DELETE FROM nodes WHERE id = $1", &[&id.0])
-            .await
+        self.identity_change(async {
+            self.db
+                .execute_one("DELETE FROM nodes WHERE id = $1", &[&id.0])
+                .await
+        })
+        .await
     }
 
     async fn list_nodes(&self, q: CatalogQuery) -> Result<(u64, Vec<Node>), StoreError> {
@@ -693,6 +757,10 @@ impl Store for PostgresStore {
         }))
     }
 
+    fn local_identity_version(&self) -> Option<u64> {
+        self.identity.current()
+    }
+
     async fn data_version(&self) -> Result<Option<u64>, StoreError> {
         // The current snapshot (`xmin:xmax:in-progress ids`) changes when any transaction that
         // writes starts or ends, in any process, and not with reads, vacuum or page pruning
@@ -725,13 +793,16 @@ impl Store for PostgresStore {
     }
 
     async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "DELETE FROM api_tokens WHERE token_hash = $1",
-                &[&&digest[..]],
-            )
-            .await
-            .map(|_| ())
+        self.identity_change(async {
+            self.db
+                .execute(
+                    "DELETE FROM api_tokens WHERE token_hash = $1",
+                    &[&&digest[..]],
+                )
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn create_access_key(&self, k: AccessKey) -> Result<(), StoreError> {
@@ -782,89 +853,98 @@ impl Store for PostgresStore {
     }
 
     async fn create_flow(&self, f: Flow) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, levels, \
-                 cc_users, attributes, created_by, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                &[
-                    &f.id.0,
-                    &f.org_id.0,
-                    &f.name,
-                    &f.description,
-                    &Json(&f.kinds),
-                    &f.is_default,
-                    &f.enabled,
-                    &Json(&f.levels),
-                    &Json(&f.cc_users),
-                    &Json(&f.attributes),
-                    &f.created_by,
-                    &f.version,
-                    &f.created_at,
-                    &f.updated_at,
-                ],
-            )
-            .await
-            .map(|_| ())
+        self.identity_change(async {
+            self.db
+                .execute(
+                    "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, levels, \
+                     cc_users, attributes, created_by, version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                    &[
+                        &f.id.0,
+                        &f.org_id.0,
+                        &f.name,
+                        &f.description,
+                        &Json(&f.kinds),
+                        &f.is_default,
+                        &f.enabled,
+                        &Json(&f.levels),
+                        &Json(&f.cc_users),
+                        &Json(&f.attributes),
+                        &f.created_by,
+                        &f.version,
+                        &f.created_at,
+                        &f.updated_at,
+                    ],
+                )
+                .await
+                .map(|_| ())
+        })
+        .await
     }
 
     async fn update_flow(&self, f: Flow, expected_version: i64) -> Result<(), StoreError> {
-        let mut client = self.db.client().await?;
-        let tx = client.transaction().await.map_err(db_err)?;
-        // As for tickets: under READ COMMITTED the version check is re-evaluated on the row a
-        // concurrent writer committed, so exactly one of two racing updates wins.
-        let statement = tx
-            .prepare_cached(
-                "UPDATE flows SET org_id = $2, name = $3, description = $4, kinds = $5, \
-                 is_default = $6, enabled = $7, levels = $8, cc_users = $9, attributes = $10, \
-                 version = $11, updated_at = $12 WHERE id = $1 AND version = $13",
-            )
-            .await
-            .map_err(db_err)?;
-        let changed = tx
-            .execute(
-                &statement,
-                &[
-                    &f.id.0,
-                    &f.org_id.0,
-                    &f.name,
-                    &f.description,
-                    &Json(&f.kinds),
-                    &f.is_default,
-                    &f.enabled,
-                    &Json(&f.levels),
-                    &Json(&f.cc_users),
-                    &Json(&f.attributes),
-                    &f.version,
-                    &f.updated_at,
-                    &expected_version,
-                ],
-            )
-            .await
-            .map_err(db_err)?;
-        if changed == 0 {
-            let exists: bool = tx
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM flows WHERE id = $1)",
-                    &[&f.id.0],
+        self.identity_change(async {
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            // As for tickets: under READ COMMITTED the version check is re-evaluated on the row a
+            // concurrent writer committed, so exactly one of two racing updates wins.
+            let statement = tx
+                .prepare_cached(
+                    "UPDATE flows SET org_id = $2, name = $3, description = $4, kinds = $5, \
+                     is_default = $6, enabled = $7, levels = $8, cc_users = $9, attributes = $10, \
+                     version = $11, updated_at = $12 WHERE id = $1 AND version = $13",
                 )
                 .await
-                .map_err(db_err)?
-                .try_get(0)
                 .map_err(db_err)?;
-            return Err(if exists {
-                StoreError::VersionConflict
-            } else {
-                StoreError::NotFound
-            });
-        }
-        tx.commit().await.map_err(db_err)
+            let changed = tx
+                .execute(
+                    &statement,
+                    &[
+                        &f.id.0,
+                        &f.org_id.0,
+                        &f.name,
+                        &f.description,
+                        &Json(&f.kinds),
+                        &f.is_default,
+                        &f.enabled,
+                        &Json(&f.levels),
+                        &Json(&f.cc_users),
+                        &Json(&f.attributes),
+                        &f.version,
+                        &f.updated_at,
+                        &expected_version,
+                    ],
+                )
+                .await
+                .map_err(db_err)?;
+            if changed == 0 {
+                let exists: bool = tx
+                    .query_one(
+                        "SELECT EXISTS (SELECT 1 FROM flows WHERE id = $1)",
+                        &[&f.id.0],
+                    )
+                    .await
+                    .map_err(db_err)?
+                    .try_get(0)
+                    .map_err(db_err)?;
+                return Err(if exists {
+                    StoreError::VersionConflict
+                } else {
+                    StoreError::NotFound
+                });
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
     }
 
     async fn delete_flow(&self, id: FlowId) -> Result<(), StoreError> {
-        self.db
-            .execute_one("DELETE FROM flows WHERE id = $1", &[&id.0])
-            .await
+        self.identity_change(async {
+            self.db
+                .execute_one("DELETE FROM flows WHERE id = $1", &[&id.0])
+                .await
+        })
+        .await
     }
 
     async fn get_flow(&self, id: FlowId) -> Result<Option<Flow>, StoreError> {

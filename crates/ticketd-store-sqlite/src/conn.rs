@@ -458,6 +458,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "ticket_rows_unchecked",
         include_str!("../migrations/0012_ticket_rows_unchecked.sql"),
     ),
+    (
+        13,
+        "identity_notify",
+        include_str!("../migrations/0013_identity_notify.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.

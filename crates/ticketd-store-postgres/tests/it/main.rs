@@ -310,6 +310,21 @@ fn migrations_have_the_same_names_as_the_sqlite_ones() {
     );
 }
 
+/// The first column of every row `sql` answers in the database at `url`.
+async fn first_column<T>(url: &str, sql: &str) -> Vec<T>
+where
+    T: for<'a> tokio_postgres::types::FromSql<'a>,
+{
+    admin_client(url)
+        .await
+        .query(sql, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
 /// A ticket's assignee, viewer, history and comment rows are written only with their ticket, so
 /// PostgreSQL no longer checks their key row by row (migration 0012); grants keep theirs.
 #[tokio::test]
@@ -317,18 +332,12 @@ async fn only_grants_check_the_key_of_their_ticket() {
     let Some((database, _store)) = seeded_store("").await else {
         return;
     };
-    let referencing: Vec<String> = admin_client(&database.url)
-        .await
-        .query(
-            "SELECT conrelid::regclass::text FROM pg_constraint \
-             WHERE contype = 'f' AND confrelid = 'tickets'::regclass ORDER BY 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .iter()
-        .map(|row| row.get(0))
-        .collect();
+    let referencing: Vec<String> = first_column(
+        &database.url,
+        "SELECT conrelid::regclass::text FROM pg_constraint \
+         WHERE contype = 'f' AND confrelid = 'tickets'::regclass ORDER BY 1",
+    )
+    .await;
     assert_eq!(referencing, ["grants"]);
 }
 
@@ -890,5 +899,168 @@ async fn updating_a_missing_ticket_is_not_found_and_writes_nothing() {
             rows, 0,
             "{table} holds rows of a ticket that does not exist"
         );
+    }
+}
+
+/// Polls `read` every 10 ms until `done` holds of its answer, for at most 10 s.
+async fn eventually<T: std::fmt::Debug>(
+    mut read: impl FnMut() -> T,
+    done: impl Fn(&T) -> bool,
+    what: &str,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let value = read();
+        if done(&value) {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: still {value:?} after 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A never-expiring API token of `owner` with the digest `digest`.
+fn api_token(
+    digest: [u8; 32],
+    owner: &ticketd_core::actor::Actor,
+) -> ticketd_core::identity::TokenRecord {
+    ticketd_core::identity::TokenRecord {
+        token_hash: digest,
+        user_id: owner.id(),
+        kind: ticketd_core::identity::TokenKind::Api,
+        expires_at: None,
+        created_at: ticketd_store_tests::fixture::t0(),
+    }
+}
+
+/// The store's identity version once it listens and the notifications of earlier commits have
+/// all arrived (unchanged for 300 ms).
+async fn settled_identity_version(store: &PostgresStore) -> Option<u64> {
+    let mut seen = eventually(
+        || store.local_identity_version(),
+        Option::is_some,
+        "the listener listens",
+    )
+    .await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let now = store.local_identity_version();
+        if now == seen {
+            return now;
+        }
+        seen = now;
+    }
+}
+
+/// Token lookups are kept by the identity version (`CachedStore`); on PostgreSQL another process's
+/// revocation or directory change moves it through the listener (migration 0013), and ticket
+/// writes and new tokens leave it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_by_one_process_moves_the_other_s_identity_version() {
+    use ticketd_core::flow::LevelMode;
+    use ticketd_store_tests::fixture::{World, t0};
+    let Some((database, watcher)) = seeded_store("").await else {
+        return;
+    };
+    let (other, _) = PostgresStore::connect(&options(&database.url))
+        .await
+        .unwrap();
+    let other: Arc<dyn Store> = Arc::new(other);
+    let w = World::new(other.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let digest = [7u8; 32];
+    other
+        .create_token(api_token(digest, &w.alice))
+        .await
+        .unwrap();
+    let before = settled_identity_version(&watcher).await;
+    assert!(watcher.token_actor(digest).await.unwrap().is_some());
+
+    // Ticket writes change nothing a lookup reads, and notify nothing.
+    w.open(&w.alice, "general", "unrelated", t0()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(watcher.local_identity_version(), before);
+
+    other.delete_token(digest).await.unwrap();
+    let after = eventually(
+        || watcher.local_identity_version(),
+        |version| version.is_some() && *version != before,
+        "a revocation moves the version",
+    )
+    .await;
+    assert!(after > before);
+    assert!(watcher.token_actor(digest).await.unwrap().is_none());
+
+    // A directory change (here a user's) notifies through the directory generation.
+    let mut alice = other.get_user(w.alice.id()).await.unwrap().unwrap();
+    alice.name = "Alice Renamed".into();
+    other.update_user(alice).await.unwrap();
+    eventually(
+        || watcher.local_identity_version(),
+        |version| version.is_some() && *version > after,
+        "a directory change moves the version",
+    )
+    .await;
+}
+
+/// While its listening connection is lost the version is unknown (nothing is kept, so nothing
+/// missed meanwhile can be served), and it comes back past every version seen before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_listener_keeps_nothing_until_it_listens_again() {
+    let Some((database, store)) = seeded_store("").await else {
+        return;
+    };
+    let before = eventually(
+        || store.local_identity_version(),
+        Option::is_some,
+        "the listener listens",
+    )
+    .await;
+    let terminated: Vec<bool> = first_column(
+        &database.url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'ticketd identity'",
+    )
+    .await;
+    assert_eq!(terminated, [true]);
+    eventually(
+        || store.local_identity_version(),
+        Option::is_none,
+        "a lost connection makes the version unknown",
+    )
+    .await;
+    let again = eventually(
+        || store.local_identity_version(),
+        Option::is_some,
+        "the listener listens again",
+    )
+    .await;
+    assert!(again > before);
+}
+
+/// A process's own revocation moves its identity version before the write returns, without
+/// waiting for the notification the commit sends the other processes (`identity_change`).
+#[tokio::test]
+async fn a_process_sees_its_own_revocation_at_once() {
+    use ticketd_store_tests::fixture::World;
+    let Some((_database, store)) = seeded_store("").await else {
+        return;
+    };
+    let store = Arc::new(store);
+    let w = World::new(store.clone()).await;
+    for round in 0..20u8 {
+        let digest = [round; 32];
+        store
+            .create_token(api_token(digest, &w.alice))
+            .await
+            .unwrap();
+        let before = settled_identity_version(&store).await;
+        store.delete_token(digest).await.unwrap();
+        let after = store.local_identity_version();
+        assert!(after > before, "round {round}: {before:?} then {after:?}");
     }
 }

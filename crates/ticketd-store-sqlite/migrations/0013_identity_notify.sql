@@ -1,0 +1,3 @@
+-- PostgreSQL's 0013 makes token and directory changes notify the other processes, which keep
+-- token lookups by them. SQLite has one serving process per file, whose writer knows every
+-- commit (its identity epoch), so this version does nothing here and keeps the numbering.
