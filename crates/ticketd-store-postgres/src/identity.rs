@@ -22,8 +22,9 @@ pub(crate) const CHANNEL: &str = "ticketd_identity";
 /// How long the listener waits before connecting again after losing its connection.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
-/// How often the listener makes a round trip, so that a connection dead without a reset (a
-/// vanished server, a cut network) is noticed within about this long.
+/// How often the listener makes a round trip, and how long it waits for the answer, so that a
+/// connection dead without a reset (a vanished server, a cut network) is noticed within twice
+/// this long; until then, lookups kept here may miss another process's change.
 const PROBE_EVERY: Duration = Duration::from_secs(5);
 
 /// A number that moves with every commit that may change a token lookup, known only while the
