@@ -75,9 +75,8 @@ pub(crate) fn spawn_listener(
     config.application_name(&name);
     tokio::spawn(async move {
         loop {
-            let ended = listen(&config, &version).await;
-            version.set_listening(false);
-            match ended {
+            // `listen` leaves the version unknown whenever it returns.
+            match listen(&config, &version).await {
                 Ok(()) => tracing::warn!(
                     url = %redact_password(&url),
                     "postgres identity listener: connection closed; token lookups are read afresh until it listens again"
