@@ -74,28 +74,58 @@ pub(crate) fn spawn_listener(
     );
     config.application_name(&name);
     tokio::spawn(async move {
+        let mut failures = 0u32;
         loop {
             // `listen` leaves the version unknown whenever it returns.
-            match listen(&config, &version).await {
-                Ok(()) => tracing::warn!(
-                    url = %redact_password(&url),
-                    "postgres identity listener: connection closed; token lookups are read afresh until it listens again"
-                ),
-                Err(error) => tracing::warn!(
+            let outcome = listen(&config, &version, || {
+                if failures > 0 {
+                    tracing::info!(
+                        url = %redact_password(&url),
+                        failed_attempts = failures,
+                        "postgres identity listener: listening again; token lookups are kept again"
+                    );
+                }
+                failures = 0;
+            })
+            .await;
+            failures = failures.saturating_add(1);
+            if worth_logging(failures) {
+                let error = match &outcome {
+                    Ok(()) => "the server closed the connection".to_owned(),
+                    Err(error) => error.to_string(),
+                };
+                tracing::warn!(
                     url = %redact_password(&url),
                     %error,
-                    "postgres identity listener: connection lost; token lookups are read afresh until it listens again"
-                ),
+                    failed_attempts = failures,
+                    "postgres identity listener: not listening; token lookups are read afresh until it listens again, trying every second"
+                );
             }
             tokio::time::sleep(RECONNECT_AFTER).await;
         }
     });
 }
 
-/// Listens until the connection ends; `Ok` when the server closed it.
+/// Whether the listener logs the `failures`-th time in a row it finds itself not listening (the
+/// loss of its connection is the first, each failed attempt to listen again the next): the
+/// first two, then each doubling, then once a minute, so an outage of the database is
+/// reported without a line every second (the retries themselves stay a second apart, so
+/// lookups are kept again soon after it comes back).
+fn worth_logging(failures: u32) -> bool {
+    const EVERY_MINUTE: u32 = 60;
+    if failures < EVERY_MINUTE {
+        failures.is_power_of_two()
+    } else {
+        failures.is_multiple_of(EVERY_MINUTE)
+    }
+}
+
+/// Listens until the connection ends, calling `on_listening` once it listens; `Ok` when the
+/// server closed the connection.
 async fn listen(
     config: &tokio_postgres::Config,
     version: &IdentityVersion,
+    on_listening: impl FnOnce(),
 ) -> Result<(), ticketd_core::StoreError> {
     let (client, mut connection) = config.connect(NoTls).await.map_err(db_err)?;
     let (notified, mut notifications) = tokio::sync::mpsc::unbounded_channel();
@@ -120,6 +150,7 @@ async fn listen(
         Err(error) => Err(db_err(error)),
         Ok(()) => {
             version.set_listening(true);
+            on_listening();
             let mut probe = tokio::time::interval(PROBE_EVERY);
             probe.tick().await;
             loop {
@@ -152,6 +183,17 @@ async fn listen(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_outage_is_logged_at_its_start_then_ever_more_rarely() {
+        let logged: Vec<u32> = (1..=300).filter(|&n| worth_logging(n)).collect();
+        assert_eq!(
+            logged,
+            [1, 2, 4, 8, 16, 32, 60, 120, 180, 240, 300],
+            "a five-minute outage"
+        );
+        assert!(worth_logging(u32::MAX - u32::MAX % 60));
+    }
 
     #[test]
     fn the_version_is_known_only_while_listening_and_never_comes_back() {
