@@ -56,9 +56,14 @@ const INSERT_COMMENTS: &str = "INSERT INTO ticket_comments (id, ticket_id, user_
     WITH ORDINALITY AS c (id, ticket_id, user_id, user_display, body, kind, state, created_at, ord) \
     ORDER BY ord";
 
-const INSERT_GRANT: &str = "INSERT INTO grants (id, ticket_id, org_id, kind, name, users, payload, \
-    valid_from, valid_until, created_by, comment, created_at) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING id";
+// A grant and its user rows in one statement: the user rows are written only when the grant
+// row was (the name free, the id new).
+const INSERT_GRANT: &str = "WITH granted AS (INSERT INTO grants (id, ticket_id, org_id, kind, \
+    name, users, payload, valid_from, valid_until, created_by, comment, created_at) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING id), \
+    users AS (INSERT INTO grant_users (grant_id, user_id) \
+    SELECT granted.id, u FROM granted, unnest($13::uuid[]) AS u ON CONFLICT DO NOTHING) \
+    SELECT id FROM granted";
 
 // The index rows carry the ticket's listing columns (state, kind, archived, deleted): counts
 // of one's steps and tickets then never visit a ticket row.
@@ -207,11 +212,8 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
         let mut batch = Batch::new(&tx);
         let tickets = push_openings(&tx, &prepared, &mut batch, &openings).await?;
         batch.run().await?;
-        for write in &openings {
-            if let Some(grant) = &write.grant {
-                insert_grant(&tx, grant).await?;
-            }
-        }
+        let grants: Vec<&Grant> = openings.iter().filter_map(|w| w.grant.as_ref()).collect();
+        insert_grants(&tx, &grants).await?;
         Ok::<_, StoreError>(tickets)
     };
     let (updated, opened) = futures_util::future::join(updated, opened).await;
@@ -346,11 +348,11 @@ async fn write_updates(
     batch.run().await?;
     // The grant's name search reads answers, so grants run after the batch, and before the
     // outbox lock, which must be the last lock a writer takes.
-    for (_, write) in &landed {
-        if let Some(grant) = &write.grant {
-            insert_grant(tx, grant).await?;
-        }
-    }
+    let grants: Vec<&Grant> = landed
+        .iter()
+        .filter_map(|(_, w)| w.grant.as_ref())
+        .collect();
+    insert_grants(tx, &grants).await?;
     Ok(outcomes)
 }
 
@@ -415,7 +417,7 @@ async fn write_in<'a>(
             batch.run().await.map_err(aborted)?;
             // The grant's name search reads answers, so it runs between two batches, and
             // before the outbox lock, which must be the last lock a writer takes.
-            insert_grant(tx, grant).await.map_err(aborted)?;
+            insert_grants(tx, &[grant]).await.map_err(aborted)?;
             let mut batch = Batch::new(tx);
             push_events(&mut batch, prepared, events);
             batch.run().await.map_err(aborted)?;
@@ -785,67 +787,86 @@ async fn grant_exists(tx: &Transaction<'_>, id: Uuid) -> Result<bool, StoreError
         .map_err(db_err)
 }
 
-async fn insert_grant(tx: &Transaction<'_>, grant: &Grant) -> Result<(), StoreError> {
-    if grant_exists(tx, grant.id).await? {
-        // A grant is created once per ticket; a repeated final approval cannot happen, but
-        // keeping this idempotent costs nothing.
+/// Tries to insert `grant` under `name`, with its user rows in the same statement; whether
+/// it was inserted. `ON CONFLICT DO NOTHING` waits for a concurrent transaction inserting the
+/// same name and skips the name once that one commits, so racing grants each get a free name
+/// instead of one failing on the unique index; a grant whose id is already stored is skipped
+/// the same way.
+async fn try_grant_name(
+    tx: &Transaction<'_>,
+    statement: &Statement,
+    grant: &Grant,
+    name: &str,
+) -> Result<bool, StoreError> {
+    let user_ids: Vec<Uuid> = grant.users.iter().map(|u| u.0).collect();
+    let inserted = tx
+        .query_opt(
+            statement,
+            &[
+                &grant.id,
+                &grant.ticket_id.0,
+                &grant.org_id.0,
+                &grant.kind,
+                &name,
+                &Json(&grant.users),
+                &Json(&grant.payload),
+                &grant.valid_from,
+                &grant.valid_until,
+                &grant.created_by,
+                &grant.comment,
+                &grant.created_at,
+                &user_ids,
+            ],
+        )
+        .await
+        .map_err(db_err)?;
+    Ok(inserted.is_some())
+}
+
+/// Inserts `grants`, each under the first of its names that is free. Every grant's first
+/// name is tried at once (one pipelined round trip for a group's grants, each grant one
+/// statement); only a grant whose name was taken tries its other names, in turn.
+async fn insert_grants(tx: &Transaction<'_>, grants: &[&Grant]) -> Result<(), StoreError> {
+    if grants.is_empty() {
         return Ok(());
     }
     let statement = tx.prepare_cached(INSERT_GRANT).await.map_err(db_err)?;
-    let users = Json(&grant.users);
-    let payload = Json(&grant.payload);
-    let fallback = format!("{} {}", grant.name, grant.id.simple());
-    let names = grant
-        .name_candidates
-        .iter()
-        .map(String::as_str)
-        .chain([fallback.as_str()]);
-    for name in names {
-        // `ON CONFLICT DO NOTHING` waits for a concurrent transaction inserting the same name
-        // and skips the name once that one commits, so racing grants each get a free name
-        // instead of one failing on the unique index.
-        let inserted = tx
-            .query_opt(
-                &statement,
-                &[
-                    &grant.id,
-                    &grant.ticket_id.0,
-                    &grant.org_id.0,
-                    &grant.kind,
-                    &name,
-                    &users,
-                    &payload,
-                    &grant.valid_from,
-                    &grant.valid_until,
-                    &grant.created_by,
-                    &grant.comment,
-                    &grant.created_at,
-                ],
-            )
-            .await
-            .map_err(db_err)?;
-        if inserted.is_some() {
-            let user_ids: Vec<Uuid> = grant.users.iter().map(|u| u.0).collect();
-            let statement = tx
-                .prepare_cached(
-                    "INSERT INTO grant_users (grant_id, user_id) \
-                     SELECT $1::uuid, u FROM unnest($2::uuid[]) AS u ON CONFLICT DO NOTHING",
-                )
-                .await
-                .map_err(db_err)?;
-            tx.execute(&statement, &[&grant.id, &user_ids])
-                .await
-                .map_err(db_err)?;
-            return Ok(());
+    let fallback = |grant: &Grant| format!("{} {}", grant.name, grant.id.simple());
+    let names = |grant: &Grant| -> Vec<String> {
+        let mut names = grant.name_candidates.clone();
+        names.push(fallback(grant));
+        names
+    };
+    let named: Vec<(&Grant, Vec<String>)> = grants.iter().map(|g| (*g, names(g))).collect();
+    let first_tries = join_all(
+        named
+            .iter()
+            .map(|(grant, names)| try_grant_name(tx, &statement, grant, &names[0])),
+    )
+    .await;
+    for ((grant, names), first) in named.iter().zip(first_tries) {
+        if first? {
+            continue;
         }
-        if grant_exists(tx, grant.id).await? {
-            // The same grant was committed concurrently: nothing more to do.
-            return Ok(());
+        let mut inserted = false;
+        for name in &names[1..] {
+            // The same grant committed concurrently (or written already) needs nothing more.
+            if grant_exists(tx, grant.id).await? {
+                inserted = true;
+                break;
+            }
+            if try_grant_name(tx, &statement, grant, name).await? {
+                inserted = true;
+                break;
+            }
+        }
+        if !inserted && !grant_exists(tx, grant.id).await? {
+            return Err(StoreError::Conflict {
+                constraint: "grants_org_kind_name_key".into(),
+            });
         }
     }
-    Err(StoreError::Conflict {
-        constraint: "grants_org_kind_name_key".into(),
-    })
+    Ok(())
 }
 
 pub(crate) async fn get_ticket(

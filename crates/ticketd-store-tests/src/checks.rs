@@ -551,6 +551,91 @@ pub async fn two_level_apply_asset_flow_creates_one_grant(store: Arc<dyn Store>)
     );
 }
 
+/// Grants written together each take the first of their names still free in the
+/// organization, and the user rows of every grant are written with it: one grant already holds
+/// the shared first name, four written in one group then take the second name and three the
+/// fallback (`<name> <id>`); a grant written again under its id is kept as it was.
+pub async fn grants_written_together_each_take_a_free_name(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let grant_for = |ticket: &Ticket| Grant {
+        id: ticket.id.uuid(),
+        ticket_id: ticket.id,
+        org_id: ticket.org_id,
+        kind: "asset_permission".into(),
+        name: "shared".into(),
+        name_candidates: vec!["shared".into(), "shared-2".into()],
+        users: vec![w.carol.id()],
+        payload: serde_json::json!({ "assets": [] }),
+        valid_from: Some(t0()),
+        valid_until: Some(at(3_600)),
+        created_by: format!("ApplyAssetTicket:{}", ticket.id.uuid()),
+        comment: String::new(),
+        created_at: t0(),
+    };
+    let granting = |ticket: &Ticket| {
+        let mut next = ticket.clone();
+        next.version += 1;
+        TicketWrite {
+            grant: Some(grant_for(ticket)),
+            ..TicketWrite::new(next, Some(ticket.version))
+        }
+    };
+    let first = w.open(&w.alice, "general", "first", t0()).await;
+    let first = store.write_ticket(granting(&first)).await.unwrap();
+    let mut tickets = Vec::new();
+    for i in 0..4 {
+        tickets.push(w.open(&w.alice, "general", &format!("t{i}"), t0()).await);
+    }
+    // Polled together from one task, the writes queue before the first commit finishes.
+    let written =
+        futures_util::future::join_all(tickets.iter().map(|t| store.write_ticket(granting(t))))
+            .await;
+    for result in &written {
+        assert!(result.is_ok(), "{result:?}");
+    }
+    let name_of = |grants: &[Grant], id: uuid::Uuid| {
+        grants
+            .iter()
+            .find(|g| g.id == id)
+            .map(|g| g.name.clone())
+            .unwrap_or_else(|| panic!("grant {id} is listed"))
+    };
+    let carols = store
+        .list_grants(GrantQuery {
+            user: Some(w.carol.id()),
+            ..GrantQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(carols.len(), 5, "each grant's user row: {carols:?}");
+    assert_eq!(name_of(&carols, first.id.uuid()), "shared");
+    let mut names: Vec<String> = tickets
+        .iter()
+        .map(|t| name_of(&carols, t.id.uuid()))
+        .collect();
+    let fallbacks: Vec<String> = tickets
+        .iter()
+        .map(|t| format!("shared {}", t.id.uuid().simple()))
+        .filter(|name| names.contains(name))
+        .collect();
+    assert_eq!(fallbacks.len(), 3, "{names:?}");
+    names.retain(|name| !fallbacks.contains(name));
+    assert_eq!(names, ["shared-2"]);
+    let again = store.write_ticket(granting(&first)).await.unwrap();
+    assert_eq!(again.version, first.version + 1);
+    let carols_after = store
+        .list_grants(GrantQuery {
+            user: Some(w.carol.id()),
+            ..GrantQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(carols_after.len(), 5);
+    assert_eq!(name_of(&carols_after, first.id.uuid()), "shared");
+}
+
 /// A write with a stale expected version changes nothing.
 pub async fn stale_version_writes_nothing(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
