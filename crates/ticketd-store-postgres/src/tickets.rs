@@ -4,6 +4,7 @@ use crate::conn::{Db, db_err};
 use crate::rows::{self, TICKET_COLUMNS};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Object, Transaction};
+use futures_util::TryStreamExt;
 use futures_util::future::{join_all, try_join, try_join_all};
 use serde_json::Value;
 use std::future::Future;
@@ -42,10 +43,20 @@ const TAKE_SERIALS: &str = "INSERT INTO serial_counters (day, last_value) VALUES
     ON CONFLICT (day) DO UPDATE SET last_value = serial_counters.last_value + EXCLUDED.last_value \
     RETURNING last_value";
 
-const UPDATE_TICKET: &str = "UPDATE tickets SET title = $1, flow_id = $2, state = $3, \
-    approval_step = $4, round = $5, steps = $6, cc_users = $7, payload = $8, comment = $9, \
-    archived = $10, confirmed = $11, deleted = $12, version = $13, updated_at = $14 \
-    WHERE id = $15 AND version = $16 RETURNING serial";
+/// Updates each ticket of the arrays whose stored version is still its `expected` (`$16`), in
+/// one statement for a group's updates; returns the updated ones' ids and serials. Under READ
+/// COMMITTED a concurrent writer's row lock makes it wait; the join's condition is then
+/// re-checked against the committed row, so a stale version matches nothing.
+const UPDATE_TICKETS: &str = "UPDATE tickets AS t SET title = u.title, flow_id = u.flow_id, \
+    state = u.state, approval_step = u.approval_step, round = u.round, steps = u.steps, \
+    cc_users = u.cc_users, payload = u.payload, comment = u.comment, archived = u.archived, \
+    confirmed = u.confirmed, deleted = u.deleted, version = u.version, updated_at = u.updated_at \
+    FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::bigint[], $6::bigint[], \
+    $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::text[], $11::boolean[], $12::boolean[], \
+    $13::boolean[], $14::bigint[], $15::timestamptz[], $16::bigint[]) \
+    AS u (id, title, flow_id, state, approval_step, round, steps, cc_users, payload, comment, \
+    archived, confirmed, deleted, version, updated_at, expected) \
+    WHERE t.id = u.id AND t.version = u.expected RETURNING t.id, t.serial";
 
 // In array order, like the history, so a ticket's comments keep their order in `seq`.
 const INSERT_COMMENTS: &str = "INSERT INTO ticket_comments (id, ticket_id, user_id, user_display, \
@@ -188,17 +199,15 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     let Ok(tx) = client.transaction().await else {
         return GroupOutcome::RolledBack;
     };
-    // Updates send their versioned UPDATEs at once (tokio-postgres pipelines them on the one
-    // connection), then their other rows with one statement per table (`write_updates`), and
-    // all openings go together: one serial-counter statement per day, then one insert per
-    // table. PostgreSQL runs
-    // statements in the order they arrive; each update's first statement (its row lock) is
-    // sent when its future is first polled, in the group's order, and the openings' counter
-    // statements after them, which keeps the lock order. Correctness does not rest on it: a
-    // deadlock with another process is broken by PostgreSQL, which aborts one transaction,
-    // and that group's writes then run alone. A write refused by its version check has
-    // written nothing; any statement PostgreSQL refuses aborts the transaction, and the
-    // group is rolled back.
+    // Updates go first, as one versioned UPDATE of all their ticket rows, then their other
+    // rows with one statement per table (`write_updates`), and all openings go together: one
+    // serial-counter statement per day, then one insert per table. PostgreSQL runs statements
+    // in the order they arrive; the UPDATE (the rows' locks, taken in the group's order) is
+    // sent when the updates' future is first polled, and the openings' counter statements
+    // after it, which keeps the lock order. Correctness does not rest on it: a deadlock with
+    // another process is broken by PostgreSQL, which aborts one transaction, and that group's
+    // writes then run alone. A write refused by its version check has written nothing; any
+    // statement PostgreSQL refuses aborts the transaction, and the group is rolled back.
     let Ok(prepared) = Prepared::new(&tx).await else {
         return GroupOutcome::RolledBack;
     };
@@ -297,8 +306,8 @@ impl Prepared {
     }
 }
 
-/// A group's updates inside `tx`: each versioned `UPDATE` of a ticket row (pipelined, in the
-/// group's order), then the index rows, history and comments of every update that passed its
+/// A group's updates inside `tx`: one versioned `UPDATE` of all their ticket rows (locked in
+/// the group's order), then the index rows, history and comments of every update that passed its
 /// version check with one statement per table, then their grants. Each update is answered
 /// alone: `Ok(Err(_))` for one refused by its version check (nothing of it was written);
 /// `Err(_)` when PostgreSQL refused a statement, which loses the transaction.
@@ -326,18 +335,11 @@ async fn write_updates(
         );
         return written.await.into_iter().map(answer).collect();
     }
-    let rows = join_all(updates.iter().map(|write| {
-        update_row(
-            tx,
-            &write.ticket,
-            write.expected_version.unwrap_or_default(),
-        )
-    }))
-    .await;
-    let outcomes = rows
-        .into_iter()
-        .map(answer)
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows: Vec<(&Ticket, i64)> = updates
+        .iter()
+        .map(|write| (&write.ticket, write.expected_version.unwrap_or_default()))
+        .collect();
+    let outcomes = update_rows(tx, &rows).await?;
     let landed: Vec<(&Ticket, &TicketWrite)> = outcomes
         .iter()
         .zip(updates)
@@ -403,7 +405,12 @@ async fn write_in<'a>(
             .pop()
             .ok_or_else(|| aborted(StoreError::NotFound))?,
         Some(expected) => {
-            let ticket = update_row(tx, &write.ticket, expected).await?;
+            let ticket = update_rows(tx, &[(&write.ticket, expected)])
+                .await
+                .map_err(aborted)?
+                .pop()
+                .ok_or_else(|| aborted(StoreError::NotFound))?
+                .map_err(WriteFailure::Refused)?;
             push_rows(&mut batch, prepared, &[(&ticket, write)]);
             ticket
         }
@@ -426,60 +433,83 @@ async fn write_in<'a>(
     Ok(ticket)
 }
 
-/// Updates a ticket's row if its stored version is still `expected`; returns the ticket with
-/// its stored serial.
-async fn update_row(
+/// Updates the ticket rows whose stored version is still the one given with them, with one
+/// statement; answers each in order with the ticket and its stored serial, or why it alone was
+/// refused (nothing of it written). `Err` when PostgreSQL refused a statement.
+async fn update_rows(
     tx: &Transaction<'_>,
-    ticket: &Ticket,
-    expected: i64,
-) -> Result<Ticket, WriteFailure> {
-    let aborted = |e| WriteFailure::Aborted(db_err(e));
-    // Under READ COMMITTED a concurrent writer's row lock makes this wait; the WHERE is
-    // then re-checked against the committed row, so a stale version matches nothing.
-    let statement = tx.prepare_cached(UPDATE_TICKET).await.map_err(aborted)?;
-    let updated = tx
-        .query_opt(
-            &statement,
-            &[
-                &ticket.title,
-                &ticket.flow_id.map(|f| f.0),
-                &ticket.state.as_str(),
-                &i64::from(ticket.approval_step),
-                &i64::from(ticket.round),
-                &Json(&*ticket.steps),
-                &Json(&ticket.cc_users),
-                &Json(&*ticket.payload),
-                &ticket.comment,
-                &ticket.archived,
-                &ticket.confirmed,
-                &ticket.deleted,
-                &ticket.version,
-                &ticket.updated_at,
-                &ticket.id.0,
-                &expected,
-            ],
-        )
+    updates: &[(&Ticket, i64)],
+) -> Result<Vec<Result<Ticket, StoreError>>, StoreError> {
+    let statement = tx.prepare_cached(UPDATE_TICKETS).await.map_err(db_err)?;
+    let tickets = || updates.iter().map(|(ticket, _)| *ticket);
+    let column = |f: &dyn Fn(&Ticket) -> String| tickets().map(f).collect::<Vec<String>>();
+    let parameters = values![
+        tickets().map(|t| t.id.0).collect::<Vec<Uuid>>(),
+        column(&|t| t.title.clone()),
+        tickets()
+            .map(|t| t.flow_id.map(|f| f.0))
+            .collect::<Vec<Option<Uuid>>>(),
+        column(&|t| t.state.as_str().to_owned()),
+        tickets()
+            .map(|t| i64::from(t.approval_step))
+            .collect::<Vec<i64>>(),
+        tickets().map(|t| i64::from(t.round)).collect::<Vec<i64>>(),
+        tickets().map(|t| Json(&*t.steps)).collect::<Vec<_>>(),
+        tickets().map(|t| Json(&t.cc_users)).collect::<Vec<_>>(),
+        tickets().map(|t| Json(&*t.payload)).collect::<Vec<_>>(),
+        column(&|t| t.comment.clone()),
+        tickets().map(|t| t.archived).collect::<Vec<bool>>(),
+        tickets().map(|t| t.confirmed).collect::<Vec<bool>>(),
+        tickets().map(|t| t.deleted).collect::<Vec<bool>>(),
+        tickets().map(|t| t.version).collect::<Vec<i64>>(),
+        tickets()
+            .map(|t| t.updated_at)
+            .collect::<Vec<DateTime<Utc>>>(),
+        updates
+            .iter()
+            .map(|(_, expected)| *expected)
+            .collect::<Vec<i64>>(),
+    ];
+    let rows: Vec<tokio_postgres::Row> = tx
+        .query_raw(&statement, parameters)
         .await
-        .map_err(aborted)?;
-    let Some(updated) = updated else {
-        let exists: bool = tx
-            .query_one(
-                "SELECT EXISTS (SELECT 1 FROM tickets WHERE id = $1)",
-                &[&ticket.id.0],
-            )
+        .map_err(db_err)?
+        .try_collect()
+        .await
+        .map_err(db_err)?;
+    let mut serials = std::collections::HashMap::with_capacity(rows.len());
+    for row in rows {
+        let id: Uuid = row.try_get("id").map_err(db_err)?;
+        let serial: String = row.try_get("serial").map_err(db_err)?;
+        serials.insert(id, serial);
+    }
+    // Only a refused update needs to know whether its ticket exists.
+    let refused: Vec<Uuid> = tickets()
+        .map(|t| t.id.0)
+        .filter(|id| !serials.contains_key(id))
+        .collect();
+    let existing: std::collections::HashSet<Uuid> = if refused.is_empty() {
+        std::collections::HashSet::new()
+    } else {
+        tx.query("SELECT id FROM tickets WHERE id = ANY($1)", &[&refused])
             .await
-            .and_then(|row| row.try_get(0))
-            .map_err(aborted)?;
-        // Nothing was written: the transaction can carry on with other writes.
-        return Err(WriteFailure::Refused(if exists {
-            StoreError::VersionConflict
-        } else {
-            StoreError::NotFound
-        }));
+            .map_err(db_err)?
+            .iter()
+            .map(|row| row.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(db_err)?
     };
-    let mut ticket = ticket.clone();
-    ticket.serial = updated.try_get("serial").map_err(aborted)?;
-    Ok(ticket)
+    Ok(tickets()
+        .map(|ticket| match serials.get(&ticket.id.0) {
+            Some(serial) => {
+                let mut ticket = ticket.clone();
+                ticket.serial = serial.clone();
+                Ok(ticket)
+            }
+            None if existing.contains(&ticket.id.0) => Err(StoreError::VersionConflict),
+            None => Err(StoreError::NotFound),
+        })
+        .collect())
 }
 
 /// Takes serial numbers for new tickets, then adds their inserts (tickets, index rows,
