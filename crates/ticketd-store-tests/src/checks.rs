@@ -636,6 +636,57 @@ pub async fn grants_written_together_each_take_a_free_name(store: Arc<dyn Store>
     assert_eq!(name_of(&carols_after, first.id.uuid()), "shared");
 }
 
+/// Openings committed together change no ticket that already existed, so a count taken before
+/// them is brought up to date by counting the new tickets alone (`count_inserted_since`
+/// answers), as after openings committed one by one; a group that also updates a ticket makes
+/// lists count afresh.
+pub async fn openings_committed_together_keep_counts_countable(store: Arc<dyn Store>) {
+    let (w, base, _) = world_with_a_ticket(&store).await;
+    let everything = TicketQuery {
+        with_total: true,
+        ..TicketQuery::new(Visibility::All)
+    };
+    let counted = store.list_tickets(everything.clone()).await.unwrap();
+    assert_eq!(counted.total, Some(1));
+    let Some(mark) = counted.mark else {
+        // A backend that keeps no marks always counts afresh.
+        return;
+    };
+    let opening = |i: usize| {
+        let mut fresh = base.clone();
+        fresh.id = ticketd_core::TicketId(w.engine.new_id(t0()));
+        fresh.title = format!("together {i}");
+        TicketWrite {
+            serial_day: Some("20260821".to_owned()),
+            ..TicketWrite::new(fresh, None)
+        }
+    };
+    // Polled together from one task, the writes queue before the first commit finishes.
+    let opened =
+        futures_util::future::join_all((0..8).map(|i| store.write_ticket(opening(i)))).await;
+    assert!(opened.iter().all(Result::is_ok), "{opened:?}");
+    let (added, mark) = store
+        .count_inserted_since(everything.clone(), mark)
+        .await
+        .unwrap()
+        .expect("openings alone leave the count countable");
+    assert_eq!(added, 8);
+    let mut renamed = base.clone();
+    renamed.title = "renamed".into();
+    renamed.version += 1;
+    let mut writes = vec![TicketWrite::new(renamed, Some(base.version))];
+    writes.extend((8..12).map(opening));
+    let written =
+        futures_util::future::join_all(writes.into_iter().map(|write| store.write_ticket(write)))
+            .await;
+    assert!(written.iter().all(Result::is_ok), "{written:?}");
+    assert_eq!(
+        store.count_inserted_since(everything, mark).await.unwrap(),
+        None,
+        "an update among openings makes lists count afresh"
+    );
+}
+
 /// A write with a stale expected version changes nothing.
 pub async fn stale_version_writes_nothing(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;

@@ -52,6 +52,7 @@ macro_rules! contract_suite {
             grants_written_together_each_take_a_free_name,
             stale_version_writes_nothing,
             writes_committed_together_succeed_or_fail_alone,
+            openings_committed_together_keep_counts_countable,
             a_group_keeps_each_write_s_comments_and_events_in_order,
             decisions_committed_together_write_each_ticket_s_rows,
             openings_committed_together_fail_alone,
