@@ -880,23 +880,19 @@ async fn insert_grants(tx: &Transaction<'_>, grants: &[&Grant]) -> Result<(), St
             .map(|(grant, names)| try_grant_name(tx, &statement, grant, &names[0])),
     )
     .await;
-    for ((grant, names), first) in named.iter().zip(first_tries) {
+    'grants: for ((grant, names), first) in named.iter().zip(first_tries) {
         if first? {
             continue;
         }
-        let mut inserted = false;
         for name in &names[1..] {
             // The same grant committed concurrently (or written already) needs nothing more.
-            if grant_exists(tx, grant.id).await? {
-                inserted = true;
-                break;
-            }
-            if try_grant_name(tx, &statement, grant, name).await? {
-                inserted = true;
-                break;
+            if grant_exists(tx, grant.id).await?
+                || try_grant_name(tx, &statement, grant, name).await?
+            {
+                continue 'grants;
             }
         }
-        if !inserted && !grant_exists(tx, grant.id).await? {
+        if !grant_exists(tx, grant.id).await? {
             return Err(StoreError::Conflict {
                 constraint: "grants_org_kind_name_key".into(),
             });
