@@ -602,13 +602,11 @@ pub async fn grants_written_together_each_take_a_free_name(store: Arc<dyn Store>
             .map(|g| g.name.clone())
             .unwrap_or_else(|| panic!("grant {id} is listed"))
     };
-    let carols = store
-        .list_grants(GrantQuery {
-            user: Some(w.carol.id()),
-            ..GrantQuery::default()
-        })
-        .await
-        .unwrap();
+    let carols_grants = GrantQuery {
+        user: Some(w.carol.id()),
+        ..GrantQuery::default()
+    };
+    let carols = store.list_grants(carols_grants.clone()).await.unwrap();
     assert_eq!(carols.len(), 5, "each grant's user row: {carols:?}");
     assert_eq!(name_of(&carols, first.id.uuid()), "shared");
     let mut names: Vec<String> = tickets
@@ -625,13 +623,7 @@ pub async fn grants_written_together_each_take_a_free_name(store: Arc<dyn Store>
     assert_eq!(names, ["shared-2"]);
     let again = store.write_ticket(granting(&first)).await.unwrap();
     assert_eq!(again.version, first.version + 1);
-    let carols_after = store
-        .list_grants(GrantQuery {
-            user: Some(w.carol.id()),
-            ..GrantQuery::default()
-        })
-        .await
-        .unwrap();
+    let carols_after = store.list_grants(carols_grants).await.unwrap();
     assert_eq!(carols_after.len(), 5);
     assert_eq!(name_of(&carols_after, first.id.uuid()), "shared");
 }
