@@ -81,7 +81,7 @@ pub(crate) fn spawn_listener(
                 if failures > 0 {
                     tracing::info!(
                         url = %redact_password(&url),
-                        failed_attempts = failures,
+                        failed_attempts = failures - 1,
                         "postgres identity listener: listening again; token lookups are kept again"
                     );
                 }
@@ -94,11 +94,13 @@ pub(crate) fn spawn_listener(
                     Ok(()) => "the server closed the connection".to_owned(),
                     Err(error) => error.to_string(),
                 };
+                // The first time is the loss of a listening connection (or the first attempt
+                // at start); the count is of the attempts to listen again that failed.
                 tracing::warn!(
                     url = %redact_password(&url),
                     %error,
-                    failed_attempts = failures,
-                    "postgres identity listener: not listening; token lookups are read afresh until it listens again, trying every second"
+                    failed_attempts = failures - 1,
+                    "postgres identity listener: not listening; token lookups are read afresh until it listens again, trying again in a second"
                 );
             }
             tokio::time::sleep(RECONNECT_AFTER).await;
@@ -108,15 +110,16 @@ pub(crate) fn spawn_listener(
 
 /// Whether the listener logs the `failures`-th time in a row it finds itself not listening (the
 /// loss of its connection is the first, each failed attempt to listen again the next): the
-/// first two, then each doubling, then once a minute, so an outage of the database is
-/// reported without a line every second (the retries themselves stay a second apart, so
-/// lookups are kept again soon after it comes back).
+/// first two, then each doubling, then one in sixty (about once a minute where each attempt
+/// fails at once, less often where each waits for its connect timeout), so an outage of the
+/// database is reported without a line per attempt; the attempts themselves stay a second
+/// apart, so lookups are kept again soon after it comes back.
 fn worth_logging(failures: u32) -> bool {
-    const EVERY_MINUTE: u32 = 60;
-    if failures < EVERY_MINUTE {
+    const ONE_IN: u32 = 60;
+    if failures < ONE_IN {
         failures.is_power_of_two()
     } else {
-        failures.is_multiple_of(EVERY_MINUTE)
+        failures.is_multiple_of(ONE_IN)
     }
 }
 

@@ -202,9 +202,10 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     // Updates go first, as one versioned UPDATE of all their ticket rows, then their other
     // rows with one statement per table (`write_updates`), and all openings go together: one
     // serial-counter statement per day, then one insert per table. PostgreSQL runs statements
-    // in the order they arrive; the UPDATE (the rows' locks, taken in the group's order) is
-    // sent when the updates' future is first polled, and the openings' counter statements
-    // after it, which keeps the lock order. Correctness does not rest on it: a deadlock with
+    // in the order they arrive; the UPDATE (the rows' locks, taken in the group's order with
+    // the nested loop PostgreSQL plans for it over a large table) is sent when the updates'
+    // future is first polled, and the openings' counter statements after it, which keeps the
+    // lock order. Correctness does not rest on it: a deadlock with
     // another process is broken by PostgreSQL, which aborts one transaction, and that group's
     // writes then run alone. A write refused by its version check has written nothing; any
     // statement PostgreSQL refuses aborts the transaction, and the group is rolled back.
@@ -306,8 +307,7 @@ impl Prepared {
     }
 }
 
-/// A group's updates inside `tx`: one versioned `UPDATE` of all their ticket rows (locked in
-/// the group's order), then the index rows, history and comments of every update that passed its
+/// A group's updates inside `tx`: one versioned `UPDATE` of all their ticket rows, then the index rows, history and comments of every update that passed its
 /// version check with one statement per table, then their grants. Each update is answered
 /// alone: `Ok(Err(_))` for one refused by its version check (nothing of it was written);
 /// `Err(_)` when PostgreSQL refused a statement, which loses the transaction.
@@ -874,14 +874,18 @@ async fn insert_grants(tx: &Transaction<'_>, grants: &[&Grant]) -> Result<(), St
         names
     };
     let named: Vec<(&Grant, Vec<String>)> = grants.iter().map(|g| (*g, names(g))).collect();
+    // Every answer is looked at before any other name is tried: after a refused statement
+    // the ones behind it fail too, and the first error is the one that says why.
     let first_tries = join_all(
         named
             .iter()
             .map(|(grant, names)| try_grant_name(tx, &statement, grant, &names[0])),
     )
-    .await;
-    'grants: for ((grant, names), first) in named.iter().zip(first_tries) {
-        if first? {
+    .await
+    .into_iter()
+    .collect::<Result<Vec<bool>, _>>()?;
+    'grants: for ((grant, names), inserted) in named.iter().zip(first_tries) {
+        if inserted {
             continue;
         }
         for name in &names[1..] {
