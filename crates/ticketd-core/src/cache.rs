@@ -27,10 +27,11 @@ use crate::identity::{
     AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, Role, TokenRecord, User,
 };
 use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
-use crate::positions::{self, PositionMemory};
+use crate::positions::{self, PositionMemory, Start};
 use crate::recent::Recent;
 use crate::store::{
-    GrantQuery, ListMark, PagePosition, Store, TicketPage, TicketQuery, TokenActor,
+    GrantQuery, Inserted, ListMark, PagePosition, Store, TicketOrder, TicketPage, TicketQuery,
+    TokenActor,
 };
 use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
 use crate::token_memory::TokenMemory;
@@ -177,16 +178,41 @@ impl CachedStore {
     }
 
     /// A page of `query` read from the store, its count remembered or counted, starting from
-    /// the nearest remembered end of an earlier page at `version`.
+    /// the nearest remembered end of an earlier page at `version` (brought there first from an
+    /// earlier version where only newer tickets came since).
     async fn read_page(
         &self,
         query: TicketQuery,
         version: Option<u64>,
     ) -> Result<TicketPage, StoreError> {
-        let seekable = positions::seekable(&query);
         let key = count_key(&query);
+        let list = version
+            .filter(|_| positions::seekable(&query))
+            .map(|version| (positions::list_key(&key, query.order), version));
+        let mut carried = None;
+        if let Some((list, version)) = &list {
+            // Twice at most: a request for the same list may carry its ends to another mark
+            // while this one counts from the earlier.
+            for _ in 0..2 {
+                let Some(since) = self.positions.mark_to_carry(list, *version) else {
+                    break;
+                };
+                let Some(inserted) = self
+                    .inner
+                    .count_inserted_since(query.clone(), since)
+                    .await?
+                else {
+                    break;
+                };
+                let newest_first = query.order != TicketOrder::CreatedAsc;
+                self.positions
+                    .carry(list, *version, since, &inserted, newest_first);
+                carried = Some((since, inserted));
+            }
+        }
         let mut total = if query.with_total {
-            self.remembered_total(&key, &query, version).await?
+            self.remembered_total(&key, &query, version, carried)
+                .await?
         } else {
             None
         };
@@ -199,65 +225,109 @@ impl CachedStore {
                 Turn::Wait(landing) => total = landing.await,
             }
         }
-        // The page starts from the nearest remembered end of an earlier page, if any.
-        let list = version
-            .filter(|_| seekable)
-            .map(|version| (positions::list_key(&key, query.order), version));
-        let requested = query.offset;
-        let (page_query, reads_row_before) = match &list {
-            Some((list, version)) => self.positions.start(list, *version, query),
-            None => (query, false),
+        let fetch = Fetch {
+            key,
+            version,
+            total,
+            counting,
         };
-        let mut page = if total.is_some() {
-            let mut page = self
-                .inner
-                .list_tickets(TicketQuery {
-                    with_total: false,
-                    ..page_query
-                })
-                .await?;
-            page.total = total;
-            page
-        } else {
-            let page = self.inner.list_tickets(page_query).await?;
-            if let Some(total) = page.total {
-                self.counts.put(
-                    key,
-                    Remembered {
-                        version,
-                        mark: page.mark,
-                        count: total,
-                    },
-                );
-                if let Some(counting) = counting {
-                    counting.land(total);
+        let Some((list, version)) = list else {
+            return self.fetch(query, fetch).await;
+        };
+        // The page starts from the nearest remembered end of an earlier page, if any.
+        let requested = query.offset;
+        let mut plan = self.positions.start(&list, version, query.clone());
+        let (mut page, reads_row_before) = match plan.start.clone() {
+            Start::Forward {
+                query,
+                reads_row_before,
+            } => (self.fetch(query, fetch).await?, reads_row_before),
+            Start::Back { back, page } => {
+                let before = self.inner.list_tickets(back).await?;
+                match before.items.first() {
+                    Some(row) => {
+                        let position = PagePosition::of(row);
+                        if plan.may_remember(before.snapshot) {
+                            self.positions.remember(
+                                &list,
+                                (version, before.snapshot),
+                                requested,
+                                position,
+                            );
+                        }
+                        let page = TicketQuery {
+                            after: Some(position),
+                            ..page
+                        };
+                        (self.fetch(page, fetch).await?, false)
+                    }
+                    None => {
+                        // The list lost rows since its ends were read: the page from its start.
+                        plan.from_ends = None;
+                        (self.fetch(query, fetch).await?, false)
+                    }
                 }
             }
-            page
         };
-        if let Some((list, version)) = list {
+        if plan.may_remember(page.snapshot) {
+            let at = (version, page.snapshot);
             if reads_row_before && !page.items.is_empty() {
                 // The page was just read: no one else holds its rows, so this copies nothing.
                 let before = Arc::make_mut(&mut page.items).remove(0);
                 self.positions
-                    .remember(&list, version, requested, PagePosition::of(&before));
+                    .remember(&list, at, requested, PagePosition::of(&before));
             }
             if let Some(last) = page.items.last() {
                 let end = requested + page.items.len() as u64;
                 self.positions
-                    .remember(&list, version, end, PagePosition::of(last));
+                    .remember(&list, at, end, PagePosition::of(last));
+            }
+        } else if reads_row_before && !page.items.is_empty() {
+            Arc::make_mut(&mut page.items).remove(0);
+        }
+        Ok(page)
+    }
+
+    /// Reads the page of `query` with the count `fetch.total`, or counts it with the page and
+    /// remembers the count.
+    async fn fetch(&self, query: TicketQuery, fetch: Fetch<'_>) -> Result<TicketPage, StoreError> {
+        if fetch.total.is_some() {
+            let mut page = self
+                .inner
+                .list_tickets(TicketQuery {
+                    with_total: false,
+                    ..query
+                })
+                .await?;
+            page.total = fetch.total;
+            return Ok(page);
+        }
+        let page = self.inner.list_tickets(query).await?;
+        if let Some(total) = page.total {
+            self.counts.put(
+                fetch.key,
+                Remembered {
+                    version: fetch.version,
+                    mark: page.mark,
+                    count: total,
+                },
+            );
+            if let Some(counting) = fetch.counting {
+                counting.land(total);
             }
         }
         Ok(page)
     }
 
     /// The remembered count of the list `key` if it holds at `version`, or after mere
-    /// insertions brought up to date by counting the new tickets alone; `None`: count afresh.
+    /// insertions brought up to date by counting the new tickets alone (with what `carried`
+    /// already counted, when it counted from the same mark); `None`: count afresh.
     async fn remembered_total(
         &self,
         key: &ListFilter,
         query: &TicketQuery,
         version: Option<u64>,
+        carried: Option<(ListMark, Inserted)>,
     ) -> Result<Option<u64>, StoreError> {
         Ok(match self.counts.get(key) {
             Some(remembered) if version.is_some() && remembered.version == version => {
@@ -267,24 +337,39 @@ impl CachedStore {
                 mark: Some(mark),
                 count,
                 ..
-            }) => match self.inner.count_inserted_since(query.clone(), mark).await? {
-                Some((added, now)) => {
-                    let total = count + added;
-                    self.counts.put(
-                        key.clone(),
-                        Remembered {
-                            version,
-                            mark: Some(now),
-                            count: total,
-                        },
-                    );
-                    Some(total)
+            }) => {
+                let inserted = match carried {
+                    Some((since, inserted)) if since == mark => Some(inserted),
+                    _ => self.inner.count_inserted_since(query.clone(), mark).await?,
+                };
+                match inserted {
+                    Some(inserted) => {
+                        let total = count + inserted.count;
+                        self.counts.put(
+                            key.clone(),
+                            Remembered {
+                                version,
+                                mark: Some(inserted.mark),
+                                count: total,
+                            },
+                        );
+                        Some(total)
+                    }
+                    None => None,
                 }
-                None => None,
-            },
+            }
             _ => None,
         })
     }
+}
+
+/// What a page read needs to know of its count: the list's count key and version, the count
+/// when it is already known, and the turn to count it when this request leads.
+struct Fetch<'a> {
+    key: ListFilter,
+    version: Option<u64>,
+    total: Option<u64>,
+    counting: Option<crate::flights::Lead<'a, (u64, ListFilter), u64>>,
 }
 
 #[async_trait]
@@ -319,7 +404,7 @@ impl Store for CachedStore {
         &self,
         query: TicketQuery,
         since: ListMark,
-    ) -> Result<Option<(u64, ListMark)>, StoreError> {
+    ) -> Result<Option<Inserted>, StoreError> {
         self.inner.count_inserted_since(query, since).await
     }
 

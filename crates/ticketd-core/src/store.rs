@@ -266,6 +266,10 @@ pub struct TicketPage {
     /// With a total, where in the store's history it was counted, for backends that keep
     /// marks (see [`Store::count_inserted_since`]).
     pub mark: Option<ListMark>,
+    /// Where in the store's history the page's rows were read, for backends that read a page
+    /// and its mark in one snapshot (SQLite; `None` elsewhere): where its rows stand in the list
+    /// then stays known after mere insertions ([`crate::positions`]).
+    pub snapshot: Option<ListMark>,
 }
 
 /// A point in a store's history, as seen by the read that counted a list: how many commits had
@@ -284,6 +288,19 @@ pub struct ListMark {
     /// Of the count, the matches inserted at or above `last_insert` (PostgreSQL; SQLite: 0):
     /// counting that range again later gives them again, with whatever was added meanwhile.
     pub unsettled: u64,
+}
+
+/// The tickets a list gained since a mark, when nothing but insertions was committed since
+/// (see [`Store::count_inserted_since`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Inserted {
+    /// How many of the inserted tickets the list matches.
+    pub count: u64,
+    /// The mark of the read that counted them.
+    pub mark: ListMark,
+    /// A time no inserted ticket (matching or not) was created before, when the backend says
+    /// (SQLite; `None` elsewhere); with no ticket inserted, the latest time there is.
+    pub created_from: Option<DateTime<Utc>>,
 }
 
 /// Filters of the grant list.
@@ -462,7 +479,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         query: TicketQuery,
         since: ListMark,
-    ) -> Result<Option<(u64, ListMark)>, StoreError> {
+    ) -> Result<Option<Inserted>, StoreError> {
         let _ = (query, since);
         Ok(None)
     }

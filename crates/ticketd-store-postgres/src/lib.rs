@@ -21,7 +21,9 @@ use ticketd_core::identity::{
 };
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::parsed_tickets::ParsedTickets;
-use ticketd_core::store::{GrantQuery, ListMark, Store, TicketPage, TicketQuery, TokenActor};
+use ticketd_core::store::{
+    GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery, TokenActor,
+};
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketWrite,
 };
@@ -989,7 +991,7 @@ impl Store for PostgresStore {
         &self,
         query: TicketQuery,
         since: ListMark,
-    ) -> Result<Option<(u64, ListMark)>, StoreError> {
+    ) -> Result<Option<Inserted>, StoreError> {
         tickets::count_inserted_since(&self.db, &query, since, &self.horizon).await
     }
 

@@ -14,7 +14,9 @@ use ticketd_core::StoreError;
 use ticketd_core::TicketId;
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::serial::format_serial;
-use ticketd_core::store::{ListMark, SortKey, TicketOrder, TicketPage, TicketQuery, Visibility};
+use ticketd_core::store::{
+    Inserted, ListMark, SortKey, TicketOrder, TicketPage, TicketQuery, Visibility,
+};
 use ticketd_core::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
 use tokio_postgres::Statement;
 use tokio_postgres::types::{Json, ToSql, Type};
@@ -1374,6 +1376,7 @@ pub(crate) async fn list_tickets(
         total,
         items: std::sync::Arc::new(items),
         mark,
+        snapshot: None,
     })
 }
 
@@ -1386,7 +1389,7 @@ pub(crate) async fn count_inserted_since(
     q: &TicketQuery,
     since: ListMark,
     horizon: &Horizon,
-) -> Result<Option<(u64, ListMark)>, StoreError> {
+) -> Result<Option<Inserted>, StoreError> {
     let start = horizon.get().max(since.last_insert);
     if start - since.last_insert > MAX_MARK_AGE {
         return Ok(None);
@@ -1426,14 +1429,16 @@ pub(crate) async fn count_inserted_since(
     else {
         return Ok(None);
     };
-    Ok(Some((
-        added,
-        ListMark {
+    Ok(Some(Inserted {
+        count: added,
+        mark: ListMark {
             changes,
             last_insert: start,
             unsettled: u64::try_from(since_start).unwrap_or(0),
         },
-    )))
+        // Pages are read apart from their marks here (no `snapshot`), so no one asks.
+        created_from: None,
+    }))
 }
 
 /// `EXPLAIN` of a list query's page select, then of its count, one line per plan line.

@@ -7,7 +7,9 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use ticketd_core::StoreError;
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::serial::format_serial;
-use ticketd_core::store::{ListMark, SortKey, TicketOrder, TicketPage, TicketQuery, Visibility};
+use ticketd_core::store::{
+    Inserted, ListMark, SortKey, TicketOrder, TicketPage, TicketQuery, Visibility,
+};
 use ticketd_core::ticket::{Grant, Ticket, TicketWrite};
 use uuid::Uuid;
 
@@ -764,7 +766,8 @@ fn count(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<u64, Store
 }
 
 /// A page of tickets and, when asked, the count of all matches with the mark it was taken at
-/// (count and mark in one read transaction).
+/// (count and mark in one read transaction); a page in creation-time order also says the mark
+/// it was read at, so the caller may place its rows after later insertions.
 pub(crate) fn list_tickets(
     conn: &Connection,
     q: &TicketQuery,
@@ -776,17 +779,19 @@ pub(crate) fn list_tickets(
         params,
         count_params,
     } = list_sql(q, None);
-    // Count and mark in one snapshot; dropped without commit on an error, which only ends it.
-    let (read, total, mark) = if q.with_total {
-        let read = conn.unchecked_transaction().map_err(db_err)?;
-        let mark = list_mark(conn)?;
-        (
-            Some(read),
-            Some(count(conn, &count_sql, &params[..count_params])?),
-            Some(mark),
-        )
+    let placed = matches!(q.order, TicketOrder::CreatedDesc | TicketOrder::CreatedAsc);
+    // Count, mark and page in one snapshot; dropped without commit on an error, which only ends
+    // it.
+    let read = if q.with_total || placed {
+        Some(conn.unchecked_transaction().map_err(db_err)?)
     } else {
-        (None, None, None)
+        None
+    };
+    let mark = read.as_ref().map(|_| list_mark(conn)).transpose()?;
+    let total = if q.with_total {
+        Some(count(conn, &count_sql, &params[..count_params])?)
+    } else {
+        None
     };
     let items = conn
         .prepare_cached(&select)
@@ -803,17 +808,19 @@ pub(crate) fn list_tickets(
     Ok(TicketPage {
         total,
         items: std::sync::Arc::new(items),
-        mark,
+        mark: mark.filter(|_| q.with_total),
+        snapshot: mark.filter(|_| placed),
     })
 }
 
 /// The matches of `q` among the tickets inserted after `since`, if only insertions were
-/// committed since (see `Store::count_inserted_since`).
+/// committed since (see `Store::count_inserted_since`), with the creation time of the oldest
+/// ticket inserted since.
 pub(crate) fn count_inserted_since(
     conn: &Connection,
     q: &TicketQuery,
     since: ListMark,
-) -> Result<Option<(u64, ListMark)>, StoreError> {
+) -> Result<Option<Inserted>, StoreError> {
     let read = conn.unchecked_transaction().map_err(db_err)?;
     let now = list_mark(conn)?;
     if now.changes != since.changes
@@ -822,8 +829,8 @@ pub(crate) fn count_inserted_since(
     {
         return Ok(None);
     }
-    let added = if now.last_insert == since.last_insert {
-        0
+    let (count, created_from) = if now.last_insert == since.last_insert {
+        (0, Some(chrono::DateTime::<chrono::Utc>::MAX_UTC))
     } else {
         let ListSql {
             count: sql,
@@ -831,10 +838,21 @@ pub(crate) fn count_inserted_since(
             count_params,
             ..
         } = list_sql(q, Some((since.last_insert, now.last_insert)));
-        count(conn, &sql, &params[..count_params])?
+        let oldest: Option<i64> = conn
+            .prepare_cached("SELECT MIN(created_at) FROM tickets WHERE rowid > ?1 AND rowid <= ?2")
+            .and_then(|mut s| s.query_row([since.last_insert, now.last_insert], |r| r.get(0)))
+            .map_err(db_err)?;
+        (
+            count(conn, &sql, &params[..count_params])?,
+            oldest.map(rows::from_ts),
+        )
     };
     read.commit().map_err(db_err)?;
-    Ok(Some((added, now)))
+    Ok(Some(Inserted {
+        count,
+        mark: now,
+        created_from,
+    }))
 }
 
 /// `EXPLAIN QUERY PLAN` of a list query's page select, its count, and the count of its matches

@@ -8,7 +8,7 @@ use ticketd_core::engine::{BootstrapOptions, FlowChoice, TicketCommand};
 use ticketd_core::flow::LevelMode;
 use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, TokenKind};
 use ticketd_core::machine::TicketEdit;
-use ticketd_core::store::{GrantQuery, Store, TicketQuery, Visibility};
+use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery, Visibility};
 use ticketd_core::ticket::{
     Assignee, Decision, Grant, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, Ticket,
     TicketState, TicketWrite, UnchangedRows,
@@ -657,12 +657,20 @@ pub async fn openings_committed_together_keep_counts_countable(store: Arc<dyn St
     let opened =
         futures_util::future::join_all((0..8).map(|i| store.write_ticket(opening(i)))).await;
     assert!(opened.iter().all(Result::is_ok), "{opened:?}");
-    let (added, mark) = store
+    let inserted = store
         .count_inserted_since(everything.clone(), mark)
         .await
         .unwrap()
         .expect("openings alone leave the count countable");
-    assert_eq!(added, 8);
+    assert_eq!(inserted.count, 8);
+    // Where a backend says since when the new tickets were created, it is when they were.
+    assert!(
+        inserted
+            .created_from
+            .is_none_or(|from| from == base.created_at),
+        "{inserted:?}"
+    );
+    let mark = inserted.mark;
     let mut renamed = base.clone();
     renamed.title = "renamed".into();
     renamed.version += 1;
@@ -2591,20 +2599,115 @@ pub async fn remembered_counts_match_fresh_counts_after_every_write(store: Arc<d
                 // The third read of a page at one data version comes from the page memory.
                 for read in 0..3 {
                     let remembered = cached.list_tickets(query.clone()).await.unwrap();
-                    assert_eq!(
-                        remembered.total, fresh.total,
-                        "query {i} after step {step} (roll {roll}), read {read}"
-                    );
-                    assert_eq!(
-                        remembered.items.iter().map(|t| t.id).collect::<Vec<_>>(),
-                        fresh.items.iter().map(|t| t.id).collect::<Vec<_>>(),
-                        "query {i} at offset {offset} after step {step}, read {read}"
+                    same_page(
+                        &remembered,
+                        &fresh,
+                        &format!(
+                            "query {i} at offset {offset} after step {step} (roll {roll}), read {read}"
+                        ),
                     );
                     assert_eq!(
                         remembered.items, fresh.items,
                         "query {i} at offset {offset} after step {step}, read {read}: contents"
                     );
                 }
+            }
+        }
+    }
+}
+
+/// Asserts that a page read through the caching store has the count and the tickets, in order,
+/// of a fresh read of the backend.
+fn same_page(remembered: &TicketPage, fresh: &TicketPage, what: &str) {
+    assert_eq!(remembered.total, fresh.total, "{what}: count");
+    assert_eq!(
+        remembered.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+        fresh.items.iter().map(|t| t.id).collect::<Vec<_>>(),
+        "{what}: tickets"
+    );
+}
+
+/// Deep pages read through the caching store while tickets keep being opened equal a fresh read
+/// of the backend: a store that says where each page was read lets the caching store place the
+/// pages' ends after insertions of newer tickets (newest first they move down, oldest first they
+/// stay) and walk back to a page just above one, while a ticket created earlier than a
+/// remembered end, or any other write, makes it read from scratch. Both directions, with and
+/// without a count.
+pub async fn deep_pages_stay_exact_while_tickets_are_opened(store: Arc<dyn Store>) {
+    let cached: Arc<dyn Store> = Arc::new(ticketd_core::cache::CachedStore::new(store.clone()));
+    let w = World::new(cached.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    for step in 0..130_i64 {
+        let title = if step % 13 == 0 { "other" } else { "placed" };
+        w.open(&w.alice, "general", title, at(step)).await;
+    }
+    let placed = TicketQuery {
+        with_total: true,
+        limit: 5,
+        search: vec![vec![vec!["placed".into()]]],
+        ..TicketQuery::new(Visibility::All)
+    };
+    let queries = [
+        placed.clone(),
+        TicketQuery {
+            order: ticketd_core::store::TicketOrder::CreatedAsc,
+            ..placed.clone()
+        },
+        TicketQuery {
+            with_total: false,
+            ..placed
+        },
+    ];
+    let mut later = 1_000_i64;
+    for round in 0..14_i64 {
+        match round % 7 {
+            // A ticket created before the remembered ends: they are read from scratch.
+            3 => {
+                w.open(&w.olga, "general", "placed early", at(40 + round))
+                    .await;
+            }
+            // A decision: every list reads from scratch.
+            5 => {
+                let page = store
+                    .list_tickets(TicketQuery {
+                        limit: 1,
+                        ..queries[0].clone()
+                    })
+                    .await
+                    .unwrap();
+                let newest = page.items[0].id;
+                w.engine
+                    .act(&w.bob, newest, approve(), at(later))
+                    .await
+                    .unwrap();
+            }
+            // Newer tickets, one of them matching no list.
+            _ => {
+                for title in ["placed", "other", "placed"]
+                    .iter()
+                    .take(1 + round as usize % 3)
+                {
+                    later += 1;
+                    w.open(&w.olga, "general", title, at(later)).await;
+                }
+            }
+        }
+        // Deep pages with shallow ones between, so that ends lie far below the deep pages and
+        // just above them once newer tickets push them down.
+        for (i, query) in queries.iter().enumerate() {
+            for offset in [100, 20, 60, 100, 0, 97, 62, 101] {
+                let query = TicketQuery {
+                    offset,
+                    ..query.clone()
+                };
+                let fresh = store.list_tickets(query.clone()).await.unwrap();
+                let remembered = cached.list_tickets(query).await.unwrap();
+                same_page(
+                    &remembered,
+                    &fresh,
+                    &format!("query {i} at offset {offset}, round {round}"),
+                );
             }
         }
     }

@@ -75,6 +75,7 @@ macro_rules! contract_suite {
             token_lookups_through_a_cache_see_every_change,
             counts_stay_exact_across_writes,
             remembered_counts_match_fresh_counts_after_every_write,
+            deep_pages_stay_exact_while_tickets_are_opened,
             pages_continue_after_a_position,
             tickets_read_again_show_every_write,
             a_first_count_asked_for_at_once_is_exact_for_every_request

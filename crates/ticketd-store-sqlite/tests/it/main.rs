@@ -341,7 +341,7 @@ async fn the_identity_version_moves_with_credentials_and_directory_but_not_ticke
 async fn after_insertions_only_the_new_tickets_are_counted() {
     use ticketd_core::engine::TicketCommand;
     use ticketd_core::flow::LevelMode;
-    use ticketd_core::store::{Store, TicketQuery, Visibility};
+    use ticketd_core::store::{Inserted, Store, TicketQuery, Visibility};
     use ticketd_store_tests::fixture::{World, at};
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = SqliteStore::open(&SqliteOptions::new(dir.path().join("marks.db"))).unwrap();
@@ -363,13 +363,19 @@ async fn after_insertions_only_the_new_tickets_are_counted() {
     let page = store.list_tickets(awaiting_bob.clone()).await.unwrap();
     assert_eq!(page.total, Some(2));
     let mark = page.mark.expect("a SQLite count says where it was taken");
-    // Nothing since: nothing to add.
+    // The page was read in the same snapshot, and says so (in creation-time order).
+    assert_eq!(page.snapshot, Some(mark));
+    // Nothing since: nothing to add, and no ticket created before any time.
     assert_eq!(
         store
             .count_inserted_since(awaiting_bob.clone(), mark)
             .await
             .unwrap(),
-        Some((0, mark))
+        Some(Inserted {
+            count: 0,
+            mark,
+            created_from: Some(chrono::DateTime::<chrono::Utc>::MAX_UTC),
+        })
     );
     // Both step filters: the full list follows `awaiting`, and so must the count of new tickets.
     let both = TicketQuery {
@@ -380,17 +386,24 @@ async fn after_insertions_only_the_new_tickets_are_counted() {
     assert_eq!(both_page.total, Some(2));
     w.open(&w.olga, "general", "three", at(3)).await;
     w.open(&w.carol, "general", "four", at(4)).await;
-    let (added, later) = store
+    let Inserted {
+        count: added,
+        mark: later,
+        created_from,
+    } = store
         .count_inserted_since(awaiting_bob.clone(), mark)
         .await
         .unwrap()
         .expect("only insertions since the mark");
     assert_eq!(added, 2);
-    let (added_both, _) = store
+    // The oldest of the new tickets, matching or not.
+    assert_eq!(created_from, Some(at(3)));
+    let added_both = store
         .count_inserted_since(both.clone(), both_page.mark.unwrap())
         .await
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .count;
     assert_eq!(
         Some(2 + added_both),
         store.list_tickets(both).await.unwrap().total
