@@ -202,6 +202,8 @@ impl CachedStore {
                     .count_inserted_since(query.clone(), since)
                     .await?
                 else {
+                    // Something else changed, or too much came since: the ends are of no use.
+                    self.positions.forget(list);
                     break;
                 };
                 let newest_first = query.order != TicketOrder::CreatedAsc;

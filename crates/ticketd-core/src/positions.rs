@@ -210,6 +210,16 @@ impl PositionMemory {
         list.mark = Some(inserted.mark);
     }
 
+    /// Drops the ends of `key`, which cannot be carried to a later version (the store would not
+    /// count what came since their mark): a page read since then leaves its own.
+    pub(crate) fn forget(&self, key: &ListFilter) {
+        if let Ok(mut lists) = self.lists.lock()
+            && let Some(list) = lists.get_mut(key)
+        {
+            list.ends.clear();
+        }
+    }
+
     /// Remembers that the row at `end - 1` of the list `key` stands at `position`, as read at
     /// `version` (read before the page's query ran, so a write that commits meanwhile moves the
     /// version past it) and, where the store says, at `mark`.
@@ -539,6 +549,11 @@ mod tests {
         assert_eq!(after(7, 1000), Some(position(1000)));
         assert_eq!(after(7, 20), None);
         assert_eq!(memory.mark_to_carry(&named("list"), 8), Some(mark(3, 100)));
+        // Ends the store would not carry (too many insertions since) are forgotten, and the
+        // next page's replace them.
+        memory.forget(&named("list"));
+        memory.remember(&named("list"), (8, Some(mark(3, 30_000))), 40, position(41));
+        assert_eq!(after(8, 40), Some(position(41)));
         // After another change they could not be carried: the page read since replaces them.
         memory.remember(&named("list"), (9, Some(mark(4, 104))), 20, position(21));
         assert_eq!(after(9, 20), Some(position(21)));

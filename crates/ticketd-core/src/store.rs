@@ -267,8 +267,9 @@ pub struct TicketPage {
     /// marks (see [`Store::count_inserted_since`]).
     pub mark: Option<ListMark>,
     /// Where in the store's history the page's rows were read, for backends that read a page
-    /// and its mark in one snapshot (SQLite; `None` elsewhere): where its rows stand in the list
-    /// then stays known after mere insertions ([`crate::positions`]).
+    /// and its mark in one snapshot (both stores, for pages in creation-time order that hold a
+    /// row): where its rows stand in the list then stays known after mere insertions
+    /// (the caching store's page positions, [`crate::cache::CachedStore`]).
     pub snapshot: Option<ListMark>,
 }
 
@@ -299,7 +300,7 @@ pub struct Inserted {
     /// The mark of the read that counted them.
     pub mark: ListMark,
     /// A time no inserted ticket (matching or not) was created before, when the backend says
-    /// (SQLite; `None` elsewhere); with no ticket inserted, the latest time there is.
+    /// (it may be earlier than the oldest); with no ticket inserted, the latest time there is.
     pub created_from: Option<DateTime<Utc>>,
 }
 

@@ -993,6 +993,8 @@ fn term_column_test(
 /// the first `count_params`; the select adds limit and offset).
 struct ListSql {
     select: String,
+    /// The select after its columns (`FROM` to `OFFSET`), for a select with more columns.
+    page: String,
     count: String,
     params: Params,
     count_params: usize,
@@ -1286,11 +1288,10 @@ fn list_sql(q: &TicketQuery) -> ListSql {
     }
     let limit = p.bind(i64::from(q.limit), Type::INT8);
     let offset = p.bind(i64::try_from(q.offset).unwrap_or(i64::MAX), Type::INT8);
-    let select = format!(
-        "SELECT {TICKET_COLUMNS} FROM {from}{select_where} ORDER BY {order} LIMIT {limit} OFFSET {offset}"
-    );
+    let page = format!(" FROM {from}{select_where} ORDER BY {order} LIMIT {limit} OFFSET {offset}");
     ListSql {
-        select,
+        select: format!("SELECT {TICKET_COLUMNS}{page}"),
+        page,
         count,
         params: p,
         count_params,
@@ -1336,8 +1337,24 @@ pub(crate) async fn list_tickets(
 ) -> Result<TicketPage, StoreError> {
     let sql = list_sql(q);
     let client = db.client().await?;
-    let select_params = sql.params.typed(usize::MAX);
-    let select = prepared(&client, &sql.select, &select_params).await?;
+    let mut select_params = sql.params.typed(usize::MAX);
+    // A page in creation-time order carries its mark, computed by the same statement, so in the
+    // page's snapshot: the caller may then place its rows after later insertions.
+    let placed = matches!(q.order, TicketOrder::CreatedDesc | TicketOrder::CreatedAsc);
+    let page_start = horizon.get();
+    let select_sql = if placed {
+        let marked = format!(
+            "SELECT {TICKET_COLUMNS}, {LIST_CHANGES} AS mark_changes, \
+             {SNAPSHOT_HORIZON} AS mark_horizon, ({inserted}) AS mark_unsettled{page}",
+            inserted = sql.inserted_count(&format!("${}", select_params.len() + 1)),
+            page = sql.page,
+        );
+        select_params.push((&page_start, Type::INT8));
+        marked
+    } else {
+        sql.select.clone()
+    };
+    let select = prepared(&client, &select_sql, &select_params).await?;
     let select_values = values(&select_params);
     let page = client.query(&select, &select_values);
     let (total, mark, rows) = if q.with_total {
@@ -1371,12 +1388,24 @@ pub(crate) async fn list_tickets(
     } else {
         (None, None, page.await.map_err(db_err)?)
     };
+    let snapshot = match rows.first() {
+        Some(row) if placed => {
+            horizon.observe(row.try_get("mark_horizon").map_err(db_err)?);
+            let unsettled: i64 = row.try_get("mark_unsettled").map_err(db_err)?;
+            Some(ListMark {
+                changes: row.try_get("mark_changes").map_err(db_err)?,
+                last_insert: page_start,
+                unsettled: u64::try_from(unsettled).unwrap_or(0),
+            })
+        }
+        _ => None,
+    };
     let items = rows::all(&rows, |row| rows::ticket(row, parsed))?;
     Ok(TicketPage {
         total,
         items: std::sync::Arc::new(items),
         mark,
-        snapshot: None,
+        snapshot,
     })
 }
 
@@ -1400,7 +1429,9 @@ pub(crate) async fn count_inserted_since(
     let statement = format!(
         "SELECT {LIST_CHANGES} AS changes, {SNAPSHOT_HORIZON} AS horizon, \
          CASE WHEN {unchanged} THEN ({since_mark}) END AS since_mark, \
-         CASE WHEN {unchanged} THEN ({since_start}) END AS since_start",
+         CASE WHEN {unchanged} THEN ({since_start}) END AS since_start, \
+         (SELECT MIN(created_at) FROM tickets WHERE inserted_xid >= ${n1}) AS created_from",
+        n1 = n + 1,
         since_mark = sql.inserted_count(&format!("${}", n + 1)),
         since_start = sql.inserted_count(&format!("${}", n + 2)),
     );
@@ -1418,6 +1449,9 @@ pub(crate) async fn count_inserted_since(
     let changes: i64 = row.try_get("changes").map_err(db_err)?;
     let since_mark: Option<i64> = row.try_get("since_mark").map_err(db_err)?;
     let since_start: Option<i64> = row.try_get("since_start").map_err(db_err)?;
+    // Of every ticket in the mark's range, those it had seen among them: none was created
+    // before the oldest.
+    let created_from: Option<DateTime<Utc>> = row.try_get("created_from").map_err(db_err)?;
     let (Some(since_mark), Some(since_start)) = (since_mark, since_start) else {
         return Ok(None);
     };
@@ -1436,8 +1470,7 @@ pub(crate) async fn count_inserted_since(
             last_insert: start,
             unsettled: u64::try_from(since_start).unwrap_or(0),
         },
-        // Pages are read apart from their marks here (no `snapshot`), so no one asks.
-        created_from: None,
+        created_from: Some(created_from.unwrap_or(DateTime::<Utc>::MAX_UTC)),
     }))
 }
 
