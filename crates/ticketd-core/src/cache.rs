@@ -244,29 +244,38 @@ impl CachedStore {
                 query,
                 reads_row_before,
             } => (self.fetch(query, fetch).await?, reads_row_before),
-            Start::Back { back, page } => {
+            Start::Back {
+                back,
+                page,
+                forward,
+                reads_row_before,
+                from_earlier_end,
+            } => {
                 let before = self.inner.list_tickets(back).await?;
                 match before.items.first() {
-                    Some(row) => {
+                    // Only a row found at the ends' own mark is the row before the page: a
+                    // ticket committed meanwhile among the rows walked back would move it.
+                    Some(row) if plan.may_remember(before.snapshot) => {
                         let position = PagePosition::of(row);
-                        if plan.may_remember(before.snapshot) {
-                            self.positions.remember(
-                                &list,
-                                (version, before.snapshot),
-                                requested,
-                                position,
-                            );
-                        }
+                        self.positions.remember(
+                            &list,
+                            (version, before.snapshot),
+                            requested,
+                            position,
+                        );
                         let page = TicketQuery {
                             after: Some(position),
                             ..page
                         };
                         (self.fetch(page, fetch).await?, false)
                     }
-                    None => {
-                        // The list lost rows since its ends were read: the page from its start.
-                        plan.from_ends = None;
-                        (self.fetch(query, fetch).await?, false)
+                    _ => {
+                        // The list changed since its ends were read: the page forward, from an
+                        // earlier end (as any page read after its ends' mark) or its start.
+                        if !from_earlier_end {
+                            plan.from_ends = None;
+                        }
+                        (self.fetch(forward, fetch).await?, reads_row_before)
                     }
                 }
             }
@@ -280,7 +289,7 @@ impl CachedStore {
                     .remember(&list, at, requested, PagePosition::of(&before));
             }
             if let Some(last) = page.items.last() {
-                let end = requested + page.items.len() as u64;
+                let end = requested.saturating_add(page.items.len() as u64);
                 self.positions
                     .remember(&list, at, end, PagePosition::of(last));
             }

@@ -15,6 +15,7 @@
 use crate::counts::ListFilter;
 use crate::store::{Inserted, ListMark, PagePosition, TicketOrder, TicketQuery};
 use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::Mutex;
 
 /// Lists remembered; beyond this many, the memory starts over (the lists people page through
@@ -58,10 +59,15 @@ pub(crate) enum Start {
         reads_row_before: bool,
     },
     /// First read the row before the page with `back` (the list in the other direction from a
-    /// later end, one row), then the page: `page` started after that row.
+    /// later end, one row), then the page: `page` started after that row. Where that row was
+    /// not read at the ends' mark, `forward` instead, from an earlier end (`from_earlier_end`)
+    /// or from the list's start.
     Back {
         back: TicketQuery,
         page: TicketQuery,
+        forward: TicketQuery,
+        reads_row_before: bool,
+        from_earlier_end: bool,
     },
 }
 
@@ -111,7 +117,7 @@ impl PositionMemory {
         let known = self.lists.lock().ok().and_then(|lists| {
             let list = lists.get(key).filter(|list| list.version == version)?;
             let below = list.ends.range(..=offset).next_back();
-            let above = list.ends.range(offset + 1..).next();
+            let above = list.ends.range((Excluded(offset), Unbounded)).next();
             Some((
                 list.mark,
                 below.map(|(end, position)| (*end, *position)),
@@ -119,8 +125,12 @@ impl PositionMemory {
             ))
         });
         let Some((mark, below, above)) = known else {
+            let (query, reads_row_before) = forward(query, 0, None);
             return Plan {
-                start: forward(query, 0, None),
+                start: Start::Forward {
+                    query,
+                    reads_row_before,
+                },
                 from_ends: None,
             };
         };
@@ -133,6 +143,7 @@ impl PositionMemory {
                 && query.limit > 0
                 && back + MIN_ROWS_SAVED_BY_WALKING_BACK <= offset - end
             {
+                let (forward, reads_row_before) = forward(query.clone(), end, after);
                 let reverse = if query.order == TicketOrder::CreatedAsc {
                     TicketOrder::CreatedDesc
                 } else {
@@ -148,15 +159,25 @@ impl PositionMemory {
                             with_total: false,
                             ..query.clone()
                         },
-                        page: TicketQuery { offset: 0, ..query },
+                        page: TicketQuery {
+                            offset: 0,
+                            ..query.clone()
+                        },
+                        forward,
+                        reads_row_before,
+                        from_earlier_end: after.is_some(),
                     },
                     from_ends: Some(mark),
                 };
             }
         }
+        let (query, reads_row_before) = forward(query, end, after);
         Plan {
             from_ends: after.map(|_| mark),
-            start: forward(query, end, after),
+            start: Start::Forward {
+                query,
+                reads_row_before,
+            },
         }
     }
 
@@ -272,29 +293,29 @@ impl PositionMemory {
 }
 
 /// The page of `query` read after the end `end` (at `after`), skipping the rows between: with
-/// one row more, first, where any are skipped, to remember where the page starts.
-fn forward(query: TicketQuery, end: u64, after: Option<PagePosition>) -> Start {
+/// one row more, first, where any are skipped, to remember where the page starts (the `bool`).
+fn forward(query: TicketQuery, end: u64, after: Option<PagePosition>) -> (TicketQuery, bool) {
     let skipped = query.offset - end;
     let after = after.or(query.after);
     // `limit` 0 reads to the end: the row before would be the only extra, but no page follows.
     match query.limit.checked_add(1) {
-        Some(limit) if skipped > 0 && query.limit > 0 => Start::Forward {
-            query: TicketQuery {
+        Some(limit) if skipped > 0 && query.limit > 0 => (
+            TicketQuery {
                 offset: skipped - 1,
                 limit,
                 after,
                 ..query
             },
-            reads_row_before: true,
-        },
-        _ => Start::Forward {
-            query: TicketQuery {
+            true,
+        ),
+        _ => (
+            TicketQuery {
                 offset: skipped,
                 after,
                 ..query
             },
-            reads_row_before: false,
-        },
+            false,
+        ),
     }
 }
 
@@ -432,7 +453,10 @@ mod tests {
         memory.remember(&named("list"), (7, Some(mark(0, 9))), 1020, position(1020));
         let plan = memory.start(&named("list"), 7, page(1000));
         assert_eq!(plan.from_ends, Some(Some(mark(0, 9))));
-        let Start::Back { back, page: rest } = plan.start else {
+        let Start::Back {
+            back, page: rest, ..
+        } = plan.start
+        else {
             panic!("walks forward: {plan:?}");
         };
         // The row that ends at 1020 is row 1019; the row before the page, row 999, is the 20th
@@ -448,6 +472,22 @@ mod tests {
             (TicketOrder::CreatedAsc, Some(position(1020)), 19, 1, false)
         );
         assert_eq!((rest.offset, rest.limit, rest.after), (0, 20, None));
+        // Where that row comes from another snapshot, the page is read forward from the earlier
+        // end instead, with the row before it.
+        let Start::Back {
+            forward,
+            reads_row_before,
+            from_earlier_end,
+            ..
+        } = memory.start(&named("list"), 7, page(1000)).start
+        else {
+            panic!("walks forward");
+        };
+        assert_eq!(
+            (forward.after, forward.offset, forward.limit),
+            (Some(position(20)), 979, 21)
+        );
+        assert!(reads_row_before && from_earlier_end);
         // Oldest first, the walk back is newest first.
         let oldest_first = TicketQuery {
             order: TicketOrder::CreatedAsc,

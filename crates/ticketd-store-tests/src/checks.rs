@@ -2696,7 +2696,7 @@ pub async fn deep_pages_stay_exact_while_tickets_are_opened(store: Arc<dyn Store
         // Deep pages with shallow ones between, so that ends lie far below the deep pages and
         // just above them once newer tickets push them down.
         for (i, query) in queries.iter().enumerate() {
-            for offset in [100, 20, 60, 100, 0, 97, 62, 101] {
+            for offset in [100, 20, 97, 60, 100, 0, 62, 101] {
                 let query = TicketQuery {
                     offset,
                     ..query.clone()
