@@ -2,8 +2,8 @@
 //! flows, catalog lookups) in memory, valid while the store's directory generation is unchanged,
 //! and list counts, valid while its data version is or, after mere insertions, brought up to
 //! date by counting the new tickets alone (see `counts.rs`), and where pages of a list ended at
-//! that version, so the next page starts there instead of skipping every earlier match
-//! (`positions.rs`). A page asked for again at the same data version is answered whole from
+//! that version or, after mere insertions of newer tickets, moved since, so the next page starts
+//! there instead of skipping every earlier match (`positions.rs`). A page asked for again at the same data version is answered whole from
 //! memory, its tickets shared (`pages`, kept from its second reading on, see `Recent`), and a
 //! list's first count at a version runs once however many requests ask for it meanwhile
 //! (`flights.rs`).
