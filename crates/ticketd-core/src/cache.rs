@@ -3,10 +3,10 @@
 //! and list counts, valid while its data version is or, after mere insertions, brought up to
 //! date by counting the new tickets alone (see `counts.rs`), and where pages of a list ended at
 //! that version or, after mere insertions of newer tickets, moved since, so the next page starts
-//! there instead of skipping every earlier match (`positions.rs`). A page asked for again at the same data version is answered whole from
-//! memory, its tickets shared (`pages`, kept from its second reading on, see `Recent`), and a
-//! list's first count at a version runs once however many requests ask for it meanwhile
-//! (`flights.rs`).
+//! there instead of skipping every earlier match (`positions.rs`). A page asked for again at the
+//! same data version is answered whole from memory, its tickets shared (`pages`, kept from its
+//! second reading on, see `Recent`), and a list's first count at a version runs once however
+//! many requests ask for it meanwhile (`flights.rs`).
 //!
 //! Every authenticated request reads its token through [`Store::token_actor`], which also reads
 //! the directory generation in the same call; every change to the directory increases that
@@ -249,7 +249,6 @@ impl CachedStore {
                 page,
                 forward,
                 reads_row_before,
-                from_earlier_end,
             } => {
                 let before = self.inner.list_tickets(back).await?;
                 match before.items.first() {
@@ -272,7 +271,7 @@ impl CachedStore {
                     _ => {
                         // The list changed since its ends were read: the page forward, from an
                         // earlier end (as any page read after its ends' mark) or its start.
-                        if !from_earlier_end {
+                        if forward.after.is_none() {
                             plan.from_ends = None;
                         }
                         (self.fetch(forward, fetch).await?, reads_row_before)
@@ -280,11 +279,12 @@ impl CachedStore {
                 }
             }
         };
+        // The page was just read: no one else holds its rows, so this copies nothing.
+        let before = (reads_row_before && !page.items.is_empty())
+            .then(|| Arc::make_mut(&mut page.items).remove(0));
         if plan.may_remember(page.snapshot) {
             let at = (version, page.snapshot);
-            if reads_row_before && !page.items.is_empty() {
-                // The page was just read: no one else holds its rows, so this copies nothing.
-                let before = Arc::make_mut(&mut page.items).remove(0);
+            if let Some(before) = before {
                 self.positions
                     .remember(&list, at, requested, PagePosition::of(&before));
             }
@@ -293,8 +293,6 @@ impl CachedStore {
                 self.positions
                     .remember(&list, at, end, PagePosition::of(last));
             }
-        } else if reads_row_before && !page.items.is_empty() {
-            Arc::make_mut(&mut page.items).remove(0);
         }
         Ok(page)
     }

@@ -60,14 +60,13 @@ pub(crate) enum Start {
     },
     /// First read the row before the page with `back` (the list in the other direction from a
     /// later end, one row), then the page: `page` started after that row. Where that row was
-    /// not read at the ends' mark, `forward` instead, from an earlier end (`from_earlier_end`)
-    /// or from the list's start.
+    /// not read at the ends' mark, `forward` instead, from an earlier end (its `after`) or from
+    /// the list's start.
     Back {
         back: TicketQuery,
         page: TicketQuery,
         forward: TicketQuery,
         reads_row_before: bool,
-        from_earlier_end: bool,
     },
 }
 
@@ -92,10 +91,7 @@ impl Plan {
 /// Whether pages of `query` can start from a remembered position: ordered by creation time
 /// (the order the position describes) and not already starting from one.
 pub(crate) fn seekable(query: &TicketQuery) -> bool {
-    matches!(
-        query.order,
-        TicketOrder::CreatedDesc | TicketOrder::CreatedAsc
-    ) && query.after.is_none()
+    query.order.by_creation_time() && query.after.is_none()
 }
 
 /// The part of a query that decides which rows come in which order (not the page): the count's
@@ -165,7 +161,6 @@ impl PositionMemory {
                         },
                         forward,
                         reads_row_before,
-                        from_earlier_end: after.is_some(),
                     },
                     from_ends: Some(mark),
                 };
@@ -477,7 +472,6 @@ mod tests {
         let Start::Back {
             forward,
             reads_row_before,
-            from_earlier_end,
             ..
         } = memory.start(&named("list"), 7, page(1000)).start
         else {
@@ -487,7 +481,7 @@ mod tests {
             (forward.after, forward.offset, forward.limit),
             (Some(position(20)), 979, 21)
         );
-        assert!(reads_row_before && from_earlier_end);
+        assert!(reads_row_before);
         // Oldest first, the walk back is newest first.
         let oldest_first = TicketQuery {
             order: TicketOrder::CreatedAsc,

@@ -42,6 +42,14 @@ pub enum TicketOrder {
     },
 }
 
+impl TicketOrder {
+    /// Whether rows come in creation-time order (either way), the order a [`PagePosition`]
+    /// describes.
+    pub fn by_creation_time(self) -> bool {
+        matches!(self, Self::CreatedDesc | Self::CreatedAsc)
+    }
+}
+
 /// Columns ticket lists can be sorted by besides creation time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SortKey {

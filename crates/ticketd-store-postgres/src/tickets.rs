@@ -207,9 +207,8 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     // in the order they arrive; the UPDATE (the rows' locks, taken in the group's order with
     // the nested loop PostgreSQL plans for it over a large table) is sent when the updates'
     // future is first polled, and the openings' counter statements after it, which keeps the
-    // lock order. Correctness does not rest on it: a deadlock with
-    // another process is broken by PostgreSQL, which aborts one transaction, and that group's
-    // writes then run alone. A write refused by its version check has written nothing; any
+    // lock order. Correctness does not rest on it: a deadlock with another process is broken by
+    // PostgreSQL, which aborts one transaction, and that group's writes then run alone. A write refused by its version check has written nothing; any
     // statement PostgreSQL refuses aborts the transaction, and the group is rolled back.
     let Ok(prepared) = Prepared::new(&tx).await else {
         return GroupOutcome::RolledBack;
@@ -309,8 +308,9 @@ impl Prepared {
     }
 }
 
-/// A group's updates inside `tx`: one versioned `UPDATE` of all their ticket rows, then the index rows, history and comments of every update that passed its
-/// version check with one statement per table, then their grants. Each update is answered
+/// A group's updates inside `tx`: one versioned `UPDATE` of all their ticket rows, then the
+/// index rows, history and comments of every update that passed its version check with one
+/// statement per table, then their grants. Each update is answered
 /// alone: `Ok(Err(_))` for one refused by its version check (nothing of it was written);
 /// `Err(_)` when PostgreSQL refused a statement, which loses the transaction.
 ///
@@ -869,10 +869,9 @@ async fn insert_grants(tx: &Transaction<'_>, grants: &[&Grant]) -> Result<(), St
         return Ok(());
     }
     let statement = tx.prepare_cached(INSERT_GRANT).await.map_err(db_err)?;
-    let fallback = |grant: &Grant| format!("{} {}", grant.name, grant.id.simple());
     let names = |grant: &Grant| -> Vec<String> {
         let mut names = grant.name_candidates.clone();
-        names.push(fallback(grant));
+        names.push(format!("{} {}", grant.name, grant.id.simple()));
         names
     };
     let named: Vec<(&Grant, Vec<String>)> = grants.iter().map(|g| (*g, names(g))).collect();
@@ -1340,7 +1339,7 @@ pub(crate) async fn list_tickets(
     let mut select_params = sql.params.typed(usize::MAX);
     // A page in creation-time order carries its mark, computed by the same statement, so in the
     // page's snapshot: the caller may then place its rows after later insertions.
-    let placed = matches!(q.order, TicketOrder::CreatedDesc | TicketOrder::CreatedAsc);
+    let placed = q.order.by_creation_time();
     let page_start = horizon.get();
     let select_sql = if placed {
         let marked = format!(
@@ -1449,8 +1448,8 @@ pub(crate) async fn count_inserted_since(
     let changes: i64 = row.try_get("changes").map_err(db_err)?;
     let since_mark: Option<i64> = row.try_get("since_mark").map_err(db_err)?;
     let since_start: Option<i64> = row.try_get("since_start").map_err(db_err)?;
-    // Of every ticket in the mark's range, those it had seen among them: none was created
-    // before the oldest.
+    // The oldest creation time in the mark's range, which may also hold tickets the mark had
+    // seen: no ticket inserted since was created before it.
     let created_from: Option<DateTime<Utc>> = row.try_get("created_from").map_err(db_err)?;
     let (Some(since_mark), Some(since_start)) = (since_mark, since_start) else {
         return Ok(None);

@@ -779,7 +779,7 @@ pub(crate) fn list_tickets(
         params,
         count_params,
     } = list_sql(q, None);
-    let placed = matches!(q.order, TicketOrder::CreatedDesc | TicketOrder::CreatedAsc);
+    let placed = q.order.by_creation_time();
     // Count, mark and page in one snapshot; dropped without commit on an error, which only ends
     // it.
     let read = if q.with_total || placed {
