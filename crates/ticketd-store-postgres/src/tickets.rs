@@ -208,8 +208,9 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     // the nested loop PostgreSQL plans for it over a large table) is sent when the updates'
     // future is first polled, and the openings' counter statements after it, which keeps the
     // lock order. Correctness does not rest on it: a deadlock with another process is broken by
-    // PostgreSQL, which aborts one transaction, and that group's writes then run alone. A write refused by its version check has written nothing; any
-    // statement PostgreSQL refuses aborts the transaction, and the group is rolled back.
+    // PostgreSQL, which aborts one transaction, and that group's writes then run alone. A write
+    // refused by its version check has written nothing; any statement PostgreSQL refuses aborts
+    // the transaction, and the group is rolled back.
     let Ok(prepared) = Prepared::new(&tx).await else {
         return GroupOutcome::RolledBack;
     };
@@ -310,9 +311,9 @@ impl Prepared {
 
 /// A group's updates inside `tx`: one versioned `UPDATE` of all their ticket rows, then the
 /// index rows, history and comments of every update that passed its version check with one
-/// statement per table, then their grants. Each update is answered
-/// alone: `Ok(Err(_))` for one refused by its version check (nothing of it was written);
-/// `Err(_)` when PostgreSQL refused a statement, which loses the transaction.
+/// statement per table, then their grants. Each update is answered alone: `Ok(Err(_))` for one
+/// refused by its version check (nothing of it was written); `Err(_)` when PostgreSQL refused a
+/// statement, which loses the transaction.
 ///
 /// A ticket updated twice in one group (the second write made from the first's result) has
 /// its writes run one after another instead, since one multi-row insert may not write the
