@@ -42,6 +42,13 @@ pub struct BenchOptions {
     pub server_binary: PathBuf,
 }
 
+impl BenchOptions {
+    /// Whether the scenario `name` is to run.
+    fn wants(&self, name: &str) -> bool {
+        self.scenarios.is_empty() || self.scenarios.iter().any(|s| s == name)
+    }
+}
+
 /// One scenario's numbers.
 #[derive(Debug, Clone, Serialize)]
 pub struct ScenarioResult {
@@ -825,8 +832,44 @@ fn open_body(asset: uuid::Uuid, n: usize) -> Value {
            "apply_date_start": "2026-01-01 00:00:00", "apply_date_expired": "2027-01-01 00:00:00"})
 }
 
+/// The scenarios `run` measures after `healthz`, in the order it runs them.
+pub const SCENARIOS: [&str; 6] = [
+    "open",
+    "approve",
+    "awaiting-me",
+    "filtered",
+    "detail",
+    "mixed",
+];
+
+/// Refuses options that would measure nothing or something else than asked: a misspelt scenario
+/// would be skipped without a word, and `detail` (alone or in `mixed`) picks preloaded tickets.
+fn check_options(options: &BenchOptions) -> anyhow::Result<()> {
+    if let Some(unknown) = options
+        .scenarios
+        .iter()
+        .find(|name| !SCENARIOS.contains(&name.as_str()))
+    {
+        bail!(
+            "unknown scenario `{unknown}`: the scenarios are {}",
+            SCENARIOS.join(", ")
+        );
+    }
+    if options.connections == 0 {
+        bail!("--connections must be at least 1");
+    }
+    if options.duration < Duration::from_secs(1) {
+        bail!("--seconds must be at least 1");
+    }
+    if options.tickets == 0 && (options.wants("detail") || options.wants("mixed")) {
+        bail!("`detail` and `mixed` show preloaded tickets: --tickets must be at least 1 for them");
+    }
+    Ok(())
+}
+
 /// Runs the whole benchmark and returns its report.
 pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
+    check_options(&options)?;
     let scratch = Scratch::create()?;
     let url = options
         .database_url
@@ -845,8 +888,6 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     let (store, _) = crate::open_store(&config).await?;
     let engine = crate::engine(&config, store.clone())?;
     crate::bootstrap(&config, &engine).await?;
-    let wanted =
-        |name: &str| options.scenarios.is_empty() || options.scenarios.iter().any(|s| s == name);
     let pool_size = approve_pool_size(options.duration);
     tracing::info!(tickets = options.tickets, pool = pool_size, "preloading");
     let started = Instant::now();
@@ -974,15 +1015,16 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     };
     let commit_ceiling = ("raw durable commit", raw_commit_per_second);
     let http_ceiling = ("healthz", healthz_per_second);
-    for (name, plan, ceiling) in [
-        ("open", open, commit_ceiling),
-        ("approve", approve, commit_ceiling),
-        ("awaiting-me", awaiting, http_ceiling),
-        ("filtered", filtered, http_ceiling),
-        ("detail", detail, http_ceiling),
-        ("mixed", mixed, http_ceiling),
-    ] {
-        if wanted(name) {
+    let plans = [
+        (open, commit_ceiling),
+        (approve, commit_ceiling),
+        (awaiting, http_ceiling),
+        (filtered, http_ceiling),
+        (detail, http_ceiling),
+        (mixed, http_ceiling),
+    ];
+    for (name, (plan, ceiling)) in SCENARIOS.into_iter().zip(plans) {
+        if options.wants(name) {
             let measured = drive_measured(&server, database_processes, name, c, d, plan).await?;
             scenarios.push(result(name, measured, ceiling));
         }
@@ -1395,6 +1437,52 @@ mod tests {
             elsewhere.contains(" × raw durable commit | 100 |\n"),
             "{elsewhere}"
         );
+    }
+
+    fn options(
+        tickets: usize,
+        connections: usize,
+        seconds: u64,
+        scenarios: &[&str],
+    ) -> BenchOptions {
+        BenchOptions {
+            database_url: None,
+            tickets,
+            connections,
+            duration: Duration::from_secs(seconds),
+            scenarios: scenarios.iter().map(|s| (*s).to_owned()).collect(),
+            server_binary: PathBuf::from("ticketd"),
+        }
+    }
+
+    #[test]
+    fn options_that_would_measure_nothing_or_panic_are_refused_with_the_reason() {
+        let refused = |o: BenchOptions| check_options(&o).unwrap_err().to_string();
+        let unknown = refused(options(10, 16, 10, &["open", "aprove"]));
+        assert!(
+            unknown.contains("unknown scenario `aprove`")
+                && unknown.contains("open, approve, awaiting-me, filtered, detail, mixed"),
+            "{unknown}"
+        );
+        assert!(refused(options(10, 0, 10, &[])).contains("--connections must be at least 1"));
+        assert!(refused(options(10, 16, 0, &[])).contains("--seconds must be at least 1"));
+        for scenarios in [&[][..], &["detail"], &["open", "mixed"]] {
+            let empty = refused(options(0, 16, 10, scenarios));
+            assert!(
+                empty.contains("--tickets must be at least 1"),
+                "{scenarios:?}: {empty}"
+            );
+        }
+        for (tickets, scenarios) in [
+            (0, &["open", "approve", "awaiting-me", "filtered"][..]),
+            (1, &[]),
+            (1, &SCENARIOS[..]),
+        ] {
+            assert!(
+                check_options(&options(tickets, 1, 1, scenarios)).is_ok(),
+                "{scenarios:?}"
+            );
+        }
     }
 
     #[test]

@@ -210,8 +210,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let options = ticketd_server::bench::BenchOptions {
                 database_url,
                 tickets: args.tickets,
-                connections: args.connections.max(1),
-                duration: std::time::Duration::from_secs(args.seconds.max(1)),
+                connections: args.connections,
+                duration: std::time::Duration::from_secs(args.seconds),
                 scenarios: args.scenarios.clone(),
                 server_binary: std::env::current_exe()
                     .context("could not find the ticketd binary")?,

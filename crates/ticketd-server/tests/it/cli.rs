@@ -257,6 +257,34 @@ fn bench_tiny(extra: &[&str], database_cpu: bool) {
     );
 }
 
+/// Options that would measure nothing, or something else than asked, fail before any preload.
+#[test]
+fn bench_refuses_an_unknown_scenario_and_an_empty_dataset_for_detail() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, reason) in [
+        (
+            &["--scenarios", "open,detial"][..],
+            "unknown scenario `detial`: the scenarios are open, approve",
+        ),
+        (
+            &["--tickets", "0", "--scenarios", "detail"],
+            "--tickets must be at least 1",
+        ),
+        (&["--connections", "0"], "--connections must be at least 1"),
+        (&["--seconds", "0"], "--seconds must be at least 1"),
+    ] {
+        let output = ticketd(dir.path())
+            .arg("bench")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stderr.contains(reason), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
+
 #[test]
 fn bench_runs_every_scenario_on_a_tiny_dataset() {
     bench_tiny(&[], false);
