@@ -631,8 +631,22 @@ impl Engine {
         ttl: Option<Duration>,
         now: DateTime<Utc>,
     ) -> Result<String, DomainError> {
+        let expires_at = match ttl {
+            None => None,
+            Some(ttl) => Some(
+                now.checked_add_signed(ttl)
+                    .filter(|_| ttl > Duration::zero())
+                    .ok_or_else(|| {
+                        DomainError::invalid(
+                            "ttl",
+                            "invalid",
+                            "a token's lifetime must be positive and end within chrono's calendar",
+                        )
+                    })?,
+            ),
+        };
         let token = self.random_hex(20);
-        self.install_token(user, &token, kind, ttl.map(|ttl| now + ttl), now)
+        self.install_token(user, &token, kind, expires_at, now)
             .await?;
         Ok(token)
     }

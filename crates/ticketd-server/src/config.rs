@@ -16,6 +16,11 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// The longest lifetime or clock skew a setting may give, 100 years: a century covers any use,
+/// and a number of seconds beyond chrono's range (about 292 million years) cannot even be made
+/// into a duration.
+pub const MAX_DURATION_SECS: i64 = 3_155_760_000;
+
 /// The resolved configuration.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -124,10 +129,12 @@ json_max_depth = 64
 # Largest page size of list endpoints.
 max_page_size = 1000
 
-# How far the Date header of a signed request may be from the server clock, in seconds.
+# How far the Date header of a signed request may be from the server clock, in seconds
+# (0 to 3155760000, 100 years).
 signature_max_skew_secs = 900
 
-# Lifetime of login sessions (Bearer tokens from password login), in seconds.
+# Lifetime of login sessions (Bearer tokens from password login), in seconds (1 to 3155760000,
+# 100 years).
 session_ttl_secs = 86400
 
 # Requests per minute per authenticated user, and password login attempts per minute per account
@@ -269,8 +276,13 @@ impl Config {
         if self.body_limit_bytes == 0 || self.json_max_depth == 0 || self.max_page_size == 0 {
             bail!("body_limit_bytes, json_max_depth and max_page_size must be positive");
         }
-        if self.signature_max_skew_secs < 0 || self.session_ttl_secs <= 0 {
-            bail!("signature_max_skew_secs must be >= 0 and session_ttl_secs > 0");
+        if !(0..=MAX_DURATION_SECS).contains(&self.signature_max_skew_secs)
+            || !(1..=MAX_DURATION_SECS).contains(&self.session_ttl_secs)
+        {
+            bail!(
+                "signature_max_skew_secs must be 0 to {MAX_DURATION_SECS} and session_ttl_secs 1 \
+                 to {MAX_DURATION_SECS} (100 years)"
+            );
         }
         if self.request_timeout_secs == 0 || self.idle_timeout_secs == 0 {
             bail!("request_timeout_secs and idle_timeout_secs must be positive");
@@ -356,6 +368,27 @@ mod tests {
             &Overrides::default(),
         );
         assert!(bad_int.unwrap_err().to_string().contains("integer"));
+        for (name, value) in [
+            ("TICKETD_SESSION_TTL_SECS", "9223372036854775807"),
+            ("TICKETD_SESSION_TTL_SECS", "3155760001"),
+            ("TICKETD_SESSION_TTL_SECS", "0"),
+            ("TICKETD_SIGNATURE_MAX_SKEW_SECS", "9223372036854775807"),
+            ("TICKETD_SIGNATURE_MAX_SKEW_SECS", "-1"),
+        ] {
+            let out_of_range = Config::load(None, &env(&[(name, value)]), &Overrides::default());
+            let message = out_of_range.unwrap_err().to_string();
+            assert!(message.contains("(100 years)"), "{name}={value}: {message}");
+        }
+        let (longest, _) = Config::load(
+            None,
+            &env(&[
+                ("TICKETD_SESSION_TTL_SECS", "3155760000"),
+                ("TICKETD_SIGNATURE_MAX_SKEW_SECS", "3155760000"),
+            ]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(longest.session_ttl_secs, MAX_DURATION_SECS);
         let (config, _) = Config::load(
             None,
             &env(&[("TICKETD_ADMIN_TOKEN", "very-secret")]),

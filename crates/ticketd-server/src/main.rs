@@ -107,8 +107,8 @@ enum TokenCommand {
         /// The user.
         #[arg(long)]
         username: String,
-        /// Lifetime in hours (default: no expiry).
-        #[arg(long)]
+        /// Lifetime in hours, 1 to 876600 (100 years); default: no expiry.
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=876_600))]
         ttl_hours: Option<i64>,
     },
 }

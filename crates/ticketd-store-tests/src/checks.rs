@@ -175,6 +175,17 @@ pub async fn tokens_expire_and_can_be_revoked(store: Arc<dyn Store>) {
         w.engine.authenticate_token(&token, at(301)).await,
         Err(DomainError::Unauthenticated)
     ));
+    for lifetime in [Duration::zero(), Duration::minutes(-5), Duration::MAX] {
+        assert!(
+            matches!(
+                w.engine
+                    .issue_token(w.alice.id(), TokenKind::Api, Some(lifetime), t0())
+                    .await,
+                Err(DomainError::Validation(ref fields)) if fields[0].field == "ttl"
+            ),
+            "{lifetime}"
+        );
+    }
     let api = w
         .engine
         .issue_token(w.alice.id(), TokenKind::Api, None, t0())

@@ -257,6 +257,27 @@ fn bench_tiny(extra: &[&str], database_cpu: bool) {
     );
 }
 
+/// A token lifetime beyond a century, or not positive, is refused before it is made into a
+/// duration (a lifetime of 99,999,999,999 hours panicked).
+#[test]
+fn token_create_refuses_a_lifetime_out_of_range() {
+    let dir = tempfile::tempdir().unwrap();
+    for hours in ["0", "-3", "876601", "99999999999"] {
+        let output = ticketd(dir.path())
+            .args(["token", "create", "--username", "bob"])
+            .arg(format!("--ttl-hours={hours}"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{hours}");
+        assert!(
+            stderr.contains("--ttl-hours") && stderr.contains("1..=876600"),
+            "{hours}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{hours}: {stderr}");
+    }
+}
+
 /// Options that would measure nothing, or something else than asked, fail before any preload.
 #[test]
 fn bench_refuses_an_unknown_scenario_and_an_empty_dataset_for_detail() {
