@@ -21,6 +21,11 @@ impl std::fmt::Debug for Secret {
 /// into a duration.
 pub const MAX_DURATION_SECS: i64 = 3_155_760_000;
 
+/// The most SQLite reader connections a process opens: reads are short and the cores few, and
+/// each connection holds file handles and a page cache (a number near `usize::MAX` kept the
+/// server opening connections at start until the handles ran out).
+pub const MAX_SQLITE_READERS: usize = 256;
+
 /// The resolved configuration.
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -115,10 +120,11 @@ time_zone = "UTC"
 # SQLite durability: "full" (a commit survives power loss) or "normal" (survives a crash).
 durability = "full"
 
-# SQLite reader connections (writes go through one group-committing writer).
+# SQLite reader connections (writes go through one group-committing writer), at most 256.
 sqlite_readers = 4
 
-# PostgreSQL connections per process, and how long a request waits for one (milliseconds).
+# PostgreSQL connections per process, and how long a request waits for one (milliseconds, at
+# most 100 years).
 database_pool_size = 16
 database_acquire_timeout_ms = 3000
 
@@ -144,7 +150,8 @@ rate_limit_per_minute = 4096
 login_rate_limit_per_minute = 60
 
 # Seconds a request may take, reading its body included, before it is answered 503; seconds a
-# connection may take to send request headers or stay idle between requests before it is closed.
+# connection may take to send request headers or stay idle between requests before it is closed
+# (each 1 to 3155760000, 100 years).
 request_timeout_secs = 30
 idle_timeout_secs = 20
 
@@ -284,8 +291,23 @@ impl Config {
                  to {MAX_DURATION_SECS} (100 years)"
             );
         }
-        if self.request_timeout_secs == 0 || self.idle_timeout_secs == 0 {
-            bail!("request_timeout_secs and idle_timeout_secs must be positive");
+        let longest = MAX_DURATION_SECS.unsigned_abs();
+        if !(1..=longest).contains(&self.request_timeout_secs)
+            || !(1..=longest).contains(&self.idle_timeout_secs)
+        {
+            bail!("request_timeout_secs and idle_timeout_secs must be 1 to {longest} (100 years)");
+        }
+        if self.database_acquire_timeout_ms > longest * 1000 {
+            bail!(
+                "database_acquire_timeout_ms must be at most {} (100 years)",
+                longest * 1000
+            );
+        }
+        if self.sqlite_readers > MAX_SQLITE_READERS {
+            bail!(
+                "sqlite_readers must be at most {MAX_SQLITE_READERS}: each is a connection opened at \
+                 start, with a file handle and a page cache of its own"
+            );
         }
         if self.header_limit_bytes < 1024 {
             bail!("header_limit_bytes must be at least 1024");
@@ -389,6 +411,24 @@ mod tests {
         )
         .unwrap();
         assert_eq!(longest.session_ttl_secs, MAX_DURATION_SECS);
+        for (name, value, reason) in [
+            (
+                "TICKETD_IDLE_TIMEOUT_SECS",
+                "9223372036854775807",
+                "(100 years)",
+            ),
+            ("TICKETD_REQUEST_TIMEOUT_SECS", "0", "(100 years)"),
+            (
+                "TICKETD_DATABASE_ACQUIRE_TIMEOUT_MS",
+                "3155760000001",
+                "(100 years)",
+            ),
+            ("TICKETD_SQLITE_READERS", "257", "at most 256"),
+        ] {
+            let out_of_range = Config::load(None, &env(&[(name, value)]), &Overrides::default());
+            let message = out_of_range.unwrap_err().to_string();
+            assert!(message.contains(reason), "{name}={value}: {message}");
+        }
         let (config, _) = Config::load(
             None,
             &env(&[("TICKETD_ADMIN_TOKEN", "very-secret")]),
