@@ -319,7 +319,14 @@ async fn create_user(cli: &Cli, args: &UserCreate) -> anyhow::Result<()> {
             Some(id) => engine.store().get_org(id).await?,
             None => engine.store().find_org_by_name(name).await?,
         }
-        .with_context(|| format!("no organization {name:?}"))?;
+        .with_context(|| match name.rsplit_once(':') {
+            // Names may hold a colon, so an unknown suffix is read as part of the name.
+            Some((org, suffix)) => format!(
+                "no organization {name:?} (only `:admin` may follow an organization, as in \
+                 \"{org}:admin\"; `{suffix}` is not it)"
+            ),
+            None => format!("no organization {name:?}"),
+        })?;
         orgs.push((
             org.id,
             if role_name == "admin" {

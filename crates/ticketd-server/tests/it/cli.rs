@@ -257,6 +257,46 @@ fn bench_tiny(extra: &[&str], database_cpu: bool) {
     );
 }
 
+/// An organization with a suffix other than `:admin` is refused with the suffix named.
+#[test]
+fn user_create_names_the_wrong_suffix_of_an_organization() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = ticketd(dir.path())
+        .args([
+            "user",
+            "create",
+            "--username",
+            "zed",
+            "--org",
+            "Default:owner",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("no organization \"Default:owner\"")
+            && stderr.contains("as in \"Default:admin\"; `owner` is not it"),
+        "{stderr}"
+    );
+    let admin = ticketd(dir.path())
+        .args([
+            "user",
+            "create",
+            "--username",
+            "zed",
+            "--org",
+            "Default:admin",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        admin.status.success(),
+        "{}",
+        String::from_utf8_lossy(&admin.stderr)
+    );
+}
+
 /// A token lifetime beyond a century, or not positive, is refused before it is made into a
 /// duration (a lifetime of 99,999,999,999 hours panicked).
 #[test]
