@@ -329,6 +329,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "identity_notify",
         include_str!("../migrations/0013_identity_notify.sql"),
     ),
+    (
+        14,
+        "row_triggers",
+        include_str!("../migrations/0014_row_triggers.sql"),
+    ),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).

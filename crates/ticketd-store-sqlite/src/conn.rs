@@ -5,8 +5,8 @@
 //! caller. A failing job fails alone, so batching changes neither atomicity nor the per-ticket
 //! version checks: a job that may run only once runs in a savepoint of its own, and a batch of
 //! jobs that may run again (ticket writes) runs without savepoints and, if one fails, is rolled
-//! back and run again with one savepoint each. A batch with any job other than inserting new
-//! tickets also increases `change_counter` before it commits.
+//! back and run again with one savepoint each. A batch in which a job other than inserting new
+//! tickets changed rows also increases `change_counter` before it commits.
 //! A third thread copies the write-ahead log back into the database file (checkpoints), so the
 //! writer does not. With full durability a fourth makes the log durable: the writer commits
 //! without waiting for the disk (`synchronous=NORMAL`) and goes on to its next batch while the
@@ -123,6 +123,29 @@ enum WriteScope {
 struct Job {
     run: Box<dyn WriteJob>,
     scope: WriteScope,
+    /// Whether its last run succeeded and changed rows: a refused write (a user to delete that
+    /// does not exist) changes nothing, and its commit moves no counter.
+    changed: bool,
+}
+
+impl Job {
+    fn new(run: Box<dyn WriteJob>, scope: WriteScope) -> Self {
+        Self {
+            run,
+            scope,
+            changed: false,
+        }
+    }
+
+    /// Runs the job (see [`WriteJob::run`]) and notes whether it changed rows; answers whether
+    /// it succeeded.
+    fn execute(&mut self, conn: &Connection, own_savepoint: bool) -> bool {
+        // Rows changed by triggers count too; a run undone by its savepoint counts as none.
+        let before = conn.total_changes();
+        let succeeded = self.run.run(conn, own_savepoint);
+        self.changed = succeeded && conn.total_changes() != before;
+        succeeded
+    }
 }
 
 /// A queued write as the writer runs it.
@@ -463,6 +486,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "identity_notify",
         include_str!("../migrations/0013_identity_notify.sql"),
     ),
+    (
+        14,
+        "row_triggers",
+        include_str!("../migrations/0014_row_triggers.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.
@@ -645,7 +673,7 @@ impl Pool {
         scope: WriteScope,
         answer: oneshot::Receiver<Result<R, StoreError>>,
     ) -> Result<R, StoreError> {
-        let job = Job { run, scope };
+        let job = Job::new(run, scope);
         match tokio::time::timeout(self.acquire_timeout, self.writer.send(job)).await {
             Ok(Ok(())) => {}
             Ok(Err(_closed)) => return Err(StoreError::Unavailable("writer stopped".into())),
@@ -810,7 +838,9 @@ fn writer_loop(
                 None => Ok(()),
             })
             .and_then(|()| {
-                let count_change = batch.iter().any(|job| job.scope != WriteScope::NewTicket);
+                let count_change = batch
+                    .iter()
+                    .any(|job| job.changed && job.scope != WriteScope::NewTicket);
                 let counted = if count_change {
                     execute_cached(
                         &conn,
@@ -831,7 +861,10 @@ fn writer_loop(
             // Before anyone hears of the commit, so no reader can pair new data with an old epoch.
             Ok(()) => {
                 epochs.data.fetch_add(1, Ordering::Release);
-                if batch.iter().any(|job| job.scope == WriteScope::Anything) {
+                if batch
+                    .iter()
+                    .any(|job| job.changed && job.scope == WriteScope::Anything)
+                {
                     epochs.identity.fetch_add(1, Ordering::Release);
                 }
             }
@@ -1014,7 +1047,7 @@ fn fsync_of_log(path: &Path) -> Result<LogSync, StoreError> {
 /// ones run in savepoints of their own, so an earlier job that may not run again is kept.
 fn run_batch(conn: &Connection, batch: &mut [Job], from: usize) -> Result<(), String> {
     let repeatable = batch.iter().all(|job| job.run.may_run_again());
-    if repeatable && batch[from..].iter_mut().all(|job| job.run.run(conn, false)) {
+    if repeatable && batch[from..].iter_mut().all(|job| job.execute(conn, false)) {
         return Ok(());
     }
     let rerun_from = if repeatable {
@@ -1025,7 +1058,7 @@ fn run_batch(conn: &Connection, batch: &mut [Job], from: usize) -> Result<(), St
         from
     };
     for job in batch[rerun_from..].iter_mut() {
-        job.run.run(conn, true);
+        job.execute(conn, true);
     }
     Ok(())
 }
@@ -1325,6 +1358,63 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// A write that changes no row (a refused one, or a delete that finds nothing) moves neither
+    /// `change_counter` nor the identity version; one that changes a row moves both.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn only_writes_that_change_rows_move_the_counters() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, _) = Pool::open(&SqliteOptions::new(dir.path().join("counters.db"))).unwrap();
+        spawn_create_rows(&pool).await.unwrap().unwrap();
+        let counters = || async {
+            let changes = pool
+                .read(|conn| {
+                    conn.query_row("SELECT changes FROM change_counter", [], |r| {
+                        r.get::<_, i64>(0)
+                    })
+                    .map_err(db_err)
+                })
+                .await
+                .unwrap();
+            (changes, pool.identity_epoch())
+        };
+        let before = counters().await;
+        let refused = pool
+            .write(|conn| {
+                conn.execute("INSERT INTO rows (id) VALUES (1)", [])
+                    .map_err(db_err)?;
+                Err::<(), _>(StoreError::NotFound)
+            })
+            .await;
+        assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+        let found_nothing = pool
+            .write(|conn| {
+                conn.execute("DELETE FROM rows WHERE id = 7", [])
+                    .map_err(db_err)
+            })
+            .await;
+        assert_eq!(found_nothing.unwrap(), 0);
+        let untouched = pool
+            .write_tickets(|conn| {
+                conn.execute("UPDATE rows SET id = 9 WHERE id = 8", [])
+                    .map_err(db_err)
+            })
+            .await;
+        assert_eq!(untouched.unwrap(), 0);
+        assert_eq!(counters().await, before);
+        assert_eq!(rows_in(&pool).await, 0);
+        spawn_insert(&pool, 3, false).await.unwrap().unwrap();
+        let after = counters().await;
+        assert_eq!(after.0, before.0 + 1);
+        assert!(after.1 > before.1, "{after:?} {before:?}");
+        spawn_insert(&pool, 4, true).await.unwrap().unwrap();
+        let (changes, identity) = counters().await;
+        assert_eq!(changes, after.0 + 1);
+        assert_eq!(
+            identity, after.1,
+            "a ticket write leaves the identity version alone"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

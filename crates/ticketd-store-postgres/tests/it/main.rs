@@ -980,10 +980,20 @@ async fn a_token_revoked_by_one_process_moves_the_other_s_identity_version() {
     let before = settled_identity_version(&watcher).await;
     assert!(watcher.token_actor(digest).await.unwrap().is_some());
 
-    // Ticket writes change nothing a lookup reads, and notify nothing.
+    // Ticket writes change nothing a lookup reads, and notify nothing; nor do statements that
+    // change no row (migration 0014: the triggers were per statement before it), a revocation
+    // of a token nobody holds or the deletion of a user who does not exist.
+    let generation = || async {
+        first_column::<i64>(&database.url, "SELECT value FROM directory_generation").await
+    };
+    let generation_before = generation().await;
     w.open(&w.alice, "general", "unrelated", t0()).await;
+    let _ = other.delete_token([9u8; 32]).await;
+    let missing = ticketd_core::UserId(uuid::Uuid::from_u128(0x5eed));
+    let _ = other.delete_user(missing).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(watcher.local_identity_version(), before);
+    assert_eq!(generation().await, generation_before);
 
     other.delete_token(digest).await.unwrap();
     let after = eventually(
