@@ -4,27 +4,22 @@
 -- triggers they fire only for rows changed; a statement over many rows raises the generation
 -- once per row, in the transaction that already holds its row lock, and the notifications of
 -- one transaction are folded into one.
-DROP TRIGGER orgs_generation ON orgs;
-CREATE TRIGGER orgs_generation AFTER INSERT OR UPDATE OR DELETE ON orgs
-    FOR EACH ROW EXECUTE FUNCTION bump_directory_generation();
-DROP TRIGGER roles_generation ON roles;
-CREATE TRIGGER roles_generation AFTER INSERT OR UPDATE OR DELETE ON roles
-    FOR EACH ROW EXECUTE FUNCTION bump_directory_generation();
-DROP TRIGGER users_generation ON users;
-CREATE TRIGGER users_generation AFTER INSERT OR UPDATE OR DELETE ON users
-    FOR EACH ROW EXECUTE FUNCTION bump_directory_generation();
-DROP TRIGGER org_members_generation ON org_members;
-CREATE TRIGGER org_members_generation AFTER INSERT OR UPDATE OR DELETE ON org_members
-    FOR EACH ROW EXECUTE FUNCTION bump_directory_generation();
-DROP TRIGGER flows_generation ON flows;
-CREATE TRIGGER flows_generation AFTER INSERT OR UPDATE OR DELETE ON flows
-    FOR EACH ROW EXECUTE FUNCTION bump_directory_generation();
-DROP TRIGGER assets_generation ON assets;
-CREATE TRIGGER assets_generation AFTER INSERT OR UPDATE OR DELETE ON assets
-    FOR EACH ROW EXECUTE FUNCTION bump_directory_generation();
-DROP TRIGGER nodes_generation ON nodes;
-CREATE TRIGGER nodes_generation AFTER INSERT OR UPDATE OR DELETE ON nodes
-    FOR EACH ROW EXECUTE FUNCTION bump_directory_generation();
+DO $$
+DECLARE
+    directory_table text;
+BEGIN
+    FOREACH directory_table IN ARRAY
+        ARRAY['orgs', 'roles', 'users', 'org_members', 'flows', 'assets', 'nodes']
+    LOOP
+        EXECUTE format('DROP TRIGGER %I ON %I', directory_table || '_generation', directory_table);
+        EXECUTE format(
+            'CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %I '
+            'FOR EACH ROW EXECUTE FUNCTION bump_directory_generation()',
+            directory_table || '_generation',
+            directory_table
+        );
+    END LOOP;
+END $$;
 
 DROP TRIGGER api_tokens_identity ON api_tokens;
 CREATE TRIGGER api_tokens_identity AFTER UPDATE OR DELETE ON api_tokens

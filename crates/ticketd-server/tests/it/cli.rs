@@ -23,6 +23,15 @@ fn run_ok(command: &mut Command) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
+/// Runs a command that must fail with a message, not a panic; answers its standard error.
+fn run_refused(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(!output.status.success(), "{command:?} succeeded");
+    assert!(!stderr.contains("panicked"), "{command:?}: {stderr}");
+    stderr
+}
+
 #[test]
 fn every_command_has_help() {
     let dir = tempfile::tempdir().unwrap();
@@ -261,40 +270,18 @@ fn bench_tiny(extra: &[&str], database_cpu: bool) {
 #[test]
 fn user_create_names_the_wrong_suffix_of_an_organization() {
     let dir = tempfile::tempdir().unwrap();
-    let output = ticketd(dir.path())
-        .args([
-            "user",
-            "create",
-            "--username",
-            "zed",
-            "--org",
-            "Default:owner",
-        ])
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
+    let create_zed = |org: &str| {
+        let mut command = ticketd(dir.path());
+        command.args(["user", "create", "--username", "zed", "--org", org]);
+        command
+    };
+    let stderr = run_refused(&mut create_zed("Default:owner"));
     assert!(
         stderr.contains("no organization \"Default:owner\"")
             && stderr.contains("as in \"Default:admin\"; `owner` is not it"),
         "{stderr}"
     );
-    let admin = ticketd(dir.path())
-        .args([
-            "user",
-            "create",
-            "--username",
-            "zed",
-            "--org",
-            "Default:admin",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        admin.status.success(),
-        "{}",
-        String::from_utf8_lossy(&admin.stderr)
-    );
+    run_ok(&mut create_zed("Default:admin"));
 }
 
 /// A token lifetime beyond a century, or not positive, is refused before it is made into a
@@ -303,18 +290,15 @@ fn user_create_names_the_wrong_suffix_of_an_organization() {
 fn token_create_refuses_a_lifetime_out_of_range() {
     let dir = tempfile::tempdir().unwrap();
     for hours in ["0", "-3", "876601", "99999999999"] {
-        let output = ticketd(dir.path())
-            .args(["token", "create", "--username", "bob"])
-            .arg(format!("--ttl-hours={hours}"))
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{hours}");
+        let stderr = run_refused(
+            ticketd(dir.path())
+                .args(["token", "create", "--username", "bob"])
+                .arg(format!("--ttl-hours={hours}")),
+        );
         assert!(
             stderr.contains("--ttl-hours") && stderr.contains("1..=876600"),
             "{hours}: {stderr}"
         );
-        assert!(!stderr.contains("panicked"), "{hours}: {stderr}");
     }
 }
 
@@ -334,15 +318,8 @@ fn bench_refuses_an_unknown_scenario_and_an_empty_dataset_for_detail() {
         (&["--connections", "0"], "--connections must be at least 1"),
         (&["--seconds", "0"], "--seconds must be at least 1"),
     ] {
-        let output = ticketd(dir.path())
-            .arg("bench")
-            .args(args)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(!output.status.success(), "{args:?}");
+        let stderr = run_refused(ticketd(dir.path()).arg("bench").args(args));
         assert!(stderr.contains(reason), "{args:?}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
 
