@@ -120,7 +120,7 @@ time_zone = "UTC"
 # SQLite durability: "full" (a commit survives power loss) or "normal" (survives a crash).
 durability = "full"
 
-# SQLite reader connections (writes go through one group-committing writer), at most 256.
+# SQLite reader connections (writes go through one group-committing writer), 1 to 256.
 sqlite_readers = 4
 
 # PostgreSQL connections per process, and how long a request waits for one (milliseconds, at
@@ -303,11 +303,14 @@ impl Config {
                 longest * 1000
             );
         }
-        if self.sqlite_readers > MAX_SQLITE_READERS {
+        if !(1..=MAX_SQLITE_READERS).contains(&self.sqlite_readers) {
             bail!(
-                "sqlite_readers must be at most {MAX_SQLITE_READERS}: each is a connection opened at \
+                "sqlite_readers must be 1 to {MAX_SQLITE_READERS}: each is a connection opened at \
                  start, with a file handle and a page cache of its own"
             );
+        }
+        if self.database_pool_size == 0 {
+            bail!("database_pool_size must be at least 1");
         }
         if self.header_limit_bytes < 1024 {
             bail!("header_limit_bytes must be at least 1024");
@@ -423,7 +426,9 @@ mod tests {
                 "3155760000001",
                 "(100 years)",
             ),
-            ("TICKETD_SQLITE_READERS", "257", "at most 256"),
+            ("TICKETD_SQLITE_READERS", "257", "1 to 256"),
+            ("TICKETD_SQLITE_READERS", "0", "1 to 256"),
+            ("TICKETD_DATABASE_POOL_SIZE", "0", "at least 1"),
         ] {
             let out_of_range = Config::load(None, &env(&[(name, value)]), &Overrides::default());
             let message = out_of_range.unwrap_err().to_string();

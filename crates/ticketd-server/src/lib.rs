@@ -73,7 +73,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usiz
     let url = config.database_url.trim();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let mut options = PostgresOptions::new(url);
-        options.pool_size = config.database_pool_size.max(1);
+        options.pool_size = config.database_pool_size;
         options.acquire_timeout =
             std::time::Duration::from_millis(config.database_acquire_timeout_ms);
         let (store, migrated) = PostgresStore::connect(&options)
@@ -90,7 +90,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usiz
     let path = ticketd_store_sqlite::path_from_url(url)
         .with_context(|| format!("database_url {url:?} names no file"))?;
     let mut options = SqliteOptions::new(path.clone());
-    options.readers = config.sqlite_readers.max(1);
+    options.readers = config.sqlite_readers;
     options.acquire_timeout = std::time::Duration::from_millis(config.database_acquire_timeout_ms);
     options.durability = if config.durability == "normal" {
         Durability::Normal
