@@ -419,8 +419,8 @@ const ADMIN_OPERATIONS: &[Operation] = &[
         "users",
         "Remove a user from the current organization",
         None,
-        200,
-        "Object",
+        204,
+        "Empty",
     ),
     op(
         "get",
@@ -884,17 +884,26 @@ fn schemas() -> Value {
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
     for operation in operations() {
+        // A 204 answer has no body, so it documents no media type.
+        let success = if operation.status == 204 {
+            json!({"description": "success, no content"})
+        } else {
+            json!({
+                "description": "success",
+                "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", operation.response)}}}
+            })
+        };
         let mut entry = json!({
             "tags": [operation.tag],
             "summary": operation.summary,
             "security": [{"token": []}, {"signature": []}],
             "responses": {
-                operation.status.to_string(): {
-                    "description": "success",
-                    "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{}", operation.response)}}}
-                },
-                "400": {"description": "invalid input", "content": {"application/json": {"schema": {"oneOf": [
-                    {"$ref": "#/components/schemas/FieldErrors"}, {"$ref": "#/components/schemas/Error"}]}}}},
+                operation.status.to_string(): success,
+                // A body of field errors may also read as an error with a `detail`: not `oneOf`. A
+                // list body (bulk flow updates) is answered one object of field errors per item.
+                "400": {"description": "invalid input", "content": {"application/json": {"schema": {"anyOf": [
+                    {"$ref": "#/components/schemas/FieldErrors"}, {"$ref": "#/components/schemas/Error"},
+                    {"type": "array", "items": {"$ref": "#/components/schemas/FieldErrors"}}]}}}},
                 "401": {"description": "not authenticated", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                 "403": {"description": "not allowed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                 "404": {"description": "not found", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
