@@ -49,24 +49,23 @@ pub(crate) fn router() -> Router<AppState> {
     let mut router = Router::new()
         .route(
             &format!("{base}/tickets/"),
-            get(list_tickets)
-                .post(not_allowed)
-                .put(not_allowed)
-                .patch(not_allowed)
-                .delete(not_allowed),
+            get(list_tickets).fallback(not_allowed),
         )
-        .route(&format!("{base}/tickets/open/"), post(not_allowed))
-        .route(&format!("{base}/tickets/bulk/"), put(not_allowed))
+        .route(
+            &format!("{base}/tickets/open/"),
+            MethodRouter::new().fallback(not_allowed),
+        )
+        .route(
+            &format!("{base}/tickets/bulk/"),
+            MethodRouter::new().fallback(not_allowed),
+        )
         .route(
             &format!("{base}/tickets/{{id}}/"),
-            get(ticket_detail)
-                .put(not_allowed)
-                .patch(not_allowed)
-                .delete(not_allowed),
+            get(ticket_detail).fallback(not_allowed),
         )
         .route(
             &format!("{base}/tickets/{{id}}/approve/"),
-            put(not_allowed).patch(not_allowed),
+            MethodRouter::new().fallback(not_allowed),
         )
         .route(&format!("{base}/tickets/{{id}}/reject/"), put(reject))
         .route(&format!("{base}/tickets/{{id}}/close/"), put(close))
@@ -104,7 +103,7 @@ pub(crate) fn router() -> Router<AppState> {
         router = router
             .route(
                 &format!("{base}/{prefix}/"),
-                with_kind(get(list_typed).post(not_allowed), kind),
+                with_kind(get(list_typed).fallback(not_allowed), kind),
             )
             .route(
                 &format!("{base}/{prefix}/open/"),
@@ -116,13 +115,7 @@ pub(crate) fn router() -> Router<AppState> {
             )
             .route(
                 &format!("{base}/{prefix}/{{id}}/"),
-                with_kind(
-                    get(typed_detail)
-                        .put(not_allowed)
-                        .patch(not_allowed)
-                        .delete(not_allowed),
-                    kind,
-                ),
+                with_kind(get(typed_detail).fallback(not_allowed), kind),
             )
             .route(
                 &format!("{base}/{prefix}/{{id}}/approve/"),
@@ -140,7 +133,8 @@ pub(crate) fn router() -> Router<AppState> {
     router
 }
 
-/// DRF's answer for methods a route does not support.
+/// DRF's answer for methods a route does not support: the routes' fallback, so the 405's `Allow`
+/// header (which axum adds to a fallback's answer) lists only the methods that work.
 async fn not_allowed(parts: Parts) -> ApiError {
     let action = match parts.method.as_str() {
         "POST" => "create",
