@@ -25,6 +25,34 @@ use uuid::Uuid;
 /// How many times a transition is re-decided after losing an optimistic-concurrency race.
 const MAX_ATTEMPTS: usize = 16;
 
+/// A user's name as stored (trimmed), or why it cannot name an account.
+fn checked_username(username: &str) -> Result<String, DomainError> {
+    let username = username.trim();
+    if crate::identity::valid_username(username) {
+        Ok(username.to_owned())
+    } else {
+        Err(DomainError::invalid(
+            "username",
+            "invalid",
+            "username must be 1 to 128 characters without spaces",
+        ))
+    }
+}
+
+/// A user's e-mail address as stored (trimmed; empty when there is none), or why it is refused.
+fn checked_email(email: &str) -> Result<String, DomainError> {
+    let email = email.trim();
+    if email.is_empty() || crate::identity::valid_email(email) {
+        Ok(email.to_owned())
+    } else {
+        Err(DomainError::invalid(
+            "email",
+            "invalid",
+            "Enter a valid email address.",
+        ))
+    }
+}
+
 /// A source of random bytes (the OS in production, a seeded counter in tests).
 pub trait Entropy: Send + Sync + std::fmt::Debug {
     /// Fills `buf` with random bytes.
@@ -458,19 +486,8 @@ impl Engine {
                 action: "create user".into(),
             });
         }
-        let username = input.username.trim().to_owned();
-        let valid_username = !username.is_empty()
-            && username.chars().count() <= 128
-            && !username
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control());
-        if !valid_username {
-            return Err(DomainError::invalid(
-                "username",
-                "invalid",
-                "username must be 1 to 128 characters without spaces",
-            ));
-        }
+        let username = checked_username(&input.username)?;
+        let email = checked_email(&input.email)?;
         if self.store.find_user_by_username(&username).await?.is_some() {
             return Err(DomainError::Conflict(format!(
                 "user {username:?} already exists"
@@ -495,7 +512,7 @@ impl Engine {
                 input.name.trim().into()
             },
             username,
-            email: input.email.trim().into(),
+            email,
             system_role: input.system_role,
             is_active: true,
             created_at: now,
@@ -798,16 +815,21 @@ impl Engine {
                 "you cannot deactivate yourself",
             ));
         }
-        let username = user.username.trim();
-        if username.is_empty() || username.chars().any(char::is_whitespace) {
-            return Err(DomainError::invalid(
-                "username",
-                "invalid",
-                "username must be non-empty without spaces",
-            ));
-        }
+        // Only what changes is checked: a name or address stored before a rule tightened still
+        // lets the rest of the user be edited.
+        let username = if user.username.trim() == stored.username {
+            stored.username.clone()
+        } else {
+            checked_username(&user.username)?
+        };
+        let email = if user.email.trim() == stored.email {
+            stored.email.clone()
+        } else {
+            checked_email(&user.email)?
+        };
         let updated = User {
-            username: username.into(),
+            username,
+            email,
             created_at: stored.created_at,
             updated_at: now,
             ..user

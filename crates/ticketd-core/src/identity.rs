@@ -24,6 +24,32 @@ pub const ROLE_ORG_AUDITOR: RoleId = RoleId(builtin_uuid(6));
 /// Built-in role: organization member.
 pub const ROLE_ORG_USER: RoleId = RoleId(builtin_uuid(7));
 
+/// Whether `username` may name an account: 1 to 128 characters, none of them spaces or control
+/// characters (so it travels in any dialect's login form and header).
+pub fn valid_username(username: &str) -> bool {
+    !username.is_empty()
+        && username.chars().count() <= 128
+        && !username
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+}
+
+/// Django's e-mail check in short (JumpServer's model field): something, `@`, and a domain with
+/// a dot (or `localhost`).
+pub fn valid_email(email: &str) -> bool {
+    match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && (domain.contains('.') || domain == "localhost")
+                && !email.chars().any(char::is_whitespace)
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        }
+        None => false,
+    }
+}
+
 /// An organization.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Org {
@@ -285,4 +311,29 @@ pub struct AccessKey {
     pub is_active: bool,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_checked_like_django_in_short() {
+        assert!(valid_email("alice@example.com"));
+        assert!(valid_email("root@localhost"));
+        assert!(!valid_email("alice"));
+        assert!(!valid_email("alice@"));
+        assert!(!valid_email("a b@example.com"));
+        assert!(!valid_email("alice@example."));
+    }
+
+    #[test]
+    fn usernames_are_1_to_128_characters_without_spaces_or_controls() {
+        assert!(valid_username("alice"));
+        assert!(valid_username(&"é".repeat(128)));
+        assert!(!valid_username(""));
+        assert!(!valid_username(&"a".repeat(129)));
+        assert!(!valid_username("a b"));
+        assert!(!valid_username("a\u{7}b"));
+    }
 }

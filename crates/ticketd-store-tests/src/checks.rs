@@ -2021,6 +2021,34 @@ pub async fn users_can_be_updated_and_deleted(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(updated.name, "Caroline");
+    // A changed name or address is checked as on creation; one stored before the rule (written
+    // here through the store, as an older version could) does not block other edits.
+    for (field, username, email) in [
+        ("email", "carol", "not-an-address"),
+        ("username", "carol with spaces", ""),
+    ] {
+        let mut bad = updated.clone();
+        bad.username = username.into();
+        bad.email = email.into();
+        let refused = w.engine.update_user(&w.admin, bad, at(1)).await;
+        assert!(
+            matches!(&refused, Err(DomainError::Validation(f)) if f[0].field == field),
+            "{refused:?}"
+        );
+    }
+    let mut stored_before = updated.clone();
+    stored_before.email = "carol at example".into();
+    store.update_user(stored_before.clone()).await.unwrap();
+    stored_before.name = "Carol again".into();
+    let edited = w
+        .engine
+        .update_user(&w.carol, stored_before, at(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        (edited.name.as_str(), edited.email.as_str()),
+        ("Carol again", "carol at example")
+    );
     let mut promoted = renamed.clone();
     promoted.system_role = ticketd_core::identity::SystemRole::Admin;
     assert!(matches!(

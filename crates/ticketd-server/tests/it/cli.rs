@@ -266,9 +266,10 @@ fn bench_tiny(extra: &[&str], database_cpu: bool) {
     );
 }
 
-/// An organization with a suffix other than `:admin` is refused with the suffix named.
+/// An organization with a suffix other than `:admin` is refused with the suffix named, and an
+/// e-mail address that is not one is refused as the JumpServer API refuses it.
 #[test]
-fn user_create_names_the_wrong_suffix_of_an_organization() {
+fn user_create_refuses_a_wrong_organization_suffix_and_a_bad_email() {
     let dir = tempfile::tempdir().unwrap();
     let create_zed = |org: &str| {
         let mut command = ticketd(dir.path());
@@ -282,6 +283,18 @@ fn user_create_names_the_wrong_suffix_of_an_organization() {
         "{stderr}"
     );
     run_ok(&mut create_zed("Default:admin"));
+    let stderr = run_refused(ticketd(dir.path()).args([
+        "user",
+        "create",
+        "--username",
+        "ann",
+        "--email",
+        "not-an-address",
+    ]));
+    assert!(
+        stderr.contains("email: Enter a valid email address."),
+        "{stderr}"
+    );
 }
 
 /// A token lifetime beyond a century, or not positive, is refused before it is made into a
