@@ -25,32 +25,36 @@ use uuid::Uuid;
 /// How many times a transition is re-decided after losing an optimistic-concurrency race.
 const MAX_ATTEMPTS: usize = 16;
 
-/// A user's name as stored (trimmed), or why it cannot name an account.
-fn checked_username(username: &str) -> Result<String, DomainError> {
-    let username = username.trim();
-    if crate::identity::valid_username(username) {
-        Ok(username.to_owned())
+/// `value` trimmed, as stored, if `accept` takes it; else a validation error on `field`.
+fn checked(
+    value: &str,
+    accept: impl Fn(&str) -> bool,
+    field: &str,
+    message: &str,
+) -> Result<String, DomainError> {
+    let value = value.trim();
+    if accept(value) {
+        Ok(value.to_owned())
     } else {
-        Err(DomainError::invalid(
-            "username",
-            "invalid",
-            "username must be 1 to 128 characters without spaces",
-        ))
+        Err(DomainError::invalid(field, "invalid", message))
     }
 }
 
-/// A user's e-mail address as stored (trimmed; empty when there is none), or why it is refused.
+/// A user's name as stored, or why it cannot name an account.
+fn checked_username(username: &str) -> Result<String, DomainError> {
+    let message = "username must be 1 to 128 characters without spaces";
+    checked(
+        username,
+        crate::identity::valid_username,
+        "username",
+        message,
+    )
+}
+
+/// A user's e-mail address as stored (empty when there is none), or why it is refused.
 fn checked_email(email: &str) -> Result<String, DomainError> {
-    let email = email.trim();
-    if email.is_empty() || crate::identity::valid_email(email) {
-        Ok(email.to_owned())
-    } else {
-        Err(DomainError::invalid(
-            "email",
-            "invalid",
-            "Enter a valid email address.",
-        ))
-    }
+    let accept = |email: &str| email.is_empty() || crate::identity::valid_email(email);
+    checked(email, accept, "email", "Enter a valid email address.")
 }
 
 /// A source of random bytes (the OS in production, a seeded counter in tests).
