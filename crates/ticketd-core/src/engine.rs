@@ -25,6 +25,9 @@ use uuid::Uuid;
 /// How many times a transition is re-decided after losing an optimistic-concurrency race.
 const MAX_ATTEMPTS: usize = 16;
 
+/// The longest lifetime a token may be given, in days: 100 years.
+const MAX_TOKEN_DAYS: i64 = 36_525;
+
 /// `value` trimmed, as stored, if `accept` takes it; else a validation error on `field`.
 fn checked(
     value: &str,
@@ -656,12 +659,12 @@ impl Engine {
             None => None,
             Some(ttl) => Some(
                 now.checked_add_signed(ttl)
-                    .filter(|_| ttl > Duration::zero())
+                    .filter(|_| ttl > Duration::zero() && ttl <= Duration::days(MAX_TOKEN_DAYS))
                     .ok_or_else(|| {
                         DomainError::invalid(
                             "ttl",
                             "invalid",
-                            "a token's lifetime must be positive and end within chrono's calendar",
+                            "a token's lifetime must be more than 0 and at most 100 years",
                         )
                     })?,
             ),

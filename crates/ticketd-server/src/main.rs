@@ -107,8 +107,8 @@ enum TokenCommand {
         /// The user.
         #[arg(long)]
         username: String,
-        /// Lifetime in hours, 1 to 876600 (100 years); default: no expiry.
-        #[arg(long, value_parser = clap::value_parser!(i64).range(1..=876_600))]
+        /// Lifetime in hours, at most 876600 (100 years); default: no expiry.
+        #[arg(long, allow_negative_numbers = true)]
         ttl_hours: Option<i64>,
     },
 }
@@ -229,7 +229,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             ttl_hours,
         }) => {
             let (engine, user) = engine_for_user(&cli, username).await?;
-            let ttl = ttl_hours.map(chrono::Duration::hours);
+            // Hours past chrono's range are longer than any lifetime the engine takes: it says so.
+            let ttl =
+                ttl_hours.map(|h| chrono::Duration::try_hours(h).unwrap_or(chrono::Duration::MAX));
             let token = engine
                 .issue_token(user, TokenKind::Api, ttl, ticketd_http::now())
                 .await?;
