@@ -6,8 +6,8 @@ use crate::credentials::{self, PasswordForm};
 use crate::error::{ConflictKind, DomainError, StoreError};
 use crate::flow::{Flow, Level, LevelMode};
 use crate::identity::{
-    AccessKey, DEFAULT_ORG, DirectoryEntry, Membership, NewUser, Org, ROLE_ORG_USER, ROOT_ORG,
-    Role, RoleScope, SystemRole, TokenKind, TokenRecord, User,
+    AccessKey, DEFAULT_ORG, DirectoryEntry, MAX_TOKEN_LIFETIME_SECS, Membership, NewUser, Org,
+    ROLE_ORG_USER, ROOT_ORG, Role, RoleScope, SystemRole, TokenKind, TokenRecord, User,
 };
 use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId, new_v7};
 use crate::machine::{self, Action, Ctx, OpenSpec, TicketEdit};
@@ -24,9 +24,6 @@ use uuid::Uuid;
 
 /// How many times a transition is re-decided after losing an optimistic-concurrency race.
 const MAX_ATTEMPTS: usize = 16;
-
-/// The longest lifetime a token may be given, in days: 100 years.
-const MAX_TOKEN_DAYS: i64 = 36_525;
 
 /// `value` trimmed, as stored, if `accept` takes it; else a validation error on `field`.
 fn checked(
@@ -659,7 +656,9 @@ impl Engine {
             None => None,
             Some(ttl) => Some(
                 now.checked_add_signed(ttl)
-                    .filter(|_| ttl > Duration::zero() && ttl <= Duration::days(MAX_TOKEN_DAYS))
+                    .filter(|_| {
+                        ttl > Duration::zero() && ttl <= Duration::seconds(MAX_TOKEN_LIFETIME_SECS)
+                    })
                     .ok_or_else(|| {
                         DomainError::invalid(
                             "ttl",

@@ -24,6 +24,9 @@ pub const ROLE_ORG_AUDITOR: RoleId = RoleId(builtin_uuid(6));
 /// Built-in role: organization member.
 pub const ROLE_ORG_USER: RoleId = RoleId(builtin_uuid(7));
 
+/// The longest lifetime a token may be given, in seconds: 100 years (of 365.25 days).
+pub const MAX_TOKEN_LIFETIME_SECS: i64 = 3_155_760_000;
+
 /// Whether `username` may name an account: 1 to 128 characters, none of them spaces or control
 /// characters (so it travels in any dialect's login form and header).
 pub fn valid_username(username: &str) -> bool {

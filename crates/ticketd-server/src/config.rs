@@ -16,10 +16,10 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// The longest lifetime or clock skew a setting may give, 100 years: a century covers any use,
-/// and a number of seconds beyond chrono's range (about 292 million years) cannot even be made
-/// into a duration.
-pub const MAX_DURATION_SECS: i64 = 3_155_760_000;
+/// The longest lifetime or clock skew a setting may give: the longest a token may live (100
+/// years), which sessions are; a century covers any other use too, and a number of seconds
+/// beyond chrono's range (about 292 million years) cannot even be made into a duration.
+pub const MAX_DURATION_SECS: i64 = ticketd_core::identity::MAX_TOKEN_LIFETIME_SECS;
 
 /// The most SQLite reader connections a process opens: reads are short and the cores few, and
 /// each connection holds file handles and a page cache (a number near `usize::MAX` kept the
