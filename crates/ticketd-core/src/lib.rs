@@ -17,6 +17,7 @@ pub mod flow;
 pub mod identity;
 pub mod ids;
 pub mod machine;
+pub mod migrations;
 pub mod parsed_tickets;
 pub mod payload;
 mod positions;

@@ -6,6 +6,7 @@ use deadpool_postgres::{
 use std::fmt;
 use std::time::Duration;
 use ticketd_core::StoreError;
+use ticketd_core::migrations::{Migration, migrations_to_apply};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
@@ -275,7 +276,7 @@ impl Db {
 }
 
 /// The migrations, named like the SQLite backend's.
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+const MIGRATIONS: &[Migration] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "catalog", include_str!("../migrations/0002_catalog.sql")),
     (
@@ -355,19 +356,16 @@ pub(crate) async fn migrate(client: &mut Object) -> Result<usize, StoreError> {
     )
     .await
     .map_err(db_err)?;
-    let done: Vec<i64> = tx
-        .query("SELECT version FROM schema_migrations", &[])
+    let recorded: Vec<(i64, String)> = tx
+        .query("SELECT version, name FROM schema_migrations", &[])
         .await
         .map_err(db_err)?
         .iter()
-        .map(|row| row.try_get(0))
-        .collect::<Result<_, _>>()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, tokio_postgres::Error>>()
         .map_err(db_err)?;
     let mut applied = 0;
-    for (version, name, sql) in MIGRATIONS {
-        if done.contains(version) {
-            continue;
-        }
+    for (version, name, sql) in migrations_to_apply(MIGRATIONS, &recorded)? {
         tx.batch_execute(sql).await.map_err(db_err)?;
         tx.execute(
             "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use ticketd_core::StoreError;
+use ticketd_core::migrations::{Migration, migrations_to_apply};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, oneshot};
 
 /// The most jobs committed in one transaction.
@@ -432,7 +433,7 @@ fn open_connection(options: &SqliteOptions, read_only: bool) -> Result<Connectio
     Ok(conn)
 }
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[
+const MIGRATIONS: &[Migration] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "catalog", include_str!("../migrations/0002_catalog.sql")),
     (
@@ -500,8 +501,16 @@ pub(crate) fn migrate(conn: &Connection) -> Result<usize, StoreError> {
          applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
     )
     .map_err(db_err)?;
+    let recorded = conn
+        .prepare("SELECT version, name FROM schema_migrations")
+        .and_then(|mut statement| {
+            statement
+                .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect::<Result<Vec<(i64, String)>, _>>()
+        })
+        .map_err(db_err)?;
     let mut applied = 0;
-    for (version, name, sql) in MIGRATIONS {
+    for (version, name, sql) in migrations_to_apply(MIGRATIONS, &recorded)? {
         conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
         let done: bool = conn
             .query_row(

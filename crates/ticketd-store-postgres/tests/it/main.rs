@@ -205,6 +205,60 @@ async fn concurrent_connects_to_an_empty_database_migrate_once() {
     assert_eq!(usize::try_from(recorded).unwrap(), migration_count());
 }
 
+/// Why connecting to `url` failed, from the error's source.
+async fn connect_refusal(url: &str) -> String {
+    match PostgresStore::connect(&options(url)).await {
+        Err(StoreError::Other(source)) => source.to_string(),
+        Err(other) => panic!("expected a refusal with a reason, got {other}"),
+        Ok(_) => panic!("the store connected"),
+    }
+}
+
+#[tokio::test]
+async fn a_database_migrated_by_a_newer_or_another_build_is_refused_and_left_as_it_was() {
+    let Some(admin) = admin_url() else { return };
+    let database = TestDatabase::create(admin).await;
+    drop(
+        PostgresStore::connect(&options(&database.url))
+            .await
+            .unwrap(),
+    );
+    let raw = admin_client(&database.url).await;
+    let newest = i64::try_from(migration_count()).unwrap();
+    raw.execute(
+        "INSERT INTO schema_migrations (version, name) VALUES ($1, 'from_the_future')",
+        &[&(newest + 1)],
+    )
+    .await
+    .unwrap();
+    let refusal = connect_refusal(&database.url).await;
+    assert!(refusal.contains("newer ticketd"), "{refusal}");
+    assert!(
+        refusal.contains(&format!("migration {} (from_the_future)", newest + 1)),
+        "{refusal}"
+    );
+    raw.execute(
+        "DELETE FROM schema_migrations WHERE version = $1",
+        &[&(newest + 1)],
+    )
+    .await
+    .unwrap();
+    raw.execute(
+        "UPDATE schema_migrations SET name = 'renamed' WHERE version = $1",
+        &[&newest],
+    )
+    .await
+    .unwrap();
+    let refusal = connect_refusal(&database.url).await;
+    assert!(refusal.contains("another build"), "{refusal}");
+    let recorded: i64 = raw
+        .query_one("SELECT count(*) FROM schema_migrations", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(recorded, newest, "nothing was applied or removed");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exhausted_pool_answers_unavailable_quickly() {
     let Some(admin) = admin_url() else { return };

@@ -33,6 +33,58 @@ async fn reopening_an_existing_file_runs_no_migration() {
     assert_eq!(migrated, 0);
 }
 
+/// Why opening `options` failed, from the error's source.
+fn open_refusal(options: &SqliteOptions) -> String {
+    match SqliteStore::open(options) {
+        Err(ticketd_core::StoreError::Other(source)) => source.to_string(),
+        Err(other) => panic!("expected a refusal with a reason, got {other}"),
+        Ok(_) => panic!("the store opened"),
+    }
+}
+
+#[tokio::test]
+async fn a_file_migrated_by_a_newer_or_another_build_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("future.db");
+    let options = SqliteOptions::new(&path);
+    drop(SqliteStore::open(&options).unwrap());
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let newest: i64 = raw
+        .query_row("SELECT max(version) FROM schema_migrations", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    raw.execute(
+        "INSERT INTO schema_migrations (version, name) VALUES (?1, 'from_the_future')",
+        [newest + 1],
+    )
+    .unwrap();
+    let refusal = open_refusal(&options);
+    assert!(refusal.contains("newer ticketd"), "{refusal}");
+    assert!(
+        refusal.contains(&format!("migration {} (from_the_future)", newest + 1)),
+        "{refusal}"
+    );
+    raw.execute(
+        "DELETE FROM schema_migrations WHERE version = ?1",
+        [newest + 1],
+    )
+    .unwrap();
+    raw.execute(
+        "UPDATE schema_migrations SET name = 'renamed' WHERE version = ?1",
+        [newest],
+    )
+    .unwrap();
+    let refusal = open_refusal(&options);
+    assert!(refusal.contains("another build"), "{refusal}");
+    let recorded: i64 = raw
+        .query_row("SELECT count(*) FROM schema_migrations", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    assert_eq!(recorded, newest, "nothing was applied or removed");
+}
+
 #[test]
 fn database_urls_map_to_paths() {
     use std::path::Path;
