@@ -68,8 +68,19 @@ thread_local! {
 }
 
 /// Opens the store named by the configuration's URL scheme (`sqlite://…` or a bare path,
-/// `postgres://…`), migrating it; returns it with the number of migrations applied.
+/// `postgres://…`) for a one-off command, migrating it; returns it with the number of
+/// migrations applied.
 pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usize)> {
+    open_store_as(config, false).await
+}
+
+/// Opens the store as [`open_store`] does, to serve it: a SQLite file is then refused while
+/// another process serves it (`SqliteOptions::serving`).
+pub async fn open_serving_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usize)> {
+    open_store_as(config, true).await
+}
+
+async fn open_store_as(config: &Config, serving: bool) -> anyhow::Result<(Arc<dyn Store>, usize)> {
     let url = config.database_url.trim();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let mut options = PostgresOptions::new(url);
@@ -90,6 +101,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<(Arc<dyn Store>, usiz
     let path = ticketd_store_sqlite::path_from_url(url)
         .with_context(|| format!("database_url {url:?} names no file"))?;
     let mut options = SqliteOptions::new(path.clone());
+    options.serving = serving;
     options.readers = config.sqlite_readers;
     options.acquire_timeout = std::time::Duration::from_millis(config.database_acquire_timeout_ms);
     options.durability = if config.durability == "normal" {

@@ -250,7 +250,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
     let config = load_config(cli, listen)?;
     let started = std::time::Instant::now();
-    let (store, migrated) = ticketd_server::open_store(&config).await?;
+    let (store, migrated) = ticketd_server::open_serving_store(&config).await?;
     let engine = ticketd_server::engine(&config, store)?;
     let outcome = ticketd_server::bootstrap(&config, &engine).await?;
     if let Some(password) = outcome.generated_password {

@@ -92,6 +92,12 @@ pub struct SqliteOptions {
     /// WAL frames at which the checkpointer thread copies the log into the database; the
     /// writer itself does at eight times this.
     pub checkpoint_after_frames: u32,
+    /// Whether this store serves the file, which only one process may do: its caches know
+    /// without a read only what its own writer wrote (the identity version, list counts). The
+    /// store then holds the file's serving lock (`<file>-serve.lock`) while it lives, and
+    /// refuses to open while another process holds it. One-off commands leave it unset: they
+    /// only add rows, which every reader finds.
+    pub serving: bool,
 }
 
 impl SqliteOptions {
@@ -104,7 +110,31 @@ impl SqliteOptions {
             busy_timeout_ms: 5_000,
             acquire_timeout: Duration::from_secs(3),
             checkpoint_after_frames: CHECKPOINT_AFTER_FRAMES,
+            serving: false,
         }
+    }
+}
+
+/// Takes the lock that marks `path` as served by this process; it holds while the returned
+/// file stays open, and the kernel drops it when the process ends, however it ends.
+fn claim_serving(path: &Path) -> Result<std::fs::File, StoreError> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push("-serve.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| StoreError::Other(Box::new(e)))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Unavailable(format!(
+            "another ticketd process is serving {}: one process serves a SQLite file (its \
+             caches know only its own writes); stop that one, or serve from several processes \
+             over PostgreSQL",
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(StoreError::Other(Box::new(e))),
     }
 }
 
@@ -291,6 +321,8 @@ pub(crate) struct Pool {
     writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Reader>>,
     reader_permits: Arc<Semaphore>,
+    /// Held open for its lock while this store serves the file (`SqliteOptions::serving`).
+    _serving_lock: Option<std::fs::File>,
 }
 
 /// A read-only connection and the deadline its progress handler enforces.
@@ -562,6 +594,11 @@ impl Pool {
         if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Other(Box::new(e)))?;
         }
+        let serving_lock = if options.serving {
+            Some(claim_serving(&options.path)?)
+        } else {
+            None
+        };
         let mut writer_conn = open_connection(options, false)?;
         let migrated = migrate(&writer_conn)?;
         let syncer = match options.durability {
@@ -609,6 +646,7 @@ impl Pool {
                 writer: sender,
                 readers: Mutex::new(readers),
                 reader_permits: Arc::new(Semaphore::new(n_readers)),
+                _serving_lock: serving_lock,
             }),
             migrated,
         ))

@@ -152,7 +152,7 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         },
     )
     .unwrap();
-    let (store, _) = ticketd_server::open_store(&config).await.unwrap();
+    let (store, _) = ticketd_server::open_serving_store(&config).await.unwrap();
     let engine = ticketd_server::engine(&config, store).unwrap();
     ticketd_server::bootstrap(&config, &engine).await.unwrap();
     let state = ticketd_server::app_state(&config, engine.clone()).unwrap();

@@ -152,6 +152,34 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(healthy, "server did not become healthy");
+    // One process serves a SQLite file (its caches know only its own writes): a second server
+    // is refused with the reason, while one-off commands still run beside the first.
+    let other_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut second = ticketd(dir.path())
+        .args(["serve", "--listen", &format!("127.0.0.1:{other_port}")])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while second.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            second.kill().unwrap();
+            panic!("a second server started on the file the first one serves");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let refusal = second.wait_with_output().unwrap();
+    let second_stderr = String::from_utf8_lossy(&refusal.stderr);
+    assert!(!refusal.status.success());
+    assert!(
+        second_stderr.contains("another ticketd process is serving"),
+        "{second_stderr}"
+    );
+    run_ok(ticketd(dir.path()).args(["user", "create", "--username", "beside"]));
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -85,6 +85,30 @@ async fn a_file_migrated_by_a_newer_or_another_build_is_refused_and_left_as_it_w
     assert_eq!(recorded, newest, "nothing was applied or removed");
 }
 
+#[tokio::test]
+async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let serving = SqliteOptions {
+        serving: true,
+        ..SqliteOptions::new(dir.path().join("served.db"))
+    };
+    let (first, _) = SqliteStore::open(&serving).unwrap();
+    match SqliteStore::open(&serving) {
+        Err(ticketd_core::StoreError::Unavailable(reason)) => {
+            assert!(
+                reason.contains("another ticketd process is serving"),
+                "{reason}"
+            );
+        }
+        Err(other) => panic!("expected the serving lock's refusal, got {other}"),
+        Ok(_) => panic!("a second store served the file"),
+    }
+    let command = SqliteOptions::new(dir.path().join("served.db"));
+    drop(SqliteStore::open(&command).unwrap());
+    drop(first);
+    drop(SqliteStore::open(&serving).unwrap());
+}
+
 #[test]
 fn database_urls_map_to_paths() {
     use std::path::Path;
