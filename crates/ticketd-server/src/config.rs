@@ -315,6 +315,12 @@ impl Config {
         if self.header_limit_bytes < 1024 {
             bail!("header_limit_bytes must be at least 1024");
         }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log) {
+            bail!(
+                "log {:?} is not a log filter (e.g. \"info\" or \"ticketd=debug,tower_http=info\"): {e}",
+                self.log
+            );
+        }
         Ok(())
     }
 }
@@ -393,6 +399,26 @@ mod tests {
             &Overrides::default(),
         );
         assert!(bad_int.unwrap_err().to_string().contains("integer"));
+        // A filter that does not parse used to fall back to "info" without a word.
+        for filter in ["[[[", "ticketd=loud"] {
+            let bad_log = Config::load(
+                None,
+                &env(&[("TICKETD_LOG", filter)]),
+                &Overrides::default(),
+            );
+            let message = bad_log.unwrap_err().to_string();
+            assert!(
+                message.contains("is not a log filter"),
+                "{filter}: {message}"
+            );
+        }
+        let (filtered, _) = Config::load(
+            None,
+            &env(&[("TICKETD_LOG", "warn,ticketd=debug")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(filtered.log, "warn,ticketd=debug");
         for (name, value) in [
             ("TICKETD_SESSION_TTL_SECS", "9223372036854775807"),
             ("TICKETD_SESSION_TTL_SECS", "3155760001"),
