@@ -880,6 +880,84 @@ fn schemas() -> Value {
     })
 }
 
+/// The query parameters `operation` reads: every list's page (`limit`, `offset`), the ticket
+/// lists' filters, and the ticket a comment route is about. A filter value that names nothing
+/// (an unknown state, a malformed id) matches no ticket rather than failing, as in JumpServer,
+/// so the schemas name no value a request may not send.
+fn query_parameters(operation: &Operation) -> Vec<Value> {
+    let query = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
+    let mut parameters = Vec::new();
+    if operation.path.starts_with("/api/v1/tickets/comments/") {
+        parameters.push(json!({"name": "ticket_id", "in": "query", "required": true,
+            "description": "the ticket the comments belong to", "schema": {"type": "string", "format": "uuid"}}));
+    }
+    if operation.method != "get" || !operation.response.ends_with("List") {
+        return parameters;
+    }
+    parameters.push(query(
+        "limit",
+        "page size, at most the configured max_page_size; absent or not positive: a plain array",
+        json!({"type": "integer"}),
+    ));
+    parameters.push(query(
+        "offset",
+        "rows to skip (with limit); negative or not a number: 0",
+        json!({"type": "integer"}),
+    ));
+    if operation.response != "TicketList" {
+        return parameters;
+    }
+    let uuid = json!({"type": "string", "format": "uuid"});
+    let text = json!({"type": "string"});
+    for (name, description, schema) in [
+        (
+            "state",
+            "pending, approved, rejected or closed (all: any)",
+            text.clone(),
+        ),
+        (
+            "status",
+            "open (pending) or closed (finished)",
+            text.clone(),
+        ),
+        ("type", "the ticket type, e.g. apply_asset", text.clone()),
+        (
+            "search",
+            "words each found in the title, type or state; `,` joins searches that must all \
+             match, `|` alternatives",
+            text.clone(),
+        ),
+        (
+            "assignees__id",
+            "tickets awaiting this user's decision",
+            uuid.clone(),
+        ),
+        ("applicant", "tickets this user applied for", uuid.clone()),
+        ("org_id", "tickets of this organization", uuid.clone()),
+        ("id", "this ticket only", uuid),
+        (
+            "serial_num",
+            "the ticket with this serial number",
+            text.clone(),
+        ),
+        ("title", "the ticket title, exactly", text.clone()),
+        (
+            "title__icontains",
+            "a part of the title, in any case",
+            text.clone(),
+        ),
+        (
+            "days",
+            "tickets created in the last this many days",
+            json!({"type": "integer"}),
+        ),
+        ("order", "sort key, e.g. -date_created", text),
+    ] {
+        parameters.push(query(name, description, schema));
+    }
+    parameters
+}
+
 /// The OpenAPI 3.0 document.
 pub fn document() -> Value {
     let mut paths: Map<String, Value> = Map::new();
@@ -910,8 +988,15 @@ pub fn document() -> Value {
                 "409": {"description": "the ticket's state changed", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
         });
+        let mut parameters = query_parameters(&operation);
         if operation.path.contains("{id}") {
-            entry["parameters"] = json!([{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}]);
+            parameters.insert(
+                0,
+                json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
+            );
+        }
+        if !parameters.is_empty() {
+            entry["parameters"] = Value::Array(parameters);
         }
         if let Some(body) = operation.body {
             entry["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
