@@ -1,6 +1,7 @@
 //! The dialect's OpenAPI 3 document, built from the route catalogue below and served at
 //! `/api/v1/docs/openapi.json`; a test checks every catalogued operation is routed.
 
+use crate::choices::TICKET_TYPES;
 use axum::Json;
 use axum::Router;
 use axum::routing::get;
@@ -832,6 +833,8 @@ fn schemas() -> Value {
     let datetime = json!({"type": "string", "description": "%Y/%m/%d %H:%M:%S %z, ISO 8601, or %Y-%m-%d %H:%M:%S"});
     let choice =
         json!({"type": "object", "properties": {"value": {}, "label": {"type": "string"}}});
+    // A flow's `type`: one of the ticket types, or a choice object carrying one.
+    let ticket_type: Value = json!({"type": "string", "enum": TICKET_TYPES.iter().map(|(value, _, _)| *value).collect::<Vec<_>>()});
     json!({
         "Object": object,
         "Empty": {"type": "object"},
@@ -874,7 +877,8 @@ fn schemas() -> Value {
         "Comment": {"type": "object", "properties": {"id": uuid, "body": {"type": "string"}, "user_display": {"type": "string"},
             "ticket": uuid, "user": uuid, "date_created": {"type": "string"}, "date_updated": {"type": "string"}}},
         "CommentList": {"oneOf": [{"type": "array", "items": {"$ref": "#/components/schemas/Comment"}}, {"$ref": "#/components/schemas/Page"}]},
-        "Flow": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"type": "string"},
+        "Flow": {"type": "object", "properties": {"name": {"type": "string"}, "type": {"oneOf": [
+                ticket_type.clone(), {"type": "object", "required": ["value"], "properties": {"value": ticket_type}}]},
             "approval_level": {"type": "integer", "minimum": 1, "maximum": 5}, "rules": {"type": "array", "items": object},
             "cc_users": {"type": "array", "items": uuid}}},
     })
@@ -890,6 +894,11 @@ fn query_parameters(operation: &Operation) -> Vec<Value> {
     if operation.path.starts_with("/api/v1/tickets/comments/") {
         parameters.push(json!({"name": "ticket_id", "in": "query", "required": true,
             "description": "the ticket the comments belong to", "schema": {"type": "string", "format": "uuid"}}));
+    }
+    if operation.path.ends_with("/bulk/") {
+        parameters.push(json!({"name": "action", "in": "query", "required": true,
+            "description": "what to do with every listed ticket",
+            "schema": {"type": "string", "enum": ["approve", "reject"]}}));
     }
     if operation.method != "get" || !operation.response.ends_with("List") {
         return parameters;
