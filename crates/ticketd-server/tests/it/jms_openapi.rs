@@ -163,3 +163,61 @@ async fn every_documented_ticket_filter_is_read_by_the_server() {
         assert_eq!(ticket_id["required"], true);
     }
 }
+
+/// The fields the document marks required on the admin routes' bodies are the ones the server
+/// requires: a body of just those fields is created, and one without any of them is refused
+/// with an error on that field.
+#[tokio::test]
+async fn documented_required_body_fields_are_the_server_s() {
+    let app = spawn_app().await;
+    let (_, doc) = app
+        .call("GET", "/api/v1/docs/openapi.json", ADMIN_TOKEN, None)
+        .await;
+    for (path, sample) in [
+        (
+            "/api/v1/users/users/",
+            json!({"username": "documented", "name": "Documented", "email": "doc@example.com"}),
+        ),
+        ("/api/v1/orgs/orgs/", json!({"name": "Documented"})),
+        (
+            "/api/v1/assets/assets/",
+            json!({"name": "documented", "address": "10.0.0.9"}),
+        ),
+    ] {
+        let reference = doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+            ["schema"]["$ref"]
+            .as_str()
+            .unwrap();
+        let schema = &doc["components"]["schemas"][reference.rsplit('/').next().unwrap()];
+        let mut required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|field| field.as_str().unwrap())
+            .collect();
+        required.sort_unstable();
+        let mut given: Vec<&str> = sample
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        given.sort_unstable();
+        assert_eq!(
+            required, given,
+            "{path}: the sample gives exactly the required fields"
+        );
+        for field in &required {
+            let mut without = sample.clone();
+            without.as_object_mut().unwrap().remove(*field);
+            let (status, refused) = app.call("POST", path, ADMIN_TOKEN, Some(without)).await;
+            assert_eq!(status, 400, "{path} without {field}: {refused}");
+            assert!(
+                refused.get(*field).is_some(),
+                "{path} without {field}: {refused}"
+            );
+        }
+        let (status, created) = app.call("POST", path, ADMIN_TOKEN, Some(sample)).await;
+        assert_eq!(status, 201, "{path}: {created}");
+    }
+}
