@@ -108,9 +108,14 @@ impl FromRequest<AppState> for Input {
             Err(JsonBodyError::Syntax(strict)) => {
                 // Valid UTF-8 and within the depth limit, but not JSON: try the documents' forms.
                 let text = String::from_utf8_lossy(&bytes);
-                lenient::parse(&text, state.settings.json_max_depth).map_err(|relaxed| {
-                    ApiError::parse(format!("JSON parse error - {strict} ({relaxed})"))
-                })?
+                let relaxed =
+                    lenient::parse(&text, state.settings.json_max_depth).map_err(|relaxed| {
+                        ApiError::parse(format!("JSON parse error - {strict} ({relaxed})"))
+                    })?;
+                if ticketd_http::json::holds_nul(&relaxed) {
+                    return Err(JsonBodyError::NulCharacter.into());
+                }
+                relaxed
             }
             Err(other) => return Err(other.into()),
         };

@@ -81,6 +81,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .nest("/v1/ticket", ticket)
         .nest("/v1/authentication", authentication)
         .layer(DefaultBodyLimit::max(state.settings.body_limit))
+        .layer(axum::middleware::from_fn(
+            ticketd_http::json::refuse_nul_in_uri::<error::ApiError>,
+        ))
         .layer(ticketd_http::limits::deadline_layer(
             state.settings.request_timeout,
             error::timed_out,

@@ -65,6 +65,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         // Must come after every route: it applies to the routes registered before it.
         .method_not_allowed_fallback(rest::method_not_allowed)
         .layer(DefaultBodyLimit::max(state.settings.body_limit))
+        .layer(axum::middleware::from_fn(
+            ticketd_http::json::refuse_nul_in_uri::<error::ZsError>,
+        ))
         .layer(ticketd_http::limits::deadline_layer(
             state.settings.request_timeout,
             error::timed_out,

@@ -248,6 +248,9 @@ fn requests(params: &Params<'_>) -> Result<Vec<Value>, ZsError> {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(Value::Object(body)) => Value::Object(body.clone()),
             Some(Value::String(text)) => match serde_json::from_str::<Value>(text) {
+                Ok(body) if ticketd_http::json::holds_nul(&body) => {
+                    return Err(ticketd_http::json::JsonBodyError::NulCharacter.into());
+                }
                 Ok(Value::Object(body)) => Value::Object(body),
                 _ => {
                     return Err(ZsError::argerr(format!(

@@ -35,6 +35,9 @@ pub enum JsonBodyError {
     TooDeep(usize),
     /// Not JSON; the parser's message.
     Syntax(String),
+    /// A string holds the NUL character, which no stored text may hold (PostgreSQL's text
+    /// refuses it); also the answer to a request whose path or query carries one.
+    NulCharacter,
 }
 
 impl std::fmt::Display for JsonBodyError {
@@ -43,6 +46,8 @@ impl std::fmt::Display for JsonBodyError {
             Self::NotUtf8 => write!(f, "JSON parse error - body is not valid UTF-8"),
             Self::TooDeep(max) => write!(f, "JSON parse error - nesting deeper than {max} levels"),
             Self::Syntax(message) => write!(f, "JSON parse error - {message}"),
+            // Django's words (`ProhibitNullCharactersValidator`), which JumpServer answers.
+            Self::NulCharacter => write!(f, "Null characters are not allowed."),
         }
     }
 }
@@ -86,7 +91,48 @@ pub fn parse_body(bytes: &[u8], max_depth: usize) -> Result<Value, JsonBodyError
     if exceeds_depth(bytes, max_depth) {
         return Err(JsonBodyError::TooDeep(max_depth));
     }
-    serde_json::from_str(text).map_err(|e| JsonBodyError::Syntax(e.to_string()))
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| JsonBodyError::Syntax(e.to_string()))?;
+    if holds_nul(&value) {
+        return Err(JsonBodyError::NulCharacter);
+    }
+    Ok(value)
+}
+
+/// Whether any string or key of `value` holds the NUL character: a body parsed otherwise than
+/// by [`parse_body`] (a lenient form, JSON inside a string) is checked with this.
+pub fn holds_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, field)| key.contains('\0') || holds_nul(field)),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// Refuses, in its dialect's format `E`, a request whose path or query carries the NUL
+/// character (`%00`), as [`parse_body`] refuses a body holding one: no stored text can hold
+/// it, so a filter holding one would only fail in the store.
+pub async fn refuse_nul_in_uri<E>(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response
+where
+    E: From<JsonBodyError> + IntoResponse,
+{
+    let carries_nul = request.uri().path_and_query().is_some_and(|target| {
+        target
+            .as_str()
+            .as_bytes()
+            .windows(3)
+            .any(|window| window == b"%00")
+    });
+    if carries_nul {
+        return E::from(JsonBodyError::NulCharacter).into_response();
+    }
+    next.run(request).await
 }
 
 #[cfg(test)]
@@ -106,6 +152,14 @@ mod tests {
             parse_body(b"{'a':1}", 3),
             Err(JsonBodyError::Syntax(_))
         ));
+        for nul in [
+            &br#"{"name":"a\u0000b"}"#[..],
+            br#"{"a\u0000":1}"#,
+            br#"[[{"deep":["\u0000"]}]]"#,
+        ] {
+            assert_eq!(parse_body(nul, 8), Err(JsonBodyError::NulCharacter));
+        }
+        assert!(parse_body(br#"{"name":"a\u0001b"}"#, 8).is_ok());
         let deep = "[".repeat(100_000);
         assert_eq!(
             parse_body(deep.as_bytes(), 64),

@@ -1,7 +1,16 @@
 //! The served OpenAPI document: valid shape, and every documented operation is really routed.
 
-use crate::app::{ADMIN_TOKEN, spawn_app};
+use crate::app::{ADMIN_TOKEN, TestApp, spawn_app};
 use serde_json::{Value, json};
+
+/// A fresh app and the OpenAPI document it serves to its administrator.
+async fn app_and_document() -> (TestApp, Value) {
+    let app = spawn_app().await;
+    let (_, doc) = app
+        .call("GET", "/api/v1/docs/openapi.json", ADMIN_TOKEN, None)
+        .await;
+    (app, doc)
+}
 
 #[tokio::test]
 async fn the_openapi_document_is_served_to_authenticated_callers() {
@@ -24,10 +33,7 @@ async fn the_openapi_document_is_served_to_authenticated_callers() {
 
 #[tokio::test]
 async fn every_documented_operation_reaches_a_route() {
-    let app = spawn_app().await;
-    let (_, doc) = app
-        .call("GET", "/api/v1/docs/openapi.json", ADMIN_TOKEN, None)
-        .await;
+    let (app, doc) = app_and_document().await;
     let paths = doc["paths"].as_object().unwrap();
     let mut checked = 0;
     for (path, operations) in paths {
@@ -56,10 +62,7 @@ async fn every_documented_operation_reaches_a_route() {
 
 #[tokio::test]
 async fn every_route_path_in_the_source_is_documented() {
-    let app = spawn_app().await;
-    let (_, doc) = app
-        .call("GET", "/api/v1/docs/openapi.json", ADMIN_TOKEN, None)
-        .await;
+    let (_app, doc) = app_and_document().await;
     let documented: Vec<&String> = doc["paths"].as_object().unwrap().keys().collect();
     let src =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ticketd-api-jumpserver/src");
@@ -169,10 +172,7 @@ async fn every_documented_ticket_filter_is_read_by_the_server() {
 /// with an error on that field.
 #[tokio::test]
 async fn documented_required_body_fields_are_the_server_s() {
-    let app = spawn_app().await;
-    let (_, doc) = app
-        .call("GET", "/api/v1/docs/openapi.json", ADMIN_TOKEN, None)
-        .await;
+    let (app, doc) = app_and_document().await;
     for (path, sample) in [
         (
             "/api/v1/users/users/",
