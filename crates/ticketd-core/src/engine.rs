@@ -25,6 +25,37 @@ use uuid::Uuid;
 /// How many times a transition is re-decided after losing an optimistic-concurrency race.
 const MAX_ATTEMPTS: usize = 16;
 
+/// The longest path a node may have (`/a/b/c`: its ancestors' names and its own). The path is
+/// unique per organization, so it is indexed; at 4 bytes a character this keeps an index entry
+/// under PostgreSQL's limit (2,704 bytes), which a deep tree of long names passed (a 500).
+pub const MAX_NODE_PATH_CHARS: usize = 512;
+
+/// The path a node named `name` has under `prefix` (its parent's path; empty for a root node),
+/// or why it cannot have it: a name is 1 to 128 characters without '/', a path at most
+/// [`MAX_NODE_PATH_CHARS`]. Callers creating several nodes of a path check them all first.
+pub fn check_node_name(prefix: &str, name: &str) -> Result<String, DomainError> {
+    let name = name.trim();
+    if name.is_empty() || name.contains('/') || name.chars().count() > 128 {
+        return Err(DomainError::invalid(
+            "value",
+            "invalid",
+            "a node name is 1 to 128 characters without '/'",
+        ));
+    }
+    let path = format!("{prefix}/{name}");
+    if path.chars().count() > MAX_NODE_PATH_CHARS {
+        return Err(DomainError::invalid(
+            "value",
+            "invalid",
+            format!(
+                "a node's path (its ancestors' names and its own) is at most \
+                 {MAX_NODE_PATH_CHARS} characters"
+            ),
+        ));
+    }
+    Ok(path)
+}
+
 /// `value` trimmed, as stored, if `accept` takes it; else a validation error on `field`.
 fn checked(
     value: &str,
@@ -1182,14 +1213,7 @@ impl Engine {
                 action: "manage nodes".into(),
             });
         }
-        let name = name.trim();
-        if name.is_empty() || name.contains('/') || name.chars().count() > 128 {
-            return Err(DomainError::invalid(
-                "value",
-                "invalid",
-                "a node name is 1 to 128 characters without '/'",
-            ));
-        }
+        check_node_name("", name)?;
         let prefix = match parent {
             Some(parent_id) => {
                 let query = CatalogQuery {
@@ -1215,12 +1239,14 @@ impl Engine {
             }
             None => String::new(),
         };
+        let full_value = check_node_name(&prefix, name)?;
+        let name = name.trim();
         let node = Node {
             id: NodeId(self.new_id(now)),
             org_id,
             name: name.into(),
             parent_id: parent,
-            full_value: format!("{prefix}/{name}"),
+            full_value,
             created_at: now,
         };
         self.store

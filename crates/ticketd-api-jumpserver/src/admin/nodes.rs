@@ -156,14 +156,21 @@ async fn create_path(
         org_ids: Some(vec![org]),
         ..CatalogQuery::default()
     };
-    let existing = state.engine.nodes(&caller.actor, query).await?.1;
-    let mut current: Option<Node> = None;
-    let mut path = String::new();
-    for segment in full_value
+    let segments: Vec<&str> = full_value
         .split('/')
         .map(str::trim)
         .filter(|s| !s.is_empty())
-    {
+        .collect();
+    // Every segment is checked before any is created, so a refused path writes nothing.
+    let mut checked = String::new();
+    for segment in &segments {
+        checked =
+            ticketd_core::engine::check_node_name(&checked, segment).map_err(core_error("Node"))?;
+    }
+    let existing = state.engine.nodes(&caller.actor, query).await?.1;
+    let mut current: Option<Node> = None;
+    let mut path = String::new();
+    for segment in segments {
         path.push('/');
         path.push_str(segment);
         current = Some(match existing.iter().find(|n| n.full_value == path) {

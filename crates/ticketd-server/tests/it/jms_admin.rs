@@ -1916,3 +1916,83 @@ async fn the_jumpserver_python_sdk_manages_users_orgs_assets_and_nodes_and_reads
     );
     assert_eq!(results["delete_child_node"]["ok"], true);
 }
+
+/// A node's path is at most `MAX_NODE_PATH_CHARS` characters, on every store: PostgreSQL
+/// indexes the path and refused a deep tree of long names with a 500.
+#[tokio::test]
+async fn a_node_path_longer_than_the_limit_is_refused_with_the_reason() {
+    use ticketd_core::engine::MAX_NODE_PATH_CHARS;
+    let app = spawn_app().await;
+    // Distinct CJK characters (3 bytes each), which no index compresses away.
+    let name = |level: u32| -> String {
+        (0..128)
+            .map(|i| char::from_u32(0x4E00 + level * 128 + i).unwrap())
+            .collect()
+    };
+    let mut parent = node(&app, DEFAULT, json!({"value": name(0)})).await;
+    for level in 1..3 {
+        parent = node(
+            &app,
+            DEFAULT,
+            json!({"value": name(level), "parent": id_of(&parent)}),
+        )
+        .await;
+    }
+    let path_so_far = parent["full_value"].as_str().unwrap().chars().count();
+    assert_eq!(path_so_far, 3 * 129);
+    let (status, refused) = app
+        .call_with(
+            "POST",
+            &format!("/api/v1/assets/nodes/{}/children/", id_of(&parent)),
+            ADMIN_TOKEN,
+            Some(json!({"value": name(3)})),
+            &[("X-JMS-ORG", DEFAULT)],
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains(&MAX_NODE_PATH_CHARS.to_string()),
+        "{refused}"
+    );
+    // By path: new nodes at first, too long at the end; none of them is created.
+    let too_long = format!("/Fresh/{}/{}/{}/{}", name(4), name(5), name(6), name(7));
+    let (status, refused) = app
+        .call_with(
+            "POST",
+            "/api/v1/assets/nodes/",
+            ADMIN_TOKEN,
+            Some(json!({ "full_value": too_long })),
+            &[("X-JMS-ORG", DEFAULT)],
+        )
+        .await;
+    assert_eq!(status, 400, "by path: {refused}");
+    let (_, listed) = app
+        .call_with(
+            "GET",
+            "/api/v1/assets/nodes/?limit=100",
+            ADMIN_TOKEN,
+            None,
+            &[("X-JMS-ORG", DEFAULT)],
+        )
+        .await;
+    assert!(
+        !listed.to_string().contains("Fresh"),
+        "a refused path created nodes: {listed}"
+    );
+    let fits: String = name(3)
+        .chars()
+        .take(MAX_NODE_PATH_CHARS - path_so_far - 1)
+        .collect();
+    let last = node(
+        &app,
+        DEFAULT,
+        json!({"value": fits, "parent": id_of(&parent)}),
+    )
+    .await;
+    assert_eq!(
+        last["full_value"].as_str().unwrap().chars().count(),
+        MAX_NODE_PATH_CHARS
+    );
+}
