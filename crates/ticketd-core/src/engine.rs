@@ -1213,6 +1213,7 @@ impl Engine {
                 action: "manage nodes".into(),
             });
         }
+        // The name alone first, so a bad name is the answer whatever the parent.
         check_node_name("", name)?;
         let prefix = match parent {
             Some(parent_id) => {

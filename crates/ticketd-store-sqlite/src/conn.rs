@@ -544,6 +544,8 @@ pub(crate) fn migrate(conn: &Connection) -> Result<usize, StoreError> {
     let mut applied = 0;
     for (version, name, sql) in migrations_to_apply(MIGRATIONS, &recorded)? {
         conn.execute_batch("BEGIN IMMEDIATE").map_err(db_err)?;
+        // Asked again under the write lock: a one-off command starting beside the server may
+        // have applied it since the recorded rows were read.
         let done: bool = conn
             .query_row(
                 "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = ?1)",
