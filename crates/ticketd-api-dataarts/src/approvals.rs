@@ -161,8 +161,11 @@ pub(crate) async fn list(
     }
     query.applicant_text = params.proposer_name.clone();
     query.created_from = params.start;
-    // `application_end_time` is inclusive; the core's bound is exclusive.
-    query.created_to = params.end.map(|end| end + Duration::milliseconds(1));
+    // `application_end_time` is inclusive; the core's bound is exclusive. An end at the last
+    // instant chrono holds has no instant after it, and bounds nothing.
+    query.created_to = params
+        .end
+        .and_then(|end| end.checked_add_signed(Duration::milliseconds(1)));
     query.order = match (params.by_end_time, params.descending) {
         (false, true) => TicketOrder::CreatedDesc,
         (false, false) => TicketOrder::CreatedAsc,

@@ -274,6 +274,11 @@ pub(crate) fn timed_out() -> Response {
     ApiError::Busy("the request took too long, please retry later").into_response()
 }
 
+/// The answer to a request whose handler panicked (`ticketd_http::panics`): an internal error.
+pub(crate) fn panicked(cause: String) -> Response {
+    ApiError::Internal(cause).into_response()
+}
+
 /// The answer to an unknown path or method under the dialect's prefix.
 pub(crate) async fn no_such_api() -> ApiError {
     ApiError::no_such_api()

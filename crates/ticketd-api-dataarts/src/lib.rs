@@ -131,4 +131,5 @@ pub fn router(state: &AppState) -> Router<AppState> {
             state.settings.request_timeout,
             error::timed_out,
         ))
+        .layer(ticketd_http::panics::panic_layer(error::panicked))
 }

@@ -230,6 +230,11 @@ pub(crate) fn timed_out() -> Response {
     ApiError::Unavailable("The request took too long. Please try again later.").into_response()
 }
 
+/// The answer to a request whose handler panicked (`ticketd_http::panics`): an internal error.
+pub(crate) fn panicked(cause: String) -> Response {
+    ApiError::Internal(cause).into_response()
+}
+
 /// The JSON 404 for unknown routes.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::detail(StatusCode::NOT_FOUND, "Not found.", "not_found")

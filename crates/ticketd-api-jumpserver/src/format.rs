@@ -3,6 +3,7 @@
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use ticketd_core::payload::date_in_range;
 use ticketd_http::AppState;
 
 /// The time zone of a request: `X-TZ` if it names a valid IANA zone, else the server's.
@@ -115,7 +116,8 @@ impl axum::extract::FromRequestParts<AppState> for Zone {
 
 /// Parses a datetime as JumpServer accepts it (§6.4): `%Y/%m/%d %H:%M:%S %z`, ISO 8601 with or
 /// without offset and fraction (`2023-03-28T02:10:23.245Z`), `%Y-%m-%d %H:%M:%S[ %z]`, or a
-/// date; values without an offset are read in `zone`.
+/// date; values without an offset are read in `zone`. A year outside 1 to 9999 (UTC) is
+/// refused, as Python's `datetime` refuses it (`ticketd_core::payload::DATE_YEARS`).
 pub(crate) fn parse_datetime(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     use chrono::TimeZone;
     let text = text.trim();
@@ -126,7 +128,8 @@ pub(crate) fn parse_datetime(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
         Some(naive) => zone
             .from_local_datetime(&naive)
             .earliest()
-            .map(|t| t.with_timezone(&Utc)),
+            .map(|t| t.with_timezone(&Utc))
+            .filter(|t| date_in_range(*t)),
         None => parse_datetime_by_formats(text, zone),
     }
 }
@@ -155,6 +158,10 @@ fn plain_local_datetime(text: &str) -> Option<chrono::NaiveDateTime> {
 
 /// [`parse_datetime`] by trying each accepted format in turn.
 pub(crate) fn parse_datetime_by_formats(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
+    any_format(text, zone).filter(|t| date_in_range(*t))
+}
+
+fn any_format(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     use chrono::{NaiveDate, NaiveDateTime, TimeZone};
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
@@ -311,6 +318,16 @@ mod tests {
         );
         assert_eq!(parse_datetime("yesterday", chrono_tz::UTC), None);
         assert_eq!(parse_datetime("99999-01-01", chrono_tz::UTC), None);
+        for outside in [
+            "-5000-01-01 00:00:00",
+            "0000-06-01 00:00:00",
+            "+10000-01-01T00:00:00Z",
+            "0001-01-01 00:00:00",
+        ] {
+            assert_eq!(parse_datetime(outside, shanghai), None, "{outside}");
+        }
+        assert!(parse_datetime("0001-01-01 00:00:00", chrono_tz::UTC).is_some());
+        assert!(parse_datetime("9999-12-31 23:59:59", chrono_tz::UTC).is_some());
     }
 
     #[test]

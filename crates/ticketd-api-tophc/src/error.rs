@@ -253,6 +253,11 @@ pub(crate) fn timed_out() -> Response {
     ApiError::busy("the request took too long").into_response()
 }
 
+/// The answer to a request whose handler panicked (`ticketd_http::panics`): an internal error.
+pub(crate) fn panicked(cause: String) -> Response {
+    ApiError::internal(cause).into_response()
+}
+
 /// TopHC's names for the core's field names.
 fn wire_field(field: &str) -> String {
     let (head, tail) = match field.find(['.', '[']) {

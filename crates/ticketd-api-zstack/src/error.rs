@@ -169,6 +169,11 @@ pub(crate) fn timed_out() -> Response {
         .into_response()
 }
 
+/// The answer to a request whose handler panicked (`ticketd_http::panics`): an internal error.
+pub(crate) fn panicked(cause: String) -> Response {
+    ZsError::internal(&cause).into_response()
+}
+
 /// `field[name]: message; …`, the way ZStack's interceptors word argument errors.
 fn fields_text(fields: &[FieldError]) -> String {
     let parts: Vec<String> = fields

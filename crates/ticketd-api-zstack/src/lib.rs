@@ -71,6 +71,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .layer(ticketd_http::limits::deadline_layer(
             state.settings.request_timeout,
             error::timed_out,
-        ));
+        ))
+        .layer(ticketd_http::panics::panic_layer(error::panicked));
     Router::new().nest("/zstack", zstack)
 }

@@ -2,7 +2,7 @@
 
 use crate::error::FieldError;
 use crate::ticket::{Grant, Ticket};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -20,6 +20,16 @@ pub const ACTIONS: [(&str, u32); 7] = [
 
 /// Every action bit.
 pub const ALL_ACTIONS: u32 = 127;
+
+/// The years (UTC) a date a client gives may fall in: those of Python's `datetime`, so of
+/// Django and JumpServer. Every store holds them; PostgreSQL's timestamps cannot hold a year
+/// before 4713 BC, which chrono's parsers read (a grant expiring in year -4000 failed there).
+pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
+
+/// Whether `time` lies in [`DATE_YEARS`].
+pub fn date_in_range(time: DateTime<Utc>) -> bool {
+    DATE_YEARS.contains(&time.year())
+}
 
 /// The content of an `apply_asset` ticket, as the core stores it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -77,6 +87,18 @@ impl ApplyAsset {
     /// Rules every apply_asset content obeys, at open and at approval.
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
+        for (field, date) in [
+            ("date_start", self.date_start),
+            ("date_expired", self.date_expired),
+        ] {
+            if !date_in_range(date) {
+                errors.push(FieldError::new(
+                    field,
+                    "invalid",
+                    "the date must lie between the years 1 and 9999",
+                ));
+            }
+        }
         if self.date_expired.timestamp() <= self.date_start.timestamp() {
             errors.push(FieldError::new(
                 "date_expired",

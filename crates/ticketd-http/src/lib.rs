@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod json;
 pub mod limits;
+pub mod panics;
 #[cfg(test)]
 mod parser_props;
 pub mod query;

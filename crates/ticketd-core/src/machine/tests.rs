@@ -1851,6 +1851,26 @@ fn an_invalid_apply_asset_content_is_refused_at_open_edit_and_approval() {
         env.open(bad).unwrap_err(),
         DomainError::Validation(_)
     ));
+    // Years outside 1 to 9999: PostgreSQL cannot hold a grant expiring before 4713 BC.
+    for (from, until) in [
+        ("-5000-01-01T00:00:00Z", "-4000-01-01T00:00:00Z"),
+        ("2026-01-01T00:00:00Z", "+10000-01-01T00:00:00Z"),
+    ] {
+        let mut outside = spec(&p, None);
+        outside.kind = KIND_APPLY_ASSET.into();
+        outside.payload = json!({"assets": [ASSET], "accounts": ["root"],
+                                 "date_start": from, "date_expired": until});
+        let err = env.open(outside).unwrap_err();
+        let DomainError::Validation(fields) = &err else {
+            panic!("{err:?}");
+        };
+        assert!(
+            fields
+                .iter()
+                .any(|f| f.message.contains("between the years 1 and 9999")),
+            "{fields:?}"
+        );
+    }
 
     let ticket = apply_asset_ticket(&mut env, &p, asset_payload(&["root"], &[ASSET], &[]));
     let err = env

@@ -782,6 +782,26 @@ async fn listed_malformed_inputs_are_refused_in_every_dialect() {
             open("0000-01-01 00:00:00", "99999-01-01 00:00:00").into_bytes(),
             400,
         ),
+        // Years outside 1 to 9999, which Django refuses and PostgreSQL's timestamps partly
+        // cannot hold: the grant of a ticket opened with year -4000 answered 500 there.
+        (
+            "POST",
+            jms.to_owned(),
+            open("-5000-01-01 00:00:00", "-4000-01-01 00:00:00").into_bytes(),
+            400,
+        ),
+        (
+            "POST",
+            jms.to_owned(),
+            open("0000-06-01 00:00:00", "2026-01-01 00:00:00").into_bytes(),
+            400,
+        ),
+        (
+            "POST",
+            jms.to_owned(),
+            open("2026-01-01T00:00:00Z", "+10000-01-01T00:00:00Z").into_bytes(),
+            400,
+        ),
         (
             "GET",
             "/api/v1/tickets/tickets/?limit=99999999999999999999&offset=-5".to_owned(),
@@ -868,6 +888,17 @@ async fn listed_malformed_inputs_are_refused_in_every_dialect() {
             ),
             vec![],
             400,
+        ),
+        // The last instant chrono can hold, as an inclusive end: the bound one millisecond
+        // after it overflowed (a panic, and the connection closed without an answer).
+        (
+            "GET",
+            format!(
+                "/v1/{PROJECT}/security/openapi/permission-approve/approvals?application_end_time={}",
+                chrono::DateTime::<chrono::Utc>::MAX_UTC.timestamp_millis()
+            ),
+            vec![],
+            200,
         ),
         (
             "POST",
