@@ -879,29 +879,36 @@ fn writer_loop(
             answer_all(batch.drain(..), &Err(failure));
             continue;
         }
-        let commit = execute_cached(&conn, "BEGIN IMMEDIATE")
-            .map_err(|e| e.to_string())
-            .and_then(|()| run_batch(&conn, &mut batch, 0))
-            .and_then(|()| match &syncer {
-                Some(syncer) => hold_while_syncing(&conn, &mut receiver, &mut batch, syncer),
-                None => Ok(()),
-            })
-            .and_then(|()| {
-                let count_change = batch
-                    .iter()
-                    .any(|job| job.changed && job.scope != WriteScope::NewTicket);
-                let counted = if count_change {
-                    execute_cached(
-                        &conn,
-                        "UPDATE change_counter SET changes = changes + 1 WHERE id = 1",
-                    )
-                } else {
-                    Ok(())
-                };
-                counted
-                    .and_then(|()| execute_cached(&conn, "COMMIT"))
-                    .map_err(|e| e.to_string())
-            })
+        // A job that panics (a defect) fails its whole batch, rolled back below, and the
+        // writer goes on: were the thread to unwind, every later write would fail until a
+        // restart while reads and `/healthz` kept answering.
+        let batch_run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            execute_cached(&conn, "BEGIN IMMEDIATE")
+                .map_err(|e| e.to_string())
+                .and_then(|()| run_batch(&conn, &mut batch, 0))
+                .and_then(|()| match &syncer {
+                    Some(syncer) => hold_while_syncing(&conn, &mut receiver, &mut batch, syncer),
+                    None => Ok(()),
+                })
+                .and_then(|()| {
+                    let count_change = batch
+                        .iter()
+                        .any(|job| job.changed && job.scope != WriteScope::NewTicket);
+                    let counted = if count_change {
+                        execute_cached(
+                            &conn,
+                            "UPDATE change_counter SET changes = changes + 1 WHERE id = 1",
+                        )
+                    } else {
+                        Ok(())
+                    };
+                    counted
+                        .and_then(|()| execute_cached(&conn, "COMMIT"))
+                        .map_err(|e| e.to_string())
+                })
+        }));
+        let commit = batch_run
+            .unwrap_or_else(|_panicked| Err("a write panicked (see the log)".to_owned()))
             .inspect_err(|_| {
                 // Outside a transaction (BEGIN failed) this fails too, harmlessly.
                 let _ = conn.execute_batch("ROLLBACK");
@@ -1345,6 +1352,42 @@ mod tests {
             .await;
         assert!(failed.is_err());
         assert_eq!(pool.read(|_conn| Ok(7)).await.unwrap(), 7);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_its_batch_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (pool, _) = Pool::open(&SqliteOptions::new(dir.path().join("panic.db"))).unwrap();
+        pool.write(|conn| {
+            conn.execute_batch("CREATE TABLE marks (mark INTEGER)")
+                .map_err(db_err)
+        })
+        .await
+        .unwrap();
+        let failed = pool
+            .write(|conn| -> Result<(), StoreError> {
+                conn.execute_batch("INSERT INTO marks VALUES (1)")
+                    .map_err(db_err)?;
+                panic!("a bug in a write")
+            })
+            .await;
+        assert!(failed.is_err());
+        pool.write(|conn| {
+            conn.execute_batch("INSERT INTO marks VALUES (2)")
+                .map_err(db_err)
+        })
+        .await
+        .unwrap();
+        let marks = pool
+            .read(|conn| {
+                conn.query_row("SELECT group_concat(mark) FROM marks", [], |row| {
+                    row.get::<_, String>(0)
+                })
+                .map_err(db_err)
+            })
+            .await
+            .unwrap();
+        assert_eq!(marks, "2", "the panicked write's insert was committed");
     }
 
     #[test]
