@@ -150,8 +150,9 @@ pub(crate) fn page_body<T: Serialize>(
     let Some(limit) = page.limit else {
         return PageBody::Bare(results);
     };
-    let next = (page.offset + u64::from(limit) < total)
-        .then(|| page_url(uri, headers, limit, Some(page.offset + u64::from(limit))));
+    // Saturating: `offset` is the client's, up to `u64::MAX`.
+    let after = page.offset.saturating_add(u64::from(limit));
+    let next = (after < total).then(|| page_url(uri, headers, limit, Some(after)));
     let previous = (page.offset > 0).then(|| {
         let previous = page.offset.saturating_sub(u64::from(limit));
         page_url(uri, headers, limit, (previous > 0).then_some(previous))
@@ -253,6 +254,18 @@ mod tests {
             vec![],
         );
         assert_eq!(v["previous"], "http://jms.example.com/x/?limit=2");
+        // The largest offset a client can send: no page after it (the sum overflowed, a panic
+        // in a debug build and a `next` link back to offset 1 in a release build).
+        let last = Page {
+            limit: Some(2),
+            offset: u64::MAX,
+        };
+        let v = paginated(&p.uri, &p.headers, last, 5, vec![]);
+        assert_eq!(v["next"], Value::Null);
+        assert_eq!(
+            v["previous"],
+            format!("http://jms.example.com/x/?limit=2&offset={}", u64::MAX - 2)
+        );
         assert_eq!(
             Page::from_query(&Query::parse(Some("limit=abc")), 1000).limit,
             None

@@ -810,6 +810,33 @@ async fn listed_malformed_inputs_are_refused_in_every_dialect() {
         ),
         (
             "GET",
+            format!("/api/v1/tickets/tickets/?limit=20&offset={}", u64::MAX),
+            vec![],
+            200,
+        ),
+        (
+            "GET",
+            format!(
+                "/v1/{PROJECT}/security/openapi/permission-approve/approvals?limit=20&offset={}",
+                u64::MAX
+            ),
+            vec![],
+            200,
+        ),
+        (
+            "GET",
+            format!("/v1/ticket/list?page={}&page_size=20", u64::MAX),
+            vec![],
+            200,
+        ),
+        (
+            "GET",
+            format!("/zstack/v1/tickets?limit=20&start={}", i64::MAX),
+            vec![],
+            200,
+        ),
+        (
+            "GET",
             "/api/v1/tickets/tickets/?limit=-1&offset=99999999999999999999".to_owned(),
             vec![],
             200,
