@@ -195,7 +195,14 @@ pub fn router(state: AppState) -> Router {
         // JumpServer's router carries the catch-all JSON 404 and 405 fallbacks: merge it last.
         .merge(ticketd_api_jumpserver::router(&state))
         .with_state(state)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        // A failed answer is logged where it is made, with its cause and level (an internal
+        // error, the store unavailable, a timeout). tower-http's own line only repeated it, as
+        // an ERROR even for a client's mistake that ZStack answers 503 by convention.
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().on_failure(
+                tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+            ),
+        )
 }
 
 /// Limits of the connection layer, below the routers.

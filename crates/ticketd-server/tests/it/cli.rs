@@ -1,5 +1,6 @@
 //! The `ticketd` command line: help, default-config, migrate, user/token/key creation, serve and shutdown.
 
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -180,6 +181,18 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         "{second_stderr}"
     );
     run_ok(ticketd(dir.path()).args(["user", "create", "--username", "beside"]));
+    // A client's mistake that ZStack answers 503 (its convention for every refusal) is not
+    // logged as an error of the server.
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    stream
+        .write_all(
+            b"GET /zstack/v1/tickets HTTP/1.1\r\nHost: t\r\nAuthorization: OAuth wrong\r\n\
+              Connection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -188,7 +201,6 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     let mut stderr = String::new();
-    use std::io::Read;
     child
         .stderr
         .take()
@@ -200,6 +212,7 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         !stderr.contains("cli-test-token"),
         "secrets are never logged"
     );
+    assert!(!stderr.contains("ERROR"), "{stderr}");
 }
 
 #[tokio::test]
