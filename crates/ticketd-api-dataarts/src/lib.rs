@@ -30,7 +30,6 @@ pub mod signing;
 pub use error::ApiError;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post, put};
 use ticketd_http::AppState;
 
@@ -86,7 +85,7 @@ pub const ROUTES: &[(&str, &str, &str)] = &[
 /// its prefix (a route-level catch-all: the server's fallback belongs to the JumpServer router).
 pub fn router(state: &AppState) -> Router<AppState> {
     let route = |path: &str| format!("{PREFIX}{path}");
-    Router::new()
+    let routes = Router::new()
         .route(
             &route("/openapi/permission-approve/approvals"),
             get(approvals::list),
@@ -122,14 +121,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route(PREFIX, any(error::no_such_api))
         .route(&route("/{*rest}"), any(error::no_such_api))
         // Must come after every route: it applies to the routes registered before it.
-        .method_not_allowed_fallback(error::no_such_api)
-        .layer(DefaultBodyLimit::max(state.settings.body_limit))
-        .layer(axum::middleware::from_fn(
-            ticketd_http::json::refuse_nul_in_uri::<error::ApiError>,
-        ))
-        .layer(ticketd_http::limits::deadline_layer(
-            state.settings.request_timeout,
-            error::timed_out,
-        ))
-        .layer(ticketd_http::panics::panic_layer(error::panicked))
+        .method_not_allowed_fallback(error::no_such_api);
+    ticketd_http::guarded::<error::ApiError>(routes, state, error::timed_out, error::panicked)
 }

@@ -17,12 +17,11 @@ mod users;
 pub use error::ApiError;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use ticketd_http::AppState;
 
 /// Every JumpServer route, with the dialect's JSON 404 for unknown paths.
 pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
+    let routes = Router::new()
         .merge(users::router())
         .merge(admin::router())
         .merge(flows::router())
@@ -31,14 +30,6 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .merge(openapi::router())
         .fallback(error::not_found)
         // Must come after every route: it applies to the routes registered before it.
-        .method_not_allowed_fallback(error::method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.settings.body_limit))
-        .layer(axum::middleware::from_fn(
-            ticketd_http::json::refuse_nul_in_uri::<error::ApiError>,
-        ))
-        .layer(ticketd_http::limits::deadline_layer(
-            state.settings.request_timeout,
-            error::timed_out,
-        ))
-        .layer(ticketd_http::panics::panic_layer(error::panicked))
+        .method_not_allowed_fallback(error::method_not_allowed);
+    ticketd_http::guarded::<error::ApiError>(routes, state, error::timed_out, error::panicked)
 }

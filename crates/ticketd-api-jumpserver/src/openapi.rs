@@ -912,27 +912,36 @@ fn schemas() -> Value {
 /// (an unknown state, a malformed id) matches no ticket rather than failing, as in JumpServer,
 /// so the schemas name no value a request may not send.
 fn query_parameters(operation: &Operation) -> Vec<Value> {
-    let query = |name: &str, description: &str, schema: Value| json!({"name": name, "in": "query", "required": false, "description": description, "schema": schema});
+    let parameter = |name: &str, required: bool, description: &str, schema: Value| json!({"name": name, "in": "query", "required": required, "description": description, "schema": schema});
     let mut parameters = Vec::new();
     if operation.path.starts_with("/api/v1/tickets/comments/") {
-        parameters.push(json!({"name": "ticket_id", "in": "query", "required": true,
-            "description": "the ticket the comments belong to", "schema": {"type": "string", "format": "uuid"}}));
+        parameters.push(parameter(
+            "ticket_id",
+            true,
+            "the ticket the comments belong to",
+            json!({"type": "string", "format": "uuid"}),
+        ));
     }
     if operation.path.ends_with("/bulk/") {
-        parameters.push(json!({"name": "action", "in": "query", "required": true,
-            "description": "what to do with every listed ticket",
-            "schema": {"type": "string", "enum": ["approve", "reject"]}}));
+        parameters.push(parameter(
+            "action",
+            true,
+            "what to do with every listed ticket",
+            json!({"type": "string", "enum": ["approve", "reject"]}),
+        ));
     }
     if operation.method != "get" || !operation.response.ends_with("List") {
         return parameters;
     }
-    parameters.push(query(
+    parameters.push(parameter(
         "limit",
+        false,
         "page size, at most the configured max_page_size; absent or not positive: a plain array",
         json!({"type": "integer"}),
     ));
-    parameters.push(query(
+    parameters.push(parameter(
         "offset",
+        false,
         "rows to skip (with limit); negative or not a number: 0",
         json!({"type": "integer"}),
     ));
@@ -985,7 +994,7 @@ fn query_parameters(operation: &Operation) -> Vec<Value> {
         ),
         ("order", "sort key, e.g. -date_created", text),
     ] {
-        parameters.push(query(name, description, schema));
+        parameters.push(parameter(name, false, description, schema));
     }
     parameters
 }

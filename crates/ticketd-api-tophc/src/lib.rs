@@ -17,7 +17,6 @@ mod tenant;
 mod tickets;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use ticketd_http::AppState;
 
@@ -77,16 +76,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/logout", post(session::logout))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::route_not_found);
-    Router::new()
+    let routes = Router::new()
         .nest("/v1/ticket", ticket)
-        .nest("/v1/authentication", authentication)
-        .layer(DefaultBodyLimit::max(state.settings.body_limit))
-        .layer(axum::middleware::from_fn(
-            ticketd_http::json::refuse_nul_in_uri::<error::ApiError>,
-        ))
-        .layer(ticketd_http::limits::deadline_layer(
-            state.settings.request_timeout,
-            error::timed_out,
-        ))
-        .layer(ticketd_http::panics::panic_layer(error::panicked))
+        .nest("/v1/authentication", authentication);
+    ticketd_http::guarded::<error::ApiError>(routes, state, error::timed_out, error::panicked)
 }

@@ -14,7 +14,6 @@ mod types;
 mod wire;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
 use axum::routing::post;
 use ticketd_http::AppState;
 
@@ -58,20 +57,13 @@ pub fn message_classes() -> Vec<&'static str> {
 
 /// Every route of this dialect, nested under `/zstack` with ZStack's own 404 and 405 there.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let zstack = rest::router()
+    let routes = rest::router()
         .route("/api", post(message::handle))
         .route("/api/", post(message::handle))
         .fallback(rest::no_route)
         // Must come after every route: it applies to the routes registered before it.
-        .method_not_allowed_fallback(rest::method_not_allowed)
-        .layer(DefaultBodyLimit::max(state.settings.body_limit))
-        .layer(axum::middleware::from_fn(
-            ticketd_http::json::refuse_nul_in_uri::<error::ZsError>,
-        ))
-        .layer(ticketd_http::limits::deadline_layer(
-            state.settings.request_timeout,
-            error::timed_out,
-        ))
-        .layer(ticketd_http::panics::panic_layer(error::panicked));
+        .method_not_allowed_fallback(rest::method_not_allowed);
+    let zstack =
+        ticketd_http::guarded::<error::ZsError>(routes, state, error::timed_out, error::panicked);
     Router::new().nest("/zstack", zstack)
 }

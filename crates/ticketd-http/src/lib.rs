@@ -71,6 +71,32 @@ pub fn now() -> DateTime<Utc> {
     Utc::now()
 }
 
+/// Wraps a dialect's routes in the layers every dialect carries, each answering in the
+/// dialect's format (`E` for a NUL character in a path or query, `timed_out` past the request
+/// timeout, `panicked` with the panic's message as the cause), innermost first: the body
+/// limit, the NUL refusal, the request deadline, and outermost the panic layer, so that a
+/// panic anywhere beneath it (the deadline's own future included) is answered.
+pub fn guarded<E>(
+    routes: Router<AppState>,
+    state: &AppState,
+    timed_out: fn() -> axum::response::Response,
+    panicked: fn(String) -> axum::response::Response,
+) -> Router<AppState>
+where
+    E: From<json::JsonBodyError> + axum::response::IntoResponse + Send + 'static,
+{
+    routes
+        .layer(axum::extract::DefaultBodyLimit::max(
+            state.settings.body_limit,
+        ))
+        .layer(axum::middleware::from_fn(json::refuse_nul_in_uri::<E>))
+        .layer(limits::deadline_layer(
+            state.settings.request_timeout,
+            timed_out,
+        ))
+        .layer(panics::panic_layer(panicked))
+}
+
 /// `GET /healthz`: unauthenticated; 200 when the store answers, 503 otherwise.
 pub fn health_router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz))

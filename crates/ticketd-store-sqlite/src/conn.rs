@@ -883,29 +883,7 @@ fn writer_loop(
         // writer goes on: were the thread to unwind, every later write would fail until a
         // restart while reads and `/healthz` kept answering.
         let batch_run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            execute_cached(&conn, "BEGIN IMMEDIATE")
-                .map_err(|e| e.to_string())
-                .and_then(|()| run_batch(&conn, &mut batch, 0))
-                .and_then(|()| match &syncer {
-                    Some(syncer) => hold_while_syncing(&conn, &mut receiver, &mut batch, syncer),
-                    None => Ok(()),
-                })
-                .and_then(|()| {
-                    let count_change = batch
-                        .iter()
-                        .any(|job| job.changed && job.scope != WriteScope::NewTicket);
-                    let counted = if count_change {
-                        execute_cached(
-                            &conn,
-                            "UPDATE change_counter SET changes = changes + 1 WHERE id = 1",
-                        )
-                    } else {
-                        Ok(())
-                    };
-                    counted
-                        .and_then(|()| execute_cached(&conn, "COMMIT"))
-                        .map_err(|e| e.to_string())
-                })
+            run_and_commit(&conn, &mut receiver, &mut batch, syncer.as_ref())
         }));
         let commit = batch_run
             .unwrap_or_else(|_panicked| Err("a write panicked (see the log)".to_owned()))
@@ -931,6 +909,32 @@ fn writer_loop(
             _ => answer_all(batch.drain(..), &commit),
         }
     }
+}
+
+/// Runs `batch` in one transaction (and the jobs taken in while the last log fsync runs) and
+/// commits it, moving the change counter if a job changed rows a count may hold.
+fn run_and_commit(
+    conn: &Connection,
+    receiver: &mut mpsc::Receiver<Job>,
+    batch: &mut Vec<Job>,
+    syncer: Option<&LogSyncer>,
+) -> Result<(), String> {
+    execute_cached(conn, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    run_batch(conn, batch, 0)?;
+    if let Some(syncer) = syncer {
+        hold_while_syncing(conn, receiver, batch, syncer)?;
+    }
+    let count_change = batch
+        .iter()
+        .any(|job| job.changed && job.scope != WriteScope::NewTicket);
+    if count_change {
+        execute_cached(
+            conn,
+            "UPDATE change_counter SET changes = changes + 1 WHERE id = 1",
+        )
+        .map_err(|e| e.to_string())?;
+    }
+    execute_cached(conn, "COMMIT").map_err(|e| e.to_string())
 }
 
 /// Moves the jobs queued now into `batch`, up to [`MAX_BATCH`].
