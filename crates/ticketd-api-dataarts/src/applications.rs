@@ -76,9 +76,16 @@ fn table_info(value: Option<&Value>, path: &str) -> Result<TableInfo, ApiError> 
     }
     let expire_time = match object.get("expire_time") {
         None | Some(Value::Null) => None,
-        Some(value) => Some(value.as_i64().filter(|ms| *ms > 0).ok_or_else(|| {
-            ApiError::invalid(format!("{path}.expire_time must be epoch milliseconds"))
-        })?),
+        Some(value) => Some(
+            value
+                .as_i64()
+                .filter(|ms| ticketd_core::payload::expiry_millis_valid(*ms))
+                .ok_or_else(|| {
+                    ApiError::invalid(format!(
+                        "{path}.expire_time must be epoch milliseconds from 1970 to the year 9999"
+                    ))
+                })?,
+        ),
     };
     Ok(TableInfo {
         instance_id: optional_text(object, "instance_id")?,

@@ -236,6 +236,17 @@ pub fn normalize_payload(
     title: &str,
     payload: Value,
 ) -> Result<Value, DomainError> {
+    if kind == payload::KIND_DATA_PERMISSION {
+        let expiry = payload.get("expire_time").filter(|value| !value.is_null());
+        if expiry.is_some_and(|value| !value.as_i64().is_some_and(payload::expiry_millis_valid)) {
+            return Err(DomainError::invalid(
+                "expire_time",
+                "invalid",
+                "must be epoch milliseconds of a moment from 1970 to the year 9999",
+            ));
+        }
+        return Ok(payload);
+    }
     if kind != KIND_APPLY_ASSET {
         return Ok(payload);
     }

@@ -31,6 +31,12 @@ pub fn date_in_range(time: DateTime<Utc>) -> bool {
     DATE_YEARS.contains(&time.year())
 }
 
+/// Whether `millis`, epoch milliseconds, is a moment after 1970 in [`DATE_YEARS`]: what a
+/// DataArts `expire_time` may be. Beyond chrono's range a grant would have had no expiry.
+pub fn expiry_millis_valid(millis: i64) -> bool {
+    millis > 0 && DateTime::<Utc>::from_timestamp_millis(millis).is_some_and(date_in_range)
+}
+
 /// The content of an `apply_asset` ticket, as the core stores it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApplyAsset {

@@ -9,6 +9,7 @@ use crate::identity::{
     DirectoryEntry, Membership, ROLE_ORG_ADMIN, ROLE_ORG_AUDITOR, ROLE_ORG_USER, SystemRole, User,
 };
 use crate::ids::{FlowId, OrgId, RoleId, TicketId, UserId};
+use crate::payload;
 use crate::selector::Selector;
 use crate::ticket::{
     Decision, HistoryAction, KIND_APPLY_ASSET, Step, StepState, StepStatus, Ticket, TicketState,
@@ -1835,6 +1836,48 @@ fn a_final_approval_without_accounts_or_without_assets_and_nodes_is_a_validation
         // A rejection needs nothing to grant.
         assert_eq!(env.must(&level_2, &p.second, reject()).state, Rejected);
     }
+}
+
+#[test]
+fn a_table_permission_expires_only_at_a_moment_from_1970_to_the_year_9999() {
+    let p = people();
+    let mut env = Env::new();
+    let with_expiry = |expiry: Value| {
+        let mut spec = spec(&p, Some(two_level_steps(&p)));
+        spec.kind = payload::KIND_DATA_PERMISSION.into();
+        spec.payload = json!({"datasource_type": "DLI", "expire_time": expiry});
+        spec
+    };
+    // Beyond chrono's range the grant had no expiry at all: a time-bounded permission forever.
+    for expiry in [
+        json!(i64::MAX),
+        json!(253_402_300_800_000_i64),
+        json!(0),
+        json!(-1),
+        json!("2100"),
+    ] {
+        let err = env.open(with_expiry(expiry.clone())).unwrap_err();
+        let DomainError::Validation(fields) = &err else {
+            panic!("{expiry}: {err:?}");
+        };
+        assert_eq!(fields[0].field, "expire_time", "{expiry}");
+    }
+    let last_millis_of_9999 = 253_402_300_799_999_i64;
+    let ticket = env
+        .open(with_expiry(json!(last_millis_of_9999)))
+        .unwrap()
+        .ticket;
+    let level_1 = env.must(&ticket, &p.first, approve());
+    let grant = env
+        .must_write(&level_1, &p.second, approve())
+        .grant
+        .unwrap();
+    assert_eq!(
+        grant.valid_until.map(|t| t.timestamp_millis()),
+        Some(last_millis_of_9999)
+    );
+    // No expiry given: a grant without end, as DataArts keeps it.
+    assert!(env.open(with_expiry(Value::Null)).is_ok());
 }
 
 #[test]

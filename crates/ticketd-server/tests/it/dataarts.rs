@@ -1032,6 +1032,9 @@ async fn bad_bodies_answer_400_and_store_nothing() {
         json!({"approver": approver, "table_info": table, "proposers": [{"id": "x", "type": 9}]}),
         json!({"approver": approver, "table_info": table, "reason": ["r"]}),
         json!({"approver": approver, "table_info": {"datasource_type": "dli", "database_name": "d", "table_name": "t", "expire_time": -1}}),
+        // Beyond chrono's range the grant had no expiry at all; the year 10000 is past Django's.
+        json!({"approver": approver, "table_info": {"datasource_type": "dli", "database_name": "d", "table_name": "t", "expire_time": i64::MAX}}),
+        json!({"approver": approver, "table_info": {"datasource_type": "dli", "database_name": "d", "table_name": "t", "expire_time": 253_402_300_800_000_i64}}),
         json!({"approver": {"id": fx.reviewer.id().to_string(), "workspace_id": 5}, "table_info": table}),
     ] {
         let (status, body) = da(
