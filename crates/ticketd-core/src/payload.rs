@@ -227,11 +227,17 @@ pub const KIND_DATA_PERMISSION: &str = "data_permission";
 ///
 /// The content is kept as the dialect stored it (`proposers`, `permissions`, `expire_time` in
 /// epoch milliseconds); the grant is valid from the approval until `expire_time`, if any. Its
-/// users are the applicant and every proposer that is a ticketd user.
+/// users are the applicant and every proposer of type `USER` whose id is a ticketd user id.
 pub fn table_permission_grant(ticket: &Ticket, now: DateTime<Utc>) -> Grant {
     let mut users: Vec<crate::ids::UserId> = ticket.applicant_id.into_iter().collect();
     if let Some(proposers) = ticket.payload.get("proposers").and_then(Value::as_array) {
-        for proposer in proposers {
+        // A group's id names no ticketd user; taking it as one could grant whoever has it.
+        let users_only = proposers.iter().filter(|proposer| {
+            proposer
+                .get("type")
+                .is_none_or(|kind| kind.is_null() || kind == "USER")
+        });
+        for proposer in users_only {
             let id = proposer
                 .get("id")
                 .and_then(Value::as_str)

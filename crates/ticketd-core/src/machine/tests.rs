@@ -1881,6 +1881,27 @@ fn a_table_permission_expires_only_at_a_moment_from_1970_to_the_year_9999() {
 }
 
 #[test]
+fn a_table_permission_is_granted_to_the_applicant_and_the_proposing_users_not_groups() {
+    let p = people();
+    let mut env = Env::new();
+    let mut spec = spec(&p, Some(two_level_steps(&p)));
+    spec.kind = payload::KIND_DATA_PERMISSION.into();
+    spec.payload = json!({"proposers": [
+        {"id": p.stranger.id().to_string(), "name": "group", "type": "USER_GROUP"},
+        {"id": p.first.id().to_string(), "name": "first", "type": "USER"},
+        {"id": "not-a-user-id", "name": "x", "type": "USER"},
+    ]});
+    let ticket = env.open(spec).unwrap().ticket;
+    let level_1 = env.must(&ticket, &p.first, approve());
+    let grant = env
+        .must_write(&level_1, &p.second, approve())
+        .grant
+        .unwrap();
+    assert_eq!(grant.users, [p.applicant.id(), p.first.id()]);
+    assert_eq!(grant.valid_until, None);
+}
+
+#[test]
 fn an_invalid_apply_asset_content_is_refused_at_open_edit_and_approval() {
     let p = people();
     let mut env = Env::new();
