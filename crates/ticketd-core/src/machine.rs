@@ -237,14 +237,7 @@ pub fn normalize_payload(
     payload: Value,
 ) -> Result<Value, DomainError> {
     if kind == payload::KIND_DATA_PERMISSION {
-        let expiry = payload.get("expire_time").filter(|value| !value.is_null());
-        if expiry.is_some_and(|value| !value.as_i64().is_some_and(payload::expiry_millis_valid)) {
-            return Err(DomainError::invalid(
-                "expire_time",
-                "invalid",
-                "must be epoch milliseconds of a moment from 1970 to the year 9999",
-            ));
-        }
+        payload::validate_table_permission(&payload).map_err(DomainError::Validation)?;
         return Ok(payload);
     }
     if kind != KIND_APPLY_ASSET {
@@ -623,6 +616,9 @@ fn decide(
                     ));
                 }
                 if next.kind == payload::KIND_DATA_PERMISSION {
+                    // Again here: a ticket stored before the rule would be granted for ever.
+                    payload::validate_table_permission(&next.payload)
+                        .map_err(DomainError::Validation)?;
                     grant = Some(payload::table_permission_grant(&next, ctx.now));
                 }
             }

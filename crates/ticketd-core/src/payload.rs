@@ -37,6 +37,20 @@ pub fn expiry_millis_valid(millis: i64) -> bool {
     millis > 0 && DateTime::<Utc>::from_timestamp_millis(millis).is_some_and(date_in_range)
 }
 
+/// Checks the content of a `data_permission` ticket, at its opening, edits and final approval:
+/// its `expire_time` is absent, null, or a moment [`expiry_millis_valid`] allows.
+pub fn validate_table_permission(content: &Value) -> Result<(), Vec<FieldError>> {
+    match content.get("expire_time") {
+        None | Some(Value::Null) => Ok(()),
+        Some(expiry) if expiry.as_i64().is_some_and(expiry_millis_valid) => Ok(()),
+        Some(_) => Err(vec![FieldError::new(
+            "expire_time",
+            "invalid",
+            "must be epoch milliseconds of a moment from 1970 to the year 9999",
+        )]),
+    }
+}
+
 /// The content of an `apply_asset` ticket, as the core stores it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ApplyAsset {
