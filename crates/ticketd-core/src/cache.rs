@@ -397,6 +397,10 @@ impl Store for CachedStore {
         self.inner.data_version().await
     }
 
+    async fn shutdown(&self) -> Result<(), StoreError> {
+        self.inner.shutdown().await
+    }
+
     fn local_data_version(&self) -> Option<u64> {
         self.inner.local_data_version()
     }

@@ -449,6 +449,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn directory_generation(&self) -> Result<Option<i64>, StoreError> {
         Ok(None)
     }
+    /// Called once when the process stops serving, after its last request. SQLite copies its
+    /// write-ahead log into the database file and empties the log, so the file alone holds
+    /// every commit (a copy of it is a whole backup) and the next start has no log to read;
+    /// PostgreSQL has nothing to do. An error loses nothing: the log is read at the next start.
+    async fn shutdown(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// A number that changes with every commit, of this process or another (SQLite: the
     /// writer's commit counter; PostgreSQL: a hash of `pg_current_snapshot()`), so what was read
     /// at one version is still exact while the version is unchanged; `None` when the backend

@@ -46,8 +46,13 @@ const BUDGET_CHECK_EVERY_OPS: i32 = 1_000;
 /// file's fsync; bench `open` and `approve` rose by about a fifth. 65,536 against 32,768: the
 /// checkpointer writes a quarter fewer bytes per decision to a disk the log's fsyncs share, and
 /// `approve` rose by 9% (BENCHMARKS.md), at the price of a longer p99.9 (the final copy's fsync
-/// has more to flush).
-const CHECKPOINT_AFTER_FRAMES: u32 = 65_536;
+/// has more to flush). 131,072 against 65,536 (a log of about 540 MB; it peaked near 680 MB
+/// with the frames added while the checkpointer copies): the hot index pages of decisions spread
+/// over many users are copied half as often, and bench `approve` at 300k rose by 15% (means of
+/// five alternating runs, 6,255 against 5,442 req/s) with `open` and the lists within the
+/// spread; 262,144 gained nothing more for `approve` (BENCHMARKS.md). The price is disk space
+/// for the log and its reading after a crash (see ARCHITECTURE.md).
+const CHECKPOINT_AFTER_FRAMES: u32 = 131_072;
 
 /// The page cache of the writer's (and the checkpointer's) connection, in KiB.
 const WRITER_CACHE_KIB: u32 = 16_000;
@@ -61,7 +66,9 @@ const READER_CACHE_KIB: u32 = 8_000;
 
 /// How far (as a multiple of the checkpointer's threshold) the log may grow before the writer
 /// checkpoints in its own commit, as SQLite does by default: a bound on the log if the
-/// checkpointer falls behind (about 1 GiB).
+/// checkpointer falls behind (about 2 GiB). The checkpointer's passes run while the writer
+/// goes on adding frames (about 80,000 a second under decisions), so the margin above the
+/// threshold must outlast a checkpoint of the whole log.
 const WRITER_CHECKPOINT_FACTOR: u32 = 4;
 
 /// How durable a commit is.
@@ -90,7 +97,7 @@ pub struct SqliteOptions {
     /// before the store answers `Unavailable` (a 503), instead of queueing without bound.
     pub acquire_timeout: Duration,
     /// WAL frames at which the checkpointer thread copies the log into the database; the
-    /// writer itself does at eight times this.
+    /// writer itself does at four times this.
     pub checkpoint_after_frames: u32,
     /// Whether this store serves the file, which only one process may do: its caches know
     /// without a read only what its own writer wrote (the identity version, list counts). The
@@ -323,6 +330,8 @@ pub(crate) struct Pool {
     reader_permits: Arc<Semaphore>,
     /// Held open for its lock while this store serves the file (`SqliteOptions::serving`).
     _serving_lock: Option<std::fs::File>,
+    /// What the store was opened with, for the connection that empties the log at shutdown.
+    options: SqliteOptions,
 }
 
 /// A read-only connection and the deadline its progress handler enforces.
@@ -649,9 +658,39 @@ impl Pool {
                 readers: Mutex::new(readers),
                 reader_permits: Arc::new(Semaphore::new(n_readers)),
                 _serving_lock: serving_lock,
+                options: options.clone(),
             }),
             migrated,
         ))
+    }
+
+    /// Copies the whole write-ahead log into the database file and empties it (a `TRUNCATE`
+    /// checkpoint, on a connection of its own that waits up to the busy timeout for the
+    /// writer's last commit and for readers on older snapshots). Until then the log may hold
+    /// the last 131,072 pages written (see [`CHECKPOINT_AFTER_FRAMES`]), which a copy of the
+    /// database file alone would lack, and a start reads it whole (half a second for a full
+    /// log on a cold cache). `Unavailable` if the log could not be emptied; it is kept, and
+    /// nothing is lost.
+    pub(crate) async fn empty_the_log(&self) -> Result<(), StoreError> {
+        let options = self.options.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = open_connection(&options, false)?;
+            let (busy, frames, copied): (i64, i64, i64) = conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .map_err(db_err)?;
+            if busy == 0 {
+                Ok(())
+            } else {
+                Err(StoreError::Unavailable(format!(
+                    "the write-ahead log was not emptied: {copied} of its {frames} pages were \
+                     copied before a reader or writer held it"
+                )))
+            }
+        })
+        .await
+        .map_err(|e| StoreError::Other(Box::new(e)))?
     }
 
     /// The number of commits so far (see [`Epochs::data`]).

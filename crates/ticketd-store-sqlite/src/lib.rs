@@ -91,6 +91,10 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn shutdown(&self) -> Result<(), StoreError> {
+        self.pool.empty_the_log().await
+    }
+
     async fn ensure_builtins(&self, orgs: Vec<Org>, roles: Vec<Role>) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {

@@ -213,6 +213,22 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         "secrets are never logged"
     );
     assert!(!stderr.contains("ERROR"), "{stderr}");
+    // The stop copied the write-ahead log into the file: the user the one-off command wrote
+    // beside the server (which its own log held until then) is in a copy of the file alone.
+    assert!(stderr.contains("store closed"), "{stderr}");
+    let log = dir.path().join("ticketd.db-wal");
+    assert_eq!(std::fs::metadata(&log).map_or(0, |m| m.len()), 0);
+    let copy = dir.path().join("backup.db");
+    std::fs::copy(dir.path().join("ticketd.db"), &copy).unwrap();
+    let found: i64 = rusqlite::Connection::open(&copy)
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM users WHERE username = 'beside'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(found, 1);
 }
 
 #[tokio::test]

@@ -510,3 +510,56 @@ async fn after_insertions_only_the_new_tickets_are_counted() {
     assert_eq!(page.total, Some(3));
     assert!(page.mark.unwrap().changes > later.changes);
 }
+
+/// At shutdown the log is copied into the database file and emptied: a copy of the file alone
+/// holds the last commits, which until then lived only in the log.
+#[tokio::test]
+async fn shutdown_leaves_every_commit_in_the_database_file_and_the_log_empty() {
+    use ticketd_core::store::Store as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("served.db");
+    let mut options = SqliteOptions::new(&path);
+    options.serving = true;
+    let (store, _) = SqliteStore::open(&options).unwrap();
+    let org = ticketd_core::identity::Org {
+        id: ticketd_core::OrgId(uuid::Uuid::from_u128(42)),
+        name: "written-last".into(),
+        builtin: false,
+        created_at: chrono::DateTime::UNIX_EPOCH,
+    };
+    store.create_org(org).await.unwrap();
+    // `None` while even the schema is only in the log.
+    let orgs_in_a_copy_of_the_file_alone = || {
+        let copy = dir.path().join("copy.db");
+        std::fs::copy(&path, &copy).unwrap();
+        let conn = rusqlite::Connection::open(&copy).unwrap();
+        let found: Option<i64> = conn
+            .query_row(
+                "SELECT count(*) FROM orgs WHERE name = 'written-last'",
+                [],
+                |row| row.get(0),
+            )
+            .ok();
+        drop(conn);
+        std::fs::remove_file(&copy).unwrap();
+        found
+    };
+    let log = path.with_file_name("served.db-wal");
+    assert!(std::fs::metadata(&log).unwrap().len() > 0);
+    assert_ne!(
+        orgs_in_a_copy_of_the_file_alone(),
+        Some(1),
+        "still only in the log"
+    );
+    store.shutdown().await.unwrap();
+    assert_eq!(std::fs::metadata(&log).unwrap().len(), 0);
+    assert_eq!(orgs_in_a_copy_of_the_file_alone(), Some(1));
+    // The store still works after it (a request cut off by the drain timeout may yet write).
+    assert!(
+        store
+            .get_org(ticketd_core::OrgId(uuid::Uuid::from_u128(42)))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
