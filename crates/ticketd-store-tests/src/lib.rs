@@ -49,7 +49,6 @@ macro_rules! contract_suite {
             a_decision_on_an_earlier_copy_is_decided_again_on_the_stored_ticket,
             all_mode_approvals_racing_both_count,
             two_level_apply_asset_flow_creates_one_grant,
-            a_store_keeps_every_commit_and_answers_after_shutdown,
             grants_written_together_each_take_a_free_name,
             stale_version_writes_nothing,
             writes_committed_together_succeed_or_fail_alone,
