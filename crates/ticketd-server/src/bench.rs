@@ -60,7 +60,8 @@ pub struct ScenarioResult {
     pub errors: u64,
     /// Seconds the scenario ran: its configured time, or less where its work ran out.
     pub seconds: f64,
-    /// Requests per second.
+    /// Requests per second that got the expected status: errors are not counted, or a server
+    /// answering quick refusals (or a client finding no server) would look fast.
     pub throughput: f64,
     /// Median latency, milliseconds.
     pub p50_ms: f64,
@@ -801,7 +802,7 @@ fn result(
             .filter(|_| done > 0)
             .map(|cpu| cpu * 1e6 / done as f64)
     };
-    let throughput = done as f64 / seconds.max(1e-9);
+    let throughput = done.saturating_sub(errors) as f64 / seconds.max(1e-9);
     ScenarioResult {
         name: name.into(),
         requests: done,
@@ -1323,6 +1324,27 @@ mod tests {
             "{rendered}"
         );
         assert!(rendered.contains(" | 100 |\n"), "{rendered}");
+    }
+
+    #[test]
+    fn a_scenario_s_rate_and_ratio_count_only_the_answers_it_expected() {
+        let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+        histogram.record(1_000).unwrap();
+        let cpu = Cpu {
+            server: Some(0.01),
+            database: None,
+        };
+        // 100 requests in 2 s, 40 of them refused: 30 answers a second, half of a 60/s ceiling.
+        let refused = result("open", ((histogram, 100, 40, 2.0), cpu), ("raw", 60.0));
+        assert_eq!((refused.requests, refused.errors), (100, 40));
+        assert!(
+            (refused.throughput - 30.0).abs() < 1e-9,
+            "{}",
+            refused.throughput
+        );
+        assert!((refused.ratio - 0.5).abs() < 1e-9, "{}", refused.ratio);
+        // The CPU is spent on every request, refused or not.
+        assert!((refused.server_cpu_us_per_request.unwrap() - 100.0).abs() < 1e-9);
     }
 
     #[test]

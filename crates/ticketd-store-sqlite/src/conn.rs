@@ -684,8 +684,8 @@ impl Pool {
                 Ok(())
             } else {
                 Err(StoreError::Unavailable(format!(
-                    "the write-ahead log was not emptied: {copied} of its {frames} pages were \
-                     copied before a reader or writer held it"
+                    "the write-ahead log was not emptied: a reader or the writer held it past \
+                     the busy timeout ({copied} of its {frames} pages copied)"
                 )))
             }
         })
