@@ -100,7 +100,15 @@ async fn open_store_as(config: &Config, serving: bool) -> anyhow::Result<(Arc<dy
     }
     let path = ticketd_store_sqlite::path_from_url(url)
         .with_context(|| format!("database_url {url:?} names no file"))?;
-    let mut options = SqliteOptions::new(path.clone());
+    let options = sqlite_options(config, path.clone(), serving);
+    let (store, migrated) = SqliteStore::open(&options)
+        .with_context(|| format!("could not open SQLite database {}", path.display()))?;
+    Ok((cached(Arc::new(store)), migrated))
+}
+
+/// How a SQLite store at `path` is opened under `config`.
+fn sqlite_options(config: &Config, path: std::path::PathBuf, serving: bool) -> SqliteOptions {
+    let mut options = SqliteOptions::new(path);
     options.serving = serving;
     options.readers = config.sqlite_readers;
     options.acquire_timeout = std::time::Duration::from_millis(config.database_acquire_timeout_ms);
@@ -109,9 +117,9 @@ async fn open_store_as(config: &Config, serving: bool) -> anyhow::Result<(Arc<dy
     } else {
         Durability::Full
     };
-    let (store, migrated) = SqliteStore::open(&options)
-        .with_context(|| format!("could not open SQLite database {}", path.display()))?;
-    Ok((cached(Arc::new(store)), migrated))
+    // Pages of 4 KiB: 256 log frames to the MiB.
+    options.checkpoint_after_frames = config.sqlite_log_mb.saturating_mul(256);
+    options
 }
 
 /// The store as the server uses it: the directory kept in memory, checked against the store's
@@ -324,9 +332,29 @@ pub async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::OsEntropy;
+    use super::{Config, OsEntropy, sqlite_options};
     use std::collections::HashSet;
     use ticketd_core::engine::Entropy;
+
+    /// `sqlite_log_mb` sets the checkpointer's threshold, and its default is the store's own.
+    #[test]
+    fn the_sqlite_log_size_is_the_checkpointer_s_threshold_in_pages() {
+        let default = sqlite_options(&Config::default(), "a.db".into(), true);
+        let store_default = ticketd_store_sqlite::SqliteOptions::new("a.db");
+        assert_eq!(default.checkpoint_after_frames, 131_072);
+        assert_eq!(
+            default.checkpoint_after_frames,
+            store_default.checkpoint_after_frames
+        );
+        let small = Config {
+            sqlite_log_mb: 4,
+            ..Config::default()
+        };
+        assert_eq!(
+            sqlite_options(&small, "a.db".into(), true).checkpoint_after_frames,
+            1_024
+        );
+    }
 
     /// Ids drawn ahead come out different every time, across many refills of the buffer, and
     /// from threads of their own.
