@@ -323,14 +323,14 @@ struct Epochs {
 type LogSync = Box<dyn FnMut() -> std::io::Result<()> + Send>;
 
 pub(crate) struct Pool {
-    acquire_timeout: Duration,
     epochs: Arc<Epochs>,
     writer: mpsc::Sender<Job>,
     readers: Mutex<Vec<Reader>>,
     reader_permits: Arc<Semaphore>,
     /// Held open for its lock while this store serves the file (`SqliteOptions::serving`).
     _serving_lock: Option<std::fs::File>,
-    /// What the store was opened with, for the connection that empties the log at shutdown.
+    /// What the store was opened with: the acquire timeout of every request, and the settings
+    /// of the connection that empties the log at shutdown.
     options: SqliteOptions,
 }
 
@@ -652,7 +652,6 @@ impl Pool {
         let n_readers = readers.len();
         Ok((
             Arc::new(Self {
-                acquire_timeout: options.acquire_timeout,
                 epochs,
                 writer: sender,
                 readers: Mutex::new(readers),
@@ -667,9 +666,9 @@ impl Pool {
     /// Copies the whole write-ahead log into the database file and empties it (a `TRUNCATE`
     /// checkpoint, on a connection of its own that waits up to the busy timeout for the
     /// writer's last commit and for readers on older snapshots). Until then the log may hold
-    /// the last 131,072 pages written (see [`CHECKPOINT_AFTER_FRAMES`]), which a copy of the
-    /// database file alone would lack, and a start reads it whole (half a second for a full
-    /// log on a cold cache). `Unavailable` if the log could not be emptied; it is kept, and
+    /// up to `checkpoint_after_frames` pages (and those written while they are copied), which
+    /// a copy of the database file alone would lack, and a start reads it whole (half a second
+    /// for a log of the default 131,072 pages on a cold cache). `Unavailable` if the log could not be emptied; it is kept, and
     /// nothing is lost.
     pub(crate) async fn empty_the_log(&self) -> Result<(), StoreError> {
         let options = self.options.clone();
@@ -762,13 +761,13 @@ impl Pool {
         answer: oneshot::Receiver<Result<R, StoreError>>,
     ) -> Result<R, StoreError> {
         let job = Job::new(run, scope);
-        match tokio::time::timeout(self.acquire_timeout, self.writer.send(job)).await {
+        match tokio::time::timeout(self.options.acquire_timeout, self.writer.send(job)).await {
             Ok(Ok(())) => {}
             Ok(Err(_closed)) => return Err(StoreError::Unavailable("writer stopped".into())),
             Err(_elapsed) => {
                 return Err(StoreError::Unavailable(format!(
                     "the writer's queue stayed full for {:?}",
-                    self.acquire_timeout
+                    self.options.acquire_timeout
                 )));
             }
         }
@@ -829,13 +828,13 @@ impl Pool {
         F: FnOnce(&Connection) -> Result<R, StoreError> + Send + 'static,
     {
         let acquire = Arc::clone(&self.reader_permits).acquire_owned();
-        let permit = match tokio::time::timeout(self.acquire_timeout, acquire).await {
+        let permit = match tokio::time::timeout(self.options.acquire_timeout, acquire).await {
             Ok(Ok(permit)) => permit,
             Ok(Err(_closed)) => return Err(StoreError::Unavailable("readers closed".into())),
             Err(_elapsed) => {
                 return Err(StoreError::Unavailable(format!(
                     "no reader connection was free within {:?}",
-                    self.acquire_timeout
+                    self.options.acquire_timeout
                 )));
             }
         };
