@@ -665,27 +665,41 @@ impl Pool {
 
     /// Copies the whole write-ahead log into the database file and empties it (a `TRUNCATE`
     /// checkpoint, on a connection of its own that waits up to the busy timeout for the
-    /// writer's last commit and for readers on older snapshots). Until then the log may hold
-    /// up to `checkpoint_after_frames` pages (and those written while they are copied), which
-    /// a copy of the database file alone would lack, and a start reads it whole (half a second
-    /// for a log of the default 131,072 pages on a cold cache). `Unavailable` if the log could not be emptied; it is kept, and
-    /// nothing is lost.
+    /// writer's last commit, for readers on older snapshots and for a checkpoint running, such
+    /// as the checkpointer thread's passes). Until then the log may hold up to
+    /// `checkpoint_after_frames` pages (and those written while they are copied), which a copy
+    /// of the database file alone would lack, and a start reads it whole (half a second for a
+    /// log of the default 131,072 pages on a cold cache). `Unavailable` if the log could not be
+    /// emptied; it is kept, and nothing is lost.
     pub(crate) async fn empty_the_log(&self) -> Result<(), StoreError> {
         let options = self.options.clone();
         tokio::task::spawn_blocking(move || {
             let conn = open_connection(&options, false)?;
-            let (busy, frames, copied): (i64, i64, i64) = conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                })
-                .map_err(db_err)?;
-            if busy == 0 {
-                Ok(())
-            } else {
-                Err(StoreError::Unavailable(format!(
-                    "the write-ahead log was not emptied: a reader or the writer held it past \
-                     the busy timeout ({copied} of its {frames} pages copied)"
-                )))
+            let deadline = Instant::now() + Duration::from_millis(options.busy_timeout_ms.into());
+            loop {
+                let (busy, frames, copied): (i64, i64, i64) = conn
+                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
+                    .map_err(db_err)?;
+                if busy == 0 {
+                    return Ok(());
+                }
+                // SQLite answers at once, without its busy handler, while another checkpoint
+                // runs (the checkpointer thread's passes under load, or another process's):
+                // that one ends by itself, so it is waited for up to the busy timeout too.
+                if Instant::now() >= deadline {
+                    let progress = if frames < 0 {
+                        "another checkpoint was still running".to_owned()
+                    } else {
+                        format!("{copied} of its {frames} pages copied")
+                    };
+                    return Err(StoreError::Unavailable(format!(
+                        "the write-ahead log was not emptied: a reader, the writer or another \
+                         checkpoint held it past the busy timeout ({progress})"
+                    )));
+                }
+                std::thread::sleep(Duration::from_millis(5));
             }
         })
         .await
