@@ -1128,3 +1128,38 @@ async fn a_process_sees_its_own_revocation_at_once() {
         assert!(after > before, "round {round}: {before:?} then {after:?}");
     }
 }
+
+/// A database just loaded for the bench is settled before it is measured: a checkpoint writes
+/// the load's pages out (and `VACUUM (ANALYZE)` runs first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settling_a_loaded_database_checkpoints_it() {
+    let Some(admin) = admin_url() else { return };
+    let database = TestDatabase::create(admin).await;
+    // The migrations write the load to settle.
+    let _store = PostgresStore::connect(&options(&database.url))
+        .await
+        .unwrap();
+    let (client, connection) = tokio_postgres::connect(&database.url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    let last_checkpoint = async || -> String {
+        client
+            .query_one(
+                "SELECT checkpoint_lsn::text FROM pg_control_checkpoint()",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    };
+    let before = last_checkpoint().await;
+    ticketd_store_postgres::settle_after_load(&database.url)
+        .await
+        .unwrap();
+    assert_ne!(
+        last_checkpoint().await,
+        before,
+        "no checkpoint after the load"
+    );
+}
