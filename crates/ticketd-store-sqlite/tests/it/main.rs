@@ -549,7 +549,9 @@ async fn shutdown_waits_for_a_checkpoint_already_running() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(!shutdown.is_finished(), "gave up while a checkpoint ran");
     writer.execute_batch("ROLLBACK").unwrap();
-    assert_eq!(running.join().unwrap(), 0);
+    // Whichever of the two checkpoints then goes first, the other waits or gives up: only the
+    // shutdown's outcome matters here.
+    running.join().unwrap();
     shutdown.await.unwrap().unwrap();
     let log = path.with_file_name("busy.db-wal");
     assert_eq!(std::fs::metadata(&log).unwrap().len(), 0);
