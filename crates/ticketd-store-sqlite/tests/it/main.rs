@@ -511,6 +511,16 @@ async fn after_insertions_only_the_new_tickets_are_counted() {
     assert!(page.mark.unwrap().changes > later.changes);
 }
 
+/// An organization for a test's last write (one row, in the log until a checkpoint).
+fn org(id: u128, name: &str) -> ticketd_core::identity::Org {
+    ticketd_core::identity::Org {
+        id: ticketd_core::OrgId(uuid::Uuid::from_u128(id)),
+        name: name.into(),
+        builtin: false,
+        created_at: chrono::DateTime::UNIX_EPOCH,
+    }
+}
+
 /// A checkpoint already running when the store shuts down (the checkpointer thread's passes
 /// under load, or another process's) is waited for: SQLite refuses a second one at once,
 /// without its busy handler, which once left a bench's preloaded log unemptied.
@@ -520,13 +530,7 @@ async fn shutdown_waits_for_a_checkpoint_already_running() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("busy.db");
     let (store, _) = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
-    let org = ticketd_core::identity::Org {
-        id: ticketd_core::OrgId(uuid::Uuid::from_u128(7)),
-        name: "in-the-log".into(),
-        builtin: false,
-        created_at: chrono::DateTime::UNIX_EPOCH,
-    };
-    store.create_org(org).await.unwrap();
+    store.create_org(org(7, "in-the-log")).await.unwrap();
     // Another connection holds the write lock, so a `FULL` checkpoint started on a third one
     // takes the checkpoint lock and keeps it while its busy handler waits for the writer.
     let writer = rusqlite::Connection::open(&path).unwrap();
@@ -567,13 +571,7 @@ async fn shutdown_leaves_every_commit_in_the_database_file_and_the_log_empty() {
     let mut options = SqliteOptions::new(&path);
     options.serving = true;
     let (store, _) = SqliteStore::open(&options).unwrap();
-    let org = ticketd_core::identity::Org {
-        id: ticketd_core::OrgId(uuid::Uuid::from_u128(42)),
-        name: "written-last".into(),
-        builtin: false,
-        created_at: chrono::DateTime::UNIX_EPOCH,
-    };
-    store.create_org(org).await.unwrap();
+    store.create_org(org(42, "written-last")).await.unwrap();
     // `None` while even the schema is only in the log.
     let orgs_in_a_copy_of_the_file_alone = || {
         let copy = dir.path().join("copy.db");
