@@ -1163,3 +1163,36 @@ async fn settling_a_loaded_database_checkpoints_it() {
         "no checkpoint after the load"
     );
 }
+
+/// A role that may not checkpoint (neither superuser nor `pg_checkpoint`) still settles a load:
+/// the checkpoint is skipped with a warning instead of failing the bench.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settling_as_a_role_that_may_not_checkpoint_skips_the_checkpoint() {
+    let Some(admin) = admin_url() else { return };
+    let database = TestDatabase::create(admin.clone()).await;
+    let _store = PostgresStore::connect(&options(&database.url))
+        .await
+        .unwrap();
+    let role = format!("ticketd_plain_{}", uuid::Uuid::new_v4().simple());
+    let client = admin_client(&admin).await;
+    client
+        .batch_execute(&format!("CREATE ROLE \"{role}\" LOGIN PASSWORD 'plain'"))
+        .await
+        .unwrap();
+    let config: tokio_postgres::Config = database.url.parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        tokio_postgres::config::Host::Unix(dir) => dir.display().to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let url = format!(
+        "host={host} port={port} user={role} password=plain dbname={}",
+        database.name
+    );
+    let settled = ticketd_store_postgres::settle_after_load(&url).await;
+    client
+        .batch_execute(&format!("DROP ROLE \"{role}\""))
+        .await
+        .unwrap();
+    settled.unwrap();
+}
