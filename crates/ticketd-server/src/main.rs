@@ -180,6 +180,22 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// Fails unless `path` can be written, leaving it as it was: a published bench run takes most
+/// of an hour, and its report must not be lost to a mistyped directory at the end.
+fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .with_context(|| format!("could not write {}", path.display()))?;
+    if !existed {
+        // Written at the end of the run; a run that fails leaves nothing behind.
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
         Command::DefaultConfig => {
@@ -216,6 +232,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 server_binary: std::env::current_exe()
                     .context("could not find the ticketd binary")?,
             };
+            if let Some(path) = &args.json {
+                check_writable(path)?;
+            }
             let report = ticketd_server::bench::run(options).await?;
             print!("{}", ticketd_server::bench::table(&report));
             if let Some(path) = &args.json {

@@ -385,7 +385,8 @@ fn token_create_refuses_a_lifetime_out_of_range() {
     assert_eq!(longest.trim().len(), 40);
 }
 
-/// Options that would measure nothing, or something else than asked, fail before any preload.
+/// Options that would measure nothing, or something else than asked, or whose report could
+/// not be written, fail before any preload.
 #[test]
 fn bench_refuses_an_unknown_scenario_and_an_empty_dataset_for_detail() {
     let dir = tempfile::tempdir().unwrap();
@@ -400,10 +401,55 @@ fn bench_refuses_an_unknown_scenario_and_an_empty_dataset_for_detail() {
         ),
         (&["--connections", "0"], "--connections must be at least 1"),
         (&["--seconds", "0"], "--seconds must be at least 1"),
+        (
+            &[
+                "--json",
+                "/nonexistent-ticketd-dir/bench.json",
+                "--tickets",
+                "10",
+                "--seconds",
+                "1",
+                "--scenarios",
+                "detail",
+            ],
+            "could not write /nonexistent-ticketd-dir/bench.json",
+        ),
     ] {
-        let stderr = run_refused(ticketd(dir.path()).arg("bench").args(args));
+        let output = ticketd(dir.path())
+            .arg("bench")
+            .args(args)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{args:?} succeeded");
         assert!(stderr.contains(reason), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?} measured something");
     }
+}
+
+/// The report's path is checked without touching it: a refused run neither creates the file
+/// nor changes the one already there.
+#[test]
+fn bench_leaves_the_report_file_as_it_was_when_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let earlier = dir.path().join("earlier.json");
+    std::fs::write(&earlier, "{\"earlier\": true}").unwrap();
+    let missing = dir.path().join("missing.json");
+    for path in [&earlier, &missing] {
+        run_refused(ticketd(dir.path()).args([
+            "bench",
+            "--scenarios",
+            "detial",
+            "--json",
+            path.to_str().unwrap(),
+        ]));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&earlier).unwrap(),
+        "{\"earlier\": true}"
+    );
+    assert!(!missing.exists(), "a refused run created its report file");
 }
 
 #[test]
