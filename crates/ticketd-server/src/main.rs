@@ -232,10 +232,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 server_binary: std::env::current_exe()
                     .context("could not find the ticketd binary")?,
             };
+            let interrupted = ticketd_server::shutdown_signal();
             if let Some(path) = &args.json {
                 check_writable(path)?;
             }
-            let report = ticketd_server::bench::run(options).await?;
+            // Interrupted, the run is dropped: that stops its server and removes its scratch
+            // files (a 1M-ticket SQLite file is about 4.5 GB), which dying of the signal left.
+            let report = tokio::select! {
+                report = ticketd_server::bench::run(options) => report?,
+                () = interrupted => {
+                    anyhow::bail!("interrupted; the run's server was stopped and its scratch files removed")
+                }
+            };
             print!("{}", ticketd_server::bench::table(&report));
             if let Some(path) = &args.json {
                 std::fs::write(path, serde_json::to_string_pretty(&report)?)
