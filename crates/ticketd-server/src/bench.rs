@@ -888,6 +888,16 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     };
     config.admin_token = Some(crate::config::Secret(ADMIN_TOKEN.into()));
     let (store, _) = crate::open_store(&config).await?;
+    // The preload adds hundreds of users and the tickets asked for: never to a database in
+    // use, and a store already filled would measure another size than the one asked.
+    let users = store.list_users().await?.len();
+    if users > 0 {
+        bail!(
+            "{} already holds {users} user(s): the bench fills the database it measures with \
+             generated users and tickets, so give it an empty one",
+            crate::redact(&url)
+        );
+    }
     let engine = crate::engine(&config, store.clone())?;
     crate::bootstrap(&config, &engine).await?;
     let pool_size = approve_pool_size(options.duration);

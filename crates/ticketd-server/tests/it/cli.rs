@@ -428,6 +428,45 @@ fn bench_refuses_an_unknown_scenario_and_an_empty_dataset_for_detail() {
     }
 }
 
+/// A database that holds users already (one in use, or an earlier run's) is refused before
+/// anything is written to it.
+#[test]
+fn bench_refuses_a_database_that_is_not_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("in-use.db").display());
+    run_ok(ticketd(dir.path()).args([
+        "--database-url",
+        &url,
+        "user",
+        "create",
+        "--username",
+        "alice",
+    ]));
+    let db = rusqlite::Connection::open(dir.path().join("in-use.db")).unwrap();
+    let count = |table: &str| -> i64 {
+        db.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = (count("users"), count("tickets"));
+    let stderr = run_refused(ticketd(dir.path()).args([
+        "--database-url",
+        &url,
+        "bench",
+        "--tickets",
+        "10",
+        "--seconds",
+        "1",
+        "--scenarios",
+        "detail",
+    ]));
+    assert!(
+        stderr.contains(&format!("already holds {} user(s)", before.0))
+            && stderr.contains("give it an empty one"),
+        "{stderr}"
+    );
+    assert_eq!((count("users"), count("tickets")), before);
+}
+
 /// The report's path is checked without touching it: a refused run neither creates the file
 /// nor changes the one already there.
 #[test]
