@@ -846,6 +846,26 @@ pub const SCENARIOS: [&str; 6] = [
 
 /// Refuses options that would measure nothing or something else than asked: a misspelt scenario
 /// would be skipped without a word, and `detail` (alone or in `mixed`) picks preloaded tickets.
+/// Most tickets a run preloads.
+const MAX_TICKETS: usize = 100_000_000;
+
+/// Longest a scenario runs.
+const MAX_DURATION: Duration = Duration::from_secs(86_400);
+
+/// Files the bench or its server keeps open besides its connections: the store's files, the
+/// listener, the runtime's own, with room to spare.
+const OPEN_FILES_BESIDE_CONNECTIONS: usize = 64;
+
+/// The soft limit on open files in `/proc/self/limits`' text; `None` when unlimited or absent.
+fn open_files_limit(limits: &str) -> Option<usize> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
 fn check_options(options: &BenchOptions) -> anyhow::Result<()> {
     if let Some(unknown) = options
         .scenarios
@@ -862,6 +882,32 @@ fn check_options(options: &BenchOptions) -> anyhow::Result<()> {
     }
     if options.duration < Duration::from_secs(1) {
         bail!("--seconds must be at least 1");
+    }
+    // Past these the run would end in an arithmetic overflow, not in a measurement.
+    if options.tickets > MAX_TICKETS {
+        bail!("--tickets must be at most {MAX_TICKETS} (a SQLite file of about 450 GB)");
+    }
+    if options.duration > MAX_DURATION {
+        bail!(
+            "--seconds must be at most {} (a day per scenario)",
+            MAX_DURATION.as_secs()
+        );
+    }
+    // Each connection is a socket in the bench and another in the server, which both start
+    // with this process's limit; beyond it connections fail as errors of the scenario.
+    if let Some(limit) =
+        open_files_limit(&std::fs::read_to_string("/proc/self/limits").unwrap_or_default())
+    {
+        let needed = options
+            .connections
+            .saturating_add(OPEN_FILES_BESIDE_CONNECTIONS);
+        if needed > limit {
+            bail!(
+                "--connections {} needs about {needed} open files, and this process may open {limit} \
+                 (`ulimit -n`)",
+                options.connections
+            );
+        }
     }
     if options.tickets == 0 && (options.wants("detail") || options.wants("mixed")) {
         bail!("`detail` and `mixed` show preloaded tickets: --tickets must be at least 1 for them");
@@ -1349,6 +1395,21 @@ mod tests {
             "{rendered}"
         );
         assert!(rendered.contains(" | 100 |\n"), "{rendered}");
+    }
+
+    #[test]
+    fn the_open_files_limit_is_read_from_proc_limits() {
+        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                      Max processes             96367                96367                processes \n\
+                      Max open files            1024                 524288               files     \n";
+        assert_eq!(open_files_limit(limits), Some(1024));
+        assert_eq!(
+            open_files_limit(
+                "Max open files            unlimited            unlimited            files"
+            ),
+            None
+        );
+        assert_eq!(open_files_limit(""), None);
     }
 
     #[test]

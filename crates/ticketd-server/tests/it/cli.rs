@@ -402,6 +402,14 @@ fn bench_refuses_an_unknown_scenario_and_an_empty_dataset_for_detail() {
         (&["--connections", "0"], "--connections must be at least 1"),
         (&["--seconds", "0"], "--seconds must be at least 1"),
         (
+            &["--seconds", "18446744073709551615"],
+            "--seconds must be at most 86400",
+        ),
+        (
+            &["--tickets", "18446744073709551615"],
+            "--tickets must be at most 100000000",
+        ),
+        (
             &[
                 "--json",
                 "/nonexistent-ticketd-dir/bench.json",
@@ -465,6 +473,26 @@ fn bench_refuses_a_database_that_is_not_empty() {
         "{stderr}"
     );
     assert_eq!((count("users"), count("tickets")), before);
+}
+
+/// More connections than the open-file limit allows are refused before the preload, with the
+/// limit named (they used to fail one by one as the scenario's errors).
+#[test]
+fn bench_refuses_more_connections_than_open_files_allow() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = run_refused(Command::new("sh").current_dir(dir.path()).args([
+        "-c",
+        &format!(
+            "ulimit -n 256 && exec {} bench --connections 300",
+            env!("CARGO_BIN_EXE_ticketd")
+        ),
+    ]));
+    assert!(
+        stderr.contains(
+            "--connections 300 needs about 364 open files, and this process may open 256"
+        ),
+        "{stderr}"
+    );
 }
 
 /// The report's path is checked without touching it: a refused run neither creates the file
