@@ -25,6 +25,15 @@ fn run_ok(command: &mut Command) -> String {
 }
 
 /// Runs a command that must fail with a message, not a panic; answers its standard error.
+/// Sends SIGTERM to `child`, as a service manager stopping it would.
+fn terminate(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
 fn run_refused(command: &mut Command) -> String {
     let output = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
@@ -193,11 +202,7 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    terminate(&child);
     let exit = child.wait().unwrap();
     assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
     let mut stderr = String::new();
@@ -385,11 +390,19 @@ fn token_create_refuses_a_lifetime_out_of_range() {
     assert_eq!(longest.trim().len(), 40);
 }
 
+/// A bench run that would be over in seconds: ten tickets, one scenario of a second.
+const TINY_RUN: [&str; 6] = ["--tickets", "10", "--seconds", "1", "--scenarios", "detail"];
+
 /// Options that would measure nothing, or something else than asked, or whose report could
 /// not be written, fail before any preload.
 #[test]
 fn bench_refuses_an_unknown_scenario_and_an_empty_dataset_for_detail() {
     let dir = tempfile::tempdir().unwrap();
+    let unwritable_report = [
+        &["--json", "/nonexistent-ticketd-dir/bench.json"][..],
+        &TINY_RUN,
+    ]
+    .concat();
     for (args, reason) in [
         (
             &["--scenarios", "open,detial"][..],
@@ -410,16 +423,7 @@ fn bench_refuses_an_unknown_scenario_and_an_empty_dataset_for_detail() {
             "--tickets must be at most 100000000",
         ),
         (
-            &[
-                "--json",
-                "/nonexistent-ticketd-dir/bench.json",
-                "--tickets",
-                "10",
-                "--seconds",
-                "1",
-                "--scenarios",
-                "detail",
-            ],
+            &unwritable_report[..],
             "could not write /nonexistent-ticketd-dir/bench.json",
         ),
     ] {
@@ -456,17 +460,11 @@ fn bench_refuses_a_database_that_is_not_empty() {
             .unwrap()
     };
     let before = (count("users"), count("tickets"));
-    let stderr = run_refused(ticketd(dir.path()).args([
-        "--database-url",
-        &url,
-        "bench",
-        "--tickets",
-        "10",
-        "--seconds",
-        "1",
-        "--scenarios",
-        "detail",
-    ]));
+    let stderr = run_refused(
+        ticketd(dir.path())
+            .args(["--database-url", &url, "bench"])
+            .args(TINY_RUN),
+    );
     assert!(
         stderr.contains(&format!("already holds {} user(s)", before.0))
             && stderr.contains("give it an empty one"),
@@ -552,11 +550,7 @@ fn an_interrupted_bench_stops_its_server_and_removes_its_scratch_files() {
             );
             std::thread::sleep(Duration::from_millis(5));
         };
-        let status = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+        terminate(&child);
         let output = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{phase}: {stderr}");
