@@ -1109,10 +1109,29 @@ struct Scratch(PathBuf);
 
 impl Scratch {
     fn create() -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("ticketd-bench-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("could not create {}", dir.display()))?;
-        Ok(Self(dir))
+        Self::create_in(&std::env::temp_dir())
+    }
+
+    /// A new directory in `parent`, never one an earlier run left (killed, it could not remove
+    /// its own: its SQLite file would be preloaded again), and never `parent` itself: a
+    /// mistyped `TMPDIR` is refused instead of made.
+    fn create_in(parent: &std::path::Path) -> anyhow::Result<Self> {
+        let mut attempt = 0u32;
+        loop {
+            let dir = parent.join(format!("ticketd-bench-{}-{attempt}", std::process::id()));
+            match std::fs::create_dir(&dir) {
+                Ok(()) => return Ok(Self(dir)),
+                Err(error)
+                    if error.kind() == std::io::ErrorKind::AlreadyExists && attempt < 100 =>
+                {
+                    attempt += 1;
+                }
+                Err(error) => {
+                    return Err(error)
+                        .with_context(|| format!("could not create {}", dir.display()));
+                }
+            }
+        }
     }
 }
 
@@ -1395,6 +1414,31 @@ mod tests {
             "{rendered}"
         );
         assert!(rendered.contains(" | 100 |\n"), "{rendered}");
+    }
+
+    #[test]
+    fn a_scratch_directory_is_new_and_its_parent_must_exist() {
+        let parent = tempfile::tempdir().unwrap();
+        let left = parent
+            .path()
+            .join(format!("ticketd-bench-{}-0", std::process::id()));
+        std::fs::create_dir(&left).unwrap();
+        std::fs::write(left.join("bench.db"), "an earlier run's").unwrap();
+        let scratch = Scratch::create_in(parent.path()).unwrap();
+        assert_ne!(*scratch, left);
+        assert_eq!(std::fs::read_dir(&*scratch).unwrap().count(), 0);
+        drop(scratch);
+        assert!(
+            left.join("bench.db").exists(),
+            "the earlier directory was touched"
+        );
+        let missing = parent.path().join("mistyped");
+        let refused = Scratch::create_in(&missing).err().unwrap();
+        assert!(
+            refused.to_string().contains("could not create"),
+            "{refused:#}"
+        );
+        assert!(!missing.exists());
     }
 
     #[test]
