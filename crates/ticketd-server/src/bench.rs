@@ -844,8 +844,6 @@ pub const SCENARIOS: [&str; 6] = [
     "mixed",
 ];
 
-/// Refuses options that would measure nothing or something else than asked: a misspelt scenario
-/// would be skipped without a word, and `detail` (alone or in `mixed`) picks preloaded tickets.
 /// Most tickets a run preloads.
 const MAX_TICKETS: usize = 100_000_000;
 
@@ -866,6 +864,9 @@ fn open_files_limit(limits: &str) -> Option<usize> {
         .ok()
 }
 
+/// Refuses options that would measure nothing or something else than asked: a misspelt scenario
+/// would be skipped without a word, `detail` (alone or in `mixed`) picks preloaded tickets, and
+/// past the machine's open files or the arithmetic's range a run measures errors or panics.
 fn check_options(options: &BenchOptions) -> anyhow::Result<()> {
     if let Some(unknown) = options
         .scenarios

@@ -24,7 +24,6 @@ fn run_ok(command: &mut Command) -> String {
     String::from_utf8(output.stdout).unwrap()
 }
 
-/// Runs a command that must fail with a message, not a panic; answers its standard error.
 /// Sends SIGTERM to `child`, as a service manager stopping it would.
 fn terminate(child: &std::process::Child) {
     let status = Command::new("kill")
@@ -34,6 +33,7 @@ fn terminate(child: &std::process::Child) {
     assert!(status.success());
 }
 
+/// Runs a command that must fail with a message, not a panic; answers its standard error.
 fn run_refused(command: &mut Command) -> String {
     let output = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
