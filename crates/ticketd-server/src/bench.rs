@@ -607,7 +607,7 @@ async fn start_server(binary: &PathBuf, database_url: &str) -> anyhow::Result<(S
         .stderr(Stdio::inherit())
         .spawn()
         .with_context(|| format!("could not start {}", binary.display()))?;
-    let server = Server {
+    let mut server = Server {
         child,
         addr: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
     };
@@ -617,6 +617,11 @@ async fn start_server(binary: &PathBuf, database_url: &str) -> anyhow::Result<(S
     while Instant::now() < deadline {
         if let Ok(true) = connection.send(&health).await {
             return Ok((server, started.elapsed().as_millis()));
+        }
+        // A server that cannot start (a `TICKETD_*` setting it refuses, its port taken) says
+        // why on the standard error it shares with the bench; waiting out the minute would not.
+        if let Some(status) = server.child.try_wait()? {
+            bail!("the server exited ({status}) before it answered /healthz: its message is above");
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

@@ -493,6 +493,23 @@ fn bench_refuses_more_connections_than_open_files_allow() {
     );
 }
 
+/// A server that cannot start (here a `TICKETD_*` setting it inherits and refuses) ends the run
+/// at once with the server's own message, instead of a minute's wait for its health.
+#[test]
+fn bench_stops_when_its_server_cannot_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = run_refused(
+        ticketd(dir.path())
+            .env("TICKETD_TIME_ZONE", "Mars/Olympus")
+            .arg("bench")
+            .args(TINY_RUN),
+    );
+    assert!(
+        stderr.contains("Mars/Olympus") && stderr.contains("the server exited"),
+        "{stderr}"
+    );
+}
+
 /// The report's path is checked without touching it: a refused run neither creates the file
 /// nor changes the one already there.
 #[test]
