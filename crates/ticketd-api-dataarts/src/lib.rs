@@ -119,6 +119,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
             put(applications::unpublish),
         )
         .route(PREFIX, any(error::no_such_api))
+        // `{*rest}` needs a segment: the prefix with a trailing slash is routed on its own.
+        .route(&route("/"), any(error::no_such_api))
         .route(&route("/{*rest}"), any(error::no_such_api))
         // Must come after every route: it applies to the routes registered before it.
         .method_not_allowed_fallback(error::no_such_api);

@@ -17,7 +17,7 @@ mod tenant;
 mod tickets;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use ticketd_http::AppState;
 
 pub use processes::install_default_process;
@@ -76,8 +76,12 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/logout", post(session::logout))
         .fallback(error::route_not_found)
         .method_not_allowed_fallback(error::route_not_found);
+    // A nested router's catch-all needs a segment after the prefix: the prefixes with a
+    // trailing slash get their TopHC 404 here, not the server's JumpServer-shaped one.
     let routes = Router::new()
         .nest("/v1/ticket", ticket)
-        .nest("/v1/authentication", authentication);
+        .nest("/v1/authentication", authentication)
+        .route("/v1/ticket/", any(error::route_not_found))
+        .route("/v1/authentication/", any(error::route_not_found));
     ticketd_http::guarded::<error::ApiError>(routes, state, error::timed_out, error::panicked)
 }

@@ -14,7 +14,7 @@ mod types;
 mod wire;
 
 use axum::Router;
-use axum::routing::post;
+use axum::routing::{any, post};
 use ticketd_http::AppState;
 
 /// One REST operation of the catalogue (the README's API table).
@@ -65,5 +65,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .method_not_allowed_fallback(rest::method_not_allowed);
     let zstack =
         ticketd_http::guarded::<error::ZsError>(routes, state, error::timed_out, error::panicked);
-    Router::new().nest("/zstack", zstack)
+    // The nested catch-all needs a segment after `/zstack/`: that path gets ZStack's 404 here,
+    // not the server's JumpServer-shaped one.
+    Router::new()
+        .nest("/zstack", zstack)
+        .route("/zstack/", any(rest::no_route))
 }

@@ -1344,9 +1344,12 @@ fn source_routes(krate: &str) -> (Vec<String>, Vec<String>) {
             let Some(open) = call.find('"') else {
                 continue;
             };
-            // A catch-all, or a route whose first argument is not a literal (`PREFIX`).
+            // A catch-all (a `{*rest}` path, or any method answered by one handler: the
+            // dialects' 404s), or a route whose first argument is not a literal (`PREFIX`).
             let first_arg = &call[7..open];
-            if call.contains("{*rest}") || first_arg.contains(',') || first_arg.trim() == "PREFIX" {
+            let arguments = call[7..].split(".route(").next().unwrap_or_default();
+            let catch_all = arguments.contains("{*rest}") || arguments.contains(", any(");
+            if catch_all || first_arg.contains(',') || first_arg.trim() == "PREFIX" {
                 continue;
             }
             let literal: String = call[open + 1..].chars().take_while(|c| *c != '"').collect();

@@ -973,6 +973,8 @@ async fn unknown_routes_and_methods_under_the_prefix_answer_a_dataarts_404() {
     for (method, path) in [
         ("GET", format!("{}/nope", base(PROJECT))),
         ("GET", base(PROJECT)),
+        ("GET", format!("{}/", base(PROJECT))),
+        ("POST", format!("{}/", base(PROJECT))),
         (
             "POST",
             format!("{}/openapi/permission-approve/approvals/x/y", base(PROJECT)),

@@ -377,6 +377,9 @@ async fn unknown_routes_and_methods_get_a_tophc_shaped_404() {
         ("GET", "/v1/ticket/save"),
         ("DELETE", "/v1/ticket/overrule"),
         ("GET", "/v1/ticket"),
+        ("GET", "/v1/ticket/"),
+        ("POST", "/v1/ticket/"),
+        ("GET", "/v1/authentication/"),
         ("GET", "/v1/authentication/login"),
         ("POST", "/v1/authentication/nope"),
     ] {

@@ -2270,6 +2270,12 @@ async fn unknown_paths_methods_actions_and_bodies_get_zstack_errors() {
     );
     let (status, _) = zs(app, "GET", "/zstack/v2/tickets", None, None).await;
     assert_eq!(status, 404);
+    // The prefixes themselves, with and without a trailing slash, are still ZStack's.
+    for path in ["/zstack", "/zstack/", "/zstack/v1", "/zstack/v1/"] {
+        let (status, answer) = zs(app, "GET", path, Some(&w.alice_s), None).await;
+        assert_eq!(status, 404, "{path}");
+        assert_eq!(answer["error"]["code"], json!("SYS.1009"), "{path}");
+    }
     for (method, path) in [
         ("PATCH", "/zstack/v1/tickets"),
         ("DELETE", "/zstack/v1/tickets"),
