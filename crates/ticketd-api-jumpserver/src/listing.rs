@@ -77,15 +77,12 @@ impl Page {
     pub(crate) fn from_query(query: &Query, max: u32) -> Page {
         let limit = query
             .get("limit")
-            .and_then(|v| v.trim().parse::<i64>().ok())
+            .and_then(non_negative_int)
             .filter(|n| *n > 0);
         match limit {
             Some(n) => Page {
                 limit: Some(u32::try_from(n).unwrap_or(u32::MAX).min(max)),
-                offset: query
-                    .get("offset")
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .unwrap_or(0),
+                offset: query.get("offset").and_then(non_negative_int).unwrap_or(0),
             },
             None => Page {
                 limit: None,
@@ -98,6 +95,24 @@ impl Page {
     pub(crate) fn fetch(&self) -> u32 {
         self.limit.unwrap_or(DEFAULT_PAGE_SIZE)
     }
+}
+
+/// A whole number as Python's `int()` reads one for DRF's `_positive_int`: surrounding
+/// whitespace and a sign allowed; `None` when it is not a number or is negative. Python's
+/// numbers have no limit, so one past `u64` is as large as `u64` goes: `limit` is then capped
+/// like any large one, and `offset` is past every list.
+fn non_negative_int(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (negative, digits) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let value = digits.parse::<u64>().unwrap_or(u64::MAX);
+    (!negative || value == 0).then_some(value)
 }
 
 /// The request URL with `limit`/`offset` replaced, as DRF builds `next`/`previous`.
@@ -282,6 +297,32 @@ mod tests {
             Page::from_query(&Query::parse(Some("limit=5&offset=-1")), 1000).offset,
             0
         );
+        // Past u64, as Python reads them: the largest limit is capped, the largest offset kept
+        // (a plain array and offset 0 before).
+        assert_eq!(
+            Page::from_query(
+                &Query::parse(Some("limit=99999999999999999999&offset=99999999999999999999")),
+                1000
+            ),
+            Page {
+                limit: Some(1000),
+                offset: u64::MAX
+            }
+        );
+        assert_eq!(
+            Page::from_query(&Query::parse(Some("limit=%2B7&offset=%203%20")), 1000),
+            Page {
+                limit: Some(7),
+                offset: 3
+            }
+        );
+        for invalid in ["limit=1e3", "limit=-0", "limit=0", "limit=", "limit=+", "limit=1.5"] {
+            assert_eq!(
+                Page::from_query(&Query::parse(Some(invalid)), 1000).limit,
+                None,
+                "{invalid}"
+            );
+        }
         assert!(
             paginated(
                 &p.uri,
