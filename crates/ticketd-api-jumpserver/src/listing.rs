@@ -301,7 +301,9 @@ mod tests {
         // (a plain array and offset 0 before).
         assert_eq!(
             Page::from_query(
-                &Query::parse(Some("limit=99999999999999999999&offset=99999999999999999999")),
+                &Query::parse(Some(
+                    "limit=99999999999999999999&offset=99999999999999999999"
+                )),
                 1000
             ),
             Page {
@@ -316,7 +318,14 @@ mod tests {
                 offset: 3
             }
         );
-        for invalid in ["limit=1e3", "limit=-0", "limit=0", "limit=", "limit=+", "limit=1.5"] {
+        for invalid in [
+            "limit=1e3",
+            "limit=-0",
+            "limit=0",
+            "limit=",
+            "limit=+",
+            "limit=1.5",
+        ] {
             assert_eq!(
                 Page::from_query(&Query::parse(Some(invalid)), 1000).limit,
                 None,

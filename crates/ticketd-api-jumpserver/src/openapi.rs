@@ -988,9 +988,34 @@ fn query_parameters(operation: &Operation) -> Vec<Value> {
             text.clone(),
         ),
         (
+            "title__startswith",
+            "the start of the title, in any case",
+            text.clone(),
+        ),
+        (
+            "title__icontains_any",
+            "comma-separated parts of the title, any of them, in any case",
+            text.clone(),
+        ),
+        (
+            "title__icontains_all",
+            "comma-separated parts of the title, each of them, in any case",
+            text.clone(),
+        ),
+        (
+            "title__icontains!",
+            "tickets whose title does not contain this, in any case",
+            text.clone(),
+        ),
+        (
             "days",
             "tickets created in the last this many days",
-            json!({"type": "integer"}),
+            json!({"type": "number"}),
+        ),
+        (
+            "days__lt",
+            "tickets created more than this many days ago",
+            json!({"type": "number"}),
         ),
         ("order", "sort key, e.g. -date_created", text),
     ] {

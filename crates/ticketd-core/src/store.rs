@@ -90,8 +90,8 @@ pub struct TicketQuery {
     pub serial: Option<String>,
     /// Title, case-insensitive exact.
     pub title: Option<String>,
-    /// Title contains, case-insensitive.
-    pub title_contains: Option<String>,
+    /// Case-insensitive tests of text columns; each must hold.
+    pub text_filters: Vec<TextFilter>,
     /// Dialect partition key, exact.
     pub scope: Option<String>,
     /// Exclude these ids.
@@ -123,6 +123,47 @@ pub struct TicketQuery {
     pub after: Option<PagePosition>,
     /// Also count all matches.
     pub with_total: bool,
+}
+
+/// A text column of tickets that lists test with [`TextFilter`]s.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TextColumn {
+    /// The title.
+    Title,
+    /// The serial number.
+    Serial,
+}
+
+/// A case-insensitive test of a text column (Unicode letters folded, not only ASCII): it
+/// holds when the column contains, or with `prefix` starts with, any of `any_of`; `negated`
+/// turns it around. With nothing in `any_of` it holds for no row (for every row negated).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TextFilter {
+    /// The column tested.
+    pub column: TextColumn,
+    /// The texts, any of which matches.
+    pub any_of: Vec<String>,
+    /// Match at the start of the column only.
+    pub prefix: bool,
+    /// Keep the rows that do not match.
+    pub negated: bool,
+}
+
+/// `text` as a `LIKE` pattern that finds it anywhere (`%text%`), or at the start with
+/// `prefix` (`text%`): LIKE's wildcards and its escape character, backslash, escaped.
+pub fn like_pattern(text: &str, prefix: bool) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    if !prefix {
+        out.push('%');
+    }
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 /// A row's place in a list ordered by creation time: its ticket's creation time and id (the
@@ -245,7 +286,7 @@ impl TicketQuery {
             ids: None,
             serial: None,
             title: None,
-            title_contains: None,
+            text_filters: Vec::new(),
             scope: None,
             exclude_ids: Vec::new(),
             applicant_text: None,

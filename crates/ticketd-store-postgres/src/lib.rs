@@ -1147,14 +1147,11 @@ async fn catalog_page<T>(
         .org_ids
         .as_ref()
         .map(|orgs| orgs.iter().map(|o| o.0).collect());
-    let pattern: Option<String> = q.search.as_deref().filter(|t| !t.is_empty()).map(|text| {
-        format!(
-            "%{}%",
-            text.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        )
-    });
+    let pattern: Option<String> = q
+        .search
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .map(|text| ticketd_core::store::like_pattern(text, false));
     let search = search_columns
         .iter()
         .map(|column| format!("{column} ILIKE $3 ESCAPE '\\'"))

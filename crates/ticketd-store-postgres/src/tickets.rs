@@ -15,7 +15,8 @@ use ticketd_core::TicketId;
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::serial::format_serial;
 use ticketd_core::store::{
-    Inserted, ListMark, SortKey, TicketOrder, TicketPage, TicketQuery, Visibility,
+    Inserted, ListMark, SortKey, TextColumn, TicketOrder, TicketPage, TicketQuery, Visibility,
+    like_pattern,
 };
 use ticketd_core::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
 use tokio_postgres::Statement;
@@ -956,20 +957,6 @@ impl Params {
     }
 }
 
-/// `%text%` with LIKE's wildcards and the escape character escaped.
-fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out.push('%');
-    out
-}
-
 /// One column's test for a search term: `ILIKE` the bound pattern on the row (`values` `None`),
 /// or membership in the values decided before the query (see `TicketQuery::term_test`); none
 /// when no value contains the term.
@@ -1152,11 +1139,25 @@ fn list_sql(q: &TicketQuery) -> ListSql {
     if let Some(title) = &q.title {
         conditions.push(format!("lower(t.title) = lower({})", p.text(title.clone())));
     }
-    if let Some(text) = &q.title_contains {
-        conditions.push(format!(
-            "t.title ILIKE {} ESCAPE '\\'",
-            p.text(escape_like(text))
-        ));
+    for filter in &q.text_filters {
+        let column = match filter.column {
+            TextColumn::Title => "t.title",
+            TextColumn::Serial => "t.serial",
+        };
+        let patterns: Vec<String> = filter
+            .any_of
+            .iter()
+            .map(|text| like_pattern(text, filter.prefix))
+            .collect();
+        let any = format!(
+            "{column} ILIKE ANY ({})",
+            p.bind(patterns, Type::TEXT_ARRAY)
+        );
+        conditions.push(if filter.negated {
+            format!("NOT ({any})")
+        } else {
+            any
+        });
     }
     if !q.exclude_ids.is_empty() {
         let excluded = p.uuids(q.exclude_ids.iter().map(|i| i.0));
@@ -1165,16 +1166,16 @@ fn list_sql(q: &TicketQuery) -> ListSql {
     if let Some(text) = &q.applicant_text {
         conditions.push(format!(
             "t.applicant_display ILIKE {} ESCAPE '\\'",
-            p.text(escape_like(text))
+            p.text(like_pattern(text, false))
         ));
     }
     if !q.payload_contains_any.is_empty() {
         // One array parameter however many texts (a filter may name a thousand assets);
-        // backslash is LIKE's default escape character, which `escape_like` uses.
+        // backslash is LIKE's default escape character, which `like_pattern` uses.
         let patterns: Vec<String> = q
             .payload_contains_any
             .iter()
-            .map(|t| escape_like(t))
+            .map(|t| like_pattern(t, false))
             .collect();
         conditions.push(format!(
             "t.payload::text ILIKE ANY ({})",
@@ -1188,7 +1189,7 @@ fn list_sql(q: &TicketQuery) -> ListSql {
                 .iter()
                 .map(|term| {
                     let test = q.term_test(term);
-                    let pattern = p.text(escape_like(term));
+                    let pattern = p.text(like_pattern(term, false));
                     let states = test
                         .states
                         .map(|s| s.iter().map(|state| state.as_str().to_owned()).collect());

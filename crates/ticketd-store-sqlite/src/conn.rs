@@ -471,7 +471,29 @@ fn open_connection(options: &SqliteOptions, read_only: bool) -> Result<Connectio
     )
     .map_err(db_err)?;
     conn.set_prepared_statement_cache_capacity(64);
+    register_lower(&conn)?;
     Ok(conn)
+}
+
+/// Registers [`crate::tickets::LOWER_FUNCTION`]: text lowercased letter by letter as Rust
+/// does (Unicode's mapping), NULL and other values as NULL.
+pub(crate) fn register_lower(conn: &Connection) -> Result<(), StoreError> {
+    use rusqlite::functions::FunctionFlags;
+    use rusqlite::types::ValueRef;
+    conn.create_scalar_function(
+        crate::tickets::LOWER_FUNCTION,
+        1,
+        FunctionFlags::SQLITE_UTF8
+            | FunctionFlags::SQLITE_DETERMINISTIC
+            | FunctionFlags::SQLITE_INNOCUOUS,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                ValueRef::Text(bytes) => Some(String::from_utf8_lossy(bytes).to_lowercase()),
+                _ => None,
+            })
+        },
+    )
+    .map_err(db_err)
 }
 
 const MIGRATIONS: &[Migration] = &[

@@ -1005,13 +1005,10 @@ fn catalog_page<T>(
         conditions.push(in_list("id", values, &mut params));
     }
     if let Some(text) = q.search.as_deref().filter(|t| !t.is_empty()) {
-        let pattern = tickets::escape_like(text);
+        let pattern = ticketd_core::store::like_pattern(text, false);
         let alternatives: Vec<String> = search_columns
             .iter()
-            .map(|column| {
-                params.push(V::Text(pattern.clone()));
-                format!("{column} LIKE ? ESCAPE '\\'")
-            })
+            .map(|column| tickets::like_test(column, &pattern, &mut params))
             .collect();
         conditions.push(format!("({})", alternatives.join(" OR ")));
     }

@@ -8,7 +8,8 @@ use ticketd_core::StoreError;
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::serial::format_serial;
 use ticketd_core::store::{
-    Inserted, ListMark, SortKey, TicketOrder, TicketPage, TicketQuery, Visibility,
+    Inserted, ListMark, SortKey, TextColumn, TicketOrder, TicketPage, TicketQuery, Visibility,
+    like_pattern,
 };
 use ticketd_core::ticket::{Grant, Ticket, TicketWrite};
 use uuid::Uuid;
@@ -431,17 +432,32 @@ fn in_list(
     format!("{column} IN ({})", marks.join(", "))
 }
 
-pub(crate) fn escape_like(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
+/// The SQL function every connection has for lowercasing text as Rust does, every letter
+/// (SQLite's own `lower` and `LIKE` fold ASCII letters only).
+pub(crate) const LOWER_FUNCTION: &str = "ticketd_lower";
+
+/// `column LIKE pattern`, case-insensitive for every letter: a pattern of ASCII characters
+/// uses SQLite's `LIKE` as it is (which folds ASCII), any other compares the column
+/// lowercased by [`LOWER_FUNCTION`] with the pattern lowercased, as PostgreSQL's `ILIKE` does.
+pub(crate) fn like_test(column: &str, pattern: &str, params: &mut Vec<SqlValue>) -> String {
+    if pattern.is_ascii() {
+        params.push(SqlValue::Text(pattern.to_owned()));
+        format!("{column} LIKE ? ESCAPE '\\'")
+    } else {
+        params.push(SqlValue::Text(pattern.to_lowercase()));
+        format!("{LOWER_FUNCTION}({column}) LIKE ? ESCAPE '\\'")
     }
-    out.push('%');
-    out
+}
+
+/// `column = text`, case-insensitive for every letter (see [`like_test`]).
+fn equal_test(column: &str, text: &str, params: &mut Vec<SqlValue>) -> String {
+    if text.is_ascii() {
+        params.push(SqlValue::Text(text.to_owned()));
+        format!("{column} = ? COLLATE NOCASE")
+    } else {
+        params.push(SqlValue::Text(text.to_lowercase()));
+        format!("{LOWER_FUNCTION}({column}) = ?")
+    }
 }
 
 /// One column's test for a search term: `LIKE` the pattern on the row (`values` `None`), or
@@ -450,14 +466,11 @@ pub(crate) fn escape_like(text: &str) -> String {
 fn term_column_test(
     column: &str,
     values: Option<Vec<SqlValue>>,
-    pattern: &SqlValue,
+    pattern: &str,
     params: &mut Vec<SqlValue>,
 ) -> Option<String> {
     match values {
-        None => {
-            params.push(pattern.clone());
-            Some(format!("{column} LIKE ? ESCAPE '\\'"))
-        }
+        None => Some(like_test(column, pattern, params)),
         Some(values) if values.is_empty() => None,
         Some(values) => Some(in_list(column, values, params)),
     }
@@ -594,24 +607,42 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
         conditions.push(in_list("t.id", ids.iter().map(|i| blob(i.0)), &mut params));
     }
     if let Some(serial) = &q.serial {
-        params.push(SqlValue::Text(serial.clone()));
-        conditions.push("t.serial = ? COLLATE NOCASE".into());
+        conditions.push(equal_test("t.serial", serial, &mut params));
     }
     if let Some(title) = &q.title {
-        params.push(SqlValue::Text(title.clone()));
-        conditions.push("t.title = ? COLLATE NOCASE".into());
+        conditions.push(equal_test("t.title", title, &mut params));
     }
-    if let Some(text) = &q.title_contains {
-        params.push(SqlValue::Text(escape_like(text)));
-        conditions.push("t.title LIKE ? ESCAPE '\\'".into());
+    for filter in &q.text_filters {
+        let column = match filter.column {
+            TextColumn::Title => "t.title",
+            TextColumn::Serial => "t.serial",
+        };
+        let tests: Vec<String> = filter
+            .any_of
+            .iter()
+            .map(|text| like_test(column, &like_pattern(text, filter.prefix), &mut params))
+            .collect();
+        let any = if tests.is_empty() {
+            "0".to_owned()
+        } else {
+            tests.join(" OR ")
+        };
+        conditions.push(if filter.negated {
+            format!("NOT ({any})")
+        } else {
+            format!("({any})")
+        });
     }
     if !q.exclude_ids.is_empty() {
         let list = in_list("t.id", q.exclude_ids.iter().map(|i| blob(i.0)), &mut params);
         conditions.push(format!("NOT ({list})"));
     }
     if let Some(text) = &q.applicant_text {
-        params.push(SqlValue::Text(escape_like(text)));
-        conditions.push("t.applicant_display LIKE ? ESCAPE '\\'".into());
+        conditions.push(like_test(
+            "t.applicant_display",
+            &like_pattern(text, false),
+            &mut params,
+        ));
     }
     if !q.payload_contains_any.is_empty() {
         // One JSON array parameter instead of an OR per text: a filter naming a thousand assets
@@ -619,14 +650,24 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
         let patterns: Vec<String> = q
             .payload_contains_any
             .iter()
-            .map(|t| escape_like(t))
+            .map(|t| like_pattern(t, false))
             .collect();
+        // As in `like_test`: texts of ASCII characters only use LIKE as it is.
+        let ascii = patterns.iter().all(|p| p.is_ascii());
+        let (payload, patterns) = if ascii {
+            ("t.payload".to_owned(), patterns)
+        } else {
+            (
+                format!("{LOWER_FUNCTION}(t.payload)"),
+                patterns.iter().map(|p| p.to_lowercase()).collect(),
+            )
+        };
         params.push(SqlValue::Text(
             serde_json::Value::from(patterns).to_string(),
         ));
-        conditions.push(
-            "EXISTS (SELECT 1 FROM json_each(?) p WHERE t.payload LIKE p.value ESCAPE '\\')".into(),
-        );
+        conditions.push(format!(
+            "EXISTS (SELECT 1 FROM json_each(?) p WHERE {payload} LIKE p.value ESCAPE '\\')"
+        ));
     }
     for batch in &q.search {
         let mut alternatives = Vec::new();
@@ -634,7 +675,7 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
             let mut terms = Vec::new();
             for term in alternative {
                 let test = q.term_test(term);
-                let pattern = SqlValue::Text(escape_like(term));
+                let pattern = like_pattern(term, false);
                 let kinds = test
                     .kinds
                     .map(|k| k.into_iter().map(SqlValue::Text).collect());

@@ -8,7 +8,9 @@ use ticketd_core::engine::{BootstrapOptions, FlowChoice, TicketCommand};
 use ticketd_core::flow::LevelMode;
 use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, TokenKind};
 use ticketd_core::machine::TicketEdit;
-use ticketd_core::store::{GrantQuery, Store, TicketPage, TicketQuery, Visibility};
+use ticketd_core::store::{
+    GrantQuery, Store, TextColumn, TextFilter, TicketPage, TicketQuery, Visibility,
+};
 use ticketd_core::ticket::{
     Assignee, Decision, Grant, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, Ticket,
     TicketState, TicketWrite, UnchangedRows,
@@ -1347,7 +1349,7 @@ pub async fn list_filters_and_visibility(store: Arc<dyn Store>) {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].id, bobs.id);
     let mut q = TicketQuery::new(Visibility::All);
-    q.title_contains = Some("ALPHA".into());
+    q.text_filters = vec![contains(TextColumn::Title, &["ALPHA"])];
     q.limit = 100;
     assert_eq!(
         w.engine
@@ -1812,6 +1814,130 @@ pub async fn catalog_assets_and_nodes(store: Arc<dyn Store>) {
         w.engine.delete_org(&w.admin, w.other_org).await,
         Err(DomainError::Conflict(_))
     ));
+}
+
+/// A case-insensitive test of `column` for any of `texts`, anywhere in it.
+fn contains(column: TextColumn, texts: &[&str]) -> TextFilter {
+    TextFilter {
+        column,
+        any_of: texts.iter().map(|t| (*t).to_owned()).collect(),
+        prefix: false,
+        negated: false,
+    }
+}
+
+/// Text filters, search and exact titles fold every letter's case, not only ASCII's (SQLite's
+/// own `LIKE` folds ASCII only; PostgreSQL's `ILIKE` folds all), and the text filters'
+/// prefix, any-of, negated and serial-number forms.
+pub async fn text_tests_fold_every_letter_s_case(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let umlaut = w.open(&w.alice, "general", "Ünïcödé Ärger", t0()).await;
+    let plain = w.open(&w.alice, "general", "plain db", at(1)).await;
+    let greek = w.open(&w.alice, "general", "ΣΟΦΙΑ 工单 100%", at(2)).await;
+    let ids = |q: TicketQuery| {
+        let engine = w.engine.clone();
+        let admin = w.admin.clone();
+        async move {
+            let mut ids: Vec<_> = engine
+                .list_tickets(&admin, q)
+                .await
+                .unwrap()
+                .items
+                .iter()
+                .map(|t| t.id)
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let sorted = |mut v: Vec<ticketd_core::TicketId>| {
+        v.sort();
+        v
+    };
+    let base = TicketQuery {
+        limit: 100,
+        ..TicketQuery::new(Visibility::All)
+    };
+    let filtered = |filters: Vec<TextFilter>| TicketQuery {
+        text_filters: filters,
+        ..base.clone()
+    };
+    for (texts, found) in [
+        (vec!["ünï"], vec![umlaut.id]),
+        (vec!["ÄRGER"], vec![umlaut.id]),
+        (vec!["σοφ"], vec![greek.id]),
+        (vec!["工单 1"], vec![greek.id]),
+        (vec!["0%"], vec![greek.id]),
+        (vec!["DB", "ärg"], sorted(vec![umlaut.id, plain.id])),
+        (vec!["_"], vec![]),
+    ] {
+        assert_eq!(
+            ids(filtered(vec![contains(TextColumn::Title, &texts)])).await,
+            found,
+            "{texts:?}"
+        );
+    }
+    let prefix = |text: &str| TextFilter {
+        prefix: true,
+        ..contains(TextColumn::Title, &[text])
+    };
+    assert_eq!(ids(filtered(vec![prefix("üNÏ")])).await, vec![umlaut.id]);
+    assert_eq!(ids(filtered(vec![prefix("ärger")])).await, vec![]);
+    let negated = TextFilter {
+        negated: true,
+        ..contains(TextColumn::Title, &["ÜNÏ", "Plain"])
+    };
+    assert_eq!(ids(filtered(vec![negated])).await, vec![greek.id]);
+    assert_eq!(
+        ids(filtered(vec![
+            contains(TextColumn::Title, &["ünï"]),
+            contains(TextColumn::Title, &["ärger"]),
+        ]))
+        .await,
+        vec![umlaut.id],
+        "each filter must hold"
+    );
+    assert_eq!(
+        ids(filtered(vec![contains(TextColumn::Title, &[])])).await,
+        vec![],
+        "nothing to match matches nothing"
+    );
+    let serial = &plain.serial;
+    assert_eq!(
+        ids(filtered(vec![TextFilter {
+            prefix: true,
+            ..contains(TextColumn::Serial, &[serial])
+        }]))
+        .await,
+        vec![plain.id]
+    );
+    assert_eq!(
+        ids(TicketQuery {
+            search: vec![vec![vec!["äRGER".to_owned()]]],
+            ..base.clone()
+        })
+        .await,
+        vec![umlaut.id]
+    );
+    assert_eq!(
+        ids(TicketQuery {
+            title: Some("ünïcödé ärger".into()),
+            ..base.clone()
+        })
+        .await,
+        vec![umlaut.id]
+    );
+    assert_eq!(
+        ids(TicketQuery {
+            applicant_text: Some(w.alice.display().to_uppercase()),
+            ..base.clone()
+        })
+        .await
+        .len(),
+        3
+    );
 }
 
 /// Search syntax, exclusions, applicant text, content text and sorting.

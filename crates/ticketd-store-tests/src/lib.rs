@@ -59,6 +59,7 @@ macro_rules! contract_suite {
             an_approver_swapped_without_a_state_change_moves_between_lists,
             index_rows_left_in_place_answer_every_list,
             list_filters_and_visibility,
+            text_tests_fold_every_letter_s_case,
             awaiting_and_current_assignee_lists,
             an_assignee_named_twice_in_a_step_is_indexed_once,
             comments_and_history_are_ordered,

@@ -3,9 +3,9 @@
 use crate::listing::Query;
 use chrono::{DateTime, Duration, Utc};
 use ticketd_core::catalog::CatalogQuery;
-use ticketd_core::store::{SortKey, TicketOrder, TicketQuery, Visibility};
+use ticketd_core::store::{SortKey, TextColumn, TextFilter, TicketOrder, TicketQuery, Visibility};
 use ticketd_core::ticket::TicketState;
-use ticketd_core::{Actor, DomainError, OrgId, TicketId, UserId};
+use ticketd_core::{Actor, DomainError, FieldError, OrgId, TicketId, UserId};
 use ticketd_http::AppState;
 
 /// JumpServer lists never show drafts (a TopHC concept) nor archived tickets.
@@ -50,7 +50,7 @@ pub(crate) async fn ticket_query(
     excluded.extend(query.list("id__in!"));
     q.exclude_ids = excluded.iter().filter_map(|v| TicketId::parse(v)).collect();
     q.title = query.text("title");
-    q.title_contains = query.text("title__icontains");
+    q.text_filters = text_filters(query);
     q.serial = query.text("serial_num");
     if let Some(org) = query.text("org_id") {
         match OrgId::parse(&org) {
@@ -129,15 +129,71 @@ pub(crate) async fn ticket_query(
     if let Some(text) = query.text("relevant_command") {
         q.payload_contains_any.push(text);
     }
-    if let Some(days) = query.text("days").and_then(|d| d.parse::<i64>().ok()) {
-        q.created_from = Some(now - Duration::days(days.clamp(0, 36_500)));
+    if let Some(days) = days(query, "days")? {
+        q.created_from = Some(now - days);
     }
-    if let Some(days) = query.text("days__lt").and_then(|d| d.parse::<i64>().ok()) {
-        q.created_to = Some(now - Duration::days(days.clamp(0, 36_500)));
+    if let Some(days) = days(query, "days__lt")? {
+        q.created_to = Some(now - days);
     }
     q.search = search(query);
     q.order = order(query);
     Ok(Some(q))
+}
+
+/// `days` and `days__lt`: a number of days (django-filter's `NumberFilter`, so a fraction
+/// too), at most a century; anything else is refused as django-filter refuses it.
+fn days(query: &Query, key: &str) -> Result<Option<Duration>, DomainError> {
+    let Some(text) = query.text(key) else {
+        return Ok(None);
+    };
+    match text.parse::<f64>() {
+        Ok(days) if days.is_finite() => {
+            let seconds = (days.clamp(0.0, 36_500.0) * 86_400.0).round();
+            // Within ±3.2e9 after the clamp: the conversion is exact.
+            Ok(Some(Duration::seconds(seconds as i64)))
+        }
+        _ => Err(DomainError::Validation(vec![FieldError::new(
+            key,
+            "invalid",
+            "enter a number",
+        )])),
+    }
+}
+
+/// JumpServer's dynamic lookups on the plain text filter fields (§5): `__icontains`,
+/// `__startswith`, `__icontains_any=a,b` (any of them), `__icontains_all=a,b` (each of
+/// them) and `__icontains!` (not containing), each case-insensitive.
+fn text_filters(query: &Query) -> Vec<TextFilter> {
+    let mut filters = Vec::new();
+    for (field, column) in [
+        ("title", TextColumn::Title),
+        ("serial_num", TextColumn::Serial),
+    ] {
+        let filter = |any_of: Vec<String>, prefix: bool, negated: bool| TextFilter {
+            column,
+            any_of,
+            prefix,
+            negated,
+        };
+        let lookup = |name: &str| format!("{field}__{name}");
+        if let Some(text) = query.text(&lookup("icontains")) {
+            filters.push(filter(vec![text], false, false));
+        }
+        if let Some(text) = query.text(&lookup("startswith")) {
+            filters.push(filter(vec![text], true, false));
+        }
+        if let Some(text) = query.text(&lookup("icontains!")) {
+            filters.push(filter(vec![text], false, true));
+        }
+        let any = query.list(&lookup("icontains_any"));
+        if !any.is_empty() {
+            filters.push(filter(any, false, false));
+        }
+        for text in query.list(&lookup("icontains_all")) {
+            filters.push(filter(vec![text], false, false));
+        }
+    }
+    filters
 }
 
 /// `search` (or `q`): `,` separates batches (AND), `|` alternatives (OR), spaces terms (AND).

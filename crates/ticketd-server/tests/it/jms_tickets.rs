@@ -692,6 +692,88 @@ async fn lists_filter_search_order_and_paginate() {
     }
 }
 
+/// §5's dynamic text lookups on the title and serial number, case-insensitive for every
+/// letter (they were ignored, and the whole list came back), and `days` refused when it is not
+/// a number (it was ignored too).
+#[tokio::test]
+async fn text_lookups_narrow_the_list_and_days_must_be_a_number() {
+    let w = world(1).await;
+    let mut serials = Vec::new();
+    for title in ["Ünïcödé db", "beta web", "gamma DB"] {
+        serials.push(
+            open(&w, title).await["serial_num"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    let titles = |query: String| {
+        let app = &w.app;
+        async move {
+            let (status, found) = app
+                .call(
+                    "GET",
+                    &format!("/api/v1/tickets/tickets/?order=title&{query}"),
+                    "alice",
+                    None,
+                )
+                .await;
+            assert_eq!(status, 200, "{query}: {found}");
+            found
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["title"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let encode = crate::zstack::enc;
+    for (query, expected) in [
+        (
+            format!("title__icontains={}", encode("ünï")),
+            vec!["Ünïcödé db"],
+        ),
+        (format!("search={}", encode("ÜNÏCÖDÉ")), vec!["Ünïcödé db"]),
+        (
+            format!("title={}", encode("ünïcödé DB")),
+            vec!["Ünïcödé db"],
+        ),
+        ("title__startswith=GAM".to_owned(), vec!["gamma DB"]),
+        ("title__startswith=db".to_owned(), vec![]),
+        (
+            "title__icontains_any=web,gamma".to_owned(),
+            vec!["beta web", "gamma DB"],
+        ),
+        ("title__icontains_all=db,gamma".to_owned(), vec!["gamma DB"]),
+        ("title__icontains!=DB".to_owned(), vec!["beta web"]),
+        (
+            format!("serial_num__startswith={}", serials[1]),
+            vec!["beta web"],
+        ),
+        (
+            "days=1.5".to_owned(),
+            vec!["beta web", "gamma DB", "Ünïcödé db"],
+        ),
+        ("days__lt=1".to_owned(), vec![]),
+    ] {
+        assert_eq!(titles(query.clone()).await, expected, "{query}");
+    }
+    for query in ["days=abc", "days__lt=1e999", "days=NaN"] {
+        let (status, body) = w
+            .app
+            .call(
+                "GET",
+                &format!("/api/v1/tickets/tickets/?{query}"),
+                "alice",
+                None,
+            )
+            .await;
+        let key = query.split('=').next().unwrap();
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(body, json!({key: ["Enter a number."]}), "{query}");
+    }
+}
+
 #[tokio::test]
 async fn unsupported_methods_bad_ids_and_bad_bodies_get_dialect_errors() {
     let w = world(1).await;
