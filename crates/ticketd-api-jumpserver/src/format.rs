@@ -3,7 +3,7 @@
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use ticketd_core::payload::date_in_range;
+use ticketd_core::payload::{DATE_YEARS, date_in_range};
 use ticketd_http::AppState;
 
 /// The time zone of a request: `X-TZ` if it names a valid IANA zone, else the server's.
@@ -116,8 +116,10 @@ impl axum::extract::FromRequestParts<AppState> for Zone {
 
 /// Parses a datetime as JumpServer accepts it (§6.4): `%Y/%m/%d %H:%M:%S %z`, ISO 8601 with or
 /// without offset and fraction (`2023-03-28T02:10:23.245Z`), `%Y-%m-%d %H:%M:%S[ %z]`, or a
-/// date; values without an offset are read in `zone`. A year outside 1 to 9999 (UTC) is
-/// refused, as Python's `datetime` refuses it (`ticketd_core::payload::DATE_YEARS`).
+/// date; values without an offset are read in `zone`. A year outside 1 to 9999 is refused, in
+/// UTC as in `zone`, as Python's `datetime` refuses it (`ticketd_core::payload::DATE_YEARS`):
+/// a moment kept whose year in `zone` is 10000 would be rendered back to the client as a date
+/// this parser refuses (DRF refuses it too: "Datetime value out of the range").
 pub(crate) fn parse_datetime(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     use chrono::TimeZone;
     let text = text.trim();
@@ -129,7 +131,7 @@ pub(crate) fn parse_datetime(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
             .from_local_datetime(&naive)
             .earliest()
             .map(|t| t.with_timezone(&Utc))
-            .filter(|t| date_in_range(*t)),
+            .filter(|t| in_range_here(*t, zone)),
         None => parse_datetime_by_formats(text, zone),
     }
 }
@@ -158,7 +160,13 @@ fn plain_local_datetime(text: &str) -> Option<chrono::NaiveDateTime> {
 
 /// [`parse_datetime`] by trying each accepted format in turn.
 pub(crate) fn parse_datetime_by_formats(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
-    any_format(text, zone).filter(|t| date_in_range(*t))
+    any_format(text, zone).filter(|t| in_range_here(*t, zone))
+}
+
+/// Whether `time`'s year lies in `DATE_YEARS` both in UTC and in `zone`.
+fn in_range_here(time: DateTime<Utc>, zone: Tz) -> bool {
+    use chrono::Datelike;
+    date_in_range(time) && DATE_YEARS.contains(&time.with_timezone(&zone).year())
 }
 
 fn any_format(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
@@ -328,6 +336,28 @@ mod tests {
         }
         assert!(parse_datetime("0001-01-01 00:00:00", chrono_tz::UTC).is_some());
         assert!(parse_datetime("9999-12-31 23:59:59", chrono_tz::UTC).is_some());
+        // A moment in range in UTC whose year where the client is falls outside: rendered back
+        // to that client it read "10000/01/01 07:59:59 +0800", which this parser refuses.
+        let utc_minus_5 = chrono_tz::Etc::GMTPlus5;
+        for (text, zone) in [
+            ("9999-12-31T23:59:59Z", shanghai),
+            ("9999/12/31 20:00:00 +0000", shanghai),
+            ("0001-01-01T04:00:00Z", utc_minus_5),
+        ] {
+            assert_eq!(parse_datetime(text, zone), None, "{text} in {zone}");
+        }
+        for (text, zone) in [
+            ("9999-12-31 23:59:59", shanghai),
+            ("9999-12-31T15:59:59Z", shanghai),
+            ("0001-01-01 00:00:00", utc_minus_5),
+        ] {
+            let time = parse_datetime(text, zone).unwrap();
+            assert_eq!(
+                parse_datetime(&datetime(time, zone), zone),
+                Some(time),
+                "{text}"
+            );
+        }
     }
 
     #[test]
