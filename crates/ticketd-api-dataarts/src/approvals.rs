@@ -224,6 +224,7 @@ impl Verdict {
             Self::Approve => TicketCommand::Approve {
                 reason,
                 payload: None,
+                changes: None,
             },
             Self::Reject => TicketCommand::Reject { reason },
         }

@@ -44,7 +44,7 @@ impl Lang {
         }
     }
 
-    fn pick<'a>(self, en: &'a str, zh: &'a str) -> &'a str {
+    pub(crate) fn pick<'a>(self, en: &'a str, zh: &'a str) -> &'a str {
         match self {
             Lang::En => en,
             Lang::Zh => zh,

@@ -633,10 +633,11 @@ async fn approve(
     Caller(actor): Caller,
     Path(id): Path<String>,
     Zone(zone): Zone,
+    lang: Lang,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
     let ticket = load(&state, &actor, &id, Some(kind)).await?;
-    let payload = if kind.0 == KIND_APPLY_ASSET {
+    let (payload, changes) = if kind.0 == KIND_APPLY_ASSET {
         if ticket.state.is_finished() {
             return Err(DomainError::InvalidTransition {
                 action: "approve",
@@ -645,9 +646,16 @@ async fn approve(
             }
             .into());
         }
-        input::approve_edits(&state, &actor, &ticket.payload, &body, zone).await?
+        match input::approve_edits(&state, &actor, &ticket.payload, &body, zone).await? {
+            Some(edited) => {
+                let changes =
+                    render::edit_table(&state, &actor, &ticket, &edited, lang, zone).await?;
+                (Some(edited), changes)
+            }
+            None => (None, None),
+        }
     } else {
-        None
+        (None, None)
     };
     let reason = body
         .get("comment")
@@ -659,7 +667,11 @@ async fn approve(
         .act_on(
             &actor,
             ticket,
-            TicketCommand::Approve { reason, payload },
+            TicketCommand::Approve {
+                reason,
+                payload,
+                changes,
+            },
             now(),
         )
         .await
@@ -740,6 +752,7 @@ async fn bulk(
             TicketCommand::Approve {
                 reason: String::new(),
                 payload: None,
+                changes: None,
             }
         } else {
             TicketCommand::Reject {

@@ -300,6 +300,7 @@ async fn apply(state: &AppState, actor: &Actor, id: TicketId, op: &Op) -> Result
             TicketCommand::Approve {
                 reason: reason.clone(),
                 payload,
+                changes: None,
             }
         }
     };

@@ -484,6 +484,7 @@ pub(crate) async fn change_status(
         "approve" => TicketCommand::Approve {
             reason: comment,
             payload: None,
+            changes: None,
         },
         "reject" => TicketCommand::Reject { reason: comment },
         "cancel" => TicketCommand::Withdraw { reason: comment },

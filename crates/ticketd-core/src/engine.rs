@@ -212,6 +212,9 @@ pub enum TicketCommand {
         reason: String,
         /// Replacement content.
         payload: Option<Value>,
+        /// What the replacement changed, as the dialect shows it; added to the approval's
+        /// comment.
+        changes: Option<String>,
     },
     /// Reject the current step.
     Reject {
@@ -1767,9 +1770,14 @@ impl Engine {
                         Action::Resubmit { steps }
                     }
                 }
-                TicketCommand::Approve { reason, payload } => Action::Approve {
+                TicketCommand::Approve {
+                    reason,
+                    payload,
+                    changes,
+                } => Action::Approve {
                     reason: reason.clone(),
                     payload: payload.clone(),
+                    changes: changes.clone(),
                 },
                 TicketCommand::Reject { reason } => Action::Reject {
                     reason: reason.clone(),

@@ -70,6 +70,9 @@ pub enum Action {
         reason: String,
         /// Replacement content, validated like the original.
         payload: Option<Value>,
+        /// What the replacement changed, as the dialect shows it (JumpServer's table of
+        /// changed fields), added to the approval's comment; `None` or empty for nothing.
+        changes: Option<String>,
     },
     /// Reject the current step.
     Reject {
@@ -366,10 +369,17 @@ pub fn apply(
             );
             Ok(write.finish())
         }
-        Action::Approve { reason, payload } => {
-            decide(ticket, next, actor, true, reason, payload, ctx)
+        Action::Approve {
+            reason,
+            payload,
+            changes,
+        } => {
+            let edit = Edit { payload, changes };
+            decide(ticket, next, actor, true, reason, edit, ctx)
         }
-        Action::Reject { reason } => decide(ticket, next, actor, false, reason, None, ctx),
+        Action::Reject { reason } => {
+            decide(ticket, next, actor, false, reason, Edit::default(), ctx)
+        }
         Action::Close { reason } | Action::Withdraw { reason } | Action::SuperClose { reason } => {
             require_state(ticket, name, &[TicketState::Pending])?;
             let allowed = match history_action {
@@ -507,13 +517,21 @@ fn simple_write(
     write.finish()
 }
 
+/// An approver's edit of the content: the replacement, and what it changed as the dialect
+/// shows it.
+#[derive(Default)]
+struct Edit {
+    payload: Option<Value>,
+    changes: Option<String>,
+}
+
 fn decide(
     ticket: &Ticket,
     mut next: Ticket,
     actor: &Actor,
     approve: bool,
     reason: String,
-    payload: Option<Value>,
+    edit: Edit,
     ctx: &mut Ctx<'_>,
 ) -> Result<TicketWrite, DomainError> {
     let name = if approve { "approve" } else { "reject" };
@@ -538,7 +556,7 @@ fn decide(
     if next.steps[step_idx].assignees[assignee_idx].decision != Decision::Pending {
         return Err(conflict(name, ticket, ConflictKind::StateChanged));
     }
-    if let Some(payload) = payload {
+    if let Some(payload) = edit.payload {
         next.payload = normalize_payload(&next.kind, next.id, &next.title, payload)?.into();
     }
     let self_approved = ticket.applicant_id == Some(actor.id());
@@ -649,12 +667,9 @@ fn decide(
         reason,
         self_approved,
     );
-    write.state_comment(
-        ctx,
-        &who,
-        if approve { "approved" } else { "rejected" },
-        name,
-    );
+    let verb = if approve { "approved" } else { "rejected" };
+    let changes = edit.changes.filter(|c| !c.is_empty());
+    write.comment(ctx, &who, action_body(&who, verb, changes.as_deref()), name);
     let notify = if event_kind == "ticket.level_approved" {
         let mut users = write.step_assignees(level + 1);
         users.extend(write.applicant_and_cc());
@@ -798,13 +813,24 @@ impl Recorder {
         verb: &str,
         state: &str,
     ) {
+        self.comment(ctx, who, action_body(who, verb, None), state);
+    }
+
+    /// The state comment of an action, with `body`.
+    fn comment(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        who: &(Option<UserId>, String),
+        body: String,
+        state: &str,
+    ) {
         let ticket_id = self.write.ticket.id;
         self.write.comments.push(Comment {
             id: (ctx.new_id)(),
             ticket_id,
             user_id: who.0,
             user_display: who.1.clone(),
-            body: format!("{} {verb} the ticket", who.1),
+            body,
             kind: CommentKind::State,
             state: Some(state.to_owned()),
             created_at: ctx.now,
@@ -856,6 +882,15 @@ pub fn final_approval_errors(ticket: &Ticket) -> Vec<FieldError> {
     match ApplyAsset::from_value(&ticket.payload) {
         Ok(content) => content.validate_final().err().unwrap_or_default(),
         Err(errors) => errors,
+    }
+}
+
+/// A state comment's text, as JumpServer writes it ("Bob(bob) approved the ticket"), followed
+/// by `changes` after a blank line.
+fn action_body(who: &(Option<UserId>, String), verb: &str, changes: Option<&str>) -> String {
+    match changes {
+        Some(changes) => format!("{} {verb} the ticket\n\n{changes}", who.1),
+        None => format!("{} {verb} the ticket", who.1),
     }
 }
 

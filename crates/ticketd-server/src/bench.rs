@@ -252,6 +252,7 @@ fn ticket_write(
     let approve = || Action::Approve {
         reason: String::new(),
         payload: None,
+        changes: None,
     };
     match outcome {
         // 0..3: pending (at level 1 or 2), 3..7: approved, 7..8 rejected, 8..10 closed.

@@ -21,6 +21,7 @@ fn approve() -> TicketCommand {
     TicketCommand::Approve {
         reason: "ok".into(),
         payload: None,
+        changes: None,
     }
 }
 

@@ -172,6 +172,7 @@ fn approve() -> Action {
     Action::Approve {
         reason: "ok".into(),
         payload: None,
+        changes: None,
     }
 }
 
@@ -468,6 +469,7 @@ impl Act {
             Act::Approve => Action::Approve {
                 reason: reason(),
                 payload: None,
+                changes: None,
             },
             Act::Reject => Action::Reject { reason: reason() },
             Act::Close => Action::Close { reason: reason() },
@@ -1800,6 +1802,7 @@ fn an_approver_may_replace_the_content_and_the_grant_follows_it() {
         Action::Approve {
             reason: "narrowed".into(),
             payload: Some(replacement),
+            changes: None,
         },
     );
     assert_eq!(write.ticket.payload["accounts"], json!(["readonly"]));
@@ -1950,6 +1953,7 @@ fn an_invalid_apply_asset_content_is_refused_at_open_edit_and_approval() {
             Action::Approve {
                 reason: String::new(),
                 payload: Some(backwards),
+                changes: None,
             },
         )
         .unwrap_err();
@@ -1961,6 +1965,7 @@ fn an_invalid_apply_asset_content_is_refused_at_open_edit_and_approval() {
             Action::Approve {
                 reason: String::new(),
                 payload: Some(json!("x")),
+                changes: None,
             },
         )
         .unwrap_err();

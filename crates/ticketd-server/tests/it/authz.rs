@@ -667,6 +667,7 @@ impl World {
                         TicketCommand::Approve {
                             reason: String::new(),
                             payload: None,
+                            changes: None,
                         },
                     )
                     .await;

@@ -143,6 +143,7 @@ async fn approved_permission(
             TicketCommand::Approve {
                 reason: String::new(),
                 payload: None,
+                changes: None,
             },
             now,
         )

@@ -259,6 +259,46 @@ async fn a_two_level_flow_needs_both_approvers_and_creates_the_asset_permission_
     assert_eq!(done["status"]["value"], "closed");
     assert_eq!(done["apply_accounts"], json!(["@ALL"]));
     assert_eq!(done["apply_actions"].as_array().unwrap().len(), 7);
+    // Carol's edit is in her approval's comment as JumpServer's table of changed fields; Bob
+    // changed nothing, so his comment is the plain one.
+    let (_, comments) = w
+        .app
+        .call(
+            "GET",
+            &format!(
+                "/api/v1/tickets/comments/?ticket_id={}",
+                t["id"].as_str().unwrap()
+            ),
+            "alice",
+            None,
+        )
+        .await;
+    let bodies: Vec<&str> = comments
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["body"].as_str().unwrap())
+        .collect();
+    assert_eq!(bodies[1], "Bob(bob) approved the ticket", "{comments}");
+    let lines: Vec<&str> = bodies[2].lines().collect();
+    assert_eq!(
+        lines[..5],
+        [
+            "Carol(carol) approved the ticket",
+            "",
+            "| Change field | Before change | After change |",
+            "| --- | --- | --- |",
+            "| Apply accounts | root, @INPUT | @ALL |",
+        ],
+        "{comments}"
+    );
+    assert!(
+        lines[5].starts_with(
+            "| Actions | Connect (All protocols), Upload (RDP, SFTP) | Connect (All protocols), "
+        ) && lines[5].ends_with("Share (Web SSH, Web RDP, Web VNC) |"),
+        "{comments}"
+    );
+    assert_eq!(lines.len(), 6, "only what changed: {comments}");
     let (status, body) = w.app.call("PUT", &approve, "carol", Some(json!({}))).await;
     assert_eq!(
         (status, body["code"].clone()),

@@ -1882,6 +1882,7 @@ async fn decide(app: &TestApp, who: &Actor, id: &str, approve: bool) {
         TicketCommand::Approve {
             reason: String::new(),
             payload: None,
+            changes: None,
         }
     } else {
         TicketCommand::Reject {

@@ -372,6 +372,7 @@ async fn the_identity_version_moves_with_credentials_and_directory_but_not_ticke
             TicketCommand::Approve {
                 reason: "ok".into(),
                 payload: None,
+                changes: None,
             },
             at(2),
         )
@@ -494,6 +495,7 @@ async fn after_insertions_only_the_new_tickets_are_counted() {
             TicketCommand::Approve {
                 reason: String::new(),
                 payload: None,
+                changes: None,
             },
             at(5),
         )
