@@ -78,7 +78,7 @@ impl FromRequest<AppState> for Call {
             || project_id.chars().any(|c| c.is_control() || c == '/')
         {
             return Err(ApiError::invalid(format!(
-                "project_id must be 1 to {MAX_PROJECT_ID} characters"
+                "project_id must be 1 to {MAX_PROJECT_ID} characters, without a slash or a control character"
             )));
         }
         let workspace = match headers.get("workspace") {

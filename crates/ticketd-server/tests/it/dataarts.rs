@@ -991,6 +991,21 @@ async fn unknown_routes_and_methods_under_the_prefix_answer_a_dataarts_404() {
 }
 
 #[tokio::test]
+async fn a_project_id_too_long_or_with_a_slash_is_refused_saying_why() {
+    let fx = fixture().await;
+    for project in ["p".repeat(65), "a%2Fb".to_owned(), "a%09b".to_owned()] {
+        let path = format!("{}/openapi/permission-approve/approvals", base(&project));
+        let (status, body) = da(&fx.app, "GET", &path, Some("reviewer"), None, None).await;
+        assert_error(status, &body, 400, "DLS.1000");
+        assert_eq!(
+            body["error_msg"],
+            "project_id must be 1 to 64 characters, without a slash or a control character",
+            "{project}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn bad_bodies_answer_400_and_store_nothing() {
     let fx = fixture().await;
     let apply_path = format!("{}/permission-application/table", base(PROJECT));
