@@ -6,6 +6,7 @@ mod tickets;
 
 pub use conn::{Durability, SqliteOptions, path_from_url};
 
+use crate::tickets::LOWER_FUNCTION;
 use async_trait::async_trait;
 use conn::{Pool, db_err};
 use rows::{USER_COLUMNS, from_ts, json_text, ts};
@@ -154,9 +155,11 @@ impl Store for SqliteStore {
     async fn list_orgs(&self) -> Result<Vec<Org>, StoreError> {
         self.pool
             .read(|c| {
-                c.prepare_cached("SELECT * FROM orgs ORDER BY name COLLATE NOCASE")
-                    .and_then(|mut s| s.query_map([], rows::org)?.collect())
-                    .map_err(db_err)
+                c.prepare_cached(&format!(
+                    "SELECT * FROM orgs ORDER BY {LOWER_FUNCTION}(name)"
+                ))
+                .and_then(|mut s| s.query_map([], rows::org)?.collect())
+                .map_err(db_err)
             })
             .await
     }
@@ -1024,7 +1027,7 @@ fn catalog_page<T>(
     let limit = if q.limit == 0 { -1 } else { i64::from(q.limit) };
     let offset = i64::try_from(q.offset).unwrap_or(i64::MAX);
     let sql = format!(
-        "SELECT * FROM {table}{where_clause} ORDER BY {order} COLLATE NOCASE, id LIMIT {limit} OFFSET {offset}"
+        "SELECT * FROM {table}{where_clause} ORDER BY {LOWER_FUNCTION}({order}), id LIMIT {limit} OFFSET {offset}"
     );
     let items = c
         .prepare_cached(&sql)

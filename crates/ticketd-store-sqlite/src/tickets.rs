@@ -729,12 +729,14 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
         TicketOrder::CreatedAsc => format!("{order_column} ASC, {tie_break} ASC"),
         TicketOrder::By { key, descending } => {
             let column = match key {
-                SortKey::Title => "t.title COLLATE NOCASE",
-                SortKey::Serial => "t.serial",
-                SortKey::Kind => "t.kind",
-                SortKey::State => "t.state",
-                SortKey::Applicant => "t.applicant_display COLLATE NOCASE",
-                SortKey::UpdatedAt => "t.updated_at",
+                // Every letter's case ignored, as PostgreSQL's `lower(…)` does; the sort is a
+                // temporary B-tree either way (no index serves these orders).
+                SortKey::Title => format!("{LOWER_FUNCTION}(t.title)"),
+                SortKey::Serial => "t.serial".to_owned(),
+                SortKey::Kind => "t.kind".to_owned(),
+                SortKey::State => "t.state".to_owned(),
+                SortKey::Applicant => format!("{LOWER_FUNCTION}(t.applicant_display)"),
+                SortKey::UpdatedAt => "t.updated_at".to_owned(),
             };
             let direction = if descending { "DESC" } else { "ASC" };
             format!("{column} {direction}, {order_column} DESC, {tie_break} DESC")

@@ -9,7 +9,8 @@ use ticketd_core::flow::LevelMode;
 use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, TokenKind};
 use ticketd_core::machine::TicketEdit;
 use ticketd_core::store::{
-    GrantQuery, Store, TextColumn, TextFilter, TicketPage, TicketQuery, Visibility,
+    GrantQuery, SortKey, Store, TextColumn, TextFilter, TicketOrder, TicketPage, TicketQuery,
+    Visibility,
 };
 use ticketd_core::ticket::{
     Assignee, Decision, Grant, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, Ticket,
@@ -1827,9 +1828,9 @@ fn contains(column: TextColumn, texts: &[&str]) -> TextFilter {
     }
 }
 
-/// Text filters, search and exact titles fold every letter's case, not only ASCII's (SQLite's
-/// own `LIKE` folds ASCII only; PostgreSQL's `ILIKE` folds all), and the text filters'
-/// prefix, any-of, negated and serial-number forms.
+/// Text filters, search, exact titles and the title order fold every letter's case, not only
+/// ASCII's (SQLite's own `LIKE` and `NOCASE` fold ASCII only; PostgreSQL's `ILIKE` and `lower`
+/// fold all), and the text filters' prefix, any-of, negated and serial-number forms.
 pub async fn text_tests_fold_every_letter_s_case(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
     w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
@@ -1837,6 +1838,7 @@ pub async fn text_tests_fold_every_letter_s_case(store: Arc<dyn Store>) {
     let umlaut = w.open(&w.alice, "general", "Ünïcödé Ärger", t0()).await;
     let plain = w.open(&w.alice, "general", "plain db", at(1)).await;
     let greek = w.open(&w.alice, "general", "ΣΟΦΙΑ 工单 100%", at(2)).await;
+    let lower = w.open(&w.alice, "general", "équipe", at(3)).await;
     let ids = |q: TicketQuery| {
         let engine = w.engine.clone();
         let admin = w.admin.clone();
@@ -1890,7 +1892,10 @@ pub async fn text_tests_fold_every_letter_s_case(store: Arc<dyn Store>) {
         negated: true,
         ..contains(TextColumn::Title, &["ÜNÏ", "Plain"])
     };
-    assert_eq!(ids(filtered(vec![negated])).await, vec![greek.id]);
+    assert_eq!(
+        ids(filtered(vec![negated])).await,
+        sorted(vec![greek.id, lower.id])
+    );
     assert_eq!(
         ids(filtered(vec![
             contains(TextColumn::Title, &["ünï"]),
@@ -1937,13 +1942,33 @@ pub async fn text_tests_fold_every_letter_s_case(store: Arc<dyn Store>) {
         })
         .await
         .len(),
-        3
+        4
+    );
+    // Sorted by title, every letter's case ignored: "équipe" before "Ünïcödé" (byte order
+    // folding ASCII only put "Ü", 0xC3 0x9C, before "é", 0xC3 0xA9).
+    let by_title = w
+        .engine
+        .list_tickets(
+            &w.admin,
+            TicketQuery {
+                order: TicketOrder::By {
+                    key: SortKey::Title,
+                    descending: false,
+                },
+                ..base.clone()
+            },
+        )
+        .await
+        .unwrap();
+    let titles: Vec<&str> = by_title.items.iter().map(|t| t.title.as_str()).collect();
+    assert_eq!(
+        titles,
+        ["plain db", "équipe", "Ünïcödé Ärger", "ΣΟΦΙΑ 工单 100%"]
     );
 }
 
 /// Search syntax, exclusions, applicant text, content text and sorting.
 pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
-    use ticketd_core::store::{SortKey, TicketOrder};
     let w = World::new(store.clone()).await;
     w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
         .await;
