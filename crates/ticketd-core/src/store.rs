@@ -98,8 +98,9 @@ pub struct TicketQuery {
     pub exclude_ids: Vec<TicketId>,
     /// Applicant display (`Name(username)`) contains, case-insensitive.
     pub applicant_text: Option<String>,
-    /// Content contains any of these texts, case-insensitive (asset ids, commands, …).
-    pub payload_contains_any: Vec<String>,
+    /// Tests of the content's fields: every group must hold, and a group holds when any of
+    /// its tests does (JumpServer's relevant asset: the asset ids or the typed asset text).
+    pub content_tests: Vec<Vec<ContentMatch>>,
     /// Free-text search: every batch must match; a batch matches if any of its alternatives
     /// does; an alternative matches if each of its terms is contained in the title, type or state.
     pub search: Vec<Vec<Vec<String>>>,
@@ -147,6 +148,16 @@ pub struct TextFilter {
     pub prefix: bool,
     /// Keep the rows that do not match.
     pub negated: bool,
+}
+
+/// A test of one top-level field of a ticket's content: its value (a string as it is, an
+/// array or object as its JSON text) contains `text`, case-insensitively.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ContentMatch {
+    /// The field's key.
+    pub field: String,
+    /// The text it must contain.
+    pub text: String,
 }
 
 /// `text` as a `LIKE` pattern that finds it anywhere (`%text%`), or at the start with
@@ -290,7 +301,7 @@ impl TicketQuery {
             scope: None,
             exclude_ids: Vec::new(),
             applicant_text: None,
-            payload_contains_any: Vec::new(),
+            content_tests: Vec::new(),
             search: Vec::new(),
             created_from: None,
             created_to: None,

@@ -1169,16 +1169,15 @@ fn list_sql(q: &TicketQuery) -> ListSql {
             p.text(like_pattern(text, false))
         ));
     }
-    if !q.payload_contains_any.is_empty() {
-        // One array parameter however many texts (a filter may name a thousand assets);
-        // backslash is LIKE's default escape character, which `like_pattern` uses.
-        let patterns: Vec<String> = q
-            .payload_contains_any
-            .iter()
-            .map(|t| like_pattern(t, false))
-            .collect();
+    for group in &q.content_tests {
+        // Two array parameters however many tests (a relevant-asset filter may name a thousand
+        // assets); backslash is LIKE's default escape character, which `like_pattern` uses.
+        let fields: Vec<String> = group.iter().map(|m| m.field.clone()).collect();
+        let patterns: Vec<String> = group.iter().map(|m| like_pattern(&m.text, false)).collect();
         conditions.push(format!(
-            "t.payload::text ILIKE ANY ({})",
+            "EXISTS (SELECT 1 FROM unnest({}, {}) AS c (field, pattern) \
+             WHERE t.payload ->> c.field ILIKE c.pattern)",
+            p.bind(fields, Type::TEXT_ARRAY),
             p.bind(patterns, Type::TEXT_ARRAY)
         ));
     }

@@ -644,29 +644,32 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
             &mut params,
         ));
     }
-    if !q.payload_contains_any.is_empty() {
-        // One JSON array parameter instead of an OR per text: a filter naming a thousand assets
-        // must not exceed SQLite's expression depth (1000) or variable limits.
-        let patterns: Vec<String> = q
-            .payload_contains_any
+    for group in &q.content_tests {
+        // One JSON array parameter of `[path, pattern]` pairs instead of an OR per test: a
+        // relevant-asset filter naming a thousand assets must not exceed SQLite's expression
+        // depth (1000) or variable limits. As in `like_test`, ASCII texts use LIKE as it is.
+        let ascii = group.iter().all(|m| m.text.is_ascii());
+        let pairs: Vec<serde_json::Value> = group
             .iter()
-            .map(|t| like_pattern(t, false))
+            .map(|m| {
+                let pattern = like_pattern(&m.text, false);
+                let pattern = if ascii {
+                    pattern
+                } else {
+                    pattern.to_lowercase()
+                };
+                serde_json::json!([format!("$.\"{}\"", m.field), pattern])
+            })
             .collect();
-        // As in `like_test`: texts of ASCII characters only use LIKE as it is.
-        let ascii = patterns.iter().all(|p| p.is_ascii());
-        let (payload, patterns) = if ascii {
-            ("t.payload".to_owned(), patterns)
+        params.push(SqlValue::Text(serde_json::Value::from(pairs).to_string()));
+        let value = "json_extract(t.payload, c.value ->> 0)";
+        let value = if ascii {
+            value.to_owned()
         } else {
-            (
-                format!("{LOWER_FUNCTION}(t.payload)"),
-                patterns.iter().map(|p| p.to_lowercase()).collect(),
-            )
+            format!("{LOWER_FUNCTION}({value})")
         };
-        params.push(SqlValue::Text(
-            serde_json::Value::from(patterns).to_string(),
-        ));
         conditions.push(format!(
-            "EXISTS (SELECT 1 FROM json_each(?) p WHERE {payload} LIKE p.value ESCAPE '\\')"
+            "EXISTS (SELECT 1 FROM json_each(?) c WHERE {value} LIKE c.value ->> 1 ESCAPE '\\')"
         ));
     }
     for batch in &q.search {

@@ -9,8 +9,8 @@ use ticketd_core::flow::LevelMode;
 use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, TokenKind};
 use ticketd_core::machine::TicketEdit;
 use ticketd_core::store::{
-    GrantQuery, SortKey, Store, TextColumn, TextFilter, TicketOrder, TicketPage, TicketQuery,
-    Visibility,
+    ContentMatch, GrantQuery, SortKey, Store, TextColumn, TextFilter, TicketOrder, TicketPage,
+    TicketQuery, Visibility,
 };
 use ticketd_core::ticket::{
     Assignee, Decision, Grant, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, Ticket,
@@ -1965,6 +1965,23 @@ pub async fn text_tests_fold_every_letter_s_case(store: Arc<dyn Store>) {
         titles,
         ["plain db", "équipe", "Ünïcödé Ärger", "ΣΟΦΙΑ 工单 100%"]
     );
+    // A content field's value too.
+    let mut request = new_ticket("general", "content");
+    request.payload = serde_json::json!({"reason": "Ärger im Büro"});
+    let content = w
+        .engine
+        .open_ticket(&w.alice, request, at(4))
+        .await
+        .unwrap();
+    let in_reason = |text: &str| TicketQuery {
+        content_tests: vec![vec![ContentMatch {
+            field: "reason".into(),
+            text: text.into(),
+        }]],
+        ..base.clone()
+    };
+    assert_eq!(ids(in_reason("ärger IM bü")).await, vec![content.id]);
+    assert_eq!(ids(in_reason("TEST")).await.len(), 4);
 }
 
 /// Search syntax, exclusions, applicant text, content text and sorting.
@@ -2048,14 +2065,46 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
         .await,
         vec!["db restore"]
     );
+    let in_reason = |text: &str| ContentMatch {
+        field: "reason".into(),
+        text: text.into(),
+    };
     assert_eq!(
         titles(TicketQuery {
-            payload_contains_any: vec!["test".into()],
+            content_tests: vec![vec![in_reason("TEST")]],
             ..base.clone()
         })
         .await
         .len(),
         3
+    );
+    // Only the field named is tested, and its value, not the content's JSON text around it.
+    for group in [
+        vec![ContentMatch {
+            field: "other".into(),
+            text: "test".into(),
+        }],
+        vec![in_reason("\"")],
+        vec![in_reason("reason")],
+    ] {
+        assert!(
+            titles(TicketQuery {
+                content_tests: vec![group.clone()],
+                ..base.clone()
+            })
+            .await
+            .is_empty(),
+            "{group:?}"
+        );
+    }
+    assert!(
+        titles(TicketQuery {
+            content_tests: vec![vec![in_reason("test")], vec![in_reason("nothing")]],
+            ..base.clone()
+        })
+        .await
+        .is_empty(),
+        "every group must hold"
     );
     assert!(
         titles(TicketQuery {
@@ -2095,19 +2144,21 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
         );
     }
     // A filter may name thousands of texts (a relevant-asset filter matching many assets).
-    let mut many: Vec<String> = (0..1500).map(|i| format!("no-such-text-{i}")).collect();
+    let mut many: Vec<ContentMatch> = (0..1500)
+        .map(|i| in_reason(&format!("no-such-text-{i}")))
+        .collect();
     assert!(
         titles(TicketQuery {
-            payload_contains_any: many.clone(),
+            content_tests: vec![many.clone()],
             ..base.clone()
         })
         .await
         .is_empty()
     );
-    many.push("test".into());
+    many.push(in_reason("test"));
     assert_eq!(
         titles(TicketQuery {
-            payload_contains_any: many,
+            content_tests: vec![many],
             ..base.clone()
         })
         .await

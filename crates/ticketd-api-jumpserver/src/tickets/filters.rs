@@ -3,7 +3,9 @@
 use crate::listing::Query;
 use chrono::{DateTime, Duration, Utc};
 use ticketd_core::catalog::CatalogQuery;
-use ticketd_core::store::{SortKey, TextColumn, TextFilter, TicketOrder, TicketQuery, Visibility};
+use ticketd_core::store::{
+    ContentMatch, SortKey, TextColumn, TextFilter, TicketOrder, TicketQuery, Visibility,
+};
 use ticketd_core::ticket::TicketState;
 use ticketd_core::{Actor, DomainError, FieldError, OrgId, TicketId, UserId};
 use ticketd_http::AppState;
@@ -123,11 +125,30 @@ pub(crate) async fn ticket_query(
                 },
             )
             .await?;
-        q.payload_contains_any = assets.iter().map(|a| a.id.to_string()).collect();
-        q.payload_contains_any.push(text);
+        // §5: the assets of an asset application, the login asset, or the command's asset
+        // text; not the rest of the content (an account named like the text matched).
+        let matching = |field: &str, text: String| ContentMatch {
+            field: field.to_owned(),
+            text,
+        };
+        let mut group: Vec<ContentMatch> = assets
+            .iter()
+            .flat_map(|a| {
+                let id = a.id.to_string();
+                [
+                    matching("assets", id.clone()),
+                    matching("apply_login_asset", id),
+                ]
+            })
+            .collect();
+        group.push(matching("apply_run_asset", text));
+        q.content_tests.push(group);
     }
     if let Some(text) = query.text("relevant_command") {
-        q.payload_contains_any.push(text);
+        q.content_tests.push(vec![ContentMatch {
+            field: "apply_run_command".to_owned(),
+            text,
+        }]);
     }
     if let Some(days) = days(query, "days")? {
         q.created_from = Some(now - days);

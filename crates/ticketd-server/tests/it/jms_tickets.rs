@@ -673,6 +673,23 @@ async fn lists_filter_search_order_and_paginate() {
         )
         .await;
     assert_eq!(by_asset.as_array().unwrap().len(), 3);
+    // The content's other fields do not count: every ticket asks for the account "root".
+    for query in [
+        "relevant_asset=root",
+        "relevant_command=root",
+        "relevant_command=%22",
+    ] {
+        let (status, found) = w
+            .app
+            .call(
+                "GET",
+                &format!("/api/v1/tickets/apply-asset-tickets/?{query}"),
+                "alice",
+                None,
+            )
+            .await;
+        assert_eq!((status, found.clone()), (200, json!([])), "{query}");
+    }
     let (_, by_name) = w
         .app
         .call(
@@ -936,6 +953,23 @@ async fn admins_open_system_tickets_with_explicit_reviewers() {
         )
         .await;
     assert_eq!(mine.as_array().unwrap().len(), 1);
+    // The command's asset text, and only the fields each filter names.
+    for (query, count) in [
+        ("relevant_asset=DB01(10.0", 1),
+        ("relevant_asset=rm%20-rf", 0),
+        ("relevant_command=root", 0),
+    ] {
+        let (_, found) = w
+            .app
+            .call(
+                "GET",
+                &format!("/api/v1/tickets/apply-command-tickets/?{query}"),
+                "alice",
+                None,
+            )
+            .await;
+        assert_eq!(found.as_array().unwrap().len(), count, "{query}: {found}");
+    }
     let (status, _) = w
         .app
         .call(
