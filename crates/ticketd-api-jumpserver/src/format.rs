@@ -3,7 +3,7 @@
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
-use ticketd_core::payload::{DATE_YEARS, date_in_range};
+use ticketd_core::payload::date_in_range;
 use ticketd_http::AppState;
 
 /// The time zone of a request: `X-TZ` if it names a valid IANA zone, else the server's.
@@ -116,10 +116,11 @@ impl axum::extract::FromRequestParts<AppState> for Zone {
 
 /// Parses a datetime as JumpServer accepts it (§6.4): `%Y/%m/%d %H:%M:%S %z`, ISO 8601 with or
 /// without offset and fraction (`2023-03-28T02:10:23.245Z`), `%Y-%m-%d %H:%M:%S[ %z]`, or a
-/// date; values without an offset are read in `zone`. A year outside 1 to 9999 is refused, in
-/// UTC as in `zone`, as Python's `datetime` refuses it (`ticketd_core::payload::DATE_YEARS`):
-/// a moment kept whose year in `zone` is 10000 would be rendered back to the client as a date
-/// this parser refuses (DRF refuses it too: "Datetime value out of the range").
+/// date; values without an offset are read in `zone`. A moment whose year in UTC is outside 1
+/// to 9999 is refused, as Python's `datetime` refuses it (`ticketd_core::payload::DATE_YEARS`).
+/// Where the client is, such a moment may fall in the year 0 or 10000, and [`datetime`] writes
+/// it so (`10000/01/01 07:59:59 +0800`): that is read too, so that what a client was shown it
+/// can send back (an approval sends the ticket's dates).
 pub(crate) fn parse_datetime(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     use chrono::TimeZone;
     let text = text.trim();
@@ -131,7 +132,7 @@ pub(crate) fn parse_datetime(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
             .from_local_datetime(&naive)
             .earliest()
             .map(|t| t.with_timezone(&Utc))
-            .filter(|t| in_range_here(*t, zone)),
+            .filter(|t| date_in_range(*t)),
         None => parse_datetime_by_formats(text, zone),
     }
 }
@@ -160,13 +161,15 @@ fn plain_local_datetime(text: &str) -> Option<chrono::NaiveDateTime> {
 
 /// [`parse_datetime`] by trying each accepted format in turn.
 pub(crate) fn parse_datetime_by_formats(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
-    any_format(text, zone).filter(|t| in_range_here(*t, zone))
+    any_format(text, zone)
+        .or_else(|| any_format(&signed_five_digit_year(text)?, zone))
+        .filter(|t| date_in_range(*t))
 }
 
-/// Whether `time`'s year lies in `DATE_YEARS` both in UTC and in `zone`.
-fn in_range_here(time: DateTime<Utc>, zone: Tz) -> bool {
-    use chrono::Datelike;
-    date_in_range(time) && DATE_YEARS.contains(&time.with_timezone(&zone).year())
+/// `text` with a `+` before its year when that has five digits, which chrono reads only signed.
+fn signed_five_digit_year(text: &str) -> Option<String> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    (digits == 5).then(|| format!("+{text}"))
 }
 
 fn any_format(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
@@ -336,28 +339,39 @@ mod tests {
         }
         assert!(parse_datetime("0001-01-01 00:00:00", chrono_tz::UTC).is_some());
         assert!(parse_datetime("9999-12-31 23:59:59", chrono_tz::UTC).is_some());
-        // A moment in range in UTC whose year where the client is falls outside: rendered back
-        // to that client it read "10000/01/01 07:59:59 +0800", which this parser refuses.
-        let utc_minus_5 = chrono_tz::Etc::GMTPlus5;
-        for (text, zone) in [
-            ("9999-12-31T23:59:59Z", shanghai),
-            ("9999/12/31 20:00:00 +0000", shanghai),
-            ("0001-01-01T04:00:00Z", utc_minus_5),
+        // A moment of the year 9999 or 1 (UTC) may be in the year 10000 or 0 where the client
+        // is: it is written so, and read back as the same moment, in every zone. (It read
+        // "10000/01/01 07:59:59 +0800" to a client in Shanghai, which this parser refused.)
+        // (Fixed offsets for the year 1: Shanghai's then was its local mean time, +08:05:43,
+        // which `%z` rounds to the minute.)
+        let fixed = [
+            chrono_tz::UTC,
+            chrono_tz::Etc::GMTMinus8,
+            chrono_tz::Etc::GMTPlus5,
+            chrono_tz::Etc::GMTPlus12,
+            chrono_tz::Etc::GMTMinus14,
+        ];
+        for (text, zones) in [
+            ("9999-12-31T23:59:59Z", [&fixed[..], &[shanghai]].concat()),
+            ("9999-12-31T15:59:59Z", [&fixed[..], &[shanghai]].concat()),
+            ("0001-01-01T00:00:00Z", fixed.to_vec()),
+            ("2026-08-21T02:00:00Z", [&fixed[..], &[shanghai]].concat()),
         ] {
-            assert_eq!(parse_datetime(text, zone), None, "{text} in {zone}");
+            let time = parse_datetime(text, chrono_tz::UTC).unwrap();
+            for zone in zones {
+                let shown = datetime(time, zone);
+                assert_eq!(
+                    parse_datetime(&shown, zone),
+                    Some(time),
+                    "{text} as {shown}"
+                );
+            }
         }
-        for (text, zone) in [
-            ("9999-12-31 23:59:59", shanghai),
-            ("9999-12-31T15:59:59Z", shanghai),
-            ("0001-01-01 00:00:00", utc_minus_5),
-        ] {
-            let time = parse_datetime(text, zone).unwrap();
-            assert_eq!(
-                parse_datetime(&datetime(time, zone), zone),
-                Some(time),
-                "{text}"
-            );
-        }
+        assert_eq!(
+            parse_datetime("10000/01/01 07:59:59 +0800", shanghai).map(|t| t.to_rfc3339()),
+            Some("9999-12-31T23:59:59+00:00".to_owned())
+        );
+        assert_eq!(parse_datetime("10000/01/01 08:00:00 +0800", shanghai), None);
     }
 
     #[test]
