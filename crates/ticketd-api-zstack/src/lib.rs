@@ -63,11 +63,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .fallback(rest::no_route)
         // Must come after every route: it applies to the routes registered before it.
         .method_not_allowed_fallback(rest::method_not_allowed);
-    let zstack =
-        ticketd_http::guarded::<error::ZsError>(routes, state, error::timed_out, error::panicked);
     // The nested catch-all needs a segment after `/zstack/`: that path gets ZStack's 404 here,
     // not the server's JumpServer-shaped one.
-    Router::new()
-        .nest("/zstack", zstack)
-        .route("/zstack/", any(rest::no_route))
+    let routes = Router::new()
+        .nest("/zstack", routes)
+        .route("/zstack/", any(rest::no_route));
+    ticketd_http::guarded::<error::ZsError>(routes, state, error::timed_out, error::panicked)
 }

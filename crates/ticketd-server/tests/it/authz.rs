@@ -1345,11 +1345,18 @@ fn source_routes(krate: &str) -> (Vec<String>, Vec<String>) {
             let Some(open) = call.find('"') else {
                 continue;
             };
-            // A catch-all (a `{*rest}` path, or any method answered by one handler: the
-            // dialects' 404s), or a route whose first argument is not a literal (`PREFIX`).
+            // A catch-all (a `{*rest}` path, or every method answered by one of the dialects'
+            // 404 handlers), or a route whose first argument is not a literal (`PREFIX`).
             let first_arg = &call[7..open];
             let arguments = call[7..].split(".route(").next().unwrap_or_default();
-            let catch_all = arguments.contains("{*rest}") || arguments.contains(", any(");
+            let catch_all = arguments.contains("{*rest}")
+                || [
+                    "any(error::no_such_api)",
+                    "any(error::route_not_found)",
+                    "any(rest::no_route)",
+                ]
+                .iter()
+                .any(|handler| arguments.contains(handler));
             if catch_all || first_arg.contains(',') || first_arg.trim() == "PREFIX" {
                 continue;
             }
