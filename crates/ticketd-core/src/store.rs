@@ -135,29 +135,41 @@ pub enum TextColumn {
     Serial,
 }
 
-/// A case-insensitive test of a text column (Unicode letters folded, not only ASCII): it
-/// holds when the column contains, or with `prefix` starts with, any of `any_of`; `negated`
-/// turns it around. With nothing in `any_of` it holds for no row (for every row negated).
+/// A test of a text column: it holds when the column contains any of `any_of` ignoring the
+/// case of every letter (Unicode's, not only ASCII's), or with `prefix` starts with one of them
+/// exactly, case included (Django's `startswith`); `negated` turns it around. With nothing in
+/// `any_of` it holds for no row (for every row negated).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TextFilter {
     /// The column tested.
     pub column: TextColumn,
     /// The texts, any of which matches.
     pub any_of: Vec<String>,
-    /// Match at the start of the column only.
+    /// A case-sensitive test of the column's start instead of a case-insensitive one anywhere.
     pub prefix: bool,
     /// Keep the rows that do not match.
     pub negated: bool,
 }
 
-/// A test of one top-level field of a ticket's content: its value (a string as it is, an
-/// array or object as its JSON text) contains `text`, case-insensitively.
+/// Whether a case-insensitive test of `text` needs more than ASCII case folding: it holds a
+/// letter outside ASCII that has another case. A text without one (ASCII, Chinese, digits)
+/// matches the same whether a store folds ASCII letters only or every letter.
+pub fn folds_beyond_ascii(text: &str) -> bool {
+    text.chars().any(|c| {
+        !c.is_ascii()
+            && (c.to_lowercase().ne(std::iter::once(c)) || c.to_uppercase().ne(std::iter::once(c)))
+    })
+}
+
+/// A case-insensitive test of a ticket's content: the string value of the top-level `field`,
+/// or without one the content's whole JSON text, contains any of `any_of`. The whole text is
+/// for tokens such as ids, which read the same however a store spaces its JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ContentMatch {
-    /// The field's key.
-    pub field: String,
-    /// The text it must contain.
-    pub text: String,
+    /// The field's key (named by a dialect, never by a client), or `None` for the whole text.
+    pub field: Option<&'static str>,
+    /// The texts, any of which matches.
+    pub any_of: Vec<String>,
 }
 
 /// `text` as a `LIKE` pattern that finds it anywhere (`%text%`), or at the start with
@@ -224,8 +236,13 @@ fn contains_folded(value: &str, term: &str) -> bool {
 /// databases accept).
 pub const MAX_SEARCH_TERMS: usize = 64;
 
+/// The most texts a list query's [`TextFilter`]s may carry together: each is a test of every
+/// candidate row, and a store builds one condition per filter.
+pub const MAX_TEXT_FILTER_VALUES: usize = 256;
+
 impl TicketQuery {
-    /// Refuses a query whose free-text search has more than [`MAX_SEARCH_TERMS`] terms.
+    /// Refuses a query whose free-text search has more than [`MAX_SEARCH_TERMS`] terms, or
+    /// whose text filters carry more than [`MAX_TEXT_FILTER_VALUES`] texts.
     pub fn check_size(&self) -> Result<(), crate::DomainError> {
         let terms: usize = self.search.iter().flatten().map(Vec::len).sum();
         if terms > MAX_SEARCH_TERMS {
@@ -233,6 +250,16 @@ impl TicketQuery {
                 "search",
                 "too_long",
                 format!("a search may have at most {MAX_SEARCH_TERMS} terms, this one has {terms}"),
+            ));
+        }
+        let texts: usize = self.text_filters.iter().map(|f| f.any_of.len()).sum();
+        if texts > MAX_TEXT_FILTER_VALUES {
+            return Err(crate::DomainError::invalid(
+                "filter",
+                "too_long",
+                format!(
+                    "text filters may name at most {MAX_TEXT_FILTER_VALUES} texts together, these name {texts}"
+                ),
             ));
         }
         Ok(())
@@ -250,10 +277,12 @@ impl TicketQuery {
     }
 
     /// How `term` (one of [`TicketQuery::search`]'s) is tested on a candidate's type and state.
-    /// Only ASCII terms and types are decided here: the databases fold other letters each in
-    /// their own way, so those stay their test.
+    /// Only terms without letters of other cases beyond ASCII's, and ASCII types, are decided
+    /// here: the databases fold other letters each in their own way, so those stay their test.
+    /// A term with any other character outside ASCII (Chinese) matches no state, all of which
+    /// are ASCII.
     pub fn term_test(&self, term: &str) -> TermTest {
-        if !term.is_ascii() {
+        if folds_beyond_ascii(term) {
             return TermTest {
                 kinds: None,
                 states: None,

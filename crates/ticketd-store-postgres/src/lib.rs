@@ -277,7 +277,7 @@ impl Store for PostgresStore {
         let rows = self
             .db
             .query(
-                &format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY lower(name) COLLATE \"C\""),
+                &format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY lower(name) COLLATE \"C\", id"),
                 &[],
             )
             .await?;

@@ -1144,13 +1144,15 @@ fn list_sql(q: &TicketQuery) -> ListSql {
             TextColumn::Title => "t.title",
             TextColumn::Serial => "t.serial",
         };
+        // `startswith` is case-sensitive, as Django's: `LIKE`, not `ILIKE`.
+        let operator = if filter.prefix { "LIKE" } else { "ILIKE" };
         let patterns: Vec<String> = filter
             .any_of
             .iter()
             .map(|text| like_pattern(text, filter.prefix))
             .collect();
         let any = format!(
-            "{column} ILIKE ANY ({})",
+            "{column} {operator} ANY ({})",
             p.bind(patterns, Type::TEXT_ARRAY)
         );
         conditions.push(if filter.negated {
@@ -1170,16 +1172,27 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         ));
     }
     for group in &q.content_tests {
-        // Two array parameters however many tests (a relevant-asset filter may name a thousand
-        // assets); backslash is LIKE's default escape character, which `like_pattern` uses.
-        let fields: Vec<String> = group.iter().map(|m| m.field.clone()).collect();
-        let patterns: Vec<String> = group.iter().map(|m| like_pattern(&m.text, false)).collect();
-        conditions.push(format!(
-            "EXISTS (SELECT 1 FROM unnest({}, {}) AS c (field, pattern) \
-             WHERE t.payload ->> c.field ILIKE c.pattern)",
-            p.bind(fields, Type::TEXT_ARRAY),
-            p.bind(patterns, Type::TEXT_ARRAY)
-        ));
+        // One array parameter per test however many texts (a relevant-asset filter may name a
+        // thousand assets); backslash is LIKE's default escape character, which
+        // `like_pattern` uses.
+        let tests: Vec<String> = group
+            .iter()
+            .map(|test| {
+                let patterns: Vec<String> =
+                    test.any_of.iter().map(|t| like_pattern(t, false)).collect();
+                let value = match test.field {
+                    // A field's key is a dialect's constant, never a client's text.
+                    Some(field) => format!("t.payload ->> '{field}'"),
+                    None => "t.payload::text".to_owned(),
+                };
+                format!("{value} ILIKE ANY ({})", p.bind(patterns, Type::TEXT_ARRAY))
+            })
+            .collect();
+        conditions.push(if tests.is_empty() {
+            "false".to_owned()
+        } else {
+            format!("({})", tests.join(" OR "))
+        });
     }
     for batch in &q.search {
         let mut alternatives = Vec::new();

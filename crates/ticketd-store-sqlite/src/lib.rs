@@ -156,7 +156,7 @@ impl Store for SqliteStore {
         self.pool
             .read(|c| {
                 c.prepare_cached(&format!(
-                    "SELECT * FROM orgs ORDER BY {LOWER_FUNCTION}(name)"
+                    "SELECT * FROM orgs ORDER BY {LOWER_FUNCTION}(name), id"
                 ))
                 .and_then(|mut s| s.query_map([], rows::org)?.collect())
                 .map_err(db_err)

@@ -9,7 +9,7 @@ use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::serial::format_serial;
 use ticketd_core::store::{
     Inserted, ListMark, SortKey, TextColumn, TicketOrder, TicketPage, TicketQuery, Visibility,
-    like_pattern,
+    folds_beyond_ascii, like_pattern,
 };
 use ticketd_core::ticket::{Grant, Ticket, TicketWrite};
 use uuid::Uuid;
@@ -436,11 +436,12 @@ fn in_list(
 /// (SQLite's own `lower` and `LIKE` fold ASCII letters only).
 pub(crate) const LOWER_FUNCTION: &str = "ticketd_lower";
 
-/// `column LIKE pattern`, case-insensitive for every letter: a pattern of ASCII characters
-/// uses SQLite's `LIKE` as it is (which folds ASCII), any other compares the column
-/// lowercased by [`LOWER_FUNCTION`] with the pattern lowercased, as PostgreSQL's `ILIKE` does.
+/// `column LIKE pattern`, case-insensitive for every letter: a pattern without letters of
+/// other cases beyond ASCII's (`folds_beyond_ascii`) uses SQLite's `LIKE` as it is (which folds
+/// ASCII), any other compares the column lowercased by [`LOWER_FUNCTION`] with the pattern
+/// lowercased, as PostgreSQL's `ILIKE` does.
 pub(crate) fn like_test(column: &str, pattern: &str, params: &mut Vec<SqlValue>) -> String {
-    if pattern.is_ascii() {
+    if !folds_beyond_ascii(pattern) {
         params.push(SqlValue::Text(pattern.to_owned()));
         format!("{column} LIKE ? ESCAPE '\\'")
     } else {
@@ -451,13 +452,31 @@ pub(crate) fn like_test(column: &str, pattern: &str, params: &mut Vec<SqlValue>)
 
 /// `column = text`, case-insensitive for every letter (see [`like_test`]).
 fn equal_test(column: &str, text: &str, params: &mut Vec<SqlValue>) -> String {
-    if text.is_ascii() {
+    if !folds_beyond_ascii(text) {
         params.push(SqlValue::Text(text.to_owned()));
         format!("{column} = ? COLLATE NOCASE")
     } else {
         params.push(SqlValue::Text(text.to_lowercase()));
         format!("{LOWER_FUNCTION}({column}) = ?")
     }
+}
+
+/// `value LIKE` any of `patterns`, case-insensitive for every letter as [`like_test`] is, with
+/// the patterns in one JSON array parameter: any number of them is one expression (SQLite
+/// refuses an expression tree deeper than 1000, and an OR per pattern nests).
+fn like_any_test(value: &str, patterns: Vec<String>, params: &mut Vec<SqlValue>) -> String {
+    let (value, patterns) = if patterns.iter().any(|p| folds_beyond_ascii(p)) {
+        (
+            format!("{LOWER_FUNCTION}({value})"),
+            patterns.iter().map(|p| p.to_lowercase()).collect(),
+        )
+    } else {
+        (value.to_owned(), patterns)
+    };
+    params.push(SqlValue::Text(
+        serde_json::Value::from(patterns).to_string(),
+    ));
+    format!("EXISTS (SELECT 1 FROM json_each(?) p WHERE {value} LIKE p.value ESCAPE '\\')")
 }
 
 /// One column's test for a search term: `LIKE` the pattern on the row (`values` `None`), or
@@ -617,20 +636,25 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
             TextColumn::Title => "t.title",
             TextColumn::Serial => "t.serial",
         };
-        let tests: Vec<String> = filter
-            .any_of
-            .iter()
-            .map(|text| like_test(column, &like_pattern(text, filter.prefix), &mut params))
-            .collect();
-        let any = if tests.is_empty() {
-            "0".to_owned()
+        let texts = serde_json::Value::from(filter.any_of.clone()).to_string();
+        let any = if filter.prefix {
+            // Case-sensitive, as Django's `startswith`: the column's first characters.
+            params.push(SqlValue::Text(texts));
+            format!(
+                "EXISTS (SELECT 1 FROM json_each(?) p WHERE substr({column}, 1, length(p.value)) = p.value)"
+            )
         } else {
-            tests.join(" OR ")
+            let patterns = filter
+                .any_of
+                .iter()
+                .map(|t| like_pattern(t, false))
+                .collect();
+            like_any_test(column, patterns, &mut params)
         };
         conditions.push(if filter.negated {
-            format!("NOT ({any})")
+            format!("NOT {any}")
         } else {
-            format!("({any})")
+            any
         });
     }
     if !q.exclude_ids.is_empty() {
@@ -645,32 +669,23 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
         ));
     }
     for group in &q.content_tests {
-        // One JSON array parameter of `[path, pattern]` pairs instead of an OR per test: a
-        // relevant-asset filter naming a thousand assets must not exceed SQLite's expression
-        // depth (1000) or variable limits. As in `like_test`, ASCII texts use LIKE as it is.
-        let ascii = group.iter().all(|m| m.text.is_ascii());
-        let pairs: Vec<serde_json::Value> = group
+        let tests: Vec<String> = group
             .iter()
-            .map(|m| {
-                let pattern = like_pattern(&m.text, false);
-                let pattern = if ascii {
-                    pattern
-                } else {
-                    pattern.to_lowercase()
+            .map(|test| {
+                let patterns = test.any_of.iter().map(|t| like_pattern(t, false)).collect();
+                let value = match test.field {
+                    // A field's key is a dialect's constant, never a client's text.
+                    Some(field) => format!("json_extract(t.payload, '$.{field}')"),
+                    None => "t.payload".to_owned(),
                 };
-                serde_json::json!([format!("$.\"{}\"", m.field), pattern])
+                like_any_test(&value, patterns, &mut params)
             })
             .collect();
-        params.push(SqlValue::Text(serde_json::Value::from(pairs).to_string()));
-        let value = "json_extract(t.payload, c.value ->> 0)";
-        let value = if ascii {
-            value.to_owned()
+        conditions.push(if tests.is_empty() {
+            "0".to_owned()
         } else {
-            format!("{LOWER_FUNCTION}({value})")
-        };
-        conditions.push(format!(
-            "EXISTS (SELECT 1 FROM json_each(?) c WHERE {value} LIKE c.value ->> 1 ESCAPE '\\')"
-        ));
+            format!("({})", tests.join(" OR "))
+        });
     }
     for batch in &q.search {
         let mut alternatives = Vec::new();

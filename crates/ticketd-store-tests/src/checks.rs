@@ -1886,8 +1886,11 @@ pub async fn text_tests_fold_every_letter_s_case(store: Arc<dyn Store>) {
         prefix: true,
         ..contains(TextColumn::Title, &[text])
     };
-    assert_eq!(ids(filtered(vec![prefix("üNÏ")])).await, vec![umlaut.id]);
-    assert_eq!(ids(filtered(vec![prefix("ärger")])).await, vec![]);
+    // A prefix is exact, case included, as Django's `startswith`.
+    assert_eq!(ids(filtered(vec![prefix("Ünï")])).await, vec![umlaut.id]);
+    assert_eq!(ids(filtered(vec![prefix("ünï")])).await, vec![]);
+    assert_eq!(ids(filtered(vec![prefix("PLAIN")])).await, vec![]);
+    assert_eq!(ids(filtered(vec![prefix("Ärger")])).await, vec![]);
     let negated = TextFilter {
         negated: true,
         ..contains(TextColumn::Title, &["ÜNÏ", "Plain"])
@@ -1975,8 +1978,8 @@ pub async fn text_tests_fold_every_letter_s_case(store: Arc<dyn Store>) {
         .unwrap();
     let in_reason = |text: &str| TicketQuery {
         content_tests: vec![vec![ContentMatch {
-            field: "reason".into(),
-            text: text.into(),
+            field: Some("reason"),
+            any_of: vec![text.into()],
         }]],
         ..base.clone()
     };
@@ -2066,8 +2069,8 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
         vec!["db restore"]
     );
     let in_reason = |text: &str| ContentMatch {
-        field: "reason".into(),
-        text: text.into(),
+        field: Some("reason"),
+        any_of: vec![text.into()],
     };
     assert_eq!(
         titles(TicketQuery {
@@ -2081,8 +2084,8 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
     // Only the field named is tested, and its value, not the content's JSON text around it.
     for group in [
         vec![ContentMatch {
-            field: "other".into(),
-            text: "test".into(),
+            field: Some("other"),
+            any_of: vec!["test".into()],
         }],
         vec![in_reason("\"")],
         vec![in_reason("reason")],
@@ -2144,26 +2147,51 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
         );
     }
     // A filter may name thousands of texts (a relevant-asset filter matching many assets).
-    let mut many: Vec<ContentMatch> = (0..1500)
-        .map(|i| in_reason(&format!("no-such-text-{i}")))
+    for field in [Some("reason"), None] {
+        let mut many = ContentMatch {
+            field,
+            any_of: (0..1500).map(|i| format!("no-such-text-{i}")).collect(),
+        };
+        assert!(
+            titles(TicketQuery {
+                content_tests: vec![vec![many.clone()]],
+                ..base.clone()
+            })
+            .await
+            .is_empty()
+        );
+        many.any_of.push("test".into());
+        assert_eq!(
+            titles(TicketQuery {
+                content_tests: vec![vec![many]],
+                ..base.clone()
+            })
+            .await
+            .len(),
+            3,
+            "{field:?}"
+        );
+    }
+    // So may a text filter's list, up to its bound (an OR per text nested past SQLite's depth).
+    let texts: Vec<String> = (0..ticketd_core::store::MAX_TEXT_FILTER_VALUES)
+        .map(|i| format!("no-such-title-{i}"))
         .collect();
+    let filter = |texts: Vec<String>| TicketQuery {
+        text_filters: vec![TextFilter {
+            column: TextColumn::Title,
+            any_of: texts,
+            prefix: false,
+            negated: false,
+        }],
+        ..base.clone()
+    };
+    assert!(titles(filter(texts.clone())).await.is_empty());
+    let mut over = texts;
+    over.push("db".into());
+    let refused = w.engine.list_tickets(&w.admin, filter(over)).await;
     assert!(
-        titles(TicketQuery {
-            content_tests: vec![many.clone()],
-            ..base.clone()
-        })
-        .await
-        .is_empty()
-    );
-    many.push(in_reason("test"));
-    assert_eq!(
-        titles(TicketQuery {
-            content_tests: vec![many],
-            ..base.clone()
-        })
-        .await
-        .len(),
-        3
+        matches!(refused, Err(ticketd_core::DomainError::Validation(_))),
+        "{refused:?}"
     );
     // Free-text search is bounded: every term is tested on every candidate row.
     let terms = |n: usize| vec![vec![vec!["a".to_owned(); n]]];

@@ -125,29 +125,25 @@ pub(crate) async fn ticket_query(
                 },
             )
             .await?;
-        // §5: the assets of an asset application, the login asset, or the command's asset
-        // text; not the rest of the content (an account named like the text matched).
-        let matching = |field: &str, text: String| ContentMatch {
-            field: field.to_owned(),
-            text,
-        };
-        let mut group: Vec<ContentMatch> = assets
-            .iter()
-            .flat_map(|a| {
-                let id = a.id.to_string();
-                [
-                    matching("assets", id.clone()),
-                    matching("apply_login_asset", id),
-                ]
-            })
-            .collect();
-        group.push(matching("apply_run_asset", text));
+        // §5: the assets of an asset application or the login asset (ids, found in the
+        // content's text), or the command's asset text; not the rest of the content (an
+        // account named like the text matched).
+        let mut group = vec![ContentMatch {
+            field: Some("apply_run_asset"),
+            any_of: vec![text],
+        }];
+        if !assets.is_empty() {
+            group.push(ContentMatch {
+                field: None,
+                any_of: assets.iter().map(|a| a.id.to_string()).collect(),
+            });
+        }
         q.content_tests.push(group);
     }
     if let Some(text) = query.text("relevant_command") {
         q.content_tests.push(vec![ContentMatch {
-            field: "apply_run_command".to_owned(),
-            text,
+            field: Some("apply_run_command"),
+            any_of: vec![text],
         }]);
     }
     if let Some(days) = days(query, "days")? {
