@@ -441,23 +441,29 @@ pub(crate) const LOWER_FUNCTION: &str = "ticketd_lower";
 /// ASCII), any other compares the column lowercased by [`LOWER_FUNCTION`] with the pattern
 /// lowercased, as PostgreSQL's `ILIKE` does.
 pub(crate) fn like_test(column: &str, pattern: &str, params: &mut Vec<SqlValue>) -> String {
-    if !folds_beyond_ascii(pattern) {
-        params.push(SqlValue::Text(pattern.to_owned()));
-        format!("{column} LIKE ? ESCAPE '\\'")
-    } else {
-        params.push(SqlValue::Text(pattern.to_lowercase()));
-        format!("{LOWER_FUNCTION}({column}) LIKE ? ESCAPE '\\'")
-    }
+    folded_test(column, "LIKE ? ESCAPE '\\'", "", pattern, params)
 }
 
 /// `column = text`, case-insensitive for every letter (see [`like_test`]).
 fn equal_test(column: &str, text: &str, params: &mut Vec<SqlValue>) -> String {
-    if !folds_beyond_ascii(text) {
-        params.push(SqlValue::Text(text.to_owned()));
-        format!("{column} = ? COLLATE NOCASE")
-    } else {
+    folded_test(column, "= ?", " COLLATE NOCASE", text, params)
+}
+
+/// `column <test> text`: as it is, with `ascii_collation` (SQLite's own folding), for a text
+/// without letters of other cases beyond ASCII's; on both sides lowercased otherwise.
+fn folded_test(
+    column: &str,
+    test: &str,
+    ascii_collation: &str,
+    text: &str,
+    params: &mut Vec<SqlValue>,
+) -> String {
+    if folds_beyond_ascii(text) {
         params.push(SqlValue::Text(text.to_lowercase()));
-        format!("{LOWER_FUNCTION}({column}) = ?")
+        format!("{LOWER_FUNCTION}({column}) {test}")
+    } else {
+        params.push(SqlValue::Text(text.to_owned()));
+        format!("{column} {test}{ascii_collation}")
     }
 }
 

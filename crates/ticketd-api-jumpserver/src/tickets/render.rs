@@ -128,6 +128,26 @@ impl Context {
         datetime(t, self.zone.unwrap_or(chrono_tz::UTC))
     }
 
+    /// The full paths of an asset application's nodes, as `rel_snapshot` shows them.
+    fn node_paths<'c>(&'c self, content: &ApplyAsset) -> Vec<&'c str> {
+        content
+            .nodes
+            .iter()
+            .filter_map(|n| self.nodes.get(n))
+            .map(|n| n.full_value.as_str())
+            .collect()
+    }
+
+    /// An asset application's assets as `name(address)`, as `rel_snapshot` shows them.
+    fn asset_names(&self, content: &ApplyAsset) -> Vec<String> {
+        content
+            .assets
+            .iter()
+            .filter_map(|a| self.assets.get(a))
+            .map(Asset::display)
+            .collect()
+    }
+
     /// The organization's display name.
     fn org_name(&self, org: OrgId) -> &str {
         self.orgs.get(&org).map_or("", String::as_str)
@@ -257,18 +277,8 @@ pub(crate) async fn edit_table(
     };
     let ctx = Context::load(state, actor, [before, &edited], lang, zone).await?;
     let shown = |c: &ApplyAsset| -> [String; 6] {
-        let nodes: Vec<&str> = c
-            .nodes
-            .iter()
-            .filter_map(|n| ctx.nodes.get(n))
-            .map(|n| n.full_value.as_str())
-            .collect();
-        let assets: Vec<String> = c
-            .assets
-            .iter()
-            .filter_map(|a| ctx.assets.get(a))
-            .map(Asset::display)
-            .collect();
+        let nodes = ctx.node_paths(c);
+        let assets = ctx.asset_names(c);
         let actions: Vec<&str> = choices::actions(c.actions, lang)
             .iter()
             .map(|a| a.label)
@@ -339,20 +349,8 @@ impl Serialize for RelSnapshot<'_> {
             map.serialize_entry("cc_users", &cc)?;
         }
         if let Some(content) = content {
-            let nodes: Vec<&str> = content
-                .nodes
-                .iter()
-                .filter_map(|n| ctx.nodes.get(n))
-                .map(|n| n.full_value.as_str())
-                .collect();
-            let assets: Vec<String> = content
-                .assets
-                .iter()
-                .filter_map(|a| ctx.assets.get(a))
-                .map(Asset::display)
-                .collect();
-            map.serialize_entry("apply_nodes", &nodes)?;
-            map.serialize_entry("apply_assets", &assets)?;
+            map.serialize_entry("apply_nodes", &ctx.node_paths(content))?;
+            map.serialize_entry("apply_assets", &ctx.asset_names(content))?;
         }
         map.end()
     }
