@@ -983,31 +983,6 @@ fn query_parameters(operation: &Operation) -> Vec<Value> {
         ),
         ("title", "the ticket title, exactly", text.clone()),
         (
-            "title__icontains",
-            "a part of the title, in any case",
-            text.clone(),
-        ),
-        (
-            "title__startswith",
-            "the start of the title, in any case",
-            text.clone(),
-        ),
-        (
-            "title__icontains_any",
-            "comma-separated parts of the title, any of them, in any case",
-            text.clone(),
-        ),
-        (
-            "title__icontains_all",
-            "comma-separated parts of the title, each of them, in any case",
-            text.clone(),
-        ),
-        (
-            "title__icontains!",
-            "tickets whose title does not contain this, in any case",
-            text.clone(),
-        ),
-        (
             "days",
             "tickets created in the last this many days",
             json!({"type": "number"}),
@@ -1017,9 +992,19 @@ fn query_parameters(operation: &Operation) -> Vec<Value> {
             "tickets created more than this many days ago",
             json!({"type": "number"}),
         ),
-        ("order", "sort key, e.g. -date_created", text),
+        ("order", "sort key, e.g. -date_created", text.clone()),
     ] {
         parameters.push(parameter(name, false, description, schema));
+    }
+    for (field, _, what) in crate::tickets::filters::TEXT_LOOKUP_FIELDS {
+        for (lookup, asks) in crate::tickets::filters::TEXT_LOOKUPS {
+            parameters.push(parameter(
+                &format!("{field}__{lookup}"),
+                false,
+                &asks.replace("{}", what),
+                text.clone(),
+            ));
+        }
     }
     parameters
 }

@@ -1,6 +1,6 @@
 //! Ticket routes: lists, details, open, approve, reject, close, bulk, comments, super-tickets, audits.
 
-mod filters;
+pub(crate) mod filters;
 mod input;
 pub(crate) mod render;
 

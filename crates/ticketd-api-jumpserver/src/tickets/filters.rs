@@ -177,15 +177,37 @@ fn days(query: &Query, key: &str) -> Result<Option<Duration>, DomainError> {
     }
 }
 
+/// The plain text fields that take JumpServer's dynamic lookups: the parameter's name, the
+/// column, and what it is (for the OpenAPI document).
+pub(crate) const TEXT_LOOKUP_FIELDS: [(&str, TextColumn, &str); 2] = [
+    ("title", TextColumn::Title, "the title"),
+    ("serial_num", TextColumn::Serial, "the serial number"),
+];
+
+/// The dynamic lookups [`text_filters`] reads, each with what it asks (`{}`: the field).
+pub(crate) const TEXT_LOOKUPS: [(&str, &str); 5] = [
+    ("icontains", "a part of {}, in any case"),
+    ("startswith", "the start of {}, exactly"),
+    (
+        "icontains_any",
+        "comma-separated parts of {}, any of them, in any case",
+    ),
+    (
+        "icontains_all",
+        "comma-separated parts of {}, each of them, in any case",
+    ),
+    (
+        "icontains!",
+        "tickets whose {} does not contain this, in any case",
+    ),
+];
+
 /// JumpServer's dynamic lookups on the plain text filter fields (§5): `__icontains`,
-/// `__startswith`, `__icontains_any=a,b` (any of them), `__icontains_all=a,b` (each of
-/// them) and `__icontains!` (not containing), each case-insensitive.
+/// `__startswith` (exact, as Django's), `__icontains_any=a,b` (any of them),
+/// `__icontains_all=a,b` (each of them) and `__icontains!` (not containing).
 fn text_filters(query: &Query) -> Vec<TextFilter> {
     let mut filters = Vec::new();
-    for (field, column) in [
-        ("title", TextColumn::Title),
-        ("serial_num", TextColumn::Serial),
-    ] {
+    for (field, column, _) in TEXT_LOOKUP_FIELDS {
         let filter = |any_of: Vec<String>, prefix: bool, negated: bool| TextFilter {
             column,
             any_of,
