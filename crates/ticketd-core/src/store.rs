@@ -90,7 +90,7 @@ pub struct TicketQuery {
     pub serial: Option<String>,
     /// Title, case-insensitive exact.
     pub title: Option<String>,
-    /// Case-insensitive tests of text columns; each must hold.
+    /// Tests of text columns ([`TextFilter`]); each must hold.
     pub text_filters: Vec<TextFilter>,
     /// Dialect partition key, exact.
     pub scope: Option<String>,

@@ -477,7 +477,7 @@ fn open_connection(options: &SqliteOptions, read_only: bool) -> Result<Connectio
 
 /// Registers [`crate::tickets::LOWER_FUNCTION`]: text lowercased letter by letter as Rust
 /// does (Unicode's mapping), NULL and other values as NULL.
-pub(crate) fn register_lower(conn: &Connection) -> Result<(), StoreError> {
+fn register_lower(conn: &Connection) -> Result<(), StoreError> {
     use rusqlite::functions::FunctionFlags;
     use rusqlite::types::ValueRef;
     conn.create_scalar_function(

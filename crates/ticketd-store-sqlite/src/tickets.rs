@@ -642,10 +642,11 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
             TextColumn::Title => "t.title",
             TextColumn::Serial => "t.serial",
         };
-        let texts = serde_json::Value::from(filter.any_of.clone()).to_string();
         let any = if filter.prefix {
             // Case-sensitive, as Django's `startswith`: the column's first characters.
-            params.push(SqlValue::Text(texts));
+            params.push(SqlValue::Text(
+                serde_json::Value::from(filter.any_of.clone()).to_string(),
+            ));
             format!(
                 "EXISTS (SELECT 1 FROM json_each(?) p WHERE substr({column}, 1, length(p.value)) = p.value)"
             )
