@@ -92,7 +92,10 @@ pub struct BenchReport {
     pub backend: String,
     /// Tickets preloaded.
     pub tickets: usize,
-    /// Preload rate, tickets per second.
+    /// Pending tickets preloaded besides them for the `approve` scenario (0 when it does not
+    /// run).
+    pub approve_pool_tickets: usize,
+    /// Preload rate, tickets per second (the approve pool's included).
     pub preload_per_second: f64,
     /// From starting the server process to its first healthy answer, milliseconds.
     pub ready_ms: u128,
@@ -953,7 +956,13 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     }
     let engine = crate::engine(&config, store.clone())?;
     crate::bootstrap(&config, &engine).await?;
-    let pool_size = approve_pool_size(options.duration);
+    // Only a run that decides needs the pool; others would preload (and settle) tickets they
+    // never touch, and measure a larger store than `--tickets` asked.
+    let pool_size = if options.wants("approve") {
+        approve_pool_size(options.duration)
+    } else {
+        0
+    };
     tracing::info!(tickets = options.tickets, pool = pool_size, "preloading");
     let started = Instant::now();
     let data = preload(&engine, options.tickets, pool_size).await?;
@@ -1099,6 +1108,7 @@ pub async fn run(options: BenchOptions) -> anyhow::Result<BenchReport> {
     Ok(BenchReport {
         backend: backend.into(),
         tickets: options.tickets,
+        approve_pool_tickets: data.approve_pool.len(),
         preload_per_second,
         ready_ms,
         connections: c,
@@ -1214,12 +1224,13 @@ pub fn table(report: &BenchReport) -> String {
     };
     let micros = |us: Option<f64>| us.map_or_else(|| "–".to_owned(), |us| format!("{us:.0}"));
     let mut out = format!(
-        "backend {} | tickets {} | preload {:.0}/s | ready {} ms | connections {} | {:.0} s per scenario\n\
+        "backend {} | tickets {} + approve pool {} | preload {:.0}/s | ready {} ms | connections {} | {:.0} s per scenario\n\
          ceilings: raw durable commit {:.0}/s, healthz {:.0}/s | server peak RSS {:.1} MiB\n\n\
          | scenario | req/s | p50 ms | p99 ms | p99.9 ms | errors | ratio to ceiling | server CPU µs/req |{database_head}\n\
          |---|---|---|---|---|---|---|---|{database_rule}\n",
         report.backend,
         report.tickets,
+        report.approve_pool_tickets,
         report.preload_per_second,
         report.ready_ms,
         report.connections,
@@ -1406,6 +1417,7 @@ mod tests {
         let report = BenchReport {
             backend: "sqlite".into(),
             tickets: 0,
+            approve_pool_tickets: 0,
             preload_per_second: 0.0,
             ready_ms: 0,
             connections: 4,
@@ -1570,6 +1582,7 @@ mod tests {
         let report = |database| BenchReport {
             backend: "postgres".into(),
             tickets: 10,
+            approve_pool_tickets: 0,
             preload_per_second: 1.0,
             ready_ms: 1,
             connections: 1,

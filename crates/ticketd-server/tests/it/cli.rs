@@ -325,6 +325,10 @@ fn bench_tiny(extra: &[&str], database_cpu: bool) {
         }
     }
     assert!(report["raw_commit_per_second"].as_f64().unwrap() > 0.0);
+    // 8,000 pending tickets per second of `approve`, besides the 200 asked for.
+    assert_eq!(report["tickets"], 200);
+    assert_eq!(report["approve_pool_tickets"], 8_000);
+    assert!(out.contains("| tickets 200 + approve pool 8000 |"), "{out}");
     assert!(report["peak_rss_mib"].as_f64().unwrap() > 0.0);
     let left: Vec<_> = std::fs::read_dir(temp.path()).unwrap().collect();
     assert!(
@@ -587,6 +591,29 @@ fn an_interrupted_bench_stops_its_server_and_removes_its_scratch_files() {
 #[test]
 fn bench_runs_every_scenario_on_a_tiny_dataset() {
     bench_tiny(&[], false);
+}
+
+/// A run without `approve` preloads no pool for it: the store holds the tickets asked for.
+#[test]
+fn a_bench_without_approve_preloads_no_approve_pool() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let temp = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        ticketd(dir.path())
+            .env("TMPDIR", temp.path())
+            .arg("bench")
+            .args(TINY_RUN)
+            .args(["--json", json.to_str().unwrap()]),
+    );
+    assert!(out.contains("| tickets 10 + approve pool 0 |"), "{out}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["approve_pool_tickets"], 0, "{report}");
+    let detail = &report["scenarios"][1];
+    assert_eq!(detail["name"], "detail", "{report}");
+    assert_eq!(detail["errors"], 0, "{report}");
+    assert!(detail["requests"].as_u64().unwrap() > 0, "{report}");
 }
 
 /// On a PostgreSQL server of this machine the bench also measures the database's processes.
