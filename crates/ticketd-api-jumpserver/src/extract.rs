@@ -1,4 +1,4 @@
-//! Extractors: the authenticated caller, the requested organization, and bounded JSON bodies.
+//! Extractors: the authenticated caller, the requested organization, and bounded JSON or form bodies.
 
 use crate::error::ApiError;
 use axum::body::Bytes;
@@ -10,6 +10,7 @@ use ticketd_core::Actor;
 use ticketd_core::identity::Org;
 use ticketd_http::AppState;
 use ticketd_http::auth::{authenticate, requested_org};
+use ticketd_http::form;
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
@@ -65,7 +66,9 @@ pub(crate) async fn org_for(state: &AppState, actor: &Actor, raw: &str) -> Resul
     }
 }
 
-/// A JSON body parsed within the size and depth limits (an empty body is `null`).
+/// A request body within the size limit, as DRF's parsers read it: JSON within the depth limit
+/// (an empty body is `null`), or a URL-encoded or multipart form read into an object of strings
+/// ([`form_object`]). Any other media type, or none, is read as JSON.
 #[derive(Debug)]
 pub(crate) struct JsonBody(pub(crate) Value);
 
@@ -73,6 +76,11 @@ impl FromRequest<AppState> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let content_type = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
@@ -87,9 +95,66 @@ impl FromRequest<AppState> for JsonBody {
                     )
                 }
             })?;
-        let value = ticketd_http::json::parse_body(&bytes, state.settings.json_max_depth)?;
+        let fields = match form::body_media(content_type.as_deref()) {
+            form::BodyMedia::UrlEncoded if !form::looks_like_json(&bytes) => {
+                form::urlencoded_fields(&bytes)
+            }
+            form::BodyMedia::Multipart(boundary) => form::multipart_fields(&bytes, boundary),
+            _ => {
+                let value = ticketd_http::json::parse_body(&bytes, state.settings.json_max_depth)?;
+                return Ok(Self(value));
+            }
+        };
+        let fields = fields.map_err(|error| {
+            ApiError::detail(StatusCode::BAD_REQUEST, error.to_string(), "parse_error")
+        })?;
+        let value = form_object(fields);
+        if ticketd_http::json::holds_nul(&value) {
+            return Err(ticketd_http::json::JsonBodyError::NulCharacter.into());
+        }
         Ok(Self(value))
     }
+}
+
+/// Fields that are lists in JumpServer's serializers. A form gives every field as text; DRF
+/// reads a list field's every value (`getlist`), so one value is a list of one, and any other
+/// field's last value.
+const FORM_LIST_FIELDS: &[&str] = &[
+    "apply_assets",
+    "apply_nodes",
+    "apply_accounts",
+    "apply_actions",
+    "cc_users",
+    "tickets",
+    "assets",
+    "nodes",
+    "accounts",
+    "actions",
+    "users",
+    "system_roles",
+    "org_roles",
+];
+
+/// A form's fields as the JSON object the routes read: strings, and arrays of strings for
+/// [`FORM_LIST_FIELDS`]. A form without fields is no body (`null`), as an empty JSON body is.
+pub(crate) fn form_object(fields: Vec<(String, String)>) -> Value {
+    if fields.is_empty() {
+        return Value::Null;
+    }
+    let mut object = serde_json::Map::new();
+    for (name, text) in fields {
+        if FORM_LIST_FIELDS.contains(&name.as_str()) {
+            let entry = object
+                .entry(name)
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Value::Array(values) = entry {
+                values.push(Value::String(text));
+            }
+        } else {
+            object.insert(name, Value::String(text));
+        }
+    }
+    Value::Object(object)
 }
 
 /// Reads a required, non-blank string field; collects errors DRF-style.

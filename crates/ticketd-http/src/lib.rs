@@ -1,6 +1,7 @@
-//! Shared HTTP glue for every ticketd dialect: state, clock, authentication, organizations, JSON limits.
+//! Shared HTTP glue for every ticketd dialect: state, clock, authentication, organizations, JSON and form bodies, limits.
 
 pub mod auth;
+pub mod form;
 pub mod json;
 pub mod limits;
 pub mod panics;

@@ -72,6 +72,34 @@ impl TestApp {
         )
     }
 
+    /// Sends `method path` with `Authorization: Token <token>` and `body` as is under
+    /// `content_type`; returns the status and the parsed body (`Value::Null` when not JSON).
+    pub(crate) async fn call_raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .header("Authorization", format!("Token {token}"))
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
     /// The admin actor.
     pub(crate) async fn admin(&self) -> Actor {
         let admin = self

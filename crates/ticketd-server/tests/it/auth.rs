@@ -66,6 +66,18 @@ async fn password_login_returns_a_bearer_token_that_authenticates() {
         wrong.json::<Value>().await.unwrap()["code"],
         "password_failed"
     );
+    // A login form (`requests.post(url, data={...})`) is read as DRF reads it.
+    let (status, body) = app
+        .call_raw(
+            "POST",
+            "/api/v1/authentication/auth/",
+            "",
+            "application/x-www-form-urlencoded",
+            "username=admin&password=admin-password",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["user"]["username"], "admin");
 }
 
 #[tokio::test]

@@ -496,6 +496,87 @@ async fn bulk_approve_processes_each_ticket_and_stops_at_the_first_refusal() {
     );
 }
 
+/// Forms are read as DRF reads them (§4: "form/multipart also parsed"): a list field's values,
+/// one or several, make a list; any other field is its text. A URL-encoded body that is JSON
+/// (`curl -d '{…}'`) is still read as JSON.
+#[tokio::test]
+async fn form_and_multipart_bodies_are_read_as_drf_reads_them() {
+    let w = world(1).await;
+    let form = "title=Form+ticket&org_id=00000000-0000-0000-0000-000000000002\
+                &apply_assets=b4f205af-4353-49ef-befa-ff9095d52a27&apply_accounts=root\
+                &apply_actions=connect&apply_actions=upload\
+                &apply_date_start=2026%2F08%2F21+10%3A00%3A00+%2B0800\
+                &apply_date_expired=2026%2F08%2F28+10%3A00%3A00+%2B0800&comment=via+form";
+    let form_type = "application/x-www-form-urlencoded";
+    let (status, t) = w.app.call_raw("POST", OPEN, "alice", form_type, form).await;
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(t["title"], "Form ticket");
+    assert_eq!(t["comment"], "via form");
+    assert_eq!(t["apply_accounts"], json!(["root"]));
+    assert_eq!(t["apply_actions"].as_array().unwrap().len(), 2, "{t}");
+    assert_eq!(t["apply_assets"].as_array().unwrap().len(), 1, "{t}");
+
+    let comments = format!(
+        "/api/v1/tickets/comments/?ticket_id={}",
+        t["id"].as_str().unwrap()
+    );
+    let multipart = "--b0undary\r\nContent-Disposition: form-data; name=\"body\"\r\n\r\n\
+                     line one\r\nline two\r\n--b0undary--\r\n";
+    let (status, created) = w
+        .app
+        .call_raw(
+            "POST",
+            &comments,
+            "bob",
+            "multipart/form-data; boundary=b0undary",
+            multipart,
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["body"], "line one\r\nline two");
+    let (status, created) = w
+        .app
+        .call_raw(
+            "POST",
+            &comments,
+            "bob",
+            form_type,
+            r#"{"body": "json all the same"}"#,
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["body"], "json all the same");
+
+    let refusals = [
+        (
+            "multipart/form-data",
+            "--x\r\n",
+            "Multipart form parse error - Invalid boundary in multipart: None",
+        ),
+        (
+            "multipart/form-data; boundary=x",
+            "--x\r\nContent-Disposition: form-data; name=body\r\n\r\nunfinished",
+            "Multipart form parse error - the closing boundary is missing",
+        ),
+        (form_type, "body=a%00b", "Null characters are not allowed."),
+    ];
+    for (content_type, body, detail) in refusals {
+        let (status, refused) = w
+            .app
+            .call_raw("POST", &comments, "bob", content_type, body)
+            .await;
+        assert_eq!(status, 400, "{content_type}: {refused}");
+        assert_eq!(refused["detail"], detail, "{content_type}");
+    }
+    // A form without the required field is refused as its JSON twin is.
+    let (status, refused) = w
+        .app
+        .call_raw("POST", &comments, "bob", form_type, "other=1")
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused, json!({"body": ["This field is required."]}));
+}
+
 #[tokio::test]
 async fn comments_are_listed_with_state_comments_and_written_by_related_users() {
     let w = world(1).await;
