@@ -10,10 +10,12 @@ use crate::wire::{Params, hex, parse_uuid, text_or_null};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use ticketd_core::engine::{FlowInput, any_level};
 use ticketd_core::flow::{Flow, Level};
 use ticketd_core::identity::{Org, ROOT_ORG};
 use ticketd_core::selector::{LegacyStrategy, Selector};
+use ticketd_core::store::FlowRule;
 use ticketd_core::{DomainError, FlowId, OrgId, UserId};
 use uuid::Uuid;
 
@@ -490,28 +492,24 @@ fn levels(chain: &[FlowDef]) -> Vec<Level> {
     chain.iter().map(FlowDef::level).collect()
 }
 
-/// One ticket type matches at most one collection of a project.
-async fn check_types_free(
-    ctx: &Ctx<'_>,
-    org: OrgId,
-    wanted: &[String],
-    except: Option<FlowId>,
-) -> Result<(), ZsError> {
+/// One ticket type matches at most one collection of a project: a rule the store checks in the
+/// write's transaction, so two collections cannot claim a type at once. Only the types `wanted`
+/// are checked, so a project that broke the rule before it was kept can still be edited.
+fn types_free(wanted: Vec<String>) -> Option<FlowRule> {
     if wanted.is_empty() {
-        return Ok(());
+        return None;
     }
-    for other in collections_in(ctx, Some(vec![org])).await? {
-        if Some(other.id) == except {
-            continue;
+    Some(Arc::new(move |_collection: &Flow, others: &[Flow]| {
+        for other in others {
+            if let Some(taken) = type_uuids(other).iter().find(|t| wanted.contains(t)) {
+                return Err(DomainError::Conflict(format!(
+                    "ticket type[uuid:{taken}] already matches flow collection[uuid:{}], one ticket type can only have one matches flow collection",
+                    hex(other.id.uuid())
+                )));
+            }
         }
-        if let Some(taken) = type_uuids(&other).iter().find(|t| wanted.contains(t)) {
-            return Err(ZsError::argerr(format!(
-                "ticket type[uuid:{taken}] already matches flow collection[uuid:{}], one ticket type can only have one matches flow collection",
-                hex(other.id.uuid())
-            )));
-        }
-    }
-    Ok(())
+        Ok(())
+    }))
 }
 
 /// A project has one default collection: making one default clears the mark on the others.
@@ -555,7 +553,7 @@ pub(crate) async fn create(
         .map(|p| new_def(ctx, p, None))
         .collect::<Result<Vec<_>, _>>()?;
     check_chain(ctx, org.id, &chain).await?;
-    check_types_free(ctx, org.id, &type_uuids, None).await?;
+    let rule = types_free(type_uuids.clone());
     let input = FlowInput {
         org_id: org.id,
         name,
@@ -567,7 +565,10 @@ pub(crate) async fn create(
         cc_users: Vec::new(),
         attributes: attributes(&type_uuids),
     };
-    let collection = ctx.engine().create_flow(&ctx.actor, input, ctx.now).await?;
+    let collection = ctx
+        .engine()
+        .create_flow_with(&ctx.actor, input, rule, ctx.now)
+        .await?;
     if is_default {
         clear_other_defaults(ctx, &collection).await?;
     }
@@ -666,22 +667,25 @@ pub(crate) async fn delete(
     Ok(Map::new())
 }
 
+/// Sets a collection's types to `wanted`, of which `added` must be free in its project.
 async fn set_types(
     ctx: &Ctx<'_>,
     collection: &Flow,
     wanted: Vec<String>,
+    added: Vec<String>,
 ) -> Result<Map<String, Value>, ZsError> {
     let new_kinds = kinds(&wanted);
     let new_attributes = attributes(&wanted);
     let updated = ctx
         .engine()
-        .update_flow(
+        .update_flow_with(
             &ctx.actor,
             collection.id,
             &move |f| {
                 f.kinds.clone_from(&new_kinds);
                 f.attributes = new_attributes.clone();
             },
+            types_free(added),
             ctx.now,
         )
         .await?;
@@ -705,14 +709,13 @@ pub(crate) async fn add_types(
     let added = required_types(params)?;
     let collection = load(ctx, uuid).await?;
     require_manager(ctx, collection.org_id)?;
-    check_types_free(ctx, collection.org_id, &added, Some(collection.id)).await?;
     let mut wanted = type_uuids(&collection);
-    for t in added {
-        if !wanted.contains(&t) {
-            wanted.push(t);
+    for t in &added {
+        if !wanted.contains(t) {
+            wanted.push(t.clone());
         }
     }
-    set_types(ctx, &collection, wanted).await
+    set_types(ctx, &collection, wanted, added).await
 }
 
 /// `RemoveTicketTypesFromTicketFlowCollection`.
@@ -728,7 +731,7 @@ pub(crate) async fn remove_types(
         .into_iter()
         .filter(|t| !removed.contains(t))
         .collect();
-    set_types(ctx, &collection, wanted).await
+    set_types(ctx, &collection, wanted, Vec::new()).await
 }
 
 /// Replaces a collection's chain and answers the inventory of the flow `focus`.

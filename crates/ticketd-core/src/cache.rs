@@ -30,8 +30,8 @@ use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
 use crate::positions::{self, PositionMemory, Start};
 use crate::recent::Recent;
 use crate::store::{
-    GrantQuery, Inserted, ListMark, PagePosition, Store, TicketOrder, TicketPage, TicketQuery,
-    TokenActor,
+    FlowRule, GrantQuery, Inserted, ListMark, PagePosition, Store, TicketOrder, TicketPage,
+    TicketQuery, TokenActor,
 };
 use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
 use crate::token_memory::TokenMemory;
@@ -700,12 +700,17 @@ impl Store for CachedStore {
         self.inner.delete_access_key(id).await
     }
 
-    async fn create_flow(&self, flow: Flow) -> Result<(), StoreError> {
-        self.change(self.inner.create_flow(flow)).await
+    async fn create_flow(&self, flow: Flow, rule: FlowRule) -> Result<(), StoreError> {
+        self.change(self.inner.create_flow(flow, rule)).await
     }
 
-    async fn update_flow(&self, flow: Flow, expected_version: i64) -> Result<(), StoreError> {
-        self.change(self.inner.update_flow(flow, expected_version))
+    async fn update_flow(
+        &self,
+        flow: Flow,
+        expected_version: i64,
+        rule: FlowRule,
+    ) -> Result<(), StoreError> {
+        self.change(self.inner.update_flow(flow, expected_version, rule))
             .await
     }
 

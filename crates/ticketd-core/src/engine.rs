@@ -13,7 +13,7 @@ use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, 
 use crate::machine::{self, Action, Ctx, OpenSpec, TicketEdit};
 use crate::selector::Selector;
 use crate::serial::serial_day;
-use crate::store::{GrantQuery, Store, TicketPage, TicketQuery, Visibility};
+use crate::store::{FlowRule, GrantQuery, Store, TicketPage, TicketQuery, Visibility};
 use crate::ticket::{Comment, CommentKind, Grant, HistoryEntry, Step, Ticket, TicketWrite};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -408,7 +408,7 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        self.store.create_flow(flow).await?;
+        self.store.create_flow(flow, flow_rule(None)).await?;
         Ok(())
     }
 
@@ -1301,6 +1301,19 @@ impl Engine {
         input: FlowInput,
         now: DateTime<Utc>,
     ) -> Result<Flow, DomainError> {
+        self.create_flow_with(actor, input, None, now).await
+    }
+
+    /// Creates a flow that must also keep a dialect's `rule` against the other flows of its
+    /// organization (ZStack: a ticket type belongs to one collection), checked with the core's
+    /// own in the write's transaction.
+    pub async fn create_flow_with(
+        &self,
+        actor: &Actor,
+        input: FlowInput,
+        rule: Option<FlowRule>,
+        now: DateTime<Utc>,
+    ) -> Result<Flow, DomainError> {
         if !actor.may_manage_org(input.org_id) {
             return Err(DomainError::Forbidden {
                 action: "manage flows".into(),
@@ -1323,32 +1336,10 @@ impl Engine {
             updated_at: now,
         };
         flow.validate().map_err(DomainError::Validation)?;
-        self.check_flow_name(&flow).await?;
-        self.store.create_flow(flow.clone()).await?;
+        self.store
+            .create_flow(flow.clone(), flow_rule(rule))
+            .await?;
         Ok(flow)
-    }
-
-    async fn check_flow_name(&self, flow: &Flow) -> Result<(), DomainError> {
-        let taken = self
-            .store
-            .list_flows(vec![flow.org_id])
-            .await?
-            .iter()
-            .any(|other| {
-                other.id != flow.id
-                    && other.name.to_lowercase() == flow.name.to_lowercase()
-                    && (other.kinds.is_empty()
-                        || flow.kinds.is_empty()
-                        || other.kinds.iter().any(|k| flow.kinds.contains(k)))
-            });
-        if taken {
-            return Err(DomainError::invalid(
-                "name",
-                "unique",
-                "a ticket flow with the same name and type already exists",
-            ));
-        }
-        Ok(())
     }
 
     /// Replaces a flow's fields with `change` applied to the stored flow; tickets already
@@ -1360,6 +1351,19 @@ impl Engine {
         change: &(dyn Fn(&mut Flow) + Send + Sync),
         now: DateTime<Utc>,
     ) -> Result<Flow, DomainError> {
+        self.update_flow_with(actor, id, change, None, now).await
+    }
+
+    /// [`Engine::update_flow`] with a dialect's `rule`, as [`Engine::create_flow_with`] takes it.
+    pub async fn update_flow_with(
+        &self,
+        actor: &Actor,
+        id: FlowId,
+        change: &(dyn Fn(&mut Flow) + Send + Sync),
+        rule: Option<FlowRule>,
+        now: DateTime<Utc>,
+    ) -> Result<Flow, DomainError> {
+        let rule = flow_rule(rule);
         for _ in 0..MAX_ATTEMPTS {
             let stored = self.get_flow(actor, id).await?;
             if !actor.may_manage_org(stored.org_id) {
@@ -1379,8 +1383,11 @@ impl Engine {
                 });
             }
             flow.validate().map_err(DomainError::Validation)?;
-            self.check_flow_name(&flow).await?;
-            match self.store.update_flow(flow.clone(), stored.version).await {
+            match self
+                .store
+                .update_flow(flow.clone(), stored.version, rule.clone())
+                .await
+            {
                 Ok(()) => return Ok(flow),
                 Err(StoreError::VersionConflict) => continue,
                 Err(e) => return Err(e.into()),
@@ -2048,6 +2055,29 @@ fn effective_flows(flows: &[Flow], org: OrgId) -> impl Iterator<Item = &Flow> {
         .collect();
     flows.iter().filter(move |f| {
         f.org_id == org || (f.org_id == ROOT_ORG && !own_names.contains(&f.name.to_lowercase()))
+    })
+}
+
+/// The core's rule for every flow, then a dialect's `extra`: no other flow of the organization
+/// has its name (ignoring case) and a ticket type in common with it (a flow without types takes
+/// every type).
+fn flow_rule(extra: Option<FlowRule>) -> FlowRule {
+    Arc::new(move |flow, others| {
+        let name = flow.name.to_lowercase();
+        let taken = others.iter().any(|other| {
+            other.name.to_lowercase() == name
+                && (other.kinds.is_empty()
+                    || flow.kinds.is_empty()
+                    || other.kinds.iter().any(|k| flow.kinds.contains(k)))
+        });
+        if taken {
+            return Err(DomainError::invalid(
+                "name",
+                "unique",
+                "a ticket flow with the same name and type already exists",
+            ));
+        }
+        extra.as_ref().map_or(Ok(()), |extra| extra(flow, others))
     })
 }
 

@@ -60,6 +60,9 @@ pub enum StoreError {
     /// Anything else; the source is logged once at the edge.
     #[error("store failure")]
     Other(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A rule the write carried ([`crate::store::FlowRule`]) refused it, for the rule's reason.
+    #[error("{0}")]
+    Refused(Box<DomainError>),
 }
 
 /// What a use case can fail with.
@@ -100,7 +103,17 @@ pub enum DomainError {
     Conflict(String),
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
+}
+
+impl From<StoreError> for DomainError {
+    /// A write a rule refused fails with the rule's own error; any other is the store's.
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Refused(refusal) => *refusal,
+            other => Self::Store(other),
+        }
+    }
 }
 
 fn format_fields(fields: &[FieldError]) -> String {

@@ -12,6 +12,18 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
+/// A rule a flow must keep against the other flows of its organization (a name taken, a ticket
+/// type another flow claims): the store calls it with the flow and the others as its write's
+/// transaction sees them, and the write fails with its error (`StoreError::Refused`).
+pub type FlowRule =
+    Arc<dyn Fn(&Flow, &[Flow]) -> Result<(), crate::error::DomainError> + Send + Sync>;
+
+/// Runs `rule` on `flow` against `others` (the other flows of its organization, itself
+/// excluded), its refusal as the store's error.
+pub fn check_flow_rule(rule: &FlowRule, flow: &Flow, others: &[Flow]) -> Result<(), StoreError> {
+    rule(flow, others).map_err(|refusal| StoreError::Refused(Box::new(refusal)))
+}
+
 /// Which tickets a caller may see in a list.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Visibility {
@@ -592,10 +604,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn delete_access_key(&self, id: AccessKeyId) -> Result<(), StoreError>;
 
     // --- flows
-    /// Creates a flow.
-    async fn create_flow(&self, flow: Flow) -> Result<(), StoreError>;
-    /// Replaces a flow if its stored version is `expected_version` (`VersionConflict` otherwise).
-    async fn update_flow(&self, flow: Flow, expected_version: i64) -> Result<(), StoreError>;
+    /// Creates a flow if `rule` accepts it against the other flows of its organization, read in
+    /// the write's transaction after every other flow write of that organization has committed
+    /// or failed (so two concurrent writes cannot both pass it); `Refused` with the rule's error
+    /// otherwise.
+    async fn create_flow(&self, flow: Flow, rule: FlowRule) -> Result<(), StoreError>;
+    /// Replaces a flow if its stored version is `expected_version` (`VersionConflict` otherwise)
+    /// and `rule` accepts it, as [`Store::create_flow`] checks it.
+    async fn update_flow(
+        &self,
+        flow: Flow,
+        expected_version: i64,
+        rule: FlowRule,
+    ) -> Result<(), StoreError>;
     /// Deletes a flow.
     async fn delete_flow(&self, id: FlowId) -> Result<(), StoreError>;
     /// A flow by id.

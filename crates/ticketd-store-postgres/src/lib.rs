@@ -22,7 +22,8 @@ use ticketd_core::identity::{
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::store::{
-    GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery, TokenActor,
+    FlowRule, GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery, TokenActor,
+    check_flow_rule,
 };
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketWrite,
@@ -854,40 +855,49 @@ impl Store for PostgresStore {
             .await
     }
 
-    async fn create_flow(&self, f: Flow) -> Result<(), StoreError> {
+    async fn create_flow(&self, f: Flow, rule: FlowRule) -> Result<(), StoreError> {
         self.identity_change(async {
-            self.db
-                .execute(
-                    "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, levels, \
-                     cc_users, attributes, created_by, version, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                    &[
-                        &f.id.0,
-                        &f.org_id.0,
-                        &f.name,
-                        &f.description,
-                        &Json(&f.kinds),
-                        &f.is_default,
-                        &f.enabled,
-                        &Json(&f.levels),
-                        &Json(&f.cc_users),
-                        &Json(&f.attributes),
-                        &f.created_by,
-                        &f.version,
-                        &f.created_at,
-                        &f.updated_at,
-                    ],
-                )
-                .await
-                .map(|_| ())
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            check_flow_rule(&rule, &f, &other_flows(&tx, &f).await?)?;
+            tx.execute(
+                "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, levels, \
+                 cc_users, attributes, created_by, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                &[
+                    &f.id.0,
+                    &f.org_id.0,
+                    &f.name,
+                    &f.description,
+                    &Json(&f.kinds),
+                    &f.is_default,
+                    &f.enabled,
+                    &Json(&f.levels),
+                    &Json(&f.cc_users),
+                    &Json(&f.attributes),
+                    &f.created_by,
+                    &f.version,
+                    &f.created_at,
+                    &f.updated_at,
+                ],
+            )
+            .await
+            .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)
         })
         .await
     }
 
-    async fn update_flow(&self, f: Flow, expected_version: i64) -> Result<(), StoreError> {
+    async fn update_flow(
+        &self,
+        f: Flow,
+        expected_version: i64,
+        rule: FlowRule,
+    ) -> Result<(), StoreError> {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
+            check_flow_rule(&rule, &f, &other_flows(&tx, &f).await?)?;
             // As for tickets: under READ COMMITTED the version check is re-evaluated on the row a
             // concurrent writer committed, so exactly one of two racing updates wins.
             let statement = tx
@@ -1272,4 +1282,29 @@ pub async fn settle_after_load(url: &str) -> Result<(), StoreError> {
     drop(client);
     let _ = task.await;
     result
+}
+
+/// The flows of `flow`'s organization but itself, read after taking the organization's flow
+/// lock: a transaction-scoped advisory lock (two 32-bit keys, a key space apart from the
+/// single-key locks of migrations and the outbox) that every flow write of the organization
+/// takes first, so each sees the flows the ones before it committed.
+async fn other_flows(
+    tx: &tokio_postgres::Transaction<'_>,
+    flow: &Flow,
+) -> Result<Vec<Flow>, StoreError> {
+    // "tick", and the organization's id hashed.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(1953063787, hashtext(CAST($1::uuid AS text)))",
+        &[&flow.org_id.0],
+    )
+    .await
+    .map_err(db_err)?;
+    let others = tx
+        .query(
+            &format!("SELECT {FLOW_COLUMNS} FROM flows WHERE org_id = $1 AND id <> $2"),
+            &[&flow.org_id.0, &flow.id.0],
+        )
+        .await
+        .map_err(db_err)?;
+    rows::all(&others, rows::flow)
 }

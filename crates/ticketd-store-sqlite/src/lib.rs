@@ -22,7 +22,8 @@ use ticketd_core::identity::{
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::store::{
-    GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery, TokenActor,
+    FlowRule, GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery, TokenActor,
+    check_flow_rule,
 };
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketState,
@@ -656,9 +657,12 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_flow(&self, f: Flow) -> Result<(), StoreError> {
+    async fn create_flow(&self, f: Flow, rule: FlowRule) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
+                // The single writer runs one write at a time, so the flows read here are all
+                // there are until this one commits.
+                check_flow_rule(&rule, &f, &other_flows(c, &f)?)?;
                 c.execute(
                     "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, levels, cc_users, \
                      attributes, created_by, version, created_at, updated_at) \
@@ -686,9 +690,15 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_flow(&self, f: Flow, expected_version: i64) -> Result<(), StoreError> {
+    async fn update_flow(
+        &self,
+        f: Flow,
+        expected_version: i64,
+        rule: FlowRule,
+    ) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
+                check_flow_rule(&rule, &f, &other_flows(c, &f)?)?;
                 let n = c
                     .execute(
                         "UPDATE flows SET org_id = ?2, name = ?3, description = ?4, kinds = ?5, is_default = ?6, \
@@ -1107,4 +1117,14 @@ fn token_by_digest(
         .optional()
     })
     .map_err(db_err)
+}
+
+/// The flows of `flow`'s organization but itself, as the write's transaction sees them.
+fn other_flows(c: &rusqlite::Connection, flow: &Flow) -> Result<Vec<Flow>, StoreError> {
+    c.prepare_cached("SELECT * FROM flows WHERE org_id = ?1 AND id <> ?2")
+        .and_then(|mut s| {
+            s.query_map(params![flow.org_id.0, flow.id.0], rows::flow)?
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(db_err)
 }

@@ -262,6 +262,93 @@ pub async fn access_keys_round_trip(store: Arc<dyn Store>) {
     ));
 }
 
+/// A flow's rules against the other flows of its organization hold under concurrent writes:
+/// twelve creations of one name at once store one flow, and eight renames at once to one name
+/// land one. A rule's refusal reaches the caller as the rule's own error and writes nothing.
+pub async fn concurrent_flow_writes_keep_their_organization_s_rules(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    let input = |name: &str| ticketd_core::engine::FlowInput {
+        org_id: DEFAULT_ORG,
+        name: name.into(),
+        description: String::new(),
+        kinds: vec!["general".into()],
+        is_default: false,
+        enabled: true,
+        levels: vec![ticketd_core::engine::any_level(
+            ticketd_core::selector::Selector::Ids {
+                ids: vec![w.bob.id()],
+            },
+        )],
+        cc_users: Vec::new(),
+        attributes: serde_json::Value::Null,
+    };
+    let named = |name: &'static str| {
+        let store = store.clone();
+        async move {
+            let flows = store.list_flows(vec![DEFAULT_ORG]).await.unwrap();
+            flows.iter().filter(|f| f.name == name).count()
+        }
+    };
+    // Polled together from one task: every creation reads the flows before any commits.
+    let created = futures_util::future::join_all(
+        (0..12).map(|_| w.engine.create_flow(&w.admin, input("Race"), t0())),
+    )
+    .await;
+    assert_eq!(
+        created.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{created:?}"
+    );
+    for refused in created.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(
+            matches!(refused, DomainError::Validation(fields) if fields[0].field == "name"),
+            "{refused:?}"
+        );
+    }
+    assert_eq!(named("Race").await, 1);
+
+    let mut flows = Vec::new();
+    for n in 0..8 {
+        let flow = w
+            .engine
+            .create_flow(&w.admin, input(&format!("Rename {n}")), t0())
+            .await
+            .unwrap();
+        flows.push(flow.id);
+    }
+    let rename = |f: &mut ticketd_core::flow::Flow| f.name = "Same".into();
+    let renamed = futures_util::future::join_all(
+        flows
+            .iter()
+            .map(|id| w.engine.update_flow(&w.admin, *id, &rename, at(1))),
+    )
+    .await;
+    assert_eq!(
+        renamed.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{renamed:?}"
+    );
+    assert_eq!(named("Same").await, 1);
+
+    let mut flow = w
+        .flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let refusing: ticketd_core::store::FlowRule =
+        Arc::new(|_, _| Err(DomainError::Conflict("refused by its rule".into())));
+    flow.name = "Never stored".into();
+    let refused = store
+        .update_flow(flow.clone(), flow.version, refusing.clone())
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    flow.id = ticketd_core::FlowId(uuid::Uuid::new_v4());
+    let refused = DomainError::from(store.create_flow(flow, refusing).await.unwrap_err());
+    assert_eq!(refused.to_string(), "refused by its rule");
+    assert_eq!(named("Never stored").await, 0);
+}
+
 /// Flow updates check the version; a stale update is refused by the store.
 pub async fn flows_update_with_optimistic_concurrency(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
@@ -274,7 +361,9 @@ pub async fn flows_update_with_optimistic_concurrency(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(renamed.version, 2);
-    let stale = store.update_flow(flow.clone(), 1).await;
+    let stale = store
+        .update_flow(flow.clone(), 1, Arc::new(|_, _| Ok(())))
+        .await;
     assert!(matches!(stale, Err(StoreError::VersionConflict)));
     assert_eq!(
         store.get_flow(flow.id).await.unwrap().unwrap().name,

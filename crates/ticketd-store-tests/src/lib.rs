@@ -42,6 +42,7 @@ macro_rules! contract_suite {
             tokens_expire_and_can_be_revoked,
             access_keys_round_trip,
             flows_update_with_optimistic_concurrency,
+            concurrent_flow_writes_keep_their_organization_s_rules,
             opening_assigns_serial_numbers_and_steps,
             serial_numbers_are_unique_under_concurrent_creation,
             serial_counter_widens_past_9999,

@@ -1761,15 +1761,59 @@ async fn flow_collections_are_managed_over_rest_with_zstacks_validation() {
     )
     .await;
     assert_eq!(removed["inventory"]["ticketTypeUuids"], json!([]));
-    let added = ok(
+    // Two collections claiming the free type at once: one gets it, the other is refused.
+    let mut rival = base(json!([{"name": "one", "approverUuid": hex(&w.carol)}]));
+    rival["name"] = json!("rival");
+    let (status, rival) = create(w.admin.clone(), rival).await;
+    assert_eq!(status, 200, "{rival}");
+    let rival_types = format!(
+        "{path}/{}/ticket-types",
+        rival["inventory"]["uuid"].as_str().unwrap()
+    );
+    let claim = json!({"params": {"ticketTypeUuids": [VM_TYPE]}});
+    let (first, second) = tokio::join!(
+        zs(
+            app,
+            "POST",
+            &types_path,
+            Some(&w.carol_s),
+            Some(claim.clone())
+        ),
+        zs(
+            app,
+            "POST",
+            &rival_types,
+            Some(&w.carol_s),
+            Some(claim.clone())
+        ),
+    );
+    let mut statuses = [first.0, second.0];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [200, 503], "{first:?} {second:?}");
+    let refused = if first.0 == 503 { &first.1 } else { &second.1 };
+    assert_eq!(refused["error"]["code"], json!("SYS.1007"), "{refused}");
+    assert!(
+        refused["error"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("one ticket type can only have one matches flow collection"),
+        "{refused}"
+    );
+    if second.0 == 200 {
+        let path = format!("{rival_types}?ticketTypeUuids={VM_TYPE}");
+        ok(app, "DELETE", &path, &w.carol_s, None).await;
+    }
+    let added = ok(app, "POST", &types_path, &w.carol_s, Some(claim.clone())).await;
+    assert_eq!(added["inventory"]["ticketTypeUuids"], json!([VM_TYPE]));
+    fails(
         app,
         "POST",
-        &types_path,
+        &rival_types,
         &w.carol_s,
-        Some(json!({"params": {"ticketTypeUuids": [VM_TYPE]}})),
+        Some(claim),
+        "SYS.1007",
     )
     .await;
-    assert_eq!(added["inventory"]["ticketTypeUuids"], json!([VM_TYPE]));
     fails(
         app,
         "POST",
