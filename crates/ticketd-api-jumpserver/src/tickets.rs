@@ -759,12 +759,23 @@ async fn bulk(
                 reason: String::new(),
             }
         };
-        match state.engine.act(&actor, ticket.id, command, now()).await {
+        let (title, applicant) = (ticket.title.clone(), ticket.applicant_display.clone());
+        match state.engine.act_on(&actor, ticket, command, now()).await {
             Ok(_) => {}
+            // Decided by another since it was read: as a ticket that was not pending, skipped.
+            Err(DomainError::InvalidTransition {
+                conflict: ConflictKind::AlreadyProcessed,
+                ..
+            }) => {}
+            Err(
+                busy @ DomainError::InvalidTransition {
+                    conflict: ConflictKind::Busy,
+                    ..
+                },
+            ) => return Err(ApiError::from(busy).into_response()),
             Err(DomainError::Forbidden { .. } | DomainError::InvalidTransition { .. }) => {
                 return Err(error(format!(
-                    "User does not have permission: {}({})",
-                    ticket.title, ticket.applicant_display
+                    "User does not have permission: {title}({applicant})"
                 )));
             }
             Err(DomainError::Validation(fields)) => {
@@ -772,7 +783,7 @@ async fn bulk(
                     .iter()
                     .map(|f| format!("{}: {}", f.field, f.message))
                     .collect();
-                return Err(error(format!("{}: {}", ticket.title, messages.join("; "))));
+                return Err(error(format!("{title}: {}", messages.join("; "))));
             }
             Err(other) => return Err(ApiError::from(other).into_response()),
         }
