@@ -13,11 +13,11 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Map, Value, json};
 use ticketd_core::engine::{FlowChoice, NewTicket, TicketCommand};
-use ticketd_core::identity::{Org, User};
+use ticketd_core::identity::{DEFAULT_ORG, Org, User};
 use ticketd_core::machine::MAX_TITLE_CHARS;
 use ticketd_core::payload::KIND_DATA_PERMISSION;
 use ticketd_core::selector::{LegacyStrategy, Selector};
-use ticketd_core::{Actor, UserId};
+use ticketd_core::{Actor, OrgId, UserId};
 use ticketd_http::AppState;
 
 /// Where the DataArts console shows the approval (ApplyTableAuthorityVO's documented example).
@@ -113,14 +113,31 @@ async fn eligible(state: &AppState, workspace: &Org) -> Result<Vec<User>, ApiErr
 }
 
 /// The workspace of an application call: the `workspace` header when sent (these two APIs do
-/// not document it), else `fallback` (the chosen approver's `workspace_id`), else Default.
+/// not document it, and the SDK's requests have no field for it), else `fallback` (the chosen
+/// approver's `workspace_id`), else Default where the caller may enter it, else the caller's
+/// one workspace.
 async fn application_workspace(
     state: &AppState,
     call: &Call,
     fallback: Option<&str>,
 ) -> Result<Org, ApiError> {
-    let raw = call.workspace.as_deref().or(fallback).unwrap_or_default();
-    resolve_workspace(state, &call.actor, raw).await
+    if let Some(raw) = call.workspace.as_deref().or(fallback) {
+        return resolve_workspace(state, &call.actor, raw).await;
+    }
+    let actor = &call.actor;
+    if actor.may_enter_org(DEFAULT_ORG) {
+        return resolve_workspace(state, actor, "").await;
+    }
+    let mut workspaces: Vec<OrgId> = actor.memberships.iter().map(|m| m.org_id).collect();
+    workspaces.sort_unstable();
+    workspaces.dedup();
+    match workspaces.as_slice() {
+        [only] => resolve_workspace(state, actor, &only.to_string()).await,
+        [] => Err(ApiError::no_workspace()),
+        _ => Err(ApiError::invalid(
+            "the workspace header is required: you are a member of several workspaces",
+        )),
+    }
 }
 
 /// `POST /v1/{project_id}/security/permission-application/table/approvers`.

@@ -114,6 +114,15 @@ impl ApiError {
         )
     }
 
+    /// 403 `DLS.1004` for a caller who is a member of no workspace.
+    pub fn no_workspace() -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            WORKSPACE,
+            "you are not a member of any workspace",
+        )
+    }
+
     /// 404 `APIGW.0101`.
     pub fn no_such_api() -> Self {
         Self::new(

@@ -263,6 +263,39 @@ async fn the_approvers_list_names_the_workspace_admins_and_the_system_admins() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    // A caller outside Default (the SDK's request cannot name a workspace): their one workspace;
+    // a caller of several is asked to name it.
+    let table = json!({"datasource_type": "dli", "database_name": "d", "table_name": "t"});
+    let (status, body) = da(
+        &fx.app,
+        "POST",
+        &format!("{}/permission-application/table/approvers", base(PROJECT)),
+        Some("alice"),
+        None,
+        Some(table.clone()),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["approvers"][2]["workspace_id"], fx.ws(), "{body}");
+    let both = vec![(fx.lake.id, ROLE_ORG_USER), (fx.sea.id, ROLE_ORG_USER)];
+    fx.app.user("amphibian", SystemRole::User, both).await;
+    let (status, body) = da(
+        &fx.app,
+        "POST",
+        &format!("{}/permission-application/table/approvers", base(PROJECT)),
+        Some("amphibian"),
+        None,
+        Some(table),
+    )
+    .await;
+    assert_error(status, &body, 400, "DLS.1000");
+    assert!(
+        body["error_msg"]
+            .as_str()
+            .unwrap()
+            .contains("member of several workspaces"),
+        "{body}"
+    );
     for bad in [
         json!({"datasource_type": "oracle", "database_name": "d", "table_name": "t"}),
         json!({"datasource_type": "dws", "database_name": "d", "table_name": "t"}),
