@@ -53,7 +53,8 @@ fn required_text(object: &Map<String, Value>, field: &str, path: &str) -> Result
     optional_text(object, field)?.ok_or_else(|| ApiError::invalid(format!("{path} is required")))
 }
 
-fn table_info(value: Option<&Value>, path: &str) -> Result<TableInfo, ApiError> {
+/// A table description; `now_ms`: the server's clock, which `expire_time` must be after.
+fn table_info(value: Option<&Value>, path: &str, now_ms: i64) -> Result<TableInfo, ApiError> {
     let Some(Value::Object(object)) = value else {
         return Err(ApiError::invalid(format!("{path} must be an object")));
     };
@@ -87,10 +88,22 @@ fn table_info(value: Option<&Value>, path: &str) -> Result<TableInfo, ApiError> 
                 })?,
         ),
     };
+    if expire_time.is_some_and(|ms| ms <= now_ms) {
+        return Err(ApiError::invalid(format!(
+            "{path}.expire_time must be in the future: a permission that has expired grants nothing"
+        )));
+    }
+    let cluster_id = optional_text(object, "cluster_id")?;
+    // The SDK's documentation: "dli传DLI", for DLI the cluster is always `DLI`.
+    if datasource_type == "DLI" && cluster_id.as_deref().is_some_and(|c| c != "DLI") {
+        return Err(ApiError::invalid(format!(
+            "{path}.cluster_id must be DLI for a dli table"
+        )));
+    }
     Ok(TableInfo {
         instance_id: optional_text(object, "instance_id")?,
         datasource_type,
-        cluster_id: optional_text(object, "cluster_id")?,
+        cluster_id,
         schema_name,
         database_name: required_text(object, "database_name", &format!("{path}.database_name"))?,
         table_name: required_text(object, "table_name", &format!("{path}.table_name"))?,
@@ -146,7 +159,7 @@ pub(crate) async fn approvers(
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
     let body = Value::Object(body_object(&call, &state)?);
-    table_info(Some(&body), "body")?;
+    table_info(Some(&body), "body", ticketd_http::now().timestamp_millis())?;
     let workspace = application_workspace(&state, &call, None).await?;
     let approvers: Vec<Value> = eligible(&state, &workspace)
         .await?
@@ -159,7 +172,14 @@ pub(crate) async fn approvers(
     ))
 }
 
-fn proposers(value: Option<&Value>, actor: &Actor) -> Result<Vec<Value>, ApiError> {
+/// The proposers of an application (the applicant without any); a user group may not apply
+/// for a DLI table (the user guide: "DLI permissions can be applied for users, not user
+/// groups").
+fn proposers(
+    value: Option<&Value>,
+    actor: &Actor,
+    info: &TableInfo,
+) -> Result<Vec<Value>, ApiError> {
     let items = match value {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::Array(items)) => items.clone(),
@@ -186,6 +206,11 @@ fn proposers(value: Option<&Value>, actor: &Actor) -> Result<Vec<Value>, ApiErro
             None | Some(Value::Null) => "USER",
             Some(value) => match value.as_i64() {
                 Some(0) => "USER",
+                Some(1) if info.datasource_type == "DLI" => {
+                    return Err(ApiError::invalid(format!(
+                        "proposers[{i}]: a dli table is applied for by users, not user groups"
+                    )));
+                }
                 Some(1) => "USER_GROUP",
                 _ => {
                     return Err(ApiError::invalid(format!(
@@ -229,8 +254,9 @@ pub(crate) async fn apply(
     let approver_id = required_text(approver, "id", "approver.id")?;
     let approver_id = UserId::parse(&approver_id)
         .ok_or_else(|| ApiError::invalid("approver.id is not one of the workspace's approvers"))?;
-    let info = table_info(body.get("table_info"), "table_info")?;
-    let proposers = proposers(body.get("proposers"), &call.actor)?;
+    let now = ticketd_http::now();
+    let info = table_info(body.get("table_info"), "table_info", now.timestamp_millis())?;
+    let proposers = proposers(body.get("proposers"), &call.actor, &info)?;
     let reason = optional_text(&body, "reason")?.unwrap_or_default();
     let fallback = optional_text(approver, "workspace_id")?;
     let workspace = application_workspace(&state, &call, fallback.as_deref()).await?;
@@ -286,7 +312,7 @@ pub(crate) async fn apply(
                 applicant: None,
                 cc_users: Vec::new(),
             },
-            ticketd_http::now(),
+            now,
         )
         .await?;
     Ok(Json(json!({
@@ -333,14 +359,18 @@ mod tests {
 
     #[test]
     fn table_info_is_validated_per_datasource() {
+        let now = 1_000;
         let ok = table_info(
-            Some(&json!({"datasource_type": "dli", "database_name": "db", "table_name": "t", "expire_time": 1})),
+            Some(&json!({"datasource_type": "dli", "cluster_id": "DLI", "database_name": "db", "table_name": "t", "expire_time": 1_001})),
             "table_info",
+            now,
         )
         .unwrap();
         assert_eq!(ok.datasource_type, "DLI");
-        assert_eq!(ok.expire_time, Some(1));
+        assert_eq!(ok.expire_time, Some(1_001));
         for bad in [
+            json!({"datasource_type": "dli", "database_name": "db", "table_name": "t", "expire_time": 1_000}),
+            json!({"datasource_type": "dli", "cluster_id": "c1", "database_name": "db", "table_name": "t"}),
             json!({"datasource_type": "mysql", "database_name": "db", "table_name": "t"}),
             json!({"datasource_type": "dws", "database_name": "db", "table_name": "t"}),
             json!({"datasource_type": "hive", "table_name": "t"}),
@@ -348,7 +378,7 @@ mod tests {
             json!({"datasource_type": "hive", "database_name": "db", "table_name": "t", "expire_time": "soon"}),
             json!([]),
         ] {
-            assert!(table_info(Some(&bad), "table_info").is_err(), "{bad}");
+            assert!(table_info(Some(&bad), "table_info", now).is_err(), "{bad}");
         }
     }
 }

@@ -1086,6 +1086,10 @@ async fn bad_bodies_answer_400_and_store_nothing() {
         json!({"approver": approver, "table_info": {"datasource_type": "dli", "database_name": "d", "table_name": "t", "expire_time": i64::MAX}}),
         json!({"approver": approver, "table_info": {"datasource_type": "dli", "database_name": "d", "table_name": "t", "expire_time": 253_402_300_800_000_i64}}),
         json!({"approver": {"id": fx.reviewer.id().to_string(), "workspace_id": 5}, "table_info": table}),
+        // Already expired; a DLI cluster other than DLI; a user group applying for a DLI table.
+        json!({"approver": approver, "table_info": {"datasource_type": "hive", "database_name": "d", "table_name": "t", "expire_time": 1_000}}),
+        json!({"approver": approver, "table_info": {"datasource_type": "dli", "cluster_id": "c1", "database_name": "d", "table_name": "t"}}),
+        json!({"approver": approver, "table_info": {"datasource_type": "dli", "database_name": "d", "table_name": "t"}, "proposers": [{"id": "g1", "type": 1}]}),
     ] {
         let (status, body) = da(
             &fx.app,
