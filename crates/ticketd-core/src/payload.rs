@@ -177,6 +177,17 @@ pub fn permission_name(title: &str, ticket_id: Uuid, suffix_len: usize) -> Strin
     shorten(&name, 128)
 }
 
+/// A name no other grant holds: `name` cut to leave room for a space and the grant's id, within
+/// `max` characters.
+pub fn name_with_id(name: &str, id: Uuid, max: usize) -> String {
+    let id = id.simple().to_string();
+    let head: String = name
+        .chars()
+        .take(max.saturating_sub(id.len() + 1))
+        .collect();
+    format!("{head} {id}")
+}
+
 fn shorten(name: &str, max: usize) -> String {
     let chars: Vec<char> = name.chars().collect();
     if chars.len() <= max {
@@ -205,6 +216,13 @@ pub fn asset_permission_grant(
             candidates.push(name);
         }
     }
+    // A long title is shortened to its head and the id's last four characters, so the names
+    // above may all be one; the last holds the whole id, within the same 128 characters.
+    candidates.push(name_with_id(
+        &permission_name(&ticket.title, id, 4),
+        id,
+        128,
+    ));
     Grant {
         id,
         ticket_id: ticket.id,
@@ -277,6 +295,7 @@ pub fn table_permission_grant(ticket: &Ticket, now: DateTime<Utc>) -> Grant {
         name_candidates: vec![
             format!("{}-{}", ticket.title, ticket.serial),
             format!("{}-{}", ticket.title, id.simple()),
+            name_with_id(&ticket.title, id, usize::MAX),
         ],
         users,
         payload: json!({
@@ -289,5 +308,34 @@ pub fn table_permission_grant(ticket: &Ticket, now: DateTime<Utc>) -> Grant {
         created_by: format!("DataPermissionTicket:{id}"),
         comment: format!("Created by the approval of {}", ticket.serial),
         created_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_permission_name_fits_128_characters_and_the_last_holds_the_id() {
+        let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
+        let long = "T".repeat(300);
+        let names: Vec<String> = [4, 8, 12, 32]
+            .iter()
+            .map(|len| permission_name(&long, id, *len))
+            .chain([name_with_id(&permission_name(&long, id, 4), id, 128)])
+            .collect();
+        for name in &names {
+            assert!(name.chars().count() <= 128, "{name}");
+        }
+        let last = names.last().unwrap();
+        assert!(
+            last.ends_with(" 0123456789abcdef0123456789abcdef"),
+            "{last}"
+        );
+        assert_eq!(last.chars().count(), 128);
+        assert_eq!(
+            name_with_id("short", id, 128),
+            "short 0123456789abcdef0123456789abcdef"
+        );
     }
 }

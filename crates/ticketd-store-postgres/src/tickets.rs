@@ -871,27 +871,25 @@ async fn insert_grants(tx: &Transaction<'_>, grants: &[&Grant]) -> Result<(), St
         return Ok(());
     }
     let statement = tx.prepare_cached(INSERT_GRANT).await.map_err(db_err)?;
-    let names = |grant: &Grant| -> Vec<String> {
-        let mut names = grant.name_candidates.clone();
-        names.push(format!("{} {}", grant.name, grant.id.simple()));
-        names
-    };
-    let named: Vec<(&Grant, Vec<String>)> = grants.iter().map(|g| (*g, names(g))).collect();
     // Every answer is looked at before any other name is tried: after a refused statement
     // the ones behind it fail too, and the first error is the one that says why.
-    let first_tries = join_all(
-        named
-            .iter()
-            .map(|(grant, names)| try_grant_name(tx, &statement, grant, &names[0])),
-    )
+    let first_tries = join_all(grants.iter().map(|grant| {
+        let statement = &statement;
+        async move {
+            match grant.name_candidates.first() {
+                Some(name) => try_grant_name(tx, statement, grant, name).await,
+                None => Ok(false),
+            }
+        }
+    }))
     .await
     .into_iter()
     .collect::<Result<Vec<bool>, _>>()?;
-    'grants: for ((grant, names), inserted) in named.iter().zip(first_tries) {
+    'grants: for (grant, inserted) in grants.iter().zip(first_tries) {
         if inserted {
             continue;
         }
-        for name in &names[1..] {
+        for name in grant.name_candidates.iter().skip(1) {
             // The same grant committed concurrently (or written already) needs nothing more.
             if grant_exists(tx, grant.id).await?
                 || try_grant_name(tx, &statement, grant, name).await?

@@ -370,7 +370,12 @@ fn insert_grant(conn: &Connection, grant: &Grant) -> Result<(), StoreError> {
             break;
         }
     }
-    let name = name.unwrap_or_else(|| format!("{} {}", grant.name, grant.id.simple()));
+    // The core's last candidate holds the grant's id: taken only by a name given by hand.
+    let Some(name) = name else {
+        return Err(StoreError::Conflict {
+            constraint: "grants_org_kind_name".into(),
+        });
+    };
     conn.prepare_cached(
         "INSERT INTO grants (id, ticket_id, org_id, kind, name, users, payload, valid_from, valid_until, \
          created_by, comment, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",

@@ -8,6 +8,7 @@ use ticketd_core::engine::{BootstrapOptions, FlowChoice, TicketCommand};
 use ticketd_core::flow::LevelMode;
 use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, TokenKind};
 use ticketd_core::machine::TicketEdit;
+use ticketd_core::payload::name_with_id;
 use ticketd_core::store::{
     ContentMatch, GrantQuery, SortKey, Store, TextColumn, TextFilter, TicketOrder, TicketPage,
     TicketQuery, Visibility,
@@ -679,7 +680,11 @@ pub async fn grants_written_together_each_take_a_free_name(store: Arc<dyn Store>
         org_id: ticket.org_id,
         kind: "asset_permission".into(),
         name: "shared".into(),
-        name_candidates: vec!["shared".into(), "shared-2".into()],
+        name_candidates: vec![
+            "shared".into(),
+            "shared-2".into(),
+            name_with_id("shared", ticket.id.uuid(), 128),
+        ],
         users: vec![w.carol.id()],
         payload: serde_json::json!({ "assets": [] }),
         valid_from: Some(t0()),
@@ -729,7 +734,7 @@ pub async fn grants_written_together_each_take_a_free_name(store: Arc<dyn Store>
         .collect();
     let fallbacks: Vec<String> = tickets
         .iter()
-        .map(|t| format!("shared {}", t.id.uuid().simple()))
+        .map(|t| name_with_id("shared", t.id.uuid(), 128))
         .filter(|name| names.contains(name))
         .collect();
     assert_eq!(fallbacks.len(), 3, "{names:?}");
@@ -740,6 +745,19 @@ pub async fn grants_written_together_each_take_a_free_name(store: Arc<dyn Store>
     let carols_after = store.list_grants(carols_grants).await.unwrap();
     assert_eq!(carols_after.len(), 5);
     assert_eq!(name_of(&carols_after, first.id.uuid()), "shared");
+    // A grant whose every name is taken is refused, and its ticket's write with it.
+    let last = w.open(&w.alice, "general", "last", t0()).await;
+    let mut taken = granting(&last);
+    if let Some(grant) = taken.grant.as_mut() {
+        grant.name_candidates = vec!["shared".into(), "shared-2".into()];
+    }
+    let refused = store.write_ticket(taken).await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict { .. })),
+        "{refused:?}"
+    );
+    let stored = store.get_ticket(last.id).await.unwrap().unwrap();
+    assert_eq!(stored.version, last.version);
 }
 
 /// Openings committed together change no ticket that already existed, so a count taken before

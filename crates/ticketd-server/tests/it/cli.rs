@@ -137,6 +137,59 @@ fn migrate_then_create_user_token_and_access_key() {
     assert!(String::from_utf8_lossy(&bad_scheme.stderr).contains("unknown scheme"));
 }
 
+/// Whether `ticketd healthcheck` passes against `addr` within 20 seconds.
+fn healthy_within_20_s(dir: &std::path::Path, addr: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let check = ticketd(dir)
+            .args(["healthcheck", "--addr", addr])
+            .output()
+            .unwrap();
+        if check.status.success() {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// On PostgreSQL a SIGTERM stops the server cleanly too, and its last line does not speak of
+/// SQLite's database file (it did until 2026-12-06).
+#[tokio::test]
+async fn a_server_on_postgres_stops_cleanly_on_sigterm() {
+    let Some(database) = crate::pg::TestDatabase::create_if_configured().await else {
+        return;
+    };
+    let url = database.url.clone();
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().unwrap();
+        let addr = format!("127.0.0.1:{}", crate::multiprocess::free_port());
+        let mut child = ticketd(dir.path())
+            .args(["serve", "--listen", &addr, "--database-url", &url])
+            .env("TICKETD_LOG", "info")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        assert!(healthy_within_20_s(dir.path(), &addr), "not healthy");
+        terminate(&child);
+        assert!(child.wait().unwrap().success());
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        assert!(stderr.contains("store closed"), "{stderr}");
+        assert!(!stderr.contains("database file"), "{stderr}");
+        assert!(!stderr.contains("ERROR"), "{stderr}");
+    })
+    .await
+    .unwrap();
+}
+
 #[test]
 fn serve_answers_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -152,21 +205,10 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let healthy = loop {
-        let check = ticketd(dir.path())
-            .args(["healthcheck", "--addr", &addr])
-            .output()
-            .unwrap();
-        if check.status.success() {
-            break true;
-        }
-        if Instant::now() > deadline {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(healthy, "server did not become healthy");
+    assert!(
+        healthy_within_20_s(dir.path(), &addr),
+        "server did not become healthy"
+    );
     // One process serves a SQLite file (its caches know only its own writes): a second server
     // is refused with the reason, while one-off commands still run beside the first.
     let other_port = std::net::TcpListener::bind("127.0.0.1:0")
