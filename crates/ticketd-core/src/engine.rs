@@ -1654,12 +1654,11 @@ impl Engine {
             None
         };
         let id = input.id.unwrap_or_else(|| TicketId(self.new_id(now)));
-        if input.id.is_some() && self.store.get_ticket(id).await?.is_some() {
-            return Err(DomainError::invalid(
-                "id",
-                "unique",
-                "a ticket with this id already exists",
-            ));
+        let id_taken =
+            || DomainError::invalid("id", "unique", "a ticket with this id already exists");
+        let chosen_id = input.id.is_some();
+        if chosen_id && self.store.get_ticket(id).await?.is_some() {
+            return Err(id_taken());
         }
         let spec = OpenSpec {
             id,
@@ -1686,10 +1685,11 @@ impl Engine {
                 },
             )?
         };
-        self.store
-            .write_ticket(write)
-            .await
-            .map_err(|e| unique_to_conflict(e, "ticket id"))
+        // An opening with the same chosen id committed since the check above: the same answer.
+        self.store.write_ticket(write).await.map_err(|e| match e {
+            StoreError::Conflict { .. } if chosen_id => id_taken(),
+            other => unique_to_conflict(other, "ticket id"),
+        })
     }
 
     /// The active users `selector` matches in `org` (members plus system administrators), by

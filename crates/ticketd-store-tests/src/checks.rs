@@ -263,6 +263,31 @@ pub async fn access_keys_round_trip(store: Arc<dyn Store>) {
     ));
 }
 
+/// Openings racing with one client-chosen id store one ticket, and every other is refused the
+/// same way whether it lost before the check or at the commit.
+pub async fn openings_with_one_chosen_id_store_one_ticket_and_refuse_the_others_alike(
+    store: Arc<dyn Store>,
+) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let id = ticketd_core::TicketId(uuid::Uuid::new_v4());
+    let opened = futures_util::future::join_all((0..8).map(|n| {
+        let mut input = new_ticket("general", &format!("chosen {n}"));
+        input.id = Some(id);
+        w.engine.open_ticket(&w.alice, input, t0())
+    }))
+    .await;
+    assert_eq!(opened.iter().filter(|r| r.is_ok()).count(), 1, "{opened:?}");
+    for refused in opened.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(
+            matches!(refused, DomainError::Validation(fields) if fields[0].field == "id"),
+            "{refused:?}"
+        );
+    }
+    assert!(store.get_ticket(id).await.unwrap().is_some());
+}
+
 /// A flow's rules against the other flows of its organization hold under concurrent writes:
 /// twelve creations of one name at once store one flow, and eight renames at once to one name
 /// land one. A rule's refusal reaches the caller as the rule's own error and writes nothing.
