@@ -1,7 +1,23 @@
 //! The authenticated caller of a use case and what their roles let them see and manage.
 
+use crate::error::DomainError;
 use crate::identity::{Membership, ROLE_ORG_ADMIN, ROLE_ORG_AUDITOR, SystemRole, User};
 use crate::ids::{OrgId, RoleId, UserId};
+
+/// An administrative use case, as [`Actor::may`] checks its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdminAction {
+    /// Create a user (system administrators).
+    CreateUser,
+    /// Create an organization (system administrators).
+    CreateOrg,
+    /// Add members to an organization, or change their roles (its managers).
+    ManageMembers(OrgId),
+    /// Create or change the organization's assets (its managers).
+    ManageAssets(OrgId),
+    /// Create or change the organization's nodes (its managers).
+    ManageNodes(OrgId),
+}
 
 /// An authenticated user with their memberships, as every use case receives it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,6 +68,26 @@ impl Actor {
     /// May manage flows, users and the catalog of `org`.
     pub fn may_manage_org(&self, org: OrgId) -> bool {
         self.is_system_admin() || self.org_roles(org).contains(&ROLE_ORG_ADMIN)
+    }
+
+    /// Whether this actor may take the administrative `action`: the check its use case makes
+    /// first, which a dialect may also make before it reads a body (DRF answers a refusal
+    /// before it validates).
+    pub fn may(&self, action: AdminAction) -> Result<(), DomainError> {
+        let (allowed, what) = match action {
+            AdminAction::CreateUser => (self.is_system_admin(), "create user"),
+            AdminAction::CreateOrg => (self.is_system_admin(), "create organization"),
+            AdminAction::ManageMembers(org) => (self.may_manage_org(org), "manage members"),
+            AdminAction::ManageAssets(org) => (self.may_manage_org(org), "manage assets"),
+            AdminAction::ManageNodes(org) => (self.may_manage_org(org), "manage nodes"),
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(DomainError::Forbidden {
+                action: what.into(),
+            })
+        }
     }
 
     /// May read every ticket of `org`.

@@ -1,6 +1,6 @@
 //! Use cases: the operations every dialect calls, each checking permissions and applying rules.
 
-use crate::actor::Actor;
+use crate::actor::{Actor, AdminAction};
 use crate::catalog::{Asset, CatalogQuery, Node};
 use crate::credentials::{self, PasswordForm};
 use crate::error::{ConflictKind, DomainError, StoreError};
@@ -433,10 +433,8 @@ impl Engine {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<Org, DomainError> {
-        if actor.is_some_and(|a| !a.is_system_admin()) {
-            return Err(DomainError::Forbidden {
-                action: "create organization".into(),
-            });
+        if let Some(actor) = actor {
+            actor.may(AdminAction::CreateOrg)?;
         }
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 128 {
@@ -519,10 +517,8 @@ impl Engine {
         input: NewUserInput,
         now: DateTime<Utc>,
     ) -> Result<User, DomainError> {
-        if actor.is_some_and(|a| !a.is_system_admin()) {
-            return Err(DomainError::Forbidden {
-                action: "create user".into(),
-            });
+        if let Some(actor) = actor {
+            actor.may(AdminAction::CreateUser)?;
         }
         let username = checked_username(&input.username)?;
         let email = checked_email(&input.email)?;
@@ -606,10 +602,8 @@ impl Engine {
         user_id: UserId,
         role_id: RoleId,
     ) -> Result<(), DomainError> {
-        if actor.is_some_and(|a| !a.may_manage_org(org_id)) {
-            return Err(DomainError::Forbidden {
-                action: "manage members".into(),
-            });
+        if let Some(actor) = actor {
+            actor.may(AdminAction::ManageMembers(org_id))?;
         }
         if self.store.get_org(org_id).await?.is_none() {
             return Err(DomainError::NotFound {
@@ -1066,11 +1060,7 @@ impl Engine {
         org: OrgId,
         user: UserId,
     ) -> Result<(), DomainError> {
-        if !actor.may_manage_org(org) {
-            return Err(DomainError::Forbidden {
-                action: "manage members".into(),
-            });
-        }
+        actor.may(AdminAction::ManageMembers(org))?;
         self.store.remove_member(org, user).await?;
         Ok(())
     }
@@ -1109,17 +1099,9 @@ impl Engine {
 
     /// Creates or replaces an asset in an organization the actor manages.
     pub async fn put_asset(&self, actor: &Actor, asset: Asset) -> Result<Asset, DomainError> {
-        if !actor.may_manage_org(asset.org_id) {
-            return Err(DomainError::Forbidden {
-                action: "manage assets".into(),
-            });
-        }
-        if let Some(existing) = self.find_asset(asset.id).await?
-            && !actor.may_manage_org(existing.org_id)
-        {
-            return Err(DomainError::Forbidden {
-                action: "manage assets".into(),
-            });
+        actor.may(AdminAction::ManageAssets(asset.org_id))?;
+        if let Some(existing) = self.find_asset(asset.id).await? {
+            actor.may(AdminAction::ManageAssets(existing.org_id))?;
         }
         let mut errors = Vec::new();
         if asset.name.trim().is_empty() || asset.name.chars().count() > 128 {
@@ -1183,11 +1165,7 @@ impl Engine {
     /// Deletes an asset in an organization the actor manages.
     pub async fn delete_asset(&self, actor: &Actor, id: AssetId) -> Result<(), DomainError> {
         let asset = self.get_asset(actor, id).await?;
-        if !actor.may_manage_org(asset.org_id) {
-            return Err(DomainError::Forbidden {
-                action: "manage assets".into(),
-            });
-        }
+        actor.may(AdminAction::ManageAssets(asset.org_id))?;
         self.store.delete_asset(id).await?;
         Ok(())
     }
@@ -1211,11 +1189,7 @@ impl Engine {
         parent: Option<NodeId>,
         now: DateTime<Utc>,
     ) -> Result<Node, DomainError> {
-        if !actor.may_manage_org(org_id) {
-            return Err(DomainError::Forbidden {
-                action: "manage nodes".into(),
-            });
-        }
+        actor.may(AdminAction::ManageNodes(org_id))?;
         // The name alone first, so a bad name is the answer whatever the parent.
         check_node_name("", name)?;
         let prefix = match parent {
@@ -1278,13 +1252,11 @@ impl Engine {
         };
         let node = self.store.list_nodes(query).await?.1.into_iter().next();
         match node {
-            Some(node) if actor.may_manage_org(node.org_id) => {
+            Some(node) => {
+                actor.may(AdminAction::ManageNodes(node.org_id))?;
                 self.store.delete_node(id).await?;
                 Ok(())
             }
-            Some(_) => Err(DomainError::Forbidden {
-                action: "manage nodes".into(),
-            }),
             None => Err(DomainError::NotFound {
                 kind: "node",
                 id: id.to_string(),

@@ -29,7 +29,7 @@ mod stored_time;
 pub mod ticket;
 mod token_memory;
 
-pub use actor::Actor;
+pub use actor::{Actor, AdminAction};
 pub use engine::{Engine, EngineSettings};
 pub use error::{ConflictKind, DomainError, FieldError, StoreError};
 pub use ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};

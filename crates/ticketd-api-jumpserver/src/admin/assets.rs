@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
 use std::collections::HashSet;
+use ticketd_core::AdminAction;
 use ticketd_core::catalog::{Asset, CatalogQuery, Node};
 use ticketd_core::identity::Org;
 use ticketd_core::{AssetId, DomainError, NodeId};
@@ -340,6 +341,7 @@ async fn create(
     query: Query,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.actor.may(AdminAction::ManageAssets(caller.org.id))?;
     let fields = read_asset_fields(&body, true)?;
     let org_id = owning_org(&caller.org)?;
     // JumpServer's clients also name the platform in the query string of a create.

@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
+use ticketd_core::AdminAction;
 use ticketd_core::NodeId;
 use ticketd_core::catalog::{CatalogQuery, Node};
 use ticketd_core::identity::Org;
@@ -199,6 +200,7 @@ async fn create(
     Zone(zone): Zone,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller.actor.may(AdminAction::ManageNodes(caller.org.id))?;
     object_body(&body)?;
     let mut checks = Checks::default();
     let full_value = checks
@@ -248,6 +250,7 @@ async fn create_child(
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let parent = find(&state, &caller, &raw).await?;
+    caller.actor.may(AdminAction::ManageNodes(parent.org_id))?;
     object_body(&body)?;
     let mut checks = Checks::default();
     let value = checks.required_text(&body, "value");

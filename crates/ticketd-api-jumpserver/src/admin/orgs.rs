@@ -15,6 +15,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
+use ticketd_core::AdminAction;
 use ticketd_core::identity::{DEFAULT_ORG, Org, ROOT_ORG, SYSTEM_ORG};
 use ticketd_core::{DomainError, OrgId};
 use ticketd_http::{AppState, now};
@@ -127,6 +128,7 @@ async fn create(
     Zone(zone): Zone,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    actor.may(AdminAction::CreateOrg)?;
     let name = read_name(&body, false)?.unwrap_or_default();
     let org = state
         .engine

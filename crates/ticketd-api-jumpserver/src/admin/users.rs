@@ -16,6 +16,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
+use ticketd_core::AdminAction;
 use ticketd_core::engine::NewUserInput;
 use ticketd_core::identity::{
     DEFAULT_ORG, Membership, ROLE_ORG_ADMIN, ROLE_ORG_USER, ROOT_ORG, SYSTEM_ORG, SystemRole, User,
@@ -277,6 +278,8 @@ async fn create(
     Zone(zone): Zone,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // As DRF: a caller who may not create users learns nothing of what the body lacks.
+    caller.actor.may(AdminAction::CreateUser)?;
     let fields = read_user_fields(&body, true)?;
     let org = membership_org(caller.org.id);
     let roles = fields
@@ -459,6 +462,9 @@ async fn invite(
     caller: CallerInOrg,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    caller
+        .actor
+        .may(AdminAction::ManageMembers(membership_org(caller.org.id)))?;
     object_body(&body)?;
     let mut checks = Checks::default();
     let users = checks.optional_ids(&body, "users");

@@ -449,6 +449,21 @@ async fn ordinary_users_and_other_orgs_members_cannot_administer_users() {
         .await;
     assert_eq!(status, 403);
     assert_eq!(body["code"], "permission_denied");
+    // As DRF, the refusal comes before the body is read: an empty or broken body tells a
+    // caller without the right nothing of what it lacks.
+    for path in [
+        "/api/v1/users/users/",
+        "/api/v1/users/users/invite/",
+        "/api/v1/orgs/orgs/",
+        "/api/v1/assets/assets/",
+        "/api/v1/assets/nodes/",
+    ] {
+        for body in [json!({}), json!([1])] {
+            let (status, answer) = app.call("POST", path, "grace", Some(body)).await;
+            assert_eq!(status, 403, "{path}: {answer}");
+            assert_eq!(answer["code"], "permission_denied", "{path}: {answer}");
+        }
+    }
     let admin = app.admin().await;
     let admin_path = format!("/api/v1/users/users/{}/", admin.id());
     let (status, _) = app
