@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use ticketd_core::{Actor, Engine};
 use ticketd_http::AppState;
 use ticketd_http::auth::{AuthError, authenticate_token};
+use uuid::Uuid;
 
 /// Every call this dialect serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,6 +299,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) actor: Actor,
     /// The time of the request.
     pub(crate) now: DateTime<Utc>,
+    /// The request's `X-Job-UUID`, where its API reads it (CreateTicket).
+    pub(crate) job: Option<Uuid>,
 }
 
 impl Ctx<'_> {
@@ -370,6 +373,17 @@ pub(crate) async fn execute(
     session: Option<&str>,
     input: Input,
 ) -> Result<Map<String, Value>, ZsError> {
+    execute_job(state, api, session, input, None).await
+}
+
+/// [`execute`] for a request that names its job (`X-Job-UUID`).
+pub(crate) async fn execute_job(
+    state: &AppState,
+    api: Api,
+    session: Option<&str>,
+    input: Input,
+    job: Option<Uuid>,
+) -> Result<Map<String, Value>, ZsError> {
     if api.sessionless() {
         let map = params_of(api, input)?;
         let params = Params::new(&map, api);
@@ -385,6 +399,7 @@ pub(crate) async fn execute(
         state,
         actor,
         now: ticketd_http::now(),
+        job,
     };
     if api.is_query() {
         let spec = match input {

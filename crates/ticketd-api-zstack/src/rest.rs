@@ -1,7 +1,7 @@
 //! The REST paths under `/zstack/v1`: `params`-wrapped creates, `PUT …/actions` dispatched by
 //! their action key, query strings, the `OAuth` header, and ZStack's 404 and 405.
 
-use crate::api::{Api, Input, execute};
+use crate::api::{Api, Input, execute, execute_job};
 use crate::error::{
     ID_INVALID_SESSION, SYS_INVALID_ARGUMENT, SYS_NO_ROUTE, SYS_UNSUPPORTED, ZsError,
 };
@@ -18,6 +18,7 @@ use axum::routing::{delete, get, post, put};
 use serde_json::{Map, Value};
 use ticketd_http::AppState;
 use ticketd_http::query::percent_decode;
+use uuid::Uuid;
 
 /// A request body parsed within the size and depth limits (an empty body is `null`).
 #[derive(Debug)]
@@ -80,6 +81,22 @@ impl FromRequestParts<AppState> for PathVar {
 fn api_path(uri: &OriginalUri) -> &str {
     let path = uri.0.path();
     path.strip_prefix("/zstack").unwrap_or(path)
+}
+
+/// The client's job id (`X-Job-UUID`, 32 hexadecimal digits) when sent; another text is 400.
+fn job_header(headers: &HeaderMap) -> Result<Option<Uuid>, ZsError> {
+    let Some(value) = headers.get("x-job-uuid") else {
+        return Ok(None);
+    };
+    let text = value.to_str().unwrap_or_default().trim();
+    match Uuid::try_parse(text) {
+        Ok(job) if text.len() == 32 => Ok(Some(job)),
+        _ => Err(ZsError::rest(
+            StatusCode::BAD_REQUEST,
+            SYS_INVALID_ARGUMENT,
+            format!("invalid header X-Job-UUID[{text}]: a job uuid is 32 hexadecimal digits"),
+        )),
+    }
 }
 
 /// The session of `Authorization: OAuth <session uuid>`, checked as `RestServer` does.
@@ -151,11 +168,12 @@ async fn create(
     let run = async {
         let mut body = body_object(body)?;
         let session = session_header(&headers)?;
+        let job = job_header(&headers)?;
         let mut params = object_of(body.remove("params").unwrap_or(Value::Null), "params")?;
         if let Some((name, value)) = path {
             params.insert(name.to_owned(), Value::String(value));
         }
-        execute(&state, api, Some(&session), Input::Params(params)).await
+        execute_job(&state, api, Some(&session), Input::Params(params), job).await
     };
     respond(run.await)
 }

@@ -3,10 +3,11 @@
 
 use crate::api::{Ctx, one};
 use crate::collections;
-use crate::error::ZsError;
+use crate::error::{SYS_INVALID_ARGUMENT, ZsError};
 use crate::query::{Inventory, QuerySpec, answer, render_dates};
 use crate::types::{self, KIND_UNTYPED, TicketType};
 use crate::wire::{Params, hex, parse_uuid, text_or_null};
+use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 use ticketd_core::engine::{FlowChoice, NewTicket, TicketCommand};
 use ticketd_core::identity::{Org, ROOT_ORG};
@@ -342,7 +343,11 @@ pub(crate) async fn create(
     let virtual_id = context_uuid("virtualIDUuid")?;
     let requests = requests(params)?;
     let ticket_type = types::matching(&api_names(&requests));
-    let id = params.opt_uuid("resourceUuid")?;
+    // Without a resourceUuid the ticket takes the job's id, so a create sent again with the
+    // same X-Job-UUID (a client's retry) finds its ticket there and is refused, not run twice.
+    let resource = params.opt_uuid("resourceUuid")?;
+    let job = ctx.job.filter(|_| resource.is_none());
+    let id = resource.or(job);
     let tags = params.opt_uuid_list("tagUuids")?.unwrap_or_default();
     let wanted = params.opt_uuid("flowCollectionUuid")?;
     let org = project(ctx, project_uuid).await?;
@@ -377,6 +382,18 @@ pub(crate) async fn create(
                 "the virtual ID[uuid:{}] may not {action}",
                 hex(ctx.actor.id().uuid())
             )),
+            DomainError::Validation(fields)
+                if job.is_some() && fields.first().is_some_and(|f| f.field == "id") =>
+            {
+                ZsError::rest(
+                    StatusCode::BAD_REQUEST,
+                    SYS_INVALID_ARGUMENT,
+                    format!(
+                        "duplicate job[uuid:{}]: a ticket was created by this X-Job-UUID",
+                        job.map_or_else(String::new, hex)
+                    ),
+                )
+            }
             other => other.into(),
         })?;
     Ok(rendered(ctx, &ticket, false))

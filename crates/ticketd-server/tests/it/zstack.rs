@@ -41,10 +41,25 @@ async fn zs(
     session: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
+    zs_with(app, method, path, session, body, &[]).await
+}
+
+/// [`zs`] with extra headers.
+async fn zs_with(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    session: Option<&str>,
+    body: Option<Value>,
+    headers: &[(&str, &str)],
+) -> (u16, Value) {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let mut request = app.client.request(method, app.url(path));
     if let Some(session) = session {
         request = request.header("Authorization", format!("OAuth {session}"));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     if let Some(body) = body {
         request = request.json(&body);
@@ -2469,4 +2484,60 @@ async fn unknown_paths_methods_actions_and_bodies_get_zstack_errors() {
     )
     .await;
     assert_eq!(reply["inventory"]["status"], json!("Pending"));
+}
+
+/// A create sent again with the same `X-Job-UUID` (a client's retry) is refused with 400 and
+/// makes no second ticket; the ticket takes the job's id. A job id that is not 32 hexadecimal
+/// digits is refused.
+#[tokio::test]
+async fn a_create_sent_again_with_its_job_uuid_makes_no_second_ticket() {
+    let w = world().await;
+    let app = &w.app;
+    two_flow_collection(&w).await;
+    let body = json!({"params": ticket_params(&w, "retried", json!([vm_request("r")]))});
+    let job = "0123456789abcdef0123456789abcdef";
+    let session = w.alice_s.as_str();
+    let send = |job: &'static str| {
+        let body = body.clone();
+        async move {
+            zs_with(
+                app,
+                "POST",
+                "/zstack/v1/tickets",
+                Some(session),
+                Some(body),
+                &[("X-Job-UUID", job)],
+            )
+            .await
+        }
+    };
+    let (status, created) = send(job).await;
+    assert_eq!(status, 200, "{created}");
+    assert_eq!(created["inventory"]["uuid"], job);
+    let (status, again) = send(job).await;
+    assert_eq!(status, 400, "{again}");
+    assert_eq!(again["error"]["code"], "SYS.1007", "{again}");
+    assert!(
+        again["error"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("duplicate job"),
+        "{again}"
+    );
+    let (status, bad) = send("not-a-job").await;
+    assert_eq!(status, 400, "{bad}");
+    assert_eq!(bad["error"]["code"], "SYS.1007", "{bad}");
+    let listed = ok(
+        app,
+        "GET",
+        "/zstack/v1/tickets?q=name=retried",
+        &w.alice_s,
+        None,
+    )
+    .await;
+    assert_eq!(
+        listed["inventories"].as_array().unwrap().len(),
+        1,
+        "{listed}"
+    );
 }
