@@ -293,7 +293,16 @@ pub(crate) fn ticket(ticket: &Ticket, ctx: &Context, detail: bool, earlier: Vec<
     let (user_name, user_uuid, user_tenant_uuid) = match ticket.current_step() {
         Some(step) if ticket.state == TicketState::Pending => {
             let owner = step_owner(ticket, step, ctx);
-            (owner.3, owner.2, owner.0)
+            match step.assignees.first() {
+                // A step no TopHC role owns (another dialect's: chosen users, a ZStack flow):
+                // one of the users who may decide it, as the field's definition says.
+                Some(assignee) if owner.2.is_empty() => (
+                    ctx.username(Some(assignee.user_id), &assignee.display),
+                    assignee.user_id.to_string(),
+                    owner.0,
+                ),
+                _ => (owner.3, owner.2, owner.0),
+            }
         }
         _ => (
             applicant_name.clone(),

@@ -1745,6 +1745,50 @@ async fn a_tophc_ticket_is_seen_with_the_same_state_through_jumpserver() {
     assert_eq!(jms_state("alice").await, "approved");
 }
 
+/// A ticket another dialect routes to chosen users (no TopHC role owns its step) names one of
+/// them as its `user_uuid`/`user_name` while pending, as the field's definition says.
+#[tokio::test]
+async fn a_ticket_routed_to_a_chosen_user_names_that_user_while_pending() {
+    let Lts { app, lts, .. } = lts().await;
+    let alice = app
+        .user("chooser", SystemRole::User, vec![(lts, ROLE_ORG_USER)])
+        .await;
+    let lead = app
+        .engine
+        .store()
+        .find_user_by_username("lead")
+        .await
+        .unwrap()
+        .unwrap();
+    let ticket = app
+        .engine
+        .open_ticket(
+            &alice,
+            NewTicket {
+                id: None,
+                org_id: lts,
+                kind: "FEEDBACK".into(),
+                title: "chosen".into(),
+                payload: json!({}),
+                comment: String::new(),
+                scope: String::new(),
+                flow: FlowChoice::Chosen {
+                    pool: ticketd_core::selector::Selector::Ids { ids: vec![lead.id] },
+                    approver: lead.id,
+                },
+                submit: true,
+                applicant: None,
+                cc_users: vec![],
+            },
+            ticketd_http::now(),
+        )
+        .await
+        .unwrap();
+    let shown = inspect(&app, "chooser", &ticket.id.to_string()).await;
+    assert_eq!(shown["user_uuid"], lead.id.to_string(), "{shown:#}");
+    assert_eq!(shown["user_name"], "lead", "{shown:#}");
+}
+
 // ------------------------------------------------------------------ seed 002
 
 const SEED_PROCESS: &str = "ba452aa0-b1c5-41d5-97ce-be07ebe0a749";
