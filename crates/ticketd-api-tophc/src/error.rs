@@ -353,6 +353,19 @@ impl From<AuthError> for ApiError {
         match error {
             AuthError::Internal(inner) => Self::from(inner),
             AuthError::Throttled(throttled) => Self::throttled(throttled.retry_after_secs),
+            // TopHC's own words; `AuthError::message` is DRF's, which JumpServer clients read.
+            AuthError::Missing => Self::new(
+                Scode::Unauthenticated,
+                "send the login token as Authorization: Bearer <token>",
+            ),
+            AuthError::MalformedToken => Self::new(
+                Scode::Unauthenticated,
+                "the Authorization header is malformed",
+            ),
+            AuthError::InvalidToken => Self::new(
+                Scode::Unauthenticated,
+                "the token is unknown, expired or logged out",
+            ),
             other => Self::new(Scode::Unauthenticated, other.message()),
         }
     }
@@ -366,7 +379,11 @@ impl From<JsonBodyError> for ApiError {
 
 /// The 404 of unknown routes (and of known paths called with a method they do not serve,
 /// as TopHC's Go router answers them).
-pub async fn route_not_found(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+pub async fn route_not_found(
+    method: axum::http::Method,
+    axum::extract::OriginalUri(uri): axum::extract::OriginalUri,
+) -> ApiError {
+    // The original URI: inside a nested router the path has lost its prefix.
     ApiError {
         status: StatusCode::NOT_FOUND,
         ..ApiError::new(Scode::RouteNotFound, format!("{method} {}", uri.path()))

@@ -19,6 +19,7 @@ use serde_json::{Map, Value, json};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use ticketd_core::AdminAction;
 use ticketd_core::engine::FlowInput;
 use ticketd_core::flow::{Flow, Level, LevelMode};
 use ticketd_core::identity::{ROLE_SYSTEM_ADMIN, ROOT_ORG, SYSTEM_ORG};
@@ -497,6 +498,10 @@ async fn delete_one(
     let id = process_id(Some(raw)).map_err(unnamed)?;
     let flow = load(state, actor, id).await.map_err(unnamed)?;
     let named = |error: ApiError| (error, flow.name.clone());
+    // Whether the caller may manage it comes first: a refusal says so, whatever the process.
+    actor
+        .may(AdminAction::ManageFlows(flow.org_id))
+        .map_err(|refused| named(refused.into()))?;
     if id == DEFAULT_PROCESS {
         return Err(named(ApiError::invalid(
             "the default process cannot be deleted",

@@ -318,7 +318,10 @@ async fn apply(state: &AppState, actor: &Actor, id: TicketId, op: &Op) -> Result
             if ticket.state == ticketd_core::ticket::TicketState::Pending
                 && !ticket.is_current_assignee(actor.id())
             {
-                Err(ApiError::new(Scode::NotApprover, error.to_string()))
+                Err(ApiError::new(
+                    Scode::NotApprover,
+                    "you are not an approver of the ticket's current step",
+                ))
             } else {
                 Err(error.into())
             }

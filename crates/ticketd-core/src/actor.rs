@@ -17,6 +17,8 @@ pub enum AdminAction {
     ManageAssets(OrgId),
     /// Create or change the organization's nodes (its managers).
     ManageNodes(OrgId),
+    /// Create, change or delete the organization's flows (its managers).
+    ManageFlows(OrgId),
 }
 
 /// An authenticated user with their memberships, as every use case receives it.
@@ -80,6 +82,7 @@ impl Actor {
             AdminAction::ManageMembers(org) => (self.may_manage_org(org), "manage members"),
             AdminAction::ManageAssets(org) => (self.may_manage_org(org), "manage assets"),
             AdminAction::ManageNodes(org) => (self.may_manage_org(org), "manage nodes"),
+            AdminAction::ManageFlows(org) => (self.may_manage_org(org), "manage flows"),
         };
         if allowed {
             Ok(())

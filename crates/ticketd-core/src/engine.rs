@@ -1286,11 +1286,7 @@ impl Engine {
         rule: Option<FlowRule>,
         now: DateTime<Utc>,
     ) -> Result<Flow, DomainError> {
-        if !actor.may_manage_org(input.org_id) {
-            return Err(DomainError::Forbidden {
-                action: "manage flows".into(),
-            });
-        }
+        actor.may(AdminAction::ManageFlows(input.org_id))?;
         let flow = Flow {
             id: FlowId(self.new_id(now)),
             org_id: input.org_id,
@@ -1338,22 +1334,14 @@ impl Engine {
         let rule = flow_rule(rule);
         for _ in 0..MAX_ATTEMPTS {
             let stored = self.get_flow(actor, id).await?;
-            if !actor.may_manage_org(stored.org_id) {
-                return Err(DomainError::Forbidden {
-                    action: "manage flows".into(),
-                });
-            }
+            actor.may(AdminAction::ManageFlows(stored.org_id))?;
             let mut flow = stored.clone();
             change(&mut flow);
             flow.id = stored.id;
             flow.created_at = stored.created_at;
             flow.version = stored.version + 1;
             flow.updated_at = now;
-            if !actor.may_manage_org(flow.org_id) {
-                return Err(DomainError::Forbidden {
-                    action: "manage flows".into(),
-                });
-            }
+            actor.may(AdminAction::ManageFlows(flow.org_id))?;
             flow.validate().map_err(DomainError::Validation)?;
             match self
                 .store
@@ -1394,11 +1382,7 @@ impl Engine {
     /// Deletes a flow.
     pub async fn delete_flow(&self, actor: &Actor, id: FlowId) -> Result<(), DomainError> {
         let flow = self.get_flow(actor, id).await?;
-        if !actor.may_manage_org(flow.org_id) {
-            return Err(DomainError::Forbidden {
-                action: "manage flows".into(),
-            });
-        }
+        actor.may(AdminAction::ManageFlows(flow.org_id))?;
         self.store.delete_flow(id).await?;
         Ok(())
     }

@@ -353,6 +353,16 @@ async fn calls_without_or_with_an_invalid_bearer_token_get_the_auth_scode() {
             assert_envelope(&envelope);
             assert_eq!(envelope["scode"], 10002, "{auth:?} {path}: {envelope:#}");
             assert_eq!(envelope["data"], Value::Null);
+            // TopHC's words, not DRF's.
+            let desc = envelope["desc"].as_str().unwrap_or_default();
+            assert!(
+                desc.contains("Bearer") || desc.contains("token") || desc.contains("Authorization"),
+                "{auth:?} {path}: {envelope:#}"
+            );
+            assert!(
+                !desc.contains("credentials"),
+                "{auth:?} {path}: {envelope:#}"
+            );
         }
     }
     // Bearer, TopHC's bare token, and ticketd's `Token` scheme all work.
@@ -387,6 +397,7 @@ async fn unknown_routes_and_methods_get_a_tophc_shaped_404() {
         assert_eq!(status, 404, "{method} {path}");
         assert_envelope(&envelope);
         assert_eq!(envelope["scode"], 10004, "{method} {path}");
+        assert_eq!(envelope["desc"], format!("{method} {path}"), "{envelope:#}");
     }
 }
 
@@ -1639,6 +1650,24 @@ async fn tenants_are_isolated_from_each_other() {
     )
     .await;
     assert_eq!(scodes, vec![26005]);
+    // The default process is no tenant admin's to delete: permission denied, as for any
+    // process the caller does not manage (it answered "cannot be deleted", 26007, first).
+    let (scodes, _) = batch(
+        &app,
+        "/v1/ticket/process/delete",
+        "b_admin",
+        json!({"list": ["system"]}),
+    )
+    .await;
+    assert_eq!(scodes, vec![26008]);
+    let (scodes, _) = batch(
+        &app,
+        "/v1/ticket/process/delete",
+        ADMIN_TOKEN,
+        json!({"list": ["system"]}),
+    )
+    .await;
+    assert_eq!(scodes, vec![26007], "nobody deletes it");
     // alpha's administrator reads all of alpha, beta's none of it.
     let all_alpha = list_ids(&app, "a_admin", "").await;
     assert!(all_alpha.contains(&id) && all_alpha.contains(&on_default));
@@ -1699,11 +1728,16 @@ async fn the_default_process_goes_to_the_tenant_admin_then_the_super_admin() {
         "owner_name": "超级管理员", "processer_uuid": "", "processer_name": "", "processer_role": "",
         "processer_action": "", "processer_approval_time": 0, "reason": ""})
     );
-    let (scodes, _) = batch(&app, "/v1/ticket/pass", "lts", json!({"list": [id]})).await;
+    let (scodes, data) = batch(&app, "/v1/ticket/pass", "lts", json!({"list": [id]})).await;
     assert_eq!(
         scodes,
         vec![26004],
         "the tenant admin does not decide the super admin's step"
+    );
+    // Said as such, not as "cannot approve a ticket that is pending".
+    assert_eq!(
+        data["results"][0]["desc"], "you are not an approver of the ticket's current step",
+        "{data:#}"
     );
     let (scodes, _) = batch(&app, "/v1/ticket/pass", ADMIN_TOKEN, json!({"list": [id]})).await;
     assert_eq!(scodes, vec![0]);
