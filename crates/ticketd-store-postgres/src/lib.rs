@@ -860,26 +860,14 @@ impl Store for PostgresStore {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
             check_flow_rule(&rule, &f, &other_flows(&tx, &f).await?)?;
+            let json = FlowJson::of(&f);
+            let own: [&(dyn ToSql + Sync); 4] =
+                [&f.created_by, &f.version, &f.created_at, &f.updated_at];
             tx.execute(
                 "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, levels, \
                  cc_users, attributes, created_by, version, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                &[
-                    &f.id.0,
-                    &f.org_id.0,
-                    &f.name,
-                    &f.description,
-                    &Json(&f.kinds),
-                    &f.is_default,
-                    &f.enabled,
-                    &Json(&f.levels),
-                    &Json(&f.cc_users),
-                    &Json(&f.attributes),
-                    &f.created_by,
-                    &f.version,
-                    &f.created_at,
-                    &f.updated_at,
-                ],
+                &[&json.params(&f)[..], &own[..]].concat(),
             )
             .await
             .map_err(db_err)?;
@@ -908,25 +896,10 @@ impl Store for PostgresStore {
                 )
                 .await
                 .map_err(db_err)?;
+            let json = FlowJson::of(&f);
+            let own: [&(dyn ToSql + Sync); 3] = [&f.version, &f.updated_at, &expected_version];
             let changed = tx
-                .execute(
-                    &statement,
-                    &[
-                        &f.id.0,
-                        &f.org_id.0,
-                        &f.name,
-                        &f.description,
-                        &Json(&f.kinds),
-                        &f.is_default,
-                        &f.enabled,
-                        &Json(&f.levels),
-                        &Json(&f.cc_users),
-                        &Json(&f.attributes),
-                        &f.version,
-                        &f.updated_at,
-                        &expected_version,
-                    ],
-                )
+                .execute(&statement, &[&json.params(&f)[..], &own[..]].concat())
                 .await
                 .map_err(db_err)?;
             if changed == 0 {
@@ -1282,6 +1255,41 @@ pub async fn settle_after_load(url: &str) -> Result<(), StoreError> {
     drop(client);
     let _ = task.await;
     result
+}
+
+/// A flow's JSON columns, held while its statement binds them.
+struct FlowJson<'a> {
+    kinds: Json<&'a Vec<String>>,
+    levels: Json<&'a Vec<ticketd_core::flow::Level>>,
+    cc_users: Json<&'a Vec<UserId>>,
+    attributes: Json<&'a serde_json::Value>,
+}
+
+impl<'a> FlowJson<'a> {
+    fn of(flow: &'a Flow) -> Self {
+        Self {
+            kinds: Json(&flow.kinds),
+            levels: Json(&flow.levels),
+            cc_users: Json(&flow.cc_users),
+            attributes: Json(&flow.attributes),
+        }
+    }
+
+    /// `$1` to `$10` of both the flow's INSERT and its UPDATE: id to attributes.
+    fn params(&'a self, flow: &'a Flow) -> [&'a (dyn ToSql + Sync); 10] {
+        [
+            &flow.id.0,
+            &flow.org_id.0,
+            &flow.name,
+            &flow.description,
+            &self.kinds,
+            &flow.is_default,
+            &flow.enabled,
+            &self.levels,
+            &self.cc_users,
+            &self.attributes,
+        ]
+    }
 }
 
 /// The flows of `flow`'s organization but itself, read after taking the organization's flow

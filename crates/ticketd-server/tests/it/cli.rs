@@ -137,6 +137,21 @@ fn migrate_then_create_user_token_and_access_key() {
     assert!(String::from_utf8_lossy(&bad_scheme.stderr).contains("unknown scheme"));
 }
 
+/// Stops a server with SIGTERM; it must exit 0. Answers what it wrote to its standard error.
+fn stop_gracefully(child: &mut std::process::Child) -> String {
+    terminate(child);
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
+}
+
 /// Whether `ticketd healthcheck` passes against `addr` within 20 seconds.
 fn healthy_within_20_s(dir: &std::path::Path, addr: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -173,15 +188,7 @@ async fn a_server_on_postgres_stops_cleanly_on_sigterm() {
             .spawn()
             .unwrap();
         assert!(healthy_within_20_s(dir.path(), &addr), "not healthy");
-        terminate(&child);
-        assert!(child.wait().unwrap().success());
-        let mut stderr = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut stderr)
-            .unwrap();
+        let stderr = stop_gracefully(&mut child);
         assert!(stderr.contains("store closed"), "{stderr}");
         assert!(!stderr.contains("database file"), "{stderr}");
         assert!(!stderr.contains("ERROR"), "{stderr}");
@@ -249,16 +256,7 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-    terminate(&child);
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = stop_gracefully(&mut child);
     assert!(stderr.contains("shutting down"));
     assert!(
         !stderr.contains("cli-test-token"),
