@@ -125,6 +125,20 @@ impl SqliteOptions {
 /// Takes the lock that marks `path` as served by this process; it holds while the returned
 /// file stays open, and the kernel drops it when the process ends, however it ends.
 fn claim_serving(path: &Path) -> Result<std::fs::File, StoreError> {
+    // The lock and SQLite's own log are named by the path: a second name of the same file (a
+    // hard link) would be served by a second process beside the first, each with a log of its
+    // own, and SQLite documents that this corrupts the file.
+    if let Ok(metadata) = std::fs::metadata(path) {
+        let links = std::os::unix::fs::MetadataExt::nlink(&metadata);
+        if links > 1 {
+            return Err(StoreError::Unavailable(format!(
+                "{} has {links} hard links: SQLite names its log by the path, so a process \
+                 serving another name of the file would not see this one's log; serve a file \
+                 with one name (copy it, or remove the other links)",
+                path.display()
+            )));
+        }
+    }
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push("-serve.lock");
     let file = std::fs::OpenOptions::new()

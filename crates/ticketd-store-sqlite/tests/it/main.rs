@@ -107,6 +107,23 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
     drop(SqliteStore::open(&command).unwrap());
     drop(first);
     drop(SqliteStore::open(&serving).unwrap());
+    // A second name of the file (a hard link) would escape the lock, which is named by the
+    // path: a file with more than one name is not served, under either name.
+    let linked = dir.path().join("linked.db");
+    std::fs::hard_link(dir.path().join("served.db"), &linked).unwrap();
+    for path in [dir.path().join("served.db"), linked] {
+        let options = SqliteOptions {
+            serving: true,
+            ..SqliteOptions::new(path)
+        };
+        match SqliteStore::open(&options) {
+            Err(ticketd_core::StoreError::Unavailable(reason)) => {
+                assert!(reason.contains("has 2 hard links"), "{reason}");
+            }
+            Err(other) => panic!("expected the hard link's refusal, got {other}"),
+            Ok(_) => panic!("a file with two names was served"),
+        }
+    }
 }
 
 #[test]
