@@ -147,11 +147,9 @@ async fn not_allowed(_caller: Caller, method: Method) -> ApiError {
 
 /// Asks the core whether the caller manages `org`, before any body is examined.
 fn ensure_manage(actor: &Actor, org: OrgId) -> Result<(), FlowError> {
-    if actor.may_manage_org(org) {
-        Ok(())
-    } else {
-        Err(forbidden())
-    }
+    actor
+        .may(ticketd_core::AdminAction::ManageFlows(org))
+        .map_err(|_refused| forbidden())
 }
 
 /// A flow by path id, as the current org sees it: its own flows and the global ones (every

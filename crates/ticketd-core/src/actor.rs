@@ -9,8 +9,14 @@ use crate::ids::{OrgId, RoleId, UserId};
 pub enum AdminAction {
     /// Create a user (system administrators).
     CreateUser,
+    /// Delete a user (system administrators).
+    DeleteUser,
     /// Create an organization (system administrators).
     CreateOrg,
+    /// Rename an organization (system administrators).
+    ChangeOrg,
+    /// Delete an organization (system administrators).
+    DeleteOrg,
     /// Add members to an organization, or change their roles (its managers).
     ManageMembers(OrgId),
     /// Create or change the organization's assets (its managers).
@@ -78,7 +84,10 @@ impl Actor {
     pub fn may(&self, action: AdminAction) -> Result<(), DomainError> {
         let (allowed, what) = match action {
             AdminAction::CreateUser => (self.is_system_admin(), "create user"),
+            AdminAction::DeleteUser => (self.is_system_admin(), "delete user"),
             AdminAction::CreateOrg => (self.is_system_admin(), "create organization"),
+            AdminAction::ChangeOrg => (self.is_system_admin(), "update organization"),
+            AdminAction::DeleteOrg => (self.is_system_admin(), "delete organization"),
             AdminAction::ManageMembers(org) => (self.may_manage_org(org), "manage members"),
             AdminAction::ManageAssets(org) => (self.may_manage_org(org), "manage assets"),
             AdminAction::ManageNodes(org) => (self.may_manage_org(org), "manage nodes"),

@@ -959,11 +959,7 @@ impl Engine {
 
     /// Deletes a user (system administrators; never yourself).
     pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<(), DomainError> {
-        if !actor.is_system_admin() {
-            return Err(DomainError::Forbidden {
-                action: "delete user".into(),
-            });
-        }
+        actor.may(AdminAction::DeleteUser)?;
         if actor.id() == id {
             return Err(DomainError::invalid(
                 "id",
@@ -987,11 +983,7 @@ impl Engine {
         id: OrgId,
         name: &str,
     ) -> Result<Org, DomainError> {
-        if !actor.is_system_admin() {
-            return Err(DomainError::Forbidden {
-                action: "update organization".into(),
-            });
-        }
+        actor.may(AdminAction::ChangeOrg)?;
         let mut org = self
             .store
             .get_org(id)
@@ -1025,11 +1017,7 @@ impl Engine {
 
     /// Deletes an organization that nothing refers to (system administrators; not built-ins).
     pub async fn delete_org(&self, actor: &Actor, id: OrgId) -> Result<(), DomainError> {
-        if !actor.is_system_admin() {
-            return Err(DomainError::Forbidden {
-                action: "delete organization".into(),
-            });
-        }
+        actor.may(AdminAction::DeleteOrg)?;
         let org = self
             .store
             .get_org(id)

@@ -411,6 +411,7 @@ async fn update(
     partial: bool,
 ) -> Result<Json<Value>, ApiError> {
     let stored = find(&state, &caller, &raw).await?;
+    caller.actor.may(AdminAction::ManageAssets(stored.org_id))?;
     let fields = read_asset_fields(&body, !partial)?;
     let asset = Asset {
         name: fields.name.unwrap_or_else(|| stored.name.clone()),

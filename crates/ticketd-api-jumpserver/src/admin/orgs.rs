@@ -167,6 +167,7 @@ async fn update(
     partial: bool,
 ) -> Result<Json<Value>, ApiError> {
     let org = find(&state, &actor, &raw).await?;
+    actor.may(AdminAction::ChangeOrg)?;
     let name = read_name(&body, partial)?.unwrap_or_else(|| org.name.clone());
     // Renaming to the same name still goes through the use case, which checks the permission.
     let org = state

@@ -449,8 +449,8 @@ async fn ordinary_users_and_other_orgs_members_cannot_administer_users() {
         .await;
     assert_eq!(status, 403);
     assert_eq!(body["code"], "permission_denied");
-    // As DRF, the refusal comes before the body is read: an empty or broken body tells a
-    // caller without the right nothing of what it lacks.
+    // As DRF, the refusal comes before the body's fields are read: an empty or wrongly shaped
+    // body tells a caller without the right nothing of what it lacks.
     for path in [
         "/api/v1/users/users/",
         "/api/v1/users/users/invite/",
@@ -463,6 +463,29 @@ async fn ordinary_users_and_other_orgs_members_cannot_administer_users() {
             assert_eq!(status, 403, "{path}: {answer}");
             assert_eq!(answer["code"], "permission_denied", "{path}: {answer}");
         }
+    }
+    // So do changes of an asset and an organization the caller sees but may not manage.
+    app.user(
+        "ivan",
+        SystemRole::User,
+        vec![(DEFAULT_ORG, ticketd_core::identity::ROLE_ORG_USER)],
+    )
+    .await;
+    let asset = host(
+        &app,
+        ADMIN_TOKEN,
+        &DEFAULT_ORG.to_string(),
+        json!({"name": "seen", "address": "10.0.0.9", "platform": "Linux"}),
+    )
+    .await;
+    for path in [
+        format!("/api/v1/assets/assets/{}/", asset["id"].as_str().unwrap()),
+        format!("/api/v1/orgs/orgs/{DEFAULT_ORG}/"),
+    ] {
+        let (status, answer) = app
+            .call("PATCH", &path, "ivan", Some(json!({"name": 5})))
+            .await;
+        assert_eq!(status, 403, "{path}: {answer}");
     }
     let admin = app.admin().await;
     let admin_path = format!("/api/v1/users/users/{}/", admin.id());
