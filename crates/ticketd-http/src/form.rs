@@ -44,11 +44,17 @@ pub fn looks_like_json(bytes: &[u8]) -> bool {
     )
 }
 
+/// Most fields a form may carry: Django's `DATA_UPLOAD_MAX_NUMBER_FIELDS`. A body of tiny
+/// fields (`a&a&…`) would otherwise hold tens of bytes of memory per byte sent.
+pub const MAX_FORM_FIELDS: usize = 1_000;
+
 /// Why a form body cannot be read.
 #[derive(Debug, PartialEq, Eq)]
 pub enum FormError {
     /// A field's text is not UTF-8.
     NotUtf8,
+    /// More fields than [`MAX_FORM_FIELDS`].
+    TooManyFields,
     /// A multipart body does not follow RFC 7578; the reason.
     Multipart(String),
 }
@@ -57,6 +63,11 @@ impl std::fmt::Display for FormError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::NotUtf8 => write!(f, "Form parse error - a field is not valid UTF-8"),
+            // Django's words (`TooManyFieldsSent`).
+            Self::TooManyFields => write!(
+                f,
+                "The number of GET/POST parameters exceeded settings.DATA_UPLOAD_MAX_NUMBER_FIELDS ({MAX_FORM_FIELDS})."
+            ),
             // Django REST framework's words (`MultiPartParser`).
             Self::Multipart(reason) => write!(f, "Multipart form parse error - {reason}"),
         }
@@ -66,7 +77,14 @@ impl std::fmt::Display for FormError {
 /// The `name=value` fields of a URL-encoded body, decoded, in order (repeated names kept).
 pub fn urlencoded_fields(bytes: &[u8]) -> Result<Vec<(String, String)>, FormError> {
     let text = std::str::from_utf8(bytes).map_err(|_utf8| FormError::NotUtf8)?;
-    Ok(crate::query::pairs(Some(text.trim())).collect())
+    let mut fields = Vec::new();
+    for pair in crate::query::pairs(Some(text.trim())) {
+        if fields.len() == MAX_FORM_FIELDS {
+            return Err(FormError::TooManyFields);
+        }
+        fields.push(pair);
+    }
+    Ok(fields)
 }
 
 /// The text fields of a multipart body, in order (repeated names kept). File parts (those with
@@ -127,6 +145,9 @@ pub fn multipart_fields(
             .ok_or_else(|| invalid("the closing boundary is missing"))?;
         let content = &bytes[content_start..content_start + length];
         if let Some(name) = field_name(headers) {
+            if fields.len() == MAX_FORM_FIELDS {
+                return Err(FormError::TooManyFields);
+            }
             let text = std::str::from_utf8(content).map_err(|_utf8| FormError::NotUtf8)?;
             fields.push((name, text.to_owned()));
         }
@@ -236,6 +257,22 @@ mod tests {
         assert_eq!(
             urlencoded_fields(&[b'a', b'=', 0xff]),
             Err(FormError::NotUtf8)
+        );
+        let most = "a=1&".repeat(MAX_FORM_FIELDS);
+        assert_eq!(
+            urlencoded_fields(most.as_bytes()).unwrap().len(),
+            MAX_FORM_FIELDS
+        );
+        let more = format!("{most}b=2");
+        assert_eq!(
+            urlencoded_fields(more.as_bytes()),
+            Err(FormError::TooManyFields)
+        );
+        let part = "--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n";
+        let many = format!("{}--b--", part.repeat(MAX_FORM_FIELDS + 1));
+        assert_eq!(
+            multipart_fields(many.as_bytes(), Some("b")),
+            Err(FormError::TooManyFields)
         );
         assert!(looks_like_json(b" \n{\"a\":1}"));
         assert!(looks_like_json(b"[1]"));

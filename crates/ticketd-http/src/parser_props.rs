@@ -1,5 +1,6 @@
 //! Property tests of the edge parsers: any input is answered (parsed or refused), never a panic.
 
+use crate::form::{MAX_FORM_FIELDS, multipart_fields, urlencoded_fields};
 use crate::json::{JsonBodyError, parse_body};
 use crate::query::{pairs, percent_decode, percent_decode_path};
 use crate::signature::{parse_params, signing_string, verify};
@@ -33,6 +34,22 @@ const SIGNATURE_PARTS: &[&str] = &[
     "%",
     "\\",
 ];
+const MULTIPART_PARTS: &[&str] = &[
+    "--b",
+    "--b--",
+    "\r\n",
+    "\r\n\r\n",
+    "Content-Disposition: form-data; name=",
+    "\"",
+    "x",
+    "; filename=\"f\"",
+    "\\",
+    ";",
+    "=",
+    " ",
+    "\n",
+    "-",
+];
 const QUERY_PARTS: &[&str] = &[
     "&", "=", "%", "%2", "%zz", "%FF", "%C3%A9", "+", "a", "limit", "?", "#",
 ];
@@ -54,6 +71,17 @@ proptest! {
         let _: Vec<(String, String)> = pairs(Some(&raw)).collect();
         let _ = percent_decode(&raw);
         let _ = percent_decode_path(&raw);
+    }
+
+    #[test]
+    fn forms_are_read_or_refused_with_a_reason(text in pieces(MULTIPART_PARTS), raw in pieces(QUERY_PARTS)) {
+        // Every field read is a named part's text; a refusal says why.
+        match multipart_fields(text.as_bytes(), Some("b")) {
+            Ok(fields) => prop_assert!(fields.len() <= MAX_FORM_FIELDS),
+            Err(refusal) => prop_assert!(!refusal.to_string().is_empty()),
+        }
+        let _ = multipart_fields(text.as_bytes(), None);
+        let _ = urlencoded_fields(raw.as_bytes());
     }
 
     #[test]

@@ -592,6 +592,7 @@ async fn form_and_multipart_bodies_are_read_as_drf_reads_them() {
         assert_eq!(created["body"], kept);
     }
 
+    let many_fields = "a=1&".repeat(1_001);
     let refusals = [
         (
             "multipart/form-data",
@@ -604,11 +605,16 @@ async fn form_and_multipart_bodies_are_read_as_drf_reads_them() {
             "Multipart form parse error - the closing boundary is missing",
         ),
         (form_type, "body=a%00b", "Null characters are not allowed."),
+        (
+            form_type,
+            many_fields.as_str(),
+            "The number of GET/POST parameters exceeded settings.DATA_UPLOAD_MAX_NUMBER_FIELDS (1000).",
+        ),
     ];
     for (content_type, body, detail) in refusals {
         let (status, refused) = w
             .app
-            .call_raw("POST", &comments, "bob", content_type, body)
+            .call_raw("POST", &comments, "bob", content_type, body.to_owned())
             .await;
         assert_eq!(status, 400, "{content_type}: {refused}");
         assert_eq!(refused["detail"], detail, "{content_type}");
