@@ -18,7 +18,6 @@ use axum::extract::State;
 use serde_json::{Map, Value, json};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
 use ticketd_core::AdminAction;
 use ticketd_core::engine::FlowInput;
 use ticketd_core::flow::{Flow, Level, LevelMode};
@@ -108,11 +107,7 @@ pub async fn install_default_process(engine: &ticketd_core::Engine) -> Result<()
     if stored(store.get_flow(DEFAULT_PROCESS).await)? {
         return Ok(());
     }
-    // The default process has a fixed id and is the first flow of its kind: no rule to keep.
-    match store
-        .create_flow(default_process(), Arc::new(|_, _| Ok(())))
-        .await
-    {
+    match store.create_flow(default_process(), None).await {
         Ok(()) => Ok(()),
         Err(error) if stored(store.get_flow(DEFAULT_PROCESS).await)? => {
             tracing::debug!(%error, "default process installed concurrently");

@@ -700,7 +700,7 @@ impl Store for CachedStore {
         self.inner.delete_access_key(id).await
     }
 
-    async fn create_flow(&self, flow: Flow, rule: FlowRule) -> Result<(), StoreError> {
+    async fn create_flow(&self, flow: Flow, rule: Option<FlowRule>) -> Result<(), StoreError> {
         self.change(self.inner.create_flow(flow, rule)).await
     }
 
@@ -708,7 +708,7 @@ impl Store for CachedStore {
         &self,
         flow: Flow,
         expected_version: i64,
-        rule: FlowRule,
+        rule: Option<FlowRule>,
     ) -> Result<(), StoreError> {
         self.change(self.inner.update_flow(flow, expected_version, rule))
             .await

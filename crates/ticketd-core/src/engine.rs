@@ -408,7 +408,7 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        self.store.create_flow(flow, flow_rule(None)).await?;
+        self.store.create_flow(flow, None).await?;
         Ok(())
     }
 
@@ -1292,9 +1292,7 @@ impl Engine {
             updated_at: now,
         };
         flow.validate().map_err(DomainError::Validation)?;
-        self.store
-            .create_flow(flow.clone(), flow_rule(rule))
-            .await?;
+        self.store.create_flow(flow.clone(), rule).await?;
         Ok(flow)
     }
 
@@ -1319,7 +1317,6 @@ impl Engine {
         rule: Option<FlowRule>,
         now: DateTime<Utc>,
     ) -> Result<Flow, DomainError> {
-        let rule = flow_rule(rule);
         for _ in 0..MAX_ATTEMPTS {
             let stored = self.get_flow(actor, id).await?;
             actor.may(AdminAction::ManageFlows(stored.org_id))?;
@@ -1999,29 +1996,6 @@ fn effective_flows(flows: &[Flow], org: OrgId) -> impl Iterator<Item = &Flow> {
         .collect();
     flows.iter().filter(move |f| {
         f.org_id == org || (f.org_id == ROOT_ORG && !own_names.contains(&f.name.to_lowercase()))
-    })
-}
-
-/// The core's rule for every flow, then a dialect's `extra`: no other flow of the organization
-/// has its name (ignoring case) and a ticket type in common with it (a flow without types takes
-/// every type).
-fn flow_rule(extra: Option<FlowRule>) -> FlowRule {
-    Arc::new(move |flow, others| {
-        let name = flow.name.to_lowercase();
-        let taken = others.iter().any(|other| {
-            other.name.to_lowercase() == name
-                && (other.kinds.is_empty()
-                    || flow.kinds.is_empty()
-                    || other.kinds.iter().any(|k| flow.kinds.contains(k)))
-        });
-        if taken {
-            return Err(DomainError::invalid(
-                "name",
-                "unique",
-                "a ticket flow with the same name and type already exists",
-            ));
-        }
-        extra.as_ref().map_or(Ok(()), |extra| extra(flow, others))
     })
 }
 

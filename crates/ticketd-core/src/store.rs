@@ -12,16 +12,47 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
-/// A rule a flow must keep against the other flows of its organization (a name taken, a ticket
-/// type another flow claims): the store calls it with the flow and the others as its write's
-/// transaction sees them, and the write fails with its error (`StoreError::Refused`).
+/// A dialect's rule a flow must keep against the other flows of its organization (ZStack: a
+/// ticket type claimed by one collection), besides the core's own ([`check_flow_rules`]).
 pub type FlowRule =
     Arc<dyn Fn(&Flow, &[Flow]) -> Result<(), crate::error::DomainError> + Send + Sync>;
 
-/// Runs `rule` on `flow` against `others` (the other flows of its organization, itself
-/// excluded), its refusal as the store's error.
-pub fn check_flow_rule(rule: &FlowRule, flow: &Flow, others: &[Flow]) -> Result<(), StoreError> {
-    rule(flow, others).map_err(|refusal| StoreError::Refused(Box::new(refusal)))
+/// The rules a flow keeps against `others` (the other flows of its organization, itself
+/// excluded), which the store checks in the write's transaction after every earlier flow write
+/// of the organization: the core's (no other flow has its name, ignoring case, and a ticket type
+/// in common with it; a flow without types takes every type), then the dialect's `extra`. A
+/// refusal is the rule's error as the store's.
+pub fn check_flow_rules(
+    extra: Option<&FlowRule>,
+    flow: &Flow,
+    others: &[Flow],
+) -> Result<(), StoreError> {
+    let refused = |refusal| StoreError::Refused(Box::new(refusal));
+    let name = flow.name.to_lowercase();
+    let taken = others.iter().any(|other| {
+        other.name.to_lowercase() == name
+            && (other.kinds.is_empty()
+                || flow.kinds.is_empty()
+                || other.kinds.iter().any(|k| flow.kinds.contains(k)))
+    });
+    if taken {
+        return Err(refused(crate::error::DomainError::invalid(
+            "name",
+            "unique",
+            "a ticket flow with the same name and type already exists",
+        )));
+    }
+    extra.map_or(Ok(()), |extra| extra(flow, others).map_err(refused))
+}
+
+/// What an update of a flow whose stored version is `stored` (`None`: it is gone) meets when it
+/// expects `expected`: `NotFound`, `VersionConflict`, or nothing in its way.
+pub fn flow_version_check(stored: Option<i64>, expected: i64) -> Result<(), StoreError> {
+    match stored {
+        None => Err(StoreError::NotFound),
+        Some(version) if version != expected => Err(StoreError::VersionConflict),
+        Some(_) => Ok(()),
+    }
 }
 
 /// Which tickets a caller may see in a list.
@@ -604,18 +635,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn delete_access_key(&self, id: AccessKeyId) -> Result<(), StoreError>;
 
     // --- flows
-    /// Creates a flow if `rule` accepts it against the other flows of its organization, read in
-    /// the write's transaction after every other flow write of that organization has committed
-    /// or failed (so two concurrent writes cannot both pass it); `Refused` with the rule's error
-    /// otherwise.
-    async fn create_flow(&self, flow: Flow, rule: FlowRule) -> Result<(), StoreError>;
-    /// Replaces a flow if its stored version is `expected_version` (`VersionConflict` otherwise)
-    /// and `rule` accepts it, as [`Store::create_flow`] checks it.
+    /// Creates a flow if it keeps [`check_flow_rules`] (the core's and `rule`) against the
+    /// other flows of its organization, read in the write's transaction after every other flow
+    /// write of that organization has committed or failed (so two concurrent writes cannot both
+    /// pass); `Refused` with the rule's error otherwise.
+    async fn create_flow(&self, flow: Flow, rule: Option<FlowRule>) -> Result<(), StoreError>;
+    /// Replaces a flow: `NotFound` if it is gone, `VersionConflict` if its stored version is not
+    /// `expected_version` (checked first, so a stale write is retried on the stored flow rather
+    /// than judged by the rules), then the rules as [`Store::create_flow`] checks them.
     async fn update_flow(
         &self,
         flow: Flow,
         expected_version: i64,
-        rule: FlowRule,
+        rule: Option<FlowRule>,
     ) -> Result<(), StoreError>;
     /// Deletes a flow.
     async fn delete_flow(&self, id: FlowId) -> Result<(), StoreError>;

@@ -23,7 +23,7 @@ use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, Tic
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::store::{
     FlowRule, GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery, TokenActor,
-    check_flow_rule,
+    check_flow_rules, flow_version_check,
 };
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketWrite,
@@ -855,11 +855,12 @@ impl Store for PostgresStore {
             .await
     }
 
-    async fn create_flow(&self, f: Flow, rule: FlowRule) -> Result<(), StoreError> {
+    async fn create_flow(&self, f: Flow, rule: Option<FlowRule>) -> Result<(), StoreError> {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
-            check_flow_rule(&rule, &f, &other_flows(&tx, &f).await?)?;
+            lock_flows_of(&tx, f.org_id).await?;
+            check_flow_rules(rule.as_ref(), &f, &other_flows(&tx, &f).await?)?;
             let json = FlowJson::of(&f);
             let own: [&(dyn ToSql + Sync); 4] =
                 [&f.created_by, &f.version, &f.created_at, &f.updated_at];
@@ -880,12 +881,21 @@ impl Store for PostgresStore {
         &self,
         f: Flow,
         expected_version: i64,
-        rule: FlowRule,
+        rule: Option<FlowRule>,
     ) -> Result<(), StoreError> {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
-            check_flow_rule(&rule, &f, &other_flows(&tx, &f).await?)?;
+            lock_flows_of(&tx, f.org_id).await?;
+            let stored = tx
+                .query_opt("SELECT version FROM flows WHERE id = $1", &[&f.id.0])
+                .await
+                .map_err(db_err)?
+                .map(|row| row.try_get::<_, i64>(0))
+                .transpose()
+                .map_err(db_err)?;
+            flow_version_check(stored, expected_version)?;
+            check_flow_rules(rule.as_ref(), &f, &other_flows(&tx, &f).await?)?;
             // As for tickets: under READ COMMITTED the version check is re-evaluated on the row a
             // concurrent writer committed, so exactly one of two racing updates wins.
             let statement = tx
@@ -1292,21 +1302,25 @@ impl<'a> FlowJson<'a> {
     }
 }
 
-/// The flows of `flow`'s organization but itself, read after taking the organization's flow
-/// lock: a transaction-scoped advisory lock (two 32-bit keys, a key space apart from the
-/// single-key locks of migrations and the outbox) that every flow write of the organization
-/// takes first, so each sees the flows the ones before it committed.
+/// Takes the organization's flow lock: a transaction-scoped advisory lock (two 32-bit keys, a
+/// key space apart from the single-key locks of migrations and the outbox) that every flow
+/// write of the organization takes first, so each sees the flows the ones before it committed.
+async fn lock_flows_of(tx: &tokio_postgres::Transaction<'_>, org: OrgId) -> Result<(), StoreError> {
+    // "tick", and the organization's id hashed.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(1953063787, hashtext(CAST($1::uuid AS text)))",
+        &[&org.0],
+    )
+    .await
+    .map(|_| ())
+    .map_err(db_err)
+}
+
+/// The flows of `flow`'s organization but itself, as the write's transaction sees them.
 async fn other_flows(
     tx: &tokio_postgres::Transaction<'_>,
     flow: &Flow,
 ) -> Result<Vec<Flow>, StoreError> {
-    // "tick", and the organization's id hashed.
-    tx.execute(
-        "SELECT pg_advisory_xact_lock(1953063787, hashtext(CAST($1::uuid AS text)))",
-        &[&flow.org_id.0],
-    )
-    .await
-    .map_err(db_err)?;
     let others = tx
         .query(
             &format!("SELECT {FLOW_COLUMNS} FROM flows WHERE org_id = $1 AND id <> $2"),

@@ -23,7 +23,7 @@ use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, Tic
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::store::{
     FlowRule, GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery, TokenActor,
-    check_flow_rule,
+    check_flow_rules, flow_version_check,
 };
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketState,
@@ -657,12 +657,12 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_flow(&self, f: Flow, rule: FlowRule) -> Result<(), StoreError> {
+    async fn create_flow(&self, f: Flow, rule: Option<FlowRule>) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
                 // The single writer runs one write at a time, so the flows read here are all
                 // there are until this one commits.
-                check_flow_rule(&rule, &f, &other_flows(c, &f)?)?;
+                check_flow_rules(rule.as_ref(), &f, &other_flows(c, &f)?)?;
                 c.execute(
                     "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, levels, cc_users, \
                      attributes, created_by, version, created_at, updated_at) \
@@ -694,11 +694,18 @@ impl Store for SqliteStore {
         &self,
         f: Flow,
         expected_version: i64,
-        rule: FlowRule,
+        rule: Option<FlowRule>,
     ) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
-                check_flow_rule(&rule, &f, &other_flows(c, &f)?)?;
+                let stored: Option<i64> = c
+                    .query_row("SELECT version FROM flows WHERE id = ?1", [f.id.0], |r| {
+                        r.get(0)
+                    })
+                    .optional()
+                    .map_err(db_err)?;
+                flow_version_check(stored, expected_version)?;
+                check_flow_rules(rule.as_ref(), &f, &other_flows(c, &f)?)?;
                 let n = c
                     .execute(
                         "UPDATE flows SET org_id = ?2, name = ?3, description = ?4, kinds = ?5, is_default = ?6, \

@@ -363,16 +363,43 @@ pub async fn concurrent_flow_writes_keep_their_organization_s_rules(store: Arc<d
         Arc::new(|_, _| Err(DomainError::Conflict("refused by its rule".into())));
     flow.name = "Never stored".into();
     let refused = store
-        .update_flow(flow.clone(), flow.version, refusing.clone())
+        .update_flow(flow.clone(), flow.version, Some(refusing.clone()))
         .await;
     assert!(
         matches!(refused, Err(StoreError::Refused(_))),
         "{refused:?}"
     );
     flow.id = ticketd_core::FlowId(uuid::Uuid::new_v4());
-    let refused = DomainError::from(store.create_flow(flow, refusing).await.unwrap_err());
+    let refused = DomainError::from(store.create_flow(flow, Some(refusing)).await.unwrap_err());
     assert_eq!(refused.to_string(), "refused by its rule");
     assert_eq!(named("Never stored").await, 0);
+
+    // A stale update is a version conflict (the engine retries it on the stored flow), even
+    // where the rules would refuse the stale copy; an update of a deleted flow is not found.
+    let stale = w
+        .engine
+        .create_flow(&w.admin, input("Was A"), t0())
+        .await
+        .unwrap();
+    w.engine
+        .update_flow(&w.admin, stale.id, &|f| f.name = "Now Z".into(), at(2))
+        .await
+        .unwrap();
+    w.engine
+        .create_flow(&w.admin, input("Was A"), t0())
+        .await
+        .unwrap();
+    let mut edited = stale.clone();
+    edited.description = "edited on the old copy".into();
+    edited.version = stale.version + 1;
+    let refused = store.update_flow(edited.clone(), stale.version, None).await;
+    assert!(
+        matches!(refused, Err(StoreError::VersionConflict)),
+        "{refused:?}"
+    );
+    w.engine.delete_flow(&w.admin, stale.id).await.unwrap();
+    let refused = store.update_flow(edited, stale.version + 1, None).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
 }
 
 /// Flow updates check the version; a stale update is refused by the store.
@@ -387,9 +414,7 @@ pub async fn flows_update_with_optimistic_concurrency(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(renamed.version, 2);
-    let stale = store
-        .update_flow(flow.clone(), 1, Arc::new(|_, _| Ok(())))
-        .await;
+    let stale = store.update_flow(flow.clone(), 1, None).await;
     assert!(matches!(stale, Err(StoreError::VersionConflict)));
     assert_eq!(
         store.get_flow(flow.id).await.unwrap().unwrap().name,
