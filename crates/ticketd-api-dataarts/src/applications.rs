@@ -53,8 +53,9 @@ fn required_text(object: &Map<String, Value>, field: &str, path: &str) -> Result
     optional_text(object, field)?.ok_or_else(|| ApiError::invalid(format!("{path} is required")))
 }
 
-/// A table description; `now_ms`: the server's clock, which `expire_time` must be after.
-fn table_info(value: Option<&Value>, path: &str, now_ms: i64) -> Result<TableInfo, ApiError> {
+/// A table description (whether `expire_time` is still ahead is the core's rule, checked when
+/// the application is opened and again when it is granted).
+fn table_info(value: Option<&Value>, path: &str) -> Result<TableInfo, ApiError> {
     let Some(Value::Object(object)) = value else {
         return Err(ApiError::invalid(format!("{path} must be an object")));
     };
@@ -88,11 +89,6 @@ fn table_info(value: Option<&Value>, path: &str, now_ms: i64) -> Result<TableInf
                 })?,
         ),
     };
-    if expire_time.is_some_and(|ms| ms <= now_ms) {
-        return Err(ApiError::invalid(format!(
-            "{path}.expire_time must be in the future: a permission that has expired grants nothing"
-        )));
-    }
     let cluster_id = optional_text(object, "cluster_id")?;
     // The SDK's documentation: "dli传DLI", for DLI the cluster is always `DLI`.
     if datasource_type == "DLI" && cluster_id.as_deref().is_some_and(|c| c != "DLI") {
@@ -159,7 +155,14 @@ pub(crate) async fn approvers(
     call: Call,
 ) -> Result<Json<Value>, ApiError> {
     let body = Value::Object(body_object(&call, &state)?);
-    table_info(Some(&body), "body", ticketd_http::now().timestamp_millis())?;
+    let info = table_info(Some(&body), "body")?;
+    // The core's rule for an application's expiry, so the list is not offered for one that
+    // could never be granted.
+    ticketd_core::payload::validate_table_permission(
+        &json!({"expire_time": info.expire_time}),
+        ticketd_http::now(),
+    )
+    .map_err(|fields| ApiError::from(ticketd_core::DomainError::Validation(fields)))?;
     let workspace = application_workspace(&state, &call, None).await?;
     let approvers: Vec<Value> = eligible(&state, &workspace)
         .await?
@@ -255,7 +258,7 @@ pub(crate) async fn apply(
     let approver_id = UserId::parse(&approver_id)
         .ok_or_else(|| ApiError::invalid("approver.id is not one of the workspace's approvers"))?;
     let now = ticketd_http::now();
-    let info = table_info(body.get("table_info"), "table_info", now.timestamp_millis())?;
+    let info = table_info(body.get("table_info"), "table_info")?;
     let proposers = proposers(body.get("proposers"), &call.actor, &info)?;
     let reason = optional_text(&body, "reason")?.unwrap_or_default();
     let fallback = optional_text(approver, "workspace_id")?;
@@ -359,17 +362,14 @@ mod tests {
 
     #[test]
     fn table_info_is_validated_per_datasource() {
-        let now = 1_000;
         let ok = table_info(
             Some(&json!({"datasource_type": "dli", "cluster_id": "DLI", "database_name": "db", "table_name": "t", "expire_time": 1_001})),
             "table_info",
-            now,
         )
         .unwrap();
         assert_eq!(ok.datasource_type, "DLI");
         assert_eq!(ok.expire_time, Some(1_001));
         for bad in [
-            json!({"datasource_type": "dli", "database_name": "db", "table_name": "t", "expire_time": 1_000}),
             json!({"datasource_type": "dli", "cluster_id": "c1", "database_name": "db", "table_name": "t"}),
             json!({"datasource_type": "mysql", "database_name": "db", "table_name": "t"}),
             json!({"datasource_type": "dws", "database_name": "db", "table_name": "t"}),
@@ -378,7 +378,7 @@ mod tests {
             json!({"datasource_type": "hive", "database_name": "db", "table_name": "t", "expire_time": "soon"}),
             json!([]),
         ] {
-            assert!(table_info(Some(&bad), "table_info", now).is_err(), "{bad}");
+            assert!(table_info(Some(&bad), "table_info").is_err(), "{bad}");
         }
     }
 }

@@ -238,9 +238,10 @@ pub fn normalize_payload(
     ticket_id: TicketId,
     title: &str,
     payload: Value,
+    now: DateTime<Utc>,
 ) -> Result<Value, DomainError> {
     if kind == payload::KIND_DATA_PERMISSION {
-        payload::validate_table_permission(&payload).map_err(DomainError::Validation)?;
+        payload::validate_table_permission(&payload, now).map_err(DomainError::Validation)?;
         return Ok(payload);
     }
     if kind != KIND_APPLY_ASSET {
@@ -257,7 +258,7 @@ pub fn normalize_payload(
 /// Creates a ticket: a draft when `spec.steps` is `None`, otherwise submitted at level 1.
 pub fn open(spec: OpenSpec, ctx: &mut Ctx<'_>) -> Result<TicketWrite, DomainError> {
     validate_title(&spec.title)?;
-    let payload = normalize_payload(&spec.kind, spec.id, &spec.title, spec.payload)?;
+    let payload = normalize_payload(&spec.kind, spec.id, &spec.title, spec.payload, ctx.now)?;
     let submitted = spec.steps.is_some();
     let ticket = Ticket {
         id: spec.id,
@@ -483,7 +484,8 @@ pub fn apply(
                 next.title = title;
             }
             if let Some(payload) = edit.payload {
-                next.payload = normalize_payload(&next.kind, next.id, &next.title, payload)?.into();
+                next.payload =
+                    normalize_payload(&next.kind, next.id, &next.title, payload, ctx.now)?.into();
             }
             if let Some(comment) = edit.comment {
                 next.comment = comment;
@@ -557,7 +559,8 @@ fn decide(
         return Err(conflict(name, ticket, ConflictKind::StateChanged));
     }
     if let Some(payload) = edit.payload {
-        next.payload = normalize_payload(&next.kind, next.id, &next.title, payload)?.into();
+        next.payload =
+            normalize_payload(&next.kind, next.id, &next.title, payload, ctx.now)?.into();
     }
     let self_approved = ticket.applicant_id == Some(actor.id());
     let step = &mut Arc::make_mut(&mut next.steps)[step_idx];
@@ -635,7 +638,7 @@ fn decide(
                 }
                 if next.kind == payload::KIND_DATA_PERMISSION {
                     // Again here: a ticket stored before the rule would be granted for ever.
-                    payload::validate_table_permission(&next.payload)
+                    payload::validate_table_permission(&next.payload, ctx.now)
                         .map_err(DomainError::Validation)?;
                     grant = Some(payload::table_permission_grant(&next, ctx.now));
                 }

@@ -39,15 +39,27 @@ pub fn expiry_millis_valid(millis: i64) -> bool {
 
 /// Checks the content of a `data_permission` ticket, at its opening, edits and final approval:
 /// its `expire_time` is absent, null, or a moment [`expiry_millis_valid`] allows.
-pub fn validate_table_permission(content: &Value) -> Result<(), Vec<FieldError>> {
+pub fn validate_table_permission(
+    content: &Value,
+    now: DateTime<Utc>,
+) -> Result<(), Vec<FieldError>> {
     match content.get("expire_time") {
         None | Some(Value::Null) => Ok(()),
-        Some(expiry) if expiry.as_i64().is_some_and(expiry_millis_valid) => Ok(()),
-        Some(_) => Err(vec![FieldError::new(
-            "expire_time",
-            "invalid",
-            "must be epoch milliseconds of a moment from 1970 to the year 9999",
-        )]),
+        Some(expiry) => match expiry.as_i64().filter(|ms| expiry_millis_valid(*ms)) {
+            // Checked when applied for and again when granted: an expired permission grants
+            // nothing, so neither an application nor an approval may make one.
+            Some(ms) if ms <= now.timestamp_millis() => Err(vec![FieldError::new(
+                "expire_time",
+                "expired",
+                "must be in the future: a permission that has expired grants nothing",
+            )]),
+            Some(_) => Ok(()),
+            None => Err(vec![FieldError::new(
+                "expire_time",
+                "invalid",
+                "must be epoch milliseconds of a moment from 1970 to the year 9999",
+            )]),
+        },
     }
 }
 
@@ -314,6 +326,20 @@ pub fn table_permission_grant(ticket: &Ticket, now: DateTime<Utc>) -> Grant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_table_permission_must_expire_after_now() {
+        let now = DateTime::<Utc>::from_timestamp_millis(10_000).unwrap();
+        let at = |ms: i64| serde_json::json!({ "expire_time": ms });
+        assert!(validate_table_permission(&at(10_001), now).is_ok());
+        assert!(validate_table_permission(&serde_json::json!({}), now).is_ok());
+        for expired in [10_000, 1] {
+            let refused = validate_table_permission(&at(expired), now).unwrap_err();
+            assert_eq!(refused[0].code, "expired", "{expired}");
+        }
+        let refused = validate_table_permission(&at(-1), now).unwrap_err();
+        assert_eq!(refused[0].code, "invalid");
+    }
 
     #[test]
     fn every_permission_name_fits_128_characters_and_the_last_holds_the_id() {

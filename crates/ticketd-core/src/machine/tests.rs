@@ -1881,8 +1881,17 @@ fn a_table_permission_expires_only_at_a_moment_from_1970_to_the_year_9999() {
     );
     // No expiry given: a grant without end, as DataArts keeps it.
     assert!(env.open(with_expiry(Value::Null)).is_ok());
+    // An expiry already past (the machine's clock is the test's now) is refused at the opening.
+    let err = env.open(with_expiry(json!(1))).unwrap_err();
+    assert!(
+        matches!(&err, DomainError::Validation(f) if f[0].code == "expired"),
+        "{err:?}"
+    );
     // A ticket stored before the rule is refused its final approval, not granted for ever.
-    let mut stored_before = env.open(with_expiry(json!(1))).unwrap().ticket;
+    let mut stored_before = env
+        .open(with_expiry(json!(last_millis_of_9999)))
+        .unwrap()
+        .ticket;
     stored_before.payload = json!({"expire_time": i64::MAX}).into();
     let level_1 = env.must(&stored_before, &p.first, approve());
     let err = env.apply(&level_1, &p.second, approve()).unwrap_err();

@@ -315,6 +315,63 @@ async fn the_approvers_list_names_the_workspace_admins_and_the_system_admins() {
     }
 }
 
+/// An application whose expiry passes before its approval is not granted: the approval is
+/// refused (the approver can still reject it), since an expired permission grants nothing.
+#[tokio::test]
+async fn an_application_that_expired_while_pending_is_not_granted() {
+    let fx = fixture().await;
+    let soon = ticketd_http::now().timestamp_millis() + 1_500;
+    let (status, body) = da(
+        &fx.app,
+        "POST",
+        &format!("{}/permission-application/table", base(PROJECT)),
+        Some("alice"),
+        Some(&fx.ws()),
+        Some(json!({
+            "approver": {"id": fx.reviewer.id().to_string()},
+            "table_info": {"datasource_type": "hive", "database_name": "d", "table_name": "t", "expire_time": soon},
+        })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let id = body["application_id"].as_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(1_600)).await;
+    let approve = format!("{}/permission-approve/approve/{id}", base(PROJECT));
+    let (status, body) = da(
+        &fx.app,
+        "POST",
+        &approve,
+        Some("reviewer"),
+        Some(&fx.ws()),
+        Some(json!({"reason": "late"})),
+    )
+    .await;
+    assert_error(status, &body, 400, "DLS.1000");
+    assert!(
+        body["error_msg"].as_str().unwrap().contains("expire_time"),
+        "{body}"
+    );
+    let grants = fx
+        .app
+        .engine
+        .store()
+        .list_grants(GrantQuery::default())
+        .await
+        .unwrap();
+    assert!(grants.is_empty(), "{grants:?}");
+    let reject = format!("{}/permission-approve/reject/{id}", base(PROJECT));
+    let (status, body) = da(
+        &fx.app,
+        "POST",
+        &reject,
+        Some("reviewer"),
+        Some(&fx.ws()),
+        Some(json!({"reason": "expired"})),
+    )
+    .await;
+    assert_eq!(status, 204, "{body}");
+}
+
 #[tokio::test]
 async fn an_application_is_listed_with_every_documented_field_and_the_seed_request_runs_as_written()
 {
