@@ -30,7 +30,7 @@ use input::{Errors, FlowBody, Need, REQUIRED, capitalize, check_level_count, exp
 use render::{View, directory, flow_type, known_users, resolve};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use ticketd_core::engine::{FlowInput, any_level};
+use ticketd_core::engine::{FlowInput, FlowPlan, any_level};
 use ticketd_core::flow::{Flow, Level};
 use ticketd_core::identity::{Org, ROOT_ORG, User};
 use ticketd_core::selector::Selector;
@@ -495,55 +495,37 @@ impl Write<'_> {
 
     /// Applies a checked body; answers the flow and whether it was created from nothing.
     async fn apply(&self, target: Target, body: FlowBody) -> Result<(Flow, bool), FlowError> {
-        let engine = &self.state.engine;
-        let actor = &self.caller.actor;
-        match target {
-            Target::Update(flow) => {
-                let change = |stored: &mut Flow| apply_changes(stored, &body);
-                let flow = engine.update_flow(actor, flow.id, &change, now()).await?;
-                Ok((flow, false))
-            }
-            Target::Override { global, org } => {
-                let levels = match &body.rules {
-                    Some(rules) => merge_levels(&global.levels, rules),
-                    None => global.levels,
-                };
-                let input = FlowInput {
-                    org_id: org,
-                    // The override keeps the global flow's name: that is what hides the
-                    // global flow from this org's list.
-                    name: body.name.unwrap_or(global.name),
-                    description: global.description,
-                    kinds: global.kinds,
-                    is_default: global.is_default,
-                    enabled: global.enabled,
-                    levels,
-                    cc_users: body.cc_users.unwrap_or(global.cc_users),
-                    attributes: global.attributes,
-                };
-                Ok((engine.create_flow(actor, input, now()).await?, false))
-            }
-            Target::Create { org, kind } => {
-                let name = body.name.unwrap_or_else(|| type_label(&kind));
-                let input = FlowInput {
-                    org_id: org,
-                    name,
-                    description: String::new(),
-                    kinds: vec![kind],
-                    is_default: false,
-                    enabled: true,
-                    levels: body
-                        .rules
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(any_level)
-                        .collect(),
-                    cc_users: body.cc_users.unwrap_or_default(),
-                    attributes: Value::Null,
-                };
-                Ok((engine.create_flow(actor, input, now()).await?, true))
-            }
-        }
+        let created = matches!(target, Target::Create { .. });
+        let flows = self.apply_all(vec![(target, body)]).await?;
+        // One plan gives one flow.
+        let flow = flows.into_iter().next().ok_or_else(|| {
+            FlowError::from(DomainError::Conflict("the flow was not written".into()))
+        })?;
+        Ok((flow, created))
+    }
+
+    /// Applies checked bodies together, all or none (one transaction, as DRF's bulk update
+    /// runs in one); answers the flows in order.
+    async fn apply_all(&self, items: Vec<(Target, FlowBody)>) -> Result<Vec<Flow>, FlowError> {
+        let planned: Vec<Planned> = items
+            .into_iter()
+            .map(|(target, body)| planned(target, body))
+            .collect();
+        let plans: Vec<FlowPlan<'_>> = planned
+            .iter()
+            .map(|p| match p {
+                Planned::Update(id, change) => FlowPlan::Update {
+                    id: *id,
+                    change: change.as_ref(),
+                },
+                Planned::Create(input) => FlowPlan::Create(input.clone()),
+            })
+            .collect();
+        Ok(self
+            .state
+            .engine
+            .write_flows(&self.caller.actor, &plans, None, now())
+            .await?)
     }
 
     async fn render(
@@ -582,6 +564,59 @@ fn merge_levels(stored: &[Level], rules: &[Selector]) -> Vec<Level> {
 }
 
 /// The update itself; `type` is read-only and never changed.
+/// A checked body as the core writes it: a change of a stored flow, or a new flow.
+enum Planned {
+    Update(FlowId, Box<dyn Fn(&mut Flow) + Send + Sync>),
+    Create(FlowInput),
+}
+
+fn planned(target: Target, body: FlowBody) -> Planned {
+    match target {
+        Target::Update(flow) => Planned::Update(
+            flow.id,
+            Box::new(move |stored: &mut Flow| apply_changes(stored, &body)),
+        ),
+        Target::Override { global, org } => {
+            let levels = match &body.rules {
+                Some(rules) => merge_levels(&global.levels, rules),
+                None => global.levels,
+            };
+            Planned::Create(FlowInput {
+                org_id: org,
+                // The override keeps the global flow's name: that is what hides the global
+                // flow from this org's list.
+                name: body.name.unwrap_or(global.name),
+                description: global.description,
+                kinds: global.kinds,
+                is_default: global.is_default,
+                enabled: global.enabled,
+                levels,
+                cc_users: body.cc_users.unwrap_or(global.cc_users),
+                attributes: global.attributes,
+            })
+        }
+        Target::Create { org, kind } => {
+            let name = body.name.unwrap_or_else(|| type_label(&kind));
+            Planned::Create(FlowInput {
+                org_id: org,
+                name,
+                description: String::new(),
+                kinds: vec![kind],
+                is_default: false,
+                enabled: true,
+                levels: body
+                    .rules
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(any_level)
+                    .collect(),
+                cc_users: body.cc_users.unwrap_or_default(),
+                attributes: Value::Null,
+            })
+        }
+    }
+}
+
 fn apply_changes(flow: &mut Flow, body: &FlowBody) {
     if let Some(name) = &body.name {
         flow.name.clone_from(name);
@@ -800,10 +835,7 @@ async fn update_list(
     if failed {
         return Err(FlowError::Fields(Value::Array(reports)));
     }
-    let mut flows = Vec::with_capacity(planned.len());
-    for (target, parsed) in planned {
-        flows.push(write.apply(target, parsed).await?.0);
-    }
+    let flows = write.apply_all(planned).await?;
     let rows = write.render(lang, zone, &flows).await?;
     Ok(Json(Value::Array(rows)).into_response())
 }

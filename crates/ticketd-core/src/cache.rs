@@ -30,8 +30,8 @@ use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
 use crate::positions::{self, PositionMemory, Start};
 use crate::recent::Recent;
 use crate::store::{
-    FlowRule, GrantQuery, Inserted, ListMark, PagePosition, Store, TicketOrder, TicketPage,
-    TicketQuery, TokenActor,
+    FlowRule, FlowWrite, GrantQuery, Inserted, ListMark, PagePosition, Store, TicketOrder,
+    TicketPage, TicketQuery, TokenActor,
 };
 use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
 use crate::token_memory::TokenMemory;
@@ -700,18 +700,12 @@ impl Store for CachedStore {
         self.inner.delete_access_key(id).await
     }
 
-    async fn create_flow(&self, flow: Flow, rule: Option<FlowRule>) -> Result<(), StoreError> {
-        self.change(self.inner.create_flow(flow, rule)).await
-    }
-
-    async fn update_flow(
+    async fn write_flows(
         &self,
-        flow: Flow,
-        expected_version: i64,
+        writes: Vec<FlowWrite>,
         rule: Option<FlowRule>,
     ) -> Result<(), StoreError> {
-        self.change(self.inner.update_flow(flow, expected_version, rule))
-            .await
+        self.change(self.inner.write_flows(writes, rule)).await
     }
 
     async fn delete_flow(&self, id: FlowId) -> Result<(), StoreError> {

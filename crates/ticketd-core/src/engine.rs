@@ -13,7 +13,7 @@ use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, 
 use crate::machine::{self, Action, Ctx, OpenSpec, TicketEdit};
 use crate::selector::Selector;
 use crate::serial::serial_day;
-use crate::store::{FlowRule, GrantQuery, Store, TicketPage, TicketQuery, Visibility};
+use crate::store::{FlowRule, FlowWrite, GrantQuery, Store, TicketPage, TicketQuery, Visibility};
 use crate::ticket::{Comment, CommentKind, Grant, HistoryEntry, Step, Ticket, TicketWrite};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -244,6 +244,19 @@ pub enum TicketCommand {
     Delete,
     /// Edit a draft or closed ticket.
     Edit(TicketEdit),
+}
+
+/// One flow of a batch that [`Engine::write_flows`] writes together.
+pub enum FlowPlan<'a> {
+    /// A new flow.
+    Create(FlowInput),
+    /// `change` applied to the stored flow `id`.
+    Update {
+        /// The flow changed.
+        id: FlowId,
+        /// The change, applied to the flow as stored (again after a version conflict).
+        change: &'a (dyn Fn(&mut Flow) + Send + Sync),
+    },
 }
 
 /// A flow's user-supplied fields.
@@ -1274,26 +1287,10 @@ impl Engine {
         rule: Option<FlowRule>,
         now: DateTime<Utc>,
     ) -> Result<Flow, DomainError> {
-        actor.may(AdminAction::ManageFlows(input.org_id))?;
-        let flow = Flow {
-            id: FlowId(self.new_id(now)),
-            org_id: input.org_id,
-            name: input.name,
-            description: input.description,
-            kinds: input.kinds,
-            is_default: input.is_default,
-            enabled: input.enabled,
-            levels: input.levels,
-            cc_users: input.cc_users,
-            attributes: input.attributes,
-            created_by: actor.user.name.clone(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        };
-        flow.validate().map_err(DomainError::Validation)?;
-        self.store.create_flow(flow.clone(), rule).await?;
-        Ok(flow)
+        let mut written = self
+            .write_flows(actor, &[FlowPlan::Create(input)], rule, now)
+            .await?;
+        written.pop().ok_or_else(|| busy("create flow"))
     }
 
     /// Replaces a flow's fields with `change` applied to the stored flow; tickets already
@@ -1317,28 +1314,85 @@ impl Engine {
         rule: Option<FlowRule>,
         now: DateTime<Utc>,
     ) -> Result<Flow, DomainError> {
+        let mut written = self
+            .write_flows(actor, &[FlowPlan::Update { id, change }], rule, now)
+            .await?;
+        written.pop().ok_or_else(|| busy("update flow"))
+    }
+
+    /// Writes flows together, all or none (a bulk update): each plan is checked as its own
+    /// use case would check it, then the store writes them in one transaction, and a version
+    /// conflict runs the whole batch again on the stored flows. Answers the flows written, in
+    /// the plans' order.
+    pub async fn write_flows(
+        &self,
+        actor: &Actor,
+        plans: &[FlowPlan<'_>],
+        rule: Option<FlowRule>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Flow>, DomainError> {
         for _ in 0..MAX_ATTEMPTS {
-            let stored = self.get_flow(actor, id).await?;
-            actor.may(AdminAction::ManageFlows(stored.org_id))?;
-            let mut flow = stored.clone();
-            change(&mut flow);
-            flow.id = stored.id;
-            flow.created_at = stored.created_at;
-            flow.version = stored.version + 1;
-            flow.updated_at = now;
-            actor.may(AdminAction::ManageFlows(flow.org_id))?;
-            flow.validate().map_err(DomainError::Validation)?;
-            match self
-                .store
-                .update_flow(flow.clone(), stored.version, rule.clone())
-                .await
-            {
-                Ok(()) => return Ok(flow),
+            let mut writes = Vec::with_capacity(plans.len());
+            for plan in plans {
+                writes.push(self.planned_flow(actor, plan, now).await?);
+            }
+            let flows = writes.iter().map(|w| w.flow().clone()).collect();
+            match self.store.write_flows(writes, rule.clone()).await {
+                Ok(()) => return Ok(flows),
                 Err(StoreError::VersionConflict) => continue,
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(busy("update flow"))
+        Err(busy("write flows"))
+    }
+
+    /// The write one plan makes, checked: who may manage the flow's organization (before and
+    /// after an update's change) and the flow's own validity.
+    async fn planned_flow(
+        &self,
+        actor: &Actor,
+        plan: &FlowPlan<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<FlowWrite, DomainError> {
+        let write = match plan {
+            FlowPlan::Create(input) => {
+                actor.may(AdminAction::ManageFlows(input.org_id))?;
+                let input = input.clone();
+                FlowWrite::Create(Flow {
+                    id: FlowId(self.new_id(now)),
+                    org_id: input.org_id,
+                    name: input.name,
+                    description: input.description,
+                    kinds: input.kinds,
+                    is_default: input.is_default,
+                    enabled: input.enabled,
+                    levels: input.levels,
+                    cc_users: input.cc_users,
+                    attributes: input.attributes,
+                    created_by: actor.user.name.clone(),
+                    version: 1,
+                    created_at: now,
+                    updated_at: now,
+                })
+            }
+            FlowPlan::Update { id, change } => {
+                let stored = self.get_flow(actor, *id).await?;
+                actor.may(AdminAction::ManageFlows(stored.org_id))?;
+                let mut flow = stored.clone();
+                change(&mut flow);
+                flow.id = stored.id;
+                flow.created_at = stored.created_at;
+                flow.version = stored.version + 1;
+                flow.updated_at = now;
+                actor.may(AdminAction::ManageFlows(flow.org_id))?;
+                FlowWrite::Update {
+                    flow,
+                    expected_version: stored.version,
+                }
+            }
+        };
+        write.flow().validate().map_err(DomainError::Validation)?;
+        Ok(write)
     }
 
     /// A flow visible to the actor (members of its organization; global flows for everyone).

@@ -45,6 +45,29 @@ pub fn check_flow_rules(
     extra.map_or(Ok(()), |extra| extra(flow, others).map_err(refused))
 }
 
+/// One write of [`Store::write_flows`].
+#[derive(Clone, Debug)]
+pub enum FlowWrite {
+    /// A new flow.
+    Create(Flow),
+    /// A flow replaced, if its stored version is still `expected_version`.
+    Update {
+        /// The flow as it is to be stored.
+        flow: Flow,
+        /// The version it replaces.
+        expected_version: i64,
+    },
+}
+
+impl FlowWrite {
+    /// The flow written.
+    pub fn flow(&self) -> &Flow {
+        match self {
+            Self::Create(flow) | Self::Update { flow, .. } => flow,
+        }
+    }
+}
+
 /// What an update of a flow whose stored version is `stored` (`None`: it is gone) meets when it
 /// expects `expected`: `NotFound`, `VersionConflict`, or nothing in its way.
 pub fn flow_version_check(stored: Option<i64>, expected: i64) -> Result<(), StoreError> {
@@ -635,20 +658,36 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn delete_access_key(&self, id: AccessKeyId) -> Result<(), StoreError>;
 
     // --- flows
-    /// Creates a flow if it keeps [`check_flow_rules`] (the core's and `rule`) against the
-    /// other flows of its organization, read in the write's transaction after every other flow
-    /// write of that organization has committed or failed (so two concurrent writes cannot both
-    /// pass); `Refused` with the rule's error otherwise.
-    async fn create_flow(&self, flow: Flow, rule: Option<FlowRule>) -> Result<(), StoreError>;
-    /// Replaces a flow: `NotFound` if it is gone, `VersionConflict` if its stored version is not
-    /// `expected_version` (checked first, so a stale write is retried on the stored flow rather
-    /// than judged by the rules), then the rules as [`Store::create_flow`] checks them.
+    /// Writes flows in one transaction, all or none, in order. A creation must keep
+    /// [`check_flow_rules`] (the core's and `rule`) against the other flows of its organization,
+    /// read in the transaction after every other flow write of that organization has committed
+    /// or failed (so two concurrent writes cannot both pass), the batch's earlier writes
+    /// included; `Refused` with the rule's error otherwise. An update meets `NotFound` if its
+    /// flow is gone and `VersionConflict` if the stored version is not the expected one (checked
+    /// first, so a stale write is retried on the stored flow rather than judged by the rules),
+    /// then the same rules.
+    async fn write_flows(
+        &self,
+        writes: Vec<FlowWrite>,
+        rule: Option<FlowRule>,
+    ) -> Result<(), StoreError>;
+    /// Creates a flow ([`Store::write_flows`] of one).
+    async fn create_flow(&self, flow: Flow, rule: Option<FlowRule>) -> Result<(), StoreError> {
+        self.write_flows(vec![FlowWrite::Create(flow)], rule).await
+    }
+    /// Replaces a flow expected at `expected_version` ([`Store::write_flows`] of one).
     async fn update_flow(
         &self,
         flow: Flow,
         expected_version: i64,
         rule: Option<FlowRule>,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        let write = FlowWrite::Update {
+            flow,
+            expected_version,
+        };
+        self.write_flows(vec![write], rule).await
+    }
     /// Deletes a flow.
     async fn delete_flow(&self, id: FlowId) -> Result<(), StoreError>;
     /// A flow by id.

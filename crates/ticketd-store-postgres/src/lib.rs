@@ -22,8 +22,8 @@ use ticketd_core::identity::{
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::store::{
-    FlowRule, GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery, TokenActor,
-    check_flow_rules, flow_version_check,
+    FlowRule, FlowWrite, GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery,
+    TokenActor, check_flow_rules, flow_version_check,
 };
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketWrite,
@@ -855,78 +855,24 @@ impl Store for PostgresStore {
             .await
     }
 
-    async fn create_flow(&self, f: Flow, rule: Option<FlowRule>) -> Result<(), StoreError> {
-        self.identity_change(async {
-            let mut client = self.db.client().await?;
-            let tx = client.transaction().await.map_err(db_err)?;
-            lock_flows_of(&tx, f.org_id).await?;
-            check_flow_rules(rule.as_ref(), &f, &other_flows(&tx, &f).await?)?;
-            let json = FlowJson::of(&f);
-            let own: [&(dyn ToSql + Sync); 4] =
-                [&f.created_by, &f.version, &f.created_at, &f.updated_at];
-            tx.execute(
-                "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, levels, \
-                 cc_users, attributes, created_by, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-                &[&json.params(&f)[..], &own[..]].concat(),
-            )
-            .await
-            .map_err(db_err)?;
-            tx.commit().await.map_err(db_err)
-        })
-        .await
-    }
-
-    async fn update_flow(
+    async fn write_flows(
         &self,
-        f: Flow,
-        expected_version: i64,
+        writes: Vec<FlowWrite>,
         rule: Option<FlowRule>,
     ) -> Result<(), StoreError> {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
-            lock_flows_of(&tx, f.org_id).await?;
-            let stored = tx
-                .query_opt("SELECT version FROM flows WHERE id = $1", &[&f.id.0])
-                .await
-                .map_err(db_err)?
-                .map(|row| row.try_get::<_, i64>(0))
-                .transpose()
-                .map_err(db_err)?;
-            flow_version_check(stored, expected_version)?;
-            check_flow_rules(rule.as_ref(), &f, &other_flows(&tx, &f).await?)?;
-            // As for tickets: under READ COMMITTED the version check is re-evaluated on the row a
-            // concurrent writer committed, so exactly one of two racing updates wins.
-            let statement = tx
-                .prepare_cached(
-                    "UPDATE flows SET org_id = $2, name = $3, description = $4, kinds = $5, \
-                     is_default = $6, enabled = $7, levels = $8, cc_users = $9, attributes = $10, \
-                     version = $11, updated_at = $12 WHERE id = $1 AND version = $13",
-                )
-                .await
-                .map_err(db_err)?;
-            let json = FlowJson::of(&f);
-            let own: [&(dyn ToSql + Sync); 3] = [&f.version, &f.updated_at, &expected_version];
-            let changed = tx
-                .execute(&statement, &[&json.params(&f)[..], &own[..]].concat())
-                .await
-                .map_err(db_err)?;
-            if changed == 0 {
-                let exists: bool = tx
-                    .query_one(
-                        "SELECT EXISTS (SELECT 1 FROM flows WHERE id = $1)",
-                        &[&f.id.0],
-                    )
-                    .await
-                    .map_err(db_err)?
-                    .try_get(0)
-                    .map_err(db_err)?;
-                return Err(if exists {
-                    StoreError::VersionConflict
-                } else {
-                    StoreError::NotFound
-                });
+            // Every organization's flow lock first, in one order, so two batches never wait on
+            // each other crosswise.
+            let mut orgs: Vec<OrgId> = writes.iter().map(|w| w.flow().org_id).collect();
+            orgs.sort_unstable();
+            orgs.dedup();
+            for org in orgs {
+                lock_flows_of(&tx, org).await?;
+            }
+            for write in &writes {
+                write_flow(&tx, write, rule.as_ref()).await?;
             }
             tx.commit().await.map_err(db_err)
         })
@@ -1265,6 +1211,62 @@ pub async fn settle_after_load(url: &str) -> Result<(), StoreError> {
     drop(client);
     let _ = task.await;
     result
+}
+
+/// One write of [`Store::write_flows`] in `tx`, which holds its organization's flow lock: an
+/// update's version first, then the rules, then the statement.
+async fn write_flow(
+    tx: &tokio_postgres::Transaction<'_>,
+    write: &FlowWrite,
+    rule: Option<&FlowRule>,
+) -> Result<(), StoreError> {
+    let f = write.flow();
+    if let FlowWrite::Update {
+        expected_version, ..
+    } = write
+    {
+        let stored = tx
+            .query_opt("SELECT version FROM flows WHERE id = $1", &[&f.id.0])
+            .await
+            .map_err(db_err)?
+            .map(|row| row.try_get::<_, i64>(0))
+            .transpose()
+            .map_err(db_err)?;
+        flow_version_check(stored, *expected_version)?;
+    }
+    check_flow_rules(rule, f, &other_flows(tx, f).await?)?;
+    let json = FlowJson::of(f);
+    let written = match write {
+        FlowWrite::Create(_) => {
+            let own: [&(dyn ToSql + Sync); 4] =
+                [&f.created_by, &f.version, &f.created_at, &f.updated_at];
+            tx.execute(
+                "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, \
+                 levels, cc_users, attributes, created_by, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                &[&json.params(f)[..], &own[..]].concat(),
+            )
+            .await
+        }
+        FlowWrite::Update {
+            expected_version, ..
+        } => {
+            // Under READ COMMITTED the version check is evaluated again on a row another
+            // writer committed (one that moved the flow from another organization's lock).
+            let own: [&(dyn ToSql + Sync); 3] = [&f.version, &f.updated_at, expected_version];
+            tx.execute(
+                "UPDATE flows SET org_id = $2, name = $3, description = $4, kinds = $5, \
+                 is_default = $6, enabled = $7, levels = $8, cc_users = $9, attributes = $10, \
+                 version = $11, updated_at = $12 WHERE id = $1 AND version = $13",
+                &[&json.params(f)[..], &own[..]].concat(),
+            )
+            .await
+        }
+    };
+    match written.map_err(db_err)? {
+        0 => Err(StoreError::VersionConflict),
+        _ => Ok(()),
+    }
 }
 
 /// A flow's JSON columns, held while its statement binds them.

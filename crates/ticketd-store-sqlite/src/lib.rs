@@ -22,8 +22,8 @@ use ticketd_core::identity::{
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::store::{
-    FlowRule, GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery, TokenActor,
-    check_flow_rules, flow_version_check,
+    FlowRule, FlowWrite, GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery,
+    TokenActor, check_flow_rules, flow_version_check,
 };
 use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketState,
@@ -657,84 +657,19 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn create_flow(&self, f: Flow, rule: Option<FlowRule>) -> Result<(), StoreError> {
-        self.pool
-            .write(move |c| {
-                // The single writer runs one write at a time, so the flows read here are all
-                // there are until this one commits.
-                check_flow_rules(rule.as_ref(), &f, &other_flows(c, &f)?)?;
-                c.execute(
-                    "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, levels, cc_users, \
-                     attributes, created_by, version, created_at, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                    params![
-                        f.id.0,
-                        f.org_id.0,
-                        f.name,
-                        f.description,
-                        json_text(&f.kinds),
-                        f.is_default,
-                        f.enabled,
-                        json_text(&f.levels),
-                        json_text(&f.cc_users),
-                        json_text(&f.attributes),
-                        f.created_by,
-                        f.version,
-                        ts(f.created_at),
-                        ts(f.updated_at)
-                    ],
-                )
-                .map(|_| ())
-                .map_err(db_err)
-            })
-            .await
-    }
-
-    async fn update_flow(
+    async fn write_flows(
         &self,
-        f: Flow,
-        expected_version: i64,
+        writes: Vec<FlowWrite>,
         rule: Option<FlowRule>,
     ) -> Result<(), StoreError> {
+        // One job, in a savepoint of its own: all its writes or none. The single writer runs
+        // one write at a time, so the flows each write's rules read are all there are.
         self.pool
             .write(move |c| {
-                let stored: Option<i64> = c
-                    .query_row("SELECT version FROM flows WHERE id = ?1", [f.id.0], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .map_err(db_err)?;
-                flow_version_check(stored, expected_version)?;
-                check_flow_rules(rule.as_ref(), &f, &other_flows(c, &f)?)?;
-                let n = c
-                    .execute(
-                        "UPDATE flows SET org_id = ?2, name = ?3, description = ?4, kinds = ?5, is_default = ?6, \
-                         enabled = ?7, levels = ?8, cc_users = ?9, attributes = ?10, version = ?11, updated_at = ?12 \
-                         WHERE id = ?1 AND version = ?13",
-                        params![
-                            f.id.0,
-                            f.org_id.0,
-                            f.name,
-                            f.description,
-                            json_text(&f.kinds),
-                            f.is_default,
-                            f.enabled,
-                            json_text(&f.levels),
-                            json_text(&f.cc_users),
-                            json_text(&f.attributes),
-                            f.version,
-                            ts(f.updated_at),
-                            expected_version
-                        ],
-                    )
-                    .map_err(db_err)?;
-                if n == 1 {
-                    return Ok(());
+                for write in &writes {
+                    write_flow(c, write, rule.as_ref())?;
                 }
-                let exists: bool = c
-                    .query_row("SELECT EXISTS (SELECT 1 FROM flows WHERE id = ?1)", [f.id.0], |r| r.get(0))
-                    .map_err(db_err)?;
-                Err(if exists { StoreError::VersionConflict } else { StoreError::NotFound })
+                Ok(())
             })
             .await
     }
@@ -1124,6 +1059,64 @@ fn token_by_digest(
         .optional()
     })
     .map_err(db_err)
+}
+
+/// One write of [`Store::write_flows`], its rules checked first (an update's version before).
+fn write_flow(
+    c: &rusqlite::Connection,
+    write: &FlowWrite,
+    rule: Option<&FlowRule>,
+) -> Result<(), StoreError> {
+    let f = write.flow();
+    if let FlowWrite::Update {
+        expected_version, ..
+    } = write
+    {
+        let stored: Option<i64> = c
+            .query_row("SELECT version FROM flows WHERE id = ?1", [f.id.0], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(db_err)?;
+        flow_version_check(stored, *expected_version)?;
+    }
+    check_flow_rules(rule, f, &other_flows(c, f)?)?;
+    // ?1 to ?10 are the same columns in both statements.
+    let columns = params![
+        f.id.0,
+        f.org_id.0,
+        f.name,
+        f.description,
+        json_text(&f.kinds),
+        f.is_default,
+        f.enabled,
+        json_text(&f.levels),
+        json_text(&f.cc_users),
+        json_text(&f.attributes),
+    ];
+    let written = match write {
+        FlowWrite::Create(_) => c.execute(
+            "INSERT INTO flows (id, org_id, name, description, kinds, is_default, enabled, \
+             levels, cc_users, attributes, created_by, version, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            [
+                columns,
+                params![f.created_by, f.version, ts(f.created_at), ts(f.updated_at)],
+            ]
+            .concat()
+            .as_slice(),
+        ),
+        // The version was checked above, and the single writer runs one write at a time.
+        FlowWrite::Update { .. } => c.execute(
+            "UPDATE flows SET org_id = ?2, name = ?3, description = ?4, kinds = ?5, \
+             is_default = ?6, enabled = ?7, levels = ?8, cc_users = ?9, attributes = ?10, \
+             version = ?11, updated_at = ?12 WHERE id = ?1",
+            [columns, params![f.version, ts(f.updated_at)]]
+                .concat()
+                .as_slice(),
+        ),
+    };
+    written.map(|_| ()).map_err(db_err)
 }
 
 /// The flows of `flow`'s organization but itself, as the write's transaction sees them.

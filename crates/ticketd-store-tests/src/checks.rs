@@ -370,9 +370,32 @@ pub async fn concurrent_flow_writes_keep_their_organization_s_rules(store: Arc<d
         "{refused:?}"
     );
     flow.id = ticketd_core::FlowId(uuid::Uuid::new_v4());
-    let refused = DomainError::from(store.create_flow(flow, Some(refusing)).await.unwrap_err());
+    let refused = DomainError::from(
+        store
+            .create_flow(flow.clone(), Some(refusing))
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(refused.to_string(), "refused by its rule");
     assert_eq!(named("Never stored").await, 0);
+
+    // Flows written together are written all or none: a refused second write undoes the first.
+    let first = ticketd_core::store::FlowWrite::Create(ticketd_core::flow::Flow {
+        id: ticketd_core::FlowId(uuid::Uuid::new_v4()),
+        name: "Batch first".into(),
+        ..flow.clone()
+    });
+    let second = ticketd_core::store::FlowWrite::Create(ticketd_core::flow::Flow {
+        id: ticketd_core::FlowId(uuid::Uuid::new_v4()),
+        name: "Race".into(),
+        ..flow.clone()
+    });
+    let refused = store.write_flows(vec![first, second], None).await;
+    assert!(
+        matches!(refused, Err(StoreError::Refused(_))),
+        "{refused:?}"
+    );
+    assert_eq!(named("Batch first").await, 0);
 
     // A stale update is a version conflict (the engine retries it on the stored flow), even
     // where the rules would refuse the stale copy; an update of a deleted flow is not found.

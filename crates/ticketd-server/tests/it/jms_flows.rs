@@ -488,6 +488,26 @@ async fn put_and_patch_by_id_update_a_flow() {
     );
     let (_, unchanged) = jms(&app, "GET", &path, ADMIN_TOKEN, DEFAULT, None).await;
     assert_eq!(unchanged["name"], "Bulk one");
+    // An item refused by a rule only the write can check (a name another flow holds) undoes
+    // the items before it: one transaction for the request.
+    create(
+        &app,
+        DEFAULT,
+        json!({"name": "Third", "approval_level": 1, "rules": [{"users": org_admin_selector()}]}),
+    )
+    .await;
+    let (status, refused) = jms(
+        &app,
+        "PATCH",
+        FLOWS,
+        ADMIN_TOKEN,
+        DEFAULT,
+        Some(json!([{"id": flow["id"], "name": "Renamed first"}, {"id": other["id"], "name": "Third"}])),
+    )
+    .await;
+    assert_eq!(status, 400, "{refused}");
+    let (_, unchanged) = jms(&app, "GET", &path, ADMIN_TOKEN, DEFAULT, None).await;
+    assert_eq!(unchanged["name"], "Bulk one", "the first item was not kept");
     let (status, errors) = jms(
         &app,
         "PATCH",
