@@ -1370,6 +1370,29 @@ async fn access_key_secrets_appear_only_in_the_create_answer_and_the_key_signs_r
         created["secret"].as_str().unwrap().to_owned(),
     );
     assert_eq!(created["is_active"], true);
+    // A key restricted to addresses is refused, not made unrestricted; any address is a key.
+    let keys = "/api/v1/authentication/access-keys/";
+    let (status, refused) = app
+        .call(
+            "POST",
+            keys,
+            "pat",
+            Some(json!({"ip_group": ["10.0.0.0/8"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["ip_group"][0].as_str().unwrap().contains("address"),
+        "{refused}"
+    );
+    let (status, any) = app
+        .call("POST", keys, "pat", Some(json!({"ip_group": ["*"]})))
+        .await;
+    assert_eq!(status, 201, "{any}");
+    let (status, _) = app
+        .call("DELETE", &format!("{keys}{}/", id_of(&any)), "pat", None)
+        .await;
+    assert_eq!(status, 204);
     let (status, list) = app
         .call("GET", "/api/v1/authentication/access-keys/", "pat", None)
         .await;
