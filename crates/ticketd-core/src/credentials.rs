@@ -83,6 +83,46 @@ pub fn secret_from_bytes(random: &[u8]) -> String {
     hex::encode(random)
 }
 
+/// The hash of an HTTP Signature's `hmac-*` algorithm (JumpServer accepts these three).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HmacHash {
+    /// `hmac-sha1`.
+    Sha1,
+    /// `hmac-sha256`.
+    Sha256,
+    /// `hmac-sha512`.
+    Sha512,
+}
+
+impl HmacHash {
+    /// The hash an `algorithm` parameter names (any case), if it is one of the three.
+    pub fn of_algorithm(algorithm: &str) -> Option<Self> {
+        match algorithm.to_ascii_lowercase().as_str() {
+            "hmac-sha1" => Some(Self::Sha1),
+            "hmac-sha256" => Some(Self::Sha256),
+            "hmac-sha512" => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    /// The HMAC of `message` under `key` with this hash.
+    pub fn mac(self, key: &[u8], message: &[u8]) -> Vec<u8> {
+        fn with<M: Mac + hmac::digest::KeyInit>(key: &[u8], message: &[u8]) -> Vec<u8> {
+            // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
+            let Ok(mut mac) = <M as hmac::digest::KeyInit>::new_from_slice(key) else {
+                return Vec::new();
+            };
+            mac.update(message);
+            mac.finalize().into_bytes().to_vec()
+        }
+        match self {
+            Self::Sha1 => with::<Hmac<sha1::Sha1>>(key, message),
+            Self::Sha256 => hmac_sha256(key, message).to_vec(),
+            Self::Sha512 => with::<Hmac<Sha512>>(key, message),
+        }
+    }
+}
+
 /// HMAC-SHA256 of `message` under `key`.
 pub fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     // HMAC accepts keys of any length, so `new_from_slice` cannot fail here.
@@ -123,6 +163,26 @@ mod tests {
             PasswordForm::Sha512Hex,
             &md5_hex("s3cret!")
         ));
+    }
+
+    #[test]
+    fn hmacs_match_their_rfc_test_vectors() {
+        // RFC 2202 and RFC 4231, test case 2.
+        let (key, data) = (b"Jefe", b"what do ya want for nothing?");
+        assert_eq!(
+            hex::encode(HmacHash::Sha1.mac(key, data)),
+            "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79"
+        );
+        assert_eq!(
+            hex::encode(HmacHash::Sha256.mac(key, data)),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+        assert_eq!(
+            hex::encode(HmacHash::Sha512.mac(key, data)),
+            "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"
+        );
+        assert_eq!(HmacHash::of_algorithm("HMAC-SHA1"), Some(HmacHash::Sha1));
+        assert_eq!(HmacHash::of_algorithm("rsa-sha256"), None);
     }
 
     #[test]

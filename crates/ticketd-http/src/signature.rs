@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
-use ticketd_core::credentials::{constant_time_eq, hmac_sha256};
+use ticketd_core::credentials::{HmacHash, constant_time_eq};
 
 /// The parameters of an `Authorization: Signature …` header.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +22,7 @@ pub struct SignatureParams {
 pub enum SignatureError {
     /// Missing parameters or bad syntax.
     Malformed,
-    /// An algorithm other than hmac-sha256.
+    /// An algorithm other than hmac-sha1, hmac-sha256 and hmac-sha512.
     UnsupportedAlgorithm,
     /// `(request-target)` or `date` is not signed.
     RequiredHeaderNotSigned,
@@ -111,9 +111,8 @@ pub fn verify(
     now: DateTime<Utc>,
     max_skew: chrono::Duration,
 ) -> Result<(), SignatureError> {
-    if !params.algorithm.eq_ignore_ascii_case("hmac-sha256") {
-        return Err(SignatureError::UnsupportedAlgorithm);
-    }
+    let hash =
+        HmacHash::of_algorithm(&params.algorithm).ok_or(SignatureError::UnsupportedAlgorithm)?;
     if !params.headers.iter().any(|h| h == "(request-target)")
         || !params.headers.iter().any(|h| h == "date")
     {
@@ -130,7 +129,7 @@ pub fn verify(
     let presented = base64::engine::general_purpose::STANDARD
         .decode(params.signature.trim())
         .map_err(|_bad_base64| SignatureError::Mismatch)?;
-    let expected = hmac_sha256(secret.as_bytes(), message.as_bytes());
+    let expected = hash.mac(secret.as_bytes(), message.as_bytes());
     if constant_time_eq(&presented, &expected) {
         Ok(())
     } else {
@@ -142,6 +141,7 @@ pub fn verify(
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use ticketd_core::credentials::hmac_sha256;
 
     fn sign(secret: &str, message: &str) -> String {
         base64::engine::general_purpose::STANDARD
@@ -226,6 +226,50 @@ mod tests {
         assert_eq!(
             parse_params(r#"keyId="k1""#),
             Err(SignatureError::Malformed)
+        );
+        // JumpServer's other HMAC algorithms (§7.2) verify with their own hash; RSA ones are
+        // not supported (access keys are shared secrets).
+        for (algorithm, hash) in [
+            ("hmac-sha1", HmacHash::Sha1),
+            ("HMAC-SHA512", HmacHash::Sha512),
+        ] {
+            let signature = base64::engine::general_purpose::STANDARD
+                .encode(hash.mac(b"s3cret", message.as_bytes()));
+            let other = SignatureParams {
+                algorithm: algorithm.into(),
+                signature,
+                ..params.clone()
+            };
+            let path = "/api/v1/users/profile/?a=1";
+            assert_eq!(
+                verify(&other, "s3cret", "GET", path, &headers, now, skew),
+                Ok(())
+            );
+            let sha256_signature = SignatureParams {
+                algorithm: algorithm.into(),
+                ..params.clone()
+            };
+            assert_eq!(
+                verify(
+                    &sha256_signature,
+                    "s3cret",
+                    "GET",
+                    path,
+                    &headers,
+                    now,
+                    skew
+                ),
+                Err(SignatureError::Mismatch),
+                "{algorithm} checks with its own hash"
+            );
+        }
+        let rsa = SignatureParams {
+            algorithm: "rsa-sha256".into(),
+            ..params.clone()
+        };
+        assert_eq!(
+            verify(&rsa, "s3cret", "GET", "/", &headers, now, skew),
+            Err(SignatureError::UnsupportedAlgorithm)
         );
     }
 }
