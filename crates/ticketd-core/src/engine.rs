@@ -446,6 +446,17 @@ impl Engine {
         name: &str,
         now: DateTime<Utc>,
     ) -> Result<Org, DomainError> {
+        self.create_org_with_comment(actor, name, "", now).await
+    }
+
+    /// [`Engine::create_org`] with a comment.
+    pub async fn create_org_with_comment(
+        &self,
+        actor: Option<&Actor>,
+        name: &str,
+        comment: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Org, DomainError> {
         if let Some(actor) = actor {
             actor.may(AdminAction::CreateOrg)?;
         }
@@ -467,6 +478,7 @@ impl Engine {
             id: OrgId(self.new_id(now)),
             name: name.into(),
             builtin: false,
+            comment: comment.into(),
             created_at: now,
         };
         self.store
@@ -996,6 +1008,17 @@ impl Engine {
         id: OrgId,
         name: &str,
     ) -> Result<Org, DomainError> {
+        self.change_org(actor, id, name, None).await
+    }
+
+    /// [`Engine::rename_org`], and the comment replaced when `comment` is given.
+    pub async fn change_org(
+        &self,
+        actor: &Actor,
+        id: OrgId,
+        name: &str,
+        comment: Option<&str>,
+    ) -> Result<Org, DomainError> {
         actor.may(AdminAction::ChangeOrg)?;
         let mut org = self
             .store
@@ -1021,6 +1044,9 @@ impl Engine {
             ));
         }
         org.name = name.into();
+        if let Some(comment) = comment {
+            org.comment = comment.into();
+        }
         self.store
             .update_org(org.clone())
             .await

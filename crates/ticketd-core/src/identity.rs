@@ -62,6 +62,8 @@ pub struct Org {
     pub name: String,
     /// True for ROOT, DEFAULT and SYSTEM.
     pub builtin: bool,
+    /// Free text about it (JumpServer's `comment`).
+    pub comment: String,
     /// When it was created.
     pub created_at: DateTime<Utc>,
 }
@@ -74,18 +76,21 @@ impl Org {
                 id: ROOT_ORG,
                 name: "GLOBAL".into(),
                 builtin: true,
+                comment: String::new(),
                 created_at: now,
             },
             Org {
                 id: DEFAULT_ORG,
                 name: "Default".into(),
                 builtin: true,
+                comment: String::new(),
                 created_at: now,
             },
             Org {
                 id: SYSTEM_ORG,
                 name: "SYSTEM".into(),
                 builtin: true,
+                comment: String::new(),
                 created_at: now,
             },
         ]

@@ -335,6 +335,11 @@ const MIGRATIONS: &[Migration] = &[
         "row_triggers",
         include_str!("../migrations/0014_row_triggers.sql"),
     ),
+    (
+        15,
+        "org_comment",
+        include_str!("../migrations/0015_org_comment.sql"),
+    ),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).

@@ -198,7 +198,7 @@ impl Store for PostgresStore {
             // SQLite's `INSERT OR IGNORE`, and is safe when several processes bootstrap at once.
             let insert_org = tx
                 .prepare_cached(
-                    "INSERT INTO orgs (id, name, builtin, created_at) VALUES ($1, $2, $3, $4) \
+                    "INSERT INTO orgs (id, name, builtin, comment, created_at) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT DO NOTHING",
                 )
                 .await
@@ -206,7 +206,7 @@ impl Store for PostgresStore {
             for org in &orgs {
                 tx.execute(
                     &insert_org,
-                    &[&org.id.0, &org.name, &org.builtin, &org.created_at],
+                    &[&org.id.0, &org.name, &org.builtin, &org.comment, &org.created_at],
                 )
                 .await
                 .map_err(db_err)?;
@@ -240,8 +240,8 @@ impl Store for PostgresStore {
         self.identity_change(async {
             self.db
                 .execute(
-                    "INSERT INTO orgs (id, name, builtin, created_at) VALUES ($1, $2, $3, $4)",
-                    &[&org.id.0, &org.name, &org.builtin, &org.created_at],
+                    "INSERT INTO orgs (id, name, builtin, comment, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    &[&org.id.0, &org.name, &org.builtin, &org.comment, &org.created_at],
                 )
                 .await
                 .map(|_| ())
@@ -551,8 +551,8 @@ impl Store for PostgresStore {
         self.identity_change(async {
             self.db
                 .execute_one(
-                    "UPDATE orgs SET name = $2 WHERE id = $1",
-                    &[&org.id.0, &org.name],
+                    "UPDATE orgs SET name = $2, comment = $3 WHERE id = $1",
+                    &[&org.id.0, &org.name, &org.comment],
                 )
                 .await
         })

@@ -83,13 +83,14 @@ pub(crate) fn user(row: &Row) -> Result<User, StoreError> {
 // Column lists are spelled out rather than `*`: a cached prepared statement fails with "cached
 // plan must not change result type" once another process's migration adds a column.
 
-pub(crate) const ORG_COLUMNS: &str = "id, name, builtin, created_at";
+pub(crate) const ORG_COLUMNS: &str = "id, name, builtin, comment, created_at";
 
 pub(crate) fn org(row: &Row) -> Result<Org, StoreError> {
     Ok(Org {
         id: OrgId(get(row, "id")?),
         name: get(row, "name")?,
         builtin: get(row, "builtin")?,
+        comment: get(row, "comment")?,
         created_at: get(row, "created_at")?,
     })
 }

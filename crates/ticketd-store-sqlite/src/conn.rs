@@ -569,6 +569,11 @@ const MIGRATIONS: &[Migration] = &[
         "row_triggers",
         include_str!("../migrations/0014_row_triggers.sql"),
     ),
+    (
+        15,
+        "org_comment",
+        include_str!("../migrations/0015_org_comment.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.

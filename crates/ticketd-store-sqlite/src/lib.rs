@@ -102,8 +102,8 @@ impl Store for SqliteStore {
             .write(move |c| {
                 for org in &orgs {
                     c.execute(
-                        "INSERT OR IGNORE INTO orgs (id, name, builtin, created_at) VALUES (?1, ?2, ?3, ?4)",
-                        params![org.id.0, org.name, org.builtin, ts(org.created_at)],
+                        "INSERT OR IGNORE INTO orgs (id, name, builtin, comment, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![org.id.0, org.name, org.builtin, org.comment, ts(org.created_at)],
                     )
                     .map_err(db_err)?;
                 }
@@ -123,8 +123,8 @@ impl Store for SqliteStore {
         self.pool
             .write(move |c| {
                 c.execute(
-                    "INSERT INTO orgs (id, name, builtin, created_at) VALUES (?1, ?2, ?3, ?4)",
-                    params![org.id.0, org.name, org.builtin, ts(org.created_at)],
+                    "INSERT INTO orgs (id, name, builtin, comment, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![org.id.0, org.name, org.builtin, org.comment, ts(org.created_at)],
                 )
                 .map(|_| ())
                 .map_err(db_err)
@@ -408,8 +408,8 @@ impl Store for SqliteStore {
             .write(move |c| {
                 let n = c
                     .execute(
-                        "UPDATE orgs SET name = ?2 WHERE id = ?1",
-                        params![org.id.0, org.name],
+                        "UPDATE orgs SET name = ?2, comment = ?3 WHERE id = ?1",
+                        params![org.id.0, org.name, org.comment],
                     )
                     .map_err(db_err)?;
                 if n == 0 {

@@ -76,6 +76,7 @@ pub(crate) fn org(row: &Row<'_>) -> rusqlite::Result<Org> {
         id: OrgId(row.get("id")?),
         name: row.get("name")?,
         builtin: row.get("builtin")?,
+        comment: row.get("comment")?,
         created_at: from_ts(row.get("created_at")?),
     })
 }

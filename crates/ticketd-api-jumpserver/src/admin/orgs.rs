@@ -40,7 +40,7 @@ fn org_json(org: &Org, zone: Tz) -> Value {
     json!({
         "id": org.id.to_string(),
         "name": org.name,
-        "comment": "",
+        "comment": org.comment,
         "internal": org.builtin,
         "is_default": org.id == DEFAULT_ORG,
         "is_root": org.id == ROOT_ORG,
@@ -111,15 +111,14 @@ fn name_taken(error: DomainError) -> ApiError {
     }
 }
 
-/// Reads `name` (required unless `partial`) and `comment` (accepted, not stored: ticketd keeps
-/// no organization comments).
-fn read_name(body: &Value, partial: bool) -> Result<Option<String>, ApiError> {
+/// Reads `name` (required unless `partial`) and `comment` (optional; absent keeps it).
+fn read_fields(body: &Value, partial: bool) -> Result<(Option<String>, Option<String>), ApiError> {
     object_body(body)?;
     let mut checks = Checks::default();
     let name = checks.text(body, "name", !partial);
-    checks.optional_text(body, "comment");
+    let comment = checks.optional_text(body, "comment");
     checks.finish()?;
-    Ok(name)
+    Ok((name, comment))
 }
 
 async fn create(
@@ -129,10 +128,15 @@ async fn create(
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     actor.may(AdminAction::CreateOrg)?;
-    let name = read_name(&body, false)?.unwrap_or_default();
+    let (name, comment) = read_fields(&body, false)?;
     let org = state
         .engine
-        .create_org(Some(&actor), &name, now())
+        .create_org_with_comment(
+            Some(&actor),
+            &name.unwrap_or_default(),
+            &comment.unwrap_or_default(),
+            now(),
+        )
         .await
         .map_err(name_taken)?;
     Ok((StatusCode::CREATED, Json(org_json(&org, zone))))
@@ -168,11 +172,12 @@ async fn update(
 ) -> Result<Json<Value>, ApiError> {
     let org = find(&state, &actor, &raw).await?;
     actor.may(AdminAction::ChangeOrg)?;
-    let name = read_name(&body, partial)?.unwrap_or_else(|| org.name.clone());
+    let (name, comment) = read_fields(&body, partial)?;
+    let name = name.unwrap_or_else(|| org.name.clone());
     // Renaming to the same name still goes through the use case, which checks the permission.
     let org = state
         .engine
-        .rename_org(&actor, org.id, &name)
+        .change_org(&actor, org.id, &name, comment.as_deref())
         .await
         .map_err(name_taken)?;
     Ok(Json(org_json(&org, zone)))

@@ -672,6 +672,7 @@ async fn organizations_are_listed_created_renamed_and_deleted() {
     assert_eq!(status, 201, "{org}");
     for (field, value) in [
         ("name", json!("Prod")),
+        ("comment", json!("c")),
         ("is_default", json!(false)),
         ("is_root", json!(false)),
         ("internal", json!(false)),
@@ -679,6 +680,28 @@ async fn organizations_are_listed_created_renamed_and_deleted() {
         assert_eq!(org[field], value, "{field}");
     }
     let path = format!("/api/v1/orgs/orgs/{}/", id_of(&org));
+    // The comment is kept: changed when sent, left as it was when not.
+    let (status, changed) = app
+        .call(
+            "PATCH",
+            &path,
+            ADMIN_TOKEN,
+            Some(json!({"comment": "production"})),
+        )
+        .await;
+    assert_eq!(
+        (status, changed["comment"].clone()),
+        (200, json!("production"))
+    );
+    let (status, renamed) = app
+        .call("PUT", &path, ADMIN_TOKEN, Some(json!({"name": "Prod"})))
+        .await;
+    assert_eq!(
+        (status, renamed["comment"].clone()),
+        (200, json!("production"))
+    );
+    let (_, read) = app.call("GET", &path, ADMIN_TOKEN, None).await;
+    assert_eq!(read["comment"], "production");
     let (status, body) = app
         .call(
             "POST",

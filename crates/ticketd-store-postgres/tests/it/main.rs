@@ -831,6 +831,7 @@ async fn organization_names_are_unique_ignoring_case() {
         id: ticketd_core::OrgId(uuid::Uuid::new_v4()),
         name: name.into(),
         builtin: false,
+        comment: String::new(),
         created_at: ticketd_store_tests::fixture::t0(),
     };
     store.create_org(org("Acme")).await.unwrap();

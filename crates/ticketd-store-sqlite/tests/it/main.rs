@@ -536,6 +536,7 @@ fn org(id: u128, name: &str) -> ticketd_core::identity::Org {
         id: ticketd_core::OrgId(uuid::Uuid::from_u128(id)),
         name: name.into(),
         builtin: false,
+        comment: String::new(),
         created_at: chrono::DateTime::UNIX_EPOCH,
     }
 }
