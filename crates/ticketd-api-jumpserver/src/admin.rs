@@ -145,7 +145,7 @@ pub(crate) fn list_answer(
     total: usize,
     rows: Vec<Value>,
 ) -> Json<Value> {
-    let rows = select_row_fields(query, rows);
+    let rows = select_row_fields(query, None, rows);
     let total = u64::try_from(total).unwrap_or(u64::MAX);
     Json(paginated(&parts.uri, &parts.headers, page, total, rows))
 }

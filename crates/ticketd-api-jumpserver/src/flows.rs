@@ -248,7 +248,7 @@ async fn list(
         .take(usize::try_from(page.fetch()).unwrap_or(usize::MAX))
         .collect();
     let view = view(&state, &caller, lang, zone, &window).await?;
-    let rows = select_row_fields(&query, window.iter().map(|f| view.flow(f)).collect());
+    let rows = select_row_fields(&query, None, window.iter().map(|f| view.flow(f)).collect());
     Ok(Json(paginated(
         &parts.uri,
         &parts.headers,
@@ -269,7 +269,7 @@ async fn detail(
 ) -> Result<Json<Value>, FlowError> {
     let flow = visible_flow(&state, &caller, &id).await?;
     let view = view(&state, &caller, lang, zone, std::slice::from_ref(&flow)).await?;
-    Ok(Json(select_fields(&query, view.flow(&flow))))
+    Ok(Json(select_fields(&query, None, view.flow(&flow))))
 }
 
 /// The enabled flows of `type` a ticket of `org_id` may choose, or `None` when a parameter is

@@ -34,9 +34,11 @@ impl Query {
             .map(str::to_owned)
     }
 
-    /// Whether `fields` or `fields!` asks to trim the rendered objects.
+    /// Whether `fields`, `fields!` or `fields_size` asks to trim the rendered objects.
     pub(crate) fn selects_fields(&self) -> bool {
-        self.get("fields").is_some() || self.get("fields!").is_some()
+        self.get("fields").is_some()
+            || self.get("fields!").is_some()
+            || matches!(self.get("fields_size"), Some("mini" | "small"))
     }
 
     /// Comma-separated values of `key` (empty parts dropped).
@@ -195,15 +197,37 @@ pub(crate) enum PageBody<T> {
     },
 }
 
-/// Applies `?fields=a,b` / `?fields!=a,b` to a rendered object, or to each object of an array.
-pub(crate) fn select_fields(query: &Query, mut value: Value) -> Value {
+/// A serializer's `Meta.fields_mini` and `fields_small`, which `?fields_size=mini|small` keeps.
+pub(crate) struct FieldSizes {
+    pub(crate) mini: &'static [&'static str],
+    pub(crate) small: &'static [&'static str],
+}
+
+/// The ticket serializers' sizes (§4.3).
+pub(crate) const TICKET_FIELD_SIZES: FieldSizes = FieldSizes {
+    mini: &["id", "title"],
+    small: &["id", "title", "org_id", "flow", "comment"],
+};
+
+/// Applies `?fields=a,b` / `?fields!=a,b` and, for a serializer with `sizes`,
+/// `?fields_size=mini|small` to a rendered object, or to each object of an array.
+pub(crate) fn select_fields(query: &Query, sizes: Option<&FieldSizes>, mut value: Value) -> Value {
     let keep = query.list("fields");
     let drop = query.list("fields!");
-    if keep.is_empty() && drop.is_empty() {
+    let sized = sizes.and_then(|sizes| match query.get("fields_size") {
+        Some("mini") => Some(sizes.mini),
+        Some("small") => Some(sizes.small),
+        _ => None,
+    });
+    if keep.is_empty() && drop.is_empty() && sized.is_none() {
         return value;
     }
     let trim = |object: &mut serde_json::Map<String, Value>| {
-        object.retain(|k, _| (keep.is_empty() || keep.contains(k)) && !drop.contains(k));
+        object.retain(|k, _| {
+            (keep.is_empty() || keep.contains(k))
+                && !drop.contains(k)
+                && sized.is_none_or(|fields| fields.contains(&k.as_str()))
+        });
     };
     match &mut value {
         Value::Object(object) => trim(object),
@@ -217,8 +241,12 @@ pub(crate) fn select_fields(query: &Query, mut value: Value) -> Value {
 }
 
 /// [`select_fields`] for the rows of a page (never its envelope: `count`, `next`, `results`).
-pub(crate) fn select_row_fields(query: &Query, rows: Vec<Value>) -> Vec<Value> {
-    match select_fields(query, Value::Array(rows)) {
+pub(crate) fn select_row_fields(
+    query: &Query,
+    sizes: Option<&FieldSizes>,
+    rows: Vec<Value>,
+) -> Vec<Value> {
+    match select_fields(query, sizes, Value::Array(rows)) {
         Value::Array(rows) => rows,
         other => vec![other],
     }
@@ -351,12 +379,12 @@ mod tests {
     fn fields_selection_keeps_or_drops() {
         let q = Query::parse(Some("fields=id,title"));
         assert_eq!(
-            select_fields(&q, json!({"id":1,"title":"t","x":2})),
+            select_fields(&q, None, json!({"id":1,"title":"t","x":2})),
             json!({"id":1,"title":"t"})
         );
         let q = Query::parse(Some("fields!=x"));
         assert_eq!(
-            select_fields(&q, json!([{"id":1,"x":2}])),
+            select_fields(&q, None, json!([{"id":1,"x":2}])),
             json!([{"id":1}])
         );
     }

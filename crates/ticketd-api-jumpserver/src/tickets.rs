@@ -8,7 +8,9 @@ use crate::choices::{self, Lang};
 use crate::error::ApiError;
 use crate::extract::{Caller, CallerInOrg, JsonBody};
 use crate::format::Zone;
-use crate::listing::{Page, Query, page_body, paginated, select_fields, select_row_fields};
+use crate::listing::{
+    Page, Query, TICKET_FIELD_SIZES, page_body, paginated, select_fields, select_row_fields,
+};
 use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
@@ -217,7 +219,7 @@ async fn detail(
 ) -> Result<Response, ApiError> {
     if query.selects_fields() {
         let rendered = render_one(state, actor, ticket, lang, zone, typed).await?;
-        return Ok(Json(select_fields(query, rendered)).into_response());
+        return Ok(Json(select_fields(query, Some(&TICKET_FIELD_SIZES), rendered)).into_response());
     }
     let rendered = rendered_tickets(
         state,
@@ -328,7 +330,7 @@ async fn list(
             .iter()
             .map(|t| render::ticket(t, &ctx, typed))
             .collect();
-        let rows = select_row_fields(query, rows);
+        let rows = select_row_fields(query, Some(&TICKET_FIELD_SIZES), rows);
         return Ok(Json(paginated(uri, headers, page, total, rows)).into_response());
     }
     let rows = rendered_tickets(state, actor, &result.items, lang, zone, typed).await?;

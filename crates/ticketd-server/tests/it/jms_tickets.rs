@@ -845,6 +845,34 @@ async fn lists_filter_search_order_and_paginate() {
     assert_eq!(paged["count"], by_name.as_array().unwrap().len(), "{paged}");
     let first = paged["results"][0].as_object().unwrap();
     assert_eq!(first.keys().collect::<Vec<_>>(), ["id", "title"], "{paged}");
+    // `fields_size` keeps the serializer's mini or small fields (§4.3), in a list and a detail.
+    for (size, fields) in [
+        ("mini", &["id", "title"][..]),
+        ("small", &["id", "title", "org_id", "flow", "comment"][..]),
+    ] {
+        let (_, sized) = w
+            .app
+            .call(
+                "GET",
+                &format!("/api/v1/tickets/tickets/?applicant_username_name=ALI&limit=2&fields_size={size}"),
+                "bob",
+                None,
+            )
+            .await;
+        let first = sized["results"][0].as_object().unwrap();
+        assert_eq!(first.keys().collect::<Vec<_>>(), fields, "{sized}");
+        let detail = format!(
+            "/api/v1/tickets/tickets/{}/?fields_size={size}",
+            first["id"].as_str().unwrap()
+        );
+        let (status, one) = w.app.call("GET", &detail, "bob", None).await;
+        assert_eq!(status, 200, "{one}");
+        assert_eq!(
+            one.as_object().unwrap().keys().collect::<Vec<_>>(),
+            fields,
+            "{one}"
+        );
+    }
     let (_, dropped) = w
         .app
         .call(
