@@ -335,10 +335,7 @@ fn parse_rule(rule: &Value, known: &dyn Fn(UserId) -> bool) -> Result<Selector, 
         }
         (Some(Ok(selector)), None) | (None, Some(Ok(selector))) => Ok(selector),
         (Some(Ok(users)), Some(Ok(legacy))) => {
-            // `assignees_display` is read-only: a rule carrying it is a rule this server
-            // rendered and the client sent back, `users` changed and the legacy fields as they
-            // were read (the GET, edit, PATCH of a v4 client). No client writes it.
-            if canonical(&users) == canonical(&legacy) || object.contains_key("assignees_display") {
+            if canonical(&users) == canonical(&legacy) {
                 Ok(users)
             } else {
                 // Guessing which of two contradicting forms the client meant could give the

@@ -378,25 +378,6 @@ async fn legacy_rules_are_translated_never_dropped() {
     )
     .await;
     assert_eq!(echoed["rules"][0]["users"], json!({"type": "all"}));
-    // A v4 client reads a flow, changes a rule's users and sends the rule back with the legacy
-    // fields it read (assignees_display marks them as read): the users are taken.
-    let mut rules = flow["rules"].clone();
-    rules[0]["users"] = json!({"type": "ids", "ids": [alice.user.id.to_string()]});
-    let (status, edited) = jms(
-        &app,
-        "PATCH",
-        &detail(&id_of(&flow)),
-        ADMIN_TOKEN,
-        DEFAULT,
-        Some(json!({"rules": rules})),
-    )
-    .await;
-    assert_eq!(status, 200, "{edited}");
-    assert_eq!(
-        edited["rules"][0]["users"]["ids"][0],
-        alice.user.id.to_string()
-    );
-    assert_eq!(edited["rules"][0]["strategy"]["value"], "custom_user");
 }
 
 #[tokio::test]
