@@ -133,6 +133,7 @@ const FORM_LIST_FIELDS: &[&str] = &[
     "users",
     "system_roles",
     "org_roles",
+    "ip_group",
 ];
 
 /// A form's fields as the JSON object the routes read: strings, and arrays of strings for

@@ -563,7 +563,6 @@ fn merge_levels(stored: &[Level], rules: &[Selector]) -> Vec<Level> {
         .collect()
 }
 
-/// The update itself; `type` is read-only and never changed.
 /// A checked body as the core writes it: a change of a stored flow, or a new flow.
 enum Planned {
     Update(FlowId, Box<dyn Fn(&mut Flow) + Send + Sync>),
@@ -617,6 +616,7 @@ fn planned(target: Target, body: FlowBody) -> Planned {
     }
 }
 
+/// The update itself; `type` is read-only and never changed.
 fn apply_changes(flow: &mut Flow, body: &FlowBody) {
     if let Some(name) = &body.name {
         flow.name.clone_from(name);
@@ -799,6 +799,7 @@ async fn update_list(
     };
     let mut planned = Vec::with_capacity(items.len());
     let mut reports = Vec::with_capacity(items.len());
+    let mut seen = std::collections::HashSet::new();
     let mut failed = false;
     for item in &items {
         if !item.is_object() {
@@ -817,6 +818,19 @@ async fn update_list(
         };
         let target = write.target_by_id(id).await?;
         ensure_manage(&caller.actor, target.org())?;
+        // Two items of one flow would be two writes of one version in one transaction: the
+        // second could never land. (A global flow and its override are one flow here.)
+        let flow_id = match &target {
+            Target::Update(flow) | Target::Override { global: flow, .. } => Some(flow.id),
+            Target::Create { .. } => None,
+        };
+        if flow_id.is_some_and(|flow_id| !seen.insert(flow_id)) {
+            failed = true;
+            let mut errors = Errors::default();
+            errors.add("id", "This flow is named more than once in the list.");
+            reports.push(errors.into_value());
+            continue;
+        }
         let checked = match write.parse(item, need) {
             Ok(parsed) => write.check(&target, parsed, need).await?,
             Err(errors) => Err(errors),

@@ -130,7 +130,8 @@ pub fn verify(
         .decode(params.signature.trim())
         .map_err(|_bad_base64| SignatureError::Mismatch)?;
     let expected = hash.mac(secret.as_bytes(), message.as_bytes());
-    if constant_time_eq(&presented, &expected) {
+    // A MAC is never empty; an empty one (a failure) must not match an empty signature.
+    if !expected.is_empty() && constant_time_eq(&presented, &expected) {
         Ok(())
     } else {
         Err(SignatureError::Mismatch)

@@ -863,8 +863,10 @@ impl Store for PostgresStore {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
-            // Every organization's flow lock first, in one order, so two batches never wait on
-            // each other crosswise.
+            // Every organization's flow lock first, in one order, so two batches of flows that
+            // stay in their organizations (every batch a dialect builds) never wait on each other
+            // crosswise. A batch moving flows between organizations could meet another on the
+            // rows; PostgreSQL's deadlock error is a version conflict, and the engine retries.
             let mut orgs: Vec<OrgId> = writes.iter().map(|w| w.flow().org_id).collect();
             orgs.sort_unstable();
             orgs.dedup();

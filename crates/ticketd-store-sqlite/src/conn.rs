@@ -125,6 +125,9 @@ impl SqliteOptions {
 /// Takes the lock that marks `path` as served by this process; it holds while the returned
 /// file stays open, and the kernel drops it when the process ends, however it ends.
 fn claim_serving(path: &Path) -> Result<std::fs::File, StoreError> {
+    // The lock is named by the file's real path: a symbolic link to it takes the same lock.
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_missing| path.to_owned());
+    let path = real.as_path();
     // The lock and SQLite's own log are named by the path: a second name of the same file (a
     // hard link) would be served by a second process beside the first, each with a log of its
     // own, and SQLite documents that this corrupts the file.

@@ -68,7 +68,8 @@ async fn create(
     // made without it (a caller would believe the key usable from those addresses only).
     match body.get("ip_group") {
         None | Some(Value::Null) => {}
-        Some(Value::Array(items)) if items.iter().all(|i| i == "*") => {}
+        // JumpServer reads an empty group as no address at all: only ["*"] is any address.
+        Some(Value::Array(items)) if !items.is_empty() && items.iter().all(|i| i == "*") => {}
         Some(_) => {
             return Err(ApiError::field(
                 "ip_group",

@@ -1395,19 +1395,30 @@ async fn access_key_secrets_appear_only_in_the_create_answer_and_the_key_signs_r
     assert_eq!(created["is_active"], true);
     // A key restricted to addresses is refused, not made unrestricted; any address is a key.
     let keys = "/api/v1/authentication/access-keys/";
-    let (status, refused) = app
-        .call(
+    for group in [json!(["10.0.0.0/8"]), json!([])] {
+        let (status, refused) = app
+            .call("POST", keys, "pat", Some(json!({"ip_group": group})))
+            .await;
+        assert_eq!(status, 400, "{group}: {refused}");
+        assert!(
+            refused["ip_group"][0].as_str().unwrap().contains("address"),
+            "{refused}"
+        );
+    }
+    let (status, form) = app
+        .call_raw(
             "POST",
             keys,
             "pat",
-            Some(json!({"ip_group": ["10.0.0.0/8"]})),
+            "application/x-www-form-urlencoded",
+            "ip_group=*",
         )
         .await;
-    assert_eq!(status, 400, "{refused}");
-    assert!(
-        refused["ip_group"][0].as_str().unwrap().contains("address"),
-        "{refused}"
-    );
+    assert_eq!(status, 201, "a form's one group is a list: {form}");
+    let (status, _) = app
+        .call("DELETE", &format!("{keys}{}/", id_of(&form)), "pat", None)
+        .await;
+    assert_eq!(status, 204);
     let (status, any) = app
         .call("POST", keys, "pat", Some(json!({"ip_group": ["*"]})))
         .await;

@@ -506,8 +506,29 @@ async fn put_and_patch_by_id_update_a_flow() {
     )
     .await;
     assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["name"][0]
+            .as_str()
+            .unwrap()
+            .contains("already exists"),
+        "{refused}"
+    );
     let (_, unchanged) = jms(&app, "GET", &path, ADMIN_TOKEN, DEFAULT, None).await;
     assert_eq!(unchanged["name"], "Bulk one", "the first item was not kept");
+    // One flow twice in a list is refused at its second item (its two writes could not both
+    // land: the first moves the version the second expects).
+    let (status, twice) = jms(
+        &app,
+        "PATCH",
+        FLOWS,
+        ADMIN_TOKEN,
+        DEFAULT,
+        Some(json!([{"id": flow["id"], "name": "Once"}, {"id": flow["id"], "cc_users": []}])),
+    )
+    .await;
+    assert_eq!(status, 400, "{twice}");
+    assert_eq!(twice[0], json!({}), "{twice}");
+    assert!(twice[1]["id"].is_array(), "{twice}");
     let (status, errors) = jms(
         &app,
         "PATCH",

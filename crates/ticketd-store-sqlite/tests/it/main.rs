@@ -107,6 +107,25 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
     drop(SqliteStore::open(&command).unwrap());
     drop(first);
     drop(SqliteStore::open(&serving).unwrap());
+    // A symbolic link to the file takes the same lock as the file.
+    let held = SqliteStore::open(&serving).unwrap();
+    let symlink = dir.path().join("symlink.db");
+    std::os::unix::fs::symlink(dir.path().join("served.db"), &symlink).unwrap();
+    let through_link = SqliteOptions {
+        serving: true,
+        ..SqliteOptions::new(&symlink)
+    };
+    match SqliteStore::open(&through_link) {
+        Err(ticketd_core::StoreError::Unavailable(reason)) => {
+            assert!(
+                reason.contains("another ticketd process is serving"),
+                "{reason}"
+            );
+        }
+        Err(other) => panic!("expected the serving lock's refusal, got {other}"),
+        Ok(_) => panic!("a symbolic link served the file beside its server"),
+    }
+    drop(held);
     // A second name of the file (a hard link) would escape the lock, which is named by the
     // path: a file with more than one name is not served, under either name.
     let linked = dir.path().join("linked.db");
