@@ -369,6 +369,16 @@ impl Target {
 
     /// The current number of levels, against which `approval_level` or `rules` given alone
     /// are checked.
+    /// The selectors of the levels the flow has now (none for a flow to be created).
+    fn stored_selectors(&self) -> Vec<Selector> {
+        match self {
+            Self::Update(flow) | Self::Override { global: flow, .. } => {
+                flow.levels.iter().map(|l| l.selector.clone()).collect()
+            }
+            Self::Create { .. } => Vec::new(),
+        }
+    }
+
     fn stored_levels(&self) -> Option<usize> {
         match self {
             Self::Update(flow) | Self::Override { global: flow, .. } => Some(flow.levels.len()),
@@ -471,6 +481,11 @@ impl Write<'_> {
         }
         check_level_count(&body, target.stored_levels(), &mut errors);
         if !errors.is_empty() {
+            return Ok(Err(errors));
+        }
+        let mut body = body;
+        if let Err(per_rule) = body.settle_rules(&target.stored_selectors()) {
+            errors.set("rules", per_rule);
             return Ok(Err(errors));
         }
         if let Some(rules) = &body.rules {

@@ -73,6 +73,42 @@ pub(super) struct FlowBody {
     pub(super) level: Option<usize>,
     pub(super) rules: Option<Vec<Selector>>,
     pub(super) cc_users: Option<Vec<UserId>>,
+    /// Rules that gave both forms with different meanings, by position: `rules` holds the
+    /// `users` form until [`FlowBody::settle_rules`] compares both with the stored levels.
+    pub(super) contested: Vec<(usize, Selector)>,
+}
+
+impl FlowBody {
+    /// Settles each contested rule against the flow's stored selectors: a rule read back and
+    /// sent again carries the form the client changed and the one it left as read, so the one
+    /// that differs from the stored level is meant; where both differ (or nothing is stored)
+    /// nothing says which, and the rule is refused at its position.
+    pub(super) fn settle_rules(&mut self, stored: &[Selector]) -> Result<(), Value> {
+        let Some(rules) = self.rules.as_mut() else {
+            return Ok(());
+        };
+        let mut per_rule: Vec<Value> = vec![Value::Object(Map::new()); rules.len()];
+        let mut failed = false;
+        for (position, legacy) in std::mem::take(&mut self.contested) {
+            let Some(users) = rules.get_mut(position) else {
+                continue;
+            };
+            let kept = stored.get(position).map(canonical);
+            if kept.as_ref() == Some(&canonical(users)) {
+                *users = legacy;
+            } else if kept.as_ref() != Some(&canonical(&legacy)) {
+                failed = true;
+                let mut errors = Errors::default();
+                errors.add("non_field_errors", CONTRADICTION);
+                per_rule[position] = errors.into_value();
+            }
+        }
+        if failed {
+            Err(Value::Array(per_rule))
+        } else {
+            Ok(())
+        }
+    }
 }
 
 /// `"Invalid data. Expected a dictionary, but got list."`, as DRF words it.
@@ -283,7 +319,14 @@ fn canonical(selector: &Selector) -> Selector {
 }
 
 /// Parses one rule in either form; errors are the rule's DRF dict.
-fn parse_rule(rule: &Value, known: &dyn Fn(UserId) -> bool) -> Result<Selector, Errors> {
+/// A rule's selector; a rule whose `users` and legacy forms disagree gives both
+/// ([`FlowBody::settle_rules`] decides).
+enum ParsedRule {
+    One(Selector),
+    Contested { users: Selector, legacy: Selector },
+}
+
+fn parse_rule(rule: &Value, known: &dyn Fn(UserId) -> bool) -> Result<ParsedRule, Errors> {
     let mut errors = Errors::default();
     let Value::Object(object) = rule else {
         errors.add("non_field_errors", expected_dict(rule));
@@ -333,22 +376,24 @@ fn parse_rule(rule: &Value, known: &dyn Fn(UserId) -> bool) -> Result<Selector, 
             errors.add(field, message);
             Err(errors)
         }
-        (Some(Ok(selector)), None) | (None, Some(Ok(selector))) => Ok(selector),
+        (Some(Ok(selector)), None) | (None, Some(Ok(selector))) => Ok(ParsedRule::One(selector)),
         (Some(Ok(users)), Some(Ok(legacy))) => {
             if canonical(&users) == canonical(&legacy) {
-                Ok(users)
+                Ok(ParsedRule::One(users))
             } else {
                 // Guessing which of two contradicting forms the client meant could give the
-                // level to the wrong people.
-                errors.add("non_field_errors", CONTRADICTION);
-                Err(errors)
+                // level to the wrong people: the stored level tells which one changed.
+                Ok(ParsedRule::Contested { users, legacy })
             }
         }
     }
 }
 
 /// Parses `rules`: a list of rules in either form, errors as one dict per position.
-fn parse_rules(value: &Value, known: &dyn Fn(UserId) -> bool) -> Result<Vec<Selector>, Value> {
+/// The rules' selectors, and the contested ones' legacy forms by position.
+type ParsedRules = (Vec<Selector>, Vec<(usize, Selector)>);
+
+fn parse_rules(value: &Value, known: &dyn Fn(UserId) -> bool) -> Result<ParsedRules, Value> {
     let Value::Array(items) = value else {
         return Err(Value::Array(vec![Value::String(format!(
             "Expected a list of items but got type \"{}\".",
@@ -356,12 +401,18 @@ fn parse_rules(value: &Value, known: &dyn Fn(UserId) -> bool) -> Result<Vec<Sele
         ))]));
     };
     let mut selectors = Vec::with_capacity(items.len());
+    let mut contested = Vec::new();
     let mut per_rule = Vec::with_capacity(items.len());
     let mut failed = false;
-    for item in items {
+    for (position, item) in items.iter().enumerate() {
         match parse_rule(item, known) {
-            Ok(selector) => {
+            Ok(ParsedRule::One(selector)) => {
                 selectors.push(selector);
+                per_rule.push(Value::Object(Map::new()));
+            }
+            Ok(ParsedRule::Contested { users, legacy }) => {
+                selectors.push(users);
+                contested.push((position, legacy));
                 per_rule.push(Value::Object(Map::new()));
             }
             Err(errors) => {
@@ -373,7 +424,7 @@ fn parse_rules(value: &Value, known: &dyn Fn(UserId) -> bool) -> Result<Vec<Sele
     if failed {
         Err(Value::Array(per_rule))
     } else {
-        Ok(selectors)
+        Ok((selectors, contested))
     }
 }
 
@@ -418,7 +469,10 @@ pub(super) fn parse_flow(
     }
     match given("rules") {
         Some(value) => match parse_rules(value, known) {
-            Ok(rules) => out.rules = Some(rules),
+            Ok((rules, contested)) => {
+                out.rules = Some(rules);
+                out.contested = contested;
+            }
             Err(nested) => errors.set("rules", nested),
         },
         None if need.rules => errors.add("rules", REQUIRED),

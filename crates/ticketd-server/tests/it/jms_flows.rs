@@ -378,6 +378,52 @@ async fn legacy_rules_are_translated_never_dropped() {
     )
     .await;
     assert_eq!(echoed["rules"][0]["users"], json!({"type": "all"}));
+
+    // A rule read back and sent again with one form changed: the stored level tells which form
+    // the client changed, and that one is taken, whichever it is.
+    let patch_rules = |rules: Value| {
+        let app = &app;
+        let path = detail(&id_of(&flow));
+        async move {
+            jms(
+                app,
+                "PATCH",
+                &path,
+                ADMIN_TOKEN,
+                DEFAULT,
+                Some(json!({"rules": rules})),
+            )
+            .await
+        }
+    };
+    let alice_only = json!({"type": "ids", "ids": [alice.user.id.to_string()]});
+    let mut rules = flow["rules"].clone();
+    rules[0]["users"] = alice_only.clone();
+    let (status, edited) = patch_rules(rules).await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(
+        edited["rules"][0]["users"], alice_only,
+        "the users form changed"
+    );
+    let mut rules = edited["rules"].clone();
+    rules[0]["strategy"] = json!("super_admin");
+    rules[0]["assignees"] = json!([]);
+    let (status, edited) = patch_rules(rules).await;
+    assert_eq!(status, 200, "{edited}");
+    assert_eq!(
+        edited["rules"][0]["users"],
+        super_admin_selector(),
+        "the legacy form changed"
+    );
+    let mut rules = edited["rules"].clone();
+    rules[0]["users"] = alice_only;
+    rules[0]["strategy"] = json!("org_admin");
+    let (status, refused) = patch_rules(rules).await;
+    assert_eq!(status, 400, "both changed, differently: {refused}");
+    assert!(
+        refused["rules"][0]["non_field_errors"].is_array(),
+        "{refused}"
+    );
 }
 
 #[tokio::test]
