@@ -85,6 +85,15 @@ async fn a_file_migrated_by_a_newer_or_another_build_is_refused_and_left_as_it_w
     assert_eq!(recorded, newest, "nothing was applied or removed");
 }
 
+/// Why a store refused to serve with `options` (it must refuse, as unavailable).
+fn refused_to_serve(options: &SqliteOptions) -> String {
+    match SqliteStore::open(options) {
+        Err(ticketd_core::StoreError::Unavailable(reason)) => reason,
+        Err(other) => panic!("expected a refusal to serve, got {other}"),
+        Ok(_) => panic!("the store served {}", options.path.display()),
+    }
+}
+
 #[tokio::test]
 async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -93,16 +102,11 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
         ..SqliteOptions::new(dir.path().join("served.db"))
     };
     let (first, _) = SqliteStore::open(&serving).unwrap();
-    match SqliteStore::open(&serving) {
-        Err(ticketd_core::StoreError::Unavailable(reason)) => {
-            assert!(
-                reason.contains("another ticketd process is serving"),
-                "{reason}"
-            );
-        }
-        Err(other) => panic!("expected the serving lock's refusal, got {other}"),
-        Ok(_) => panic!("a second store served the file"),
-    }
+    let reason = refused_to_serve(&serving);
+    assert!(
+        reason.contains("another ticketd process is serving"),
+        "{reason}"
+    );
     let command = SqliteOptions::new(dir.path().join("served.db"));
     drop(SqliteStore::open(&command).unwrap());
     drop(first);
@@ -115,16 +119,11 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
         serving: true,
         ..SqliteOptions::new(&symlink)
     };
-    match SqliteStore::open(&through_link) {
-        Err(ticketd_core::StoreError::Unavailable(reason)) => {
-            assert!(
-                reason.contains("another ticketd process is serving"),
-                "{reason}"
-            );
-        }
-        Err(other) => panic!("expected the serving lock's refusal, got {other}"),
-        Ok(_) => panic!("a symbolic link served the file beside its server"),
-    }
+    let reason = refused_to_serve(&through_link);
+    assert!(
+        reason.contains("another ticketd process is serving"),
+        "{reason}"
+    );
     drop(held);
     // A second name of the file (a hard link) would escape the lock, which is named by the
     // path: a file with more than one name is not served, under either name.
@@ -135,13 +134,8 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
             serving: true,
             ..SqliteOptions::new(path)
         };
-        match SqliteStore::open(&options) {
-            Err(ticketd_core::StoreError::Unavailable(reason)) => {
-                assert!(reason.contains("has 2 hard links"), "{reason}");
-            }
-            Err(other) => panic!("expected the hard link's refusal, got {other}"),
-            Ok(_) => panic!("a file with two names was served"),
-        }
+        let reason = refused_to_serve(&options);
+        assert!(reason.contains("has 2 hard links"), "{reason}");
     }
 }
 
