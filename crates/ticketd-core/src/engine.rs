@@ -1836,9 +1836,18 @@ impl Engine {
                     },
                 )?
             };
+            // The one name a decision's write can find taken is its grant's: every candidate,
+            // the last holding the grant's id, named by hand on another permission.
+            let grant_name = write.grant.as_ref().map(|grant| grant.name.clone());
             match self.store.write_ticket(write).await {
                 Ok(stored) => return Ok(stored),
                 Err(StoreError::VersionConflict) => continue,
+                Err(StoreError::Conflict { .. }) if grant_name.is_some() => {
+                    return Err(DomainError::Conflict(format!(
+                        "Permission named `{}` already exists",
+                        grant_name.unwrap_or_default()
+                    )));
+                }
                 Err(e) => return Err(e.into()),
             }
         }

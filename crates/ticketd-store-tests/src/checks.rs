@@ -833,6 +833,60 @@ pub async fn grants_written_together_each_take_a_free_name(store: Arc<dyn Store>
     assert_eq!(stored.version, last.version);
 }
 
+/// A final approval whose grant finds every name it may take held by other permissions (named
+/// so by hand) is refused as a conflict, which a dialect answers as the client's, not as a
+/// store failure; the ticket stays as it was.
+pub async fn a_decision_whose_grant_names_are_all_taken_is_a_conflict(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow(KIND_APPLY_ASSET, vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let id = ticketd_core::TicketId(uuid::Uuid::new_v4());
+    let mut input = new_ticket(KIND_APPLY_ASSET, "db access");
+    input.id = Some(id);
+    let ticket = w.engine.open_ticket(&w.alice, input, t0()).await.unwrap();
+    let first = ticketd_core::payload::permission_name("db access", id.uuid(), 4);
+    let mut taken: Vec<String> = [4, 8, 12, 32]
+        .iter()
+        .map(|n| ticketd_core::payload::permission_name("db access", id.uuid(), *n))
+        .collect();
+    taken.push(name_with_id(&first, id.uuid(), 128));
+    for name in &taken {
+        let holder = w.open(&w.alice, "general", "holder", t0()).await;
+        let mut next = holder.clone();
+        next.version += 1;
+        let grant = Grant {
+            id: holder.id.uuid(),
+            ticket_id: holder.id,
+            org_id: holder.org_id,
+            kind: "asset_permission".into(),
+            name: name.clone(),
+            name_candidates: vec![name.clone()],
+            users: vec![w.carol.id()],
+            payload: serde_json::json!({}),
+            valid_from: None,
+            valid_until: None,
+            created_by: String::new(),
+            comment: String::new(),
+            created_at: t0(),
+        };
+        let write = TicketWrite {
+            grant: Some(grant),
+            ..TicketWrite::new(next, Some(holder.version))
+        };
+        store.write_ticket(write).await.unwrap();
+    }
+    let refused = w.engine.act(&w.bob, ticket.id, approve(), at(1)).await;
+    assert!(
+        matches!(&refused, Err(DomainError::Conflict(message)) if message.contains(&first)),
+        "{refused:?}"
+    );
+    let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
+    assert_eq!(stored.version, ticket.version);
+    assert_eq!(stored.state, TicketState::Pending);
+}
+
 /// Openings committed together change no ticket that already existed, so a count taken before
 /// them is brought up to date by counting the new tickets alone (`count_inserted_since`
 /// answers), as after openings committed one by one; a group that also updates a ticket makes

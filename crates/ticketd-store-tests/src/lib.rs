@@ -52,6 +52,7 @@ macro_rules! contract_suite {
             all_mode_approvals_racing_both_count,
             two_level_apply_asset_flow_creates_one_grant,
             grants_written_together_each_take_a_free_name,
+            a_decision_whose_grant_names_are_all_taken_is_a_conflict,
             stale_version_writes_nothing,
             writes_committed_together_succeed_or_fail_alone,
             openings_committed_together_keep_counts_countable,
