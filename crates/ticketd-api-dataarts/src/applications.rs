@@ -158,11 +158,10 @@ pub(crate) async fn approvers(
     let info = table_info(Some(&body), "body")?;
     // The core's rule for an application's expiry, so the list is not offered for one that
     // could never be granted.
-    ticketd_core::payload::validate_table_permission(
-        &json!({"expire_time": info.expire_time}),
-        ticketd_http::now(),
-    )
-    .map_err(|fields| ApiError::from(ticketd_core::DomainError::Validation(fields)))?;
+    if let Some(ms) = info.expire_time {
+        ticketd_core::payload::check_expiry_ahead(ms, ticketd_http::now())
+            .map_err(|fields| ApiError::from(ticketd_core::DomainError::Validation(fields)))?;
+    }
     let workspace = application_workspace(&state, &call, None).await?;
     let approvers: Vec<Value> = eligible(&state, &workspace)
         .await?

@@ -38,7 +38,8 @@ pub fn expiry_millis_valid(millis: i64) -> bool {
 }
 
 /// Checks the content of a `data_permission` ticket, at its opening, edits and final approval:
-/// its `expire_time` is absent, null, or a moment [`expiry_millis_valid`] allows.
+/// its `expire_time` is absent, null, or a moment [`expiry_millis_valid`] allows that is still
+/// ahead of `now` ([`check_expiry_ahead`]).
 pub fn validate_table_permission(
     content: &Value,
     now: DateTime<Utc>,
@@ -46,14 +47,7 @@ pub fn validate_table_permission(
     match content.get("expire_time") {
         None | Some(Value::Null) => Ok(()),
         Some(expiry) => match expiry.as_i64().filter(|ms| expiry_millis_valid(*ms)) {
-            // Checked when applied for and again when granted: an expired permission grants
-            // nothing, so neither an application nor an approval may make one.
-            Some(ms) if ms <= now.timestamp_millis() => Err(vec![FieldError::new(
-                "expire_time",
-                "expired",
-                "must be in the future: a permission that has expired grants nothing",
-            )]),
-            Some(_) => Ok(()),
+            Some(ms) => check_expiry_ahead(ms, now),
             None => Err(vec![FieldError::new(
                 "expire_time",
                 "invalid",
@@ -61,6 +55,19 @@ pub fn validate_table_permission(
             )]),
         },
     }
+}
+
+/// Refuses a table permission's expiry (epoch milliseconds) that is not ahead of `now`: an
+/// expired permission grants nothing, so neither an application nor an approval may make one.
+pub fn check_expiry_ahead(ms: i64, now: DateTime<Utc>) -> Result<(), Vec<FieldError>> {
+    if ms <= now.timestamp_millis() {
+        return Err(vec![FieldError::new(
+            "expire_time",
+            "expired",
+            "must be in the future: a permission that has expired grants nothing",
+        )]);
+    }
+    Ok(())
 }
 
 /// The content of an `apply_asset` ticket, as the core stores it.
