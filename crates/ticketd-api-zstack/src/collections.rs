@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use ticketd_core::engine::{FlowInput, any_level};
+use std::sync::atomic::{AtomicBool, Ordering};
+use ticketd_core::engine::{FlowInput, FlowPlan, any_level};
 use ticketd_core::flow::{Flow, Level};
 use ticketd_core::identity::{Org, ROOT_ORG};
 use ticketd_core::selector::{LegacyStrategy, Selector};
@@ -512,16 +513,93 @@ fn types_free(wanted: Vec<String>) -> Option<FlowRule> {
     }))
 }
 
-/// A project has one default collection: making one default clears the mark on the others.
-async fn clear_other_defaults(ctx: &Ctx<'_>, kept: &Flow) -> Result<(), ZsError> {
-    for other in collections_in(ctx, Some(vec![kept.org_id])).await? {
-        if other.id != kept.id && other.is_default {
-            ctx.engine()
-                .update_flow(&ctx.actor, other.id, &|f| f.is_default = false, ctx.now)
-                .await?;
+/// Plannings of one collection write before it gives up: each new one follows a default
+/// collection written by another request meanwhile.
+const DEFAULT_ATTEMPTS: usize = 8;
+
+/// Writes the collection `plan` creates or changes, keeping one default collection per project:
+/// when the collection ends up the default (`default`, or its stored mark when `None`), the same
+/// batch clears the mark of the project's other defaults, and a rule checked in the write's
+/// transaction, beside `types`, refuses the batch if a default was written since they were
+/// read, which then plans it again. (Cleared after the write, two concurrent defaults could
+/// clear each other's mark and leave none.)
+async fn write_collection(
+    ctx: &Ctx<'_>,
+    org: OrgId,
+    plan: FlowPlan<'_>,
+    default: Option<bool>,
+    types: Option<FlowRule>,
+) -> Result<Flow, ZsError> {
+    let target = match &plan {
+        FlowPlan::Update { id, .. } => Some(*id),
+        FlowPlan::Create(_) => None,
+    };
+    let clear_mark: &(dyn Fn(&mut Flow) + Send + Sync) = &|f| f.is_default = false;
+    for _ in 0..DEFAULT_ATTEMPTS {
+        let collections = collections_in(ctx, Some(vec![org])).await?;
+        let stored_mark = collections
+            .iter()
+            .any(|c| Some(c.id) == target && c.is_default);
+        let clearing: Vec<FlowId> = if default.unwrap_or(stored_mark) {
+            collections
+                .iter()
+                .filter(|c| c.is_default && Some(c.id) != target)
+                .map(|c| c.id)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut plans: Vec<FlowPlan<'_>> = clearing
+            .iter()
+            .map(|&id| FlowPlan::Update {
+                id,
+                change: clear_mark,
+            })
+            .collect();
+        plans.push(plan.clone());
+        let raced = Arc::new(AtomicBool::new(false));
+        let rule = one_default(clearing, types.clone(), Arc::clone(&raced));
+        match ctx
+            .engine()
+            .write_flows(&ctx.actor, &plans, Some(rule), ctx.now)
+            .await
+        {
+            // The batch's last write is the collection's.
+            Ok(mut written) => return written.pop().ok_or_else(|| busy().into()),
+            Err(_) if raced.load(Ordering::Relaxed) => continue,
+            Err(error) => return Err(error.into()),
         }
     }
-    Ok(())
+    Err(busy().into())
+}
+
+fn busy() -> DomainError {
+    DomainError::busy("write flow collection")
+}
+
+/// The rule of [`write_collection`]'s batch: the collections whose mark it clears pass; the
+/// written one keeps `types`, and if it is the default no other collection of the project may
+/// be (`raced` tells the caller that this refused it).
+fn one_default(clearing: Vec<FlowId>, types: Option<FlowRule>, raced: Arc<AtomicBool>) -> FlowRule {
+    Arc::new(move |collection: &Flow, others: &[Flow]| {
+        if clearing.contains(&collection.id) {
+            return Ok(());
+        }
+        if let Some(types) = &types {
+            types(collection, others)?;
+        }
+        if let Some(other) = others
+            .iter()
+            .find(|o| collection.is_default && o.is_default && is_collection(o))
+        {
+            raced.store(true, Ordering::Relaxed);
+            return Err(DomainError::Conflict(format!(
+                "flow collection[uuid:{}] became the default of the project meanwhile",
+                hex(other.id.uuid())
+            )));
+        }
+        Ok(())
+    })
 }
 
 fn checked_types(params: &Params<'_>, name: &str) -> Result<Option<Vec<String>>, ZsError> {
@@ -565,13 +643,8 @@ pub(crate) async fn create(
         cc_users: Vec::new(),
         attributes: attributes(&type_uuids),
     };
-    let collection = ctx
-        .engine()
-        .create_flow_with(&ctx.actor, input, rule, ctx.now)
-        .await?;
-    if is_default {
-        clear_other_defaults(ctx, &collection).await?;
-    }
+    let plan = FlowPlan::Create(input);
+    let collection = write_collection(ctx, org.id, plan, Some(is_default), rule).await?;
     rendered(ctx, &collection).await
 }
 
@@ -596,31 +669,25 @@ pub(crate) async fn update(
         }
         None => None,
     };
-    let updated = ctx
-        .engine()
-        .update_flow(
-            &ctx.actor,
-            collection.id,
-            &move |f| {
-                if let Some(name) = &name {
-                    f.name.clone_from(name);
-                }
-                if let Some(description) = &description {
-                    f.description.clone_from(description);
-                }
-                if let Some(is_default) = is_default {
-                    f.is_default = is_default;
-                }
-                if let Some(levels) = &new_levels {
-                    f.levels.clone_from(levels);
-                }
-            },
-            ctx.now,
-        )
-        .await?;
-    if updated.is_default {
-        clear_other_defaults(ctx, &updated).await?;
-    }
+    let change = move |f: &mut Flow| {
+        if let Some(name) = &name {
+            f.name.clone_from(name);
+        }
+        if let Some(description) = &description {
+            f.description.clone_from(description);
+        }
+        if let Some(is_default) = is_default {
+            f.is_default = is_default;
+        }
+        if let Some(levels) = &new_levels {
+            f.levels.clone_from(levels);
+        }
+    };
+    let plan = FlowPlan::Update {
+        id: collection.id,
+        change: &change,
+    };
+    let updated = write_collection(ctx, collection.org_id, plan, is_default, None).await?;
     rendered(ctx, &updated).await
 }
 

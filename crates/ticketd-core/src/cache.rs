@@ -30,7 +30,7 @@ use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
 use crate::positions::{self, PositionMemory, Start};
 use crate::recent::Recent;
 use crate::store::{
-    FlowRule, FlowWrite, GrantQuery, Inserted, ListMark, PagePosition, Store, TicketOrder,
+    FlowRule, FlowWrite, GrantQuery, Inserted, ListMark, OrgChange, PagePosition, Store, TicketOrder,
     TicketPage, TicketQuery, TokenActor,
 };
 use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
@@ -584,8 +584,8 @@ impl Store for CachedStore {
         Ok(directory)
     }
 
-    async fn update_org(&self, org: Org) -> Result<(), StoreError> {
-        self.change(self.inner.update_org(org)).await
+    async fn update_org(&self, id: OrgId, change: OrgChange) -> Result<(), StoreError> {
+        self.change(self.inner.update_org(id, change)).await
     }
 
     async fn delete_org(&self, id: OrgId) -> Result<(), StoreError> {

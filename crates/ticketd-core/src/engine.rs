@@ -3,7 +3,7 @@
 use crate::actor::{Actor, AdminAction};
 use crate::catalog::{Asset, CatalogQuery, Node};
 use crate::credentials::{self, PasswordForm};
-use crate::error::{ConflictKind, DomainError, StoreError};
+use crate::error::{DomainError, StoreError};
 use crate::flow::{Flow, Level, LevelMode};
 use crate::identity::{
     AccessKey, DEFAULT_ORG, DirectoryEntry, MAX_TOKEN_LIFETIME_SECS, Membership, NewUser, Org,
@@ -13,7 +13,9 @@ use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, 
 use crate::machine::{self, Action, Ctx, OpenSpec, TicketEdit};
 use crate::selector::Selector;
 use crate::serial::serial_day;
-use crate::store::{FlowRule, FlowWrite, GrantQuery, Store, TicketPage, TicketQuery, Visibility};
+use crate::store::{
+    FlowRule, FlowWrite, GrantQuery, OrgChange, Store, TicketPage, TicketQuery, Visibility,
+};
 use crate::ticket::{Comment, CommentKind, Grant, HistoryEntry, Step, Ticket, TicketWrite};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
@@ -247,6 +249,7 @@ pub enum TicketCommand {
 }
 
 /// One flow of a batch that [`Engine::write_flows`] writes together.
+#[derive(Clone)]
 pub enum FlowPlan<'a> {
     /// A new flow.
     Create(FlowInput),
@@ -1008,50 +1011,54 @@ impl Engine {
         id: OrgId,
         name: &str,
     ) -> Result<Org, DomainError> {
-        self.change_org(actor, id, name, None).await
+        self.change_org(actor, id, Some(name), None).await
     }
 
-    /// [`Engine::rename_org`], and the comment replaced when `comment` is given.
+    /// Changes the fields of an organization that are given, its `name` as
+    /// [`Engine::rename_org`] does and its `comment`, and answers it as stored after. Only the
+    /// given fields are written, so a change of the comment cannot undo a concurrent rename.
     pub async fn change_org(
         &self,
         actor: &Actor,
         id: OrgId,
-        name: &str,
+        name: Option<&str>,
         comment: Option<&str>,
     ) -> Result<Org, DomainError> {
         actor.may(AdminAction::ChangeOrg)?;
-        let mut org = self
-            .store
-            .get_org(id)
-            .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "organization",
-                id: id.to_string(),
-            })?;
-        let name = name.trim();
-        if org.builtin && org.name != name {
-            return Err(DomainError::invalid(
-                "name",
-                "invalid",
-                "built-in organizations cannot be renamed",
-            ));
+        let missing = || DomainError::NotFound {
+            kind: "organization",
+            id: id.to_string(),
+        };
+        let org = self.store.get_org(id).await?.ok_or_else(missing)?;
+        let name = name.map(str::trim);
+        if let Some(name) = name {
+            if org.builtin && org.name != name {
+                return Err(DomainError::invalid(
+                    "name",
+                    "invalid",
+                    "built-in organizations cannot be renamed",
+                ));
+            }
+            if name.is_empty() || name.chars().count() > 128 {
+                return Err(DomainError::invalid(
+                    "name",
+                    "invalid",
+                    "name must be 1 to 128 characters",
+                ));
+            }
         }
-        if name.is_empty() || name.chars().count() > 128 {
-            return Err(DomainError::invalid(
-                "name",
-                "invalid",
-                "name must be 1 to 128 characters",
-            ));
-        }
-        org.name = name.into();
-        if let Some(comment) = comment {
-            org.comment = comment.into();
-        }
+        let change = OrgChange {
+            name: name.map(str::to_owned),
+            comment: comment.map(str::to_owned),
+        };
         self.store
-            .update_org(org.clone())
+            .update_org(id, change)
             .await
-            .map_err(|e| unique_to_conflict(e, "organization name"))?;
-        Ok(org)
+            .map_err(|e| match e {
+                StoreError::NotFound => missing(),
+                other => unique_to_conflict(other, "organization name"),
+            })?;
+        self.store.get_org(id).await?.ok_or_else(missing)
     }
 
     /// Deletes an organization that nothing refers to (system administrators; not built-ins).
@@ -1316,7 +1323,7 @@ impl Engine {
         let mut written = self
             .write_flows(actor, &[FlowPlan::Create(input)], rule, now)
             .await?;
-        written.pop().ok_or_else(|| busy("create flow"))
+        written.pop().ok_or_else(|| DomainError::busy("create flow"))
     }
 
     /// Replaces a flow's fields with `change` applied to the stored flow; tickets already
@@ -1343,7 +1350,7 @@ impl Engine {
         let mut written = self
             .write_flows(actor, &[FlowPlan::Update { id, change }], rule, now)
             .await?;
-        written.pop().ok_or_else(|| busy("update flow"))
+        written.pop().ok_or_else(|| DomainError::busy("update flow"))
     }
 
     /// Writes flows together, all or none (a bulk update): each plan is checked as its own
@@ -1369,7 +1376,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(busy("write flows"))
+        Err(DomainError::busy("write flows"))
     }
 
     /// The write one plan makes, checked: who may manage the flow's organization (before and
@@ -1851,7 +1858,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(busy("act on ticket"))
+        Err(DomainError::busy("act on ticket"))
     }
 
     async fn rebuild_steps(
@@ -2086,14 +2093,6 @@ fn effective_flows(flows: &[Flow], org: OrgId) -> impl Iterator<Item = &Flow> {
     flows.iter().filter(move |f| {
         f.org_id == org || (f.org_id == ROOT_ORG && !own_names.contains(&f.name.to_lowercase()))
     })
-}
-
-fn busy(action: &'static str) -> DomainError {
-    DomainError::InvalidTransition {
-        action,
-        state: "busy",
-        conflict: ConflictKind::Busy,
-    }
 }
 
 fn unique_to_conflict(error: StoreError, what: &str) -> DomainError {

@@ -125,6 +125,16 @@ fn format_fields(fields: &[FieldError]) -> String {
 }
 
 impl DomainError {
+    /// Concurrent writers kept winning while the use case `action` tried to write; the caller
+    /// may retry.
+    pub fn busy(action: &'static str) -> Self {
+        Self::InvalidTransition {
+            action,
+            state: "busy",
+            conflict: ConflictKind::Busy,
+        }
+    }
+
     /// A single-field validation error.
     pub fn invalid(
         field: impl Into<String>,

@@ -45,6 +45,15 @@ pub fn check_flow_rules(
     extra.map_or(Ok(()), |extra| extra(flow, others).map_err(refused))
 }
 
+/// The fields of an organization [`Store::update_org`] writes; `None` keeps the stored one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OrgChange {
+    /// Its new name.
+    pub name: Option<String>,
+    /// Its new comment.
+    pub comment: Option<String>,
+}
+
 /// One write of [`Store::write_flows`].
 #[derive(Clone, Debug)]
 pub enum FlowWrite {
@@ -545,8 +554,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Shared: a caching store hands out the same list to every opening.
     async fn org_directory(&self, org: OrgId) -> Result<Arc<Vec<DirectoryEntry>>, StoreError>;
 
-    /// Replaces an organization's name.
-    async fn update_org(&self, org: Org) -> Result<(), StoreError>;
+    /// Writes the fields `change` gives of an organization, and only those, so concurrent
+    /// changes of different fields both stay (`NotFound` if it is gone).
+    async fn update_org(&self, id: OrgId, change: OrgChange) -> Result<(), StoreError>;
     /// Deletes an organization with its memberships (`Conflict` if tickets or flows use it).
     async fn delete_org(&self, id: OrgId) -> Result<(), StoreError>;
     /// Deletes a user (`NotFound` if absent); their tickets keep the applicant's display name.

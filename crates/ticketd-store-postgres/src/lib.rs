@@ -22,7 +22,7 @@ use ticketd_core::identity::{
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::store::{
-    FlowRule, FlowWrite, GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery,
+    FlowRule, FlowWrite, GrantQuery, Inserted, ListMark, OrgChange, Store, TicketPage, TicketQuery,
     TokenActor, check_flow_rules, flow_version_check,
 };
 use ticketd_core::ticket::{
@@ -547,12 +547,13 @@ impl Store for PostgresStore {
         Ok(Arc::new(entries))
     }
 
-    async fn update_org(&self, org: Org) -> Result<(), StoreError> {
+    async fn update_org(&self, id: OrgId, change: OrgChange) -> Result<(), StoreError> {
         self.identity_change(async {
             self.db
                 .execute_one(
-                    "UPDATE orgs SET name = $2, comment = $3 WHERE id = $1",
-                    &[&org.id.0, &org.name, &org.comment],
+                    "UPDATE orgs SET name = coalesce($2, name), comment = coalesce($3, comment) \
+                     WHERE id = $1",
+                    &[&id.0, &change.name, &change.comment],
                 )
                 .await
         })

@@ -22,7 +22,7 @@ use ticketd_core::identity::{
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::store::{
-    FlowRule, FlowWrite, GrantQuery, Inserted, ListMark, Store, TicketPage, TicketQuery,
+    FlowRule, FlowWrite, GrantQuery, Inserted, ListMark, OrgChange, Store, TicketPage, TicketQuery,
     TokenActor, check_flow_rules, flow_version_check,
 };
 use ticketd_core::ticket::{
@@ -403,13 +403,14 @@ impl Store for SqliteStore {
             .map(Arc::new)
     }
 
-    async fn update_org(&self, org: Org) -> Result<(), StoreError> {
+    async fn update_org(&self, id: OrgId, change: OrgChange) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
                 let n = c
                     .execute(
-                        "UPDATE orgs SET name = ?2, comment = ?3 WHERE id = ?1",
-                        params![org.id.0, org.name, org.comment],
+                        "UPDATE orgs SET name = coalesce(?2, name), comment = coalesce(?3, comment) \
+                         WHERE id = ?1",
+                        params![id.0, change.name, change.comment],
                     )
                     .map_err(db_err)?;
                 if n == 0 {

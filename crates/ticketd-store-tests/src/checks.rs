@@ -288,6 +288,43 @@ pub async fn openings_with_one_chosen_id_store_one_ticket_and_refuse_the_others_
     assert!(store.get_ticket(id).await.unwrap().is_some());
 }
 
+/// An organization's rename and a change of its comment made at once both stay: each writes only
+/// its own field, where a write of the whole organization as read would undo the other.
+pub async fn concurrent_changes_of_an_organization_s_fields_both_stay(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    let org = w
+        .engine
+        .create_org(Some(&w.admin), "Fields", t0())
+        .await
+        .unwrap();
+    for round in 0..3 {
+        let name = format!("Fields {round}");
+        let comment = format!("noted {round}");
+        // Polled together from one task: both read the organization before either writes.
+        let (noted, renamed) = tokio::join!(
+            w.engine.change_org(&w.admin, org.id, None, Some(&comment)),
+            w.engine.change_org(&w.admin, org.id, Some(&name), None),
+        );
+        assert_eq!(renamed.unwrap().id, org.id);
+        assert_eq!(noted.unwrap().id, org.id);
+        let stored = store.get_org(org.id).await.unwrap().unwrap();
+        assert_eq!((stored.name, stored.comment), (name, comment));
+    }
+    // The organization answered is the one stored; a missing one is not found.
+    let answered = w
+        .engine
+        .change_org(&w.admin, org.id, None, None)
+        .await
+        .unwrap();
+    assert_eq!(answered.name, "Fields 2");
+    assert_eq!(answered.comment, "noted 2");
+    let missing = ticketd_core::OrgId(uuid::Uuid::from_u128(7));
+    assert!(matches!(
+        w.engine.change_org(&w.admin, missing, None, Some("x")).await,
+        Err(DomainError::NotFound { .. })
+    ));
+}
+
 /// A flow's rules against the other flows of its organization hold under concurrent writes:
 /// twelve creations of one name at once store one flow, and eight renames at once to one name
 /// land one. A rule's refusal reaches the caller as the rule's own error and writes nothing.

@@ -43,6 +43,7 @@ macro_rules! contract_suite {
             access_keys_round_trip,
             flows_update_with_optimistic_concurrency,
             concurrent_flow_writes_keep_their_organization_s_rules,
+            concurrent_changes_of_an_organization_s_fields_both_stay,
             openings_with_one_chosen_id_store_one_ticket_and_refuse_the_others_alike,
             opening_assigns_serial_numbers_and_steps,
             serial_numbers_are_unique_under_concurrent_creation,

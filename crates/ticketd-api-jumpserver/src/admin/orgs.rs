@@ -173,11 +173,10 @@ async fn update(
     let org = find(&state, &actor, &raw).await?;
     actor.may(AdminAction::ChangeOrg)?;
     let (name, comment) = read_fields(&body, partial)?;
-    let name = name.unwrap_or_else(|| org.name.clone());
-    // Renaming to the same name still goes through the use case, which checks the permission.
+    // Only the fields given are written, so a concurrent change of the others stays.
     let org = state
         .engine
-        .change_org(&actor, org.id, &name, comment.as_deref())
+        .change_org(&actor, org.id, name.as_deref(), comment.as_deref())
         .await
         .map_err(name_taken)?;
     Ok(Json(org_json(&org, zone)))

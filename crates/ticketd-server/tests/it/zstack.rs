@@ -2011,6 +2011,43 @@ async fn a_new_ticket_goes_through_the_named_then_the_typed_then_the_default_col
     assert_eq!(uuids(&listed), vec![newer.clone()]);
     let (_, answer) = open(ticket_params(&w, "disk again", volume.clone())).await;
     assert_eq!(answer["inventory"]["flowCollectionUuid"], json!(newer));
+    // Defaults written at once, by creates and then by updates, leave one default: each write
+    // clears the others' mark in its own transaction (cleared afterwards, they cleared each
+    // other's and left none).
+    let defaults = || async {
+        ok(
+            app,
+            "GET",
+            "/zstack/v1/tickets/flow-collections?q=isDefault=true",
+            carol_s,
+            None,
+        )
+        .await
+    };
+    let racers = tokio::join!(
+        new_collection("racing 1", json!([]), true),
+        new_collection("racing 2", json!([]), true),
+        new_collection("racing 3", json!([]), true),
+        new_collection("racing 4", json!([]), true),
+    );
+    let racers = [racers.0, racers.1, racers.2, racers.3];
+    let left = uuids(&defaults().await);
+    assert!(left.len() == 1 && racers.contains(&left[0]), "{left:?}");
+    let make_default = |uuid: &str| {
+        let path = format!("/zstack/v1/tickets/flow-collections/{uuid}/actions");
+        let body = json!({"updateIAM2TicketFlowCollection": {"isDefault": true}});
+        async move { ok(app, "PUT", &path, carol_s, Some(body)).await }
+    };
+    let _ = tokio::join!(
+        make_default(&racers[0]),
+        make_default(&racers[1]),
+        make_default(&racers[2]),
+        make_default(&newer),
+    );
+    let left = uuids(&defaults().await);
+    assert!(left.len() == 1 && left[0] != racers[3], "{left:?}");
+    let (_, answer) = open(ticket_params(&w, "disk by the last", volume.clone())).await;
+    assert_eq!(answer["inventory"]["flowCollectionUuid"], json!(left[0]));
     // A client-chosen id is kept, once.
     let mut chosen = ticket_params(&w, "chosen id", volume.clone());
     chosen["resourceUuid"] = json!("0123456789abcdef0123456789abcdef");
