@@ -11,6 +11,10 @@
 //   client replaces their selectors; new levels are `any` (或签), JumpServer's only mode.
 // - Writes ask the core whether the caller manages the target org before validating the
 //   body, so a non-admin gets 403 for any well-formed JSON they send.
+// - Flows another dialect manages (a TopHC process, a ZStack flow collection: `dialect` in
+//   their attributes) are not JumpServer ticket flows: they are not listed, read, offered or
+//   written here (404), as ZStack's API shows only its collections. Written here, they escaped
+//   their own API's rules (a ZStack chain whose last approver is no admin).
 
 mod input;
 mod render;
@@ -152,8 +156,24 @@ fn ensure_manage(actor: &Actor, org: OrgId) -> Result<(), FlowError> {
         .map_err(|_refused| forbidden())
 }
 
+/// Whether `flow` is a JumpServer ticket flow: one no other dialect marks as its own.
+fn managed_here(flow: &Flow) -> bool {
+    flow.attributes
+        .get("dialect")
+        .and_then(Value::as_str)
+        .is_none_or(|dialect| dialect == "jumpserver")
+}
+
+/// The JumpServer ticket flows ([`managed_here`]) the current org sees.
+async fn org_flows(state: &AppState, actor: &Actor, org: OrgId) -> Result<Vec<Flow>, FlowError> {
+    let mut flows = state.engine.list_flows(actor, org).await?;
+    flows.retain(managed_here);
+    Ok(flows)
+}
+
 /// A flow by path id, as the current org sees it: its own flows and the global ones (every
-/// flow from the root org). Anything else, including a malformed id, is 404.
+/// flow from the root org), JumpServer's only ([`managed_here`]). Anything else, including a
+/// malformed id, is 404.
 async fn visible_flow(
     state: &AppState,
     caller: &CallerInOrg,
@@ -162,7 +182,7 @@ async fn visible_flow(
     let id = FlowId::parse(raw).ok_or_else(not_found)?;
     let flow = state.engine.get_flow(&caller.actor, id).await?;
     let org = caller.org.id;
-    if org == ROOT_ORG || flow.org_id == org || flow.org_id == ROOT_ORG {
+    if managed_here(&flow) && (org == ROOT_ORG || flow.org_id == org || flow.org_id == ROOT_ORG) {
         Ok(flow)
     } else {
         Err(not_found())
@@ -234,10 +254,7 @@ async fn list(
     query: Query,
     parts: Parts,
 ) -> Result<Json<Value>, FlowError> {
-    let mut flows = state
-        .engine
-        .list_flows(&caller.actor, caller.org.id)
-        .await?;
+    let mut flows = org_flows(&state, &caller.actor, caller.org.id).await?;
     flows.retain(|f| matches_filters(f, &query));
     sort_flows(&mut flows);
     let page = Page::from_query(&query, state.settings.max_page_size);
@@ -292,13 +309,8 @@ async fn selectable(
         }
         Err(other) => return Err(other.into()),
     };
-    let mut flows: Vec<Flow> = state
-        .engine
-        .list_flows(actor, org.id)
-        .await?
-        .into_iter()
-        .filter(|f| f.enabled && f.serves(&kind))
-        .collect();
+    let mut flows = org_flows(state, actor, org.id).await?;
+    flows.retain(|f| f.enabled && f.serves(&kind));
     flows.sort_by(|a, b| (&a.name, a.created_at).cmp(&(&b.name, b.created_at)));
     Ok(Some((org, flows)))
 }
@@ -408,10 +420,7 @@ impl Write<'_> {
             return Ok(Target::Update(flow));
         }
         let name = flow.name.to_lowercase();
-        let existing = self
-            .state
-            .engine
-            .list_flows(&self.caller.actor, org)
+        let existing = org_flows(self.state, &self.caller.actor, org)
             .await?
             .into_iter()
             .find(|f| f.org_id == org && f.name.to_lowercase() == name);
@@ -425,10 +434,7 @@ impl Write<'_> {
     /// (overridden), else a new flow. Several candidates are told apart by `name`.
     async fn target_by_type(&self, kind: &str, name: Option<&str>) -> Result<Target, FlowError> {
         let org = self.caller.org.id;
-        let (own, global): (Vec<Flow>, Vec<Flow>) = self
-            .state
-            .engine
-            .list_flows(&self.caller.actor, org)
+        let (own, global): (Vec<Flow>, Vec<Flow>) = org_flows(self.state, &self.caller.actor, org)
             .await?
             .into_iter()
             .filter(|f| f.kinds.iter().any(|k| k == kind))

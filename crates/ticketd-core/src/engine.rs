@@ -1713,11 +1713,53 @@ impl Engine {
                 },
             )?
         };
+        self.check_applied_catalog(&write.ticket).await?;
         // An opening with the same chosen id committed since the check above: the same answer.
         self.store.write_ticket(write).await.map_err(|e| match e {
             StoreError::Conflict { .. } if chosen_id => id_taken(),
             other => unique_to_conflict(other, "ticket id"),
         })
+    }
+
+    /// The core's rule for an asset application's content, at its opening and whenever it is
+    /// replaced: every asset and node it names exists in the ticket's organization, so its
+    /// grant gives nothing of another organization. (JumpServer's dialect drops other
+    /// organizations' ids before, as JumpServer does; another dialect's are refused here.)
+    async fn check_applied_catalog(&self, ticket: &Ticket) -> Result<(), DomainError> {
+        if ticket.kind != crate::ticket::KIND_APPLY_ASSET {
+            return Ok(());
+        }
+        let Some(content) = crate::payload::ApplyAsset::read(&ticket.payload) else {
+            return Ok(());
+        };
+        if content.assets.is_empty() && content.nodes.is_empty() {
+            return Ok(());
+        }
+        let (assets, nodes, _) = self
+            .ticket_references(content.assets.clone(), content.nodes.clone(), Vec::new())
+            .await?;
+        let in_org = |found: Vec<(Uuid, OrgId)>| -> Vec<Uuid> {
+            found
+                .into_iter()
+                .filter(|(_, org)| *org == ticket.org_id)
+                .map(|(id, _)| id)
+                .collect()
+        };
+        let assets = in_org(assets.iter().map(|a| (a.id.uuid(), a.org_id)).collect());
+        let nodes = in_org(nodes.iter().map(|n| (n.id.uuid(), n.org_id)).collect());
+        for (field, named, found) in [
+            ("assets", &content.assets, assets),
+            ("nodes", &content.nodes, nodes),
+        ] {
+            if let Some(missing) = named.iter().find(|id| !found.contains(id)) {
+                return Err(DomainError::invalid(
+                    field,
+                    "does_not_exist",
+                    format!("invalid pk \"{missing}\" - object does not exist in the ticket's organization"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The active users `selector` matches in `org` (members plus system administrators), by
@@ -1843,6 +1885,9 @@ impl Engine {
                     },
                 )?
             };
+            if !Arc::ptr_eq(&write.ticket.payload, &ticket.payload) {
+                self.check_applied_catalog(&write.ticket).await?;
+            }
             // The one name a decision's write can find taken is its grant's: every candidate,
             // the last holding the grant's id, named by hand on another permission.
             let grant_name = write.grant.as_ref().map(|grant| grant.name.clone());

@@ -892,9 +892,9 @@ async fn options_and_cc_users_list_what_a_ticket_may_choose() {
             json!({"id": b["id"], "name": "B flow", "type": {"value": "command_confirm", "label": "Command confirm"}, "approval_level": {"value": 1, "label": "One level"}, "cc_users": [{"id": bob.user.id.to_string(), "name": "Bob", "username": "bob"}]})
         ]
     );
-    // Then the global catch-all every installation has: TopHC's default process serves any type.
-    assert_eq!(options.len(), 3, "{options:?}");
-    assert_eq!(options[2]["name"], "默认审批流程");
+    // TopHC's default process, the global catch-all every installation has, is no JumpServer
+    // ticket flow: not offered here.
+    assert_eq!(options.len(), 2, "{options:?}");
     let (status, users) = cc_users(
         &app,
         &format!(
@@ -941,6 +941,85 @@ async fn cc_users(app: &TestApp, query: &str) -> (u16, Value) {
         None,
     )
     .await
+}
+
+#[tokio::test]
+async fn flows_other_dialects_manage_are_neither_shown_nor_written_here() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    // A ZStack flow collection of the default org, and TopHC's global default process.
+    let collection = app
+        .engine
+        .create_flow(
+            &admin,
+            ticketd_core::engine::FlowInput {
+                org_id: DEFAULT_ORG,
+                name: "colA".into(),
+                description: String::new(),
+                kinds: vec!["zstack".into()],
+                is_default: true,
+                enabled: true,
+                levels: vec![ticketd_core::engine::any_level(
+                    ticketd_core::selector::Selector::Ids {
+                        ids: vec![admin.id()],
+                    },
+                )],
+                cc_users: Vec::new(),
+                attributes: json!({"dialect": "zstack"}),
+            },
+            ticketd_http::now(),
+        )
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    let tophc_default = "746f7068-6300-4000-8000-000000000001";
+    let own = create(
+        &app,
+        DEFAULT,
+        json!({"name": "Own", "approval_level": 1, "rules": [{"users": org_admin_selector()}]}),
+    )
+    .await;
+    let (status, list) = jms(&app, "GET", FLOWS, ADMIN_TOKEN, DEFAULT, None).await;
+    assert_eq!(status, 200);
+    let listed: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert!(listed.contains(&id_of(&own).as_str()), "{list}");
+    assert!(
+        !listed.contains(&collection.as_str()) && !listed.contains(&tophc_default),
+        "{listed:?}"
+    );
+    let rules = json!({"name": "colA", "approval_level": 1, "rules": [{"users": super_admin_selector()}]});
+    for id in [&collection, tophc_default] {
+        let (status, _) = jms(&app, "GET", &detail(id), ADMIN_TOKEN, DEFAULT, None).await;
+        assert_eq!(status, 404, "{id}");
+        for method in ["PATCH", "PUT"] {
+            let (status, body) =
+                jms(&app, method, &detail(id), ADMIN_TOKEN, DEFAULT, Some(rules.clone())).await;
+            assert_eq!(status, 404, "{method} {id}: {body}");
+        }
+        let bulk = json!([{"id": id, "name": "x", "approval_level": 1, "rules": [{"users": super_admin_selector()}]}]);
+        let (status, body) = jms(&app, "PATCH", FLOWS, ADMIN_TOKEN, DEFAULT, Some(bulk)).await;
+        assert_ne!(status, 200, "bulk {id}: {body}");
+    }
+    // Nothing was written: the collection and the process are as they were.
+    let stored = app
+        .engine
+        .get_flow(&admin, ticketd_core::FlowId::parse(&collection).unwrap())
+        .await
+        .unwrap();
+    assert_eq!((stored.name.as_str(), stored.version), ("colA", 1));
+    let flows = app.engine.list_flows(&admin, DEFAULT_ORG).await.unwrap();
+    assert!(
+        !flows
+            .iter()
+            .any(|f| f.org_id == DEFAULT_ORG && f.name == "默认审批流程"),
+        "no override of TopHC's default process"
+    );
 }
 
 #[tokio::test]

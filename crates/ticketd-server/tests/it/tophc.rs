@@ -1671,6 +1671,46 @@ async fn tenants_are_isolated_from_each_other() {
     // alpha's administrator reads all of alpha, beta's none of it.
     let all_alpha = list_ids(&app, "a_admin", "").await;
     assert!(all_alpha.contains(&id) && all_alpha.contains(&on_default));
+
+    // An asset application names only its own tenant's assets: beta's host is refused (its
+    // grant would have given it to alpha's applicant), alpha's is taken.
+    let admin = app.admin().await;
+    let mut host_ids = Vec::new();
+    for (n, org, name) in [(1, beta, "beta-secret"), (2, alpha, "alpha-host")] {
+        let now = ticketd_http::now();
+        let asset = ticketd_core::catalog::Asset {
+            id: ticketd_core::AssetId(uuid::Uuid::from_u128(0xa55e_7000 + n)),
+            org_id: org,
+            name: name.into(),
+            address: "10.9.9.9".into(),
+            platform: "Linux".into(),
+            is_active: true,
+            node_ids: vec![],
+            comment: String::new(),
+            created_at: now,
+            updated_at: now,
+        };
+        host_ids.push(app.engine.put_asset(&admin, asset).await.unwrap().id.to_string());
+    }
+    let apply = |asset: &str| {
+        json!({"ticket_name": "cross asset", "type": "apply_asset", "tenant_uuid": alpha.to_string(),
+            "process_uuid": alpha_process, "assets": [asset], "accounts": ["root"], "actions": 1,
+            "date_start": "2026-12-07T10:00:00Z", "date_expired": "2099-01-07T10:00:00Z"})
+    };
+    let refused = call(&app, "POST", "/v1/ticket/submit", "a", apply(&host_ids[0])).await;
+    assert_eq!(refused["scode"], 26007, "{refused}");
+    assert!(
+        refused["desc"].as_str().unwrap().contains("does not exist"),
+        "{refused}"
+    );
+    let taken = ok(&app, "POST", "/v1/ticket/submit", "a", apply(&host_ids[1])).await;
+    // Nor can a saved application be edited to name it.
+    let saved = ok(&app, "POST", "/v1/ticket/save", "a", apply(&host_ids[1])).await;
+    let mut edit = apply(&host_ids[0]);
+    edit["ticket_uuid"] = saved["ticket_uuid"].clone();
+    let refused = call(&app, "POST", "/v1/ticket/save", "a", edit).await;
+    assert_eq!(refused["scode"], 26007, "{refused}");
+    assert!(taken["ticket_uuid"].is_string());
 }
 
 #[tokio::test]
