@@ -9,7 +9,8 @@
 //! at level 1 (from rejected, and from withdrawn, as the core allows); `withdraw` works while
 //! pending; `archive` only finished tickets; `confirm` by the applicant; `submit` always creates
 //! a ticket (a `ticket_uuid` in its body becomes the new ticket's id), while `save` with a
-//! `ticket_uuid` modifies that saved (or withdrawn) ticket.
+//! `ticket_uuid` modifies that saved (or withdrawn) ticket, unless another API partitions it
+//! (a ZStack ticket, a DataArts application: 26007, their content is theirs to edit).
 
 use crate::batch::Batch;
 use crate::error::{ApiError, Reply, Scode};
@@ -88,6 +89,13 @@ async fn modify(
     id: TicketId,
 ) -> Result<Ticket, ApiError> {
     let current = state.engine.get_ticket(actor, id).await?;
+    // A ticket another API partitions (a ZStack ticket, a DataArts application) holds content
+    // of that API's form, which a ticketInfo body would replace unchecked.
+    if !current.scope.is_empty() {
+        return Err(ApiError::invalid(
+            "ticket_uuid: a ticket opened through another API keeps its content: edit it there",
+        ));
+    }
     if let Some(kind) = input.opt("type")?
         && kind != current.kind
     {

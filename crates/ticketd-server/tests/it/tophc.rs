@@ -1711,6 +1711,47 @@ async fn tenants_are_isolated_from_each_other() {
     let refused = call(&app, "POST", "/v1/ticket/save", "a", edit).await;
     assert_eq!(refused["scode"], 26007, "{refused}");
     assert!(taken["ticket_uuid"].is_string());
+
+    // A ticket another API partitions keeps its content: a withdrawn ZStack ticket is not
+    // saved over with a ticketInfo body (which would have dropped its requests unchecked).
+    let applicant = app.user("z", SystemRole::User, vec![(alpha, ROLE_ORG_USER)]).await;
+    let requests = json!({"requests": [{"apiName": "APICreateVmInstanceMsg", "apiBody": {"name": "vm"}}]});
+    let zstack = app
+        .engine
+        .open_ticket(
+            &applicant,
+            NewTicket {
+                id: None,
+                org_id: alpha,
+                kind: "zstack".into(),
+                title: "vm".into(),
+                payload: requests.clone(),
+                comment: String::new(),
+                scope: "zstack".into(),
+                flow: FlowChoice::Id(FlowId::parse(&alpha_process).unwrap()),
+                submit: true,
+                applicant: None,
+                cc_users: Vec::new(),
+            },
+            ticketd_http::now(),
+        )
+        .await
+        .unwrap();
+    app.engine
+        .act(
+            &applicant,
+            zstack.id,
+            TicketCommand::Withdraw { reason: String::new() },
+            ticketd_http::now(),
+        )
+        .await
+        .unwrap();
+    let body = json!({"ticket_uuid": zstack.id.to_string(), "ticket_name": "x", "type": "zstack",
+        "reason": "r", "requests": "notalist"});
+    let refused = call(&app, "POST", "/v1/ticket/save", "z", body).await;
+    assert_eq!(refused["scode"], 26007, "{refused}");
+    let stored = app.engine.get_ticket(&applicant, zstack.id).await.unwrap();
+    assert_eq!((stored.title.as_str(), &*stored.payload), ("vm", &requests));
 }
 
 #[tokio::test]
