@@ -545,6 +545,16 @@ async fn a_draft_is_saved_edited_submitted_passed_by_two_users_confirmed_and_arc
     assert_eq!(t["detail_uuid"], id);
     assert_eq!(t["is_confirm"], "未确认");
     assert_eq!(t["ticket_is_over"], false);
+    // JumpServer has no drafts: neither the ticket nor its comments are there.
+    let comments = format!("/api/v1/tickets/comments/?ticket_id={id}");
+    for (method, path, body) in [
+        ("GET", format!("/api/v1/tickets/tickets/{id}/"), None),
+        ("GET", comments.clone(), None),
+        ("POST", comments.clone(), Some(json!({"body": "hello"}))),
+    ] {
+        let (status, answer) = app.call(method, &path, "alice", body).await;
+        assert!(status == 404 || status == 400, "{method} {path}: {status} {answer}");
+    }
 
     // Saving with its ticket_uuid modifies it; the detail objects come back as sent.
     let storage = json!({"tenant_quota": {"cpu_count": 4, "memory_size": 8, "disk_size": 0,
@@ -724,6 +734,13 @@ async fn a_draft_is_saved_edited_submitted_passed_by_two_users_confirmed_and_arc
     );
     let (scodes, _) = batch(&app, "/v1/ticket/archive", "alice", json!({"list": [id]})).await;
     assert_eq!(scodes, vec![26002], "archived once");
+    // Archived, it leaves JumpServer's lists but its applicant still opens it there.
+    let (status, detail) = app
+        .call("GET", &format!("/api/v1/tickets/tickets/{id}/"), "alice", None)
+        .await;
+    assert_eq!((status, &detail["state"]["value"]), (200, &json!("approved")), "{detail}");
+    let (_, listed) = app.call("GET", "/api/v1/tickets/tickets/", "alice", None).await;
+    assert!(!listed.to_string().contains(&id), "{listed}");
 }
 
 #[tokio::test]
