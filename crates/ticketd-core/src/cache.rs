@@ -30,8 +30,8 @@ use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, TicketId, UserId};
 use crate::positions::{self, PositionMemory, Start};
 use crate::recent::Recent;
 use crate::store::{
-    FlowRule, FlowWrite, GrantQuery, Inserted, ListMark, OrgChange, PagePosition, Store, TicketOrder,
-    TicketPage, TicketQuery, TokenActor,
+    FlowRule, FlowWrite, GrantQuery, Inserted, ListMark, OrgChange, PagePosition, Store,
+    TicketOrder, TicketPage, TicketQuery, TokenActor,
 };
 use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
 use crate::token_memory::TokenMemory;
@@ -698,6 +698,10 @@ impl Store for CachedStore {
 
     async fn delete_access_key(&self, id: AccessKeyId) -> Result<(), StoreError> {
         self.inner.delete_access_key(id).await
+    }
+
+    async fn set_access_key_active(&self, id: AccessKeyId, active: bool) -> Result<(), StoreError> {
+        self.inner.set_access_key_active(id, active).await
     }
 
     async fn write_flows(

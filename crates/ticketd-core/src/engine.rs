@@ -1105,16 +1105,39 @@ impl Engine {
         actor: &Actor,
         id: AccessKeyId,
     ) -> Result<(), DomainError> {
-        let key = self.store.get_access_key(id).await?;
-        match key {
-            Some(key) if key.user_id == actor.id() || actor.is_system_admin() => {
-                self.store.delete_access_key(id).await?;
-                Ok(())
-            }
-            _ => Err(DomainError::NotFound {
-                kind: "access key",
-                id: id.to_string(),
-            }),
+        self.own_access_key(actor, id).await?;
+        self.store
+            .delete_access_key(id)
+            .await
+            .map_err(|e| access_key_gone(e, id))
+    }
+
+    /// Enables or disables an access key (its owner or a system administrator): a disabled key
+    /// authenticates nothing until enabled again. Answers the key as stored after.
+    pub async fn set_access_key_active(
+        &self,
+        actor: &Actor,
+        id: AccessKeyId,
+        active: bool,
+    ) -> Result<AccessKey, DomainError> {
+        self.own_access_key(actor, id).await?;
+        self.store
+            .set_access_key_active(id, active)
+            .await
+            .map_err(|e| access_key_gone(e, id))?;
+        self.own_access_key(actor, id).await
+    }
+
+    /// An access key the actor may change: their own, or any for a system administrator;
+    /// another's is not found.
+    async fn own_access_key(
+        &self,
+        actor: &Actor,
+        id: AccessKeyId,
+    ) -> Result<AccessKey, DomainError> {
+        match self.store.get_access_key(id).await? {
+            Some(key) if key.user_id == actor.id() || actor.is_system_admin() => Ok(key),
+            _ => Err(access_key_gone(StoreError::NotFound, id)),
         }
     }
 
@@ -1323,7 +1346,9 @@ impl Engine {
         let mut written = self
             .write_flows(actor, &[FlowPlan::Create(input)], rule, now)
             .await?;
-        written.pop().ok_or_else(|| DomainError::busy("create flow"))
+        written
+            .pop()
+            .ok_or_else(|| DomainError::busy("create flow"))
     }
 
     /// Replaces a flow's fields with `change` applied to the stored flow; tickets already
@@ -1350,7 +1375,9 @@ impl Engine {
         let mut written = self
             .write_flows(actor, &[FlowPlan::Update { id, change }], rule, now)
             .await?;
-        written.pop().ok_or_else(|| DomainError::busy("update flow"))
+        written
+            .pop()
+            .ok_or_else(|| DomainError::busy("update flow"))
     }
 
     /// Writes flows together, all or none (a bulk update): each plan is checked as its own
@@ -1755,7 +1782,9 @@ impl Engine {
                 return Err(DomainError::invalid(
                     field,
                     "does_not_exist",
-                    format!("invalid pk \"{missing}\" - object does not exist in the ticket's organization"),
+                    format!(
+                        "invalid pk \"{missing}\" - object does not exist in the ticket's organization"
+                    ),
                 ));
             }
         }
@@ -2138,6 +2167,17 @@ fn effective_flows(flows: &[Flow], org: OrgId) -> impl Iterator<Item = &Flow> {
     flows.iter().filter(move |f| {
         f.org_id == org || (f.org_id == ROOT_ORG && !own_names.contains(&f.name.to_lowercase()))
     })
+}
+
+/// An access key's write that found no key: not found, as for a key of another user.
+fn access_key_gone(error: StoreError, id: AccessKeyId) -> DomainError {
+    match error {
+        StoreError::NotFound => DomainError::NotFound {
+            kind: "access key",
+            id: id.to_string(),
+        },
+        other => other.into(),
+    }
 }
 
 fn unique_to_conflict(error: StoreError, what: &str) -> DomainError {

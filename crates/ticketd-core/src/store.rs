@@ -666,6 +666,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn access_keys_of(&self, user: UserId) -> Result<Vec<AccessKey>, StoreError>;
     /// Deletes an access key.
     async fn delete_access_key(&self, id: AccessKeyId) -> Result<(), StoreError>;
+    /// Enables or disables an access key (`NotFound` if absent).
+    async fn set_access_key_active(&self, id: AccessKeyId, active: bool) -> Result<(), StoreError>;
 
     // --- flows
     /// Writes flows in one transaction, all or none, in order. A creation must keep

@@ -856,6 +856,15 @@ impl Store for PostgresStore {
             .await
     }
 
+    async fn set_access_key_active(&self, id: AccessKeyId, active: bool) -> Result<(), StoreError> {
+        self.db
+            .execute_one(
+                "UPDATE access_keys SET is_active = $2 WHERE id = $1",
+                &[&id.0, &active],
+            )
+            .await
+    }
+
     async fn write_flows(
         &self,
         writes: Vec<FlowWrite>,

@@ -422,6 +422,16 @@ impl std::fmt::Debug for Pool {
     }
 }
 
+/// The answer of a statement that changes the one row its key names, from the rows it changed:
+/// none is `NotFound`.
+pub(crate) fn one_row(changed: usize) -> Result<(), StoreError> {
+    if changed == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
 pub(crate) fn db_err(error: rusqlite::Error) -> StoreError {
     match &error {
         rusqlite::Error::QueryReturnedNoRows => StoreError::NotFound,

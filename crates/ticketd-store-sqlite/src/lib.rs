@@ -8,7 +8,7 @@ pub use conn::{Durability, SqliteOptions, path_from_url};
 
 use crate::tickets::LOWER_FUNCTION;
 use async_trait::async_trait;
-use conn::{Pool, db_err};
+use conn::{Pool, db_err, one_row};
 use rows::{USER_COLUMNS, from_ts, json_text, ts};
 use rusqlite::{OptionalExtension, params};
 use std::sync::Arc;
@@ -225,7 +225,7 @@ impl Store for SqliteStore {
                         params![u.id.0, u.username, u.name, u.email, u.system_role.as_str(), u.is_active, ts(u.updated_at)],
                     )
                     .map_err(db_err)?;
-                if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+                one_row(n)
             })
             .await
     }
@@ -306,7 +306,7 @@ impl Store for SqliteStore {
                         params![user.0, h.plain, h.md5_hex, h.sha512_hex],
                     )
                     .map_err(db_err)?;
-                if n == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+                one_row(n)
             })
             .await
     }
@@ -413,11 +413,7 @@ impl Store for SqliteStore {
                         params![id.0, change.name, change.comment],
                     )
                     .map_err(db_err)?;
-                if n == 0 {
-                    Err(StoreError::NotFound)
-                } else {
-                    Ok(())
-                }
+                one_row(n)
             })
             .await
     }
@@ -443,11 +439,7 @@ impl Store for SqliteStore {
                 let n = c
                     .execute("DELETE FROM orgs WHERE id = ?1", [id.0])
                     .map_err(db_err)?;
-                if n == 0 {
-                    Err(StoreError::NotFound)
-                } else {
-                    Ok(())
-                }
+                one_row(n)
             })
             .await
     }
@@ -458,11 +450,7 @@ impl Store for SqliteStore {
                 let n = c
                     .execute("DELETE FROM users WHERE id = ?1", [id.0])
                     .map_err(db_err)?;
-                if n == 0 {
-                    Err(StoreError::NotFound)
-                } else {
-                    Ok(())
-                }
+                one_row(n)
             })
             .await
     }
@@ -501,11 +489,7 @@ impl Store for SqliteStore {
                 let n = c
                     .execute("DELETE FROM assets WHERE id = ?1", [id.0])
                     .map_err(db_err)?;
-                if n == 0 {
-                    Err(StoreError::NotFound)
-                } else {
-                    Ok(())
-                }
+                one_row(n)
             })
             .await
     }
@@ -537,11 +521,7 @@ impl Store for SqliteStore {
                 let n = c
                     .execute("DELETE FROM nodes WHERE id = ?1", [id.0])
                     .map_err(db_err)?;
-                if n == 0 {
-                    Err(StoreError::NotFound)
-                } else {
-                    Ok(())
-                }
+                one_row(n)
             })
             .await
     }
@@ -649,11 +629,21 @@ impl Store for SqliteStore {
                 let n = c
                     .execute("DELETE FROM access_keys WHERE id = ?1", [id.0])
                     .map_err(db_err)?;
-                if n == 0 {
-                    Err(StoreError::NotFound)
-                } else {
-                    Ok(())
-                }
+                one_row(n)
+            })
+            .await
+    }
+
+    async fn set_access_key_active(&self, id: AccessKeyId, active: bool) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE access_keys SET is_active = ?2 WHERE id = ?1",
+                        params![id.0, active],
+                    )
+                    .map_err(db_err)?;
+                one_row(n)
             })
             .await
     }
@@ -681,11 +671,7 @@ impl Store for SqliteStore {
                 let n = c
                     .execute("DELETE FROM flows WHERE id = ?1", [id.0])
                     .map_err(db_err)?;
-                if n == 0 {
-                    Err(StoreError::NotFound)
-                } else {
-                    Ok(())
-                }
+                one_row(n)
             })
             .await
     }

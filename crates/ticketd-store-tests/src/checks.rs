@@ -261,6 +261,35 @@ pub async fn access_keys_round_trip(store: Arc<dyn Store>) {
         w.engine.access_key(unknown).await,
         Err(DomainError::Unauthenticated)
     ));
+    // Disabled, it authenticates nothing until enabled again, by its owner only.
+    assert!(matches!(
+        w.engine
+            .set_access_key_active(&w.alice, key.id, false)
+            .await,
+        Err(DomainError::NotFound { .. })
+    ));
+    let off = w
+        .engine
+        .set_access_key_active(&w.bob, key.id, false)
+        .await
+        .unwrap();
+    assert!(!off.is_active);
+    assert!(matches!(
+        w.engine.access_key(key.id).await,
+        Err(DomainError::Unauthenticated)
+    ));
+    assert!(matches!(
+        store.set_access_key_active(unknown, true).await,
+        Err(StoreError::NotFound)
+    ));
+    w.engine
+        .set_access_key_active(&w.bob, key.id, true)
+        .await
+        .unwrap();
+    assert_eq!(
+        w.engine.access_key(key.id).await.unwrap().0.secret,
+        key.secret
+    );
 }
 
 /// Openings racing with one client-chosen id store one ticket, and every other is refused the
@@ -320,7 +349,9 @@ pub async fn concurrent_changes_of_an_organization_s_fields_both_stay(store: Arc
     assert_eq!(answered.comment, "noted 2");
     let missing = ticketd_core::OrgId(uuid::Uuid::from_u128(7));
     assert!(matches!(
-        w.engine.change_org(&w.admin, missing, None, Some("x")).await,
+        w.engine
+            .change_org(&w.admin, missing, None, Some("x"))
+            .await,
         Err(DomainError::NotFound { .. })
     ));
 }

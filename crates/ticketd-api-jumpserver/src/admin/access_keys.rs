@@ -1,6 +1,9 @@
-//! `/api/v1/authentication/access-keys/`: the caller's access keys; a secret is shown only once.
+//! `/api/v1/authentication/access-keys/`: the caller's access keys; a secret is shown only once,
+//! and a key is disabled and enabled again with `PUT`/`PATCH` of its `is_active`.
 
-use super::{core_error, list_answer, method_not_allowed, page_items, path_id};
+use super::{
+    Checks, core_error, list_answer, method_not_allowed, object_body, page_items, path_id,
+};
 use crate::error::ApiError;
 use crate::extract::{Caller, JsonBody};
 use crate::format::{Zone, datetime};
@@ -24,7 +27,11 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/authentication/access-keys/{id}/",
-            get(detail).delete(destroy).fallback(method_not_allowed),
+            get(detail)
+                .put(change)
+                .patch(change)
+                .delete(destroy)
+                .fallback(method_not_allowed),
         )
 }
 
@@ -64,25 +71,53 @@ async fn create(
     Zone(zone): Zone,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    // ticketd keeps no address restriction on a key: a key asked for with one is refused, not
-    // made without it (a caller would believe the key usable from those addresses only).
-    match body.get("ip_group") {
-        None | Some(Value::Null) => {}
-        // JumpServer reads an empty group as no address at all: only ["*"] is any address.
-        Some(Value::Array(items)) if !items.is_empty() && items.iter().all(|i| i == "*") => {}
-        Some(_) => {
-            return Err(ApiError::field(
-                "ip_group",
-                "ticketd does not restrict access keys by address: only [\"*\"] (any address) is accepted",
-            ));
-        }
-    }
+    check_ip_group(&body)?;
     let key = state.engine.create_access_key(actor.id(), now()).await?;
     let mut value = key_json(&key, zone);
     if let Value::Object(object) = &mut value {
         object.insert("secret".into(), Value::String(key.secret.clone()));
     }
     Ok((StatusCode::CREATED, Json(value)))
+}
+
+/// ticketd keeps no address restriction on a key: a key asked for with one is refused, not made
+/// (or changed) without it (a caller would believe the key usable from those addresses only).
+fn check_ip_group(body: &Value) -> Result<(), ApiError> {
+    match body.get("ip_group") {
+        None | Some(Value::Null) => Ok(()),
+        // JumpServer reads an empty group as no address at all: only ["*"] is any address.
+        Some(Value::Array(items)) if !items.is_empty() && items.iter().all(|i| i == "*") => Ok(()),
+        Some(_) => Err(ApiError::field(
+            "ip_group",
+            "ticketd does not restrict access keys by address: only [\"*\"] (any address) is accepted",
+        )),
+    }
+}
+
+/// `PUT`/`PATCH {id}/`: `is_active` disables or enables the key (the other fields are
+/// read-only, as in JumpServer's serializer; `ip_group` as at its creation).
+async fn change(
+    State(state): State<AppState>,
+    Caller(actor): Caller,
+    Zone(zone): Zone,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    let key = find(&state, &actor, &raw).await?;
+    object_body(&body)?;
+    check_ip_group(&body)?;
+    let mut checks = Checks::default();
+    let active = checks.optional_bool(&body, "is_active");
+    checks.finish()?;
+    let Some(active) = active else {
+        return Ok(Json(key_json(&key, zone)));
+    };
+    let key = state
+        .engine
+        .set_access_key_active(&actor, key.id, active)
+        .await
+        .map_err(core_error("AccessKey"))?;
+    Ok(Json(key_json(&key, zone)))
 }
 
 async fn find(

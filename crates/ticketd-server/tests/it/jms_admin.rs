@@ -1466,10 +1466,51 @@ async fn access_key_secrets_appear_only_in_the_create_answer_and_the_key_signs_r
     assert_eq!(status, 404);
     let (status, _) = app.call("DELETE", &path, "quinn", None).await;
     assert_eq!(status, 404, "another user's key is not found");
+    // Disabled, the key signs nothing until enabled again; only its owner changes it.
     let (status, _) = app
+        .call("PATCH", &path, "quinn", Some(json!({"is_active": false})))
+        .await;
+    assert_eq!(status, 404, "another user's key is not found");
+    let (status, disabled) = app
         .call("PATCH", &path, "pat", Some(json!({"is_active": false})))
         .await;
-    assert_eq!(status, 405);
+    assert_eq!(
+        (status, &disabled["is_active"]),
+        (200, &json!(false)),
+        "{disabled}"
+    );
+    assert!(!disabled.to_string().contains(&secret));
+    assert_eq!(signed_profile(&app, &key_id, &secret).await, 401);
+    let (_, listed) = app.call("GET", &path, "pat", None).await;
+    assert_eq!(listed["is_active"], false);
+    for (body, field) in [
+        (json!({"is_active": "maybe"}), "is_active"),
+        (
+            json!({"is_active": true, "ip_group": ["10.0.0.1"]}),
+            "ip_group",
+        ),
+        (json!([]), "non_field_errors"),
+    ] {
+        let (status, refused) = app.call("PUT", &path, "pat", Some(body.clone())).await;
+        assert_eq!(status, 400, "{body}: {refused}");
+        assert!(refused.get(field).is_some(), "{body}: {refused}");
+    }
+    assert_eq!(
+        signed_profile(&app, &key_id, &secret).await,
+        401,
+        "still off"
+    );
+    let (status, form) = app
+        .call_raw(
+            "PATCH",
+            &path,
+            "pat",
+            "application/x-www-form-urlencoded",
+            "is_active=true",
+        )
+        .await;
+    assert_eq!((status, &form["is_active"]), (200, &json!(true)), "{form}");
+    assert_eq!(signed_profile(&app, &key_id, &secret).await, 200);
     let (status, _) = app.call("DELETE", &path, "pat", None).await;
     assert_eq!(status, 204);
     assert_eq!(

@@ -993,13 +993,21 @@ async fn flows_other_dialects_manage_are_neither_shown_nor_written_here() {
         !listed.contains(&collection.as_str()) && !listed.contains(&tophc_default),
         "{listed:?}"
     );
-    let rules = json!({"name": "colA", "approval_level": 1, "rules": [{"users": super_admin_selector()}]});
+    let rules =
+        json!({"name": "colA", "approval_level": 1, "rules": [{"users": super_admin_selector()}]});
     for id in [&collection, tophc_default] {
         let (status, _) = jms(&app, "GET", &detail(id), ADMIN_TOKEN, DEFAULT, None).await;
         assert_eq!(status, 404, "{id}");
         for method in ["PATCH", "PUT"] {
-            let (status, body) =
-                jms(&app, method, &detail(id), ADMIN_TOKEN, DEFAULT, Some(rules.clone())).await;
+            let (status, body) = jms(
+                &app,
+                method,
+                &detail(id),
+                ADMIN_TOKEN,
+                DEFAULT,
+                Some(rules.clone()),
+            )
+            .await;
             assert_eq!(status, 404, "{method} {id}: {body}");
         }
         let bulk = json!([{"id": id, "name": "x", "approval_level": 1, "rules": [{"users": super_admin_selector()}]}]);

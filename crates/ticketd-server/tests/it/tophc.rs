@@ -553,7 +553,10 @@ async fn a_draft_is_saved_edited_submitted_passed_by_two_users_confirmed_and_arc
         ("POST", comments.clone(), Some(json!({"body": "hello"}))),
     ] {
         let (status, answer) = app.call(method, &path, "alice", body).await;
-        assert!(status == 404 || status == 400, "{method} {path}: {status} {answer}");
+        assert!(
+            status == 404 || status == 400,
+            "{method} {path}: {status} {answer}"
+        );
     }
 
     // Saving with its ticket_uuid modifies it; the detail objects come back as sent.
@@ -736,10 +739,21 @@ async fn a_draft_is_saved_edited_submitted_passed_by_two_users_confirmed_and_arc
     assert_eq!(scodes, vec![26002], "archived once");
     // Archived, it leaves JumpServer's lists but its applicant still opens it there.
     let (status, detail) = app
-        .call("GET", &format!("/api/v1/tickets/tickets/{id}/"), "alice", None)
+        .call(
+            "GET",
+            &format!("/api/v1/tickets/tickets/{id}/"),
+            "alice",
+            None,
+        )
         .await;
-    assert_eq!((status, &detail["state"]["value"]), (200, &json!("approved")), "{detail}");
-    let (_, listed) = app.call("GET", "/api/v1/tickets/tickets/", "alice", None).await;
+    assert_eq!(
+        (status, &detail["state"]["value"]),
+        (200, &json!("approved")),
+        "{detail}"
+    );
+    let (_, listed) = app
+        .call("GET", "/api/v1/tickets/tickets/", "alice", None)
+        .await;
     assert!(!listed.to_string().contains(&id), "{listed}");
 }
 
@@ -1707,7 +1721,14 @@ async fn tenants_are_isolated_from_each_other() {
             created_at: now,
             updated_at: now,
         };
-        host_ids.push(app.engine.put_asset(&admin, asset).await.unwrap().id.to_string());
+        host_ids.push(
+            app.engine
+                .put_asset(&admin, asset)
+                .await
+                .unwrap()
+                .id
+                .to_string(),
+        );
     }
     let apply = |asset: &str| {
         json!({"ticket_name": "cross asset", "type": "apply_asset", "tenant_uuid": alpha.to_string(),
@@ -1731,8 +1752,11 @@ async fn tenants_are_isolated_from_each_other() {
 
     // A ticket another API partitions keeps its content: a withdrawn ZStack ticket is not
     // saved over with a ticketInfo body (which would have dropped its requests unchecked).
-    let applicant = app.user("z", SystemRole::User, vec![(alpha, ROLE_ORG_USER)]).await;
-    let requests = json!({"requests": [{"apiName": "APICreateVmInstanceMsg", "apiBody": {"name": "vm"}}]});
+    let applicant = app
+        .user("z", SystemRole::User, vec![(alpha, ROLE_ORG_USER)])
+        .await;
+    let requests =
+        json!({"requests": [{"apiName": "APICreateVmInstanceMsg", "apiBody": {"name": "vm"}}]});
     let zstack = app
         .engine
         .open_ticket(
@@ -1758,7 +1782,9 @@ async fn tenants_are_isolated_from_each_other() {
         .act(
             &applicant,
             zstack.id,
-            TicketCommand::Withdraw { reason: String::new() },
+            TicketCommand::Withdraw {
+                reason: String::new(),
+            },
             ticketd_http::now(),
         )
         .await

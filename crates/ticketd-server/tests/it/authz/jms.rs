@@ -287,7 +287,7 @@ fn classify(method: &'static str, path: &str) -> Option<Route> {
             nothing(),
             request(move |_, _, _| Req::new(method, at(&p, ORG_USER_ROLE))),
         ),
-        ("GET" | "DELETE", ["authentication", "access-keys", "{id}"]) => route(
+        ("GET" | "DELETE" | "PUT" | "PATCH", ["authentication", "access-keys", "{id}"]) => route(
             Access::Owner,
             Role::Approver1,
             fixture(|w, _| async move {
@@ -296,7 +296,9 @@ fn classify(method: &'static str, path: &str) -> Option<Route> {
                     ..Made::default()
                 }
             }),
-            request(move |_, made, _| Req::new(method, at(&p, &made.id))),
+            request(move |_, made, _| {
+                Req::new(method, at(&p, &made.id)).body(json!({"is_active": false}))
+            }),
         ),
         // ---- tickets
         ("GET", ["tickets", "tickets"]) => route(
