@@ -2079,7 +2079,8 @@ pub async fn catalog_assets_and_nodes(store: Arc<dyn Store>) {
         .assets(&w.admin, CatalogQuery::default())
         .await
         .unwrap();
-    assert_eq!(total, 3);
+    // The three above and the world's own (`APPLIED_ASSET`).
+    assert_eq!(total, 4);
     let (total, page) = w
         .engine
         .assets(
@@ -2092,7 +2093,7 @@ pub async fn catalog_assets_and_nodes(store: Arc<dyn Store>) {
         )
         .await
         .unwrap();
-    assert_eq!((total, page.len()), (3, 1));
+    assert_eq!((total, page.len()), (4, 1));
     let (_, nodes) = w
         .engine
         .nodes(

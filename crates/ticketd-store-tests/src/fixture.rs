@@ -96,6 +96,26 @@ impl World {
             .await
             .unwrap()
             .id;
+        // The host every asset application of `new_ticket` names (the core refuses an asset
+        // that is not in the ticket's organization).
+        engine
+            .put_asset(
+                &admin,
+                ticketd_core::catalog::Asset {
+                    id: ticketd_core::AssetId(APPLIED_ASSET),
+                    org_id: DEFAULT_ORG,
+                    name: "applied".into(),
+                    address: "10.0.0.1".into(),
+                    platform: "Linux".into(),
+                    is_active: true,
+                    node_ids: Vec::new(),
+                    comment: String::new(),
+                    created_at: t0(),
+                    updated_at: t0(),
+                },
+            )
+            .await
+            .unwrap();
         let make = async |name: &str, orgs: Vec<(OrgId, ticketd_core::RoleId)>| {
             let user = engine
                 .create_user(
@@ -182,11 +202,14 @@ impl World {
     }
 }
 
+/// The asset in Default that [`new_ticket`]'s asset applications name.
+pub const APPLIED_ASSET: uuid::Uuid = uuid::Uuid::from_u128(0x8e5b_1c4e_2f0a_4c7e_9d59_0a3c_4b1f_6d11);
+
 /// A submitted ticket request in Default with automatic flow choice.
 pub fn new_ticket(kind: &str, title: &str) -> NewTicket {
     let payload = if kind == KIND_APPLY_ASSET {
         json!({
-            "assets": ["8e5b1c4e-2f0a-4c7e-9d59-0a3c4b1f6d11"],
+            "assets": [APPLIED_ASSET],
             "nodes": [],
             "accounts": ["@ALL"],
             "actions": 127,
