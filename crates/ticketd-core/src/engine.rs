@@ -327,10 +327,18 @@ impl Engine {
         credentials::secret_from_bytes(&bytes)
     }
 
+    /// The stored forms of a password; an empty one, which anybody can send, is refused.
     fn hash_password(
         &self,
         password: &str,
     ) -> Result<crate::identity::PasswordHashes, DomainError> {
+        if password.is_empty() {
+            return Err(DomainError::invalid(
+                "password",
+                "invalid",
+                "password must not be empty",
+            ));
+        }
         let mut salts = [0u8; 48];
         self.entropy.fill(&mut salts);
         credentials::hash_password(password, salts)
@@ -556,13 +564,6 @@ impl Engine {
             )));
         }
         let password = match &input.password {
-            Some(p) if p.is_empty() => {
-                return Err(DomainError::invalid(
-                    "password",
-                    "invalid",
-                    "password must not be empty",
-                ));
-            }
             Some(p) => Some(self.hash_password(p)?),
             None => None,
         };
@@ -609,13 +610,6 @@ impl Engine {
             return Err(DomainError::Forbidden {
                 action: "set password".into(),
             });
-        }
-        if password.is_empty() {
-            return Err(DomainError::invalid(
-                "password",
-                "invalid",
-                "password must not be empty",
-            ));
         }
         let hashes = self.hash_password(password)?;
         self.store.set_password_hashes(user_id, hashes).await?;

@@ -218,15 +218,23 @@ pub struct Overrides {
 }
 
 fn read_secret(env: &BTreeMap<String, String>, key: &str) -> anyhow::Result<Option<Secret>> {
-    if let Some(value) = env.get(key) {
-        return Ok(Some(Secret(value.clone())));
+    let file_key = format!("{key}_FILE");
+    let secret = match (env.get(key), env.get(&file_key)) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("both {key} and {file_key} are set: give the secret one way")
+        }
+        (Some(value), None) => value.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .with_context(|| format!("could not read {file_key} {path}"))?
+            .trim_end_matches(['\n', '\r'])
+            .to_owned(),
+        (None, None) => return Ok(None),
+    };
+    // An empty secret would be one anybody can send (an empty password's MD5 logs in).
+    if secret.is_empty() {
+        anyhow::bail!("{key} is empty: give a value, or unset it");
     }
-    if let Some(path) = env.get(&format!("{key}_FILE")) {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("could not read {key}_FILE {path}"))?;
-        return Ok(Some(Secret(text.trim_end_matches(['\n', '\r']).to_owned())));
-    }
-    Ok(None)
+    Ok(Some(Secret(secret)))
 }
 
 impl Config {
@@ -356,6 +364,33 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn an_empty_or_doubly_given_admin_secret_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("password");
+        std::fs::write(&file, "\n").unwrap();
+        let path = file.to_str().unwrap();
+        for pairs in [
+            vec![("TICKETD_ADMIN_PASSWORD", "")],
+            vec![("TICKETD_ADMIN_PASSWORD_FILE", path)],
+            vec![("TICKETD_ADMIN_TOKEN", "")],
+            vec![("TICKETD_ADMIN_PASSWORD", "x"), ("TICKETD_ADMIN_PASSWORD_FILE", path)],
+        ] {
+            let error = Config::load(None, &env(&pairs), &Overrides::default())
+                .err()
+                .unwrap_or_else(|| panic!("{pairs:?} accepted"));
+            assert!(error.to_string().contains("TICKETD_ADMIN_"), "{error}");
+        }
+        std::fs::write(&file, "s3cret\n").unwrap();
+        let (config, _) = Config::load(
+            None,
+            &env(&[("TICKETD_ADMIN_PASSWORD_FILE", path)]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(config.admin_password.unwrap().0, "s3cret");
     }
 
     #[test]

@@ -84,6 +84,21 @@ pub async fn bootstrap_is_idempotent_and_creates_builtins(store: Arc<dyn Store>)
         .await
         .unwrap();
     assert_eq!(logged_in.user.username, "admin");
+    // An empty admin password, which anybody can send, is refused and changes nothing.
+    let empty = BootstrapOptions {
+        admin_password: Some(String::new()),
+        admin_token: None,
+    };
+    assert!(matches!(
+        engine.bootstrap(empty, t0()).await,
+        Err(DomainError::Validation(_))
+    ));
+    assert!(
+        engine
+            .login("admin", ticketd_core::credentials::PasswordForm::Plain, "new-pass", t0())
+            .await
+            .is_ok()
+    );
 }
 
 /// Users, memberships and the org directory read back as written.
