@@ -122,6 +122,12 @@ impl SqliteOptions {
     }
 }
 
+/// The device and inode of the file `path` names, if any.
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
 /// Takes the lock that marks `path` as served by this process; it holds while the returned
 /// file stays open, and the kernel drops it when the process ends, however it ends.
 fn claim_serving(path: &Path) -> Result<std::fs::File, StoreError> {
@@ -346,6 +352,9 @@ pub(crate) struct Pool {
     reader_permits: Arc<Semaphore>,
     /// Held open for its lock while this store serves the file (`SqliteOptions::serving`).
     _serving_lock: Option<std::fs::File>,
+    /// The device and inode of the file opened, to tell at shutdown whether its path still
+    /// names it.
+    opened_file: Option<(u64, u64)>,
     /// What the store was opened with: the acquire timeout of every request, and the settings
     /// of the connection that empties the log at shutdown.
     options: SqliteOptions,
@@ -665,6 +674,7 @@ impl Pool {
             None
         };
         let mut writer_conn = open_connection(options, false)?;
+        let opened_file = file_identity(&options.path);
         let migrated = migrate(&writer_conn)?;
         let syncer = match options.durability {
             Durability::Normal => None,
@@ -711,6 +721,7 @@ impl Pool {
                 readers: Mutex::new(readers),
                 reader_permits: Arc::new(Semaphore::new(n_readers)),
                 _serving_lock: serving_lock,
+                opened_file,
                 options: options.clone(),
             }),
             migrated,
@@ -725,9 +736,24 @@ impl Pool {
     /// of the database file alone would lack, and a start reads it whole (half a second for a
     /// log of the default 131,072 pages on a cold cache). `Unavailable` if the log could not be
     /// emptied; it is kept, and nothing is lost.
+    ///
+    /// A path that no longer names the file opened (moved or replaced while served) is not
+    /// opened: SQLite names the log by the path, so a connection there would take the log for
+    /// the other file's (an empty one it created, which lost every commit). The connections
+    /// already open keep the file they opened and copy the log into it when the last closes.
     pub(crate) async fn empty_the_log(&self) -> Result<(), StoreError> {
         let options = self.options.clone();
+        let opened = self.opened_file;
         tokio::task::spawn_blocking(move || {
+            if opened.is_none() || file_identity(&options.path) != opened {
+                return Err(StoreError::Unavailable(format!(
+                    "{} no longer names the database file served (it was moved or replaced \
+                     meanwhile), so its log was not emptied through that path; move the file \
+                     back before the next start if {}-wal is still there",
+                    options.path.display(),
+                    options.path.display()
+                )));
+            }
             let conn = open_connection(&options, false)?;
             let deadline = Instant::now() + Duration::from_millis(options.busy_timeout_ms.into());
             loop {

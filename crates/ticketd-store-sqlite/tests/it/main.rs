@@ -594,6 +594,35 @@ async fn shutdown_waits_for_a_checkpoint_already_running() {
     assert_eq!(std::fs::metadata(&log).unwrap().len(), 0);
 }
 
+/// A database file moved away while served is not taken for another at shutdown: the log is not
+/// emptied through its old path (which created an empty file there and lost every commit), and
+/// the commits are in the file once it is back.
+#[tokio::test]
+async fn shutdown_leaves_a_file_moved_while_served_whole() {
+    use ticketd_core::store::Store as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("served.db");
+    let moved = dir.path().join("moved.db");
+    let mut options = SqliteOptions::new(&path);
+    options.serving = true;
+    let (store, _) = SqliteStore::open(&options).unwrap();
+    store.create_org(org(43, "precious")).await.unwrap();
+    std::fs::rename(&path, &moved).unwrap();
+    let error = store.shutdown().await.unwrap_err();
+    assert!(error.to_string().contains("no longer names"), "{error}");
+    assert!(!path.exists(), "no empty file was made in its place");
+    drop(store);
+    std::fs::rename(&moved, &path).unwrap();
+    let (store, _) = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    assert!(
+        store
+            .get_org(ticketd_core::OrgId(uuid::Uuid::from_u128(43)))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 /// At shutdown the log is copied into the database file and emptied: a copy of the file alone
 /// holds the last commits, which until then lived only in the log.
 #[tokio::test]
