@@ -376,7 +376,10 @@ mod tests {
             vec![("TICKETD_ADMIN_PASSWORD", "")],
             vec![("TICKETD_ADMIN_PASSWORD_FILE", path)],
             vec![("TICKETD_ADMIN_TOKEN", "")],
-            vec![("TICKETD_ADMIN_PASSWORD", "x"), ("TICKETD_ADMIN_PASSWORD_FILE", path)],
+            vec![
+                ("TICKETD_ADMIN_PASSWORD", "x"),
+                ("TICKETD_ADMIN_PASSWORD_FILE", path),
+            ],
         ] {
             let error = Config::load(None, &env(&pairs), &Overrides::default())
                 .err()

@@ -130,20 +130,7 @@ fn cached(store: Arc<dyn Store>) -> Arc<dyn Store> {
 
 /// A database URL with any password replaced, for messages and logs.
 pub fn redact(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((userinfo, host)) => {
-                let user = userinfo.split(':').next().unwrap_or_default();
-                if userinfo.contains(':') {
-                    format!("{scheme}://{user}:***@{host}")
-                } else {
-                    url.to_owned()
-                }
-            }
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
+    ticketd_store_postgres::redact_password(url)
 }
 
 /// The engine over `store` with the configured settings.

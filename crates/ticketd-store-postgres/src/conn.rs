@@ -52,17 +52,40 @@ impl fmt::Debug for PostgresOptions {
     }
 }
 
-/// The URL with its password (URL or `key=value` form) replaced, for logs and `Debug`.
-pub(crate) fn redact_password(url: &str) -> String {
+/// The URL with its passwords (in the user info, in a `password` query parameter, or in the
+/// `key=value` form) replaced, for logs and `Debug`.
+pub fn redact_password(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
-        let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-        let (authority, tail) = rest.split_at(authority_end);
-        if let Some((userinfo, host)) = authority.rsplit_once('@')
-            && let Some((user, _password)) = userinfo.split_once(':')
-        {
-            return format!("{scheme}://{user}:***@{host}{tail}");
-        }
-        return url.to_owned();
+        let (before_query, query) = match rest.split_once('?') {
+            Some((before, query)) => (before, Some(query)),
+            None => (rest, None),
+        };
+        // The user info ends at the last `@` before the path (a password may hold `@`).
+        let host_start = before_query.rfind('@').map_or(0, |at| at + 1);
+        let authority_end = before_query[host_start..]
+            .find('/')
+            .map_or(before_query.len(), |slash| host_start + slash);
+        let (authority, path) = before_query.split_at(authority_end);
+        let authority = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => match userinfo.split_once(':') {
+                Some((user, _password)) => format!("{user}:***@{host}"),
+                None => authority.to_owned(),
+            },
+            None => authority.to_owned(),
+        };
+        let query = query.map(|query| {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _value)) if key.eq_ignore_ascii_case("password") => {
+                        format!("{key}=***")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("?{}", pairs.join("&"))
+        });
+        return format!("{scheme}://{authority}{path}{}", query.unwrap_or_default());
     }
     url.split_whitespace()
         .map(|pair| {
@@ -387,7 +410,35 @@ pub(crate) async fn migrate(client: &mut Object) -> Result<usize, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::session_options;
+    use super::{redact_password, session_options};
+
+    #[test]
+    fn every_password_a_url_may_carry_is_redacted() {
+        for (url, redacted) in [
+            (
+                "postgres://u:secret@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
+            ("postgres://u:pa@ss@h/db", "postgres://u:***@h/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("postgres://h/db", "postgres://h/db"),
+            (
+                "postgres://127.0.0.1:5432/db?user=postgres&password=S3cret&sslmode=disable",
+                "postgres://127.0.0.1:5432/db?user=postgres&password=***&sslmode=disable",
+            ),
+            (
+                "postgres://u:a@h/db?PASSWORD=x",
+                "postgres://u:***@h/db?PASSWORD=***",
+            ),
+            (
+                "host=h user=u password=secret",
+                "host=h user=u password=***",
+            ),
+        ] {
+            assert_eq!(redact_password(url), redacted, "{url}");
+            assert!(!redact_password(url).contains("ecret"), "{url}");
+        }
+    }
 
     #[test]
     fn the_url_s_own_session_options_come_after_ticketd_s_and_win() {

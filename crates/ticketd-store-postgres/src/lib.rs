@@ -6,7 +6,7 @@ mod identity;
 mod rows;
 mod tickets;
 
-pub use conn::PostgresOptions;
+pub use conn::{PostgresOptions, redact_password};
 
 use async_trait::async_trait;
 use conn::{Db, db_err, other};

@@ -95,7 +95,12 @@ pub async fn bootstrap_is_idempotent_and_creates_builtins(store: Arc<dyn Store>)
     ));
     assert!(
         engine
-            .login("admin", ticketd_core::credentials::PasswordForm::Plain, "new-pass", t0())
+            .login(
+                "admin",
+                ticketd_core::credentials::PasswordForm::Plain,
+                "new-pass",
+                t0()
+            )
             .await
             .is_ok()
     );

@@ -203,7 +203,8 @@ impl World {
 }
 
 /// The asset in Default that [`new_ticket`]'s asset applications name.
-pub const APPLIED_ASSET: uuid::Uuid = uuid::Uuid::from_u128(0x8e5b_1c4e_2f0a_4c7e_9d59_0a3c_4b1f_6d11);
+pub const APPLIED_ASSET: uuid::Uuid =
+    uuid::Uuid::from_u128(0x8e5b_1c4e_2f0a_4c7e_9d59_0a3c_4b1f_6d11);
 
 /// A submitted ticket request in Default with automatic flow choice.
 pub fn new_ticket(kind: &str, title: &str) -> NewTicket {
