@@ -92,18 +92,49 @@ async fn open_store_as(config: &Config, serving: bool) -> anyhow::Result<(Arc<dy
             .with_context(|| format!("could not open PostgreSQL database {}", redact(url)))?;
         return Ok((cached(Arc::new(store)), migrated));
     }
-    if url.contains("://") && !url.starts_with("sqlite://") {
-        bail!(
-            "database_url {:?}: unknown scheme (expected sqlite:// or postgres://)",
-            redact(url)
-        );
-    }
+    check_sqlite_url(url)?;
     let path = ticketd_store_sqlite::path_from_url(url)
         .with_context(|| format!("database_url {url:?} names no file"))?;
     let options = sqlite_options(config, path.clone(), serving);
     let (store, migrated) = SqliteStore::open(&options)
         .with_context(|| format!("could not open SQLite database {}", path.display()))?;
     Ok((cached(Arc::new(store)), migrated))
+}
+
+/// Refuses a database URL that is neither PostgreSQL's nor a SQLite file's (`sqlite://…`,
+/// `sqlite:…` or a bare path): a mistyped PostgreSQL URL (`postgres:/h/db`, `postgres//h/db`, a
+/// `key=value` connection string) or another scheme would otherwise be served as a new, empty
+/// SQLite file of that name, with a new admin.
+fn check_sqlite_url(url: &str) -> anyhow::Result<()> {
+    let unknown = || {
+        anyhow::anyhow!(
+            "database_url {:?}: unknown scheme (expected sqlite://path, sqlite:path, a file's \
+             path, or postgres://…)",
+            redact(url)
+        )
+    };
+    if url.starts_with("sqlite:") {
+        return Ok(());
+    }
+    if url.contains("://") || url.to_ascii_lowercase().starts_with("postgres") {
+        return Err(unknown());
+    }
+    // `scheme:` before any `/`: what a URL starts with, never a file's path as one writes it.
+    let first_segment = url.split('/').next().unwrap_or_default();
+    if let Some((scheme, _)) = first_segment.split_once(':')
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+    {
+        return Err(unknown());
+    }
+    if url.split_whitespace().filter(|part| part.contains('=')).count() > 1 {
+        bail!(
+            "database_url {:?}: a key=value connection string; write it as postgres://user:password@host:port/database",
+            redact(url)
+        );
+    }
+    Ok(())
 }
 
 /// How a SQLite store at `path` is opened under `config`.
@@ -329,6 +360,37 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             () = terminate => {},
         }
         tracing::info!("shutting down");
+    }
+}
+
+#[cfg(test)]
+mod url_tests {
+    use super::check_sqlite_url;
+
+    #[test]
+    fn only_sqlite_files_and_postgresql_urls_are_databases() {
+        for accepted in [
+            "sqlite://ticketd.db",
+            "sqlite:///var/lib/t.db",
+            "sqlite:data/t.db?mode=rwc",
+            "ticketd.db",
+            "/var/lib/ticketd/t.db",
+            "./data/t.db",
+            "data/my db.sqlite",
+        ] {
+            assert!(check_sqlite_url(accepted).is_ok(), "{accepted}");
+        }
+        for refused in [
+            "postgres:/postgres@127.0.0.1:5432/db",
+            "postgres//postgres@127.0.0.1:5432/db",
+            "PostgreSQL:/h/db",
+            "mysql://h/db",
+            "file:x4.db",
+            "host=127.0.0.1 user=postgres password=S3cret dbname=db",
+        ] {
+            let error = check_sqlite_url(refused).unwrap_err().to_string();
+            assert!(!error.contains("S3cret"), "{error}");
+        }
     }
 }
 
