@@ -103,8 +103,21 @@ pub fn health_router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz))
 }
 
+/// The longest a health check waits for the store (or the request timeout, if shorter): a
+/// checker waits for an answer, and a store that takes longer is not healthy.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 async fn healthz(State(state): State<AppState>) -> (StatusCode, axum::Json<serde_json::Value>) {
-    match state.engine.store().ping().await {
+    let limit = state.settings.request_timeout.min(HEALTH_TIMEOUT);
+    let answer = tokio::time::timeout(limit, state.engine.store().ping())
+        .await
+        .unwrap_or_else(|_elapsed| {
+            Err(ticketd_core::StoreError::Unavailable(format!(
+                "no answer within {} ms",
+                limit.as_millis()
+            )))
+        });
+    match answer {
         Ok(()) => (
             StatusCode::OK,
             axum::Json(serde_json::json!({"status": "ok"})),

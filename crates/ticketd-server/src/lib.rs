@@ -128,7 +128,12 @@ fn check_sqlite_url(url: &str) -> anyhow::Result<()> {
     {
         return Err(unknown());
     }
-    if url.split_whitespace().filter(|part| part.contains('=')).count() > 1 {
+    if url
+        .split_whitespace()
+        .filter(|part| part.contains('='))
+        .count()
+        > 1
+    {
         bail!(
             "database_url {:?}: a key=value connection string; write it as postgres://user:password@host:port/database",
             redact(url)

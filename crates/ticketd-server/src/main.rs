@@ -409,7 +409,15 @@ fn healthcheck(addr: &str) -> anyhow::Result<()> {
         "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
     )?;
     let mut response = String::new();
-    stream.read_to_string(&mut response)?;
+    if let Err(error) = stream.read_to_string(&mut response) {
+        if matches!(
+            error.kind(),
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+        ) {
+            bail!("unhealthy: {addr} did not answer GET /healthz within 5 s");
+        }
+        return Err(error).with_context(|| format!("could not read the answer of {addr}"));
+    }
     let status = response.lines().next().unwrap_or_default();
     if status.contains(" 200 ") {
         println!("healthy");

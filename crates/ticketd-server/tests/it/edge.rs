@@ -152,3 +152,102 @@ async fn health_is_public_and_unknown_routes_are_json_404() {
     assert_eq!(missing.status(), 404);
     assert_eq!(missing.json::<Value>().await.unwrap()["code"], "not_found");
 }
+
+/// Copies bytes from `from` to `to`, holding them while `stalled` is set.
+async fn pipe(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        while stalled.load(std::sync::atomic::Ordering::Relaxed) {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        if to.write_all(&buffer[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// A TCP relay to `target` that stops passing bytes while `stalled` is set, as a database that
+/// hangs (a network partition, a frozen server) looks to its clients.
+async fn stallable_relay(
+    target: &str,
+    stalled: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let target = target.to_owned();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = tokio::net::TcpStream::connect(&target).await else {
+                continue;
+            };
+            let (client_read, client_write) = client.into_split();
+            let (server_read, server_write) = server.into_split();
+            tokio::spawn(pipe(client_read, server_write, stalled.clone()));
+            tokio::spawn(pipe(server_read, client_write, stalled.clone()));
+        }
+    });
+    addr
+}
+
+/// A store that stops answering makes `/healthz` answer 503 within its few seconds, where it
+/// waited for ever (the API routes got 503 after the request timeout, the health check none).
+#[tokio::test]
+async fn health_answers_503_when_the_database_hangs() {
+    let Some(database) = crate::pg::TestDatabase::create_if_configured().await else {
+        return;
+    };
+    // The test database's URL, its host and port replaced by the relay's.
+    let (scheme, rest) = database.url.split_once("://").unwrap();
+    let (userinfo, rest) = rest.rsplit_once('@').map_or(("", rest), |(u, r)| (u, r));
+    let (host_port, path) = rest.split_once('/').unwrap();
+    let stalled = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let relay = stallable_relay(host_port, stalled.clone()).await;
+    let at = if userinfo.is_empty() {
+        String::new()
+    } else {
+        format!("{userinfo}@")
+    };
+    let url = format!("{scheme}://{at}{relay}/{path}");
+    let env = std::collections::BTreeMap::from([(
+        "TICKETD_REQUEST_TIMEOUT_SECS".to_owned(),
+        "30".to_owned(),
+    )]);
+    let (config, _) = ticketd_server::config::Config::load(
+        None,
+        &env,
+        &ticketd_server::config::Overrides {
+            listen: None,
+            database_url: Some(url),
+        },
+    )
+    .unwrap();
+    let (store, _) = ticketd_server::open_serving_store(&config).await.unwrap();
+    let engine = ticketd_server::engine(&config, store).unwrap();
+    ticketd_server::bootstrap(&config, &engine).await.unwrap();
+    let router = ticketd_server::router(ticketd_server::app_state(&config, engine).unwrap());
+    let health = || async {
+        use tower::ServiceExt as _;
+        let request = axum::http::Request::get("/healthz")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        router.clone().oneshot(request).await.unwrap().status()
+    };
+    assert_eq!(health().await, 200);
+    stalled.store(true, std::sync::atomic::Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    let status = tokio::time::timeout(std::time::Duration::from_secs(20), health())
+        .await
+        .expect("/healthz answered nothing while the database hung");
+    assert_eq!(status, 503);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    stalled.store(false, std::sync::atomic::Ordering::Relaxed);
+}
