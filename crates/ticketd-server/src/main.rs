@@ -198,19 +198,18 @@ fn check_writable(path: &std::path::Path) -> anyhow::Result<()> {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     match &cli.command {
-        Command::DefaultConfig => {
-            print!("{DEFAULT_CONFIG_TOML}");
-            Ok(())
-        }
+        Command::DefaultConfig => print_out("the configuration", DEFAULT_CONFIG_TOML),
         Command::Serve { listen } => serve(&cli, listen.clone()).await,
         Command::Migrate => {
             let config = load_config(&cli, None)?;
             let (_store, migrated) = ticketd_server::open_store(&config).await?;
-            println!(
-                "{migrated} migration(s) applied to {}",
-                ticketd_server::redact(&config.database_url)
-            );
-            Ok(())
+            print_out(
+                "the outcome",
+                &format!(
+                    "{migrated} migration(s) applied to {}\n",
+                    ticketd_server::redact(&config.database_url)
+                ),
+            )
         }
         Command::Healthcheck { addr } => {
             let config = load_config(&cli, None)?;
@@ -244,7 +243,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     anyhow::bail!("interrupted; the run's server was stopped and its scratch files removed")
                 }
             };
-            print!("{}", ticketd_server::bench::table(&report));
+            print_out("the report", &ticketd_server::bench::table(&report))?;
             if let Some(path) = &args.json {
                 std::fs::write(path, serde_json::to_string_pretty(&report)?)
                     .with_context(|| format!("could not write {}", path.display()))?;
@@ -262,14 +261,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let token = engine
                 .issue_token(user, TokenKind::Api, ttl, ticketd_http::now())
                 .await?;
-            println!("{token}");
-            Ok(())
+            print_out(
+                "the token (it was created, and cannot be shown again)",
+                &format!("{token}\n"),
+            )
         }
         Command::AccessKey(AccessKeyCommand::Create { username }) => {
             let (engine, user) = engine_for_user(&cli, username).await?;
             let key = engine.create_access_key(user, ticketd_http::now()).await?;
-            println!("id: {}\nsecret: {}", key.id, key.secret);
-            Ok(())
+            print_out(
+                "the access key (it was created, and its secret cannot be shown again)",
+                &format!("id: {}\nsecret: {}\n", key.id, key.secret),
+            )
         }
     }
 }
@@ -279,12 +282,7 @@ async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let (store, migrated) = ticketd_server::open_serving_store(&config).await?;
     let engine = ticketd_server::engine(&config, std::sync::Arc::clone(&store))?;
-    let outcome = ticketd_server::bootstrap(&config, &engine).await?;
-    if let Some(password) = outcome.generated_password {
-        // Printed once, to the terminal only, never to the log.
-        eprintln!("created user admin with the generated password: {password}");
-        eprintln!("set TICKETD_ADMIN_PASSWORD to choose it instead");
-    }
+    bootstrap(&config, &engine).await?;
     let state = ticketd_server::app_state(&config, engine)?;
     let connections = ticketd_server::ConnectionSettings::from_config(&config);
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -320,6 +318,27 @@ async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates the built-ins and the admin user. Whichever command creates admin (`serve`, or a
+/// one-off command on a new database) prints its generated password, once, to the terminal only,
+/// never to the log; a later `serve` finds admin there and has nothing to print.
+async fn bootstrap(config: &Config, engine: &ticketd_core::Engine) -> anyhow::Result<()> {
+    let outcome = ticketd_server::bootstrap(config, engine).await?;
+    if let Some(password) = outcome.generated_password {
+        eprintln!("created user admin with the generated password: {password}");
+        eprintln!("set TICKETD_ADMIN_PASSWORD to choose it instead");
+    }
+    Ok(())
+}
+
+/// Prints `text` to standard output, or fails with what `it` is (a full disk, a closed pipe:
+/// `println!` panicked there, after a credential was already stored).
+fn print_out(it: &str, text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .with_context(|| format!("could not print {it} to standard output"))
+}
+
 async fn engine_for_user(
     cli: &Cli,
     username: &str,
@@ -327,7 +346,7 @@ async fn engine_for_user(
     let config = load_config(cli, None)?;
     let (store, _) = ticketd_server::open_store(&config).await?;
     let engine = ticketd_server::engine(&config, store)?;
-    ticketd_server::bootstrap(&config, &engine).await?;
+    bootstrap(&config, &engine).await?;
     let Some(user) = engine.store().find_user_by_username(username).await? else {
         bail!("no user named {username:?}");
     };
@@ -338,7 +357,7 @@ async fn create_user(cli: &Cli, args: &UserCreate) -> anyhow::Result<()> {
     let config = load_config(cli, None)?;
     let (store, _) = ticketd_server::open_store(&config).await?;
     let engine = ticketd_server::engine(&config, store)?;
-    ticketd_server::bootstrap(&config, &engine).await?;
+    bootstrap(&config, &engine).await?;
     let role = SystemRole::parse(&args.role)
         .with_context(|| format!("unknown role {:?} (admin, auditor, user)", args.role))?;
     let password = if args.password_stdin {
@@ -396,8 +415,7 @@ async fn create_user(cli: &Cli, args: &UserCreate) -> anyhow::Result<()> {
             ticketd_http::now(),
         )
         .await?;
-    println!("{}", user.id);
-    Ok(())
+    print_out("the user's id", &format!("{}\n", user.id))
 }
 
 fn healthcheck(addr: &str) -> anyhow::Result<()> {
@@ -420,7 +438,7 @@ fn healthcheck(addr: &str) -> anyhow::Result<()> {
     }
     let status = response.lines().next().unwrap_or_default();
     if status.contains(" 200 ") {
-        println!("healthy");
+        print_out("the outcome", "healthy\n")?;
         Ok(())
     } else {
         bail!("unhealthy: {status}")

@@ -672,3 +672,44 @@ async fn bench_runs_every_scenario_on_postgres_and_measures_its_cpu() {
         .await
         .unwrap();
 }
+
+/// A one-off command that creates admin on a new database prints admin's generated password,
+/// as `serve` would have (a later `serve` finds admin and prints none, so it was never shown).
+#[test]
+fn the_first_command_on_a_new_database_prints_admin_s_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = ticketd(dir.path())
+        .args(["user", "create", "--username", "x1"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("created user admin with the generated password"),
+        "{stderr}"
+    );
+    let again = ticketd(dir.path())
+        .args(["user", "create", "--username", "x2"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("generated password"));
+}
+
+/// Output that cannot be written (a full disk) is a clear failure, not a panic.
+#[test]
+fn a_full_standard_output_is_an_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    run_ok(ticketd(dir.path()).arg("migrate"));
+    for args in [
+        vec!["token", "create", "--username", "admin"],
+        vec!["access-key", "create", "--username", "admin"],
+        vec!["default-config"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let stderr = run_refused(ticketd(dir.path()).args(&args).stdout(full));
+        assert!(stderr.contains("could not print"), "{args:?}: {stderr}");
+    }
+}
