@@ -260,7 +260,8 @@ impl ConnectionSettings {
 }
 
 /// Serves `router` on `listener` until `shutdown` completes, then finishes in-flight requests
-/// (for at most `settings.drain_timeout`).
+/// (for at most `settings.drain_timeout`, or until `stop_now` completes: a second signal, since
+/// a client that stalls mid-body would otherwise hold the stop for the whole timeout).
 ///
 /// HTTP/1.1 connections are served by hyper directly (not `axum::serve`) so that the head size
 /// limit and the header-read/idle timeout apply: a client that trickles its headers or holds an
@@ -270,6 +271,7 @@ pub async fn serve_with_listener(
     router: Router,
     settings: ConnectionSettings,
     shutdown: impl Future<Output = ()> + Send + 'static,
+    stop_now: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use tower::ServiceExt as _;
@@ -315,11 +317,15 @@ pub async fn serve_with_listener(
         });
     }
     drop(listener);
-    if tokio::time::timeout(settings.drain_timeout, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("shutdown: some requests were still running and were cut off");
+    tokio::select! {
+        drained = tokio::time::timeout(settings.drain_timeout, graceful.shutdown()) => {
+            if drained.is_err() {
+                tracing::warn!("shutdown: some requests were still running and were cut off");
+            }
+        }
+        () = stop_now => {
+            tracing::warn!("shutdown: asked again, so the requests still running were cut off");
+        }
     }
     Ok(())
 }

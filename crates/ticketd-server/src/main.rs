@@ -300,6 +300,8 @@ async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
         ticketd_server::router(state),
         connections,
         ticketd_server::shutdown_signal(),
+        // Polled once the first signal came: it listens from then on.
+        async { ticketd_server::shutdown_signal().await },
     )
     .await?;
     let stopping = std::time::Instant::now();

@@ -195,6 +195,7 @@ pub(crate) async fn spawn_app_with(settings: &[(&str, &str)]) -> TestApp {
         async move {
             let _ = rx.await;
         },
+        std::future::pending(),
     ));
     TestApp {
         addr,

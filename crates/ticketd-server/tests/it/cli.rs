@@ -140,16 +140,7 @@ fn migrate_then_create_user_token_and_access_key() {
 /// Stops a server with SIGTERM; it must exit 0. Answers what it wrote to its standard error.
 fn stop_gracefully(child: &mut std::process::Child) -> String {
     terminate(child);
-    let exit = child.wait().unwrap();
-    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    stderr
+    stop_output(child)
 }
 
 /// Whether `ticketd healthcheck` passes against `addr` within 20 seconds.
@@ -712,4 +703,66 @@ fn a_full_standard_output_is_an_error_not_a_panic() {
         let stderr = run_refused(ticketd(dir.path()).args(&args).stdout(full));
         assert!(stderr.contains("could not print"), "{args:?}: {stderr}");
     }
+}
+
+/// A client stalled mid-body holds the stop for the request timeout; a second signal cuts it
+/// short, and the store still closes cleanly.
+#[test]
+fn a_second_signal_stops_a_drain_held_by_a_stalled_client() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = ticketd(dir.path())
+        .args(["serve", "--listen", &addr])
+        .env("TICKETD_REQUEST_TIMEOUT_SECS", "120")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        healthy_within_20_s(dir.path(), &addr),
+        "server did not become healthy"
+    );
+    let mut stalled = std::net::TcpStream::connect(&addr).unwrap();
+    stalled
+        .write_all(
+            b"POST /api/v1/authentication/auth/ HTTP/1.1\r\nHost: t\r\n\
+              Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"user",
+        )
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    terminate(&child);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first signal waits for the request"
+    );
+    let asked = Instant::now();
+    terminate(&child);
+    let deadline = asked + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "a second signal did not stop it");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let stderr = stop_output(&mut child);
+    assert!(stderr.contains("asked again"), "{stderr}");
+    assert!(stderr.contains("store closed"), "{stderr}");
+    drop(stalled);
+}
+
+/// The exit of a stopped `child` (it must be a success) and its standard error.
+fn stop_output(child: &mut std::process::Child) -> String {
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "graceful shutdown exits 0, got {exit:?}");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    stderr
 }
