@@ -84,8 +84,8 @@ struct UserCreate {
     #[arg(long)]
     username: String,
     /// Display name (defaults to the username).
-    #[arg(long, default_value = "")]
-    name: String,
+    #[arg(long)]
+    name: Option<String>,
     /// E-mail address.
     #[arg(long, default_value = "")]
     email: String,
@@ -280,14 +280,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
     let config = load_config(cli, listen)?;
     let started = std::time::Instant::now();
+    // Bound first: a port in use is refused before the database is touched (created, migrated,
+    // given an admin whose generated password the failed start would have printed for nothing).
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("could not bind {}", config.listen))?;
     let (store, migrated) = ticketd_server::open_serving_store(&config).await?;
     let engine = ticketd_server::engine(&config, std::sync::Arc::clone(&store))?;
     bootstrap(&config, &engine).await?;
     let state = ticketd_server::app_state(&config, engine)?;
     let connections = ticketd_server::ConnectionSettings::from_config(&config);
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("could not bind {}", config.listen))?;
     tracing::info!(
         listen = %listener.local_addr().map_or_else(|_| config.listen.clone(), |a| a.to_string()),
         database = %ticketd_server::redact(&config.database_url),
@@ -352,6 +354,10 @@ async fn engine_for_user(
     let Some(user) = engine.store().find_user_by_username(username).await? else {
         bail!("no user named {username:?}");
     };
+    // Its credentials would be refused at every request (401).
+    if !user.is_active {
+        bail!("user {username:?} is deactivated: activate it first");
+    }
     Ok((engine, user.id))
 }
 
@@ -408,7 +414,7 @@ async fn create_user(cli: &Cli, args: &UserCreate) -> anyhow::Result<()> {
             None,
             ticketd_core::engine::NewUserInput {
                 username: args.username.clone(),
-                name: args.name.clone(),
+                name: args.name.clone().unwrap_or_default(),
                 email: args.email.clone(),
                 system_role: role,
                 password,

@@ -138,6 +138,12 @@ fn claim_serving(path: &Path) -> Result<std::fs::File, StoreError> {
     // hard link) would be served by a second process beside the first, each with a log of its
     // own, and SQLite documents that this corrupts the file.
     if let Ok(metadata) = std::fs::metadata(path) {
+        if !metadata.is_file() {
+            return Err(StoreError::Unavailable(format!(
+                "{} is not a file: name the database file, or a new one",
+                path.display()
+            )));
+        }
         let links = std::os::unix::fs::MetadataExt::nlink(&metadata);
         if links > 1 {
             return Err(StoreError::Unavailable(format!(

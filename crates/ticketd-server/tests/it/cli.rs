@@ -766,3 +766,36 @@ fn stop_output(child: &mut std::process::Child) -> String {
         .unwrap();
     stderr
 }
+
+/// Refusals that must come before the database is touched or credentials are made.
+#[test]
+fn a_port_in_use_a_directory_and_a_deactivated_user_are_refused_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let stderr = run_refused(ticketd(dir.path()).args(["serve", "--listen", &addr]));
+    assert!(stderr.contains("could not bind"), "{stderr}");
+    assert!(
+        !dir.path().join("ticketd.db").exists() && !stderr.contains("generated password"),
+        "a refused start touched the database: {stderr}"
+    );
+    drop(taken);
+    std::fs::create_dir(dir.path().join("folder.db")).unwrap();
+    let stderr = run_refused(
+        ticketd(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["--database-url", "sqlite://folder.db"])
+            .env("TICKETD_LOG", "off"),
+    );
+    assert!(stderr.contains("not a file"), "{stderr}");
+    run_ok(ticketd(dir.path()).args(["user", "create", "--username", "gone"]));
+    let conn = rusqlite::Connection::open(dir.path().join("ticketd.db")).unwrap();
+    conn.execute("UPDATE users SET is_active = 0 WHERE username = 'gone'", [])
+        .unwrap();
+    drop(conn);
+    for command in ["token", "access-key"] {
+        let stderr =
+            run_refused(ticketd(dir.path()).args([command, "create", "--username", "gone"]));
+        assert!(stderr.contains("deactivated"), "{command}: {stderr}");
+    }
+}
