@@ -378,8 +378,12 @@ pub(crate) async fn migrate(client: &mut Object) -> Result<usize, StoreError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(db_err)?;
+    // `SET LOCAL`: PostgreSQL's notice that the table already exists, which every start after
+    // the first would get (and tokio-postgres logs at INFO), is not sent; it ends with the
+    // transaction.
     tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, \
+        "SET LOCAL client_min_messages = warning; \
+         CREATE TABLE IF NOT EXISTS schema_migrations (version bigint PRIMARY KEY, name text NOT NULL, \
          applied_at timestamptz NOT NULL DEFAULT now())",
     )
     .await
