@@ -185,7 +185,10 @@ async fn a_server_on_postgres_stops_cleanly_on_sigterm() {
         assert!(stderr.contains("store closed"), "{stderr}");
         assert!(!stderr.contains("database file"), "{stderr}");
         assert!(!stderr.contains("ERROR"), "{stderr}");
-        assert!(!stderr.contains("already exists"), "PostgreSQL's notice: {stderr}");
+        assert!(
+            !stderr.contains("already exists"),
+            "PostgreSQL's notice: {stderr}"
+        );
     })
     .await
     .unwrap();
@@ -571,17 +574,19 @@ fn bench_leaves_the_report_file_as_it_was_when_refused() {
 }
 
 /// Interrupted (SIGTERM here; a terminal's Ctrl-C sends SIGINT, handled alike), the bench stops
-/// its server and removes its scratch files, whether in the preload or in a scenario: dying of
-/// the signal left a 1M run's 4.5 GB behind, and its server running.
+/// its server and removes its scratch files, whether in the preload or in a scenario, at once:
+/// dying of the signal left a 1M run's 4.5 GB behind, and its server running, and a run
+/// measuring on a thread of its own stopped only when the scenario ended.
 #[test]
 fn an_interrupted_bench_stops_its_server_and_removes_its_scratch_files() {
-    // The first file of each phase: the preloaded store, then the server's lock on it.
-    for phase in ["bench.db", "bench.db-serve.lock"] {
+    // The first file of each phase: the preloaded store, the raw commit loop's (on a thread of
+    // its own), then the server's lock on the store.
+    for phase in ["bench.db", "raw-commit.db", "bench.db-serve.lock"] {
         let dir = tempfile::tempdir().unwrap();
         let temp = tempfile::tempdir().unwrap();
         let child = ticketd(dir.path())
             .env("TMPDIR", temp.path())
-            .args(["bench", "--tickets", "2000", "--seconds", "3"])
+            .args(["bench", "--tickets", "2000", "--seconds", "12"])
             .args(["--scenarios", "detail"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -603,9 +608,18 @@ fn an_interrupted_bench_stops_its_server_and_removes_its_scratch_files() {
             );
             std::thread::sleep(Duration::from_millis(5));
         };
+        // A quarter of a second later, the measurements (the raw commit loop among them, on a
+        // thread of its own) are under way.
+        std::thread::sleep(Duration::from_millis(250));
         terminate(&child);
+        let asked = Instant::now();
         let output = child.wait_with_output().unwrap();
         let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            asked.elapsed() < Duration::from_secs(6),
+            "{phase}: stopped {:?} after the signal (each measurement lasts 12 s)",
+            asked.elapsed()
+        );
         assert!(!output.status.success(), "{phase}: {stderr}");
         assert!(stderr.contains("interrupted"), "{phase}: {stderr}");
         let left: Vec<_> = std::fs::read_dir(temp.path()).unwrap().collect();
