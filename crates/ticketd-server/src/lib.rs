@@ -103,40 +103,50 @@ async fn open_store_as(config: &Config, serving: bool) -> anyhow::Result<(Arc<dy
 
 /// Refuses a database URL that is neither PostgreSQL's nor a SQLite file's (`sqlite://…`,
 /// `sqlite:…` or a bare path): a mistyped PostgreSQL URL (`postgres:/h/db`, `postgres//h/db`, a
-/// `key=value` connection string) or another scheme would otherwise be served as a new, empty
-/// SQLite file of that name, with a new admin.
+/// `key=value` connection string) or another scheme (`file:x.db`) would otherwise be served as a
+/// new, empty SQLite file of that name, with a new admin. The refusal does not repeat the URL,
+/// which may hold a password in a form no redaction recognises.
 fn check_sqlite_url(url: &str) -> anyhow::Result<()> {
-    let unknown = || {
-        anyhow::anyhow!(
-            "database_url {:?}: unknown scheme (expected sqlite://path, sqlite:path, a file's \
-             path, or postgres://…)",
-            redact(url)
-        )
-    };
+    const LIBPQ_KEYS: [&str; 9] = [
+        "host",
+        "hostaddr",
+        "port",
+        "dbname",
+        "user",
+        "password",
+        "sslmode",
+        "options",
+        "application_name",
+    ];
     if url.starts_with("sqlite:") {
         return Ok(());
     }
-    if url.contains("://") || url.to_ascii_lowercase().starts_with("postgres") {
-        return Err(unknown());
-    }
-    // `scheme:` before any `/`: what a URL starts with, never a file's path as one writes it.
+    let lower = url.to_ascii_lowercase();
+    let mistyped_postgres = ["postgres:", "postgresql:", "postgres//", "postgresql//"]
+        .iter()
+        .any(|prefix| lower.starts_with(prefix));
+    // `scheme:` before any `/`, the scheme letters only: what a URL starts with, never a file's
+    // path as one writes it (`ticketd-2026-01-01T10:00.db` has digits before its colon).
     let first_segment = url.split('/').next().unwrap_or_default();
-    if let Some((scheme, _)) = first_segment.split_once(':')
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
-    {
-        return Err(unknown());
-    }
-    if url
-        .split_whitespace()
-        .filter(|part| part.contains('='))
-        .count()
-        > 1
-    {
+    let other_scheme = first_segment.split_once(':').is_some_and(|(scheme, _)| {
+        !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphabetic() || "+.-".contains(c))
+    });
+    if url.contains("://") || mistyped_postgres || other_scheme {
         bail!(
-            "database_url {:?}: a key=value connection string; write it as postgres://user:password@host:port/database",
-            redact(url)
+            "database_url: unknown scheme (expected sqlite://path, sqlite:path, a file's path, \
+             or postgres://…)"
+        );
+    }
+    let connection_string = url.split_whitespace().any(|part| {
+        part.split_once('=')
+            .is_some_and(|(key, _)| LIBPQ_KEYS.contains(&key.trim().to_ascii_lowercase().as_str()))
+    });
+    if connection_string {
+        bail!(
+            "database_url: a key=value connection string; write it as postgres://user:password@host:port/database"
         );
     }
     Ok(())
@@ -388,16 +398,21 @@ mod url_tests {
             "/var/lib/ticketd/t.db",
             "./data/t.db",
             "data/my db.sqlite",
+            "postgres.db",
+            "postgres-mirror.sqlite",
+            "postgres/ticketd.db",
+            "ticketd-2026-01-01T10:00.db",
         ] {
             assert!(check_sqlite_url(accepted).is_ok(), "{accepted}");
         }
         for refused in [
-            "postgres:/postgres@127.0.0.1:5432/db",
-            "postgres//postgres@127.0.0.1:5432/db",
+            "postgres:/postgres:S3cret@127.0.0.1:5432/db",
+            "postgres//postgres:S3cret@127.0.0.1:5432/db",
             "PostgreSQL:/h/db",
             "mysql://h/db",
             "file:x4.db",
             "host=127.0.0.1 user=postgres password=S3cret dbname=db",
+            "dbname=ticketd",
         ] {
             let error = check_sqlite_url(refused).unwrap_err().to_string();
             assert!(!error.contains("S3cret"), "{error}");

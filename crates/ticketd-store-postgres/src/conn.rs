@@ -53,50 +53,76 @@ impl fmt::Debug for PostgresOptions {
 }
 
 /// The URL with its passwords (in the user info, in a `password` query parameter, or in the
-/// `key=value` form) replaced, for logs and `Debug`.
+/// `key=value` form) replaced, for logs, errors and `Debug`. It masks rather than parses, so a
+/// malformed URL (a mistyped scheme, an unencoded `@`, `?` or `/` in the password) leaks
+/// nothing either: everything from the user's `:` to the last `@` is masked, then every
+/// `password` value.
 pub fn redact_password(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let (before_query, query) = match rest.split_once('?') {
-            Some((before, query)) => (before, Some(query)),
-            None => (rest, None),
-        };
-        // The user info ends at the last `@` before the path (a password may hold `@`).
-        let host_start = before_query.rfind('@').map_or(0, |at| at + 1);
-        let authority_end = before_query[host_start..]
-            .find('/')
-            .map_or(before_query.len(), |slash| host_start + slash);
-        let (authority, path) = before_query.split_at(authority_end);
-        let authority = match authority.rsplit_once('@') {
-            Some((userinfo, host)) => match userinfo.split_once(':') {
-                Some((user, _password)) => format!("{user}:***@{host}"),
-                None => authority.to_owned(),
-            },
-            None => authority.to_owned(),
-        };
-        let query = query.map(|query| {
-            let pairs: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((key, _value)) if key.eq_ignore_ascii_case("password") => {
-                        format!("{key}=***")
-                    }
-                    _ => pair.to_owned(),
-                })
-                .collect();
-            format!("?{}", pairs.join("&"))
-        });
-        return format!("{scheme}://{authority}{path}{}", query.unwrap_or_default());
+    let mut text = url.to_owned();
+    if let Some(at) = text.rfind('@') {
+        // The user info starts after `://`, or, in a mistyped URL without it, after the last
+        // `/` before the `@`.
+        let user_start = url.find("://").map_or_else(
+            || text[..at].rfind('/').map_or(0, |slash| slash + 1),
+            |separator| separator + 3,
+        );
+        if let Some(colon) = text[user_start..at].find(':') {
+            text.replace_range(user_start + colon + 1..at, "***");
+        }
     }
-    url.split_whitespace()
-        .map(|pair| {
-            if pair.starts_with("password=") {
-                "password=***"
-            } else {
-                pair
+    mask_password_values(&text)
+}
+
+/// `text` with the value of every `password` key (`password=v` in a query or a `key=value`
+/// string, spaces around `=` and a quoted value included) replaced by `***`.
+fn mask_password_values(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut from = 0;
+    while let Some(found) = lower[from..].find("password") {
+        let key_start = from + found;
+        let mut cursor = key_start + "password".len();
+        from = cursor;
+        let at_word_start = key_start == 0
+            || matches!(
+                lower.as_bytes()[key_start - 1],
+                b'?' | b'&' | b' ' | b'\t' | b'\n'
+            );
+        let rest = &text[cursor..];
+        let spaces = rest.len() - rest.trim_start().len();
+        if !at_word_start || !rest.trim_start().starts_with('=') {
+            continue;
+        }
+        cursor += spaces + 1;
+        cursor += text[cursor..].len() - text[cursor..].trim_start().len();
+        let value_end = if text[cursor..].starts_with('\'') {
+            // A quoted value ends at the next quote not escaped by a backslash.
+            let mut end = text.len();
+            let mut escaped = false;
+            for (i, c) in text[cursor + 1..].char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '\'' if !escaped => {
+                        end = cursor + 1 + i + 1;
+                        break;
+                    }
+                    _ => escaped = false,
+                }
             }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+            end
+        } else {
+            text[cursor..]
+                .find(['&', ' ', '\t', '\n'])
+                .map_or(text.len(), |end| cursor + end)
+        };
+        out.push_str(&text[copied..cursor]);
+        out.push_str("***");
+        copied = value_end;
+        from = value_end.max(from);
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// Renders an error with its whole source chain (for `StoreError::Unavailable`, which keeps text).
@@ -424,23 +450,38 @@ mod tests {
                 "postgres://u:***@h:5432/db",
             ),
             ("postgres://u:pa@ss@h/db", "postgres://u:***@h/db"),
-            ("postgres://u@h/db", "postgres://u@h/db"),
+            ("postgres://u:pa?ss@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:pa/ss@h/db", "postgres://u:***@h/db"),
+            ("postgres://u@h:5432/db", "postgres://u@h:5432/db"),
             ("postgres://h/db", "postgres://h/db"),
             (
                 "postgres://127.0.0.1:5432/db?user=postgres&password=S3cret&sslmode=disable",
                 "postgres://127.0.0.1:5432/db?user=postgres&password=***&sslmode=disable",
             ),
             (
-                "postgres://u:a@h/db?PASSWORD=x",
+                "postgres://u:a@h/db?PASSWORD=secret",
                 "postgres://u:***@h/db?PASSWORD=***",
             ),
+            ("postgres:/u:secret@h/db", "postgres:/u:***@h/db"),
+            ("postgres//u:secret@h/db", "postgres//u:***@h/db"),
             (
                 "host=h user=u password=secret",
                 "host=h user=u password=***",
             ),
+            (
+                "host=h password = secret user=u",
+                "host=h password = *** user=u",
+            ),
+            (
+                "host=h password='a secret' user=u",
+                "host=h password=*** user=u",
+            ),
+            ("host=h password='it\\'s secret'", "host=h password=***"),
+            ("passwords.db", "passwords.db"),
         ] {
-            assert_eq!(redact_password(url), redacted, "{url}");
-            assert!(!redact_password(url).contains("ecret"), "{url}");
+            let masked = redact_password(url);
+            assert_eq!(masked, redacted, "{url}");
+            assert!(!masked.contains("ecret"), "{url}");
         }
     }
 
