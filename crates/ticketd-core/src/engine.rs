@@ -1593,7 +1593,7 @@ impl Engine {
                 .unwrap_or_default()
         };
         Ok(machine::build_steps(
-            levels, &directory, applicant, &lookup, now,
+            flow_org, levels, &directory, applicant, &lookup, now,
         ))
     }
 

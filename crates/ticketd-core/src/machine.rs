@@ -163,6 +163,7 @@ pub struct OpenSpec {
 /// The applicant is excluded from a level unless they are its only match; then they stay and
 /// the step records `applicant_included`, so a self-approval is visible in the history.
 pub fn build_steps(
+    flow_org: OrgId,
     levels: &[Level],
     directory: &[DirectoryEntry],
     applicant: Option<UserId>,
@@ -208,6 +209,11 @@ pub fn build_steps(
                     })
                     .collect(),
                 applicant_included,
+                orgs: match level.selector.foreign_orgs() {
+                    pairs if !pairs.is_empty() => pairs,
+                    _ if flow_org == crate::identity::ROOT_ORG => Vec::new(),
+                    _ => vec![flow_org],
+                },
                 updated_at: now,
             }
         })
@@ -557,6 +563,19 @@ fn decide(
     };
     if next.steps[step_idx].assignees[assignee_idx].decision != Decision::Pending {
         return Err(conflict(name, ticket, ConflictKind::StateChanged));
+    }
+    // Resolved as a member, an assignee decides while still one (JumpServer hides an org's
+    // tickets from those who left it); a system administrator is a candidate everywhere.
+    let orgs = &next.steps[step_idx].orgs;
+    if !orgs.is_empty()
+        && !actor.is_system_admin()
+        && !orgs
+            .iter()
+            .any(|o| actor.memberships.iter().any(|m| m.org_id == *o))
+    {
+        return Err(DomainError::Forbidden {
+            action: format!("{name}: no longer a member of the ticket's organization"),
+        });
     }
     if let Some(payload) = edit.payload {
         next.payload =

@@ -155,6 +155,12 @@ pub struct Step {
     /// True when the applicant was the only match and so may decide their own ticket.
     #[serde(default)]
     pub applicant_included: bool,
+    /// The organizations whose members the assignees were resolved from (the flow's, or those
+    /// its role pairs name; system administrators are candidates everywhere): an assignee who
+    /// has left all of them may no longer decide. Empty for steps built before it was kept,
+    /// which are not checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orgs: Vec<crate::ids::OrgId>,
     /// Last change of this step (creation time while untouched).
     #[serde(deserialize_with = "crate::stored_time::deserialize")]
     pub updated_at: DateTime<Utc>,

@@ -191,6 +191,7 @@ fn step(level: u32, user: &User, now: DateTime<Utc>) -> Step {
             reason: String::new(),
         }],
         applicant_included: false,
+        orgs: Vec::new(),
         updated_at: now,
     }
 }

@@ -135,7 +135,14 @@ fn level(mode: LevelMode, who: &[&Actor]) -> Level {
 /// Steps built the way the engine builds them, over a directory of `members`.
 fn steps_for(levels: &[Level], members: &[&Actor], applicant: &Actor) -> Vec<Step> {
     let directory: Vec<DirectoryEntry> = members.iter().map(|a| entry(a)).collect();
-    build_steps(levels, &directory, Some(applicant.id()), &no_pairs, at(0))
+    build_steps(
+        ORG,
+        levels,
+        &directory,
+        Some(applicant.id()),
+        &no_pairs,
+        at(0),
+    )
 }
 
 /// The standard flow: level 1 decided by `first`, level 2 by `second`, both `any`.
@@ -1328,6 +1335,7 @@ fn build_steps_keeps_the_applicant_when_they_are_the_only_match() {
 
     let directory = [entry(&p.applicant), entry(&p.first)];
     let without_applicant = build_steps(
+        ORG,
         &[level(LevelMode::Any, &[&p.applicant, &p.first])],
         &directory,
         None,
@@ -1363,6 +1371,7 @@ fn build_steps_sorts_deduplicates_and_skips_inactive_users() {
         entry(&p.stranger),
     ];
     let steps = build_steps(
+        ORG,
         &levels,
         &directory,
         Some(p.applicant.id()),
@@ -1417,6 +1426,35 @@ fn an_approval_by_the_applicant_records_self_approved() {
         env.now(),
         "self",
     );
+}
+
+#[test]
+fn an_assignee_who_left_the_organization_no_longer_decides() {
+    let p = people();
+    let mut env = Env::new();
+    let ticket = env.ticket_in(&p, Pending);
+    assert_eq!(step_at(&ticket, 1).orgs, vec![ORG]);
+    let mut gone = p.first.clone();
+    gone.memberships.clear();
+    for action in [approve(), reject()] {
+        assert!(matches!(
+            env.apply(&ticket, &gone, action),
+            Err(DomainError::Forbidden { .. })
+        ));
+    }
+    // Still a member of another organization changes nothing; a steps list of old (no
+    // organizations kept) is not checked.
+    let mut elsewhere = p.first.clone();
+    elsewhere.memberships.retain(|m| m.org_id != ORG);
+    elsewhere
+        .memberships
+        .push(p.foreign_admin.memberships[1].clone());
+    assert!(env.apply(&ticket, &elsewhere, approve()).is_err());
+    let mut old = ticket.clone();
+    for step in std::sync::Arc::make_mut(&mut old.steps) {
+        step.orgs.clear();
+    }
+    assert!(env.apply(&old, &gone, approve()).is_ok());
 }
 
 #[test]

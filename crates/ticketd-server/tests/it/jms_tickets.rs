@@ -1362,3 +1362,35 @@ async fn a_list_shows_what_changed_since_the_same_page_was_answered() {
     assert_eq!(after["approval_step"]["value"], 2);
     assert_eq!(after["process_map"][0]["processor_display"], "Bob(bob)");
 }
+
+/// An approver removed from the ticket's organization no longer decides its tickets (JumpServer
+/// hides an organization's tickets from those who left it); back in it, they decide again.
+#[tokio::test]
+async fn an_approver_removed_from_the_organization_no_longer_decides() {
+    let w = world(1).await;
+    let t = open(&w, "after the move").await;
+    let (status, _) = w
+        .app
+        .call(
+            "POST",
+            &format!("/api/v1/users/users/{}/remove/", w.bob.id()),
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, 204);
+    let approve = path("apply-asset-tickets", &t["id"], "approve/");
+    let reject = path("tickets", &t["id"], "reject/");
+    for route in [&approve, &reject] {
+        let (status, body) = w.app.call("PUT", route, "bob", Some(json!({}))).await;
+        assert_eq!(status, 403, "{route}: {body}");
+    }
+    let admin = w.app.admin().await;
+    w.app
+        .engine
+        .add_member(Some(&admin), DEFAULT_ORG, w.bob.id(), ROLE_ORG_USER)
+        .await
+        .unwrap();
+    let (status, body) = w.app.call("PUT", &approve, "bob", Some(json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+}
