@@ -1446,9 +1446,7 @@ fn an_assignee_who_left_the_organization_no_longer_decides() {
     // organizations kept) is not checked.
     let mut elsewhere = p.first.clone();
     elsewhere.memberships.retain(|m| m.org_id != ORG);
-    elsewhere
-        .memberships
-        .push(p.foreign_admin.memberships[1].clone());
+    elsewhere.memberships.push(p.foreign_admin.memberships[1]);
     assert!(env.apply(&ticket, &elsewhere, approve()).is_err());
     let mut old = ticket.clone();
     for step in std::sync::Arc::make_mut(&mut old.steps) {
