@@ -1024,7 +1024,8 @@ pub(crate) async fn resolve_for_ticket(
         }
         None => {
             let mut all = collections_in(ctx, Some(vec![org.id])).await?;
-            // Several defaults can only come from concurrent updates: the latest one wins.
+            // Several defaults can only come from data written before the one-default rule was
+            // kept in the write's transaction: the latest one wins.
             all.sort_by_key(|c| std::cmp::Reverse(c.updated_at));
             let by_type = ticket_type.and_then(|t| {
                 all.iter()

@@ -745,8 +745,9 @@ impl Pool {
     ///
     /// A path that no longer names the file opened (moved or replaced while served) is not
     /// opened: SQLite names the log by the path, so a connection there would take the log for
-    /// the other file's (an empty one it created, which lost every commit). The connections
-    /// already open keep the file they opened and copy the log into it when the last closes.
+    /// the other file's (an empty one it created, which lost every commit). The log stays where
+    /// it is (SQLite's own closing checkpoint skips a moved file too): the commits are in the
+    /// file once it is moved back beside it.
     pub(crate) async fn empty_the_log(&self) -> Result<(), StoreError> {
         let options = self.options.clone();
         let opened = self.opened_file;
