@@ -11,6 +11,9 @@ pub enum AdminAction {
     CreateUser,
     /// Delete a user (system administrators).
     DeleteUser,
+    /// Set a user's password without the current one (system administrators; not the user,
+    /// or a stolen token would take the account for good).
+    SetPassword,
     /// Create an organization (system administrators).
     CreateOrg,
     /// Rename an organization (system administrators).
@@ -85,6 +88,7 @@ impl Actor {
         let (allowed, what) = match action {
             AdminAction::CreateUser => (self.is_system_admin(), "create user"),
             AdminAction::DeleteUser => (self.is_system_admin(), "delete user"),
+            AdminAction::SetPassword => (self.is_system_admin(), "set password"),
             AdminAction::CreateOrg => (self.is_system_admin(), "create organization"),
             AdminAction::ChangeOrg => (self.is_system_admin(), "update organization"),
             AdminAction::DeleteOrg => (self.is_system_admin(), "delete organization"),

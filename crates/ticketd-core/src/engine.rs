@@ -599,17 +599,17 @@ impl Engine {
         Ok(user)
     }
 
-    /// Sets a user's password (trusted callers, or the user, or a system administrator).
+    /// Sets a user's password (trusted callers, or a system administrator). Not the user
+    /// themselves: that would let a stolen token take the account for good, where a change of
+    /// one's own password asks for the current one.
     pub async fn set_password(
         &self,
         actor: Option<&Actor>,
         user_id: UserId,
         password: &str,
     ) -> Result<(), DomainError> {
-        if actor.is_some_and(|a| !a.is_system_admin() && a.id() != user_id) {
-            return Err(DomainError::Forbidden {
-                action: "set password".into(),
-            });
+        if let Some(actor) = actor {
+            actor.may(AdminAction::SetPassword)?;
         }
         let hashes = self.hash_password(password)?;
         self.store.set_password_hashes(user_id, hashes).await?;

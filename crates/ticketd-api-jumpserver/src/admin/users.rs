@@ -376,11 +376,11 @@ async fn update(
         .filter(|wanted| wanted.len() != held.len() || wanted.iter().any(|r| !held.contains(r)));
     // Refused role changes must not leave the profile half-updated: ask the core's rule before
     // writing anything (the membership use cases check it again).
-    if roles_change.is_some() && !caller.actor.may_manage_org(org) {
-        return Err(DomainError::Forbidden {
-            action: "manage members".into(),
-        }
-        .into());
+    if roles_change.is_some() {
+        caller.actor.may(AdminAction::ManageMembers(org))?;
+    }
+    if fields.password.is_some() {
+        caller.actor.may(AdminAction::SetPassword)?;
     }
     let changed = User {
         username: fields.username.unwrap_or_else(|| stored.username.clone()),

@@ -2133,3 +2133,48 @@ async fn a_node_path_longer_than_the_limit_is_refused_with_the_reason() {
         MAX_NODE_PATH_CHARS
     );
 }
+
+/// A user cannot set their own password through the users API: with a stolen token that took
+/// the account for good. A system administrator still sets anyone's; nothing of a refused body
+/// is written.
+#[tokio::test]
+async fn a_user_does_not_set_their_own_password_through_the_users_api() {
+    let app = spawn_app().await;
+    let pat = app.user("pat", SystemRole::User, Vec::new()).await;
+    let path = format!("/api/v1/users/users/{}/", pat.id());
+    let login = |password: &'static str| {
+        let app = &app;
+        async move {
+            let engine = &app.engine;
+            engine
+                .login(
+                    "pat",
+                    ticketd_core::credentials::PasswordForm::Plain,
+                    password,
+                    ticketd_http::now(),
+                )
+                .await
+                .is_ok()
+        }
+    };
+    for body in [
+        json!({"password": "NewPassw0rd!"}),
+        json!({"password": "NewPassw0rd!", "name": "Renamed"}),
+    ] {
+        let (status, answer) = app.call("PATCH", &path, "pat", Some(body.clone())).await;
+        assert_eq!(status, 403, "{body}: {answer}");
+    }
+    assert!(!login("NewPassw0rd!").await);
+    let (_, me) = app.call("GET", "/api/v1/users/profile/", "pat", None).await;
+    assert_ne!(me["name"], "Renamed", "a refused body wrote nothing");
+    let (status, _) = app
+        .call(
+            "PATCH",
+            &path,
+            ADMIN_TOKEN,
+            Some(json!({"password": "AdminSet1!"})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(login("AdminSet1!").await);
+}
