@@ -647,7 +647,7 @@ async fn approve(
             }
             .into());
         }
-        match input::approve_edits(&state, &actor, &ticket.payload, &body, zone).await? {
+        match input::approve_edits(&state, &actor, &ticket, &body, zone).await? {
             Some(edited) => {
                 let changes =
                     render::edit_table(&state, &actor, &ticket, &edited, lang, zone).await?;

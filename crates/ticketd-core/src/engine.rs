@@ -1734,7 +1734,7 @@ impl Engine {
                 },
             )?
         };
-        self.check_applied_catalog(&write.ticket).await?;
+        self.check_applied_catalog(None, &write).await?;
         // An opening with the same chosen id committed since the check above: the same answer.
         self.store.write_ticket(write).await.map_err(|e| match e {
             StoreError::Conflict { .. } if chosen_id => id_taken(),
@@ -1742,42 +1742,67 @@ impl Engine {
         })
     }
 
-    /// The core's rule for an asset application's content, at its opening and whenever it is
-    /// replaced: every asset and node it names exists in the ticket's organization, so its
-    /// grant gives nothing of another organization. (JumpServer's dialect drops other
+    /// The core's rule for an asset application's content: every asset and node it names
+    /// belongs to the ticket's organization, so its grant gives nothing of another one. Checked
+    /// for the ids a write adds (`before`: the content it replaces, `None` at the opening),
+    /// which must exist there; and, when the write grants, for every id that still exists (an
+    /// asset moved to another organization since). (JumpServer's dialect drops other
     /// organizations' ids before, as JumpServer does; another dialect's are refused here.)
-    async fn check_applied_catalog(&self, ticket: &Ticket) -> Result<(), DomainError> {
+    async fn check_applied_catalog(
+        &self,
+        before: Option<&Ticket>,
+        write: &TicketWrite,
+    ) -> Result<(), DomainError> {
+        let ticket = &write.ticket;
         if ticket.kind != crate::ticket::KIND_APPLY_ASSET {
+            return Ok(());
+        }
+        let changed = before.is_none_or(|b| !Arc::ptr_eq(&b.payload, &ticket.payload));
+        let granting = write.grant.is_some();
+        if !changed && !granting {
             return Ok(());
         }
         let Some(content) = crate::payload::ApplyAsset::read(&ticket.payload) else {
             return Ok(());
         };
-        if content.assets.is_empty() && content.nodes.is_empty() {
+        let stored = before.and_then(|b| crate::payload::ApplyAsset::read(&b.payload));
+        let added = |now: &[Uuid], was: Option<&[Uuid]>| -> Vec<Uuid> {
+            now.iter()
+                .filter(|id| changed && was.is_none_or(|was| !was.contains(id)))
+                .copied()
+                .collect()
+        };
+        let added_assets = added(&content.assets, stored.as_ref().map(|s| &s.assets[..]));
+        let added_nodes = added(&content.nodes, stored.as_ref().map(|s| &s.nodes[..]));
+        let (wanted_assets, wanted_nodes) = if granting {
+            (content.assets.clone(), content.nodes.clone())
+        } else {
+            (added_assets.clone(), added_nodes.clone())
+        };
+        if wanted_assets.is_empty() && wanted_nodes.is_empty() {
             return Ok(());
         }
         let (assets, nodes, _) = self
-            .ticket_references(content.assets.clone(), content.nodes.clone(), Vec::new())
+            .ticket_references(wanted_assets, wanted_nodes, Vec::new())
             .await?;
-        let in_org = |found: Vec<(Uuid, OrgId)>| -> Vec<Uuid> {
-            found
-                .into_iter()
-                .filter(|(_, org)| *org == ticket.org_id)
-                .map(|(id, _)| id)
-                .collect()
-        };
-        let assets = in_org(assets.iter().map(|a| (a.id.uuid(), a.org_id)).collect());
-        let nodes = in_org(nodes.iter().map(|n| (n.id.uuid(), n.org_id)).collect());
-        for (field, named, found) in [
-            ("assets", &content.assets, assets),
-            ("nodes", &content.nodes, nodes),
+        let assets: Vec<(Uuid, OrgId)> = assets.iter().map(|a| (a.id.uuid(), a.org_id)).collect();
+        let nodes: Vec<(Uuid, OrgId)> = nodes.iter().map(|n| (n.id.uuid(), n.org_id)).collect();
+        for (field, added, found) in [
+            ("assets", &added_assets, &assets),
+            ("nodes", &added_nodes, &nodes),
         ] {
-            if let Some(missing) = named.iter().find(|id| !found.contains(id)) {
+            let org_of = |id: &Uuid| found.iter().find(|(f, _)| f == id).map(|(_, org)| *org);
+            let refused = found
+                .iter()
+                .find(|(_, org)| *org != ticket.org_id)
+                .map(|(id, _)| *id)
+                .or_else(|| added.iter().find(|id| org_of(id).is_none()).copied());
+            if let Some(id) = refused {
                 return Err(DomainError::invalid(
                     field,
                     "does_not_exist",
                     format!(
-                        "invalid pk \"{missing}\" - object does not exist in the ticket's organization"
+                        "invalid pk \"{id}\" - object does not exist in the ticket's organization"
                     ),
                 ));
             }
@@ -1908,9 +1933,7 @@ impl Engine {
                     },
                 )?
             };
-            if !Arc::ptr_eq(&write.ticket.payload, &ticket.payload) {
-                self.check_applied_catalog(&write.ticket).await?;
-            }
+            self.check_applied_catalog(Some(&ticket), &write).await?;
             // The one name a decision's write can find taken is its grant's: every candidate,
             // the last holding the grant's id, named by hand on another permission.
             let grant_name = write.grant.as_ref().map(|grant| grant.name.clone());

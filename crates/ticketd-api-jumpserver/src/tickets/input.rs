@@ -348,10 +348,11 @@ pub(crate) async fn open_asset(
 pub(crate) async fn approve_edits(
     state: &AppState,
     actor: &Actor,
-    current: &Value,
+    ticket: &ticketd_core::ticket::Ticket,
     body: &Value,
     zone: Tz,
 ) -> Result<Option<Value>, ApiError> {
+    let current = &*ticket.payload;
     let body = match body {
         Value::Null => return Ok(None),
         other => object(other)?,
@@ -363,12 +364,14 @@ pub(crate) async fn approve_edits(
         ApiError::Internal(format!("stored apply_asset content is invalid: {errors:?}"))
     })?;
     let mut errors = Errors::default();
+    // Ids of other organizations are dropped as at the opening: those of the organization the
+    // body names, else the ticket's.
     let org = if body.contains_key("org_id") {
         org_field(state, actor, body, &mut errors)
             .await
             .map(|o| o.id)
     } else {
-        None
+        Some(ticket.org_id)
     };
     if body.contains_key("apply_date_start") || body.contains_key("apply_date_expired") {
         let start = datetime_field(body, "apply_date_start", zone, &mut errors);

@@ -1394,3 +1394,73 @@ async fn an_approver_removed_from_the_organization_no_longer_decides() {
     let (status, body) = w.app.call("PUT", &approve, "bob", Some(json!({}))).await;
     assert_eq!(status, 200, "{body}");
 }
+
+/// The assets an asset application grants are its organization's: an approver's edit naming
+/// another organization's is dropped, as at the opening; an asset moved to another
+/// organization since the opening stops the grant; an asset deleted since does not stop an
+/// approval that changes nothing else.
+#[tokio::test]
+async fn the_assets_a_ticket_grants_stay_in_its_organization() {
+    let w = world(1).await;
+    let admin = w.app.admin().await;
+    let other = w.mallory.memberships[0].org_id;
+    let mut foreign = w.asset.clone();
+    foreign.id = AssetId(uuid::Uuid::from_u128(0xf0e1));
+    foreign.org_id = other;
+    foreign.name = "theirs".into();
+    w.app
+        .engine
+        .put_asset(&admin, foreign.clone())
+        .await
+        .unwrap();
+    let approve = |t: &Value| path("apply-asset-tickets", &t["id"], "approve/");
+    let detail = |t: &Value| path("apply-asset-tickets", &t["id"], "");
+
+    let edited = open(&w, "edited").await;
+    let both = json!({"apply_assets": [w.asset.id.to_string(), foreign.id.to_string()]});
+    let (status, body) = w
+        .app
+        .call("PUT", &approve(&edited), "bob", Some(both))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, shown) = w.app.call("GET", &detail(&edited), "alice", None).await;
+    assert_eq!(
+        shown["apply_assets"].as_array().unwrap().len(),
+        1,
+        "{shown}"
+    );
+
+    let moved = open(&w, "moved").await;
+    let mut elsewhere = w.asset.clone();
+    elsewhere.org_id = other;
+    w.app.engine.put_asset(&admin, elsewhere).await.unwrap();
+    let (status, body) = w
+        .app
+        .call("PUT", &approve(&moved), "bob", Some(json!({})))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.to_string().contains("does not exist"), "{body}");
+    w.app
+        .engine
+        .put_asset(&admin, w.asset.clone())
+        .await
+        .unwrap();
+
+    let gone = open(&w, "gone").await;
+    w.app.engine.delete_asset(&admin, w.asset.id).await.unwrap();
+    let (status, body) = w
+        .app
+        .call(
+            "PUT",
+            &approve(&gone),
+            "bob",
+            Some(json!({"comment": "ok"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = w
+        .app
+        .call("PUT", &approve(&moved), "bob", Some(json!({})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
