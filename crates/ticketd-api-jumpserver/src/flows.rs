@@ -157,11 +157,8 @@ fn ensure_manage(actor: &Actor, org: OrgId) -> Result<(), FlowError> {
 }
 
 /// Whether `flow` is a JumpServer ticket flow: one no other dialect marks as its own.
-fn managed_here(flow: &Flow) -> bool {
-    flow.attributes
-        .get("dialect")
-        .and_then(Value::as_str)
-        .is_none_or(|dialect| dialect == "jumpserver")
+pub(crate) fn managed_here(flow: &Flow) -> bool {
+    flow.dialect().is_none_or(|dialect| dialect == "jumpserver")
 }
 
 /// The JumpServer ticket flows ([`managed_here`]) the current org sees.

@@ -496,6 +496,17 @@ async fn open_typed(
     } else {
         system_ticket(&state, actor, kind, &body, zone).await?
     };
+    // Another API's flow (a TopHC process, a ZStack collection) is none of JumpServer's, which
+    // `flows/` neither shows nor offers: not one a ticket opened here may name either.
+    if let FlowChoice::Id(id) = &request.flow
+        && let Ok(flow) = state.engine.get_flow(actor, *id).await
+        && !crate::flows::managed_here(&flow)
+    {
+        return Err(ApiError::Fields(vec![(
+            "flow_id".into(),
+            "The selected ticket flow is not available.".into(),
+        )]));
+    }
     let ticket = state
         .engine
         .open_ticket(actor, request, now())

@@ -40,7 +40,7 @@ const TICKET_TENANT_ADMIN: &str = "tenant_admin_of_ticket";
 
 /// Whether a flow is a TopHC process.
 pub(crate) fn is_process(flow: &Flow) -> bool {
-    flow.attributes.get("dialect").and_then(Value::as_str) == Some(DIALECT)
+    flow.dialect() == Some(DIALECT)
 }
 
 /// The wire id of a process.

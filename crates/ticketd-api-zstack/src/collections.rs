@@ -94,7 +94,7 @@ impl FlowDef {
 }
 
 fn is_collection(flow: &Flow) -> bool {
-    flow.attributes.get("dialect").and_then(Value::as_str) == Some(DIALECT)
+    flow.dialect() == Some(DIALECT)
 }
 
 fn attribute_date(level: &Level, key: &str, fallback: DateTime<Utc>) -> DateTime<Utc> {

@@ -85,6 +85,12 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// The API that manages this flow (`attributes.dialect`: a TopHC process, a ZStack flow
+    /// collection), if one marked it; JumpServer's flows and the core's carry no mark.
+    pub fn dialect(&self) -> Option<&str> {
+        self.attributes.get("dialect").and_then(Value::as_str)
+    }
+
     /// Whether this flow serves tickets of `kind`.
     pub fn serves(&self, kind: &str) -> bool {
         self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind)

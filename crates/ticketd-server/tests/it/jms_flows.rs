@@ -1014,6 +1014,23 @@ async fn flows_other_dialects_manage_are_neither_shown_nor_written_here() {
         let (status, body) = jms(&app, "PATCH", FLOWS, ADMIN_TOKEN, DEFAULT, Some(bulk)).await;
         assert_ne!(status, 200, "bulk {id}: {body}");
     }
+    // Nor does a ticket opened here take one as its flow.
+    for id in [&collection, tophc_default] {
+        let open = json!({"title": "through another API's flow", "org_id": DEFAULT, "flow_id": id,
+            "apply_accounts": ["root"], "apply_actions": ["connect"],
+            "apply_date_start": "2030/01/01 00:00:00 +0000", "apply_date_expired": "2030/02/01 00:00:00 +0000"});
+        let (status, body) = jms(
+            &app,
+            "POST",
+            "/api/v1/tickets/apply-asset-tickets/open/",
+            ADMIN_TOKEN,
+            DEFAULT,
+            Some(open),
+        )
+        .await;
+        assert_eq!(status, 400, "{id}: {body}");
+        assert!(body["flow_id"].is_array(), "{body}");
+    }
     // Nothing was written: the collection and the process are as they were.
     let stored = app
         .engine
