@@ -17,7 +17,7 @@ use ticketd_core::flow::{Flow, Level};
 use ticketd_core::identity::{Org, ROOT_ORG};
 use ticketd_core::selector::{LegacyStrategy, Selector};
 use ticketd_core::store::FlowRule;
-use ticketd_core::{DomainError, FlowId, OrgId, UserId};
+use ticketd_core::{DomainError, FlowId, OrgId, StoreError, UserId};
 use uuid::Uuid;
 
 /// The mark in `Flow.attributes` that makes a ticketd flow a ZStack flow collection.
@@ -537,6 +537,11 @@ async fn write_collection(
     let clear_mark: &(dyn Fn(&mut Flow) + Send + Sync) = &|f| f.is_default = false;
     for _ in 0..DEFAULT_ATTEMPTS {
         let collections = collections_in(ctx, Some(vec![org])).await?;
+        if let Some(target) = target
+            && !collections.iter().any(|c| c.id == target)
+        {
+            return Err(collection_missing(target.uuid()));
+        }
         let stored_mark = collections
             .iter()
             .any(|c| Some(c.id) == target && c.is_default);
@@ -558,6 +563,7 @@ async fn write_collection(
             .collect();
         plans.push(plan.clone());
         let raced = Arc::new(AtomicBool::new(false));
+        let clears_others = !clearing.is_empty();
         let rule = one_default(clearing, types.clone(), Arc::clone(&raced));
         match ctx
             .engine()
@@ -567,6 +573,13 @@ async fn write_collection(
             // The batch's last write is the collection's.
             Ok(mut written) => return written.pop().ok_or_else(|| busy().into()),
             Err(_) if raced.load(Ordering::Relaxed) => continue,
+            // A collection whose mark the batch cleared was deleted meanwhile (the collection
+            // written, if it was that, is found missing above).
+            Err(DomainError::NotFound { .. } | DomainError::Store(StoreError::NotFound))
+                if clears_others =>
+            {
+                continue;
+            }
             Err(error) => return Err(error.into()),
         }
     }
