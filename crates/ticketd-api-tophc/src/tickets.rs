@@ -81,6 +81,10 @@ async fn open(
     Ok(ticket)
 }
 
+/// The ticket types of JumpServer's confirmations, whose content JumpServer defines.
+const JUMPSERVER_CONFIRMATIONS: [&str; 3] =
+    ["login_confirm", "login_asset_confirm", "command_confirm"];
+
 /// Changes a saved ticket to the ticketInfo body (which replaces the stored one).
 async fn modify(
     state: &AppState,
@@ -89,9 +93,10 @@ async fn modify(
     id: TicketId,
 ) -> Result<Ticket, ApiError> {
     let current = state.engine.get_ticket(actor, id).await?;
-    // A ticket another API partitions (a ZStack ticket, a DataArts application) holds content
-    // of that API's form, which a ticketInfo body would replace unchecked.
-    if !current.scope.is_empty() {
+    // A ticket another API partitions (a ZStack ticket, a DataArts application), or one of
+    // JumpServer's confirmations (made by JumpServer for a login or a command), holds content of
+    // that API's form, which a ticketInfo body would replace unchecked.
+    if !current.scope.is_empty() || JUMPSERVER_CONFIRMATIONS.contains(&current.kind.as_str()) {
         return Err(ApiError::invalid(
             "ticket_uuid: a ticket opened through another API keeps its content: edit it there",
         ));

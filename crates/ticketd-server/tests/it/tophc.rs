@@ -1795,6 +1795,50 @@ async fn tenants_are_isolated_from_each_other() {
     assert_eq!(refused["scode"], 26007, "{refused}");
     let stored = app.engine.get_ticket(&applicant, zstack.id).await.unwrap();
     assert_eq!((stored.title.as_str(), &*stored.payload), ("vm", &requests));
+    // Nor a JumpServer confirmation, whose content JumpServer makes.
+    let command = json!({"command": "rm -rf /", "input": "rm -rf /", "risk_level": 5});
+    let confirmation = app
+        .engine
+        .open_ticket(
+            &applicant,
+            NewTicket {
+                id: None,
+                org_id: alpha,
+                kind: "command_confirm".into(),
+                title: "confirm a command".into(),
+                payload: command.clone(),
+                comment: String::new(),
+                scope: String::new(),
+                flow: FlowChoice::Id(FlowId::parse(&alpha_process).unwrap()),
+                submit: true,
+                applicant: None,
+                cc_users: Vec::new(),
+            },
+            ticketd_http::now(),
+        )
+        .await
+        .unwrap();
+    app.engine
+        .act(
+            &applicant,
+            confirmation.id,
+            TicketCommand::Withdraw {
+                reason: String::new(),
+            },
+            ticketd_http::now(),
+        )
+        .await
+        .unwrap();
+    let body =
+        json!({"ticket_uuid": confirmation.id.to_string(), "ticket_name": "x", "reason": "r"});
+    let refused = call(&app, "POST", "/v1/ticket/save", "z", body).await;
+    assert_eq!(refused["scode"], 26007, "{refused}");
+    let stored = app
+        .engine
+        .get_ticket(&applicant, confirmation.id)
+        .await
+        .unwrap();
+    assert_eq!(&*stored.payload, &command);
 }
 
 #[tokio::test]
