@@ -363,6 +363,21 @@ impl Engine {
                 if let Some(password) = &options.admin_password {
                     let hashes = self.hash_password(password)?;
                     self.store.set_password_hashes(admin.id, hashes).await?;
+                } else if self
+                    .store
+                    .password_hashes(admin.id)
+                    .await?
+                    .is_some_and(|h| credentials::verify_password(&h, PasswordForm::Plain, ""))
+                {
+                    // Set by an earlier start with an empty TICKETD_ADMIN_PASSWORD, before such
+                    // a password was refused: anybody could log in as admin with it.
+                    return Err(DomainError::invalid(
+                        "admin_password",
+                        "invalid",
+                        "admin's password is empty (set by an earlier empty \
+                         TICKETD_ADMIN_PASSWORD): start once with TICKETD_ADMIN_PASSWORD set to \
+                         a new one",
+                    ));
                 }
                 admin
             }

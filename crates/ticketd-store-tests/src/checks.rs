@@ -104,6 +104,23 @@ pub async fn bootstrap_is_idempotent_and_creates_builtins(store: Arc<dyn Store>)
             .await
             .is_ok()
     );
+    // An empty password stored before it was refused stops the start until a new one is set.
+    let admin = store.find_user_by_username("admin").await.unwrap().unwrap();
+    let empty = ticketd_core::credentials::hash_password("", [3u8; 48]).unwrap();
+    store.set_password_hashes(admin.id, empty).await.unwrap();
+    assert!(matches!(
+        engine.bootstrap(BootstrapOptions::default(), t0()).await,
+        Err(DomainError::Validation(_))
+    ));
+    let renewed = BootstrapOptions {
+        admin_password: Some("renewed".into()),
+        admin_token: None,
+    };
+    engine.bootstrap(renewed, t0()).await.unwrap();
+    engine
+        .bootstrap(BootstrapOptions::default(), t0())
+        .await
+        .unwrap();
 }
 
 /// Users, memberships and the org directory read back as written.
