@@ -240,10 +240,35 @@ pub fn router(state: AppState) -> Router {
         // error, the store unavailable, a timeout). tower-http's own line only repeated it, as
         // an ERROR even for a client's mistake that ZStack answers 503 by convention.
         .layer(
-            tower_http::trace::TraceLayer::new_for_http().on_failure(
-                tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
-            ),
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+                    tracing::debug_span!(
+                        "request",
+                        method = %request.method(),
+                        path = %loggable_path(request.uri().path()),
+                    )
+                })
+                .on_failure(
+                    tower_http::trace::DefaultOnFailure::new().level(tracing::Level::DEBUG),
+                ),
         )
+}
+
+/// A request's path as the request log shows it: without its query, and with the segment after
+/// `sessions` masked (ZStack's session routes carry the session, a credential of every dialect,
+/// in the path; tower-http's own span logged the whole URI at the debug level).
+fn loggable_path(path: &str) -> String {
+    let mut masked = Vec::new();
+    let mut after_sessions = false;
+    for segment in path.split('/') {
+        masked.push(if after_sessions && !segment.is_empty() {
+            "***"
+        } else {
+            segment
+        });
+        after_sessions = segment == "sessions";
+    }
+    masked.join("/")
 }
 
 /// Limits of the connection layer, below the routers.
@@ -386,7 +411,23 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
 
 #[cfg(test)]
 mod url_tests {
-    use super::check_sqlite_url;
+    use super::{check_sqlite_url, loggable_path};
+
+    #[test]
+    fn the_request_log_masks_sessions_in_paths() {
+        assert_eq!(
+            loggable_path("/zstack/v1/accounts/sessions/0123abcd/valid"),
+            "/zstack/v1/accounts/sessions/***/valid"
+        );
+        assert_eq!(
+            loggable_path("/zstack/v1/accounts/sessions/0123abcd"),
+            "/zstack/v1/accounts/sessions/***"
+        );
+        assert_eq!(
+            loggable_path("/api/v1/tickets/tickets/"),
+            "/api/v1/tickets/tickets/"
+        );
+    }
 
     #[test]
     fn only_sqlite_files_and_postgresql_urls_are_databases() {
