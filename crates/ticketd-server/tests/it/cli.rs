@@ -143,6 +143,23 @@ fn stop_gracefully(child: &mut std::process::Child) -> String {
     stop_output(child)
 }
 
+/// Starts `ticketd serve` on a free port in `dir` with the extra environment `env`, its
+/// standard error piped; answers it once healthy, with its address.
+fn serving(dir: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
+    let addr = format!("127.0.0.1:{}", crate::multiprocess::free_port());
+    let child = ticketd(dir)
+        .args(["serve", "--listen", &addr])
+        .envs(env.iter().copied())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(
+        healthy_within_20_s(dir, &addr),
+        "server did not become healthy"
+    );
+    (child, addr)
+}
+
 /// Whether `ticketd healthcheck` passes against `addr` within 20 seconds.
 fn healthy_within_20_s(dir: &std::path::Path, addr: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -197,22 +214,7 @@ async fn a_server_on_postgres_stops_cleanly_on_sigterm() {
 #[test]
 fn serve_answers_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = ticketd(dir.path())
-        .args(["serve", "--listen", &addr])
-        .env("TICKETD_ADMIN_TOKEN", "cli-test-token")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(
-        healthy_within_20_s(dir.path(), &addr),
-        "server did not become healthy"
-    );
+    let (mut child, addr) = serving(dir.path(), &[("TICKETD_ADMIN_TOKEN", "cli-test-token")]);
     // One process serves a SQLite file (its caches know only its own writes): a second server
     // is refused with the reason, while one-off commands still run beside the first.
     let other_port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -727,22 +729,7 @@ fn a_full_standard_output_is_an_error_not_a_panic() {
 #[test]
 fn a_second_signal_stops_a_drain_held_by_a_stalled_client() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = ticketd(dir.path())
-        .args(["serve", "--listen", &addr])
-        .env("TICKETD_REQUEST_TIMEOUT_SECS", "120")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(
-        healthy_within_20_s(dir.path(), &addr),
-        "server did not become healthy"
-    );
+    let (mut child, addr) = serving(dir.path(), &[("TICKETD_REQUEST_TIMEOUT_SECS", "120")]);
     let mut stalled = std::net::TcpStream::connect(&addr).unwrap();
     stalled
         .write_all(
@@ -822,16 +809,11 @@ fn a_port_in_use_a_directory_and_a_deactivated_user_are_refused_plainly() {
 #[test]
 fn the_debug_log_shows_no_session_from_a_path_or_query() {
     let dir = tempfile::tempdir().unwrap();
-    let addr = format!("127.0.0.1:{}", crate::multiprocess::free_port());
     let token = "cli-debug-token-0123456789";
-    let mut child = ticketd(dir.path())
-        .args(["serve", "--listen", &addr])
-        .env("TICKETD_ADMIN_TOKEN", token)
-        .env("TICKETD_LOG", "debug")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    assert!(healthy_within_20_s(dir.path(), &addr), "not healthy");
+    let (mut child, addr) = serving(
+        dir.path(),
+        &[("TICKETD_ADMIN_TOKEN", token), ("TICKETD_LOG", "debug")],
+    );
     for path in [
         format!("/zstack/v1/accounts/sessions/{token}/valid"),
         format!("/api/v1/tickets/tickets/?token={token}"),

@@ -1750,95 +1750,62 @@ async fn tenants_are_isolated_from_each_other() {
     assert_eq!(refused["scode"], 26007, "{refused}");
     assert!(taken["ticket_uuid"].is_string());
 
-    // A ticket another API partitions keeps its content: a withdrawn ZStack ticket is not
-    // saved over with a ticketInfo body (which would have dropped its requests unchecked).
+    // A ticket another API partitions or made keeps its content: a withdrawn ZStack ticket or
+    // JumpServer command confirmation is not saved over with a ticketInfo body (which would have
+    // replaced their content unchecked).
     let applicant = app
         .user("z", SystemRole::User, vec![(alpha, ROLE_ORG_USER)])
         .await;
-    let requests =
-        json!({"requests": [{"apiName": "APICreateVmInstanceMsg", "apiBody": {"name": "vm"}}]});
-    let zstack = app
-        .engine
-        .open_ticket(
-            &applicant,
-            NewTicket {
-                id: None,
-                org_id: alpha,
-                kind: "zstack".into(),
-                title: "vm".into(),
-                payload: requests.clone(),
-                comment: String::new(),
-                scope: "zstack".into(),
-                flow: FlowChoice::Id(FlowId::parse(&alpha_process).unwrap()),
-                submit: true,
-                applicant: None,
-                cc_users: Vec::new(),
-            },
-            ticketd_http::now(),
-        )
-        .await
-        .unwrap();
-    app.engine
-        .act(
-            &applicant,
-            zstack.id,
-            TicketCommand::Withdraw {
-                reason: String::new(),
-            },
-            ticketd_http::now(),
-        )
-        .await
-        .unwrap();
-    let body = json!({"ticket_uuid": zstack.id.to_string(), "ticket_name": "x", "type": "zstack",
-        "reason": "r", "requests": "notalist"});
-    let refused = call(&app, "POST", "/v1/ticket/save", "z", body).await;
-    assert_eq!(refused["scode"], 26007, "{refused}");
-    let stored = app.engine.get_ticket(&applicant, zstack.id).await.unwrap();
-    assert_eq!((stored.title.as_str(), &*stored.payload), ("vm", &requests));
-    // Nor a JumpServer confirmation, whose content JumpServer makes.
-    let command = json!({"command": "rm -rf /", "input": "rm -rf /", "risk_level": 5});
-    let confirmation = app
-        .engine
-        .open_ticket(
-            &applicant,
-            NewTicket {
-                id: None,
-                org_id: alpha,
-                kind: "command_confirm".into(),
-                title: "confirm a command".into(),
-                payload: command.clone(),
-                comment: String::new(),
-                scope: String::new(),
-                flow: FlowChoice::Id(FlowId::parse(&alpha_process).unwrap()),
-                submit: true,
-                applicant: None,
-                cc_users: Vec::new(),
-            },
-            ticketd_http::now(),
-        )
-        .await
-        .unwrap();
-    app.engine
-        .act(
-            &applicant,
-            confirmation.id,
-            TicketCommand::Withdraw {
-                reason: String::new(),
-            },
-            ticketd_http::now(),
-        )
-        .await
-        .unwrap();
-    let body =
-        json!({"ticket_uuid": confirmation.id.to_string(), "ticket_name": "x", "reason": "r"});
-    let refused = call(&app, "POST", "/v1/ticket/save", "z", body).await;
-    assert_eq!(refused["scode"], 26007, "{refused}");
-    let stored = app
-        .engine
-        .get_ticket(&applicant, confirmation.id)
-        .await
-        .unwrap();
-    assert_eq!(&*stored.payload, &command);
+    for (kind, scope, content) in [
+        (
+            "zstack",
+            "zstack",
+            json!({"requests": [{"apiName": "APICreateVmInstanceMsg", "apiBody": {"name": "vm"}}]}),
+        ),
+        (
+            "command_confirm",
+            "",
+            json!({"command": "rm -rf /", "input": "rm -rf /", "risk_level": 5}),
+        ),
+    ] {
+        let foreign = app
+            .engine
+            .open_ticket(
+                &applicant,
+                NewTicket {
+                    id: None,
+                    org_id: alpha,
+                    kind: kind.into(),
+                    title: "theirs".into(),
+                    payload: content.clone(),
+                    comment: String::new(),
+                    scope: scope.into(),
+                    flow: FlowChoice::Id(FlowId::parse(&alpha_process).unwrap()),
+                    submit: true,
+                    applicant: None,
+                    cc_users: Vec::new(),
+                },
+                ticketd_http::now(),
+            )
+            .await
+            .unwrap();
+        let withdraw = TicketCommand::Withdraw {
+            reason: String::new(),
+        };
+        app.engine
+            .act(&applicant, foreign.id, withdraw, ticketd_http::now())
+            .await
+            .unwrap();
+        let body = json!({"ticket_uuid": foreign.id.to_string(), "ticket_name": "x", "type": kind,
+            "reason": "r", "requests": "notalist"});
+        let refused = call(&app, "POST", "/v1/ticket/save", "z", body).await;
+        assert_eq!(refused["scode"], 26007, "{kind}: {refused}");
+        let stored = app.engine.get_ticket(&applicant, foreign.id).await.unwrap();
+        assert_eq!(
+            (stored.title.as_str(), &*stored.payload),
+            ("theirs", &content)
+        );
+    }
 }
 
 #[tokio::test]
