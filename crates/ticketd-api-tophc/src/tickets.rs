@@ -10,7 +10,8 @@
 //! pending; `archive` only finished tickets; `confirm` by the applicant; `submit` always creates
 //! a ticket (a `ticket_uuid` in its body becomes the new ticket's id), while `save` with a
 //! `ticket_uuid` modifies that saved (or withdrawn) ticket, unless another API partitions it
-//! (a ZStack ticket, a DataArts application: 26007, their content is theirs to edit).
+//! or made it (a ZStack ticket, a DataArts application, a JumpServer login or command
+//! confirmation: 26007, their content is theirs to edit).
 
 use crate::batch::Batch;
 use crate::error::{ApiError, Reply, Scode};

@@ -615,8 +615,8 @@ impl Engine {
     }
 
     /// Sets a user's password (trusted callers, or a system administrator). Not the user
-    /// themselves: that would let a stolen token take the account for good, where a change of
-    /// one's own password asks for the current one.
+    /// themselves without the current password: a stolen token would take the account for
+    /// good. (No dialect offers a change of one's own password with the current one yet.)
     pub async fn set_password(
         &self,
         actor: Option<&Actor>,
@@ -1710,10 +1710,18 @@ impl Engine {
                     "the ticket has no approval levels",
                 ));
             }
-            Some(
-                self.steps_for(flow_org, &levels, Some(applicant.id), now)
-                    .await?,
-            )
+            let mut steps = self
+                .steps_for(flow_org, &levels, Some(applicant.id), now)
+                .await?;
+            // A chosen approver eligible through role pairs is a member of their organizations.
+            if let FlowChoice::Chosen { pool, .. } = &input.flow
+                && !pool.foreign_orgs().is_empty()
+            {
+                for step in &mut steps {
+                    step.orgs = pool.foreign_orgs();
+                }
+            }
+            Some(steps)
         } else {
             None
         };
@@ -1989,9 +1997,15 @@ impl Engine {
                     attributes: s.attributes.clone(),
                 })
                 .collect();
-            return self
+            let mut steps = self
                 .steps_for(ROOT_ORG, &levels, ticket.applicant_id, now)
-                .await;
+                .await?;
+            // ...and the organizations they were resolved from, so one who left them since
+            // does not decide the new round either.
+            for (step, old) in steps.iter_mut().zip(ticket.steps.iter()) {
+                step.orgs.clone_from(&old.orgs);
+            }
+            return Ok(steps);
         }
         let flow = match ticket.flow_id {
             Some(id) => self.store.get_flow(id).await?.ok_or_else(|| {

@@ -390,7 +390,13 @@ pub fn apply(
         Action::Close { reason } | Action::Withdraw { reason } | Action::SuperClose { reason } => {
             require_state(ticket, name, &[TicketState::Pending])?;
             let allowed = match history_action {
-                HistoryAction::Close => is_applicant || ticket.is_current_assignee(actor.id()),
+                HistoryAction::Close => {
+                    is_applicant
+                        || ticket.is_current_assignee(actor.id())
+                            && ticket
+                                .current_step()
+                                .is_some_and(|step| still_eligible(step, actor))
+                }
                 HistoryAction::Withdraw => is_applicant,
                 _ => actor.is_system_admin(),
             };
@@ -533,6 +539,19 @@ struct Edit {
     changes: Option<String>,
 }
 
+/// Whether `actor`, an assignee of `step`, may still act on it. Resolved as a member, an
+/// assignee acts while still a member of an organization the step was resolved from (JumpServer
+/// hides an organization's tickets from those who left it); a system administrator is a
+/// candidate everywhere. Steps built before their organizations were kept are not checked.
+fn still_eligible(step: &Step, actor: &Actor) -> bool {
+    step.orgs.is_empty()
+        || actor.is_system_admin()
+        || step
+            .orgs
+            .iter()
+            .any(|o| actor.memberships.iter().any(|m| m.org_id == *o))
+}
+
 fn decide(
     ticket: &Ticket,
     mut next: Ticket,
@@ -564,15 +583,7 @@ fn decide(
     if next.steps[step_idx].assignees[assignee_idx].decision != Decision::Pending {
         return Err(conflict(name, ticket, ConflictKind::StateChanged));
     }
-    // Resolved as a member, an assignee decides while still one (JumpServer hides an org's
-    // tickets from those who left it); a system administrator is a candidate everywhere.
-    let orgs = &next.steps[step_idx].orgs;
-    if !orgs.is_empty()
-        && !actor.is_system_admin()
-        && !orgs
-            .iter()
-            .any(|o| actor.memberships.iter().any(|m| m.org_id == *o))
-    {
+    if !still_eligible(&next.steps[step_idx], actor) {
         return Err(DomainError::Forbidden {
             action: format!("{name}: no longer a member of the ticket's organization"),
         });

@@ -140,10 +140,12 @@ fn check_sqlite_url(url: &str) -> anyhow::Result<()> {
              or postgres://…)"
         );
     }
-    let connection_string = url.split_whitespace().any(|part| {
-        part.split_once('=')
-            .is_some_and(|(key, _)| LIBPQ_KEYS.contains(&key.trim().to_ascii_lowercase().as_str()))
-    });
+    // Any `=` in a bare path: libpq's `key=value` form (spaces around `=` allowed, and keywords
+    // beyond these), which no file's name needs.
+    let connection_string = url.contains('=')
+        || url
+            .split_whitespace()
+            .any(|part| LIBPQ_KEYS.contains(&part.to_ascii_lowercase().as_str()));
     if connection_string {
         bail!(
             "database_url: a key=value connection string; write it as postgres://user:password@host:port/database"
@@ -261,14 +263,39 @@ fn loggable_path(path: &str) -> String {
     let mut masked = Vec::new();
     let mut after_sessions = false;
     for segment in path.split('/') {
-        masked.push(if after_sessions && !segment.is_empty() {
-            "***"
-        } else {
-            segment
-        });
-        after_sessions = segment == "sessions";
+        if segment.is_empty() {
+            masked.push(segment);
+            continue;
+        }
+        masked.push(if after_sessions { "***" } else { segment });
+        // However the client spells it: a route that does not match is logged too.
+        after_sessions = percent_decoded(segment).eq_ignore_ascii_case("sessions");
     }
     masked.join("/")
+}
+
+/// `segment` with its `%XX` escapes decoded (an invalid escape is kept as written).
+fn percent_decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
+            .flatten()
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Limits of the connection layer, below the routers.
@@ -427,6 +454,14 @@ mod url_tests {
             loggable_path("/api/v1/tickets/tickets/"),
             "/api/v1/tickets/tickets/"
         );
+        for spelled in [
+            "/zstack/v1/accounts/sessions//tok/valid",
+            "/zstack/v1/accounts/%73essions/tok",
+            "/zstack/v1/accounts/Sessions/tok",
+        ] {
+            assert!(!loggable_path(spelled).contains("tok"), "{spelled}");
+        }
+        assert_eq!(loggable_path("/a/%zz/%4"), "/a/%zz/%4");
     }
 
     #[test]
@@ -454,6 +489,8 @@ mod url_tests {
             "file:x4.db",
             "host=127.0.0.1 user=postgres password=S3cret dbname=db",
             "dbname=ticketd",
+            "host = db dbname = ticketd",
+            "service=prod connect_timeout=5",
         ] {
             let error = check_sqlite_url(refused).unwrap_err().to_string();
             assert!(!error.contains("S3cret"), "{error}");

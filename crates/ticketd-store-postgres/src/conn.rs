@@ -53,10 +53,10 @@ impl fmt::Debug for PostgresOptions {
 }
 
 /// The URL with its passwords (in the user info, in a `password` query parameter, or in the
-/// `key=value` form) replaced, for logs, errors and `Debug`. It masks rather than parses, so a
-/// malformed URL (a mistyped scheme, an unencoded `@`, `?` or `/` in the password) leaks
-/// nothing either: everything from the user's `:` to the last `@` is masked, then every
-/// `password` value.
+/// `key=value` form) replaced, for logs, errors and `Debug`. It masks rather than parses, so
+/// most malformed URLs (a mistyped scheme, an unencoded `@` or `?` in the password) leak nothing
+/// either: everything from the user's `:` to the last `@` is masked, then every `password`
+/// value. A mistyped scheme with an unencoded `/` in the password is beyond it.
 pub fn redact_password(url: &str) -> String {
     let mut text = url.to_owned();
     if let Some(at) = text.rfind('@') {
@@ -66,7 +66,9 @@ pub fn redact_password(url: &str) -> String {
             || text[..at].rfind('/').map_or(0, |slash| slash + 1),
             |separator| separator + 3,
         );
-        if let Some(colon) = text[user_start..at].find(':') {
+        if user_start <= at
+            && let Some(colon) = text[user_start..at].find(':')
+        {
             text.replace_range(user_start + colon + 1..at, "***");
         }
     }
@@ -478,6 +480,7 @@ mod tests {
             ),
             ("host=h password='it\\'s secret'", "host=h password=***"),
             ("passwords.db", "passwords.db"),
+            ("sqlite:me@x://y", "sqlite:me@x://y"),
         ] {
             let masked = redact_password(url);
             assert_eq!(masked, redacted, "{url}");

@@ -2795,6 +2795,36 @@ pub async fn chosen_approvers_and_table_permissions(store: Arc<dyn Store>) {
         grants[0].valid_until.map(|t| t.timestamp_millis()),
         Some(expire.timestamp_millis())
     );
+
+    // A chosen approver who left the organization decides no later round either: rejected,
+    // then olga leaves Default, and the resubmitted ticket is not hers to decide.
+    let again = w
+        .engine
+        .open_ticket(&w.alice, request(w.olga.id()), at(2))
+        .await
+        .unwrap();
+    let reject = TicketCommand::Reject {
+        reason: String::new(),
+    };
+    w.engine
+        .act(&w.olga, again.id, reject, at(3))
+        .await
+        .unwrap();
+    w.engine
+        .remove_member(&w.admin, DEFAULT_ORG, w.olga.id())
+        .await
+        .unwrap();
+    let olga = w.engine.actor(w.olga.id()).await.unwrap();
+    let resubmitted = w
+        .engine
+        .act(&w.alice, again.id, TicketCommand::Resubmit, at(4))
+        .await
+        .unwrap();
+    assert_eq!(resubmitted.steps[0].orgs, vec![DEFAULT_ORG]);
+    assert!(matches!(
+        w.engine.act(&olga, again.id, approve(), at(5)).await,
+        Err(DomainError::Forbidden { .. })
+    ));
 }
 
 /// Every change to what processes cache (organizations, users, memberships, flows, catalog)

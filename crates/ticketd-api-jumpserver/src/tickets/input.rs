@@ -364,15 +364,12 @@ pub(crate) async fn approve_edits(
         ApiError::Internal(format!("stored apply_asset content is invalid: {errors:?}"))
     })?;
     let mut errors = Errors::default();
-    // Ids of other organizations are dropped as at the opening: those of the organization the
-    // body names, else the ticket's.
-    let org = if body.contains_key("org_id") {
-        org_field(state, actor, body, &mut errors)
-            .await
-            .map(|o| o.id)
-    } else {
-        Some(ticket.org_id)
-    };
+    // Ids of other organizations than the ticket's are dropped, as at the opening (an `org_id`
+    // in the body is checked, and changes nothing: a ticket keeps its organization).
+    if body.contains_key("org_id") {
+        org_field(state, actor, body, &mut errors).await;
+    }
+    let org = Some(ticket.org_id);
     if body.contains_key("apply_date_start") || body.contains_key("apply_date_expired") {
         let start = datetime_field(body, "apply_date_start", zone, &mut errors);
         let expired = datetime_field(body, "apply_date_expired", zone, &mut errors);

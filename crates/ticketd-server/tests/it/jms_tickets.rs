@@ -1363,8 +1363,9 @@ async fn a_list_shows_what_changed_since_the_same_page_was_answered() {
     assert_eq!(after["process_map"][0]["processor_display"], "Bob(bob)");
 }
 
-/// An approver removed from the ticket's organization no longer decides its tickets (JumpServer
-/// hides an organization's tickets from those who left it); back in it, they decide again.
+/// An approver removed from the ticket's organization no longer decides or closes its tickets
+/// (JumpServer hides an organization's tickets from those who left it); back in it, they decide
+/// again.
 #[tokio::test]
 async fn an_approver_removed_from_the_organization_no_longer_decides() {
     let w = world(1).await;
@@ -1381,7 +1382,8 @@ async fn an_approver_removed_from_the_organization_no_longer_decides() {
     assert_eq!(status, 204);
     let approve = path("apply-asset-tickets", &t["id"], "approve/");
     let reject = path("tickets", &t["id"], "reject/");
-    for route in [&approve, &reject] {
+    let close = path("tickets", &t["id"], "close/");
+    for route in [&approve, &reject, &close] {
         let (status, body) = w.app.call("PUT", route, "bob", Some(json!({}))).await;
         assert_eq!(status, 403, "{route}: {body}");
     }
@@ -1445,6 +1447,11 @@ async fn the_assets_a_ticket_grants_stay_in_its_organization() {
         .put_asset(&admin, w.asset.clone())
         .await
         .unwrap();
+    let (status, body) = w
+        .app
+        .call("PUT", &approve(&moved), "bob", Some(json!({})))
+        .await;
+    assert_eq!(status, 200, "moved back: {body}");
 
     let gone = open(&w, "gone").await;
     w.app.engine.delete_asset(&admin, w.asset.id).await.unwrap();
@@ -1456,11 +1463,6 @@ async fn the_assets_a_ticket_grants_stay_in_its_organization() {
             "bob",
             Some(json!({"comment": "ok"})),
         )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let (status, body) = w
-        .app
-        .call("PUT", &approve(&moved), "bob", Some(json!({})))
         .await;
     assert_eq!(status, 200, "{body}");
 }
