@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use input::{Errors, FlowBody, Need, REQUIRED, capitalize, check_level_count, expected_dict};
-use render::{View, directory, flow_type, known_users, resolve};
+use render::{View, flow_type, known_users};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use ticketd_core::engine::{FlowInput, FlowPlan, any_level};
@@ -492,17 +492,21 @@ impl Write<'_> {
             return Ok(Err(errors));
         }
         if let Some(rules) = &body.rules {
-            let entries = directory(&self.state.engine, &self.caller.actor, target.org()).await?;
-            let per_rule: Vec<Value> = rules
-                .iter()
-                .map(|s| {
-                    if resolve(s, &entries).is_empty() {
-                        json!({"users": [NO_MATCH]})
-                    } else {
-                        json!({})
-                    }
-                })
-                .collect();
+            // Asked of the core's resolution itself (the organization's members and every
+            // system administrator), so a rule it accepts here is one it resolves at opening.
+            let mut per_rule = Vec::with_capacity(rules.len());
+            for rule in rules {
+                let matched = self
+                    .state
+                    .engine
+                    .eligible_approvers(target.org(), rule)
+                    .await?;
+                per_rule.push(if matched.is_empty() {
+                    json!({"users": [NO_MATCH]})
+                } else {
+                    json!({})
+                });
+            }
             if per_rule.iter().any(|r| r != &json!({})) {
                 errors.set("rules", Value::Array(per_rule));
                 return Ok(Err(errors));

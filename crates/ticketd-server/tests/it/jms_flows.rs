@@ -1497,3 +1497,31 @@ async fn labels_follow_accept_language() {
         .await;
     assert_eq!(en["approval_level"]["label"], "Two level");
 }
+
+/// A rule is checked against the approvers the core resolves at opening: an organization's
+/// members and every system administrator, so a level for administrators alone is accepted.
+#[tokio::test]
+async fn a_level_of_system_administrators_alone_is_accepted_in_an_organization() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    // An organization the administrator is no member of.
+    let org = app
+        .engine
+        .create_org(Some(&admin), "Admins elsewhere", ticketd_http::now())
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    let body = json!({"name": "Admins only", "type": "apply_asset", "approval_level": 1,
+        "rules": [{"users": {"type": "ids", "ids": [admin.id().to_string()]}}]});
+    let flow = create(&app, &org, body).await;
+    assert_eq!(
+        flow["rules"][0]["assignees_display"][0], "Administrator(admin)",
+        "{flow}"
+    );
+    let nobody = json!({"name": "Nobody", "type": "apply_asset", "approval_level": 1,
+        "rules": [{"users": {"type": "ids", "ids": [uuid::Uuid::nil().to_string()]}}]});
+    let (status, refused) = jms(&app, "POST", FLOWS, ADMIN_TOKEN, &org, Some(nobody)).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["rules"][0]["users"][0], NO_MATCH);
+}
