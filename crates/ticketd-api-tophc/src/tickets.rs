@@ -52,6 +52,16 @@ async fn open(
     id: Option<TicketId>,
 ) -> Result<Ticket, ApiError> {
     let kind = kind(input)?;
+    // A type another API defines the content of, and whose grant or use that API checks (a
+    // DataArts table permission and its approver pool, a JumpServer confirmation), is opened
+    // through that API: a ticketInfo body would make one past its rules.
+    if kind == ticketd_core::payload::KIND_DATA_PERMISSION
+        || JUMPSERVER_CONFIRMATIONS.contains(&kind.as_str())
+    {
+        return Err(ApiError::invalid(format!(
+            "type: a {kind} ticket is opened through its own API"
+        )));
+    }
     let raw_tenant = match input.opt("tenant_uuid")? {
         Some(t) => Some(t),
         None => input.opt("tenant")?,

@@ -1750,6 +1750,16 @@ async fn tenants_are_isolated_from_each_other() {
     assert_eq!(refused["scode"], 26007, "{refused}");
     assert!(taken["ticket_uuid"].is_string());
 
+    // Nor is one of those types opened here, past its own API's rules (a DataArts table
+    // permission's approver pool, a JumpServer confirmation).
+    for kind in ["data_permission", "command_confirm", "login_confirm"] {
+        let body = json!({"ticket_name": "theirs", "type": kind, "tenant_uuid": alpha.to_string(),
+            "process_uuid": alpha_process, "permissions": [{"table_name": "t"}]});
+        for route in ["/v1/ticket/submit", "/v1/ticket/save"] {
+            let refused = call(&app, "POST", route, "a", body.clone()).await;
+            assert_eq!(refused["scode"], 26007, "{kind} {route}: {refused}");
+        }
+    }
     // A ticket another API partitions or made keeps its content: a withdrawn ZStack ticket or
     // JumpServer command confirmation is not saved over with a ticketInfo body (which would have
     // replaced their content unchecked).
