@@ -52,12 +52,8 @@ async fn open(
     id: Option<TicketId>,
 ) -> Result<Ticket, ApiError> {
     let kind = kind(input)?;
-    // A type another API defines the content of, and whose grant or use that API checks (a
-    // DataArts table permission and its approver pool, a JumpServer confirmation), is opened
-    // through that API: a ticketInfo body would make one past its rules.
-    if kind == ticketd_core::payload::KIND_DATA_PERMISSION
-        || JUMPSERVER_CONFIRMATIONS.contains(&kind.as_str())
-    {
+    // A ticketInfo body would make one past its own API's rules.
+    if ticketd_core::ticket::has_its_own_api(&kind) {
         return Err(ApiError::invalid(format!(
             "type: a {kind} ticket is opened through its own API"
         )));
@@ -92,10 +88,6 @@ async fn open(
     Ok(ticket)
 }
 
-/// The ticket types of JumpServer's confirmations, whose content JumpServer defines.
-const JUMPSERVER_CONFIRMATIONS: [&str; 3] =
-    ["login_confirm", "login_asset_confirm", "command_confirm"];
-
 /// Changes a saved ticket to the ticketInfo body (which replaces the stored one).
 async fn modify(
     state: &AppState,
@@ -107,7 +99,7 @@ async fn modify(
     // A ticket another API partitions (a ZStack ticket, a DataArts application), or one of
     // JumpServer's confirmations (made by JumpServer for a login or a command), holds content of
     // that API's form, which a ticketInfo body would replace unchecked.
-    if !current.scope.is_empty() || JUMPSERVER_CONFIRMATIONS.contains(&current.kind.as_str()) {
+    if !current.scope.is_empty() || ticketd_core::ticket::has_its_own_api(&current.kind) {
         return Err(ApiError::invalid(
             "ticket_uuid: a ticket opened through another API keeps its content: edit it there",
         ));

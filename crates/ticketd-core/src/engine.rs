@@ -1129,12 +1129,13 @@ impl Engine {
         id: AccessKeyId,
         active: bool,
     ) -> Result<AccessKey, DomainError> {
-        self.own_access_key(actor, id).await?;
+        let mut key = self.own_access_key(actor, id).await?;
         self.store
             .set_access_key_active(id, active)
             .await
             .map_err(|e| access_key_gone(e, id))?;
-        self.own_access_key(actor, id).await
+        key.is_active = active;
+        Ok(key)
     }
 
     /// An access key the actor may change: their own, or any for a system administrator;
@@ -1339,21 +1340,8 @@ impl Engine {
         input: FlowInput,
         now: DateTime<Utc>,
     ) -> Result<Flow, DomainError> {
-        self.create_flow_with(actor, input, None, now).await
-    }
-
-    /// Creates a flow that must also keep a dialect's `rule` against the other flows of its
-    /// organization (ZStack: a ticket type belongs to one collection), checked with the core's
-    /// own in the write's transaction.
-    pub async fn create_flow_with(
-        &self,
-        actor: &Actor,
-        input: FlowInput,
-        rule: Option<FlowRule>,
-        now: DateTime<Utc>,
-    ) -> Result<Flow, DomainError> {
         let mut written = self
-            .write_flows(actor, &[FlowPlan::Create(input)], rule, now)
+            .write_flows(actor, &[FlowPlan::Create(input)], None, now)
             .await?;
         written
             .pop()
@@ -1372,7 +1360,9 @@ impl Engine {
         self.update_flow_with(actor, id, change, None, now).await
     }
 
-    /// [`Engine::update_flow`] with a dialect's `rule`, as [`Engine::create_flow_with`] takes it.
+    /// [`Engine::update_flow`] with a dialect's `rule` against the other flows of its
+    /// organization (ZStack: a ticket type belongs to one collection), checked with the core's
+    /// own in the write's transaction.
     pub async fn update_flow_with(
         &self,
         actor: &Actor,
@@ -1714,11 +1704,12 @@ impl Engine {
                 .steps_for(flow_org, &levels, Some(applicant.id), now)
                 .await?;
             // A chosen approver eligible through role pairs is a member of their organizations.
-            if let FlowChoice::Chosen { pool, .. } = &input.flow
-                && !pool.foreign_orgs().is_empty()
-            {
-                for step in &mut steps {
-                    step.orgs = pool.foreign_orgs();
+            if let FlowChoice::Chosen { pool, .. } = &input.flow {
+                let pairs = pool.foreign_orgs();
+                if !pairs.is_empty() {
+                    for step in &mut steps {
+                        step.orgs.clone_from(&pairs);
+                    }
                 }
             }
             Some(steps)
