@@ -678,6 +678,10 @@ impl Store for CachedStore {
         self.inner.delete_token(digest).await
     }
 
+    async fn replace_tokens_of_kind(&self, token: TokenRecord) -> Result<(), StoreError> {
+        self.inner.replace_tokens_of_kind(token).await
+    }
+
     async fn create_access_key(&self, key: AccessKey) -> Result<(), StoreError> {
         self.inner.create_access_key(key).await
     }

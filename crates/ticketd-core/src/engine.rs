@@ -418,8 +418,7 @@ impl Engine {
             }
         };
         if let Some(token) = &options.admin_token {
-            self.install_token(admin.id, token, TokenKind::Api, None, now)
-                .await?;
+            self.install_operator_token(admin.id, token, now).await?;
         }
         if outcome.admin_created {
             self.create_default_flow(now).await?;
@@ -748,16 +747,7 @@ impl Engine {
         expires_at: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
-        // Operators may choose short tokens for local scripts (`TICKETD_ADMIN_TOKEN=t`); only
-        // what cannot travel in an `Authorization` header is refused.
-        if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(DomainError::invalid(
-                "token",
-                "invalid",
-                "a token must be non-empty and contain no spaces",
-            ));
-        }
-        let digest = credentials::token_digest(token);
+        let digest = chosen_token_digest(token)?;
         if let Some(existing) = self.store.find_token(digest).await? {
             if existing.user_id == user {
                 return Ok(());
@@ -786,6 +776,31 @@ impl Engine {
             {
                 Ok(())
             }
+            Err(StoreError::Conflict { .. }) => {
+                Err(DomainError::Conflict("token already in use".into()))
+            }
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Makes `token` the operator's token of `user` (`TICKETD_ADMIN_TOKEN`): the one it
+    /// replaces, set by an earlier start with another value, is revoked in the same write, so
+    /// rotating the variable retires a leaked token. The same value again changes nothing.
+    pub async fn install_operator_token(
+        &self,
+        user: UserId,
+        token: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        let record = TokenRecord {
+            token_hash: chosen_token_digest(token)?,
+            user_id: user,
+            kind: TokenKind::Operator,
+            expires_at: None,
+            created_at: now,
+        };
+        match self.store.replace_tokens_of_kind(record).await {
+            Ok(()) => Ok(()),
             Err(StoreError::Conflict { .. }) => {
                 Err(DomainError::Conflict("token already in use".into()))
             }
@@ -2207,6 +2222,19 @@ fn effective_flows(flows: &[Flow], org: OrgId) -> impl Iterator<Item = &Flow> {
 }
 
 /// An access key's write that found no key: not found, as for a key of another user.
+/// The digest of a caller-chosen token. Operators may choose short tokens for local scripts
+/// (`TICKETD_ADMIN_TOKEN=t`); only what cannot travel in an `Authorization` header is refused.
+fn chosen_token_digest(token: &str) -> Result<[u8; 32], DomainError> {
+    if token.is_empty() || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(DomainError::invalid(
+            "token",
+            "invalid",
+            "a token must be non-empty and contain no spaces",
+        ));
+    }
+    Ok(credentials::token_digest(token))
+}
+
 fn access_key_gone(error: StoreError, id: AccessKeyId) -> DomainError {
     match error {
         StoreError::NotFound => DomainError::NotFound {

@@ -269,13 +269,16 @@ pub struct NewUser {
     pub password: Option<PasswordHashes>,
 }
 
-/// Whether a token is long-lived (API) or a login session.
+/// Whether a token is long-lived (API), a login session, or the one the operator sets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {
     /// A private API token (`Authorization: Token …`).
     Api,
     /// A login session token (`Bearer`, TopHC token, ZStack session).
     Session,
+    /// The API token `TICKETD_ADMIN_TOKEN` sets: admin holds one at most, so a new value
+    /// revokes the one it replaces.
+    Operator,
 }
 
 impl TokenKind {
@@ -284,6 +287,17 @@ impl TokenKind {
         match self {
             Self::Api => "api",
             Self::Session => "session",
+            Self::Operator => "operator",
+        }
+    }
+
+    /// The kind a storage name names; an unknown name is an API token, as before kinds
+    /// were added.
+    pub fn from_stored(text: &str) -> Self {
+        match text {
+            "session" => Self::Session,
+            "operator" => Self::Operator,
+            _ => Self::Api,
         }
     }
 }

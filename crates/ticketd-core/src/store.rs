@@ -658,6 +658,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     }
     /// Deletes a token by digest (logout).
     async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError>;
+    /// Makes `token` its user's only token of its kind, in one transaction: the user's other
+    /// tokens of that kind are deleted, and a token of the same digest and user already stored
+    /// takes `token`'s kind and expiry. A digest another user holds is
+    /// [`StoreError::Conflict`], and nothing is changed.
+    async fn replace_tokens_of_kind(&self, token: TokenRecord) -> Result<(), StoreError>;
     /// Stores an access key.
     async fn create_access_key(&self, key: AccessKey) -> Result<(), StoreError>;
     /// An access key by id.

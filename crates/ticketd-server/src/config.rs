@@ -177,7 +177,8 @@ log = "info"
 
 # Secrets are read from the environment only, never from this file:
 #   TICKETD_ADMIN_PASSWORD (or TICKETD_ADMIN_PASSWORD_FILE): becomes admin's password at start.
-#   TICKETD_ADMIN_TOKEN (or TICKETD_ADMIN_TOKEN_FILE): becomes an API token of admin's at start.
+#   TICKETD_ADMIN_TOKEN (or TICKETD_ADMIN_TOKEN_FILE): becomes an API token of admin's at start;
+#     a start with another value revokes the one set before.
 "#;
 
 const INTEGER_KEYS: &[&str] = &[

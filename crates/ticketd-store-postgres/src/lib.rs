@@ -144,14 +144,6 @@ static TOKEN_ACTOR_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn token_kind(text: &str) -> TokenKind {
-    if text == "session" {
-        TokenKind::Session
-    } else {
-        TokenKind::Api
-    }
-}
-
 fn role_scope(text: &str) -> RoleScope {
     if text == "system" {
         RoleScope::System
@@ -723,7 +715,7 @@ impl Store for PostgresStore {
         Ok(Some(TokenRecord {
             token_hash: digest,
             user_id: UserId(get(&row, "user_id")?),
-            kind: token_kind(&kind),
+            kind: TokenKind::from_stored(&kind),
             expires_at: get(&row, "expires_at")?,
             created_at: get(&row, "created_at")?,
         }))
@@ -751,7 +743,7 @@ impl Store for PostgresStore {
             record: TokenRecord {
                 token_hash: digest,
                 user_id: user.id,
-                kind: token_kind(&kind),
+                kind: TokenKind::from_stored(&kind),
                 expires_at: get(&row, "token_expires_at")?,
                 created_at: get(&row, "token_created_at")?,
             },
@@ -805,6 +797,45 @@ impl Store for PostgresStore {
                 )
                 .await
                 .map(|_| ())
+        })
+        .await
+    }
+
+    async fn replace_tokens_of_kind(&self, t: TokenRecord) -> Result<(), StoreError> {
+        self.identity_change(async {
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            tx.execute(
+                "DELETE FROM api_tokens WHERE user_id = $1 AND kind = $2 AND token_hash <> $3",
+                &[&t.user_id.0, &t.kind.as_str(), &&t.token_hash[..]],
+            )
+            .await
+            .map_err(db_err)?;
+            // Another user's row under the same digest is left alone (no row written), and the
+            // transaction, dropped uncommitted, undoes the deletion.
+            let written = tx
+                .execute(
+                    "INSERT INTO api_tokens (token_hash, user_id, kind, expires_at, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (token_hash) DO UPDATE \
+                     SET kind = excluded.kind, expires_at = excluded.expires_at \
+                     WHERE api_tokens.user_id = excluded.user_id",
+                    &[
+                        &&t.token_hash[..],
+                        &t.user_id.0,
+                        &t.kind.as_str(),
+                        &t.expires_at,
+                        &t.created_at,
+                    ],
+                )
+                .await
+                .map_err(db_err)?;
+            if written == 0 {
+                return Err(StoreError::Conflict {
+                    constraint: "api_tokens_pkey".into(),
+                });
+            }
+            tx.commit().await.map_err(db_err)
         })
         .await
     }

@@ -62,14 +62,6 @@ impl SqliteStore {
     }
 }
 
-fn token_kind(text: &str) -> TokenKind {
-    if text == "session" {
-        TokenKind::Session
-    } else {
-        TokenKind::Api
-    }
-}
-
 fn role_scope(text: &str) -> RoleScope {
     if text == "system" {
         RoleScope::System
@@ -588,6 +580,39 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn replace_tokens_of_kind(&self, t: TokenRecord) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let hash = t.token_hash.to_vec();
+                let holder: Option<uuid::Uuid> = c
+                    .query_row(
+                        "SELECT user_id FROM api_tokens WHERE token_hash = ?1",
+                        [&hash],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(db_err)?;
+                if holder.is_some_and(|h| h != t.user_id.0) {
+                    return Err(StoreError::Conflict {
+                        constraint: "api_tokens.token_hash".into(),
+                    });
+                }
+                c.execute(
+                    "DELETE FROM api_tokens WHERE user_id = ?1 AND kind = ?2 AND token_hash <> ?3",
+                    params![t.user_id.0, t.kind.as_str(), hash],
+                )
+                .map_err(db_err)?;
+                c.execute(
+                    "INSERT INTO api_tokens (token_hash, user_id, kind, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                     ON CONFLICT (token_hash) DO UPDATE SET kind = excluded.kind, expires_at = excluded.expires_at",
+                    params![hash, t.user_id.0, t.kind.as_str(), t.expires_at.map(ts), ts(t.created_at)],
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
     async fn create_access_key(&self, k: AccessKey) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
@@ -1038,7 +1063,7 @@ fn token_by_digest(
             Ok(TokenRecord {
                 token_hash: digest,
                 user_id: UserId(r.get(0)?),
-                kind: token_kind(&kind),
+                kind: TokenKind::from_stored(&kind),
                 expires_at: r.get::<_, Option<i64>>(2)?.map(from_ts),
                 created_at: from_ts(r.get(3)?),
             })

@@ -123,6 +123,69 @@ pub async fn bootstrap_is_idempotent_and_creates_builtins(store: Arc<dyn Store>)
         .unwrap();
 }
 
+/// A new `TICKETD_ADMIN_TOKEN` revokes the one it replaces, and nothing else; a start without
+/// one keeps it; a token another user holds is refused and leaves admin's as it was.
+pub async fn a_new_admin_token_revokes_the_one_it_replaces(store: Arc<dyn Store>) {
+    let w = World::new(store).await;
+    let start = |token: Option<&str>| BootstrapOptions {
+        admin_password: None,
+        admin_token: token.map(str::to_owned),
+    };
+    let admin = w.admin.id();
+    let works = |token: &'static str| w.engine.authenticate_token(token, t0());
+    // One a version before operator tokens stored as an API token.
+    w.engine
+        .install_token(admin, "earlier-token", TokenKind::Api, None, t0())
+        .await
+        .unwrap();
+    w.engine
+        .install_token(admin, "scripted-token", TokenKind::Api, None, t0())
+        .await
+        .unwrap();
+    let session = w
+        .engine
+        .issue_token(admin, TokenKind::Session, Some(Duration::hours(1)), t0())
+        .await
+        .unwrap();
+    w.engine
+        .bootstrap(start(Some("earlier-token")), t0())
+        .await
+        .unwrap();
+    assert!(works("earlier-token").await.is_ok());
+    w.engine
+        .bootstrap(start(Some("second-token")), t0())
+        .await
+        .unwrap();
+    assert!(
+        works("earlier-token").await.is_err(),
+        "the replaced token works"
+    );
+    assert!(works("second-token").await.is_ok());
+    assert!(
+        works("scripted-token").await.is_ok(),
+        "another API token was revoked"
+    );
+    assert!(w.engine.authenticate_token(&session, t0()).await.is_ok());
+    for same_or_none in [Some("second-token"), None] {
+        w.engine.bootstrap(start(same_or_none), t0()).await.unwrap();
+        assert!(works("second-token").await.is_ok());
+    }
+    w.engine
+        .install_token(w.alice.id(), "alice-token", TokenKind::Api, None, t0())
+        .await
+        .unwrap();
+    assert!(matches!(
+        w.engine.bootstrap(start(Some("alice-token")), t0()).await,
+        Err(DomainError::Conflict(_))
+    ));
+    assert!(
+        works("second-token").await.is_ok(),
+        "a refused token revoked admin's"
+    );
+    let alice = w.engine.authenticate_token("alice-token", t0()).await;
+    assert_eq!(alice.unwrap().id(), w.alice.id());
+}
+
 /// Users, memberships and the org directory read back as written.
 pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
