@@ -283,7 +283,9 @@ impl Op {
 async fn apply(state: &AppState, actor: &Actor, id: TicketId, op: &Op) -> Result<Ticket, ApiError> {
     let command = match op {
         Op::Submit => TicketCommand::Submit,
-        Op::Resubmit => TicketCommand::Resubmit,
+        Op::Resubmit => TicketCommand::Resubmit {
+            reason: String::new(),
+        },
         Op::Archive => TicketCommand::Archive,
         Op::Confirm => TicketCommand::Confirm,
         Op::Delete => TicketCommand::Delete,

@@ -863,13 +863,10 @@ pub(crate) async fn add_flow(
     let resource = params.opt_uuid("resourceUuid")?;
     let collection = load(ctx, collection_uuid).await?;
     require_manager(ctx, collection.org_id)?;
-    let mut chain = defs(&collection);
-    if let Some(taken) = resource.filter(|r| chain.iter().any(|d| d.uuid == *r)) {
-        return Err(ZsError::argerr(format!(
-            "a flow with uuid[{}] already exists",
-            hex(taken)
-        )));
+    if let Some(wanted) = resource {
+        uuid_free(ctx, wanted).await?;
     }
+    let mut chain = defs(&collection);
     let def = new_def(
         ctx,
         FlowPatch {
@@ -895,6 +892,27 @@ pub(crate) async fn add_flow(
     let focus = def.uuid;
     chain.insert(position.min(chain.len()), def);
     write_chain(ctx, &collection, chain, Some(focus)).await
+}
+
+/// A `resourceUuid` names one resource, as in ZStack: the one a flow is given must be no flow's
+/// or collection's in any project, the caller's or another's (flows are found by it alone).
+async fn uuid_free(ctx: &Ctx<'_>, uuid: Uuid) -> Result<(), ZsError> {
+    let store = ctx.engine().store();
+    let orgs = store.list_orgs().await.map_err(DomainError::from)?;
+    let flows = store
+        .list_flows(orgs.into_iter().map(|o| o.id).collect())
+        .await
+        .map_err(DomainError::from)?;
+    let taken = flows.iter().filter(|f| is_collection(f)).any(|collection| {
+        collection.id.uuid() == uuid || defs(collection).iter().any(|d| d.uuid == uuid)
+    });
+    if taken {
+        return Err(ZsError::argerr(format!(
+            "a flow with uuid[{}] already exists",
+            hex(uuid)
+        )));
+    }
+    Ok(())
 }
 
 /// The collection holding flow `uuid` and the flow's position in it.

@@ -505,7 +505,7 @@ pub(crate) async fn change_status(
         },
         "reject" => TicketCommand::Reject { reason: comment },
         "cancel" => TicketCommand::Withdraw { reason: comment },
-        "reopen" => TicketCommand::Resubmit,
+        "reopen" => TicketCommand::Resubmit { reason: comment },
         other => {
             return Err(ZsError::argerr(format!(
                 "invalid statusEvent[{other}], valid values are [open, approve, cancel, reject, reopen]"

@@ -207,7 +207,10 @@ pub enum TicketCommand {
     /// Submit a draft.
     Submit,
     /// Submit a rejected or closed ticket again.
-    Resubmit,
+    Resubmit {
+        /// Comment, kept in the history.
+        reason: String,
+    },
     /// Approve the current step.
     Approve {
         /// Comment.
@@ -1612,9 +1615,20 @@ impl Engine {
                 .cloned()
                 .unwrap_or_default()
         };
-        Ok(machine::build_steps(
-            flow_org, levels, &directory, applicant, &lookup, now,
-        ))
+        let steps = machine::build_steps(flow_org, levels, &directory, applicant, &lookup, now);
+        // A level nobody can decide would leave the ticket pending for good (no administrator
+        // decides in an assignee's place): refused before anything is written.
+        if let Some(step) = steps.iter().find(|step| step.assignees.is_empty()) {
+            return Err(DomainError::invalid(
+                "flow",
+                "no_approver",
+                format!(
+                    "level {} of the approval flow has no approver: nobody could decide the ticket",
+                    step.level
+                ),
+            ));
+        }
+        Ok(steps)
     }
 
     // ------------------------------------------------------------------ tickets
@@ -1638,9 +1652,18 @@ impl Engine {
                         action: "open a ticket for another user".into(),
                     });
                 }
-                self.store.get_user(id).await?.ok_or_else(|| {
-                    DomainError::invalid("applicant", "invalid", "unknown applicant")
-                })?
+                let unknown = || DomainError::invalid("applicant", "invalid", "unknown applicant");
+                let user = self.store.get_user(id).await?.ok_or_else(unknown)?;
+                // The applicant owns and acts on the ticket: one who may not enter its
+                // organization would act inside it.
+                if input.org_id != ROOT_ORG && !self.may_enter(&user, input.org_id).await? {
+                    return Err(DomainError::invalid(
+                        "applicant",
+                        "invalid",
+                        "the applicant is not a member of the ticket's organization",
+                    ));
+                }
+                user
             }
             _ => actor.user.clone(),
         };
@@ -1764,11 +1787,61 @@ impl Engine {
             )?
         };
         self.check_applied_catalog(None, &write).await?;
+        self.check_proposers(None, &write).await?;
         // An opening with the same chosen id committed since the check above: the same answer.
         self.store.write_ticket(write).await.map_err(|e| match e {
             StoreError::Conflict { .. } if chosen_id => id_taken(),
             other => unique_to_conflict(other, "ticket id"),
         })
+    }
+
+    /// Whether `user`, an active account, may enter `org` (a member, or a system administrator
+    /// or auditor).
+    async fn may_enter(&self, user: &User, org: OrgId) -> Result<bool, DomainError> {
+        if !user.is_active {
+            return Ok(false);
+        }
+        let actor = Actor {
+            user: user.clone(),
+            memberships: self.store.memberships_of(user.id).await?,
+        };
+        Ok(actor.may_enter_org(org))
+    }
+
+    /// The core's rule for the users a table permission is given to: every proposer a write
+    /// adds (`before`: the content it replaces) may enter the ticket's organization, so the
+    /// grant gives nothing to a user of another one.
+    async fn check_proposers(
+        &self,
+        before: Option<&Ticket>,
+        write: &TicketWrite,
+    ) -> Result<(), DomainError> {
+        let ticket = &write.ticket;
+        if ticket.kind != crate::payload::KIND_DATA_PERMISSION
+            || before.is_some_and(|b| Arc::ptr_eq(&b.payload, &ticket.payload))
+        {
+            return Ok(());
+        }
+        let had = before
+            .map(|b| crate::payload::proposer_users(&b.payload))
+            .unwrap_or_default();
+        for id in crate::payload::proposer_users(&ticket.payload) {
+            if had.contains(&id) || ticket.applicant_id == Some(id) {
+                continue;
+            }
+            let member = match self.store.get_user(id).await? {
+                Some(user) => self.may_enter(&user, ticket.org_id).await?,
+                None => false,
+            };
+            if !member {
+                return Err(DomainError::invalid(
+                    "proposers",
+                    "invalid",
+                    format!("the proposer {id} is no member of the ticket's organization"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The core's rule for an asset application's content: every asset and node it names
@@ -1916,14 +1989,14 @@ impl Engine {
                 None => self.get_ticket(actor, id).await?,
             };
             let action = match &command {
-                TicketCommand::Submit | TicketCommand::Resubmit => {
-                    let steps = self.rebuild_steps(&ticket, now).await?;
-                    if command == TicketCommand::Submit {
-                        Action::Submit { steps }
-                    } else {
-                        Action::Resubmit { steps }
-                    }
-                }
+                TicketCommand::Submit => Action::Submit {
+                    steps: self.rebuild_steps(&ticket, now).await?,
+                    reason: String::new(),
+                },
+                TicketCommand::Resubmit { reason } => Action::Resubmit {
+                    steps: self.rebuild_steps(&ticket, now).await?,
+                    reason: reason.clone(),
+                },
                 TicketCommand::Approve {
                     reason,
                     payload,
@@ -1963,6 +2036,7 @@ impl Engine {
                 )?
             };
             self.check_applied_catalog(Some(&ticket), &write).await?;
+            self.check_proposers(Some(&ticket), &write).await?;
             // The one name a decision's write can find taken is its grant's: every candidate,
             // the last holding the grant's id, named by hand on another permission.
             let grant_name = write.grant.as_ref().map(|grant| grant.name.clone());
@@ -2209,19 +2283,25 @@ fn org_and_global(org: OrgId) -> Vec<OrgId> {
     }
 }
 
-/// Org flows plus global flows not overridden by an org flow of the same name.
+/// Org flows plus global flows, but for a global JumpServer flow that the organization has
+/// overridden with one of its own of the same name (JumpServer's org-level copy). Other APIs
+/// override nothing: a TopHC tenant process named like a global one is another process, and
+/// hides none.
 fn effective_flows(flows: &[Flow], org: OrgId) -> impl Iterator<Item = &Flow> {
+    let overrides = |f: &&Flow| f.dialect().is_none();
     let own_names: Vec<String> = flows
         .iter()
         .filter(|f| f.org_id == org && org != ROOT_ORG)
+        .filter(overrides)
         .map(|f| f.name.to_lowercase())
         .collect();
     flows.iter().filter(move |f| {
-        f.org_id == org || (f.org_id == ROOT_ORG && !own_names.contains(&f.name.to_lowercase()))
+        f.org_id == org
+            || (f.org_id == ROOT_ORG
+                && !(overrides(f) && own_names.contains(&f.name.to_lowercase())))
     })
 }
 
-/// An access key's write that found no key: not found, as for a key of another user.
 /// The digest of a caller-chosen token. Operators may choose short tokens for local scripts
 /// (`TICKETD_ADMIN_TOKEN=t`); only what cannot travel in an `Authorization` header is refused.
 fn chosen_token_digest(token: &str) -> Result<[u8; 32], DomainError> {
@@ -2235,6 +2315,7 @@ fn chosen_token_digest(token: &str) -> Result<[u8; 32], DomainError> {
     Ok(credentials::token_digest(token))
 }
 
+/// An access key's write that found no key: not found, as for a key of another user.
 fn access_key_gone(error: StoreError, id: AccessKeyId) -> DomainError {
     match error {
         StoreError::NotFound => DomainError::NotFound {

@@ -58,11 +58,15 @@ pub enum Action {
     Submit {
         /// The steps of round 1.
         steps: Vec<Step>,
+        /// The applicant's comment, kept in the history.
+        reason: String,
     },
     /// Submit a rejected or closed ticket again: a new round with rebuilt steps.
     Resubmit {
         /// The steps of the new round.
         steps: Vec<Step>,
+        /// The applicant's comment, kept in the history.
+        reason: String,
     },
     /// Approve the current step (optionally editing the content, as JumpServer approvers may).
     Approve {
@@ -342,7 +346,7 @@ pub fn apply(
     let from = ticket.state;
 
     match action {
-        Action::Submit { steps } | Action::Resubmit { steps } => {
+        Action::Submit { steps, reason } | Action::Resubmit { steps, reason } => {
             let allowed: &[TicketState] = if history_action == HistoryAction::Submit {
                 &[TicketState::Draft]
             } else {
@@ -357,7 +361,7 @@ pub fn apply(
             next.confirmed = false;
             next.archived = false;
             let mut write = Recorder::update(ticket, next);
-            write.history(ctx, history_action, &who, from, 1, String::new(), false);
+            write.history(ctx, history_action, &who, from, 1, reason, false);
             let verb = if history_action == HistoryAction::Submit {
                 "opened"
             } else {

@@ -274,6 +274,29 @@ pub fn asset_permission_grant(
 /// The ticket type of DataArts table-permission applications; approval creates a table permission.
 pub const KIND_DATA_PERMISSION: &str = "data_permission";
 
+/// The ticketd users among a table-permission application's proposers: those of type `USER`
+/// whose id is a user id.
+pub fn proposer_users(payload: &Value) -> Vec<crate::ids::UserId> {
+    let Some(proposers) = payload.get("proposers").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    // A group's id names no ticketd user; taking it as one could grant whoever has it.
+    proposers
+        .iter()
+        .filter(|proposer| {
+            proposer
+                .get("type")
+                .is_none_or(|kind| kind.is_null() || kind == "USER")
+        })
+        .filter_map(|proposer| {
+            proposer
+                .get("id")
+                .and_then(Value::as_str)
+                .and_then(crate::ids::UserId::parse)
+        })
+        .collect()
+}
+
 /// The table permission a final approval of a `data_permission` ticket creates.
 ///
 /// The content is kept as the dialect stored it (`proposers`, `permissions`, `expire_time` in
@@ -281,21 +304,9 @@ pub const KIND_DATA_PERMISSION: &str = "data_permission";
 /// users are the applicant and every proposer of type `USER` whose id is a ticketd user id.
 pub fn table_permission_grant(ticket: &Ticket, now: DateTime<Utc>) -> Grant {
     let mut users: Vec<crate::ids::UserId> = ticket.applicant_id.into_iter().collect();
-    if let Some(proposers) = ticket.payload.get("proposers").and_then(Value::as_array) {
-        // A group's id names no ticketd user; taking it as one could grant whoever has it.
-        let users_only = proposers.iter().filter(|proposer| {
-            proposer
-                .get("type")
-                .is_none_or(|kind| kind.is_null() || kind == "USER")
-        });
-        for proposer in users_only {
-            let id = proposer
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(crate::ids::UserId::parse);
-            if let Some(id) = id.filter(|id| !users.contains(id)) {
-                users.push(id);
-            }
+    for id in proposer_users(&ticket.payload) {
+        if !users.contains(&id) {
+            users.push(id);
         }
     }
     let expires = ticket

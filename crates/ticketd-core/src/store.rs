@@ -19,9 +19,9 @@ pub type FlowRule =
 
 /// The rules a flow keeps against `others` (the other flows of its organization, itself
 /// excluded), which the store checks in the write's transaction after every earlier flow write
-/// of the organization: the core's (no other flow has its name, ignoring case, and a ticket type
-/// in common with it; a flow without types takes every type), then the dialect's `extra`. A
-/// refusal is the rule's error as the store's.
+/// of the organization: the core's (no other flow that the same API manages has its name,
+/// ignoring case, and a ticket type in common with it; a flow without types takes every type),
+/// then the dialect's `extra`. A refusal is the rule's error as the store's.
 pub fn check_flow_rules(
     extra: Option<&FlowRule>,
     flow: &Flow,
@@ -31,6 +31,7 @@ pub fn check_flow_rules(
     let name = flow.name.to_lowercase();
     let taken = others.iter().any(|other| {
         other.name.to_lowercase() == name
+            && other.dialect() == flow.dialect()
             && (other.kinds.is_empty()
                 || flow.kinds.is_empty()
                 || other.kinds.iter().any(|k| flow.kinds.contains(k)))

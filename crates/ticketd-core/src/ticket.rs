@@ -14,12 +14,14 @@ pub const KIND_APPLY_ASSET: &str = "apply_asset";
 
 /// Whether tickets of `kind` are opened and edited through their own API only: their content
 /// is that API's to define, and its grant or use that API's to check (a DataArts table
-/// permission and its approver pool; JumpServer's login and command confirmations, which
-/// JumpServer makes). A dialect that takes any type (TopHC's ticketInfo) refuses these.
+/// permission and its approver pool; a JumpServer asset permission and the organization's
+/// `apply_asset` flow; JumpServer's login and command confirmations, which JumpServer makes). A
+/// dialect that takes any type (TopHC's ticketInfo) refuses these.
 pub fn has_its_own_api(kind: &str) -> bool {
     matches!(
         kind,
         crate::payload::KIND_DATA_PERMISSION
+            | KIND_APPLY_ASSET
             | "login_confirm"
             | "login_asset_confirm"
             | "command_confirm"

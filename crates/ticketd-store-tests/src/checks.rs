@@ -2015,7 +2015,14 @@ pub async fn resubmit_starts_a_new_round(store: Arc<dyn Store>) {
     ));
     let again = w
         .engine
-        .act(&w.alice, t.id, TicketCommand::Resubmit, at(3))
+        .act(
+            &w.alice,
+            t.id,
+            TicketCommand::Resubmit {
+                reason: String::new(),
+            },
+            at(3),
+        )
         .await
         .unwrap();
     assert_eq!(again.round, 2);
@@ -2880,7 +2887,14 @@ pub async fn chosen_approvers_and_table_permissions(store: Arc<dyn Store>) {
     let olga = w.engine.actor(w.olga.id()).await.unwrap();
     let resubmitted = w
         .engine
-        .act(&w.alice, again.id, TicketCommand::Resubmit, at(4))
+        .act(
+            &w.alice,
+            again.id,
+            TicketCommand::Resubmit {
+                reason: String::new(),
+            },
+            at(4),
+        )
         .await
         .unwrap();
     assert_eq!(resubmitted.steps[0].orgs, vec![DEFAULT_ORG]);

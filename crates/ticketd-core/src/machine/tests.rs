@@ -271,6 +271,7 @@ impl Env {
             &p.applicant,
             Action::Submit {
                 steps: two_level_steps(p),
+                reason: String::new(),
             },
         );
         match state {
@@ -469,9 +470,11 @@ impl Act {
         match self {
             Act::Submit => Action::Submit {
                 steps: two_level_steps(p),
+                reason: String::new(),
             },
             Act::Resubmit => Action::Resubmit {
                 steps: two_level_steps(p),
+                reason: String::new(),
             },
             Act::Approve => Action::Approve {
                 reason: reason(),
@@ -950,6 +953,7 @@ fn marks_accumulate_and_resubmitting_clears_archived_and_confirmed() {
         &p.applicant,
         Action::Resubmit {
             steps: two_level_steps(&p),
+            reason: String::new(),
         },
     );
     assert_eq!(resubmitted.state, Pending);
@@ -1691,6 +1695,7 @@ fn resubmit_starts_the_next_round_at_level_one_with_the_new_steps() {
         &p.applicant,
         Action::Resubmit {
             steps: new_steps.clone(),
+            reason: String::new(),
         },
     );
     assert_transition(
@@ -1734,6 +1739,7 @@ fn resubmit_starts_the_next_round_at_level_one_with_the_new_steps() {
         &p.applicant,
         Action::Resubmit {
             steps: two_level_steps(&p),
+            reason: String::new(),
         },
     );
     assert_eq!((third.round, third.approval_step), (3, 1));

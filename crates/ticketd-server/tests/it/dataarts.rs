@@ -1148,6 +1148,9 @@ async fn bad_bodies_answer_400_and_store_nothing() {
         json!({"approver": approver, "table_info": {"datasource_type": "hive", "database_name": "d", "table_name": "t", "expire_time": 1_000}}),
         json!({"approver": approver, "table_info": {"datasource_type": "dli", "cluster_id": "c1", "database_name": "d", "table_name": "t"}}),
         json!({"approver": approver, "table_info": {"datasource_type": "dli", "database_name": "d", "table_name": "t"}, "proposers": [{"id": "g1", "type": 1}]}),
+        // A user of another workspace, or of none: the approval would grant them this one's table.
+        json!({"approver": approver, "table_info": table, "proposers": [{"id": fx.sea_admin.id().to_string(), "type": 0}]}),
+        json!({"approver": approver, "table_info": table, "proposers": [{"id": uuid::Uuid::from_u128(7).to_string(), "type": 0}]}),
     ] {
         let (status, body) = da(
             &fx.app,

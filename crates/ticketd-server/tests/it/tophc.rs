@@ -1703,61 +1703,22 @@ async fn tenants_are_isolated_from_each_other() {
     let all_alpha = list_ids(&app, "a_admin", "").await;
     assert!(all_alpha.contains(&id) && all_alpha.contains(&on_default));
 
-    // An asset application names only its own tenant's assets: beta's host is refused (its
-    // grant would have given it to alpha's applicant), alpha's is taken.
-    let admin = app.admin().await;
-    let mut host_ids = Vec::new();
-    for (n, org, name) in [(1, beta, "beta-secret"), (2, alpha, "alpha-host")] {
-        let now = ticketd_http::now();
-        let asset = ticketd_core::catalog::Asset {
-            id: ticketd_core::AssetId(uuid::Uuid::from_u128(0xa55e_7000 + n)),
-            org_id: org,
-            name: name.into(),
-            address: "10.9.9.9".into(),
-            platform: "Linux".into(),
-            is_active: true,
-            node_ids: vec![],
-            comment: String::new(),
-            created_at: now,
-            updated_at: now,
-        };
-        host_ids.push(
-            app.engine
-                .put_asset(&admin, asset)
-                .await
-                .unwrap()
-                .id
-                .to_string(),
-        );
-    }
-    let apply = |asset: &str| {
-        json!({"ticket_name": "cross asset", "type": "apply_asset", "tenant_uuid": alpha.to_string(),
-            "process_uuid": alpha_process, "assets": [asset], "accounts": ["root"], "actions": 1,
-            "date_start": "2026-12-07T10:00:00Z", "date_expired": "2099-01-07T10:00:00Z"})
-    };
-    let refused = call(&app, "POST", "/v1/ticket/submit", "a", apply(&host_ids[0])).await;
-    assert_eq!(refused["scode"], 26007, "{refused}");
-    assert!(
-        refused["desc"].as_str().unwrap().contains("does not exist"),
-        "{refused}"
-    );
-    let taken = ok(&app, "POST", "/v1/ticket/submit", "a", apply(&host_ids[1])).await;
-    // Nor can a saved application be edited to name it.
-    let saved = ok(&app, "POST", "/v1/ticket/save", "a", apply(&host_ids[1])).await;
-    let mut edit = apply(&host_ids[0]);
-    edit["ticket_uuid"] = saved["ticket_uuid"].clone();
-    let refused = call(&app, "POST", "/v1/ticket/save", "a", edit).await;
-    assert_eq!(refused["scode"], 26007, "{refused}");
-    assert!(taken["ticket_uuid"].is_string());
-
-    // Nor is one of those types opened here, past its own API's rules (a DataArts table
-    // permission's approver pool, a JumpServer confirmation).
-    for kind in ["data_permission", "command_confirm", "login_confirm"] {
+    // A type another API opens is not opened here, past that API's rules (a DataArts table
+    // permission's approver pool, a JumpServer asset permission and the organization's
+    // apply_asset flow, which a lax process named here would bypass; a JumpServer confirmation).
+    for kind in [
+        "data_permission",
+        "apply_asset",
+        "command_confirm",
+        "login_confirm",
+    ] {
         let body = json!({"ticket_name": "theirs", "type": kind, "tenant_uuid": alpha.to_string(),
             "process_uuid": alpha_process, "permissions": [{"table_name": "t"}]});
         for route in ["/v1/ticket/submit", "/v1/ticket/save"] {
             let refused = call(&app, "POST", route, "a", body.clone()).await;
             assert_eq!(refused["scode"], 26007, "{kind} {route}: {refused}");
+            let desc = refused["desc"].as_str().unwrap_or_default();
+            assert!(desc.contains("opened through its own API"), "{refused}");
         }
     }
     // A ticket another API partitions or made keeps its content: a withdrawn ZStack ticket or
@@ -2474,4 +2435,74 @@ async fn every_request_example_of_seed_002_runs_as_written() {
     ] {
         example(path);
     }
+}
+
+#[tokio::test]
+async fn a_tenant_process_named_like_a_global_one_hides_nothing_and_a_step_nobody_decides_is_refused()
+ {
+    let app = spawn_app().await;
+    let alpha = tenant(&app, "alpha").await;
+    let admin = member(&app, "a_admin", alpha, ROLE_ORG_ADMIN).await;
+    member(&app, "a", alpha, ROLE_ORG_USER).await;
+    let tenant_uuid = alpha.to_string();
+    // A tenant process may carry the default process's name: it is another process.
+    let namesake = create_process(
+        &app,
+        "a_admin",
+        &tenant_uuid,
+        "默认审批流程",
+        json!([{"tenant_uuid": tenant_uuid, "role_uuid": "administrator"}]),
+    )
+    .await;
+    let plain = json!({"ticket_name": "x", "type": "FEEDBACK", "tenant_uuid": tenant_uuid});
+    let on_default = ok(&app, "POST", "/v1/ticket/submit", "a", plain).await;
+    let on_default = inspect(&app, "a", on_default["ticket_uuid"].as_str().unwrap()).await;
+    assert_eq!(on_default["process_uuid"], "system", "{on_default}");
+    submit(&app, "a", "named default", "system").await;
+    submit(&app, "a", "named namesake", &namesake).await;
+    let listed = ok(&app, "GET", "/v1/ticket/process/list", "a", Value::Null).await;
+    let listed = listed.to_string();
+    assert!(
+        listed.contains("\"system\"") && listed.contains(&namesake),
+        "{listed}"
+    );
+    // A ZStack flow collection of the same project may carry a process's name too: neither API
+    // shows the other's.
+    let (status, answer) = send(
+        &app,
+        "POST",
+        "/zstack/v1/tickets/flow-collections",
+        Some("OAuth a_admin"),
+        Some(
+            &json!({"params": {"projectUuid": alpha.uuid().simple().to_string(),
+                "name": "默认审批流程",
+                "flows": [{"name": "only", "approverUuid": admin.id().uuid().simple().to_string()}]}})
+            .to_string(),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+
+    // A step whose role nobody holds (no auditor in alpha) would strand the ticket: refused.
+    let nobody = create_process(
+        &app,
+        "a_admin",
+        &tenant_uuid,
+        "auditors",
+        json!([{"tenant_uuid": tenant_uuid, "role_uuid": "auditor"}]),
+    )
+    .await;
+    let before = list_ids(&app, "a", "").await;
+    let body = json!({"ticket_name": "stranded", "type": "FEEDBACK", "process_uuid": nobody});
+    let refused = call(&app, "POST", "/v1/ticket/submit", "a", body).await;
+    assert_eq!(refused["scode"], 26007, "{refused}");
+    let desc = refused["desc"].as_str().unwrap_or_default();
+    assert!(
+        desc.contains("level 1 of the approval flow has no approver"),
+        "{refused}"
+    );
+    assert_eq!(list_ids(&app, "a", "").await, before, "nothing was stored");
+    // Once somebody holds the role, the same submit goes through.
+    member(&app, "auditor", alpha, ROLE_ORG_AUDITOR).await;
+    submit(&app, "a", "decidable", &nobody).await;
 }

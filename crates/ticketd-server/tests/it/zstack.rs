@@ -2591,3 +2591,114 @@ async fn a_create_sent_again_with_its_job_uuid_makes_no_second_ticket() {
         "{listed}"
     );
 }
+
+#[tokio::test]
+async fn a_flow_uuid_names_one_flow_a_ticket_is_opened_for_members_only_and_reopen_keeps_its_comment()
+ {
+    let w = world().await;
+    let app = &w.app;
+    let collection = two_flow_collection(&w).await;
+    let first = collection["flows"][0]["uuid"].as_str().unwrap().to_owned();
+    let now = ticketd_http::now();
+    let other = app
+        .engine
+        .create_org(None, "Project B", now)
+        .await
+        .unwrap()
+        .id;
+    let dave = app
+        .user("dave", SystemRole::User, vec![(other, ROLE_ORG_ADMIN)])
+        .await;
+    let dave_s = login(app, "dave").await;
+    let body = json!({"params": {"projectUuid": org_hex(other), "name": "b chain",
+        "flows": [{"name": "only", "approverUuid": hex(&dave)}]}});
+    let theirs = ok(
+        app,
+        "POST",
+        "/zstack/v1/tickets/flow-collections",
+        &dave_s,
+        Some(body),
+    )
+    .await["inventory"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A flow given the uuid of another project's flow, or of a collection, is refused: flows
+    // are found, changed and deleted by that uuid alone.
+    for taken in [first.as_str(), theirs.as_str()] {
+        let params = json!({"params": {"collectionUuid": theirs, "name": "evil",
+            "approverUuid": hex(&dave), "resourceUuid": taken}});
+        let error = fails(
+            app,
+            "POST",
+            "/zstack/v1/tickets/flow",
+            &dave_s,
+            Some(params),
+            "SYS.1007",
+        )
+        .await;
+        assert_eq!(
+            error["details"],
+            json!(format!("a flow with uuid[{taken}] already exists"))
+        );
+    }
+    let found = ok(
+        app,
+        "GET",
+        &format!("/zstack/v1/tickets/flow/{first}"),
+        &w.admin,
+        None,
+    )
+    .await;
+    assert_eq!(uuids(&found), vec![first.clone()]);
+
+    // The system admin opens a ticket for a member of the project, not for dave, who is none.
+    let mut params = ticket_params(&w, "on behalf", json!([vm_request("vm1")]));
+    params["accountSystemContext"]["virtualIDUuid"] = json!(hex(&dave));
+    let body = json!({"params": params});
+    fails(
+        app,
+        "POST",
+        "/zstack/v1/tickets",
+        &w.admin,
+        Some(body),
+        "SYS.1007",
+    )
+    .await;
+    let mut params = ticket_params(&w, "on behalf", json!([vm_request("vm1")]));
+    params["accountSystemContext"]["virtualIDUuid"] = json!(hex(&w.alice));
+    let ticket = ok(
+        app,
+        "POST",
+        "/zstack/v1/tickets",
+        &w.admin,
+        Some(json!({"params": params})),
+    )
+    .await["inventory"]["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // reopen keeps its comment in the history, as every other event does.
+    changed(&w, &w.alice_s, &ticket, "cancel").await;
+    changed(&w, &w.alice_s, &ticket, "reopen").await;
+    let history = ok(
+        app,
+        "GET",
+        &format!("/zstack/v1/tickets/histories?q=ticketUuid={ticket}&sort=%2Bsequence"),
+        &w.alice_s,
+        None,
+    )
+    .await;
+    let comments: Vec<Value> = history["inventories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["comment"].clone())
+        .collect();
+    assert_eq!(
+        comments[1..],
+        [json!("cancel it"), json!("reopen it")],
+        "{history}"
+    );
+}
