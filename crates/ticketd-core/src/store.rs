@@ -20,7 +20,7 @@ pub type FlowRule =
 /// The rules a flow keeps against `others` (the other flows of its organization, itself
 /// excluded), which the store checks in the write's transaction after every earlier flow write
 /// of the organization: the core's (no other flow that the same API manages has its name,
-/// ignoring case, and a ticket type in common with it; a flow without types takes every type),
+/// ignoring case and surrounding spaces, and a ticket type in common with it; a flow without types takes every type),
 /// then the dialect's `extra`. A refusal is the rule's error as the store's.
 pub fn check_flow_rules(
     extra: Option<&FlowRule>,
@@ -28,9 +28,10 @@ pub fn check_flow_rules(
     others: &[Flow],
 ) -> Result<(), StoreError> {
     let refused = |refusal| StoreError::Refused(Box::new(refusal));
-    let name = flow.name.to_lowercase();
+    // Spaces around a name are no difference a reader sees in a list.
+    let name = flow.name.trim().to_lowercase();
     let taken = others.iter().any(|other| {
-        other.name.to_lowercase() == name
+        other.name.trim().to_lowercase() == name
             && other.dialect() == flow.dialect()
             && (other.kinds.is_empty()
                 || flow.kinds.is_empty()
@@ -785,6 +786,45 @@ mod tests {
         let everything = listed.term_test("");
         assert_eq!(everything.states.map(|s| s.len()), Some(2));
         assert_eq!(everything.kinds.map(|k| k.len()), Some(2));
+    }
+
+    fn flow(name: &str, dialect: Option<&str>, kinds: &[&str]) -> Flow {
+        let at = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+        Flow {
+            id: crate::FlowId(uuid::Uuid::new_v4()),
+            org_id: crate::identity::DEFAULT_ORG,
+            name: name.into(),
+            description: String::new(),
+            kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+            is_default: false,
+            enabled: true,
+            levels: Vec::new(),
+            cc_users: Vec::new(),
+            attributes: dialect.map_or(
+                serde_json::Value::Null,
+                |d| serde_json::json!({"dialect": d}),
+            ),
+            created_by: String::new(),
+            version: 1,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    #[test]
+    fn a_flow_name_is_taken_among_one_api_s_flows_that_share_a_type() {
+        let taken = |new: &Flow, others: &[Flow]| check_flow_rules(None, new, others).is_err();
+        let process = [flow("P1", Some("tophc"), &[])];
+        // Case and surrounding spaces make no other name.
+        assert!(taken(&flow(" p1 ", Some("tophc"), &[]), &process));
+        // Another API's flow of that name is another API's business; so is another type.
+        assert!(!taken(&flow("p1", Some("zstack"), &[]), &process));
+        let jumpserver = [flow("asset flow", None, &["apply_asset"])];
+        assert!(!taken(
+            &flow("Asset flow", None, &["login_confirm"]),
+            &jumpserver
+        ));
+        assert!(taken(&flow("Asset flow", None, &[]), &jumpserver));
     }
 
     #[test]
