@@ -375,14 +375,15 @@ fn leaves<'v>(value: &'v Value, path: &[&str], out: &mut Vec<&'v Value>) {
 
 fn compare(leaf: &Value, operand: &str, date: bool, zone: Tz) -> Option<Ordering> {
     match leaf {
-        Value::Number(n) => {
-            let target = if date {
-                parse_date_millis(operand, zone).map(|ms| ms as f64)
-            } else {
-                operand.trim().parse::<f64>().ok()
-            }?;
-            n.as_f64()?.partial_cmp(&target)
+        // Dates compare at whole seconds, as they are shown (and as ZStack stores them): the
+        // `createDate` an answer showed equals the stored one it was rendered from.
+        Value::Number(n) if date => {
+            let target = parse_date_millis(operand, zone)?;
+            Some(n.as_i64()?.div_euclid(1000).cmp(&target.div_euclid(1000)))
         }
+        Value::Number(n) => n
+            .as_f64()?
+            .partial_cmp(&operand.trim().parse::<f64>().ok()?),
         Value::String(s) => Some(s.as_str().cmp(operand)),
         Value::Bool(b) => {
             let target = match operand.trim().to_ascii_lowercase().as_str() {
@@ -504,6 +505,25 @@ fn unknown_field(inventory: &Inventory, field: &str) -> ZsError {
     ))
 }
 
+/// A date field compared with something that is no date would match nothing, silently.
+fn check_date_operand(condition: &Condition, zone: Tz) -> Result<(), ZsError> {
+    let field = condition.name.rsplit('.').next().unwrap_or(&condition.name);
+    let compared = matches!(
+        condition.op,
+        Op::Eq | Op::NotEq | Op::Gt | Op::Ge | Op::Lt | Op::Le
+    );
+    if compared
+        && DATE_FIELDS.contains(&field)
+        && parse_date_millis(&condition.value, zone).is_none()
+    {
+        return Err(ZsError::argerr(format!(
+            "invalid value[{}] of the field[{}]: not a date",
+            condition.value, condition.name
+        )));
+    }
+    Ok(())
+}
+
 fn check_field(inventory: &Inventory, field: &str) -> Result<(), ZsError> {
     let top = field.split('.').next().unwrap_or(field);
     if inventory.fields.contains(&top) {
@@ -544,6 +564,7 @@ pub(crate) fn answer(
 ) -> Result<Map<String, Value>, ZsError> {
     for condition in &spec.conditions {
         check_field(inventory, &condition.name)?;
+        check_date_operand(condition, zone)?;
     }
     if let Some((field, _)) = &spec.sort {
         check_field(inventory, field)?;
@@ -666,6 +687,34 @@ mod tests {
         assert_eq!(uuids(&q("q=tags=y")), ["a1", "c3"]);
         assert_eq!(uuids(&q("q=createDate>1970-01-01 00:00:01")), ["b2", "c3"]);
         assert_eq!(uuids(&q("q=size>3&q=name~=g_mma")), ["c3"]);
+    }
+
+    #[test]
+    fn dates_compare_at_the_seconds_they_show_and_a_value_that_is_no_date_is_refused() {
+        let rows = vec![Map::from_iter([
+            ("uuid".into(), json!("t")),
+            ("createDate".into(), json!(1_500)),
+        ])];
+        let matched = |raw: &str| {
+            let answer = answer(&q(raw), &THINGS, rows.clone(), chrono_tz::UTC, 1000).unwrap();
+            answer["inventories"].as_array().unwrap().len()
+        };
+        // The ticket's own date, as an answer shows it (1.5 s shown as 00:00:01).
+        let shown = "Jan%201%2C%201970%2012%3A00%3A01%20AM";
+        assert_eq!(matched(&format!("q=createDate={shown}")), 1);
+        assert_eq!(matched(&format!("q=createDate<={shown}")), 1);
+        assert_eq!(matched(&format!("q=createDate>{shown}")), 0);
+        assert_eq!(matched("q=createDate>=1970-01-01 00:00:02"), 0);
+        for bad in ["abc", "NaN", "2026-02-30", "Feb 30, 2026 1:00:00 AM"] {
+            let refused = answer(
+                &q(&format!("q=createDate>{bad}")),
+                &THINGS,
+                rows.clone(),
+                chrono_tz::UTC,
+                1000,
+            );
+            assert!(refused.is_err(), "{bad}");
+        }
     }
 
     #[test]
