@@ -1259,15 +1259,19 @@ fn list_sql(q: &TicketQuery) -> ListSql {
         TicketOrder::By { key, descending } => {
             // `COLLATE "C"` orders bytewise like SQLite's BINARY, whatever the database's
             // locale; `lower(…)` stands for SQLite's NOCASE.
-            let column = match key {
-                SortKey::Title => "lower(t.title) COLLATE \"C\"",
-                SortKey::Serial => "t.serial COLLATE \"C\"",
-                SortKey::Kind => "t.kind COLLATE \"C\"",
-                SortKey::State => "t.state COLLATE \"C\"",
-                SortKey::Applicant => "lower(t.applicant_display) COLLATE \"C\"",
-                SortKey::UpdatedAt => "t.updated_at",
-            };
             let direction = if descending { "DESC" } else { "ASC" };
+            let column = match key {
+                SortKey::Title => "lower(t.title) COLLATE \"C\"".to_owned(),
+                // By day, then counter: a counter past 9,999 is one digit wider.
+                SortKey::Serial => format!(
+                    "substr(t.serial, 1, 8) COLLATE \"C\" {direction}, length(t.serial) {direction}, \
+                     t.serial COLLATE \"C\""
+                ),
+                SortKey::Kind => "t.kind COLLATE \"C\"".to_owned(),
+                SortKey::State => "t.state COLLATE \"C\"".to_owned(),
+                SortKey::Applicant => "lower(t.applicant_display) COLLATE \"C\"".to_owned(),
+                SortKey::UpdatedAt => "t.updated_at".to_owned(),
+            };
             format!("{column} {direction}, {order_column} DESC, {tie_break} DESC")
         }
     };

@@ -758,17 +758,22 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
         TicketOrder::CreatedDesc => format!("{order_column} DESC, {tie_break} DESC"),
         TicketOrder::CreatedAsc => format!("{order_column} ASC, {tie_break} ASC"),
         TicketOrder::By { key, descending } => {
+            let direction = if descending { "DESC" } else { "ASC" };
             let column = match key {
                 // Every letter's case ignored, as PostgreSQL's `lower(…)` does; the sort is a
                 // temporary B-tree either way (no index serves these orders).
                 SortKey::Title => format!("{LOWER_FUNCTION}(t.title)"),
-                SortKey::Serial => "t.serial".to_owned(),
+                // By day, then counter: a counter past 9,999 is one digit wider.
+                SortKey::Serial => {
+                    format!(
+                        "substr(t.serial, 1, 8) {direction}, length(t.serial) {direction}, t.serial"
+                    )
+                }
                 SortKey::Kind => "t.kind".to_owned(),
                 SortKey::State => "t.state".to_owned(),
                 SortKey::Applicant => format!("{LOWER_FUNCTION}(t.applicant_display)"),
                 SortKey::UpdatedAt => "t.updated_at".to_owned(),
             };
-            let direction = if descending { "DESC" } else { "ASC" };
             format!("{column} {direction}, {order_column} DESC, {tie_break} DESC")
         }
     };

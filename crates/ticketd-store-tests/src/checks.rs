@@ -761,6 +761,41 @@ pub async fn serial_counter_widens_past_9999(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(extra.serial, "2026082110001");
+    // Ordered by serial number, a wider counter comes after every narrower one of its day, and
+    // before the next day's first.
+    let next_day = w
+        .engine
+        .open_ticket(
+            &w.alice,
+            ticketd_core::engine::NewTicket {
+                submit: false,
+                ..new_ticket("general", "y")
+            },
+            at(86_400),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next_day.serial, "202608220001");
+    let by_serial = |descending| TicketQuery {
+        order: TicketOrder::By {
+            key: SortKey::Serial,
+            descending,
+        },
+        limit: 3,
+        ..TicketQuery::new(Visibility::All)
+    };
+    let serials =
+        |page: TicketPage| -> Vec<String> { page.items.iter().map(|t| t.serial.clone()).collect() };
+    let newest = store.list_tickets(by_serial(true)).await.unwrap();
+    assert_eq!(
+        serials(newest),
+        ["202608220001", "2026082110001", "2026082110000"]
+    );
+    let oldest = store.list_tickets(by_serial(false)).await.unwrap();
+    assert_eq!(
+        serials(oldest),
+        ["202608210001", "202608210002", "202608210003"]
+    );
 }
 
 /// Two `any`-mode approvers acting at once: one transition, one conflict, one history row.
