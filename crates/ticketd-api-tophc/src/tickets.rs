@@ -58,10 +58,7 @@ async fn open(
             "type: a {kind} ticket is opened through its own API"
         )));
     }
-    let raw_tenant = match input.opt("tenant_uuid")? {
-        Some(t) => Some(t),
-        None => input.opt("tenant")?,
-    };
+    let raw_tenant = named_tenant(input)?;
     let (org, _) = tenant::resolve(state, actor, raw_tenant.as_deref()).await?;
     let process = processes::process_id(input.opt("process_uuid")?.as_deref())?;
     processes::load(state, actor, process).await?;
@@ -88,6 +85,14 @@ async fn open(
     Ok(ticket)
 }
 
+/// The tenant a ticketInfo body names (`tenant_uuid`, or `tenant`), if any.
+fn named_tenant(input: &Input) -> Result<Option<String>, ApiError> {
+    match input.opt("tenant_uuid")? {
+        Some(t) => Ok(Some(t)),
+        None => input.opt("tenant"),
+    }
+}
+
 /// Changes a saved ticket to the ticketInfo body (which replaces the stored one).
 async fn modify(
     state: &AppState,
@@ -108,6 +113,17 @@ async fn modify(
         && kind != current.kind
     {
         return Err(ApiError::invalid("type: a saved ticket keeps its type"));
+    }
+    // Named as a submit names it: a tenant the caller may not enter is refused alike, and
+    // another one is not silently dropped.
+    let raw_tenant = named_tenant(input)?;
+    if raw_tenant.is_some() {
+        let (org, _) = tenant::resolve(state, actor, raw_tenant.as_deref()).await?;
+        if org != current.org_id {
+            return Err(ApiError::invalid(
+                "tenant_uuid: a saved ticket keeps its tenant",
+            ));
+        }
     }
     let flow_id = match input.opt("process_uuid")? {
         Some(raw) => {

@@ -1721,6 +1721,26 @@ async fn tenants_are_isolated_from_each_other() {
             assert!(desc.contains("opened through its own API"), "{refused}");
         }
     }
+    // A saved ticket keeps its tenant: another one named in a save is refused, not dropped
+    // (26008 for one the caller may not enter, as at submit).
+    app.user(
+        "ab",
+        SystemRole::User,
+        vec![(alpha, ROLE_ORG_USER), (beta, ROLE_ORG_USER)],
+    )
+    .await;
+    for (token, scode) in [("ab", 26007), ("a", 26008)] {
+        let draft =
+            json!({"ticket_name": "draft", "type": "FEEDBACK", "tenant_uuid": alpha.to_string()});
+        let saved = ok(&app, "POST", "/v1/ticket/save", token, draft.clone()).await;
+        let mut moved = draft;
+        moved["ticket_uuid"] = saved["ticket_uuid"].clone();
+        moved["tenant_uuid"] = json!(beta.to_string());
+        let refused = call(&app, "POST", "/v1/ticket/save", token, moved.clone()).await;
+        assert_eq!(refused["scode"], scode, "{token}: {refused}");
+        moved["tenant_uuid"] = json!(alpha.to_string());
+        ok(&app, "POST", "/v1/ticket/save", token, moved).await;
+    }
     // A ticket another API partitions or made keeps its content: a withdrawn ZStack ticket or
     // JumpServer command confirmation is not saved over with a ticketInfo body (which would have
     // replaced their content unchecked).
