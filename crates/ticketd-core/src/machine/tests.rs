@@ -1,7 +1,9 @@
 //! Tests of the pure state machine: every action from every state by every kind of actor, the
 //! level modes, self-approval, step building, and what each transition writes.
 
-use super::{Action, Ctx, MAX_TITLE_CHARS, OpenSpec, TicketEdit, apply, build_steps, open};
+use super::{
+    Action, Ctx, MAX_KIND_CHARS, MAX_TITLE_CHARS, OpenSpec, TicketEdit, apply, build_steps, open,
+};
 use crate::actor::Actor;
 use crate::error::{ConflictKind, DomainError};
 use crate::flow::{Level, LevelMode};
@@ -1640,6 +1642,24 @@ fn opening_or_editing_with_a_bad_title_is_a_validation_error() {
         env.open(longest).is_ok(),
         "the limit counts characters, not bytes"
     );
+}
+
+#[test]
+fn opening_with_a_blank_or_overlong_type_is_a_validation_error() {
+    let p = people();
+    let mut env = Env::new();
+    for kind in [String::new(), " ".into(), "t".repeat(MAX_KIND_CHARS + 1)] {
+        let mut bad = spec(&p, None);
+        bad.kind = kind.clone();
+        let err = env.open(bad).unwrap_err();
+        assert!(
+            matches!(&err, DomainError::Validation(fields) if fields[0].field == "type"),
+            "{kind:?}: {err:?}"
+        );
+    }
+    let mut longest = spec(&p, None);
+    longest.kind = "类".repeat(MAX_KIND_CHARS);
+    assert!(env.open(longest).is_ok());
 }
 
 #[test]

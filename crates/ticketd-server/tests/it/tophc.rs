@@ -2526,3 +2526,28 @@ async fn a_tenant_process_named_like_a_global_one_hides_nothing_and_a_step_nobod
     member(&app, "auditor", alpha, ROLE_ORG_AUDITOR).await;
     submit(&app, "a", "decidable", &nobody).await;
 }
+
+#[tokio::test]
+async fn a_ticket_type_longer_than_the_core_takes_is_refused_on_every_store() {
+    let app = spawn_app().await;
+    let alpha = tenant(&app, "alpha").await;
+    member(&app, "a", alpha, ROLE_ORG_USER).await;
+    member(&app, "a_admin", alpha, ROLE_ORG_ADMIN).await;
+    // Letters that do not compress: on PostgreSQL the type's index entry passed the B-tree's
+    // limit.
+    let mut seed = 7u64;
+    let long: String = (0..10_000)
+        .map(|_| {
+            seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            char::from(b'A' + u8::try_from(seed >> 59).unwrap() % 26)
+        })
+        .collect();
+    let body = json!({"ticket_name": "long", "type": long, "tenant_uuid": alpha.to_string()});
+    for route in ["/v1/ticket/submit", "/v1/ticket/save"] {
+        let refused = call(&app, "POST", route, "a", body.clone()).await;
+        assert_eq!(refused["scode"], 26007, "{route}: {refused}");
+    }
+    let longest =
+        json!({"ticket_name": "long", "type": "类".repeat(128), "tenant_uuid": alpha.to_string()});
+    ok(&app, "POST", "/v1/ticket/submit", "a", longest).await;
+}
