@@ -115,7 +115,8 @@ impl axum::extract::FromRequestParts<AppState> for Zone {
 }
 
 /// Parses a datetime as JumpServer accepts it (§6.4): `%Y/%m/%d %H:%M:%S %z`, ISO 8601 with or
-/// without offset and fraction (`2023-03-28T02:10:23.245Z`), `%Y-%m-%d %H:%M:%S[ %z]`, or a
+/// without offset (of hours and minutes, or hours alone: `+08`) and fraction
+/// (`2023-03-28T02:10:23.245Z`), `%Y-%m-%d %H:%M:%S[ %z]`, or a
 /// date; values without an offset are read in `zone`. A moment whose year in UTC is outside 1
 /// to 9999 is refused, as Python's `datetime` refuses it (`ticketd_core::payload::DATE_YEARS`).
 /// Where the client is, such a moment may fall in the year 0 or 10000, and [`datetime`] writes
@@ -177,11 +178,13 @@ fn any_format(text: &str, zone: Tz) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Some(t.with_timezone(&Utc));
     }
+    // `%#z` also takes an offset of hours alone (`+08`, as PostgreSQL writes one), which
+    // Python's `fromisoformat` reads.
     for format in [
         "%Y/%m/%d %H:%M:%S %z",
         "%Y-%m-%d %H:%M:%S %z",
-        "%Y-%m-%d %H:%M:%S%.f%z",
-        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%dT%H:%M:%S%.f%#z",
     ] {
         if let Ok(t) = DateTime::parse_from_str(text, format) {
             return Some(t.with_timezone(&Utc));
@@ -327,6 +330,13 @@ mod tests {
             expect("2026-08-21", chrono_tz::UTC).unwrap(),
             "2026-08-21T00:00:00+00:00"
         );
+        for hours_only in ["2026-08-21 10:00:00+08", "2026-08-21T10:00:00.5+08"] {
+            assert_eq!(
+                expect(hours_only, chrono_tz::UTC).map(|t| t[..19].to_owned()),
+                Some("2026-08-21T02:00:00".to_owned()),
+                "{hours_only}"
+            );
+        }
         assert_eq!(parse_datetime("yesterday", chrono_tz::UTC), None);
         assert_eq!(parse_datetime("99999-01-01", chrono_tz::UTC), None);
         for outside in [
