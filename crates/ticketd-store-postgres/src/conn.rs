@@ -151,10 +151,11 @@ fn is_unavailable(error: &tokio_postgres::Error) -> bool {
         let code = code.code();
         // Class 08: connection exception; class 53: insufficient resources (too many
         // connections, out of memory, disk full); 57P01–57P03: the server is shutting down or
-        // starting up.
+        // starting up; 55P03: a lock not obtained within `lock_timeout` (held by a stalled
+        // session); 25P03: the session ended by `idle_in_transaction_session_timeout`.
         return code.starts_with("08")
             || code.starts_with("53")
-            || matches!(code, "57P01" | "57P02" | "57P03");
+            || matches!(code, "57P01" | "57P02" | "57P03" | "55P03" | "25P03");
     }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -224,7 +225,28 @@ impl fmt::Debug for Db {
 }
 
 /// Settings of every session the pool opens (the `options` startup parameter).
-const SESSION_OPTIONS: &str = "-c random_page_cost=1.1";
+///
+/// - `random_page_cost`: see [`session_config`].
+/// - `lock_timeout`: a write waits at most 5 s for a row another session holds (the day's
+///   serial counter, a ticket), then fails as the store's `Unavailable` and commits nothing.
+///   Without it, a process stalled inside a transaction (a lost network, a paused VM) made every
+///   other process's openings and decisions wait, answer 503 at the request timeout, and commit
+///   minutes later, once the lock was gone.
+/// - `idle_in_transaction_session_timeout`: such a stalled session is ended by PostgreSQL after
+///   10 s, which releases its locks and rolls back what it had not committed (ticketd sends a
+///   transaction's statements without pausing between them).
+const SESSION_OPTIONS: &str = "-c random_page_cost=1.1 -c lock_timeout=5s \
+    -c idle_in_transaction_session_timeout=10s";
+
+/// TCP keepalive probes and the TCP user timeout: a connection whose peer went silent (a lost
+/// network, a dead host) fails within about half a minute, and the pool replaces it, instead of
+/// holding every request sent on it until the operating system gives up (hours).
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(10);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(5);
+const KEEPALIVE_RETRIES: u32 = 3;
+const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+/// tokio-postgres's own keepalive idle time, which a URL leaving `keepalives_idle` unset keeps.
+const DRIVER_KEEPALIVE_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// The `options` startup parameter: ticketd's settings, then the URL's own, which PostgreSQL
 /// applies later, so a setting the URL gives wins.
@@ -252,6 +274,19 @@ pub(crate) fn session_config(
     // stay in memory; the URL's own `options` come after this one and win.
     let session = session_options(config.get_options());
     config.options(session);
+    // What the URL sets (`keepalives_idle`, `tcp_user_timeout`, …) wins here too.
+    if config.get_keepalives_idle() == DRIVER_KEEPALIVE_IDLE {
+        config.keepalives_idle(KEEPALIVE_IDLE);
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(KEEPALIVE_INTERVAL);
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(KEEPALIVE_RETRIES);
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(TCP_USER_TIMEOUT);
+    }
     Ok(config)
 }
 
@@ -403,6 +438,12 @@ const MIGRATION_LOCK: i64 = 0x7469_636b_6574_6401;
 /// the first migrates, the others then find every version recorded and apply nothing.
 pub(crate) async fn migrate(client: &mut Object) -> Result<usize, StoreError> {
     let tx = client.transaction().await.map_err(db_err)?;
+    // Processes starting together wait for the one migrating, however long it takes, and a
+    // migration's DDL waits for the tables it changes: no `lock_timeout` here (`SET LOCAL`
+    // ends with the transaction).
+    tx.batch_execute("SET LOCAL lock_timeout = 0")
+        .await
+        .map_err(db_err)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(db_err)?;
@@ -442,7 +483,7 @@ pub(crate) async fn migrate(client: &mut Object) -> Result<usize, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{redact_password, session_options};
+    use super::{SESSION_OPTIONS, redact_password, session_options};
 
     #[test]
     fn every_password_a_url_may_carry_is_redacted() {
@@ -490,15 +531,15 @@ mod tests {
 
     #[test]
     fn the_url_s_own_session_options_come_after_ticketd_s_and_win() {
-        assert_eq!(session_options(None), "-c random_page_cost=1.1");
-        assert_eq!(session_options(Some("  ")), "-c random_page_cost=1.1");
+        assert_eq!(session_options(None), SESSION_OPTIONS);
+        assert_eq!(session_options(Some("  ")), SESSION_OPTIONS);
         let given: tokio_postgres::Config =
             "postgres://u@h/db?options=-c%20random_page_cost%3D4%20-c%20work_mem%3D8MB"
                 .parse()
                 .unwrap();
         assert_eq!(
             session_options(given.get_options()),
-            "-c random_page_cost=1.1 -c random_page_cost=4 -c work_mem=8MB"
+            format!("{SESSION_OPTIONS} -c random_page_cost=4 -c work_mem=8MB")
         );
     }
 }

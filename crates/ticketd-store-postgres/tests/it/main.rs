@@ -1197,3 +1197,49 @@ async fn settling_as_a_role_that_may_not_checkpoint_skips_the_checkpoint() {
         .unwrap();
     settled.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_behind_a_stalled_session_s_lock_fails_and_commits_nothing() {
+    use ticketd_core::flow::LevelMode;
+    use ticketd_core::ticket::TicketWrite;
+    use ticketd_store_tests::fixture::{World, t0};
+    // Another process stalled inside its transaction (a lost network, a paused VM) holds the
+    // ticket's row: the write waits for it at most `lock_timeout`, then fails, and commits
+    // nothing once the lock is gone (it waited for ever and committed minutes after its 503).
+    let Some((database, store)) = seeded_store("").await else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let ticket = w.open(&w.alice, "general", "held", t0()).await;
+    let stalled = admin_client(&database.url).await;
+    stalled
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM tickets WHERE id = '{}' FOR UPDATE",
+            ticket.id.0
+        ))
+        .await
+        .unwrap();
+    let mut renamed = ticket.clone();
+    renamed.title = "renamed".into();
+    renamed.version += 1;
+    let started = Instant::now();
+    let write = store.write_ticket(TicketWrite::new(renamed, Some(ticket.version)));
+    let outcome = tokio::time::timeout(Duration::from_secs(20), write)
+        .await
+        .expect("the write gave up waiting for the stalled session's lock");
+    assert!(
+        matches!(outcome, Err(StoreError::Unavailable(_))),
+        "{outcome:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(4));
+    stalled.batch_execute("ROLLBACK").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.title.as_str(), stored.version),
+        ("held", ticket.version)
+    );
+}
