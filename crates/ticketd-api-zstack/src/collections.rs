@@ -532,7 +532,7 @@ async fn write_collection(
 ) -> Result<Flow, ZsError> {
     let target = match &plan {
         FlowPlan::Update { id, .. } => Some(*id),
-        FlowPlan::Create(_) => None,
+        FlowPlan::Create(_) | FlowPlan::CreateAs(..) => None,
     };
     let clear_mark: &(dyn Fn(&mut Flow) + Send + Sync) = &|f| f.is_default = false;
     for _ in 0..DEFAULT_ATTEMPTS {
@@ -637,8 +637,12 @@ pub(crate) async fn create(
     let is_default = params.opt_bool("isDefault")?.unwrap_or(false);
     let type_uuids = checked_types(params, "ticketTypeUuids")?.unwrap_or_default();
     let patches = patches(params)?.unwrap_or_default();
+    let resource = params.opt_uuid("resourceUuid")?;
     let org = project(ctx, project_uuid).await?;
     require_manager(ctx, org.id)?;
+    if let Some(wanted) = resource {
+        uuid_free(ctx, wanted).await?;
+    }
     let chain = patches
         .into_iter()
         .map(|p| new_def(ctx, p, None))
@@ -656,7 +660,10 @@ pub(crate) async fn create(
         cc_users: Vec::new(),
         attributes: attributes(&type_uuids),
     };
-    let plan = FlowPlan::Create(input);
+    let plan = match resource {
+        Some(id) => FlowPlan::CreateAs(FlowId(id), input),
+        None => FlowPlan::Create(input),
+    };
     let collection = write_collection(ctx, org.id, plan, Some(is_default), rule).await?;
     rendered(ctx, &collection).await
 }
@@ -894,17 +901,24 @@ pub(crate) async fn add_flow(
     write_chain(ctx, &collection, chain, Some(focus)).await
 }
 
-/// A `resourceUuid` names one resource, as in ZStack: the one a flow is given must be no flow's
-/// or collection's in any project, the caller's or another's (flows are found by it alone).
+/// A `resourceUuid` names one resource, as in ZStack: the one a flow or a collection is given
+/// must be no flow's, collection's or other API's flow's in any project, the caller's or
+/// another's (flows are found by it alone; collections share their ids with every flow).
 async fn uuid_free(ctx: &Ctx<'_>, uuid: Uuid) -> Result<(), ZsError> {
     let store = ctx.engine().store();
-    let orgs = store.list_orgs().await.map_err(DomainError::from)?;
-    let flows = store
-        .list_flows(orgs.into_iter().map(|o| o.id).collect())
+    let mut orgs: Vec<OrgId> = store
+        .list_orgs()
         .await
-        .map_err(DomainError::from)?;
-    let taken = flows.iter().filter(|f| is_collection(f)).any(|collection| {
-        collection.id.uuid() == uuid || defs(collection).iter().any(|d| d.uuid == uuid)
+        .map_err(DomainError::from)?
+        .into_iter()
+        .map(|o| o.id)
+        .collect();
+    if !orgs.contains(&ROOT_ORG) {
+        orgs.push(ROOT_ORG);
+    }
+    let flows = store.list_flows(orgs).await.map_err(DomainError::from)?;
+    let taken = flows.iter().any(|flow| {
+        flow.id.uuid() == uuid || (is_collection(flow) && defs(flow).iter().any(|d| d.uuid == uuid))
     });
     if taken {
         return Err(ZsError::argerr(format!(

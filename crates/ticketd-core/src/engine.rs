@@ -256,6 +256,9 @@ pub enum TicketCommand {
 pub enum FlowPlan<'a> {
     /// A new flow.
     Create(FlowInput),
+    /// A new flow with the id the client chose (a ZStack `resourceUuid`); an id taken is the
+    /// store's conflict.
+    CreateAs(FlowId, FlowInput),
     /// `change` applied to the stored flow `id`.
     Update {
         /// The flow changed.
@@ -1432,11 +1435,15 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<FlowWrite, DomainError> {
         let write = match plan {
-            FlowPlan::Create(input) => {
+            FlowPlan::Create(input) | FlowPlan::CreateAs(_, input) => {
                 actor.may(AdminAction::ManageFlows(input.org_id))?;
+                let id = match plan {
+                    FlowPlan::CreateAs(id, _) => *id,
+                    _ => FlowId(self.new_id(now)),
+                };
                 let input = input.clone();
                 FlowWrite::Create(Flow {
-                    id: FlowId(self.new_id(now)),
+                    id,
                     org_id: input.org_id,
                     name: input.name,
                     description: input.description,

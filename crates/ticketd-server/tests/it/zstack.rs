@@ -2593,7 +2593,7 @@ async fn a_create_sent_again_with_its_job_uuid_makes_no_second_ticket() {
 }
 
 #[tokio::test]
-async fn a_flow_uuid_names_one_flow_a_ticket_is_opened_for_members_only_and_reopen_keeps_its_comment()
+async fn a_resource_uuid_names_one_flow_or_collection_a_ticket_is_opened_for_members_only_and_reopen_keeps_its_comment()
  {
     let w = world().await;
     let app = &w.app;
@@ -2651,6 +2651,32 @@ async fn a_flow_uuid_names_one_flow_a_ticket_is_opened_for_members_only_and_reop
     )
     .await;
     assert_eq!(uuids(&found), vec![first.clone()]);
+    // A collection takes the resourceUuid it is given, if no flow or collection has it.
+    let chosen = "0123456789abcdef0123456789abcdef";
+    let create = |resource: &str| {
+        json!({"params": {"projectUuid": org_hex(other), "name": format!("chosen {resource}"),
+            "resourceUuid": resource, "flows": [{"name": "only", "approverUuid": hex(&dave)}]}})
+    };
+    let created = ok(
+        app,
+        "POST",
+        "/zstack/v1/tickets/flow-collections",
+        &dave_s,
+        Some(create(chosen)),
+    )
+    .await;
+    assert_eq!(created["inventory"]["uuid"], json!(chosen), "{created}");
+    for taken in [chosen, first.as_str(), "zz"] {
+        fails(
+            app,
+            "POST",
+            "/zstack/v1/tickets/flow-collections",
+            &dave_s,
+            Some(create(taken)),
+            "SYS.1007",
+        )
+        .await;
+    }
 
     // The system admin opens a ticket for a member of the project, not for dave, who is none.
     let mut params = ticket_params(&w, "on behalf", json!([vm_request("vm1")]));
