@@ -1519,7 +1519,7 @@ impl Engine {
     ) -> Result<Flow, DomainError> {
         let flows = self.store.list_flows(org_and_global(org)).await?;
         let candidates: Vec<&Flow> = effective_flows(&flows, org)
-            .filter(|f| f.enabled && f.serves(kind))
+            .filter(|f| f.enabled && f.routes(kind))
             .collect();
         if let Some(id) = choice {
             return candidates
@@ -1622,20 +1622,9 @@ impl Engine {
                 .cloned()
                 .unwrap_or_default()
         };
-        let steps = machine::build_steps(flow_org, levels, &directory, applicant, &lookup, now);
-        // A level nobody can decide would leave the ticket pending for good (no administrator
-        // decides in an assignee's place): refused before anything is written.
-        if let Some(step) = steps.iter().find(|step| step.assignees.is_empty()) {
-            return Err(DomainError::invalid(
-                "flow",
-                "no_approver",
-                format!(
-                    "level {} of the approval flow has no approver: nobody could decide the ticket",
-                    step.level
-                ),
-            ));
-        }
-        Ok(steps)
+        Ok(machine::build_steps(
+            flow_org, levels, &directory, applicant, &lookup, now,
+        ))
     }
 
     // ------------------------------------------------------------------ tickets
@@ -1667,13 +1656,15 @@ impl Engine {
                     return Err(DomainError::invalid(
                         "applicant",
                         "invalid",
-                        "the applicant is not a member of the ticket's organization",
+                        "the applicant is no active member of the ticket's organization",
                     ));
                 }
                 user
             }
             _ => actor.user.clone(),
         };
+        // Whether the levels come from a flow another API manages (see `check_decidable`).
+        let mut decidable_only = false;
         let (flow_id, levels, flow_org, mut cc_users) = match &input.flow {
             FlowChoice::Explicit(levels) => {
                 if !actor.is_system_admin() {
@@ -1721,6 +1712,7 @@ impl Engine {
                 };
                 if input.submit || wanted.is_some() {
                     let flow = self.choose_flow(input.org_id, &input.kind, wanted).await?;
+                    decidable_only = flow.dialect().is_some();
                     (
                         Some(flow.id),
                         flow.levels.clone(),
@@ -1748,6 +1740,9 @@ impl Engine {
             let mut steps = self
                 .steps_for(flow_org, &levels, Some(applicant.id), now)
                 .await?;
+            if decidable_only {
+                check_decidable(&steps)?;
+            }
             // A chosen approver eligible through role pairs is a member of their organizations.
             if let FlowChoice::Chosen { pool, .. } = &input.flow {
                 let pairs = pool.foreign_orgs();
@@ -1816,22 +1811,24 @@ impl Engine {
     }
 
     /// The core's rule for the users a table permission is given to: every proposer a write
-    /// adds (`before`: the content it replaces) may enter the ticket's organization, so the
-    /// grant gives nothing to a user of another one.
+    /// adds (`before`: the content it replaces) may enter the ticket's organization, and so may
+    /// every proposer when the write grants (one removed from it since), so the grant gives
+    /// nothing to a user of another one.
     async fn check_proposers(
         &self,
         before: Option<&Ticket>,
         write: &TicketWrite,
     ) -> Result<(), DomainError> {
         let ticket = &write.ticket;
-        if ticket.kind != crate::payload::KIND_DATA_PERMISSION
-            || before.is_some_and(|b| Arc::ptr_eq(&b.payload, &ticket.payload))
-        {
+        let changed = before.is_none_or(|b| !Arc::ptr_eq(&b.payload, &ticket.payload));
+        let granting = write.grant.is_some();
+        if ticket.kind != crate::payload::KIND_DATA_PERMISSION || !(changed || granting) {
             return Ok(());
         }
-        let had = before
-            .map(|b| crate::payload::proposer_users(&b.payload))
-            .unwrap_or_default();
+        let had = match before {
+            Some(b) if !granting => crate::payload::proposer_users(&b.payload),
+            _ => Vec::new(),
+        };
         for id in crate::payload::proposer_users(&ticket.payload) {
             if had.contains(&id) || ticket.applicant_id == Some(id) {
                 continue;
@@ -1844,7 +1841,7 @@ impl Engine {
                 return Err(DomainError::invalid(
                     "proposers",
                     "invalid",
-                    format!("the proposer {id} is no member of the ticket's organization"),
+                    format!("the proposer {id} is no active member of the ticket's organization"),
                 ));
             }
         }
@@ -1995,15 +1992,26 @@ impl Engine {
                 Some(ticket) => ticket,
                 None => self.get_ticket(actor, id).await?,
             };
+            // Whether the new round's levels come from a flow another API manages; checked once
+            // the machine has accepted the action (a state or an actor refused says so first).
+            let mut decidable_only = false;
             let action = match &command {
-                TicketCommand::Submit => Action::Submit {
-                    steps: self.rebuild_steps(&ticket, now).await?,
-                    reason: String::new(),
-                },
-                TicketCommand::Resubmit { reason } => Action::Resubmit {
-                    steps: self.rebuild_steps(&ticket, now).await?,
-                    reason: reason.clone(),
-                },
+                TicketCommand::Submit => {
+                    let (steps, strict) = self.rebuild_steps(&ticket, now).await?;
+                    decidable_only = strict;
+                    Action::Submit {
+                        steps,
+                        reason: String::new(),
+                    }
+                }
+                TicketCommand::Resubmit { reason } => {
+                    let (steps, strict) = self.rebuild_steps(&ticket, now).await?;
+                    decidable_only = strict;
+                    Action::Resubmit {
+                        steps,
+                        reason: reason.clone(),
+                    }
+                }
                 TicketCommand::Approve {
                     reason,
                     payload,
@@ -2042,6 +2050,9 @@ impl Engine {
                     },
                 )?
             };
+            if decidable_only {
+                check_decidable(&write.ticket.steps)?;
+            }
             self.check_applied_catalog(Some(&ticket), &write).await?;
             self.check_proposers(Some(&ticket), &write).await?;
             // The one name a decision's write can find taken is its grant's: every candidate,
@@ -2062,11 +2073,12 @@ impl Engine {
         Err(DomainError::busy("act on ticket"))
     }
 
+    /// The steps of a new round, and whether they come from a flow another API manages.
     async fn rebuild_steps(
         &self,
         ticket: &Ticket,
         now: DateTime<Utc>,
-    ) -> Result<Vec<Step>, DomainError> {
+    ) -> Result<(Vec<Step>, bool), DomainError> {
         if ticket.state != crate::ticket::TicketState::Draft
             && ticket.flow_id.is_none()
             && !ticket.steps.is_empty()
@@ -2092,7 +2104,7 @@ impl Engine {
             for (step, old) in steps.iter_mut().zip(ticket.steps.iter()) {
                 step.orgs.clone_from(&old.orgs);
             }
-            return Ok(steps);
+            return Ok((steps, false));
         }
         let flow = match ticket.flow_id {
             Some(id) => self.store.get_flow(id).await?.ok_or_else(|| {
@@ -2100,13 +2112,22 @@ impl Engine {
             })?,
             None => self.choose_flow(ticket.org_id, &ticket.kind, None).await?,
         };
-        self.steps_for(
-            resolution_org(&flow, ticket.org_id),
-            &flow.levels,
-            ticket.applicant_id,
-            now,
-        )
-        .await
+        if !flow.routes(&ticket.kind) {
+            return Err(DomainError::invalid(
+                "flow",
+                "invalid",
+                "the ticket's flow does not route tickets of its type",
+            ));
+        }
+        let steps = self
+            .steps_for(
+                resolution_org(&flow, ticket.org_id),
+                &flow.levels,
+                ticket.applicant_id,
+                now,
+            )
+            .await?;
+        Ok((steps, flow.dialect().is_some()))
     }
 
     /// Lists tickets visible to the actor; `query.visibility` is overwritten from the actor.
@@ -2291,22 +2312,39 @@ fn org_and_global(org: OrgId) -> Vec<OrgId> {
 }
 
 /// Org flows plus global flows, but for a global JumpServer flow that the organization has
-/// overridden with one of its own of the same name (JumpServer's org-level copy). Other APIs
+/// overridden with one of its own of the same name and type (JumpServer's org-level copy). Other APIs
 /// override nothing: a TopHC tenant process named like a global one is another process, and
 /// hides none.
 fn effective_flows(flows: &[Flow], org: OrgId) -> impl Iterator<Item = &Flow> {
-    let overrides = |f: &&Flow| f.dialect().is_none();
-    let own_names: Vec<String> = flows
+    let overriding: Vec<&Flow> = flows
         .iter()
-        .filter(|f| f.org_id == org && org != ROOT_ORG)
-        .filter(overrides)
-        .map(|f| f.name.to_lowercase())
+        .filter(|f| f.org_id == org && org != ROOT_ORG && f.dialect().is_none())
         .collect();
     flows.iter().filter(move |f| {
         f.org_id == org
             || (f.org_id == ROOT_ORG
-                && !(overrides(f) && own_names.contains(&f.name.to_lowercase())))
+                && !(f.dialect().is_none()
+                    && overriding.iter().any(|own| own.same_name_and_type(f))))
     })
+}
+
+/// The rule for a new round routed by a flow another API manages (a TopHC process, a ZStack
+/// chain): every level has an approver. No administrator decides in an assignee's place, so a
+/// level nobody can decide left the ticket pending until its applicant withdrew it. JumpServer's
+/// flows and explicit routing keep JumpServer's documented behaviour: such a level is opened,
+/// and the ticket can then only be closed.
+fn check_decidable(steps: &[Step]) -> Result<(), DomainError> {
+    match steps.iter().find(|step| step.assignees.is_empty()) {
+        Some(step) => Err(DomainError::invalid(
+            "flow",
+            "no_approver",
+            format!(
+                "level {} of the approval flow has no approver: nobody could decide the ticket",
+                step.level
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The digest of a caller-chosen token. Operators may choose short tokens for local scripts

@@ -96,6 +96,24 @@ impl Flow {
         self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind)
     }
 
+    /// Whether this flow may route a ticket of `kind`: it serves the kind, and a kind opened
+    /// through its own API only ([`crate::ticket::has_its_own_api`]: an asset permission, a table
+    /// permission) only by a flow that names it, never by a catch-all (a TopHC process, a ZStack
+    /// collection without types), whose approvers that API's rules never chose.
+    pub fn routes(&self, kind: &str) -> bool {
+        self.serves(kind)
+            && (!crate::ticket::has_its_own_api(kind) || self.kinds.iter().any(|k| k == kind))
+    }
+
+    /// Whether `other` has this flow's name (ignoring case and surrounding spaces) and a ticket
+    /// type in common with it (a flow without types takes every type).
+    pub fn same_name_and_type(&self, other: &Flow) -> bool {
+        self.name.trim().to_lowercase() == other.name.trim().to_lowercase()
+            && (self.kinds.is_empty()
+                || other.kinds.is_empty()
+                || other.kinds.iter().any(|k| self.kinds.contains(k)))
+    }
+
     /// Checks the parts of a flow a user supplies.
     pub fn validate(&self) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();

@@ -29,14 +29,9 @@ pub fn check_flow_rules(
 ) -> Result<(), StoreError> {
     let refused = |refusal| StoreError::Refused(Box::new(refusal));
     // Spaces around a name are no difference a reader sees in a list.
-    let name = flow.name.trim().to_lowercase();
-    let taken = others.iter().any(|other| {
-        other.name.trim().to_lowercase() == name
-            && other.dialect() == flow.dialect()
-            && (other.kinds.is_empty()
-                || flow.kinds.is_empty()
-                || other.kinds.iter().any(|k| flow.kinds.contains(k)))
-    });
+    let taken = others
+        .iter()
+        .any(|other| other.dialect() == flow.dialect() && other.same_name_and_type(flow));
     if taken {
         return Err(refused(crate::error::DomainError::invalid(
             "name",

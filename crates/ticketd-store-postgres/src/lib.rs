@@ -805,6 +805,14 @@ impl Store for PostgresStore {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
+            // Two processes starting at once with different values: one after the other, so
+            // the second deletes the first's token instead of both keeping their own.
+            tx.execute(
+                "SELECT 1 FROM users WHERE id = $1 FOR UPDATE",
+                &[&t.user_id.0],
+            )
+            .await
+            .map_err(db_err)?;
             tx.execute(
                 "DELETE FROM api_tokens WHERE user_id = $1 AND kind = $2 AND token_hash <> $3",
                 &[&t.user_id.0, &t.kind.as_str(), &&t.token_hash[..]],

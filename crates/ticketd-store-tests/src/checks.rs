@@ -798,6 +798,153 @@ pub async fn serial_counter_widens_past_9999(store: Arc<dyn Store>) {
     );
 }
 
+/// A flow another API manages (a TopHC process, here) routes no ticket of a type that has its
+/// own API, and opens or reopens no round with a level nobody can decide; JumpServer's flows
+/// keep JumpServer's behaviour (such a level is opened, as JumpServer does). A reopening that
+/// the state or the actor refuses says so first.
+pub async fn another_api_s_flow_routes_neither_foreign_types_nor_undecidable_rounds(
+    store: Arc<dyn Store>,
+) {
+    use ticketd_core::engine::FlowInput;
+    use ticketd_core::flow::Level;
+    use ticketd_core::selector::Selector;
+    let w = World::new(store.clone()).await;
+    let level = |ids: Vec<ticketd_core::UserId>| Level {
+        selector: Selector::Ids { ids },
+        mode: LevelMode::Any,
+        name: String::new(),
+        attributes: serde_json::Value::Null,
+    };
+    let flow = |name: &str, dialect: Option<&str>, ids: Vec<ticketd_core::UserId>| FlowInput {
+        org_id: DEFAULT_ORG,
+        name: name.into(),
+        description: String::new(),
+        kinds: Vec::new(),
+        is_default: false,
+        enabled: true,
+        levels: vec![level(ids)],
+        cc_users: Vec::new(),
+        attributes: dialect.map_or(
+            serde_json::Value::Null,
+            |d| serde_json::json!({"dialect": d}),
+        ),
+    };
+    let create = |input| w.engine.create_flow(&w.admin, input, t0());
+    let process = create(flow("lax", Some("tophc"), vec![w.bob.id()]))
+        .await
+        .unwrap();
+    let open = |kind: &str, flow_id, submit| ticketd_core::engine::NewTicket {
+        flow: FlowChoice::Id(flow_id),
+        submit,
+        ..new_ticket(kind, "t")
+    };
+    // A catch-all process routes a general ticket, not an asset application.
+    let refused = w
+        .engine
+        .open_ticket(&w.alice, open(KIND_APPLY_ASSET, process.id, true), t0())
+        .await;
+    assert!(
+        matches!(refused, Err(DomainError::Validation(_))),
+        "{refused:?}"
+    );
+    w.engine
+        .open_ticket(&w.alice, open("general", process.id, true), t0())
+        .await
+        .unwrap();
+    // Nor a draft stored with it before (an earlier version let TopHC save one).
+    let draft = w
+        .engine
+        .open_ticket(
+            &w.alice,
+            ticketd_core::engine::NewTicket {
+                submit: false,
+                ..new_ticket(KIND_APPLY_ASSET, "draft")
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let mut routed = draft.clone();
+    routed.flow_id = Some(process.id);
+    routed.version += 1;
+    store
+        .write_ticket(TicketWrite::new(routed, Some(draft.version)))
+        .await
+        .unwrap();
+    let refused = w
+        .engine
+        .act(&w.alice, draft.id, TicketCommand::Submit, at(1))
+        .await;
+    assert!(
+        matches!(&refused, Err(DomainError::Validation(f)) if f[0].field == "flow"),
+        "{refused:?}"
+    );
+
+    // A level of nobody: refused through a process, opened through a JumpServer flow.
+    let nobody = vec![ticketd_core::UserId(uuid::Uuid::from_u128(0xdead))];
+    let empty = create(flow("empty", Some("tophc"), nobody.clone()))
+        .await
+        .unwrap();
+    let refused = w
+        .engine
+        .open_ticket(&w.alice, open("general", empty.id, true), t0())
+        .await;
+    assert!(
+        matches!(&refused, Err(DomainError::Validation(f)) if f[0].code == "no_approver"),
+        "{refused:?}"
+    );
+    let jumpserver = create(flow("jms", None, nobody.clone())).await.unwrap();
+    let opened = w
+        .engine
+        .open_ticket(&w.alice, open("general", jumpserver.id, true), t0())
+        .await
+        .unwrap();
+    assert!(opened.steps[0].assignees.is_empty());
+
+    // A reopening through a process whose level lost its approver: refused for the state or
+    // the actor first, then for the level.
+    let pending = w
+        .engine
+        .open_ticket(&w.alice, open("general", process.id, true), t0())
+        .await
+        .unwrap();
+    let emptied = nobody.clone();
+    w.engine
+        .update_flow(
+            &w.admin,
+            process.id,
+            &move |f| f.levels = vec![level(emptied.clone())],
+            at(2),
+        )
+        .await
+        .unwrap();
+    let resubmit = || TicketCommand::Resubmit {
+        reason: "again".into(),
+    };
+    let early = w.engine.act(&w.alice, pending.id, resubmit(), at(3)).await;
+    assert!(
+        matches!(early, Err(DomainError::InvalidTransition { .. })),
+        "{early:?}"
+    );
+    let withdraw = TicketCommand::Withdraw {
+        reason: String::new(),
+    };
+    w.engine
+        .act(&w.alice, pending.id, withdraw, at(4))
+        .await
+        .unwrap();
+    let stranger = w.engine.act(&w.bob, pending.id, resubmit(), at(5)).await;
+    assert!(
+        matches!(stranger, Err(DomainError::Forbidden { .. })),
+        "{stranger:?}"
+    );
+    let undecidable = w.engine.act(&w.alice, pending.id, resubmit(), at(6)).await;
+    assert!(
+        matches!(&undecidable, Err(DomainError::Validation(f)) if f[0].code == "no_approver"),
+        "{undecidable:?}"
+    );
+}
+
 /// Two `any`-mode approvers acting at once: one transition, one conflict, one history row.
 pub async fn two_approvers_racing_give_one_transition_and_one_conflict(store: Arc<dyn Store>) {
     let w = Arc::new(World::new(store.clone()).await);

@@ -657,6 +657,25 @@ async fn each_list_filter_narrows_the_result_and_both_orders_sort() {
 #[tokio::test]
 async fn accepting_approves_and_creates_a_table_permission_grant_with_its_expire_time() {
     let fx = fixture().await;
+    // A proposer who left the workspace before the approval gets no grant: the approval is
+    // refused (and may be rejected instead) until they are a member again.
+    let left = fx.apply("alice", &fx.reviewer, "left").await;
+    let admin = fx.app.admin().await;
+    fx.app
+        .engine
+        .remove_member(&admin, fx.lake.id, fx.bob.id())
+        .await
+        .unwrap();
+    let (status, body) = fx
+        .decide("reviewer", "approve", &left, json!({"reason": "Agree"}))
+        .await;
+    assert_error(status, &body, 400, "DLS.1000");
+    assert_eq!(fx.status_of(&left).await, "WAITING_APPROVE");
+    fx.app
+        .engine
+        .add_member(Some(&admin), fx.lake.id, fx.bob.id(), ROLE_ORG_USER)
+        .await
+        .unwrap();
     let id = fx.apply("alice", &fx.reviewer, "orders").await;
     let (status, body) = fx
         .decide("reviewer", "approve", &id, json!({"reason": "Agree"}))

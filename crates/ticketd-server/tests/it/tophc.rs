@@ -1759,10 +1759,23 @@ async fn tenants_are_isolated_from_each_other() {
             json!({"command": "rm -rf /", "input": "rm -rf /", "risk_level": 5}),
         ),
     ] {
+        // JumpServer opens its confirmations for the applicant, routed to the reviewers it
+        // names; a ZStack ticket goes through a flow.
+        let admin = app.admin().await;
+        let (opener, flow, named) = if kind == "command_confirm" {
+            let reviewers = ticketd_core::selector::Selector::Ids {
+                ids: vec![applicant.id()],
+            };
+            let levels = vec![ticketd_core::engine::any_level(reviewers)];
+            (&admin, FlowChoice::Explicit(levels), Some(applicant.id()))
+        } else {
+            let process = FlowId::parse(&alpha_process).unwrap();
+            (&applicant, FlowChoice::Id(process), None)
+        };
         let foreign = app
             .engine
             .open_ticket(
-                &applicant,
+                opener,
                 NewTicket {
                     id: None,
                     org_id: alpha,
@@ -1771,9 +1784,9 @@ async fn tenants_are_isolated_from_each_other() {
                     payload: content.clone(),
                     comment: String::new(),
                     scope: scope.into(),
-                    flow: FlowChoice::Id(FlowId::parse(&alpha_process).unwrap()),
+                    flow,
                     submit: true,
-                    applicant: None,
+                    applicant: named,
                     cc_users: Vec::new(),
                 },
                 ticketd_http::now(),

@@ -2727,4 +2727,14 @@ async fn a_resource_uuid_names_one_flow_or_collection_a_ticket_is_opened_for_mem
         [json!("cancel it"), json!("reopen it")],
         "{history}"
     );
+    // A flow whose approver has left the project: a reopening would wait for nobody.
+    let admin = app.admin().await;
+    app.engine
+        .remove_member(&admin, w.project, w.bob.id())
+        .await
+        .unwrap();
+    changed(&w, &w.alice_s, &ticket, "cancel").await;
+    let error = refused(&w, &w.alice_s, &ticket, "reopen", "SYS.1007").await;
+    let details = error["details"].as_str().unwrap_or_default();
+    assert!(details.contains("has no approver"), "{error}");
 }
