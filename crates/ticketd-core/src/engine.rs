@@ -1820,7 +1820,7 @@ impl Engine {
         write: &TicketWrite,
     ) -> Result<(), DomainError> {
         let ticket = &write.ticket;
-        let changed = before.is_none_or(|b| !Arc::ptr_eq(&b.payload, &ticket.payload));
+        let changed = content_changed(before, ticket);
         let granting = write.grant.is_some();
         if ticket.kind != crate::payload::KIND_DATA_PERMISSION || !(changed || granting) {
             return Ok(());
@@ -1863,7 +1863,7 @@ impl Engine {
         if ticket.kind != crate::ticket::KIND_APPLY_ASSET {
             return Ok(());
         }
-        let changed = before.is_none_or(|b| !Arc::ptr_eq(&b.payload, &ticket.payload));
+        let changed = content_changed(before, ticket);
         let granting = write.grant.is_some();
         if !changed && !granting {
             return Ok(());
@@ -2326,6 +2326,12 @@ fn effective_flows(flows: &[Flow], org: OrgId) -> impl Iterator<Item = &Flow> {
                 && !(f.dialect().is_none()
                     && overriding.iter().any(|own| own.same_name_and_type(f))))
     })
+}
+
+/// Whether `ticket` holds other content than `before` (none: an opening). Content is shared
+/// (`Arc`) between a ticket and the write that leaves it unchanged.
+fn content_changed(before: Option<&Ticket>, ticket: &Ticket) -> bool {
+    before.is_none_or(|b| !Arc::ptr_eq(&b.payload, &ticket.payload))
 }
 
 /// The rule for a new round routed by a flow another API manages (a TopHC process, a ZStack

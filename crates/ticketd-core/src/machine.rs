@@ -230,36 +230,27 @@ pub fn build_steps(
 }
 
 fn validate_kind(kind: &str) -> Result<(), DomainError> {
-    if kind.trim().is_empty() {
-        return Err(DomainError::invalid(
-            "type",
-            "required",
-            "this field may not be blank",
-        ));
-    }
-    if kind.chars().count() > MAX_KIND_CHARS {
-        return Err(DomainError::invalid(
-            "type",
-            "too_long",
-            format!("ensure this field has no more than {MAX_KIND_CHARS} characters"),
-        ));
-    }
-    Ok(())
+    validate_text("type", kind, MAX_KIND_CHARS)
 }
 
 fn validate_title(title: &str) -> Result<(), DomainError> {
-    if title.trim().is_empty() {
+    validate_text("title", title, MAX_TITLE_CHARS)
+}
+
+/// A required text field: not blank, at most `max` characters.
+fn validate_text(field: &str, text: &str, max: usize) -> Result<(), DomainError> {
+    if text.trim().is_empty() {
         return Err(DomainError::invalid(
-            "title",
+            field,
             "required",
             "this field may not be blank",
         ));
     }
-    if title.chars().count() > MAX_TITLE_CHARS {
+    if text.chars().count() > max {
         return Err(DomainError::invalid(
-            "title",
+            field,
             "too_long",
-            format!("ensure this field has no more than {MAX_TITLE_CHARS} characters"),
+            format!("ensure this field has no more than {max} characters"),
         ));
     }
     Ok(())

@@ -748,34 +748,24 @@ pub async fn serial_counter_widens_past_9999(store: Arc<dyn Store>) {
         serials.extend(task.await.unwrap());
     }
     assert_eq!(serials.len(), 10_000);
-    let extra = w
-        .engine
-        .open_ticket(
-            &w.alice,
-            ticketd_core::engine::NewTicket {
+    let draft_serial = |at| {
+        let w = Arc::clone(&w);
+        async move {
+            let draft = ticketd_core::engine::NewTicket {
                 submit: false,
                 ..new_ticket("general", "x")
-            },
-            t0(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(extra.serial, "2026082110001");
+            };
+            w.engine
+                .open_ticket(&w.alice, draft, at)
+                .await
+                .unwrap()
+                .serial
+        }
+    };
+    assert_eq!(draft_serial(t0()).await, "2026082110001");
     // Ordered by serial number, a wider counter comes after every narrower one of its day, and
     // before the next day's first.
-    let next_day = w
-        .engine
-        .open_ticket(
-            &w.alice,
-            ticketd_core::engine::NewTicket {
-                submit: false,
-                ..new_ticket("general", "y")
-            },
-            at(86_400),
-        )
-        .await
-        .unwrap();
-    assert_eq!(next_day.serial, "202608220001");
+    assert_eq!(draft_serial(at(86_400)).await, "202608220001");
     let by_serial = |descending| TicketQuery {
         order: TicketOrder::By {
             key: SortKey::Serial,
