@@ -273,10 +273,17 @@ impl QuerySpec {
                     let op = message_op(op_text).ok_or_else(|| {
                         ZsError::argerr(format!("invalid query operator[{op_text}]"))
                     })?;
+                    let value = condition.get("value").filter(|v| !v.is_null());
+                    // Compared with nothing, a condition matched nothing, silently.
+                    if value.is_none() && !matches!(op, Op::IsNull | Op::NotNull) {
+                        return Err(ZsError::argerr(format!(
+                            "invalid query condition {condition}: the operator[{op_text}] needs a value"
+                        )));
+                    }
                     spec.conditions.push(Condition {
                         name: name.trim().to_owned(),
                         op,
-                        value: condition.get("value").map(value_text).unwrap_or_default(),
+                        value: value.map(value_text).unwrap_or_default(),
                     });
                 }
             }
@@ -758,6 +765,19 @@ mod tests {
         assert_eq!(unknown.status, StatusCode::SERVICE_UNAVAILABLE);
         let negative = answer(&q("start=-1"), &THINGS, rows(), chrono_tz::UTC, 1000).unwrap_err();
         assert_eq!(negative.code, SYS_INVALID_ARGUMENT);
+        for condition in [
+            json!({"name": "name", "op": "="}),
+            json!({"name": "name", "op": "like", "value": null}),
+        ] {
+            let message = Map::from_iter([("conditions".to_owned(), json!([condition]))]);
+            let refused = QuerySpec::from_message(&message).unwrap_err();
+            assert_eq!(refused.code, SYS_INVALID_ARGUMENT, "{condition}");
+        }
+        let message = Map::from_iter([(
+            "conditions".to_owned(),
+            json!([{"name": "owner", "op": "is null"}]),
+        )]);
+        assert!(QuerySpec::from_message(&message).is_ok());
     }
 
     #[test]
