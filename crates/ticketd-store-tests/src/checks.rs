@@ -935,6 +935,70 @@ pub async fn another_api_s_flow_routes_neither_foreign_types_nor_undecidable_rou
     );
 }
 
+/// The core's rule for an asset application, whichever API sends it: every asset it adds is in
+/// the ticket's organization, and at the final approval every one that still exists still is
+/// (an asset moved since stops the grant).
+pub async fn an_asset_application_grants_only_its_organization_s_assets(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow(KIND_APPLY_ASSET, vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let asset = |id: u128, org| ticketd_core::catalog::Asset {
+        id: ticketd_core::AssetId(uuid::Uuid::from_u128(id)),
+        org_id: org,
+        name: format!("host-{id}"),
+        address: "10.0.0.9".into(),
+        platform: "Linux".into(),
+        is_active: true,
+        node_ids: Vec::new(),
+        comment: String::new(),
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let foreign = w
+        .engine
+        .put_asset(&w.admin, asset(0xf0, w.other_org))
+        .await
+        .unwrap();
+    let naming = |id: ticketd_core::AssetId| {
+        let mut ticket = new_ticket(KIND_APPLY_ASSET, "hosts");
+        ticket.payload["assets"] = serde_json::json!([id.0]);
+        ticket
+    };
+    let refused = w
+        .engine
+        .open_ticket(&w.alice, naming(foreign.id), t0())
+        .await;
+    assert!(
+        matches!(refused, Err(DomainError::Validation(_))),
+        "{refused:?}"
+    );
+    let own = w
+        .engine
+        .put_asset(&w.admin, asset(0xf1, DEFAULT_ORG))
+        .await
+        .unwrap();
+    let ticket = w
+        .engine
+        .open_ticket(&w.alice, naming(own.id), t0())
+        .await
+        .unwrap();
+    let mut moved = own.clone();
+    moved.org_id = w.other_org;
+    w.engine.put_asset(&w.admin, moved).await.unwrap();
+    let approve = TicketCommand::Approve {
+        reason: String::new(),
+        payload: None,
+        changes: None,
+    };
+    let refused = w.engine.act(&w.bob, ticket.id, approve, at(1)).await;
+    assert!(
+        matches!(refused, Err(DomainError::Validation(_))),
+        "{refused:?}"
+    );
+    let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, TicketState::Pending);
+}
+
 /// Two `any`-mode approvers acting at once: one transition, one conflict, one history row.
 pub async fn two_approvers_racing_give_one_transition_and_one_conflict(store: Arc<dyn Store>) {
     let w = Arc::new(World::new(store.clone()).await);
