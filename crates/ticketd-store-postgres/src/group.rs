@@ -128,6 +128,13 @@ async fn commit(db: &Db, mut group: Vec<(TicketWrite, Answer)>) {
                 }
                 return;
             }
+            GroupOutcome::Uncertain { outcomes, error } => {
+                let settled = tickets::settle(db, &writes, outcomes, &error).await;
+                for (answer, outcome) in answers.into_iter().zip(settled) {
+                    let _ = answer.send(outcome);
+                }
+                return;
+            }
             GroupOutcome::Failed(message) => {
                 tracing::error!(error = %message, writes = writes.len(), "postgres group write failed");
                 for answer in answers {

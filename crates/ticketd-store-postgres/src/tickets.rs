@@ -159,8 +159,124 @@ pub(crate) async fn write_ticket(db: &Db, write: &TicketWrite) -> Result<Ticket,
     let ticket = write_in(&tx, &prepared, write, &write.events)
         .await
         .map_err(WriteFailure::into_error)?;
-    tx.commit().await.map_err(db_err)?;
-    Ok(ticket)
+    match tx.commit().await {
+        Ok(()) => Ok(ticket),
+        Err(e) if e.as_db_error().is_some() => Err(db_err(e)),
+        Err(e) => {
+            let error = db_err(e).to_string();
+            let settled = settle(db, std::slice::from_ref(write), vec![Ok(ticket)], &error).await;
+            settled
+                .into_iter()
+                .next()
+                .unwrap_or(Err(StoreError::Unavailable(error)))
+        }
+    }
+}
+
+/// A row a write adds that exists once, and only once, its commit took effect: its first
+/// history entry or outbox event (new ids), or, for an opening with neither, its ticket.
+enum CommitMark {
+    History(Uuid),
+    Event(Uuid),
+    Ticket(Uuid),
+}
+
+impl CommitMark {
+    fn of(write: &TicketWrite) -> Option<Self> {
+        if let Some(entry) = write.history.first() {
+            Some(Self::History(entry.id))
+        } else if let Some(event) = write.events.first() {
+            Some(Self::Event(event.id))
+        } else if write.expected_version.is_none() {
+            Some(Self::Ticket(write.ticket.id.0))
+        } else {
+            None
+        }
+    }
+
+    fn id(&self) -> Uuid {
+        match self {
+            Self::History(id) | Self::Event(id) | Self::Ticket(id) => *id,
+        }
+    }
+}
+
+/// The marks of `marks` that are stored, read on a connection of the pool.
+async fn stored_marks(db: &Db, marks: &[&CommitMark]) -> Result<Vec<Uuid>, StoreError> {
+    let ids = |pick: fn(&CommitMark) -> Option<Uuid>| -> Vec<Uuid> {
+        marks.iter().filter_map(|mark| pick(mark)).collect()
+    };
+    let history = ids(|m| matches!(m, CommitMark::History(_)).then(|| m.id()));
+    let events = ids(|m| matches!(m, CommitMark::Event(_)).then(|| m.id()));
+    let tickets = ids(|m| matches!(m, CommitMark::Ticket(_)).then(|| m.id()));
+    let rows = db
+        .query(
+            "SELECT id FROM ticket_history WHERE id = ANY($1) \
+             UNION ALL SELECT id FROM outbox_events WHERE id = ANY($2) \
+             UNION ALL SELECT id FROM tickets WHERE id = ANY($3)",
+            &[&history, &events, &tickets],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| row.try_get::<_, Uuid>(0).map_err(db_err))
+        .collect()
+}
+
+/// How long the server gets to finish a commit whose answer was lost before it is asked again.
+const SETTLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Settles writes whose commit was sent but whose answer was lost (the connection failed
+/// after `COMMIT` went out): whether each took effect is read on another connection, by the
+/// rows it adds ([`CommitMark`]), once more after [`SETTLE_PAUSE`] for those not found (the
+/// server may still be finishing it). A write found committed gets its ticket (`outcomes`,
+/// computed in the transaction), so a client does not retry what was done: an opening made
+/// twice, a decision answered "changed meanwhile" to its own approver. One found not committed,
+/// or that cannot be told, is `Unavailable` with `error`; a write refused alone keeps its
+/// refusal.
+pub(crate) async fn settle(
+    db: &Db,
+    writes: &[TicketWrite],
+    outcomes: Vec<Result<Ticket, StoreError>>,
+    error: &str,
+) -> Vec<Result<Ticket, StoreError>> {
+    let marks: Vec<Option<CommitMark>> = writes
+        .iter()
+        .zip(&outcomes)
+        .map(|(write, outcome)| outcome.as_ref().ok().and_then(|_| CommitMark::of(write)))
+        .collect();
+    let wanted: Vec<&CommitMark> = marks.iter().flatten().collect();
+    let mut found = Vec::new();
+    for attempt in 0..2 {
+        if attempt > 0 {
+            tokio::time::sleep(SETTLE_PAUSE).await;
+        }
+        match stored_marks(db, &wanted).await {
+            Ok(ids) => found = ids,
+            Err(read) => {
+                tracing::warn!(error = %read, "could not read whether a commit took effect")
+            }
+        }
+        if found.len() == wanted.len() {
+            break;
+        }
+    }
+    let settled: Vec<Result<Ticket, StoreError>> = outcomes
+        .into_iter()
+        .zip(&marks)
+        .map(|(outcome, mark)| match (outcome, mark) {
+            (Ok(ticket), Some(mark)) if found.contains(&mark.id()) => Ok(ticket),
+            (Ok(_), _) => Err(StoreError::Unavailable(error.to_owned())),
+            (refused, _) => refused,
+        })
+        .collect();
+    let committed = settled.iter().filter(|outcome| outcome.is_ok()).count();
+    tracing::warn!(
+        %error,
+        writes = writes.len(),
+        committed,
+        "the connection failed after a commit was sent; read back what it had written"
+    );
+    settled
 }
 
 /// How one write of a shared transaction failed.
@@ -186,9 +302,17 @@ pub(crate) enum GroupOutcome {
     Committed(Vec<Result<Ticket, StoreError>>),
     /// Rolled back before the commit was sent, nothing written: each write may be retried alone.
     RolledBack,
-    /// No connection could be had (nothing was sent), or the commit itself failed (whether it
-    /// took effect is unknown): every write is answered with this, and none is retried.
+    /// No connection could be had (nothing was sent), or PostgreSQL refused the commit
+    /// (nothing was written): every write is answered with this, and none is retried.
     Failed(String),
+    /// The commit was sent and its answer lost (the connection failed): whether it took effect
+    /// is read back ([`settle`]); each write's outcome if it did.
+    Uncertain {
+        /// What each write's outcome is if the commit took effect.
+        outcomes: Vec<Result<Ticket, StoreError>>,
+        /// Why the answer was lost.
+        error: String,
+    },
 }
 
 /// Applies `writes` in one transaction with one commit; their order must be the lock order
@@ -264,7 +388,11 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     }
     match tx.commit().await {
         Ok(()) => GroupOutcome::Committed(outcomes),
-        Err(e) => GroupOutcome::Failed(failure_text(db_err(e))),
+        Err(e) if e.as_db_error().is_some() => GroupOutcome::Failed(failure_text(db_err(e))),
+        Err(e) => GroupOutcome::Uncertain {
+            outcomes,
+            error: failure_text(db_err(e)),
+        },
     }
 }
 

@@ -1243,3 +1243,118 @@ async fn a_write_behind_a_stalled_session_s_lock_fails_and_commits_nothing() {
         ("held", ticket.version)
     );
 }
+
+/// Forward the next `COMMIT`, then cut the client off: it takes effect, its answer is lost.
+const CUT_AFTER_COMMIT: u8 = 1;
+/// Cut the client off instead of forwarding the next `COMMIT`: nothing is committed.
+const CUT_BEFORE_COMMIT: u8 = 2;
+
+/// A relay to the PostgreSQL server of `url` that, while `armed` holds [`CUT_AFTER_COMMIT`] or
+/// [`CUT_BEFORE_COMMIT`], closes the client's side at the next client message holding
+/// `COMMIT`, after or before forwarding it. Returns the relay's port.
+fn commit_cutting_relay(url: &str, armed: Arc<std::sync::atomic::AtomicU8>) -> u16 {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpListener, TcpStream};
+    use std::sync::atomic::Ordering;
+    let config: tokio_postgres::Config = url.parse().unwrap();
+    let host = match &config.get_hosts()[0] {
+        tokio_postgres::config::Host::Tcp(host) => host.clone(),
+        other => panic!("the relay needs a TCP host, not {other:?}"),
+    };
+    let server = format!(
+        "{host}:{}",
+        config.get_ports().first().copied().unwrap_or(5432)
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { return };
+            let Ok(mut upstream) = TcpStream::connect(&server) else {
+                return;
+            };
+            let (mut client_out, mut upstream_in) =
+                (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+            std::thread::spawn(move || std::io::copy(&mut upstream_in, &mut client_out));
+            let armed = Arc::clone(&armed);
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 65_536];
+                loop {
+                    let Ok(read) = client.read(&mut buffer) else {
+                        return;
+                    };
+                    let chunk = &buffer[..read];
+                    let commit = chunk.windows(6).any(|w| w == b"COMMIT");
+                    let cut = if commit {
+                        armed.swap(0, Ordering::SeqCst)
+                    } else {
+                        0
+                    };
+                    if read == 0
+                        || cut == CUT_BEFORE_COMMIT
+                        || upstream.write_all(chunk).is_err()
+                        || cut == CUT_AFTER_COMMIT
+                    {
+                        let _ = client.shutdown(Shutdown::Both);
+                        let _ = upstream.shutdown(Shutdown::Write);
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_is_lost_is_read_back_and_answered_as_done() {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use ticketd_core::flow::LevelMode;
+    use ticketd_core::ticket::TicketWrite;
+    use ticketd_store_tests::fixture::{World, t0};
+    // The connection fails after COMMIT went out: the write took effect, and its caller is told
+    // so (it was told "unavailable, retry", and a retried opening made a second ticket). Failing
+    // before, nothing took effect, and the caller is told to retry.
+    let Some(admin) = admin_url() else {
+        return;
+    };
+    let database = TestDatabase::create(admin).await;
+    let armed = Arc::new(AtomicU8::new(0));
+    let port = commit_cutting_relay(&database.url, Arc::clone(&armed));
+    let config: tokio_postgres::Config = database.url.parse().unwrap();
+    let user = config.get_user().unwrap_or("postgres");
+    let relayed = format!("postgres://{user}@127.0.0.1:{port}/{}", database.name);
+    let (store, _) = PostgresStore::connect(&options(&relayed)).await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let ticket = w.open(&w.alice, "general", "before", t0()).await;
+    let history = store.ticket_history(ticket.id).await.unwrap();
+    let rename = |ticket: &ticketd_core::ticket::Ticket, title: &str| {
+        let mut renamed = ticket.clone();
+        renamed.title = title.into();
+        renamed.version += 1;
+        let mut write = TicketWrite::new(renamed, Some(ticket.version));
+        write.history = vec![ticketd_core::ticket::HistoryEntry {
+            id: uuid::Uuid::new_v4(),
+            ..history[0].clone()
+        }];
+        write
+    };
+    armed.store(CUT_BEFORE_COMMIT, Ordering::SeqCst);
+    let answered = store.write_ticket(rename(&ticket, "lost")).await;
+    assert_eq!(armed.load(Ordering::SeqCst), 0, "the relay cut no commit");
+    assert!(
+        matches!(answered, Err(StoreError::Unavailable(_))),
+        "{answered:?}"
+    );
+    let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
+    assert_eq!(stored.title, "before");
+    armed.store(CUT_AFTER_COMMIT, Ordering::SeqCst);
+    let answered = store.write_ticket(rename(&ticket, "after")).await;
+    assert_eq!(armed.load(Ordering::SeqCst), 0, "the relay cut no commit");
+    assert_eq!(answered.map(|t| t.title).ok().as_deref(), Some("after"));
+    let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
+    assert_eq!(stored.title, "after");
+}
