@@ -42,7 +42,8 @@ impl GroupWriter {
     ///
     /// The groups are committed by a spawned task, not by a caller, so a caller that gives up
     /// waiting (a closed connection, a timeout) cannot cut short a transaction that also
-    /// carries other callers' writes; like a single-transaction write, its write may still land.
+    /// carries other callers' writes. A write whose caller gave up while it waited in the queue
+    /// is dropped; one already sent may still land, like a single-transaction write.
     pub(crate) async fn write(
         self: &Arc<Self>,
         db: &Db,
@@ -83,6 +84,15 @@ impl GroupWriter {
                 let take = queue.waiting.len().min(MAX_GROUP);
                 queue.waiting.drain(..take).collect::<Vec<_>>()
             };
+            // A caller that gave up waiting (its request timed out, its client left) was told
+            // the write failed: it is not written afterwards.
+            let group: Vec<_> = group
+                .into_iter()
+                .filter(|(_, answer)| !answer.is_closed())
+                .collect();
+            if group.is_empty() {
+                continue;
+            }
             commit(db, group).await;
         }
     }

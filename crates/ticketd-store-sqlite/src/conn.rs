@@ -223,6 +223,9 @@ trait WriteJob: Send {
     fn run(&mut self, conn: &Connection, own_savepoint: bool) -> bool;
     /// Whether the job may run again after its transaction was rolled back.
     fn may_run_again(&self) -> bool;
+    /// Whether its caller stopped waiting (a request timed out and was answered that the write
+    /// failed): such a job is not run.
+    fn abandoned(&self) -> bool;
     /// Answers the caller: the job's result if the transaction committed, else the error.
     fn answer(self: Box<Self>, commit: Result<(), String>);
 }
@@ -278,6 +281,10 @@ where
         }
     }
 
+    fn abandoned(&self) -> bool {
+        self.reply.sender.is_closed()
+    }
+
     fn may_run_again(&self) -> bool {
         false
     }
@@ -305,6 +312,10 @@ where
             (self.job)(conn)
         };
         self.reply.keep(result)
+    }
+
+    fn abandoned(&self) -> bool {
+        self.reply.sender.is_closed()
     }
 
     fn may_run_again(&self) -> bool {
@@ -1012,6 +1023,9 @@ fn writer_loop(
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = receiver.blocking_recv() {
+        if first.run.abandoned() {
+            continue;
+        }
         batch.push(first);
         take_queued(&mut receiver, &mut batch);
         if let Some(failure) = syncer.as_ref().and_then(LogSyncer::failure) {
@@ -1080,6 +1094,8 @@ fn run_and_commit(
 fn take_queued(receiver: &mut mpsc::Receiver<Job>, batch: &mut Vec<Job>) {
     while batch.len() < MAX_BATCH {
         match receiver.try_recv() {
+            // Its caller was told the write failed: it is not made afterwards.
+            Ok(job) if job.run.abandoned() => {}
             Ok(job) => batch.push(job),
             Err(_) => break,
         }
@@ -1650,6 +1666,65 @@ mod tests {
             identity, after.1,
             "a ticket write leaves the identity version alone"
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queued_write_whose_caller_gave_up_is_not_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("abandoned.db");
+        let (pool, _) = Pool::open(&SqliteOptions::new(&path)).unwrap();
+        pool.write(|conn| {
+            conn.execute_batch("CREATE TABLE rows (id INTEGER PRIMARY KEY)")
+                .map_err(db_err)
+        })
+        .await
+        .unwrap();
+        let (started, is_running) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = {
+            let pool = Arc::clone(&pool);
+            tokio::spawn(async move {
+                pool.write(move |_conn| {
+                    started.send(()).unwrap();
+                    released.recv().unwrap();
+                    Ok(())
+                })
+                .await
+            })
+        };
+        is_running.recv().unwrap();
+        // Queued behind the held writer, each caller gives up (a request timed out).
+        for (id, repeatable) in [(1, false), (2, true)] {
+            let insert = move |conn: &Connection| {
+                conn.execute("INSERT INTO rows (id) VALUES (?1)", [id])
+                    .map(|_| ())
+                    .map_err(db_err)
+            };
+            let gave_up = if repeatable {
+                tokio::time::timeout(Duration::from_millis(50), pool.write_tickets(insert)).await
+            } else {
+                tokio::time::timeout(Duration::from_millis(50), pool.write(insert)).await
+            };
+            assert!(gave_up.is_err());
+        }
+        release.send(()).unwrap();
+        holder.await.unwrap().unwrap();
+        pool.write(|conn| {
+            conn.execute("INSERT INTO rows (id) VALUES (3)", [])
+                .map(|_| ())
+                .map_err(db_err)
+        })
+        .await
+        .unwrap();
+        let ids: Vec<i64> = pool
+            .read(|conn| {
+                let mut statement = conn.prepare("SELECT id FROM rows").map_err(db_err)?;
+                let rows = statement.query_map([], |row| row.get(0)).map_err(db_err)?;
+                rows.collect::<Result<_, _>>().map_err(db_err)
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids, vec![3]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

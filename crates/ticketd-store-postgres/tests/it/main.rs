@@ -1358,3 +1358,56 @@ async fn a_commit_whose_answer_is_lost_is_read_back_and_answered_as_done() {
     let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
     assert_eq!(stored.title, "after");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_queued_write_whose_caller_gave_up_is_not_written() {
+    use ticketd_core::flow::LevelMode;
+    use ticketd_core::ticket::TicketWrite;
+    use ticketd_store_tests::fixture::{World, t0};
+    // A group waits for a row another session holds; a write queued behind it whose caller
+    // stopped waiting (a request timed out and answered 503) was committed with the next group.
+    let Some((database, store)) = seeded_store("").await else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let held = w.open(&w.alice, "general", "held", t0()).await;
+    let queued = w.open(&w.alice, "general", "queued", t0()).await;
+    let rename = |ticket: &ticketd_core::ticket::Ticket| {
+        let mut renamed = ticket.clone();
+        renamed.title = format!("{} renamed", ticket.title);
+        renamed.version += 1;
+        TicketWrite::new(renamed, Some(ticket.version))
+    };
+    let stalled = admin_client(&database.url).await;
+    stalled
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM tickets WHERE id = '{}' FOR UPDATE",
+            held.id.0
+        ))
+        .await
+        .unwrap();
+    let waiting = tokio::spawn({
+        let store = store.clone();
+        let write = rename(&held);
+        async move { store.write_ticket(write).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(300),
+        store.write_ticket(rename(&queued)),
+    )
+    .await;
+    assert!(gave_up.is_err(), "the queued write was not held up");
+    stalled.batch_execute("ROLLBACK").await.unwrap();
+    let first = waiting.await.unwrap();
+    assert_eq!(first.map(|t| t.title).ok().as_deref(), Some("held renamed"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = store.get_ticket(queued.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.title.as_str(), stored.version),
+        ("queued", queued.version)
+    );
+}
