@@ -1741,7 +1741,7 @@ impl Engine {
                 .steps_for(flow_org, &levels, Some(applicant.id), now)
                 .await?;
             if decidable_only {
-                check_decidable(&steps)?;
+                self.check_decidable(&steps).await?;
             }
             // A chosen approver eligible through role pairs is a member of their organizations.
             if let FlowChoice::Chosen { pool, .. } = &input.flow {
@@ -1795,6 +1795,41 @@ impl Engine {
             StoreError::Conflict { .. } if chosen_id => id_taken(),
             other => unique_to_conflict(other, "ticket id"),
         })
+    }
+
+    /// The rule for a new round routed by a flow another API manages (a TopHC process, a ZStack
+    /// chain), or reopened with the assignees it had: every level has an assignee who may still
+    /// decide it (active, and a member of an organization the level was resolved from, see
+    /// `machine::still_eligible`). No administrator decides in an assignee's place, so a level
+    /// nobody can decide left the ticket pending until its applicant withdrew it. A JumpServer
+    /// opening keeps JumpServer's documented behaviour: such a level is opened, and the ticket
+    /// can then only be closed.
+    async fn check_decidable(&self, steps: &[Step]) -> Result<(), DomainError> {
+        for step in steps {
+            let mut decidable = false;
+            for assignee in &step.assignees {
+                match self.actor(assignee.user_id).await {
+                    Ok(actor) if machine::still_eligible(step, &actor) => {
+                        decidable = true;
+                        break;
+                    }
+                    Ok(_) | Err(DomainError::Unauthenticated) => {}
+                    Err(other) => return Err(other),
+                }
+            }
+            if !decidable {
+                return Err(DomainError::invalid(
+                    "flow",
+                    "no_approver",
+                    format!(
+                        "level {} of the approval flow has no approver: nobody could decide the \
+                         ticket",
+                        step.level
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Whether `user`, an active account, may enter `org` (a member, or a system administrator
@@ -2051,7 +2086,7 @@ impl Engine {
                 )?
             };
             if decidable_only {
-                check_decidable(&write.ticket.steps)?;
+                self.check_decidable(&write.ticket.steps).await?;
             }
             self.check_applied_catalog(Some(&ticket), &write).await?;
             self.check_proposers(Some(&ticket), &write).await?;
@@ -2104,7 +2139,9 @@ impl Engine {
             for (step, old) in steps.iter_mut().zip(ticket.steps.iter()) {
                 step.orgs.clone_from(&old.orgs);
             }
-            return Ok((steps, false));
+            // A new round is no JumpServer opening (JumpServer reopens nothing): one whose chosen
+            // approver has left is refused like another API's.
+            return Ok((steps, true));
         }
         let flow = match ticket.flow_id {
             Some(id) => self.store.get_flow(id).await?.ok_or_else(|| {
@@ -2332,25 +2369,6 @@ fn effective_flows(flows: &[Flow], org: OrgId) -> impl Iterator<Item = &Flow> {
 /// (`Arc`) between a ticket and the write that leaves it unchanged.
 fn content_changed(before: Option<&Ticket>, ticket: &Ticket) -> bool {
     before.is_none_or(|b| !Arc::ptr_eq(&b.payload, &ticket.payload))
-}
-
-/// The rule for a new round routed by a flow another API manages (a TopHC process, a ZStack
-/// chain): every level has an approver. No administrator decides in an assignee's place, so a
-/// level nobody can decide left the ticket pending until its applicant withdrew it. JumpServer's
-/// flows and explicit routing keep JumpServer's documented behaviour: such a level is opened,
-/// and the ticket can then only be closed.
-fn check_decidable(steps: &[Step]) -> Result<(), DomainError> {
-    match steps.iter().find(|step| step.assignees.is_empty()) {
-        Some(step) => Err(DomainError::invalid(
-            "flow",
-            "no_approver",
-            format!(
-                "level {} of the approval flow has no approver: nobody could decide the ticket",
-                step.level
-            ),
-        )),
-        None => Ok(()),
-    }
 }
 
 /// The digest of a caller-chosen token. Operators may choose short tokens for local scripts

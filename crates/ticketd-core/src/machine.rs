@@ -562,7 +562,7 @@ struct Edit {
 /// assignee acts while still a member of an organization the step was resolved from (JumpServer
 /// hides an organization's tickets from those who left it); a system administrator is a
 /// candidate everywhere. Steps built before their organizations were kept are not checked.
-fn still_eligible(step: &Step, actor: &Actor) -> bool {
+pub fn still_eligible(step: &Step, actor: &Actor) -> bool {
     step.orgs.is_empty()
         || actor.is_system_admin()
         || step

@@ -933,6 +933,36 @@ pub async fn another_api_s_flow_routes_neither_foreign_types_nor_undecidable_rou
         matches!(&undecidable, Err(DomainError::Validation(f)) if f[0].code == "no_approver"),
         "{undecidable:?}"
     );
+
+    // Reopened with the assignee it had (a DataArts approver the applicant chose, routed
+    // explicitly here), a round whose assignee has left the organization is refused too.
+    let chosen = ticketd_core::engine::NewTicket {
+        flow: FlowChoice::Explicit(vec![level(vec![w.bob.id()])]),
+        applicant: Some(w.alice.id()),
+        ..new_ticket("general", "chosen")
+    };
+    let chosen = w.engine.open_ticket(&w.admin, chosen, at(7)).await.unwrap();
+    let reject = TicketCommand::Reject {
+        reason: "no".into(),
+    };
+    w.engine
+        .act(&w.bob, chosen.id, reject, at(8))
+        .await
+        .unwrap();
+    store.remove_member(DEFAULT_ORG, w.bob.id()).await.unwrap();
+    let left = w.engine.act(&w.alice, chosen.id, resubmit(), at(9)).await;
+    assert!(
+        matches!(&left, Err(DomainError::Validation(f)) if f[0].code == "no_approver"),
+        "{left:?}"
+    );
+    w.engine
+        .add_member(None, DEFAULT_ORG, w.bob.id(), ROLE_ORG_USER)
+        .await
+        .unwrap();
+    w.engine
+        .act(&w.alice, chosen.id, resubmit(), at(10))
+        .await
+        .unwrap();
 }
 
 /// The core's rule for an asset application, whichever API sends it: every asset it adds is in
@@ -3103,7 +3133,8 @@ pub async fn chosen_approvers_and_table_permissions(store: Arc<dyn Store>) {
     );
 
     // A chosen approver who left the organization decides no later round either: rejected,
-    // then olga leaves Default, and the resubmitted ticket is not hers to decide.
+    // then olga leaves Default; the ticket is not resubmitted to her alone, and once she is
+    // back and it is, leaving again she may not decide it (the round keeps its organization).
     let again = w
         .engine
         .open_ticket(&w.alice, request(w.olga.id()), at(2))
@@ -3120,20 +3151,29 @@ pub async fn chosen_approvers_and_table_permissions(store: Arc<dyn Store>) {
         .remove_member(&w.admin, DEFAULT_ORG, w.olga.id())
         .await
         .unwrap();
-    let olga = w.engine.actor(w.olga.id()).await.unwrap();
+    let resubmit = || TicketCommand::Resubmit {
+        reason: String::new(),
+    };
+    let refused = w.engine.act(&w.alice, again.id, resubmit(), at(4)).await;
+    assert!(
+        matches!(&refused, Err(DomainError::Validation(f)) if f[0].code == "no_approver"),
+        "{refused:?}"
+    );
+    w.engine
+        .add_member(None, DEFAULT_ORG, w.olga.id(), ROLE_ORG_USER)
+        .await
+        .unwrap();
     let resubmitted = w
         .engine
-        .act(
-            &w.alice,
-            again.id,
-            TicketCommand::Resubmit {
-                reason: String::new(),
-            },
-            at(4),
-        )
+        .act(&w.alice, again.id, resubmit(), at(4))
         .await
         .unwrap();
     assert_eq!(resubmitted.steps[0].orgs, vec![DEFAULT_ORG]);
+    w.engine
+        .remove_member(&w.admin, DEFAULT_ORG, w.olga.id())
+        .await
+        .unwrap();
+    let olga = w.engine.actor(w.olga.id()).await.unwrap();
     assert!(matches!(
         w.engine.act(&olga, again.id, approve(), at(5)).await,
         Err(DomainError::Forbidden { .. })
