@@ -149,27 +149,90 @@ impl<'a> Batch<'a> {
     }
 }
 
+/// How long a write's transaction may take, from its first statement to its commit's answer,
+/// before its connection is taken for stalled: beyond `lock_timeout` (5 s) and any write's own
+/// work. Such a connection is never handed out again (PostgreSQL ends its session with
+/// `idle_in_transaction_session_timeout`), and a commit it had sent is read back ([`settle`]):
+/// a peer that kept the connection open but stopped answering held every later write of the
+/// process (its groups go one after another) for as long as it stayed silent.
+const WRITE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The error of a write whose connection stalled.
+fn stalled(client: Object) -> String {
+    drop(Object::take(client));
+    format!(
+        "the database did not answer within {} s",
+        WRITE_DEADLINE.as_secs()
+    )
+}
+
 /// Applies one transition in its own transaction; nothing is written when it fails.
 pub(crate) async fn write_ticket(db: &Db, write: &TicketWrite) -> Result<Ticket, StoreError> {
     let mut client = db.client().await?;
-    let tx = client.transaction().await.map_err(db_err)?;
+    let mut sent = None;
+    let written = tokio::time::timeout(
+        WRITE_DEADLINE,
+        write_ticket_on(&mut client, write, &mut sent),
+    )
+    .await;
+    let (ticket, error) = match written {
+        Ok(Ok(ticket)) => return Ok(ticket),
+        Ok(Err(Uncommitted::Refused(error))) => return Err(error),
+        Ok(Err(Uncommitted::Unknown(error))) => match sent {
+            Some(ticket) => (ticket, error),
+            None => return Err(StoreError::Unavailable(error)),
+        },
+        Err(_elapsed) => {
+            let error = stalled(client);
+            match sent {
+                Some(ticket) => (ticket, error),
+                None => return Err(StoreError::Unavailable(error)),
+            }
+        }
+    };
+    let settled = settle(db, std::slice::from_ref(write), vec![Ok(ticket)], &error).await;
+    settled
+        .into_iter()
+        .next()
+        .unwrap_or(Err(StoreError::Unavailable(error)))
+}
+
+/// Why a single write did not commit.
+enum Uncommitted {
+    /// It was refused or rolled back: nothing was written.
+    Refused(StoreError),
+    /// The connection failed once its commit may have been sent.
+    Unknown(String),
+}
+
+/// [`write_ticket`]'s transaction on `client`; `sent` holds the written ticket from the moment
+/// its commit is sent.
+async fn write_ticket_on(
+    client: &mut Object,
+    write: &TicketWrite,
+    sent: &mut Option<Ticket>,
+) -> Result<Ticket, Uncommitted> {
+    let refused = |error: StoreError| Uncommitted::Refused(error);
+    let tx = client.transaction().await.map_err(|e| refused(db_err(e)))?;
     // On an error the transaction is dropped, which rolls it back before the connection is
     // handed out again.
-    let prepared = Prepared::new(&tx).await?;
+    let prepared = Prepared::new(&tx).await.map_err(refused)?;
     let ticket = write_in(&tx, &prepared, write, &write.events)
         .await
-        .map_err(WriteFailure::into_error)?;
-    match tx.commit().await {
-        Ok(()) => Ok(ticket),
-        Err(e) if e.as_db_error().is_some() => Err(db_err(e)),
-        Err(e) => {
-            let error = db_err(e).to_string();
-            let settled = settle(db, std::slice::from_ref(write), vec![Ok(ticket)], &error).await;
-            settled
-                .into_iter()
-                .next()
-                .unwrap_or(Err(StoreError::Unavailable(error)))
+        .map_err(|failure| refused(failure.into_error()))?;
+    *sent = Some(ticket);
+    let committed = tx.commit().await;
+    match committed {
+        Ok(()) => sent.take().ok_or_else(|| {
+            Uncommitted::Refused(StoreError::Unavailable(
+                "the written ticket was lost".into(),
+            ))
+        }),
+        Err(e) if e.as_db_error().is_some() => {
+            *sent = None;
+            Err(refused(db_err(e)))
         }
+        Err(e) => Err(Uncommitted::Unknown(db_err(e).to_string())),
     }
 }
 
@@ -323,6 +386,31 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
         // Retrying each write alone would wait for a connection once per write.
         Err(e) => return GroupOutcome::Failed(failure_text(e)),
     };
+    let mut sent = None;
+    let written = tokio::time::timeout(
+        WRITE_DEADLINE,
+        write_group_on(&mut client, writes, &mut sent),
+    )
+    .await;
+    match written {
+        Ok(outcome) => outcome,
+        Err(_elapsed) => {
+            let error = stalled(client);
+            match sent {
+                Some(outcomes) => GroupOutcome::Uncertain { outcomes, error },
+                None => GroupOutcome::Failed(error),
+            }
+        }
+    }
+}
+
+/// [`write_group`]'s transaction on `client`; `sent` holds the writes' outcomes from the moment
+/// its commit is sent.
+async fn write_group_on(
+    client: &mut Object,
+    writes: &[TicketWrite],
+    sent: &mut Option<Vec<Result<Ticket, StoreError>>>,
+) -> GroupOutcome {
     let Ok(tx) = client.transaction().await else {
         return GroupOutcome::RolledBack;
     };
@@ -386,7 +474,12 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
             return GroupOutcome::RolledBack;
         }
     }
-    match tx.commit().await {
+    *sent = Some(outcomes);
+    let committed = tx.commit().await;
+    let Some(outcomes) = sent.take() else {
+        return GroupOutcome::Failed("the group's outcomes were lost".into());
+    };
+    match committed {
         Ok(()) => GroupOutcome::Committed(outcomes),
         Err(e) if e.as_db_error().is_some() => GroupOutcome::Failed(failure_text(db_err(e))),
         Err(e) => GroupOutcome::Uncertain {

@@ -1248,10 +1248,13 @@ async fn a_write_behind_a_stalled_session_s_lock_fails_and_commits_nothing() {
 const CUT_AFTER_COMMIT: u8 = 1;
 /// Cut the client off instead of forwarding the next `COMMIT`: nothing is committed.
 const CUT_BEFORE_COMMIT: u8 = 2;
+/// Hold the next `COMMIT` and keep the connection open, answering nothing: a stalled peer.
+const HOLD_COMMIT: u8 = 3;
 
 /// A relay to the PostgreSQL server of `url` that, while `armed` holds [`CUT_AFTER_COMMIT`] or
 /// [`CUT_BEFORE_COMMIT`], closes the client's side at the next client message holding
-/// `COMMIT`, after or before forwarding it. Returns the relay's port.
+/// `COMMIT`, after or before forwarding it, or with [`HOLD_COMMIT`] forwards nothing more on
+/// that connection until the client closes it. Returns the relay's port.
 fn commit_cutting_relay(url: &str, armed: Arc<std::sync::atomic::AtomicU8>) -> u16 {
     use std::io::{Read, Write};
     use std::net::{Shutdown, TcpListener, TcpStream};
@@ -1275,7 +1278,25 @@ fn commit_cutting_relay(url: &str, armed: Arc<std::sync::atomic::AtomicU8>) -> u
             };
             let (mut client_out, mut upstream_in) =
                 (client.try_clone().unwrap(), upstream.try_clone().unwrap());
-            std::thread::spawn(move || std::io::copy(&mut upstream_in, &mut client_out));
+            // Held, the connection forwards nothing either way, and never closes: a black hole.
+            let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let answers_held = Arc::clone(&held);
+            std::thread::spawn(move || {
+                let mut buffer = [0u8; 65_536];
+                loop {
+                    let read = upstream_in.read(&mut buffer).unwrap_or(0);
+                    if answers_held.load(Ordering::SeqCst) {
+                        if read == 0 {
+                            return;
+                        }
+                        continue;
+                    }
+                    if read == 0 || client_out.write_all(&buffer[..read]).is_err() {
+                        let _ = client_out.shutdown(Shutdown::Both);
+                        return;
+                    }
+                }
+            });
             let armed = Arc::clone(&armed);
             std::thread::spawn(move || {
                 let mut buffer = [0u8; 65_536];
@@ -1290,6 +1311,12 @@ fn commit_cutting_relay(url: &str, armed: Arc<std::sync::atomic::AtomicU8>) -> u
                     } else {
                         0
                     };
+                    if cut == HOLD_COMMIT {
+                        held.store(true, Ordering::SeqCst);
+                        while client.read(&mut buffer).is_ok_and(|n| n > 0) {}
+                        let _ = upstream.shutdown(Shutdown::Both);
+                        return;
+                    }
                     if read == 0
                         || cut == CUT_BEFORE_COMMIT
                         || upstream.write_all(chunk).is_err()
@@ -1410,4 +1437,54 @@ async fn a_queued_write_whose_caller_gave_up_is_not_written() {
         (stored.title.as_str(), stored.version),
         ("queued", queued.version)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_on_a_connection_that_stopped_answering_gives_up_and_the_next_is_made() {
+    use std::sync::atomic::{AtomicU8, Ordering};
+    use ticketd_core::flow::LevelMode;
+    use ticketd_core::ticket::TicketWrite;
+    use ticketd_store_tests::fixture::{World, t0};
+    // A peer that keeps the connection open but answers nothing (a stalled relay, a frozen
+    // server): the write held every later write of the process for as long as it stayed so.
+    let Some(admin) = admin_url() else {
+        return;
+    };
+    let database = TestDatabase::create(admin).await;
+    let armed = Arc::new(AtomicU8::new(0));
+    let port = commit_cutting_relay(&database.url, Arc::clone(&armed));
+    let config: tokio_postgres::Config = database.url.parse().unwrap();
+    let user = config.get_user().unwrap_or("postgres");
+    let relayed = format!("postgres://{user}@127.0.0.1:{port}/{}", database.name);
+    let (store, _) = PostgresStore::connect(&options(&relayed)).await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let ticket = w.open(&w.alice, "general", "before", t0()).await;
+    let history = store.ticket_history(ticket.id).await.unwrap();
+    let rename = |ticket: &ticketd_core::ticket::Ticket, title: &str| {
+        let mut renamed = ticket.clone();
+        renamed.title = title.into();
+        renamed.version += 1;
+        let mut write = TicketWrite::new(renamed, Some(ticket.version));
+        write.history = vec![ticketd_core::ticket::HistoryEntry {
+            id: uuid::Uuid::new_v4(),
+            ..history[0].clone()
+        }];
+        write
+    };
+    armed.store(HOLD_COMMIT, Ordering::SeqCst);
+    let held = tokio::time::timeout(
+        Duration::from_secs(40),
+        store.write_ticket(rename(&ticket, "held")),
+    )
+    .await
+    .expect("the write waited on the stalled connection for ever");
+    assert_eq!(armed.load(Ordering::SeqCst), 0, "the relay held no commit");
+    assert!(matches!(held, Err(StoreError::Unavailable(_))), "{held:?}");
+    let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
+    assert_eq!(stored.title, "before");
+    let next = store.write_ticket(rename(&stored, "after")).await;
+    assert_eq!(next.map(|t| t.title).ok().as_deref(), Some("after"));
 }
