@@ -512,23 +512,29 @@ fn unknown_field(inventory: &Inventory, field: &str) -> ZsError {
     ))
 }
 
-/// A date field compared with something that is no date would match nothing, silently.
+/// A date field compared with something that is no date would match nothing (or, negated,
+/// everything), silently. A list (`?=`, `!?=`) is split at commas, so each of its dates is
+/// given in a form without one (`2026-12-07 10:00:00`, epoch milliseconds).
 fn check_date_operand(condition: &Condition, zone: Tz) -> Result<(), ZsError> {
     let field = condition.name.rsplit('.').next().unwrap_or(&condition.name);
-    let compared = matches!(
-        condition.op,
-        Op::Eq | Op::NotEq | Op::Gt | Op::Ge | Op::Lt | Op::Le
-    );
-    if compared
-        && DATE_FIELDS.contains(&field)
-        && parse_date_millis(&condition.value, zone).is_none()
-    {
-        return Err(ZsError::argerr(format!(
-            "invalid value[{}] of the field[{}]: not a date",
-            condition.value, condition.name
-        )));
+    if !DATE_FIELDS.contains(&field) {
+        return Ok(());
     }
-    Ok(())
+    let operands: Vec<&str> = match condition.op {
+        Op::Eq | Op::NotEq | Op::Gt | Op::Ge | Op::Lt | Op::Le => vec![condition.value.as_str()],
+        Op::In | Op::NotIn => condition.value.split(',').collect(),
+        _ => Vec::new(),
+    };
+    match operands
+        .into_iter()
+        .find(|operand| parse_date_millis(operand, zone).is_none())
+    {
+        Some(bad) => Err(ZsError::argerr(format!(
+            "invalid value[{bad}] of the field[{}]: not a date",
+            condition.name
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn check_field(inventory: &Inventory, field: &str) -> Result<(), ZsError> {
@@ -712,6 +718,21 @@ mod tests {
         assert_eq!(matched(&format!("q=createDate<={shown}")), 1);
         assert_eq!(matched(&format!("q=createDate>{shown}")), 0);
         assert_eq!(matched("q=createDate>=1970-01-01 00:00:02"), 0);
+        assert_eq!(
+            matched("q=createDate?=1970-01-01 00:00:01,1970-01-01 00:00:02"),
+            1
+        );
+        assert_eq!(matched("q=createDate!?=1000,3000"), 0);
+        for bad in ["?=abc", "!?=1000,abc"] {
+            let refused = answer(
+                &q(&format!("q=createDate{bad}")),
+                &THINGS,
+                rows.clone(),
+                chrono_tz::UTC,
+                1000,
+            );
+            assert!(refused.is_err(), "{bad}");
+        }
         for bad in ["abc", "NaN", "2026-02-30", "Feb 30, 2026 1:00:00 AM"] {
             let refused = answer(
                 &q(&format!("q=createDate>{bad}")),
