@@ -1652,7 +1652,11 @@ impl Engine {
                 let user = self.store.get_user(id).await?.ok_or_else(unknown)?;
                 // The applicant owns and acts on the ticket: one who may not enter its
                 // organization would act inside it.
-                if input.org_id != ROOT_ORG && !self.may_enter(&user, input.org_id).await? {
+                let member = self
+                    .active_actor(id)
+                    .await?
+                    .is_some_and(|applicant| applicant.may_enter_org(input.org_id));
+                if input.org_id != ROOT_ORG && !member {
                     return Err(DomainError::invalid(
                         "applicant",
                         "invalid",
@@ -1808,13 +1812,10 @@ impl Engine {
         for step in steps {
             let mut decidable = false;
             for assignee in &step.assignees {
-                match self.actor(assignee.user_id).await {
-                    Ok(actor) if machine::still_eligible(step, &actor) => {
-                        decidable = true;
-                        break;
-                    }
-                    Ok(_) | Err(DomainError::Unauthenticated) => {}
-                    Err(other) => return Err(other),
+                let actor = self.active_actor(assignee.user_id).await?;
+                if actor.is_some_and(|actor| machine::still_eligible(step, &actor)) {
+                    decidable = true;
+                    break;
                 }
             }
             if !decidable {
@@ -1832,17 +1833,13 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether `user`, an active account, may enter `org` (a member, or a system administrator
-    /// or auditor).
-    async fn may_enter(&self, user: &User, org: OrgId) -> Result<bool, DomainError> {
-        if !user.is_active {
-            return Ok(false);
+    /// The actor of `user` ([`Engine::actor`]), or `None` for an unknown or inactive account.
+    async fn active_actor(&self, user: UserId) -> Result<Option<Actor>, DomainError> {
+        match self.actor(user).await {
+            Ok(actor) => Ok(Some(actor)),
+            Err(DomainError::Unauthenticated) => Ok(None),
+            Err(other) => Err(other),
         }
-        let actor = Actor {
-            user: user.clone(),
-            memberships: self.store.memberships_of(user.id).await?,
-        };
-        Ok(actor.may_enter_org(org))
     }
 
     /// The core's rule for the users a table permission is given to: every proposer a write
@@ -1868,10 +1865,10 @@ impl Engine {
             if had.contains(&id) || ticket.applicant_id == Some(id) {
                 continue;
             }
-            let member = match self.store.get_user(id).await? {
-                Some(user) => self.may_enter(&user, ticket.org_id).await?,
-                None => false,
-            };
+            let member = self
+                .active_actor(id)
+                .await?
+                .is_some_and(|proposer| proposer.may_enter_org(ticket.org_id));
             if !member {
                 return Err(DomainError::invalid(
                     "proposers",

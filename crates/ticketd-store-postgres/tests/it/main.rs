@@ -1333,44 +1333,74 @@ fn commit_cutting_relay(url: &str, armed: Arc<std::sync::atomic::AtomicU8>) -> u
     port
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_commit_whose_answer_is_lost_is_read_back_and_answered_as_done() {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    use ticketd_core::flow::LevelMode;
-    use ticketd_core::ticket::TicketWrite;
-    use ticketd_store_tests::fixture::{World, t0};
-    // The connection fails after COMMIT went out: the write took effect, and its caller is told
-    // so (it was told "unavailable, retry", and a retried opening made a second ticket). Failing
-    // before, nothing took effect, and the caller is told to retry.
-    let Some(admin) = admin_url() else {
-        return;
-    };
-    let database = TestDatabase::create(admin).await;
-    let armed = Arc::new(AtomicU8::new(0));
-    let port = commit_cutting_relay(&database.url, Arc::clone(&armed));
-    let config: tokio_postgres::Config = database.url.parse().unwrap();
-    let user = config.get_user().unwrap_or("postgres");
-    let relayed = format!("postgres://{user}@127.0.0.1:{port}/{}", database.name);
-    let (store, _) = PostgresStore::connect(&options(&relayed)).await.unwrap();
-    let store: Arc<dyn Store> = Arc::new(store);
-    let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-        .await;
-    let ticket = w.open(&w.alice, "general", "before", t0()).await;
-    let history = store.ticket_history(ticket.id).await.unwrap();
-    let rename = |ticket: &ticketd_core::ticket::Ticket, title: &str| {
+/// A store reaching its database through [`commit_cutting_relay`], with a world and one ticket
+/// (`before`) opened in it.
+struct Relayed {
+    _database: TestDatabase,
+    armed: Arc<std::sync::atomic::AtomicU8>,
+    store: Arc<dyn Store>,
+    ticket: ticketd_core::ticket::Ticket,
+    history: Vec<ticketd_core::ticket::HistoryEntry>,
+}
+
+impl Relayed {
+    async fn open() -> Option<Self> {
+        use ticketd_core::flow::LevelMode;
+        use ticketd_store_tests::fixture::{World, t0};
+        let database = TestDatabase::create(admin_url()?).await;
+        let armed = Arc::new(std::sync::atomic::AtomicU8::new(0));
+        let port = commit_cutting_relay(&database.url, Arc::clone(&armed));
+        let config: tokio_postgres::Config = database.url.parse().unwrap();
+        let user = config.get_user().unwrap_or("postgres");
+        let relayed = format!("postgres://{user}@127.0.0.1:{port}/{}", database.name);
+        let (store, _) = PostgresStore::connect(&options(&relayed)).await.unwrap();
+        let store: Arc<dyn Store> = Arc::new(store);
+        let w = World::new(store.clone()).await;
+        w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+            .await;
+        let ticket = w.open(&w.alice, "general", "before", t0()).await;
+        let history = store.ticket_history(ticket.id).await.unwrap();
+        Some(Self {
+            _database: database,
+            armed,
+            store,
+            ticket,
+            history,
+        })
+    }
+
+    /// `ticket` renamed `title`, with a history entry of its own (the mark a lost commit is
+    /// read back by).
+    fn rename(
+        &self,
+        ticket: &ticketd_core::ticket::Ticket,
+        title: &str,
+    ) -> ticketd_core::ticket::TicketWrite {
         let mut renamed = ticket.clone();
         renamed.title = title.into();
         renamed.version += 1;
-        let mut write = TicketWrite::new(renamed, Some(ticket.version));
+        let mut write = ticketd_core::ticket::TicketWrite::new(renamed, Some(ticket.version));
         write.history = vec![ticketd_core::ticket::HistoryEntry {
             id: uuid::Uuid::new_v4(),
-            ..history[0].clone()
+            ..self.history[0].clone()
         }];
         write
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_whose_answer_is_lost_is_read_back_and_answered_as_done() {
+    use std::sync::atomic::Ordering;
+    // The connection fails after COMMIT went out: the write took effect, and its caller is told
+    // so (it was told "unavailable, retry", and a retried opening made a second ticket). Failing
+    // before, nothing took effect, and the caller is told to retry.
+    let Some(relayed) = Relayed::open().await else {
+        return;
     };
+    let (armed, store, ticket) = (&relayed.armed, &relayed.store, &relayed.ticket);
+    let rename = |ticket: &ticketd_core::ticket::Ticket, title: &str| relayed.rename(ticket, title);
     armed.store(CUT_BEFORE_COMMIT, Ordering::SeqCst);
-    let answered = store.write_ticket(rename(&ticket, "lost")).await;
+    let answered = store.write_ticket(rename(ticket, "lost")).await;
     assert_eq!(armed.load(Ordering::SeqCst), 0, "the relay cut no commit");
     assert!(
         matches!(answered, Err(StoreError::Unavailable(_))),
@@ -1379,7 +1409,7 @@ async fn a_commit_whose_answer_is_lost_is_read_back_and_answered_as_done() {
     let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
     assert_eq!(stored.title, "before");
     armed.store(CUT_AFTER_COMMIT, Ordering::SeqCst);
-    let answered = store.write_ticket(rename(&ticket, "after")).await;
+    let answered = store.write_ticket(rename(ticket, "after")).await;
     assert_eq!(armed.load(Ordering::SeqCst), 0, "the relay cut no commit");
     assert_eq!(answered.map(|t| t.title).ok().as_deref(), Some("after"));
     let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
@@ -1441,43 +1471,18 @@ async fn a_queued_write_whose_caller_gave_up_is_not_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_on_a_connection_that_stopped_answering_gives_up_and_the_next_is_made() {
-    use std::sync::atomic::{AtomicU8, Ordering};
-    use ticketd_core::flow::LevelMode;
-    use ticketd_core::ticket::TicketWrite;
-    use ticketd_store_tests::fixture::{World, t0};
+    use std::sync::atomic::Ordering;
     // A peer that keeps the connection open but answers nothing (a stalled relay, a frozen
     // server): the write held every later write of the process for as long as it stayed so.
-    let Some(admin) = admin_url() else {
+    let Some(relayed) = Relayed::open().await else {
         return;
     };
-    let database = TestDatabase::create(admin).await;
-    let armed = Arc::new(AtomicU8::new(0));
-    let port = commit_cutting_relay(&database.url, Arc::clone(&armed));
-    let config: tokio_postgres::Config = database.url.parse().unwrap();
-    let user = config.get_user().unwrap_or("postgres");
-    let relayed = format!("postgres://{user}@127.0.0.1:{port}/{}", database.name);
-    let (store, _) = PostgresStore::connect(&options(&relayed)).await.unwrap();
-    let store: Arc<dyn Store> = Arc::new(store);
-    let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-        .await;
-    let ticket = w.open(&w.alice, "general", "before", t0()).await;
-    let history = store.ticket_history(ticket.id).await.unwrap();
-    let rename = |ticket: &ticketd_core::ticket::Ticket, title: &str| {
-        let mut renamed = ticket.clone();
-        renamed.title = title.into();
-        renamed.version += 1;
-        let mut write = TicketWrite::new(renamed, Some(ticket.version));
-        write.history = vec![ticketd_core::ticket::HistoryEntry {
-            id: uuid::Uuid::new_v4(),
-            ..history[0].clone()
-        }];
-        write
-    };
+    let (armed, store, ticket) = (&relayed.armed, &relayed.store, &relayed.ticket);
+    let rename = |ticket: &ticketd_core::ticket::Ticket, title: &str| relayed.rename(ticket, title);
     armed.store(HOLD_COMMIT, Ordering::SeqCst);
     let held = tokio::time::timeout(
         Duration::from_secs(40),
-        store.write_ticket(rename(&ticket, "held")),
+        store.write_ticket(rename(ticket, "held")),
     )
     .await
     .expect("the write waited on the stalled connection for ever");
