@@ -115,6 +115,7 @@ impl FromRequest<AppState> for Input {
                 if ticketd_http::json::holds_nul(&relaxed) {
                     return Err(JsonBodyError::NulCharacter.into());
                 }
+                ticketd_http::json::check_integers(&text)?;
                 relaxed
             }
             Err(other) => return Err(other.into()),

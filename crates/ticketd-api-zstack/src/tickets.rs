@@ -252,7 +252,14 @@ fn requests(params: &Params<'_>) -> Result<Vec<Value>, ZsError> {
                 Ok(body) if ticketd_http::json::holds_nul(&body) => {
                     return Err(ticketd_http::json::JsonBodyError::NulCharacter.into());
                 }
-                Ok(Value::Object(body)) => Value::Object(body),
+                Ok(Value::Object(body)) => {
+                    ticketd_http::json::check_integers(text).map_err(|refusal| {
+                        ZsError::argerr(format!(
+                            "invalid request, cannot create API[{api_name}] from apiBody: {refusal}"
+                        ))
+                    })?;
+                    Value::Object(body)
+                }
                 _ => {
                     return Err(ZsError::argerr(format!(
                         "invalid request, cannot create API[{api_name}] from apiBody, it is not a JSON object"

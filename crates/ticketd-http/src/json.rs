@@ -38,6 +38,9 @@ pub enum JsonBodyError {
     /// A string holds the NUL character, which no stored text may hold (PostgreSQL's text
     /// refuses it); also the answer to a request whose path or query carries one.
     NulCharacter,
+    /// An integer no 64-bit integer holds (its first digits): it would be kept only as a
+    /// rounded double, so the stored payload would differ from the one sent.
+    IntegerBeyond64Bits(String),
 }
 
 impl std::fmt::Display for JsonBodyError {
@@ -48,6 +51,11 @@ impl std::fmt::Display for JsonBodyError {
             Self::Syntax(message) => write!(f, "JSON parse error - {message}"),
             // Django's words (`ProhibitNullCharactersValidator`), which JumpServer answers.
             Self::NulCharacter => write!(f, "Null characters are not allowed."),
+            Self::IntegerBeyond64Bits(digits) => write!(
+                f,
+                "JSON parse error - the integer {digits} is beyond 64 bits and cannot be kept \
+                 exactly; send it as a string"
+            ),
         }
     }
 }
@@ -98,7 +106,77 @@ pub fn parse_body(bytes: &[u8], max_depth: usize) -> Result<Value, JsonBodyError
     if text.contains("\\u0000") && holds_nul(&value) {
         return Err(JsonBodyError::NulCharacter);
     }
+    check_integers(text)?;
     Ok(value)
+}
+
+/// The most digits an integer outside the 64-bit range can be spelled with less of: `i64::MIN`
+/// and `u64::MAX` have 19 and 20, so a text without a run of 19 digits needs no closer look.
+const SHORTEST_RISKY_DIGITS: usize = 19;
+
+/// Refuses a JSON text (strict, or a lenient form with bare keys) spelling, outside its
+/// strings, an integer that no `i64` or `u64` holds: serde_json reads it as a double and the
+/// stored value would silently differ (`123456789012345678901234` kept as
+/// `1.2345678901234568e23`). A number with a fraction or an exponent is a double as sent, as
+/// JSON's interoperability rule (RFC 8259, section 6) and the products' own parsers read it.
+pub fn check_integers(text: &str) -> Result<(), JsonBodyError> {
+    let bytes = text.as_bytes();
+    let mut run = 0usize;
+    let has_long_run = bytes.iter().any(|b| {
+        run = if b.is_ascii_digit() { run + 1 } else { 0 };
+        run >= SHORTEST_RISKY_DIGITS
+    });
+    if !has_long_run {
+        return Ok(());
+    }
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut at = 0;
+    while at < bytes.len() {
+        let b = bytes[at];
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            at += 1;
+            continue;
+        }
+        let starts_number = (b == b'-' || b.is_ascii_digit())
+            && (at == 0
+                || !(bytes[at - 1].is_ascii_alphanumeric()
+                    || matches!(bytes[at - 1], b'_' | b'$')));
+        if !starts_number {
+            in_string = b == b'"';
+            at += 1;
+            continue;
+        }
+        let start = at;
+        at += 1;
+        while at < bytes.len() && bytes[at].is_ascii_digit() {
+            at += 1;
+        }
+        let is_double = at < bytes.len() && matches!(bytes[at], b'.' | b'e' | b'E');
+        if is_double {
+            while at < bytes.len()
+                && matches!(bytes[at], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+            {
+                at += 1;
+            }
+            continue;
+        }
+        let token = &text[start..at];
+        if token.parse::<i64>().is_err() && token.parse::<u64>().is_err() && token != "-" {
+            let shown: String = token.chars().take(40).collect();
+            let ellipsis = if token.len() > shown.len() { "…" } else { "" };
+            return Err(JsonBodyError::IntegerBeyond64Bits(format!(
+                "{shown}{ellipsis}"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Whether any string or key of `value` holds the NUL character: a body parsed otherwise than
@@ -167,6 +245,51 @@ mod tests {
             parse_body(deep.as_bytes(), 64),
             Err(JsonBodyError::TooDeep(64))
         );
+    }
+
+    #[test]
+    fn integers_beyond_64_bits_are_refused_not_rounded() {
+        for kept in [
+            r#"{"n":18446744073709551615,"m":-9223372036854775808}"#,
+            r#"{"id":"123456789012345678901234","big":1.5e300,"f":12345678901234567890123.5}"#,
+            r#"[1234567890123456789e2, 0.12345678901234567890123, "a\"12345678901234567890123"]"#,
+        ] {
+            let parsed = parse_body(kept.as_bytes(), 8);
+            assert!(parsed.is_ok(), "{kept}: {parsed:?}");
+        }
+        assert_eq!(
+            parse_body(br#"{"n":18446744073709551615}"#, 8).map(|v| v["n"].to_string()),
+            Ok("18446744073709551615".to_owned())
+        );
+        for (refused, digits) in [
+            (r#"{"n":18446744073709551616}"#, "18446744073709551616"),
+            (
+                r#"{"a":[1,{"b":-9223372036854775809}]}"#,
+                "-9223372036854775809",
+            ),
+            (
+                r#"{"s":"x","n":123456789012345678901234}"#,
+                "123456789012345678901234",
+            ),
+        ] {
+            assert_eq!(
+                parse_body(refused.as_bytes(), 8),
+                Err(JsonBodyError::IntegerBeyond64Bits(digits.to_owned())),
+                "{refused}"
+            );
+        }
+        let long = format!("[{}]", "9".repeat(100));
+        assert_eq!(
+            parse_body(long.as_bytes(), 8),
+            Err(JsonBodyError::IntegerBeyond64Bits(format!(
+                "{}…",
+                "9".repeat(40)
+            )))
+        );
+        // The lenient forms' bare keys may end in digits; they are no numbers.
+        assert_eq!(check_integers("{ k12345678901234567890123: 1 }"), Ok(()));
+        assert_eq!(check_integers("{ $12345678901234567890123: 1 }"), Ok(()));
+        assert!(check_integers("{ k: 12345678901234567890123 }").is_err());
     }
 
     #[tokio::test]

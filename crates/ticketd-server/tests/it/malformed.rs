@@ -997,27 +997,59 @@ async fn listed_malformed_inputs_are_refused_in_every_dialect() {
             400,
         ),
     ];
+    // Integers no 64-bit integer holds, which were stored rounded (a TopHC detail of
+    // 123456789012345678901234 read back as 1.2345678901234568e23): in every dialect's body,
+    // TopHC's lenient form and a ZStack request's apiBody text.
+    let beyond_64_bits: Vec<(&str, String, Vec<u8>, u16)> = vec![
+        (
+            "POST",
+            "/v1/ticket/save".to_owned(),
+            br#"{"ticket_name": "t", "type": "FEEDBACK", "reason": "r", "details": {"quota": 123456789012345678901234}}"#.to_vec(),
+            200,
+        ),
+        (
+            "POST",
+            "/v1/ticket/save".to_owned(),
+            br#"{ ticket_name: "t", type: "FEEDBACK", reason: "r", details: { quota: 123456789012345678901234, } }"#.to_vec(),
+            200,
+        ),
+        (
+            "POST",
+            jms.to_owned(),
+            open("2026-08-21 10:00:00", "2026-08-28 10:00:00")
+                .replace("\"title\"", "\"n\": -99999999999999999999, \"title\"")
+                .into_bytes(),
+            400,
+        ),
+        (
+            "POST",
+            "/zstack/v1/tickets".to_owned(),
+            br#"{"params": {"name": "t", "n": 99999999999999999999}}"#.to_vec(),
+            400,
+        ),
+        (
+            "POST",
+            "/zstack/v1/tickets".to_owned(),
+            json!({"params": {"name": "t", "accountSystemType": "iam2",
+                              "accountSystemContext": {"projectUuid": DEFAULT_ORG.replace('-', "")},
+                              "requests": [{
+                "apiName": "org.zstack.header.vm.APICreateVmInstanceMsg",
+                "apiBody": "{\"memorySize\": 123456789012345678901234}"
+            }]}})
+            .to_string()
+            .into_bytes(),
+            503,
+        ),
+        (
+            "POST",
+            format!("/v1/{PROJECT}/security/permission-application/table"),
+            br#"{"reason": "x", "n": 99999999999999999999}"#.to_vec(),
+            400,
+        ),
+    ];
     let mut problems = Vec::new();
     for (method, path, body, want) in cases {
-        let mut request = app
-            .client
-            .request(
-                Method::from_bytes(method.as_bytes()).unwrap(),
-                app.url(&path),
-            )
-            .header("Content-Type", "application/json")
-            .header("workspace", DEFAULT_ORG)
-            .header("X-Auth-Token", ADMIN_TOKEN);
-        request = if path.starts_with("/zstack") {
-            request.header("Authorization", format!("OAuth {ADMIN_TOKEN}"))
-        } else if path.starts_with("/v1/ticket") {
-            request.header("Authorization", format!("Bearer {ADMIN_TOKEN}"))
-        } else {
-            request.header("Authorization", format!("Token {ADMIN_TOKEN}"))
-        };
-        let response = request.body(body).send().await.unwrap();
-        let status = response.status().as_u16();
-        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        let (status, answer) = send_as_admin(&app, method, &path, body).await;
         let scode_refusal = path.starts_with("/v1/ticket") && answer["scode"] != 0;
         if status != want || !(answer.is_object() || answer.is_array()) {
             problems.push(format!("{method} {path}: {status} (want {want}) {answer}"));
@@ -1030,6 +1062,36 @@ async fn listed_malformed_inputs_are_refused_in_every_dialect() {
             problems.push(format!("{method} {path}: accepted {answer}"));
         }
     }
+    for (method, path, body, want) in beyond_64_bits {
+        let (status, answer) = send_as_admin(&app, method, &path, body).await;
+        if status != want || !answer.to_string().contains("beyond 64 bits") {
+            problems.push(format!("{method} {path}: {status} (want {want}) {answer}"));
+        }
+    }
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(app.fingerprint().await, before, "a refused request wrote");
+}
+
+/// Sends a request as admin, with every dialect's credentials and `workspace` header; answers
+/// the status and the JSON body (`null` if none).
+async fn send_as_admin(app: &TestApp, method: &str, path: &str, body: Vec<u8>) -> (u16, Value) {
+    let mut request = app
+        .client
+        .request(
+            Method::from_bytes(method.as_bytes()).unwrap(),
+            app.url(path),
+        )
+        .header("Content-Type", "application/json")
+        .header("workspace", DEFAULT_ORG)
+        .header("X-Auth-Token", ADMIN_TOKEN);
+    request = if path.starts_with("/zstack") {
+        request.header("Authorization", format!("OAuth {ADMIN_TOKEN}"))
+    } else if path.starts_with("/v1/ticket") {
+        request.header("Authorization", format!("Bearer {ADMIN_TOKEN}"))
+    } else {
+        request.header("Authorization", format!("Token {ADMIN_TOKEN}"))
+    };
+    let response = request.body(body).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
