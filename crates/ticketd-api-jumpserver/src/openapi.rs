@@ -987,7 +987,7 @@ fn query_parameters(operation: &Operation) -> Vec<Value> {
         ("type", "the ticket type, e.g. apply_asset", text.clone()),
         (
             "search",
-            "words each found in the title, type or state; `,` joins searches that must all \
+            "words each found in the title, type or status (open, closed); `,` joins searches that must all \
              match, `|` alternatives",
             text.clone(),
         ),

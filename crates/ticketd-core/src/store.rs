@@ -133,6 +133,8 @@ pub enum SortKey {
     Kind,
     /// State.
     State,
+    /// Open or closed ([`TicketState::status_word`]).
+    Status,
     /// Applicant display name.
     Applicant,
     /// Last change.
@@ -174,7 +176,9 @@ pub struct TicketQuery {
     /// its tests does (JumpServer's relevant asset: the asset ids or the typed asset text).
     pub content_tests: Vec<Vec<ContentMatch>>,
     /// Free-text search: every batch must match; a batch matches if any of its alternatives
-    /// does; an alternative matches if each of its terms is contained in the title, type or state.
+    /// does; an alternative matches if each of its terms is contained in the title, the type or
+    /// the status (`open` or `closed`, [`TicketState::status_word`]), as JumpServer's
+    /// `search_fields`.
     pub search: Vec<Vec<Vec<String>>>,
     /// Created at or after.
     pub created_from: Option<DateTime<Utc>>,
@@ -244,6 +248,20 @@ pub struct ContentMatch {
     pub any_of: Vec<String>,
 }
 
+/// The SQL expression of a ticket's status word ([`TicketState::status_word`]) over its
+/// `state_column`, by which both stores order [`SortKey::Status`].
+pub fn status_sql(state_column: &str) -> String {
+    let finished: Vec<String> = TicketState::ALL
+        .iter()
+        .filter(|state| state.is_finished())
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect();
+    format!(
+        "CASE WHEN {state_column} IN ({}) THEN 'closed' ELSE 'open' END",
+        finished.join(", ")
+    )
+}
+
 /// `text` as a `LIKE` pattern that finds it anywhere (`%text%`), or at the start with
 /// `prefix` (`text%`): LIKE's wildcards and its escape character, backslash, escaped.
 pub fn like_pattern(text: &str, prefix: bool) -> String {
@@ -281,7 +299,7 @@ impl PagePosition {
     }
 }
 
-/// How one search term is tested on a candidate's type and state (its title is always tested on
+/// How one search term is tested on a candidate's type and status (its title is always tested on
 /// the row): by a substring test on the row (`None`), or, where the candidates' values are
 /// known before any row is read, by the values that contain the term (`Some`; empty: none does).
 /// Each text test costs a function call per candidate row, and a search walks many.
@@ -289,7 +307,7 @@ impl PagePosition {
 pub struct TermTest {
     /// The types that contain the term, when the query names the only types it lists.
     pub kinds: Option<Vec<String>>,
-    /// The states that contain the term.
+    /// The states whose status word contains the term (always decided: the words are ASCII).
     pub states: Option<Vec<TicketState>>,
 }
 
@@ -348,23 +366,31 @@ impl TicketQuery {
         self.after.map(|after| (after, newest_first))
     }
 
-    /// How `term` (one of [`TicketQuery::search`]'s) is tested on a candidate's type and state.
-    /// Only terms without letters of other cases beyond ASCII's, and ASCII types, are decided
-    /// here: the databases fold other letters each in their own way, so those stay their test.
-    /// A term with any other character outside ASCII (Chinese) matches no state, all of which
-    /// are ASCII.
+    /// How `term` (one of [`TicketQuery::search`]'s) is tested on a candidate's type and status.
+    /// The status is decided here for every term (its two words are ASCII, so a term with any
+    /// other character is in neither); a type only for terms without letters of other cases
+    /// beyond ASCII's, and ASCII types: the databases fold other letters each in their own way,
+    /// so those stay their test.
     pub fn term_test(&self, term: &str) -> TermTest {
-        if folds_beyond_ascii(term) {
-            return TermTest {
-                kinds: None,
-                states: None,
-            };
-        }
-        let states = if self.states.is_empty() {
+        let candidates = if self.states.is_empty() {
             &TicketState::ALL[..]
         } else {
             &self.states[..]
         };
+        // The status words are ASCII: a term with any other character is in none of them.
+        let states = Some(
+            candidates
+                .iter()
+                .copied()
+                .filter(|state| contains_folded(state.status_word(), term))
+                .collect(),
+        );
+        if folds_beyond_ascii(term) {
+            return TermTest {
+                kinds: None,
+                states,
+            };
+        }
         let kinds =
             (!self.kinds.is_empty() && self.kinds.iter().all(|k| k.is_ascii())).then(|| {
                 self.kinds
@@ -373,16 +399,7 @@ impl TicketQuery {
                     .cloned()
                     .collect()
             });
-        TermTest {
-            kinds,
-            states: Some(
-                states
-                    .iter()
-                    .copied()
-                    .filter(|state| contains_folded(state.as_str(), term))
-                    .collect(),
-            ),
-        }
+        TermTest { kinds, states }
     }
 
     /// A query with no filters, newest first, 20 per page, for `visibility`.
@@ -746,26 +763,33 @@ mod tests {
     }
 
     #[test]
-    fn a_term_is_decided_on_the_states_and_named_types_it_can_meet() {
+    fn a_term_is_decided_on_the_statuses_and_named_types_it_can_meet() {
         let any = query(Vec::new(), &[]);
-        // Folded like LIKE, on every state; the types of unfiltered rows are unknown.
-        let test = any.term_test("PEND");
-        assert_eq!(test.states, Some(vec![TicketState::Pending]));
-        assert_eq!(test.kinds, None);
+        // Folded like LIKE, on the status (open or closed) of every state, as JumpServer searches
+        // `status`, not `state`; the types of unfiltered rows are unknown.
+        let test = any.term_test("OPE");
         assert_eq!(
-            any.term_test("ed").states,
-            Some(vec![
-                TicketState::Approved,
-                TicketState::Rejected,
-                TicketState::Closed
-            ])
+            test.states,
+            Some(vec![TicketState::Draft, TicketState::Pending])
         );
+        assert_eq!(test.kinds, None);
+        let finished = Some(vec![
+            TicketState::Approved,
+            TicketState::Rejected,
+            TicketState::Closed,
+        ]);
+        assert_eq!(any.term_test("closed").states, finished);
+        assert_eq!(any.term_test("pending").states, Some(Vec::new()));
+        assert_eq!(any.term_test("o").states.map(|s| s.len()), Some(5));
+        // A term beyond ASCII is in no status word; its types stay the store's test.
+        let wide = any.term_test("Ü");
+        assert_eq!((wide.states, wide.kinds), (Some(Vec::new()), None));
         // Only the states and types the query lists are candidates' values.
         let listed = query(
             vec![TicketState::Pending, TicketState::Approved],
             &["apply_asset", "general"],
         );
-        let test = listed.term_test("ed");
+        let test = listed.term_test("sed");
         assert_eq!(test.states, Some(vec![TicketState::Approved]));
         assert_eq!(test.kinds, Some(Vec::new()));
         assert_eq!(

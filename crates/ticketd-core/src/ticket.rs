@@ -81,6 +81,12 @@ impl TicketState {
     pub fn is_finished(self) -> bool {
         matches!(self, Self::Approved | Self::Rejected | Self::Closed)
     }
+
+    /// Whether the ticket is still `open` or `closed` (finished), JumpServer's `status`, which
+    /// ticket searches test and lists may be ordered by.
+    pub fn status_word(self) -> &'static str {
+        if self.is_finished() { "closed" } else { "open" }
+    }
 }
 
 /// Outcome of one step.

@@ -1490,6 +1490,7 @@ fn list_sql(q: &TicketQuery) -> ListSql {
                 ),
                 SortKey::Kind => "t.kind COLLATE \"C\"".to_owned(),
                 SortKey::State => "t.state COLLATE \"C\"".to_owned(),
+                SortKey::Status => ticketd_core::store::status_sql("t.state"),
                 SortKey::Applicant => "lower(t.applicant_display) COLLATE \"C\"".to_owned(),
                 SortKey::UpdatedAt => "t.updated_at".to_owned(),
             };

@@ -771,6 +771,7 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
                 }
                 SortKey::Kind => "t.kind".to_owned(),
                 SortKey::State => "t.state".to_owned(),
+                SortKey::Status => ticketd_core::store::status_sql("t.state"),
                 SortKey::Applicant => format!("{LOWER_FUNCTION}(t.applicant_display)"),
                 SortKey::UpdatedAt => "t.updated_at".to_owned(),
             };

@@ -2793,22 +2793,38 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
         .await
         .is_empty()
     );
-    // A term also matches the type and the state, folded like the title, with and without the
-    // query naming the types and states it lists.
+    // A term also matches the type and the status (open or closed, as JumpServer searches
+    // `status`; the state's own name matched until 2026-12-07), folded like the title, with and
+    // without the query naming the types and states it lists.
+    w.engine
+        .act(
+            &w.alice,
+            b.id,
+            TicketCommand::Close {
+                reason: String::new(),
+            },
+            at(3),
+        )
+        .await
+        .unwrap();
     let all = vec!["db restore", "web access", "db access prod"];
+    let open = vec!["db restore", "db access prod"];
     let listed = TicketQuery {
         states: vec![TicketState::Pending, TicketState::Approved],
         kinds: vec!["general".into(), "apply_asset".into()],
         ..base.clone()
     };
     for (term, only_listed, expected) in [
-        ("PENDING", false, all.clone()),
-        ("Pend", true, all.clone()),
+        ("OPEN", false, open.clone()),
+        ("Ope", true, open.clone()),
+        ("closed", false, vec!["web access"]),
+        ("closed", true, Vec::new()),
+        ("o", false, all.clone()),
+        ("pending", false, Vec::new()),
         ("gener", false, all.clone()),
-        ("GENERAL", true, all.clone()),
+        ("GENERAL", true, open.clone()),
         ("approved", false, Vec::new()),
-        ("approved", true, Vec::new()),
-        ("db", true, vec!["db restore", "db access prod"]),
+        ("db", true, open.clone()),
         ("général", true, Vec::new()),
     ] {
         let query = if only_listed { &listed } else { &base };
@@ -2913,6 +2929,24 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
         ..base.clone()
     };
     assert_eq!(titles(by_applicant).await[0], "db restore");
+    // By status: `closed` before `open`, then newest first; not by the state's name.
+    for (descending, expected) in [
+        (false, vec!["web access", "db restore", "db access prod"]),
+        (true, vec!["db restore", "db access prod", "web access"]),
+    ] {
+        let by_status = TicketQuery {
+            order: TicketOrder::By {
+                key: SortKey::Status,
+                descending,
+            },
+            ..base.clone()
+        };
+        assert_eq!(
+            titles(by_status).await,
+            expected,
+            "descending: {descending}"
+        );
+    }
     assert_eq!(
         titles(TicketQuery {
             order: TicketOrder::CreatedAsc,
@@ -2921,7 +2955,6 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
         .await[0],
         "db access prod"
     );
-    let _ = b;
 }
 
 /// Users can be updated and deleted; their tickets keep the applicant's name.

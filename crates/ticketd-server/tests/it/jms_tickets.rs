@@ -706,8 +706,9 @@ async fn comments_are_listed_with_state_comments_and_written_by_related_users() 
 #[tokio::test]
 async fn lists_filter_search_order_and_paginate() {
     let w = world(1).await;
+    let mut ids = Vec::new();
     for title in ["alpha db", "beta web", "gamma db"] {
-        open(&w, title).await;
+        ids.push(open(&w, title).await["id"].as_str().unwrap().to_owned());
     }
     let (_, all) = w
         .app
@@ -906,6 +907,29 @@ async fn lists_filter_search_order_and_paginate() {
         let (_, trimmed) = w.app.call("GET", &through_values, who, None).await;
         assert!(direct.to_string().len() > 100, "{direct}");
         assert_eq!(direct.to_string(), trimmed.to_string(), "{list}");
+    }
+    // `search` tests the title, the type and the status (open, closed), not the state; `order`
+    // by status puts closed before open.
+    let close = format!("/api/v1/tickets/tickets/{}/close/", ids[1]);
+    assert_eq!(w.app.call("PUT", &close, "alice", None).await.0, 200);
+    for (query, expected) in [
+        ("search=open&order=title", vec!["alpha db", "gamma db"]),
+        ("search=CLOSED", vec!["beta web"]),
+        ("search=pending", vec![]),
+        ("search=db,open&order=-title", vec!["gamma db", "alpha db"]),
+        ("order=status", vec!["beta web", "gamma db", "alpha db"]),
+        ("order=-status", vec!["gamma db", "alpha db", "beta web"]),
+    ] {
+        let (_, found) = w
+            .app
+            .call(
+                "GET",
+                &format!("/api/v1/tickets/tickets/?{query}"),
+                "alice",
+                None,
+            )
+            .await;
+        assert_eq!(titles(&found), expected, "{query}");
     }
 }
 
