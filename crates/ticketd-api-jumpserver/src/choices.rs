@@ -24,24 +24,49 @@ impl Lang {
         }
     }
 
-    /// Reads `Accept-Language`: the first tag decides; `zh*` means Chinese.
+    /// Reads `Accept-Language` as Django does: the tags by their `q` (highest first, the
+    /// header's order among equals, `q=0` never), and the first language served decides:
+    /// `zh*` Chinese, `en*` English; English when none is.
     pub(crate) fn from_parts(parts: &Parts) -> Lang {
         let header = parts
             .headers
             .get("accept-language")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let first = header
+        Self::from_header(header)
+    }
+
+    fn from_header(header: &str) -> Lang {
+        let mut tags: Vec<(u16, String)> = header
             .split(',')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
-        if first.starts_with("zh") {
-            Lang::Zh
-        } else {
-            Lang::En
-        }
+            .filter_map(|part| {
+                let mut pieces = part.split(';');
+                let tag = pieces.next()?.trim().to_ascii_lowercase();
+                let quality = pieces
+                    .filter_map(|p| p.trim().strip_prefix("q="))
+                    .map(|q| q.trim().parse::<f32>().ok())
+                    .next()
+                    .unwrap_or(Some(1.0))?;
+                // Thousandths, as the header's three decimals give them; out of range is
+                // malformed, which Django skips.
+                let quality = (0.0..=1.0)
+                    .contains(&quality)
+                    .then(|| (quality * 1000.0).round() as u16)?;
+                (quality > 0).then_some((quality, tag))
+            })
+            .collect();
+        tags.sort_by(|a, b| b.0.cmp(&a.0));
+        tags.iter()
+            .find_map(|(_, tag)| {
+                if tag.starts_with("zh") {
+                    Some(Lang::Zh)
+                } else if tag.starts_with("en") {
+                    Some(Lang::En)
+                } else {
+                    None
+                }
+            })
+            .unwrap_or(Lang::En)
     }
 
     pub(crate) fn pick<'a>(self, en: &'a str, zh: &'a str) -> &'a str {
@@ -196,4 +221,32 @@ pub(crate) fn strategy(name: &str, lang: Lang) -> Choice<&str> {
         _ => lang.pick("Custom selector", "自定义选择器"),
     };
     Choice { value: name, label }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lang;
+
+    #[test]
+    fn the_best_served_language_of_accept_language_decides() {
+        for (header, lang) in [
+            ("", Lang::En),
+            ("zh-CN,zh;q=0.9,en;q=0.8", Lang::Zh),
+            ("en-US,en;q=0.9,zh;q=0.8", Lang::En),
+            // Django passes over a language it does not serve to the next one.
+            ("fr;q=1, zh-CN;q=0.5", Lang::Zh),
+            ("fr, de;q=0.9", Lang::En),
+            // By quality, not by place; equal qualities keep the header's order.
+            ("en;q=0.3, zh-hans;q=0.7", Lang::Zh),
+            ("zh;q=0.5, en;q=0.5", Lang::Zh),
+            // `q=0` means "not this one"; a malformed quality drops its tag.
+            ("zh;q=0, en", Lang::En),
+            ("zh;q=0", Lang::En),
+            ("zh;q=abc, en;q=0.1", Lang::En),
+            ("zh;q=2, en;q=0.1", Lang::En),
+            ("ZH-TW", Lang::Zh),
+        ] {
+            assert_eq!(Lang::from_header(header), lang, "{header}");
+        }
+    }
 }
