@@ -251,7 +251,14 @@ async fn list(
     query: Query,
     parts: Parts,
 ) -> Result<Json<Value>, FlowError> {
-    let mut flows = org_flows(&state, &caller.actor, caller.org.id).await?;
+    // The root org lists every org's flows, as JumpServer's unfiltered manager there.
+    let mut flows = if caller.org.id == ROOT_ORG {
+        let mut everywhere = state.engine.list_flows_everywhere(&caller.actor).await?;
+        everywhere.retain(managed_here);
+        everywhere
+    } else {
+        org_flows(&state, &caller.actor, caller.org.id).await?
+    };
     flows.retain(|f| matches_filters(f, &query));
     sort_flows(&mut flows);
     let page = Page::from_query(&query, state.settings.max_page_size);

@@ -905,18 +905,11 @@ pub(crate) async fn add_flow(
 /// must be no flow's, collection's or other API's flow's in any project, the caller's or
 /// another's (flows are found by it alone; collections share their ids with every flow).
 async fn uuid_free(ctx: &Ctx<'_>, uuid: Uuid) -> Result<(), ZsError> {
-    let store = ctx.engine().store();
-    let mut orgs: Vec<OrgId> = store
-        .list_orgs()
+    let flows = ctx
+        .engine()
+        .flows_of_every_org()
         .await
-        .map_err(DomainError::from)?
-        .into_iter()
-        .map(|o| o.id)
-        .collect();
-    if !orgs.contains(&ROOT_ORG) {
-        orgs.push(ROOT_ORG);
-    }
-    let flows = store.list_flows(orgs).await.map_err(DomainError::from)?;
+        .map_err(DomainError::from)?;
     let taken = flows.iter().any(|flow| {
         flow.id.uuid() == uuid || (is_collection(flow) && defs(flow).iter().any(|d| d.uuid == uuid))
     });

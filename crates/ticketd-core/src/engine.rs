@@ -1502,6 +1502,28 @@ impl Engine {
         Ok(effective_flows(&flows, org).cloned().collect())
     }
 
+    /// Every organization's flows and the global ones, overrides included: what the global
+    /// organization sees (JumpServer's root org lists every org's flows). For those who may
+    /// enter it, system administrators and auditors.
+    pub async fn list_flows_everywhere(&self, actor: &Actor) -> Result<Vec<Flow>, DomainError> {
+        if !actor.may_enter_org(ROOT_ORG) {
+            return Err(DomainError::Forbidden {
+                action: "list flows".into(),
+            });
+        }
+        Ok(self.flows_of_every_org().await?)
+    }
+
+    /// Every flow in the store, for checks that span organizations (a ZStack flow uuid must be
+    /// no other flow's); no caller is checked, so answer nothing of it to a caller as it is.
+    pub async fn flows_of_every_org(&self) -> Result<Vec<Flow>, StoreError> {
+        let mut orgs: Vec<OrgId> = self.store.list_orgs().await?.iter().map(|o| o.id).collect();
+        if !orgs.contains(&ROOT_ORG) {
+            orgs.push(ROOT_ORG);
+        }
+        Ok(self.store.list_flows(orgs).await?.to_vec())
+    }
+
     /// Deletes a flow.
     pub async fn delete_flow(&self, actor: &Actor, id: FlowId) -> Result<(), DomainError> {
         let flow = self.get_flow(actor, id).await?;

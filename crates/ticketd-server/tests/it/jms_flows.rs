@@ -647,6 +647,27 @@ async fn the_seed_patch_without_id_overrides_the_global_flow_in_the_current_org(
         .collect();
     assert!(ids.contains(&flow["id"].as_str().unwrap()), "{ids:?}");
     assert!(!ids.contains(&global_id.as_str()), "{ids:?}");
+    // The root org lists every org's flows, the global one and its override alike (it listed
+    // the global flows only, while their overrides' details answered there).
+    let (status, everywhere) = jms(
+        &app,
+        "GET",
+        &format!("{FLOWS}?type=apply_asset&limit=10"),
+        ADMIN_TOKEN,
+        ROOT,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{everywhere}");
+    let ids: Vec<&str> = everywhere["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(everywhere["count"], 2, "{everywhere}");
+    assert!(ids.contains(&flow["id"].as_str().unwrap()), "{ids:?}");
+    assert!(ids.contains(&global_id.as_str()), "{ids:?}");
 
     // Again: now the org's own flow is updated in place.
     let (status, again) = jms(
