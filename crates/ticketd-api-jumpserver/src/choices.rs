@@ -55,7 +55,7 @@ impl Lang {
                 (quality > 0).then_some((quality, tag))
             })
             .collect();
-        tags.sort_by(|a, b| b.0.cmp(&a.0));
+        tags.sort_by_key(|tag| std::cmp::Reverse(tag.0));
         tags.iter()
             .find_map(|(_, tag)| {
                 if tag.starts_with("zh") {
