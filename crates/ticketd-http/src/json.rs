@@ -60,6 +60,12 @@ impl std::fmt::Display for JsonBodyError {
     }
 }
 
+/// The deepest nesting `json_max_depth` may allow: serde_json refuses a 128th level on its own
+/// (its recursion limit, a "syntax" error that ignored a larger setting), and TopHC's lenient
+/// reader recurses once per level, so a setting of thousands let one body overflow a worker's
+/// stack and abort the process.
+pub const MAX_JSON_DEPTH: usize = 127;
+
 /// Nesting depth of a JSON text (brackets outside strings), stopping early past `max`.
 fn exceeds_depth(bytes: &[u8], max: usize) -> bool {
     let mut depth = 0usize;
@@ -245,6 +251,23 @@ mod tests {
             parse_body(deep.as_bytes(), 64),
             Err(JsonBodyError::TooDeep(64))
         );
+    }
+
+    #[test]
+    fn the_deepest_nesting_allowed_is_parsed() {
+        let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+        let deepest = nested(MAX_JSON_DEPTH);
+        assert!(parse_body(deepest.as_bytes(), MAX_JSON_DEPTH).is_ok());
+        let deeper = nested(MAX_JSON_DEPTH + 1);
+        assert_eq!(
+            parse_body(deeper.as_bytes(), MAX_JSON_DEPTH),
+            Err(JsonBodyError::TooDeep(MAX_JSON_DEPTH))
+        );
+        // serde_json's own limit, which a larger setting cannot lift.
+        assert!(matches!(
+            parse_body(deeper.as_bytes(), MAX_JSON_DEPTH + 1),
+            Err(JsonBodyError::Syntax(_))
+        ));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use chrono_tz::Tz;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
+use ticketd_http::json::MAX_JSON_DEPTH;
 
 /// A secret that never appears in `Debug` output or logs.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -142,7 +143,7 @@ sqlite_log_mb = 512
 database_pool_size = 16
 database_acquire_timeout_ms = 3000
 
-# Largest request body in bytes (larger bodies get 413) and deepest JSON nesting.
+# Largest request body in bytes (larger bodies get 413) and deepest JSON nesting (1 to 127).
 body_limit_bytes = 4194304
 json_max_depth = 64
 
@@ -304,8 +305,14 @@ impl Config {
                 self.durability
             );
         }
-        if self.body_limit_bytes == 0 || self.json_max_depth == 0 || self.max_page_size == 0 {
-            bail!("body_limit_bytes, json_max_depth and max_page_size must be positive");
+        if self.body_limit_bytes == 0 || self.max_page_size == 0 {
+            bail!("body_limit_bytes and max_page_size must be positive");
+        }
+        if !(1..=MAX_JSON_DEPTH).contains(&self.json_max_depth) {
+            bail!(
+                "json_max_depth must be 1 to {MAX_JSON_DEPTH}: the JSON parser refuses deeper \
+                 bodies on its own"
+            );
         }
         if !(0..=MAX_DURATION_SECS).contains(&self.signature_max_skew_secs)
             || !(1..=MAX_DURATION_SECS).contains(&self.session_ttl_secs)
@@ -520,6 +527,9 @@ mod tests {
                 "3155760000001",
                 "(100 years)",
             ),
+            ("TICKETD_JSON_MAX_DEPTH", "5000", "1 to 127"),
+            ("TICKETD_JSON_MAX_DEPTH", "128", "1 to 127"),
+            ("TICKETD_JSON_MAX_DEPTH", "0", "1 to 127"),
             ("TICKETD_SQLITE_READERS", "257", "1 to 256"),
             ("TICKETD_SQLITE_READERS", "0", "1 to 256"),
             ("TICKETD_SQLITE_LOG_MB", "3", "4 to 1024"),
