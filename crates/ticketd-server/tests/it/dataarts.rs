@@ -263,6 +263,14 @@ async fn the_approvers_list_names_the_workspace_admins_and_the_system_admins() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
+    // The caller is not offered: an applicant choosing themselves is refused.
+    let names: Vec<&str> = body["approvers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert!(!names.contains(&"admin"), "{body}");
     // A caller outside Default (the SDK's request cannot name a workspace): their one workspace;
     // a caller of several is asked to name it.
     let table = json!({"datasource_type": "dli", "database_name": "d", "table_name": "t"});
