@@ -158,8 +158,14 @@ fn type_uuids(collection: &Flow) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// ZStack's words when a pending ticket's approver has left the project or been deleted.
+const STRANDED_REASON: &str = "approver is removed from project or deleted, flow collection changed to invalid, reject this ticket";
+
 fn attributes(type_uuids: &[String]) -> Value {
-    json!({"dialect": DIALECT, "accountSystemType": "iam2", "ticketTypeUuids": type_uuids})
+    let mut attributes =
+        json!({"dialect": DIALECT, "accountSystemType": "iam2", "ticketTypeUuids": type_uuids});
+    attributes[Flow::REJECT_STRANDED] = json!(STRANDED_REASON);
+    attributes
 }
 
 /// The ticketd kinds a collection serves: its types, or every ZStack kind when it names none

@@ -16,7 +16,9 @@ use crate::serial::serial_day;
 use crate::store::{
     FlowRule, FlowWrite, GrantQuery, OrgChange, Store, TicketPage, TicketQuery, Visibility,
 };
-use crate::ticket::{Comment, CommentKind, Grant, HistoryEntry, Step, Ticket, TicketWrite};
+use crate::ticket::{
+    Comment, CommentKind, Decision, Grant, HistoryEntry, Step, Ticket, TicketState, TicketWrite,
+};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
@@ -876,7 +878,9 @@ impl Engine {
         Ok((key, actor))
     }
 
-    /// Replaces a user's profile (system administrators, or the user for name and e-mail).
+    /// Replaces a user's profile (system administrators, or the user for name and e-mail); a
+    /// deactivation rejects the pending tickets it stranded where their flow asks for it
+    /// ([`Engine::reject_stranded`]).
     pub async fn update_user(
         &self,
         actor: &Actor,
@@ -930,6 +934,9 @@ impl Engine {
             .update_user(updated.clone())
             .await
             .map_err(|e| unique_to_conflict(e, "username"))?;
+        if stored.is_active && !updated.is_active {
+            self.reject_stranded(actor, updated.id, now).await?;
+        }
         Ok(updated)
     }
 
@@ -1015,8 +1022,34 @@ impl Engine {
         Ok(self.store.access_keys_of(user).await?)
     }
 
-    /// Deletes a user (system administrators; never yourself).
-    pub async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<(), DomainError> {
+    /// Gives `user` exactly `roles` in `org` (org managers): the others they hold there are
+    /// taken away, and with none left they leave it. Pending tickets stranded by the change are
+    /// rejected once it is made, where their flow asks for it ([`Engine::reject_stranded`]),
+    /// not while the roles are being replaced.
+    pub async fn set_member_roles(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        user: UserId,
+        roles: &[RoleId],
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        actor.may(AdminAction::ManageMembers(org))?;
+        self.store.remove_member(org, user).await?;
+        for role in roles {
+            self.add_member(Some(actor), org, user, *role).await?;
+        }
+        self.reject_stranded(actor, user, now).await
+    }
+
+    /// Deletes a user (system administrators; never yourself), then rejects the pending
+    /// tickets this stranded where their flow asks for it ([`Engine::reject_stranded`]).
+    pub async fn delete_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
         actor.may(AdminAction::DeleteUser)?;
         if actor.id() == id {
             return Err(DomainError::invalid(
@@ -1031,7 +1064,118 @@ impl Engine {
                 id: id.to_string(),
             },
             other => other.into(),
-        })
+        })?;
+        self.reject_stranded(actor, id, now).await
+    }
+
+    /// Rejects, recorded as `by`'s, each pending ticket that `user` (who has just left an
+    /// organization, been deleted or deactivated) is an approver of, whose flow asks for it
+    /// ([`Flow::stranded_reason`]: ZStack's), and one of whose remaining levels nobody may
+    /// decide any more. It runs after the change that stranded them, not in its transaction: a
+    /// failure here leaves them pending, as every ticket stays under other flows, for their
+    /// applicant to close.
+    async fn reject_stranded(
+        &self,
+        by: &Actor,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        const PAGE: u32 = 500;
+        let mut query = TicketQuery {
+            states: vec![TicketState::Pending],
+            limit: PAGE,
+            ..TicketQuery::new(Visibility::Related {
+                user,
+                orgs: Vec::new(),
+            })
+        };
+        // Every candidate first: the rejections below take tickets out of the query's rows.
+        let mut candidates = Vec::new();
+        loop {
+            let page = self.store.list_tickets(query.clone()).await?;
+            candidates.extend(
+                page.items
+                    .iter()
+                    .filter(|t| {
+                        t.steps.iter().any(|step| {
+                            step.level >= t.approval_step
+                                && step.assignees.iter().any(|a| a.user_id == user)
+                        })
+                    })
+                    .map(|t| (t.id, t.flow_id)),
+            );
+            if page.items.len() < PAGE as usize {
+                break;
+            }
+            query.offset += u64::from(PAGE);
+        }
+        let mut reasons: HashMap<FlowId, Option<String>> = HashMap::new();
+        for (id, flow_id) in candidates {
+            let Some(flow_id) = flow_id else { continue };
+            let reason = match reasons.get(&flow_id) {
+                Some(reason) => reason.clone(),
+                None => {
+                    let reason = self
+                        .store
+                        .get_flow(flow_id)
+                        .await?
+                        .and_then(|flow| flow.stranded_reason().map(str::to_owned));
+                    reasons.insert(flow_id, reason.clone());
+                    reason
+                }
+            };
+            if let Some(reason) = reason {
+                self.reject_if_stranded(by, id, reason, now).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rejects ticket `id` with `reason` if it is pending and one of its remaining levels has
+    /// no approver left, again on the stored ticket after a concurrent change.
+    async fn reject_if_stranded(
+        &self,
+        by: &Actor,
+        id: TicketId,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(ticket) = self.store.get_ticket(id).await? else {
+                return Ok(());
+            };
+            let remaining: Vec<Step> = ticket
+                .steps
+                .iter()
+                .filter(|step| step.level >= ticket.approval_step)
+                .cloned()
+                .collect();
+            if ticket.state != TicketState::Pending
+                || self.undecidable_level(&remaining).await?.is_none()
+            {
+                return Ok(());
+            }
+            let write = {
+                let mut new_id = || self.new_id(now);
+                machine::apply(
+                    &ticket,
+                    by,
+                    Action::RejectStranded {
+                        reason: reason.clone(),
+                    },
+                    &mut Ctx {
+                        now,
+                        new_id: &mut new_id,
+                    },
+                )?
+            };
+            match self.store.write_ticket(write).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::VersionConflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(DomainError::busy("reject a stranded ticket"))
     }
 
     /// Renames an organization (system administrators; built-ins keep their names).
@@ -1117,16 +1261,18 @@ impl Engine {
         })
     }
 
-    /// Removes a user from an organization (org managers).
+    /// Removes a user from an organization (org managers), then rejects the pending tickets
+    /// this stranded where their flow asks for it ([`Engine::reject_stranded`]).
     pub async fn remove_member(
         &self,
         actor: &Actor,
         org: OrgId,
         user: UserId,
+        now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
         actor.may(AdminAction::ManageMembers(org))?;
         self.store.remove_member(org, user).await?;
-        Ok(())
+        self.reject_stranded(actor, user, now).await
     }
 
     /// Deletes an access key (its owner or a system administrator).
@@ -1831,9 +1977,29 @@ impl Engine {
     /// opening keeps JumpServer's documented behaviour: such a level is opened, and the ticket
     /// can then only be closed.
     async fn check_decidable(&self, steps: &[Step]) -> Result<(), DomainError> {
+        match self.undecidable_level(steps).await? {
+            None => Ok(()),
+            Some(level) => Err(DomainError::invalid(
+                "flow",
+                "no_approver",
+                format!(
+                    "level {level} of the approval flow has no approver: nobody could decide the \
+                     ticket"
+                ),
+            )),
+        }
+    }
+
+    /// The first of `steps` that nobody may decide any more: none of its assignees who have
+    /// yet to decide is an active account still in the step's organizations.
+    async fn undecidable_level(&self, steps: &[Step]) -> Result<Option<u32>, DomainError> {
         for step in steps {
             let mut decidable = false;
-            for assignee in &step.assignees {
+            for assignee in step
+                .assignees
+                .iter()
+                .filter(|a| a.decision == Decision::Pending)
+            {
                 let actor = self.active_actor(assignee.user_id).await?;
                 if actor.is_some_and(|actor| machine::still_eligible(step, &actor)) {
                     decidable = true;
@@ -1841,18 +2007,10 @@ impl Engine {
                 }
             }
             if !decidable {
-                return Err(DomainError::invalid(
-                    "flow",
-                    "no_approver",
-                    format!(
-                        "level {} of the approval flow has no approver: nobody could decide the \
-                         ticket",
-                        step.level
-                    ),
-                ));
+                return Ok(Some(step.level));
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     /// The actor of `user` ([`Engine::actor`]), or `None` for an unknown or inactive account.

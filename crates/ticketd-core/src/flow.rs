@@ -91,6 +91,20 @@ impl Flow {
         self.attributes.get("dialect").and_then(Value::as_str)
     }
 
+    /// The attribute by which an API has the core reject a pending ticket of this flow that one
+    /// of its remaining levels can no longer be decided on, its value the reason recorded.
+    pub const REJECT_STRANDED: &'static str = "reject_stranded";
+
+    /// Why a pending ticket of this flow is rejected once one of its remaining levels has no
+    /// approver left (an approver left the organization, was deleted or deactivated), where the
+    /// flow's API asks for it ([`Flow::REJECT_STRANDED`]: ZStack rejects such a ticket); other
+    /// flows' tickets stay pending, to be closed by their applicant.
+    pub fn stranded_reason(&self) -> Option<&str> {
+        self.attributes
+            .get(Self::REJECT_STRANDED)
+            .and_then(Value::as_str)
+    }
+
     /// Whether this flow serves tickets of `kind`.
     pub fn serves(&self, kind: &str) -> bool {
         self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind)

@@ -103,6 +103,13 @@ pub enum Action {
         /// Why.
         reason: String,
     },
+    /// Reject a pending ticket one of whose remaining levels has no approver left (ZStack's
+    /// auto-reject when an approver leaves the project); the engine decides that it is
+    /// stranded and who records it, so no actor is checked here.
+    RejectStranded {
+        /// Why, as the flow's API words it.
+        reason: String,
+    },
     /// Archive a finished ticket.
     Archive,
     /// The applicant acknowledges the outcome of a decided ticket.
@@ -124,7 +131,7 @@ impl Action {
             Self::Submit { .. } => HistoryAction::Submit,
             Self::Resubmit { .. } => HistoryAction::Resubmit,
             Self::Approve { .. } => HistoryAction::Approve,
-            Self::Reject { .. } => HistoryAction::Reject,
+            Self::Reject { .. } | Self::RejectStranded { .. } => HistoryAction::Reject,
             Self::Close { .. } => HistoryAction::Close,
             Self::Withdraw { .. } => HistoryAction::Withdraw,
             Self::SuperClose { .. } => HistoryAction::SuperClose,
@@ -405,6 +412,29 @@ pub fn apply(
         }
         Action::Reject { reason } => {
             decide(ticket, next, actor, false, reason, Edit::default(), ctx)
+        }
+        Action::RejectStranded { reason } => {
+            require_state(ticket, name, &[TicketState::Pending])?;
+            let level = ticket.approval_step;
+            if let Some(step) = Arc::make_mut(&mut next.steps)
+                .iter_mut()
+                .find(|s| s.level == level)
+            {
+                step.state = StepState::Rejected;
+                step.status = StepStatus::Closed;
+                step.updated_at = ctx.now;
+            }
+            next.state = TicketState::Rejected;
+            let mut write = Recorder::update(ticket, next);
+            write.history(ctx, history_action, &who, from, level, reason, false);
+            write.state_comment(ctx, &who, "rejected", name);
+            let notify = write.applicant_and_cc();
+            write.event(
+                ctx,
+                "ticket.rejected",
+                json!({"actor": who.0, "level": level, "decision": name, "stranded": true, "notify": notify}),
+            );
+            Ok(write.finish())
         }
         Action::Close { reason } | Action::Withdraw { reason } | Action::SuperClose { reason } => {
             require_state(ticket, name, &[TicketState::Pending])?;

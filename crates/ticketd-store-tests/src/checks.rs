@@ -3006,10 +3006,13 @@ pub async fn users_can_be_updated_and_deleted(store: Arc<dyn Store>) {
         Err(DomainError::Forbidden { .. })
     ));
     assert!(matches!(
-        w.engine.delete_user(&w.alice, w.carol.id()).await,
+        w.engine.delete_user(&w.alice, w.carol.id(), at(10)).await,
         Err(DomainError::Forbidden { .. })
     ));
-    w.engine.delete_user(&w.admin, w.carol.id()).await.unwrap();
+    w.engine
+        .delete_user(&w.admin, w.carol.id(), at(10))
+        .await
+        .unwrap();
     assert!(store.get_user(w.carol.id()).await.unwrap().is_none());
     let orphan = store.get_ticket(t.id).await.unwrap().unwrap();
     assert_eq!(orphan.applicant_id, None);
@@ -3181,7 +3184,7 @@ pub async fn chosen_approvers_and_table_permissions(store: Arc<dyn Store>) {
         .await
         .unwrap();
     w.engine
-        .remove_member(&w.admin, DEFAULT_ORG, w.olga.id())
+        .remove_member(&w.admin, DEFAULT_ORG, w.olga.id(), at(10))
         .await
         .unwrap();
     let resubmit = || TicketCommand::Resubmit {
@@ -3203,7 +3206,7 @@ pub async fn chosen_approvers_and_table_permissions(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(resubmitted.steps[0].orgs, vec![DEFAULT_ORG]);
     w.engine
-        .remove_member(&w.admin, DEFAULT_ORG, w.olga.id())
+        .remove_member(&w.admin, DEFAULT_ORG, w.olga.id(), at(10))
         .await
         .unwrap();
     let olga = w.engine.actor(w.olga.id()).await.unwrap();
@@ -3246,7 +3249,7 @@ pub async fn directory_generation_tracks_every_directory_change(store: Arc<dyn S
         .unwrap();
     changed("add member", store.directory_generation().await.unwrap());
     w.engine
-        .remove_member(&w.admin, org.id, w.alice.id())
+        .remove_member(&w.admin, org.id, w.alice.id(), at(10))
         .await
         .unwrap();
     changed("remove member", store.directory_generation().await.unwrap());
@@ -3283,7 +3286,7 @@ pub async fn directory_generation_tracks_every_directory_change(store: Arc<dyn S
     store.delete_asset(asset.id).await.unwrap();
     changed("delete asset", store.directory_generation().await.unwrap());
     w.engine
-        .delete_user(&w.admin, w.mallory.id())
+        .delete_user(&w.admin, w.mallory.id(), at(10))
         .await
         .unwrap();
     changed("delete user", store.directory_generation().await.unwrap());
@@ -3865,7 +3868,10 @@ pub async fn tickets_read_again_show_every_write(store: Arc<dyn Store>) {
     for _ in 0..3 {
         assert_eq!(read_both(ticket.id).await, changed);
     }
-    w.engine.delete_user(&w.admin, w.carol.id()).await.unwrap();
+    w.engine
+        .delete_user(&w.admin, w.carol.id(), at(10))
+        .await
+        .unwrap();
     let orphan = read_both(ticket.id).await;
     assert_eq!(orphan.applicant_id, None);
     assert_eq!(orphan.version, changed.version);

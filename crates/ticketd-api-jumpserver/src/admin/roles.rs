@@ -337,8 +337,7 @@ async fn create_bindings(
     Ok((StatusCode::CREATED, Json(answer)))
 }
 
-/// Removes one role of a user in an organization. The core removes a member with all their
-/// roles, so the user's other roles there are granted again afterwards.
+/// Removes one role of a user in an organization: the user keeps the others there.
 async fn delete_binding(
     State(state): State<AppState>,
     caller: CallerInOrg,
@@ -355,14 +354,14 @@ async fn delete_binding(
         .collect();
     state
         .engine
-        .remove_member(&caller.actor, binding.org_id, binding.user_id)
+        .set_member_roles(
+            &caller.actor,
+            binding.org_id,
+            binding.user_id,
+            &others,
+            ticketd_http::now(),
+        )
         .await?;
-    for role in others {
-        state
-            .engine
-            .add_member(Some(&caller.actor), binding.org_id, binding.user_id, role)
-            .await?;
-    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -409,14 +409,11 @@ async fn update(
             .map_err(core_error("User"))?;
     }
     if let Some(roles) = roles_change {
-        state.engine.remove_member(&caller.actor, org, id).await?;
-        for role in roles {
-            state
-                .engine
-                .add_member(Some(&caller.actor), org, id, role)
-                .await
-                .map_err(core_error("User"))?;
-        }
+        state
+            .engine
+            .set_member_roles(&caller.actor, org, id, &roles, now())
+            .await
+            .map_err(core_error("User"))?;
     }
     let memberships = state.engine.members(&caller.actor, org).await?;
     Ok(Json(user_json(&user, &memberships, org, zone)))
@@ -430,7 +427,7 @@ async fn destroy(
     let id = UserId(path_id(&raw, "User")?);
     state
         .engine
-        .delete_user(&caller.actor, id)
+        .delete_user(&caller.actor, id, now())
         .await
         .map_err(core_error("User"))?;
     Ok(StatusCode::NO_CONTENT)
@@ -450,7 +447,7 @@ async fn remove_from_org(
         .map_err(core_error("User"))?;
     state
         .engine
-        .remove_member(&caller.actor, membership_org(caller.org.id), id)
+        .remove_member(&caller.actor, membership_org(caller.org.id), id, now())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

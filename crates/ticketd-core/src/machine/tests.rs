@@ -2084,3 +2084,37 @@ fn an_update_marks_the_index_rows_it_leaves_as_they_are() {
     let first = env.must_write(&countersigned, &team[0], approve());
     assert_eq!(first.unchanged, rows(false, true));
 }
+
+#[test]
+fn a_stranded_ticket_is_rejected_at_its_current_level_and_only_while_pending() {
+    let p = people();
+    let mut env = Env::new();
+    let stranded = || Action::RejectStranded {
+        reason: "approver left".into(),
+    };
+    let pending = env.ticket_in(&p, Pending);
+    let halfway = env.must(&pending, &p.first, approve());
+    // Recorded as whoever's change stranded it (here an administrator, no assignee).
+    let write = env.must_write(&halfway, &p.sys_admin, stranded());
+    let rejected = &write.ticket;
+    assert_eq!(rejected.state, Rejected);
+    assert_eq!(rejected.approval_step, 2);
+    assert_eq!(step_at(rejected, 2).state, StepState::Rejected);
+    assert_eq!(step_at(rejected, 2).status, StepStatus::Closed);
+    assert_eq!(step_at(rejected, 1).state, StepState::Approved);
+    // Nobody's own decision changes: nobody decided.
+    assert_eq!(decision_of(rejected, 2, &p.second), Decision::Pending);
+    let entry = write.history.last().unwrap();
+    assert_eq!(
+        (entry.action, entry.level, entry.reason.as_str()),
+        (HistoryAction::Reject, 2, "approver left")
+    );
+    assert_eq!(event_kinds(&write), vec!["ticket.rejected"]);
+    for state in [Draft, Approved, Rejected, Closed] {
+        let ticket = env.ticket_in(&p, state);
+        assert!(
+            env.apply(&ticket, &p.sys_admin, stranded()).is_err(),
+            "{state:?}"
+        );
+    }
+}

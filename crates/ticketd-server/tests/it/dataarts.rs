@@ -671,7 +671,7 @@ async fn accepting_approves_and_creates_a_table_permission_grant_with_its_expire
     let admin = fx.app.admin().await;
     fx.app
         .engine
-        .remove_member(&admin, fx.lake.id, fx.bob.id())
+        .remove_member(&admin, fx.lake.id, fx.bob.id(), ticketd_http::now())
         .await
         .unwrap();
     let (status, body) = fx

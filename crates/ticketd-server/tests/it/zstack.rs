@@ -286,6 +286,12 @@ async fn changed(w: &World, session: &str, ticket: &str, event: &str) -> Value {
     answer["inventory"].clone()
 }
 
+/// A ticket's status, as its applicant alice reads it.
+async fn status_of(w: &World, ticket: &str) -> Value {
+    let path = format!("/zstack/v1/tickets/{ticket}");
+    ok(&w.app, "GET", &path, &w.alice_s, None).await["inventories"][0]["status"].clone()
+}
+
 async fn refused(w: &World, session: &str, ticket: &str, event: &str, code: &str) -> Value {
     fails(
         &w.app,
@@ -2305,11 +2311,48 @@ async fn an_approver_who_leaves_the_project_makes_the_collection_invalid_until_r
     let app = &w.app;
     let collection = two_flow_collection(&w).await;
     let uuid = collection["uuid"].as_str().unwrap().to_owned();
+    let at_bob = open_ticket(&w, "at bob").await["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let past_bob = open_ticket(&w, "past bob").await["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    changed(&w, &w.bob_s, &past_bob, "approve").await;
     let admin = app.admin().await;
     app.engine
-        .remove_member(&admin, w.project, w.bob.id())
+        .remove_member(&admin, w.project, w.bob.id(), ticketd_http::now())
         .await
         .unwrap();
+    // ZStack's auto-reject: the pending ticket waiting for bob is rejected with ZStack's words
+    // (it stayed pending, and nobody could decide it); the one past his flow goes on.
+    assert_eq!(status_of(&w, &at_bob).await, json!("Rejected"));
+    assert_eq!(
+        status_of(&w, &past_bob).await,
+        json!("IntermediateApproved")
+    );
+    let history = ok(
+        app,
+        "GET",
+        &format!("/zstack/v1/tickets/histories?q=ticketUuid={at_bob}&sort=%2Bsequence"),
+        &w.alice_s,
+        None,
+    )
+    .await;
+    let last = &history["inventories"][1];
+    assert_eq!(
+        (&last["fromStatus"], &last["toStatus"], &last["comment"]),
+        (
+            &json!("Pending"),
+            &json!("Rejected"),
+            &json!(
+                "approver is removed from project or deleted, flow collection changed to invalid, reject this ticket"
+            )
+        ),
+        "{history}"
+    );
+    assert_eq!(last["operatorUuid"], json!(hex(&admin)), "{history}");
     let listed = ok(
         app,
         "GET",
@@ -2358,6 +2401,20 @@ async fn an_approver_who_leaves_the_project_makes_the_collection_invalid_until_r
         json!(hex(&w.carol))
     );
     ok(app, "POST", "/zstack/v1/tickets", &w.alice_s, Some(body)).await;
+    // A deactivated approver strands the tickets waiting for them too.
+    let mut inactive = app
+        .engine
+        .store()
+        .get_user(w.carol.id())
+        .await
+        .unwrap()
+        .unwrap();
+    inactive.is_active = false;
+    app.engine
+        .update_user(&admin, inactive, ticketd_http::now())
+        .await
+        .unwrap();
+    assert_eq!(status_of(&w, &past_bob).await, json!("Rejected"));
 }
 
 #[tokio::test]
@@ -2727,13 +2784,13 @@ async fn a_resource_uuid_names_one_flow_or_collection_a_ticket_is_opened_for_mem
         [json!("cancel it"), json!("reopen it")],
         "{history}"
     );
-    // A flow whose approver has left the project: a reopening would wait for nobody.
+    // A flow whose approver has left the project: the pending ticket waiting for him is
+    // rejected, and a reopening would wait for nobody.
     let admin = app.admin().await;
     app.engine
-        .remove_member(&admin, w.project, w.bob.id())
+        .remove_member(&admin, w.project, w.bob.id(), ticketd_http::now())
         .await
         .unwrap();
-    changed(&w, &w.alice_s, &ticket, "cancel").await;
     let error = refused(&w, &w.alice_s, &ticket, "reopen", "SYS.1007").await;
     let details = error["details"].as_str().unwrap_or_default();
     assert!(details.contains("has no approver"), "{error}");
