@@ -151,15 +151,30 @@ fn load_config(cli: &Cli, listen: Option<String>) -> anyhow::Result<Config> {
 }
 
 fn init_logging(filter: &str) {
+    use tracing_subscriber::util::SubscriberInitExt;
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    // A second initialisation (never in practice) is harmless; ignore its error.
+    let _ = log_subscriber(filter, ansi).try_init();
+}
+
+/// The logger: `filter` (the `log` setting), but never below `info` for the PostgreSQL client,
+/// whatever the setting asks: at `debug` it logs every statement's parameters, which hold
+/// access-key secrets, password verifiers and token digests (SECURITY.md: secrets are never
+/// logged).
+fn log_subscriber(filter: &str, ansi: bool) -> impl tracing::Subscriber + Send + Sync {
+    use tracing::level_filters::LevelFilter;
+    use tracing_subscriber::layer::SubscriberExt;
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // A second initialisation (never in practice) is harmless; ignore its error.
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let _ = tracing_subscriber::fmt()
+    let no_statement_parameters = tracing_subscriber::filter::Targets::new()
+        .with_default(LevelFilter::TRACE)
+        .with_target("tokio_postgres", LevelFilter::INFO);
+    tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
         .with_writer(std::io::stderr)
-        .try_init();
+        .finish()
+        .with(no_statement_parameters)
 }
 
 /// mimalloc instead of the system allocator: rendering a page of tickets allocates thousands of
@@ -454,5 +469,35 @@ fn healthcheck(addr: &str) -> anyhow::Result<()> {
         Ok(())
     } else {
         bail!("unhealthy: {status}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_subscriber;
+    use tracing::Level;
+
+    #[test]
+    fn the_postgresql_client_never_logs_below_info_whatever_the_setting() {
+        for setting in [
+            "trace",
+            "debug",
+            "info,tokio_postgres=trace",
+            "tokio_postgres=debug",
+        ] {
+            tracing::subscriber::with_default(log_subscriber(setting, false), || {
+                assert!(
+                    !tracing::enabled!(target: "tokio_postgres::query", Level::DEBUG),
+                    "{setting}"
+                );
+                assert!(
+                    tracing::enabled!(target: "tokio_postgres::connection", Level::INFO),
+                    "{setting}"
+                );
+            });
+        }
+        tracing::subscriber::with_default(log_subscriber("debug", false), || {
+            assert!(tracing::enabled!(target: "ticketd_server", Level::DEBUG));
+        });
     }
 }
