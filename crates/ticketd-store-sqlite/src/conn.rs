@@ -128,32 +128,40 @@ fn file_identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
+/// Refuses a `path` that is no file, or a file with more than one name. The serving lock and
+/// SQLite's own log are named by the path: through a second name of the file (a hard link) a
+/// process would write a log of its own beside the one the server writes, which neither sees,
+/// and SQLite documents that this corrupts the file (a one-off command through such a name
+/// lost the server's acknowledged writes once the second log was replayed). So no store opens
+/// one, serving or not.
+fn check_one_name(path: &Path) -> Result<(), StoreError> {
+    let Ok(metadata) = std::fs::metadata(path) else {
+        return Ok(());
+    };
+    if !metadata.is_file() {
+        return Err(StoreError::Unavailable(format!(
+            "{} is not a file: name the database file, or a new one",
+            path.display()
+        )));
+    }
+    let links = std::os::unix::fs::MetadataExt::nlink(&metadata);
+    if links > 1 {
+        return Err(StoreError::Unavailable(format!(
+            "{} has {links} hard links: SQLite names its log by the path, so a process \
+             opening another name of the file would not see this one's log; use a file with \
+             one name (copy it, or remove the other links)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Takes the lock that marks `path` as served by this process; it holds while the returned
 /// file stays open, and the kernel drops it when the process ends, however it ends.
 fn claim_serving(path: &Path) -> Result<std::fs::File, StoreError> {
     // The lock is named by the file's real path: a symbolic link to it takes the same lock.
     let real = std::fs::canonicalize(path).unwrap_or_else(|_missing| path.to_owned());
     let path = real.as_path();
-    // The lock and SQLite's own log are named by the path: a second name of the same file (a
-    // hard link) would be served by a second process beside the first, each with a log of its
-    // own, and SQLite documents that this corrupts the file.
-    if let Ok(metadata) = std::fs::metadata(path) {
-        if !metadata.is_file() {
-            return Err(StoreError::Unavailable(format!(
-                "{} is not a file: name the database file, or a new one",
-                path.display()
-            )));
-        }
-        let links = std::os::unix::fs::MetadataExt::nlink(&metadata);
-        if links > 1 {
-            return Err(StoreError::Unavailable(format!(
-                "{} has {links} hard links: SQLite names its log by the path, so a process \
-                 serving another name of the file would not see this one's log; serve a file \
-                 with one name (copy it, or remove the other links)",
-                path.display()
-            )));
-        }
-    }
     let mut lock_path = path.as_os_str().to_owned();
     lock_path.push("-serve.lock");
     let file = std::fs::OpenOptions::new()
@@ -685,6 +693,7 @@ impl Pool {
         if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Other(Box::new(e)))?;
         }
+        check_one_name(&options.path)?;
         let serving_lock = if options.serving {
             Some(claim_serving(&options.path)?)
         } else {

@@ -85,7 +85,7 @@ async fn a_file_migrated_by_a_newer_or_another_build_is_refused_and_left_as_it_w
     assert_eq!(recorded, newest, "nothing was applied or removed");
 }
 
-/// Why a store refused to serve with `options` (it must refuse, as unavailable).
+/// Why a store refused to open with `options` (it must refuse, as unavailable).
 fn refused_to_serve(options: &SqliteOptions) -> String {
     match SqliteStore::open(options) {
         Err(ticketd_core::StoreError::Unavailable(reason)) => reason,
@@ -125,17 +125,21 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
         "{reason}"
     );
     drop(held);
-    // A second name of the file (a hard link) would escape the lock, which is named by the
-    // path: a file with more than one name is not served, under either name.
+    // A second name of the file (a hard link) would escape the lock and the log, which are
+    // named by the path: a file with more than one name is not opened, under either name, to
+    // serve it or for a one-off command (whose writes went to a log of their own, and cost the
+    // server's once replayed).
     let linked = dir.path().join("linked.db");
     std::fs::hard_link(dir.path().join("served.db"), &linked).unwrap();
     for path in [dir.path().join("served.db"), linked] {
-        let options = SqliteOptions {
-            serving: true,
-            ..SqliteOptions::new(path)
-        };
-        let reason = refused_to_serve(&options);
-        assert!(reason.contains("has 2 hard links"), "{reason}");
+        for serving in [true, false] {
+            let options = SqliteOptions {
+                serving,
+                ..SqliteOptions::new(&path)
+            };
+            let reason = refused_to_serve(&options);
+            assert!(reason.contains("has 2 hard links"), "{reason}");
+        }
     }
 }
 
