@@ -620,7 +620,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn directory_generation(&self) -> Result<Option<i64>, StoreError> {
         Ok(None)
     }
-    /// Called once when the process stops serving, after its last request. SQLite copies its
+    /// Called once when the process stops serving, after its last request, or a one-off
+    /// command is done with the store. SQLite copies its
     /// write-ahead log into the database file and empties the log, so the file alone holds
     /// every commit (a copy of it is a whole backup) and the next start has no log to read;
     /// PostgreSQL has nothing to do. An error loses nothing: the log is read at the next start.

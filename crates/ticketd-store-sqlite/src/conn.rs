@@ -156,14 +156,29 @@ fn check_one_name(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The database file's real path and its serving lock's: a symbolic link to the file takes the
+/// same lock.
+fn serve_lock_path(path: &Path) -> (PathBuf, PathBuf) {
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_missing| path.to_owned());
+    let mut lock_path = real.as_os_str().to_owned();
+    lock_path.push("-serve.lock");
+    (real, PathBuf::from(lock_path))
+}
+
+/// Whether a process serves the file `path` now (holds its serving lock).
+fn served_elsewhere(path: &Path) -> bool {
+    let (_, lock_path) = serve_lock_path(path);
+    let Ok(file) = std::fs::OpenOptions::new().write(true).open(lock_path) else {
+        return false;
+    };
+    matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock))
+}
+
 /// Takes the lock that marks `path` as served by this process; it holds while the returned
 /// file stays open, and the kernel drops it when the process ends, however it ends.
 fn claim_serving(path: &Path) -> Result<std::fs::File, StoreError> {
-    // The lock is named by the file's real path: a symbolic link to it takes the same lock.
-    let real = std::fs::canonicalize(path).unwrap_or_else(|_missing| path.to_owned());
-    let path = real.as_path();
-    let mut lock_path = path.as_os_str().to_owned();
-    lock_path.push("-serve.lock");
+    let (path, lock_path) = serve_lock_path(path);
+    let path = path.as_path();
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -768,6 +783,9 @@ impl Pool {
     /// the other file's (an empty one it created, which lost every commit). The log stays where
     /// it is (SQLite's own closing checkpoint skips a moved file too): the commits are in the
     /// file once it is moved back beside it.
+    ///
+    /// A store opened for a one-off command leaves the log alone while another process serves
+    /// the file: that one copies it, and a copy now would hold its writes back.
     pub(crate) async fn empty_the_log(&self) -> Result<(), StoreError> {
         let options = self.options.clone();
         let opened = self.opened_file;
@@ -780,6 +798,11 @@ impl Pool {
                     options.path.display(),
                     options.path.display()
                 )));
+            }
+            // A one-off command beside a server leaves the log to it: emptying it would hold the
+            // server's writes back while the copy runs.
+            if !options.serving && served_elsewhere(&options.path) {
+                return Ok(());
             }
             let conn = open_connection(&options, false)?;
             let deadline = Instant::now() + Duration::from_millis(options.busy_timeout_ms.into());

@@ -123,6 +123,15 @@ fn migrate_then_create_user_token_and_access_key() {
     assert_eq!(token.trim().len(), 40);
     let key = run_ok(ticketd(dir.path()).args(["access-key", "create", "--username", "bob"]));
     assert!(key.starts_with("id: ") && key.contains("\nsecret: "));
+    // Each command copied its log into the file, as a clean stop of `serve` does: a copy of
+    // the file alone holds what they wrote (it held nothing, the tables included, while all
+    // of it was in `ticketd.db-wal`).
+    let log = dir.path().join("ticketd.db-wal");
+    assert!(
+        std::fs::metadata(&log).map_or(true, |m| m.len() == 0),
+        "{} bytes of log left",
+        std::fs::metadata(&log).map_or(0, |m| m.len())
+    );
     let missing = ticketd(dir.path())
         .args(["token", "create", "--username", "nobody"])
         .output()

@@ -108,7 +108,13 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
         "{reason}"
     );
     let command = SqliteOptions::new(dir.path().join("served.db"));
-    drop(SqliteStore::open(&command).unwrap());
+    let (beside, _) = SqliteStore::open(&command).unwrap();
+    // A command closing beside the server leaves the log to it (a copy would hold its writes
+    // back): the migrations the server wrote stay in the log.
+    ticketd_core::store::Store::shutdown(&beside).await.unwrap();
+    let log = dir.path().join("served.db-wal");
+    assert!(std::fs::metadata(&log).unwrap().len() > 0);
+    drop(beside);
     drop(first);
     drop(SqliteStore::open(&serving).unwrap());
     // A symbolic link to the file takes the same lock as the file.
