@@ -580,6 +580,11 @@ impl Engine {
         }
         let username = checked_username(&input.username)?;
         let email = checked_email(&input.email)?;
+        // Before the user is written: a refusal below it would leave a user without the
+        // memberships asked for.
+        for (org_id, _) in &input.orgs {
+            check_joinable(*org_id)?;
+        }
         if self.store.find_user_by_username(&username).await?.is_some() {
             return Err(DomainError::Conflict(format!(
                 "user {username:?} already exists"
@@ -649,6 +654,7 @@ impl Engine {
         if let Some(actor) = actor {
             actor.may(AdminAction::ManageMembers(org_id))?;
         }
+        check_joinable(org_id)?;
         if self.store.get_org(org_id).await?.is_none() {
             return Err(DomainError::NotFound {
                 kind: "organization",
@@ -2517,6 +2523,20 @@ fn resolution_org(flow: &Flow, ticket_org: OrgId) -> OrgId {
 }
 
 /// The organizations whose flows apply to `org`: its own and the global ones (once for ROOT).
+/// Refuses the organizations nobody is a member of: the global one is everyone's through their
+/// system role, the system one JumpServer's own (a member of ROOT, which only the CLI could
+/// make, entered it as a plain user and read its lists).
+fn check_joinable(org: OrgId) -> Result<(), DomainError> {
+    if org == ROOT_ORG || org == crate::identity::SYSTEM_ORG {
+        return Err(DomainError::invalid(
+            "org",
+            "invalid",
+            "the global and system organizations have no members: name another one",
+        ));
+    }
+    Ok(())
+}
+
 fn org_and_global(org: OrgId) -> Vec<OrgId> {
     if org == ROOT_ORG {
         vec![ROOT_ORG]

@@ -414,6 +414,20 @@ fn user_create_refuses_a_wrong_organization_suffix_and_a_bad_email() {
         stderr.contains("email: Enter a valid email address."),
         "{stderr}"
     );
+    // Nobody joins the global or system organization (the API never made such a member; the
+    // CLI did, who then entered ROOT as a plain user), and nothing is written: the name is free.
+    for org in ["ROOT", "SYSTEM", "00000000-0000-0000-0000-000000000000"] {
+        let stderr = run_refused(ticketd(dir.path()).args([
+            "user",
+            "create",
+            "--username",
+            "yan",
+            "--org",
+            org,
+        ]));
+        assert!(stderr.contains("have no members"), "{org}: {stderr}");
+    }
+    run_ok(ticketd(dir.path()).args(["user", "create", "--username", "yan"]));
 }
 
 /// A token lifetime beyond a century, or not positive, is refused with the engine's reason (a
