@@ -362,6 +362,11 @@ impl Engine {
         options: BootstrapOptions,
         now: DateTime<Utc>,
     ) -> Result<BootstrapOutcome, DomainError> {
+        // Before anything is written: a value refused after admin was created left an admin
+        // whose generated password was never printed (the start failed before it).
+        if let Some(token) = &options.admin_token {
+            chosen_token_digest(token)?;
+        }
         self.store
             .ensure_builtins(Org::builtins(now).to_vec(), Role::builtins())
             .await?;
@@ -425,11 +430,11 @@ impl Engine {
                 }
             }
         };
-        if let Some(token) = &options.admin_token {
-            self.install_operator_token(admin.id, token, now).await?;
-        }
         if outcome.admin_created {
             self.create_default_flow(now).await?;
+        }
+        if let Some(token) = &options.admin_token {
+            self.install_operator_token(admin.id, token, now).await?;
         }
         Ok(outcome)
     }

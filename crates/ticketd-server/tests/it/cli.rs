@@ -430,6 +430,30 @@ fn user_create_refuses_a_wrong_organization_suffix_and_a_bad_email() {
     run_ok(ticketd(dir.path()).args(["user", "create", "--username", "yan"]));
 }
 
+/// A start refusing its admin token writes nothing first: admin, created with a generated
+/// password the failed start never printed, was left for the next start, which printed none.
+#[test]
+fn a_refused_admin_token_leaves_the_first_start_to_come() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = run_refused(ticketd(dir.path()).env("TICKETD_ADMIN_TOKEN", "a b").args([
+        "user",
+        "create",
+        "--username",
+        "bob",
+    ]));
+    assert!(stderr.contains("no spaces"), "{stderr}");
+    let output = ticketd(dir.path())
+        .args(["user", "create", "--username", "bob"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("created user admin with the generated password"),
+        "{stderr}"
+    );
+}
+
 /// A token lifetime beyond a century, or not positive, is refused with the engine's reason (a
 /// lifetime of 99,999,999,999 hours panicked).
 #[test]
