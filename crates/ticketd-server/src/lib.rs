@@ -93,8 +93,7 @@ async fn open_store_as(config: &Config, serving: bool) -> anyhow::Result<(Arc<dy
         return Ok((cached(Arc::new(store)), migrated));
     }
     check_sqlite_url(url)?;
-    let path = ticketd_store_sqlite::path_from_url(url)
-        .with_context(|| format!("database_url {url:?} names no file"))?;
+    let path = ticketd_store_sqlite::path_from_url(url).map_err(|why| anyhow::anyhow!(why))?;
     let options = sqlite_options(config, path.clone(), serving);
     let (store, migrated) = SqliteStore::open(&options)
         .with_context(|| format!("could not open SQLite database {}", path.display()))?;

@@ -705,8 +705,15 @@ impl Pool {
         options: &SqliteOptions,
         log_sync: Option<LogSync>,
     ) -> Result<(Arc<Self>, usize), StoreError> {
+        // The file is created when missing, its directory not: a mistyped directory would
+        // start an empty service (with a new admin) instead of the one meant.
         if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| StoreError::Other(Box::new(e)))?;
+            if !parent.is_dir() {
+                return Err(StoreError::Unavailable(format!(
+                    "directory {} does not exist: create it first, or name another",
+                    parent.display()
+                )));
+            }
         }
         check_one_name(&options.path)?;
         let serving_lock = if options.serving {
@@ -1432,17 +1439,70 @@ fn checkpoint_in_passes(conn: &Connection) {
     }
 }
 
-/// Parses `sqlite://relative.db`, `sqlite:///absolute.db`, `sqlite:relative.db` or a bare path.
-pub fn path_from_url(url: &str) -> Option<PathBuf> {
-    let rest = url
+/// Parses `sqlite://relative.db`, `sqlite:///absolute.db`, `sqlite:relative.db` or a bare path;
+/// in a URL, `%XX` escapes are decoded and the only query understood is `mode=rwc` (create the
+/// file when missing, which ticketd always does). Why not, otherwise: a URL naming no file, a
+/// query asking for something else (`mode=ro` was ignored and the file migrated), or a path
+/// starting with `~/`, which no shell expanded (a directory named `~` was made).
+pub fn path_from_url(url: &str) -> Result<PathBuf, String> {
+    let in_url = url
         .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url);
-    let rest = rest.split('?').next().unwrap_or(rest);
-    if rest.is_empty() || url.contains("://") && !url.starts_with("sqlite://") {
-        return None;
+        .or_else(|| url.strip_prefix("sqlite:"));
+    if in_url.is_none() && url.contains("://") {
+        return Err(format!("{url:?} is no SQLite URL"));
     }
-    Some(Path::new(rest).to_path_buf())
+    let rest = in_url.unwrap_or(url);
+    let (path, query) = match (in_url.is_some(), rest.split_once('?')) {
+        (true, Some((path, query))) => (path, Some(query)),
+        _ => (rest, None),
+    };
+    if let Some(query) = query {
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            if pair != "mode=rwc" {
+                return Err(format!(
+                    "the database URL's {pair:?} is not understood: ticketd opens its file to \
+                     read and write, creating it when missing (mode=rwc), and takes no other \
+                     parameter"
+                ));
+            }
+        }
+    }
+    let path = if in_url.is_some() {
+        percent_decoded(path)?
+    } else {
+        path.to_owned()
+    };
+    if path.is_empty() {
+        return Err(format!("{url:?} names no file"));
+    }
+    if path == "~" || path.starts_with("~/") {
+        return Err(format!(
+            "{path:?} starts with ~, which is expanded by a shell, not here: give the home \
+             directory's path"
+        ));
+    }
+    Ok(PathBuf::from(path))
+}
+
+/// `text` with its `%XX` escapes decoded; the result must be UTF-8.
+fn percent_decoded(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'%' {
+            let hex = text
+                .get(at + 1..at + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("{text:?} has a % that starts no %XX escape"))?;
+            out.push(hex);
+            at += 3;
+        } else {
+            out.push(bytes[at]);
+            at += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_not_utf8| format!("{text:?} decodes to no UTF-8 path"))
 }
 
 #[cfg(test)]

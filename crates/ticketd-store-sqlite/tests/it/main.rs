@@ -153,19 +153,47 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
 fn database_urls_map_to_paths() {
     use std::path::Path;
     use ticketd_store_sqlite::path_from_url;
+    let path = |url: &str| path_from_url(url).map_err(|_why| ());
     assert_eq!(
-        path_from_url("sqlite://ticketd.db").as_deref(),
-        Some(Path::new("ticketd.db"))
+        path("sqlite://ticketd.db").as_deref(),
+        Ok(Path::new("ticketd.db"))
     );
     assert_eq!(
-        path_from_url("sqlite:///var/lib/t.db").as_deref(),
-        Some(Path::new("/var/lib/t.db"))
+        path("sqlite:///var/lib/t.db").as_deref(),
+        Ok(Path::new("/var/lib/t.db"))
     );
     assert_eq!(
-        path_from_url("sqlite:data/t.db?mode=rwc").as_deref(),
-        Some(Path::new("data/t.db"))
+        path("sqlite:data/t.db?mode=rwc").as_deref(),
+        Ok(Path::new("data/t.db"))
     );
-    assert_eq!(path_from_url("postgres://x@y/z"), None);
+    assert_eq!(
+        path("sqlite:///srv/my%20data/t%C3%A9.db").as_deref(),
+        Ok(Path::new("/srv/my data/té.db"))
+    );
+    // A bare path is a path: nothing in it is decoded or split.
+    assert_eq!(
+        path("my%20file?.db").as_deref(),
+        Ok(Path::new("my%20file?.db"))
+    );
+    // What would have served another file than the one meant, or a new empty one.
+    for refused in [
+        "postgres://x@y/z",
+        "sqlite://",
+        "sqlite:///t.db?mode=ro",
+        "sqlite:///t.db?mode=rw",
+        "sqlite:///t.db?cache=shared",
+        "sqlite://~/t.db",
+        "sqlite:///t%2.db",
+        "sqlite:///t%FF.db",
+    ] {
+        let why = path_from_url(refused).unwrap_err();
+        assert!(!why.is_empty(), "{refused}");
+    }
+    // A missing directory is not made: a mistyped one started an empty service.
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions::new(dir.path().join("no-such-dir").join("t.db"));
+    assert!(refused_to_serve(&options).contains("does not exist"));
+    assert!(!dir.path().join("no-such-dir").exists());
 }
 
 #[tokio::test]
