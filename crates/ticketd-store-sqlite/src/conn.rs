@@ -707,13 +707,15 @@ impl Pool {
     ) -> Result<(Arc<Self>, usize), StoreError> {
         // The file is created when missing, its directory not: a mistyped directory would
         // start an empty service (with a new admin) instead of the one meant.
-        if let Some(parent) = options.path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            if !parent.is_dir() {
-                return Err(StoreError::Unavailable(format!(
-                    "directory {} does not exist: create it first, or name another",
-                    parent.display()
-                )));
-            }
+        if let Some(parent) = options
+            .path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty() && !p.is_dir())
+        {
+            return Err(StoreError::Unavailable(format!(
+                "directory {} does not exist: create it first, or name another",
+                parent.display()
+            )));
         }
         check_one_name(&options.path)?;
         let serving_lock = if options.serving {
