@@ -18,15 +18,17 @@ impl Query {
         Query(ticketd_http::query::pairs(raw).collect())
     }
 
-    /// The first value of `key`.
+    /// The value of `key`: its last, as Django's `QueryDict` answers a repeated one
+    /// (`?limit=2&limit=3` is a limit of 3; the first was taken until 2026-12-07).
     pub(crate) fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
+            .rev()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
     }
 
-    /// The first non-empty value of `key`, trimmed.
+    /// The value of `key` ([`Query::get`]) trimmed, if not empty.
     pub(crate) fn text(&self, key: &str) -> Option<String> {
         self.get(key)
             .map(str::trim)
@@ -265,6 +267,16 @@ mod tests {
             .unwrap()
             .into_parts();
         parts
+    }
+
+    #[test]
+    fn a_repeated_parameter_is_its_last_value_as_django_reads_it() {
+        let q = Query::parse(Some("state=pending&limit=2&state=approved&limit=3&state="));
+        assert_eq!(q.get("state"), Some(""));
+        assert_eq!(q.text("state"), None);
+        assert_eq!(Page::from_query(&q, 1000).limit, Some(3));
+        assert_eq!(q.text("limit").as_deref(), Some("3"));
+        assert_eq!(q.list("state"), vec!["pending", "approved"]);
     }
 
     #[test]
