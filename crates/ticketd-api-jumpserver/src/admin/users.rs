@@ -149,6 +149,44 @@ impl Filters {
     }
 }
 
+/// `order` as DRF's ordering filter reads it: comma-separated fields, each descending with a
+/// leading `-`, unknown ones ignored; the username decides last (the list comes by username).
+/// Until 2026-12-07 it was ignored.
+fn sort_users(users: &mut [User], query: &Query) {
+    let keys: Vec<(String, bool)> = query
+        .list("order")
+        .into_iter()
+        .map(|key| match key.strip_prefix('-') {
+            Some(field) => (field.to_owned(), true),
+            None => (key, false),
+        })
+        .filter(|(field, _)| {
+            matches!(
+                field.as_str(),
+                "username" | "name" | "email" | "date_joined" | "is_active"
+            )
+        })
+        .collect();
+    if keys.is_empty() {
+        return;
+    }
+    users.sort_by(|a, b| {
+        keys.iter()
+            .map(|(field, descending)| {
+                let order = match field.as_str() {
+                    "name" => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
+                    "email" => a.email.to_lowercase().cmp(&b.email.to_lowercase()),
+                    "date_joined" => a.created_at.cmp(&b.created_at),
+                    "is_active" => a.is_active.cmp(&b.is_active),
+                    _ => a.username.cmp(&b.username),
+                };
+                if *descending { order.reverse() } else { order }
+            })
+            .find(|order| order.is_ne())
+            .unwrap_or_else(|| a.username.cmp(&b.username))
+    });
+}
+
 async fn list(
     State(state): State<AppState>,
     caller: CallerInOrg,
@@ -163,10 +201,11 @@ async fn list(
     let org = membership_org(caller.org.id);
     let memberships = state.engine.members(&caller.actor, org).await?;
     let filters = Filters::from_query(&query);
-    let matching: Vec<User> = users
+    let mut matching: Vec<User> = users
         .into_iter()
         .filter(|u| filters.matches(u, &memberships))
         .collect();
+    sort_users(&mut matching, &query);
     let page = Page::from_query(&query, state.settings.max_page_size);
     let total = matching.len();
     let rows = page_items(matching, page)

@@ -311,6 +311,19 @@ async fn the_user_list_is_filtered_searched_and_paginated_like_drf() {
         (format!("system_roles={SYSTEM_ADMIN}"), vec!["admin"]),
         ("username=nobody".to_owned(), vec![]),
         ("is_active=false".to_owned(), vec![]),
+        // `order`, as DRF's ordering filter; an unknown field is passed over.
+        (
+            "order=-username".to_owned(),
+            vec!["erin", "dave", "carol", "admin"],
+        ),
+        (
+            "order=nothing,-date_joined".to_owned(),
+            vec!["erin", "dave", "carol", "admin"],
+        ),
+        (
+            "order=email".to_owned(),
+            vec!["admin", "carol", "dave", "erin"],
+        ),
     ] {
         let (status, found) = app
             .call(
