@@ -590,6 +590,7 @@ impl Engine {
         for (org_id, _) in &input.orgs {
             check_joinable(*org_id)?;
         }
+        self.check_email_free(&email, None).await?;
         if self.store.find_user_by_username(&username).await?.is_some() {
             return Err(DomainError::Conflict(format!(
                 "user {username:?} already exists"
@@ -629,6 +630,33 @@ impl Engine {
             self.add_member(None, org_id, user.id, role_id).await?;
         }
         Ok(user)
+    }
+
+    /// Refuses an e-mail address another user than `owner` has, ignoring case, as JumpServer
+    /// keeps addresses unique (its answer's words); an empty address collides with none.
+    async fn check_email_free(
+        &self,
+        email: &str,
+        owner: Option<UserId>,
+    ) -> Result<(), DomainError> {
+        if email.is_empty() {
+            return Ok(());
+        }
+        let wanted = email.to_lowercase();
+        let taken = self
+            .store
+            .list_users()
+            .await?
+            .iter()
+            .any(|u| Some(u.id) != owner && u.email.to_lowercase() == wanted);
+        if taken {
+            return Err(DomainError::invalid(
+                "email",
+                "unique",
+                "User with this Email already exists.",
+            ));
+        }
+        Ok(())
     }
 
     /// Sets a user's password (trusted callers, or a system administrator). Not the user
@@ -932,7 +960,9 @@ impl Engine {
         let email = if user.email.trim() == stored.email {
             stored.email.clone()
         } else {
-            checked_email(&user.email)?
+            let email = checked_email(&user.email)?;
+            self.check_email_free(&email, Some(user.id)).await?;
+            email
         };
         let updated = User {
             username,
@@ -2527,7 +2557,6 @@ fn resolution_org(flow: &Flow, ticket_org: OrgId) -> OrgId {
     }
 }
 
-/// The organizations whose flows apply to `org`: its own and the global ones (once for ROOT).
 /// Refuses the organizations nobody is a member of: the global one is everyone's through their
 /// system role, the system one JumpServer's own (a member of ROOT, which only the CLI could
 /// make, entered it as a plain user and read its lists).
@@ -2542,6 +2571,7 @@ fn check_joinable(org: OrgId) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// The organizations whose flows apply to `org`: its own and the global ones (once for ROOT).
 fn org_and_global(org: OrgId) -> Vec<OrgId> {
     if org == ROOT_ORG {
         vec![ROOT_ORG]

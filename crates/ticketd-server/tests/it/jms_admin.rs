@@ -416,6 +416,36 @@ async fn a_user_is_read_replaced_patched_and_deleted() {
         (status, body["email"].clone()),
         (400, json!(["Not a valid string."]))
     );
+    // E-mail addresses are unique, ignoring case, as JumpServer keeps them (a second user with
+    // one was created); a user keeps their own.
+    let taken = json!(["User with this Email already exists."]);
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &path,
+            ADMIN_TOKEN,
+            Some(json!({"email": "Admin@Example.com"})),
+        )
+        .await;
+    assert_eq!((status, body["email"].clone()), (400, taken.clone()));
+    let (status, body) = app
+        .call(
+            "POST",
+            "/api/v1/users/users/",
+            ADMIN_TOKEN,
+            Some(json!({"username": "gina", "name": "Gina", "email": "F2@example.com"})),
+        )
+        .await;
+    assert_eq!((status, body["email"].clone()), (400, taken), "{body}");
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &path,
+            ADMIN_TOKEN,
+            Some(json!({"email": "f2@example.com", "name": "F"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let (status, body) = app.call("DELETE", &path, ADMIN_TOKEN, None).await;
     assert_eq!(status, 204, "{body}");
     let (status, body) = app.call("GET", &path, ADMIN_TOKEN, None).await;

@@ -596,10 +596,13 @@ fn classify(method: &'static str, path: &str) -> Option<Route> {
                 let req = in_alpha(w, Req::new(method, at(&p, &made.id)));
                 match method {
                     "DELETE" => req,
-                    _ => req.body(
-                        json!({"name": "Renamed user", "email": "renamed@example.com",
-                                         "username": format!("renamed-{}", w.next())}),
-                    ),
+                    _ => {
+                        // Addresses are unique: each renamed user gets one of its own.
+                        let n = w.next();
+                        req.body(json!({"name": "Renamed user",
+                                        "email": format!("renamed-{n}@example.com"),
+                                        "username": format!("renamed-{n}")}))
+                    }
                 }
             }),
         ),
