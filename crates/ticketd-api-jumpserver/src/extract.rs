@@ -34,11 +34,23 @@ impl FromRequestParts<AppState> for Caller {
 #[derive(Debug, Clone)]
 pub(crate) struct CallerInOrg {
     pub(crate) actor: Actor,
-    #[allow(
-        dead_code,
-        reason = "used by the ticket routes of the JumpServer issue"
-    )]
     pub(crate) org: Org,
+}
+
+impl CallerInOrg {
+    /// JumpServer's view permissions on an organization's users and flows (`users.view_user`,
+    /// `tickets.view_ticketflow`), which its built-in user role lacks: its org admins and
+    /// auditors, and system admins and auditors, as for reading all its tickets. A plain member
+    /// read every user's e-mail address and every flow's approvers until 2026-12-07.
+    pub(crate) fn may_view_directory(&self, what: &str) -> Result<(), ticketd_core::DomainError> {
+        if self.actor.may_read_org(self.org.id) {
+            Ok(())
+        } else {
+            Err(ticketd_core::DomainError::Forbidden {
+                action: format!("view {what}"),
+            })
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for CallerInOrg {

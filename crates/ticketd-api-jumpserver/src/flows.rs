@@ -251,6 +251,7 @@ async fn list(
     query: Query,
     parts: Parts,
 ) -> Result<Json<Value>, FlowError> {
+    caller.may_view_directory("flows")?;
     // The root org lists every org's flows, as JumpServer's unfiltered manager there.
     let mut flows = if caller.org.id == ROOT_ORG {
         let mut everywhere = state.engine.list_flows_everywhere(&caller.actor).await?;
@@ -288,6 +289,7 @@ async fn detail(
     query: Query,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, FlowError> {
+    caller.may_view_directory("flows")?;
     let flow = visible_flow(&state, &caller, &id).await?;
     let view = view(&state, &caller, lang, zone, std::slice::from_ref(&flow)).await?;
     Ok(Json(select_fields(&query, None, view.flow(&flow))))

@@ -194,6 +194,7 @@ async fn list(
     query: Query,
     parts: Parts,
 ) -> Result<Json<Value>, ApiError> {
+    caller.may_view_directory("users")?;
     let users = state
         .engine
         .users(&caller.actor, Some(caller.org.id))
@@ -221,6 +222,7 @@ async fn detail(
     Zone(zone): Zone,
     Path(raw): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
+    caller.may_view_directory("users")?;
     let id = UserId(path_id(&raw, "User")?);
     let user = state
         .engine

@@ -2042,6 +2042,7 @@ async fn the_jumpserver_python_sdk_manages_users_orgs_assets_and_nodes_and_reads
     );
     assert_eq!(data("model_user"), "SDK User 2");
     assert_eq!(data("password_login_profile"), "sdkuser");
+    assert_eq!(failed("password_login_user_detail"), "permission_denied");
     assert_eq!(failed("missing_user"), "object_does_not_exist");
     assert_eq!(data("create_org")["name"], "SDK Org");
     assert_eq!(data("list_orgs"), json!(["Default", "SDK Org"]));

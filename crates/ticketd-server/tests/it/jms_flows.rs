@@ -1373,10 +1373,14 @@ async fn non_admins_get_403_and_other_orgs_flows_stay_invisible() {
     )
     .await;
 
-    // A plain member may read the org's flows but not change them, whatever the body.
-    let (status, _) = jms(&app, "GET", FLOWS, "alice", DEFAULT, None).await;
-    assert_eq!(status, 200);
+    // A plain member may neither read the org's flows (JumpServer's `tickets.view_ticketflow`,
+    // which its user role lacks: the rules name the approvers) nor change them, whatever the
+    // body; they choose one through `flows/options/`.
     let denied = json!({"detail": "You do not have permission to perform this action.", "code": "permission_denied"});
+    for path in [FLOWS.to_owned(), detail(&id_of(&ours))] {
+        let (status, body) = jms(&app, "GET", &path, "alice", DEFAULT, None).await;
+        assert_eq!((status, &body), (403, &denied), "{path}");
+    }
     for (method, path, body) in [
         (
             "POST",
@@ -1427,6 +1431,7 @@ async fn non_admins_get_403_and_other_orgs_flows_stay_invisible() {
     )
     .await;
     assert_eq!(status, 404);
+    // A plain member reads no flow at all (403 whether it exists or not).
     let (status, _) = jms(
         &app,
         "GET",
@@ -1436,7 +1441,7 @@ async fn non_admins_get_403_and_other_orgs_flows_stay_invisible() {
         None,
     )
     .await;
-    assert_eq!(status, 404);
+    assert_eq!(status, 403);
     let (status, _) = jms(&app, "GET", FLOWS, "alice", &other_id, None).await;
     assert_eq!(status, 403);
     // Even a system admin reads an org's flows only from that org (or the root org).

@@ -44,6 +44,7 @@ from jms_client.v1.models.request.users import (
     DescribeUsersWithRoleRequest,
     DetailUserRequest,
     UpdateUserRequest,
+    UserProfileRequest,
 )
 
 BASE, KEY_ID, SECRET, ADMIN_PASSWORD = sys.argv[1:5]
@@ -105,7 +106,9 @@ record(
     lambda d: d.display,
 )
 password_client = get_client(web_url=BASE, username="sdkuser", password="Sdk-password-1")
-record("password_login_profile", password_client.do(DetailUserRequest(id_=user_id)), lambda d: d["username"])
+record("password_login_profile", password_client.do(UserProfileRequest()), lambda d: d["username"])
+# A plain user has no `users.view_user`: their profile is theirs, the user list is not.
+record("password_login_user_detail", password_client.do(DetailUserRequest(id_=user_id)))
 record("missing_user", client.do(DetailUserRequest(id_="00000000-0000-0000-0000-0000000000aa")))
 
 # Organizations.
