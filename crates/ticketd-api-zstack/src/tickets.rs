@@ -651,7 +651,10 @@ fn operation_context_type(action: HistoryAction) -> &'static str {
 /// `TicketStatusHistoryInventory` rows of one ticket (`archive`: the archive variant).
 ///
 /// Statuses are derived from the core states and the level acted on; `operationContext` stays
-/// null because ticketd does not execute the requests and so has no results to report.
+/// null because ticketd does not execute the requests and so has no results to report. A
+/// TopHC confirmation or save (of a ticket another dialect also reads) is no event of ZStack's:
+/// it is not listed (a confirmation showed as a change from `FinalApproved` to itself, at the
+/// first flow).
 fn history_rows(
     ticket: &Ticket,
     entries: &[HistoryEntry],
@@ -659,6 +662,7 @@ fn history_rows(
 ) -> Vec<Map<String, Value>> {
     entries
         .iter()
+        .filter(|entry| !matches!(entry.action, HistoryAction::Confirm | HistoryAction::Save))
         .enumerate()
         .map(|(i, entry)| {
             let level = entry.level.max(1);

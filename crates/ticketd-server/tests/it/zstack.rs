@@ -566,6 +566,18 @@ async fn a_two_flow_collection_takes_a_ticket_through_pending_intermediate_appro
         )
     );
 
+    // Its applicant confirms it through TopHC: no event of ZStack's, so no history row (it
+    // showed as FinalApproved to FinalApproved).
+    let ticket_id = ticketd_core::TicketId(uuid::Uuid::parse_str(&id).unwrap());
+    app.engine
+        .act(
+            &w.alice,
+            ticket_id,
+            ticketd_core::engine::TicketCommand::Confirm,
+            ticketd_http::now(),
+        )
+        .await
+        .unwrap();
     // One history row per transition, with the flow concerned.
     let history = ok(
         app,
