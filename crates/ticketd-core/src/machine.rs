@@ -416,15 +416,12 @@ pub fn apply(
         Action::RejectStranded { reason } => {
             require_state(ticket, name, &[TicketState::Pending])?;
             let level = ticket.approval_step;
-            if let Some(step) = Arc::make_mut(&mut next.steps)
-                .iter_mut()
-                .find(|s| s.level == level)
-            {
-                step.state = StepState::Rejected;
-                step.status = StepStatus::Closed;
-                step.updated_at = ctx.now;
-            }
-            next.state = TicketState::Rejected;
+            end_current_step(
+                &mut next,
+                StepState::Rejected,
+                TicketState::Rejected,
+                ctx.now,
+            );
             let mut write = Recorder::update(ticket, next);
             write.history(ctx, history_action, &who, from, level, reason, false);
             write.state_comment(ctx, &who, "rejected", name);
@@ -451,15 +448,7 @@ pub fn apply(
             };
             require(allowed, name)?;
             let level = ticket.approval_step;
-            if let Some(step) = Arc::make_mut(&mut next.steps)
-                .iter_mut()
-                .find(|s| s.level == level)
-            {
-                step.state = StepState::Closed;
-                step.status = StepStatus::Closed;
-                step.updated_at = ctx.now;
-            }
-            next.state = TicketState::Closed;
+            end_current_step(&mut next, StepState::Closed, TicketState::Closed, ctx.now);
             let mut write = Recorder::update(ticket, next);
             write.history(ctx, history_action, &who, from, level, reason, false);
             write.state_comment(ctx, &who, "closed", history_action.as_str());
@@ -775,6 +764,27 @@ fn decide(
         write.write.grant = Some(grant);
     }
     Ok(write.finish())
+}
+
+/// Ends a pending ticket at its current level without a decision of an assignee's (a close, a
+/// stranded ticket's rejection): the level's step takes `step_state` and is closed, the ticket
+/// takes `state`.
+fn end_current_step(
+    next: &mut Ticket,
+    step_state: StepState,
+    state: TicketState,
+    now: DateTime<Utc>,
+) {
+    let level = next.approval_step;
+    if let Some(step) = Arc::make_mut(&mut next.steps)
+        .iter_mut()
+        .find(|s| s.level == level)
+    {
+        step.state = step_state;
+        step.status = StepStatus::Closed;
+        step.updated_at = now;
+    }
+    next.state = state;
 }
 
 fn require(allowed: bool, action: &str) -> Result<(), DomainError> {

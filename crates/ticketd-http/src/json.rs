@@ -66,23 +66,44 @@ impl std::fmt::Display for JsonBodyError {
 /// stack and abort the process.
 pub const MAX_JSON_DEPTH: usize = 127;
 
+/// Where a byte-by-byte walk of a JSON text stands: inside a string (and after a backslash
+/// there) or not, so the scanners below see only the text's structure.
+#[derive(Default)]
+struct Strings {
+    inside: bool,
+    escaped: bool,
+}
+
+impl Strings {
+    /// Takes the next byte; whether it stands outside every string (a quote opening one does
+    /// not, nor does the one closing it).
+    fn outside(&mut self, b: u8) -> bool {
+        if self.inside {
+            match (self.escaped, b) {
+                (true, _) => self.escaped = false,
+                (false, b'\\') => self.escaped = true,
+                (false, b'"') => self.inside = false,
+                _ => {}
+            }
+            return false;
+        }
+        if b == b'"' {
+            self.inside = true;
+            return false;
+        }
+        true
+    }
+}
+
 /// Nesting depth of a JSON text (brackets outside strings), stopping early past `max`.
 fn exceeds_depth(bytes: &[u8], max: usize) -> bool {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = Strings::default();
     for &b in bytes {
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
+        if !strings.outside(b) {
             continue;
         }
         match b {
-            b'"' => in_string = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max {
@@ -135,27 +156,16 @@ pub fn check_integers(text: &str) -> Result<(), JsonBodyError> {
     if !has_long_run {
         return Ok(());
     }
-    let mut in_string = false;
-    let mut escaped = false;
+    let mut strings = Strings::default();
     let mut at = 0;
     while at < bytes.len() {
         let b = bytes[at];
-        if in_string {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            at += 1;
-            continue;
-        }
-        let starts_number = (b == b'-' || b.is_ascii_digit())
+        let starts_number = strings.outside(b)
+            && (b == b'-' || b.is_ascii_digit())
             && (at == 0
                 || !(bytes[at - 1].is_ascii_alphanumeric()
                     || matches!(bytes[at - 1], b'_' | b'$')));
         if !starts_number {
-            in_string = b == b'"';
             at += 1;
             continue;
         }

@@ -442,10 +442,12 @@ fn a_refused_admin_token_leaves_the_first_start_to_come() {
         "bob",
     ]));
     assert!(stderr.contains("no spaces"), "{stderr}");
-    let output = ticketd(dir.path())
-        .args(["user", "create", "--username", "bob"])
-        .output()
-        .unwrap();
+    assert_prints_admin_password(ticketd(dir.path()).args(["user", "create", "--username", "bob"]));
+}
+
+/// Runs `command`, which must succeed and print admin's generated password.
+fn assert_prints_admin_password(command: &mut Command) {
+    let output = command.output().unwrap();
     assert!(output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -735,16 +737,7 @@ async fn bench_runs_every_scenario_on_postgres_and_measures_its_cpu() {
 #[test]
 fn the_first_command_on_a_new_database_prints_admin_s_password() {
     let dir = tempfile::tempdir().unwrap();
-    let output = ticketd(dir.path())
-        .args(["user", "create", "--username", "x1"])
-        .output()
-        .unwrap();
-    assert!(output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        stderr.contains("created user admin with the generated password"),
-        "{stderr}"
-    );
+    assert_prints_admin_password(ticketd(dir.path()).args(["user", "create", "--username", "x1"]));
     let again = ticketd(dir.path())
         .args(["user", "create", "--username", "x2"])
         .output()
