@@ -177,9 +177,10 @@ pub struct TicketQuery {
     pub content_tests: Vec<Vec<ContentMatch>>,
     /// Free-text search: every batch must match; a batch matches if any of its alternatives
     /// does; an alternative matches if each of its terms is contained in the title, the type or
-    /// the status (`open` or `closed`, [`TicketState::status_word`]), as JumpServer's
-    /// `search_fields`.
+    /// the state's word that [`TicketQuery::searched_state`] names.
     pub search: Vec<Vec<Vec<String>>>,
+    /// Which word of a ticket's state a search term is tested on.
+    pub searched_state: SearchedState,
     /// Created at or after.
     pub created_from: Option<DateTime<Utc>>,
     /// Created before.
@@ -200,6 +201,18 @@ pub struct TicketQuery {
     pub after: Option<PagePosition>,
     /// Also count all matches.
     pub with_total: bool,
+}
+
+/// Which word of a ticket's state free-text search terms are tested on, besides its title and
+/// type: each dialect's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SearchedState {
+    /// The state's name (`pending`, `approved`, …): TopHC's keywords.
+    #[default]
+    Name,
+    /// Whether it is `open` or `closed` ([`TicketState::status_word`]): JumpServer's `status`
+    /// among its `search_fields` (`search=open` found nothing while the name was tested).
+    Status,
 }
 
 /// A text column of tickets that lists test with [`TextFilter`]s.
@@ -299,7 +312,7 @@ impl PagePosition {
     }
 }
 
-/// How one search term is tested on a candidate's type and status (its title is always tested on
+/// How one search term is tested on a candidate's type and state (its title is always tested on
 /// the row): by a substring test on the row (`None`), or, where the candidates' values are
 /// known before any row is read, by the values that contain the term (`Some`; empty: none does).
 /// Each text test costs a function call per candidate row, and a search walks many.
@@ -307,7 +320,8 @@ impl PagePosition {
 pub struct TermTest {
     /// The types that contain the term, when the query names the only types it lists.
     pub kinds: Option<Vec<String>>,
-    /// The states whose status word contains the term (always decided: the words are ASCII).
+    /// The states whose searched word ([`TicketQuery::searched_state`]) contains the term
+    /// (always decided: every such word is ASCII).
     pub states: Option<Vec<TicketState>>,
 }
 
@@ -366,9 +380,9 @@ impl TicketQuery {
         self.after.map(|after| (after, newest_first))
     }
 
-    /// How `term` (one of [`TicketQuery::search`]'s) is tested on a candidate's type and status.
-    /// The status is decided here for every term (its two words are ASCII, so a term with any
-    /// other character is in neither); a type only for terms without letters of other cases
+    /// How `term` (one of [`TicketQuery::search`]'s) is tested on a candidate's type and state.
+    /// The state is decided here for every term (its words are ASCII, so a term with any other
+    /// character is in none of them); a type only for terms without letters of other cases
     /// beyond ASCII's, and ASCII types: the databases fold other letters each in their own way,
     /// so those stay their test.
     pub fn term_test(&self, term: &str) -> TermTest {
@@ -377,12 +391,17 @@ impl TicketQuery {
         } else {
             &self.states[..]
         };
-        // The status words are ASCII: a term with any other character is in none of them.
         let states = Some(
             candidates
                 .iter()
                 .copied()
-                .filter(|state| contains_folded(state.status_word(), term))
+                .filter(|state| {
+                    let word = match self.searched_state {
+                        SearchedState::Name => state.as_str(),
+                        SearchedState::Status => state.status_word(),
+                    };
+                    contains_folded(word, term)
+                })
                 .collect(),
         );
         if folds_beyond_ascii(term) {
@@ -421,6 +440,7 @@ impl TicketQuery {
             applicant_text: None,
             content_tests: Vec::new(),
             search: Vec::new(),
+            searched_state: SearchedState::Name,
             created_from: None,
             created_to: None,
             archived: None,
@@ -759,12 +779,20 @@ mod tests {
         TicketQuery {
             states,
             kinds: kinds.iter().map(|k| (*k).to_owned()).collect(),
+            searched_state: SearchedState::Status,
             ..TicketQuery::new(Visibility::All)
         }
     }
 
     #[test]
-    fn a_term_is_decided_on_the_statuses_and_named_types_it_can_meet() {
+    fn a_term_is_decided_on_the_states_and_named_types_it_can_meet() {
+        // By name, TopHC's keywords: the word of each state.
+        let by_name = TicketQuery::new(Visibility::All);
+        assert_eq!(
+            by_name.term_test("PEND").states,
+            Some(vec![TicketState::Pending])
+        );
+        assert_eq!(by_name.term_test("open").states, Some(Vec::new()));
         let any = query(Vec::new(), &[]);
         // Folded like LIKE, on the status (open or closed) of every state, as JumpServer searches
         // `status`, not `state`; the types of unfiltered rows are unknown.

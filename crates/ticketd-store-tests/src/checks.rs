@@ -2809,6 +2809,27 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
         .unwrap();
     let all = vec!["db restore", "web access", "db access prod"];
     let open = vec!["db restore", "db access prod"];
+    // The state's name, TopHC's keywords (the default).
+    for (term, expected) in [
+        ("PENDING", open.clone()),
+        ("clos", vec!["web access"]),
+        ("open", Vec::new()),
+    ] {
+        assert_eq!(
+            titles(TicketQuery {
+                search: words(&[&[&[term]]]),
+                ..base.clone()
+            })
+            .await,
+            expected,
+            "{term} (by name)"
+        );
+    }
+    // JumpServer's status.
+    let base = TicketQuery {
+        searched_state: ticketd_core::store::SearchedState::Status,
+        ..base.clone()
+    };
     let listed = TicketQuery {
         states: vec![TicketState::Pending, TicketState::Approved],
         kinds: vec!["general".into(), "apply_asset".into()],

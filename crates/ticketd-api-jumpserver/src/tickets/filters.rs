@@ -4,7 +4,8 @@ use crate::listing::Query;
 use chrono::{DateTime, Duration, Utc};
 use ticketd_core::catalog::CatalogQuery;
 use ticketd_core::store::{
-    ContentMatch, SortKey, TextColumn, TextFilter, TicketOrder, TicketQuery, Visibility,
+    ContentMatch, SearchedState, SortKey, TextColumn, TextFilter, TicketOrder, TicketQuery,
+    Visibility,
 };
 use ticketd_core::ticket::TicketState;
 use ticketd_core::{Actor, DomainError, FieldError, OrgId, TicketId, UserId};
@@ -153,6 +154,7 @@ pub(crate) async fn ticket_query(
         q.created_to = Some(now - days);
     }
     q.search = search(query);
+    q.searched_state = SearchedState::Status;
     q.order = order(query);
     Ok(Some(q))
 }
