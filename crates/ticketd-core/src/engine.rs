@@ -403,10 +403,17 @@ impl Engine {
                         generated
                     }
                 };
+                // Its placeholder address, unless a user has it (an admin renamed since, whose
+                // address would refuse the new one and so every start).
+                let email = match self.check_email_free(ADMIN_EMAIL, None).await {
+                    Ok(()) => ADMIN_EMAIL.to_owned(),
+                    Err(DomainError::Validation(_)) => String::new(),
+                    Err(other) => return Err(other),
+                };
                 let input = NewUserInput {
                     username: "admin".into(),
                     name: "Administrator".into(),
-                    email: "admin@example.com".into(),
+                    email,
                     system_role: SystemRole::Admin,
                     password: Some(password),
                     orgs: vec![(DEFAULT_ORG, crate::identity::ROLE_ORG_ADMIN)],
@@ -459,6 +466,12 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
+        // Made once: admin made again (the first renamed since) finds it there, and a second
+        // one refused as a duplicate name stopped every start.
+        let globals = self.store.list_flows(vec![ROOT_ORG]).await?;
+        if globals.iter().any(|f| f.same_name_and_type(&flow)) {
+            return Ok(());
+        }
         self.store.create_flow(flow, None).await?;
         Ok(())
     }
@@ -590,12 +603,14 @@ impl Engine {
         for (org_id, _) in &input.orgs {
             check_joinable(*org_id)?;
         }
-        self.check_email_free(&email, None).await?;
+        // The name first: a process racing another to create admin is told of the conflict,
+        // which bootstrap takes for the other's admin, not of the address.
         if self.store.find_user_by_username(&username).await?.is_some() {
             return Err(DomainError::Conflict(format!(
                 "user {username:?} already exists"
             )));
         }
+        self.check_email_free(&email, None).await?;
         let password = match &input.password {
             Some(p) => Some(self.hash_password(p)?),
             None => None,
@@ -2556,6 +2571,9 @@ fn resolution_org(flow: &Flow, ticket_org: OrgId) -> OrgId {
         flow.org_id
     }
 }
+
+/// The address admin is created with.
+const ADMIN_EMAIL: &str = "admin@example.com";
 
 /// Refuses the organizations nobody is a member of: the global one is everyone's through their
 /// system role, the system one JumpServer's own (a member of ROOT, which only the CLI could

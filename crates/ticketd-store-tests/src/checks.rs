@@ -121,6 +121,50 @@ pub async fn bootstrap_is_idempotent_and_creates_builtins(store: Arc<dyn Store>)
         .bootstrap(BootstrapOptions::default(), t0())
         .await
         .unwrap();
+    // Admin renamed since keeps its address: the next start makes a new admin without it (the
+    // address, taken, refused the new admin and so every start).
+    let mut renamed = store.find_user_by_username("admin").await.unwrap().unwrap();
+    renamed.username = "former-admin".into();
+    store.update_user(renamed).await.unwrap();
+    let third = engine
+        .bootstrap(BootstrapOptions::default(), t0())
+        .await
+        .unwrap();
+    assert!(third.admin_created);
+    let admin = store.find_user_by_username("admin").await.unwrap().unwrap();
+    assert_eq!(admin.email, "");
+}
+
+/// A ticket's content keeps its numbers as sent, to the last digit, at the ends of a double's
+/// range too: PostgreSQL's `jsonb` writes a number out in full, and the JSON reader, without
+/// its exact float parsing (`float_roundtrip`), took the largest double for an infinity (every
+/// read of the ticket failed) and others for a neighbour one unit off. (PostgreSQL's numbers
+/// have no negative zero: `-0.0` comes back as `0.0`, equal as a number.)
+pub async fn contents_keep_their_numbers_exactly(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let numbers = serde_json::json!([
+        f64::MAX,
+        f64::MIN,
+        f64::MIN_POSITIVE,
+        5e-324,
+        5.039300762290298e55,
+        0.1,
+        1e300,
+        i64::MIN,
+        u64::MAX,
+    ]);
+    let mut input = new_ticket("general", "numbers");
+    input.payload = serde_json::json!({"reason": "numbers", "numbers": numbers});
+    let opened = w.engine.open_ticket(&w.alice, input, t0()).await.unwrap();
+    let stored = store.get_ticket(opened.id).await.unwrap().unwrap();
+    assert_eq!(stored.payload["numbers"], numbers);
+    assert_eq!(
+        stored.payload["numbers"].to_string(),
+        numbers.to_string(),
+        "as written"
+    );
 }
 
 /// A new `TICKETD_ADMIN_TOKEN` revokes the one it replaces, and nothing else; a start without

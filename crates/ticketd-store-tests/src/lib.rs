@@ -38,6 +38,7 @@ macro_rules! contract_suite {
     ($make:path) => {
         $crate::contract_suite!(@tests $make;
             bootstrap_is_idempotent_and_creates_builtins,
+            contents_keep_their_numbers_exactly,
             a_new_admin_token_revokes_the_one_it_replaces,
             users_memberships_and_directory_round_trip,
             tokens_expire_and_can_be_revoked,
