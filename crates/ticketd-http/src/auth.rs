@@ -114,10 +114,15 @@ async fn authenticate_signature(
         }
         Err(other) => return Err(AuthError::Internal(other)),
     };
-    let path_and_query = parts
-        .uri
+    // The path as the client sent and signed it: inside a dialect's nested router `parts.uri`
+    // has lost the mount point (TopHC's `/v1/ticket`), and no client signs that.
+    let uri = parts
+        .extensions
+        .get::<axum::extract::OriginalUri>()
+        .map_or(&parts.uri, |original| &original.0);
+    let path_and_query = uri
         .path_and_query()
-        .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.to_string());
+        .map_or_else(|| uri.path().to_owned(), |pq| pq.to_string());
     let headers = |name: &str| {
         if name == "host" {
             return header_text(parts, "host")

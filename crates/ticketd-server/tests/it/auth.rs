@@ -248,6 +248,11 @@ async fn python_httpsig_signatures_are_accepted_and_tampering_is_refused() {
     assert_eq!(results["username"], "alice");
     assert_eq!(results["get_with_query"], 200, "{results}");
     assert_eq!(results["baseline"], 200, "{results}");
+    assert_eq!(
+        results["tophc_list"],
+        serde_json::json!([200, 0]),
+        "{results}"
+    );
     for case in [
         "changed_method",
         "changed_path",

@@ -60,4 +60,8 @@ results["changed_signature"] = session.send(tampered).status_code
 results["stale_date"] = session.send(prepared(offset=-20 * 60)).status_code
 wrong = HTTPSignatureAuth(key_id=KEY_ID, secret="wrong-secret", algorithm="hmac-sha256", headers=["(request-target)", "accept", "date"])
 results["wrong_secret"] = requests.get(f"{BASE}/api/v1/users/profile/", auth=wrong, headers={"Date": date()}).status_code
+# Under another dialect's mount point the signed path is the whole one too (TopHC checked it
+# without its prefix, so `httpsig` clients were refused there).
+response = requests.get(f"{BASE}/v1/ticket/list", params={"page_size": "1"}, auth=auth, headers={"Date": date()})
+results["tophc_list"] = [response.status_code, response.json().get("scode")]
 print(json.dumps(results))
