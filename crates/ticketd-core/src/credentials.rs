@@ -73,6 +73,21 @@ pub fn verify_password(hashes: &PasswordHashes, form: PasswordForm, presented: &
     }
 }
 
+/// Verifiers of no account's password, checked when a login names an unknown account (or one
+/// without a password) so that it takes as long as a wrong password: answered at once, an
+/// unknown name told apart from a known one in a millisecond against some fifteen (made once,
+/// with a fixed salt: nothing verifies against them).
+pub fn decoy_hashes() -> &'static PasswordHashes {
+    static DECOY: std::sync::OnceLock<PasswordHashes> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| {
+        hash_password("no account's password", [7u8; 48]).unwrap_or_else(|_broken| PasswordHashes {
+            plain: String::new(),
+            md5_hex: String::new(),
+            sha512_hex: String::new(),
+        })
+    })
+}
+
 /// SHA-256 of a token: tokens are looked up by this digest and never stored in clear.
 pub fn token_digest(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
@@ -141,6 +156,37 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_decoy_costs_what_a_real_verifier_costs() {
+        // An unknown account's login verifies against the decoy: it must be an argon2 verifier
+        // of the same parameters as a real one (an empty or broken one would answer at once),
+        // and accept nothing a client sends.
+        let real = hash_password("secret", [1u8; 48]).unwrap();
+        let decoy = decoy_hashes();
+        for (decoy, real) in [
+            (&decoy.plain, &real.plain),
+            (&decoy.md5_hex, &real.md5_hex),
+            (&decoy.sha512_hex, &real.sha512_hex),
+        ] {
+            let (decoy, real) = (
+                PasswordHash::new(decoy).unwrap(),
+                PasswordHash::new(real).unwrap(),
+            );
+            assert_eq!(
+                (decoy.algorithm, decoy.version, &decoy.params),
+                (real.algorithm, real.version, &real.params)
+            );
+        }
+        for form in [
+            PasswordForm::Plain,
+            PasswordForm::Md5Hex,
+            PasswordForm::Sha512Hex,
+        ] {
+            assert!(!verify_password(decoy, form, ""));
+            assert!(!verify_password(decoy, form, "secret"));
+        }
+    }
 
     #[test]
     fn each_dialect_form_verifies_the_same_password_and_nothing_else() {

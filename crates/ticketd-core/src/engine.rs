@@ -751,7 +751,14 @@ impl Engine {
             Some(user) => self.store.password_hashes(user.id).await?,
             None => None,
         };
-        let verified = hashes.is_some_and(|h| credentials::verify_password(&h, form, presented));
+        // An unknown account costs a verification too, so the time answers nothing.
+        let verified = match &hashes {
+            Some(hashes) => credentials::verify_password(hashes, form, presented),
+            None => {
+                credentials::verify_password(credentials::decoy_hashes(), form, presented);
+                false
+            }
+        };
         let Some(user) = user.filter(|u| u.is_active && verified) else {
             return Err(DomainError::Unauthenticated);
         };
