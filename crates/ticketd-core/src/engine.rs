@@ -997,8 +997,10 @@ impl Engine {
             .update_user(updated.clone())
             .await
             .map_err(|e| unique_to_conflict(e, "username"))?;
-        if stored.is_active && !updated.is_active {
-            self.reject_stranded(actor, updated.id, now).await?;
+        let demoted =
+            stored.system_role == SystemRole::Admin && updated.system_role != SystemRole::Admin;
+        if (stored.is_active && !updated.is_active) || demoted {
+            self.reject_stranded(actor, updated.id, now).await;
         }
         Ok(updated)
     }
@@ -1102,7 +1104,12 @@ impl Engine {
         for role in roles {
             self.add_member(Some(actor), org, user, *role).await?;
         }
-        self.reject_stranded(actor, user, now).await
+        // With a role left the user stays a member, as eligible as before (the role does not
+        // matter to who may decide a level already built).
+        if roles.is_empty() {
+            self.reject_stranded(actor, user, now).await;
+        }
+        Ok(())
     }
 
     /// Deletes a user (system administrators; never yourself), then rejects the pending
@@ -1128,24 +1135,41 @@ impl Engine {
             },
             other => other.into(),
         })?;
-        self.reject_stranded(actor, id, now).await
+        self.reject_stranded(actor, id, now).await;
+        Ok(())
     }
 
     /// Rejects, recorded as `by`'s, each pending ticket that `user` (who has just left an
-    /// organization, been deleted or deactivated) is an approver of, whose flow asks for it
-    /// ([`Flow::stranded_reason`]: ZStack's), and one of whose remaining levels nobody may
-    /// decide any more. It runs after the change that stranded them, not in its transaction: a
-    /// failure here leaves them pending, as every ticket stays under other flows, for their
-    /// applicant to close.
-    async fn reject_stranded(
-        &self,
-        by: &Actor,
-        user: UserId,
-        now: DateTime<Utc>,
-    ) -> Result<(), DomainError> {
+    /// organization, been deleted, deactivated or demoted from system administrator) is an
+    /// approver of, whose flow asks for it ([`Flow::stranded_reason`]: ZStack's), and one of
+    /// whose remaining levels nobody may decide any more. It runs after the change that
+    /// stranded them, not in its transaction, and answers nothing of its own: the change is
+    /// made, and a ticket it could not reject (the store failing meanwhile) stays pending, as
+    /// tickets of every other flow do, for its applicant to close.
+    async fn reject_stranded(&self, by: &Actor, user: UserId, now: DateTime<Utc>) {
+        // Only the flows that ask for it are looked at, and only their organizations' tickets:
+        // a system administrator is an approver of every default-flow ticket.
+        let Ok(flows) = self.flows_of_every_org().await else {
+            return;
+        };
+        let reasons: HashMap<FlowId, String> = flows
+            .iter()
+            .filter_map(|f| f.stranded_reason().map(|reason| (f.id, reason.to_owned())))
+            .collect();
+        if reasons.is_empty() {
+            return;
+        }
+        let mut orgs: Vec<OrgId> = flows
+            .iter()
+            .filter(|f| reasons.contains_key(&f.id))
+            .map(|f| f.org_id)
+            .collect();
+        orgs.sort_unstable();
+        orgs.dedup();
         const PAGE: u32 = 500;
         let mut query = TicketQuery {
             states: vec![TicketState::Pending],
+            org_ids: Some(orgs),
             limit: PAGE,
             ..TicketQuery::new(Visibility::Related {
                 user,
@@ -1155,7 +1179,9 @@ impl Engine {
         // Every candidate first: the rejections below take tickets out of the query's rows.
         let mut candidates = Vec::new();
         loop {
-            let page = self.store.list_tickets(query.clone()).await?;
+            let Ok(page) = self.store.list_tickets(query.clone()).await else {
+                break;
+            };
             candidates.extend(
                 page.items
                     .iter()
@@ -1165,33 +1191,17 @@ impl Engine {
                                 && step.assignees.iter().any(|a| a.user_id == user)
                         })
                     })
-                    .map(|t| (t.id, t.flow_id)),
+                    .filter_map(|t| Some((t.id, reasons.get(&t.flow_id?)?.clone()))),
             );
             if page.items.len() < PAGE as usize {
                 break;
             }
             query.offset += u64::from(PAGE);
         }
-        let mut reasons: HashMap<FlowId, Option<String>> = HashMap::new();
-        for (id, flow_id) in candidates {
-            let Some(flow_id) = flow_id else { continue };
-            let reason = match reasons.get(&flow_id) {
-                Some(reason) => reason.clone(),
-                None => {
-                    let reason = self
-                        .store
-                        .get_flow(flow_id)
-                        .await?
-                        .and_then(|flow| flow.stranded_reason().map(str::to_owned));
-                    reasons.insert(flow_id, reason.clone());
-                    reason
-                }
-            };
-            if let Some(reason) = reason {
-                self.reject_if_stranded(by, id, reason, now).await?;
-            }
+        for (id, reason) in candidates {
+            // Each on its own: one that fails leaves the others to be rejected.
+            let _pending_still = self.reject_if_stranded(by, id, reason, now).await;
         }
-        Ok(())
     }
 
     /// Rejects ticket `id` with `reason` if it is pending and one of its remaining levels has
@@ -1335,7 +1345,8 @@ impl Engine {
     ) -> Result<(), DomainError> {
         actor.may(AdminAction::ManageMembers(org))?;
         self.store.remove_member(org, user).await?;
-        self.reject_stranded(actor, user, now).await
+        self.reject_stranded(actor, user, now).await;
+        Ok(())
     }
 
     /// Deletes an access key (its owner or a system administrator).

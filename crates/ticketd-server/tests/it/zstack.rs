@@ -2429,6 +2429,41 @@ async fn an_approver_who_leaves_the_project_makes_the_collection_invalid_until_r
     assert_eq!(status_of(&w, &past_bob).await, json!("Rejected"));
 }
 
+/// A system administrator decides a project's flow without being its member; demoted, they no
+/// longer may, and the tickets waiting for them are rejected (they stayed pending).
+#[tokio::test]
+async fn a_demoted_system_administrator_strands_the_tickets_waiting_for_them() {
+    let w = world().await;
+    let app = &w.app;
+    let sam = app.user("sam", SystemRole::Admin, vec![]).await;
+    let body = json!({"params": {
+        "projectUuid": org_hex(w.project),
+        "name": "sam decides",
+        "isDefault": true,
+        "flows": [{"name": "only", "approverUuid": hex(&sam)}],
+    }});
+    ok(
+        app,
+        "POST",
+        "/zstack/v1/tickets/flow-collections",
+        &w.carol_s,
+        Some(body),
+    )
+    .await;
+    let waiting = open_ticket(&w, "for sam").await["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let admin = app.admin().await;
+    let mut demoted = sam.user.clone();
+    demoted.system_role = SystemRole::User;
+    app.engine
+        .update_user(&admin, demoted, ticketd_http::now())
+        .await
+        .unwrap();
+    assert_eq!(status_of(&w, &waiting).await, json!("Rejected"));
+}
+
 #[tokio::test]
 async fn unknown_paths_methods_actions_and_bodies_get_zstack_errors() {
     let w = world().await;
