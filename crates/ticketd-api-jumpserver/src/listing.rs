@@ -43,6 +43,21 @@ impl Query {
             || matches!(self.get("fields_size"), Some("mini" | "small"))
     }
 
+    /// The comma-separated parts of `key`'s value ([`Query::get`], its last), empty parts
+    /// dropped: DRF's ordering filter reads one value so.
+    pub(crate) fn parts(&self, key: &str) -> Vec<String> {
+        self.get(key)
+            .map(|value| {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Comma-separated values of `key` (empty parts dropped).
     pub(crate) fn list(&self, key: &str) -> Vec<String> {
         self.0
@@ -277,6 +292,8 @@ mod tests {
         assert_eq!(Page::from_query(&q, 1000).limit, Some(3));
         assert_eq!(q.text("limit").as_deref(), Some("3"));
         assert_eq!(q.list("state"), vec!["pending", "approved"]);
+        let q = Query::parse(Some("order=title,-type&order=-serial_num, ,state"));
+        assert_eq!(q.parts("order"), vec!["-serial_num", "state"]);
     }
 
     #[test]

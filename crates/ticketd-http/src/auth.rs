@@ -143,9 +143,36 @@ async fn authenticate_signature(
     admit(state, actor)
 }
 
-/// The organization a request names: the `oid` query parameter, else the `X-JMS-ORG` header.
+/// The organization a request names: the `oid` query parameter (its last value, as Django
+/// reads a repeated one), else the `X-JMS-ORG` header.
 pub fn requested_org(parts: &Parts) -> Option<String> {
     let from_query = crate::query::pairs(parts.uri.query())
-        .find_map(|(key, value)| (key == "oid").then_some(value));
+        .filter_map(|(key, value)| (key == "oid").then_some(value))
+        .last();
     from_query.or_else(|| header_text(parts, "x-jms-org"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::requested_org;
+
+    #[test]
+    fn the_last_oid_names_the_organization_else_the_header() {
+        let parts = |uri: &str, header: Option<&str>| {
+            let mut request = axum::http::Request::builder().uri(uri);
+            if let Some(org) = header {
+                request = request.header("x-jms-org", org);
+            }
+            request.body(()).unwrap().into_parts().0
+        };
+        assert_eq!(
+            requested_org(&parts("/x/?oid=Other&oid=ROOT", Some("Default"))).as_deref(),
+            Some("ROOT")
+        );
+        assert_eq!(
+            requested_org(&parts("/x/?a=1", Some("Default"))).as_deref(),
+            Some("Default")
+        );
+        assert_eq!(requested_org(&parts("/x/", None)), None);
+    }
 }

@@ -154,7 +154,7 @@ impl Filters {
 /// Until 2026-12-07 it was ignored.
 fn sort_users(users: &mut [User], query: &Query) {
     let keys: Vec<(String, bool)> = query
-        .list("order")
+        .parts("order")
         .into_iter()
         .map(|key| match key.strip_prefix('-') {
             Some(field) => (field.to_owned(), true),

@@ -274,7 +274,7 @@ fn search(query: &Query) -> Vec<Vec<Vec<String>>> {
 
 /// `order`: the first recognised key decides; `-` means descending; default newest first.
 fn order(query: &Query) -> TicketOrder {
-    for key in query.list("order") {
+    for key in query.parts("order") {
         let (descending, name) = key
             .strip_prefix('-')
             .map_or((false, key.as_str()), |k| (true, k));
