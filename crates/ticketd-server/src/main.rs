@@ -166,9 +166,12 @@ fn log_subscriber(filter: &str, ansi: bool) -> impl tracing::Subscriber + Send +
     use tracing_subscriber::layer::SubscriberExt;
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // The setting's own ceiling for everything else: a cap of TRACE would lift the level up to
+    // which events (and the `log` records of the PostgreSQL client) are built before filtering.
+    let ceiling = filter.max_level_hint().unwrap_or(LevelFilter::TRACE);
     let no_statement_parameters = tracing_subscriber::filter::Targets::new()
-        .with_default(LevelFilter::TRACE)
-        .with_target("tokio_postgres", LevelFilter::INFO);
+        .with_default(ceiling)
+        .with_target("tokio_postgres", LevelFilter::INFO.min(ceiling));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)
@@ -512,6 +515,17 @@ mod tests {
         }
         tracing::subscriber::with_default(log_subscriber("debug", false), || {
             assert!(tracing::enabled!(target: "ticketd_server", Level::DEBUG));
+        });
+        // The cap lifts nothing: what the setting leaves out stays out, PostgreSQL's client's
+        // warnings included.
+        tracing::subscriber::with_default(log_subscriber("warn", false), || {
+            assert!(!tracing::enabled!(target: "ticketd_server", Level::INFO));
+            assert!(!tracing::enabled!(target: "tokio_postgres::connection", Level::INFO));
+            assert!(tracing::enabled!(target: "tokio_postgres::connection", Level::WARN));
+            assert_eq!(
+                tracing::level_filters::LevelFilter::current(),
+                tracing::level_filters::LevelFilter::WARN
+            );
         });
     }
 }
