@@ -24,9 +24,11 @@ impl Lang {
         }
     }
 
-    /// Reads `Accept-Language` as Django does: the tags by their `q` (highest first, the
-    /// header's order among equals, `q=0` never), and the first language served decides:
-    /// `zh*` Chinese, `en*` English; English when none is.
+    /// Reads `Accept-Language` much as Django does: the tags by their `q` (highest first, the
+    /// header's order among equals), the first language served deciding (`zh*` Chinese, `en*`
+    /// English), `*` ending the search, English when none is. Unlike Django, a tag with `q=0`
+    /// ("not this one", RFC 9110) is never taken, and a malformed tag is passed over where
+    /// Django ignores the whole header.
     pub(crate) fn from_parts(parts: &Parts) -> Lang {
         let header = parts
             .headers
@@ -57,6 +59,7 @@ impl Lang {
             .collect();
         tags.sort_by_key(|tag| std::cmp::Reverse(tag.0));
         tags.iter()
+            .take_while(|(_, tag)| tag != "*")
             .find_map(|(_, tag)| {
                 if tag.starts_with("zh") {
                     Some(Lang::Zh)
@@ -245,6 +248,8 @@ mod tests {
             ("zh;q=abc, en;q=0.1", Lang::En),
             ("zh;q=2, en;q=0.1", Lang::En),
             ("ZH-TW", Lang::Zh),
+            // `*` ends the search, as in Django: the default.
+            ("fr, *;q=0.9, zh;q=0.8", Lang::En),
         ] {
             assert_eq!(Lang::from_header(header), lang, "{header}");
         }
