@@ -261,20 +261,6 @@ pub struct ContentMatch {
     pub any_of: Vec<String>,
 }
 
-/// The SQL expression of a ticket's status word ([`TicketState::status_word`]) over its
-/// `state_column`, by which both stores order [`SortKey::Status`].
-pub fn status_sql(state_column: &str) -> String {
-    let finished: Vec<String> = TicketState::ALL
-        .iter()
-        .filter(|state| state.is_finished())
-        .map(|state| format!("'{}'", state.as_str()))
-        .collect();
-    format!(
-        "CASE WHEN {state_column} IN ({}) THEN 'closed' ELSE 'open' END",
-        finished.join(", ")
-    )
-}
-
 /// `text` as a `LIKE` pattern that finds it anywhere (`%text%`), or at the start with
 /// `prefix` (`text%`): LIKE's wildcards and its escape character, backslash, escaped.
 pub fn like_pattern(text: &str, prefix: bool) -> String {

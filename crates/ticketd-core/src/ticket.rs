@@ -77,13 +77,17 @@ impl TicketState {
         }
     }
 
+    /// The finished states ([`TicketState::is_finished`]).
+    pub const FINISHED: [Self; 3] = [Self::Approved, Self::Rejected, Self::Closed];
+
     /// Approved, rejected and closed tickets are finished: nobody decides on them any more.
     pub fn is_finished(self) -> bool {
-        matches!(self, Self::Approved | Self::Rejected | Self::Closed)
+        Self::FINISHED.contains(&self)
     }
 
     /// Whether the ticket is still `open` or `closed` (finished), JumpServer's `status`, which
-    /// ticket searches test and lists may be ordered by.
+    /// ticket searches test and lists may be ordered by (each store's SQL spells the same rule
+    /// over the [`TicketState::FINISHED`] states).
     pub fn status_word(self) -> &'static str {
         if self.is_finished() { "closed" } else { "open" }
     }

@@ -1490,7 +1490,7 @@ fn list_sql(q: &TicketQuery) -> ListSql {
                 ),
                 SortKey::Kind => "t.kind COLLATE \"C\"".to_owned(),
                 SortKey::State => "t.state COLLATE \"C\"".to_owned(),
-                SortKey::Status => ticketd_core::store::status_sql("t.state"),
+                SortKey::Status => status_sql(),
                 SortKey::Applicant => "lower(t.applicant_display) COLLATE \"C\"".to_owned(),
                 SortKey::UpdatedAt => "t.updated_at".to_owned(),
             };
@@ -1755,4 +1755,17 @@ pub(crate) async fn inserted_count_plan(
     rows.iter()
         .map(|row| row.try_get::<_, String>(0).map_err(db_err))
         .collect()
+}
+
+/// The status word of a ticket row (`TicketState::status_word`): `closed` for the finished
+/// states, else `open`.
+fn status_sql() -> String {
+    let finished: Vec<String> = ticketd_core::ticket::TicketState::FINISHED
+        .iter()
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect();
+    format!(
+        "CASE WHEN t.state IN ({}) THEN 'closed' ELSE 'open' END",
+        finished.join(", ")
+    )
 }

@@ -771,7 +771,7 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
                 }
                 SortKey::Kind => "t.kind".to_owned(),
                 SortKey::State => "t.state".to_owned(),
-                SortKey::Status => ticketd_core::store::status_sql("t.state"),
+                SortKey::Status => status_sql(),
                 SortKey::Applicant => format!("{LOWER_FUNCTION}(t.applicant_display)"),
                 SortKey::UpdatedAt => "t.updated_at".to_owned(),
             };
@@ -960,6 +960,19 @@ pub(crate) fn query_plan(conn: &Connection, q: &TicketQuery) -> Result<Vec<Strin
         lines.extend(details);
     }
     Ok(lines)
+}
+
+/// The status word of a ticket row (`TicketState::status_word`): `closed` for the finished
+/// states, else `open`.
+fn status_sql() -> String {
+    let finished: Vec<String> = ticketd_core::ticket::TicketState::FINISHED
+        .iter()
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect();
+    format!(
+        "CASE WHEN t.state IN ({}) THEN 'closed' ELSE 'open' END",
+        finished.join(", ")
+    )
 }
 
 #[cfg(test)]
