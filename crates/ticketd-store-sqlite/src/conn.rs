@@ -1442,7 +1442,7 @@ fn checkpoint_in_passes(conn: &Connection) {
 }
 
 /// Parses `sqlite://relative.db`, `sqlite:///absolute.db`, `sqlite:relative.db` or a bare path;
-/// in a URL, `%XX` escapes are decoded and the only query understood is `mode=rwc` (create the
+/// in a URL, `%XX` escapes are decoded, a `#` is refused, and the only query understood is `mode=rwc` (create the
 /// file when missing, which ticketd always does). Why not, otherwise: a URL naming no file, a
 /// query asking for something else (`mode=ro` was ignored and the file migrated), or a path
 /// starting with `~/`, which no shell expanded (a directory named `~` was made).
@@ -1468,6 +1468,12 @@ pub fn path_from_url(url: &str) -> Result<PathBuf, String> {
                 ));
             }
         }
+    }
+    if in_url.is_some() && path.contains('#') {
+        return Err(format!(
+            "{url:?} holds a # (a URL's fragment, which names no file): write a # in a file's \
+             name as %23"
+        ));
     }
     let path = if in_url.is_some() {
         percent_decoded(path)?

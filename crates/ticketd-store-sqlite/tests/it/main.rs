@@ -167,8 +167,8 @@ fn database_urls_map_to_paths() {
         Ok(Path::new("data/t.db"))
     );
     assert_eq!(
-        path("sqlite:///srv/my%20data/t%C3%A9.db").as_deref(),
-        Ok(Path::new("/srv/my data/té.db"))
+        path("sqlite:///srv/my%20data/t%C3%A9.db%23").as_deref(),
+        Ok(Path::new("/srv/my data/té.db#"))
     );
     // A bare path is a path: nothing in it is decoded or split.
     assert_eq!(
@@ -185,6 +185,7 @@ fn database_urls_map_to_paths() {
         "sqlite://~/t.db",
         "sqlite:///t%2.db",
         "sqlite:///t%FF.db",
+        "sqlite:///t.db#fragment",
     ] {
         let why = path_from_url(refused).unwrap_err();
         assert!(!why.is_empty(), "{refused}");
