@@ -678,6 +678,15 @@ impl Store for CachedStore {
         self.inner.delete_token(digest).await
     }
 
+    async fn delete_tokens_of_kind(
+        &self,
+        user: UserId,
+        kind: crate::identity::TokenKind,
+    ) -> Result<(), StoreError> {
+        self.change(self.inner.delete_tokens_of_kind(user, kind))
+            .await
+    }
+
     async fn replace_tokens_of_kind(&self, token: TokenRecord) -> Result<(), StoreError> {
         self.inner.replace_tokens_of_kind(token).await
     }

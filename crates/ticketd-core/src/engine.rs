@@ -674,7 +674,8 @@ impl Engine {
         Ok(())
     }
 
-    /// Sets a user's password (trusted callers, or a system administrator). Not the user
+    /// Sets a user's password (trusted callers, or a system administrator), ending the user's
+    /// sessions. Not the user
     /// themselves without the current password: a stolen token would take the account for
     /// good. (No dialect offers a change of one's own password with the current one yet.)
     pub async fn set_password(
@@ -688,6 +689,11 @@ impl Engine {
         }
         let hashes = self.hash_password(password)?;
         self.store.set_password_hashes(user_id, hashes).await?;
+        // A reset is how an administrator takes an account back: the sessions logged in with
+        // the old password end (API tokens, issued on purpose, stay).
+        self.store
+            .delete_tokens_of_kind(user_id, TokenKind::Session)
+            .await?;
         Ok(())
     }
 
@@ -997,9 +1003,16 @@ impl Engine {
             .update_user(updated.clone())
             .await
             .map_err(|e| unique_to_conflict(e, "username"))?;
+        let deactivated = stored.is_active && !updated.is_active;
+        if deactivated {
+            // Its sessions end: a reactivation must not bring back a stolen one.
+            self.store
+                .delete_tokens_of_kind(updated.id, TokenKind::Session)
+                .await?;
+        }
         let demoted =
             stored.system_role == SystemRole::Admin && updated.system_role != SystemRole::Admin;
-        if (stored.is_active && !updated.is_active) || demoted {
+        if deactivated || demoted {
             self.reject_stranded(actor, updated.id, now).await;
         }
         Ok(updated)

@@ -679,6 +679,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     }
     /// Deletes a token by digest (logout).
     async fn delete_token(&self, digest: [u8; 32]) -> Result<(), StoreError>;
+    /// Deletes every token of `kind` that `user` holds (their sessions, at a password reset).
+    async fn delete_tokens_of_kind(
+        &self,
+        user: UserId,
+        kind: crate::identity::TokenKind,
+    ) -> Result<(), StoreError>;
     /// Makes `token` its user's only token of its kind, in one transaction: the user's other
     /// tokens of that kind are deleted, and a token of the same digest and user already stored
     /// takes `token`'s kind and expiry. A digest another user holds is

@@ -801,6 +801,19 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn delete_tokens_of_kind(&self, user: UserId, kind: TokenKind) -> Result<(), StoreError> {
+        self.identity_change(async {
+            self.db
+                .execute(
+                    "DELETE FROM api_tokens WHERE user_id = $1 AND kind = $2",
+                    &[&user.0, &kind.as_str()],
+                )
+                .await
+                .map(|_| ())
+        })
+        .await
+    }
+
     async fn replace_tokens_of_kind(&self, t: TokenRecord) -> Result<(), StoreError> {
         self.identity_change(async {
             let mut client = self.db.client().await?;

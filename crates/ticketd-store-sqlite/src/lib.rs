@@ -580,6 +580,19 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn delete_tokens_of_kind(&self, user: UserId, kind: TokenKind) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "DELETE FROM api_tokens WHERE user_id = ?1 AND kind = ?2",
+                    params![user.0, kind.as_str()],
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
     async fn replace_tokens_of_kind(&self, t: TokenRecord) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {

@@ -390,6 +390,43 @@ pub async fn tokens_expire_and_can_be_revoked(store: Arc<dyn Store>) {
             .await,
         Err(DomainError::Unauthenticated)
     ));
+    // A password reset, or a deactivation, ends the user's sessions and keeps their API
+    // tokens: after them a stolen session worked on, and came back with a reactivation.
+    let works = |token: String| {
+        let engine = w.engine.clone();
+        async move { engine.authenticate_token(&token, at(60)).await.is_ok() }
+    };
+    let (_, session, _) = w
+        .engine
+        .login("alice", PasswordForm::Plain, "alice-pass", t0())
+        .await
+        .unwrap();
+    let api = w
+        .engine
+        .issue_token(w.alice.id(), TokenKind::Api, None, t0())
+        .await
+        .unwrap();
+    w.engine
+        .set_password(Some(&w.admin), w.alice.id(), "alice-new-pass")
+        .await
+        .unwrap();
+    assert!(!works(session).await, "a session outlived a password reset");
+    assert!(works(api.clone()).await);
+    let (_, session, _) = w
+        .engine
+        .login("alice", PasswordForm::Plain, "alice-new-pass", t0())
+        .await
+        .unwrap();
+    for active in [false, true] {
+        let mut user = w.alice.user.clone();
+        user.is_active = active;
+        w.engine.update_user(&w.admin, user, at(1)).await.unwrap();
+    }
+    assert!(
+        !works(session).await,
+        "a session came back with a reactivation"
+    );
+    assert!(works(api).await);
 }
 
 /// Access keys read back with their secret and owner.
