@@ -96,6 +96,22 @@ where
             timed_out,
         ))
         .layer(panics::panic_layer(panicked))
+        .layer(axum::middleware::map_response(private_answer))
+}
+
+/// Marks an answer as one no cache keeps and no browser reads as another type than it says:
+/// answers carry sessions, tokens and access-key secrets (shown once), and every one is a
+/// caller's own.
+async fn private_answer(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// `GET /healthz`: unauthenticated; 200 when the store answers, 503 otherwise.

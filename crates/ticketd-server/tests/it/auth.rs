@@ -42,6 +42,9 @@ async fn password_login_returns_a_bearer_token_that_authenticates() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
+    // An answer carrying a session is kept by no cache, and read as the type it says.
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["keyword"], "Bearer");
     assert_eq!(body["user"]["username"], "admin");
@@ -62,6 +65,22 @@ async fn password_login_returns_a_bearer_token_that_authenticates() {
         .await
         .unwrap();
     assert_eq!(wrong.status(), 400);
+    assert_eq!(wrong.headers()["cache-control"], "no-store");
+    // So is every dialect's.
+    for path in [
+        "/v1/authentication/login",
+        "/zstack/v1/accounts/login",
+        "/zstack/api/",
+    ] {
+        let answer = app
+            .client
+            .post(app.url(path))
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.headers()["cache-control"], "no-store", "{path}");
+    }
     assert_eq!(
         wrong.json::<Value>().await.unwrap()["code"],
         "password_failed"
