@@ -157,8 +157,8 @@ async fn authenticate(
             Err(_refused) => Err(ApiError::unauthenticated("invalid or expired X-Auth-Token")),
         };
     }
-    let authorization = headers
-        .get(axum::http::header::AUTHORIZATION)
+    let authorization = ticketd_http::auth::authorization(headers)
+        .map_err(|several| ApiError::unauthenticated(&several.to_string()))?
         .and_then(|value| value.to_str().ok());
     let Some(parsed) = authorization.and_then(signing::parse_authorization) else {
         return Err(ApiError::unauthenticated(

@@ -30,7 +30,9 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+        let header = ticketd_http::auth::authorization(&parts.headers)
+            .map_err(|several| ApiError::new(Scode::Unauthenticated, several.to_string()))?;
+        let Some(header) = header else {
             return Err(ApiError::new(
                 Scode::Unauthenticated,
                 "the Authorization header is missing",

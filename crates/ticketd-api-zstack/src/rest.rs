@@ -12,7 +12,7 @@ use axum::extract::{
     FromRequest, FromRequestParts, OriginalUri, RawPathParams, RawQuery, Request, State,
 };
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, put};
 use serde_json::{Map, Value};
@@ -101,7 +101,14 @@ fn job_header(headers: &HeaderMap) -> Result<Option<Uuid>, ZsError> {
 
 /// The session of `Authorization: OAuth <session uuid>`, checked as `RestServer` does.
 fn session_header(headers: &HeaderMap) -> Result<String, ZsError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
+    let value = ticketd_http::auth::authorization(headers).map_err(|several| {
+        ZsError::rest(
+            StatusCode::BAD_REQUEST,
+            ID_INVALID_SESSION,
+            several.to_string(),
+        )
+    })?;
+    let Some(value) = value else {
         return Err(ZsError::rest(
             StatusCode::BAD_REQUEST,
             ID_INVALID_SESSION,

@@ -50,9 +50,35 @@ fn header_text(parts: &Parts, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Several `Authorization` headers in one request, which no dialect reads.
+#[derive(Debug)]
+pub struct SeveralAuthorizations;
+
+impl std::fmt::Display for SeveralAuthorizations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request has several Authorization headers: send one")
+    }
+}
+
+/// A request's `Authorization` header, if it has one; several are refused: taking the first,
+/// as we did, a request whose proxy had checked (or added) another was let in on this one,
+/// and Django reads them joined, which no scheme accepts.
+pub fn authorization(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<&axum::http::HeaderValue>, SeveralAuthorizations> {
+    let mut values = headers.get_all(axum::http::header::AUTHORIZATION).iter();
+    let first = values.next();
+    match values.next() {
+        None => Ok(first),
+        Some(_) => Err(SeveralAuthorizations),
+    }
+}
+
 /// Authenticates a request from its `Authorization` header.
 pub async fn authenticate(state: &AppState, parts: &Parts) -> Result<Actor, AuthError> {
-    let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+    let Some(value) =
+        authorization(&parts.headers).map_err(|_several| AuthError::MalformedToken)?
+    else {
         return Err(AuthError::Missing);
     };
     let Ok(value) = value.to_str() else {
