@@ -598,10 +598,10 @@ impl Engine {
         }
         let username = checked_username(&input.username)?;
         let email = checked_email(&input.email)?;
-        // Before the user is written: a refusal below it would leave a user without the
+        // Before the user is written: a refusal after it would leave a user without the
         // memberships asked for.
-        for (org_id, _) in &input.orgs {
-            check_joinable(*org_id)?;
+        for (org_id, role_id) in &input.orgs {
+            self.check_membership(*org_id, *role_id).await?;
         }
         // The name first: a process racing another to create admin is told of the conflict,
         // which bootstrap takes for the other's admin, not of the address.
@@ -697,28 +697,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Adds `user` to `org` with `role` (org managers; `None` means a trusted local caller).
-    pub async fn add_member(
-        &self,
-        actor: Option<&Actor>,
-        org_id: OrgId,
-        user_id: UserId,
-        role_id: RoleId,
-    ) -> Result<(), DomainError> {
-        if let Some(actor) = actor {
-            actor.may(AdminAction::ManageMembers(org_id))?;
-        }
+    /// Refuses a membership of `org` with `role` that cannot be: an organization nobody joins
+    /// or none at all, or a role that is no organization role.
+    async fn check_membership(&self, org_id: OrgId, role_id: RoleId) -> Result<(), DomainError> {
         check_joinable(org_id)?;
         if self.store.get_org(org_id).await?.is_none() {
             return Err(DomainError::NotFound {
                 kind: "organization",
                 id: org_id.to_string(),
-            });
-        }
-        if self.store.get_user(user_id).await?.is_none() {
-            return Err(DomainError::NotFound {
-                kind: "user",
-                id: user_id.to_string(),
             });
         }
         let role = self
@@ -733,6 +719,27 @@ impl Engine {
                 "invalid",
                 "not an organization role",
             ));
+        }
+        Ok(())
+    }
+
+    /// Adds `user` to `org` with `role` (org managers; `None` means a trusted local caller).
+    pub async fn add_member(
+        &self,
+        actor: Option<&Actor>,
+        org_id: OrgId,
+        user_id: UserId,
+        role_id: RoleId,
+    ) -> Result<(), DomainError> {
+        if let Some(actor) = actor {
+            actor.may(AdminAction::ManageMembers(org_id))?;
+        }
+        self.check_membership(org_id, role_id).await?;
+        if self.store.get_user(user_id).await?.is_none() {
+            return Err(DomainError::NotFound {
+                kind: "user",
+                id: user_id.to_string(),
+            });
         }
         self.store
             .add_membership(Membership {

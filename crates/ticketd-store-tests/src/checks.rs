@@ -286,6 +286,33 @@ pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
         )
         .await;
     assert!(matches!(duplicate, Err(DomainError::Conflict(_))));
+    // A membership that cannot be (a system role as an organization role, an organization that
+    // does not exist) is refused before the user is written: it was written without any.
+    for orgs in [
+        vec![(DEFAULT_ORG, ticketd_core::identity::ROLE_SYSTEM_ADMIN)],
+        vec![(
+            ticketd_core::OrgId(uuid::Uuid::from_u128(0xdead)),
+            ROLE_ORG_USER,
+        )],
+    ] {
+        let refused = w
+            .engine
+            .create_user(
+                None,
+                ticketd_core::engine::NewUserInput {
+                    username: "half".into(),
+                    name: String::new(),
+                    email: String::new(),
+                    system_role: ticketd_core::identity::SystemRole::User,
+                    password: None,
+                    orgs,
+                },
+                t0(),
+            )
+            .await;
+        assert!(refused.is_err());
+        assert_eq!(store.find_user_by_username("half").await.unwrap(), None);
+    }
     store
         .remove_member(w.other_org, w.mallory.id())
         .await
