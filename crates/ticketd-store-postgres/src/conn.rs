@@ -426,6 +426,11 @@ const MIGRATIONS: &[Migration] = &[
         "org_comment",
         include_str!("../migrations/0015_org_comment.sql"),
     ),
+    (
+        16,
+        "no_global_members",
+        include_str!("../migrations/0016_no_global_members.sql"),
+    ),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).

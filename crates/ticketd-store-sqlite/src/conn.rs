@@ -636,6 +636,11 @@ const MIGRATIONS: &[Migration] = &[
         "org_comment",
         include_str!("../migrations/0015_org_comment.sql"),
     ),
+    (
+        16,
+        "no_global_members",
+        include_str!("../migrations/0016_no_global_members.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.

@@ -42,6 +42,52 @@ fn open_refusal(options: &SqliteOptions) -> String {
     }
 }
 
+/// Members of the global and system organizations, which an earlier `ticketd user create
+/// --org ROOT` made, are removed by migration 16; other memberships stay.
+#[tokio::test]
+async fn migration_16_removes_members_of_the_global_and_system_organizations() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let options = SqliteOptions::new(&path);
+    let (store, _) = SqliteStore::open(&options).unwrap();
+    let engine = ticketd_store_tests::fixture::engine(Arc::new(store));
+    engine
+        .bootstrap(Default::default(), ticketd_store_tests::fixture::t0())
+        .await
+        .unwrap();
+    drop(engine);
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let admin: Vec<u8> = raw
+        .query_row("SELECT id FROM users WHERE username = 'admin'", [], |row| {
+            row.get(0)
+        })
+        .unwrap();
+    for org in [0u128, 4] {
+        raw.execute(
+            "INSERT INTO org_members (org_id, user_id, role_id) VALUES (?1, ?2, ?3)",
+            rusqlite::params![
+                uuid::Uuid::from_u128(org),
+                admin,
+                ticketd_core::identity::ROLE_ORG_ADMIN.0
+            ],
+        )
+        .unwrap();
+    }
+    raw.execute("DELETE FROM schema_migrations WHERE version = 16", [])
+        .unwrap();
+    let members = |raw: &rusqlite::Connection| -> i64 {
+        raw.query_row("SELECT count(*) FROM org_members", [], |row| row.get(0))
+            .unwrap()
+    };
+    assert_eq!(members(&raw), 3);
+    drop(SqliteStore::open(&options).unwrap());
+    assert_eq!(
+        members(&raw),
+        1,
+        "only admin's membership of Default is left"
+    );
+}
+
 #[tokio::test]
 async fn a_file_migrated_by_a_newer_or_another_build_is_refused_and_left_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
