@@ -277,23 +277,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             username,
             ttl_hours,
         }) => {
-            let (engine, user) = engine_for_user(&cli, username).await?;
+            let engine = one_off_engine(&cli).await?;
             // Hours past chrono's range are longer than any lifetime the engine takes: it says so.
             let ttl =
                 ttl_hours.map(|h| chrono::Duration::try_hours(h).unwrap_or(chrono::Duration::MAX));
-            let token = engine
-                .issue_token(user, TokenKind::Api, ttl, ticketd_http::now())
-                .await?;
-            close_store(engine.store().as_ref()).await;
+            let token = closing(&engine, async {
+                let user = active_user(&engine, username).await?;
+                Ok(engine
+                    .issue_token(user, TokenKind::Api, ttl, ticketd_http::now())
+                    .await?)
+            })
+            .await?;
             print_out(
                 "the token (it was created, and cannot be shown again)",
                 &format!("{token}\n"),
             )
         }
         Command::AccessKey(AccessKeyCommand::Create { username }) => {
-            let (engine, user) = engine_for_user(&cli, username).await?;
-            let key = engine.create_access_key(user, ticketd_http::now()).await?;
-            close_store(engine.store().as_ref()).await;
+            let engine = one_off_engine(&cli).await?;
+            let key = closing(&engine, async {
+                let user = active_user(&engine, username).await?;
+                Ok(engine.create_access_key(user, ticketd_http::now()).await?)
+            })
+            .await?;
             print_out(
                 "the access key (it was created, and its secret cannot be shown again)",
                 &format!("id: {}\nsecret: {}\n", key.id, key.secret),
@@ -368,14 +374,32 @@ fn print_out(it: &str, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("could not print {it} to standard output"))
 }
 
-async fn engine_for_user(
-    cli: &Cli,
-    username: &str,
-) -> anyhow::Result<(ticketd_core::Engine, ticketd_core::UserId)> {
+/// A one-off command's engine, on its store, migrated and bootstrapped.
+async fn one_off_engine(cli: &Cli) -> anyhow::Result<ticketd_core::Engine> {
     let config = load_config(cli, None)?;
     let (store, _) = ticketd_server::open_store(&config).await?;
     let engine = ticketd_server::engine(&config, store)?;
-    bootstrap(&config, &engine).await?;
+    closing(&engine, bootstrap(&config, &engine)).await?;
+    Ok(engine)
+}
+
+/// Runs a one-off command's `work`, then closes its store ([`close_store`]) whatever the
+/// outcome: a command refused after it wrote (the bootstrap of a new file) left it all in
+/// SQLite's log.
+async fn closing<T>(
+    engine: &ticketd_core::Engine,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let outcome = work.await;
+    close_store(engine.store().as_ref()).await;
+    outcome
+}
+
+/// The active user named `username`.
+async fn active_user(
+    engine: &ticketd_core::Engine,
+    username: &str,
+) -> anyhow::Result<ticketd_core::UserId> {
     let Some(user) = engine.store().find_user_by_username(username).await? else {
         bail!("no user named {username:?}");
     };
@@ -383,14 +407,19 @@ async fn engine_for_user(
     if !user.is_active {
         bail!("user {username:?} is deactivated: activate it first");
     }
-    Ok((engine, user.id))
+    Ok(user.id)
 }
 
 async fn create_user(cli: &Cli, args: &UserCreate) -> anyhow::Result<()> {
-    let config = load_config(cli, None)?;
-    let (store, _) = ticketd_server::open_store(&config).await?;
-    let engine = ticketd_server::engine(&config, store)?;
-    bootstrap(&config, &engine).await?;
+    let engine = one_off_engine(cli).await?;
+    let user = closing(&engine, new_user(&engine, args)).await?;
+    print_out("the user's id", &format!("{}\n", user.id))
+}
+
+async fn new_user(
+    engine: &ticketd_core::Engine,
+    args: &UserCreate,
+) -> anyhow::Result<ticketd_core::identity::User> {
     let role = SystemRole::parse(&args.role)
         .with_context(|| format!("unknown role {:?} (admin, auditor, user)", args.role))?;
     let password = if args.password_stdin {
@@ -448,8 +477,7 @@ async fn create_user(cli: &Cli, args: &UserCreate) -> anyhow::Result<()> {
             ticketd_http::now(),
         )
         .await?;
-    close_store(engine.store().as_ref()).await;
-    print_out("the user's id", &format!("{}\n", user.id))
+    Ok(user)
 }
 
 /// Closes a one-off command's store: SQLite copies its log into the database file (unless a

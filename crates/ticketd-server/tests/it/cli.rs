@@ -430,6 +430,21 @@ fn user_create_refuses_a_wrong_organization_suffix_and_a_bad_email() {
     run_ok(ticketd(dir.path()).args(["user", "create", "--username", "yan"]));
 }
 
+/// A one-off command that fails after the store was written (here bootstrapped) copies its log
+/// into the file too: it was left all in the log.
+#[test]
+fn a_failed_command_leaves_no_log_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let stderr = run_refused(ticketd(dir.path()).args(["token", "create", "--username", "nobody"]));
+    assert!(stderr.contains("no user named"), "{stderr}");
+    let log = dir.path().join("ticketd.db-wal");
+    assert!(
+        std::fs::metadata(&log).map_or(true, |m| m.len() == 0),
+        "{} bytes of log left",
+        std::fs::metadata(&log).map_or(0, |m| m.len())
+    );
+}
+
 /// A start refusing its admin token writes nothing first: admin, created with a generated
 /// password the failed start never printed, was left for the next start, which printed none.
 #[test]
