@@ -1504,8 +1504,10 @@ fn percent_decoded(text: &str) -> Result<String, String> {
     let mut at = 0;
     while at < bytes.len() {
         if bytes[at] == b'%' {
+            // Two hex digits: `from_str_radix` alone also takes a sign (`%+5`).
             let hex = text
                 .get(at + 1..at + 3)
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
                 .ok_or_else(|| format!("{text:?} has a % that starts no %XX escape"))?;
             out.push(hex);

@@ -232,6 +232,7 @@ fn database_urls_map_to_paths() {
         "sqlite:///t%2.db",
         "sqlite:///t%FF.db",
         "sqlite:///t.db#fragment",
+        "sqlite:///t%+5.db",
     ] {
         let why = path_from_url(refused).unwrap_err();
         assert!(!why.is_empty(), "{refused}");
