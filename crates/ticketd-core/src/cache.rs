@@ -549,6 +549,16 @@ impl Store for CachedStore {
         self.change(self.inner.remove_member(org, user)).await
     }
 
+    async fn replace_member_roles(
+        &self,
+        org: OrgId,
+        user: UserId,
+        roles: Vec<crate::ids::RoleId>,
+    ) -> Result<(), StoreError> {
+        self.change(self.inner.replace_member_roles(org, user, roles))
+            .await
+    }
+
     async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
         if let Some(memberships) = self.lock().memberships.get(&user).cloned() {
             return Ok(memberships);

@@ -1120,10 +1120,20 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
         actor.may(AdminAction::ManageMembers(org))?;
-        self.store.remove_member(org, user).await?;
         for role in roles {
-            self.add_member(Some(actor), org, user, *role).await?;
+            self.check_membership(org, *role).await?;
         }
+        if self.store.get_user(user).await?.is_none() {
+            return Err(DomainError::NotFound {
+                kind: "user",
+                id: user.to_string(),
+            });
+        }
+        // In one transaction: between a removal and the roles added again, a stranded-ticket
+        // sweep of a concurrent change saw the user gone (and a failure left them so).
+        self.store
+            .replace_member_roles(org, user, roles.to_vec())
+            .await?;
         // With a role left the user stays a member, as eligible as before (the role does not
         // matter to who may decide a level already built).
         if roles.is_empty() {

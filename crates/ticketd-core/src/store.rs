@@ -564,6 +564,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn add_membership(&self, membership: Membership) -> Result<(), StoreError>;
     /// Removes every role of `user` in `org`.
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError>;
+    /// Makes `roles` the only roles of `user` in `org` (none: not a member), in one
+    /// transaction, so no reader sees the user between the old roles and the new.
+    async fn replace_member_roles(
+        &self,
+        org: OrgId,
+        user: UserId,
+        roles: Vec<crate::ids::RoleId>,
+    ) -> Result<(), StoreError>;
     /// Every membership of a user.
     async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError>;
     /// Memberships held in any of `orgs`.

@@ -462,6 +462,35 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn replace_member_roles(
+        &self,
+        org: OrgId,
+        user: UserId,
+        roles: Vec<RoleId>,
+    ) -> Result<(), StoreError> {
+        self.identity_change(async {
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            tx.execute(
+                "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
+                &[&org.0, &user.0],
+            )
+            .await
+            .map_err(db_err)?;
+            for role in &roles {
+                tx.execute(
+                    "INSERT INTO org_members (org_id, user_id, role_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                    &[&org.0, &user.0, &role.0],
+                )
+                .await
+                .map_err(db_err)?;
+            }
+            tx.commit().await.map_err(db_err)
+        })
+        .await
+    }
+
     async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
         let rows = self
             .db

@@ -329,6 +329,31 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn replace_member_roles(
+        &self,
+        org: OrgId,
+        user: UserId,
+        roles: Vec<RoleId>,
+    ) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                c.execute(
+                    "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+                    params![org.0, user.0],
+                )
+                .map_err(db_err)?;
+                for role in &roles {
+                    c.execute(
+                        "INSERT OR IGNORE INTO org_members (org_id, user_id, role_id) VALUES (?1, ?2, ?3)",
+                        params![org.0, user.0, role.0],
+                    )
+                    .map_err(db_err)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
     async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError> {
         self.pool.read(move |c| memberships_of_user(c, user)).await
     }

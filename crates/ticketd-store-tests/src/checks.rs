@@ -313,6 +313,48 @@ pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
         assert!(refused.is_err());
         assert_eq!(store.find_user_by_username("half").await.unwrap(), None);
     }
+    // Roles replaced in one write: the new set exactly, other organizations untouched.
+    let roles_of = |org| {
+        let store = store.clone();
+        let user = w.alice.id();
+        async move {
+            let mut roles: Vec<_> = store
+                .memberships_of(user)
+                .await
+                .unwrap()
+                .into_iter()
+                .filter(|m| m.org_id == org)
+                .map(|m| m.role_id)
+                .collect();
+            roles.sort();
+            roles
+        }
+    };
+    let elsewhere =
+        store.memberships_of(w.alice.id()).await.unwrap().len() - roles_of(DEFAULT_ORG).await.len();
+    let both = vec![
+        ticketd_core::identity::ROLE_ORG_ADMIN,
+        ticketd_core::identity::ROLE_ORG_AUDITOR,
+    ];
+    store
+        .replace_member_roles(DEFAULT_ORG, w.alice.id(), both.clone())
+        .await
+        .unwrap();
+    assert_eq!(roles_of(DEFAULT_ORG).await, both);
+    store
+        .replace_member_roles(DEFAULT_ORG, w.alice.id(), vec![ROLE_ORG_USER])
+        .await
+        .unwrap();
+    assert_eq!(roles_of(DEFAULT_ORG).await, vec![ROLE_ORG_USER]);
+    store
+        .replace_member_roles(DEFAULT_ORG, w.alice.id(), Vec::new())
+        .await
+        .unwrap();
+    assert!(roles_of(DEFAULT_ORG).await.is_empty());
+    assert_eq!(
+        store.memberships_of(w.alice.id()).await.unwrap().len(),
+        elsewhere
+    );
     store
         .remove_member(w.other_org, w.mallory.id())
         .await
