@@ -954,7 +954,7 @@ impl Engine {
 
     /// Replaces a user's profile (system administrators, or the user for name and e-mail); a
     /// deactivation rejects the pending tickets it stranded where their flow asks for it
-    /// ([`Engine::reject_stranded`]).
+    /// ([`Flow::stranded_reason`]).
     pub async fn update_user(
         &self,
         actor: &Actor,
@@ -1109,7 +1109,7 @@ impl Engine {
 
     /// Gives `user` exactly `roles` in `org` (org managers): the others they hold there are
     /// taken away, and with none left they leave it. Pending tickets stranded by the change are
-    /// rejected once it is made, where their flow asks for it ([`Engine::reject_stranded`]),
+    /// rejected once it is made, where their flow asks for it ([`Flow::stranded_reason`]),
     /// not while the roles are being replaced.
     pub async fn set_member_roles(
         &self,
@@ -1143,7 +1143,7 @@ impl Engine {
     }
 
     /// Deletes a user (system administrators; never yourself), then rejects the pending
-    /// tickets this stranded where their flow asks for it ([`Engine::reject_stranded`]).
+    /// tickets this stranded where their flow asks for it ([`Flow::stranded_reason`]).
     pub async fn delete_user(
         &self,
         actor: &Actor,
@@ -1365,7 +1365,7 @@ impl Engine {
     }
 
     /// Removes a user from an organization (org managers), then rejects the pending tickets
-    /// this stranded where their flow asks for it ([`Engine::reject_stranded`]).
+    /// this stranded where their flow asks for it ([`Flow::stranded_reason`]).
     pub async fn remove_member(
         &self,
         actor: &Actor,
