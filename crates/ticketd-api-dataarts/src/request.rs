@@ -143,7 +143,14 @@ async fn authenticate(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Actor, ApiError> {
-    if let Some(value) = headers.get("x-auth-token") {
+    let several = |several: ticketd_http::auth::SeveralHeaders| {
+        ApiError::unauthenticated(&several.to_string())
+    };
+    // Both credentials' headers are checked before either is used: with a token, two
+    // signatures beside it were let through unread.
+    let authorization = ticketd_http::auth::authorization(headers).map_err(several)?;
+    let token = ticketd_http::auth::single_header(headers, "X-Auth-Token").map_err(several)?;
+    if let Some(value) = token {
         let token = value.to_str().map(str::trim).unwrap_or_default();
         if token.is_empty() || token.contains(' ') {
             return Err(ApiError::unauthenticated("malformed X-Auth-Token"));
@@ -157,9 +164,7 @@ async fn authenticate(
             Err(_refused) => Err(ApiError::unauthenticated("invalid or expired X-Auth-Token")),
         };
     }
-    let authorization = ticketd_http::auth::authorization(headers)
-        .map_err(|several| ApiError::unauthenticated(&several.to_string()))?
-        .and_then(|value| value.to_str().ok());
+    let authorization = authorization.and_then(|value| value.to_str().ok());
     let Some(parsed) = authorization.and_then(signing::parse_authorization) else {
         return Err(ApiError::unauthenticated(
             "send X-Auth-Token or an SDK-HMAC-SHA256 signed request",

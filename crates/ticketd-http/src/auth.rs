@@ -50,28 +50,37 @@ fn header_text(parts: &Parts, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// Several `Authorization` headers in one request, which no dialect reads.
+/// Several headers of one credential in one request (`Authorization`, DataArts'
+/// `X-Auth-Token`), which no dialect reads.
 #[derive(Debug)]
-pub struct SeveralAuthorizations;
+pub struct SeveralHeaders(pub &'static str);
 
-impl std::fmt::Display for SeveralAuthorizations {
+impl std::fmt::Display for SeveralHeaders {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("the request has several Authorization headers: send one")
+        write!(f, "the request has several {} headers: send one", self.0)
     }
 }
 
-/// A request's `Authorization` header, if it has one; several are refused: taking the first,
-/// as we did, a request whose proxy had checked (or added) another was let in on this one,
-/// and Django reads them joined, which no scheme accepts.
-pub fn authorization(
-    headers: &axum::http::HeaderMap,
-) -> Result<Option<&axum::http::HeaderValue>, SeveralAuthorizations> {
-    let mut values = headers.get_all(axum::http::header::AUTHORIZATION).iter();
+/// A request's header `name` carrying a credential, if it has one; several are refused:
+/// taking the first, as we did, a request whose proxy had checked (or added) another was let
+/// in on this one, and Django reads them joined, which no scheme accepts.
+pub fn single_header<'a>(
+    headers: &'a axum::http::HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'a axum::http::HeaderValue>, SeveralHeaders> {
+    let mut values = headers.get_all(name).iter();
     let first = values.next();
     match values.next() {
         None => Ok(first),
-        Some(_) => Err(SeveralAuthorizations),
+        Some(_) => Err(SeveralHeaders(name)),
     }
+}
+
+/// A request's `Authorization` header ([`single_header`]).
+pub fn authorization(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<&axum::http::HeaderValue>, SeveralHeaders> {
+    single_header(headers, "Authorization")
 }
 
 /// Authenticates a request from its `Authorization` header.

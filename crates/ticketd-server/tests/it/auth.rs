@@ -162,6 +162,40 @@ async fn several_authorization_headers_are_refused_in_every_dialect() {
         body.to_string().contains("several Authorization headers"),
         "{body}"
     );
+    // Its tokens alike, and signatures beside a token are read too (they were let through).
+    let approvals =
+        "/v1/0a1b2c3d4e5f60718293a4b5c6d7e8f9/security/openapi/permission-approve/approvals";
+    let single = app
+        .client
+        .get(app.url(approvals))
+        .header("X-Auth-Token", ADMIN_TOKEN)
+        .header("workspace", "00000000-0000-0000-0000-000000000002")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(single.status(), 200);
+    for (second, value) in [
+        ("X-Auth-Token", "someone-else"),
+        (
+            "Authorization",
+            "SDK-HMAC-SHA256 Access=a, SignedHeaders=host, Signature=00",
+        ),
+    ] {
+        let answer = app
+            .client
+            .get(app.url(approvals))
+            .header("X-Auth-Token", ADMIN_TOKEN)
+            .header("workspace", "00000000-0000-0000-0000-000000000002")
+            .header(second, value)
+            .header(second, value)
+            .send()
+            .await
+            .unwrap();
+        let status = answer.status();
+        let body: Value = answer.json().await.unwrap_or(Value::Null);
+        assert_eq!(status, 401, "{second}: {body}");
+        assert!(body.to_string().contains("several"), "{second}: {body}");
+    }
 }
 
 #[tokio::test]
