@@ -696,7 +696,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Makes `token` its user's only token of its kind, in one transaction: the user's other
     /// tokens of that kind are deleted, and a token of the same digest and user already stored
     /// takes `token`'s kind and expiry. A digest another user holds is
-    /// [`StoreError::Conflict`], and nothing is changed.
+    /// [`StoreError::Conflict`], and nothing is changed, unless both are operator tokens: the
+    /// operator token then moves to `token`'s user (admin renamed, and a new admin made, kept
+    /// the value of `TICKETD_ADMIN_TOKEN`, and every start was refused).
     async fn replace_tokens_of_kind(&self, token: TokenRecord) -> Result<(), StoreError>;
     /// Stores an access key.
     async fn create_access_key(&self, key: AccessKey) -> Result<(), StoreError>;

@@ -868,8 +868,10 @@ impl Store for PostgresStore {
                     "INSERT INTO api_tokens (token_hash, user_id, kind, expires_at, created_at) \
                      VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (token_hash) DO UPDATE \
-                     SET kind = excluded.kind, expires_at = excluded.expires_at \
-                     WHERE api_tokens.user_id = excluded.user_id",
+                     SET user_id = excluded.user_id, kind = excluded.kind, \
+                     expires_at = excluded.expires_at \
+                     WHERE api_tokens.user_id = excluded.user_id \
+                     OR (api_tokens.kind = 'operator' AND excluded.kind = 'operator')",
                     &[
                         &&t.token_hash[..],
                         &t.user_id.0,

@@ -622,15 +622,16 @@ impl Store for SqliteStore {
         self.pool
             .write(move |c| {
                 let hash = t.token_hash.to_vec();
-                let holder: Option<uuid::Uuid> = c
+                let holder: Option<(uuid::Uuid, String)> = c
                     .query_row(
-                        "SELECT user_id FROM api_tokens WHERE token_hash = ?1",
+                        "SELECT user_id, kind FROM api_tokens WHERE token_hash = ?1",
                         [&hash],
-                        |r| r.get(0),
+                        |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .optional()
                     .map_err(db_err)?;
-                if holder.is_some_and(|h| h != t.user_id.0) {
+                let moves = |kind: &str| kind == TokenKind::Operator.as_str() && t.kind == TokenKind::Operator;
+                if holder.is_some_and(|(h, kind)| h != t.user_id.0 && !moves(&kind)) {
                     return Err(StoreError::Conflict {
                         constraint: "api_tokens.token_hash".into(),
                     });
@@ -642,7 +643,8 @@ impl Store for SqliteStore {
                 .map_err(db_err)?;
                 c.execute(
                     "INSERT INTO api_tokens (token_hash, user_id, kind, expires_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5) \
-                     ON CONFLICT (token_hash) DO UPDATE SET kind = excluded.kind, expires_at = excluded.expires_at",
+                     ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id, kind = excluded.kind, \
+                     expires_at = excluded.expires_at",
                     params![hash, t.user_id.0, t.kind.as_str(), t.expires_at.map(ts), ts(t.created_at)],
                 )
                 .map(|_| ())

@@ -228,6 +228,24 @@ pub async fn a_new_admin_token_revokes_the_one_it_replaces(store: Arc<dyn Store>
     );
     let alice = w.engine.authenticate_token("alice-token", t0()).await;
     assert_eq!(alice.unwrap().id(), w.alice.id());
+    // Admin renamed: the next start makes a new admin, and the variable's token follows the
+    // name (it stayed the former admin's, and every start was refused as "already in use").
+    let mut former = w.admin.user.clone();
+    former.username = "former-admin".into();
+    w.engine.store().update_user(former).await.unwrap();
+    let outcome = w
+        .engine
+        .bootstrap(start(Some("second-token")), t0())
+        .await
+        .unwrap();
+    assert!(outcome.admin_created);
+    let holder = works("second-token").await.unwrap();
+    assert_eq!(holder.user.username, "admin");
+    assert_ne!(holder.id(), admin);
+    assert!(
+        works("scripted-token").await.is_ok(),
+        "the former admin's API token was revoked"
+    );
 }
 
 /// Users, memberships and the org directory read back as written.
