@@ -318,7 +318,8 @@ async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
         .with_context(|| format!("could not bind {}", config.listen))?;
     let (store, migrated) = ticketd_server::open_serving_store(&config).await?;
     let engine = ticketd_server::engine(&config, std::sync::Arc::clone(&store))?;
-    bootstrap(&config, &engine).await?;
+    // A start refused here has written (a new file's migrations): its log is copied too.
+    closing_on_error(&engine, bootstrap(&config, &engine)).await?;
     let state = ticketd_server::app_state(&config, engine)?;
     let connections = ticketd_server::ConnectionSettings::from_config(&config);
     tracing::info!(
@@ -392,6 +393,19 @@ async fn closing<T>(
 ) -> anyhow::Result<T> {
     let outcome = work.await;
     close_store(engine.store().as_ref()).await;
+    outcome
+}
+
+/// Runs `work`, closing the store ([`close_store`]) only if it fails: a start refused after
+/// it wrote left a new file's migrations all in SQLite's log.
+async fn closing_on_error<T>(
+    engine: &ticketd_core::Engine,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let outcome = work.await;
+    if outcome.is_err() {
+        close_store(engine.store().as_ref()).await;
+    }
     outcome
 }
 

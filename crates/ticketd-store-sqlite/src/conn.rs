@@ -1517,7 +1517,13 @@ fn percent_decoded(text: &str) -> Result<String, String> {
             at += 1;
         }
     }
-    String::from_utf8(out).map_err(|_not_utf8| format!("{text:?} decodes to no UTF-8 path"))
+    let decoded =
+        String::from_utf8(out).map_err(|_not_utf8| format!("{text:?} decodes to no UTF-8 path"))?;
+    // A control character (`%0a`) would name a file no one can type or list.
+    if decoded.chars().any(char::is_control) {
+        return Err(format!("{text:?} decodes to a control character"));
+    }
+    Ok(decoded)
 }
 
 #[cfg(test)]

@@ -445,6 +445,25 @@ fn a_failed_command_leaves_no_log_behind() {
     );
 }
 
+/// A `serve` refused after it opened a new file (a bootstrap refusing its admin token) leaves
+/// no log behind either: the migrations were all in it.
+#[test]
+fn a_refused_start_leaves_no_log_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut serve = ticketd(dir.path());
+    serve
+        .env("TICKETD_ADMIN_TOKEN", "a b")
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let stderr = run_refused(&mut serve);
+    assert!(stderr.contains("no spaces"), "{stderr}");
+    let log = dir.path().join("ticketd.db-wal");
+    assert!(
+        std::fs::metadata(&log).map_or(true, |m| m.len() == 0),
+        "{} bytes of log left",
+        std::fs::metadata(&log).map_or(0, |m| m.len())
+    );
+}
+
 /// A start refusing its admin token writes nothing first: admin, created with a generated
 /// password the failed start never printed, was left for the next start, which printed none.
 #[test]

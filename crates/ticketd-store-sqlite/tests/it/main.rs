@@ -233,6 +233,7 @@ fn database_urls_map_to_paths() {
         "sqlite:///t%FF.db",
         "sqlite:///t.db#fragment",
         "sqlite:///t%+5.db",
+        "sqlite:///t%0a.db",
     ] {
         let why = path_from_url(refused).unwrap_err();
         assert!(!why.is_empty(), "{refused}");
