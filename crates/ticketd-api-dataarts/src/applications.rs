@@ -163,11 +163,11 @@ pub(crate) async fn approvers(
             .map_err(|fields| ApiError::from(ticketd_core::DomainError::Validation(fields)))?;
     }
     let workspace = application_workspace(&state, &call, None).await?;
-    // Not the caller: an applicant cannot choose themselves (the core's rule).
-    let approvers: Vec<Value> = eligible(&state, &workspace)
+    let approvers: Vec<Value> = state
+        .engine
+        .approvers_to_choose(call.actor.id(), workspace.id, &approver_pool())
         .await?
         .iter()
-        .filter(|user| user.id != call.actor.id())
         .map(|user| render::table_approver(user, &workspace))
         .collect();
     // ticketd keeps no per-table review policies: approvers come from workspace roles.

@@ -600,9 +600,7 @@ impl Engine {
         let email = checked_email(&input.email)?;
         // Before the user is written: a refusal after it would leave a user without the
         // memberships asked for.
-        for (org_id, role_id) in &input.orgs {
-            self.check_membership(*org_id, *role_id).await?;
-        }
+        self.check_memberships(&input.orgs).await?;
         // The name first: a process racing another to create admin is told of the conflict,
         // which bootstrap takes for the other's admin, not of the address.
         if self.store.find_user_by_username(&username).await?.is_some() {
@@ -697,28 +695,36 @@ impl Engine {
         Ok(())
     }
 
-    /// Refuses a membership of `org` with `role` that cannot be: an organization nobody joins
-    /// or none at all, or a role that is no organization role.
-    async fn check_membership(&self, org_id: OrgId, role_id: RoleId) -> Result<(), DomainError> {
-        check_joinable(org_id)?;
-        if self.store.get_org(org_id).await?.is_none() {
-            return Err(DomainError::NotFound {
-                kind: "organization",
-                id: org_id.to_string(),
-            });
+    /// Refuses memberships (organization, role) that cannot be: an organization nobody joins
+    /// or none at all, or a role that is no organization role. The roles are read once, and
+    /// each organization once however many roles name it.
+    async fn check_memberships(&self, memberships: &[(OrgId, RoleId)]) -> Result<(), DomainError> {
+        if memberships.is_empty() {
+            return Ok(());
         }
-        let role = self
-            .store
-            .list_roles()
-            .await?
-            .into_iter()
-            .find(|r| r.id == role_id);
-        if !role.is_some_and(|r| r.scope == RoleScope::Org) {
-            return Err(DomainError::invalid(
-                "role",
-                "invalid",
-                "not an organization role",
-            ));
+        let roles = self.store.list_roles().await?;
+        let mut orgs_seen: Vec<OrgId> = Vec::new();
+        for &(org_id, role_id) in memberships {
+            if !orgs_seen.contains(&org_id) {
+                check_joinable(org_id)?;
+                if self.store.get_org(org_id).await?.is_none() {
+                    return Err(DomainError::NotFound {
+                        kind: "organization",
+                        id: org_id.to_string(),
+                    });
+                }
+                orgs_seen.push(org_id);
+            }
+            if !roles
+                .iter()
+                .any(|r| r.id == role_id && r.scope == RoleScope::Org)
+            {
+                return Err(DomainError::invalid(
+                    "role",
+                    "invalid",
+                    "not an organization role",
+                ));
+            }
         }
         Ok(())
     }
@@ -734,7 +740,7 @@ impl Engine {
         if let Some(actor) = actor {
             actor.may(AdminAction::ManageMembers(org_id))?;
         }
-        self.check_membership(org_id, role_id).await?;
+        self.check_memberships(&[(org_id, role_id)]).await?;
         if self.store.get_user(user_id).await?.is_none() {
             return Err(DomainError::NotFound {
                 kind: "user",
@@ -1120,9 +1126,8 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
         actor.may(AdminAction::ManageMembers(org))?;
-        for role in roles {
-            self.check_membership(org, *role).await?;
-        }
+        let memberships: Vec<(OrgId, RoleId)> = roles.iter().map(|role| (org, *role)).collect();
+        self.check_memberships(&memberships).await?;
         if self.store.get_user(user).await?.is_none() {
             return Err(DomainError::NotFound {
                 kind: "user",
@@ -2248,6 +2253,20 @@ impl Engine {
             .map(|e| e.user.clone())
             .collect();
         users.sort_by(|a, b| a.username.cmp(&b.username));
+        Ok(users)
+    }
+
+    /// The approvers `applicant` may choose from ([`Engine::eligible_approvers`]), without
+    /// themselves: an applicant choosing themselves is refused, so a list offering them offered
+    /// a choice it would refuse.
+    pub async fn approvers_to_choose(
+        &self,
+        applicant: UserId,
+        org: OrgId,
+        selector: &Selector,
+    ) -> Result<Vec<User>, DomainError> {
+        let mut users = self.eligible_approvers(org, selector).await?;
+        users.retain(|user| user.id != applicant);
         Ok(users)
     }
 

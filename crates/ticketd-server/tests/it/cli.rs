@@ -126,12 +126,7 @@ fn migrate_then_create_user_token_and_access_key() {
     // Each command copied its log into the file, as a clean stop of `serve` does: a copy of
     // the file alone holds what they wrote (it held nothing, the tables included, while all
     // of it was in `ticketd.db-wal`).
-    let log = dir.path().join("ticketd.db-wal");
-    assert!(
-        std::fs::metadata(&log).map_or(true, |m| m.len() == 0),
-        "{} bytes of log left",
-        std::fs::metadata(&log).map_or(0, |m| m.len())
-    );
+    assert_no_log_left(dir.path());
     let missing = ticketd(dir.path())
         .args(["token", "create", "--username", "nobody"])
         .output()
@@ -437,12 +432,7 @@ fn a_failed_command_leaves_no_log_behind() {
     let dir = tempfile::tempdir().unwrap();
     let stderr = run_refused(ticketd(dir.path()).args(["token", "create", "--username", "nobody"]));
     assert!(stderr.contains("no user named"), "{stderr}");
-    let log = dir.path().join("ticketd.db-wal");
-    assert!(
-        std::fs::metadata(&log).map_or(true, |m| m.len() == 0),
-        "{} bytes of log left",
-        std::fs::metadata(&log).map_or(0, |m| m.len())
-    );
+    assert_no_log_left(dir.path());
 }
 
 /// A `serve` refused after it opened a new file (a bootstrap refusing its admin token) leaves
@@ -456,12 +446,7 @@ fn a_refused_start_leaves_no_log_behind() {
         .args(["serve", "--listen", "127.0.0.1:0"]);
     let stderr = run_refused(&mut serve);
     assert!(stderr.contains("no spaces"), "{stderr}");
-    let log = dir.path().join("ticketd.db-wal");
-    assert!(
-        std::fs::metadata(&log).map_or(true, |m| m.len() == 0),
-        "{} bytes of log left",
-        std::fs::metadata(&log).map_or(0, |m| m.len())
-    );
+    assert_no_log_left(dir.path());
 }
 
 /// A start refusing its admin token writes nothing first: admin, created with a generated
@@ -477,6 +462,13 @@ fn a_refused_admin_token_leaves_the_first_start_to_come() {
     ]));
     assert!(stderr.contains("no spaces"), "{stderr}");
     assert_prints_admin_password(ticketd(dir.path()).args(["user", "create", "--username", "bob"]));
+}
+
+/// Asserts that `dir`'s default database has no write-ahead log left with anything in it: the
+/// file alone holds every commit.
+fn assert_no_log_left(dir: &std::path::Path) {
+    let left = std::fs::metadata(dir.join("ticketd.db-wal")).map_or(0, |m| m.len());
+    assert_eq!(left, 0, "{left} bytes of log left");
 }
 
 /// Runs `command`, which must succeed and print admin's generated password.
