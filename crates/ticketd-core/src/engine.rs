@@ -405,10 +405,10 @@ impl Engine {
                 };
                 // Its placeholder address, unless a user has it (an admin renamed since, whose
                 // address would refuse the new one and so every start).
-                let email = match self.check_email_free(ADMIN_EMAIL, None).await {
-                    Ok(()) => ADMIN_EMAIL.to_owned(),
-                    Err(DomainError::Validation(_)) => String::new(),
-                    Err(other) => return Err(other),
+                let email = if self.email_is_free(ADMIN_EMAIL).await? {
+                    ADMIN_EMAIL.to_owned()
+                } else {
+                    String::new()
                 };
                 let input = NewUserInput {
                     username: "admin".into(),
@@ -608,7 +608,6 @@ impl Engine {
                 "user {username:?} already exists"
             )));
         }
-        self.check_email_free(&email, None).await?;
         let password = match &input.password {
             Some(p) => Some(self.hash_password(p)?),
             None => None,
@@ -633,7 +632,7 @@ impl Engine {
                 password,
             })
             .await
-            .map_err(|e| unique_to_conflict(e, "username"))?;
+            .map_err(user_write_error)?;
         let orgs = if input.orgs.is_empty() {
             vec![(DEFAULT_ORG, ROLE_ORG_USER)]
         } else {
@@ -645,31 +644,16 @@ impl Engine {
         Ok(user)
     }
 
-    /// Refuses an e-mail address another user than `owner` has, ignoring case, as JumpServer
-    /// keeps addresses unique (its answer's words); an empty address collides with none.
-    async fn check_email_free(
-        &self,
-        email: &str,
-        owner: Option<UserId>,
-    ) -> Result<(), DomainError> {
-        if email.is_empty() {
-            return Ok(());
-        }
-        let wanted = email.to_lowercase();
-        let taken = self
-            .store
-            .list_users()
-            .await?
-            .iter()
-            .any(|u| Some(u.id) != owner && u.email.to_lowercase() == wanted);
-        if taken {
-            return Err(DomainError::invalid(
-                "email",
-                "unique",
-                "User with this Email already exists.",
-            ));
-        }
-        Ok(())
+    /// Whether no user has `email` ([`crate::identity::email_holder`]), for a choice made
+    /// before a write; the write itself is refused by the store if one takes it meanwhile.
+    async fn email_is_free(&self, email: &str) -> Result<bool, DomainError> {
+        let users = self.store.list_users().await?;
+        let holder = crate::identity::email_holder(
+            users.iter().map(|u| (u.id, u.email.as_str())),
+            email,
+            None,
+        );
+        Ok(holder.is_none())
     }
 
     /// Sets a user's password (trusted callers, or a system administrator), ending the user's
@@ -1001,9 +985,8 @@ impl Engine {
         let email = if user.email.trim() == stored.email {
             stored.email.clone()
         } else {
-            let email = checked_email(&user.email)?;
-            self.check_email_free(&email, Some(user.id)).await?;
-            email
+            // Its holder is checked by the store, in the write's own transaction.
+            checked_email(&user.email)?
         };
         let updated = User {
             username,
@@ -1015,7 +998,7 @@ impl Engine {
         self.store
             .update_user(updated.clone())
             .await
-            .map_err(|e| unique_to_conflict(e, "username"))?;
+            .map_err(user_write_error)?;
         let deactivated = stored.is_active && !updated.is_active;
         if deactivated {
             // Its sessions end: a reactivation must not bring back a stolen one.
@@ -2709,6 +2692,17 @@ fn access_key_gone(error: StoreError, id: AccessKeyId) -> DomainError {
             id: id.to_string(),
         },
         other => other.into(),
+    }
+}
+
+/// A store's refusal of a user's write: another's e-mail address in JumpServer's words (it
+/// keeps addresses unique), a username taken as a conflict.
+fn user_write_error(error: StoreError) -> DomainError {
+    match error {
+        StoreError::Conflict { constraint } if constraint == crate::identity::EMAIL_TAKEN => {
+            DomainError::invalid("email", "unique", "User with this Email already exists.")
+        }
+        other => unique_to_conflict(other, "username"),
     }
 }
 

@@ -53,6 +53,28 @@ pub fn valid_email(email: &str) -> bool {
     }
 }
 
+/// The `constraint` of a store's `Conflict` when a user would take another user's e-mail
+/// address ([`email_holder`]).
+pub const EMAIL_TAKEN: &str = "users.email";
+
+/// Which of `users` (id, address) holds `email` ignoring case, other than `owner`; an empty
+/// address collides with none. JumpServer keeps addresses unique; the stores apply this inside
+/// the transaction that writes the user, so two users created at once cannot both take one.
+pub fn email_holder<'a>(
+    users: impl IntoIterator<Item = (UserId, &'a str)>,
+    email: &str,
+    owner: Option<UserId>,
+) -> Option<UserId> {
+    if email.is_empty() {
+        return None;
+    }
+    let wanted = email.to_lowercase();
+    users
+        .into_iter()
+        .find(|(id, address)| Some(*id) != owner && address.to_lowercase() == wanted)
+        .map(|(id, _)| id)
+}
+
 /// An organization.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Org {

@@ -17,6 +17,23 @@ use std::sync::Arc;
 pub type FlowRule =
     Arc<dyn Fn(&Flow, &[Flow]) -> Result<(), crate::error::DomainError> + Send + Sync>;
 
+/// Refuses `email` for `owner` when another of `addresses` (every user's id and address, as
+/// the write's transaction sees them) holds it ([`crate::identity::email_holder`]): the
+/// stores check it in the transaction that writes the user, after every earlier such write,
+/// so two users written at once cannot both take one address.
+pub fn check_email_free<'a>(
+    addresses: impl IntoIterator<Item = (crate::ids::UserId, &'a str)>,
+    email: &str,
+    owner: crate::ids::UserId,
+) -> Result<(), StoreError> {
+    match crate::identity::email_holder(addresses, email, Some(owner)) {
+        None => Ok(()),
+        Some(_) => Err(StoreError::Conflict {
+            constraint: crate::identity::EMAIL_TAKEN.into(),
+        }),
+    }
+}
+
 /// The rules a flow keeps against `others` (the other flows of its organization, itself
 /// excluded), which the store checks in the write's transaction after every earlier flow write
 /// of the organization: the core's (no other flow that the same API manages has its name,
@@ -540,9 +557,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_orgs(&self) -> Result<Vec<Org>, StoreError>;
     /// Every role.
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
-    /// Creates a user (`Conflict` if the username is taken).
+    /// Creates a user (`Conflict` if the username is taken; `Conflict` with
+    /// [`crate::identity::EMAIL_TAKEN`] if another user holds its e-mail address,
+    /// [`check_email_free`] in the same transaction).
     async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
-    /// Replaces a user's profile fields.
+    /// Replaces a user's profile fields (`Conflict` with [`crate::identity::EMAIL_TAKEN`] if
+    /// the address changes to another user's, checked as in [`Store::create_user`]).
     async fn update_user(&self, user: User) -> Result<(), StoreError>;
     /// A user by id.
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;

@@ -302,9 +302,11 @@ impl Store for PostgresStore {
         self.identity_change(async {
             let u = &new.user;
             let p = new.password.as_ref();
-            self.db
-                .execute(
-                    "INSERT INTO users (id, username, name, email, system_role, is_active, password_plain, \
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            lock_addresses(&tx, &u.email).await?;
+            tx.execute(
+                "INSERT INTO users (id, username, name, email, system_role, is_active, password_plain, \
                      password_md5, password_sha512, created_at, updated_at) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                     &[
@@ -322,15 +324,27 @@ impl Store for PostgresStore {
                     ],
                 )
                 .await
-                .map(|_| ())
+                .map_err(db_err)?;
+            // After the insert, so a taken username is the conflict told first.
+            check_email_free(&tx, &u.email, u.id).await?;
+            tx.commit().await.map_err(db_err)
         })
         .await
     }
 
     async fn update_user(&self, u: User) -> Result<(), StoreError> {
         self.identity_change(async {
-            self.db
-                .execute_one(
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            lock_addresses(&tx, &u.email).await?;
+            let stored_email: Option<String> = tx
+                .query_opt("SELECT email FROM users WHERE id = $1", &[&u.id.0])
+                .await
+                .map_err(db_err)?
+                .map(|row| get(&row, "email"))
+                .transpose()?;
+            let updated = tx
+                .execute(
                     "UPDATE users SET username = $2, name = $3, email = $4, system_role = $5, \
                      is_active = $6, updated_at = $7 WHERE id = $1",
                     &[
@@ -344,6 +358,15 @@ impl Store for PostgresStore {
                     ],
                 )
                 .await
+                .map_err(db_err)?;
+            if updated == 0 {
+                return Err(StoreError::NotFound);
+            }
+            // An address kept as it was stays, even one shared before addresses were unique.
+            if stored_email.as_deref() != Some(u.email.as_str()) {
+                check_email_free(&tx, &u.email, u.id).await?;
+            }
+            tx.commit().await.map_err(db_err)
         })
         .await
     }
@@ -1397,6 +1420,49 @@ impl<'a> FlowJson<'a> {
             &self.attributes,
         ]
     }
+}
+
+/// Takes the lock of users' e-mail addresses when `email` is one: a transaction-scoped
+/// advisory lock ("user", 0) every write of a user with an address takes first, so each sees
+/// the addresses the ones before it committed ([`check_email_free`]).
+async fn lock_addresses(
+    tx: &tokio_postgres::Transaction<'_>,
+    email: &str,
+) -> Result<(), StoreError> {
+    if email.is_empty() {
+        return Ok(());
+    }
+    tx.execute("SELECT pg_advisory_xact_lock(1970496882, 0)", &[])
+        .await
+        .map(|_| ())
+        .map_err(db_err)
+}
+
+/// Refuses `email` if a user other than `owner` holds it
+/// ([`ticketd_core::store::check_email_free`]), under [`lock_addresses`].
+async fn check_email_free(
+    tx: &tokio_postgres::Transaction<'_>,
+    email: &str,
+    owner: UserId,
+) -> Result<(), StoreError> {
+    if email.is_empty() {
+        return Ok(());
+    }
+    let rows = tx
+        .query("SELECT id, email FROM users WHERE email <> ''", &[])
+        .await
+        .map_err(db_err)?;
+    let addresses = rows
+        .iter()
+        .map(|row| Ok((UserId(get(row, "id")?), get::<String>(row, "email")?)))
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    ticketd_core::store::check_email_free(
+        addresses
+            .iter()
+            .map(|(id, address)| (*id, address.as_str())),
+        email,
+        owner,
+    )
 }
 
 /// Takes the organization's flow lock: a transaction-scoped advisory lock (two 32-bit keys, a

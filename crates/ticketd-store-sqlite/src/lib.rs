@@ -201,8 +201,9 @@ impl Store for SqliteStore {
                         ts(u.updated_at)
                     ],
                 )
-                .map(|_| ())
-                .map_err(db_err)
+                .map_err(db_err)?;
+                // After the insert, so a taken username is the conflict told first.
+                check_email_free(c, &u.email, u.id)
             })
             .await
     }
@@ -210,6 +211,10 @@ impl Store for SqliteStore {
     async fn update_user(&self, u: User) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
+                let stored_email: Option<String> = c
+                    .prepare_cached("SELECT email FROM users WHERE id = ?1")
+                    .and_then(|mut s| s.query_row([u.id.0], |row| row.get(0)).optional())
+                    .map_err(db_err)?;
                 let n = c
                     .execute(
                         "UPDATE users SET username = ?2, name = ?3, email = ?4, system_role = ?5, is_active = ?6, \
@@ -217,7 +222,12 @@ impl Store for SqliteStore {
                         params![u.id.0, u.username, u.name, u.email, u.system_role.as_str(), u.is_active, ts(u.updated_at)],
                     )
                     .map_err(db_err)?;
-                one_row(n)
+                one_row(n)?;
+                // An address kept as it was stays, even one shared before addresses were unique.
+                if stored_email.as_deref() == Some(u.email.as_str()) {
+                    return Ok(());
+                }
+                check_email_free(c, &u.email, u.id)
             })
             .await
     }
@@ -1073,6 +1083,33 @@ fn user_by_id(c: &rusqlite::Connection, id: UserId) -> Result<Option<User>, Stor
     c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))
         .and_then(|mut s| s.query_row([id.0], rows::user).optional())
         .map_err(db_err)
+}
+
+/// Refuses `email` if a user other than `owner` holds it
+/// ([`ticketd_core::store::check_email_free`]), inside the write's transaction: the single
+/// writer makes the check and the write one step.
+fn check_email_free(
+    c: &rusqlite::Connection,
+    email: &str,
+    owner: UserId,
+) -> Result<(), StoreError> {
+    if email.is_empty() {
+        return Ok(());
+    }
+    let addresses: Vec<(UserId, String)> = c
+        .prepare_cached("SELECT id, email FROM users WHERE email <> ''")
+        .and_then(|mut s| {
+            s.query_map([], |row| Ok((UserId(row.get(0)?), row.get(1)?)))?
+                .collect()
+        })
+        .map_err(db_err)?;
+    ticketd_core::store::check_email_free(
+        addresses
+            .iter()
+            .map(|(id, address)| (*id, address.as_str())),
+        email,
+        owner,
+    )
 }
 
 fn memberships_of_user(

@@ -248,6 +248,119 @@ pub async fn a_new_admin_token_revokes_the_one_it_replaces(store: Arc<dyn Store>
     );
 }
 
+/// A user's e-mail address is nobody else's, ignoring case, and the store keeps it so in the
+/// write's own transaction: users created at once with one address were all written when only
+/// the engine checked it beforehand.
+pub async fn e_mail_addresses_stay_unique_under_concurrent_writes(store: Arc<dyn Store>) {
+    use ticketd_core::engine::NewUserInput;
+    use ticketd_core::identity::{EMAIL_TAKEN, NewUser, SystemRole, User};
+    let w = Arc::new(World::new(store.clone()).await);
+    let user = |username: &str, email: &str| User {
+        id: ticketd_core::UserId(w.engine.new_id(t0())),
+        username: username.into(),
+        name: username.into(),
+        email: email.into(),
+        system_role: SystemRole::User,
+        is_active: true,
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let taken = |result: Result<(), StoreError>| matches!(result, Err(StoreError::Conflict { constraint }) if constraint == EMAIL_TAKEN);
+    let erin = user("erin", "Erin@Example.com");
+    store
+        .create_user(NewUser {
+            user: erin.clone(),
+            password: None,
+        })
+        .await
+        .unwrap();
+    // Straight to the store: another user with the address in other letters is refused and
+    // not written; so is an update to it; a taken username is still told as the username's.
+    let frank = user("frank", "erin@EXAMPLE.com");
+    let refused = store
+        .create_user(NewUser {
+            user: frank.clone(),
+            password: None,
+        })
+        .await;
+    assert!(
+        taken(refused),
+        "a second holder of Erin's address was written"
+    );
+    assert!(store.get_user(frank.id).await.unwrap().is_none());
+    let same_name = store
+        .create_user(NewUser {
+            user: user("erin", "erin@example.com"),
+            password: None,
+        })
+        .await;
+    assert!(
+        matches!(same_name, Err(StoreError::Conflict { constraint }) if constraint != EMAIL_TAKEN)
+    );
+    let alice = store.get_user(w.alice.id()).await.unwrap().unwrap();
+    let moved = User {
+        email: "ERIN@example.COM".into(),
+        ..alice.clone()
+    };
+    assert!(taken(store.update_user(moved).await));
+    assert_eq!(store.get_user(alice.id).await.unwrap().unwrap(), alice);
+    // Erin may keep (and re-case) her own address; an empty address collides with none.
+    let recased = User {
+        email: "erin@example.com".into(),
+        ..erin.clone()
+    };
+    store.update_user(recased).await.unwrap();
+    for name in ["gina", "hugo"] {
+        store
+            .create_user(NewUser {
+                user: user(name, ""),
+                password: None,
+            })
+            .await
+            .unwrap();
+    }
+    // Through the engine, sixteen at once with one address: exactly one is written.
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let w = Arc::clone(&w);
+        tasks.push(tokio::spawn(async move {
+            let input = NewUserInput {
+                username: format!("racer{i}"),
+                name: String::new(),
+                email: if i % 2 == 0 {
+                    "race@example.com"
+                } else {
+                    "RACE@example.com"
+                }
+                .into(),
+                system_role: SystemRole::User,
+                password: None,
+                orgs: Vec::new(),
+            };
+            w.engine.create_user(None, input, t0()).await
+        }));
+    }
+    let mut written = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => written += 1,
+            Err(DomainError::Validation(errors)) => {
+                assert!(format!("{errors:?}").contains("User with this Email already exists."));
+            }
+            Err(other) => panic!("unexpected refusal: {other:?}"),
+        }
+    }
+    assert_eq!(written, 1);
+    let holders = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.email.eq_ignore_ascii_case("race@example.com"))
+        .count();
+    assert_eq!(holders, 1);
+}
+
 /// Users, memberships and the org directory read back as written.
 pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
