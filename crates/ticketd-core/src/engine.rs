@@ -2116,8 +2116,8 @@ impl Engine {
 
     /// The core's rule for the users a table permission is given to: every proposer a write
     /// adds (`before`: the content it replaces) may enter the ticket's organization, and so may
-    /// every proposer when the write grants (one removed from it since), so the grant gives
-    /// nothing to a user of another one.
+    /// every proposer and the applicant when the write grants (one removed from it since), so
+    /// the grant gives nothing to a user of another one.
     async fn check_proposers(
         &self,
         before: Option<&Ticket>,
@@ -2133,8 +2133,14 @@ impl Engine {
             Some(b) if !granting => crate::payload::proposer_users(&b.payload),
             _ => Vec::new(),
         };
-        for id in crate::payload::proposer_users(&ticket.payload) {
-            if had.contains(&id) || ticket.applicant_id == Some(id) {
+        let mut users = crate::payload::proposer_users(&ticket.payload);
+        if granting {
+            // The grant's users ([`crate::payload::table_permission_grant`]): the applicant,
+            // checked at the opening, may have left since, and was granted the table.
+            users.extend(ticket.applicant_id);
+        }
+        for id in users {
+            if had.contains(&id) || (!granting && ticket.applicant_id == Some(id)) {
                 continue;
             }
             let member = self
@@ -2142,10 +2148,15 @@ impl Engine {
                 .await?
                 .is_some_and(|proposer| proposer.may_enter_org(ticket.org_id));
             if !member {
+                let who = if ticket.applicant_id == Some(id) {
+                    "applicant"
+                } else {
+                    "proposer"
+                };
                 return Err(DomainError::invalid(
                     "proposers",
                     "invalid",
-                    format!("the proposer {id} is no active member of the ticket's organization"),
+                    format!("the {who} {id} is no active member of the ticket's organization"),
                 ));
             }
         }

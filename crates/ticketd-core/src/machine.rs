@@ -376,6 +376,12 @@ pub fn apply(
             };
             require_state(ticket, name, allowed)?;
             require(is_applicant, name)?;
+            if next.kind == payload::KIND_DATA_PERMISSION {
+                // As at the opening: an expired permission can never be approved, so a ticket
+                // submitted with one would wait for ever.
+                payload::validate_table_permission(&next.payload, ctx.now)
+                    .map_err(DomainError::Validation)?;
+            }
             next.state = TicketState::Pending;
             next.round = ticket.round + 1;
             next.approval_step = 1;

@@ -379,6 +379,25 @@ async fn an_application_that_expired_while_pending_is_not_granted() {
     )
     .await;
     assert_eq!(status, 204, "{body}");
+    // Nor is it submitted again (TopHC's overruled/submit): it would wait for an approval that
+    // can never come.
+    let again = fx
+        .app
+        .engine
+        .act(
+            &fx.alice,
+            TicketId::parse(&id).unwrap(),
+            ticketd_core::engine::TicketCommand::Resubmit {
+                reason: String::new(),
+            },
+            ticketd_http::now(),
+        )
+        .await;
+    assert!(
+        matches!(&again, Err(ticketd_core::DomainError::Validation(errors)) if errors[0].field == "expire_time"),
+        "{again:?}"
+    );
+    assert_eq!(fx.status_of(&id).await, "REJECT");
 }
 
 #[tokio::test]
@@ -682,6 +701,24 @@ async fn accepting_approves_and_creates_a_table_permission_grant_with_its_expire
     fx.app
         .engine
         .add_member(Some(&admin), fx.lake.id, fx.bob.id(), ROLE_ORG_USER)
+        .await
+        .unwrap();
+    // The applicant is a proposer like the others: one who left is refused alike (the
+    // approval granted them the table).
+    let gone = fx.apply("alice", &fx.reviewer, "gone").await;
+    fx.app
+        .engine
+        .remove_member(&admin, fx.lake.id, fx.alice.id(), ticketd_http::now())
+        .await
+        .unwrap();
+    let (status, body) = fx
+        .decide("reviewer", "approve", &gone, json!({"reason": "Agree"}))
+        .await;
+    assert_error(status, &body, 400, "DLS.1000");
+    assert_eq!(fx.status_of(&gone).await, "WAITING_APPROVE");
+    fx.app
+        .engine
+        .add_member(Some(&admin), fx.lake.id, fx.alice.id(), ROLE_ORG_USER)
         .await
         .unwrap();
     let id = fx.apply("alice", &fx.reviewer, "orders").await;
