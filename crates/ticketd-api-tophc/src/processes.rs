@@ -408,12 +408,7 @@ pub(crate) async fn update(
     };
     let id = process_id(Some(&raw_id))?;
     let flow = load(&state, &actor, id).await?;
-    if in_use(&state, &actor, &flow).await? {
-        return Err(ApiError::new(
-            Scode::ProcessInUse,
-            format!("process {raw_id} is used by a saved or pending ticket"),
-        ));
-    }
+    check_changeable(&state, &actor, &flow, &raw_id, "changed").await?;
     let name = input.text("process_name")?;
     let description = input.text("description")?;
     let new_levels = match approval_list(&input)? {
@@ -483,6 +478,34 @@ pub(crate) async fn delete(
     Ok(batch.reply())
 }
 
+/// Refuses to change (or delete) `flow`, named `raw` in the request, unless the caller may
+/// manage its processes, it is not the default process, and no saved or pending ticket uses
+/// it; in that order, so a refusal of the caller says so whatever the process (an update
+/// answered "in use" before, to callers who may not change it). The default process's first
+/// level, the ticket tenant's administrators, is a mark no `approval_list` can give back, so
+/// an update made it another process until the database was replaced.
+async fn check_changeable(
+    state: &AppState,
+    actor: &Actor,
+    flow: &Flow,
+    raw: &str,
+    verb: &str,
+) -> Result<(), ApiError> {
+    actor.may(AdminAction::ManageFlows(flow.org_id))?;
+    if flow.id == DEFAULT_PROCESS {
+        return Err(ApiError::invalid(format!(
+            "the default process cannot be {verb}"
+        )));
+    }
+    if in_use(state, actor, flow).await? {
+        return Err(ApiError::new(
+            Scode::ProcessInUse,
+            format!("process {raw} is used by a saved or pending ticket"),
+        ));
+    }
+    Ok(())
+}
+
 /// Deletes one process; the error carries the process name when it is known.
 async fn delete_one(
     state: &AppState,
@@ -493,21 +516,9 @@ async fn delete_one(
     let id = process_id(Some(raw)).map_err(unnamed)?;
     let flow = load(state, actor, id).await.map_err(unnamed)?;
     let named = |error: ApiError| (error, flow.name.clone());
-    // Whether the caller may manage it comes first: a refusal says so, whatever the process.
-    actor
-        .may(AdminAction::ManageFlows(flow.org_id))
-        .map_err(|refused| named(refused.into()))?;
-    if id == DEFAULT_PROCESS {
-        return Err(named(ApiError::invalid(
-            "the default process cannot be deleted",
-        )));
-    }
-    if in_use(state, actor, &flow).await.map_err(named)? {
-        return Err(named(ApiError::new(
-            Scode::ProcessInUse,
-            format!("process {raw} is used by a saved or pending ticket"),
-        )));
-    }
+    check_changeable(state, actor, &flow, raw, "deleted")
+        .await
+        .map_err(named)?;
     state
         .engine
         .delete_flow(actor, id)

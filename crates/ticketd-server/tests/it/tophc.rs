@@ -1247,6 +1247,16 @@ async fn processes_are_created_updated_inspected_listed_and_deleted_but_not_whil
     )
     .await;
     assert_eq!(refused["scode"], 26006);
+    // Someone who may not change it is told so, not that it is in use.
+    let refused = call(
+        &app,
+        "POST",
+        "/v1/ticket/process/update",
+        "alice",
+        json!({"process_uuid": process, "process_name": "x"}),
+    )
+    .await;
+    assert_eq!(refused["scode"], 26008, "{refused}");
     let unknown = "0190aaaa-0000-7000-8000-000000000000";
     let (scodes, data) = batch(&app, "/v1/ticket/process/delete", ADMIN_TOKEN, json!({"tenant_uuid": tenant_id,
         "list": [{"process_uuid": process}, {"process_uuid": unknown}, {"process_uuid": "system"}, {"process_uuid": spare}]})).await;
@@ -1699,6 +1709,35 @@ async fn tenants_are_isolated_from_each_other() {
     )
     .await;
     assert_eq!(scodes, vec![26007], "nobody deletes it");
+    // Nor changes it (an update renamed it and dropped the tenant administrators' level for
+    // good); a tenant administrator is refused as for deleting it.
+    let change = json!({"process_uuid": "system", "process_name": "renamed",
+        "approval_list": [{"tenant_uuid": "system", "role_uuid": "system"}]});
+    let refused = call(
+        &app,
+        "POST",
+        "/v1/ticket/process/update",
+        ADMIN_TOKEN,
+        change.clone(),
+    )
+    .await;
+    assert_eq!(refused["scode"], 26007, "{refused}");
+    let refused = call(&app, "POST", "/v1/ticket/process/update", "b_admin", change).await;
+    assert_eq!(refused["scode"], 26008, "{refused}");
+    let default = ok(
+        &app,
+        "GET",
+        "/v1/ticket/process/inspect?process_uuid=system",
+        ADMIN_TOKEN,
+        Value::Null,
+    )
+    .await;
+    assert_ne!(default["process_name"], "renamed");
+    assert_eq!(
+        default["process_list"].as_array().unwrap().len(),
+        2,
+        "{default}"
+    );
     // alpha's administrator reads all of alpha, beta's none of it.
     let all_alpha = list_ids(&app, "a_admin", "").await;
     assert!(all_alpha.contains(&id) && all_alpha.contains(&on_default));
