@@ -9,7 +9,7 @@ use crate::types::{self, KIND_UNTYPED, TicketType};
 use crate::wire::{Params, hex, parse_uuid, text_or_null};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
-use ticketd_core::engine::{FlowChoice, NewTicket, TicketCommand};
+use ticketd_core::engine::{FLOW_DISABLED, FlowChoice, NewTicket, TicketCommand};
 use ticketd_core::identity::{Org, ROOT_ORG};
 use ticketd_core::machine::TicketEdit;
 use ticketd_core::store::{TicketOrder, TicketQuery, Visibility};
@@ -441,6 +441,15 @@ fn transition_error(
             .map_or_else(String::new, |a| hex(a.user_id.uuid()))
     };
     match error {
+        DomainError::Validation(fields)
+            if fields.first().is_some_and(|f| f.code == FLOW_DISABLED) =>
+        {
+            // The words of a new ticket's refusal (collections.rs).
+            ZsError::operr(format!(
+                "ticket flow collection[uuid:{}] is disable, can not be used",
+                ticket.flow_id.map(|f| hex(f.uuid())).unwrap_or_default()
+            ))
+        }
         DomainError::InvalidTransition {
             conflict: ConflictKind::StateChanged,
             ..

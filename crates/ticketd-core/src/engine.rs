@@ -2450,6 +2450,14 @@ impl Engine {
                 "the ticket's flow does not route tickets of its type",
             ));
         }
+        // As at an opening: a disabled flow (a ZStack collection) takes no new round.
+        if !flow.enabled {
+            return Err(DomainError::invalid(
+                "flow",
+                FLOW_DISABLED,
+                "the ticket's flow is disabled",
+            ));
+        }
         let steps = self
             .steps_for(
                 resolution_org(&flow, ticket.org_id),
@@ -2635,6 +2643,9 @@ fn resolution_org(flow: &Flow, ticket_org: OrgId) -> OrgId {
 
 /// The address admin is created with.
 const ADMIN_EMAIL: &str = "admin@example.com";
+
+/// The code of the refusal to start a new round of a ticket whose flow is disabled.
+pub const FLOW_DISABLED: &str = "disabled";
 
 /// Refuses the organizations nobody is a member of: the global one is everyone's through their
 /// system role, the system one JumpServer's own (a member of ROOT, which only the CLI could

@@ -679,6 +679,19 @@ async fn rejecting_ends_the_ticket_and_its_owner_reopens_it_at_the_first_flow() 
             hex(&w.bob)
         ))
     );
+    // A disabled collection takes no reopened ticket, as it takes no new one (it did).
+    let uuid = collection["uuid"].as_str().unwrap();
+    let state = |event: &str| json!({"changeTicketFlowCollectionState": {"stateEvent": event}});
+    let action = format!("/zstack/v1/tickets/flow-collections/{uuid}/actions");
+    ok(&w.app, "PUT", &action, &w.carol_s, Some(state("disable"))).await;
+    let error = refused(&w, &w.alice_s, id, "reopen", "SYS.1006").await;
+    assert_eq!(
+        error["details"],
+        json!(format!(
+            "ticket flow collection[uuid:{uuid}] is disable, can not be used"
+        ))
+    );
+    ok(&w.app, "PUT", &action, &w.carol_s, Some(state("enable"))).await;
     let reopened = changed(&w, &w.alice_s, id, "reopen").await;
     assert_eq!(reopened["status"], json!("Pending"));
     assert_eq!(reopened["currentFlowUuid"], collection["flows"][0]["uuid"]);
