@@ -190,6 +190,7 @@ impl From<StoreError> for ZsError {
                 tracing::warn!(%reason, "store unavailable");
                 Self::retry_soon(SYS_NOT_READY, "the service is busy, please retry later")
             }
+            StoreError::Reference { .. } => DomainError::from(error).into(),
             other => Self::internal(&format!("{other}: {:?}", std::error::Error::source(&other))),
         }
     }

@@ -374,8 +374,7 @@ impl Engine {
         let admin = match self.store.find_user_by_username("admin").await? {
             Some(admin) => {
                 if let Some(password) = &options.admin_password {
-                    let hashes = self.hash_password(password)?;
-                    self.store.set_password_hashes(admin.id, hashes).await?;
+                    self.apply_admin_password(admin.id, password).await?;
                 } else if self
                     .store
                     .password_hashes(admin.id)
@@ -423,15 +422,21 @@ impl Engine {
                         outcome.admin_created = true;
                         admin
                     }
-                    // Another process sharing the database created it first: use theirs.
+                    // Another process sharing the database created it first: use theirs, with
+                    // this start's password if it has one (which was dropped).
                     Err(DomainError::Conflict(_)) => {
                         outcome.generated_password = None;
-                        self.store
+                        let theirs = self
+                            .store
                             .find_user_by_username("admin")
                             .await?
                             .ok_or_else(|| {
                                 DomainError::Conflict("admin user vanished during start".into())
-                            })?
+                            })?;
+                        if let Some(password) = &options.admin_password {
+                            self.apply_admin_password(theirs.id, password).await?;
+                        }
+                        theirs
                     }
                     Err(other) => return Err(other),
                 }
@@ -670,13 +675,35 @@ impl Engine {
             actor.may(AdminAction::SetPassword)?;
         }
         let hashes = self.hash_password(password)?;
+        self.replace_password(user_id, hashes).await
+    }
+
+    /// Stores a user's new password verifiers and ends the user's sessions: a reset is how an
+    /// administrator takes an account back, so the sessions logged in with the old password
+    /// end (API tokens, issued on purpose, stay).
+    async fn replace_password(
+        &self,
+        user_id: UserId,
+        hashes: crate::identity::PasswordHashes,
+    ) -> Result<(), DomainError> {
         self.store.set_password_hashes(user_id, hashes).await?;
-        // A reset is how an administrator takes an account back: the sessions logged in with
-        // the old password end (API tokens, issued on purpose, stay).
         self.store
             .delete_tokens_of_kind(user_id, TokenKind::Session)
             .await?;
         Ok(())
+    }
+
+    /// Makes `password` (`TICKETD_ADMIN_PASSWORD`) admin's at a start. A new one is a reset,
+    /// ending admin's sessions (a changed setting left them working for a day); the one admin
+    /// already has changes nothing, so a restart with the same setting logs nobody out.
+    async fn apply_admin_password(&self, admin: UserId, password: &str) -> Result<(), DomainError> {
+        // First: it refuses what no password may be, also when admin has it already.
+        let hashes = self.hash_password(password)?;
+        let stored = self.store.password_hashes(admin).await?;
+        if stored.is_some_and(|h| credentials::verify_password(&h, PasswordForm::Plain, password)) {
+            return Ok(());
+        }
+        self.replace_password(admin, hashes).await
     }
 
     /// Refuses memberships (organization, role) that cannot be: an organization nobody joins
@@ -1348,7 +1375,7 @@ impl Engine {
             StoreError::Conflict { .. } => {
                 DomainError::Conflict("the organization still has tickets, flows or assets".into())
             }
-            other => other.into(),
+            other => deleted_meanwhile("organization", id)(other),
         })
     }
 
@@ -1492,8 +1519,10 @@ impl Engine {
     pub async fn delete_asset(&self, actor: &Actor, id: AssetId) -> Result<(), DomainError> {
         let asset = self.get_asset(actor, id).await?;
         actor.may(AdminAction::ManageAssets(asset.org_id))?;
-        self.store.delete_asset(id).await?;
-        Ok(())
+        self.store
+            .delete_asset(id)
+            .await
+            .map_err(deleted_meanwhile("asset", id))
     }
 
     /// Assets the actor may see (members see their organizations' assets).
@@ -1580,8 +1609,10 @@ impl Engine {
         match node {
             Some(node) => {
                 actor.may(AdminAction::ManageNodes(node.org_id))?;
-                self.store.delete_node(id).await?;
-                Ok(())
+                self.store
+                    .delete_node(id)
+                    .await
+                    .map_err(deleted_meanwhile("node", id))
             }
             None => Err(DomainError::NotFound {
                 kind: "node",
@@ -2717,6 +2748,22 @@ fn access_key_gone(error: StoreError, id: AccessKeyId) -> DomainError {
     }
 }
 
+/// Maps a store's `NotFound` for the `kind` row `id` a use case has just read to the use
+/// case's own: another request deleted it meanwhile, which answered 500 to all but one of
+/// several concurrent deletions.
+fn deleted_meanwhile(
+    kind: &'static str,
+    id: impl std::fmt::Display,
+) -> impl FnOnce(StoreError) -> DomainError {
+    move |error| match error {
+        StoreError::NotFound => DomainError::NotFound {
+            kind,
+            id: id.to_string(),
+        },
+        other => other.into(),
+    }
+}
+
 /// A store's refusal of a user's write: another's e-mail address in JumpServer's words (it
 /// keeps addresses unique), a username taken as a conflict.
 fn user_write_error(error: StoreError) -> DomainError {
@@ -2731,7 +2778,7 @@ fn user_write_error(error: StoreError) -> DomainError {
 fn unique_to_conflict(error: StoreError, what: &str) -> DomainError {
     match error {
         StoreError::Conflict { .. } => DomainError::Conflict(format!("{what} already exists")),
-        other => DomainError::Store(other),
+        other => other.into(),
     }
 }
 

@@ -54,6 +54,13 @@ pub enum StoreError {
         /// The constraint or column set that was violated.
         constraint: String,
     },
+    /// A foreign key refused the write: it refers to a row a concurrent request deleted (an
+    /// opening in an organization deleted meanwhile), or deletes a row still referred to.
+    #[error("reference {constraint} broken")]
+    Reference {
+        /// The foreign key.
+        constraint: String,
+    },
     /// The store is overloaded or shutting down.
     #[error("store unavailable: {0}")]
     Unavailable(String),
@@ -107,10 +114,14 @@ pub enum DomainError {
 }
 
 impl From<StoreError> for DomainError {
-    /// A write a rule refused fails with the rule's own error; any other is the store's.
+    /// A write a rule refused fails with the rule's own error; one whose reference a
+    /// concurrent deletion broke is a conflict (it answered 500); any other is the store's.
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Refused(refusal) => *refusal,
+            StoreError::Reference { .. } => Self::Conflict(
+                "the request refers to something another request deleted meanwhile, or deletes something still in use".into(),
+            ),
             other => Self::Store(other),
         }
     }

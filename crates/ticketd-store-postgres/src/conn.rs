@@ -176,6 +176,11 @@ pub(crate) fn db_err(error: tokio_postgres::Error) -> StoreError {
                 constraint: db.constraint().unwrap_or("unique").to_owned(),
             };
         }
+        if *code == SqlState::FOREIGN_KEY_VIOLATION {
+            return StoreError::Reference {
+                constraint: db.constraint().unwrap_or("foreign key").to_owned(),
+            };
+        }
         if *code == SqlState::T_R_SERIALIZATION_FAILURE || *code == SqlState::T_R_DEADLOCK_DETECTED
         {
             // `VersionConflict` carries no source: record the cause here, once. Callers that

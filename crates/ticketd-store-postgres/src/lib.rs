@@ -29,7 +29,6 @@ use ticketd_core::ticket::{
     Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketWrite,
 };
 use tokio_postgres::Row;
-use tokio_postgres::error::SqlState;
 use tokio_postgres::types::{Json, ToSql};
 use uuid::Uuid;
 
@@ -614,13 +613,8 @@ impl Store for PostgresStore {
                 .execute_one("DELETE FROM orgs WHERE id = $1", &[&id.0])
                 .await
             {
-                Err(StoreError::Other(error))
-                    if error
-                        .downcast_ref::<tokio_postgres::Error>()
-                        .and_then(tokio_postgres::Error::code)
-                        == Some(&SqlState::FOREIGN_KEY_VIOLATION) =>
-                {
-                    tracing::debug!(%error, "organization still referenced");
+                Err(StoreError::Reference { constraint }) => {
+                    tracing::debug!(%constraint, "organization still referenced");
                     Err(StoreError::Conflict {
                         constraint: "organization in use".into(),
                     })

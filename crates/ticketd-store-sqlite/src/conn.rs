@@ -492,6 +492,13 @@ pub(crate) fn db_err(error: rusqlite::Error) -> StoreError {
                 constraint: message.clone().unwrap_or_default(),
             }
         }
+        rusqlite::Error::SqliteFailure(code, message)
+            if code.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY =>
+        {
+            StoreError::Reference {
+                constraint: message.clone().unwrap_or_default(),
+            }
+        }
         rusqlite::Error::SqliteFailure(code, _)
             if matches!(
                 code.code,

@@ -84,6 +84,35 @@ pub async fn bootstrap_is_idempotent_and_creates_builtins(store: Arc<dyn Store>)
         .await
         .unwrap();
     assert_eq!(logged_in.user.username, "admin");
+    // A start with the same password leaves admin's sessions; with another, it is a reset
+    // and ends them (they stayed, for a day).
+    let (_, session, _) = engine
+        .login(
+            "admin",
+            ticketd_core::credentials::PasswordForm::Plain,
+            "new-pass",
+            t0(),
+        )
+        .await
+        .unwrap();
+    let with_password = |password: &str| BootstrapOptions {
+        admin_password: Some(password.into()),
+        admin_token: None,
+    };
+    engine
+        .bootstrap(with_password("new-pass"), t0())
+        .await
+        .unwrap();
+    assert!(engine.authenticate_token(&session, t0()).await.is_ok());
+    engine
+        .bootstrap(with_password("changed-pass"), t0())
+        .await
+        .unwrap();
+    assert!(engine.authenticate_token(&session, t0()).await.is_err());
+    engine
+        .bootstrap(with_password("new-pass"), t0())
+        .await
+        .unwrap();
     // An empty admin password, which anybody can send, is refused and changes nothing.
     let empty = BootstrapOptions {
         admin_password: Some(String::new()),
@@ -359,6 +388,140 @@ pub async fn e_mail_addresses_stay_unique_under_concurrent_writes(store: Arc<dyn
         .filter(|u| u.email.eq_ignore_ascii_case("race@example.com"))
         .count();
     assert_eq!(holders, 1);
+}
+
+/// Processes starting together on a new database make one admin, and the password one of
+/// them was given is admin's whichever made it: the one that lost the race dropped it.
+pub async fn first_starts_racing_keep_the_admin_password_given(store: Arc<dyn Store>) {
+    for round in 0..6 {
+        if let Some(admin) = store.find_user_by_username("admin").await.unwrap() {
+            store.delete_user(admin.id).await.unwrap();
+        }
+        let password = format!("given-{round}");
+        let given = BootstrapOptions {
+            admin_password: Some(password.clone()),
+            admin_token: None,
+        };
+        let with = tokio::spawn({
+            let engine = engine(store.clone());
+            async move { engine.bootstrap(given, t0()).await }
+        });
+        let without = tokio::spawn({
+            let engine = engine(store.clone());
+            async move { engine.bootstrap(BootstrapOptions::default(), t0()).await }
+        });
+        with.await.unwrap().unwrap();
+        without.await.unwrap().unwrap();
+        let login = engine(store.clone())
+            .login(
+                "admin",
+                ticketd_core::credentials::PasswordForm::Plain,
+                &password,
+                t0(),
+            )
+            .await;
+        assert!(login.is_ok(), "round {round}: {login:?}");
+        assert_eq!(
+            store
+                .list_users()
+                .await
+                .unwrap()
+                .iter()
+                .filter(|u| u.username == "admin")
+                .count(),
+            1
+        );
+    }
+}
+
+/// Requests racing a deletion answer as if one came after the other: of several deletions of
+/// one organization, asset or node, one succeeds and the others find nothing (they failed as
+/// the store's), and a write that refers to a row deleted meanwhile is refused by its foreign
+/// key as a conflict, not a store failure (both answered 500).
+pub async fn deletions_racing_other_requests_are_not_store_failures(store: Arc<dyn Store>) {
+    use ticketd_core::catalog::Asset;
+    use ticketd_core::identity::Membership;
+    let w = Arc::new(World::new(store.clone()).await);
+    let org = w
+        .engine
+        .create_org(None, "Short-lived", t0())
+        .await
+        .unwrap()
+        .id;
+    let node = w
+        .engine
+        .create_node(&w.admin, DEFAULT_ORG, "Racks", None, t0())
+        .await
+        .unwrap()
+        .id;
+    let asset = Asset {
+        id: ticketd_core::AssetId(w.engine.new_id(t0())),
+        org_id: DEFAULT_ORG,
+        name: "doomed".into(),
+        address: "10.0.0.9".into(),
+        platform: "Linux".into(),
+        is_active: true,
+        node_ids: Vec::new(),
+        comment: String::new(),
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let asset = w.engine.put_asset(&w.admin, asset).await.unwrap().id;
+    for kind in ["organization", "asset", "node"] {
+        let mut tasks = Vec::new();
+        for _ in 0..8 {
+            let w = Arc::clone(&w);
+            tasks.push(tokio::spawn(async move {
+                match kind {
+                    "organization" => w.engine.delete_org(&w.admin, org).await,
+                    "asset" => w.engine.delete_asset(&w.admin, asset).await,
+                    _ => w.engine.delete_node(&w.admin, node).await,
+                }
+            }));
+        }
+        let mut deleted = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                Ok(()) => deleted += 1,
+                Err(DomainError::NotFound { .. }) => {}
+                Err(other) => panic!("deleting the {kind} failed as {other:?}"),
+            }
+        }
+        assert_eq!(deleted, 1, "{kind}");
+    }
+    // Writes naming the organization and a user deleted before they commit.
+    let refused = store
+        .add_membership(Membership {
+            org_id: org,
+            user_id: w.alice.id(),
+            role_id: ROLE_ORG_USER,
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Reference { .. })),
+        "{refused:?}"
+    );
+    let orphan = Asset {
+        id: ticketd_core::AssetId(w.engine.new_id(t0())),
+        org_id: org,
+        name: "orphan".into(),
+        address: "10.0.0.10".into(),
+        platform: "Linux".into(),
+        is_active: true,
+        node_ids: Vec::new(),
+        comment: String::new(),
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let refused = store.put_asset(orphan).await.unwrap_err();
+    assert!(
+        matches!(refused, StoreError::Reference { .. }),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        DomainError::from(refused),
+        DomainError::Conflict(_)
+    ));
 }
 
 /// Users, memberships and the org directory read back as written.

@@ -38,10 +38,12 @@ macro_rules! contract_suite {
     ($make:path) => {
         $crate::contract_suite!(@tests $make;
             bootstrap_is_idempotent_and_creates_builtins,
+            first_starts_racing_keep_the_admin_password_given,
             contents_keep_their_numbers_exactly,
             a_new_admin_token_revokes_the_one_it_replaces,
             users_memberships_and_directory_round_trip,
             e_mail_addresses_stay_unique_under_concurrent_writes,
+            deletions_racing_other_requests_are_not_store_failures,
             tokens_expire_and_can_be_revoked,
             access_keys_round_trip,
             flows_update_with_optimistic_concurrency,
