@@ -631,21 +631,19 @@ impl Engine {
             created_at: now,
             updated_at: now,
         };
-        self.store
-            .create_user(NewUser {
-                user: user.clone(),
-                password,
-            })
-            .await
-            .map_err(user_write_error)?;
-        let orgs = if input.orgs.is_empty() {
+        let memberships = if input.orgs.is_empty() {
             vec![(DEFAULT_ORG, ROLE_ORG_USER)]
         } else {
             input.orgs
         };
-        for (org_id, role_id) in orgs {
-            self.add_member(None, org_id, user.id, role_id).await?;
-        }
+        self.store
+            .create_user(NewUser {
+                user: user.clone(),
+                password,
+                memberships,
+            })
+            .await
+            .map_err(user_write_error)?;
         Ok(user)
     }
 

@@ -289,6 +289,9 @@ pub struct NewUser {
     pub user: User,
     /// Password verifiers, if a password is set.
     pub password: Option<PasswordHashes>,
+    /// The organizations it joins, with the role in each, written in the same transaction: a
+    /// user written first and joined after was left in no organization by a crash between.
+    pub memberships: Vec<(OrgId, RoleId)>,
 }
 
 /// Whether a token is long-lived (API), a login session, or the one the operator sets.

@@ -557,7 +557,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_orgs(&self) -> Result<Vec<Org>, StoreError>;
     /// Every role.
     async fn list_roles(&self) -> Result<Vec<Role>, StoreError>;
-    /// Creates a user (`Conflict` if the username is taken; `Conflict` with
+    /// Creates a user with its memberships, in one transaction (`Conflict` if the username is
+    /// taken; `Reference` if an organization or role is gone; `Conflict` with
     /// [`crate::identity::EMAIL_TAKEN`] if another user holds its e-mail address,
     /// [`check_email_free`] in the same transaction).
     async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;

@@ -326,6 +326,15 @@ impl Store for PostgresStore {
                 .map_err(db_err)?;
             // After the insert, so a taken username is the conflict told first.
             check_email_free(&tx, &u.email, u.id).await?;
+            for (org, role) in &new.memberships {
+                tx.execute(
+                    "INSERT INTO org_members (org_id, user_id, role_id) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                    &[&org.0, &u.id.0, &role.0],
+                )
+                .await
+                .map_err(db_err)?;
+            }
             tx.commit().await.map_err(db_err)
         })
         .await

@@ -203,7 +203,15 @@ impl Store for SqliteStore {
                 )
                 .map_err(db_err)?;
                 // After the insert, so a taken username is the conflict told first.
-                check_email_free(c, &u.email, u.id)
+                check_email_free(c, &u.email, u.id)?;
+                for (org, role) in &new.memberships {
+                    c.prepare_cached(
+                        "INSERT OR IGNORE INTO org_members (org_id, user_id, role_id) VALUES (?1, ?2, ?3)",
+                    )
+                    .and_then(|mut s| s.execute(params![org.0, u.id.0, role.0]))
+                    .map_err(db_err)?;
+                }
+                Ok(())
             })
             .await
     }

@@ -279,8 +279,8 @@ pub async fn a_new_admin_token_revokes_the_one_it_replaces(store: Arc<dyn Store>
 
 /// A user's e-mail address is nobody else's, ignoring case, and the store keeps it so in the
 /// write's own transaction: users created at once with one address were all written when only
-/// the engine checked it beforehand.
-pub async fn e_mail_addresses_stay_unique_under_concurrent_writes(store: Arc<dyn Store>) {
+/// the engine checked it beforehand. A user is written with its memberships, or not at all.
+pub async fn user_writes_are_whole_and_keep_e_mail_addresses_unique(store: Arc<dyn Store>) {
     use ticketd_core::engine::NewUserInput;
     use ticketd_core::identity::{EMAIL_TAKEN, NewUser, SystemRole, User};
     let w = Arc::new(World::new(store.clone()).await);
@@ -300,6 +300,7 @@ pub async fn e_mail_addresses_stay_unique_under_concurrent_writes(store: Arc<dyn
         .create_user(NewUser {
             user: erin.clone(),
             password: None,
+            memberships: Vec::new(),
         })
         .await
         .unwrap();
@@ -310,6 +311,7 @@ pub async fn e_mail_addresses_stay_unique_under_concurrent_writes(store: Arc<dyn
         .create_user(NewUser {
             user: frank.clone(),
             password: None,
+            memberships: Vec::new(),
         })
         .await;
     assert!(
@@ -321,6 +323,7 @@ pub async fn e_mail_addresses_stay_unique_under_concurrent_writes(store: Arc<dyn
         .create_user(NewUser {
             user: user("erin", "erin@example.com"),
             password: None,
+            memberships: Vec::new(),
         })
         .await;
     assert!(
@@ -344,10 +347,49 @@ pub async fn e_mail_addresses_stay_unique_under_concurrent_writes(store: Arc<dyn
             .create_user(NewUser {
                 user: user(name, ""),
                 password: None,
+                memberships: Vec::new(),
             })
             .await
             .unwrap();
     }
+    // A user is written with its memberships or not at all (it was written, then joined).
+    let joined = user("ivan", "");
+    store
+        .create_user(NewUser {
+            user: joined.clone(),
+            password: None,
+            memberships: vec![(DEFAULT_ORG, ROLE_ORG_USER), (w.other_org, ROLE_ORG_USER)],
+        })
+        .await
+        .unwrap();
+    let orgs: HashSet<_> = store
+        .memberships_of(joined.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.org_id)
+        .collect();
+    assert_eq!(orgs, HashSet::from([DEFAULT_ORG, w.other_org]));
+    let stray = user("judy", "");
+    let refused = store
+        .create_user(NewUser {
+            user: stray.clone(),
+            password: None,
+            memberships: vec![
+                (DEFAULT_ORG, ROLE_ORG_USER),
+                (
+                    ticketd_core::OrgId(uuid::Uuid::from_u128(0xdead)),
+                    ROLE_ORG_USER,
+                ),
+            ],
+        })
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Reference { .. })),
+        "{refused:?}"
+    );
+    assert!(store.get_user(stray.id).await.unwrap().is_none());
+    assert!(store.memberships_of(stray.id).await.unwrap().is_empty());
     // Through the engine, sixteen at once with one address: exactly one is written.
     let mut tasks = Vec::new();
     for i in 0..16 {

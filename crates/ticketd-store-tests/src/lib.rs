@@ -42,7 +42,7 @@ macro_rules! contract_suite {
             contents_keep_their_numbers_exactly,
             a_new_admin_token_revokes_the_one_it_replaces,
             users_memberships_and_directory_round_trip,
-            e_mail_addresses_stay_unique_under_concurrent_writes,
+            user_writes_are_whole_and_keep_e_mail_addresses_unique,
             deletions_racing_other_requests_are_not_store_failures,
             tokens_expire_and_can_be_revoked,
             access_keys_round_trip,
