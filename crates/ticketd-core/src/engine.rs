@@ -1687,7 +1687,9 @@ impl Engine {
             match self.store.write_flows(writes, rule.clone()).await {
                 Ok(()) => return Ok(flows),
                 Err(StoreError::VersionConflict) => continue,
-                Err(e) => return Err(e.into()),
+                // The only unique key of a flow the rules do not check: a client-chosen id
+                // (`FlowPlan::CreateAs`) another write took meanwhile.
+                Err(e) => return Err(unique_to_conflict(e, "a flow with this id")),
             }
         }
         Err(DomainError::busy("write flows"))

@@ -146,7 +146,9 @@ async fn commit(db: &Db, mut group: Vec<(TicketWrite, Answer)>) {
                 return;
             }
             GroupOutcome::Failed(message) => {
-                tracing::error!(error = %message, writes = writes.len(), "postgres group write failed");
+                // Each caller's answer logs the cause once, as the store unavailable (a
+                // warning); an error here too logged one outage twice, once as a failure.
+                tracing::debug!(error = %message, writes = writes.len(), "postgres group write failed");
                 for answer in answers {
                     let _ = answer.send(Err(StoreError::Unavailable(message.clone())));
                 }

@@ -986,6 +986,26 @@ pub async fn concurrent_flow_writes_keep_their_organization_s_rules(store: Arc<d
         );
     }
     assert_eq!(named("Race").await, 1);
+    // A client-chosen id (ZStack's resourceUuid) taken meanwhile is a conflict, not a store
+    // failure (it answered 500 to every creation but the first).
+    let chosen = ticketd_core::FlowId(w.engine.new_id(t0()));
+    let created = futures_util::future::join_all((0..6).map(|n| {
+        let plan = [ticketd_core::engine::FlowPlan::CreateAs(
+            chosen,
+            input(&format!("Chosen {n}")),
+        )];
+        let w = &w;
+        async move { w.engine.write_flows(&w.admin, &plan, None, t0()).await }
+    }))
+    .await;
+    assert_eq!(
+        created.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{created:?}"
+    );
+    for refused in created.iter().filter_map(|r| r.as_ref().err()) {
+        assert!(matches!(refused, DomainError::Conflict(_)), "{refused:?}");
+    }
 
     let mut flows = Vec::new();
     for n in 0..8 {
