@@ -74,7 +74,7 @@ impl FromRequest<AppState> for Call {
             })?;
         let actor = authenticate(state, &method, &uri, &headers, &body).await?;
         if project_id.is_empty()
-            || project_id.len() > MAX_PROJECT_ID
+            || project_id.chars().count() > MAX_PROJECT_ID
             || project_id.chars().any(|c| c.is_control() || c == '/')
         {
             return Err(ApiError::invalid(format!(

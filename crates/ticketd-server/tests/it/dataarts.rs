@@ -1158,6 +1158,20 @@ async fn a_project_id_too_long_or_with_a_slash_is_refused_saying_why() {
             "{project}"
         );
     }
+    // Counted in characters: 64 letters of two bytes each are accepted (they were refused).
+    let wide = "%C3%A9".repeat(64);
+    let path = format!("{}/openapi/permission-approve/approvals", base(&wide));
+    let (status, body) = da(
+        &fx.app,
+        "GET",
+        &path,
+        Some("reviewer"),
+        Some(&fx.ws()),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total"], 0);
 }
 
 #[tokio::test]
