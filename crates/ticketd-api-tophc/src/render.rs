@@ -24,18 +24,24 @@ use ticketd_core::ticket::{HistoryAction, HistoryEntry, Step, StepState, Ticket,
 use ticketd_core::{Actor, FlowId, OrgId, RoleId, UserId};
 use ticketd_http::AppState;
 
+/// TopHC's name of each state (an archived ticket shows 已归档 instead).
+pub(crate) const STATE_LABELS: &[(TicketState, &str)] = &[
+    (TicketState::Draft, "已保存"),
+    (TicketState::Pending, "待审批"),
+    (TicketState::Approved, "已通过"),
+    (TicketState::Rejected, "已驳回"),
+    (TicketState::Closed, "已撤回"),
+];
+
 /// TopHC's name of a ticket's state.
 pub(crate) fn state_label(ticket: &Ticket) -> &'static str {
     if ticket.archived {
         return "已归档";
     }
-    match ticket.state {
-        TicketState::Draft => "已保存",
-        TicketState::Pending => "待审批",
-        TicketState::Approved => "已通过",
-        TicketState::Rejected => "已驳回",
-        TicketState::Closed => "已撤回",
-    }
+    STATE_LABELS
+        .iter()
+        .find(|(state, _)| *state == ticket.state)
+        .map_or("", |(_, label)| label)
 }
 
 /// `filter_complex` keywords that name a state instead of text: (label, state; `None` = archived).

@@ -17,14 +17,14 @@ use crate::batch::Batch;
 use crate::error::{ApiError, Reply, Scode};
 use crate::extract::{Caller, Input};
 use crate::processes;
-use crate::render::{self, Context, STATE_KEYWORDS, TYPE_NAMES};
+use crate::render::{self, Context, STATE_KEYWORDS, STATE_LABELS, TYPE_NAMES};
 use crate::tenant;
 use axum::extract::State;
 use serde_json::{Value, json};
 use ticketd_core::engine::{FlowChoice, NewTicket, TicketCommand};
 use ticketd_core::machine::TicketEdit;
-use ticketd_core::store::{TicketOrder, TicketQuery, Visibility};
-use ticketd_core::ticket::Ticket;
+use ticketd_core::store::{SearchedState, TicketOrder, TicketQuery, Visibility};
+use ticketd_core::ticket::{Ticket, TicketState};
 use ticketd_core::{Actor, ConflictKind, DomainError, TicketId};
 use ticketd_http::{AppState, now};
 
@@ -208,15 +208,16 @@ pub(crate) async fn list(
             tenant::resolve(&state, &actor, Some(&raw)).await?;
         }
     }
+    // A ticket shows one state name, so state keywords that name two match nothing; they
+    // were a union, and 已归档 with another depended on their order.
+    let mut shown: Option<Option<TicketState>> = None;
+    let mut contradictory = false;
     if let Some(keywords) = input.opt("filter_complex")? {
         for keyword in keywords.split_whitespace() {
             if let Some((_, state_filter)) = STATE_KEYWORDS.iter().find(|(k, _)| *k == keyword) {
-                match state_filter {
-                    Some(s) => {
-                        query.states.push(*s);
-                        query.archived = Some(false);
-                    }
-                    None => query.archived = Some(true),
+                match shown {
+                    Some(named) if named != *state_filter => contradictory = true,
+                    _ => shown = Some(*state_filter),
                 }
             } else if let Some((code, _)) = TYPE_NAMES.iter().find(|(_, l)| *l == keyword) {
                 query.kinds.push((*code).to_owned());
@@ -225,6 +226,16 @@ pub(crate) async fn list(
             }
         }
     }
+    match shown {
+        Some(Some(state)) => {
+            query.states = vec![state];
+            query.archived = Some(false);
+        }
+        Some(None) => query.archived = Some(true),
+        None => {}
+    }
+    // Free words test the state's name as TopHC shows it.
+    query.searched_state = SearchedState::Labels(STATE_LABELS);
     let max = state.settings.max_page_size.max(1);
     let size = match input.uint("page_size")? {
         None | Some(0) => max,
@@ -235,6 +246,9 @@ pub(crate) async fn list(
     query.offset = page.saturating_mul(u64::from(size));
     query.with_total = true;
     query.order = TicketOrder::CreatedDesc;
+    if contradictory {
+        return Ok(Reply(json!({"total_count": 0, "list": []})));
+    }
     let result = state.engine.list_tickets(&actor, query).await?;
     let ctx = Context::load(&state, &actor, &result.items, Vec::new()).await?;
     let rows: Vec<Value> = result

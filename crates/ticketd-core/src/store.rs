@@ -230,6 +230,10 @@ pub enum SearchedState {
     /// Whether it is `open` or `closed` ([`TicketState::status_word`]): JumpServer's `status`
     /// among its `search_fields` (`search=open` found nothing while the name was tested).
     Status,
+    /// The word a dialect shows for each state, from its own table (TopHC's 已通过, …: its
+    /// keywords tested the English name, which no TopHC answer shows); a state the table
+    /// gives no word matches no term.
+    Labels(&'static [(TicketState, &'static str)]),
 }
 
 /// A text column of tickets that lists test with [`TextFilter`]s.
@@ -402,7 +406,14 @@ impl TicketQuery {
                     let word = match self.searched_state {
                         SearchedState::Name => state.as_str(),
                         SearchedState::Status => state.status_word(),
+                        SearchedState::Labels(labels) => labels
+                            .iter()
+                            .find(|(labelled, _)| labelled == state)
+                            .map_or("", |(_, word)| word),
                     };
+                    if word.is_empty() {
+                        return false;
+                    }
                     contains_folded(word, term)
                 })
                 .collect(),

@@ -727,6 +727,26 @@ async fn a_draft_is_saved_edited_submitted_passed_by_two_users_confirmed_and_arc
         list_ids(&app, "alice", "?filter_complex=%E5%B7%B2%E9%80%9A%E8%BF%87").await,
         Vec::<String>::new()
     );
+    // Every keyword must match, whatever their order: a ticket shows one state name (two
+    // were a union, and 已归档 with another depended on the order).
+    for both in [
+        "%E5%B7%B2%E9%80%9A%E8%BF%87+%E5%B7%B2%E5%BD%92%E6%A1%A3",
+        "%E5%B7%B2%E5%BD%92%E6%A1%A3+%E5%B7%B2%E9%80%9A%E8%BF%87",
+    ] {
+        assert_eq!(
+            list_ids(&app, "alice", &format!("?filter_complex={both}")).await,
+            Vec::<String>::new()
+        );
+    }
+    // A free word tests the state's name as TopHC shows it (通过, in 已通过), not the English.
+    assert_eq!(
+        list_ids(&app, "alice", "?filter_complex=%E9%80%9A%E8%BF%87").await,
+        vec![id.clone()]
+    );
+    assert_eq!(
+        list_ids(&app, "alice", "?filter_complex=approved").await,
+        Vec::<String>::new()
+    );
     assert_eq!(
         list_ids(&app, "alice", "?filter_complex=renam+FEED").await,
         vec![id.clone()]
