@@ -546,6 +546,16 @@ fn check_field(inventory: &Inventory, field: &str) -> Result<(), ZsError> {
     }
 }
 
+/// Like [`check_field`], for what names an inventory's own field only (`fields`, `sort`):
+/// a nested one (`accountSystemContext.projectUuid`) was accepted and then selected, or sorted
+/// by, nothing.
+fn check_own_field(inventory: &Inventory, field: &str) -> Result<(), ZsError> {
+    if field.contains('.') {
+        return Err(unknown_field(inventory, field));
+    }
+    check_field(inventory, field)
+}
+
 /// Renders the dates of one inventory (and of the nested inventories it lists).
 pub(crate) fn render_dates(row: &mut Map<String, Value>, nested: &[&str], zone: Tz) {
     for field in DATE_FIELDS {
@@ -580,11 +590,11 @@ pub(crate) fn answer(
         check_date_operand(condition, zone)?;
     }
     if let Some((field, _)) = &spec.sort {
-        check_field(inventory, field)?;
+        check_own_field(inventory, field)?;
     }
     if let Some(fields) = &spec.fields {
         for field in fields {
-            check_field(inventory, field)?;
+            check_own_field(inventory, field)?;
         }
     }
     let start = spec.start.unwrap_or(0);
@@ -786,6 +796,19 @@ mod tests {
         assert_eq!(unknown.status, StatusCode::SERVICE_UNAVAILABLE);
         let negative = answer(&q("start=-1"), &THINGS, rows(), chrono_tz::UTC, 1000).unwrap_err();
         assert_eq!(negative.code, SYS_INVALID_ARGUMENT);
+        // `fields` and `sort` name an inventory's own fields: a nested one selected nothing.
+        for query in [
+            "fields=name,owner.uuid",
+            "fields=owner.name",
+            "sort=owner.name",
+        ] {
+            let nested = answer(&q(query), &THINGS, rows(), chrono_tz::UTC, 1000).unwrap_err();
+            assert_eq!(nested.code, SYS_INVALID_ARGUMENT, "{query}");
+            assert!(
+                nested.details.contains("is not a queryable field"),
+                "{query}"
+            );
+        }
         for condition in [
             json!({"name": "name", "op": "="}),
             json!({"name": "name", "op": "like", "value": null}),
