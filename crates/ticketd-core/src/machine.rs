@@ -521,7 +521,10 @@ pub fn apply(
                     TicketState::Rejected,
                 ],
             )?;
-            require(is_applicant || actor.may_manage_org(ticket.org_id), name)?;
+            // A draft is its applicant's own until submitted (core-model: "delete own draft");
+            // organization administrators delete finished tickets only.
+            let manager = actor.may_manage_org(ticket.org_id) && ticket.state != TicketState::Draft;
+            require(is_applicant || manager, name)?;
             next.deleted = true;
             Ok(simple_write(
                 ticket,

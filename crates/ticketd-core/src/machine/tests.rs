@@ -768,8 +768,8 @@ fn only_the_applicant_confirms_a_decided_ticket() {
 
 #[test]
 #[rustfmt::skip] // One row per line keeps the table readable.
-fn the_applicant_and_admins_of_the_org_delete_a_ticket_not_under_review() {
-    row(Act::Delete, Draft, [KEPT, F, F, F, KEPT, F, KEPT, F]);
+fn the_applicant_deletes_a_draft_and_admins_of_the_org_a_finished_ticket() {
+    row(Act::Delete, Draft, [KEPT, F, F, F, F, F, F, F]);
     row(Act::Delete, Pending, [NA, NA, NA, NA, NA, NA, NA, NA]);
     row(Act::Delete, Approved, [KEPT, F, F, F, KEPT, F, KEPT, F]);
     row(Act::Delete, Rejected, [KEPT, F, F, F, KEPT, F, KEPT, F]);
