@@ -228,6 +228,37 @@ fn proposers(
     Ok(out)
 }
 
+/// Proposers who are ticketd users, as stored: their id in its usual spelling and their
+/// username, whatever the client sent (its name was kept, another user's shown beside the one
+/// granted, and one user could be named twice in two spellings of the id); a user named twice
+/// is kept once.
+async fn named_proposers(state: &AppState, proposers: Vec<Value>) -> Result<Vec<Value>, ApiError> {
+    let user_id = |proposer: &Value| {
+        (proposer["type"] == "USER")
+            .then(|| proposer["id"].as_str().and_then(UserId::parse))
+            .flatten()
+    };
+    let ids: Vec<UserId> = proposers.iter().filter_map(user_id).collect();
+    let (_, _, users) = state
+        .engine
+        .ticket_references(Vec::new(), Vec::new(), ids)
+        .await?;
+    let mut seen = Vec::new();
+    let mut named = Vec::with_capacity(proposers.len());
+    for mut proposer in proposers {
+        if let Some(user) = user_id(&proposer).and_then(|id| users.iter().find(|u| u.id == id)) {
+            if seen.contains(&user.id) {
+                continue;
+            }
+            seen.push(user.id);
+            proposer["id"] = Value::String(user.id.to_string());
+            proposer["name"] = Value::String(user.username.clone());
+        }
+        named.push(proposer);
+    }
+    Ok(named)
+}
+
 fn title(info: &TableInfo) -> String {
     let table = [
         Some(info.database_name.as_str()),
@@ -260,7 +291,11 @@ pub(crate) async fn apply(
         .ok_or_else(|| ApiError::invalid("approver.id is not one of the workspace's approvers"))?;
     let now = ticketd_http::now();
     let info = table_info(body.get("table_info"), "table_info")?;
-    let proposers = proposers(body.get("proposers"), &call.actor, &info)?;
+    let proposers = named_proposers(
+        &state,
+        proposers(body.get("proposers"), &call.actor, &info)?,
+    )
+    .await?;
     let reason = optional_text(&body, "reason")?.unwrap_or_default();
     let fallback = optional_text(approver, "workspace_id")?;
     let workspace = application_workspace(&state, &call, fallback.as_deref()).await?;

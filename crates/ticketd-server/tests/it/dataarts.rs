@@ -1260,6 +1260,39 @@ async fn bad_bodies_answer_400_and_store_nothing() {
         json!([{"id": fx.alice.id().to_string(), "name": "alice", "type": "USER"}])
     );
     assert_eq!(listed["approvals"][0]["expire_time"], Value::Null);
+    // A proposer who is a ticketd user is stored with their username and the usual spelling
+    // of their id, once: the name sent was kept (another user's, or none), and an id in
+    // capitals named the same user twice. Other ids are kept as sent.
+    let bob = fx.bob.id().to_string();
+    let (status, body) = da(
+        &fx.app,
+        "POST",
+        &apply_path,
+        Some("alice"),
+        Some(&fx.ws()),
+        Some(
+            json!({"approver": approver, "table_info": table, "proposers": [
+                {"id": bob, "name": "reviewer", "type": 0},
+                {"id": bob.to_uppercase(), "type": 0},
+                {"id": "group-7", "name": "Analysts", "type": 1},
+            ]}),
+        ),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let listed = fx
+        .list(
+            "reviewer",
+            &format!("approval_id={}", body["application_id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(
+        listed["approvals"][0]["detail"]["proposers"],
+        json!([
+            {"id": bob, "name": "bob", "type": "USER"},
+            {"id": "group-7", "name": "Analysts", "type": "USER_GROUP"},
+        ])
+    );
     // A path with an invalid escape is refused, not a 500.
     let (status, body) = da(
         &fx.app,
