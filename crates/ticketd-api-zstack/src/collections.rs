@@ -17,7 +17,7 @@ use ticketd_core::flow::{Flow, Level};
 use ticketd_core::identity::{Org, ROOT_ORG};
 use ticketd_core::selector::{LegacyStrategy, Selector};
 use ticketd_core::store::FlowRule;
-use ticketd_core::{DomainError, FlowId, OrgId, StoreError, UserId};
+use ticketd_core::{ConflictKind, DomainError, FlowId, OrgId, StoreError, UserId};
 use uuid::Uuid;
 
 /// The mark in `Flow.attributes` that makes a ticketd flow a ZStack flow collection.
@@ -335,7 +335,7 @@ async fn collections_in(ctx: &Ctx<'_>, orgs: Option<Vec<OrgId>>) -> Result<Vec<F
 }
 
 /// What a `flows` entry of a create or update says; a bare string is a flow's name.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 struct FlowPatch {
     name: Option<String>,
     approver: Option<Uuid>,
@@ -537,7 +537,7 @@ async fn write_collection(
     types: Option<FlowRule>,
 ) -> Result<Flow, ZsError> {
     let target = match &plan {
-        FlowPlan::Update { id, .. } => Some(*id),
+        FlowPlan::Update { id, .. } | FlowPlan::UpdateAt { id, .. } => Some(*id),
         FlowPlan::Create(_) | FlowPlan::CreateAs(..) => None,
     };
     let clear_mark: &(dyn Fn(&mut Flow) + Send + Sync) = &|f| f.is_default = false;
@@ -586,6 +586,10 @@ async fn write_collection(
             {
                 continue;
             }
+            Err(DomainError::InvalidTransition {
+                conflict: ConflictKind::StateChanged,
+                ..
+            }) => return Err(busy().into()),
             Err(error) => return Err(error.into()),
         }
     }
@@ -695,6 +699,7 @@ pub(crate) async fn update(
         }
         None => None,
     };
+    let chain_changes = new_levels.is_some();
     let change = move |f: &mut Flow| {
         if let Some(name) = &name {
             f.name.clone_from(name);
@@ -709,9 +714,19 @@ pub(crate) async fn update(
             f.levels.clone_from(levels);
         }
     };
-    let plan = FlowPlan::Update {
-        id: collection.id,
-        change: &change,
+    // New flows are computed from the chain as read: written over another copy they would
+    // undo a concurrent change of it (an added flow), so that is refused as busy.
+    let plan = if chain_changes {
+        FlowPlan::UpdateAt {
+            id: collection.id,
+            version: collection.version,
+            change: &change,
+        }
+    } else {
+        FlowPlan::Update {
+            id: collection.id,
+            change: &change,
+        }
     };
     let updated = write_collection(ctx, collection.org_id, plan, is_default, None).await?;
     rendered(ctx, &updated).await
@@ -827,39 +842,57 @@ pub(crate) async fn remove_types(
     set_types(ctx, &collection, wanted, Vec::new()).await
 }
 
-/// Replaces a collection's chain and answers the inventory of the flow `focus`.
+/// Writes the chain `edit` makes of collection `uuid`'s flows, and answers the flow it names
+/// (`None`: nothing). The chain is computed from the collection as read and written only over
+/// that version ([`FlowPlan::UpdateAt`]); if another request changed it meanwhile, it is read
+/// and edited again (written over the newer copy, concurrent additions were each answered and
+/// most were lost).
 async fn write_chain(
     ctx: &Ctx<'_>,
-    collection: &Flow,
-    chain: Vec<FlowDef>,
-    focus: Option<Uuid>,
+    uuid: Uuid,
+    edit: impl Fn(&Flow) -> Result<(Vec<FlowDef>, Option<Uuid>), ZsError>,
 ) -> Result<Map<String, Value>, ZsError> {
-    check_chain(ctx, collection.org_id, &chain).await?;
-    let new_levels = levels(&chain);
-    let updated = ctx
-        .engine()
-        .update_flow(
-            &ctx.actor,
-            collection.id,
-            &move |f| f.levels.clone_from(&new_levels),
-            ctx.now,
-        )
-        .await?;
-    let Some(focus) = focus else {
-        return Ok(Map::new());
-    };
-    let directory = directory(ctx, updated.org_id).await?;
-    let focus = hex(focus);
-    let row = flow_rows(&updated, &directory)
-        .into_iter()
-        .find(|r| r.get("uuid").and_then(Value::as_str) == Some(focus.as_str()));
-    match row {
-        Some(mut row) => {
-            render_dates(&mut row, &[], ctx.zone());
-            Ok(one(row))
-        }
-        None => Err(ZsError::internal("a flow just written is missing")),
+    for _ in 0..DEFAULT_ATTEMPTS {
+        let collection = load(ctx, uuid).await?;
+        require_manager(ctx, collection.org_id)?;
+        let (chain, focus) = edit(&collection)?;
+        check_chain(ctx, collection.org_id, &chain).await?;
+        let new_levels = levels(&chain);
+        let change = move |f: &mut Flow| f.levels.clone_from(&new_levels);
+        let plan = FlowPlan::UpdateAt {
+            id: collection.id,
+            version: collection.version,
+            change: &change,
+        };
+        let updated = match ctx
+            .engine()
+            .write_flows(&ctx.actor, &[plan], None, ctx.now)
+            .await
+        {
+            Ok(mut written) => written.pop().ok_or_else(busy)?,
+            Err(DomainError::InvalidTransition {
+                conflict: ConflictKind::StateChanged,
+                ..
+            }) => continue,
+            Err(error) => return Err(error.into()),
+        };
+        let Some(focus) = focus else {
+            return Ok(Map::new());
+        };
+        let directory = directory(ctx, updated.org_id).await?;
+        let focus = hex(focus);
+        let row = flow_rows(&updated, &directory)
+            .into_iter()
+            .find(|r| r.get("uuid").and_then(Value::as_str) == Some(focus.as_str()));
+        return match row {
+            Some(mut row) => {
+                render_dates(&mut row, &[], ctx.zone());
+                Ok(one(row))
+            }
+            None => Err(ZsError::internal("a flow just written is missing")),
+        };
     }
+    Err(busy().into())
 }
 
 /// `AddIAM2TicketFlow`: after `parentFlowUuid` in the chain, else at its end.
@@ -879,7 +912,6 @@ pub(crate) async fn add_flow(
     if let Some(wanted) = resource {
         uuid_free(ctx, wanted).await?;
     }
-    let mut chain = defs(&collection);
     let def = new_def(
         ctx,
         FlowPatch {
@@ -890,21 +922,24 @@ pub(crate) async fn add_flow(
         },
         resource,
     )?;
-    let position = match parent {
-        None => chain.len(),
-        Some(parent) => {
-            chain.iter().position(|d| d.uuid == parent).ok_or_else(|| {
-                ZsError::argerr(format!(
-                    "parent flow[uuid:{}] is not in flow collection[uuid:{}]",
-                    hex(parent),
-                    hex(collection_uuid)
-                ))
-            })? + 1
-        }
-    };
-    let focus = def.uuid;
-    chain.insert(position.min(chain.len()), def);
-    write_chain(ctx, &collection, chain, Some(focus)).await
+    write_chain(ctx, collection_uuid, |collection| {
+        let mut chain = defs(collection);
+        let position = match parent {
+            None => chain.len(),
+            Some(parent) => {
+                chain.iter().position(|d| d.uuid == parent).ok_or_else(|| {
+                    ZsError::argerr(format!(
+                        "parent flow[uuid:{}] is not in flow collection[uuid:{}]",
+                        hex(parent),
+                        hex(collection_uuid)
+                    ))
+                })? + 1
+            }
+        };
+        chain.insert(position.min(chain.len()), def.clone());
+        Ok((chain, Some(def.uuid)))
+    })
+    .await
 }
 
 /// A `resourceUuid` names one resource, as in ZStack: the one a flow or a collection is given
@@ -953,15 +988,29 @@ pub(crate) async fn update_flow(
         title: params.opt_str("approverTitle", 255)?,
         description: params.opt_str("description", 2048)?,
     };
-    let (collection, position) = find_flow(ctx, uuid).await?;
-    require_manager(ctx, collection.org_id)?;
-    let chain = defs(&collection);
-    let mut patches: Vec<FlowPatch> = chain.iter().map(|_| FlowPatch::default()).collect();
-    if let Some(slot) = patches.get_mut(position) {
-        *slot = patch;
-    }
-    let chain = merge(ctx, patches, &chain)?;
-    write_chain(ctx, &collection, chain, Some(uuid)).await
+    let (collection, _) = find_flow(ctx, uuid).await?;
+    write_chain(ctx, collection.id.uuid(), |collection| {
+        let chain = defs(collection);
+        let position = flow_position(collection, &chain, uuid)?;
+        let mut patches: Vec<FlowPatch> = chain.iter().map(|_| FlowPatch::default()).collect();
+        if let Some(slot) = patches.get_mut(position) {
+            *slot = patch.clone();
+        }
+        Ok((merge(ctx, patches, &chain)?, Some(uuid)))
+    })
+    .await
+}
+
+/// Where flow `uuid` is in `chain`, the flows of `collection` as read again: a flow deleted
+/// meanwhile is not found.
+fn flow_position(collection: &Flow, chain: &[FlowDef], uuid: Uuid) -> Result<usize, ZsError> {
+    chain.iter().position(|d| d.uuid == uuid).ok_or_else(|| {
+        ZsError::not_found(format!(
+            "unable to find ticket flow[uuid:{}] in flow collection[uuid:{}]",
+            hex(uuid),
+            hex(collection.id.uuid())
+        ))
+    })
 }
 
 /// `DeleteIAM2TicketFlow`: the chain closes over the gap.
@@ -971,13 +1020,14 @@ pub(crate) async fn delete_flow(
 ) -> Result<Map<String, Value>, ZsError> {
     let uuid = params.req_uuid("uuid")?;
     params.delete_mode()?;
-    let (collection, position) = find_flow(ctx, uuid).await?;
-    require_manager(ctx, collection.org_id)?;
-    let mut chain = defs(&collection);
-    if position < chain.len() {
+    let (collection, _) = find_flow(ctx, uuid).await?;
+    write_chain(ctx, collection.id.uuid(), |collection| {
+        let mut chain = defs(collection);
+        let position = flow_position(collection, &chain, uuid)?;
         chain.remove(position);
-    }
-    write_chain(ctx, &collection, chain, None).await
+        Ok((chain, None))
+    })
+    .await
 }
 
 fn project_filter(spec: &QuerySpec, field: &str) -> Option<Vec<OrgId>> {

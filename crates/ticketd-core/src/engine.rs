@@ -3,7 +3,7 @@
 use crate::actor::{Actor, AdminAction};
 use crate::catalog::{Asset, CatalogQuery, Node};
 use crate::credentials::{self, PasswordForm};
-use crate::error::{DomainError, StoreError};
+use crate::error::{ConflictKind, DomainError, StoreError};
 use crate::flow::{Flow, Level, LevelMode};
 use crate::identity::{
     AccessKey, DEFAULT_ORG, DirectoryEntry, MAX_TOKEN_LIFETIME_SECS, Membership, NewUser, Org,
@@ -268,7 +268,27 @@ pub enum FlowPlan<'a> {
         /// The change, applied to the flow as stored (again after a version conflict).
         change: &'a (dyn Fn(&mut Flow) + Send + Sync),
     },
+    /// `change` applied to flow `id` only as it was at `version`, for a change computed from
+    /// that copy (a ZStack chain with a flow added): if it has changed since, the batch fails
+    /// with [`FLOW_CHANGED`], and the caller reads it again and plans again. (Applied to a
+    /// newer copy, such a change undid the other's: concurrent additions were all answered
+    /// and most were lost.)
+    UpdateAt {
+        /// The flow changed.
+        id: FlowId,
+        /// Its version the change was computed from.
+        version: i64,
+        /// The change.
+        change: &'a (dyn Fn(&mut Flow) + Send + Sync),
+    },
 }
+
+/// The refusal of a [`FlowPlan::UpdateAt`] whose flow changed since the version it names.
+pub const FLOW_CHANGED: DomainError = DomainError::InvalidTransition {
+    action: "update flow",
+    state: "changed",
+    conflict: ConflictKind::StateChanged,
+};
 
 /// A flow's user-supplied fields.
 #[derive(Clone, Debug)]
@@ -1728,9 +1748,14 @@ impl Engine {
                     updated_at: now,
                 })
             }
-            FlowPlan::Update { id, change } => {
+            FlowPlan::Update { id, change } | FlowPlan::UpdateAt { id, change, .. } => {
                 let stored = self.get_flow(actor, *id).await?;
                 actor.may(AdminAction::ManageFlows(stored.org_id))?;
+                if let FlowPlan::UpdateAt { version, .. } = plan
+                    && *version != stored.version
+                {
+                    return Err(FLOW_CHANGED);
+                }
                 let mut flow = stored.clone();
                 change(&mut flow);
                 flow.id = stored.id;

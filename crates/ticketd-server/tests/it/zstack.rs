@@ -662,6 +662,55 @@ async fn a_two_flow_collection_takes_a_ticket_through_pending_intermediate_appro
     assert_eq!(mine["title"], json!("vm one"));
 }
 
+/// Flows added to one collection at the same moment are all kept: each addition was
+/// computed from the chain it read and written over whatever was stored by then, so most were
+/// answered 200 and lost.
+#[tokio::test]
+async fn flows_added_at_once_are_all_kept() {
+    let w = world().await;
+    let collection = two_flow_collection(&w).await;
+    let uuid = collection["uuid"].as_str().unwrap().to_owned();
+    let first = collection["flows"][0]["uuid"].as_str().unwrap().to_owned();
+    let adds: Vec<_> = (0..6)
+        .map(|i| {
+            let request = w
+                .app
+                .client
+                .post(w.app.url("/zstack/v1/tickets/flow"))
+                .header("Authorization", format!("OAuth {}", w.carol_s))
+                .json(
+                    &json!({"params": {"collectionUuid": uuid, "name": format!("added {i}"),
+                    "approverUuid": hex(&w.bob), "parentFlowUuid": first}}),
+                );
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    for add in adds {
+        assert_eq!(add.await.unwrap(), 200);
+    }
+    let flows = ok(
+        &w.app,
+        "GET",
+        &format!("/zstack/v1/tickets/flow?q=collectionUuid={uuid}"),
+        &w.carol_s,
+        None,
+    )
+    .await;
+    let mut names: Vec<&str> = flows["inventories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        vec![
+            "added 0", "added 1", "added 2", "added 3", "added 4", "added 5", "flow1", "flow2"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn rejecting_ends_the_ticket_and_its_owner_reopens_it_at_the_first_flow() {
     let w = world().await;
