@@ -784,19 +784,29 @@ async fn set_types(
 ) -> Result<Map<String, Value>, ZsError> {
     let new_kinds = kinds(&wanted);
     let new_attributes = attributes(&wanted);
-    let updated = ctx
+    let change = move |f: &mut Flow| {
+        f.kinds.clone_from(&new_kinds);
+        f.attributes = new_attributes.clone();
+    };
+    // `wanted` comes from the types as read: written over a newer copy, it would undo a
+    // concurrent addition or removal, so that is refused as busy.
+    let plan = FlowPlan::UpdateAt {
+        id: collection.id,
+        version: collection.version,
+        change: &change,
+    };
+    let updated = match ctx
         .engine()
-        .update_flow_with(
-            &ctx.actor,
-            collection.id,
-            &move |f| {
-                f.kinds.clone_from(&new_kinds);
-                f.attributes = new_attributes.clone();
-            },
-            types_free(added),
-            ctx.now,
-        )
-        .await?;
+        .write_flows(&ctx.actor, &[plan], types_free(added), ctx.now)
+        .await
+    {
+        Ok(mut written) => written.pop().ok_or_else(busy)?,
+        Err(DomainError::InvalidTransition {
+            conflict: ConflictKind::StateChanged,
+            ..
+        }) => return Err(busy().into()),
+        Err(error) => return Err(error.into()),
+    };
     rendered(ctx, &updated).await
 }
 

@@ -715,13 +715,16 @@ impl Engine {
     /// ending admin's sessions (a changed setting left them working for a day); the one admin
     /// already has changes nothing, so a restart with the same setting logs nobody out.
     async fn apply_admin_password(&self, admin: UserId, password: &str) -> Result<(), DomainError> {
-        // First: it refuses what no password may be, also when admin has it already.
-        let hashes = self.hash_password(password)?;
-        let stored = self.store.password_hashes(admin).await?;
-        if stored.is_some_and(|h| credentials::verify_password(&h, PasswordForm::Plain, password)) {
-            return Ok(());
+        // An empty one is never admin's: `set_password` refuses it.
+        if !password.is_empty() {
+            let stored = self.store.password_hashes(admin).await?;
+            if stored
+                .is_some_and(|h| credentials::verify_password(&h, PasswordForm::Plain, password))
+            {
+                return Ok(());
+            }
         }
-        self.replace_password(admin, hashes).await
+        self.set_password(None, admin, password).await
     }
 
     /// Refuses memberships (organization, role) that cannot be: an organization nobody joins
@@ -1043,7 +1046,10 @@ impl Engine {
         self.store
             .update_user(updated.clone())
             .await
-            .map_err(user_write_error)?;
+            .map_err(|error| match error {
+                StoreError::NotFound => deleted_meanwhile("user", updated.id)(error),
+                other => user_write_error(other),
+            })?;
         let deactivated = stored.is_active && !updated.is_active;
         if deactivated {
             // Its sessions end: a reactivation must not bring back a stolen one.
@@ -1822,8 +1828,10 @@ impl Engine {
     pub async fn delete_flow(&self, actor: &Actor, id: FlowId) -> Result<(), DomainError> {
         let flow = self.get_flow(actor, id).await?;
         actor.may(AdminAction::ManageFlows(flow.org_id))?;
-        self.store.delete_flow(id).await?;
-        Ok(())
+        self.store
+            .delete_flow(id)
+            .await
+            .map_err(deleted_meanwhile("flow", id))
     }
 
     /// The flow a new ticket of `kind` in `org` would use.
@@ -2377,21 +2385,26 @@ impl Engine {
                 Some(ticket) => ticket,
                 None => self.get_ticket(actor, id).await?,
             };
-            // Whether the new round's levels come from a flow another API manages; checked once
-            // the machine has accepted the action (a state or an actor refused says so first).
+            // Whether the new round's levels come from a flow another API manages, and whether
+            // that flow is disabled; checked once the machine has accepted the action (a state
+            // or an actor refused says so first).
             let mut decidable_only = false;
+            let mut flow_disabled = false;
             let action = match &command {
                 TicketCommand::Submit => {
-                    let (steps, strict) = self.rebuild_steps(&ticket, now).await?;
-                    decidable_only = strict;
+                    let round = self.rebuild_steps(&ticket, now).await?;
+                    decidable_only = round.strict;
+                    flow_disabled = round.flow_disabled;
                     Action::Submit {
-                        steps,
+                        steps: round.steps,
                         reason: String::new(),
                     }
                 }
                 TicketCommand::Resubmit { reason } => {
-                    let (steps, strict) = self.rebuild_steps(&ticket, now).await?;
-                    decidable_only = strict;
+                    let round = self.rebuild_steps(&ticket, now).await?;
+                    decidable_only = round.strict;
+                    flow_disabled = round.flow_disabled;
+                    let steps = round.steps;
                     Action::Resubmit {
                         steps,
                         reason: reason.clone(),
@@ -2435,6 +2448,14 @@ impl Engine {
                     },
                 )?
             };
+            if flow_disabled {
+                // As at an opening: a disabled flow (a ZStack collection) takes no new round.
+                return Err(DomainError::invalid(
+                    "flow",
+                    FLOW_DISABLED,
+                    "the ticket's flow is disabled",
+                ));
+            }
             if decidable_only {
                 self.check_decidable(&write.ticket.steps).await?;
             }
@@ -2458,12 +2479,12 @@ impl Engine {
         Err(DomainError::busy("act on ticket"))
     }
 
-    /// The steps of a new round, and whether they come from a flow another API manages.
+    /// The steps of a new round, and what is checked of them once the machine accepts it.
     async fn rebuild_steps(
         &self,
         ticket: &Ticket,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<Step>, bool), DomainError> {
+    ) -> Result<NewRound, DomainError> {
         if ticket.state != crate::ticket::TicketState::Draft
             && ticket.flow_id.is_none()
             && !ticket.steps.is_empty()
@@ -2491,7 +2512,11 @@ impl Engine {
             }
             // A new round is no JumpServer opening (JumpServer reopens nothing): one whose chosen
             // approver has left is refused like another API's.
-            return Ok((steps, true));
+            return Ok(NewRound {
+                steps,
+                strict: true,
+                flow_disabled: false,
+            });
         }
         let flow = match ticket.flow_id {
             Some(id) => self.store.get_flow(id).await?.ok_or_else(|| {
@@ -2506,14 +2531,6 @@ impl Engine {
                 "the ticket's flow does not route tickets of its type",
             ));
         }
-        // As at an opening: a disabled flow (a ZStack collection) takes no new round.
-        if !flow.enabled {
-            return Err(DomainError::invalid(
-                "flow",
-                FLOW_DISABLED,
-                "the ticket's flow is disabled",
-            ));
-        }
         let steps = self
             .steps_for(
                 resolution_org(&flow, ticket.org_id),
@@ -2522,7 +2539,11 @@ impl Engine {
                 now,
             )
             .await?;
-        Ok((steps, flow.dialect().is_some()))
+        Ok(NewRound {
+            steps,
+            strict: flow.dialect().is_some(),
+            flow_disabled: !flow.enabled,
+        })
     }
 
     /// Lists tickets visible to the actor; `query.visibility` is overwritten from the actor.
@@ -2699,6 +2720,16 @@ fn resolution_org(flow: &Flow, ticket_org: OrgId) -> OrgId {
 
 /// The address admin is created with.
 const ADMIN_EMAIL: &str = "admin@example.com";
+
+/// The steps of a ticket's new round ([`Engine::rebuild_steps`]).
+struct NewRound {
+    steps: Vec<Step>,
+    /// They come from a flow another API manages: each level must have an approver who may
+    /// still decide it.
+    strict: bool,
+    /// The flow they come from is disabled: no new round starts on it.
+    flow_disabled: bool,
+}
 
 /// The code of the refusal to start a new round of a ticket whose flow is disabled.
 pub const FLOW_DISABLED: &str = "disabled";

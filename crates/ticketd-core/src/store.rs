@@ -388,8 +388,8 @@ impl TicketQuery {
     }
 
     /// How `term` (one of [`TicketQuery::search`]'s) is tested on a candidate's type and state.
-    /// The state is decided here for every term (its words are ASCII, so a term with any other
-    /// character is in none of them); a type only for terms without letters of other cases
+    /// The state is decided here for every term (its words are known: the core's or the
+    /// dialect's, [`SearchedState`]); a type only for terms without letters of other cases
     /// beyond ASCII's, and ASCII types: the databases fold other letters each in their own way,
     /// so those stay their test.
     pub fn term_test(&self, term: &str) -> TermTest {

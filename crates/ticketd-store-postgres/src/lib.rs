@@ -344,7 +344,6 @@ impl Store for PostgresStore {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
-            lock_addresses(&tx, &u.email).await?;
             let stored_email: Option<String> = tx
                 .query_opt("SELECT email FROM users WHERE id = $1", &[&u.id.0])
                 .await
@@ -370,8 +369,10 @@ impl Store for PostgresStore {
             if updated == 0 {
                 return Err(StoreError::NotFound);
             }
-            // An address kept as it was stays, even one shared before addresses were unique.
+            // An address kept as it was stays, even one shared before addresses were unique,
+            // and an edit that keeps it waits for no other user's write.
             if stored_email.as_deref() != Some(u.email.as_str()) {
+                lock_addresses(&tx, &u.email).await?;
                 check_email_free(&tx, &u.email, u.id).await?;
             }
             tx.commit().await.map_err(db_err)

@@ -509,7 +509,31 @@ pub async fn deletions_racing_other_requests_are_not_store_failures(store: Arc<d
         updated_at: t0(),
     };
     let asset = w.engine.put_asset(&w.admin, asset).await.unwrap().id;
-    for kind in ["organization", "asset", "node"] {
+    let flow = w
+        .engine
+        .create_flow(
+            &w.admin,
+            ticketd_core::engine::FlowInput {
+                org_id: DEFAULT_ORG,
+                name: "Doomed".into(),
+                description: String::new(),
+                kinds: vec!["general".into()],
+                is_default: false,
+                enabled: true,
+                levels: vec![ticketd_core::engine::any_level(
+                    ticketd_core::selector::Selector::Ids {
+                        ids: vec![w.bob.id()],
+                    },
+                )],
+                cc_users: Vec::new(),
+                attributes: serde_json::Value::Null,
+            },
+            t0(),
+        )
+        .await
+        .unwrap()
+        .id;
+    for kind in ["organization", "asset", "node", "flow"] {
         let mut tasks = Vec::new();
         for _ in 0..8 {
             let w = Arc::clone(&w);
@@ -517,6 +541,7 @@ pub async fn deletions_racing_other_requests_are_not_store_failures(store: Arc<d
                 match kind {
                     "organization" => w.engine.delete_org(&w.admin, org).await,
                     "asset" => w.engine.delete_asset(&w.admin, asset).await,
+                    "flow" => w.engine.delete_flow(&w.admin, flow).await,
                     _ => w.engine.delete_node(&w.admin, node).await,
                 }
             }));
@@ -530,6 +555,31 @@ pub async fn deletions_racing_other_requests_are_not_store_failures(store: Arc<d
             }
         }
         assert_eq!(deleted, 1, "{kind}");
+    }
+    // A user changed while another request deletes it: changed first, or not found.
+    for round in 0..8 {
+        let input = ticketd_core::engine::NewUserInput {
+            username: format!("fleeting{round}"),
+            name: String::new(),
+            email: String::new(),
+            system_role: ticketd_core::identity::SystemRole::User,
+            password: None,
+            orgs: Vec::new(),
+        };
+        let user = w.engine.create_user(None, input, t0()).await.unwrap();
+        let renamed = ticketd_core::identity::User {
+            name: "Renamed".into(),
+            ..user.clone()
+        };
+        let (changed, deleted) = tokio::join!(
+            w.engine.update_user(&w.admin, renamed, t0()),
+            w.engine.delete_user(&w.admin, user.id, t0()),
+        );
+        deleted.unwrap();
+        assert!(
+            matches!(changed, Ok(_) | Err(DomainError::NotFound { .. })),
+            "{changed:?}"
+        );
     }
     // Writes naming the organization and a user deleted before they commit.
     let refused = store

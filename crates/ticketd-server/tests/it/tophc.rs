@@ -738,7 +738,8 @@ async fn a_draft_is_saved_edited_submitted_passed_by_two_users_confirmed_and_arc
             Vec::<String>::new()
         );
     }
-    // A free word tests the state's name as TopHC shows it (通过, in 已通过), not the English.
+    // A free word tests the state's name as TopHC shows it (通过, in 已通过), not the English;
+    // an archived ticket's by its state's name (archiving is a mark, 已归档 a keyword).
     assert_eq!(
         list_ids(&app, "alice", "?filter_complex=%E9%80%9A%E8%BF%87").await,
         vec![id.clone()]

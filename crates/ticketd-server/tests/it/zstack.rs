@@ -733,6 +733,8 @@ async fn rejecting_ends_the_ticket_and_its_owner_reopens_it_at_the_first_flow() 
     let state = |event: &str| json!({"changeTicketFlowCollectionState": {"stateEvent": event}});
     let action = format!("/zstack/v1/tickets/flow-collections/{uuid}/actions");
     ok(&w.app, "PUT", &action, &w.carol_s, Some(state("disable"))).await;
+    // Who may reopen it is told first, as on an enabled collection.
+    refused(&w, &w.bob_s, id, "reopen", "ID.1002").await;
     let error = refused(&w, &w.alice_s, id, "reopen", "SYS.1006").await;
     assert_eq!(
         error["details"],
