@@ -529,7 +529,15 @@ impl Store for CachedStore {
     }
 
     async fn password_hashes(&self, user: UserId) -> Result<Option<PasswordHashes>, StoreError> {
-        self.inner.password_hashes(user).await
+        // A password login reads no token either: refresh the generation before the engine
+        // reads the user's memberships (possibly from the cache). Another process's changes
+        // were seen only after this process's next authenticated request, so a login checked
+        // a tenant against memberships it had kept.
+        let hashes = self.inner.password_hashes(user).await?;
+        if hashes.is_some() {
+            self.directory_generation().await?;
+        }
+        Ok(hashes)
     }
 
     async fn set_password_hashes(

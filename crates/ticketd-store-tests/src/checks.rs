@@ -476,6 +476,42 @@ pub async fn first_starts_racing_keep_the_admin_password_given(store: Arc<dyn St
     }
 }
 
+/// A password login through a cache sees the directory as another process left it: the
+/// memberships of the user who logs in are read afresh, where they were kept until this
+/// process's next authenticated request (a TopHC login into a tenant just joined was refused).
+pub async fn logins_through_a_cache_see_other_processes_changes(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    let cached = Arc::new(ticketd_core::cache::CachedStore::new(store.clone()));
+    cached.directory_generation().await.unwrap();
+    let this_process = engine(cached);
+    let input = ticketd_core::engine::NewUserInput {
+        username: "roamer".into(),
+        name: String::new(),
+        email: String::new(),
+        system_role: ticketd_core::identity::SystemRole::User,
+        password: Some("secret-1".into()),
+        orgs: vec![(DEFAULT_ORG, ROLE_ORG_USER)],
+    };
+    let user = w.engine.create_user(None, input, t0()).await.unwrap();
+    let login = || {
+        this_process.login(
+            "roamer",
+            ticketd_core::credentials::PasswordForm::Plain,
+            "secret-1",
+            t0(),
+        )
+    };
+    let (before, _, _) = login().await.unwrap();
+    assert!(!before.may_enter_org(w.other_org));
+    // The other process (the engine over the store itself) adds a membership.
+    w.engine
+        .add_member(None, w.other_org, user.id, ROLE_ORG_USER)
+        .await
+        .unwrap();
+    let (after, _, _) = login().await.unwrap();
+    assert!(after.may_enter_org(w.other_org), "{:?}", after.memberships);
+}
+
 /// Requests racing a deletion answer as if one came after the other: of several deletions of
 /// one organization, asset or node, one succeeds and the others find nothing (they failed as
 /// the store's), and a write that refers to a row deleted meanwhile is refused by its foreign

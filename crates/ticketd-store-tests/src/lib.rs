@@ -44,6 +44,7 @@ macro_rules! contract_suite {
             users_memberships_and_directory_round_trip,
             user_writes_are_whole_and_keep_e_mail_addresses_unique,
             deletions_racing_other_requests_are_not_store_failures,
+            logins_through_a_cache_see_other_processes_changes,
             tokens_expire_and_can_be_revoked,
             access_keys_round_trip,
             flows_update_with_optimistic_concurrency,
