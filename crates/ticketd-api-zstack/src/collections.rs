@@ -790,23 +790,9 @@ async fn set_types(
     };
     // `wanted` comes from the types as read: written over a newer copy, it would undo a
     // concurrent addition or removal, so that is refused as busy.
-    let plan = FlowPlan::UpdateAt {
-        id: collection.id,
-        version: collection.version,
-        change: &change,
-    };
-    let updated = match ctx
-        .engine()
-        .write_flows(&ctx.actor, &[plan], types_free(added), ctx.now)
-        .await
-    {
-        Ok(mut written) => written.pop().ok_or_else(busy)?,
-        Err(DomainError::InvalidTransition {
-            conflict: ConflictKind::StateChanged,
-            ..
-        }) => return Err(busy().into()),
-        Err(error) => return Err(error.into()),
-    };
+    let updated = write_over(ctx, collection, &change, types_free(added))
+        .await?
+        .ok_or_else(busy)?;
     rendered(ctx, &updated).await
 }
 
@@ -869,22 +855,8 @@ async fn write_chain(
         check_chain(ctx, collection.org_id, &chain).await?;
         let new_levels = levels(&chain);
         let change = move |f: &mut Flow| f.levels.clone_from(&new_levels);
-        let plan = FlowPlan::UpdateAt {
-            id: collection.id,
-            version: collection.version,
-            change: &change,
-        };
-        let updated = match ctx
-            .engine()
-            .write_flows(&ctx.actor, &[plan], None, ctx.now)
-            .await
-        {
-            Ok(mut written) => written.pop().ok_or_else(busy)?,
-            Err(DomainError::InvalidTransition {
-                conflict: ConflictKind::StateChanged,
-                ..
-            }) => continue,
-            Err(error) => return Err(error.into()),
+        let Some(updated) = write_over(ctx, &collection, &change, None).await? else {
+            continue;
         };
         let Some(focus) = focus else {
             return Ok(Map::new());
@@ -903,6 +875,33 @@ async fn write_chain(
         };
     }
     Err(busy().into())
+}
+
+/// Writes `change` over `collection` as read ([`FlowPlan::UpdateAt`]), with `rule`; `None`
+/// when another request changed it since, for the caller to read it again or give up.
+async fn write_over(
+    ctx: &Ctx<'_>,
+    collection: &Flow,
+    change: &(dyn Fn(&mut Flow) + Send + Sync),
+    rule: Option<FlowRule>,
+) -> Result<Option<Flow>, ZsError> {
+    let plan = FlowPlan::UpdateAt {
+        id: collection.id,
+        version: collection.version,
+        change,
+    };
+    match ctx
+        .engine()
+        .write_flows(&ctx.actor, &[plan], rule, ctx.now)
+        .await
+    {
+        Ok(mut written) => Ok(Some(written.pop().ok_or_else(busy)?)),
+        Err(DomainError::InvalidTransition {
+            conflict: ConflictKind::StateChanged,
+            ..
+        }) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// `AddIAM2TicketFlow`: after `parentFlowUuid` in the chain, else at its end.

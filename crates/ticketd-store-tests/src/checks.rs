@@ -532,10 +532,10 @@ pub async fn deletions_racing_other_requests_are_not_store_failures(store: Arc<d
         .await
         .unwrap()
         .id;
-    let asset = Asset {
+    let asset_in = |org_id, name: &str| Asset {
         id: ticketd_core::AssetId(w.engine.new_id(t0())),
-        org_id: DEFAULT_ORG,
-        name: "doomed".into(),
+        org_id,
+        name: name.into(),
         address: "10.0.0.9".into(),
         platform: "Linux".into(),
         is_active: true,
@@ -544,7 +544,12 @@ pub async fn deletions_racing_other_requests_are_not_store_failures(store: Arc<d
         created_at: t0(),
         updated_at: t0(),
     };
-    let asset = w.engine.put_asset(&w.admin, asset).await.unwrap().id;
+    let asset = w
+        .engine
+        .put_asset(&w.admin, asset_in(DEFAULT_ORG, "doomed"))
+        .await
+        .unwrap()
+        .id;
     let flow = w
         .engine
         .create_flow(
@@ -629,19 +634,7 @@ pub async fn deletions_racing_other_requests_are_not_store_failures(store: Arc<d
         matches!(refused, Err(StoreError::Reference { .. })),
         "{refused:?}"
     );
-    let orphan = Asset {
-        id: ticketd_core::AssetId(w.engine.new_id(t0())),
-        org_id: org,
-        name: "orphan".into(),
-        address: "10.0.0.10".into(),
-        platform: "Linux".into(),
-        is_active: true,
-        node_ids: Vec::new(),
-        comment: String::new(),
-        created_at: t0(),
-        updated_at: t0(),
-    };
-    let refused = store.put_asset(orphan).await.unwrap_err();
+    let refused = store.put_asset(asset_in(org, "orphan")).await.unwrap_err();
     assert!(
         matches!(refused, StoreError::Reference { .. }),
         "{refused:?}"
