@@ -360,11 +360,13 @@ impl Engine {
         &self,
         password: &str,
     ) -> Result<crate::identity::PasswordHashes, DomainError> {
-        if password.is_empty() {
+        // Blank as JumpServer counts it (DRF trims a field first): spaces alone were taken
+        // as admin's password at start, one JumpServer's login then refused as blank.
+        if password.trim().is_empty() {
             return Err(DomainError::invalid(
                 "password",
                 "invalid",
-                "password must not be empty",
+                "password must not be empty or blank",
             ));
         }
         let mut salts = [0u8; 48];
@@ -704,7 +706,10 @@ impl Engine {
         user_id: UserId,
         hashes: crate::identity::PasswordHashes,
     ) -> Result<(), DomainError> {
-        self.store.set_password_hashes(user_id, hashes).await?;
+        self.store
+            .set_password_hashes(user_id, hashes)
+            .await
+            .map_err(deleted_meanwhile("user", user_id))?;
         self.store
             .delete_tokens_of_kind(user_id, TokenKind::Session)
             .await?;
@@ -715,8 +720,8 @@ impl Engine {
     /// ending admin's sessions (a changed setting left them working for a day); the one admin
     /// already has changes nothing, so a restart with the same setting logs nobody out.
     async fn apply_admin_password(&self, admin: UserId, password: &str) -> Result<(), DomainError> {
-        // An empty one is never admin's: `set_password` refuses it.
-        if !password.is_empty() {
+        // A blank one is never admin's: `set_password` refuses it.
+        if !password.trim().is_empty() {
             let stored = self.store.password_hashes(admin).await?;
             if stored
                 .is_some_and(|h| credentials::verify_password(&h, PasswordForm::Plain, password))
@@ -1197,13 +1202,17 @@ impl Engine {
                 "you cannot delete yourself",
             ));
         }
-        self.store.delete_user(id).await.map_err(|e| match e {
-            StoreError::NotFound => DomainError::NotFound {
-                kind: "user",
-                id: id.to_string(),
-            },
-            other => other.into(),
-        })?;
+        let mut attempts = 0;
+        loop {
+            match self.store.delete_user(id).await {
+                Ok(()) => break,
+                // PostgreSQL aborted it as a deadlock with a concurrent change of the user's
+                // rows (its memberships), which answered 500 and kept the user.
+                Err(StoreError::VersionConflict) if attempts + 1 < MAX_ATTEMPTS => attempts += 1,
+                Err(StoreError::VersionConflict) => return Err(DomainError::busy("delete user")),
+                Err(other) => return Err(deleted_meanwhile("user", id)(other)),
+            }
+        }
         self.reject_stranded(actor, id, now).await;
         Ok(())
     }

@@ -113,15 +113,18 @@ pub async fn bootstrap_is_idempotent_and_creates_builtins(store: Arc<dyn Store>)
         .bootstrap(with_password("new-pass"), t0())
         .await
         .unwrap();
-    // An empty admin password, which anybody can send, is refused and changes nothing.
-    let empty = BootstrapOptions {
-        admin_password: Some(String::new()),
-        admin_token: None,
-    };
-    assert!(matches!(
-        engine.bootstrap(empty, t0()).await,
-        Err(DomainError::Validation(_))
-    ));
+    // An empty admin password, which anybody can send, is refused and changes nothing; so is
+    // one of spaces alone (it was taken).
+    for blank in ["", "  "] {
+        let empty = BootstrapOptions {
+            admin_password: Some(blank.into()),
+            admin_token: None,
+        };
+        assert!(matches!(
+            engine.bootstrap(empty, t0()).await,
+            Err(DomainError::Validation(_))
+        ));
+    }
     assert!(
         engine
             .login(
@@ -620,6 +623,15 @@ pub async fn deletions_racing_other_requests_are_not_store_failures(store: Arc<d
         assert!(
             matches!(changed, Ok(_) | Err(DomainError::NotFound { .. })),
             "{changed:?}"
+        );
+        // So is a password set for it once it is gone (JumpServer's PATCH racing a DELETE).
+        let reset = w
+            .engine
+            .set_password(Some(&w.admin), user.id, "another-secret")
+            .await;
+        assert!(
+            matches!(reset, Err(DomainError::NotFound { .. })),
+            "{reset:?}"
         );
     }
     // Writes naming the organization and a user deleted before they commit.
