@@ -933,6 +933,14 @@ pub(crate) async fn add_flow(
     )?;
     write_chain(ctx, collection_uuid, |collection| {
         let mut chain = defs(collection);
+        // Checked again on the chain as read again: additions racing with one client-chosen
+        // uuid each found it free before, and all were kept.
+        if chain.iter().any(|d| d.uuid == def.uuid) {
+            return Err(ZsError::argerr(format!(
+                "a flow with uuid[{}] already exists",
+                hex(def.uuid)
+            )));
+        }
         let position = match parent {
             None => chain.len(),
             Some(parent) => {

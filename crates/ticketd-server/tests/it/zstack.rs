@@ -709,6 +709,43 @@ async fn flows_added_at_once_are_all_kept() {
             "added 0", "added 1", "added 2", "added 3", "added 4", "added 5", "flow1", "flow2"
         ]
     );
+    // With one client-chosen uuid, one is added and the others are refused (all were kept,
+    // several flows with one uuid).
+    let chosen = "0123456789abcdef0123456789abcdef";
+    let adds: Vec<_> = (0..4)
+        .map(|i| {
+            let request = w
+                .app
+                .client
+                .post(w.app.url("/zstack/v1/tickets/flow"))
+                .header("Authorization", format!("OAuth {}", w.carol_s))
+                .json(
+                    &json!({"params": {"collectionUuid": uuid, "name": format!("chosen {i}"),
+                    "approverUuid": hex(&w.bob), "parentFlowUuid": first, "resourceUuid": chosen}}),
+                );
+            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+        })
+        .collect();
+    let mut added = 0;
+    for add in adds {
+        if add.await.unwrap() == 200 {
+            added += 1;
+        }
+    }
+    assert_eq!(added, 1);
+    let holders = ok(
+        &w.app,
+        "GET",
+        &format!("/zstack/v1/tickets/flow?q=uuid={chosen}"),
+        &w.carol_s,
+        None,
+    )
+    .await;
+    assert_eq!(
+        holders["inventories"].as_array().unwrap().len(),
+        1,
+        "{holders}"
+    );
 }
 
 #[tokio::test]
