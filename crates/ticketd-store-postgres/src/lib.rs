@@ -350,6 +350,14 @@ impl Store for PostgresStore {
                 .map_err(db_err)?
                 .map(|row| get(&row, "email"))
                 .transpose()?;
+            // An address kept as it was stays, even one shared before addresses were unique,
+            // and an edit that keeps it waits for no other user's write. The lock comes before
+            // any write: the update's trigger locks the directory generation's row, which a
+            // creation holding the lock waits for (taken after it, the two deadlocked).
+            let changes_address = stored_email.as_deref() != Some(u.email.as_str());
+            if changes_address {
+                lock_addresses(&tx, &u.email).await?;
+            }
             let updated = tx
                 .execute(
                     "UPDATE users SET username = $2, name = $3, email = $4, system_role = $5, \
@@ -369,10 +377,7 @@ impl Store for PostgresStore {
             if updated == 0 {
                 return Err(StoreError::NotFound);
             }
-            // An address kept as it was stays, even one shared before addresses were unique,
-            // and an edit that keeps it waits for no other user's write.
-            if stored_email.as_deref() != Some(u.email.as_str()) {
-                lock_addresses(&tx, &u.email).await?;
+            if changes_address {
                 check_email_free(&tx, &u.email, u.id).await?;
             }
             tx.commit().await.map_err(db_err)
