@@ -328,8 +328,7 @@ impl Store for PostgresStore {
             check_email_free(&tx, &u.email, u.id).await?;
             for (org, role) in &new.memberships {
                 tx.execute(
-                    "INSERT INTO org_members (org_id, user_id, role_id) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
+                    INSERT_MEMBERSHIP,
                     &[&org.0, &u.id.0, &role.0],
                 )
                 .await
@@ -476,8 +475,7 @@ impl Store for PostgresStore {
         self.identity_change(async {
             self.db
                 .execute(
-                    "INSERT INTO org_members (org_id, user_id, role_id) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
+                    INSERT_MEMBERSHIP,
                     &[&m.org_id.0, &m.user_id.0, &m.role_id.0],
                 )
                 .await
@@ -515,13 +513,9 @@ impl Store for PostgresStore {
             .await
             .map_err(db_err)?;
             for role in &roles {
-                tx.execute(
-                    "INSERT INTO org_members (org_id, user_id, role_id) VALUES ($1, $2, $3) \
-                     ON CONFLICT DO NOTHING",
-                    &[&org.0, &user.0, &role.0],
-                )
-                .await
-                .map_err(db_err)?;
+                tx.execute(INSERT_MEMBERSHIP, &[&org.0, &user.0, &role.0])
+                    .await
+                    .map_err(db_err)?;
             }
             tx.commit().await.map_err(db_err)
         })
@@ -1430,6 +1424,11 @@ impl<'a> FlowJson<'a> {
         ]
     }
 }
+
+/// Adds one membership (organization, user, role), none if held: user creation, additions
+/// and role replacements alike.
+const INSERT_MEMBERSHIP: &str = "INSERT INTO org_members (org_id, user_id, role_id) \
+                                 VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 
 /// Takes the lock of users' e-mail addresses when `email` is one: a transaction-scoped
 /// advisory lock ("user", 0) every write of a user with an address takes first, so each sees

@@ -206,7 +206,7 @@ impl Store for SqliteStore {
                 check_email_free(c, &u.email, u.id)?;
                 for (org, role) in &new.memberships {
                     c.prepare_cached(
-                        "INSERT OR IGNORE INTO org_members (org_id, user_id, role_id) VALUES (?1, ?2, ?3)",
+                        INSERT_MEMBERSHIP,
                     )
                     .and_then(|mut s| s.execute(params![org.0, u.id.0, role.0]))
                     .map_err(db_err)?;
@@ -325,7 +325,7 @@ impl Store for SqliteStore {
         self.pool
             .write(move |c| {
                 c.execute(
-                    "INSERT OR IGNORE INTO org_members (org_id, user_id, role_id) VALUES (?1, ?2, ?3)",
+                    INSERT_MEMBERSHIP,
                     params![m.org_id.0, m.user_id.0, m.role_id.0],
                 )
                 .map(|_| ())
@@ -361,11 +361,8 @@ impl Store for SqliteStore {
                 )
                 .map_err(db_err)?;
                 for role in &roles {
-                    c.execute(
-                        "INSERT OR IGNORE INTO org_members (org_id, user_id, role_id) VALUES (?1, ?2, ?3)",
-                        params![org.0, user.0, role.0],
-                    )
-                    .map_err(db_err)?;
+                    c.execute(INSERT_MEMBERSHIP, params![org.0, user.0, role.0])
+                        .map_err(db_err)?;
                 }
                 Ok(())
             })
@@ -1092,6 +1089,11 @@ fn user_by_id(c: &rusqlite::Connection, id: UserId) -> Result<Option<User>, Stor
         .and_then(|mut s| s.query_row([id.0], rows::user).optional())
         .map_err(db_err)
 }
+
+/// Adds one membership (organization, user, role), none if held: user creation, additions
+/// and role replacements alike.
+const INSERT_MEMBERSHIP: &str =
+    "INSERT OR IGNORE INTO org_members (org_id, user_id, role_id) VALUES (?1, ?2, ?3)";
 
 /// Refuses `email` if a user other than `owner` holds it
 /// ([`ticketd_core::store::check_email_free`]), inside the write's transaction: the single

@@ -671,20 +671,27 @@ async fn flows_added_at_once_are_all_kept() {
     let collection = two_flow_collection(&w).await;
     let uuid = collection["uuid"].as_str().unwrap().to_owned();
     let first = collection["flows"][0]["uuid"].as_str().unwrap().to_owned();
-    let adds: Vec<_> = (0..6)
-        .map(|i| {
-            let request = w
-                .app
-                .client
-                .post(w.app.url("/zstack/v1/tickets/flow"))
-                .header("Authorization", format!("OAuth {}", w.carol_s))
-                .json(
-                    &json!({"params": {"collectionUuid": uuid, "name": format!("added {i}"),
-                    "approverUuid": hex(&w.bob), "parentFlowUuid": first}}),
-                );
-            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
-        })
-        .collect();
+    // Sent at once: each addition's status, in order.
+    let add_at_once = |names: Vec<String>, chosen: Option<&str>| {
+        names
+            .into_iter()
+            .map(|name| {
+                let mut params = json!({"collectionUuid": uuid, "name": name,
+                    "approverUuid": hex(&w.bob), "parentFlowUuid": first});
+                if let Some(chosen) = chosen {
+                    params["resourceUuid"] = json!(chosen);
+                }
+                let request = w
+                    .app
+                    .client
+                    .post(w.app.url("/zstack/v1/tickets/flow"))
+                    .header("Authorization", format!("OAuth {}", w.carol_s))
+                    .json(&json!({ "params": params }));
+                tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+            })
+            .collect::<Vec<_>>()
+    };
+    let adds = add_at_once((0..6).map(|i| format!("added {i}")).collect(), None);
     for add in adds {
         assert_eq!(add.await.unwrap(), 200);
     }
@@ -712,20 +719,10 @@ async fn flows_added_at_once_are_all_kept() {
     // With one client-chosen uuid, one is added and the others are refused (all were kept,
     // several flows with one uuid).
     let chosen = "0123456789abcdef0123456789abcdef";
-    let adds: Vec<_> = (0..4)
-        .map(|i| {
-            let request = w
-                .app
-                .client
-                .post(w.app.url("/zstack/v1/tickets/flow"))
-                .header("Authorization", format!("OAuth {}", w.carol_s))
-                .json(
-                    &json!({"params": {"collectionUuid": uuid, "name": format!("chosen {i}"),
-                    "approverUuid": hex(&w.bob), "parentFlowUuid": first, "resourceUuid": chosen}}),
-                );
-            tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
-        })
-        .collect();
+    let adds = add_at_once(
+        (0..4).map(|i| format!("chosen {i}")).collect(),
+        Some(chosen),
+    );
     let mut added = 0;
     for add in adds {
         if add.await.unwrap() == 200 {
