@@ -169,9 +169,9 @@ pub(crate) async fn list(
     query.order = match (params.by_end_time, params.descending) {
         (false, true) => TicketOrder::CreatedDesc,
         (false, false) => TicketOrder::CreatedAsc,
-        // A ticket's last change is when it ended (decided or withdrawn).
+        // When it ended (decided or withdrawn); waiting applications, with no end yet, last.
         (true, descending) => TicketOrder::By {
-            key: SortKey::UpdatedAt,
+            key: SortKey::FinishedAt,
             descending,
         },
     };

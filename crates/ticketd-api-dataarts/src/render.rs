@@ -83,13 +83,8 @@ pub(crate) fn approval(ticket: &Ticket, workspace: &Org, users: &UserIndex) -> V
             .map_or_else(|| a.display.clone(), |u| u.username.clone())
     });
     let decider = step.and_then(|s| s.processor());
-    let finished = ticket.state.is_finished();
-    let end_time = finished.then(|| {
-        decider
-            .and_then(|a| a.decided_at)
-            .or_else(|| step.map(|s| s.updated_at))
-            .unwrap_or(ticket.updated_at)
-    });
+    // The list's END_TIME order sorts by the same stored time.
+    let end_time = ticket.finished_at.filter(|_| ticket.state.is_finished());
     // The deciding approver's reason: the rejection reason, or the approval comment.
     let reason = decider.map(|a| a.reason.clone());
     let proposer_name = ticket

@@ -319,6 +319,7 @@ pub fn open(spec: OpenSpec, ctx: &mut Ctx<'_>) -> Result<TicketWrite, DomainErro
         version: 1,
         created_at: ctx.now,
         updated_at: ctx.now,
+        finished_at: None,
     };
     let mut write = Recorder::opening(ticket.clone());
     write.serial_day = Some(spec.serial_day);
@@ -866,7 +867,13 @@ impl Recorder {
         }
     }
 
-    fn update(before: &Ticket, next: Ticket) -> Self {
+    fn update(before: &Ticket, mut next: Ticket) -> Self {
+        // The end is the first finishing transition's; a ticket submitted again has none.
+        next.finished_at = match (before.state.is_finished(), next.state.is_finished()) {
+            (_, false) => None,
+            (false, true) => Some(next.updated_at),
+            (true, true) => before.finished_at,
+        };
         let unchanged = UnchangedRows::between(before, &next);
         Self {
             write: TicketWrite {

@@ -156,6 +156,9 @@ pub enum SortKey {
     Applicant,
     /// Last change.
     UpdatedAt,
+    /// When it became finished ([`crate::ticket::Ticket::finished_at`]); tickets not finished
+    /// come after the finished ones in both directions.
+    FinishedAt,
 }
 
 /// A ticket list query; every filter is optional and they combine with AND.

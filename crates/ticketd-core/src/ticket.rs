@@ -256,6 +256,9 @@ pub struct Ticket {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// When it became finished ([`TicketState::is_finished`]: decided, closed or withdrawn);
+    /// `None` while it is a draft or pending. Later marks (archive, confirm) leave it.
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 impl Ticket {

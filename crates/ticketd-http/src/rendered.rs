@@ -144,6 +144,7 @@ mod tests {
             version,
             created_at: at,
             updated_at: at,
+            finished_at: None,
         }
     }
 

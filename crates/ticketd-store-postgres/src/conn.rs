@@ -436,6 +436,11 @@ const MIGRATIONS: &[Migration] = &[
         "no_global_members",
         include_str!("../migrations/0016_no_global_members.sql"),
     ),
+    (
+        17,
+        "finished_at",
+        include_str!("../migrations/0017_finished_at.sql"),
+    ),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).

@@ -205,6 +205,7 @@ mod tests {
             version: 1,
             created_at: now,
             updated_at: now,
+            finished_at: None,
         };
         TicketWrite {
             serial_day: Some("20261203".into()),

@@ -119,7 +119,8 @@ pub(crate) fn flow(row: &Row) -> Result<Flow, StoreError> {
 
 pub(crate) const TICKET_COLUMNS: &str = "t.id, t.serial, t.org_id, t.kind, t.title, t.applicant_id, \
     t.applicant_display, t.flow_id, t.state, t.approval_step, t.round, t.steps, t.cc_users, t.payload, \
-    t.comment, t.scope, t.archived, t.confirmed, t.deleted, t.version, t.created_at, t.updated_at";
+    t.comment, t.scope, t.archived, t.confirmed, t.deleted, t.version, t.created_at, t.updated_at, \
+    t.finished_at";
 
 /// A ticket from a row of `TICKET_COLUMNS`; the JSON columns are parsed only when `parsed` does
 /// not hold them for the row's ticket and version.
@@ -161,6 +162,7 @@ pub(crate) fn ticket(row: &Row, parsed: &ParsedTickets) -> Result<Ticket, StoreE
         version,
         created_at: get(row, "created_at")?,
         updated_at: get(row, "updated_at")?,
+        finished_at: get(row, "finished_at")?,
     })
 }
 

@@ -35,11 +35,11 @@ const OUTBOX_LOCK: i64 = 0x7469_636b_6574_6402;
 // number of rows, so a group of openings costs the same statements as one.
 const INSERT_TICKETS: &str = "INSERT INTO tickets (id, serial, org_id, kind, title, applicant_id, \
     applicant_display, flow_id, state, approval_step, round, steps, cc_users, payload, comment, scope, \
-    archived, confirmed, deleted, version, created_at, updated_at) \
+    archived, confirmed, deleted, version, created_at, updated_at, finished_at) \
     SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::text[], $6::uuid[], \
     $7::text[], $8::uuid[], $9::text[], $10::bigint[], $11::bigint[], $12::jsonb[], $13::jsonb[], \
     $14::jsonb[], $15::text[], $16::text[], $17::boolean[], $18::boolean[], $19::boolean[], \
-    $20::bigint[], $21::timestamptz[], $22::timestamptz[])";
+    $20::bigint[], $21::timestamptz[], $22::timestamptz[], $23::timestamptz[])";
 
 /// Takes `$2` serial numbers of day `$1` at once and returns the last one.
 const TAKE_SERIALS: &str = "INSERT INTO serial_counters (day, last_value) VALUES ($1, $2) \
@@ -53,12 +53,13 @@ const TAKE_SERIALS: &str = "INSERT INTO serial_counters (day, last_value) VALUES
 const UPDATE_TICKETS: &str = "UPDATE tickets AS t SET title = u.title, flow_id = u.flow_id, \
     state = u.state, approval_step = u.approval_step, round = u.round, steps = u.steps, \
     cc_users = u.cc_users, payload = u.payload, comment = u.comment, archived = u.archived, \
-    confirmed = u.confirmed, deleted = u.deleted, version = u.version, updated_at = u.updated_at \
+    confirmed = u.confirmed, deleted = u.deleted, version = u.version, updated_at = u.updated_at, \
+    finished_at = u.finished_at \
     FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::bigint[], $6::bigint[], \
     $7::jsonb[], $8::jsonb[], $9::jsonb[], $10::text[], $11::boolean[], $12::boolean[], \
-    $13::boolean[], $14::bigint[], $15::timestamptz[], $16::bigint[]) \
+    $13::boolean[], $14::bigint[], $15::timestamptz[], $16::bigint[], $17::timestamptz[]) \
     AS u (id, title, flow_id, state, approval_step, round, steps, cc_users, payload, comment, \
-    archived, confirmed, deleted, version, updated_at, expected) \
+    archived, confirmed, deleted, version, updated_at, expected, finished_at) \
     WHERE t.id = u.id AND t.version = u.expected RETURNING t.id, t.serial";
 
 // In array order, like the history, so a ticket's comments keep their order in `seq`.
@@ -700,6 +701,9 @@ async fn update_rows(
             .iter()
             .map(|(_, expected)| *expected)
             .collect::<Vec<i64>>(),
+        tickets()
+            .map(|t| t.finished_at)
+            .collect::<Vec<Option<DateTime<Utc>>>>(),
     ];
     let rows: Vec<tokio_postgres::Row> = tx
         .query_raw(&statement, parameters)
@@ -841,6 +845,7 @@ fn ticket_columns(tickets: &[Ticket]) -> Values<'static> {
         tickets.iter().map(|t| t.version).collect::<Vec<i64>>(),
         tickets.iter().map(|t| t.created_at).collect::<Vec<_>>(),
         tickets.iter().map(|t| t.updated_at).collect::<Vec<_>>(),
+        tickets.iter().map(|t| t.finished_at).collect::<Vec<_>>(),
     ]
 }
 
@@ -1493,6 +1498,8 @@ fn list_sql(q: &TicketQuery) -> ListSql {
                 SortKey::Status => status_sql(),
                 SortKey::Applicant => "lower(t.applicant_display) COLLATE \"C\"".to_owned(),
                 SortKey::UpdatedAt => "t.updated_at".to_owned(),
+                // Finished tickets first, whichever the direction: the others have no end yet.
+                SortKey::FinishedAt => "t.finished_at IS NULL, t.finished_at".to_owned(),
             };
             format!("{column} {direction}, {order_column} DESC, {tie_break} DESC")
         }

@@ -648,6 +648,11 @@ const MIGRATIONS: &[Migration] = &[
         "no_global_members",
         include_str!("../migrations/0016_no_global_members.sql"),
     ),
+    (
+        17,
+        "finished_at",
+        include_str!("../migrations/0017_finished_at.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.

@@ -102,7 +102,8 @@ pub(crate) fn flow(row: &Row<'_>) -> rusqlite::Result<Flow> {
 
 pub(crate) const TICKET_COLUMNS: &str = "t.id, t.serial, t.org_id, t.kind, t.title, t.applicant_id, \
     t.applicant_display, t.flow_id, t.state, t.approval_step, t.round, t.steps, t.cc_users, t.payload, \
-    t.comment, t.scope, t.archived, t.confirmed, t.deleted, t.version, t.created_at, t.updated_at";
+    t.comment, t.scope, t.archived, t.confirmed, t.deleted, t.version, t.created_at, t.updated_at, \
+    t.finished_at";
 
 /// A ticket from a row of [`TICKET_COLUMNS`], by position: lists read thousands of these, and
 /// looking columns up by name was a measurable share of a list's time. The JSON columns are
@@ -146,6 +147,7 @@ pub(crate) fn ticket(row: &Row<'_>, parsed: &ParsedTickets) -> rusqlite::Result<
         version,
         created_at: from_ts(row.get(20)?),
         updated_at: from_ts(row.get(21)?),
+        finished_at: row.get::<_, Option<i64>>(22)?.map(from_ts),
     })
 }
 

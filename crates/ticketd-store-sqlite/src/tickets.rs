@@ -33,11 +33,11 @@ struct Indexed {
 /// SQLite rewrites the entry of every index that mentions a column the `SET` clause names,
 /// even when the value stays the same; naming all of them rewrote nine index entries for
 /// every decision, where a level's approval changes no indexed column and a final decision
-/// only `state`. Parameters keep their numbers in every variant (16 values are bound).
+/// only `state`. Parameters keep their numbers in every variant (17 values are bound).
 fn update_sql(before: &Indexed, after: &Indexed) -> String {
     let mut sql = String::from(
         "UPDATE tickets SET approval_step = ?4, round = ?5, steps = ?6, cc_users = ?7, payload = ?8, \
-         comment = ?9, confirmed = ?11, version = ?13, updated_at = ?14",
+         comment = ?9, confirmed = ?11, version = ?13, updated_at = ?14, finished_at = ?17",
     );
     for (changed, set) in [
         (before.title != after.title, ", title = ?1"),
@@ -108,8 +108,8 @@ pub(crate) fn write_ticket(
             conn.prepare_cached(
                 "INSERT INTO tickets (id, serial, org_id, kind, title, applicant_id, applicant_display, flow_id, \
                  state, approval_step, round, steps, cc_users, payload, comment, scope, archived, confirmed, \
-                 deleted, version, created_at, updated_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                 deleted, version, created_at, updated_at, finished_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -135,6 +135,7 @@ pub(crate) fn write_ticket(
                     ticket.version,
                     ts(ticket.created_at),
                     ts(ticket.updated_at),
+                    ticket.finished_at.map(ts),
                 ])
             })
             .map_err(db_err)?;
@@ -194,6 +195,7 @@ pub(crate) fn write_ticket(
                         ts(ticket.updated_at),
                         ticket.id.0,
                         expected,
+                        ticket.finished_at.map(ts),
                     ])
                 })
                 .map_err(db_err)?;
@@ -774,6 +776,8 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
                 SortKey::Status => status_sql(),
                 SortKey::Applicant => format!("{LOWER_FUNCTION}(t.applicant_display)"),
                 SortKey::UpdatedAt => "t.updated_at".to_owned(),
+                // Finished tickets first, whichever the direction: the others have no end yet.
+                SortKey::FinishedAt => "t.finished_at IS NULL, t.finished_at".to_owned(),
             };
             format!("{column} {direction}, {order_column} DESC, {tie_break} DESC")
         }
@@ -985,7 +989,7 @@ mod tests {
         let mut explain = conn.prepare(&format!("EXPLAIN {sql}")).unwrap();
         let ops: Vec<String> = explain
             .query_map(
-                rusqlite::params_from_iter(std::iter::repeat_n(rusqlite::types::Null, 16)),
+                rusqlite::params_from_iter(std::iter::repeat_n(rusqlite::types::Null, 17)),
                 |r| r.get(1),
             )
             .unwrap()

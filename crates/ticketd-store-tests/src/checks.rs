@@ -2846,7 +2846,8 @@ pub async fn comments_and_history_are_ordered(store: Arc<dyn Store>) {
     assert_eq!(history[1].to_state, TicketState::Rejected);
 }
 
-/// Resubmitting a rejected ticket starts round 2 at level 1 with fresh steps.
+/// Resubmitting a rejected ticket starts round 2 at level 1 with fresh steps; the stored end
+/// time is the last finishing decision's, which later marks leave.
 pub async fn resubmit_starts_a_new_round(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
     w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
@@ -2903,6 +2904,66 @@ pub async fn resubmit_starts_a_new_round(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(archived.confirmed && archived.archived);
+    let ended = |id| {
+        let store = store.clone();
+        async move {
+            let ticket = store.get_ticket(id).await.unwrap().unwrap();
+            (ticket.state, ticket.finished_at)
+        }
+    };
+    assert_eq!(ended(t.id).await, (TicketState::Approved, Some(at(4))));
+    // Its place among others by end time, unfinished ones last in both directions.
+    let rejected = w.open(&w.alice, "general", "rejected", at(7)).await;
+    w.engine
+        .act(
+            &w.bob,
+            rejected.id,
+            TicketCommand::Reject {
+                reason: "no".into(),
+            },
+            at(8),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ended(rejected.id).await,
+        (TicketState::Rejected, Some(at(8)))
+    );
+    let waiting = w.open(&w.alice, "general", "waiting", at(9)).await;
+    assert_eq!(ended(waiting.id).await, (TicketState::Pending, None));
+    for (descending, expected) in [
+        (false, [t.id, rejected.id, waiting.id]),
+        (true, [rejected.id, t.id, waiting.id]),
+    ] {
+        let mut query = TicketQuery::new(Visibility::All);
+        query.order = TicketOrder::By {
+            key: SortKey::FinishedAt,
+            descending,
+        };
+        let listed: Vec<_> = w
+            .engine
+            .list_tickets(&w.admin, query)
+            .await
+            .unwrap()
+            .items
+            .iter()
+            .map(|t| t.id)
+            .collect();
+        assert_eq!(listed, expected, "descending: {descending}");
+    }
+    // Submitted again, it has no end until it is decided again.
+    w.engine
+        .act(
+            &w.alice,
+            rejected.id,
+            TicketCommand::Resubmit {
+                reason: String::new(),
+            },
+            at(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended(rejected.id).await, (TicketState::Pending, None));
 }
 
 /// A member of another organization sees nothing of Default and cannot act there.

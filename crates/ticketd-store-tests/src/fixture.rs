@@ -240,6 +240,28 @@ pub fn at(seconds: i64) -> DateTime<Utc> {
     t0() + Duration::seconds(seconds)
 }
 
+/// Tickets for a check of migration 17's end times, in a seeded world over `store`: one
+/// rejected at `at(1)` and confirmed at `at(2)` (its last change later than its end), and one
+/// still waiting. Returns (rejected, waiting).
+pub async fn an_ended_and_a_waiting_ticket(store: Arc<dyn Store>) -> (Ticket, Ticket) {
+    let w = World::new(store).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let ended = w.open(&w.alice, "general", "ended", t0()).await;
+    let reject = ticketd_core::engine::TicketCommand::Reject {
+        reason: "no".into(),
+    };
+    w.engine.act(&w.bob, ended.id, reject, at(1)).await.unwrap();
+    let confirm = ticketd_core::engine::TicketCommand::Confirm;
+    let ended = w
+        .engine
+        .act(&w.alice, ended.id, confirm, at(2))
+        .await
+        .unwrap();
+    let waiting = w.open(&w.alice, "general", "waiting", at(3)).await;
+    (ended, waiting)
+}
+
 fn capitalize(name: &str) -> String {
     let mut chars = name.chars();
     chars

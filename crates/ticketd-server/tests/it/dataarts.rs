@@ -607,6 +607,42 @@ async fn each_list_filter_narrows_the_result_and_both_orders_sort() {
         ids(&list("order_by=END_TIME&status_list=1").await),
         vec![a.clone(), c.clone()]
     );
+    // A later mark (the applicant confirming c through TopHC) moves neither its end nor its
+    // place in the END_TIME order; a waiting application, with no end, comes last both ways.
+    let end_of = |body: &Value, id: &str| {
+        body["approvals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["id"] == id)
+            .map(|x| x["end_time"].clone())
+            .unwrap()
+    };
+    let ended = end_of(&list("").await, &c);
+    assert!(ended.is_i64(), "{ended}");
+    fx.app
+        .engine
+        .act(
+            &fx.alice,
+            TicketId::parse(&c).unwrap(),
+            ticketd_core::engine::TicketCommand::Confirm,
+            ticketd_http::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(end_of(&list("").await, &c), ended);
+    assert_eq!(
+        ids(&list("order_by=END_TIME&order_by_desc=false&status_list=1").await),
+        vec![c.clone(), a.clone()]
+    );
+    assert_eq!(
+        ids(&list("order_by=END_TIME&order_by_desc=false&status_list=0,1").await),
+        vec![c.clone(), a.clone(), b.clone()]
+    );
+    assert_eq!(
+        ids(&list("order_by=END_TIME&status_list=0,1").await),
+        vec![a.clone(), c.clone(), b.clone()]
+    );
     // Paging keeps the total.
     let page = list("limit=2&offset=1").await;
     assert_eq!(ids(&page), vec![c.clone(), b.clone()]);
@@ -1685,9 +1721,10 @@ async fn the_official_python_sdk_signs_calls_that_ticketd_answers() {
     assert_eq!(first["status"], "WAITING_APPROVE");
     assert_eq!(first["detail"]["permissions"][0]["table_name"], "t5");
     assert_eq!(results["list_by_proposer"]["body"]["total"], 5);
+    // By end time, none ended yet: equal, so the newest application first.
     assert_eq!(
         results["list_by_proposer"]["body"]["approvals"][0]["id"],
-        tickets[0]
+        tickets[4]
     );
     assert_eq!(results["list_one"]["body"]["total"], 1);
     assert_eq!(

@@ -205,6 +205,40 @@ async fn concurrent_connects_to_an_empty_database_migrate_once() {
     assert_eq!(usize::try_from(recorded).unwrap(), migration_count());
 }
 
+/// Migration 17 gives a finished ticket its end from the history, not its last change.
+#[tokio::test]
+async fn migration_17_gives_finished_tickets_the_end_their_history_records() {
+    let Some(admin) = admin_url() else { return };
+    let database = TestDatabase::create(admin).await;
+    let (store, _) = PostgresStore::connect(&options(&database.url))
+        .await
+        .unwrap();
+    let (ended, waiting) =
+        ticketd_store_tests::fixture::an_ended_and_a_waiting_ticket(Arc::new(store)).await;
+    let raw = admin_client(&database.url).await;
+    raw.batch_execute(
+        "ALTER TABLE tickets DROP COLUMN finished_at; \
+         DELETE FROM schema_migrations WHERE version = 17;",
+    )
+    .await
+    .unwrap();
+    let (store, migrated) = PostgresStore::connect(&options(&database.url))
+        .await
+        .unwrap();
+    assert_eq!(migrated, 1);
+    let store: Arc<dyn Store> = Arc::new(store);
+    let read = |id| {
+        let store = store.clone();
+        async move { store.get_ticket(id).await.unwrap().unwrap().finished_at }
+    };
+    assert_eq!(
+        read(ended.id).await,
+        Some(ticketd_store_tests::fixture::at(1))
+    );
+    assert!(ended.updated_at > ticketd_store_tests::fixture::at(1));
+    assert_eq!(read(waiting.id).await, None);
+}
+
 /// Why connecting to `url` failed, from the error's source.
 async fn connect_refusal(url: &str) -> String {
     match PostgresStore::connect(&options(url)).await {

@@ -88,6 +88,37 @@ async fn migration_16_removes_members_of_the_global_and_system_organizations() {
     );
 }
 
+/// Migration 17 gives a finished ticket its end from the history, not its last change.
+#[tokio::test]
+async fn migration_17_gives_finished_tickets_the_end_their_history_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let options = SqliteOptions::new(&path);
+    let (store, _) = SqliteStore::open(&options).unwrap();
+    let (ended, waiting) =
+        ticketd_store_tests::fixture::an_ended_and_a_waiting_ticket(Arc::new(store)).await;
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    raw.execute_batch(
+        "ALTER TABLE tickets DROP COLUMN finished_at; \
+         DELETE FROM schema_migrations WHERE version = 17;",
+    )
+    .unwrap();
+    drop(raw);
+    let (store, migrated) = SqliteStore::open(&options).unwrap();
+    assert_eq!(migrated, 1);
+    let store: Arc<dyn ticketd_core::store::Store> = Arc::new(store);
+    let read = |id| {
+        let store = store.clone();
+        async move { store.get_ticket(id).await.unwrap().unwrap().finished_at }
+    };
+    assert_eq!(
+        read(ended.id).await,
+        Some(ticketd_store_tests::fixture::at(1))
+    );
+    assert!(ended.updated_at > ticketd_store_tests::fixture::at(1));
+    assert_eq!(read(waiting.id).await, None);
+}
+
 #[tokio::test]
 async fn a_file_migrated_by_a_newer_or_another_build_is_refused_and_left_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
