@@ -2126,7 +2126,7 @@ impl Engine {
             )?
         };
         self.check_applied_catalog(None, &write).await?;
-        self.check_proposers(None, &write).await?;
+        self.check_grantees(None, &write).await?;
         // An opening with the same chosen id committed since the check above: the same answer.
         self.store.write_ticket(write).await.map_err(|e| match e {
             StoreError::Conflict { .. } if chosen_id => id_taken(),
@@ -2187,47 +2187,54 @@ impl Engine {
         }
     }
 
-    /// The core's rule for the users a table permission is given to: every proposer a write
-    /// adds (`before`: the content it replaces) may enter the ticket's organization, and so may
-    /// every proposer and the applicant when the write grants (one removed from it since), so
-    /// the grant gives nothing to a user of another one.
-    async fn check_proposers(
+    /// The core's rule for the users a grant is given to, so it gives nothing to a user of
+    /// another organization: every proposer a table permission's write adds (`before`: the
+    /// content it replaces) may enter the ticket's organization; and when the write grants,
+    /// every user of the grant (the applicant, a table permission's proposers), checked at the
+    /// opening, still may, and is active: one removed, deactivated or deleted since is refused,
+    /// and the approver may reject instead. A grant to nobody (the applicant's account deleted)
+    /// is refused as well.
+    async fn check_grantees(
         &self,
         before: Option<&Ticket>,
         write: &TicketWrite,
     ) -> Result<(), DomainError> {
         let ticket = &write.ticket;
-        let changed = content_changed(before, ticket);
-        let granting = write.grant.is_some();
-        if ticket.kind != crate::payload::KIND_DATA_PERMISSION || !(changed || granting) {
-            return Ok(());
-        }
-        let had = match before {
-            Some(b) if !granting => crate::payload::proposer_users(&b.payload),
-            _ => Vec::new(),
-        };
-        let mut users = crate::payload::proposer_users(&ticket.payload);
-        if granting {
-            // The grant's users ([`crate::payload::table_permission_grant`]): the applicant,
-            // checked at the opening, may have left since, and was granted the table.
-            users.extend(ticket.applicant_id);
-        }
-        for id in users {
-            if had.contains(&id) || (!granting && ticket.applicant_id == Some(id)) {
-                continue;
+        let users = match &write.grant {
+            Some(grant) if grant.users.is_empty() => {
+                return Err(DomainError::invalid(
+                    "applicant",
+                    "invalid",
+                    "the applicant's account was deleted: the grant would be given to nobody",
+                ));
             }
+            Some(grant) => grant.users.clone(),
+            None if ticket.kind == crate::payload::KIND_DATA_PERMISSION
+                && content_changed(before, ticket) =>
+            {
+                let had = before
+                    .map(|b| crate::payload::proposer_users(&b.payload))
+                    .unwrap_or_default();
+                crate::payload::proposer_users(&ticket.payload)
+                    .into_iter()
+                    .filter(|id| !had.contains(id) && ticket.applicant_id != Some(*id))
+                    .collect()
+            }
+            None => return Ok(()),
+        };
+        for id in users {
             let member = self
                 .active_actor(id)
                 .await?
-                .is_some_and(|proposer| proposer.may_enter_org(ticket.org_id));
+                .is_some_and(|user| user.may_enter_org(ticket.org_id));
             if !member {
-                let who = if ticket.applicant_id == Some(id) {
-                    "applicant"
+                let (field, who) = if ticket.applicant_id == Some(id) {
+                    ("applicant", "applicant")
                 } else {
-                    "proposer"
+                    ("proposers", "proposer")
                 };
                 return Err(DomainError::invalid(
-                    "proposers",
+                    field,
                     "invalid",
                     format!("the {who} {id} is no active member of the ticket's organization"),
                 ));
@@ -2469,7 +2476,7 @@ impl Engine {
                 self.check_decidable(&write.ticket.steps).await?;
             }
             self.check_applied_catalog(Some(&ticket), &write).await?;
-            self.check_proposers(Some(&ticket), &write).await?;
+            self.check_grantees(Some(&ticket), &write).await?;
             // The one name a decision's write can find taken is its grant's: every candidate,
             // the last holding the grant's id, named by hand on another permission.
             let grant_name = write.grant.as_ref().map(|grant| grant.name.clone());

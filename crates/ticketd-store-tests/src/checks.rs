@@ -1626,6 +1626,79 @@ pub async fn an_asset_application_grants_only_its_organization_s_assets(store: A
     assert_eq!(stored.state, TicketState::Pending);
 }
 
+/// The final approval of an asset application grants its applicant only while they are an
+/// active member of its organization: deactivated, removed or deleted since the opening, the
+/// approval is refused (nothing written) and the ticket can still be rejected.
+pub async fn an_application_is_granted_only_to_an_applicant_still_in_its_organization(
+    store: Arc<dyn Store>,
+) {
+    let w = World::new(store.clone()).await;
+    w.flow(KIND_APPLY_ASSET, vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let mut tickets = Vec::new();
+    for title in ["deactivated", "removed", "deleted"] {
+        let ticket = w
+            .engine
+            .open_ticket(&w.alice, new_ticket(KIND_APPLY_ASSET, title), t0())
+            .await
+            .unwrap();
+        tickets.push(ticket.id);
+    }
+    let approve = || TicketCommand::Approve {
+        reason: String::new(),
+        payload: None,
+        changes: None,
+    };
+    let refused = |id| {
+        let (engine, bob, store) = (w.engine.clone(), w.bob.clone(), store.clone());
+        async move {
+            let outcome = engine.act(&bob, id, approve(), at(2)).await;
+            assert!(
+                matches!(&outcome, Err(DomainError::Validation(errors)) if errors[0].field == "applicant"),
+                "{outcome:?}"
+            );
+            let stored = store.get_ticket(id).await.unwrap().unwrap();
+            assert_eq!(stored.state, TicketState::Pending);
+            assert!(grants_of(&store, id).await.is_empty());
+        }
+    };
+    let mut user = w.alice.user.clone();
+    user.is_active = false;
+    w.engine
+        .update_user(&w.admin, user.clone(), at(1))
+        .await
+        .unwrap();
+    refused(tickets[0]).await;
+    user.is_active = true;
+    w.engine.update_user(&w.admin, user, at(1)).await.unwrap();
+    let granted = w
+        .engine
+        .act(&w.bob, tickets[0], approve(), at(2))
+        .await
+        .unwrap();
+    assert_eq!(granted.state, TicketState::Approved);
+    assert_eq!(grants_of(&store, tickets[0]).await.len(), 1);
+    w.engine
+        .remove_member(&w.admin, DEFAULT_ORG, w.alice.id(), at(3))
+        .await
+        .unwrap();
+    refused(tickets[1]).await;
+    let reject = TicketCommand::Reject {
+        reason: "left".into(),
+    };
+    let rejected = w
+        .engine
+        .act(&w.bob, tickets[1], reject, at(4))
+        .await
+        .unwrap();
+    assert_eq!(rejected.state, TicketState::Rejected);
+    w.engine
+        .delete_user(&w.admin, w.alice.id(), at(5))
+        .await
+        .unwrap();
+    refused(tickets[2]).await;
+}
+
 /// Two `any`-mode approvers acting at once: one transition, one conflict, one history row.
 pub async fn two_approvers_racing_give_one_transition_and_one_conflict(store: Arc<dyn Store>) {
     let w = Arc::new(World::new(store.clone()).await);
