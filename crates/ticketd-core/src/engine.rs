@@ -1104,11 +1104,23 @@ impl Engine {
     /// One user the actor may see (themselves, members of shared organizations, or anyone for
     /// system admins and auditors).
     pub async fn get_user(&self, actor: &Actor, id: UserId) -> Result<User, DomainError> {
+        self.get_user_in(actor, None, id).await
+    }
+
+    /// One user the actor may see, as [`Engine::users`] lists them for `org` (`None`: every
+    /// organization the actor shares with them), or the actor themselves; anyone else is not
+    /// found, so an organization's view shows no member of another one.
+    pub async fn get_user_in(
+        &self,
+        actor: &Actor,
+        org: Option<OrgId>,
+        id: UserId,
+    ) -> Result<User, DomainError> {
         if id == actor.id() {
             return Ok(actor.user.clone());
         }
         let visible = self
-            .users(actor, None)
+            .users(actor, org)
             .await?
             .into_iter()
             .find(|u| u.id == id);

@@ -216,6 +216,17 @@ async fn list(
     Ok(list_answer(&parts, &query, page, total, rows))
 }
 
+/// A user of the request's organization, as its list shows them (or the caller): JumpServer's
+/// users are the organization's members, so another organization's member is not found here,
+/// even by a caller who shares another organization with them.
+async fn org_user(state: &AppState, caller: &CallerInOrg, id: UserId) -> Result<User, ApiError> {
+    state
+        .engine
+        .get_user_in(&caller.actor, Some(caller.org.id), id)
+        .await
+        .map_err(core_error("User"))
+}
+
 async fn detail(
     State(state): State<AppState>,
     caller: CallerInOrg,
@@ -224,11 +235,7 @@ async fn detail(
 ) -> Result<Json<Value>, ApiError> {
     caller.may_view_directory("users")?;
     let id = UserId(path_id(&raw, "User")?);
-    let user = state
-        .engine
-        .get_user(&caller.actor, id)
-        .await
-        .map_err(core_error("User"))?;
+    let user = org_user(&state, &caller, id).await?;
     let org = membership_org(caller.org.id);
     let memberships = state.engine.members(&caller.actor, org).await?;
     Ok(Json(user_json(&user, &memberships, org, zone)))
@@ -397,11 +404,7 @@ async fn update(
     partial: bool,
 ) -> Result<Json<Value>, ApiError> {
     let id = UserId(path_id(&raw, "User")?);
-    let stored = state
-        .engine
-        .get_user(&caller.actor, id)
-        .await
-        .map_err(core_error("User"))?;
+    let stored = org_user(&state, &caller, id).await?;
     let fields = read_user_fields(&body, !partial)?;
     let org = membership_org(caller.org.id);
     let held: Vec<RoleId> = state
@@ -481,11 +484,7 @@ async fn remove_from_org(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = UserId(path_id(&raw, "User")?);
-    state
-        .engine
-        .get_user(&caller.actor, id)
-        .await
-        .map_err(core_error("User"))?;
+    org_user(&state, &caller, id).await?;
     state
         .engine
         .remove_member(&caller.actor, membership_org(caller.org.id), id, now())

@@ -508,12 +508,14 @@ async fn ordinary_users_and_other_orgs_members_cannot_administer_users() {
         }
     }
     // So do changes of an asset and an organization the caller sees but may not manage.
-    app.user(
-        "ivan",
-        SystemRole::User,
-        vec![(DEFAULT_ORG, ticketd_core::identity::ROLE_ORG_USER)],
-    )
-    .await;
+    let ivan = app
+        .user(
+            "ivan",
+            SystemRole::User,
+            vec![(DEFAULT_ORG, ticketd_core::identity::ROLE_ORG_USER)],
+        )
+        .await
+        .id();
     let asset = host(
         &app,
         ADMIN_TOKEN,
@@ -603,6 +605,42 @@ async fn ordinary_users_and_other_orgs_members_cannot_administer_users() {
         .await;
     assert_eq!(status, 200);
     assert_eq!(members[0]["id"], outsider.id().to_string());
+    // An admin of Other who is a plain member of Default, asking in Other, finds no member of
+    // Default alone: neither to read (e-mail included) nor to remove or change.
+    app.user(
+        "judy",
+        SystemRole::User,
+        vec![
+            (ticketd_core::OrgId::parse(&other).unwrap(), ROLE_ORG_ADMIN),
+            (DEFAULT_ORG, ticketd_core::identity::ROLE_ORG_USER),
+        ],
+    )
+    .await;
+    let ivan_path = format!("/api/v1/users/users/{ivan}/");
+    let in_other = [("X-JMS-ORG", other.as_str())];
+    for (method, path, body) in [
+        ("GET", ivan_path.clone(), None),
+        (
+            "PATCH",
+            ivan_path.clone(),
+            Some(json!({"org_roles": [ORG_ADMIN]})),
+        ),
+        ("POST", format!("{ivan_path}remove/"), None),
+    ] {
+        let (status, answer) = app.call_with(method, &path, "judy", body, &in_other).await;
+        assert_eq!(status, 404, "{method} {path}: {answer}");
+    }
+    let (status, _) = app.call("GET", &ivan_path, "judy", None).await;
+    assert_eq!(status, 403, "judy may not view Default's directory");
+    let (status, _) = app
+        .call_with("GET", &ivan_path, "heidi", None, &in_other)
+        .await;
+    assert_eq!(status, 404);
+    let (status, listed) = app.call("GET", &ivan_path, ADMIN_TOKEN, None).await;
+    assert_eq!(
+        (status, listed["id"].clone()),
+        (200, json!(ivan.to_string()))
+    );
     for (method, path) in [
         ("GET", "/api/v1/users/users/"),
         ("POST", "/api/v1/users/users/"),
