@@ -1028,6 +1028,15 @@ impl Engine {
                 "you cannot deactivate yourself",
             ));
         }
+        // Like deactivating oneself: the last system administrator would leave nobody to
+        // administer the service (nor any approver of the default flow's "super admin" level).
+        if actor.id() == user.id && user.system_role != stored.system_role {
+            return Err(DomainError::invalid(
+                "system_roles",
+                "invalid",
+                "you cannot change your own system role",
+            ));
+        }
         // Only what changes is checked: a name or address stored before a rule tightened still
         // lets the rest of the user be edited.
         let username = if user.username.trim() == stored.username {

@@ -468,6 +468,30 @@ async fn a_user_is_read_replaced_patched_and_deleted() {
     let (status, body) = app.call("POST", &path, ADMIN_TOKEN, Some(json!({}))).await;
     assert_eq!(status, 405);
     assert_eq!(body["code"], "method_not_allowed");
+    // An administrator does not demote themselves (the last one would leave nobody to
+    // administer), as they do not deactivate themselves; nothing else of the body is applied.
+    let admin = app.admin().await;
+    let own = format!("/api/v1/users/users/{}/", admin.id());
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &own,
+            ADMIN_TOKEN,
+            Some(json!({"system_roles": [USER], "name": "Demoted"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["system_roles"],
+        json!(["You cannot change your own system role."])
+    );
+    let (_, me) = app.call("GET", &own, ADMIN_TOKEN, None).await;
+    assert_eq!(me["system_roles"][0]["id"], SYSTEM_ADMIN, "{me}");
+    assert_ne!(me["name"], "Demoted");
+    let (status, _) = app
+        .call("GET", "/api/v1/users/users/", ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]
