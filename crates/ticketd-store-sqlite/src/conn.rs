@@ -1282,6 +1282,11 @@ impl LogSyncer {
 /// The fsync of the write-ahead log of the database at `path`, on a handle of its own.
 fn fsync_of_log(path: &Path) -> Result<LogSync, StoreError> {
     let io_err = |e: std::io::Error| StoreError::Other(Box::new(e));
+    // SQLite follows a symbolic link to the database and keeps the log beside the real file
+    // (opened through a link, the log was looked for beside the link, and every command
+    // failed).
+    let (real, _) = serve_lock_path(path);
+    let path = real.as_path();
     let mut log_path = path.as_os_str().to_owned();
     log_path.push("-wal");
     // The writer has opened the log (the migrations' transactions), so the file exists unless

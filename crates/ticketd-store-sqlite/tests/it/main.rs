@@ -208,6 +208,17 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
         "{reason}"
     );
     drop(held);
+    // Served through the link, as a one-off command opens it, with the file's own log (SQLite
+    // keeps it beside the real file); and a link to a file not made yet.
+    let (served, _) = SqliteStore::open(&through_link).unwrap();
+    ticketd_core::store::Store::ping(&served).await.unwrap();
+    drop(served);
+    drop(SqliteStore::open(&SqliteOptions::new(&symlink)).unwrap());
+    assert!(!dir.path().join("symlink.db-wal").exists());
+    let ahead = dir.path().join("ahead.db");
+    std::os::unix::fs::symlink(dir.path().join("later.db"), &ahead).unwrap();
+    drop(SqliteStore::open(&SqliteOptions::new(&ahead)).unwrap());
+    assert!(dir.path().join("later.db").exists());
     // A second name of the file (a hard link) would escape the lock and the log, which are
     // named by the path: a file with more than one name is not opened, under either name, to
     // serve it or for a one-off command (whose writes went to a log of their own, and cost the
