@@ -418,18 +418,19 @@ impl Write<'_> {
     }
 
     /// The target of an update by id; a global flow updated from another org becomes (or
-    /// updates) that org's override, found by name as the core's flow list matches them.
+    /// updates) that org's override, found by name and type as the core's flow list matches
+    /// them ([`Flow::same_name_and_type`]: the org's flow of another type with that name is
+    /// another flow, and stays as it is).
     async fn target_by_id(&self, raw: &str) -> Result<Target, FlowError> {
         let flow = visible_flow(self.state, self.caller, raw).await?;
         let org = self.caller.org.id;
         if flow.org_id != ROOT_ORG || org == ROOT_ORG {
             return Ok(Target::Update(flow));
         }
-        let name = flow.name.to_lowercase();
         let existing = org_flows(self.state, &self.caller.actor, org)
             .await?
             .into_iter()
-            .find(|f| f.org_id == org && f.name.to_lowercase() == name);
+            .find(|f| f.org_id == org && f.same_name_and_type(&flow));
         Ok(match existing {
             Some(own) => Target::Update(own),
             None => Target::Override { global: flow, org },

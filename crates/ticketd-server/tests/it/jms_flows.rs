@@ -742,6 +742,13 @@ async fn a_global_flow_is_overridden_by_id_from_another_org_and_changed_in_place
         listed[0]["id"], global["id"],
         "global flows show in every org"
     );
+    // Default's flow of another type with the global flow's name is not its override.
+    let login = create(
+        &app,
+        DEFAULT,
+        json!({"name": "everywhere", "type": "login_confirm", "approval_level": 1, "rules": [{"users": super_admin_selector()}]}),
+    )
+    .await;
     let (status, own) = jms(
         &app,
         "PATCH",
@@ -764,6 +771,19 @@ async fn a_global_flow_is_overridden_by_id_from_another_org_and_changed_in_place
         .collect();
     displays.sort_unstable();
     assert_eq!(displays, ["Administrator(admin)", "Carol(carol)"]);
+    assert_ne!(own["id"], login["id"]);
+    let (status, kept) = jms(
+        &app,
+        "GET",
+        &detail(&id_of(&login)),
+        ADMIN_TOKEN,
+        DEFAULT,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(kept["type"]["value"], "login_confirm");
+    assert_eq!(kept["rules"], login["rules"]);
     // Only system admins manage global flows in place.
     let (status, _) = jms(
         &app,
