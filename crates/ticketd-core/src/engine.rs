@@ -1505,9 +1505,14 @@ impl Engine {
     }
 
     /// Creates or replaces an asset in an organization the actor manages.
-    pub async fn put_asset(&self, actor: &Actor, asset: Asset) -> Result<Asset, DomainError> {
+    ///
+    /// The nodes it is in must exist in its organization; of the ones the stored asset was in,
+    /// those deleted since are dropped (a node's deletion takes it off its assets, as
+    /// JumpServer's), so a change that sends the asset's nodes back as read still succeeds.
+    pub async fn put_asset(&self, actor: &Actor, mut asset: Asset) -> Result<Asset, DomainError> {
         actor.may(AdminAction::ManageAssets(asset.org_id))?;
-        if let Some(existing) = self.find_asset(asset.id).await? {
+        let existing = self.find_asset(asset.id).await?;
+        if let Some(existing) = &existing {
             actor.may(AdminAction::ManageAssets(existing.org_id))?;
         }
         let mut errors = Vec::new();
@@ -1527,18 +1532,24 @@ impl Engine {
         }
         if !asset.node_ids.is_empty() {
             let query = CatalogQuery {
-                org_ids: Some(vec![asset.org_id]),
                 ids: Some(asset.node_ids.iter().map(|n| n.uuid()).collect()),
                 ..CatalogQuery::default()
             };
-            let (found, _) = self.store.list_nodes(query).await?;
-            if usize::try_from(found).unwrap_or(0) != asset.node_ids.len() {
+            let (_, found) = self.store.list_nodes(query).await?;
+            let org = asset.org_id;
+            let exists = |id: &NodeId| found.iter().any(|n| n.id == *id && n.org_id == org);
+            let deleted = |id: &NodeId| {
+                existing.as_ref().is_some_and(|e| e.node_ids.contains(id))
+                    && !found.iter().any(|n| n.id == *id)
+            };
+            if asset.node_ids.iter().any(|id| !exists(id) && !deleted(id)) {
                 errors.push(crate::FieldError::new(
                     "nodes",
                     "invalid",
                     "unknown node in this organization",
                 ));
             }
+            asset.node_ids.retain(exists);
         }
         if !errors.is_empty() {
             return Err(DomainError::Validation(errors));
@@ -2328,6 +2339,11 @@ impl Engine {
                     ),
                 ));
             }
+        }
+        if granting && assets.is_empty() && nodes.is_empty() {
+            // Every asset and node it named was deleted since: the permission would give
+            // nothing (JumpServer, whose relations go with the objects, asks for one).
+            return Err(DomainError::Validation(crate::payload::no_asset_or_node()));
         }
         Ok(())
     }

@@ -166,16 +166,7 @@ impl ApplyAsset {
             ));
         }
         if self.assets.is_empty() && self.nodes.is_empty() {
-            errors.push(FieldError::new(
-                "nodes",
-                "required",
-                "select at least one asset or node",
-            ));
-            errors.push(FieldError::new(
-                "assets",
-                "required",
-                "select at least one asset or node",
-            ));
+            errors.extend(no_asset_or_node());
         }
         if errors.is_empty() {
             Ok(())
@@ -183,6 +174,15 @@ impl ApplyAsset {
             Err(errors)
         }
     }
+}
+
+/// The refusal of an asset application that names no asset and no node (none left, at the
+/// approval), on both fields, as JumpServer words it.
+pub(crate) fn no_asset_or_node() -> Vec<FieldError> {
+    ["nodes", "assets"]
+        .into_iter()
+        .map(|field| FieldError::new(field, "required", "select at least one asset or node"))
+        .collect()
 }
 
 /// The default permission name: `Created by ticket (<title>-<suffix>)`, at most 128 characters.

@@ -1442,6 +1442,13 @@ async fn nodes_are_created_by_value_by_child_and_by_path_then_listed_and_deleted
         (status, body["code"].clone()),
         (405, json!("method_not_allowed"))
     );
+    let edge = host(
+        &app,
+        ADMIN_TOKEN,
+        DEFAULT,
+        json!({"name": "edge-1", "address": "10.0.0.5", "platform": "Linux", "nodes": [id_of(&deep), id_of(&root)]}),
+    )
+    .await;
     let (status, _) = app.call("DELETE", &path, ADMIN_TOKEN, None).await;
     assert_eq!(status, 204);
     let (status, body) = app.call("GET", &path, ADMIN_TOKEN, None).await;
@@ -1449,6 +1456,21 @@ async fn nodes_are_created_by_value_by_child_and_by_path_then_listed_and_deleted
         (status, body["detail"].clone()),
         (404, json!("Node object does not exist."))
     );
+    // The deleted node is off its asset, which changes as before (a change that leaves out
+    // `nodes` keeps the ones left).
+    let edge_path = format!("/api/v1/assets/hosts/{}/", id_of(&edge));
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &edge_path,
+            ADMIN_TOKEN,
+            Some(json!({"name": "edge-2"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let nodes: Vec<&Value> = body["nodes"].as_array().unwrap().iter().collect();
+    assert_eq!(nodes.len(), 1, "{body}");
+    assert_eq!(nodes[0]["id"], root["id"], "{body}");
     let (status, _) = app
         .call("GET", "/api/v1/assets/nodes/1:2/", ADMIN_TOKEN, None)
         .await;

@@ -1477,6 +1477,8 @@ async fn the_assets_a_ticket_grants_stay_in_its_organization() {
         .await;
     assert_eq!(status, 200, "moved back: {body}");
 
+    // Its one asset deleted since, the application would grant nothing: the approval is
+    // refused as JumpServer refuses it, and the approver rejects it instead.
     let gone = open(&w, "gone").await;
     w.app.engine.delete_asset(&admin, w.asset.id).await.unwrap();
     let (status, body) = w
@@ -1488,5 +1490,24 @@ async fn the_assets_a_ticket_grants_stay_in_its_organization() {
             Some(json!({"comment": "ok"})),
         )
         .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["apply_assets"],
+        json!(["Select at least one asset or node."]),
+        "{body}"
+    );
+    let reject = path("apply-asset-tickets", &gone["id"], "reject/");
+    let (status, body) = w.app.call("PUT", &reject, "bob", None).await;
     assert_eq!(status, 200, "{body}");
+    let granted = w
+        .app
+        .engine
+        .store()
+        .list_grants(ticketd_core::store::GrantQuery {
+            ticket: ticketd_core::TicketId::parse(gone["id"].as_str().unwrap()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(granted.is_empty(), "{granted:?}");
 }
