@@ -1763,13 +1763,14 @@ impl Engine {
     }
 
     /// The write one plan makes, checked: who may manage the flow's organization (before and
-    /// after an update's change) and the flow's own validity.
+    /// after an update's change), the flow's own validity, and the users it copies.
     async fn planned_flow(
         &self,
         actor: &Actor,
         plan: &FlowPlan<'_>,
         now: DateTime<Utc>,
     ) -> Result<FlowWrite, DomainError> {
+        let mut copied_before = Vec::new();
         let write = match plan {
             FlowPlan::Create(input) | FlowPlan::CreateAs(_, input) => {
                 actor.may(AdminAction::ManageFlows(input.org_id))?;
@@ -1803,6 +1804,7 @@ impl Engine {
                 {
                     return Err(FLOW_CHANGED);
                 }
+                copied_before.clone_from(&stored.cc_users);
                 let mut flow = stored.clone();
                 change(&mut flow);
                 flow.id = stored.id;
@@ -1817,7 +1819,29 @@ impl Engine {
             }
         };
         write.flow().validate().map_err(DomainError::Validation)?;
+        // Copies go to users who may read the organization's tickets; only the ones a write
+        // adds are checked, so a flow whose copied user left since can still be edited.
+        let flow = write.flow();
+        for &user in flow.cc_users.iter().filter(|u| !copied_before.contains(u)) {
+            if !self.may_be_copied(user, flow.org_id).await? {
+                return Err(DomainError::invalid(
+                    "cc_users",
+                    "does_not_exist",
+                    format!("invalid pk \"{user}\" - object does not exist"),
+                ));
+            }
+        }
         Ok(write)
+    }
+
+    /// Whether `user` may be copied on tickets of `org`: active, and a member of it (anyone
+    /// active for the global organization, whose flows serve every organization; the copy is
+    /// checked again in the ticket's organization at the opening).
+    async fn may_be_copied(&self, user: UserId, org: OrgId) -> Result<bool, DomainError> {
+        Ok(self
+            .active_actor(user)
+            .await?
+            .is_some_and(|copied| org == ROOT_ORG || copied.may_enter_org(org)))
     }
 
     /// A flow visible to the actor (members of its organization; global flows for everyone).
@@ -2098,6 +2122,16 @@ impl Engine {
                 cc_users.push(*user);
             }
         }
+        // A copy lets its user read the ticket: only users of the ticket's organization get
+        // one (a global flow names users of every organization, and a copied user may have
+        // left since), as only its members are resolved as approvers.
+        let mut copies = Vec::with_capacity(cc_users.len());
+        for user in cc_users {
+            if self.may_be_copied(user, input.org_id).await? {
+                copies.push(user);
+            }
+        }
+        let cc_users = copies;
         let steps = if input.submit {
             if levels.is_empty() {
                 return Err(DomainError::invalid(

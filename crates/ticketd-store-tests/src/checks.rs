@@ -1699,6 +1699,71 @@ pub async fn an_application_is_granted_only_to_an_applicant_still_in_its_organiz
     refused(tickets[2]).await;
 }
 
+/// A flow copies only users of its organization (any active user for a global flow), and a
+/// ticket is copied only to users who may enter its organization at the opening: a copy lets
+/// its user read the ticket.
+pub async fn copies_go_only_to_users_of_the_ticket_s_organization(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    let flow = w
+        .flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let copy = |users: Vec<ticketd_core::UserId>| {
+        let engine = w.engine.clone();
+        let admin = w.admin.clone();
+        async move {
+            let change = move |f: &mut ticketd_core::flow::Flow| f.cc_users.clone_from(&users);
+            engine.update_flow(&admin, flow.id, &change, at(1)).await
+        }
+    };
+    let refused = copy(vec![w.carol.id(), w.mallory.id()]).await;
+    assert!(
+        matches!(&refused, Err(DomainError::Validation(errors)) if errors[0].field == "cc_users"),
+        "{refused:?}"
+    );
+    copy(vec![w.carol.id(), w.olga.id()]).await.unwrap();
+    // Carol leaves Default: the flow still copies her (it can be edited all the same), the
+    // tickets opened since do not.
+    w.engine
+        .remove_member(&w.admin, DEFAULT_ORG, w.carol.id(), at(2))
+        .await
+        .unwrap();
+    copy(vec![w.carol.id(), w.olga.id(), w.bob.id()])
+        .await
+        .unwrap();
+    let ticket = w.open(&w.alice, "general", "copied", at(3)).await;
+    assert_eq!(ticket.cc_users, vec![w.olga.id(), w.bob.id()]);
+    let stored = store.get_ticket(ticket.id).await.unwrap().unwrap();
+    assert_eq!(stored.cc_users, ticket.cc_users);
+    // A global flow may copy a user of any organization; a ticket of Default copies only
+    // Default's users among them.
+    let global = w
+        .engine
+        .create_flow(
+            &w.admin,
+            ticketd_core::engine::FlowInput {
+                org_id: ticketd_core::identity::ROOT_ORG,
+                name: "global copies".into(),
+                description: String::new(),
+                kinds: vec!["everywhere".into()],
+                is_default: false,
+                enabled: true,
+                levels: w
+                    .flow("unused", vec![(vec![&w.bob], LevelMode::Any)])
+                    .await
+                    .levels,
+                cc_users: vec![w.mallory.id(), w.olga.id()],
+                attributes: serde_json::Value::Null,
+            },
+            at(4),
+        )
+        .await
+        .unwrap();
+    assert_eq!(global.cc_users, vec![w.mallory.id(), w.olga.id()]);
+    let ticket = w.open(&w.alice, "everywhere", "global", at(5)).await;
+    assert_eq!(ticket.flow_id, Some(global.id));
+    assert_eq!(ticket.cc_users, vec![w.olga.id()]);
+}
+
 /// Two `any`-mode approvers acting at once: one transition, one conflict, one history row.
 pub async fn two_approvers_racing_give_one_transition_and_one_conflict(store: Arc<dyn Store>) {
     let w = Arc::new(World::new(store.clone()).await);

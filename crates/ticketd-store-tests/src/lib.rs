@@ -57,6 +57,7 @@ macro_rules! contract_suite {
             another_api_s_flow_routes_neither_foreign_types_nor_undecidable_rounds,
             an_asset_application_grants_only_its_organization_s_assets,
             an_application_is_granted_only_to_an_applicant_still_in_its_organization,
+            copies_go_only_to_users_of_the_ticket_s_organization,
             two_approvers_racing_give_one_transition_and_one_conflict,
             a_decision_on_an_earlier_copy_is_decided_again_on_the_stored_ticket,
             all_mode_approvals_racing_both_count,
