@@ -192,7 +192,9 @@ async fn main() -> std::process::ExitCode {
     match run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("ticketd: {error:#}");
+            // Standard error may be closed or full (`eprintln!` panicked there, exit 101):
+            // the exit status still tells.
+            let _unreported = writeln!(std::io::stderr(), "ticketd: {error:#}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -262,7 +264,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     // Now, not when the runtime ends: it would first wait for a measurement
                     // running on a thread of its own (the raw commit loop, for the scenario's
                     // whole length).
-                    eprintln!("ticketd: interrupted; the run's server was stopped and its scratch files removed");
+                    let _unreported = writeln!(
+                        std::io::stderr(),
+                        "ticketd: interrupted; the run's server was stopped and its scratch files removed"
+                    );
                     std::process::exit(1);
                 }
             };
@@ -360,8 +365,17 @@ async fn serve(cli: &Cli, listen: Option<String>) -> anyhow::Result<()> {
 async fn bootstrap(config: &Config, engine: &ticketd_core::Engine) -> anyhow::Result<()> {
     let outcome = ticketd_server::bootstrap(config, engine).await?;
     if let Some(password) = outcome.generated_password {
-        eprintln!("created user admin with the generated password: {password}");
-        eprintln!("set TICKETD_ADMIN_PASSWORD to choose it instead");
+        let told = writeln!(
+            std::io::stderr(),
+            "created user admin with the generated password: {password}\n\
+             set TICKETD_ADMIN_PASSWORD to choose it instead"
+        );
+        // Unprinted, the password is known to nobody: a start with TICKETD_ADMIN_PASSWORD
+        // sets one (as it does on any start).
+        told.context(
+            "could not print admin's generated password to standard error; start with \
+             TICKETD_ADMIN_PASSWORD set to give admin a password",
+        )?;
     }
     Ok(())
 }
@@ -505,23 +519,69 @@ async fn close_store(store: &dyn ticketd_core::store::Store) {
 }
 
 fn healthcheck(addr: &str) -> anyhow::Result<()> {
-    let mut stream = std::net::TcpStream::connect(addr)
+    // One limit for the whole check: a peer answering a byte at a time, or an address that
+    // does not answer the connection, gives up after it as a silent one does.
+    let deadline = std::time::Instant::now() + HEALTHCHECK_LIMIT;
+    let left = || {
+        deadline
+            .checked_duration_since(std::time::Instant::now())
+            .filter(|left| !left.is_zero())
+    };
+    let too_slow = || anyhow::anyhow!("unhealthy: {addr} did not answer GET /healthz within 5 s");
+    let targets = std::net::ToSocketAddrs::to_socket_addrs(addr)
         .with_context(|| format!("could not connect to {addr}"))?;
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    let mut connected = None;
+    let mut refusal = None;
+    for target in targets {
+        let limit = left().ok_or_else(too_slow)?;
+        match std::net::TcpStream::connect_timeout(&target, limit) {
+            Ok(stream) => {
+                connected = Some(stream);
+                break;
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => return Err(too_slow()),
+            Err(error) => refusal = Some(error),
+        }
+    }
+    let mut stream = match (connected, refusal) {
+        (Some(stream), _) => stream,
+        (None, Some(error)) => {
+            return Err(error).with_context(|| format!("could not connect to {addr}"));
+        }
+        (None, None) => bail!("could not connect to {addr}: it names no address"),
+    };
+    stream.set_write_timeout(left())?;
     write!(
         stream,
         "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    if let Err(error) = stream.read_to_string(&mut response) {
-        if matches!(
-            error.kind(),
-            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-        ) {
-            bail!("unhealthy: {addr} did not answer GET /healthz within 5 s");
+    )
+    .map_err(|error| match error.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => too_slow(),
+        _ => anyhow::Error::new(error).context(format!("could not send to {addr}")),
+    })?;
+    // Only the status line is needed.
+    let mut response = Vec::new();
+    let mut chunk = [0_u8; 512];
+    while !response.contains(&b'\n') {
+        stream.set_read_timeout(Some(left().ok_or_else(too_slow)?))?;
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => response.extend_from_slice(&chunk[..read]),
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(too_slow());
+            }
+            Err(error) => {
+                return Err(error).with_context(|| format!("could not read the answer of {addr}"));
+            }
         }
-        return Err(error).with_context(|| format!("could not read the answer of {addr}"));
     }
+    let response = String::from_utf8_lossy(&response);
     let status = response.lines().next().unwrap_or_default();
     if status.contains(" 200 ") {
         print_out("the outcome", "healthy\n")?;
@@ -530,6 +590,9 @@ fn healthcheck(addr: &str) -> anyhow::Result<()> {
         bail!("unhealthy: {status}")
     }
 }
+
+/// How long `ticketd healthcheck` waits in all for the answer's status line.
+const HEALTHCHECK_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {

@@ -790,6 +790,66 @@ fn a_full_standard_output_is_an_error_not_a_panic() {
     }
 }
 
+/// A standard error that cannot be written is a failure too (exit 1), not a panic (101): on a
+/// new database, the command that cannot print admin's generated password says it failed, and
+/// a later start with TICKETD_ADMIN_PASSWORD gives admin one.
+#[test]
+fn a_full_standard_error_is_a_failure_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    for args in [
+        vec!["token", "create", "--username", "admin"],
+        vec!["token", "create", "--username", "nobody"],
+    ] {
+        let output = ticketd(dir.path())
+            .args(&args)
+            .stderr(full())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(output.stdout.is_empty(), "{args:?}");
+    }
+    let token = run_ok(
+        ticketd(dir.path())
+            .args(["token", "create", "--username", "admin"])
+            .env("TICKETD_ADMIN_PASSWORD", "Chosen-admin-1"),
+    );
+    assert!(!token.trim().is_empty());
+}
+
+/// `healthcheck` gives up after 5 s in all, also against a peer that answers a byte at a time
+/// (each read waited 5 s: it never gave up).
+#[test]
+fn healthcheck_gives_up_on_a_trickling_peer() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let peer = std::thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let _request = stream.read(&mut [0_u8; 1024]);
+        for _ in 0..30 {
+            if stream.write_all(b"H").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let stderr = run_refused(ticketd(dir.path()).args(["healthcheck", "--addr", &addr]));
+    let took = started.elapsed();
+    assert!(stderr.contains("within 5 s"), "{stderr}");
+    assert!(took < Duration::from_secs(12), "gave up after {took:?}");
+    peer.join().unwrap();
+}
+
 /// A client stalled mid-body holds the stop for the request timeout; a second signal cuts it
 /// short, and the store still closes cleanly.
 #[test]
