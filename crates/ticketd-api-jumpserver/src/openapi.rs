@@ -253,7 +253,7 @@ const OPERATIONS: &[Operation] = &[
         "/api/v1/tickets/flows/",
         "flows",
         "Create a flow",
-        Some("Flow"),
+        Some("NewFlow"),
         201,
         "Object",
     ),
@@ -374,8 +374,8 @@ const ADMIN_OPERATIONS: &[Operation] = &[
         "/api/v1/users/users/invite/",
         "users",
         "Add existing users to the current organization",
-        Some("Object"),
-        200,
+        Some("Invite"),
+        201,
         "Object",
     ),
     op(
@@ -508,10 +508,10 @@ const ADMIN_OPERATIONS: &[Operation] = &[
         "post",
         "/api/v1/rbac/org-role-bindings/",
         "rbac",
-        "Bind users to organization roles",
-        Some("Object"),
+        "Bind users to organization roles (one binding, or a list of them)",
+        Some("NewBindings"),
         201,
-        "Object",
+        "Bindings",
     ),
     op(
         "get",
@@ -927,6 +927,16 @@ fn schemas() -> Value {
     });
     // Beside the rest: one more entry in the macro above passes its recursion limit.
     schemas["AccessKeyChanges"] = access_key_fields;
+    let mut new_flow = schemas["Flow"].clone();
+    new_flow["required"] = json!(["name", "rules"]);
+    new_flow["properties"]["name"] = json!({"type": "string", "pattern": "\\S"});
+    schemas["NewFlow"] = new_flow;
+    let binding = json!({"type": "object", "required": ["user", "role"], "properties": {
+        "user": uuid, "role": uuid, "org": uuid, "org_id": uuid}});
+    schemas["NewBindings"] = json!({"oneOf": [binding, {"type": "array", "items": binding}]});
+    schemas["Bindings"] = json!({"oneOf": [object, {"type": "array", "items": object}]});
+    schemas["Invite"] = json!({"type": "object", "required": ["users", "org_roles"], "properties": {
+        "users": {"type": "array", "items": uuid}, "org_roles": {"type": "array", "items": uuid}}});
     schemas
 }
 

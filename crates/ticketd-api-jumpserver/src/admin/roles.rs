@@ -15,7 +15,7 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use ticketd_core::credentials::hmac_sha256;
 use ticketd_core::identity::{Membership, ROOT_ORG, Role, RoleScope, SystemRole, User};
-use ticketd_core::{OrgId, RoleId, UserId};
+use ticketd_core::{AdminAction, OrgId, RoleId, UserId};
 use ticketd_http::AppState;
 use uuid::Uuid;
 
@@ -273,6 +273,11 @@ async fn create_bindings(
     caller: CallerInOrg,
     JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
+    // As DRF, the permission comes before the body: a caller who may not bind users in the
+    // request's organization learns nothing of the body (an empty list answered them 201).
+    if let Ok(org) = owning_org(&caller.org) {
+        caller.actor.may(AdminAction::ManageMembers(org))?;
+    }
     let (items, many) = match body {
         Value::Array(items) => (items, true),
         other => (vec![other], false),

@@ -1013,6 +1013,14 @@ async fn org_role_bindings_are_added_listed_and_removed_one_role_at_a_time() {
         )
         .await;
     assert_eq!(status, 403, "members do not grant themselves roles");
+    // Refused before the body is read, as DRF refuses it: an empty list or a bad body too.
+    for body in [json!([]), json!({}), json!([{"user": 5}])] {
+        let (status, answer) = app
+            .call("POST", "/api/v1/rbac/org-role-bindings/", "leo", Some(body))
+            .await;
+        assert_eq!(status, 403, "{answer}");
+        assert_eq!(answer["code"], "permission_denied");
+    }
     let (status, roles) = app
         .call("GET", "/api/v1/rbac/roles/?scope=org", ADMIN_TOKEN, None)
         .await;
