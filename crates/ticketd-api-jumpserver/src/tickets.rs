@@ -490,7 +490,12 @@ async fn open_typed(
                 .flow_id
                 .map_or(FlowChoice::Auto, |f| FlowChoice::Id(FlowId(f))),
             submit: true,
-            applicant: open.applicant.map(UserId),
+            // Honoured for whoever may open tickets for others (JumpServer's
+            // `tickets.add_superticket`), and ignored, not refused, for anyone else.
+            applicant: open
+                .applicant
+                .filter(|_| actor.may_open_for_others())
+                .map(UserId),
             cc_users: Vec::new(),
         }
     } else {

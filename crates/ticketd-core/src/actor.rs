@@ -55,6 +55,12 @@ impl Actor {
         self.user.system_role == SystemRole::Admin
     }
 
+    /// Whether the actor may open a ticket with another user as its applicant (system
+    /// administrators: JumpServer's `tickets.add_superticket`).
+    pub fn may_open_for_others(&self) -> bool {
+        self.is_system_admin()
+    }
+
     /// System auditors read everything.
     pub fn is_system_auditor(&self) -> bool {
         self.user.system_role == SystemRole::Auditor

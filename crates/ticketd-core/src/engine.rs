@@ -2032,7 +2032,7 @@ impl Engine {
         }
         let applicant = match input.applicant {
             Some(id) if id != actor.id() => {
-                if !actor.is_system_admin() {
+                if !actor.may_open_for_others() {
                     return Err(DomainError::Forbidden {
                         action: "open a ticket for another user".into(),
                     });

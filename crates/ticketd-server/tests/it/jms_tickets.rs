@@ -1101,6 +1101,21 @@ async fn unsupported_methods_bad_ids_and_bad_bodies_get_dialect_errors() {
     assert_eq!(status, 400);
 }
 
+/// `applicant` is honoured for system administrators only and ignored for anyone else, who
+/// opens the ticket as themselves (JumpServer's `tickets.add_superticket`; it answered 403).
+#[tokio::test]
+async fn the_applicant_field_is_honoured_for_administrators_and_ignored_for_others() {
+    let w = world(1).await;
+    let mut body = open_body("for alice");
+    body["applicant"] = json!(w.alice.id().to_string());
+    let (status, t) = w.app.call("POST", OPEN, "carol", Some(body.clone())).await;
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(t["applicant"], "Carol(carol)");
+    let (status, t) = w.app.call("POST", OPEN, ADMIN_TOKEN, Some(body)).await;
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(t["applicant"], "Alice(alice)");
+}
+
 #[tokio::test]
 async fn admins_open_system_tickets_with_explicit_reviewers() {
     let w = world(1).await;
