@@ -78,9 +78,11 @@ pub(crate) async fn org_for(state: &AppState, actor: &Actor, raw: &str) -> Resul
     }
 }
 
-/// A request body within the size limit, as DRF's parsers read it: JSON within the depth limit
-/// (an empty body is `null`), or a URL-encoded or multipart form read into an object of strings
-/// ([`form_object`]). Any other media type, or none, is read as JSON.
+/// A request body within the size limit, as DRF's parsers read it: JSON within the depth limit,
+/// or a URL-encoded or multipart form read into an object of strings ([`form_object`]). Any
+/// other media type, or none, is read as JSON. An empty body is an empty object, as DRF reads a
+/// request without a body (so a create without one names each required field); a literal
+/// `null` stays `null`.
 #[derive(Debug)]
 pub(crate) struct JsonBody(pub(crate) Value);
 
@@ -112,6 +114,7 @@ impl FromRequest<AppState> for JsonBody {
                 form::urlencoded_fields(&bytes)
             }
             form::BodyMedia::Multipart(boundary) => form::multipart_fields(&bytes, boundary),
+            _ if bytes.is_empty() => return Ok(Self(Value::Object(serde_json::Map::new()))),
             _ => {
                 let value = ticketd_http::json::parse_body(&bytes, state.settings.json_max_depth)?;
                 return Ok(Self(value));

@@ -766,6 +766,36 @@ async fn organizations_are_listed_created_renamed_and_deleted() {
     );
     assert_eq!(orgs[0]["id"], DEFAULT);
     assert_eq!(orgs[0]["is_default"], true);
+    // No body at all reads as an empty object, as DRF reads it: the required field is named
+    // (a literal null is still not a dictionary).
+    let (status, answer) = app
+        .call("POST", "/api/v1/orgs/orgs/", ADMIN_TOKEN, None)
+        .await;
+    assert_eq!(
+        (status, answer["name"].clone()),
+        (400, json!(["This field is required."])),
+        "{answer}"
+    );
+    for (body, field, message) in [
+        ("", "name", "This field is required."),
+        (
+            "null",
+            "non_field_errors",
+            "Invalid data. Expected a dictionary, but got NoneType.",
+        ),
+    ] {
+        let (status, answer) = app
+            .call_raw(
+                "POST",
+                "/api/v1/orgs/orgs/",
+                ADMIN_TOKEN,
+                "application/json",
+                body,
+            )
+            .await;
+        assert_eq!(status, 400, "{body:?}: {answer}");
+        assert_eq!(answer[field], json!([message]), "{body:?}");
+    }
     let (status, org) = app
         .call(
             "POST",
