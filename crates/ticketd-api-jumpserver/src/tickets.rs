@@ -1010,11 +1010,12 @@ async fn catalog_list(
         (total, found.iter().map(node_json).collect::<Vec<_>>())
     } else {
         let (total, found) = state.engine.assets(&caller.actor, catalog).await?;
+        let org_name = crate::admin::org_label(&caller.org);
         (
             total,
             found
                 .iter()
-                .map(|a| asset_json(a, &caller.org.name))
+                .map(|a| asset_json(a, &org_name))
                 .collect::<Vec<_>>(),
         )
     };
@@ -1083,7 +1084,10 @@ async fn apply_asset_detail(
         .get_asset(&caller.actor, id)
         .await
         .map_err(|_hidden| ApiError::not_found("Asset"))?;
-    Ok(Json(asset_json(&asset, &caller.org.name)))
+    Ok(Json(asset_json(
+        &asset,
+        &crate::admin::org_label(&caller.org),
+    )))
 }
 
 async fn apply_node_detail(

@@ -108,7 +108,7 @@ impl View {
         let users = known_users(engine, actor).await?;
         let mut directories = HashMap::new();
         let mut org_names = HashMap::from([
-            (current.id, current.name.clone()),
+            (current.id, crate::admin::org_label(current)),
             (ROOT_ORG, "GLOBAL".to_owned()),
         ]);
         let mut orgs_loaded = false;
@@ -119,7 +119,8 @@ impl View {
             if !org_names.contains_key(&flow.org_id) && !orgs_loaded {
                 orgs_loaded = true;
                 for org in engine.orgs(actor).await? {
-                    org_names.entry(org.id).or_insert(org.name);
+                    let label = crate::admin::org_label(&org);
+                    org_names.entry(org.id).or_insert(label);
                 }
             }
         }

@@ -94,7 +94,7 @@ impl Context {
             .list_orgs()
             .await?
             .into_iter()
-            .map(|o| (o.id, o.name))
+            .map(|o| (o.id, crate::admin::org_label(&o)))
             .collect();
         let mut flows = HashMap::new();
         for id in flow_ids {

@@ -230,7 +230,7 @@ async fn a_flow_created_in_v4_form_reads_back_in_both_rule_forms() {
         json!({"value": 2, "label": "Two level"})
     );
     assert_eq!(flow["org_id"], DEFAULT);
-    assert_eq!(flow["org_name"], "Default");
+    assert_eq!(flow["org_name"], "DEFAULT", "as JumpServer names it");
     assert_eq!(flow["created_by"], "Administrator");
     let date = flow["date_created"].as_str().unwrap();
     assert_eq!(date.len(), "2026/08/21 18:22:42 +0800".len(), "{date}");

@@ -152,7 +152,7 @@ async fn open_answers_201_with_the_typed_serializer() {
         json!({"value": 1, "label": "One level"})
     );
     assert_eq!(t["applicant"], "Alice(alice)");
-    assert_eq!(t["org_name"], "Default");
+    assert_eq!(t["org_name"], "DEFAULT", "as JumpServer names it");
     assert_eq!(
         t["apply_assets"],
         json!([{"id": w.asset.id.to_string(), "name": "db01"}])
