@@ -157,12 +157,39 @@ fn check_one_name(path: &Path) -> Result<(), StoreError> {
 }
 
 /// The database file's real path and its serving lock's: a symbolic link to the file takes the
-/// same lock.
+/// same lock, also one to a file not made yet (SQLite creates it through the link).
 fn serve_lock_path(path: &Path) -> (PathBuf, PathBuf) {
-    let real = std::fs::canonicalize(path).unwrap_or_else(|_missing| path.to_owned());
+    let real = real_path(path);
     let mut lock_path = real.as_os_str().to_owned();
     lock_path.push("-serve.lock");
     (real, PathBuf::from(lock_path))
+}
+
+/// `path` with every symbolic link resolved; for a file not made yet, the path it will be made
+/// at (its directory's real path, after the links that lead to it).
+fn real_path(path: &Path) -> PathBuf {
+    if let Ok(real) = std::fs::canonicalize(path) {
+        return real;
+    }
+    let mut current = path.to_owned();
+    // As the kernel does, give up on a chain longer than 40 links (a loop).
+    for _ in 0..40 {
+        let Ok(target) = std::fs::read_link(&current) else {
+            break;
+        };
+        current = match current.parent() {
+            Some(dir) if target.is_relative() => dir.join(target),
+            _ => target,
+        };
+    }
+    let dir = current
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    match (std::fs::canonicalize(dir), current.file_name()) {
+        (Ok(dir), Some(name)) => dir.join(name),
+        _ => current,
+    }
 }
 
 /// Whether a process serves the file `path` now (holds its serving lock).

@@ -215,10 +215,25 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
     drop(served);
     drop(SqliteStore::open(&SqliteOptions::new(&symlink)).unwrap());
     assert!(!dir.path().join("symlink.db-wal").exists());
+    // Served through a link to a file not made yet, it takes the file's own lock: the file
+    // cannot be served a second time under its own name.
     let ahead = dir.path().join("ahead.db");
-    std::os::unix::fs::symlink(dir.path().join("later.db"), &ahead).unwrap();
-    drop(SqliteStore::open(&SqliteOptions::new(&ahead)).unwrap());
+    std::os::unix::fs::symlink("later.db", &ahead).unwrap();
+    let (served, _) = SqliteStore::open(&SqliteOptions {
+        serving: true,
+        ..SqliteOptions::new(&ahead)
+    })
+    .unwrap();
     assert!(dir.path().join("later.db").exists());
+    let reason = refused_to_serve(&SqliteOptions {
+        serving: true,
+        ..SqliteOptions::new(dir.path().join("later.db"))
+    });
+    assert!(
+        reason.contains("another ticketd process is serving"),
+        "{reason}"
+    );
+    drop(served);
     // A second name of the file (a hard link) would escape the lock and the log, which are
     // named by the path: a file with more than one name is not opened, under either name, to
     // serve it or for a one-off command (whose writes went to a log of their own, and cost the
