@@ -433,8 +433,16 @@ impl Write<'_> {
             .find(|f| f.org_id == org && f.same_name_and_type(&flow));
         Ok(match existing {
             Some(own) => Target::Update(own),
-            None => Target::Override { global: flow, org },
+            None => self.overriding(flow, org).await?,
         })
+    }
+
+    /// An override of `global` in `org`: it copies those of the global flow's users who may be
+    /// copied there (a global flow copies users of every organization, which the core refuses
+    /// in an organization's flow, and which the client did not send).
+    async fn overriding(&self, mut global: Flow, org: OrgId) -> Result<Target, FlowError> {
+        global.cc_users = self.state.engine.copyable_in(org, &global.cc_users).await?;
+        Ok(Target::Override { global, org })
     }
 
     /// The target of an update by type: the org's own flow of that type, else the global one
@@ -468,7 +476,7 @@ impl Write<'_> {
             return Ok(Target::Update(flow));
         }
         if let Some(global) = pick(global)? {
-            return Ok(Target::Override { global, org });
+            return self.overriding(global, org).await;
         }
         Ok(Target::Create {
             org,

@@ -1549,7 +1549,9 @@ impl Engine {
                     "unknown node in this organization",
                 ));
             }
-            asset.node_ids.retain(exists);
+            // Each node once, as JumpServer's relation holds it.
+            let mut kept = std::collections::HashSet::new();
+            asset.node_ids.retain(|id| exists(id) && kept.insert(*id));
         }
         if !errors.is_empty() {
             return Err(DomainError::Validation(errors));
@@ -1832,6 +1834,22 @@ impl Engine {
             }
         }
         Ok(write)
+    }
+
+    /// Those of `users` who may be copied on tickets of `org` ([`Engine::may_be_copied`]), in
+    /// their order.
+    pub async fn copyable_in(
+        &self,
+        org: OrgId,
+        users: &[UserId],
+    ) -> Result<Vec<UserId>, DomainError> {
+        let mut copyable = Vec::with_capacity(users.len());
+        for &user in users {
+            if self.may_be_copied(user, org).await? {
+                copyable.push(user);
+            }
+        }
+        Ok(copyable)
     }
 
     /// Whether `user` may be copied on tickets of `org`: active, and a member of it (anyone
@@ -2125,13 +2143,7 @@ impl Engine {
         // A copy lets its user read the ticket: only users of the ticket's organization get
         // one (a global flow names users of every organization, and a copied user may have
         // left since), as only its members are resolved as approvers.
-        let mut copies = Vec::with_capacity(cc_users.len());
-        for user in cc_users {
-            if self.may_be_copied(user, input.org_id).await? {
-                copies.push(user);
-            }
-        }
-        let cc_users = copies;
+        let cc_users = self.copyable_in(input.org_id, &cc_users).await?;
         let steps = if input.submit {
             if levels.is_empty() {
                 return Err(DomainError::invalid(
@@ -2258,8 +2270,7 @@ impl Engine {
     /// content it replaces) may enter the ticket's organization; and when the write grants,
     /// every user of the grant (the applicant, a table permission's proposers), checked at the
     /// opening, still may, and is active: one removed, deactivated or deleted since is refused,
-    /// and the approver may reject instead. A grant to nobody (the applicant's account deleted)
-    /// is refused as well.
+    /// and the approver may reject instead; so is a grant whose applicant's account was deleted.
     async fn check_grantees(
         &self,
         before: Option<&Ticket>,
@@ -2267,11 +2278,13 @@ impl Engine {
     ) -> Result<(), DomainError> {
         let ticket = &write.ticket;
         let users = match &write.grant {
-            Some(grant) if grant.users.is_empty() => {
+            // The grant is the applicant's (with a table permission's proposers beside them):
+            // once their account is deleted, it would go to the others alone, or to nobody.
+            Some(_) if ticket.applicant_id.is_none() => {
                 return Err(DomainError::invalid(
                     "applicant",
                     "invalid",
-                    "the applicant's account was deleted: the grant would be given to nobody",
+                    "the applicant's account was deleted: the application can only be rejected",
                 ));
             }
             Some(grant) => grant.users.clone(),

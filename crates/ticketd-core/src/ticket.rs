@@ -85,6 +85,16 @@ impl TicketState {
         Self::FINISHED.contains(&self)
     }
 
+    /// The finished states as a list of SQL text literals (`'approved', …`), which both stores'
+    /// SQL tests a ticket row's state against.
+    pub fn finished_sql_list() -> String {
+        Self::FINISHED
+            .iter()
+            .map(|state| format!("'{}'", state.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Whether the ticket is still `open` or `closed` (finished), JumpServer's `status`, which
     /// ticket searches test and lists may be ordered by (each store's SQL spells the same rule
     /// over the [`TicketState::FINISHED`] states).
@@ -259,6 +269,17 @@ pub struct Ticket {
     /// When it became finished ([`TicketState::is_finished`]: decided, closed or withdrawn);
     /// `None` while it is a draft or pending. Later marks (archive, confirm) leave it.
     pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// A ticket's end as its stored row gives it: the stored one, or, for a finished ticket stored
+/// without one (finished before migration 17, or by an older process during an upgrade), its
+/// last change. Each store's END order sorts by the same rule.
+pub fn end_as_stored(
+    stored: Option<DateTime<Utc>>,
+    state: TicketState,
+    updated_at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    stored.or_else(|| state.is_finished().then_some(updated_at))
 }
 
 impl Ticket {

@@ -539,18 +539,21 @@ fn healthcheck(addr: &str) -> anyhow::Result<()> {
                 connected = Some(stream);
                 break;
             }
-            Err(error) if error.kind() == std::io::ErrorKind::TimedOut => return Err(too_slow()),
+            // The next address gets what time is left (none after a timeout: too slow).
             Err(error) => refusal = Some(error),
         }
     }
     let mut stream = match (connected, refusal) {
         (Some(stream), _) => stream,
+        (None, Some(error)) if error.kind() == std::io::ErrorKind::TimedOut => {
+            return Err(too_slow());
+        }
         (None, Some(error)) => {
             return Err(error).with_context(|| format!("could not connect to {addr}"));
         }
         (None, None) => bail!("could not connect to {addr}: it names no address"),
     };
-    stream.set_write_timeout(left())?;
+    stream.set_write_timeout(Some(left().ok_or_else(too_slow)?))?;
     write!(
         stream,
         "GET /healthz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
@@ -559,10 +562,10 @@ fn healthcheck(addr: &str) -> anyhow::Result<()> {
         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => too_slow(),
         _ => anyhow::Error::new(error).context(format!("could not send to {addr}")),
     })?;
-    // Only the status line is needed.
+    // Only the status line is needed (a line longer than any status line is no HTTP answer).
     let mut response = Vec::new();
     let mut chunk = [0_u8; 512];
-    while !response.contains(&b'\n') {
+    while !response.contains(&b'\n') && response.len() < 8192 {
         stream.set_read_timeout(Some(left().ok_or_else(too_slow)?))?;
         match stream.read(&mut chunk) {
             Ok(0) => break,

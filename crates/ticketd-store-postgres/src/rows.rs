@@ -139,6 +139,8 @@ pub(crate) fn ticket(row: &Row, parsed: &ParsedTickets) -> Result<Ticket, StoreE
             payload: Arc::new(json(row, "payload")?),
         })
     })?;
+    let state = ticket_state("state", &state)?;
+    let updated_at = get(row, "updated_at")?;
     Ok(Ticket {
         id,
         serial: get(row, "serial")?,
@@ -148,7 +150,7 @@ pub(crate) fn ticket(row: &Row, parsed: &ParsedTickets) -> Result<Ticket, StoreE
         applicant_id: get::<Option<Uuid>>(row, "applicant_id")?.map(UserId),
         applicant_display: get(row, "applicant_display")?,
         flow_id: get::<Option<Uuid>>(row, "flow_id")?.map(FlowId),
-        state: ticket_state("state", &state)?,
+        state,
         approval_step: unsigned(row, "approval_step")?,
         round: unsigned(row, "round")?,
         steps,
@@ -161,8 +163,12 @@ pub(crate) fn ticket(row: &Row, parsed: &ParsedTickets) -> Result<Ticket, StoreE
         deleted: get(row, "deleted")?,
         version,
         created_at: get(row, "created_at")?,
-        updated_at: get(row, "updated_at")?,
-        finished_at: get(row, "finished_at")?,
+        updated_at,
+        finished_at: ticketd_core::ticket::end_as_stored(
+            get(row, "finished_at")?,
+            state,
+            updated_at,
+        ),
     })
 }
 

@@ -1499,7 +1499,7 @@ fn list_sql(q: &TicketQuery) -> ListSql {
                 SortKey::Applicant => "lower(t.applicant_display) COLLATE \"C\"".to_owned(),
                 SortKey::UpdatedAt => "t.updated_at".to_owned(),
                 // Finished tickets first, whichever the direction: the others have no end yet.
-                SortKey::FinishedAt => "t.finished_at IS NULL, t.finished_at".to_owned(),
+                SortKey::FinishedAt => format!("{end} IS NULL, {end}", end = end_sql()),
             };
             format!("{column} {direction}, {order_column} DESC, {tie_break} DESC")
         }
@@ -1767,12 +1767,17 @@ pub(crate) async fn inserted_count_plan(
 /// The status word of a ticket row (`TicketState::status_word`): `closed` for the finished
 /// states, else `open`.
 fn status_sql() -> String {
-    let finished: Vec<String> = ticketd_core::ticket::TicketState::FINISHED
-        .iter()
-        .map(|state| format!("'{}'", state.as_str()))
-        .collect();
     format!(
         "CASE WHEN t.state IN ({}) THEN 'closed' ELSE 'open' END",
-        finished.join(", ")
+        ticketd_core::ticket::TicketState::finished_sql_list()
+    )
+}
+
+/// A ticket row's end (`ticket::end_as_stored`): the stored one, or a finished ticket's last
+/// change; NULL while it is not finished.
+fn end_sql() -> String {
+    format!(
+        "COALESCE(t.finished_at, CASE WHEN t.state IN ({}) THEN t.updated_at END)",
+        ticketd_core::ticket::TicketState::finished_sql_list()
     )
 }

@@ -1312,7 +1312,8 @@ fn fsync_of_log(path: &Path) -> Result<LogSync, StoreError> {
     // SQLite follows a symbolic link to the database and keeps the log beside the real file
     // (opened through a link, the log was looked for beside the link, and every command
     // failed).
-    let (real, _) = serve_lock_path(path);
+    // (The file exists by now, made by SQLite, unless it is none: `:memory:`.)
+    let real = std::fs::canonicalize(path).unwrap_or_else(|_none| path.to_owned());
     let path = real.as_path();
     let mut log_path = path.as_os_str().to_owned();
     log_path.push("-wal");

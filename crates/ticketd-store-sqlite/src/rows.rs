@@ -123,6 +123,9 @@ pub(crate) fn ticket(row: &Row<'_>, parsed: &ParsedTickets) -> rusqlite::Result<
             payload: Arc::new(json_col(row, 13)?),
         })
     })?;
+    let state = TicketState::parse(state)
+        .ok_or_else(|| conversion(8, thiserror_free::UnknownValue(state.to_owned())))?;
+    let updated_at = from_ts(row.get(21)?);
     Ok(Ticket {
         id,
         serial: row.get(1)?,
@@ -132,8 +135,7 @@ pub(crate) fn ticket(row: &Row<'_>, parsed: &ParsedTickets) -> rusqlite::Result<
         applicant_id: row.get::<_, Option<Uuid>>(5)?.map(UserId),
         applicant_display: row.get(6)?,
         flow_id: row.get::<_, Option<Uuid>>(7)?.map(FlowId),
-        state: TicketState::parse(state)
-            .ok_or_else(|| conversion(8, thiserror_free::UnknownValue(state.to_owned())))?,
+        state,
         approval_step: row.get(9)?,
         round: row.get(10)?,
         steps,
@@ -146,8 +148,12 @@ pub(crate) fn ticket(row: &Row<'_>, parsed: &ParsedTickets) -> rusqlite::Result<
         deleted: row.get(18)?,
         version,
         created_at: from_ts(row.get(20)?),
-        updated_at: from_ts(row.get(21)?),
-        finished_at: row.get::<_, Option<i64>>(22)?.map(from_ts),
+        updated_at,
+        finished_at: ticketd_core::ticket::end_as_stored(
+            row.get::<_, Option<i64>>(22)?.map(from_ts),
+            state,
+            updated_at,
+        ),
     })
 }
 

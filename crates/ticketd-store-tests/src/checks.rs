@@ -3050,8 +3050,15 @@ pub async fn resubmit_starts_a_new_round(store: Arc<dyn Store>) {
         }
     };
     assert_eq!(ended(t.id).await, (TicketState::Approved, Some(at(4))));
-    // Its place among others by end time, unfinished ones last in both directions.
+    // Its place among others by end time, unfinished ones last in both directions: `approved`
+    // ends before `rejected` but changes after it (a confirmation), so the order is not the
+    // last change's.
+    let approved = w.open(&w.alice, "general", "approved", at(7)).await;
     let rejected = w.open(&w.alice, "general", "rejected", at(7)).await;
+    w.engine
+        .act(&w.bob, approved.id, approve(), at(8))
+        .await
+        .unwrap();
     w.engine
         .act(
             &w.bob,
@@ -3059,19 +3066,27 @@ pub async fn resubmit_starts_a_new_round(store: Arc<dyn Store>) {
             TicketCommand::Reject {
                 reason: "no".into(),
             },
-            at(8),
+            at(9),
         )
+        .await
+        .unwrap();
+    w.engine
+        .act(&w.alice, approved.id, TicketCommand::Confirm, at(10))
         .await
         .unwrap();
     assert_eq!(
         ended(rejected.id).await,
-        (TicketState::Rejected, Some(at(8)))
+        (TicketState::Rejected, Some(at(9)))
     );
-    let waiting = w.open(&w.alice, "general", "waiting", at(9)).await;
+    assert_eq!(
+        ended(approved.id).await,
+        (TicketState::Approved, Some(at(8)))
+    );
+    let waiting = w.open(&w.alice, "general", "waiting", at(11)).await;
     assert_eq!(ended(waiting.id).await, (TicketState::Pending, None));
     for (descending, expected) in [
-        (false, [t.id, rejected.id, waiting.id]),
-        (true, [rejected.id, t.id, waiting.id]),
+        (false, [t.id, approved.id, rejected.id, waiting.id]),
+        (true, [rejected.id, approved.id, t.id, waiting.id]),
     ] {
         let mut query = TicketQuery::new(Visibility::All);
         query.order = TicketOrder::By {
@@ -3097,7 +3112,7 @@ pub async fn resubmit_starts_a_new_round(store: Arc<dyn Store>) {
             TicketCommand::Resubmit {
                 reason: String::new(),
             },
-            at(10),
+            at(12),
         )
         .await
         .unwrap();

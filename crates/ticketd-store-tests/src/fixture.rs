@@ -240,7 +240,7 @@ pub fn at(seconds: i64) -> DateTime<Utc> {
     t0() + Duration::seconds(seconds)
 }
 
-/// Tickets for a check of migration 17's end times, in a seeded world over `store`: one
+/// Tickets for a check of end times stored before migration 17, in a seeded world over `store`: one
 /// rejected at `at(1)` and confirmed at `at(2)` (its last change later than its end), and one
 /// still waiting. Returns (rejected, waiting).
 pub async fn an_ended_and_a_waiting_ticket(store: Arc<dyn Store>) -> (Ticket, Ticket) {

@@ -469,6 +469,7 @@ async fn destroy(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = UserId(path_id(&raw, "User")?);
+    org_user(&state, &caller, id).await?;
     state
         .engine
         .delete_user(&caller.actor, id, now())

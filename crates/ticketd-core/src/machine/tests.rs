@@ -612,6 +612,19 @@ fn check_on(env: &mut Env, p: &People, before: &Ticket, act: Act, who: Who, want
         "{context}: confirmed mark"
     );
     assert_eq!(after.deleted, act == Act::Delete, "{context}: deleted mark");
+    // The end: the transition that finishes a ticket sets it, later marks keep it, and a new
+    // round takes it away.
+    assert_eq!(
+        before.finished_at.is_some(),
+        before.state.is_finished(),
+        "{context}: the fixture's end"
+    );
+    let end = match (before.state.is_finished(), after.state.is_finished()) {
+        (_, false) => None,
+        (false, true) => Some(now),
+        (true, true) => before.finished_at,
+    };
+    assert_eq!(after.finished_at, end, "{context}: end");
     match act {
         Act::Submit | Act::Resubmit => {
             assert_eq!(after.round, before.round + 1, "{context}: round");
@@ -2098,6 +2111,7 @@ fn a_stranded_ticket_is_rejected_at_its_current_level_and_only_while_pending() {
     let write = env.must_write(&halfway, &p.sys_admin, stranded());
     let rejected = &write.ticket;
     assert_eq!(rejected.state, Rejected);
+    assert_eq!(rejected.finished_at, Some(env.now()));
     assert_eq!(rejected.approval_step, 2);
     assert_eq!(step_at(rejected, 2).state, StepState::Rejected);
     assert_eq!(step_at(rejected, 2).status, StepStatus::Closed);

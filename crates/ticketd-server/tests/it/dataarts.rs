@@ -813,6 +813,41 @@ async fn accepting_approves_and_creates_a_table_permission_grant_with_its_expire
     assert!(mallory.is_empty());
 }
 
+/// An application whose applicant's account was deleted grants its other proposers nothing:
+/// the approval is refused (it was granted to bob alone), and it can still be declined.
+#[tokio::test]
+async fn an_application_whose_applicant_was_deleted_is_not_granted() {
+    let fx = fixture().await;
+    let id = fx.apply("alice", &fx.reviewer, "orders").await;
+    let admin = fx.app.admin().await;
+    fx.app
+        .engine
+        .delete_user(&admin, fx.alice.id(), ticketd_http::now())
+        .await
+        .unwrap();
+    let (status, body) = fx
+        .decide("reviewer", "approve", &id, json!({"reason": "ok"}))
+        .await;
+    assert_error(status, &body, 400, "DLS.1000");
+    assert!(
+        body["error_msg"].as_str().unwrap().contains("deleted"),
+        "{body}"
+    );
+    let grants = fx
+        .app
+        .engine
+        .store()
+        .list_grants(GrantQuery::default())
+        .await
+        .unwrap();
+    assert!(grants.is_empty(), "{grants:?}");
+    let (status, body) = fx
+        .decide("reviewer", "reject", &id, json!({"reason": "gone"}))
+        .await;
+    assert_eq!(status, 204, "{body}");
+    assert_eq!(fx.status_of(&id).await, "REJECT");
+}
+
 #[tokio::test]
 async fn declining_rejects_with_its_reason_and_a_reason_is_required() {
     let fx = fixture().await;

@@ -660,6 +660,11 @@ async fn ordinary_users_and_other_orgs_members_cannot_administer_users() {
         .call_with("GET", &ivan_path, "heidi", None, &in_other)
         .await;
     assert_eq!(status, 404);
+    // Nor does a system administrator asking in Other delete him (he is Default's alone).
+    let (status, answer) = app
+        .call_with("DELETE", &ivan_path, ADMIN_TOKEN, None, &in_other)
+        .await;
+    assert_eq!(status, 404, "{answer}");
     let (status, listed) = app.call("GET", &ivan_path, ADMIN_TOKEN, None).await;
     assert_eq!(
         (status, listed["id"].clone()),
@@ -1051,6 +1056,18 @@ async fn org_role_bindings_are_added_listed_and_removed_one_role_at_a_time() {
         assert_eq!(status, 403, "{answer}");
         assert_eq!(answer["code"], "permission_denied");
     }
+    // In the global organization too: a system auditor reads everything and binds nothing.
+    app.user("audrey", SystemRole::Auditor, Vec::new()).await;
+    let (status, answer) = app
+        .call_with(
+            "POST",
+            "/api/v1/rbac/org-role-bindings/",
+            "audrey",
+            Some(json!([])),
+            &[("X-JMS-ORG", "00000000-0000-0000-0000-000000000000")],
+        )
+        .await;
+    assert_eq!(status, 403, "{answer}");
     let (status, roles) = app
         .call("GET", "/api/v1/rbac/roles/?scope=org", ADMIN_TOKEN, None)
         .await;
@@ -1509,6 +1526,17 @@ async fn nodes_are_created_by_value_by_child_and_by_path_then_listed_and_deleted
     let nodes: Vec<&Value> = body["nodes"].as_array().unwrap().iter().collect();
     assert_eq!(nodes.len(), 1, "{body}");
     assert_eq!(nodes[0]["id"], root["id"], "{body}");
+    // A node named twice is in it once.
+    let (status, body) = app
+        .call(
+            "PATCH",
+            &edge_path,
+            ADMIN_TOKEN,
+            Some(json!({"nodes": [id_of(&root), id_of(&root)]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["nodes"].as_array().unwrap().len(), 1, "{body}");
     let (status, _) = app
         .call("GET", "/api/v1/assets/nodes/1:2/", ADMIN_TOKEN, None)
         .await;

@@ -714,12 +714,27 @@ async fn the_seed_patch_without_id_overrides_the_global_flow_in_the_current_org(
 #[tokio::test]
 async fn a_global_flow_is_overridden_by_id_from_another_org_and_changed_in_place_from_root() {
     let app = spawn_app().await;
+    // The global flow copies a user of another organization, whom Default's override leaves
+    // out (an organization's flow copies its own users only).
+    let elsewhere = app
+        .engine
+        .create_org(None, "Elsewhere", ticketd_http::now())
+        .await
+        .unwrap();
+    let otto = app
+        .user(
+            "otto",
+            SystemRole::User,
+            vec![(elsewhere.id, ticketd_core::identity::ROLE_ORG_USER)],
+        )
+        .await;
     let global = create(
         &app,
         ROOT,
-        json!({"name": "Everywhere", "type": "command_confirm", "approval_level": 1, "rules": [{"users": super_admin_selector()}]}),
+        json!({"name": "Everywhere", "type": "command_confirm", "approval_level": 1, "rules": [{"users": super_admin_selector()}], "cc_users": [otto.id().to_string()]}),
     )
     .await;
+    assert_eq!(global["cc_users"].as_array().unwrap().len(), 1, "{global}");
     assert_eq!(global["org_name"], "GLOBAL");
     assert_eq!(global["type"]["value"], "command_confirm");
     app.user(
@@ -761,6 +776,7 @@ async fn a_global_flow_is_overridden_by_id_from_another_org_and_changed_in_place
     assert_eq!(status, 200, "{own}");
     assert_ne!(own["id"], global["id"]);
     assert_eq!(own["org_id"], DEFAULT);
+    assert_eq!(own["cc_users"], json!([]), "{own}");
     assert_eq!(own["name"], "Everywhere");
     assert_eq!(own["type"]["value"], "command_confirm");
     let mut displays: Vec<&str> = own["rules"][0]["assignees_display"]
