@@ -1082,8 +1082,25 @@ pub fn document() -> Value {
         if !parameters.is_empty() {
             entry["parameters"] = Value::Array(parameters);
         }
+        // What any route may answer besides its own: too many requests (the rate limits), the
+        // server too busy or slow (the request timeout, the store's connections), headers over
+        // the limit, and (with a body) a body over the limit.
+        let error = json!({"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
+        for (status, description) in [
+            ("429", "too many requests (Retry-After)"),
+            ("503", "busy or timed out (Retry-After)"),
+        ] {
+            let mut answer = error.clone();
+            answer["description"] = json!(description);
+            entry["responses"][status] = answer;
+        }
+        // Answered by the HTTP server before any route, without a body.
+        entry["responses"]["431"] = json!({"description": "request headers too large"});
         if let Some(body) = operation.body {
             entry["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
+            let mut answer = error.clone();
+            answer["description"] = json!("request body too large");
+            entry["responses"]["413"] = answer;
         }
         if operation.path.ends_with("/auth/") || operation.path.ends_with("/tokens/") {
             entry["security"] = json!([]);

@@ -235,3 +235,24 @@ async fn documented_required_body_fields_are_the_server_s() {
         assert_eq!(status, 201, "{path}: {created}");
     }
 }
+
+/// Every operation lists the answers any route may give besides its own (429 and 503 with
+/// `Retry-After`, 431), and one with a body 413 too: a login over its rate limit answered 429,
+/// which the document did not list.
+#[tokio::test]
+async fn every_operation_lists_the_limits_answers() {
+    let (_app, doc) = app_and_document().await;
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let responses = &operation["responses"];
+            for status in ["429", "431", "503"] {
+                assert!(responses[status].is_object(), "{method} {path}: {status}");
+            }
+            assert_eq!(
+                responses["413"].is_object(),
+                operation["requestBody"].is_object(),
+                "{method} {path}: 413"
+            );
+        }
+    }
+}
