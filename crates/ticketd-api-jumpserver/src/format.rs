@@ -301,6 +301,11 @@ pub(crate) fn json_type(value: &serde_json::Value) -> &'static str {
     }
 }
 
+/// DRF's refusal of a primary key that names nothing: `Invalid pk "…" - object does not exist.`
+pub(crate) fn invalid_pk(id: impl std::fmt::Display) -> String {
+    format!("Invalid pk \"{id}\" - object does not exist.")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -597,6 +597,18 @@ async fn system_ticket(
     if assignees.is_empty() && flow_id.is_none() {
         errors.add("assignees", "Give the reviewers (assignees) or a flow_id.");
     }
+    // A reviewer's id that names no user is refused, as DRF refuses a primary key that names
+    // nothing (it was dropped, and the ticket opened with fewer reviewers, or none).
+    for &id in &assignees {
+        match state.engine.get_user(actor, UserId(id)).await {
+            Ok(_) => {}
+            Err(DomainError::NotFound { .. }) => {
+                errors.add("assignees", crate::format::invalid_pk(id));
+                break;
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
     let content = input::system_content(kind.0, object, zone, &mut errors);
     let comment = input::opt_string(object, "comment", &mut errors).unwrap_or_default();
     errors.finish()?;

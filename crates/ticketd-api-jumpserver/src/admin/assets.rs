@@ -55,7 +55,7 @@ fn parse_platform(value: &Value) -> Result<String, String> {
             .iter()
             .find(|(id, _)| *id == n)
             .map(|(_, name)| (*name).to_owned())
-            .ok_or_else(|| format!("Invalid pk \"{n}\" - object does not exist."))
+            .ok_or_else(|| crate::format::invalid_pk(n))
     };
     match value {
         Value::String(text) => {
@@ -71,10 +71,9 @@ fn parse_platform(value: &Value) -> Result<String, String> {
                 .find(|(_, name)| name.eq_ignore_ascii_case(text))
                 .map_or_else(|| text.to_owned(), |(_, name)| (*name).to_owned()))
         }
-        Value::Number(n) => n.as_u64().map_or_else(
-            || Err(format!("Invalid pk \"{n}\" - object does not exist.")),
-            by_number,
-        ),
+        Value::Number(n) => n
+            .as_u64()
+            .map_or_else(|| Err(crate::format::invalid_pk(n)), by_number),
         Value::Object(object) => object
             .get("pk")
             .or_else(|| object.get("id"))

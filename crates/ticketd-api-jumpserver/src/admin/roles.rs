@@ -58,16 +58,13 @@ pub(super) fn role_ref(id: RoleId) -> Value {
     json!({"id": id.to_string(), "display_name": display_name(id)})
 }
 
-fn invalid_pk(id: Uuid) -> String {
-    format!("Invalid pk \"{id}\" - object does not exist.")
-}
-
 /// The one system role a list of system role ids means: the most powerful of them (ticketd
 /// holds one system role per user); an empty list means an ordinary user.
 pub(super) fn system_role_from(ids: &[Uuid]) -> Result<SystemRole, String> {
     let mut best = SystemRole::User;
     for id in ids {
-        let role = SystemRole::parse(&id.to_string()).ok_or_else(|| invalid_pk(*id))?;
+        let role =
+            SystemRole::parse(&id.to_string()).ok_or_else(|| crate::format::invalid_pk(*id))?;
         let rank = |r: SystemRole| match r {
             SystemRole::Admin => 2,
             SystemRole::Auditor => 1,
@@ -87,7 +84,7 @@ pub(super) fn org_roles_from(ids: &[Uuid]) -> Result<Vec<RoleId>, String> {
     for id in ids {
         let role = RoleId(*id);
         if !builtin(role).is_some_and(|r| r.scope == RoleScope::Org) {
-            return Err(invalid_pk(*id));
+            return Err(crate::format::invalid_pk(*id));
         }
         if !roles.contains(&role) {
             roles.push(role);
@@ -317,7 +314,7 @@ async fn create_bindings(
         if let Err(error) = state.engine.get_user(&caller.actor, UserId(user)).await {
             return Err(match error {
                 ticketd_core::DomainError::NotFound { .. } => {
-                    ApiError::field("user", invalid_pk(user))
+                    ApiError::field("user", crate::format::invalid_pk(user))
                 }
                 other => other.into(),
             });

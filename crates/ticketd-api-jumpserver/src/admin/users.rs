@@ -526,10 +526,9 @@ async fn invite(
     for user in &users {
         if let Err(error) = state.engine.get_user(&caller.actor, UserId(*user)).await {
             return Err(match error {
-                DomainError::NotFound { .. } => ApiError::field(
-                    "users",
-                    format!("Invalid pk \"{user}\" - object does not exist."),
-                ),
+                DomainError::NotFound { .. } => {
+                    ApiError::field("users", crate::format::invalid_pk(user))
+                }
                 other => other.into(),
             });
         }

@@ -188,7 +188,7 @@ fn parse_users(value: &Value, known: &dyn Fn(UserId) -> bool) -> Result<Vec<User
     for id in ids {
         let user = UserId(id);
         if !known(user) {
-            return Err(format!("Invalid pk \"{id}\" - object does not exist."));
+            return Err(crate::format::invalid_pk(id));
         }
         if !users.contains(&user) {
             users.push(user);

@@ -171,10 +171,7 @@ async fn catalog_ids(
             .collect()
     };
     if let Some(missing) = ids.iter().find(|id| !found.iter().any(|(f, _)| f == *id)) {
-        errors.add(
-            field,
-            format!("Invalid pk \"{missing}\" - object does not exist."),
-        );
+        errors.add(field, crate::format::invalid_pk(missing));
         return None;
     }
     let mut kept: Vec<Uuid> = ids

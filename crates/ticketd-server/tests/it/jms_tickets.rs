@@ -1133,6 +1133,18 @@ async fn admins_open_system_tickets_with_explicit_reviewers() {
         w.app.call("POST", url, "alice", Some(body.clone())).await.0,
         403
     );
+    // A reviewer who is nobody is refused, not dropped.
+    let mut nobody = body.clone();
+    nobody["assignees"] = json!([
+        w.bob.id().to_string(),
+        "00000000-0000-0000-0000-00000000abcd"
+    ]);
+    let (status, answer) = w.app.call("POST", url, ADMIN_TOKEN, Some(nobody)).await;
+    assert_eq!(status, 400, "{answer}");
+    assert_eq!(
+        answer["assignees"],
+        json!(["Invalid pk \"00000000-0000-0000-0000-00000000abcd\" - object does not exist."])
+    );
     let (status, t) = w.app.call("POST", url, ADMIN_TOKEN, Some(body)).await;
     assert_eq!(status, 201, "{t}");
     assert_eq!(t["type"]["value"], "command_confirm");
