@@ -313,8 +313,14 @@ async fn list(
                 }
                 .into());
             }
+            // The organization's tickets, narrowed by the filters' organizations (`org_id`,
+            // `org_name`, …) rather than replacing them, as django-filter narrows JumpServer's
+            // organization-scoped list.
             if org.id != ROOT_ORG {
-                q.org_ids = Some(vec![org.id]);
+                q.org_ids = match q.org_ids.take() {
+                    Some(filtered) => Some(filtered.into_iter().filter(|o| *o == org.id).collect()),
+                    None => Some(vec![org.id]),
+                };
             }
             state.engine.list_tickets(actor, q).await?
         }

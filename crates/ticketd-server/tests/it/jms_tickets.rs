@@ -1279,6 +1279,27 @@ async fn the_audit_list_shows_every_ticket_of_the_org_to_auditors_only() {
         )
         .await;
     assert_eq!(other_list, json!([]));
+    // In Default, the organization filters narrow Default's list: another organization's id
+    // or name finds nothing, Default's own finds the ticket.
+    for (query, count) in [
+        (format!("org_id={other}"), 0),
+        (format!("org_id__in={other}"), 0),
+        ("org_name=zzz-no-such-org".to_owned(), 0),
+        (format!("org_id={DEFAULT_ORG}"), 1),
+        ("org_name=default".to_owned(), 1),
+    ] {
+        let (status, found) = w
+            .app
+            .call(
+                "GET",
+                &format!("/api/v1/audits/tickets/?limit=10&{query}"),
+                ADMIN_TOKEN,
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{query}");
+        assert_eq!(found["count"], count, "{query}: {found}");
+    }
 }
 
 #[tokio::test]
