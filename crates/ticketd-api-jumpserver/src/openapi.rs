@@ -667,6 +667,24 @@ const ADMIN_OPERATIONS: &[Operation] = &[
         "Object",
     ),
     op(
+        "put",
+        "/api/v1/assets/nodes/{id}/",
+        "assets",
+        "Rename a node (its descendants' paths follow)",
+        Some("NewChildNode"),
+        200,
+        "Object",
+    ),
+    op(
+        "patch",
+        "/api/v1/assets/nodes/{id}/",
+        "assets",
+        "Rename a node when value is given",
+        Some("NodeChanges"),
+        200,
+        "Object",
+    ),
+    op(
         "delete",
         "/api/v1/assets/nodes/{id}/",
         "assets",
@@ -927,6 +945,7 @@ fn schemas() -> Value {
     });
     // Beside the rest: one more entry in the macro above passes its recursion limit.
     schemas["AccessKeyChanges"] = access_key_fields;
+    schemas["NodeChanges"] = json!({"type": "object", "properties": {"value": node_name}});
     let mut new_flow = schemas["Flow"].clone();
     new_flow["required"] = json!(["name", "rules"]);
     new_flow["properties"]["name"] = json!({"type": "string", "pattern": "\\S"});

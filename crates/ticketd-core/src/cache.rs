@@ -644,6 +644,17 @@ impl Store for CachedStore {
         self.change(self.inner.put_node(node)).await
     }
 
+    async fn rename_node(
+        &self,
+        id: NodeId,
+        name: String,
+        old_path: String,
+        new_path: String,
+    ) -> Result<(), StoreError> {
+        self.change(self.inner.rename_node(id, name, old_path, new_path))
+            .await
+    }
+
     async fn delete_node(&self, id: NodeId) -> Result<(), StoreError> {
         self.change(self.inner.delete_node(id)).await
     }

@@ -1656,6 +1656,80 @@ impl Engine {
         Ok(node)
     }
 
+    /// Renames a node (its organization's managers); its descendants' paths follow. A name
+    /// taken beside it is a conflict, and the longest descendant's path must stay within the
+    /// limit.
+    pub async fn rename_node(
+        &self,
+        actor: &Actor,
+        id: NodeId,
+        name: &str,
+    ) -> Result<Node, DomainError> {
+        let in_org = |org: Option<OrgId>| CatalogQuery {
+            org_ids: org.map(|o| vec![o]),
+            ..CatalogQuery::default()
+        };
+        let node = self
+            .store
+            .list_nodes(CatalogQuery {
+                ids: Some(vec![id.uuid()]),
+                ..in_org(None)
+            })
+            .await?
+            .1
+            .pop()
+            .ok_or_else(|| DomainError::NotFound {
+                kind: "node",
+                id: id.to_string(),
+            })?;
+        actor.may(AdminAction::ManageNodes(node.org_id))?;
+        check_node_name("", name)?;
+        let parent_path = node
+            .full_value
+            .rsplit_once('/')
+            .map_or("", |(parent, _)| parent);
+        let new_path = check_node_name(parent_path, name)?;
+        let name = name.trim();
+        if new_path == node.full_value {
+            return Ok(node);
+        }
+        let under = format!("{}/", node.full_value);
+        let (_, all) = self.store.list_nodes(in_org(Some(node.org_id))).await?;
+        let grown = new_path.chars().count() as i64 - node.full_value.chars().count() as i64;
+        let longest = all
+            .iter()
+            .filter(|n| n.full_value.starts_with(&under))
+            .map(|n| n.full_value.chars().count() as i64 + grown)
+            .max();
+        if longest.is_some_and(|len| len > MAX_NODE_PATH_CHARS as i64) {
+            return Err(DomainError::invalid(
+                "value",
+                "invalid",
+                format!(
+                    "a node's path (its ancestors' names and its own) is at most \
+                     {MAX_NODE_PATH_CHARS} characters, and one below this node would be longer"
+                ),
+            ));
+        }
+        self.store
+            .rename_node(
+                id,
+                name.to_owned(),
+                node.full_value.clone(),
+                new_path.clone(),
+            )
+            .await
+            .map_err(|error| match error {
+                StoreError::NotFound => deleted_meanwhile("node", id)(error),
+                other => unique_to_conflict(other, "node"),
+            })?;
+        Ok(Node {
+            name: name.to_owned(),
+            full_value: new_path,
+            ..node
+        })
+    }
+
     /// Nodes the actor may see.
     pub async fn nodes(
         &self,

@@ -634,6 +634,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn list_assets(&self, query: CatalogQuery) -> Result<(u64, Vec<Asset>), StoreError>;
     /// Creates or replaces a node.
     async fn put_node(&self, node: Node) -> Result<(), StoreError>;
+    /// Renames a node to `name`, whose path `old_path` becomes `new_path`, and moves the paths
+    /// of its descendants under the new one, in one transaction. `NotFound` when the node is
+    /// gone or its path is no longer `old_path` (renamed or moved meanwhile).
+    async fn rename_node(
+        &self,
+        id: NodeId,
+        name: String,
+        old_path: String,
+        new_path: String,
+    ) -> Result<(), StoreError>;
     /// Deletes a node.
     async fn delete_node(&self, id: NodeId) -> Result<(), StoreError>;
     /// Nodes matching the query, by full path, with the total count.

@@ -716,6 +716,40 @@ impl Store for PostgresStore {
         .await
     }
 
+    async fn rename_node(
+        &self,
+        id: NodeId,
+        name: String,
+        old_path: String,
+        new_path: String,
+    ) -> Result<(), StoreError> {
+        self.identity_change(async {
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            let renamed = tx
+                .execute(
+                    "UPDATE nodes SET name = $2, full_value = $4 WHERE id = $1 AND full_value = $3",
+                    &[&id.0, &name, &old_path, &new_path],
+                )
+                .await
+                .map_err(db_err)?;
+            if renamed == 0 {
+                return Err(StoreError::NotFound);
+            }
+            // Lengths and offsets count characters, as SQLite's do.
+            tx.execute(
+                "UPDATE nodes SET full_value = $3::text || substr(full_value, length($2::text) + 1) \
+                 WHERE org_id = (SELECT org_id FROM nodes WHERE id = $1) \
+                 AND substr(full_value, 1, length($2::text) + 1) = $2::text || '/'",
+                &[&id.0, &old_path, &new_path],
+            )
+            .await
+            .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)
+        })
+        .await
+    }
+
     async fn delete_node(&self, id: NodeId) -> Result<(), StoreError> {
         self.identity_change(async {
             self.db

@@ -547,6 +547,36 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn rename_node(
+        &self,
+        id: NodeId,
+        name: String,
+        old_path: String,
+        new_path: String,
+    ) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let renamed = c
+                    .execute(
+                        "UPDATE nodes SET name = ?2, full_value = ?4 WHERE id = ?1 AND full_value = ?3",
+                        params![id.0, name, old_path, new_path],
+                    )
+                    .map_err(db_err)?;
+                one_row(renamed)?;
+                // Lengths and offsets count characters, as SQLite's `length` and `substr` do on
+                // text.
+                c.execute(
+                    "UPDATE nodes SET full_value = ?3 || substr(full_value, length(?2) + 1) \
+                     WHERE org_id = (SELECT org_id FROM nodes WHERE id = ?1) \
+                     AND substr(full_value, 1, length(?2) + 1) = ?2 || '/'",
+                    params![id.0, old_path, new_path],
+                )
+                .map(|_| ())
+                .map_err(db_err)
+            })
+            .await
+    }
+
     async fn delete_node(&self, id: NodeId) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {

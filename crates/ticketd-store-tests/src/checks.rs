@@ -1764,6 +1764,85 @@ pub async fn copies_go_only_to_users_of_the_ticket_s_organization(store: Arc<dyn
     assert_eq!(ticket.cc_users, vec![w.olga.id()]);
 }
 
+/// Renaming a node moves its descendants' paths (and no other node's, in its organization or
+/// another, whatever characters the names hold); a sibling's name is a conflict, and a rename
+/// over a path changed meanwhile finds nothing.
+pub async fn a_renamed_node_takes_its_descendants_along(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    let node = |org, name: &'static str, parent| {
+        let engine = w.engine.clone();
+        let admin = w.admin.clone();
+        async move {
+            engine
+                .create_node(&admin, org, name, parent, t0())
+                .await
+                .unwrap()
+        }
+    };
+    let top = node(DEFAULT_ORG, "100%_a", None).await;
+    let child = node(DEFAULT_ORG, "web", Some(top.id)).await;
+    let grandchild = node(DEFAULT_ORG, "édge", Some(child.id)).await;
+    let lookalike = node(DEFAULT_ORG, "100%_ab", None).await;
+    let elsewhere = node(w.other_org, "100%_a", None).await;
+    let below_elsewhere = node(w.other_org, "web", Some(elsewhere.id)).await;
+    let sibling = node(DEFAULT_ORG, "db", Some(top.id)).await;
+    let renamed = w
+        .engine
+        .rename_node(&w.olga, top.id, " Ω-corp ")
+        .await
+        .unwrap();
+    assert_eq!(
+        (renamed.name.as_str(), renamed.full_value.as_str()),
+        ("Ω-corp", "/Ω-corp")
+    );
+    let path_of = |id: ticketd_core::NodeId| {
+        let store = store.clone();
+        async move {
+            let query = ticketd_core::catalog::CatalogQuery {
+                ids: Some(vec![id.uuid()]),
+                ..Default::default()
+            };
+            store
+                .list_nodes(query)
+                .await
+                .unwrap()
+                .1
+                .pop()
+                .unwrap()
+                .full_value
+        }
+    };
+    for (id, path) in [
+        (top.id, "/Ω-corp"),
+        (child.id, "/Ω-corp/web"),
+        (grandchild.id, "/Ω-corp/web/édge"),
+        (sibling.id, "/Ω-corp/db"),
+        (lookalike.id, "/100%_ab"),
+        (elsewhere.id, "/100%_a"),
+        (below_elsewhere.id, "/100%_a/web"),
+    ] {
+        assert_eq!(path_of(id).await, path);
+    }
+    let taken = w.engine.rename_node(&w.admin, child.id, "db").await;
+    assert!(matches!(taken, Err(DomainError::Conflict(_))), "{taken:?}");
+    assert_eq!(path_of(child.id).await, "/Ω-corp/web");
+    let refused = w.engine.rename_node(&w.alice, child.id, "mine").await;
+    assert!(
+        matches!(refused, Err(DomainError::Forbidden { .. })),
+        "{refused:?}"
+    );
+    let stale = store
+        .rename_node(
+            child.id,
+            "x".into(),
+            "/100%_a/web".into(),
+            "/100%_a/x".into(),
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::NotFound)), "{stale:?}");
+    assert_eq!(path_of(grandchild.id).await, "/Ω-corp/web/édge");
+}
+
 /// Two `any`-mode approvers acting at once: one transition, one conflict, one history row.
 pub async fn two_approvers_racing_give_one_transition_and_one_conflict(store: Arc<dyn Store>) {
     let w = Arc::new(World::new(store.clone()).await);

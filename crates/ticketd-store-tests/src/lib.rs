@@ -58,6 +58,7 @@ macro_rules! contract_suite {
             an_asset_application_grants_only_its_organization_s_assets,
             an_application_is_granted_only_to_an_applicant_still_in_its_organization,
             copies_go_only_to_users_of_the_ticket_s_organization,
+            a_renamed_node_takes_its_descendants_along,
             two_approvers_racing_give_one_transition_and_one_conflict,
             a_decision_on_an_earlier_copy_is_decided_again_on_the_stored_ticket,
             all_mode_approvals_racing_both_count,

@@ -29,7 +29,11 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route(
             "/api/v1/assets/nodes/{id}/",
-            get(detail).delete(destroy).fallback(method_not_allowed),
+            get(detail)
+                .put(replace)
+                .patch(patch)
+                .delete(destroy)
+                .fallback(method_not_allowed),
         )
         .route(
             "/api/v1/assets/nodes/{id}/children/",
@@ -268,6 +272,58 @@ async fn create_child(
         .map_err(core_error("Node"))?;
     let mut rows = render(&state, &caller, &[node], zone).await?;
     Ok((StatusCode::CREATED, Json(rows.pop().unwrap_or(Value::Null))))
+}
+
+/// `PUT {id}/` renames the node (`value`, required); its descendants' paths follow.
+async fn replace(
+    state: State<AppState>,
+    caller: CallerInOrg,
+    zone: Zone,
+    path: Path<String>,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    rename(state, caller, zone, path, body, true).await
+}
+
+/// `PATCH {id}/` renames the node when `value` is given.
+async fn patch(
+    state: State<AppState>,
+    caller: CallerInOrg,
+    zone: Zone,
+    path: Path<String>,
+    body: JsonBody,
+) -> Result<Json<Value>, ApiError> {
+    rename(state, caller, zone, path, body, false).await
+}
+
+async fn rename(
+    State(state): State<AppState>,
+    caller: CallerInOrg,
+    Zone(zone): Zone,
+    Path(raw): Path<String>,
+    JsonBody(body): JsonBody,
+    required: bool,
+) -> Result<Json<Value>, ApiError> {
+    let node = find(&state, &caller, &raw).await?;
+    caller.actor.may(AdminAction::ManageNodes(node.org_id))?;
+    object_body(&body)?;
+    let mut checks = Checks::default();
+    let value = if required || body.get("value").is_some() {
+        checks.required_text(&body, "value")
+    } else {
+        None
+    };
+    checks.finish()?;
+    let node = match value {
+        Some(value) => state
+            .engine
+            .rename_node(&caller.actor, node.id, &value)
+            .await
+            .map_err(core_error("Node"))?,
+        None => node,
+    };
+    let mut rows = render(&state, &caller, &[node], zone).await?;
+    Ok(Json(rows.pop().unwrap_or(Value::Null)))
 }
 
 async fn destroy(

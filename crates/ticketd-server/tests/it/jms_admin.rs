@@ -1485,18 +1485,56 @@ async fn nodes_are_created_by_value_by_child_and_by_path_then_listed_and_deleted
     assert_eq!(status, 403);
     let (status, _) = app.call("DELETE", &path, "olga", None).await;
     assert_eq!(status, 403);
+    // Renamed (the SDK's UpdateNodeRequest): its descendants' paths follow; a sibling's name
+    // is a conflict; a plain member may not.
+    let web_path = format!("/api/v1/assets/nodes/{}/", id_of(&child));
     let (status, body) = app
         .call(
             "PATCH",
-            &path,
+            &web_path,
             ADMIN_TOKEN,
-            Some(json!({"value": "Renamed"})),
+            Some(json!({"value": "Www"})),
         )
         .await;
+    assert_eq!(status, 200, "{body}");
     assert_eq!(
-        (status, body["code"].clone()),
-        (405, json!("method_not_allowed"))
+        (body["value"].clone(), body["full_value"].clone()),
+        (json!("Www"), json!("/Corp/Www"))
     );
+    let (_, edge) = app.call("GET", &path, ADMIN_TOKEN, None).await;
+    assert_eq!(edge["full_value"], "/Corp/Www/Edge");
+    let (status, body) = app
+        .call("PUT", &web_path, ADMIN_TOKEN, Some(json!({})))
+        .await;
+    assert_eq!(
+        (status, body["value"].clone()),
+        (400, json!(["This field is required."]))
+    );
+    let (status, body) = app
+        .call("PATCH", &web_path, ADMIN_TOKEN, Some(json!({})))
+        .await;
+    assert_eq!((status, body["value"].clone()), (200, json!("Www")));
+    let sibling = node(&app, DEFAULT, json!({"full_value": "/Corp/Db"})).await;
+    let (status, body) = app
+        .call("PUT", &web_path, ADMIN_TOKEN, Some(json!({"value": "Db"})))
+        .await;
+    assert_eq!(
+        (status, body["non_field_errors"].clone()),
+        (400, json!(["Node already exists."]))
+    );
+    let (status, _) = app
+        .call("PATCH", &web_path, "olga", Some(json!({"value": "Mine"})))
+        .await;
+    assert_eq!(status, 403);
+    let (_, kept) = app
+        .call(
+            "GET",
+            &format!("/api/v1/assets/nodes/{}/", id_of(&sibling)),
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(kept["full_value"], "/Corp/Db");
     let edge = host(
         &app,
         ADMIN_TOKEN,

@@ -728,11 +728,17 @@ fn classify(method: &'static str, path: &str) -> Option<Route> {
                 )
             }),
         ),
-        ("DELETE", ["assets", "nodes", "{id}"]) => route(
+        ("PUT" | "PATCH" | "DELETE", ["assets", "nodes", "{id}"]) => route(
             Access::Manager,
             Role::Admin,
             throwaway(new_node),
-            request(move |w, made, _| in_alpha(w, Req::new(method, at(&p, &made.id)))),
+            request(move |w, made, _| {
+                let req = in_alpha(w, Req::new(method, at(&p, &made.id)));
+                match method {
+                    "DELETE" => req,
+                    _ => req.body(json!({"value": format!("renamed-node-{}", w.next())})),
+                }
+            }),
         ),
         _ => return None,
     })
