@@ -239,6 +239,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User(UserCommand::Create(args)) => create_user(&cli, args).await,
         Command::Bench(args) => {
             init_logging("warn");
+            // Its numbers are ticketd's with the built-in settings (BENCHMARKS.md): a file that
+            // would be ignored is refused, as the deployment's TICKETD_* variables are kept from
+            // the run's server.
+            if cli.config.is_some() {
+                bail!(
+                    "bench measures ticketd with its built-in settings and reads no configuration \
+                     file: leave out --config (the database is --database-url or \
+                     TICKETD_DATABASE_URL)"
+                );
+            }
             let database_url = cli
                 .database_url
                 .clone()

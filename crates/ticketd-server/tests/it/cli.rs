@@ -611,18 +611,26 @@ fn bench_refuses_more_connections_than_open_files_allow() {
 
 /// A server that cannot start (here a `TICKETD_*` setting it inherits and refuses) ends the run
 /// at once with the server's own message, instead of a minute's wait for its health.
-#[test]
-fn bench_stops_when_its_server_cannot_start() {
-    let dir = tempfile::tempdir().unwrap();
-    let stderr = run_refused(
-        ticketd(dir.path())
-            .env("TICKETD_TIME_ZONE", "Mars/Olympus")
-            .arg("bench")
-            .args(TINY_RUN),
-    );
+#[tokio::test]
+async fn bench_stops_when_its_server_cannot_start() {
+    // A server that exits at once (the run's own server ignores the settings that could make
+    // it fail, so a binary that is no server stands for one).
+    let temp = tempfile::tempdir().unwrap();
+    let options = ticketd_server::bench::BenchOptions {
+        database_url: Some(format!(
+            "sqlite://{}",
+            temp.path().join("bench.db").display()
+        )),
+        tickets: 10,
+        connections: 1,
+        duration: Duration::from_secs(1),
+        scenarios: vec!["detail".into()],
+        server_binary: "/bin/false".into(),
+    };
+    let error = ticketd_server::bench::run(options).await.unwrap_err();
     assert!(
-        stderr.contains("Mars/Olympus") && stderr.contains("the server exited"),
-        "{stderr}"
+        format!("{error:#}").contains("the server exited"),
+        "{error:#}"
     );
 }
 
@@ -724,14 +732,28 @@ fn a_bench_without_approve_preloads_no_approve_pool() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("bench.json");
     let temp = tempfile::tempdir().unwrap();
+    // The run's server takes the built-in settings, whatever the environment's TICKETD_*
+    // variables say (these two failed the run after its preload).
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "deployment-token").unwrap();
     let out = run_ok(
         ticketd(dir.path())
             .env("TMPDIR", temp.path())
+            .env("TICKETD_ADMIN_TOKEN_FILE", &token_file)
+            .env("TICKETD_REQUEST_TIMEOUT_SECS", "0")
             .arg("bench")
             .args(TINY_RUN)
             .args(["--json", json.to_str().unwrap()]),
     );
     assert!(out.contains("| tickets 10 + approve pool 0 |"), "{out}");
+    // A configuration file it would not read is refused before anything runs.
+    let refused = run_refused(
+        ticketd(dir.path())
+            .env("TMPDIR", temp.path())
+            .args(["bench", "--config", "bench.toml"])
+            .args(TINY_RUN),
+    );
+    assert!(refused.contains("reads no configuration file"), "{refused}");
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(report["approve_pool_tickets"], 0, "{report}");
