@@ -9,8 +9,8 @@ use crate::extract::{CallerInOrg, JsonBody};
 use crate::format::{Zone, datetime, json_type};
 use crate::listing::{Page, Query};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono_tz::Tz;
@@ -33,8 +33,8 @@ pub(super) fn router() -> Router<AppState> {
             .route(
                 &format!("{prefix}{{id}}/"),
                 get(detail)
-                    .put(replace)
-                    .patch(patch)
+                    .put(update)
+                    .patch(update)
                     .delete(destroy)
                     .fallback(method_not_allowed),
             );
@@ -381,34 +381,16 @@ async fn create(
     Ok((StatusCode::CREATED, Json(rows.pop().unwrap_or(Value::Null))))
 }
 
-async fn replace(
-    state: State<AppState>,
-    caller: CallerInOrg,
-    zone: Zone,
-    path: Path<String>,
-    body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    update(state, caller, zone, path, body, false).await
-}
-
-async fn patch(
-    state: State<AppState>,
-    caller: CallerInOrg,
-    zone: Zone,
-    path: Path<String>,
-    body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    update(state, caller, zone, path, body, true).await
-}
-
 async fn update(
     State(state): State<AppState>,
     caller: CallerInOrg,
     Zone(zone): Zone,
     Path(raw): Path<String>,
+    method: Method,
     JsonBody(body): JsonBody,
-    partial: bool,
 ) -> Result<Json<Value>, ApiError> {
+    // `PUT` sends every required field, `PATCH` only what changes.
+    let partial = method == Method::PATCH;
     let stored = find(&state, &caller, &raw).await?;
     caller.actor.may(AdminAction::ManageAssets(stored.org_id))?;
     let fields = read_asset_fields(&body, !partial)?;

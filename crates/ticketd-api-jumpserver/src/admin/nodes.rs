@@ -9,8 +9,8 @@ use crate::extract::{CallerInOrg, JsonBody};
 use crate::format::{Zone, datetime};
 use crate::listing::{Page, Query};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono_tz::Tz;
@@ -30,8 +30,8 @@ pub(super) fn router() -> Router<AppState> {
         .route(
             "/api/v1/assets/nodes/{id}/",
             get(detail)
-                .put(replace)
-                .patch(patch)
+                .put(rename)
+                .patch(rename)
                 .delete(destroy)
                 .fallback(method_not_allowed),
         )
@@ -274,36 +274,17 @@ async fn create_child(
     Ok((StatusCode::CREATED, Json(rows.pop().unwrap_or(Value::Null))))
 }
 
-/// `PUT {id}/` renames the node (`value`, required); its descendants' paths follow.
-async fn replace(
-    state: State<AppState>,
-    caller: CallerInOrg,
-    zone: Zone,
-    path: Path<String>,
-    body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    rename(state, caller, zone, path, body, true).await
-}
-
-/// `PATCH {id}/` renames the node when `value` is given.
-async fn patch(
-    state: State<AppState>,
-    caller: CallerInOrg,
-    zone: Zone,
-    path: Path<String>,
-    body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    rename(state, caller, zone, path, body, false).await
-}
-
+/// `PUT {id}/` renames the node (`value` required), `PATCH {id}/` when `value` is given; its
+/// descendants' paths follow.
 async fn rename(
     State(state): State<AppState>,
     caller: CallerInOrg,
     Zone(zone): Zone,
     Path(raw): Path<String>,
+    method: Method,
     JsonBody(body): JsonBody,
-    required: bool,
 ) -> Result<Json<Value>, ApiError> {
+    let required = method == Method::PUT;
     let node = find(&state, &caller, &raw).await?;
     caller.actor.may(AdminAction::ManageNodes(node.org_id))?;
     object_body(&body)?;

@@ -9,8 +9,8 @@ use crate::extract::{Caller, JsonBody};
 use crate::format::{Zone, datetime};
 use crate::listing::{Page, Query};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono_tz::Tz;
@@ -29,8 +29,8 @@ pub(super) fn router() -> Router<AppState> {
         .route(
             "/api/v1/orgs/orgs/{id}/",
             get(detail)
-                .put(replace)
-                .patch(patch)
+                .put(update)
+                .patch(update)
                 .delete(destroy)
                 .fallback(method_not_allowed),
         )
@@ -142,34 +142,16 @@ async fn create(
     Ok((StatusCode::CREATED, Json(org_json(&org, zone))))
 }
 
-async fn replace(
-    state: State<AppState>,
-    caller: Caller,
-    zone: Zone,
-    path: Path<String>,
-    body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    update(state, caller, zone, path, body, false).await
-}
-
-async fn patch(
-    state: State<AppState>,
-    caller: Caller,
-    zone: Zone,
-    path: Path<String>,
-    body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    update(state, caller, zone, path, body, true).await
-}
-
 async fn update(
     State(state): State<AppState>,
     Caller(actor): Caller,
     Zone(zone): Zone,
     Path(raw): Path<String>,
+    method: Method,
     JsonBody(body): JsonBody,
-    partial: bool,
 ) -> Result<Json<Value>, ApiError> {
+    // `PUT` sends every required field, `PATCH` only what changes.
+    let partial = method == Method::PATCH;
     let org = find(&state, &actor, &raw).await?;
     actor.may(AdminAction::ChangeOrg)?;
     let (name, comment) = read_fields(&body, partial)?;

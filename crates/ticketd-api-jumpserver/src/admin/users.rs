@@ -10,8 +10,8 @@ use crate::extract::{CallerInOrg, JsonBody};
 use crate::format::Zone;
 use crate::listing::{Page, Query};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono_tz::Tz;
@@ -39,8 +39,8 @@ pub(super) fn router() -> Router<AppState> {
         .route(
             "/api/v1/users/users/{id}/",
             get(detail)
-                .put(replace)
-                .patch(patch)
+                .put(update)
+                .patch(update)
                 .delete(destroy)
                 .fallback(method_not_allowed),
         )
@@ -372,26 +372,6 @@ async fn create(
     ))
 }
 
-async fn replace(
-    state: State<AppState>,
-    caller: CallerInOrg,
-    zone: Zone,
-    path: Path<String>,
-    body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    update(state, caller, zone, path, body, false).await
-}
-
-async fn patch(
-    state: State<AppState>,
-    caller: CallerInOrg,
-    zone: Zone,
-    path: Path<String>,
-    body: JsonBody,
-) -> Result<Json<Value>, ApiError> {
-    update(state, caller, zone, path, body, true).await
-}
-
 /// `PUT` (every required field) and `PATCH` (only what is sent): profile fields through
 /// `update_user`, the password through `set_password`, org roles in the request's organization
 /// through the membership use cases.
@@ -400,9 +380,11 @@ async fn update(
     caller: CallerInOrg,
     Zone(zone): Zone,
     Path(raw): Path<String>,
+    method: Method,
     JsonBody(body): JsonBody,
-    partial: bool,
 ) -> Result<Json<Value>, ApiError> {
+    // `PUT` sends every required field, `PATCH` only what changes.
+    let partial = method == Method::PATCH;
     let id = UserId(path_id(&raw, "User")?);
     let stored = org_user(&state, &caller, id).await?;
     let fields = read_user_fields(&body, !partial)?;

@@ -186,6 +186,18 @@ impl Fixture {
     }
 
     /// The status one application has in the list, as its approver sees it.
+    /// Asserts that no table permission (no grant at all) was created.
+    async fn assert_nothing_granted(&self) {
+        let grants = self
+            .app
+            .engine
+            .store()
+            .list_grants(GrantQuery::default())
+            .await
+            .unwrap();
+        assert!(grants.is_empty(), "{grants:?}");
+    }
+
     async fn status_of(&self, id: &str) -> Value {
         let body = self.list("reviewer", &format!("approval_id={id}")).await;
         assert_eq!(body["total"], 1, "{body}");
@@ -360,14 +372,7 @@ async fn an_application_that_expired_while_pending_is_not_granted() {
         body["error_msg"].as_str().unwrap().contains("expire_time"),
         "{body}"
     );
-    let grants = fx
-        .app
-        .engine
-        .store()
-        .list_grants(GrantQuery::default())
-        .await
-        .unwrap();
-    assert!(grants.is_empty(), "{grants:?}");
+    fx.assert_nothing_granted().await;
     let reject = format!("{}/permission-approve/reject/{id}", base(PROJECT));
     let (status, body) = da(
         &fx.app,
@@ -833,14 +838,7 @@ async fn an_application_whose_applicant_was_deleted_is_not_granted() {
         body["error_msg"].as_str().unwrap().contains("deleted"),
         "{body}"
     );
-    let grants = fx
-        .app
-        .engine
-        .store()
-        .list_grants(GrantQuery::default())
-        .await
-        .unwrap();
-    assert!(grants.is_empty(), "{grants:?}");
+    fx.assert_nothing_granted().await;
     let (status, body) = fx
         .decide("reviewer", "reject", &id, json!({"reason": "gone"}))
         .await;
