@@ -1117,6 +1117,9 @@ pub fn document() -> Value {
         entry["responses"]["431"] = json!({"description": "request headers too large"});
         if let Some(body) = operation.body {
             entry["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{body}")}}}});
+        }
+        // Any body sent is limited, also where the operation reads none.
+        if matches!(operation.method, "post" | "put" | "patch") {
             let mut answer = error.clone();
             answer["description"] = json!("request body too large");
             entry["responses"]["413"] = answer;

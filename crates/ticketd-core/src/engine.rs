@@ -34,6 +34,15 @@ const MAX_ATTEMPTS: usize = 16;
 /// under PostgreSQL's limit (2,704 bytes), which a deep tree of long names passed (a 500).
 pub const MAX_NODE_PATH_CHARS: usize = 512;
 
+/// How often a node's write is computed again when its path changed meanwhile (a parent
+/// renamed) before the request is answered "busy".
+const NODE_PATH_ATTEMPTS: usize = 8;
+
+/// [`MAX_NODE_PATH_CHARS`] as a signed count, to compare with grown paths.
+fn count_limit() -> i64 {
+    i64::try_from(MAX_NODE_PATH_CHARS).unwrap_or(i64::MAX)
+}
+
 /// The path a node named `name` has under `prefix` (its parent's path; empty for a root node),
 /// or why it cannot have it: a name is 1 to 128 characters without '/', a path at most
 /// [`MAX_NODE_PATH_CHARS`]. Callers creating several nodes of a path check them all first.
@@ -1614,46 +1623,53 @@ impl Engine {
         actor.may(AdminAction::ManageNodes(org_id))?;
         // The name alone first, so a bad name is the answer whatever the parent.
         check_node_name("", name)?;
-        let prefix = match parent {
-            Some(parent_id) => {
-                let query = CatalogQuery {
-                    org_ids: Some(vec![org_id]),
-                    ids: Some(vec![parent_id.uuid()]),
-                    ..CatalogQuery::default()
-                };
-                let parent = self
-                    .store
-                    .list_nodes(query)
-                    .await?
-                    .1
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| {
-                        DomainError::invalid(
-                            "parent",
-                            "invalid",
-                            "unknown parent node in this organization",
-                        )
-                    })?;
-                parent.full_value
-            }
-            None => String::new(),
-        };
-        let full_value = check_node_name(&prefix, name)?;
-        let name = name.trim();
-        let node = Node {
-            id: NodeId(self.new_id(now)),
-            org_id,
-            name: name.into(),
-            parent_id: parent,
-            full_value,
-            created_at: now,
-        };
-        self.store
-            .put_node(node.clone())
-            .await
-            .map_err(|e| unique_to_conflict(e, "node"))?;
-        Ok(node)
+        let id = NodeId(self.new_id(now));
+        // The store writes the node only under its parent's path as read here: a parent renamed
+        // meanwhile is read again.
+        for _ in 0..NODE_PATH_ATTEMPTS {
+            let prefix = match parent {
+                Some(parent_id) => {
+                    let query = CatalogQuery {
+                        org_ids: Some(vec![org_id]),
+                        ids: Some(vec![parent_id.uuid()]),
+                        ..CatalogQuery::default()
+                    };
+                    let parent = self
+                        .store
+                        .list_nodes(query)
+                        .await?
+                        .1
+                        .into_iter()
+                        .next()
+                        .ok_or_else(|| {
+                            DomainError::invalid(
+                                "parent",
+                                "invalid",
+                                "unknown parent node in this organization",
+                            )
+                        })?;
+                    parent.full_value
+                }
+                None => String::new(),
+            };
+            let full_value = check_node_name(&prefix, name)?;
+            let node = Node {
+                id,
+                org_id,
+                name: name.trim().into(),
+                parent_id: parent,
+                full_value,
+                created_at: now,
+            };
+            match self.store.put_node(node.clone()).await {
+                Ok(()) => return Ok(node),
+                // Read the generation again, so the parent is not read from a cache that has
+                // not seen the rename (another process's).
+                Err(StoreError::VersionConflict) => self.store.directory_generation().await?,
+                Err(other) => return Err(unique_to_conflict(other, "node")),
+            };
+        }
+        Err(DomainError::busy("create node"))
     }
 
     /// Renames a node (its organization's managers); its descendants' paths follow. A name
@@ -1665,69 +1681,78 @@ impl Engine {
         id: NodeId,
         name: &str,
     ) -> Result<Node, DomainError> {
+        check_node_name("", name)?;
+        let name = name.trim();
         let in_org = |org: Option<OrgId>| CatalogQuery {
             org_ids: org.map(|o| vec![o]),
             ..CatalogQuery::default()
         };
-        let node = self
-            .store
-            .list_nodes(CatalogQuery {
-                ids: Some(vec![id.uuid()]),
-                ..in_org(None)
-            })
-            .await?
-            .1
-            .pop()
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "node",
-                id: id.to_string(),
-            })?;
-        actor.may(AdminAction::ManageNodes(node.org_id))?;
-        check_node_name("", name)?;
-        let parent_path = node
-            .full_value
-            .rsplit_once('/')
-            .map_or("", |(parent, _)| parent);
-        let new_path = check_node_name(parent_path, name)?;
-        let name = name.trim();
-        if new_path == node.full_value {
-            return Ok(node);
+        // The store renames the node only at the path read here: one whose path changed
+        // meanwhile (a parent renamed, another rename of it) is read again and renamed there.
+        for _ in 0..NODE_PATH_ATTEMPTS {
+            let node = self
+                .store
+                .list_nodes(CatalogQuery {
+                    ids: Some(vec![id.uuid()]),
+                    ..in_org(None)
+                })
+                .await?
+                .1
+                .pop()
+                .ok_or_else(|| DomainError::NotFound {
+                    kind: "node",
+                    id: id.to_string(),
+                })?;
+            actor.may(AdminAction::ManageNodes(node.org_id))?;
+            let parent_path = node
+                .full_value
+                .rsplit_once('/')
+                .map_or("", |(parent, _)| parent);
+            let new_path = check_node_name(parent_path, name)?;
+            if new_path == node.full_value {
+                return Ok(node);
+            }
+            let under = format!("{}/", node.full_value);
+            let (_, all) = self.store.list_nodes(in_org(Some(node.org_id))).await?;
+            let count = |path: &str| i64::try_from(path.chars().count()).unwrap_or(i64::MAX);
+            let grown = count(&new_path) - count(&node.full_value);
+            let too_long = all
+                .iter()
+                .filter(|n| n.full_value.starts_with(&under))
+                .any(|n| count(&n.full_value) + grown > count_limit());
+            if too_long {
+                return Err(DomainError::invalid(
+                    "value",
+                    "invalid",
+                    format!(
+                        "a node's path (its ancestors' names and its own) is at most \
+                         {MAX_NODE_PATH_CHARS} characters, and one below this node would be longer"
+                    ),
+                ));
+            }
+            let renamed = self
+                .store
+                .rename_node(
+                    id,
+                    name.to_owned(),
+                    node.full_value.clone(),
+                    new_path.clone(),
+                )
+                .await;
+            match renamed {
+                Ok(()) => {
+                    return Ok(Node {
+                        name: name.to_owned(),
+                        full_value: new_path,
+                        ..node
+                    });
+                }
+                // Gone, or at another path now: the next round tells which.
+                Err(StoreError::NotFound) => self.store.directory_generation().await?,
+                Err(other) => return Err(unique_to_conflict(other, "node")),
+            };
         }
-        let under = format!("{}/", node.full_value);
-        let (_, all) = self.store.list_nodes(in_org(Some(node.org_id))).await?;
-        let grown = new_path.chars().count() as i64 - node.full_value.chars().count() as i64;
-        let longest = all
-            .iter()
-            .filter(|n| n.full_value.starts_with(&under))
-            .map(|n| n.full_value.chars().count() as i64 + grown)
-            .max();
-        if longest.is_some_and(|len| len > MAX_NODE_PATH_CHARS as i64) {
-            return Err(DomainError::invalid(
-                "value",
-                "invalid",
-                format!(
-                    "a node's path (its ancestors' names and its own) is at most \
-                     {MAX_NODE_PATH_CHARS} characters, and one below this node would be longer"
-                ),
-            ));
-        }
-        self.store
-            .rename_node(
-                id,
-                name.to_owned(),
-                node.full_value.clone(),
-                new_path.clone(),
-            )
-            .await
-            .map_err(|error| match error {
-                StoreError::NotFound => deleted_meanwhile("node", id)(error),
-                other => unique_to_conflict(other, "node"),
-            })?;
-        Ok(Node {
-            name: name.to_owned(),
-            full_value: new_path,
-            ..node
-        })
+        Err(DomainError::busy("rename node"))
     }
 
     /// Nodes the actor may see.

@@ -17,6 +17,16 @@ use std::sync::Arc;
 pub type FlowRule =
     Arc<dyn Fn(&Flow, &[Flow]) -> Result<(), crate::error::DomainError> + Send + Sync>;
 
+/// Refuses a node whose path does not extend its parent's as the write's transaction reads it
+/// (`parent_path`; `None` when the parent is gone): the parent was renamed or deleted after the
+/// path was computed, so the node would keep a stale one. `VersionConflict`: compute it again.
+pub fn check_parent_path(node: &Node, parent_path: Option<&str>) -> Result<(), StoreError> {
+    match parent_path {
+        Some(parent) if node.full_value == format!("{parent}/{}", node.name) => Ok(()),
+        _ => Err(StoreError::VersionConflict),
+    }
+}
+
 /// Refuses `email` for `owner` when another of `addresses` (every user's id and address, as
 /// the write's transaction sees them) holds it ([`crate::identity::email_holder`]): the
 /// stores check it in the transaction that writes the user, after every earlier such write,

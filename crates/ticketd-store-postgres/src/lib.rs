@@ -696,22 +696,33 @@ impl Store for PostgresStore {
 
     async fn put_node(&self, n: Node) -> Result<(), StoreError> {
         self.identity_change(async {
-            self.db
-                .execute(
-                    "INSERT INTO nodes (id, org_id, name, parent_id, full_value, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
-                     parent_id = excluded.parent_id, full_value = excluded.full_value",
-                    &[
-                        &n.id.0,
-                        &n.org_id.0,
-                        &n.name,
-                        &n.parent_id.map(|p| p.0),
-                        &n.full_value,
-                        &n.created_at,
-                    ],
-                )
-                .await
-                .map(|_| ())
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            lock_node_paths(&tx).await?;
+            if let Some(parent) = n.parent_id {
+                let parent_path: Option<String> = tx
+                    .query_opt("SELECT full_value FROM nodes WHERE id = $1", &[&parent.0])
+                    .await
+                    .map_err(db_err)?
+                    .map(|row| row.get(0));
+                ticketd_core::store::check_parent_path(&n, parent_path.as_deref())?;
+            }
+            tx.execute(
+                "INSERT INTO nodes (id, org_id, name, parent_id, full_value, created_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \
+                 parent_id = excluded.parent_id, full_value = excluded.full_value",
+                &[
+                    &n.id.0,
+                    &n.org_id.0,
+                    &n.name,
+                    &n.parent_id.map(|p| p.0),
+                    &n.full_value,
+                    &n.created_at,
+                ],
+            )
+            .await
+            .map_err(db_err)?;
+            tx.commit().await.map_err(db_err)
         })
         .await
     }
@@ -726,6 +737,7 @@ impl Store for PostgresStore {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
+            lock_node_paths(&tx).await?;
             let renamed = tx
                 .execute(
                     "UPDATE nodes SET name = $2, full_value = $4 WHERE id = $1 AND full_value = $3",
@@ -752,9 +764,17 @@ impl Store for PostgresStore {
 
     async fn delete_node(&self, id: NodeId) -> Result<(), StoreError> {
         self.identity_change(async {
-            self.db
-                .execute_one("DELETE FROM nodes WHERE id = $1", &[&id.0])
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            lock_node_paths(&tx).await?;
+            let deleted = tx
+                .execute("DELETE FROM nodes WHERE id = $1", &[&id.0])
                 .await
+                .map_err(db_err)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await.map_err(db_err)
         })
         .await
     }
@@ -1505,6 +1525,17 @@ async fn check_email_free(
         email,
         owner,
     )
+}
+
+/// Takes the lock every write of a node's path takes first ("node", 0): a rename moves its
+/// descendants by their paths, so a child created, renamed or deleted meanwhile would keep a
+/// stale path, and two renames of a parent and its child deadlocked on each other's rows and
+/// the directory generation's.
+async fn lock_node_paths(tx: &tokio_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock(1852793957, 0)", &[])
+        .await
+        .map(|_| ())
+        .map_err(db_err)
 }
 
 /// Takes the organization's flow lock: a transaction-scoped advisory lock (two 32-bit keys, a

@@ -535,6 +535,17 @@ impl Store for SqliteStore {
     async fn put_node(&self, n: Node) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
+                if let Some(parent) = n.parent_id {
+                    let parent_path: Option<String> = c
+                        .query_row(
+                            "SELECT full_value FROM nodes WHERE id = ?1",
+                            [parent.0],
+                            |row| row.get(0),
+                        )
+                        .optional()
+                        .map_err(db_err)?;
+                    ticketd_core::store::check_parent_path(&n, parent_path.as_deref())?;
+                }
                 c.execute(
                     "INSERT INTO nodes (id, org_id, name, parent_id, full_value, created_at) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO UPDATE SET name = excluded.name, \

@@ -1841,6 +1841,38 @@ pub async fn a_renamed_node_takes_its_descendants_along(store: Arc<dyn Store>) {
         .await;
     assert!(matches!(stale, Err(StoreError::NotFound)), "{stale:?}");
     assert_eq!(path_of(grandchild.id).await, "/Ω-corp/web/édge");
+    // At once: the parent renamed, its child renamed, and a new child created under it, in
+    // every round; each succeeds, and every path extends its parent's (a child created during
+    // the parent's rename kept the old path; two renames deadlocked on PostgreSQL).
+    for round in 0..6 {
+        let engine = w.engine.clone();
+        let admin = w.admin.clone();
+        let (parent_name, child_name, new_name) = (
+            format!("top-{round}"),
+            format!("web-{round}"),
+            format!("new-{round}"),
+        );
+        let (a, b, c) = tokio::join!(
+            engine.rename_node(&admin, top.id, &parent_name),
+            engine.rename_node(&admin, child.id, &child_name),
+            engine.create_node(&admin, DEFAULT_ORG, &new_name, Some(top.id), t0()),
+        );
+        assert!(a.is_ok() && b.is_ok() && c.is_ok(), "{a:?} {b:?} {c:?}");
+        let (_, nodes) = store
+            .list_nodes(ticketd_core::catalog::CatalogQuery::default())
+            .await
+            .unwrap();
+        for n in &nodes {
+            let parent_path = n.parent_id.map_or(String::new(), |p| {
+                nodes.iter().find(|x| x.id == p).unwrap().full_value.clone()
+            });
+            assert_eq!(
+                n.full_value,
+                format!("{parent_path}/{}", n.name),
+                "round {round}"
+            );
+        }
+    }
 }
 
 /// Two `any`-mode approvers acting at once: one transition, one conflict, one history row.

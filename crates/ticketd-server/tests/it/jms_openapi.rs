@@ -237,7 +237,7 @@ async fn documented_required_body_fields_are_the_server_s() {
 }
 
 /// Every operation lists the answers any route may give besides its own (429 and 503 with
-/// `Retry-After`, 431), and one with a body 413 too: a login over its rate limit answered 429,
+/// `Retry-After`, 431), and one that may carry a body 413 too: a login over its rate limit answered 429,
 /// which the document did not list.
 #[tokio::test]
 async fn every_operation_lists_the_limits_answers() {
@@ -250,7 +250,7 @@ async fn every_operation_lists_the_limits_answers() {
             }
             assert_eq!(
                 responses["413"].is_object(),
-                operation["requestBody"].is_object(),
+                ["post", "put", "patch"].contains(&method.as_str()),
                 "{method} {path}: 413"
             );
         }
