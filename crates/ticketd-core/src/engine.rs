@@ -1935,8 +1935,8 @@ impl Engine {
         Ok(write)
     }
 
-    /// Those of `users` who may be copied on tickets of `org` ([`Engine::may_be_copied`]), in
-    /// their order.
+    /// Those of `users` who may be copied on tickets of `org`, in their order: active, and
+    /// members of it (anyone active for the global organization).
     pub async fn copyable_in(
         &self,
         org: OrgId,
