@@ -40,7 +40,9 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         addr: Option<String>,
     },
-    /// Preload a store, start a server on it and measure the HTTP scenarios (see BENCHMARKS.md).
+    /// Preload a store, start a server on it and measure the HTTP scenarios with the built-in
+    /// settings (see BENCHMARKS.md): --config is refused, and the server takes no TICKETD_*
+    /// variable (the database is --database-url or TICKETD_DATABASE_URL).
     Bench(BenchArgs),
     /// Manage users.
     #[command(subcommand)]

@@ -435,10 +435,9 @@ pub(super) fn parse_flow(
     known: &dyn Fn(UserId) -> bool,
 ) -> Result<FlowBody, Errors> {
     let mut errors = Errors::default();
-    let empty = Map::new();
+    // (A request without a body reads as `{}`, as DRF reads it: `extract::JsonBody`; a literal
+    // `null` is no dictionary, as on every other route.)
     let object = match body {
-        // An empty body is an empty form, as DRF reads it.
-        Value::Null => &empty,
         Value::Object(object) => object,
         other => {
             errors.add("non_field_errors", expected_dict(other));

@@ -1246,6 +1246,17 @@ async fn bad_input_is_a_400_field_map_and_bad_ids_are_404() {
         body,
         json!({"name": ["This field is required."], "rules": ["This field is required."]})
     );
+    // A literal null is no dictionary here either (it was read as an empty body).
+    let (status, body) = app
+        .call_raw("POST", FLOWS, ADMIN_TOKEN, "application/json", "null")
+        .await;
+    assert_eq!(
+        (status, body["non_field_errors"].clone()),
+        (
+            400,
+            json!(["Invalid data. Expected a dictionary, but got NoneType."])
+        )
+    );
     for bad in [json!([1, 2]), json!("flow"), json!(42), json!(true)] {
         let (status, body) =
             jms(&app, "POST", FLOWS, ADMIN_TOKEN, DEFAULT, Some(bad.clone())).await;
