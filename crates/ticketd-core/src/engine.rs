@@ -1927,8 +1927,11 @@ impl Engine {
             if !self.may_be_copied(user, flow.org_id).await? {
                 return Err(DomainError::invalid(
                     "cc_users",
-                    "does_not_exist",
-                    format!("invalid pk \"{user}\" - object does not exist"),
+                    "invalid",
+                    format!(
+                        "the user {user} may not be copied: no active member of the flow's \
+                         organization"
+                    ),
                 ));
             }
         }
