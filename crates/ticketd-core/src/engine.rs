@@ -38,11 +38,6 @@ pub const MAX_NODE_PATH_CHARS: usize = 512;
 /// renamed) before the request is answered "busy".
 const NODE_PATH_ATTEMPTS: usize = 8;
 
-/// [`MAX_NODE_PATH_CHARS`] as a signed count, to compare with grown paths.
-fn count_limit() -> i64 {
-    i64::try_from(MAX_NODE_PATH_CHARS).unwrap_or(i64::MAX)
-}
-
 /// The path a node named `name` has under `prefix` (its parent's path; empty for a root node),
 /// or why it cannot have it: a name is 1 to 128 characters without '/', a path at most
 /// [`MAX_NODE_PATH_CHARS`]. Callers creating several nodes of a path check them all first.
@@ -1580,6 +1575,16 @@ impl Engine {
         Ok(self.store.list_assets(query).await?.1.into_iter().next())
     }
 
+    /// The node `id` (in `org` only, when given).
+    async fn find_node(&self, id: NodeId, org: Option<OrgId>) -> Result<Option<Node>, DomainError> {
+        let query = CatalogQuery {
+            org_ids: org.map(|org| vec![org]),
+            ids: Some(vec![id.uuid()]),
+            ..CatalogQuery::default()
+        };
+        Ok(self.store.list_nodes(query).await?.1.into_iter().next())
+    }
+
     /// One asset the actor may see.
     pub async fn get_asset(&self, actor: &Actor, id: AssetId) -> Result<Asset, DomainError> {
         match self.find_asset(id).await? {
@@ -1629,26 +1634,14 @@ impl Engine {
         for _ in 0..NODE_PATH_ATTEMPTS {
             let prefix = match parent {
                 Some(parent_id) => {
-                    let query = CatalogQuery {
-                        org_ids: Some(vec![org_id]),
-                        ids: Some(vec![parent_id.uuid()]),
-                        ..CatalogQuery::default()
-                    };
-                    let parent = self
-                        .store
-                        .list_nodes(query)
-                        .await?
-                        .1
-                        .into_iter()
-                        .next()
-                        .ok_or_else(|| {
-                            DomainError::invalid(
-                                "parent",
-                                "invalid",
-                                "unknown parent node in this organization",
-                            )
-                        })?;
-                    parent.full_value
+                    let parent = self.find_node(parent_id, Some(org_id)).await?;
+                    parent.map(|p| p.full_value).ok_or_else(|| {
+                        DomainError::invalid(
+                            "parent",
+                            "invalid",
+                            "unknown parent node in this organization",
+                        )
+                    })?
                 }
                 None => String::new(),
             };
@@ -1683,22 +1676,12 @@ impl Engine {
     ) -> Result<Node, DomainError> {
         check_node_name("", name)?;
         let name = name.trim();
-        let in_org = |org: Option<OrgId>| CatalogQuery {
-            org_ids: org.map(|o| vec![o]),
-            ..CatalogQuery::default()
-        };
         // The store renames the node only at the path read here: one whose path changed
         // meanwhile (a parent renamed, another rename of it) is read again and renamed there.
         for _ in 0..NODE_PATH_ATTEMPTS {
             let node = self
-                .store
-                .list_nodes(CatalogQuery {
-                    ids: Some(vec![id.uuid()]),
-                    ..in_org(None)
-                })
+                .find_node(id, None)
                 .await?
-                .1
-                .pop()
                 .ok_or_else(|| DomainError::NotFound {
                     kind: "node",
                     id: id.to_string(),
@@ -1712,14 +1695,18 @@ impl Engine {
             if new_path == node.full_value {
                 return Ok(node);
             }
+            // A descendant's path gives up its old prefix (shorter than it) for the new one.
             let under = format!("{}/", node.full_value);
-            let (_, all) = self.store.list_nodes(in_org(Some(node.org_id))).await?;
-            let count = |path: &str| i64::try_from(path.chars().count()).unwrap_or(i64::MAX);
-            let grown = count(&new_path) - count(&node.full_value);
+            let (old_len, new_len) = (node.full_value.chars().count(), new_path.chars().count());
+            let in_org = CatalogQuery {
+                org_ids: Some(vec![node.org_id]),
+                ..CatalogQuery::default()
+            };
+            let (_, all) = self.store.list_nodes(in_org).await?;
             let too_long = all
                 .iter()
                 .filter(|n| n.full_value.starts_with(&under))
-                .any(|n| count(&n.full_value) + grown > count_limit());
+                .any(|n| n.full_value.chars().count() - old_len + new_len > MAX_NODE_PATH_CHARS);
             if too_long {
                 return Err(DomainError::invalid(
                     "value",
@@ -1767,12 +1754,7 @@ impl Engine {
 
     /// Deletes a node in an organization the actor manages.
     pub async fn delete_node(&self, actor: &Actor, id: NodeId) -> Result<(), DomainError> {
-        let query = CatalogQuery {
-            ids: Some(vec![id.uuid()]),
-            ..CatalogQuery::default()
-        };
-        let node = self.store.list_nodes(query).await?.1.into_iter().next();
-        match node {
+        match self.find_node(id, None).await? {
             Some(node) => {
                 actor.may(AdminAction::ManageNodes(node.org_id))?;
                 self.store

@@ -17,6 +17,34 @@ use std::sync::Arc;
 pub type FlowRule =
     Arc<dyn Fn(&Flow, &[Flow]) -> Result<(), crate::error::DomainError> + Send + Sync>;
 
+/// A ticket row's (`t`) status word ([`TicketState::status_word`]) in the SQL both stores run
+/// to sort by it, built once.
+pub static STATUS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "CASE WHEN t.state IN ({}) THEN 'closed' ELSE 'open' END",
+        finished_states_sql()
+    )
+});
+
+/// A ticket row's (`t`) end ([`crate::ticket::end_as_stored`]: the stored one, or a finished
+/// ticket's last change; NULL while it is not finished) in the SQL both stores run to sort by
+/// it, built once.
+pub static END_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "COALESCE(t.finished_at, CASE WHEN t.state IN ({}) THEN t.updated_at END)",
+        finished_states_sql()
+    )
+});
+
+/// The finished states as SQL text literals (`'approved', …`).
+fn finished_states_sql() -> String {
+    TicketState::FINISHED
+        .iter()
+        .map(|state| format!("'{}'", state.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Refuses a node whose path does not extend its parent's as the write's transaction reads it
 /// (`parent_path`; `None` when the parent is gone): the parent was renamed or deleted after the
 /// path was computed, so the node would keep a stale one. `VersionConflict`: compute it again.

@@ -85,19 +85,9 @@ impl TicketState {
         Self::FINISHED.contains(&self)
     }
 
-    /// The finished states as a list of SQL text literals (`'approved', …`), which both stores'
-    /// SQL tests a ticket row's state against.
-    pub fn finished_sql_list() -> String {
-        Self::FINISHED
-            .iter()
-            .map(|state| format!("'{}'", state.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
     /// Whether the ticket is still `open` or `closed` (finished), JumpServer's `status`, which
-    /// ticket searches test and lists may be ordered by (each store's SQL spells the same rule
-    /// over the [`TicketState::FINISHED`] states).
+    /// ticket searches test and lists may be ordered by (both stores sort by the same rule in
+    /// SQL, [`crate::store::STATUS_SQL`]).
     pub fn status_word(self) -> &'static str {
         if self.is_finished() { "closed" } else { "open" }
     }
@@ -273,7 +263,7 @@ pub struct Ticket {
 
 /// A ticket's end as its stored row gives it: the stored one, or, for a finished ticket stored
 /// without one (finished before migration 17, or by an older process during an upgrade), its
-/// last change. Each store's END order sorts by the same rule.
+/// last change. Both stores sort by the same rule in SQL ([`crate::store::END_SQL`]).
 pub fn end_as_stored(
     stored: Option<DateTime<Utc>>,
     state: TicketState,

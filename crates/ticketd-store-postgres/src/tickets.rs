@@ -1495,11 +1495,13 @@ fn list_sql(q: &TicketQuery) -> ListSql {
                 ),
                 SortKey::Kind => "t.kind COLLATE \"C\"".to_owned(),
                 SortKey::State => "t.state COLLATE \"C\"".to_owned(),
-                SortKey::Status => status_sql(),
+                SortKey::Status => ticketd_core::store::STATUS_SQL.clone(),
                 SortKey::Applicant => "lower(t.applicant_display) COLLATE \"C\"".to_owned(),
                 SortKey::UpdatedAt => "t.updated_at".to_owned(),
                 // Finished tickets first, whichever the direction: the others have no end yet.
-                SortKey::FinishedAt => format!("{end} IS NULL, {end}", end = end_sql()),
+                SortKey::FinishedAt => {
+                    format!("{end} IS NULL, {end}", end = *ticketd_core::store::END_SQL)
+                }
             };
             format!("{column} {direction}, {order_column} DESC, {tie_break} DESC")
         }
@@ -1762,22 +1764,4 @@ pub(crate) async fn inserted_count_plan(
     rows.iter()
         .map(|row| row.try_get::<_, String>(0).map_err(db_err))
         .collect()
-}
-
-/// The status word of a ticket row (`TicketState::status_word`): `closed` for the finished
-/// states, else `open`.
-fn status_sql() -> String {
-    format!(
-        "CASE WHEN t.state IN ({}) THEN 'closed' ELSE 'open' END",
-        ticketd_core::ticket::TicketState::finished_sql_list()
-    )
-}
-
-/// A ticket row's end (`ticket::end_as_stored`): the stored one, or a finished ticket's last
-/// change; NULL while it is not finished.
-fn end_sql() -> String {
-    format!(
-        "COALESCE(t.finished_at, CASE WHEN t.state IN ({}) THEN t.updated_at END)",
-        ticketd_core::ticket::TicketState::finished_sql_list()
-    )
 }

@@ -773,11 +773,13 @@ fn list_sql(q: &TicketQuery, inserted: Option<(i64, i64)>) -> ListSql {
                 }
                 SortKey::Kind => "t.kind".to_owned(),
                 SortKey::State => "t.state".to_owned(),
-                SortKey::Status => status_sql(),
+                SortKey::Status => ticketd_core::store::STATUS_SQL.clone(),
                 SortKey::Applicant => format!("{LOWER_FUNCTION}(t.applicant_display)"),
                 SortKey::UpdatedAt => "t.updated_at".to_owned(),
                 // Finished tickets first, whichever the direction: the others have no end yet.
-                SortKey::FinishedAt => format!("{end} IS NULL, {end}", end = end_sql()),
+                SortKey::FinishedAt => {
+                    format!("{end} IS NULL, {end}", end = *ticketd_core::store::END_SQL)
+                }
             };
             format!("{column} {direction}, {order_column} DESC, {tie_break} DESC")
         }
@@ -964,24 +966,6 @@ pub(crate) fn query_plan(conn: &Connection, q: &TicketQuery) -> Result<Vec<Strin
         lines.extend(details);
     }
     Ok(lines)
-}
-
-/// The status word of a ticket row (`TicketState::status_word`): `closed` for the finished
-/// states, else `open`.
-fn status_sql() -> String {
-    format!(
-        "CASE WHEN t.state IN ({}) THEN 'closed' ELSE 'open' END",
-        ticketd_core::ticket::TicketState::finished_sql_list()
-    )
-}
-
-/// A ticket row's end (`ticket::end_as_stored`): the stored one, or a finished ticket's last
-/// change; NULL while it is not finished.
-fn end_sql() -> String {
-    format!(
-        "COALESCE(t.finished_at, CASE WHEN t.state IN ({}) THEN t.updated_at END)",
-        ticketd_core::ticket::TicketState::finished_sql_list()
-    )
 }
 
 #[cfg(test)]
