@@ -46,6 +46,12 @@ fn millis(time: DateTime<Utc>) -> i64 {
     time.timestamp_millis()
 }
 
+/// The username of a user the ticket keeps only as `Name(username)` (their account deleted):
+/// DataArts names users by username everywhere.
+fn username_of(display: &str) -> String {
+    ticketd_core::identity::display_parts(display).1.to_owned()
+}
+
 fn text(value: Option<&Value>) -> Value {
     match value {
         Some(Value::String(s)) => Value::String(s.clone()),
@@ -80,7 +86,7 @@ pub(crate) fn approval(ticket: &Ticket, workspace: &Org, users: &UserIndex) -> V
     let approver_name = approver.map(|a| {
         users
             .get(&a.user_id)
-            .map_or_else(|| a.display.clone(), |u| u.username.clone())
+            .map_or_else(|| username_of(&a.display), |u| u.username.clone())
     });
     let decider = step.and_then(|s| s.processor());
     // The list's END_TIME order sorts by the same stored time.
@@ -90,7 +96,10 @@ pub(crate) fn approval(ticket: &Ticket, workspace: &Org, users: &UserIndex) -> V
     let proposer_name = ticket
         .applicant_id
         .and_then(|id| users.get(&id))
-        .map_or_else(|| ticket.applicant_display.clone(), |u| u.username.clone());
+        .map_or_else(
+            || username_of(&ticket.applicant_display),
+            |u| u.username.clone(),
+        );
     let expire_time = payload.get("expire_time").and_then(Value::as_i64);
     json!({
         "approval_dispatch_error_msg": null,

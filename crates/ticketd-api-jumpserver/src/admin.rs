@@ -9,13 +9,13 @@ mod users;
 
 use crate::error::ApiError;
 use crate::extract::required_str;
-use crate::format::{json_type, parse_id_list};
+use crate::format::parse_id_list;
 use crate::listing::{Page, Query, paginated, select_row_fields};
 use axum::Json;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use ticketd_core::DomainError;
 use ticketd_core::OrgId;
 use ticketd_core::identity::{DEFAULT_ORG, Org, ROOT_ORG, SYSTEM_ORG};
@@ -59,18 +59,7 @@ pub(crate) fn core_error(model: &'static str) -> impl Fn(DomainError) -> ApiErro
 
 pub(crate) use crate::error::{method_not_allowed, sentence};
 
-/// The body as a JSON object, or DRF's 400 for anything else.
-pub(crate) fn object_body(body: &Value) -> Result<&Map<String, Value>, ApiError> {
-    body.as_object().ok_or_else(|| {
-        ApiError::field(
-            "non_field_errors",
-            format!(
-                "Invalid data. Expected a dictionary, but got {}.",
-                json_type(body)
-            ),
-        )
-    })
-}
+pub(crate) use crate::format::object_body;
 
 /// The organization a new catalog object goes into: the request's, which must be a real one.
 pub(crate) fn owning_org(org: &Org) -> Result<OrgId, ApiError> {

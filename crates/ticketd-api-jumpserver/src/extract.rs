@@ -115,6 +115,14 @@ impl FromRequest<AppState> for JsonBody {
             }
             form::BodyMedia::Multipart(boundary) => form::multipart_fields(&bytes, boundary),
             _ if bytes.is_empty() => return Ok(Self(Value::Object(serde_json::Map::new()))),
+            // DRF reads only an absent body as empty; one of blanks goes to its JSON parser,
+            // which finds no value in it.
+            _ if bytes.iter().all(u8::is_ascii_whitespace) => {
+                let message = serde_json::from_slice::<Value>(&bytes)
+                    .err()
+                    .map_or_else(|| "no value".to_owned(), |error| error.to_string());
+                return Err(ticketd_http::json::JsonBodyError::Syntax(message).into());
+            }
             _ => {
                 let value = ticketd_http::json::parse_body(&bytes, state.settings.json_max_depth)?;
                 return Ok(Self(value));

@@ -301,6 +301,23 @@ pub(crate) fn json_type(value: &serde_json::Value) -> &'static str {
     }
 }
 
+/// `"Invalid data. Expected a dictionary, but got list."`, as DRF words a body or an item that
+/// should be an object and is not.
+pub(crate) fn expected_dict(value: &serde_json::Value) -> String {
+    format!(
+        "Invalid data. Expected a dictionary, but got {}.",
+        json_type(value)
+    )
+}
+
+/// The body as a JSON object, or DRF's 400 naming what it is instead.
+pub(crate) fn object_body(
+    body: &serde_json::Value,
+) -> Result<&serde_json::Map<String, serde_json::Value>, crate::error::ApiError> {
+    body.as_object()
+        .ok_or_else(|| crate::error::ApiError::field("non_field_errors", expected_dict(body)))
+}
+
 /// DRF's refusal of a primary key that names nothing: `Invalid pk "…" - object does not exist.`
 pub(crate) fn invalid_pk(id: impl std::fmt::Display) -> String {
     format!("Invalid pk \"{id}\" - object does not exist.")

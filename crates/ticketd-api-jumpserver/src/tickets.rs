@@ -575,7 +575,7 @@ async fn system_ticket(
         }
         .into());
     }
-    let object = input::object(body)?;
+    let object = crate::format::object_body(body)?;
     let mut errors = Errors::default();
     let title = input::opt_string(object, "title", &mut errors).filter(|t| !t.trim().is_empty());
     if title.is_none() && !object.contains_key("title") {
@@ -906,7 +906,7 @@ async fn add_comment(
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let ticket = comment_ticket(&state, &actor, &query).await?;
-    let object = input::object(&body)?;
+    let object = crate::format::object_body(&body)?;
     let mut errors = Errors::default();
     let text = input::opt_string(object, "body", &mut errors);
     if text.is_none() && !object.contains_key("body") {

@@ -84,12 +84,7 @@ async fn login(
     Zone(zone): Zone,
     JsonBody(body): JsonBody,
 ) -> Result<Json<Value>, ApiError> {
-    if !body.is_object() {
-        return Err(ApiError::field(
-            "non_field_errors",
-            "Invalid data. Expected a dictionary.",
-        ));
-    }
+    crate::format::object_body(&body)?;
     let mut errors = Vec::new();
     let username = required_str(&body, "username", &mut errors);
     let password = required_str(&body, "password", &mut errors);

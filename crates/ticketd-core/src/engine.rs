@@ -1612,6 +1612,9 @@ impl Engine {
         actor: &Actor,
         mut query: CatalogQuery,
     ) -> Result<(u64, Vec<Asset>), DomainError> {
+        if let Some(text) = &query.search {
+            crate::store::check_searched_text("search", text)?;
+        }
         query.org_ids = Self::readable_catalog_orgs(actor, query.org_ids.take());
         Ok(self.store.list_assets(query).await?)
     }
@@ -1748,6 +1751,9 @@ impl Engine {
         actor: &Actor,
         mut query: CatalogQuery,
     ) -> Result<(u64, Vec<Node>), DomainError> {
+        if let Some(text) = &query.search {
+            crate::store::check_searched_text("search", text)?;
+        }
         query.org_ids = Self::readable_catalog_orgs(actor, query.org_ids.take());
         Ok(self.store.list_nodes(query).await?)
     }

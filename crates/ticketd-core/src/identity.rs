@@ -247,6 +247,15 @@ impl User {
     }
 }
 
+/// The name and the username of a stored [`User::display`], which is all a ticket keeps of a
+/// user whose account was deleted; a text not of that form is both.
+pub fn display_parts(display: &str) -> (&str, &str) {
+    display
+        .strip_suffix(')')
+        .and_then(|inner| inner.rsplit_once('('))
+        .unwrap_or((display, display))
+}
+
 /// One role a user holds in one organization.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Membership {
@@ -363,6 +372,15 @@ pub struct AccessKey {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_display_splits_into_name_and_username() {
+        assert_eq!(display_parts("Ivy(ivy)"), ("Ivy", "ivy"));
+        // A name with parentheses of its own: the username is the last pair's.
+        assert_eq!(display_parts("Bob (ops)(bob)"), ("Bob (ops)", "bob"));
+        assert_eq!(display_parts("system"), ("system", "system"));
+        assert_eq!(display_parts("odd(x"), ("odd(x", "odd(x"));
+    }
 
     #[test]
     fn emails_are_checked_like_django_in_short() {

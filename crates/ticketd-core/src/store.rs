@@ -392,10 +392,55 @@ pub const MAX_SEARCH_TERMS: usize = 64;
 /// candidate row, and a store builds one condition per filter.
 pub const MAX_TEXT_FILTER_VALUES: usize = 256;
 
+/// The most characters of one text a list searches for (a search term, a text filter's value,
+/// a content test's text). Longer than any title, name or id, and short enough that its `LIKE`
+/// pattern, every character escaped and four bytes long, stays within SQLite's 50,000 bytes (a
+/// longer one failed the query, a 500).
+pub const MAX_SEARCHED_CHARS: usize = 4096;
+
+/// Refuses `text` as a searched text longer than [`MAX_SEARCHED_CHARS`], naming `field`.
+pub fn check_searched_text(field: &str, text: &str) -> Result<(), crate::DomainError> {
+    let chars = text.chars().count();
+    if chars > MAX_SEARCHED_CHARS {
+        return Err(crate::DomainError::invalid(
+            field,
+            "too_long",
+            format!(
+                "a searched text may have at most {MAX_SEARCHED_CHARS} characters, this one has {chars}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 impl TicketQuery {
     /// Refuses a query whose free-text search has more than [`MAX_SEARCH_TERMS`] terms, or
-    /// whose text filters carry more than [`MAX_TEXT_FILTER_VALUES`] texts.
+    /// whose text filters carry more than [`MAX_TEXT_FILTER_VALUES`] texts, or one of whose
+    /// searched texts is longer than [`MAX_SEARCHED_CHARS`].
     pub fn check_size(&self) -> Result<(), crate::DomainError> {
+        let searched = self
+            .search
+            .iter()
+            .flatten()
+            .flatten()
+            .map(|term| ("search", term))
+            .chain(
+                self.text_filters
+                    .iter()
+                    .flat_map(|f| &f.any_of)
+                    .map(|text| ("filter", text)),
+            )
+            .chain(
+                self.content_tests
+                    .iter()
+                    .flatten()
+                    .flat_map(|m| &m.any_of)
+                    .map(|text| ("filter", text)),
+            )
+            .chain(self.applicant_text.iter().map(|text| ("applicant", text)));
+        for (field, text) in searched {
+            check_searched_text(field, text)?;
+        }
         let terms: usize = self.search.iter().flatten().map(Vec::len).sum();
         if terms > MAX_SEARCH_TERMS {
             return Err(crate::DomainError::invalid(

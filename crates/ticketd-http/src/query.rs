@@ -18,8 +18,7 @@ fn decode(text: &str, plus_is_space: bool) -> String {
         let escaped = (bytes[i] == b'%')
             .then(|| bytes.get(i + 1..i + 3))
             .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+            .and_then(hex_byte);
         match (escaped, bytes[i]) {
             (Some(b), _) => {
                 out.push(b);
@@ -32,6 +31,16 @@ fn decode(text: &str, plus_is_space: bool) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The byte two hex digits spell. Only digits: `u8::from_str_radix` alone also takes a sign,
+/// which made `%+0` a NUL that no `%00` check saw.
+fn hex_byte(digits: &[u8]) -> Option<u8> {
+    let value = |digit: u8| char::from(digit).to_digit(16);
+    match digits {
+        [high, low] => u8::try_from(value(*high)? * 16 + value(*low)?).ok(),
+        _ => None,
+    }
 }
 
 /// The `key=value` pairs of a raw query string, decoded, in order; repeated keys are kept and
@@ -57,6 +66,10 @@ mod tests {
         assert_eq!(percent_decode("%zz"), "%zz");
         assert_eq!(percent_decode("%E4%B8%AD"), "中");
         assert_eq!(percent_decode_path("a+b%2Fc"), "a+b/c");
+        // A sign is no hex digit: `%+0` and `%-1` are kept as written, not read as bytes.
+        assert_eq!(percent_decode("%+0zz"), "% 0zz");
+        assert_eq!(percent_decode_path("%+0%-1%+F"), "%+0%-1%+F");
+        assert_eq!(percent_decode("%fF%"), "\u{fffd}%");
     }
 
     #[test]

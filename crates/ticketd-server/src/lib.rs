@@ -268,33 +268,10 @@ fn loggable_path(path: &str) -> String {
         }
         masked.push(if after_sessions { "***" } else { segment });
         // However the client spells it: a route that does not match is logged too.
-        after_sessions = percent_decoded(segment).eq_ignore_ascii_case("sessions");
+        after_sessions =
+            ticketd_http::query::percent_decode_path(segment).eq_ignore_ascii_case("sessions");
     }
     masked.join("/")
-}
-
-/// `segment` with its `%XX` escapes decoded (an invalid escape is kept as written).
-fn percent_decoded(segment: &str) -> String {
-    let bytes = segment.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
-            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok())
-            .flatten()
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match escaped {
-            Some(byte) => {
-                out.push(byte);
-                i += 3;
-            }
-            None => {
-                out.push(bytes[i]);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Limits of the connection layer, below the routers.

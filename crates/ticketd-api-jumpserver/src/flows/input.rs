@@ -2,7 +2,7 @@
 
 use crate::choices::TICKET_TYPES;
 pub(super) use crate::error::capitalize;
-use crate::format::{json_type, parse_id_list};
+use crate::format::{expected_dict, json_type, parse_id_list};
 use serde_json::{Map, Value};
 use ticketd_core::UserId;
 use ticketd_core::selector::{AttrRule, LegacyStrategy, MatchOp, Selector};
@@ -109,14 +109,6 @@ impl FlowBody {
             Ok(())
         }
     }
-}
-
-/// `"Invalid data. Expected a dictionary, but got list."`, as DRF words it.
-pub(super) fn expected_dict(value: &Value) -> String {
-    format!(
-        "Invalid data. Expected a dictionary, but got {}.",
-        json_type(value)
-    )
 }
 
 /// A choice given as `"x"` or `{"value": "x"}` (what JumpServer renders and accepts back).

@@ -1,7 +1,7 @@
 //! Request bodies of open and approve, validated into core values with DRF-style field errors.
 
 use crate::error::ApiError;
-use crate::format::{json_type, parse_actions, parse_datetime, parse_id_list};
+use crate::format::{json_type, object_body, parse_actions, parse_datetime, parse_id_list};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::{Value, json};
@@ -31,19 +31,6 @@ impl Errors {
 
 const DATETIME_HELP: &str = "Datetime has wrong format. Use one of these formats instead: \
     YYYY/MM/DD hh:mm:ss +HHMM, YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
-
-/// The body must be a JSON object.
-pub(crate) fn object(body: &Value) -> Result<&serde_json::Map<String, Value>, ApiError> {
-    body.as_object().ok_or_else(|| {
-        ApiError::field(
-            "non_field_errors",
-            format!(
-                "Invalid data. Expected a dictionary, but got {}.",
-                json_type(body)
-            ),
-        )
-    })
-}
 
 /// An optional string field (`null` counts as absent).
 pub(crate) fn opt_string(
@@ -265,7 +252,7 @@ pub(crate) async fn open_asset(
     body: &Value,
     zone: Tz,
 ) -> Result<OpenAsset, ApiError> {
-    let body = object(body)?;
+    let body = object_body(body)?;
     let mut errors = Errors::default();
     let title = match body.get("title") {
         None | Some(Value::Null) => {
@@ -352,7 +339,7 @@ pub(crate) async fn approve_edits(
     let current = &*ticket.payload;
     let body = match body {
         Value::Null => return Ok(None),
-        other => object(other)?,
+        other => object_body(other)?,
     };
     if body.is_empty() {
         return Ok(None);

@@ -429,10 +429,8 @@ impl Serialize for TicketView<'_> {
         if typed {
             map.serialize_entry("applicant", &ticket.applicant_display)?;
         } else {
-            let name = ticket
-                .applicant_display
-                .rsplit_once('(')
-                .map_or(ticket.applicant_display.as_str(), |(n, _)| n);
+            let (name, _username) =
+                ticketd_core::identity::display_parts(&ticket.applicant_display);
             let applicant = Applicant {
                 id: ticket.applicant_id.map(|u| IdText(u.0)),
                 name,

@@ -2,7 +2,7 @@
 
 use crate::app::{ADMIN_TOKEN, spawn_app};
 use base64::Engine as _;
-use serde_json::Value;
+use serde_json::{Value, json};
 use ticketd_core::engine::NewUserInput;
 use ticketd_core::identity::SystemRole;
 
@@ -97,6 +97,26 @@ async fn password_login_returns_a_bearer_token_that_authenticates() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["user"]["username"], "admin");
+    // A body that is no object is named in DRF's words, as on every other route.
+    for (sent, got) in [("null", "NoneType"), ("[]", "list"), ("\"admin\"", "str")] {
+        let (status, body) = app
+            .call_raw(
+                "POST",
+                "/api/v1/authentication/auth/",
+                "",
+                "application/json",
+                sent,
+            )
+            .await;
+        assert_eq!(status, 400, "{sent}: {body}");
+        assert_eq!(
+            body["non_field_errors"],
+            json!([format!(
+                "Invalid data. Expected a dictionary, but got {got}."
+            )]),
+            "{sent}"
+        );
+    }
 }
 
 /// Two `Authorization` headers are refused in every dialect, even with a good one first: the

@@ -830,6 +830,10 @@ async fn an_application_whose_applicant_was_deleted_is_not_granted() {
         .delete_user(&admin, fx.alice.id(), ticketd_http::now())
         .await
         .unwrap();
+    // The applicant is still named by username, from what the ticket kept (it showed the
+    // stored `Name(username)`).
+    let listed = fx.list("reviewer", &format!("approval_id={id}")).await;
+    assert_eq!(listed["approvals"][0]["proposer_name"], "alice", "{listed}");
     let (status, body) = fx
         .decide("reviewer", "approve", &id, json!({"reason": "ok"}))
         .await;
@@ -844,6 +848,25 @@ async fn an_application_whose_applicant_was_deleted_is_not_granted() {
         .await;
     assert_eq!(status, 204, "{body}");
     assert_eq!(fx.status_of(&id).await, "REJECT");
+}
+
+/// An approver whose account was deleted is still named by username, as every approver is.
+#[tokio::test]
+async fn a_deleted_approver_is_named_by_username() {
+    let fx = fixture().await;
+    let id = fx.apply("alice", &fx.reviewer, "orders").await;
+    let admin = fx.app.admin().await;
+    fx.app
+        .engine
+        .delete_user(&admin, fx.reviewer.id(), ticketd_http::now())
+        .await
+        .unwrap();
+    let listed = fx.list("alice", &format!("approval_id={id}")).await;
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(
+        listed["approvals"][0]["current_node_name"], "reviewer",
+        "{listed}"
+    );
 }
 
 #[tokio::test]

@@ -801,6 +801,27 @@ async fn organizations_are_listed_created_renamed_and_deleted() {
         assert_eq!(status, 400, "{body:?}: {answer}");
         assert_eq!(answer[field], json!([message]), "{body:?}");
     }
+    // Blanks are a body, which DRF's JSON parser refuses; only an absent one reads as `{}`.
+    let (status, answer) = app
+        .call_raw(
+            "POST",
+            "/api/v1/orgs/orgs/",
+            ADMIN_TOKEN,
+            "application/json",
+            " \n ",
+        )
+        .await;
+    assert_eq!(
+        (status, answer["code"].as_str()),
+        (400, Some("parse_error")),
+        "{answer}"
+    );
+    assert!(
+        answer["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.starts_with("JSON parse error - ")),
+        "{answer}"
+    );
     let (status, org) = app
         .call(
             "POST",

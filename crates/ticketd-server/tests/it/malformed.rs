@@ -5,7 +5,7 @@
 //! `TICKETD_FUZZ_CASES` (default 1500) and `TICKETD_FUZZ_SEED` (default fixed, so CI is
 //! reproducible) widen or vary the search.
 
-use crate::app::{ADMIN_TOKEN, TestApp, spawn_app_with};
+use crate::app::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 use crate::zstack::enc;
 use axum::body::Body;
 use axum::http::{Method, Request};
@@ -1070,6 +1070,95 @@ async fn listed_malformed_inputs_are_refused_in_every_dialect() {
     }
     assert!(problems.is_empty(), "{problems:#?}");
     assert_eq!(app.fingerprint().await, before, "a refused request wrote");
+}
+
+/// A searched text is read as sent and kept within what the stores can search: `%+0` is no
+/// escape (a sign is no hex digit; it was read as a NUL, which PostgreSQL refused with a 500
+/// and which cut SQLite's pattern short, so `%+0zzzz` found every ticket), and a text longer
+/// than any title is refused in the dialect's words (SQLite failed on a `LIKE` pattern over
+/// 50,000 bytes with a 500).
+#[tokio::test]
+async fn searched_texts_are_read_as_sent_and_bounded() {
+    let app = spawn_app().await;
+    fixture(&app).await;
+    // Each list that shows the fixture's ticket, with a text that finds it.
+    type Count = fn(&Value) -> &Value;
+    let lists: [(&str, &str, Count); 3] = [
+        (
+            "/api/v1/tickets/tickets/?limit=5&search=",
+            "fuzz",
+            |a| &a["count"],
+        ),
+        (
+            "/api/v1/tickets/tickets/?limit=5&title__icontains=",
+            "fuzz",
+            |a| &a["count"],
+        ),
+        (
+            "/v1/ticket/list?filter_complex=",
+            "fuzz",
+            |a| &a["data"]["total_count"],
+        ),
+    ];
+    for (list, finds, count) in lists {
+        for (text, want) in [(finds, 1), ("%+0", 0), ("%+0zzzz", 0), ("zz%-1", 0)] {
+            let path = format!("{list}{text}");
+            let (status, answer) = send_as_admin(&app, "GET", &path, vec![]).await;
+            assert_eq!(
+                (status, count(&answer)),
+                (200, &json!(want)),
+                "{path}: {answer}"
+            );
+        }
+    }
+    // DataArts and ZStack list their own applications only: none here, and no server error.
+    let dataarts =
+        format!("/v1/{PROJECT}/security/openapi/permission-approve/approvals?proposer_name=");
+    let zstack = "/zstack/v1/tickets?replyWithCount=true&q=name~=";
+    for text in ["%+0", "%+0zzzz"] {
+        for list in [dataarts.as_str(), zstack] {
+            let (status, answer) =
+                send_as_admin(&app, "GET", &format!("{list}{text}"), vec![]).await;
+            assert_eq!(
+                (status, &answer["total"]),
+                (200, &json!(0)),
+                "{list}{text}: {answer}"
+            );
+        }
+    }
+    // 4,096 characters are searched; one more is refused, `_` (escaped in a pattern) too, where
+    // a store searches (JumpServer's nodes and ZStack's `q` are matched in memory).
+    let longest = "x".repeat(4096);
+    let (status, answer) = send_as_admin(
+        &app,
+        "GET",
+        &format!("/api/v1/tickets/tickets/?limit=5&search={longest}"),
+        vec![],
+    )
+    .await;
+    assert_eq!((status, &answer["count"]), (200, &json!(0)), "{answer}");
+    let long = "_".repeat(4097);
+    let refusals = [
+        format!("/api/v1/tickets/tickets/?search={long}"),
+        format!("/api/v1/tickets/tickets/?title__icontains={long}"),
+        format!("/api/v1/assets/assets/?search={long}"),
+        format!("/v1/ticket/list?filter_complex={long}"),
+        format!("{dataarts}{long}"),
+    ];
+    for path in refusals {
+        let (status, answer) = send_as_admin(&app, "GET", &path, vec![]).await;
+        let refused = if path.starts_with("/v1/ticket") {
+            status == 200 && answer["scode"] != 0
+        } else {
+            status == 400
+        };
+        assert!(refused, "{}…: {status} {answer}", &path[..40]);
+        assert!(
+            answer.to_string().contains("4096"),
+            "{}…: {answer}",
+            &path[..40]
+        );
+    }
 }
 
 /// Sends a request as admin, with every dialect's credentials and `workspace` header; answers
