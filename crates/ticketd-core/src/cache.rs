@@ -36,6 +36,7 @@ use crate::store::{
 use crate::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
 use crate::token_memory::TokenMemory;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -471,8 +472,14 @@ impl Store for CachedStore {
         self.change(self.inner.create_user(user)).await
     }
 
-    async fn update_user(&self, user: User) -> Result<(), StoreError> {
-        self.change(self.inner.update_user(user)).await
+    async fn change_user(
+        &self,
+        id: UserId,
+        change: crate::identity::UserChange,
+        updated_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.change(self.inner.change_user(id, change, updated_at))
+            .await
     }
 
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError> {
@@ -557,6 +564,16 @@ impl Store for CachedStore {
         self.change(self.inner.remove_member(org, user)).await
     }
 
+    async fn remove_member_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: crate::ids::RoleId,
+    ) -> Result<(), StoreError> {
+        self.change(self.inner.remove_member_role(org, user, role))
+            .await
+    }
+
     async fn replace_member_roles(
         &self,
         org: OrgId,
@@ -612,6 +629,10 @@ impl Store for CachedStore {
 
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
         self.change(self.inner.delete_user(id)).await
+    }
+
+    async fn update_asset(&self, asset: Asset) -> Result<(), StoreError> {
+        self.change(self.inner.update_asset(asset)).await
     }
 
     async fn put_asset(&self, asset: Asset) -> Result<(), StoreError> {

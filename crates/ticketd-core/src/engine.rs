@@ -7,7 +7,7 @@ use crate::error::{ConflictKind, DomainError, StoreError};
 use crate::flow::{Flow, Level, LevelMode};
 use crate::identity::{
     AccessKey, DEFAULT_ORG, DirectoryEntry, MAX_TOKEN_LIFETIME_SECS, Membership, NewUser, Org,
-    ROLE_ORG_USER, ROOT_ORG, Role, RoleScope, SystemRole, TokenKind, TokenRecord, User,
+    ROLE_ORG_USER, ROOT_ORG, Role, RoleScope, SystemRole, TokenKind, TokenRecord, User, UserChange,
 };
 use crate::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId, new_v7};
 use crate::machine::{self, Action, Ctx, OpenSpec, TicketEdit};
@@ -999,33 +999,42 @@ impl Engine {
         Ok((key, actor))
     }
 
-    /// Replaces a user's profile (system administrators, or the user for name and e-mail); a
-    /// deactivation rejects the pending tickets it stranded where their flow asks for it
-    /// ([`Flow::stranded_reason`]).
+    /// Changes the profile fields `change` gives of user `id` (system administrators, or the
+    /// user for name and e-mail), and only those, so concurrent changes of different fields
+    /// both stay; answers the user as stored after. A deactivation rejects the pending tickets
+    /// it stranded where their flow asks for it ([`Flow::stranded_reason`]). The last active
+    /// system administrator is never demoted nor deactivated ([`crate::identity::LAST_ADMIN`],
+    /// checked by the store in the write's transaction).
     pub async fn update_user(
         &self,
         actor: &Actor,
-        user: User,
+        id: UserId,
+        mut change: UserChange,
         now: DateTime<Utc>,
     ) -> Result<User, DomainError> {
-        let stored = self
-            .store
-            .get_user(user.id)
-            .await?
-            .ok_or_else(|| DomainError::NotFound {
-                kind: "user",
-                id: user.id.to_string(),
-            })?;
-        let own_profile_only = actor.id() == user.id
-            && stored.username == user.username
-            && stored.system_role == user.system_role
-            && stored.is_active == user.is_active;
+        let not_found = || DomainError::NotFound {
+            kind: "user",
+            id: id.to_string(),
+        };
+        let stored = self.store.get_user(id).await?.ok_or_else(not_found)?;
+        // A field sent as it is stored is no change: it neither needs the rights to change it
+        // nor overwrites a concurrent change of it.
+        change = UserChange::between(&stored, &change.applied_to(&stored));
+        if change.is_empty() {
+            // Nothing to write, so nothing to be allowed: an organization admin changing a
+            // member's roles sends the unchanged profile fields along.
+            return Ok(stored);
+        }
+        let own_profile_only = actor.id() == id
+            && change.username.is_none()
+            && change.system_role.is_none()
+            && change.is_active.is_none();
         if !actor.is_system_admin() && !own_profile_only {
             return Err(DomainError::Forbidden {
                 action: "update user".into(),
             });
         }
-        if actor.id() == user.id && !user.is_active {
+        if actor.id() == id && change.is_active == Some(false) {
             return Err(DomainError::invalid(
                 "is_active",
                 "invalid",
@@ -1034,7 +1043,7 @@ impl Engine {
         }
         // Like deactivating oneself: the last system administrator would leave nobody to
         // administer the service (nor any approver of the default flow's "super admin" level).
-        if actor.id() == user.id && user.system_role != stored.system_role {
+        if actor.id() == id && change.system_role.is_some() {
             return Err(DomainError::invalid(
                 "system_roles",
                 "invalid",
@@ -1043,44 +1052,45 @@ impl Engine {
         }
         // Only what changes is checked: a name or address stored before a rule tightened still
         // lets the rest of the user be edited.
-        let username = if user.username.trim() == stored.username {
-            stored.username.clone()
-        } else {
-            checked_username(&user.username)?
-        };
-        let email = if user.email.trim() == stored.email {
-            stored.email.clone()
-        } else {
+        if let Some(username) = &mut change.username {
+            *username = checked_username(username)?;
+            if *username == stored.username {
+                change.username = None;
+            }
+        }
+        if let Some(email) = &mut change.email {
             // Its holder is checked by the store, in the write's own transaction.
-            checked_email(&user.email)?
-        };
-        let updated = User {
-            username,
-            email,
-            created_at: stored.created_at,
-            updated_at: now,
-            ..user
-        };
+            *email = checked_email(email)?;
+            if *email == stored.email {
+                change.email = None;
+            }
+        }
+        if change.is_empty() {
+            return Ok(stored);
+        }
         self.store
-            .update_user(updated.clone())
+            .change_user(id, change.clone(), now)
             .await
             .map_err(|error| match error {
-                StoreError::NotFound => deleted_meanwhile("user", updated.id)(error),
+                StoreError::NotFound => deleted_meanwhile("user", id)(error),
                 other => user_write_error(other),
             })?;
-        let deactivated = stored.is_active && !updated.is_active;
+        let deactivated = stored.is_active && change.is_active == Some(false);
         if deactivated {
             // Its sessions end: a reactivation must not bring back a stolen one.
             self.store
-                .delete_tokens_of_kind(updated.id, TokenKind::Session)
+                .delete_tokens_of_kind(id, TokenKind::Session)
                 .await?;
         }
-        let demoted =
-            stored.system_role == SystemRole::Admin && updated.system_role != SystemRole::Admin;
+        let demoted = stored.system_role == SystemRole::Admin
+            && change
+                .system_role
+                .is_some_and(|role| role != SystemRole::Admin);
         if deactivated || demoted {
-            self.reject_stranded(actor, updated.id, now).await;
+            self.reject_stranded(actor, id, now).await;
         }
-        Ok(updated)
+        // As stored now, with what concurrent changes of other fields made.
+        self.store.get_user(id).await?.ok_or_else(not_found)
     }
 
     /// Users the actor may list: everyone for system admins and auditors, else the members of
@@ -1206,6 +1216,41 @@ impl Engine {
         // With a role left the user stays a member, as eligible as before (the role does not
         // matter to who may decide a level already built).
         if roles.is_empty() {
+            self.reject_stranded(actor, user, now).await;
+        }
+        Ok(())
+    }
+
+    /// Takes one role of `user` in `org` away (org managers), keeping their others there: one
+    /// row, so removals of two roles at once both stay (as the replacement of the rest, each
+    /// undid the other's). With no role left they have left the organization, and the pending
+    /// tickets this stranded are rejected where their flow asks for it.
+    pub async fn remove_member_role(
+        &self,
+        actor: &Actor,
+        org: OrgId,
+        user: UserId,
+        role: RoleId,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        actor.may(AdminAction::ManageMembers(org))?;
+        self.store
+            .remove_member_role(org, user, role)
+            .await
+            .map_err(|error| match error {
+                StoreError::NotFound => DomainError::NotFound {
+                    kind: "role binding",
+                    id: format!("{user} in {org}"),
+                },
+                other => other.into(),
+            })?;
+        let still_member = self
+            .store
+            .memberships_of(user)
+            .await?
+            .iter()
+            .any(|m| m.org_id == org);
+        if !still_member {
             self.reject_stranded(actor, user, now).await;
         }
         Ok(())
@@ -1560,10 +1605,22 @@ impl Engine {
         if !errors.is_empty() {
             return Err(DomainError::Validation(errors));
         }
-        self.store
-            .put_asset(asset.clone())
-            .await
-            .map_err(|e| unique_to_conflict(e, "asset name"))?;
+        // A change of an asset updates the row it found, so one racing a deletion does not bring
+        // it back (it was an upsert), and two creations with one client-chosen id do not both
+        // succeed with the last one's fields.
+        let written = match existing {
+            Some(_) => self.store.update_asset(asset.clone()).await,
+            None => self.store.put_asset(asset.clone()).await,
+        };
+        written.map_err(|error| match error {
+            StoreError::NotFound => deleted_meanwhile("asset", asset.id)(error),
+            StoreError::Conflict { constraint }
+                if constraint.contains("pkey") || constraint.ends_with("assets.id") =>
+            {
+                DomainError::Conflict("an asset with this id already exists".into())
+            }
+            other => unique_to_conflict(other, "asset name"),
+        })?;
         Ok(asset)
     }
 

@@ -122,6 +122,10 @@ impl From<StoreError> for DomainError {
             StoreError::Reference { .. } => Self::Conflict(
                 "the request refers to something another request deleted meanwhile, or deletes something still in use".into(),
             ),
+            // A use case that retries on a version reloads before this; one that does not (a
+            // PostgreSQL deadlock between concurrent writes, reported as a conflict) may be
+            // tried again by the caller (it answered 500).
+            StoreError::VersionConflict => Self::busy("write"),
             other => Self::Store(other),
         }
     }

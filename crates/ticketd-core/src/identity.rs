@@ -247,6 +247,83 @@ impl User {
     }
 }
 
+/// The profile fields a change of a user gives; the others stay as stored, so concurrent
+/// changes of different fields both stay (a rename written with the rest of the row it had read
+/// undid a deactivation made meanwhile).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserChange {
+    /// A new username.
+    pub username: Option<String>,
+    /// A new display name.
+    pub name: Option<String>,
+    /// A new e-mail address.
+    pub email: Option<String>,
+    /// A new system role.
+    pub system_role: Option<SystemRole>,
+    /// Activated or deactivated.
+    pub is_active: Option<bool>,
+}
+
+impl UserChange {
+    /// Every profile field of `user`.
+    pub fn all_of(user: &User) -> Self {
+        Self {
+            username: Some(user.username.clone()),
+            name: Some(user.name.clone()),
+            email: Some(user.email.clone()),
+            system_role: Some(user.system_role),
+            is_active: Some(user.is_active),
+        }
+    }
+
+    /// The fields of `wanted` that differ from `stored`.
+    pub fn between(stored: &User, wanted: &User) -> Self {
+        fn differs<T: PartialEq + Clone>(stored: &T, wanted: &T) -> Option<T> {
+            (stored != wanted).then(|| wanted.clone())
+        }
+        Self {
+            username: differs(&stored.username, &wanted.username),
+            name: differs(&stored.name, &wanted.name),
+            email: differs(&stored.email, &wanted.email),
+            system_role: differs(&stored.system_role, &wanted.system_role),
+            is_active: differs(&stored.is_active, &wanted.is_active),
+        }
+    }
+
+    /// `stored` with the change applied.
+    pub fn applied_to(self, stored: &User) -> User {
+        User {
+            username: self.username.unwrap_or_else(|| stored.username.clone()),
+            name: self.name.unwrap_or_else(|| stored.name.clone()),
+            email: self.email.unwrap_or_else(|| stored.email.clone()),
+            system_role: self.system_role.unwrap_or(stored.system_role),
+            is_active: self.is_active.unwrap_or(stored.is_active),
+            ..stored.clone()
+        }
+    }
+
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Whether it takes the rights of a system administrator away from `stored`: a demotion,
+    /// or a deactivation of an active one.
+    pub fn unmakes_admin(&self, stored: &User) -> bool {
+        stored.system_role == SystemRole::Admin
+            && stored.is_active
+            && (self
+                .system_role
+                .is_some_and(|role| role != SystemRole::Admin)
+                || self.is_active == Some(false))
+    }
+}
+
+/// Why a store refuses a change that would leave no active system administrator: nobody could
+/// administer the service any more, nor approve the default flow's level of administrators.
+pub const LAST_ADMIN: &str =
+    "the last active system administrator cannot be demoted, deactivated or deleted";
+
 /// The name and the username of a stored [`User::display`], which is all a ticket keeps of a
 /// user whose account was deleted; a text not of that form is both.
 pub fn display_parts(display: &str) -> (&str, &str) {

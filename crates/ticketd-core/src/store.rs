@@ -392,6 +392,15 @@ pub const MAX_SEARCH_TERMS: usize = 64;
 /// candidate row, and a store builds one condition per filter.
 pub const MAX_TEXT_FILTER_VALUES: usize = 256;
 
+/// A store's refusal of a change that would leave no active system administrator.
+pub fn last_admin_refusal() -> StoreError {
+    StoreError::Refused(Box::new(crate::DomainError::invalid(
+        "system_roles",
+        "last_admin",
+        crate::identity::LAST_ADMIN,
+    )))
+}
+
 /// The most characters of one text a list searches for (a search term, a text filter's value,
 /// a content test's text). Longer than any title, name or id, and short enough that its `LIKE`
 /// pattern, every character escaped and four bytes long, stays within SQLite's 50,000 bytes (a
@@ -659,9 +668,27 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// [`crate::identity::EMAIL_TAKEN`] if another user holds its e-mail address,
     /// [`check_email_free`] in the same transaction).
     async fn create_user(&self, user: NewUser) -> Result<(), StoreError>;
-    /// Replaces a user's profile fields (`Conflict` with [`crate::identity::EMAIL_TAKEN`] if
-    /// the address changes to another user's, checked as in [`Store::create_user`]).
-    async fn update_user(&self, user: User) -> Result<(), StoreError>;
+    /// Writes the profile fields `change` gives of user `id`, and only those, with
+    /// `updated_at` (`NotFound` if the user is gone; `Conflict` with
+    /// [`crate::identity::EMAIL_TAKEN`] if the address changes to another user's, checked as in
+    /// [`Store::create_user`]; refused with [`crate::identity::LAST_ADMIN`] if it would leave
+    /// no active system administrator, checked in the same transaction, so two administrators
+    /// demoting each other at once leave one).
+    async fn change_user(
+        &self,
+        id: UserId,
+        change: crate::identity::UserChange,
+        updated_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Replaces a user's profile fields: [`Store::change_user`] with every field.
+    async fn update_user(&self, user: User) -> Result<(), StoreError> {
+        self.change_user(
+            user.id,
+            crate::identity::UserChange::all_of(&user),
+            user.updated_at,
+        )
+        .await
+    }
     /// A user by id.
     async fn get_user(&self, id: UserId) -> Result<Option<User>, StoreError>;
     /// A user by username (exact).
@@ -682,6 +709,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn add_membership(&self, membership: Membership) -> Result<(), StoreError>;
     /// Removes every role of `user` in `org`.
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError>;
+    /// Removes one role of `user` in `org`, keeping the others (`NotFound` if it is not held):
+    /// a change of its own, so that two removals of different roles at once both stay.
+    async fn remove_member_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: crate::ids::RoleId,
+    ) -> Result<(), StoreError>;
     /// Makes `roles` the only roles of `user` in `org` (none: not a member), in one
     /// transaction, so no reader sees the user between the old roles and the new.
     async fn replace_member_roles(
@@ -705,12 +740,16 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn update_org(&self, id: OrgId, change: OrgChange) -> Result<(), StoreError>;
     /// Deletes an organization with its memberships (`Conflict` if tickets or flows use it).
     async fn delete_org(&self, id: OrgId) -> Result<(), StoreError>;
-    /// Deletes a user (`NotFound` if absent); their tickets keep the applicant's display name.
+    /// Deletes a user (`NotFound` if absent; refused with [`crate::identity::LAST_ADMIN`] for
+    /// the last active system administrator); their tickets keep the applicant's display name.
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError>;
 
     // --- catalog
-    /// Creates or replaces an asset.
+    /// Creates an asset (`Conflict` if its id is taken).
     async fn put_asset(&self, asset: Asset) -> Result<(), StoreError>;
+    /// Replaces an existing asset's fields, its creation time kept (`NotFound` if it is gone:
+    /// a change racing a deletion does not bring the asset back).
+    async fn update_asset(&self, asset: Asset) -> Result<(), StoreError>;
     /// Deletes an asset.
     async fn delete_asset(&self, id: AssetId) -> Result<(), StoreError>;
     /// Assets matching the query, by name, with the total count.

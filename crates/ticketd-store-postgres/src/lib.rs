@@ -9,6 +9,7 @@ mod tickets;
 pub use conn::{PostgresOptions, redact_password};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use conn::{Db, db_err, other};
 use rows::{FLOW_COLUMNS, GRANT_COLUMNS, ORG_COLUMNS, USER_COLUMNS, get, json};
 use std::sync::{Arc, LazyLock};
@@ -17,7 +18,7 @@ use ticketd_core::catalog::{Asset, CatalogQuery, Node};
 use ticketd_core::flow::Flow;
 use ticketd_core::identity::{
     AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, ROOT_ORG, Role, RoleScope,
-    TokenKind, TokenRecord, User,
+    TokenKind, TokenRecord, User, UserChange,
 };
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::parsed_tickets::ParsedTickets;
@@ -339,36 +340,47 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn update_user(&self, u: User) -> Result<(), StoreError> {
+    async fn change_user(
+        &self,
+        id: UserId,
+        change: UserChange,
+        updated_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
-            let stored_email: Option<String> = tx
-                .query_opt("SELECT email FROM users WHERE id = $1", &[&u.id.0])
+            let stored = tx
+                .query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"), &[&id.0])
                 .await
                 .map_err(db_err)?
-                .map(|row| get(&row, "email"))
-                .transpose()?;
+                .as_ref()
+                .map(rows::user)
+                .transpose()?
+                .ok_or(StoreError::NotFound)?;
             // An address kept as it was stays, even one shared before addresses were unique,
             // and an edit that keeps it waits for no other user's write. The lock comes before
             // any write: the update's trigger locks the directory generation's row, which a
             // creation holding the lock waits for (taken after it, the two deadlocked).
-            let changes_address = stored_email.as_deref() != Some(u.email.as_str());
-            if changes_address {
-                lock_addresses(&tx, &u.email).await?;
+            let new_address = change.email.as_ref().filter(|email| **email != stored.email);
+            if let Some(email) = new_address {
+                lock_addresses(&tx, email).await?;
+            }
+            if change.unmakes_admin(&stored) {
+                keep_an_admin_besides(&tx, id).await?;
             }
             let updated = tx
                 .execute(
-                    "UPDATE users SET username = $2, name = $3, email = $4, system_role = $5, \
-                     is_active = $6, updated_at = $7 WHERE id = $1",
+                    "UPDATE users SET username = COALESCE($2, username), name = COALESCE($3, name), \
+                     email = COALESCE($4, email), system_role = COALESCE($5, system_role), \
+                     is_active = COALESCE($6, is_active), updated_at = $7 WHERE id = $1",
                     &[
-                        &u.id.0,
-                        &u.username,
-                        &u.name,
-                        &u.email,
-                        &u.system_role.as_str(),
-                        &u.is_active,
-                        &u.updated_at,
+                        &id.0,
+                        &change.username,
+                        &change.name,
+                        &change.email,
+                        &change.system_role.map(|role| role.as_str()),
+                        &change.is_active,
+                        &updated_at,
                     ],
                 )
                 .await
@@ -376,8 +388,8 @@ impl Store for PostgresStore {
             if updated == 0 {
                 return Err(StoreError::NotFound);
             }
-            if changes_address {
-                check_email_free(&tx, &u.email, u.id).await?;
+            if let Some(email) = new_address {
+                check_email_free(&tx, email, id).await?;
             }
             tx.commit().await.map_err(db_err)
         })
@@ -485,14 +497,23 @@ impl Store for PostgresStore {
     }
 
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
+        // No role left: the replacement's transaction, with its lock of the user.
+        self.replace_member_roles(org, user, Vec::new()).await
+    }
+
+    async fn remove_member_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: RoleId,
+    ) -> Result<(), StoreError> {
         self.identity_change(async {
             self.db
-                .execute(
-                    "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
-                    &[&org.0, &user.0],
+                .execute_one(
+                    "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2 AND role_id = $3",
+                    &[&org.0, &user.0, &role.0],
                 )
                 .await
-                .map(|_| ())
         })
         .await
     }
@@ -506,6 +527,7 @@ impl Store for PostgresStore {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
+            lock_user(&tx, user).await?;
             tx.execute(
                 "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
                 &[&org.0, &user.0],
@@ -636,9 +658,30 @@ impl Store for PostgresStore {
 
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
         self.identity_change(async {
-            self.db
-                .execute_one("DELETE FROM users WHERE id = $1", &[&id.0])
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            let admin: Option<bool> = tx
+                .query_opt(
+                    "SELECT system_role = 'admin' AND is_active AS admin FROM users WHERE id = $1",
+                    &[&id.0],
+                )
                 .await
+                .map_err(db_err)?
+                .map(|row| get(&row, "admin"))
+                .transpose()?;
+            match admin {
+                None => return Err(StoreError::NotFound),
+                Some(true) => keep_an_admin_besides(&tx, id).await?,
+                Some(false) => {}
+            }
+            let deleted = tx
+                .execute("DELETE FROM users WHERE id = $1", &[&id.0])
+                .await
+                .map_err(db_err)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await.map_err(db_err)
         })
         .await
     }
@@ -648,11 +691,7 @@ impl Store for PostgresStore {
             self.db
                 .execute(
                     "INSERT INTO assets (id, org_id, name, address, platform, is_active, node_ids, comment, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                     ON CONFLICT (id) DO UPDATE SET org_id = excluded.org_id, name = excluded.name, \
-                     address = excluded.address, platform = excluded.platform, \
-                     is_active = excluded.is_active, node_ids = excluded.node_ids, \
-                     comment = excluded.comment, updated_at = excluded.updated_at",
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     &[
                         &a.id.0,
                         &a.org_id.0,
@@ -668,6 +707,29 @@ impl Store for PostgresStore {
                 )
                 .await
                 .map(|_| ())
+        })
+        .await
+    }
+
+    async fn update_asset(&self, a: Asset) -> Result<(), StoreError> {
+        self.identity_change(async {
+            self.db
+                .execute_one(
+                    "UPDATE assets SET org_id = $2, name = $3, address = $4, platform = $5, \
+                     is_active = $6, node_ids = $7, comment = $8, updated_at = $9 WHERE id = $1",
+                    &[
+                        &a.id.0,
+                        &a.org_id.0,
+                        &a.name,
+                        &a.address,
+                        &a.platform,
+                        &a.is_active,
+                        &Json(&a.node_ids),
+                        &a.comment,
+                        &a.updated_at,
+                    ],
+                )
+                .await
         })
         .await
     }
@@ -1483,6 +1545,44 @@ impl<'a> FlowJson<'a> {
 /// and role replacements alike.
 const INSERT_MEMBERSHIP: &str = "INSERT INTO org_members (org_id, user_id, role_id) \
                                  VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+
+/// Refuses unless an active system administrator other than `id` remains
+/// ([`ticketd_core::identity::LAST_ADMIN`]). Every active administrator's row is locked first,
+/// in one order: of two administrators demoting each other at once, the second waits, then
+/// finds the first one's change made, and is refused (both answered 200, leaving none).
+async fn keep_an_admin_besides(
+    tx: &tokio_postgres::Transaction<'_>,
+    id: UserId,
+) -> Result<(), StoreError> {
+    let admins = tx
+        .query(
+            "SELECT id FROM users WHERE system_role = 'admin' AND is_active ORDER BY id FOR UPDATE",
+            &[],
+        )
+        .await
+        .map_err(db_err)?;
+    let others = admins
+        .iter()
+        .map(|row| get::<Uuid>(row, "id"))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .any(|admin| admin != id.0);
+    if others {
+        Ok(())
+    } else {
+        Err(ticketd_core::store::last_admin_refusal())
+    }
+}
+
+/// Locks `user`'s row for the transaction, so that writes of their memberships take turns: two
+/// replacements of their roles at once otherwise each deleted only the rows its statement saw,
+/// and the user ended with both sets (a removal undone, answered 204).
+async fn lock_user(tx: &tokio_postgres::Transaction<'_>, user: UserId) -> Result<(), StoreError> {
+    tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user.0])
+        .await
+        .map(|_| ())
+        .map_err(db_err)
+}
 
 /// Takes the lock of users' e-mail addresses when `email` is one: a transaction-scoped
 /// advisory lock ("user", 0) every write of a user with an address takes first, so each sees

@@ -8,6 +8,7 @@ pub use conn::{Durability, SqliteOptions, path_from_url};
 
 use crate::tickets::LOWER_FUNCTION;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use conn::{Pool, db_err, one_row};
 use rows::{USER_COLUMNS, from_ts, json_text, ts};
 use rusqlite::{OptionalExtension, params};
@@ -17,7 +18,7 @@ use ticketd_core::catalog::{Asset, CatalogQuery, Node};
 use ticketd_core::flow::Flow;
 use ticketd_core::identity::{
     AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, ROOT_ORG, Role, RoleScope,
-    TokenKind, TokenRecord, User,
+    SystemRole, TokenKind, TokenRecord, User, UserChange,
 };
 use ticketd_core::ids::{AccessKeyId, AssetId, FlowId, NodeId, OrgId, RoleId, TicketId, UserId};
 use ticketd_core::parsed_tickets::ParsedTickets;
@@ -216,26 +217,40 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn update_user(&self, u: User) -> Result<(), StoreError> {
+    async fn change_user(
+        &self,
+        id: UserId,
+        change: UserChange,
+        updated_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
-                let stored_email: Option<String> = c
-                    .prepare_cached("SELECT email FROM users WHERE id = ?1")
-                    .and_then(|mut s| s.query_row([u.id.0], |row| row.get(0)).optional())
-                    .map_err(db_err)?;
+                let stored = user_by_id(c, id)?.ok_or(StoreError::NotFound)?;
+                if change.unmakes_admin(&stored) {
+                    keep_an_admin_besides(c, id)?;
+                }
                 let n = c
                     .execute(
-                        "UPDATE users SET username = ?2, name = ?3, email = ?4, system_role = ?5, is_active = ?6, \
-                         updated_at = ?7 WHERE id = ?1",
-                        params![u.id.0, u.username, u.name, u.email, u.system_role.as_str(), u.is_active, ts(u.updated_at)],
+                        "UPDATE users SET username = COALESCE(?2, username), name = COALESCE(?3, name), \
+                         email = COALESCE(?4, email), system_role = COALESCE(?5, system_role), \
+                         is_active = COALESCE(?6, is_active), updated_at = ?7 WHERE id = ?1",
+                        params![
+                            id.0,
+                            change.username,
+                            change.name,
+                            change.email,
+                            change.system_role.map(|role| role.as_str()),
+                            change.is_active,
+                            ts(updated_at)
+                        ],
                     )
                     .map_err(db_err)?;
                 one_row(n)?;
                 // An address kept as it was stays, even one shared before addresses were unique.
-                if stored_email.as_deref() == Some(u.email.as_str()) {
-                    return Ok(());
+                match &change.email {
+                    Some(email) if *email != stored.email => check_email_free(c, email, id),
+                    _ => Ok(()),
                 }
-                check_email_free(c, &u.email, u.id)
             })
             .await
     }
@@ -335,14 +350,24 @@ impl Store for SqliteStore {
     }
 
     async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
+        self.replace_member_roles(org, user, Vec::new()).await
+    }
+
+    async fn remove_member_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: RoleId,
+    ) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
-                c.execute(
-                    "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
-                    params![org.0, user.0],
-                )
-                .map(|_| ())
-                .map_err(db_err)
+                let n = c
+                    .execute(
+                        "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2 AND role_id = ?3",
+                        params![org.0, user.0, role.0],
+                    )
+                    .map_err(db_err)?;
+                one_row(n)
             })
             .await
     }
@@ -479,6 +504,10 @@ impl Store for SqliteStore {
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
+                let stored = user_by_id(c, id)?.ok_or(StoreError::NotFound)?;
+                if stored.system_role == SystemRole::Admin && stored.is_active {
+                    keep_an_admin_besides(c, id)?;
+                }
                 let n = c
                     .execute("DELETE FROM users WHERE id = ?1", [id.0])
                     .map_err(db_err)?;
@@ -492,10 +521,7 @@ impl Store for SqliteStore {
             .write(move |c| {
                 c.execute(
                     "INSERT INTO assets (id, org_id, name, address, platform, is_active, node_ids, comment, created_at, \
-                     updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO UPDATE SET \
-                     org_id = excluded.org_id, name = excluded.name, address = excluded.address, \
-                     platform = excluded.platform, is_active = excluded.is_active, node_ids = excluded.node_ids, \
-                     comment = excluded.comment, updated_at = excluded.updated_at",
+                     updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
                         a.id.0,
                         a.org_id.0,
@@ -511,6 +537,31 @@ impl Store for SqliteStore {
                 )
                 .map(|_| ())
                 .map_err(db_err)
+            })
+            .await
+    }
+
+    async fn update_asset(&self, a: Asset) -> Result<(), StoreError> {
+        self.pool
+            .write(move |c| {
+                let n = c
+                    .execute(
+                        "UPDATE assets SET org_id = ?2, name = ?3, address = ?4, platform = ?5, is_active = ?6, \
+                         node_ids = ?7, comment = ?8, updated_at = ?9 WHERE id = ?1",
+                        params![
+                            a.id.0,
+                            a.org_id.0,
+                            a.name,
+                            a.address,
+                            a.platform,
+                            a.is_active,
+                            json_text(&a.node_ids),
+                            a.comment,
+                            ts(a.updated_at)
+                        ],
+                    )
+                    .map_err(db_err)?;
+                one_row(n)
             })
             .await
     }
@@ -1123,6 +1174,23 @@ pub fn raw_commit_rate(
         commits += 1;
     }
     Ok(commits as f64 / started.elapsed().as_secs_f64())
+}
+
+/// Refuses unless an active system administrator other than `id` remains
+/// ([`ticketd_core::identity::LAST_ADMIN`]); inside the writer's transaction, which no other
+/// write interleaves with.
+fn keep_an_admin_besides(c: &rusqlite::Connection, id: UserId) -> Result<(), StoreError> {
+    let others: bool = c
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE system_role = 'admin' AND is_active AND id <> ?1)",
+        )
+        .and_then(|mut s| s.query_row([id.0], |row| row.get(0)))
+        .map_err(db_err)?;
+    if others {
+        Ok(())
+    } else {
+        Err(ticketd_core::store::last_admin_refusal())
+    }
 }
 
 fn user_by_id(c: &rusqlite::Connection, id: UserId) -> Result<Option<User>, StoreError> {

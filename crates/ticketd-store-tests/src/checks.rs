@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use ticketd_core::engine::{BootstrapOptions, FlowChoice, TicketCommand};
 use ticketd_core::flow::LevelMode;
-use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, TokenKind};
+use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, TokenKind, UserChange};
 use ticketd_core::machine::TicketEdit;
 use ticketd_core::payload::name_with_id;
 use ticketd_core::store::{
@@ -466,6 +466,22 @@ pub async fn first_starts_racing_keep_the_admin_password_given(store: Arc<dyn St
             )
             .await;
         assert!(login.is_ok(), "round {round}: {login:?}");
+        if round == 0 {
+            // Another administrator, so that `admin` may be deleted between rounds (the last active
+            // one may not be).
+            let keeper = ticketd_core::engine::NewUserInput {
+                username: "keeper".into(),
+                name: String::new(),
+                email: String::new(),
+                system_role: ticketd_core::identity::SystemRole::Admin,
+                password: None,
+                orgs: Vec::new(),
+            };
+            engine(store.clone())
+                .create_user(None, keeper, t0())
+                .await
+                .unwrap();
+        }
         assert_eq!(
             store
                 .list_users()
@@ -616,7 +632,8 @@ pub async fn deletions_racing_other_requests_are_not_store_failures(store: Arc<d
             ..user.clone()
         };
         let (changed, deleted) = tokio::join!(
-            w.engine.update_user(&w.admin, renamed, t0()),
+            w.engine
+                .update_user(&w.admin, renamed.id, UserChange::all_of(&renamed), t0()),
             w.engine.delete_user(&w.admin, user.id, t0()),
         );
         deleted.unwrap();
@@ -768,6 +785,18 @@ pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!(roles_of(DEFAULT_ORG).await, both);
+    // One role taken away leaves the other; one not held is not found.
+    store
+        .remove_member_role(DEFAULT_ORG, w.alice.id(), both[0])
+        .await
+        .unwrap();
+    assert_eq!(roles_of(DEFAULT_ORG).await, both[1..]);
+    assert!(matches!(
+        store
+            .remove_member_role(DEFAULT_ORG, w.alice.id(), both[0])
+            .await,
+        Err(StoreError::NotFound)
+    ));
     store
         .replace_member_roles(DEFAULT_ORG, w.alice.id(), vec![ROLE_ORG_USER])
         .await
@@ -916,7 +945,10 @@ pub async fn tokens_expire_and_can_be_revoked(store: Arc<dyn Store>) {
     for active in [false, true] {
         let mut user = w.alice.user.clone();
         user.is_active = active;
-        w.engine.update_user(&w.admin, user, at(1)).await.unwrap();
+        w.engine
+            .update_user(&w.admin, user.id, UserChange::all_of(&user), at(1))
+            .await
+            .unwrap();
     }
     assert!(
         !works(session).await,
@@ -1665,12 +1697,15 @@ pub async fn an_application_is_granted_only_to_an_applicant_still_in_its_organiz
     let mut user = w.alice.user.clone();
     user.is_active = false;
     w.engine
-        .update_user(&w.admin, user.clone(), at(1))
+        .update_user(&w.admin, user.id, UserChange::all_of(&user), at(1))
         .await
         .unwrap();
     refused(tickets[0]).await;
     user.is_active = true;
-    w.engine.update_user(&w.admin, user, at(1)).await.unwrap();
+    w.engine
+        .update_user(&w.admin, user.id, UserChange::all_of(&user), at(1))
+        .await
+        .unwrap();
     let granted = w
         .engine
         .act(&w.bob, tickets[0], approve(), at(2))
@@ -3902,6 +3937,137 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
 }
 
 /// Users can be updated and deleted; their tickets keep the applicant's name.
+/// A change of a user writes the fields it gives and only those, so concurrent changes of
+/// different fields both stay (a rename written with the rest of the row it had read undid a
+/// deactivation made meanwhile); and the last active system administrator is neither demoted,
+/// nor deactivated, nor deleted, also when two administrators demote each other at once.
+pub async fn user_changes_write_their_fields_and_keep_an_administrator(store: Arc<dyn Store>) {
+    use ticketd_core::identity::{LAST_ADMIN, SystemRole};
+    let w = World::new(store.clone()).await;
+    let carol = w.carol.id();
+    for round in 0..6u32 {
+        let name = format!("Carol {round}");
+        let rename = UserChange {
+            name: Some(name.clone()),
+            ..UserChange::default()
+        };
+        let deactivate = UserChange {
+            is_active: Some(false),
+            ..UserChange::default()
+        };
+        let (renamed, deactivated) = tokio::join!(
+            w.engine.update_user(&w.admin, carol, rename, at(1)),
+            w.engine.update_user(&w.admin, carol, deactivate, at(1))
+        );
+        renamed.unwrap();
+        deactivated.unwrap();
+        let stored = store.get_user(carol).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.name.as_str(), stored.is_active),
+            (name.as_str(), false)
+        );
+        let activate = UserChange {
+            is_active: Some(true),
+            ..UserChange::default()
+        };
+        w.engine
+            .update_user(&w.admin, carol, activate, at(1))
+            .await
+            .unwrap();
+    }
+    let last_admin = |result: Result<(), StoreError>| {
+        matches!(result, Err(StoreError::Refused(refusal))
+            if matches!(&*refusal, DomainError::Validation(f) if f[0].message == LAST_ADMIN))
+    };
+    let demote = UserChange {
+        system_role: Some(SystemRole::User),
+        ..UserChange::default()
+    };
+    let deactivate = UserChange {
+        is_active: Some(false),
+        ..UserChange::default()
+    };
+    // Every active administrator but one is demoted; the last one stays, however it is asked.
+    let mut admins: Vec<_> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|u| u.system_role == SystemRole::Admin && u.is_active)
+        .map(|u| u.id)
+        .collect();
+    let last = admins.pop().unwrap();
+    for admin in admins {
+        store
+            .change_user(admin, demote.clone(), at(2))
+            .await
+            .unwrap();
+    }
+    assert!(last_admin(
+        store.change_user(last, demote.clone(), at(3)).await
+    ));
+    assert!(last_admin(
+        store.change_user(last, deactivate.clone(), at(3)).await
+    ));
+    assert!(last_admin(store.delete_user(last).await));
+    // A change that keeps them an administrator, or of someone else, is written.
+    let rename = UserChange {
+        name: Some("Root".into()),
+        ..UserChange::default()
+    };
+    store.change_user(last, rename, at(3)).await.unwrap();
+    store
+        .change_user(carol, deactivate.clone(), at(3))
+        .await
+        .unwrap();
+    // Two administrators demoting each other at once leave one.
+    let promote = UserChange {
+        system_role: Some(SystemRole::Admin),
+        ..UserChange::default()
+    };
+    for round in 0..6 {
+        store
+            .change_user(carol, promote.clone(), at(4))
+            .await
+            .unwrap();
+        store
+            .change_user(
+                carol,
+                UserChange {
+                    is_active: Some(true),
+                    ..UserChange::default()
+                },
+                at(4),
+            )
+            .await
+            .unwrap();
+        let (first, second) = tokio::join!(
+            store.change_user(carol, demote.clone(), at(5)),
+            store.change_user(last, demote.clone(), at(5))
+        );
+        let admins = store
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.system_role == SystemRole::Admin && u.is_active)
+            .count();
+        assert_eq!(admins, 1, "round {round}: {first:?} {second:?}");
+        assert!(first.is_ok() != second.is_ok(), "round {round}");
+        if second.is_ok() {
+            store
+                .change_user(last, promote.clone(), at(6))
+                .await
+                .unwrap();
+            store
+                .change_user(carol, demote.clone(), at(6))
+                .await
+                .unwrap();
+        }
+    }
+    assert!(last_admin(store.change_user(last, demote, at(7)).await));
+}
+
 pub async fn users_can_be_updated_and_deleted(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
     w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
@@ -3911,7 +4077,7 @@ pub async fn users_can_be_updated_and_deleted(store: Arc<dyn Store>) {
     renamed.name = "Caroline".into();
     let updated = w
         .engine
-        .update_user(&w.carol, renamed.clone(), at(1))
+        .update_user(&w.carol, renamed.id, UserChange::all_of(&renamed), at(1))
         .await
         .unwrap();
     assert_eq!(updated.name, "Caroline");
@@ -3924,7 +4090,10 @@ pub async fn users_can_be_updated_and_deleted(store: Arc<dyn Store>) {
         let mut bad = updated.clone();
         bad.username = username.into();
         bad.email = email.into();
-        let refused = w.engine.update_user(&w.admin, bad, at(1)).await;
+        let refused = w
+            .engine
+            .update_user(&w.admin, bad.id, UserChange::all_of(&bad), at(1))
+            .await;
         assert!(
             matches!(&refused, Err(DomainError::Validation(f)) if f[0].field == field),
             "{refused:?}"
@@ -3936,7 +4105,12 @@ pub async fn users_can_be_updated_and_deleted(store: Arc<dyn Store>) {
     stored_before.name = "Carol again".into();
     let edited = w
         .engine
-        .update_user(&w.carol, stored_before, at(1))
+        .update_user(
+            &w.carol,
+            stored_before.id,
+            UserChange::all_of(&stored_before),
+            at(1),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -3946,7 +4120,9 @@ pub async fn users_can_be_updated_and_deleted(store: Arc<dyn Store>) {
     let mut promoted = renamed.clone();
     promoted.system_role = ticketd_core::identity::SystemRole::Admin;
     assert!(matches!(
-        w.engine.update_user(&w.carol, promoted, at(2)).await,
+        w.engine
+            .update_user(&w.carol, promoted.id, UserChange::all_of(&promoted), at(2))
+            .await,
         Err(DomainError::Forbidden { .. })
     ));
     assert!(matches!(
@@ -4200,7 +4376,7 @@ pub async fn directory_generation_tracks_every_directory_change(store: Arc<dyn S
     let mut renamed = w.carol.user.clone();
     renamed.name = "Caroline".into();
     w.engine
-        .update_user(&w.admin, renamed, at(1))
+        .update_user(&w.admin, renamed.id, UserChange::all_of(&renamed), at(1))
         .await
         .unwrap();
     changed("update user", store.directory_generation().await.unwrap());
@@ -4292,7 +4468,10 @@ pub async fn caches_over_one_database_stay_coherent(store: Arc<dyn Store>) {
         .unwrap();
     let mut renamed = w.carol.user.clone();
     renamed.name = "Caroline".into();
-    changer.update_user(&w.admin, renamed, at(1)).await.unwrap();
+    changer
+        .update_user(&w.admin, renamed.id, UserChange::all_of(&renamed), at(1))
+        .await
+        .unwrap();
     // Until the second process's next request, it may answer from its cache; from then on, not.
     second.token_actor(digest).await.unwrap().unwrap();
     let after = second.list_orgs().await.unwrap();

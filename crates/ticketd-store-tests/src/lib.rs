@@ -84,6 +84,7 @@ macro_rules! contract_suite {
             catalog_assets_and_nodes,
             search_exclusions_and_sorting,
             users_can_be_updated_and_deleted,
+            user_changes_write_their_fields_and_keep_an_administrator,
             global_flows_resolve_approvers_in_the_ticket_org,
             chosen_approvers_and_table_permissions,
             directory_generation_tracks_every_directory_change,

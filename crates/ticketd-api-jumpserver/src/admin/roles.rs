@@ -348,24 +348,17 @@ async fn delete_binding(
     Path(raw): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let binding = find_binding(&state, &caller, &raw).await?;
-    let others: Vec<RoleId> = state
-        .engine
-        .members(&caller.actor, binding.org_id)
-        .await?
-        .into_iter()
-        .filter(|m| m.user_id == binding.user_id && m.role_id != binding.role_id)
-        .map(|m| m.role_id)
-        .collect();
     state
         .engine
-        .set_member_roles(
+        .remove_member_role(
             &caller.actor,
             binding.org_id,
             binding.user_id,
-            &others,
+            binding.role_id,
             ticketd_http::now(),
         )
-        .await?;
+        .await
+        .map_err(core_error("RoleBinding"))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

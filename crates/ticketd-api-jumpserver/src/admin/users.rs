@@ -20,7 +20,7 @@ use ticketd_core::AdminAction;
 use ticketd_core::engine::NewUserInput;
 use ticketd_core::identity::{
     DEFAULT_ORG, Membership, ROLE_ORG_ADMIN, ROLE_ORG_USER, ROOT_ORG, SYSTEM_ORG, SystemRole, User,
-    valid_email,
+    UserChange, valid_email,
 };
 use ticketd_core::{Actor, DomainError, OrgId, RoleId, UserId};
 use ticketd_http::{AppState, now};
@@ -348,13 +348,13 @@ async fn create(
         .await
         .map_err(username_taken)?;
     if fields.is_active == Some(false) {
-        let inactive = User {
-            is_active: false,
-            ..user
+        let inactive = UserChange {
+            is_active: Some(false),
+            ..UserChange::default()
         };
         user = state
             .engine
-            .update_user(&caller.actor, inactive, now())
+            .update_user(&caller.actor, user.id, inactive, now())
             .await
             .map_err(core_error("User"))?;
     }
@@ -408,22 +408,22 @@ async fn update(
     if fields.password.is_some() {
         caller.actor.may(AdminAction::SetPassword)?;
     }
-    let changed = User {
-        username: fields.username.unwrap_or_else(|| stored.username.clone()),
-        name: fields.name.unwrap_or_else(|| stored.name.clone()),
-        email: fields.email.unwrap_or_else(|| stored.email.clone()),
-        system_role: fields.system_role.unwrap_or(stored.system_role),
-        is_active: fields.is_active.unwrap_or(stored.is_active),
-        ..stored.clone()
+    // Only the fields sent, of which the core writes those that differ from what it reads: an
+    // organization admin changes a member's org roles with the unchanged profile fields that
+    // clients send along, and a field not sent cannot undo a concurrent change of it.
+    let change = UserChange {
+        username: fields.username,
+        name: fields.name,
+        email: fields.email,
+        system_role: fields.system_role,
+        is_active: fields.is_active,
     };
-    // Only real profile changes go through `update_user`, so that an organization admin can
-    // change a member's org roles with the unchanged profile fields that clients send along.
-    let user = if changed == stored {
+    let user = if change.is_empty() {
         stored
     } else {
         state
             .engine
-            .update_user(&caller.actor, changed, now())
+            .update_user(&caller.actor, id, change, now())
             .await
             .map_err(username_taken)?
     };

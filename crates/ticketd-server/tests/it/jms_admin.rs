@@ -15,6 +15,7 @@ const SYSTEM_ADMIN: &str = "00000000-0000-0000-0000-000000000001";
 const USER: &str = "00000000-0000-0000-0000-000000000003";
 const ORG_ADMIN: &str = "00000000-0000-0000-0000-000000000005";
 const ORG_USER: &str = "00000000-0000-0000-0000-000000000007";
+const ORG_AUDITOR: &str = "00000000-0000-0000-0000-000000000006";
 
 fn id_of(value: &Value) -> String {
     value["id"].as_str().unwrap().to_owned()
@@ -982,6 +983,164 @@ async fn ordinary_users_see_only_their_organizations_and_cannot_change_them() {
     assert_eq!(status, 401);
 }
 
+/// The org roles `user` holds in Default, sorted.
+async fn org_roles_of(app: &TestApp, user: &Actor) -> Vec<String> {
+    let (status, bindings) = app
+        .call(
+            "GET",
+            &format!("/api/v1/rbac/org-role-bindings/?user={}", user.id()),
+            ADMIN_TOKEN,
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{bindings}");
+    let mut roles: Vec<String> = bindings
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["role"]["id"].as_str().unwrap().to_owned())
+        .collect();
+    roles.sort();
+    roles
+}
+
+/// Role changes of one user at the same moment each stay, or one replaces the other whole: two
+/// removals of different roles both remove (each rewrote the roles it had read, so one undid
+/// the other, answered 204), and two replacements never leave the union (on PostgreSQL each
+/// deleted only the rows its statement saw). Rounds, since a race needs a chance to show.
+#[tokio::test]
+async fn role_changes_of_one_user_at_once_each_stay() {
+    let app = spawn_app().await;
+    let ned = app.user("ned", SystemRole::User, Vec::new()).await;
+    let user_path = format!("/api/v1/users/users/{}/", ned.id());
+    for round in 0..8 {
+        let (status, created) = app
+            .call(
+                "POST",
+                "/api/v1/rbac/org-role-bindings/",
+                ADMIN_TOKEN,
+                Some(json!([{"user": ned.id().to_string(), "role": ORG_ADMIN},
+                            {"user": ned.id().to_string(), "role": ORG_AUDITOR}])),
+            )
+            .await;
+        assert_eq!(status, 201, "{created}");
+        let paths: Vec<String> = created
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| format!("/api/v1/rbac/org-role-bindings/{}/", id_of(b)))
+            .collect();
+        let (first, second) = tokio::join!(
+            app.call("DELETE", &paths[0], ADMIN_TOKEN, None),
+            app.call("DELETE", &paths[1], ADMIN_TOKEN, None)
+        );
+        assert_eq!((first.0, second.0), (204, 204), "round {round}");
+        assert_eq!(org_roles_of(&app, &ned).await, [ORG_USER], "round {round}");
+        let (one, other) = tokio::join!(
+            app.call(
+                "PATCH",
+                &user_path,
+                ADMIN_TOKEN,
+                Some(json!({"org_roles": [ORG_ADMIN]}))
+            ),
+            app.call(
+                "PATCH",
+                &user_path,
+                ADMIN_TOKEN,
+                Some(json!({"org_roles": [ORG_AUDITOR]}))
+            )
+        );
+        assert_eq!(
+            (one.0, other.0),
+            (200, 200),
+            "round {round}: {} {}",
+            one.1,
+            other.1
+        );
+        let held = org_roles_of(&app, &ned).await;
+        assert!(
+            held == [ORG_ADMIN] || held == [ORG_AUDITOR],
+            "round {round}: one replacement wins whole, not {held:?}"
+        );
+        let (status, _) = app
+            .call(
+                "PATCH",
+                &user_path,
+                ADMIN_TOKEN,
+                Some(json!({"org_roles": [ORG_USER]})),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+}
+
+/// Changes of different fields of one user at once both stay: a rename sent beside a
+/// deactivation undid it (the rename wrote back the whole row it had read), and the user, and
+/// their access keys, stayed active. Two administrators demoting each other at once leave one.
+#[tokio::test]
+async fn changes_of_a_user_at_once_keep_each_field_and_an_administrator() {
+    let app = spawn_app().await;
+    let ned = app.user("ned", SystemRole::User, Vec::new()).await;
+    let path = format!("/api/v1/users/users/{}/", ned.id());
+    for round in 0..8 {
+        let name = format!("Ned {round}");
+        let (off, renamed) = tokio::join!(
+            app.call(
+                "PATCH",
+                &path,
+                ADMIN_TOKEN,
+                Some(json!({"is_active": false}))
+            ),
+            app.call("PATCH", &path, ADMIN_TOKEN, Some(json!({"name": name})))
+        );
+        assert_eq!((off.0, renamed.0), (200, 200), "{} {}", off.1, renamed.1);
+        let (_, stored) = app.call("GET", &path, ADMIN_TOKEN, None).await;
+        assert_eq!(
+            (&stored["is_active"], &stored["name"]),
+            (&json!(false), &json!(name)),
+            "round {round}"
+        );
+        let (status, _) = app
+            .call(
+                "PATCH",
+                &path,
+                ADMIN_TOKEN,
+                Some(json!({"is_active": true})),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
+    let admin = app.admin().await;
+    let admin_path = format!("/api/v1/users/users/{}/", admin.id());
+    for round in 0..6 {
+        let username = format!("root{round}");
+        let other = app.user(&username, SystemRole::Admin, Vec::new()).await;
+        let other_path = format!("/api/v1/users/users/{}/", other.id());
+        let demote = || Some(json!({"system_roles": [USER]}));
+        let (first, second) = tokio::join!(
+            app.call("PATCH", &other_path, ADMIN_TOKEN, demote()),
+            app.call("PATCH", &admin_path, &username, demote())
+        );
+        let admins = app
+            .engine
+            .store()
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|u| u.system_role == SystemRole::Admin && u.is_active)
+            .count();
+        assert_eq!(admins, 1, "round {round}: {first:?} {second:?}");
+        if second.0 == 200 {
+            let promote = Some(json!({"system_roles": [SYSTEM_ADMIN]}));
+            let (status, _) = app.call("PATCH", &admin_path, &username, promote).await;
+            assert_eq!(status, 200);
+            let (status, _) = app.call("PATCH", &other_path, ADMIN_TOKEN, demote()).await;
+            assert_eq!(status, 200);
+        }
+    }
+}
+
 #[tokio::test]
 async fn org_role_bindings_are_added_listed_and_removed_one_role_at_a_time() {
     let app = spawn_app().await;
@@ -1306,6 +1465,74 @@ async fn asset_bodies_with_bad_fields_answer_a_field_map() {
     let (status, body) = post(json!("a string")).await;
     assert_eq!(status, 400);
     assert!(body["non_field_errors"].is_array());
+}
+
+/// A change of an asset racing its deletion never brings it back (the change was an upsert:
+/// the asset was deleted, 204, and there again), and two creations with one client-chosen id
+/// make one asset (both answered 201, the last one's fields kept).
+#[tokio::test]
+async fn an_asset_deleted_while_changed_stays_deleted_and_an_id_is_created_once() {
+    let app = spawn_app().await;
+    for round in 0..8 {
+        let asset = host(
+            &app,
+            ADMIN_TOKEN,
+            DEFAULT,
+            json!({"name": format!("race-{round}"), "address": "10.9.0.1"}),
+        )
+        .await;
+        let path = format!("/api/v1/assets/assets/{}/", id_of(&asset));
+        let (changed, deleted) = tokio::join!(
+            app.call(
+                "PATCH",
+                &path,
+                ADMIN_TOKEN,
+                Some(json!({"comment": "changed"}))
+            ),
+            app.call("DELETE", &path, ADMIN_TOKEN, None)
+        );
+        assert_eq!(deleted.0, 204, "round {round}: {}", deleted.1);
+        assert!(matches!(changed.0, 200 | 404), "round {round}: {changed:?}");
+        let (status, _) = app.call("GET", &path, ADMIN_TOKEN, None).await;
+        assert_eq!(status, 404, "round {round}: the deleted asset is back");
+    }
+    for round in 0..8 {
+        let id = uuid::Uuid::now_v7().to_string();
+        let body = |name: &str| {
+            Some(json!({"id": id, "name": name, "address": "10.9.0.2", "platform": "Linux"}))
+        };
+        let (first, second) = tokio::join!(
+            app.call(
+                "POST",
+                "/api/v1/assets/assets/",
+                ADMIN_TOKEN,
+                body(&format!("a-{round}"))
+            ),
+            app.call(
+                "POST",
+                "/api/v1/assets/assets/",
+                ADMIN_TOKEN,
+                body(&format!("b-{round}"))
+            )
+        );
+        let mut statuses = [first.0, second.0];
+        statuses.sort_unstable();
+        assert_eq!(statuses[0], 201, "round {round}: {first:?} {second:?}");
+        assert!(
+            statuses[1] >= 400,
+            "round {round}: both created: {first:?} {second:?}"
+        );
+        let created = if first.0 == 201 { &first.1 } else { &second.1 };
+        let (_, stored) = app
+            .call(
+                "GET",
+                &format!("/api/v1/assets/assets/{id}/"),
+                ADMIN_TOKEN,
+                None,
+            )
+            .await;
+        assert_eq!(stored["name"], created["name"], "round {round}");
+    }
 }
 
 #[tokio::test]

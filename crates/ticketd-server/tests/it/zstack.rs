@@ -4,7 +4,7 @@ use crate::app::{TestApp, spawn_app};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use ticketd_core::credentials::sha512_hex;
-use ticketd_core::identity::{ROLE_ORG_ADMIN, ROLE_ORG_USER, SystemRole};
+use ticketd_core::identity::{ROLE_ORG_ADMIN, ROLE_ORG_USER, SystemRole, UserChange};
 use ticketd_core::{Actor, OrgId};
 
 pub(crate) const VM_TYPE: &str = "3b933e9aaf2d49b9a3dcf0c92867790f";
@@ -2521,7 +2521,12 @@ async fn an_approver_who_leaves_the_project_makes_the_collection_invalid_until_r
         .unwrap();
     inactive.is_active = false;
     app.engine
-        .update_user(&admin, inactive, ticketd_http::now())
+        .update_user(
+            &admin,
+            inactive.id,
+            UserChange::all_of(&inactive),
+            ticketd_http::now(),
+        )
         .await
         .unwrap();
     assert_eq!(status_of(&w, &past_bob).await, json!("Rejected"));
@@ -2556,7 +2561,12 @@ async fn a_demoted_system_administrator_strands_the_tickets_waiting_for_them() {
     let mut demoted = sam.user.clone();
     demoted.system_role = SystemRole::User;
     app.engine
-        .update_user(&admin, demoted, ticketd_http::now())
+        .update_user(
+            &admin,
+            demoted.id,
+            UserChange::all_of(&demoted),
+            ticketd_http::now(),
+        )
         .await
         .unwrap();
     assert_eq!(status_of(&w, &waiting).await, json!("Rejected"));
