@@ -64,12 +64,17 @@ fn parse_list(query: &[(String, String)], max_limit: u32) -> Result<ListParams, 
         }
         match name.as_str() {
             "limit" => {
-                let limit = value
+                // Any positive integer is clamped to the page limit, however many digits it has
+                // (one beyond 32 bits was refused where 5,000 was clamped).
+                let digits = value.strip_prefix('+').unwrap_or(value);
+                let positive =
+                    digits.bytes().all(|b| b.is_ascii_digit()) && digits.bytes().any(|b| b != b'0');
+                if !positive {
+                    return Err(ApiError::invalid("limit must be a positive integer"));
+                }
+                params.limit = digits
                     .parse::<u32>()
-                    .ok()
-                    .filter(|l| *l >= 1)
-                    .ok_or_else(|| ApiError::invalid("limit must be a positive integer"))?;
-                params.limit = limit.min(max_limit);
+                    .map_or(max_limit, |limit| limit.min(max_limit));
             }
             "offset" => {
                 params.offset = value.parse::<u64>().map_err(|error| {
@@ -426,11 +431,18 @@ mod tests {
                 "{name}={value}"
             );
         }
+        for huge in ["5000", "99999999999", "123456789012345678901234567890"] {
+            assert_eq!(
+                parse_list(&pairs(&[("limit", huge)]), 1000).unwrap().limit,
+                1000,
+                "{huge}"
+            );
+        }
+        assert!(parse_list(&pairs(&[("limit", "000")]), 1000).is_err());
+        assert!(parse_list(&pairs(&[("limit", "+")]), 1000).is_err());
         assert_eq!(
-            parse_list(&pairs(&[("limit", "5000")]), 1000)
-                .unwrap()
-                .limit,
-            1000
+            parse_list(&pairs(&[("limit", "+5")]), 1000).unwrap().limit,
+            5
         );
         assert_eq!(parse_list(&[], 1000).unwrap().limit, DEFAULT_LIMIT);
     }

@@ -81,13 +81,15 @@ impl FromRequest<AppState> for Call {
                 "project_id must be 1 to {MAX_PROJECT_ID} characters, without a slash or a control character"
             )));
         }
+        // A workspace may be named by its name, which may be Chinese: the SDK sends the header
+        // as UTF-8 (and signs it so), which `to_str` refused as not ASCII.
         let workspace = match headers.get("workspace") {
             None => None,
-            Some(value) => match value.to_str() {
+            Some(value) => match std::str::from_utf8(value.as_bytes()) {
                 Ok(text) if text.trim().is_empty() => None,
                 Ok(text) => Some(text.trim().to_owned()),
-                Err(_non_ascii) => {
-                    return Err(ApiError::invalid("the workspace header must be ASCII"));
+                Err(_not_utf8) => {
+                    return Err(ApiError::invalid("the workspace header must be UTF-8"));
                 }
             },
         };

@@ -1172,6 +1172,18 @@ async fn workspaces_isolate_tickets_and_unknown_workspaces_are_refused() {
     assert_eq!(in_lake(fx.ws()).await, 1);
     assert_eq!(in_lake("Data Lake".into()).await, 1);
     assert_eq!(in_lake(sea.clone()).await, 0);
+    // A name beyond ASCII is read as the SDK sends it, in UTF-8 (it was refused as not ASCII).
+    fx.app
+        .engine
+        .rename_org(&fx.app.admin().await, fx.lake.id, "数据湖")
+        .await
+        .unwrap();
+    assert_eq!(in_lake("数据湖".into()).await, 1);
+    fx.app
+        .engine
+        .rename_org(&fx.app.admin().await, fx.lake.id, "Data Lake")
+        .await
+        .unwrap();
     // Decisions through another workspace do not find it.
     let (status, body) = da(
         &fx.app,
