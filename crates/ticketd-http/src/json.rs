@@ -41,6 +41,8 @@ pub enum JsonBodyError {
     /// An integer no 64-bit integer holds (its first digits): it would be kept only as a
     /// rounded double, so the stored payload would differ from the one sent.
     IntegerBeyond64Bits(String),
+    /// The request line and headers are longer than the limit (bytes); answered 431.
+    HeadTooLarge(usize),
 }
 
 impl std::fmt::Display for JsonBodyError {
@@ -51,6 +53,11 @@ impl std::fmt::Display for JsonBodyError {
             Self::Syntax(message) => write!(f, "JSON parse error - {message}"),
             // Django's words (`ProhibitNullCharactersValidator`), which JumpServer answers.
             Self::NulCharacter => write!(f, "Null characters are not allowed."),
+            Self::HeadTooLarge(limit) => write!(
+                f,
+                "Request header fields too large: the request line and headers may have at most \
+                 {limit} bytes"
+            ),
             Self::IntegerBeyond64Bits(digits) => write!(
                 f,
                 "JSON parse error - the integer {digits} is beyond 64 bits and cannot be kept \
@@ -206,6 +213,41 @@ pub fn holds_nul(value: &Value) -> bool {
             .any(|(key, field)| key.contains('\0') || holds_nul(field)),
         Value::Null | Value::Bool(_) | Value::Number(_) => false,
     }
+}
+
+/// Refuses, in its dialect's format `E` and with 431, a request whose head (request line and
+/// headers) is longer than `limit` bytes. hyper itself refuses only heads four times as long
+/// (its buffer's bound), and with an empty body that no dialect's client can read.
+pub async fn refuse_large_head<E>(
+    limit: usize,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response
+where
+    E: From<JsonBodyError> + IntoResponse,
+{
+    if head_size(&request) > limit {
+        let mut response = E::from(JsonBodyError::HeadTooLarge(limit)).into_response();
+        *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        return response;
+    }
+    next.run(request).await
+}
+
+/// The size of a request's head as HTTP/1.1 sends it: the request line, each header as
+/// `name: value` and its line end, and the empty line.
+fn head_size(request: &axum::extract::Request) -> usize {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(1, |target| target.as_str().len());
+    let line = request.method().as_str().len() + " ".len() + target + " HTTP/1.1\r\n".len();
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + ": ".len() + value.len() + "\r\n".len())
+        .sum();
+    line + headers + "\r\n".len()
 }
 
 /// Refuses, in its dialect's format `E`, a request whose path or query carries the NUL

@@ -35,6 +35,9 @@ pub struct HttpSettings {
     pub signature_max_skew: chrono::Duration,
     /// How long a request (reading its body included) may take before it is answered 503.
     pub request_timeout: std::time::Duration,
+    /// Largest accepted request head (request line and headers), in bytes; larger ones are
+    /// answered 431 in the dialect's format.
+    pub header_limit: usize,
 }
 
 impl Default for HttpSettings {
@@ -46,6 +49,7 @@ impl Default for HttpSettings {
             max_page_size: 1000,
             signature_max_skew: chrono::Duration::minutes(15),
             request_timeout: std::time::Duration::from_secs(30),
+            header_limit: 64 * 1024,
         }
     }
 }
@@ -86,11 +90,15 @@ pub fn guarded<E>(
 where
     E: From<json::JsonBodyError> + axum::response::IntoResponse + Send + 'static,
 {
+    let header_limit = state.settings.header_limit;
     routes
         .layer(axum::extract::DefaultBodyLimit::max(
             state.settings.body_limit,
         ))
         .layer(axum::middleware::from_fn(json::refuse_nul_in_uri::<E>))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            json::refuse_large_head::<E>(header_limit, request, next)
+        }))
         .layer(limits::deadline_layer(
             state.settings.request_timeout,
             timed_out,
@@ -115,8 +123,29 @@ async fn private_answer(mut response: axum::response::Response) -> axum::respons
 }
 
 /// `GET /healthz`: unauthenticated; 200 when the store answers, 503 otherwise.
-pub fn health_router() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz))
+pub fn health_router(state: &AppState) -> Router<AppState> {
+    let header_limit = state.settings.header_limit;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            json::refuse_large_head::<PlainError>(header_limit, request, next)
+        }))
+}
+
+/// `{"detail": …}`, the refusal of a route of no dialect (`/healthz`).
+struct PlainError(json::JsonBodyError);
+
+impl From<json::JsonBodyError> for PlainError {
+    fn from(error: json::JsonBodyError) -> Self {
+        Self(error)
+    }
+}
+
+impl axum::response::IntoResponse for PlainError {
+    fn into_response(self) -> axum::response::Response {
+        let detail = serde_json::json!({"detail": self.0.to_string()});
+        (StatusCode::BAD_REQUEST, axum::Json(detail)).into_response()
+    }
 }
 
 /// The longest a health check waits for the store (or the request timeout, if shorter): a

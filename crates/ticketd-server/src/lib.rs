@@ -219,6 +219,7 @@ pub fn app_state(config: &Config, engine: Engine) -> anyhow::Result<AppState> {
             max_page_size: config.max_page_size,
             signature_max_skew: chrono::Duration::seconds(config.signature_max_skew_secs),
             request_timeout: std::time::Duration::from_secs(config.request_timeout_secs),
+            header_limit: config.header_limit_bytes,
         }),
         limits: Arc::new(ticketd_http::limits::Limits::new(
             config.rate_limit_per_minute,
@@ -230,7 +231,7 @@ pub fn app_state(config: &Config, engine: Engine) -> anyhow::Result<AppState> {
 
 /// Every route of every dialect, plus `/healthz`.
 pub fn router(state: AppState) -> Router {
-    ticketd_http::health_router()
+    ticketd_http::health_router(&state)
         .merge(ticketd_api_tophc::router(&state))
         .merge(ticketd_api_zstack::router(&state))
         .merge(ticketd_api_dataarts::router(&state))
@@ -317,7 +318,9 @@ pub async fn serve_with_listener(
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(settings.idle_timeout)
-        .max_header_size(settings.header_limit)
+        // The routes refuse a head over the limit in their dialect's format (431); hyper's own
+        // refusal, an empty 431, only bounds the buffer of a head far beyond it.
+        .max_header_size(settings.header_limit.saturating_mul(4))
         .keep_alive(true);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
