@@ -377,6 +377,7 @@ pub fn apply(
             };
             require_state(ticket, name, allowed)?;
             require(is_applicant, name)?;
+            require_not_archived(ticket, name)?;
             if next.kind == payload::KIND_DATA_PERMISSION {
                 // As at the opening: an expired permission can never be approved, so a ticket
                 // submitted with one would wait for ever.
@@ -539,6 +540,7 @@ pub fn apply(
         Action::Edit(edit) => {
             require_state(ticket, name, &[TicketState::Draft, TicketState::Closed])?;
             require(is_applicant, name)?;
+            require_not_archived(ticket, name)?;
             if let Some(title) = edit.title {
                 validate_title(&title)?;
                 next.title = title;
@@ -804,6 +806,17 @@ fn require(allowed: bool, action: &str) -> Result<(), DomainError> {
         Err(DomainError::Forbidden {
             action: action.into(),
         })
+    }
+}
+
+/// An archived ticket is filed away as it ended: it is read, confirmed or deleted, never
+/// changed or reopened (a ZStack ticket moved to the archive queries was still updated and
+/// reopened by its id, and left the archive).
+fn require_not_archived(ticket: &Ticket, action: &'static str) -> Result<(), DomainError> {
+    if ticket.archived {
+        Err(conflict(action, ticket, ConflictKind::NotAllowedInState))
+    } else {
+        Ok(())
     }
 }
 

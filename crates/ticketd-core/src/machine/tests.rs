@@ -952,7 +952,7 @@ fn a_second_archive_or_confirm_is_not_allowed_but_a_stranger_is_still_forbidden(
 }
 
 #[test]
-fn marks_accumulate_and_resubmitting_clears_archived_and_confirmed() {
+fn marks_accumulate_and_an_archived_ticket_is_neither_resubmitted_nor_edited() {
     let p = people();
     let mut env = Env::new();
     let rejected = env.ticket_in(&p, Rejected);
@@ -963,14 +963,40 @@ fn marks_accumulate_and_resubmitting_clears_archived_and_confirmed() {
     let deleted = env.must(&archived, &p.applicant, Action::Delete);
     assert!(deleted.confirmed && deleted.archived && deleted.deleted);
 
-    let resubmitted = env.must(
-        &archived,
-        &p.applicant,
-        Action::Resubmit {
-            steps: two_level_steps(&p),
-            reason: String::new(),
-        },
-    );
+    let resubmit = || Action::Resubmit {
+        steps: two_level_steps(&p),
+        reason: String::new(),
+    };
+    // Filed away as it ended: not reopened, nor changed (a closed ticket may be edited).
+    let edit = || {
+        Action::Edit(TicketEdit {
+            title: Some("changed".into()),
+            ..TicketEdit::default()
+        })
+    };
+    let closed = env.ticket_in(&p, Closed);
+    let edited = env.must(&closed, &p.applicant, edit());
+    assert_eq!(edited.title, "changed");
+    let closed_archived = env.must(&closed, &p.applicant, Action::Archive);
+    for (ticket, action) in [
+        (&archived, resubmit()),
+        (&closed_archived, resubmit()),
+        (&closed_archived, edit()),
+    ] {
+        let refused = env.apply(ticket, &p.applicant, action);
+        assert!(
+            matches!(
+                refused,
+                Err(DomainError::InvalidTransition {
+                    conflict: ConflictKind::NotAllowedInState,
+                    ..
+                })
+            ),
+            "{refused:?}"
+        );
+    }
+    // Not archived, it is: resubmitting clears the confirmation.
+    let resubmitted = env.must(&confirmed, &p.applicant, resubmit());
     assert_eq!(resubmitted.state, Pending);
     assert!(!resubmitted.confirmed && !resubmitted.archived);
 }

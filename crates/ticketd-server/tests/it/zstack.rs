@@ -805,6 +805,39 @@ async fn rejecting_ends_the_ticket_and_its_owner_reopens_it_at_the_first_flow() 
     );
 }
 
+/// An archived ticket is filed away: neither updated nor reopened by its id (both changed it and
+/// took it out of the archive queries, where nothing else finds it).
+#[tokio::test]
+async fn an_archived_ticket_is_neither_updated_nor_reopened() {
+    let w = world().await;
+    two_flow_collection(&w).await;
+    let ticket = open_ticket(&w, "filed away").await;
+    let id = ticket["uuid"].as_str().unwrap();
+    changed(&w, &w.alice_s, id, "cancel").await;
+    let path = format!("/zstack/v1/tickets/{id}/actions");
+    ok(
+        &w.app,
+        "PUT",
+        &path,
+        &w.alice_s,
+        Some(json!({"archiveTicket": {}})),
+    )
+    .await;
+    refused(&w, &w.alice_s, id, "reopen", "SYS.1006").await;
+    let update = json!({"updateTicketRequest": {"requests": [vm_request("bigger")]}});
+    fails(&w.app, "PUT", &path, &w.alice_s, Some(update), "SYS.1006").await;
+    let archives = ok(
+        &w.app,
+        "GET",
+        "/zstack/v1/tickets/archives",
+        &w.alice_s,
+        None,
+    )
+    .await;
+    assert_eq!(uuids(&archives), vec![id.to_owned()]);
+    assert_eq!(archives["inventories"][0]["status"], json!("Cancelled"));
+}
+
 #[tokio::test]
 async fn a_cancelled_ticket_takes_new_requests_and_reopens() {
     let w = world().await;
