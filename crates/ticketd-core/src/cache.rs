@@ -560,10 +560,6 @@ impl Store for CachedStore {
         self.change(self.inner.add_membership(membership)).await
     }
 
-    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
-        self.change(self.inner.remove_member(org, user)).await
-    }
-
     async fn remove_member_role(
         &self,
         org: OrgId,
@@ -631,8 +627,14 @@ impl Store for CachedStore {
         self.change(self.inner.delete_user(id)).await
     }
 
-    async fn update_asset(&self, asset: Asset) -> Result<(), StoreError> {
-        self.change(self.inner.update_asset(asset)).await
+    async fn update_asset(
+        &self,
+        id: AssetId,
+        change: crate::catalog::AssetChange,
+        updated_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.change(self.inner.update_asset(id, change, updated_at))
+            .await
     }
 
     async fn put_asset(&self, asset: Asset) -> Result<(), StoreError> {

@@ -1,7 +1,7 @@
 //! Use cases: the operations every dialect calls, each checking permissions and applying rules.
 
 use crate::actor::{Actor, AdminAction};
-use crate::catalog::{Asset, CatalogQuery, Node};
+use crate::catalog::{Asset, AssetChange, CatalogQuery, Node};
 use crate::credentials::{self, PasswordForm};
 use crate::error::{ConflictKind, DomainError, StoreError};
 use crate::flow::{Flow, Level, LevelMode};
@@ -1021,9 +1021,9 @@ impl Engine {
         // nor overwrites a concurrent change of it.
         change = UserChange::between(&stored, &change.applied_to(&stored));
         if change.is_empty() {
-            // Nothing to write, so nothing to be allowed: an organization admin changing a
-            // member's roles sends the unchanged profile fields along.
-            return Ok(stored);
+            // Nothing to write, so nothing to be allowed but reading the user: an organization
+            // admin changing a member's roles sends the unchanged profile fields along.
+            return self.get_user(actor, id).await;
         }
         let own_profile_only = actor.id() == id
             && change.username.is_none()
@@ -1064,9 +1064,6 @@ impl Engine {
             if *email == stored.email {
                 change.email = None;
             }
-        }
-        if change.is_empty() {
-            return Ok(stored);
         }
         self.store
             .change_user(id, change.clone(), now)
@@ -1187,8 +1184,9 @@ impl Engine {
         Ok(self.store.access_keys_of(user).await?)
     }
 
-    /// Gives `user` exactly `roles` in `org` (org managers): the others they hold there are
-    /// taken away, and with none left they leave it. Pending tickets stranded by the change are
+    /// Gives `user`, a member of `org`, exactly `roles` there (org managers): the others they
+    /// hold there are taken away, and with none left they leave it. A user who is no member,
+    /// also one removed by a concurrent request, is not found (the replacement put them back). Pending tickets stranded by the change are
     /// rejected once it is made, where their flow asks for it ([`Flow::stranded_reason`]),
     /// not while the roles are being replaced.
     pub async fn set_member_roles(
@@ -1212,7 +1210,8 @@ impl Engine {
         // sweep of a concurrent change saw the user gone (and a failure left them so).
         self.store
             .replace_member_roles(org, user, roles.to_vec())
-            .await?;
+            .await
+            .map_err(deleted_meanwhile("user", user))?;
         // With a role left the user stays a member, as eligible as before (the role does not
         // matter to who may decide a level already built).
         if roles.is_empty() {
@@ -1553,17 +1552,74 @@ impl Engine {
         })
     }
 
-    /// Creates or replaces an asset in an organization the actor manages.
+    /// Creates an asset in an organization the actor manages (an id already taken is refused on
+    /// `id`; two creations with one client-chosen id do not both succeed). Its nodes must exist
+    /// in its organization.
+    pub async fn create_asset(
+        &self,
+        actor: &Actor,
+        mut asset: Asset,
+    ) -> Result<Asset, DomainError> {
+        actor.may(AdminAction::ManageAssets(asset.org_id))?;
+        if self.find_asset(asset.id).await?.is_some() {
+            return Err(asset_id_taken());
+        }
+        self.check_asset(&mut asset, None).await?;
+        match self.store.put_asset(asset.clone()).await {
+            Ok(()) => Ok(asset),
+            Err(StoreError::Conflict { constraint })
+                if constraint == crate::catalog::ASSET_ID_TAKEN =>
+            {
+                Err(asset_id_taken())
+            }
+            Err(other) => Err(unique_to_conflict(other, "asset name")),
+        }
+    }
+
+    /// Changes the fields `change` gives of asset `id`, in an organization the actor manages
+    /// (also the one it moves to), and only those: concurrent changes of different fields both
+    /// stay, and a change racing the asset's deletion is `NotFound` (an upsert brought it back).
+    /// Answers the asset as stored after.
     ///
     /// The nodes it is in must exist in its organization; of the ones the stored asset was in,
     /// those deleted since are dropped (a node's deletion takes it off its assets, as
     /// JumpServer's), so a change that sends the asset's nodes back as read still succeeds.
-    pub async fn put_asset(&self, actor: &Actor, mut asset: Asset) -> Result<Asset, DomainError> {
-        actor.may(AdminAction::ManageAssets(asset.org_id))?;
-        let existing = self.find_asset(asset.id).await?;
-        if let Some(existing) = &existing {
-            actor.may(AdminAction::ManageAssets(existing.org_id))?;
+    pub async fn update_asset(
+        &self,
+        actor: &Actor,
+        id: AssetId,
+        mut change: AssetChange,
+        now: DateTime<Utc>,
+    ) -> Result<Asset, DomainError> {
+        let gone = || deleted_meanwhile("asset", id)(StoreError::NotFound);
+        let existing = self.find_asset(id).await?.ok_or_else(gone)?;
+        actor.may(AdminAction::ManageAssets(existing.org_id))?;
+        let mut wanted = change.applied_to(&existing);
+        actor.may(AdminAction::ManageAssets(wanted.org_id))?;
+        self.check_asset(&mut wanted, Some(&existing)).await?;
+        // The nodes as checked (deleted ones dropped, each once), where they differ from what
+        // the change would leave.
+        if wanted.node_ids != change.applied_to(&existing).node_ids {
+            change.node_ids = Some(wanted.node_ids);
         }
+        self.store
+            .update_asset(id, change, now)
+            .await
+            .map_err(|error| match error {
+                StoreError::NotFound => gone(),
+                other => unique_to_conflict(other, "asset name"),
+            })?;
+        self.find_asset(id).await?.ok_or_else(gone)
+    }
+
+    /// Checks an asset about to be written (`existing`: as stored before a change): its name
+    /// and address, and its nodes, which must be its organization's; deleted nodes the stored
+    /// asset was in are dropped, and each node is kept once, as JumpServer's relation holds it.
+    async fn check_asset(
+        &self,
+        asset: &mut Asset,
+        existing: Option<&Asset>,
+    ) -> Result<(), DomainError> {
         let mut errors = Vec::new();
         if asset.name.trim().is_empty() || asset.name.chars().count() > 128 {
             errors.push(crate::FieldError::new(
@@ -1588,7 +1644,7 @@ impl Engine {
             let org = asset.org_id;
             let exists = |id: &NodeId| found.iter().any(|n| n.id == *id && n.org_id == org);
             let deleted = |id: &NodeId| {
-                existing.as_ref().is_some_and(|e| e.node_ids.contains(id))
+                existing.is_some_and(|e| e.node_ids.contains(id))
                     && !found.iter().any(|n| n.id == *id)
             };
             if asset.node_ids.iter().any(|id| !exists(id) && !deleted(id)) {
@@ -1598,30 +1654,14 @@ impl Engine {
                     "unknown node in this organization",
                 ));
             }
-            // Each node once, as JumpServer's relation holds it.
             let mut kept = std::collections::HashSet::new();
             asset.node_ids.retain(|id| exists(id) && kept.insert(*id));
         }
-        if !errors.is_empty() {
-            return Err(DomainError::Validation(errors));
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(DomainError::Validation(errors))
         }
-        // A change of an asset updates the row it found, so one racing a deletion does not bring
-        // it back (it was an upsert), and two creations with one client-chosen id do not both
-        // succeed with the last one's fields.
-        let written = match existing {
-            Some(_) => self.store.update_asset(asset.clone()).await,
-            None => self.store.put_asset(asset.clone()).await,
-        };
-        written.map_err(|error| match error {
-            StoreError::NotFound => deleted_meanwhile("asset", asset.id)(error),
-            StoreError::Conflict { constraint }
-                if constraint.contains("pkey") || constraint.ends_with("assets.id") =>
-            {
-                DomainError::Conflict("an asset with this id already exists".into())
-            }
-            other => unique_to_conflict(other, "asset name"),
-        })?;
-        Ok(asset)
     }
 
     async fn find_asset(&self, id: AssetId) -> Result<Option<Asset>, DomainError> {
@@ -1669,9 +1709,7 @@ impl Engine {
         actor: &Actor,
         mut query: CatalogQuery,
     ) -> Result<(u64, Vec<Asset>), DomainError> {
-        if let Some(text) = &query.search {
-            crate::store::check_searched_text("search", text)?;
-        }
+        query.check_size()?;
         query.org_ids = Self::readable_catalog_orgs(actor, query.org_ids.take());
         Ok(self.store.list_assets(query).await?)
     }
@@ -1808,9 +1846,7 @@ impl Engine {
         actor: &Actor,
         mut query: CatalogQuery,
     ) -> Result<(u64, Vec<Node>), DomainError> {
-        if let Some(text) = &query.search {
-            crate::store::check_searched_text("search", text)?;
-        }
+        query.check_size()?;
         query.org_ids = Self::readable_catalog_orgs(actor, query.org_ids.take());
         Ok(self.store.list_nodes(query).await?)
     }
@@ -3076,6 +3112,11 @@ fn user_write_error(error: StoreError) -> DomainError {
         }
         other => unique_to_conflict(other, "username"),
     }
+}
+
+/// The refusal of a new asset whose client-chosen id another asset holds.
+fn asset_id_taken() -> DomainError {
+    DomainError::invalid("id", "unique", "Asset with this id already exists.")
 }
 
 fn unique_to_conflict(error: StoreError, what: &str) -> DomainError {

@@ -307,15 +307,22 @@ impl UserChange {
         *self == Self::default()
     }
 
-    /// Whether it takes the rights of a system administrator away from `stored`: a demotion,
-    /// or a deactivation of an active one.
-    pub fn unmakes_admin(&self, stored: &User) -> bool {
-        stored.system_role == SystemRole::Admin
-            && stored.is_active
-            && (self
-                .system_role
-                .is_some_and(|role| role != SystemRole::Admin)
-                || self.is_active == Some(false))
+    /// The field by which it takes the rights of a system administrator away from `stored`,
+    /// if it does: a demotion (`system_roles`), or a deactivation of an active one
+    /// (`is_active`).
+    pub fn unmakes_admin(&self, stored: &User) -> Option<&'static str> {
+        if stored.system_role != SystemRole::Admin || !stored.is_active {
+            None
+        } else if self
+            .system_role
+            .is_some_and(|role| role != SystemRole::Admin)
+        {
+            Some("system_roles")
+        } else if self.is_active == Some(false) {
+            Some("is_active")
+        } else {
+            None
+        }
     }
 }
 

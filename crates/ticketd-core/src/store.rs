@@ -392,10 +392,11 @@ pub const MAX_SEARCH_TERMS: usize = 64;
 /// candidate row, and a store builds one condition per filter.
 pub const MAX_TEXT_FILTER_VALUES: usize = 256;
 
-/// A store's refusal of a change that would leave no active system administrator.
-pub fn last_admin_refusal() -> StoreError {
+/// A store's refusal of a change that would leave no active system administrator, on `field`
+/// (the one the change makes it by, `non_field_errors` for a deletion).
+pub fn last_admin_refusal(field: &str) -> StoreError {
     StoreError::Refused(Box::new(crate::DomainError::invalid(
-        "system_roles",
+        field,
         "last_admin",
         crate::identity::LAST_ADMIN,
     )))
@@ -707,8 +708,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<(), StoreError>;
     /// Adds a membership (no-op if present).
     async fn add_membership(&self, membership: Membership) -> Result<(), StoreError>;
-    /// Removes every role of `user` in `org`.
-    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError>;
+    /// Removes every role of `user` in `org`: a replacement with none.
+    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
+        self.replace_member_roles(org, user, Vec::new()).await
+    }
     /// Removes one role of `user` in `org`, keeping the others (`NotFound` if it is not held):
     /// a change of its own, so that two removals of different roles at once both stay.
     async fn remove_member_role(
@@ -718,7 +721,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         role: crate::ids::RoleId,
     ) -> Result<(), StoreError>;
     /// Makes `roles` the only roles of `user` in `org` (none: not a member), in one
-    /// transaction, so no reader sees the user between the old roles and the new.
+    /// transaction, so no reader sees the user between the old roles and the new. Some roles
+    /// replace those of a member only (`NotFound` for a user who holds none there, also one
+    /// removed by a concurrent write, whom a replacement put back).
     async fn replace_member_roles(
         &self,
         org: OrgId,
@@ -745,11 +750,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError>;
 
     // --- catalog
-    /// Creates an asset (`Conflict` if its id is taken).
+    /// Creates an asset (`Conflict` with [`crate::catalog::ASSET_ID_TAKEN`] if its id is taken,
+    /// another `Conflict` if its name is).
     async fn put_asset(&self, asset: Asset) -> Result<(), StoreError>;
-    /// Replaces an existing asset's fields, its creation time kept (`NotFound` if it is gone:
-    /// a change racing a deletion does not bring the asset back).
-    async fn update_asset(&self, asset: Asset) -> Result<(), StoreError>;
+    /// Writes the fields `change` gives of asset `id`, and only those, with `updated_at`
+    /// (`NotFound` if it is gone: a change racing a deletion does not bring the asset back;
+    /// `Conflict` if the new name is taken).
+    async fn update_asset(
+        &self,
+        id: AssetId,
+        change: crate::catalog::AssetChange,
+        updated_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
     /// Deletes an asset.
     async fn delete_asset(&self, id: AssetId) -> Result<(), StoreError>;
     /// Assets matching the query, by name, with the total count.

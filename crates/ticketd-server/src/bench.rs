@@ -306,7 +306,7 @@ async fn preload(engine: &Engine, tickets: usize, approve_pool: usize) -> anyhow
         created_at: now,
         updated_at: now,
     };
-    engine.put_asset(&admin, asset.clone()).await?;
+    engine.create_asset(&admin, asset.clone()).await?;
     let mut applicants = Vec::new();
     for i in 0..APPLICANTS {
         applicants.push(make_user(engine, &format!("applicant{i:03}"), now).await?);

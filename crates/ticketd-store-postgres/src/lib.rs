@@ -14,7 +14,7 @@ use conn::{Db, db_err, other};
 use rows::{FLOW_COLUMNS, GRANT_COLUMNS, ORG_COLUMNS, USER_COLUMNS, get, json};
 use std::sync::{Arc, LazyLock};
 use ticketd_core::StoreError;
-use ticketd_core::catalog::{Asset, CatalogQuery, Node};
+use ticketd_core::catalog::{Asset, AssetChange, CatalogQuery, Node};
 use ticketd_core::flow::Flow;
 use ticketd_core::identity::{
     AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, ROOT_ORG, Role, RoleScope,
@@ -349,6 +349,11 @@ impl Store for PostgresStore {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
+            // Before the user is read: whether the change takes an administrator away is then
+            // decided on what the other changes of the administrators left.
+            if change.system_role.is_some() || change.is_active.is_some() {
+                lock_admins(&tx).await?;
+            }
             let stored = tx
                 .query_opt(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"), &[&id.0])
                 .await
@@ -365,8 +370,8 @@ impl Store for PostgresStore {
             if let Some(email) = new_address {
                 lock_addresses(&tx, email).await?;
             }
-            if change.unmakes_admin(&stored) {
-                keep_an_admin_besides(&tx, id).await?;
+            if let Some(field) = change.unmakes_admin(&stored) {
+                keep_an_admin_besides(&tx, id, field).await?;
             }
             let updated = tx
                 .execute(
@@ -496,11 +501,6 @@ impl Store for PostgresStore {
         .await
     }
 
-    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
-        // No role left: the replacement's transaction, with its lock of the user.
-        self.replace_member_roles(org, user, Vec::new()).await
-    }
-
     async fn remove_member_role(
         &self,
         org: OrgId,
@@ -508,12 +508,22 @@ impl Store for PostgresStore {
         role: RoleId,
     ) -> Result<(), StoreError> {
         self.identity_change(async {
-            self.db
-                .execute_one(
+            let mut client = self.db.client().await?;
+            let tx = client.transaction().await.map_err(db_err)?;
+            // In turn with replacements of the user's roles, which delete and insert the rows
+            // again: found before and after one, the role is found.
+            lock_user(&tx, user).await?;
+            let deleted = tx
+                .execute(
                     "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2 AND role_id = $3",
                     &[&org.0, &user.0, &role.0],
                 )
                 .await
+                .map_err(db_err)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound);
+            }
+            tx.commit().await.map_err(db_err)
         })
         .await
     }
@@ -528,12 +538,16 @@ impl Store for PostgresStore {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
             lock_user(&tx, user).await?;
-            tx.execute(
-                "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
-                &[&org.0, &user.0],
-            )
-            .await
-            .map_err(db_err)?;
+            let removed = tx
+                .execute(
+                    "DELETE FROM org_members WHERE org_id = $1 AND user_id = $2",
+                    &[&org.0, &user.0],
+                )
+                .await
+                .map_err(db_err)?;
+            if removed == 0 && !roles.is_empty() {
+                return Err(StoreError::NotFound);
+            }
             for role in &roles {
                 tx.execute(INSERT_MEMBERSHIP, &[&org.0, &user.0, &role.0])
                     .await
@@ -660,6 +674,7 @@ impl Store for PostgresStore {
         self.identity_change(async {
             let mut client = self.db.client().await?;
             let tx = client.transaction().await.map_err(db_err)?;
+            lock_admins(&tx).await?;
             let admin: Option<bool> = tx
                 .query_opt(
                     "SELECT system_role = 'admin' AND is_active AS admin FROM users WHERE id = $1",
@@ -671,7 +686,7 @@ impl Store for PostgresStore {
                 .transpose()?;
             match admin {
                 None => return Err(StoreError::NotFound),
-                Some(true) => keep_an_admin_besides(&tx, id).await?,
+                Some(true) => keep_an_admin_besides(&tx, id, "non_field_errors").await?,
                 Some(false) => {}
             }
             let deleted = tx
@@ -688,10 +703,14 @@ impl Store for PostgresStore {
 
     async fn put_asset(&self, a: Asset) -> Result<(), StoreError> {
         self.identity_change(async {
-            self.db
+            // A taken id inserts nothing: told apart from a taken name, whichever of the two
+            // unique indexes PostgreSQL would check first when both are.
+            let inserted = self
+                .db
                 .execute(
                     "INSERT INTO assets (id, org_id, name, address, platform, is_active, node_ids, comment, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (id) DO NOTHING",
                     &[
                         &a.id.0,
                         &a.org_id.0,
@@ -705,28 +724,40 @@ impl Store for PostgresStore {
                         &a.updated_at,
                     ],
                 )
-                .await
-                .map(|_| ())
+                .await?;
+            if inserted == 0 {
+                return Err(StoreError::Conflict {
+                    constraint: ticketd_core::catalog::ASSET_ID_TAKEN.into(),
+                });
+            }
+            Ok(())
         })
         .await
     }
 
-    async fn update_asset(&self, a: Asset) -> Result<(), StoreError> {
+    async fn update_asset(
+        &self,
+        id: AssetId,
+        change: AssetChange,
+        updated_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.identity_change(async {
             self.db
                 .execute_one(
-                    "UPDATE assets SET org_id = $2, name = $3, address = $4, platform = $5, \
-                     is_active = $6, node_ids = $7, comment = $8, updated_at = $9 WHERE id = $1",
+                    "UPDATE assets SET org_id = COALESCE($2, org_id), name = COALESCE($3, name), \
+                     address = COALESCE($4, address), platform = COALESCE($5, platform), \
+                     is_active = COALESCE($6, is_active), node_ids = COALESCE($7, node_ids), \
+                     comment = COALESCE($8, comment), updated_at = $9 WHERE id = $1",
                     &[
-                        &a.id.0,
-                        &a.org_id.0,
-                        &a.name,
-                        &a.address,
-                        &a.platform,
-                        &a.is_active,
-                        &Json(&a.node_ids),
-                        &a.comment,
-                        &a.updated_at,
+                        &id.0,
+                        &change.org_id.map(|org| org.0),
+                        &change.name,
+                        &change.address,
+                        &change.platform,
+                        &change.is_active,
+                        &change.node_ids.as_ref().map(Json),
+                        &change.comment,
+                        &updated_at,
                     ],
                 )
                 .await
@@ -1546,42 +1577,53 @@ impl<'a> FlowJson<'a> {
 const INSERT_MEMBERSHIP: &str = "INSERT INTO org_members (org_id, user_id, role_id) \
                                  VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
 
+/// Takes the lock of the set of system administrators: a transaction-scoped advisory lock
+/// ("user", 1) every change of a user's system role or activity, and every deletion, takes
+/// before it reads the user, so each decides on what the ones before it committed (two
+/// administrators demoting each other at once both succeeded and left none; a promotion, a
+/// deactivation of the promoted and a demotion at once could too).
+async fn lock_admins(tx: &tokio_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock(1970496882, 1)", &[])
+        .await
+        .map(|_| ())
+        .map_err(db_err)
+}
+
 /// Refuses unless an active system administrator other than `id` remains
-/// ([`ticketd_core::identity::LAST_ADMIN`]). Every active administrator's row is locked first,
-/// in one order: of two administrators demoting each other at once, the second waits, then
-/// finds the first one's change made, and is refused (both answered 200, leaving none).
+/// ([`ticketd_core::identity::LAST_ADMIN`]), under [`lock_admins`].
 async fn keep_an_admin_besides(
     tx: &tokio_postgres::Transaction<'_>,
     id: UserId,
+    field: &str,
 ) -> Result<(), StoreError> {
-    let admins = tx
-        .query(
-            "SELECT id FROM users WHERE system_role = 'admin' AND is_active ORDER BY id FOR UPDATE",
-            &[],
+    let others: bool = tx
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM users WHERE system_role = 'admin' AND is_active \
+             AND id <> $1) AS others",
+            &[&id.0],
         )
         .await
-        .map_err(db_err)?;
-    let others = admins
-        .iter()
-        .map(|row| get::<Uuid>(row, "id"))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .any(|admin| admin != id.0);
+        .map_err(db_err)
+        .and_then(|row| get(&row, "others"))?;
     if others {
         Ok(())
     } else {
-        Err(ticketd_core::store::last_admin_refusal())
+        Err(ticketd_core::store::last_admin_refusal(field))
     }
 }
 
 /// Locks `user`'s row for the transaction, so that writes of their memberships take turns: two
 /// replacements of their roles at once otherwise each deleted only the rows its statement saw,
-/// and the user ended with both sets (a removal undone, answered 204).
+/// and the user ended with both sets (a removal undone, answered 204). `NO KEY UPDATE`, which
+/// the key-share locks of foreign-key checks (an opening naming the user) do not wait for.
 async fn lock_user(tx: &tokio_postgres::Transaction<'_>, user: UserId) -> Result<(), StoreError> {
-    tx.execute("SELECT 1 FROM users WHERE id = $1 FOR UPDATE", &[&user.0])
-        .await
-        .map(|_| ())
-        .map_err(db_err)
+    tx.execute(
+        "SELECT 1 FROM users WHERE id = $1 FOR NO KEY UPDATE",
+        &[&user.0],
+    )
+    .await
+    .map(|_| ())
+    .map_err(db_err)
 }
 
 /// Takes the lock of users' e-mail addresses when `email` is one: a transaction-scoped

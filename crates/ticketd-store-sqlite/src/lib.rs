@@ -14,7 +14,7 @@ use rows::{USER_COLUMNS, from_ts, json_text, ts};
 use rusqlite::{OptionalExtension, params};
 use std::sync::Arc;
 use ticketd_core::StoreError;
-use ticketd_core::catalog::{Asset, CatalogQuery, Node};
+use ticketd_core::catalog::{Asset, AssetChange, CatalogQuery, Node};
 use ticketd_core::flow::Flow;
 use ticketd_core::identity::{
     AccessKey, DirectoryEntry, Membership, NewUser, Org, PasswordHashes, ROOT_ORG, Role, RoleScope,
@@ -226,8 +226,8 @@ impl Store for SqliteStore {
         self.pool
             .write(move |c| {
                 let stored = user_by_id(c, id)?.ok_or(StoreError::NotFound)?;
-                if change.unmakes_admin(&stored) {
-                    keep_an_admin_besides(c, id)?;
+                if let Some(field) = change.unmakes_admin(&stored) {
+                    keep_an_admin_besides(c, id, field)?;
                 }
                 let n = c
                     .execute(
@@ -349,10 +349,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn remove_member(&self, org: OrgId, user: UserId) -> Result<(), StoreError> {
-        self.replace_member_roles(org, user, Vec::new()).await
-    }
-
     async fn remove_member_role(
         &self,
         org: OrgId,
@@ -380,11 +376,15 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
-                c.execute(
-                    "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
-                    params![org.0, user.0],
-                )
-                .map_err(db_err)?;
+                let removed = c
+                    .execute(
+                        "DELETE FROM org_members WHERE org_id = ?1 AND user_id = ?2",
+                        params![org.0, user.0],
+                    )
+                    .map_err(db_err)?;
+                if removed == 0 && !roles.is_empty() {
+                    return Err(StoreError::NotFound);
+                }
                 for role in &roles {
                     c.execute(INSERT_MEMBERSHIP, params![org.0, user.0, role.0])
                         .map_err(db_err)?;
@@ -506,7 +506,7 @@ impl Store for SqliteStore {
             .write(move |c| {
                 let stored = user_by_id(c, id)?.ok_or(StoreError::NotFound)?;
                 if stored.system_role == SystemRole::Admin && stored.is_active {
-                    keep_an_admin_besides(c, id)?;
+                    keep_an_admin_besides(c, id, "non_field_errors")?;
                 }
                 let n = c
                     .execute("DELETE FROM users WHERE id = ?1", [id.0])
@@ -519,9 +519,11 @@ impl Store for SqliteStore {
     async fn put_asset(&self, a: Asset) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
-                c.execute(
+                // A taken id inserts nothing (told apart from a taken name, which SQLite may
+                // report first when both are).
+                let inserted = c.execute(
                     "INSERT INTO assets (id, org_id, name, address, platform, is_active, node_ids, comment, created_at, \
-                     updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (id) DO NOTHING",
                     params![
                         a.id.0,
                         a.org_id.0,
@@ -535,29 +537,41 @@ impl Store for SqliteStore {
                         ts(a.updated_at)
                     ],
                 )
-                .map(|_| ())
-                .map_err(db_err)
+                .map_err(db_err)?;
+                if inserted == 0 {
+                    return Err(StoreError::Conflict {
+                        constraint: ticketd_core::catalog::ASSET_ID_TAKEN.into(),
+                    });
+                }
+                Ok(())
             })
             .await
     }
 
-    async fn update_asset(&self, a: Asset) -> Result<(), StoreError> {
+    async fn update_asset(
+        &self,
+        id: AssetId,
+        change: AssetChange,
+        updated_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.pool
             .write(move |c| {
                 let n = c
                     .execute(
-                        "UPDATE assets SET org_id = ?2, name = ?3, address = ?4, platform = ?5, is_active = ?6, \
-                         node_ids = ?7, comment = ?8, updated_at = ?9 WHERE id = ?1",
+                        "UPDATE assets SET org_id = COALESCE(?2, org_id), name = COALESCE(?3, name), \
+                         address = COALESCE(?4, address), platform = COALESCE(?5, platform), \
+                         is_active = COALESCE(?6, is_active), node_ids = COALESCE(?7, node_ids), \
+                         comment = COALESCE(?8, comment), updated_at = ?9 WHERE id = ?1",
                         params![
-                            a.id.0,
-                            a.org_id.0,
-                            a.name,
-                            a.address,
-                            a.platform,
-                            a.is_active,
-                            json_text(&a.node_ids),
-                            a.comment,
-                            ts(a.updated_at)
+                            id.0,
+                            change.org_id.map(|org| org.0),
+                            change.name,
+                            change.address,
+                            change.platform,
+                            change.is_active,
+                            change.node_ids.as_ref().map(json_text),
+                            change.comment,
+                            ts(updated_at)
                         ],
                     )
                     .map_err(db_err)?;
@@ -1179,7 +1193,11 @@ pub fn raw_commit_rate(
 /// Refuses unless an active system administrator other than `id` remains
 /// ([`ticketd_core::identity::LAST_ADMIN`]); inside the writer's transaction, which no other
 /// write interleaves with.
-fn keep_an_admin_besides(c: &rusqlite::Connection, id: UserId) -> Result<(), StoreError> {
+fn keep_an_admin_besides(
+    c: &rusqlite::Connection,
+    id: UserId,
+    field: &str,
+) -> Result<(), StoreError> {
     let others: bool = c
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM users WHERE system_role = 'admin' AND is_active AND id <> ?1)",
@@ -1189,7 +1207,7 @@ fn keep_an_admin_besides(c: &rusqlite::Connection, id: UserId) -> Result<(), Sto
     if others {
         Ok(())
     } else {
-        Err(ticketd_core::store::last_admin_refusal())
+        Err(ticketd_core::store::last_admin_refusal(field))
     }
 }
 

@@ -565,7 +565,7 @@ pub async fn deletions_racing_other_requests_are_not_store_failures(store: Arc<d
     };
     let asset = w
         .engine
-        .put_asset(&w.admin, asset_in(DEFAULT_ORG, "doomed"))
+        .create_asset(&w.admin, asset_in(DEFAULT_ORG, "doomed"))
         .await
         .unwrap()
         .id;
@@ -811,6 +811,14 @@ pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
         store.memberships_of(w.alice.id()).await.unwrap().len(),
         elsewhere
     );
+    // Roles replace a member's only: a user removed meanwhile is not put back.
+    assert!(matches!(
+        store
+            .replace_member_roles(DEFAULT_ORG, w.alice.id(), vec![ROLE_ORG_USER])
+            .await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(roles_of(DEFAULT_ORG).await.is_empty());
     store
         .remove_member(w.other_org, w.mallory.id())
         .await
@@ -1615,7 +1623,7 @@ pub async fn an_asset_application_grants_only_its_organization_s_assets(store: A
     };
     let foreign = w
         .engine
-        .put_asset(&w.admin, asset(0xf0, w.other_org))
+        .create_asset(&w.admin, asset(0xf0, w.other_org))
         .await
         .unwrap();
     let naming = |id: ticketd_core::AssetId| {
@@ -1633,7 +1641,7 @@ pub async fn an_asset_application_grants_only_its_organization_s_assets(store: A
     );
     let own = w
         .engine
-        .put_asset(&w.admin, asset(0xf1, DEFAULT_ORG))
+        .create_asset(&w.admin, asset(0xf1, DEFAULT_ORG))
         .await
         .unwrap();
     let ticket = w
@@ -1643,7 +1651,15 @@ pub async fn an_asset_application_grants_only_its_organization_s_assets(store: A
         .unwrap();
     let mut moved = own.clone();
     moved.org_id = w.other_org;
-    w.engine.put_asset(&w.admin, moved).await.unwrap();
+    w.engine
+        .update_asset(
+            &w.admin,
+            moved.id,
+            ticketd_core::catalog::AssetChange::all_of(&moved),
+            at(1),
+        )
+        .await
+        .unwrap();
     let approve = TicketCommand::Approve {
         reason: String::new(),
         payload: None,
@@ -3372,19 +3388,19 @@ pub async fn catalog_assets_and_nodes(store: Arc<dyn Store>) {
     };
     let db = w
         .engine
-        .put_asset(&w.olga, asset("db01", "10.0.0.5", DEFAULT_ORG))
+        .create_asset(&w.olga, asset("db01", "10.0.0.5", DEFAULT_ORG))
         .await
         .unwrap();
     w.engine
-        .put_asset(&w.admin, asset("web01", "10.0.0.6", DEFAULT_ORG))
+        .create_asset(&w.admin, asset("web01", "10.0.0.6", DEFAULT_ORG))
         .await
         .unwrap();
     let mut foreign = asset("db02", "10.9.0.1", w.other_org);
     foreign.node_ids.clear();
-    w.engine.put_asset(&w.admin, foreign).await.unwrap();
+    w.engine.create_asset(&w.admin, foreign).await.unwrap();
     assert!(matches!(
         w.engine
-            .put_asset(&w.olga, asset("db01", "10.0.0.7", DEFAULT_ORG))
+            .create_asset(&w.olga, asset("db01", "10.0.0.7", DEFAULT_ORG))
             .await,
         Err(DomainError::Conflict(_))
     ));
@@ -3936,7 +3952,6 @@ pub async fn search_exclusions_and_sorting(store: Arc<dyn Store>) {
     );
 }
 
-/// Users can be updated and deleted; their tickets keep the applicant's name.
 /// A change of a user writes the fields it gives and only those, so concurrent changes of
 /// different fields both stay (a rename written with the rest of the row it had read undid a
 /// deactivation made meanwhile); and the last active system administrator is neither demoted,
@@ -4068,6 +4083,7 @@ pub async fn user_changes_write_their_fields_and_keep_an_administrator(store: Ar
     assert!(last_admin(store.change_user(last, demote, at(7)).await));
 }
 
+/// Users can be updated and deleted; their tickets keep the applicant's name.
 pub async fn users_can_be_updated_and_deleted(store: Arc<dyn Store>) {
     let w = World::new(store.clone()).await;
     w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
@@ -4369,6 +4385,30 @@ pub async fn directory_generation_tracks_every_directory_change(store: Arc<dyn S
         .unwrap();
     changed("add member", store.directory_generation().await.unwrap());
     w.engine
+        .add_member(
+            Some(&w.admin),
+            org.id,
+            w.alice.id(),
+            ticketd_core::identity::ROLE_ORG_ADMIN,
+        )
+        .await
+        .unwrap();
+    changed("add member", store.directory_generation().await.unwrap());
+    w.engine
+        .remove_member_role(
+            &w.admin,
+            org.id,
+            w.alice.id(),
+            ticketd_core::identity::ROLE_ORG_ADMIN,
+            at(10),
+        )
+        .await
+        .unwrap();
+    changed(
+        "remove member role",
+        store.directory_generation().await.unwrap(),
+    );
+    w.engine
         .remove_member(&w.admin, org.id, w.alice.id(), at(10))
         .await
         .unwrap();
@@ -4403,8 +4443,34 @@ pub async fn directory_generation_tracks_every_directory_change(store: Arc<dyn S
     };
     store.put_asset(asset.clone()).await.unwrap();
     changed("put asset", store.directory_generation().await.unwrap());
+    // A creation does not replace, and a change does not create.
+    assert!(matches!(
+        store.put_asset(asset.clone()).await,
+        Err(StoreError::Conflict { constraint })
+            if constraint == ticketd_core::catalog::ASSET_ID_TAKEN
+    ));
+    let renamed_asset = ticketd_core::catalog::Asset {
+        name: "gen-host-2".into(),
+        ..asset.clone()
+    };
+    let rename = ticketd_core::catalog::AssetChange {
+        name: Some(renamed_asset.name.clone()),
+        ..Default::default()
+    };
+    store.update_asset(asset.id, rename, at(1)).await.unwrap();
+    changed("update asset", store.directory_generation().await.unwrap());
     store.delete_asset(asset.id).await.unwrap();
     changed("delete asset", store.directory_generation().await.unwrap());
+    assert!(matches!(
+        store
+            .update_asset(
+                asset.id,
+                ticketd_core::catalog::AssetChange::all_of(&asset),
+                at(1)
+            )
+            .await,
+        Err(StoreError::NotFound)
+    ));
     w.engine
         .delete_user(&w.admin, w.mallory.id(), at(10))
         .await

@@ -99,7 +99,7 @@ impl World {
         // The host every asset application of `new_ticket` names (the core refuses an asset
         // that is not in the ticket's organization).
         engine
-            .put_asset(
+            .create_asset(
                 &admin,
                 ticketd_core::catalog::Asset {
                     id: ticketd_core::AssetId(APPLIED_ASSET),

@@ -17,7 +17,7 @@ use chrono_tz::Tz;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use ticketd_core::AdminAction;
-use ticketd_core::catalog::{Asset, CatalogQuery, Node};
+use ticketd_core::catalog::{Asset, AssetChange, CatalogQuery, Node};
 use ticketd_core::identity::Org;
 use ticketd_core::{AssetId, DomainError, NodeId};
 use ticketd_http::{AppState, now};
@@ -352,14 +352,6 @@ async fn create(
         },
     };
     let now = now();
-    if let Some(id) = fields.id {
-        // A create must not silently replace an existing asset with the same id.
-        match state.engine.get_asset(&caller.actor, AssetId(id)).await {
-            Ok(_) => return Err(ApiError::field("id", "Asset with this id already exists.")),
-            Err(DomainError::NotFound { .. }) => {}
-            Err(other) => return Err(other.into()),
-        }
-    }
     let asset = Asset {
         id: AssetId(fields.id.unwrap_or_else(|| state.engine.new_id(now))),
         org_id,
@@ -374,7 +366,7 @@ async fn create(
     };
     let asset = state
         .engine
-        .put_asset(&caller.actor, asset)
+        .create_asset(&caller.actor, asset)
         .await
         .map_err(name_taken)?;
     let mut rows = render(&state, &caller, &[asset], zone).await?;
@@ -394,19 +386,19 @@ async fn update(
     let stored = find(&state, &caller, &raw).await?;
     caller.actor.may(AdminAction::ManageAssets(stored.org_id))?;
     let fields = read_asset_fields(&body, !partial)?;
-    let asset = Asset {
-        name: fields.name.unwrap_or_else(|| stored.name.clone()),
-        address: fields.address.unwrap_or_else(|| stored.address.clone()),
-        platform: fields.platform.unwrap_or_else(|| stored.platform.clone()),
-        node_ids: fields.nodes.unwrap_or_else(|| stored.node_ids.clone()),
-        is_active: fields.is_active.unwrap_or(stored.is_active),
-        comment: fields.comment.unwrap_or_else(|| stored.comment.clone()),
-        updated_at: now(),
-        ..stored
+    // Only the fields sent: one not sent cannot undo a concurrent change of it.
+    let change = AssetChange {
+        org_id: None,
+        name: fields.name,
+        address: fields.address,
+        platform: fields.platform,
+        is_active: fields.is_active,
+        node_ids: fields.nodes,
+        comment: fields.comment,
     };
     let asset = state
         .engine
-        .put_asset(&caller.actor, asset)
+        .update_asset(&caller.actor, stored.id, change, now())
         .await
         .map_err(name_taken)?;
     let mut rows = render(&state, &caller, &[asset], zone).await?;

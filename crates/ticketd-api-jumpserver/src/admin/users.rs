@@ -386,6 +386,11 @@ async fn update(
     // `PUT` sends every required field, `PATCH` only what changes.
     let partial = method == Method::PATCH;
     let id = UserId(path_id(&raw, "User")?);
+    // As the detail: a body that changes nothing answers the user, so another user's answer
+    // needs the right to read it (a plain member read a co-member's through `PATCH {}`).
+    if id != caller.actor.id() {
+        caller.may_view_directory("users")?;
+    }
     let stored = org_user(&state, &caller, id).await?;
     let fields = read_user_fields(&body, !partial)?;
     let org = membership_org(caller.org.id);

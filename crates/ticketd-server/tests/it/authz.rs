@@ -848,7 +848,7 @@ async fn world() -> Arc<World> {
         created_at: now,
         updated_at: now,
     };
-    engine.put_asset(&admin, asset.clone()).await.unwrap();
+    engine.create_asset(&admin, asset.clone()).await.unwrap();
     let node = engine
         .create_node(&admin, alpha.id, "zanzibar-prod", None, now)
         .await

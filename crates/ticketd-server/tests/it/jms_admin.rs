@@ -557,7 +557,28 @@ async fn ordinary_users_and_other_orgs_members_cannot_administer_users() {
             .await;
         assert_eq!(status, 403, "{path}: {answer}");
     }
+    // A body that changes nothing reads another member no more than the detail does (it
+    // answered their whole record, e-mail included); one's own record is one's own.
     let admin = app.admin().await;
+    for (method, body) in [
+        ("PATCH", json!({})),
+        (
+            "PUT",
+            json!({"username": "admin", "name": admin.user.name, "email": admin.user.email}),
+        ),
+    ] {
+        let path = format!("/api/v1/users/users/{}/", admin.id());
+        let (status, answer) = app.call(method, &path, "ivan", Some(body)).await;
+        assert_eq!(status, 403, "{method}: {answer}");
+        assert!(answer.get("email").is_none(), "{answer}");
+    }
+    let own = format!("/api/v1/users/users/{ivan}/");
+    let (status, answer) = app.call("PATCH", &own, "ivan", Some(json!({}))).await;
+    assert_eq!(
+        (status, &answer["username"]),
+        (200, &json!("ivan")),
+        "{answer}"
+    );
     let admin_path = format!("/api/v1/users/users/{}/", admin.id());
     let (status, _) = app
         .call(
@@ -1072,6 +1093,35 @@ async fn role_changes_of_one_user_at_once_each_stay() {
             .await;
         assert_eq!(status, 200);
     }
+    // A removal and a change of roles at once: in either order the user ends outside (a
+    // change after the removal finds nobody), where the change put them back.
+    let remove = format!("{user_path}remove/");
+    for round in 0..8 {
+        let (removed, changed) = tokio::join!(
+            app.call("POST", &remove, ADMIN_TOKEN, None),
+            app.call(
+                "PATCH",
+                &user_path,
+                ADMIN_TOKEN,
+                Some(json!({"org_roles": [ORG_AUDITOR]}))
+            )
+        );
+        assert_eq!(removed.0, 204, "round {round}: {}", removed.1);
+        assert!(matches!(changed.0, 200 | 404), "round {round}: {changed:?}");
+        assert!(
+            org_roles_of(&app, &ned).await.is_empty(),
+            "round {round}: still a member"
+        );
+        let (status, body) = app
+            .call(
+                "POST",
+                "/api/v1/rbac/org-role-bindings/",
+                ADMIN_TOKEN,
+                Some(json!({"user": ned.id().to_string(), "role": ORG_USER})),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+    }
 }
 
 /// Changes of different fields of one user at once both stay: a rename sent beside a
@@ -1468,11 +1518,48 @@ async fn asset_bodies_with_bad_fields_answer_a_field_map() {
 }
 
 /// A change of an asset racing its deletion never brings it back (the change was an upsert:
-/// the asset was deleted, 204, and there again), and two creations with one client-chosen id
+/// the asset was deleted, 204, and there again), changes of different fields at once both
+/// stay (each wrote back the row it had read), and two creations with one client-chosen id
 /// make one asset (both answered 201, the last one's fields kept).
 #[tokio::test]
 async fn an_asset_deleted_while_changed_stays_deleted_and_an_id_is_created_once() {
     let app = spawn_app().await;
+    let asset = host(
+        &app,
+        ADMIN_TOKEN,
+        DEFAULT,
+        json!({"name": "fields", "address": "10.9.0.3"}),
+    )
+    .await;
+    let path = format!("/api/v1/assets/assets/{}/", id_of(&asset));
+    for round in 0..8 {
+        let name = format!("fields-{round}");
+        let (off, renamed) = tokio::join!(
+            app.call(
+                "PATCH",
+                &path,
+                ADMIN_TOKEN,
+                Some(json!({"is_active": false}))
+            ),
+            app.call("PATCH", &path, ADMIN_TOKEN, Some(json!({"name": name})))
+        );
+        assert_eq!((off.0, renamed.0), (200, 200), "{} {}", off.1, renamed.1);
+        let (_, stored) = app.call("GET", &path, ADMIN_TOKEN, None).await;
+        assert_eq!(
+            (&stored["is_active"], &stored["name"]),
+            (&json!(false), &json!(name)),
+            "round {round}"
+        );
+        let (status, _) = app
+            .call(
+                "PATCH",
+                &path,
+                ADMIN_TOKEN,
+                Some(json!({"is_active": true})),
+            )
+            .await;
+        assert_eq!(status, 200);
+    }
     for round in 0..8 {
         let asset = host(
             &app,
@@ -1522,7 +1609,17 @@ async fn an_asset_deleted_while_changed_stays_deleted_and_an_id_is_created_once(
             statuses[1] >= 400,
             "round {round}: both created: {first:?} {second:?}"
         );
-        let created = if first.0 == 201 { &first.1 } else { &second.1 };
+        let (created, refused) = if first.0 == 201 {
+            (&first.1, &second.1)
+        } else {
+            (&second.1, &first.1)
+        };
+        // Refused on its id, as when sent after the other (it was told the name was taken).
+        assert_eq!(
+            refused["id"],
+            json!(["Asset with this id already exists."]),
+            "round {round}: {refused}"
+        );
         let (_, stored) = app
             .call(
                 "GET",

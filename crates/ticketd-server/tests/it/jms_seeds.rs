@@ -47,7 +47,7 @@ async fn run_seed(prefix: &str) -> Vec<Value> {
         created_at: now,
         updated_at: now,
     };
-    app.engine.put_asset(&admin, asset).await.unwrap();
+    app.engine.create_asset(&admin, asset).await.unwrap();
     let payload = json!({
         "assets": [SEED_ASSET], "nodes": [], "accounts": ["@ALL"], "actions": 127,
         "date_start": "2023-03-28T02:10:23Z", "date_expired": "2023-04-04T02:10:23Z"

@@ -3,12 +3,13 @@
 use crate::app::{ADMIN_TOKEN, TestApp, spawn_app};
 use serde_json::{Value, json};
 use ticketd_core::Actor;
-use ticketd_core::catalog::Asset;
+use ticketd_core::catalog::{Asset, AssetChange};
 use ticketd_core::engine::FlowInput;
 use ticketd_core::flow::{Level, LevelMode};
 use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_USER, SystemRole};
 use ticketd_core::selector::Selector;
 use ticketd_core::{AssetId, OrgId};
+use ticketd_http::now;
 
 const OPEN: &str = "/api/v1/tickets/apply-asset-tickets/open/";
 
@@ -50,7 +51,10 @@ async fn world(levels: usize) -> World {
         created_at: now,
         updated_at: now,
     };
-    app.engine.put_asset(&admin, asset.clone()).await.unwrap();
+    app.engine
+        .create_asset(&admin, asset.clone())
+        .await
+        .unwrap();
     let level = |who: &Actor| Level {
         selector: Selector::Ids {
             ids: vec![who.id()],
@@ -1416,7 +1420,11 @@ async fn a_list_shows_what_changed_since_the_same_page_was_answered() {
     let admin = w.app.admin().await;
     let mut renamed = w.asset.clone();
     renamed.name = "db01-primary".into();
-    w.app.engine.put_asset(&admin, renamed).await.unwrap();
+    w.app
+        .engine
+        .update_asset(&admin, renamed.id, AssetChange::all_of(&renamed), now())
+        .await
+        .unwrap();
     let base = first_listed(&w, mine, "bob", &[]).await;
     assert_eq!(
         base["rel_snapshot"]["apply_assets"],
@@ -1484,7 +1492,7 @@ async fn the_assets_a_ticket_grants_stay_in_its_organization() {
     foreign.name = "theirs".into();
     w.app
         .engine
-        .put_asset(&admin, foreign.clone())
+        .create_asset(&admin, foreign.clone())
         .await
         .unwrap();
     let approve = |t: &Value| path("apply-asset-tickets", &t["id"], "approve/");
@@ -1507,7 +1515,11 @@ async fn the_assets_a_ticket_grants_stay_in_its_organization() {
     let moved = open(&w, "moved").await;
     let mut elsewhere = w.asset.clone();
     elsewhere.org_id = other;
-    w.app.engine.put_asset(&admin, elsewhere).await.unwrap();
+    w.app
+        .engine
+        .update_asset(&admin, elsewhere.id, AssetChange::all_of(&elsewhere), now())
+        .await
+        .unwrap();
     let (status, body) = w
         .app
         .call("PUT", &approve(&moved), "bob", Some(json!({})))
@@ -1516,7 +1528,7 @@ async fn the_assets_a_ticket_grants_stay_in_its_organization() {
     assert!(body.to_string().contains("does not exist"), "{body}");
     w.app
         .engine
-        .put_asset(&admin, w.asset.clone())
+        .update_asset(&admin, w.asset.id, AssetChange::all_of(&w.asset), now())
         .await
         .unwrap();
     let (status, body) = w

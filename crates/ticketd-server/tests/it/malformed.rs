@@ -1128,15 +1128,21 @@ async fn searched_texts_are_read_as_sent_and_bounded() {
     }
     // 4,096 characters are searched; one more is refused, `_` (escaped in a pattern) too, where
     // a store searches (JumpServer's nodes and ZStack's `q` are matched in memory).
-    let longest = "x".repeat(4096);
-    let (status, answer) = send_as_admin(
-        &app,
-        "GET",
-        &format!("/api/v1/tickets/tickets/?limit=5&search={longest}"),
-        vec![],
-    )
-    .await;
-    assert_eq!((status, &answer["count"]), (200, &json!(0)), "{answer}");
+    // The longest patterns SQLite is given: every character escaped, or four bytes long.
+    for longest in ["_".repeat(4096), "%F0%9F%98%80".repeat(4096)] {
+        for list in [
+            "/api/v1/tickets/tickets/?limit=5&search=",
+            "/api/v1/tickets/tickets/?limit=5&title__icontains=",
+        ] {
+            let (status, answer) =
+                send_as_admin(&app, "GET", &format!("{list}{longest}"), vec![]).await;
+            assert_eq!(
+                (status, &answer["count"]),
+                (200, &json!(0)),
+                "{list}: {answer}"
+            );
+        }
+    }
     let long = "_".repeat(4097);
     let refusals = [
         format!("/api/v1/tickets/tickets/?search={long}"),

@@ -182,7 +182,11 @@ async fn new_asset(w: Arc<World>) -> String {
         updated_at: now,
     };
     let admin = w.actor(Role::Admin).await;
-    w.app.engine.put_asset(&admin, asset.clone()).await.unwrap();
+    w.app
+        .engine
+        .create_asset(&admin, asset.clone())
+        .await
+        .unwrap();
     asset.id.to_string()
 }
 
