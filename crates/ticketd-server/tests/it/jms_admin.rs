@@ -1124,6 +1124,34 @@ async fn role_changes_of_one_user_at_once_each_stay() {
     }
 }
 
+/// Rounds of a deactivation and a rename of the object at `path` sent at once: both stay (each
+/// wrote back the whole row it had read, so one undid the other).
+async fn deactivation_and_rename_at_once_both_stay(app: &TestApp, path: &str) {
+    for round in 0..8 {
+        let name = format!("renamed-{round}");
+        let (off, renamed) = tokio::join!(
+            app.call(
+                "PATCH",
+                path,
+                ADMIN_TOKEN,
+                Some(json!({"is_active": false}))
+            ),
+            app.call("PATCH", path, ADMIN_TOKEN, Some(json!({"name": name})))
+        );
+        assert_eq!((off.0, renamed.0), (200, 200), "{} {}", off.1, renamed.1);
+        let (_, stored) = app.call("GET", path, ADMIN_TOKEN, None).await;
+        assert_eq!(
+            (&stored["is_active"], &stored["name"]),
+            (&json!(false), &json!(name)),
+            "{path}, round {round}"
+        );
+        let (status, _) = app
+            .call("PATCH", path, ADMIN_TOKEN, Some(json!({"is_active": true})))
+            .await;
+        assert_eq!(status, 200);
+    }
+}
+
 /// Changes of different fields of one user at once both stay: a rename sent beside a
 /// deactivation undid it (the rename wrote back the whole row it had read), and the user, and
 /// their access keys, stayed active. Two administrators demoting each other at once leave one.
@@ -1132,34 +1160,7 @@ async fn changes_of_a_user_at_once_keep_each_field_and_an_administrator() {
     let app = spawn_app().await;
     let ned = app.user("ned", SystemRole::User, Vec::new()).await;
     let path = format!("/api/v1/users/users/{}/", ned.id());
-    for round in 0..8 {
-        let name = format!("Ned {round}");
-        let (off, renamed) = tokio::join!(
-            app.call(
-                "PATCH",
-                &path,
-                ADMIN_TOKEN,
-                Some(json!({"is_active": false}))
-            ),
-            app.call("PATCH", &path, ADMIN_TOKEN, Some(json!({"name": name})))
-        );
-        assert_eq!((off.0, renamed.0), (200, 200), "{} {}", off.1, renamed.1);
-        let (_, stored) = app.call("GET", &path, ADMIN_TOKEN, None).await;
-        assert_eq!(
-            (&stored["is_active"], &stored["name"]),
-            (&json!(false), &json!(name)),
-            "round {round}"
-        );
-        let (status, _) = app
-            .call(
-                "PATCH",
-                &path,
-                ADMIN_TOKEN,
-                Some(json!({"is_active": true})),
-            )
-            .await;
-        assert_eq!(status, 200);
-    }
+    deactivation_and_rename_at_once_both_stay(&app, &path).await;
     let admin = app.admin().await;
     let admin_path = format!("/api/v1/users/users/{}/", admin.id());
     for round in 0..6 {
@@ -1532,34 +1533,7 @@ async fn an_asset_deleted_while_changed_stays_deleted_and_an_id_is_created_once(
     )
     .await;
     let path = format!("/api/v1/assets/assets/{}/", id_of(&asset));
-    for round in 0..8 {
-        let name = format!("fields-{round}");
-        let (off, renamed) = tokio::join!(
-            app.call(
-                "PATCH",
-                &path,
-                ADMIN_TOKEN,
-                Some(json!({"is_active": false}))
-            ),
-            app.call("PATCH", &path, ADMIN_TOKEN, Some(json!({"name": name})))
-        );
-        assert_eq!((off.0, renamed.0), (200, 200), "{} {}", off.1, renamed.1);
-        let (_, stored) = app.call("GET", &path, ADMIN_TOKEN, None).await;
-        assert_eq!(
-            (&stored["is_active"], &stored["name"]),
-            (&json!(false), &json!(name)),
-            "round {round}"
-        );
-        let (status, _) = app
-            .call(
-                "PATCH",
-                &path,
-                ADMIN_TOKEN,
-                Some(json!({"is_active": true})),
-            )
-            .await;
-        assert_eq!(status, 200);
-    }
+    deactivation_and_rename_at_once_both_stay(&app, &path).await;
     for round in 0..8 {
         let asset = host(
             &app,
