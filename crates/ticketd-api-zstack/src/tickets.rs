@@ -457,6 +457,13 @@ fn transition_error(
             "operation denied. the operator needs to be done by account/virtual ID[uuid:{}]",
             approver()
         )),
+        // Moved to the archive queries: no status of the ticket queries says it.
+        DomainError::InvalidTransition {
+            state: "archived", ..
+        } => ZsError::operr(format!(
+            "operation denied. the ticket[uuid:{}] is archived, cannot do the operation[{operation}]",
+            hex(ticket.id.uuid())
+        )),
         DomainError::InvalidTransition {
             conflict, state, ..
         } if conflict != ConflictKind::Busy => {

@@ -812,9 +812,14 @@ fn require(allowed: bool, action: &str) -> Result<(), DomainError> {
 /// An archived ticket is filed away as it ended: it is read, confirmed or deleted, never
 /// changed or reopened (a ZStack ticket moved to the archive queries was still updated and
 /// reopened by its id, and left the archive).
+/// The refusal names the archive, not the state it ended in ("a ticket that is archived").
 fn require_not_archived(ticket: &Ticket, action: &'static str) -> Result<(), DomainError> {
     if ticket.archived {
-        Err(conflict(action, ticket, ConflictKind::NotAllowedInState))
+        Err(DomainError::InvalidTransition {
+            action: static_action(action),
+            state: "archived",
+            conflict: ConflictKind::NotAllowedInState,
+        })
     } else {
         Ok(())
     }

@@ -989,6 +989,7 @@ fn marks_accumulate_and_an_archived_ticket_is_neither_resubmitted_nor_edited() {
                 refused,
                 Err(DomainError::InvalidTransition {
                     conflict: ConflictKind::NotAllowedInState,
+                    state: "archived",
                     ..
                 })
             ),

@@ -823,7 +823,8 @@ async fn an_archived_ticket_is_neither_updated_nor_reopened() {
         Some(json!({"archiveTicket": {}})),
     )
     .await;
-    refused(&w, &w.alice_s, id, "reopen", "SYS.1006").await;
+    let error = refused(&w, &w.alice_s, id, "reopen", "SYS.1006").await;
+    assert!(error.to_string().contains("archived"), "{error}");
     let update = json!({"updateTicketRequest": {"requests": [vm_request("bigger")]}});
     fails(&w.app, "PUT", &path, &w.alice_s, Some(update), "SYS.1006").await;
     let archives = ok(
