@@ -1017,9 +1017,7 @@ impl Engine {
             id: id.to_string(),
         };
         let stored = self.store.get_user(id).await?.ok_or_else(not_found)?;
-        // A field sent as it is stored is no change: it neither needs the rights to change it
-        // nor overwrites a concurrent change of it.
-        change = UserChange::between(&stored, &change.applied_to(&stored));
+        change = change.without_unchanged(&stored);
         if change.is_empty() {
             // Nothing to write, so nothing to be allowed but reading the user: an organization
             // admin changing a member's roles sends the unchanged profile fields along.
@@ -1186,9 +1184,9 @@ impl Engine {
 
     /// Gives `user`, a member of `org`, exactly `roles` there (org managers): the others they
     /// hold there are taken away, and with none left they leave it. A user who is no member,
-    /// also one removed by a concurrent request, is not found (the replacement put them back). Pending tickets stranded by the change are
-    /// rejected once it is made, where their flow asks for it ([`Flow::stranded_reason`]),
-    /// not while the roles are being replaced.
+    /// also one removed by a concurrent request, is not found (the replacement put them back).
+    /// Pending tickets stranded by the change are rejected once it is made, where their flow
+    /// asks for it ([`Flow::stranded_reason`]), not while the roles are being replaced.
     pub async fn set_member_roles(
         &self,
         actor: &Actor,
@@ -1596,10 +1594,10 @@ impl Engine {
         actor.may(AdminAction::ManageAssets(existing.org_id))?;
         let mut wanted = change.applied_to(&existing);
         actor.may(AdminAction::ManageAssets(wanted.org_id))?;
+        let nodes_as_sent = wanted.node_ids.clone();
         self.check_asset(&mut wanted, Some(&existing)).await?;
-        // The nodes as checked (deleted ones dropped, each once), where they differ from what
-        // the change would leave.
-        if wanted.node_ids != change.applied_to(&existing).node_ids {
+        // The nodes as checked (deleted ones dropped, each once), where that changed them.
+        if wanted.node_ids != nodes_as_sent {
             change.node_ids = Some(wanted.node_ids);
         }
         self.store
@@ -3116,7 +3114,7 @@ fn user_write_error(error: StoreError) -> DomainError {
 
 /// The refusal of a new asset whose client-chosen id another asset holds.
 fn asset_id_taken() -> DomainError {
-    DomainError::invalid("id", "unique", "Asset with this id already exists.")
+    DomainError::invalid("id", "unique", "an asset with this id already exists")
 }
 
 fn unique_to_conflict(error: StoreError, what: &str) -> DomainError {

@@ -276,29 +276,18 @@ impl UserChange {
         }
     }
 
-    /// The fields of `wanted` that differ from `stored`.
-    pub fn between(stored: &User, wanted: &User) -> Self {
-        fn differs<T: PartialEq + Clone>(stored: &T, wanted: &T) -> Option<T> {
-            (stored != wanted).then(|| wanted.clone())
+    /// The change without the fields it gives as `stored` has them: no change, they neither
+    /// need the rights to change them nor overwrite a concurrent change.
+    pub fn without_unchanged(self, stored: &User) -> Self {
+        fn changed<T: PartialEq>(given: Option<T>, stored: &T) -> Option<T> {
+            given.filter(|given| given != stored)
         }
         Self {
-            username: differs(&stored.username, &wanted.username),
-            name: differs(&stored.name, &wanted.name),
-            email: differs(&stored.email, &wanted.email),
-            system_role: differs(&stored.system_role, &wanted.system_role),
-            is_active: differs(&stored.is_active, &wanted.is_active),
-        }
-    }
-
-    /// `stored` with the change applied.
-    pub fn applied_to(self, stored: &User) -> User {
-        User {
-            username: self.username.unwrap_or_else(|| stored.username.clone()),
-            name: self.name.unwrap_or_else(|| stored.name.clone()),
-            email: self.email.unwrap_or_else(|| stored.email.clone()),
-            system_role: self.system_role.unwrap_or(stored.system_role),
-            is_active: self.is_active.unwrap_or(stored.is_active),
-            ..stored.clone()
+            username: changed(self.username, &stored.username),
+            name: changed(self.name, &stored.name),
+            email: changed(self.email, &stored.email),
+            system_role: changed(self.system_role, &stored.system_role),
+            is_active: changed(self.is_active, &stored.is_active),
         }
     }
 

@@ -392,14 +392,29 @@ pub const MAX_SEARCH_TERMS: usize = 64;
 /// candidate row, and a store builds one condition per filter.
 pub const MAX_TEXT_FILTER_VALUES: usize = 256;
 
-/// A store's refusal of a change that would leave no active system administrator, on `field`
-/// (the one the change makes it by, `non_field_errors` for a deletion).
-pub fn last_admin_refusal(field: &str) -> StoreError {
-    StoreError::Refused(Box::new(crate::DomainError::invalid(
+/// A store's answer to a change that takes an active system administrator away, given whether
+/// `others` remain: refused on `field` (the one the change makes it by, `non_field_errors` for
+/// a deletion) when none does ([`crate::identity::LAST_ADMIN`]).
+pub fn an_admin_remains(others: bool, field: &str) -> Result<(), StoreError> {
+    if others {
+        return Ok(());
+    }
+    Err(StoreError::Refused(Box::new(crate::DomainError::invalid(
         field,
         "last_admin",
         crate::identity::LAST_ADMIN,
-    )))
+    ))))
+}
+
+/// A store's answer to an asset insert that skips a taken id, given whether it `wrote` the row:
+/// not is the `Conflict` of [`crate::catalog::ASSET_ID_TAKEN`].
+pub fn asset_inserted(wrote: bool) -> Result<(), StoreError> {
+    if !wrote {
+        return Err(StoreError::Conflict {
+            constraint: crate::catalog::ASSET_ID_TAKEN.into(),
+        });
+    }
+    Ok(())
 }
 
 /// The most characters of one text a list searches for (a search term, a text filter's value,

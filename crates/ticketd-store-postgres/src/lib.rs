@@ -725,12 +725,7 @@ impl Store for PostgresStore {
                     ],
                 )
                 .await?;
-            if inserted == 0 {
-                return Err(StoreError::Conflict {
-                    constraint: ticketd_core::catalog::ASSET_ID_TAKEN.into(),
-                });
-            }
-            Ok(())
+            ticketd_core::store::asset_inserted(inserted > 0)
         })
         .await
     }
@@ -1605,11 +1600,7 @@ async fn keep_an_admin_besides(
         .await
         .map_err(db_err)
         .and_then(|row| get(&row, "others"))?;
-    if others {
-        Ok(())
-    } else {
-        Err(ticketd_core::store::last_admin_refusal(field))
-    }
+    ticketd_core::store::an_admin_remains(others, field)
 }
 
 /// Locks `user`'s row for the transaction, so that writes of their memberships take turns: two

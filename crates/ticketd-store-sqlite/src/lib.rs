@@ -538,12 +538,7 @@ impl Store for SqliteStore {
                     ],
                 )
                 .map_err(db_err)?;
-                if inserted == 0 {
-                    return Err(StoreError::Conflict {
-                        constraint: ticketd_core::catalog::ASSET_ID_TAKEN.into(),
-                    });
-                }
-                Ok(())
+                ticketd_core::store::asset_inserted(inserted > 0)
             })
             .await
     }
@@ -1204,11 +1199,7 @@ fn keep_an_admin_besides(
         )
         .and_then(|mut s| s.query_row([id.0], |row| row.get(0)))
         .map_err(db_err)?;
-    if others {
-        Ok(())
-    } else {
-        Err(ticketd_core::store::last_admin_refusal(field))
-    }
+    ticketd_core::store::an_admin_remains(others, field)
 }
 
 fn user_by_id(c: &rusqlite::Connection, id: UserId) -> Result<Option<User>, StoreError> {

@@ -325,10 +325,17 @@ fn read_asset_fields(body: &Value, required: bool) -> Result<AssetFields, ApiErr
     })
 }
 
-/// A taken name is a field error on `name`, as Django's unique check reports it.
+/// A taken name or id is a field error on `name` or `id`, as Django's unique check reports it.
 fn name_taken(error: DomainError) -> ApiError {
     match error {
         DomainError::Conflict(_) => ApiError::field("name", "Asset with this name already exists."),
+        DomainError::Validation(fields)
+            if fields
+                .first()
+                .is_some_and(|f| f.field == "id" && f.code == "unique") =>
+        {
+            ApiError::field("id", "Asset with this id already exists.")
+        }
         other => core_error("Asset")(other),
     }
 }
