@@ -16,9 +16,9 @@
 //! | 10005 | Too many requests, retry in N seconds | 请求过于频繁，请 N 秒后重试 | over the per-user request rate or the per-account login rate (HTTP 429 with `Retry-After`) |
 //! | 10006 | Service busy, please retry later | 服务繁忙，请稍后重试 | the store is saturated, or the request took longer than the request timeout (HTTP 503 with `Retry-After`) |
 //! | 26001 | Ticket not found | 工单不存在 | the ticket does not exist, is deleted, or is not visible to the caller |
-//! | 26002 | The ticket's state does not allow this action | 工单当前状态不允许该操作 | e.g. passing a ticket that is already passed, archiving a pending one, confirming twice |
+//! | 26002 | The ticket's state does not allow this action | 工单当前状态不允许该操作 | e.g. passing a ticket that is already passed, or whose step was decided since it was read (the loser of two approvers racing), archiving a pending one, confirming twice |
 //! | 26003 | Not your ticket | 不是您的工单 | an applicant-only action (submit, resubmit, withdraw, confirm, save, archive, delete) by someone else |
-//! | 26004 | Not an approver of the current step | 您不是当前审批步骤的审批人 | `pass` / `overrule` by a user who is not an assignee of the ticket's current step |
+//! | 26004 | Not an approver of the current step | 您不是当前审批步骤的审批人 | `pass` / `overrule` by a user who is not an assignee of the ticket's current step nor of a decided one (an approver of a later step, or nobody's) |
 //! | 26005 | Process not found | 流程不存在 | an unknown `process_uuid`, or one not available to the ticket's tenant |
 //! | 26006 | Process in use | 流程正在使用中 | updating or deleting a process that a saved or pending ticket uses |
 //! | 26007 | Validation failed: %s | 参数校验失败: %s | a well-formed parameter with an invalid value (blank name, unknown role, duplicate process name, …) |
@@ -321,6 +321,11 @@ impl From<DomainError> for ApiError {
             DomainError::InvalidTransition { conflict, .. } => {
                 let desc = match conflict {
                     ConflictKind::Busy => "the ticket is busy, try again".to_owned(),
+                    // The state may not have changed (a level decided, the next one pending):
+                    // "cannot pass a ticket that is pending" told a race's loser nothing.
+                    ConflictKind::StateChanged => {
+                        "the ticket moved on since it was read: its step was decided".to_owned()
+                    }
                     _ => desc,
                 };
                 Self::new(Scode::StateNotAllowed, desc)

@@ -360,11 +360,12 @@ async fn apply(state: &AppState, actor: &Actor, id: TicketId, op: &Op) -> Result
                 ..
             },
         ) if op.deciding() => {
-            // The core says "the ticket moved on" both to an assignee of another step and to one
-            // who already decided: tell the first they are not this step's approver.
+            // The core says "the ticket moved on" both to an assignee of a later step and to one
+            // whose step was decided (by them, or by another approver first): tell the first
+            // they are not this step's approver, the others that the ticket changed.
             let ticket = state.engine.get_ticket(actor, id).await?;
             if ticket.state == ticketd_core::ticket::TicketState::Pending
-                && !ticket.is_current_assignee(actor.id())
+                && ticket.awaits_a_later_step(actor.id())
             {
                 Err(ApiError::new(
                     Scode::NotApprover,

@@ -291,6 +291,17 @@ impl Ticket {
             .is_some_and(|s| s.assignees.iter().any(|a| a.user_id == user))
     }
 
+    /// Whether `user` decides a later step of the round and not the current one: their decision
+    /// comes too early. The core refuses it as the ticket having moved on, as it refuses one that
+    /// comes too late (an assignee of a decided step, the loser of a race); a dialect that tells
+    /// the two apart asks this.
+    pub fn awaits_a_later_step(&self, user: UserId) -> bool {
+        !self.is_current_assignee(user)
+            && self.steps.iter().any(|s| {
+                s.level > self.approval_step && s.assignees.iter().any(|a| a.user_id == user)
+            })
+    }
+
     /// Every user the ticket is visible to by relation: applicant, assignees and CC users.
     pub fn participants(&self) -> Vec<UserId> {
         let mut users: Vec<UserId> = self.applicant_id.into_iter().collect();

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use ticketd_core::flow::Flow;
-use ticketd_core::identity::{DirectoryEntry, Org, ROOT_ORG, User};
+use ticketd_core::identity::{DirectoryEntry, Org, ROOT_ORG, SystemRole, User};
 use ticketd_core::selector::{LegacyStrategy, Selector};
 use ticketd_core::{Actor, DomainError, Engine, OrgId, RoleId, UserId};
 
@@ -145,23 +145,33 @@ impl View {
 
     /// One rule in both forms: v4 `users`, and legacy `strategy`/`assignees`.
     fn rule(&self, flow: &Flow, position: usize, selector: &Selector) -> Value {
+        let directory = self
+            .directories
+            .get(&flow.org_id)
+            .map_or(&[][..], Vec::as_slice);
         let (users, assignees): (Value, Vec<&User>) = match selector {
             // Deleted (or invisible) users are left out, as JumpServer re-renders id lists.
             Selector::Ids { ids } => {
                 let present: Vec<&User> = ids.iter().filter_map(|id| self.users.get(id)).collect();
                 let ids: Vec<String> = present.iter().map(|u| u.id.to_string()).collect();
-                (json!({"type": "ids", "ids": ids}), present)
+                // The approvers are whom an opening would assign: the rule's users still active
+                // and in the organization, or system administrators, who may enter any
+                // (`Store::org_directory`); one who left stays in the rule, to approve again if
+                // invited back, but no longer reads as an approver.
+                let assigned = present
+                    .into_iter()
+                    .filter(|u| {
+                        u.is_active
+                            && (u.system_role == SystemRole::Admin
+                                || directory.iter().any(|e| e.user.id == u.id))
+                    })
+                    .collect();
+                (json!({"type": "ids", "ids": ids}), assigned)
             }
-            other => {
-                let directory = self
-                    .directories
-                    .get(&flow.org_id)
-                    .map_or(&[][..], Vec::as_slice);
-                (
-                    serde_json::to_value(other).unwrap_or(Value::Null),
-                    resolve(other, directory),
-                )
-            }
+            other => (
+                serde_json::to_value(other).unwrap_or(Value::Null),
+                resolve(other, directory),
+            ),
         };
         let name = LegacyStrategy::from_selector(selector).map_or(CUSTOM_STRATEGY, |s| s.as_str());
         json!({

@@ -30,10 +30,13 @@ pub(crate) async fn ticket_query(
     let mut q = TicketQuery::new(Visibility::All);
     q.archived = Some(false);
     let mut states: Vec<TicketState> = LISTED_STATES.to_vec();
-    if let Some(kind) = kind {
-        q.kinds = vec![kind.to_owned()];
-    } else if let Some(kind) = query.text("type") {
-        q.kinds = vec![kind];
+    match (kind, query.text("type")) {
+        // A typed list (`apply-asset-tickets/`) filtered by another type is empty, as the
+        // typed queryset filtered again is in JumpServer.
+        (Some(kind), Some(asked)) if asked != kind => return Ok(None),
+        (Some(kind), _) => q.kinds = vec![kind.to_owned()],
+        (None, Some(asked)) => q.kinds = vec![asked],
+        (None, None) => {}
     }
     let ids = |values: Vec<String>| -> Option<Vec<TicketId>> {
         values.iter().map(|v| TicketId::parse(v)).collect()

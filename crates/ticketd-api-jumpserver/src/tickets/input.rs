@@ -355,8 +355,17 @@ pub(crate) async fn approve_edits(
     }
     let org = Some(ticket.org_id);
     if body.contains_key("apply_date_start") || body.contains_key("apply_date_expired") {
-        let start = datetime_field(body, "apply_date_start", zone, &mut errors);
-        let expired = datetime_field(body, "apply_date_expired", zone, &mut errors);
+        // A date left out keeps the ticket's, so an approver shortens the expiry alone (both
+        // were asked for together); one sent as `null` is still refused.
+        let mut date = |field: &str, stored: DateTime<Utc>| {
+            if body.contains_key(field) {
+                datetime_field(body, field, zone, &mut errors)
+            } else {
+                Some(stored)
+            }
+        };
+        let start = date("apply_date_start", content.date_start);
+        let expired = date("apply_date_expired", content.date_expired);
         if let (Some(start), Some(expired)) = (start, expired) {
             if expired.timestamp() <= start.timestamp() {
                 errors.add(

@@ -544,12 +544,16 @@ fn typed_fields<S: Serializer>(
     Ok(())
 }
 
-/// `{"id", "name"}` of each id, the name looked up by `name` (`""` when unknown).
+/// `{"id", "name"}` of each id whose object still exists (`name` finds it): a deleted asset or
+/// node leaves the application, as JumpServer's relation rows go with it (it was listed with an
+/// empty name).
 fn refs<'a>(ids: &[Uuid], name: impl Fn(&Uuid) -> Option<&'a str>) -> Vec<Ref<'a>> {
     ids.iter()
-        .map(|id| Ref {
-            id: IdText(*id),
-            name: name(id).unwrap_or_default(),
+        .filter_map(|id| {
+            name(id).map(|name| Ref {
+                id: IdText(*id),
+                name,
+            })
         })
         .collect()
 }

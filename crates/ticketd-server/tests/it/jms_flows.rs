@@ -287,6 +287,28 @@ async fn a_flow_created_in_v4_form_reads_back_in_both_rule_forms() {
         custom["rules"][0]["users"]["attrs"][0]["match"], "exact",
         "the default operator is spelled out"
     );
+
+    // Alice leaves the organization: the rule still names her (she approves again if invited
+    // back), but no opening would assign her, so she is no approver (she was still shown).
+    let remove = format!("/api/v1/users/users/{}/remove/", alice.user.id);
+    let (status, body) = jms(&app, "POST", &remove, ADMIN_TOKEN, DEFAULT, None).await;
+    assert_eq!(status, 204, "{body}");
+    let (_, read) = jms(
+        &app,
+        "GET",
+        &detail(&id_of(&flow)),
+        ADMIN_TOKEN,
+        DEFAULT,
+        None,
+    )
+    .await;
+    assert_eq!(
+        read["rules"][1]["users"],
+        json!({"type": "ids", "ids": [alice.user.id.to_string()]})
+    );
+    assert_eq!(read["rules"][1]["assignees"], json!([]), "{read}");
+    assert_eq!(read["rules"][1]["assignees_display"], json!([]), "{read}");
+    assert_eq!(read["rules"][0], flow["rules"][0]);
 }
 
 #[tokio::test]

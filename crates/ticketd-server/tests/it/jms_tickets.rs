@@ -318,6 +318,41 @@ async fn a_two_level_flow_needs_both_approvers_and_creates_the_asset_permission_
 }
 
 #[tokio::test]
+async fn an_approval_changes_one_date_and_keeps_the_other() {
+    let w = world(1).await;
+    let t = open(&w, "one date").await;
+    let approve = path("apply-asset-tickets", &t["id"], "approve/");
+    for (body, field) in [
+        (json!({"apply_date_start": null}), "apply_date_start"),
+        // After the stored expiry: the pair is checked as it would be stored.
+        (
+            json!({"apply_date_start": "2026/09/01 10:00:00 +0800"}),
+            "apply_date_expired",
+        ),
+    ] {
+        let (status, answer) = w.app.call("PUT", &approve, "bob", Some(body)).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer.get(field).is_some(), "{answer}");
+    }
+    // Only the expiry: the start is the ticket's (it was refused as required).
+    let shorter = json!({"apply_date_expired": "2026/08/25 10:00:00 +0800"});
+    let (status, answer) = w.app.call("PUT", &approve, "bob", Some(shorter)).await;
+    assert_eq!(status, 200, "{answer}");
+    let (_, done) = w
+        .app
+        .call(
+            "GET",
+            &path("apply-asset-tickets", &t["id"], ""),
+            "alice",
+            None,
+        )
+        .await;
+    assert_eq!(done["state"]["value"], "approved");
+    assert_eq!(done["apply_date_start"], "2026/08/21 02:00:00 +0000");
+    assert_eq!(done["apply_date_expired"], "2026/08/25 02:00:00 +0000");
+}
+
+#[tokio::test]
 async fn rejection_at_level_two_and_close_by_the_applicant() {
     let w = world(2).await;
     let t = open(&w, "reject me").await;
@@ -826,6 +861,25 @@ async fn lists_filter_search_order_and_paginate() {
             )
             .await;
         assert_eq!((status, found.clone()), (200, json!([])), "{query}");
+    }
+    // A typed list filtered by its own type lists its tickets; by another, or an unknown one,
+    // nothing (the filter was dropped, and every ticket listed).
+    for (query, listed) in [
+        ("type=apply_asset", 3),
+        ("type=login_confirm", 0),
+        ("type=bogus", 0),
+    ] {
+        let (status, found) = w
+            .app
+            .call(
+                "GET",
+                &format!("/api/v1/tickets/apply-asset-tickets/?{query}"),
+                "alice",
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{query}");
+        assert_eq!(found.as_array().unwrap().len(), listed, "{query}: {found}");
     }
     let (_, by_name) = w
         .app
@@ -1541,6 +1595,11 @@ async fn the_assets_a_ticket_grants_stay_in_its_organization() {
     // refused as JumpServer refuses it, and the approver rejects it instead.
     let gone = open(&w, "gone").await;
     w.app.engine.delete_asset(&admin, w.asset.id).await.unwrap();
+    // The deleted asset leaves the application, as JumpServer's relation goes with it (it was
+    // listed with an empty name).
+    let (_, shown) = w.app.call("GET", &detail(&gone), "alice", None).await;
+    assert_eq!(shown["apply_assets"], json!([]), "{shown}");
+    assert_eq!(shown["rel_snapshot"]["apply_assets"], json!([]), "{shown}");
     let (status, body) = w
         .app
         .call(

@@ -653,8 +653,12 @@ async fn a_draft_is_saved_edited_submitted_passed_by_two_users_confirmed_and_arc
     );
 
     // Neither the super admin (step 2) nor the applicant decides step 1.
-    let (scodes, _) = batch(&app, "/v1/ticket/pass", ADMIN_TOKEN, json!({"list": [id]})).await;
+    let (scodes, data) = batch(&app, "/v1/ticket/pass", ADMIN_TOKEN, json!({"list": [id]})).await;
     assert_eq!(scodes, vec![26004]);
+    assert_eq!(
+        data["results"][0]["desc"], "you are not an approver of the ticket's current step",
+        "{data:#}"
+    );
     let (scodes, _) = batch(&app, "/v1/ticket/pass", "alice", json!({"list": [id]})).await;
     assert_eq!(scodes, vec![26004]);
 
@@ -666,6 +670,14 @@ async fn a_draft_is_saved_edited_submitted_passed_by_two_users_confirmed_and_arc
     )
     .await;
     assert_eq!(scodes, vec![0]);
+    // Passing step 1 again, as the loser of two approvers racing does: the ticket moved on, which
+    // is no lack of right (it answered 26004, "not an approver").
+    let (scodes, data) = batch(&app, "/v1/ticket/pass", "lead", json!({"list": [id]})).await;
+    assert_eq!(scodes, vec![26002], "{data:#}");
+    assert_eq!(
+        data["results"][0]["desc"], "the ticket moved on since it was read: its step was decided",
+        "{data:#}"
+    );
     let t = inspect(&app, "alice", &id).await;
     assert_eq!(t["ticket_state"], "待审批");
     let processers = t["processers"].as_array().unwrap();
@@ -965,9 +977,11 @@ async fn batch_calls_report_each_item_and_one_bad_id_stops_nothing() {
         json!({"list": [mine, unknown, "not-a-uuid", at_step_two, finished, foreign, 42, {"ticket_uuid": mine}]}),
     )
     .await;
+    // Lead decided step 1 of `at_step_two`, and of `mine` in the first item: those tickets
+    // moved on (26002), as for the loser of a race, rather than lead lacking a right.
     assert_eq!(
         scodes,
-        vec![0, 26001, 10001, 26004, 26002, 26001, 10001, 26004]
+        vec![0, 26001, 10001, 26002, 26002, 26001, 10001, 26002]
     );
     let results = data["results"].as_array().unwrap();
     assert_eq!(
@@ -1930,12 +1944,12 @@ async fn the_default_process_goes_to_the_tenant_admin_then_the_super_admin() {
     let (scodes, data) = batch(&app, "/v1/ticket/pass", "lts", json!({"list": [id]})).await;
     assert_eq!(
         scodes,
-        vec![26004],
-        "the tenant admin does not decide the super admin's step"
+        vec![26002],
+        "the tenant admin decided their step; the super admin's is not theirs"
     );
     // Said as such, not as "cannot approve a ticket that is pending".
     assert_eq!(
-        data["results"][0]["desc"], "you are not an approver of the ticket's current step",
+        data["results"][0]["desc"], "the ticket moved on since it was read: its step was decided",
         "{data:#}"
     );
     let (scodes, _) = batch(&app, "/v1/ticket/pass", ADMIN_TOKEN, json!({"list": [id]})).await;
