@@ -102,8 +102,9 @@ pub struct SqliteOptions {
     /// Whether this store serves the file, which only one process may do: its caches know
     /// without a read only what its own writer wrote (the identity version, list counts). The
     /// store then holds the file's serving lock (`<file>-serve.lock`) while it lives, and
-    /// refuses to open while another process holds it. One-off commands leave it unset: they
-    /// only add rows, which every reader finds.
+    /// refuses to open while another process holds it, and watches the file for the commits of
+    /// one-off commands, which leave it unset (every 250 ms while its writer is idle, and before
+    /// each batch of its writer).
     pub serving: bool,
 }
 
@@ -407,6 +408,66 @@ struct Epochs {
     /// Every commit with a write of [`WriteScope::Anything`]: a token lookup (token, owner,
     /// memberships, directory generation) is exact while this stays the same.
     identity: AtomicU64,
+}
+
+impl Epochs {
+    /// Another process committed to the file: everything kept by either epoch is read again.
+    fn external_commit(&self) {
+        self.data.fetch_add(1, Ordering::Release);
+        self.identity.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// How often a serving store looks for commits another process made to its file while its own
+/// writer is idle; while it writes, the writer looks before each batch.
+///
+/// One-off commands run beside the server (`user create`, `token create`, `access-key create`,
+/// and the admin password or token a start applies through one of them) commit on connections
+/// of their own, which the writer's epochs never counted: until 2026-12-07 the server kept
+/// serving a token such a command revoked, admin's ended sessions, and a directory without the
+/// organization administrator it added, until its own next write of users or tokens.
+pub(crate) const EXTERNAL_COMMITS_POLL: Duration = Duration::from_millis(250);
+
+/// The connection's `PRAGMA data_version`, which changes when another connection (another
+/// process's included) commits to the file, and not with the connection's own commits.
+fn data_version(conn: &Connection) -> Option<i64> {
+    conn.prepare_cached("PRAGMA data_version")
+        .and_then(|mut statement| statement.query_row([], |row| row.get(0)))
+        .ok()
+}
+
+/// Starts the thread that moves the epochs when another process commits to the file while the
+/// writer is idle (see [`EXTERNAL_COMMITS_POLL`]); it ends with the store.
+fn watch_external_commits(options: &SqliteOptions, epochs: &Arc<Epochs>) -> Result<(), StoreError> {
+    let conn = open_connection(options, true)?;
+    let epochs = Arc::downgrade(epochs);
+    let mut version_seen = data_version(&conn);
+    let mut writes_seen = epochs.upgrade().map(|e| e.data.load(Ordering::Acquire));
+    std::thread::Builder::new()
+        .name("ticketd-sqlite-watch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EXTERNAL_COMMITS_POLL);
+                let Some(epochs) = epochs.upgrade() else {
+                    return;
+                };
+                let writes = Some(epochs.data.load(Ordering::Acquire));
+                let version = data_version(&conn);
+                if writes != writes_seen {
+                    // The writer committed since the last look, which changes this connection's
+                    // version too: the writer saw the others' commits before each of its
+                    // batches, and one after its last batch is told by the next quiet look,
+                    // still against the version seen before (at worst one needless move).
+                    writes_seen = writes;
+                } else if version != version_seen {
+                    epochs.external_commit();
+                    writes_seen = Some(epochs.data.load(Ordering::Acquire));
+                    version_seen = version;
+                }
+            }
+        })
+        .map_err(|e| StoreError::Other(Box::new(e)))?;
+    Ok(())
 }
 
 /// Makes every commit so far durable: an fsync of the write-ahead log (a stand-in in tests).
@@ -803,9 +864,13 @@ impl Pool {
         let (sender, receiver) = mpsc::channel::<Job>(4096);
         let epochs = Arc::new(Epochs::default());
         let counters = Arc::clone(&epochs);
+        let watching = options.serving;
+        if watching {
+            watch_external_commits(options, &epochs)?;
+        }
         std::thread::Builder::new()
             .name("ticketd-sqlite-writer".into())
-            .spawn(move || writer_loop(writer_conn, receiver, &counters, syncer))
+            .spawn(move || writer_loop(writer_conn, receiver, &counters, syncer, watching))
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         let n_readers = readers.len();
         Ok((
@@ -1105,9 +1170,20 @@ fn writer_loop(
     mut receiver: mpsc::Receiver<Job>,
     epochs: &Epochs,
     syncer: Option<LogSyncer>,
+    watching: bool,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut version_seen = watching.then(|| data_version(&conn));
     while let Some(first) = receiver.blocking_recv() {
+        if let Some(seen) = &mut version_seen {
+            // Another process's commits (see `EXTERNAL_COMMITS_POLL`), looked for here while
+            // the writer is busy: its own commits leave its connection's version as it was.
+            let version = data_version(&conn);
+            if version != *seen {
+                *seen = version;
+                epochs.external_commit();
+            }
+        }
         if first.run.abandoned() {
             continue;
         }

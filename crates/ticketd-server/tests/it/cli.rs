@@ -284,6 +284,57 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     assert_eq!(found, 1);
 }
 
+/// The status of `GET path` on `addr` with `Authorization: Token <token>`.
+fn status_with_token(addr: &str, path: &str, token: &str) -> u16 {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Token {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {answer}"))
+}
+
+/// A one-off command beside a SQLite server that revokes admin's token (a new
+/// `TICKETD_ADMIN_TOKEN`): the server stops accepting the token within moments. Until
+/// 2026-12-07 it kept accepting it, as it had it in memory, until its own next write of users
+/// or tokens (the store's test `a_serving_store_sees_the_commits_of_commands_beside_it`).
+#[test]
+fn a_server_sees_what_a_command_beside_it_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = serving(dir.path(), &[("TICKETD_ADMIN_TOKEN", "first-token")]);
+    let profile = "/api/v1/users/profile/";
+    assert_eq!(status_with_token(&addr, profile, "first-token"), 200);
+    run_ok(
+        ticketd(dir.path())
+            .args([
+                "user",
+                "create",
+                "--username",
+                "lead",
+                "--org",
+                "Default:admin",
+            ])
+            .env("TICKETD_ADMIN_TOKEN", "second-token"),
+    );
+    let lead = run_ok(ticketd(dir.path()).args(["token", "create", "--username", "lead"]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while status_with_token(&addr, profile, "first-token") != 401 {
+        assert!(Instant::now() < deadline, "the revoked token still works");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(status_with_token(&addr, profile, "second-token"), 200);
+    // The command's administrator: a token lookup of the server's (read again, as every one is
+    // once the server has seen the command's commit) reads the directory afresh.
+    assert_eq!(status_with_token(&addr, profile, lead.trim()), 200);
+    stop_gracefully(&mut child);
+}
+
 #[tokio::test]
 async fn migrate_works_on_postgres_too() {
     let Some(database) = crate::pg::TestDatabase::create_if_configured().await else {

@@ -811,3 +811,66 @@ async fn shutdown_leaves_every_commit_in_the_database_file_and_the_log_empty() {
             .is_some()
     );
 }
+
+/// A serving store sees what one-off commands commit beside it (a token revoked, a member
+/// added): it reads its token lookups and directory again, within a quarter of a second while
+/// its writer is idle, and before its writer's next batch while it writes. Until 2026-12-07 it
+/// kept serving a token such a command had revoked until its own next write of users or tokens.
+#[tokio::test]
+async fn a_serving_store_sees_the_commits_of_commands_beside_it() {
+    use ticketd_core::identity::Org;
+    use ticketd_core::store::Store;
+    use ticketd_store_tests::fixture::{World, at};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("watched.db");
+    let (served, _) = SqliteStore::open(&SqliteOptions {
+        serving: true,
+        ..SqliteOptions::new(&path)
+    })
+    .unwrap();
+    let served: Arc<dyn Store> = Arc::new(served);
+    let w = World::new(served.clone()).await;
+    let (beside, _) = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    let org = |n: u128| Org {
+        id: ticketd_core::OrgId(uuid::Uuid::from_u128(n)),
+        name: format!("beside {n}"),
+        builtin: false,
+        comment: String::new(),
+        created_at: at(0),
+    };
+    let identity = || served.local_identity_version().unwrap();
+    let settle = || tokio::time::sleep(std::time::Duration::from_millis(800));
+    // The watch may move the version once after the store's own writes (the fixture's); then,
+    // nothing committed beside it, nothing is read again.
+    settle().await;
+    let before = identity();
+    settle().await;
+    assert_eq!(identity(), before);
+    // Idle: seen by the store's watch.
+    beside.create_org(org(0x00be_51de_0001)).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while identity() == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a commit beside the server was never seen"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Writing: seen by the writer before its next batch, here an opening, which alone moves no
+    // identity version.
+    w.flow(
+        "general",
+        vec![(vec![&w.bob], ticketd_core::flow::LevelMode::Any)],
+    )
+    .await;
+    settle().await;
+    let before = identity();
+    beside.create_org(org(0x00be_51de_0002)).await.unwrap();
+    w.open(&w.alice, "general", "after the command", at(1))
+        .await;
+    assert_ne!(
+        identity(),
+        before,
+        "the writer did not see the commit beside it"
+    );
+}
