@@ -262,7 +262,15 @@ impl Config {
                 continue;
             };
             let lower = key.to_ascii_lowercase();
-            if STRING_KEYS.contains(&lower.as_str()) {
+            // Only the name in capitals: `TICKETD_listen` beside `TICKETD_LISTEN` overrode it,
+            // whichever the environment listed last (until 2026-12-07).
+            if key != lower.to_ascii_uppercase() {
+                warnings.push(format!(
+                    "unknown environment variable {name} is ignored (keys are written in \
+                     capitals: TICKETD_{})",
+                    lower.to_ascii_uppercase()
+                ));
+            } else if STRING_KEYS.contains(&lower.as_str()) {
                 table.insert(lower, toml::Value::String(value.clone()));
             } else if INTEGER_KEYS.contains(&lower.as_str()) {
                 let number: i64 = value
@@ -419,6 +427,8 @@ mod tests {
                 ("TICKETD_LISTEN", "0.0.0.0:2"),
                 ("TICKETD_MAX_PAGE_SIZE", "70"),
                 ("TICKETD_BOGUS", "x"),
+                // Listed after `TICKETD_LISTEN`, it overrode it.
+                ("TICKETD_listen", "0.0.0.0:3"),
             ]),
             &Overrides {
                 listen: None,
@@ -432,7 +442,11 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://other.db");
         assert_eq!(
             warnings,
-            vec!["unknown environment variable TICKETD_BOGUS is ignored"]
+            vec![
+                "unknown environment variable TICKETD_BOGUS is ignored",
+                "unknown environment variable TICKETD_listen is ignored (keys are written in \
+                 capitals: TICKETD_LISTEN)"
+            ]
         );
         let (flagged, _) = Config::load(
             Some(&file),

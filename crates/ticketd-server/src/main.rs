@@ -467,7 +467,7 @@ async fn new_user(
         std::io::stdin()
             .read_to_string(&mut text)
             .context("could not read the password from standard input")?;
-        Some(text.lines().next().unwrap_or_default().to_owned())
+        Some(password_line(&text).to_owned())
     } else {
         None
     };
@@ -598,7 +598,7 @@ fn healthcheck(addr: &str) -> anyhow::Result<()> {
     }
     let response = String::from_utf8_lossy(&response);
     let status = response.lines().next().unwrap_or_default();
-    if status.contains(" 200 ") {
+    if is_ok_status(status) {
         print_out("the outcome", "healthy\n")?;
         Ok(())
     } else {
@@ -606,13 +606,63 @@ fn healthcheck(addr: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Whether an HTTP status line says 200: the code is its second word (`HTTP/1.1 200 OK`); a 200
+/// elsewhere in the reason phrase (`HTTP/1.1 503 nope 200 `) passed until 2026-12-07.
+fn is_ok_status(line: &str) -> bool {
+    let mut words = line.split_whitespace();
+    words.next().is_some_and(|v| v.starts_with("HTTP/")) && words.next() == Some("200")
+}
+
+/// The password `--password-stdin` reads: the first line, without its line ending, a lone
+/// carriage return included, as `TICKETD_ADMIN_PASSWORD_FILE` is read (until 2026-12-07 the
+/// carriage return was kept, and the password typed never matched).
+fn password_line(text: &str) -> &str {
+    text.lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('\r')
+}
+
 /// How long `ticketd healthcheck` waits in all for the answer's status line.
 const HEALTHCHECK_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 #[cfg(test)]
 mod tests {
-    use super::log_subscriber;
+    use super::{is_ok_status, log_subscriber, password_line};
     use tracing::Level;
+
+    #[test]
+    fn a_status_line_is_ok_by_its_code_only() {
+        assert!(is_ok_status("HTTP/1.1 200 OK"));
+        assert!(is_ok_status("HTTP/1.0 200"));
+        for line in [
+            "HTTP/1.1 503 nope 200 ",
+            "HTTP/1.1 2000 OK",
+            "200 OK",
+            "",
+            "XHTTP 200",
+        ] {
+            assert!(!is_ok_status(line), "{line:?}");
+        }
+    }
+
+    #[test]
+    fn a_password_from_standard_input_is_its_first_line_without_the_ending() {
+        for text in [
+            "pw-1",
+            "pw-1\n",
+            "pw-1\r\n",
+            "pw-1\r",
+            "pw-1\nsecond line\n",
+        ] {
+            assert_eq!(password_line(text), "pw-1", "{text:?}");
+        }
+        assert_eq!(
+            password_line(" pw 1 \n"),
+            " pw 1 ",
+            "blanks are the password's"
+        );
+    }
 
     #[test]
     fn the_postgresql_client_never_logs_below_info_whatever_the_setting() {

@@ -268,6 +268,18 @@ pub(crate) fn session_config(
     options: &PostgresOptions,
 ) -> Result<tokio_postgres::Config, StoreError> {
     let mut config: tokio_postgres::Config = options.url.parse().map_err(db_err)?;
+    // PostgreSQL would take the user's name for the database (`postgres://postgres@h/` is the
+    // maintenance database `postgres`), which ticketd would then migrate and serve: a URL
+    // naming no database is refused, as a mistyped SQLite directory is (until 2026-12-07 it was
+    // served).
+    if config
+        .get_dbname()
+        .is_none_or(|name| name.trim().is_empty())
+    {
+        return Err(StoreError::Other(
+            "the URL names no database: add it, as in postgres://user@host:5432/ticketd".into(),
+        ));
+    }
     config.connect_timeout(options.connect_timeout);
     if config.get_application_name().is_none() {
         config.application_name(&options.application_name);
@@ -498,7 +510,32 @@ pub(crate) async fn migrate(client: &mut Object) -> Result<usize, StoreError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{SESSION_OPTIONS, redact_password, session_options};
+    use super::{SESSION_OPTIONS, redact_password, session_config, session_options};
+
+    #[test]
+    fn a_url_naming_no_database_is_refused() {
+        for url in [
+            "postgres://u@h:5432/",
+            "postgres://u@h:5432",
+            "postgresql://u@h",
+            "postgres://u@h/?dbname=",
+        ] {
+            let refusal = session_config(&super::PostgresOptions::new(url))
+                .err()
+                .unwrap_or_else(|| panic!("{url} was accepted"));
+            let cause = std::error::Error::source(&refusal).map(ToString::to_string);
+            assert!(
+                cause.is_some_and(|c| c.contains("names no database")),
+                "{url}: {refusal:?}"
+            );
+        }
+        for url in ["postgres://u@h:5432/db", "postgres://u@h/?dbname=db"] {
+            assert!(
+                session_config(&super::PostgresOptions::new(url)).is_ok(),
+                "{url}"
+            );
+        }
+    }
 
     #[test]
     fn every_password_a_url_may_carry_is_redacted() {
