@@ -745,6 +745,32 @@ const MIGRATIONS: &[Migration] = &[
 
 /// Applies missing migrations; returns how many ran.
 pub(crate) fn migrate(conn: &Connection) -> Result<usize, StoreError> {
+    // Another application's database (a mistyped path): ticketd's tables would be created
+    // among its own, or the first migration fail half-way on a name both use, leaving
+    // `schema_migrations` behind (until 2026-12-07). Nothing is written to it.
+    let foreign: Option<String> = conn
+        .query_row(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite!_%' \
+             ESCAPE '!' AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = \
+             'schema_migrations') ORDER BY name LIMIT 1",
+            [],
+            |row| row.get(0),
+        )
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            other => Err(other),
+        })
+        .map_err(db_err)?;
+    if let Some(table) = foreign {
+        return Err(StoreError::Other(
+            format!(
+                "the file holds tables of another application (`{table}`, and no ticketd \
+                 schema): name ticketd's own file, or a new one"
+            )
+            .into(),
+        ));
+    }
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, \
          applied_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)",
