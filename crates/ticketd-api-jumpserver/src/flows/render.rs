@@ -9,9 +9,9 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use ticketd_core::flow::Flow;
-use ticketd_core::identity::{DirectoryEntry, Org, ROOT_ORG, SystemRole, User};
+use ticketd_core::identity::{Org, ROOT_ORG, User};
 use ticketd_core::selector::{LegacyStrategy, Selector};
-use ticketd_core::{Actor, DomainError, Engine, OrgId, RoleId, UserId};
+use ticketd_core::{Actor, DomainError, Engine, FlowId, OrgId, UserId};
 
 /// The type a flow is shown with: its first served type; a flow serving every type (possible
 /// through other dialects) reads as `general`, JumpServer's default.
@@ -32,58 +32,30 @@ pub(super) async fn known_users(
         .collect())
 }
 
-/// The users of `org` with their org roles, as approver resolution sees them, through the
-/// engine's own listings (so a caller never learns of users they may not see).
-///
-/// For the root organization this is every active user without org roles, which is how the
-/// core resolves the levels of global flows.
-pub(super) async fn directory(
-    engine: &Engine,
-    actor: &Actor,
-    org: OrgId,
-) -> Result<Vec<DirectoryEntry>, DomainError> {
-    let users = match engine.users(actor, Some(org)).await {
-        Ok(users) => users,
-        // Org admins may not list the root organization: show them the users they can see.
-        Err(DomainError::Forbidden { .. }) if org == ROOT_ORG => engine.users(actor, None).await?,
-        Err(DomainError::Forbidden { .. }) => Vec::new(),
-        Err(other) => return Err(other),
-    };
-    let mut roles: HashMap<UserId, Vec<RoleId>> = HashMap::new();
-    if org != ROOT_ORG {
-        match engine.members(actor, org).await {
-            Ok(members) => {
-                for m in members {
-                    roles.entry(m.user_id).or_default().push(m.role_id);
-                }
-            }
-            Err(DomainError::Forbidden { .. }) => {}
-            Err(other) => return Err(other),
-        }
+/// The organization a flow's approvers are resolved in as `caller_org` sees them: its own,
+/// or for a global flow the caller's, where an opening would resolve it (the global
+/// organization's every active user when read from there).
+pub(super) fn resolution_org(flow: &Flow, caller_org: OrgId) -> OrgId {
+    if flow.org_id == ROOT_ORG {
+        caller_org
+    } else {
+        flow.org_id
     }
-    Ok(users
-        .into_iter()
-        .filter(|u| u.is_active)
-        .map(|user| DirectoryEntry {
-            org_roles: roles.remove(&user.id).unwrap_or_default(),
-            user,
-        })
-        .collect())
 }
 
-/// The users of a directory a selector matches, sorted by username.
-pub(super) fn resolve<'a>(selector: &Selector, directory: &'a [DirectoryEntry]) -> Vec<&'a User> {
-    // Role pairs name other organizations' memberships, which a JumpServer flow never uses;
-    // without them such a rule matches only on its system-admin pairs.
-    let no_pairs = |_: OrgId, _: UserId| Vec::new();
-    let mut users: Vec<&User> = directory
-        .iter()
-        .filter(|e| selector.matches(e, &no_pairs))
-        .map(|e| &e.user)
-        .collect();
-    users.sort_by(|a, b| a.username.cmp(&b.username));
-    users.dedup_by_key(|u| u.id);
-    users
+/// The users each level of `flow` would be assigned at an opening in `org`, by the core's own
+/// resolution (the organization's active members and every active system administrator).
+pub(super) async fn level_approvers(
+    engine: &Engine,
+    flow: &Flow,
+    org: OrgId,
+) -> Result<Vec<Vec<UserId>>, DomainError> {
+    let mut levels = Vec::with_capacity(flow.levels.len());
+    for level in &flow.levels {
+        let users = engine.eligible_approvers(org, &level.selector).await?;
+        levels.push(users.into_iter().map(|u| u.id).collect());
+    }
+    Ok(levels)
 }
 
 /// What rendering needs beyond the flows: languages, users, directories, org names.
@@ -91,7 +63,8 @@ pub(super) struct View {
     pub(super) lang: Lang,
     pub(super) zone: Tz,
     users: HashMap<UserId, User>,
-    directories: HashMap<OrgId, Vec<DirectoryEntry>>,
+    /// Each flow's approvers by level ([`level_approvers`]).
+    approvers: HashMap<FlowId, Vec<Vec<UserId>>>,
     org_names: HashMap<OrgId, String>,
 }
 
@@ -106,15 +79,16 @@ impl View {
         flows: &[Flow],
     ) -> Result<View, DomainError> {
         let users = known_users(engine, actor).await?;
-        let mut directories = HashMap::new();
+        let mut approvers = HashMap::new();
         let mut org_names = HashMap::from([
             (current.id, crate::admin::org_label(current)),
             (ROOT_ORG, "GLOBAL".to_owned()),
         ]);
         let mut orgs_loaded = false;
         for flow in flows {
-            if let Entry::Vacant(slot) = directories.entry(flow.org_id) {
-                slot.insert(directory(engine, actor, flow.org_id).await?);
+            if let Entry::Vacant(slot) = approvers.entry(flow.id) {
+                let org = resolution_org(flow, current.id);
+                slot.insert(level_approvers(engine, flow, org).await?);
             }
             if !org_names.contains_key(&flow.org_id) && !orgs_loaded {
                 orgs_loaded = true;
@@ -128,7 +102,7 @@ impl View {
             lang,
             zone,
             users,
-            directories,
+            approvers,
             org_names,
         })
     }
@@ -145,33 +119,29 @@ impl View {
 
     /// One rule in both forms: v4 `users`, and legacy `strategy`/`assignees`.
     fn rule(&self, flow: &Flow, position: usize, selector: &Selector) -> Value {
-        let directory = self
-            .directories
-            .get(&flow.org_id)
-            .map_or(&[][..], Vec::as_slice);
-        let (users, assignees): (Value, Vec<&User>) = match selector {
+        // Whom an opening would assign, by the core's resolution: a named user who left the
+        // organization or was deactivated stays in the rule (to approve again if back) but
+        // reads as no approver (until 2026-12-07 they did, and a global flow read from an
+        // organization showed every user the rule named, wherever they were members).
+        let assignees: Vec<&User> = self
+            .approvers
+            .get(&flow.id)
+            .and_then(|levels| levels.get(position))
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(|id| self.users.get(id))
+            .collect();
+        let users = match selector {
             // Deleted (or invisible) users are left out, as JumpServer re-renders id lists.
             Selector::Ids { ids } => {
-                let present: Vec<&User> = ids.iter().filter_map(|id| self.users.get(id)).collect();
-                let ids: Vec<String> = present.iter().map(|u| u.id.to_string()).collect();
-                // The approvers are whom an opening would assign: the rule's users still active
-                // and in the organization, or system administrators, who may enter any
-                // (`Store::org_directory`); one who left stays in the rule, to approve again if
-                // invited back, but no longer reads as an approver.
-                let assigned = present
-                    .into_iter()
-                    .filter(|u| {
-                        u.is_active
-                            && (u.system_role == SystemRole::Admin
-                                || directory.iter().any(|e| e.user.id == u.id))
-                    })
+                let present: Vec<String> = ids
+                    .iter()
+                    .filter(|id| self.users.contains_key(id))
+                    .map(ToString::to_string)
                     .collect();
-                (json!({"type": "ids", "ids": ids}), assigned)
+                json!({"type": "ids", "ids": present})
             }
-            other => (
-                serde_json::to_value(other).unwrap_or(Value::Null),
-                resolve(other, directory),
-            ),
+            other => serde_json::to_value(other).unwrap_or(Value::Null),
         };
         let name = LegacyStrategy::from_selector(selector).map_or(CUSTOM_STRATEGY, |s| s.as_str());
         json!({

@@ -2,7 +2,7 @@
 
 use crate::app::{ADMIN_TOKEN, TestApp, spawn_app};
 use serde_json::{Value, json};
-use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_ADMIN, SystemRole};
+use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_ADMIN, ROLE_ORG_USER, SystemRole};
 
 const FLOWS: &str = "/api/v1/tickets/flows/";
 const ROOT: &str = "00000000-0000-0000-0000-000000000000";
@@ -309,6 +309,185 @@ async fn a_flow_created_in_v4_form_reads_back_in_both_rule_forms() {
     assert_eq!(read["rules"][1]["assignees"], json!([]), "{read}");
     assert_eq!(read["rules"][1]["assignees_display"], json!([]), "{read}");
     assert_eq!(read["rules"][0], flow["rules"][0]);
+    // Saved back as it was read, her level matches nobody: refused as at the creation, on the
+    // `users` form (it was refused on the legacy form's empty `assignees`).
+    let (status, body) = jms(
+        &app,
+        "PUT",
+        &detail(&id_of(&flow)),
+        ADMIN_TOKEN,
+        DEFAULT,
+        Some(read.clone()),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["rules"][1]["users"].is_array(), "{body}");
+}
+
+/// A flow saved back as it was read keeps the named users who left or were deactivated (its
+/// legacy `assignees` show only whom an opening would assign): they approve again once back.
+/// Until 2026-12-07 the save dropped them for good.
+#[tokio::test]
+async fn a_flow_saved_as_read_keeps_named_users_who_left() {
+    let app = spawn_app().await;
+    let alice = app.user("alice", SystemRole::User, vec![]).await;
+    let bob = app.user("bob", SystemRole::User, vec![]).await;
+    let carol = app.user("carol", SystemRole::User, vec![]).await;
+    let named = json!({"type": "ids", "ids": [alice.id().to_string(), bob.id().to_string(), carol.id().to_string()]});
+    let flow = create(
+        &app,
+        DEFAULT,
+        json!({"name": "Named", "approval_level": 1, "rules": [{"users": named}]}),
+    )
+    .await;
+    let remove = format!("/api/v1/users/users/{}/remove/", alice.id());
+    let (status, _) = jms(&app, "POST", &remove, ADMIN_TOKEN, DEFAULT, None).await;
+    assert_eq!(status, 204);
+    let deactivate = format!("/api/v1/users/users/{}/", bob.id());
+    let (status, body) = jms(
+        &app,
+        "PATCH",
+        &deactivate,
+        ADMIN_TOKEN,
+        DEFAULT,
+        Some(json!({"is_active": false})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let (_, read) = jms(
+        &app,
+        "GET",
+        &detail(&id_of(&flow)),
+        ADMIN_TOKEN,
+        DEFAULT,
+        None,
+    )
+    .await;
+    assert_eq!(read["rules"][0]["users"], named);
+    assert_eq!(
+        read["rules"][0]["assignees"],
+        json!([carol.id().to_string()])
+    );
+    for method in ["PUT", "PATCH"] {
+        let (status, saved) = jms(
+            &app,
+            method,
+            &detail(&id_of(&flow)),
+            ADMIN_TOKEN,
+            DEFAULT,
+            Some(read.clone()),
+        )
+        .await;
+        assert_eq!(status, 200, "{method}: {saved}");
+        assert_eq!(saved["rules"][0]["users"], named, "{method}");
+    }
+    // Back in the organization and active, both approve again.
+    let admin = app.admin().await;
+    app.engine
+        .add_member(Some(&admin), DEFAULT_ORG, alice.id(), ROLE_ORG_USER)
+        .await
+        .unwrap();
+    let (status, _) = jms(
+        &app,
+        "PATCH",
+        &deactivate,
+        ADMIN_TOKEN,
+        DEFAULT,
+        Some(json!({"is_active": true})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (_, read) = jms(
+        &app,
+        "GET",
+        &detail(&id_of(&flow)),
+        ADMIN_TOKEN,
+        DEFAULT,
+        None,
+    )
+    .await;
+    let mut approvers: Vec<String> = read["rules"][0]["assignees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_owned())
+        .collect();
+    approvers.sort();
+    let mut expected = vec![
+        alice.id().to_string(),
+        bob.id().to_string(),
+        carol.id().to_string(),
+    ];
+    expected.sort();
+    assert_eq!(approvers, expected, "{read}");
+}
+
+/// A global flow read from an organization shows whom an opening there would assign: its
+/// members the rule names and the system administrators (it showed every named user, members
+/// elsewhere included).
+#[tokio::test]
+async fn a_global_flow_read_from_an_organization_shows_its_approvers_there() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let now = ticketd_http::now();
+    let other = app
+        .engine
+        .create_org(Some(&admin), "Elsewhere", now)
+        .await
+        .unwrap();
+    let here = app.user("here", SystemRole::User, vec![]).await;
+    let away = app
+        .user(
+            "away",
+            SystemRole::User,
+            vec![(other.id, ticketd_core::identity::ROLE_ORG_USER)],
+        )
+        .await;
+    let ids = json!([
+        here.id().to_string(),
+        away.id().to_string(),
+        admin.id().to_string()
+    ]);
+    let flow = create(
+        &app,
+        ROOT,
+        json!({
+            "name": "Everywhere",
+            "type": "login_confirm",
+            "approval_level": 1,
+            "rules": [{"users": {"type": "ids", "ids": ids}}]
+        }),
+    )
+    .await;
+    let approvers = |flow: &Value| flow["rules"][0]["assignees_display"].clone();
+    let (_, from_default) = jms(
+        &app,
+        "GET",
+        &detail(&id_of(&flow)),
+        ADMIN_TOKEN,
+        DEFAULT,
+        None,
+    )
+    .await;
+    assert_eq!(
+        approvers(&from_default),
+        json!(["Administrator(admin)", "Here(here)"]),
+        "{from_default}"
+    );
+    let (_, from_other) = jms(
+        &app,
+        "GET",
+        &detail(&id_of(&flow)),
+        ADMIN_TOKEN,
+        &other.id.to_string(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        approvers(&from_other),
+        json!(["Administrator(admin)", "Away(away)"]),
+        "{from_other}"
+    );
 }
 
 #[tokio::test]
