@@ -1301,7 +1301,7 @@ async fn super_ticket_delete_closes_for_system_admins_only() {
 #[tokio::test]
 async fn the_audit_list_shows_every_ticket_of_the_org_to_auditors_only() {
     let w = world(1).await;
-    open(&w, "audited").await;
+    let audited = open(&w, "audited").await;
     let (status, list) = w
         .app
         .call("GET", "/api/v1/audits/tickets/?limit=10", ADMIN_TOKEN, None)
@@ -1337,6 +1337,23 @@ async fn the_audit_list_shows_every_ticket_of_the_org_to_auditors_only() {
         )
         .await;
     assert_eq!(other_list, json!([]));
+    // The detail has the list's scope: read from another organization, Default's ticket is not
+    // found (a system role read it); from Default or the global organization it is.
+    let url = format!(
+        "/api/v1/audits/tickets/{}/",
+        audited["id"].as_str().unwrap()
+    );
+    for (org, status) in [
+        (other.to_string(), 404),
+        (DEFAULT_ORG.to_string(), 200),
+        ("00000000-0000-0000-0000-000000000000".to_owned(), 200),
+    ] {
+        let (got, body) = w
+            .app
+            .call_with("GET", &url, ADMIN_TOKEN, None, &[("X-JMS-ORG", &org)])
+            .await;
+        assert_eq!(got, status, "{org}: {body}");
+    }
     // In Default, the organization filters narrow Default's list: another organization's id
     // or name finds nothing, Default's own finds the ticket.
     for (query, count) in [
