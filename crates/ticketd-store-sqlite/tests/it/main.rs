@@ -813,7 +813,7 @@ async fn shutdown_leaves_every_commit_in_the_database_file_and_the_log_empty() {
 }
 
 /// A serving store sees what one-off commands commit beside it (a token revoked, a member
-/// added): it reads its token lookups and directory again, within a quarter of a second while
+/// added): it reads its token lookups and directory again, within a tenth of a second while
 /// its writer is idle, and before its writer's next batch while it writes. Until 2026-12-07 it
 /// kept serving a token such a command had revoked until its own next write of users or tokens.
 #[tokio::test]
