@@ -284,16 +284,22 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
     assert_eq!(found, 1);
 }
 
-/// The status of `GET path` on `addr` with `Authorization: Token <token>`.
-fn status_with_token(addr: &str, path: &str, token: &str) -> u16 {
+/// The whole answer to `GET path` on `addr`, with `headers` (each ending in `\r\n`).
+fn raw_get(addr: &str, path: &str, headers: &str) -> String {
     let mut stream = std::net::TcpStream::connect(addr).unwrap();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Token {token}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
+    answer
+}
+
+/// The status of `GET path` on `addr` with `Authorization: Token <token>`.
+fn status_with_token(addr: &str, path: &str, token: &str) -> u16 {
+    let answer = raw_get(addr, path, &format!("Authorization: Token {token}\r\n"));
     answer
         .get(9..12)
         .and_then(|code| code.parse().ok())
@@ -1017,14 +1023,7 @@ fn the_debug_log_shows_no_session_from_a_path_or_query() {
         format!("/zstack/v1/accounts/sessions/{token}/valid"),
         format!("/api/v1/tickets/tickets/?token={token}"),
     ] {
-        let mut stream = std::net::TcpStream::connect(&addr).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut answer = String::new();
-        stream.read_to_string(&mut answer).unwrap();
+        raw_get(&addr, &path, "");
     }
     let stderr = stop_gracefully(&mut child);
     assert!(

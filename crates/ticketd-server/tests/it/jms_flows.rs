@@ -44,6 +44,13 @@ async fn jms(
         .await
 }
 
+/// `flow`'s detail as the administrator reads it from `org`.
+async fn read_flow(app: &TestApp, flow: &Value, org: &str) -> Value {
+    let (status, read) = jms(app, "GET", &detail(&id_of(flow)), ADMIN_TOKEN, org, None).await;
+    assert_eq!(status, 200, "{read}");
+    read
+}
+
 async fn create(app: &TestApp, org: &str, body: Value) -> Value {
     let (status, flow) = jms(app, "POST", FLOWS, ADMIN_TOKEN, org, Some(body)).await;
     assert_eq!(status, 201, "{flow}");
@@ -293,15 +300,7 @@ async fn a_flow_created_in_v4_form_reads_back_in_both_rule_forms() {
     let remove = format!("/api/v1/users/users/{}/remove/", alice.user.id);
     let (status, body) = jms(&app, "POST", &remove, ADMIN_TOKEN, DEFAULT, None).await;
     assert_eq!(status, 204, "{body}");
-    let (_, read) = jms(
-        &app,
-        "GET",
-        &detail(&id_of(&flow)),
-        ADMIN_TOKEN,
-        DEFAULT,
-        None,
-    )
-    .await;
+    let read = read_flow(&app, &flow, DEFAULT).await;
     assert_eq!(
         read["rules"][1]["users"],
         json!({"type": "ids", "ids": [alice.user.id.to_string()]})
@@ -354,15 +353,7 @@ async fn a_flow_saved_as_read_keeps_named_users_who_left() {
     )
     .await;
     assert_eq!(status, 200, "{body}");
-    let (_, read) = jms(
-        &app,
-        "GET",
-        &detail(&id_of(&flow)),
-        ADMIN_TOKEN,
-        DEFAULT,
-        None,
-    )
-    .await;
+    let read = read_flow(&app, &flow, DEFAULT).await;
     assert_eq!(read["rules"][0]["users"], named);
     assert_eq!(
         read["rules"][0]["assignees"],
@@ -397,15 +388,7 @@ async fn a_flow_saved_as_read_keeps_named_users_who_left() {
     )
     .await;
     assert_eq!(status, 200);
-    let (_, read) = jms(
-        &app,
-        "GET",
-        &detail(&id_of(&flow)),
-        ADMIN_TOKEN,
-        DEFAULT,
-        None,
-    )
-    .await;
+    let read = read_flow(&app, &flow, DEFAULT).await;
     let mut approvers: Vec<String> = read["rules"][0]["assignees"]
         .as_array()
         .unwrap()
@@ -460,29 +443,13 @@ async fn a_global_flow_read_from_an_organization_shows_its_approvers_there() {
     )
     .await;
     let approvers = |flow: &Value| flow["rules"][0]["assignees_display"].clone();
-    let (_, from_default) = jms(
-        &app,
-        "GET",
-        &detail(&id_of(&flow)),
-        ADMIN_TOKEN,
-        DEFAULT,
-        None,
-    )
-    .await;
+    let from_default = read_flow(&app, &flow, DEFAULT).await;
     assert_eq!(
         approvers(&from_default),
         json!(["Administrator(admin)", "Here(here)"]),
         "{from_default}"
     );
-    let (_, from_other) = jms(
-        &app,
-        "GET",
-        &detail(&id_of(&flow)),
-        ADMIN_TOKEN,
-        &other.id.to_string(),
-        None,
-    )
-    .await;
+    let from_other = read_flow(&app, &flow, &other.id.to_string()).await;
     assert_eq!(
         approvers(&from_other),
         json!(["Administrator(admin)", "Away(away)"]),

@@ -845,26 +845,13 @@ async fn lists_filter_search_order_and_paginate() {
         )
         .await;
     assert_eq!(by_asset.as_array().unwrap().len(), 3);
-    // The content's other fields do not count: every ticket asks for the account "root".
-    for query in [
-        "relevant_asset=root",
-        "relevant_command=root",
-        "relevant_command=%22",
-    ] {
-        let (status, found) = w
-            .app
-            .call(
-                "GET",
-                &format!("/api/v1/tickets/apply-asset-tickets/?{query}"),
-                "alice",
-                None,
-            )
-            .await;
-        assert_eq!((status, found.clone()), (200, json!([])), "{query}");
-    }
-    // A typed list filtered by its own type lists its tickets; by another, or an unknown one,
+    // The content's other fields do not count: every ticket asks for the account "root". A
+    // typed list filtered by its own type lists its tickets; by another, or an unknown one,
     // nothing (the filter was dropped, and every ticket listed).
     for (query, listed) in [
+        ("relevant_asset=root", 0),
+        ("relevant_command=root", 0),
+        ("relevant_command=%22", 0),
         ("type=apply_asset", 3),
         ("type=login_confirm", 0),
         ("type=bogus", 0),
