@@ -369,6 +369,15 @@ mod tests {
         ] {
             assert_eq!(parse_datetime(outside, shanghai), None, "{outside}");
         }
+        // A leap second, which Python refuses ("wrong format"), as JumpServer does.
+        for leap in [
+            "2027-06-30T23:59:60Z",
+            "2027-06-30 23:59:60",
+            "2027/06/30 23:59:60 +0000",
+            "2027-06-30T23:59:60.999+08:00",
+        ] {
+            assert_eq!(parse_datetime(leap, chrono_tz::UTC), None, "{leap}");
+        }
         assert!(parse_datetime("0001-01-01 00:00:00", chrono_tz::UTC).is_some());
         assert!(parse_datetime("9999-12-31 23:59:59", chrono_tz::UTC).is_some());
         // A moment of the year 9999 or 1 (UTC) may be in the year 10000 or 0 where the client

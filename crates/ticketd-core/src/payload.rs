@@ -26,9 +26,13 @@ pub const ALL_ACTIONS: u32 = 127;
 /// before 4713 BC, which chrono's parsers read (a grant expiring in year -4000 failed there).
 pub const DATE_YEARS: std::ops::RangeInclusive<i32> = 1..=9999;
 
-/// Whether `time` lies in [`DATE_YEARS`].
+/// Whether `time` lies in [`DATE_YEARS`] and is no leap second: chrono reads a second `60`
+/// as one, which Python, JSON's readers and PostgreSQL cannot hold, so it was shown as `59` by
+/// one dialect, `60` by another, and granted as the next minute (a permission starting as it
+/// expired; until 2026-12-07).
 pub fn date_in_range(time: DateTime<Utc>) -> bool {
-    DATE_YEARS.contains(&time.year())
+    use chrono::Timelike;
+    DATE_YEARS.contains(&time.year()) && time.nanosecond() < 1_000_000_000
 }
 
 /// Whether `millis`, epoch milliseconds, is a moment after 1970 in [`DATE_YEARS`]: what a
