@@ -506,23 +506,7 @@ impl Write<'_> {
             return Ok(Err(errors));
         }
         let mut body = body;
-        let stored = target.stored_selectors();
-        // How a contested stored level of named users read back: its approvers as the view
-        // showed them (`render::level_approvers`, resolved where the new flow will be).
-        let mut shown = vec![None; stored.len()];
-        for (position, _) in &body.contested {
-            if let Some(level @ Selector::Ids { .. }) = stored.get(*position) {
-                let users = self
-                    .state
-                    .engine
-                    .eligible_approvers(target.org(), level)
-                    .await?;
-                shown[*position] = Some(Selector::Ids {
-                    ids: users.into_iter().map(|u| u.id).collect(),
-                });
-            }
-        }
-        if let Err(per_rule) = body.settle_rules(&stored, &shown) {
+        if let Err(per_rule) = body.settle_rules(&target.stored_selectors()) {
             errors.set("rules", per_rule);
             return Ok(Err(errors));
         }

@@ -103,8 +103,8 @@ pub struct SqliteOptions {
     /// without a read only what its own writer wrote (the identity version, list counts). The
     /// store then holds the file's serving lock (`<file>-serve.lock`) while it lives, and
     /// refuses to open while another process holds it, and watches the file for the commits of
-    /// one-off commands, which leave it unset (every 50 ms while its writer is idle, and before
-    /// each batch of its writer).
+    /// one-off commands, which leave it unset (its writer looks before each batch, and every
+    /// 50 ms while idle).
     pub serving: bool,
 }
 
@@ -426,10 +426,6 @@ impl Epochs {
 /// of their own, which the writer's epochs never counted: until 2026-12-07 the server kept
 /// serving a token such a command revoked, admin's ended sessions, and a directory without the
 /// organization administrator it added, until its own next write of users or tokens.
-///
-/// A commit made beside the server just after the writer's last batch is seen at the second look
-/// after it, so within two periods: an opening in that window resolves its approvers from the
-/// directory kept before the command (the regression probe measured 0.45 s with 250 ms).
 pub(crate) const EXTERNAL_COMMITS_POLL: Duration = Duration::from_millis(50);
 
 /// The connection's `PRAGMA data_version`, which changes when another connection (another
@@ -440,34 +436,42 @@ fn data_version(conn: &Connection) -> Option<i64> {
         .ok()
 }
 
-/// Starts the thread that moves the epochs when another process commits to the file while the
-/// writer is idle (see [`EXTERNAL_COMMITS_POLL`]); it ends with the store.
-fn watch_external_commits(options: &SqliteOptions, epochs: &Arc<Epochs>) -> Result<(), StoreError> {
-    let conn = open_connection(options, true)?;
-    let epochs = Arc::downgrade(epochs);
-    let mut version_seen = data_version(&conn);
-    let mut writes_seen = epochs.upgrade().map(|e| e.data.load(Ordering::Acquire));
+/// A look for other processes' commits, queued like a write so that the writer looks with its
+/// own connection, whose version its own commits leave unchanged (a connection of the watch's
+/// own saw every commit of the writer too, and could not tell them apart). Never run: the writer
+/// drops it as it drops a write whose caller gave up, after its look before every batch.
+struct Look;
+
+impl WriteJob for Look {
+    fn run(&mut self, _conn: &Connection, _own_savepoint: bool) -> bool {
+        true
+    }
+
+    fn may_run_again(&self) -> bool {
+        true
+    }
+
+    fn abandoned(&self) -> bool {
+        true
+    }
+
+    fn answer(self: Box<Self>, _commit: Result<(), String>) {}
+}
+
+/// Starts the thread that asks the writer to look for other processes' commits every
+/// [`EXTERNAL_COMMITS_POLL`]; it ends with the store (once the writer's queue is closed).
+fn watch_external_commits(writer: &mpsc::Sender<Job>) -> Result<(), StoreError> {
+    let writer = writer.downgrade();
     std::thread::Builder::new()
         .name("ticketd-sqlite-watch".into())
         .spawn(move || {
             loop {
                 std::thread::sleep(EXTERNAL_COMMITS_POLL);
-                let Some(epochs) = epochs.upgrade() else {
+                let Some(writer) = writer.upgrade() else {
                     return;
                 };
-                let writes = Some(epochs.data.load(Ordering::Acquire));
-                let version = data_version(&conn);
-                if writes != writes_seen {
-                    // The writer committed since the last look, which changes this connection's
-                    // version too: the writer saw the others' commits before each of its
-                    // batches, and one after its last batch is told by the next quiet look,
-                    // still against the version seen before (at worst one needless move).
-                    writes_seen = writes;
-                } else if version != version_seen {
-                    epochs.external_commit();
-                    writes_seen = Some(epochs.data.load(Ordering::Acquire));
-                    version_seen = version;
-                }
+                // A full queue is a busy writer, which looks before each batch anyway.
+                let _ = writer.try_send(Job::new(Box::new(Look), WriteScope::Tickets));
             }
         })
         .map_err(|e| StoreError::Other(Box::new(e)))?;
@@ -895,13 +899,13 @@ impl Pool {
         let epochs = Arc::new(Epochs::default());
         let counters = Arc::clone(&epochs);
         let watching = options.serving;
-        if watching {
-            watch_external_commits(options, &epochs)?;
-        }
         std::thread::Builder::new()
             .name("ticketd-sqlite-writer".into())
             .spawn(move || writer_loop(writer_conn, receiver, &counters, syncer, watching))
             .map_err(|e| StoreError::Other(Box::new(e)))?;
+        if watching {
+            watch_external_commits(&sender)?;
+        }
         let n_readers = readers.len();
         Ok((
             Arc::new(Self {
@@ -1206,11 +1210,13 @@ fn writer_loop(
     let mut version_seen = watching.then(|| data_version(&conn));
     while let Some(first) = receiver.blocking_recv() {
         if let Some(seen) = &mut version_seen {
-            // Another process's commits (see `EXTERNAL_COMMITS_POLL`), looked for here while
-            // the writer is busy: its own commits leave its connection's version as it was.
-            let version = data_version(&conn);
-            if version != *seen {
-                *seen = version;
+            // Another process's commits (see `EXTERNAL_COMMITS_POLL`), looked for before every
+            // batch and at every `Look`: the writer's own commits leave its connection's version
+            // as it was. A failed look is no change.
+            if let Some(version) = data_version(&conn)
+                && Some(version) != *seen
+            {
+                *seen = Some(version);
                 epochs.external_commit();
             }
         }

@@ -82,15 +82,8 @@ impl FlowBody {
     /// Settles each contested rule against the flow's stored selectors: a rule read back and
     /// sent again carries the form the client changed and the one it left as read, so the one
     /// that differs from the stored level is meant; where both differ (or nothing is stored)
-    /// nothing says which, and the rule is refused at its position. `shown` holds, by
-    /// position, the legacy form a stored level of named users reads back as (its `assignees`
-    /// are whom an opening would assign, fewer than it names once one has left): a legacy form
-    /// as read is no change either (until 2026-12-07 a flow saved as read lost those users).
-    pub(super) fn settle_rules(
-        &mut self,
-        stored: &[Selector],
-        shown: &[Option<Selector>],
-    ) -> Result<(), Value> {
+    /// nothing says which, and the rule is refused at its position.
+    pub(super) fn settle_rules(&mut self, stored: &[Selector]) -> Result<(), Value> {
         let Some(rules) = self.rules.as_mut() else {
             return Ok(());
         };
@@ -101,15 +94,9 @@ impl FlowBody {
                 continue;
             };
             let kept = stored.get(position).map(canonical);
-            let as_read = shown.get(position).and_then(Option::as_ref).map(canonical);
-            let legacy_unchanged = [&kept, &as_read]
-                .iter()
-                .any(|form| form.as_ref() == Some(&canonical(&legacy)));
             if kept.as_ref() == Some(&canonical(users)) {
-                if !legacy_unchanged {
-                    *users = legacy;
-                }
-            } else if !legacy_unchanged {
+                *users = legacy;
+            } else if kept.as_ref() != Some(&canonical(&legacy)) {
                 failed = true;
                 let mut errors = Errors::default();
                 errors.add("non_field_errors", CONTRADICTION);
@@ -343,20 +330,6 @@ fn parse_rule(rule: &Value, known: &dyn Fn(UserId) -> bool) -> Result<ParsedRule
         .filter(|v| !v.is_null())
         .filter(|v| choice_text(v).as_deref() != Some(CUSTOM_STRATEGY));
     let from_users = users.map(parse_selector);
-    // A legacy rule of named users without any, beside the `users` form, is how a level whose
-    // named users all left reads back (its `assignees` are whom an opening would assign): the
-    // `users` form says what the rule is.
-    let no_legacy_assignees = users.is_some()
-        && object
-            .get("assignees")
-            .is_none_or(|a| a.is_null() || a.as_array().is_some_and(Vec::is_empty));
-    let strategy = strategy.filter(|value| {
-        !(no_legacy_assignees
-            && choice_text(value)
-                .as_deref()
-                .and_then(LegacyStrategy::parse)
-                == Some(LegacyStrategy::CustomUser))
-    });
     let from_strategy = strategy.map(|value| {
         let Some(legacy) = choice_text(value)
             .as_deref()
