@@ -264,12 +264,19 @@ impl Config {
             let lower = key.to_ascii_lowercase();
             // Only the name in capitals: `TICKETD_listen` beside `TICKETD_LISTEN` overrode it,
             // whichever the environment listed last (until 2026-12-07).
-            if key != lower.to_ascii_uppercase() {
-                warnings.push(format!(
-                    "unknown environment variable {name} is ignored (keys are written in \
-                     capitals: TICKETD_{})",
-                    lower.to_ascii_uppercase()
-                ));
+            let upper = lower.to_ascii_uppercase();
+            if key != upper {
+                let known = STRING_KEYS.contains(&lower.as_str())
+                    || INTEGER_KEYS.contains(&lower.as_str())
+                    || OTHER_VARIABLES.contains(&upper.as_str());
+                warnings.push(if known {
+                    format!(
+                        "unknown environment variable {name} is ignored (keys are written in \
+                         capitals: TICKETD_{upper})"
+                    )
+                } else {
+                    format!("unknown environment variable {name} is ignored")
+                });
             } else if STRING_KEYS.contains(&lower.as_str()) {
                 table.insert(lower, toml::Value::String(value.clone()));
             } else if INTEGER_KEYS.contains(&lower.as_str()) {
@@ -429,6 +436,7 @@ mod tests {
                 ("TICKETD_BOGUS", "x"),
                 // Listed after `TICKETD_LISTEN`, it overrode it.
                 ("TICKETD_listen", "0.0.0.0:3"),
+                ("TICKETD_bogus", "y"),
             ]),
             &Overrides {
                 listen: None,
@@ -444,6 +452,7 @@ mod tests {
             warnings,
             vec![
                 "unknown environment variable TICKETD_BOGUS is ignored",
+                "unknown environment variable TICKETD_bogus is ignored",
                 "unknown environment variable TICKETD_listen is ignored (keys are written in \
                  capitals: TICKETD_LISTEN)"
             ]

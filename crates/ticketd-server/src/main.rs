@@ -613,14 +613,11 @@ fn is_ok_status(line: &str) -> bool {
     words.next().is_some_and(|v| v.starts_with("HTTP/")) && words.next() == Some("200")
 }
 
-/// The password `--password-stdin` reads: the first line, without its line ending, a lone
-/// carriage return included, as `TICKETD_ADMIN_PASSWORD_FILE` is read (until 2026-12-07 the
-/// carriage return was kept, and the password typed never matched).
+/// The password `--password-stdin` reads: the first line, without its line ending (`\n`,
+/// `\r\n`, or a `\r` alone, which was kept until 2026-12-07, so the password typed never
+/// matched).
 fn password_line(text: &str) -> &str {
-    text.lines()
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches('\r')
+    text.split(['\n', '\r']).next().unwrap_or_default()
 }
 
 /// How long `ticketd healthcheck` waits in all for the answer's status line.
@@ -654,6 +651,7 @@ mod tests {
             "pw-1\r\n",
             "pw-1\r",
             "pw-1\nsecond line\n",
+            "pw-1\rsecond line\r",
         ] {
             assert_eq!(password_line(text), "pw-1", "{text:?}");
         }

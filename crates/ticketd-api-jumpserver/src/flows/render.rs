@@ -119,29 +119,30 @@ impl View {
 
     /// One rule in both forms: v4 `users`, and legacy `strategy`/`assignees`.
     fn rule(&self, flow: &Flow, position: usize, selector: &Selector) -> Value {
-        // Whom an opening would assign, by the core's resolution: a named user who left the
-        // organization or was deactivated stays in the rule (to approve again if back) but
-        // reads as no approver (until 2026-12-07 they did, and a global flow read from an
-        // organization showed every user the rule named, wherever they were members).
-        let assignees: Vec<&User> = self
-            .approvers
-            .get(&flow.id)
-            .and_then(|levels| levels.get(position))
-            .map_or(&[][..], Vec::as_slice)
-            .iter()
-            .filter_map(|id| self.users.get(id))
-            .collect();
-        let users = match selector {
-            // Deleted (or invisible) users are left out, as JumpServer re-renders id lists.
+        let (users, assignees): (Value, Vec<&User>) = match selector {
+            // The users a rule names, as JumpServer lists a custom rule's (deleted or invisible
+            // ones left out, as it re-renders id lists), whether or not an opening would still
+            // assign them (it assigns active members and system administrators): so a rule
+            // read back and sent again is the same rule in both forms.
             Selector::Ids { ids } => {
-                let present: Vec<String> = ids
-                    .iter()
-                    .filter(|id| self.users.contains_key(id))
-                    .map(ToString::to_string)
-                    .collect();
-                json!({"type": "ids", "ids": present})
+                let present: Vec<&User> = ids.iter().filter_map(|id| self.users.get(id)).collect();
+                let ids: Vec<String> = present.iter().map(|u| u.id.to_string()).collect();
+                (json!({"type": "ids", "ids": ids}), present)
             }
-            other => serde_json::to_value(other).unwrap_or(Value::Null),
+            // Whom an opening would assign, by the core's resolution, for a global flow in the
+            // organization it is read from (until 2026-12-07 the dialect's own approximation,
+            // which resolved a global flow's organization roles nowhere and left out system
+            // administrators who were no members).
+            other => (
+                serde_json::to_value(other).unwrap_or(Value::Null),
+                self.approvers
+                    .get(&flow.id)
+                    .and_then(|levels| levels.get(position))
+                    .map_or(&[][..], Vec::as_slice)
+                    .iter()
+                    .filter_map(|id| self.users.get(id))
+                    .collect(),
+            ),
         };
         let name = LegacyStrategy::from_selector(selector).map_or(CUSTOM_STRATEGY, |s| s.as_str());
         json!({

@@ -295,21 +295,17 @@ async fn a_flow_created_in_v4_form_reads_back_in_both_rule_forms() {
         "the default operator is spelled out"
     );
 
-    // Alice leaves the organization: the rule still names her (she approves again if invited
-    // back), but no opening would assign her, so she is no approver (she was still shown).
+    // Alice leaves the organization: the rule still names her, in both forms, as JumpServer
+    // lists a custom rule's users (she approves again if invited back; no opening assigns her
+    // meanwhile).
     let remove = format!("/api/v1/users/users/{}/remove/", alice.user.id);
     let (status, body) = jms(&app, "POST", &remove, ADMIN_TOKEN, DEFAULT, None).await;
     assert_eq!(status, 204, "{body}");
     let read = read_flow(&app, &flow, DEFAULT).await;
-    assert_eq!(
-        read["rules"][1]["users"],
-        json!({"type": "ids", "ids": [alice.user.id.to_string()]})
-    );
-    assert_eq!(read["rules"][1]["assignees"], json!([]), "{read}");
-    assert_eq!(read["rules"][1]["assignees_display"], json!([]), "{read}");
+    assert_eq!(read["rules"][1], flow["rules"][1], "{read}");
     assert_eq!(read["rules"][0], flow["rules"][0]);
     // Saved back as it was read, her level matches nobody: refused as at the creation, on the
-    // `users` form (it was refused on the legacy form's empty `assignees`).
+    // `users` form.
     let (status, body) = jms(
         &app,
         "PUT",
@@ -323,9 +319,9 @@ async fn a_flow_created_in_v4_form_reads_back_in_both_rule_forms() {
     assert!(body["rules"][1]["users"].is_array(), "{body}");
 }
 
-/// A flow saved back as it was read keeps the named users who left or were deactivated (its
-/// legacy `assignees` show only whom an opening would assign): they approve again once back.
-/// Until 2026-12-07 the save dropped them for good.
+/// A flow saved back as it was read keeps the named users who left or were deactivated (both
+/// rule forms list them): they approve again once back. (A first version of the day's change
+/// listed only whom an opening would assign as `assignees`, and the save dropped them for good.)
 #[tokio::test]
 async fn a_flow_saved_as_read_keeps_named_users_who_left() {
     let app = spawn_app().await;
@@ -355,10 +351,7 @@ async fn a_flow_saved_as_read_keeps_named_users_who_left() {
     assert_eq!(status, 200, "{body}");
     let read = read_flow(&app, &flow, DEFAULT).await;
     assert_eq!(read["rules"][0]["users"], named);
-    assert_eq!(
-        read["rules"][0]["assignees"],
-        json!([carol.id().to_string()])
-    );
+    assert_eq!(read["rules"][0]["assignees"], named["ids"]);
     for method in ["PUT", "PATCH"] {
         let (status, saved) = jms(
             &app,
@@ -405,9 +398,10 @@ async fn a_flow_saved_as_read_keeps_named_users_who_left() {
     assert_eq!(approvers, expected, "{read}");
 }
 
-/// A global flow read from an organization shows whom an opening there would assign: its
-/// members the rule names and the system administrators (it showed every named user, members
-/// elsewhere included).
+/// A global flow read from an organization shows whom an opening there would assign, by the
+/// core's resolution: the system administrators and that organization's administrators for a
+/// `super_org_admin` rule (it resolved organization roles nowhere, and showed the system
+/// administrators only, from every organization).
 #[tokio::test]
 async fn a_global_flow_read_from_an_organization_shows_its_approvers_there() {
     let app = spawn_app().await;
@@ -418,19 +412,14 @@ async fn a_global_flow_read_from_an_organization_shows_its_approvers_there() {
         .create_org(Some(&admin), "Elsewhere", now)
         .await
         .unwrap();
-    let here = app.user("here", SystemRole::User, vec![]).await;
-    let away = app
-        .user(
-            "away",
-            SystemRole::User,
-            vec![(other.id, ticketd_core::identity::ROLE_ORG_USER)],
-        )
+    app.user(
+        "here",
+        SystemRole::User,
+        vec![(DEFAULT_ORG, ROLE_ORG_ADMIN)],
+    )
+    .await;
+    app.user("away", SystemRole::User, vec![(other.id, ROLE_ORG_ADMIN)])
         .await;
-    let ids = json!([
-        here.id().to_string(),
-        away.id().to_string(),
-        admin.id().to_string()
-    ]);
     let flow = create(
         &app,
         ROOT,
@@ -438,7 +427,7 @@ async fn a_global_flow_read_from_an_organization_shows_its_approvers_there() {
             "name": "Everywhere",
             "type": "login_confirm",
             "approval_level": 1,
-            "rules": [{"users": {"type": "ids", "ids": ids}}]
+            "rules": [{"strategy": "super_org_admin"}]
         }),
     )
     .await;
