@@ -2308,7 +2308,7 @@ impl Engine {
                     (
                         Some(flow.id),
                         flow.levels.clone(),
-                        resolution_org(&flow, input.org_id),
+                        flow.resolution_org(input.org_id),
                         flow.cc_users.clone(),
                     )
                 } else {
@@ -2814,7 +2814,7 @@ impl Engine {
         }
         let steps = self
             .steps_for(
-                resolution_org(&flow, ticket.org_id),
+                flow.resolution_org(ticket.org_id),
                 &flow.levels,
                 ticket.applicant_id,
                 now,
@@ -2986,16 +2986,6 @@ impl Engine {
                 id: id.to_string(),
             }),
         }
-    }
-}
-
-/// Where a flow's selectors are evaluated: in the flow's organization, except that a global
-/// flow speaks of the ticket's organization ("org admins approve" means that org's admins).
-fn resolution_org(flow: &Flow, ticket_org: OrgId) -> OrgId {
-    if flow.org_id == ROOT_ORG {
-        ticket_org
-    } else {
-        flow.org_id
     }
 }
 

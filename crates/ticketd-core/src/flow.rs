@@ -85,6 +85,17 @@ pub struct Flow {
 }
 
 impl Flow {
+    /// Where the flow's selectors are evaluated for a ticket of (or a reader in) `org`: in the
+    /// flow's organization, except that a global flow speaks of that organization ("org admins
+    /// approve" means its admins).
+    pub fn resolution_org(&self, org: OrgId) -> OrgId {
+        if self.org_id == crate::identity::ROOT_ORG {
+            org
+        } else {
+            self.org_id
+        }
+    }
+
     /// The API that manages this flow (`attributes.dialect`: a TopHC process, a ZStack flow
     /// collection), if one marked it; JumpServer's flows and the core's carry no mark.
     pub fn dialect(&self) -> Option<&str> {

@@ -262,33 +262,32 @@ impl Config {
                 continue;
             };
             let lower = key.to_ascii_lowercase();
+            let upper = lower.to_ascii_uppercase();
+            let string = STRING_KEYS.contains(&lower.as_str());
+            let integer = INTEGER_KEYS.contains(&lower.as_str());
+            let known = string || integer || OTHER_VARIABLES.contains(&upper.as_str());
             // Only the name in capitals: `TICKETD_listen` beside `TICKETD_LISTEN` overrode it,
             // whichever the environment listed last (until 2026-12-07).
-            let upper = lower.to_ascii_uppercase();
-            if key != upper {
-                let known = STRING_KEYS.contains(&lower.as_str())
-                    || INTEGER_KEYS.contains(&lower.as_str())
-                    || OTHER_VARIABLES.contains(&upper.as_str());
-                warnings.push(if known {
-                    format!(
-                        "unknown environment variable {name} is ignored (keys are written in \
-                         capitals: TICKETD_{upper})"
-                    )
+            if key != upper || !known {
+                let hint = if known {
+                    format!(" (keys are written in capitals: TICKETD_{upper})")
                 } else {
-                    format!("unknown environment variable {name} is ignored")
-                });
-            } else if STRING_KEYS.contains(&lower.as_str()) {
+                    String::new()
+                };
+                warnings.push(format!(
+                    "unknown environment variable {name} is ignored{hint}"
+                ));
+            } else if string {
                 table.insert(lower, toml::Value::String(value.clone()));
-            } else if INTEGER_KEYS.contains(&lower.as_str()) {
+            } else if integer {
                 let number: i64 = value
                     .trim()
                     .parse()
                     .with_context(|| format!("{name} must be an integer, got {value:?}"))?;
                 table.insert(lower, toml::Value::Integer(number));
-            } else if !OTHER_VARIABLES.contains(&key) {
-                warnings.push(format!("unknown environment variable {name} is ignored"));
             }
         }
+
         if let Some(listen) = &overrides.listen {
             table.insert("listen".into(), toml::Value::String(listen.clone()));
         }

@@ -13,7 +13,7 @@
 //! syncer thread fsyncs the log once for every batch committed meanwhile, and only then answers
 //! their callers.
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use std::ffi::c_int;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -764,11 +764,7 @@ pub(crate) fn migrate(conn: &Connection) -> Result<usize, StoreError> {
             [],
             |row| row.get(0),
         )
-        .map(Some)
-        .or_else(|e| match e {
-            rusqlite::Error::QueryReturnedNoRows => Ok(None),
-            other => Err(other),
-        })
+        .optional()
         .map_err(db_err)?;
     if let Some(table) = foreign {
         return Err(StoreError::Other(

@@ -32,28 +32,25 @@ pub(super) async fn known_users(
         .collect())
 }
 
-/// The organization a flow's approvers are resolved in as `caller_org` sees them: its own,
-/// or for a global flow the caller's, where an opening would resolve it (the global
-/// organization's every active user when read from there).
-pub(super) fn resolution_org(flow: &Flow, caller_org: OrgId) -> OrgId {
-    if flow.org_id == ROOT_ORG {
-        caller_org
-    } else {
-        flow.org_id
-    }
-}
-
 /// The users each level of `flow` would be assigned at an opening in `org`, by the core's own
-/// resolution (the organization's active members and every active system administrator).
-pub(super) async fn level_approvers(
+/// resolution (the organization's active members and every active system administrator); none
+/// for a level of named users, which [`View::rule`] lists as named.
+async fn level_approvers(
     engine: &Engine,
     flow: &Flow,
     org: OrgId,
 ) -> Result<Vec<Vec<UserId>>, DomainError> {
     let mut levels = Vec::with_capacity(flow.levels.len());
     for level in &flow.levels {
-        let users = engine.eligible_approvers(org, &level.selector).await?;
-        levels.push(users.into_iter().map(|u| u.id).collect());
+        levels.push(match &level.selector {
+            Selector::Ids { .. } => Vec::new(),
+            selector => engine
+                .eligible_approvers(org, selector)
+                .await?
+                .into_iter()
+                .map(|u| u.id)
+                .collect(),
+        });
     }
     Ok(levels)
 }
@@ -87,7 +84,7 @@ impl View {
         let mut orgs_loaded = false;
         for flow in flows {
             if let Entry::Vacant(slot) = approvers.entry(flow.id) {
-                let org = resolution_org(flow, current.id);
+                let org = flow.resolution_org(current.id);
                 slot.insert(level_approvers(engine, flow, org).await?);
             }
             if !org_names.contains_key(&flow.org_id) && !orgs_loaded {
