@@ -1479,8 +1479,9 @@ impl Engine {
         })
     }
 
-    /// Removes a user from an organization (org managers), then rejects the pending tickets
-    /// this stranded where their flow asks for it ([`Flow::stranded_reason`]).
+    /// Removes a user from an organization (org managers), and so from its grants
+    /// ([`Store::replace_member_roles`]), then rejects the pending tickets this stranded where
+    /// their flow asks for it ([`Flow::stranded_reason`]).
     pub async fn remove_member(
         &self,
         actor: &Actor,

@@ -728,7 +728,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         self.replace_member_roles(org, user, Vec::new()).await
     }
     /// Removes one role of `user` in `org`, keeping the others (`NotFound` if it is not held):
-    /// a change of its own, so that two removals of different roles at once both stay.
+    /// a change of its own, so that two removals of different roles at once both stay. The
+    /// last one takes them out of the organization's grants, as [`Store::replace_member_roles`].
     async fn remove_member_role(
         &self,
         org: OrgId,
@@ -739,6 +740,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// transaction, so no reader sees the user between the old roles and the new. Some roles
     /// replace those of a member only (`NotFound` for a user who holds none there, also one
     /// removed by a concurrent write, whom a replacement put back).
+    ///
+    /// A user left with no role there is taken out of the users of the organization's grants
+    /// in the same transaction (the grant list's `user` filter included), as JumpServer takes
+    /// a user who leaves an organization out of its permissions: what a grant gave them there
+    /// ends with their membership, and joining again gives none of it back.
     async fn replace_member_roles(
         &self,
         org: OrgId,
@@ -761,7 +767,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Deletes an organization with its memberships (`Conflict` if tickets or flows use it).
     async fn delete_org(&self, id: OrgId) -> Result<(), StoreError>;
     /// Deletes a user (`NotFound` if absent; refused with [`crate::identity::LAST_ADMIN`] for
-    /// the last active system administrator); their tickets keep the applicant's display name.
+    /// the last active system administrator); their tickets keep the applicant's display name,
+    /// and every grant's users leave them out.
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError>;
 
     // --- catalog

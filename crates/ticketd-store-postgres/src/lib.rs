@@ -523,6 +523,17 @@ impl Store for PostgresStore {
             if deleted == 0 {
                 return Err(StoreError::NotFound);
             }
+            let still_member = tx
+                .query_opt(
+                    "SELECT 1 FROM org_members WHERE org_id = $1 AND user_id = $2 LIMIT 1",
+                    &[&org.0, &user.0],
+                )
+                .await
+                .map_err(db_err)?
+                .is_some();
+            if !still_member {
+                leave_grants(&tx, user, Some(org)).await?;
+            }
             tx.commit().await.map_err(db_err)
         })
         .await
@@ -552,6 +563,9 @@ impl Store for PostgresStore {
                 tx.execute(INSERT_MEMBERSHIP, &[&org.0, &user.0, &role.0])
                     .await
                     .map_err(db_err)?;
+            }
+            if roles.is_empty() {
+                leave_grants(&tx, user, Some(org)).await?;
             }
             tx.commit().await.map_err(db_err)
         })
@@ -689,6 +703,7 @@ impl Store for PostgresStore {
                 Some(true) => keep_an_admin_besides(&tx, id, "non_field_errors").await?,
                 Some(false) => {}
             }
+            leave_grants(&tx, id, None).await?;
             let deleted = tx
                 .execute("DELETE FROM users WHERE id = $1", &[&id.0])
                 .await
@@ -1601,6 +1616,27 @@ async fn keep_an_admin_besides(
         .map_err(db_err)
         .and_then(|row| get(&row, "others"))?;
     ticketd_core::store::an_admin_remains(others, field)
+}
+
+/// Takes `user` out of the grants of `org` (of every organization with `None`): its user rows
+/// and the grant's own list, in one statement. See [`Store::replace_member_roles`].
+async fn leave_grants(
+    tx: &tokio_postgres::Transaction<'_>,
+    user: UserId,
+    org: Option<OrgId>,
+) -> Result<(), StoreError> {
+    // `users - text` drops the array's elements equal to that string, keeping the others'
+    // order; it is relative to the row as it is, so two users leaving at once both go.
+    tx.execute(
+        "WITH gone AS (DELETE FROM grant_users u USING grants g \
+           WHERE u.grant_id = g.id AND u.user_id = $1 AND ($2::uuid IS NULL OR g.org_id = $2) \
+           RETURNING u.grant_id) \
+         UPDATE grants SET users = users - $3::text WHERE id IN (SELECT grant_id FROM gone)",
+        &[&user.0, &org.map(|o| o.0), &user.0.to_string()],
+    )
+    .await
+    .map(|_| ())
+    .map_err(db_err)
 }
 
 /// Locks `user`'s row for the transaction, so that writes of their memberships take turns: two

@@ -363,7 +363,18 @@ impl Store for SqliteStore {
                         params![org.0, user.0, role.0],
                     )
                     .map_err(db_err)?;
-                one_row(n)
+                one_row(n)?;
+                let still_member: bool = c
+                    .query_row(
+                        "SELECT EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2)",
+                        params![org.0, user.0],
+                        |r| r.get(0),
+                    )
+                    .map_err(db_err)?;
+                if !still_member {
+                    leave_grants(c, user, Some(org))?;
+                }
+                Ok(())
             })
             .await
     }
@@ -388,6 +399,9 @@ impl Store for SqliteStore {
                 for role in &roles {
                     c.execute(INSERT_MEMBERSHIP, params![org.0, user.0, role.0])
                         .map_err(db_err)?;
+                }
+                if roles.is_empty() {
+                    leave_grants(c, user, Some(org))?;
                 }
                 Ok(())
             })
@@ -508,6 +522,7 @@ impl Store for SqliteStore {
                 if stored.system_role == SystemRole::Admin && stored.is_active {
                     keep_an_admin_besides(c, id, "non_field_errors")?;
                 }
+                leave_grants(c, id, None)?;
                 let n = c
                     .execute("DELETE FROM users WHERE id = ?1", [id.0])
                     .map_err(db_err)?;
@@ -1188,6 +1203,41 @@ pub fn raw_commit_rate(
 /// Refuses unless an active system administrator other than `id` remains
 /// ([`ticketd_core::identity::LAST_ADMIN`]); inside the writer's transaction, which no other
 /// write interleaves with.
+/// Takes `user` out of the grants of `org` (of every organization with `None`): its user rows
+/// and the grant's own list, written together. See [`Store::replace_member_roles`].
+fn leave_grants(
+    c: &rusqlite::Connection,
+    user: UserId,
+    org: Option<OrgId>,
+) -> Result<(), StoreError> {
+    let held: Vec<(Uuid, Vec<UserId>)> = c
+        .prepare_cached(
+            "SELECT g.id, g.users FROM grant_users u JOIN grants g ON g.id = u.grant_id \
+             WHERE u.user_id = ?1 AND (?2 IS NULL OR g.org_id = ?2)",
+        )
+        .and_then(|mut s| {
+            s.query_map(params![user.0, org.map(|o| o.0)], |r| {
+                Ok((r.get(0)?, rows::json_col(r, 1)?))
+            })?
+            .collect()
+        })
+        .map_err(db_err)?;
+    let mut rewrite = c
+        .prepare_cached("UPDATE grants SET users = ?2 WHERE id = ?1")
+        .map_err(db_err)?;
+    let mut unlink = c
+        .prepare_cached("DELETE FROM grant_users WHERE grant_id = ?1 AND user_id = ?2")
+        .map_err(db_err)?;
+    for (grant, mut users) in held {
+        users.retain(|held_by| *held_by != user);
+        rewrite
+            .execute(params![grant, json_text(&users)])
+            .map_err(db_err)?;
+        unlink.execute(params![grant, user.0]).map_err(db_err)?;
+    }
+    Ok(())
+}
+
 fn keep_an_admin_besides(
     c: &rusqlite::Connection,
     id: UserId,

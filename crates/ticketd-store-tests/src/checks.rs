@@ -2165,6 +2165,121 @@ pub async fn grants_written_together_each_take_a_free_name(store: Arc<dyn Store>
     assert_eq!(stored.version, last.version);
 }
 
+/// A user who leaves an organization, by losing their last role there or by being deleted,
+/// leaves the users of its grants (and the grant list's `user` filter) in the same write, as
+/// JumpServer takes them out of its permissions; a role left keeps them, another
+/// organization's grants keep them, and joining again gives nothing back.
+pub async fn leaving_an_organization_takes_the_user_out_of_its_grants(store: Arc<dyn Store>) {
+    use ticketd_core::UserId;
+    use ticketd_core::identity::ROLE_ORG_AUDITOR;
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    w.engine
+        .add_member(None, DEFAULT_ORG, w.alice.id(), ROLE_ORG_AUDITOR)
+        .await
+        .unwrap();
+    w.engine
+        .add_member(None, w.other_org, w.alice.id(), ROLE_ORG_USER)
+        .await
+        .unwrap();
+    let grant = |ticket: &Ticket, org_id, users: Vec<UserId>| {
+        let mut next = ticket.clone();
+        next.version += 1;
+        TicketWrite {
+            grant: Some(Grant {
+                id: ticket.id.uuid(),
+                ticket_id: ticket.id,
+                org_id,
+                kind: "asset_permission".into(),
+                name: ticket.title.clone(),
+                name_candidates: vec![ticket.title.clone()],
+                users,
+                payload: serde_json::json!({ "assets": [] }),
+                valid_from: None,
+                valid_until: None,
+                created_by: format!("ApplyAssetTicket:{}", ticket.id.uuid()),
+                comment: String::new(),
+                created_at: t0(),
+            }),
+            ..TicketWrite::new(next, Some(ticket.version))
+        }
+    };
+    let (alice, bob, carol, olga, mallory) = (
+        w.alice.id(),
+        w.bob.id(),
+        w.carol.id(),
+        w.olga.id(),
+        w.mallory.id(),
+    );
+    let here = w.open(&w.alice, "general", "here", t0()).await;
+    let there = w.open(&w.alice, "general", "there", t0()).await;
+    store
+        .write_ticket(grant(&here, DEFAULT_ORG, vec![alice, bob, carol, olga]))
+        .await
+        .unwrap();
+    store
+        .write_ticket(grant(&there, w.other_org, vec![mallory, alice]))
+        .await
+        .unwrap();
+    let users_of = async |ticket: &Ticket| {
+        let listed = grants_of(&store, ticket.id).await;
+        let read = store.get_grant(ticket.id.uuid()).await.unwrap().unwrap();
+        assert_eq!(listed[0].users, read.users);
+        read.users
+    };
+    let held_by = async |user: UserId| {
+        let grants = store
+            .list_grants(GrantQuery {
+                user: Some(user),
+                ..GrantQuery::default()
+            })
+            .await
+            .unwrap();
+        grants.iter().map(|g| g.ticket_id).collect::<Vec<_>>()
+    };
+    w.engine
+        .remove_member_role(&w.admin, DEFAULT_ORG, alice, ROLE_ORG_USER, at(1))
+        .await
+        .unwrap();
+    assert_eq!(users_of(&here).await, [alice, bob, carol, olga]);
+    w.engine
+        .remove_member_role(&w.admin, DEFAULT_ORG, alice, ROLE_ORG_AUDITOR, at(2))
+        .await
+        .unwrap();
+    assert_eq!(users_of(&here).await, [bob, carol, olga]);
+    assert_eq!(users_of(&there).await, [mallory, alice]);
+    assert_eq!(held_by(alice).await, [there.id]);
+    w.engine
+        .set_member_roles(&w.admin, DEFAULT_ORG, bob, &[ROLE_ORG_AUDITOR], at(3))
+        .await
+        .unwrap();
+    assert_eq!(users_of(&here).await, [bob, carol, olga]);
+    w.engine
+        .set_member_roles(&w.admin, DEFAULT_ORG, bob, &[], at(4))
+        .await
+        .unwrap();
+    assert_eq!(users_of(&here).await, [carol, olga]);
+    assert!(held_by(bob).await.is_empty());
+    w.engine
+        .remove_member(&w.admin, DEFAULT_ORG, carol, at(5))
+        .await
+        .unwrap();
+    w.engine
+        .add_member(None, DEFAULT_ORG, carol, ROLE_ORG_USER)
+        .await
+        .unwrap();
+    assert_eq!(users_of(&here).await, [olga]);
+    assert!(held_by(carol).await.is_empty());
+    w.engine
+        .delete_user(&w.admin, mallory, at(6))
+        .await
+        .unwrap();
+    assert_eq!(users_of(&there).await, [alice]);
+    assert!(held_by(mallory).await.is_empty());
+    assert_eq!(held_by(olga).await, [here.id]);
+}
+
 /// A final approval whose grant finds every name it may take held by other permissions (named
 /// so by hand) is refused as a conflict, which a dialect answers as the client's, not as a
 /// store failure; the ticket stays as it was.

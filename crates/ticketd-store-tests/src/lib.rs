@@ -65,6 +65,7 @@ macro_rules! contract_suite {
             two_level_apply_asset_flow_creates_one_grant,
             grants_written_together_each_take_a_free_name,
             a_decision_whose_grant_names_are_all_taken_is_a_conflict,
+            leaving_an_organization_takes_the_user_out_of_its_grants,
             stale_version_writes_nothing,
             writes_committed_together_succeed_or_fail_alone,
             openings_committed_together_keep_counts_countable,

@@ -2478,6 +2478,34 @@ async fn asset_permissions_are_hidden_from_unrelated_users_and_other_orgs() {
         (status, body["code"].clone()),
         (401, json!("not_authenticated"))
     );
+    // Alice leaves Default: she leaves its permissions with it, as JumpServer takes a user who
+    // leaves an organization out of them, and joining again gives nothing back.
+    let alice_path = format!("/api/v1/users/users/{}/", alice.id());
+    for (route, body) in [
+        (format!("{alice_path}remove/"), None),
+        (
+            "/api/v1/users/users/invite/".to_owned(),
+            Some(json!({"users": [alice.id().to_string()], "org_roles": [ORG_USER]})),
+        ),
+    ] {
+        let (status, answer) = app.call("POST", &route, ADMIN_TOKEN, body).await;
+        assert!(status == 204 || status == 201, "{route}: {status} {answer}");
+        let (_, perm) = app.call("GET", &path, ADMIN_TOKEN, None).await;
+        assert_eq!(perm["users"], json!([]), "{route}");
+        let (_, found) = app
+            .call(
+                "GET",
+                &format!("/api/v1/perms/asset-permissions/?user_id={}", alice.id()),
+                ADMIN_TOKEN,
+                None,
+            )
+            .await;
+        assert_eq!(found, json!([]), "{route}");
+    }
+    let (_, mine) = app
+        .call("GET", "/api/v1/perms/asset-permissions/", "alice", None)
+        .await;
+    assert_eq!(mine, json!([]));
 }
 
 // ------------------------------------------------------------------ python SDK
