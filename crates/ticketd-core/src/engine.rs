@@ -829,11 +829,15 @@ impl Engine {
         Ok((self.actor(user.id).await?, token, expires))
     }
 
-    /// Ends a session (or revokes an API token).
+    /// Ends a login session. An API token presented instead stays valid, as no logout ends
+    /// one: a ZStack or TopHC client set up with a token logs out as it exits, and revoked it
+    /// for every dialect (the ZStack route is the session's id alone, as in ZStack).
     pub async fn logout(&self, token: &str) -> Result<(), DomainError> {
-        self.store
-            .delete_token(credentials::token_digest(token))
-            .await?;
+        let digest = credentials::token_digest(token);
+        let found = self.store.find_token(digest).await?;
+        if found.is_some_and(|record| record.kind == TokenKind::Session) {
+            self.store.delete_token(digest).await?;
+        }
         Ok(())
     }
 

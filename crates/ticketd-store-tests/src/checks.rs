@@ -832,7 +832,8 @@ pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
     );
 }
 
-/// Session tokens expire; revoked tokens stop working; passwords verify in every dialect form.
+/// Session tokens expire; a logout ends a session and leaves an API token valid; passwords
+/// verify in every dialect form.
 pub async fn tokens_expire_and_can_be_revoked(store: Arc<dyn Store>) {
     let w = World::new(store).await;
     let token = w
@@ -884,9 +885,17 @@ pub async fn tokens_expire_and_can_be_revoked(store: Arc<dyn Store>) {
             .await
             .is_ok()
     );
+    // A logout ends sessions only: a client set up with an API token logs out as it exits.
     w.engine.logout(&api).await.unwrap();
+    assert!(w.engine.authenticate_token(&api, t0()).await.is_ok());
+    let session = w
+        .engine
+        .issue_token(w.alice.id(), TokenKind::Session, None, t0())
+        .await
+        .unwrap();
+    w.engine.logout(&session).await.unwrap();
     assert!(matches!(
-        w.engine.authenticate_token(&api, t0()).await,
+        w.engine.authenticate_token(&session, t0()).await,
         Err(DomainError::Unauthenticated)
     ));
     assert!(matches!(

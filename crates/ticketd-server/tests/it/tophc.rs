@@ -257,6 +257,24 @@ async fn login_with_the_md5_of_the_password_returns_a_token_and_the_user_fields(
     assert_eq!(out["user_name"], "admin");
     let after = call(&app, "GET", "/v1/ticket/process/list", &token, Value::Null).await;
     assert_eq!(after["scode"], 10002);
+    // An API token logs out too, and stays valid: no logout ends one (until 2026-12-07 it was
+    // revoked for every dialect).
+    ok(
+        &app,
+        "POST",
+        "/v1/authentication/logout",
+        ADMIN_TOKEN,
+        json!({}),
+    )
+    .await;
+    ok(
+        &app,
+        "GET",
+        "/v1/ticket/process/list",
+        ADMIN_TOKEN,
+        Value::Null,
+    )
+    .await;
 
     // A tenant administrator logs into their tenant, by uuid or name; the hex may be uppercase.
     for tenant_given in [lts.to_string(), "lts".to_owned()] {

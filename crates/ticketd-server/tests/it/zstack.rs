@@ -1,6 +1,6 @@
 //! zstack dialect tests, end to end over HTTP: the REST paths, the message API and the seed.
 
-use crate::app::{TestApp, spawn_app};
+use crate::app::{ADMIN_TOKEN, TestApp, spawn_app};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use ticketd_core::credentials::sha512_hex;
@@ -380,6 +380,26 @@ async fn logging_in_with_the_sha512_of_the_password_gives_a_32_hex_session_and_a
     .await;
     assert_eq!((status, body), (200, Value::Null));
     fails(app, "GET", "/zstack/v1/tickets", &iam2, None, "ID.1001").await;
+    // An API token used as a session is no session: a logout, which needs nothing but the
+    // session's id, leaves it valid (until 2026-12-07 it revoked it for every dialect).
+    let (status, _) = zs(
+        app,
+        "DELETE",
+        &format!("/zstack/v1/accounts/sessions/{ADMIN_TOKEN}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _, reply) = msg(
+        app,
+        "org.zstack.header.identity.APILogOutMsg",
+        None,
+        json!({"sessionUuid": ADMIN_TOKEN}),
+    )
+    .await;
+    assert_eq!((status, reply["success"].clone()), (200, json!(true)));
+    ok(app, "GET", "/zstack/v1/tickets", ADMIN_TOKEN, None).await;
     let valid = ok(
         app,
         "GET",
