@@ -77,9 +77,13 @@ fn parse_list(query: &[(String, String)], max_limit: u32) -> Result<ListParams, 
                     .map_or(max_limit, |limit| limit.min(max_limit));
             }
             "offset" => {
-                params.offset = value.parse::<u64>().map_err(|error| {
-                    ApiError::invalid(format!("offset must be an integer >= 0 ({error})"))
-                })?;
+                // One past every ticket gives an empty page however many digits it has, as
+                // one within 64 bits did (a larger one was refused, in the parser's words).
+                let digits = value.strip_prefix('+').unwrap_or(value);
+                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(ApiError::invalid("offset must be an integer >= 0"));
+                }
+                params.offset = digits.parse::<u64>().unwrap_or(u64::MAX);
             }
             "proposer_name" => params.proposer_name = Some(value.to_owned()),
             "approval_id" => params.approval_id = Some(value.to_owned()),

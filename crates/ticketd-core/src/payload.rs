@@ -303,9 +303,10 @@ pub fn proposer_users(payload: &Value) -> Vec<crate::ids::UserId> {
 
 /// The table permission a final approval of a `data_permission` ticket creates.
 ///
-/// The content is kept as the dialect stored it (`proposers`, `permissions`, `expire_time` in
-/// epoch milliseconds); the grant is valid from the approval until `expire_time`, if any. Its
-/// users are the applicant and every proposer of type `USER` whose id is a ticketd user id.
+/// The content is kept as the dialect stored it (the data source's type, instance and cluster,
+/// `proposers`, `permissions`, `expire_time` in epoch milliseconds); the grant is valid from
+/// the approval until `expire_time`, if any. Its users are the applicant and every proposer of
+/// type `USER` whose id is a ticketd user id.
 pub fn table_permission_grant(ticket: &Ticket, now: DateTime<Utc>) -> Grant {
     let mut users: Vec<crate::ids::UserId> = ticket.applicant_id.into_iter().collect();
     for id in proposer_users(&ticket.payload) {
@@ -320,6 +321,8 @@ pub fn table_permission_grant(ticket: &Ticket, now: DateTime<Utc>) -> Grant {
         .filter(|ms| *ms > 0)
         .and_then(DateTime::<Utc>::from_timestamp_millis);
     let id = ticket.id.uuid();
+    // Where the tables are: two grants of one table name on two instances differ by these.
+    let field = |name: &str| ticket.payload.get(name).cloned().unwrap_or(Value::Null);
     Grant {
         id,
         ticket_id: ticket.id,
@@ -333,6 +336,9 @@ pub fn table_permission_grant(ticket: &Ticket, now: DateTime<Utc>) -> Grant {
         ],
         users,
         payload: json!({
+            "datasource_type": field("datasource_type"),
+            "instance_id": field("instance_id"),
+            "cluster_id": field("cluster_id"),
             "permissions": ticket.payload.get("permissions").cloned().unwrap_or(Value::Array(Vec::new())),
             "proposers": ticket.payload.get("proposers").cloned().unwrap_or(Value::Array(Vec::new())),
             "actions": ["SELECT"],

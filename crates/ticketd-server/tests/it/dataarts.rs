@@ -653,6 +653,12 @@ async fn each_list_filter_narrows_the_result_and_both_orders_sort() {
     assert_eq!(ids(&page), vec![c.clone(), b.clone()]);
     assert_eq!(page["total"], 4);
     assert_eq!(list("offset=10").await["approvals"], json!([]));
+    // Past the end however many digits (until 2026-12-07 one beyond 64 bits was refused).
+    let far = list("offset=99999999999999999999999999").await;
+    assert_eq!(
+        (far["approvals"].clone(), far["total"].clone()),
+        (json!([]), json!(4))
+    );
     // Application time window, inclusive, in epoch milliseconds.
     let all = list("").await;
     let starts: Vec<i64> = all["approvals"]
@@ -702,6 +708,8 @@ async fn each_list_filter_narrows_the_result_and_both_orders_sort() {
         "limit=0",
         "limit=abc",
         "offset=-1",
+        "offset=1e3",
+        "offset=%2B",
         "status_list=9",
         "status_list=PENDING",
         "application_start_time=yesterday",
@@ -719,6 +727,12 @@ async fn each_list_filter_narrows_the_result_and_both_orders_sort() {
         )
         .await;
         assert_error(status, &body, 400, "DLS.1000");
+        if query.starts_with("offset") {
+            assert_eq!(
+                body["error_msg"], "offset must be an integer >= 0",
+                "no parser's words"
+            );
+        }
     }
 }
 
@@ -800,6 +814,15 @@ async fn accepting_approves_and_creates_a_table_permission_grant_with_its_expire
         assert!(grant.users.contains(&fx.alice.id()));
         assert!(grant.users.contains(&fx.bob.id()));
         assert_eq!(grant.payload["permissions"][0]["table_name"], "orders");
+        assert_eq!(
+            (
+                &grant.payload["datasource_type"],
+                &grant.payload["instance_id"],
+                &grant.payload["cluster_id"]
+            ),
+            (&json!("DLI"), &json!("inst-1"), &json!("DLI")),
+            "where the table is"
+        );
         assert_eq!(grant.payload["actions"], json!(["SELECT"]));
     }
     // Nothing is granted to someone else.
