@@ -405,6 +405,7 @@ mod tests {
             name_candidates: Vec::new(),
             name: "Created by ticket (t-0009)".into(),
             users: vec![UserId(Uuid::from_u128(1))],
+            members: Vec::new(),
             payload: json!({"assets": [Uuid::from_u128(2)], "nodes": [], "accounts": ["@ALL"], "actions": 3, "protocols": ["all"]}),
             valid_from: Some(from),
             valid_until: Some(until),

@@ -2379,7 +2379,7 @@ impl Engine {
             scope: input.scope,
             serial_day: serial_day(now, self.settings.time_zone),
         };
-        let write = {
+        let mut write = {
             let mut new_id = || self.new_id(now);
             machine::open(
                 spec,
@@ -2390,7 +2390,7 @@ impl Engine {
             )?
         };
         self.check_applied_catalog(None, &write).await?;
-        self.check_grantees(None, &write).await?;
+        self.check_grantees(None, &mut write).await?;
         // An opening with the same chosen id committed since the check above: the same answer.
         self.store.write_ticket(write).await.map_err(|e| match e {
             StoreError::Conflict { .. } if chosen_id => id_taken(),
@@ -2457,10 +2457,12 @@ impl Engine {
     /// every user of the grant (the applicant, a table permission's proposers), checked at the
     /// opening, still may, and is active: one removed, deactivated or deleted since is refused,
     /// and the approver may reject instead; so is a grant whose applicant's account was deleted.
+    /// The grant's users who may enter only as members become its [`Grant::members`], whose
+    /// roles the store checks again as it commits.
     async fn check_grantees(
         &self,
         before: Option<&Ticket>,
-        write: &TicketWrite,
+        write: &mut TicketWrite,
     ) -> Result<(), DomainError> {
         let ticket = &write.ticket;
         let users = match &write.grant {
@@ -2487,23 +2489,24 @@ impl Engine {
             }
             None => return Ok(()),
         };
+        let mut members = Vec::new();
         for id in users {
-            let member = self
+            let Some(user) = self
                 .active_actor(id)
                 .await?
-                .is_some_and(|user| user.may_enter_org(ticket.org_id));
-            if !member {
-                let (field, who) = if ticket.applicant_id == Some(id) {
-                    ("applicant", "applicant")
-                } else {
-                    ("proposers", "proposer")
-                };
-                return Err(DomainError::invalid(
-                    field,
-                    "invalid",
-                    format!("the {who} {id} is no active member of the ticket's organization"),
+                .filter(|user| user.may_enter_org(ticket.org_id))
+            else {
+                return Err(crate::ticket::grantee_left(
+                    ticket.applicant_id == Some(id),
+                    id,
                 ));
+            };
+            if !user.is_system_admin() && !user.is_system_auditor() {
+                members.push(id);
             }
+        }
+        if let Some(grant) = write.grant.as_mut() {
+            grant.members = members;
         }
         Ok(())
     }
@@ -2722,7 +2725,7 @@ impl Engine {
                 TicketCommand::Delete => Action::Delete,
                 TicketCommand::Edit(edit) => Action::Edit(edit.clone()),
             };
-            let write: TicketWrite = {
+            let mut write: TicketWrite = {
                 let mut new_id = || self.new_id(now);
                 machine::apply(
                     &ticket,
@@ -2746,7 +2749,7 @@ impl Engine {
                 self.check_decidable(&write.ticket.steps).await?;
             }
             self.check_applied_catalog(Some(&ticket), &write).await?;
-            self.check_grantees(Some(&ticket), &write).await?;
+            self.check_grantees(Some(&ticket), &mut write).await?;
             // The one name a decision's write can find taken is its grant's: every candidate,
             // the last holding the grant's id, named by hand on another permission.
             let grant_name = write.grant.as_ref().map(|grant| grant.name.clone());

@@ -254,6 +254,7 @@ pub fn asset_permission_grant(
         name: candidates.first().cloned().unwrap_or_default(),
         name_candidates: candidates,
         users: ticket.applicant_id.into_iter().collect(),
+        members: Vec::new(),
         payload: json!({
             "assets": content.assets,
             "nodes": content.nodes,
@@ -335,6 +336,7 @@ pub fn table_permission_grant(ticket: &Ticket, now: DateTime<Utc>) -> Grant {
             name_with_id(&ticket.title, id, usize::MAX),
         ],
         users,
+        members: Vec::new(),
         payload: json!({
             "datasource_type": field("datasource_type"),
             "instance_id": field("instance_id"),

@@ -513,8 +513,15 @@ pub struct Grant {
     pub name_candidates: Vec<String>,
     /// The name actually used (filled by the store when read back).
     pub name: String,
-    /// Who is granted.
+    /// Who is granted: the applicant first, then a table permission's other proposers.
     pub users: Vec<UserId>,
+    /// Those of `users` who hold it as members of its organization, not through a system role
+    /// (which enters every organization): the store writes the grant only if each of them still
+    /// holds a role there when it commits, and keeps those roles from going until then, so a
+    /// concurrent removal either commits first, and the write is refused
+    /// ([`Grant::member_left`]), or after, and takes them out of the grant
+    /// ([`crate::store::Store::replace_member_roles`]). Empty when read back.
+    pub members: Vec<UserId>,
     /// Kind-specific content (assets, nodes, accounts, actions, tables, …).
     pub payload: Value,
     /// Start of validity.
@@ -535,6 +542,29 @@ impl Grant {
         self.valid_from.is_none_or(|from| from <= now)
             && self.valid_until.is_none_or(|until| now < until)
     }
+
+    /// The store's refusal of this grant's write when `user`, one of [`Grant::members`], left
+    /// its organization before the commit: the refusal of a grantee who had left before the
+    /// write ([`grantee_left`]).
+    pub fn member_left(&self, user: UserId) -> crate::error::StoreError {
+        let applicant = self.users.first() == Some(&user);
+        crate::error::StoreError::Refused(Box::new(grantee_left(applicant, user)))
+    }
+}
+
+/// The refusal of a grant to `user`, the applicant or another proposer, who may no longer
+/// enter the ticket's organization (removed, deactivated or deleted since the opening).
+pub fn grantee_left(applicant: bool, user: UserId) -> crate::error::DomainError {
+    let (field, who) = if applicant {
+        ("applicant", "applicant")
+    } else {
+        ("proposers", "proposer")
+    };
+    crate::error::DomainError::invalid(
+        field,
+        "invalid",
+        format!("the {who} {user} is no active member of the ticket's organization"),
+    )
 }
 
 /// An outbox row, written in the same transaction as the change it describes.

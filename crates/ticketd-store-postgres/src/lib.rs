@@ -703,7 +703,8 @@ impl Store for PostgresStore {
                 Some(true) => keep_an_admin_besides(&tx, id, "non_field_errors").await?,
                 Some(false) => {}
             }
-            leave_grants(&tx, id, None).await?;
+            // The deletion's roles wait for a grant's write that locked them (see
+            // `Grant::members`); the grants are read after it, that grant among them.
             let deleted = tx
                 .execute("DELETE FROM users WHERE id = $1", &[&id.0])
                 .await
@@ -711,6 +712,7 @@ impl Store for PostgresStore {
             if deleted == 0 {
                 return Err(StoreError::NotFound);
             }
+            leave_grants(&tx, id, None).await?;
             tx.commit().await.map_err(db_err)
         })
         .await
@@ -1625,14 +1627,30 @@ async fn leave_grants(
     user: UserId,
     org: Option<OrgId>,
 ) -> Result<(), StoreError> {
+    // The grants are locked in id order first: two users of the same grants leaving at once
+    // locked them in whatever order each statement met them, and deadlocked.
+    let held: Vec<Uuid> = tx
+        .query(
+            "SELECT g.id FROM grants g JOIN grant_users u ON u.grant_id = g.id \
+             WHERE u.user_id = $1 AND ($2::uuid IS NULL OR g.org_id = $2) \
+             ORDER BY g.id FOR NO KEY UPDATE OF g",
+            &[&user.0, &org.map(|o| o.0)],
+        )
+        .await
+        .map_err(db_err)?
+        .iter()
+        .map(|row| row.try_get(0).map_err(db_err))
+        .collect::<Result<_, _>>()?;
+    if held.is_empty() {
+        return Ok(());
+    }
     // `users - text` drops the array's elements equal to that string, keeping the others'
     // order; it is relative to the row as it is, so two users leaving at once both go.
     tx.execute(
-        "WITH gone AS (DELETE FROM grant_users u USING grants g \
-           WHERE u.grant_id = g.id AND u.user_id = $1 AND ($2::uuid IS NULL OR g.org_id = $2) \
-           RETURNING u.grant_id) \
+        "WITH gone AS (DELETE FROM grant_users WHERE user_id = $1 AND grant_id = ANY($2) \
+           RETURNING grant_id) \
          UPDATE grants SET users = users - $3::text WHERE id IN (SELECT grant_id FROM gone)",
-        &[&user.0, &org.map(|o| o.0), &user.0.to_string()],
+        &[&user.0, &held, &user.0.to_string()],
     )
     .await
     .map(|_| ())

@@ -185,6 +185,7 @@ pub(crate) fn grant(row: &Row) -> Result<Grant, StoreError> {
         name_candidates: vec![name.clone()],
         name,
         users: json(row, "users")?,
+        members: Vec::new(),
         payload: json(row, "payload")?,
         valid_from: get(row, "valid_from")?,
         valid_until: get(row, "valid_until")?,

@@ -1089,6 +1089,41 @@ async fn try_grant_name(
     Ok(inserted.is_some())
 }
 
+/// The (organization, user) pairs among the grants' [`Grant::members`] that still hold a role
+/// there, each role row locked (`FOR KEY SHARE`) until the commit: a removal that deleted one
+/// first is waited for and its row is not found; one after waits for this commit, and then
+/// finds the grant to take its user out of.
+async fn lock_members_roles(
+    tx: &Transaction<'_>,
+    grants: &[&Grant],
+) -> Result<std::collections::HashSet<(Uuid, Uuid)>, StoreError> {
+    let (orgs, users): (Vec<Uuid>, Vec<Uuid>) = grants
+        .iter()
+        .flat_map(|grant| grant.members.iter().map(|m| (grant.org_id.0, m.0)))
+        .unzip();
+    if users.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let rows = tx
+        .query(
+            "SELECT m.org_id, m.user_id FROM org_members m \
+             JOIN unnest($1::uuid[], $2::uuid[]) AS wanted (org_id, user_id) \
+               ON m.org_id = wanted.org_id AND m.user_id = wanted.user_id \
+             ORDER BY m.org_id, m.user_id, m.role_id FOR KEY SHARE OF m",
+            &[&orgs, &users],
+        )
+        .await
+        .map_err(db_err)?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.try_get(0).map_err(db_err)?,
+                row.try_get(1).map_err(db_err)?,
+            ))
+        })
+        .collect()
+}
+
 /// Inserts `grants`, each under the first of its names that is free. Every grant's first
 /// name is tried at once (one pipelined round trip for a group's grants, each grant one
 /// statement); only a grant whose name was taken tries its other names, in turn.
@@ -1098,7 +1133,8 @@ async fn insert_grants(tx: &Transaction<'_>, grants: &[&Grant]) -> Result<(), St
     }
     let statement = tx.prepare_cached(INSERT_GRANT).await.map_err(db_err)?;
     // Every answer is looked at before any other name is tried: after a refused statement
-    // the ones behind it fail too, and the first error is the one that says why.
+    // the ones behind it fail too, and the first error is the one that says why. The members'
+    // roles are read in the same round trip (a refusal rolls the whole transaction back).
     let first_tries = join_all(grants.iter().map(|grant| {
         let statement = &statement;
         async move {
@@ -1107,10 +1143,20 @@ async fn insert_grants(tx: &Transaction<'_>, grants: &[&Grant]) -> Result<(), St
                 None => Ok(false),
             }
         }
-    }))
-    .await
-    .into_iter()
-    .collect::<Result<Vec<bool>, _>>()?;
+    }));
+    let (roles_held, first_tries) =
+        futures_util::future::join(lock_members_roles(tx, grants), first_tries).await;
+    let roles_held = roles_held?;
+    let first_tries = first_tries.into_iter().collect::<Result<Vec<bool>, _>>()?;
+    for grant in grants {
+        if let Some(gone) = grant
+            .members
+            .iter()
+            .find(|member| !roles_held.contains(&(grant.org_id.0, member.0)))
+        {
+            return Err(grant.member_left(*gone));
+        }
+    }
     'grants: for (grant, inserted) in grants.iter().zip(first_tries) {
         if inserted {
             continue;

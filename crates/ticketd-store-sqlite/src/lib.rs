@@ -522,11 +522,11 @@ impl Store for SqliteStore {
                 if stored.system_role == SystemRole::Admin && stored.is_active {
                     keep_an_admin_besides(c, id, "non_field_errors")?;
                 }
-                leave_grants(c, id, None)?;
                 let n = c
                     .execute("DELETE FROM users WHERE id = ?1", [id.0])
                     .map_err(db_err)?;
-                one_row(n)
+                one_row(n)?;
+                leave_grants(c, id, None)
             })
             .await
     }

@@ -167,6 +167,7 @@ pub(crate) fn grant(row: &Row<'_>) -> rusqlite::Result<Grant> {
         name_candidates: vec![name.clone()],
         name,
         users: json_col(row, "users")?,
+        members: Vec::new(),
         payload: json_col(row, "payload")?,
         valid_from: row.get::<_, Option<i64>>("valid_from")?.map(from_ts),
         valid_until: row.get::<_, Option<i64>>("valid_until")?.map(from_ts),

@@ -355,6 +355,21 @@ fn insert_grant(conn: &Connection, grant: &Grant) -> Result<(), StoreError> {
         // keeping this idempotent costs nothing.
         return Ok(());
     }
+    // The one writer commits this: a removal committed before it is seen here, and one after
+    // it takes them out of the grant (see `Grant::members`).
+    let mut holds_a_role = conn
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM org_members WHERE org_id = ?1 AND user_id = ?2)",
+        )
+        .map_err(db_err)?;
+    for member in &grant.members {
+        let still: bool = holds_a_role
+            .query_row(params![grant.org_id.0, member.0], |r| r.get(0))
+            .map_err(db_err)?;
+        if !still {
+            return Err(grant.member_left(*member));
+        }
+    }
     let mut name = None;
     for candidate in &grant.name_candidates {
         let taken: bool = conn

@@ -66,6 +66,8 @@ macro_rules! contract_suite {
             grants_written_together_each_take_a_free_name,
             a_decision_whose_grant_names_are_all_taken_is_a_conflict,
             leaving_an_organization_takes_the_user_out_of_its_grants,
+            users_leaving_shared_grants_at_once_all_leave,
+            a_removal_racing_the_final_approval_leaves_no_grant_to_a_non_member,
             stale_version_writes_nothing,
             writes_committed_together_succeed_or_fail_alone,
             openings_committed_together_keep_counts_countable,
