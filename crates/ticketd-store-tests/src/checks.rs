@@ -2175,6 +2175,36 @@ pub async fn grants_written_together_each_take_a_free_name(store: Arc<dyn Store>
     assert_eq!(stored.version, last.version);
 }
 
+/// The write that decides `ticket` with a grant named by its title to `users` in `org_id`
+/// (the store checks no membership: [`Grant::members`] is empty).
+fn granting(
+    ticket: &Ticket,
+    org_id: ticketd_core::OrgId,
+    users: Vec<ticketd_core::UserId>,
+) -> TicketWrite {
+    let mut next = ticket.clone();
+    next.version += 1;
+    TicketWrite {
+        grant: Some(Grant {
+            id: ticket.id.uuid(),
+            ticket_id: ticket.id,
+            org_id,
+            kind: "asset_permission".into(),
+            name: ticket.title.clone(),
+            name_candidates: vec![ticket.title.clone()],
+            users,
+            members: Vec::new(),
+            payload: serde_json::json!({ "assets": [] }),
+            valid_from: None,
+            valid_until: None,
+            created_by: format!("ApplyAssetTicket:{}", ticket.id.uuid()),
+            comment: String::new(),
+            created_at: t0(),
+        }),
+        ..TicketWrite::new(next, Some(ticket.version))
+    }
+}
+
 /// A user who leaves an organization, by losing their last role there or by being deleted,
 /// leaves the users of its grants (and the grant list's `user` filter) in the same write, as
 /// JumpServer takes them out of its permissions; a role left keeps them, another
@@ -2193,29 +2223,6 @@ pub async fn leaving_an_organization_takes_the_user_out_of_its_grants(store: Arc
         .add_member(None, w.other_org, w.alice.id(), ROLE_ORG_USER)
         .await
         .unwrap();
-    let grant = |ticket: &Ticket, org_id, users: Vec<UserId>| {
-        let mut next = ticket.clone();
-        next.version += 1;
-        TicketWrite {
-            grant: Some(Grant {
-                id: ticket.id.uuid(),
-                ticket_id: ticket.id,
-                org_id,
-                kind: "asset_permission".into(),
-                name: ticket.title.clone(),
-                name_candidates: vec![ticket.title.clone()],
-                users,
-                members: Vec::new(),
-                payload: serde_json::json!({ "assets": [] }),
-                valid_from: None,
-                valid_until: None,
-                created_by: format!("ApplyAssetTicket:{}", ticket.id.uuid()),
-                comment: String::new(),
-                created_at: t0(),
-            }),
-            ..TicketWrite::new(next, Some(ticket.version))
-        }
-    };
     let (alice, bob, carol, olga, mallory) = (
         w.alice.id(),
         w.bob.id(),
@@ -2226,11 +2233,11 @@ pub async fn leaving_an_organization_takes_the_user_out_of_its_grants(store: Arc
     let here = w.open(&w.alice, "general", "here", t0()).await;
     let there = w.open(&w.alice, "general", "there", t0()).await;
     store
-        .write_ticket(grant(&here, DEFAULT_ORG, vec![alice, bob, carol, olga]))
+        .write_ticket(granting(&here, DEFAULT_ORG, vec![alice, bob, carol, olga]))
         .await
         .unwrap();
     store
-        .write_ticket(grant(&there, w.other_org, vec![mallory, alice]))
+        .write_ticket(granting(&there, w.other_org, vec![mallory, alice]))
         .await
         .unwrap();
     let users_of = async |ticket: &Ticket| {
@@ -2295,58 +2302,20 @@ pub async fn leaving_an_organization_takes_the_user_out_of_its_grants(store: Arc
 /// deleted, all leave, and none is refused: each removal locks the grants it changes in one
 /// order (on PostgreSQL they deadlocked, and some answered "try again").
 pub async fn users_leaving_shared_grants_at_once_all_leave(store: Arc<dyn Store>) {
-    use ticketd_core::engine::NewUserInput;
-    use ticketd_core::identity::SystemRole;
     let w = Arc::new(World::new(store.clone()).await);
     w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
         .await;
     let mut users = Vec::new();
     for i in 0..8 {
-        let user = w
-            .engine
-            .create_user(
-                None,
-                NewUserInput {
-                    username: format!("sharer{i}"),
-                    name: String::new(),
-                    email: String::new(),
-                    system_role: SystemRole::User,
-                    password: None,
-                    orgs: vec![(DEFAULT_ORG, ROLE_ORG_USER)],
-                },
-                t0(),
-            )
-            .await
-            .unwrap();
-        users.push(user.id);
+        users.push(w.new_member(&format!("sharer{i}")).await.id());
     }
     let mut tickets = Vec::new();
     for i in 0..6 {
         let ticket = w
             .open(&w.alice, "general", &format!("shared {i}"), t0())
             .await;
-        let mut next = ticket.clone();
-        next.version += 1;
         store
-            .write_ticket(TicketWrite {
-                grant: Some(Grant {
-                    id: ticket.id.uuid(),
-                    ticket_id: ticket.id,
-                    org_id: DEFAULT_ORG,
-                    kind: "table_permission".into(),
-                    name: ticket.title.clone(),
-                    name_candidates: vec![ticket.title.clone()],
-                    users: users.clone(),
-                    members: Vec::new(),
-                    payload: serde_json::json!({}),
-                    valid_from: None,
-                    valid_until: None,
-                    created_by: String::new(),
-                    comment: String::new(),
-                    created_at: t0(),
-                }),
-                ..TicketWrite::new(next, Some(ticket.version))
-            })
+            .write_ticket(granting(&ticket, DEFAULT_ORG, users.clone()))
             .await
             .unwrap();
         tickets.push(ticket.id);
@@ -2387,8 +2356,6 @@ pub async fn users_leaving_shared_grants_at_once_all_leave(store: Arc<dyn Store>
 pub async fn a_removal_racing_the_final_approval_leaves_no_grant_to_a_non_member(
     store: Arc<dyn Store>,
 ) {
-    use ticketd_core::engine::NewUserInput;
-    use ticketd_core::identity::SystemRole;
     let w = Arc::new(World::new(store.clone()).await);
     w.flow(KIND_APPLY_ASSET, vec![(vec![&w.bob], LevelMode::Any)])
         .await;
@@ -2433,27 +2400,11 @@ pub async fn a_removal_racing_the_final_approval_leaves_no_grant_to_a_non_member
     // Through the engine, racing.
     let mut races = Vec::new();
     for i in 0..16 {
-        let user = w
-            .engine
-            .create_user(
-                None,
-                NewUserInput {
-                    username: format!("leaver{i}"),
-                    name: String::new(),
-                    email: String::new(),
-                    system_role: SystemRole::User,
-                    password: None,
-                    orgs: vec![(DEFAULT_ORG, ROLE_ORG_USER)],
-                },
-                t0(),
-            )
-            .await
-            .unwrap();
-        let applicant = w.engine.actor(user.id).await.unwrap();
+        let applicant = w.new_member(&format!("leaver{i}")).await;
         let ticket = w
             .open(&applicant, KIND_APPLY_ASSET, &format!("race {i}"), t0())
             .await;
-        races.push((user.id, ticket.id));
+        races.push((applicant.id(), ticket.id));
     }
     let mut tasks = Vec::new();
     // Each removal a little later than the one before, so that some land before their

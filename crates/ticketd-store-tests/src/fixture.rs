@@ -193,6 +193,27 @@ impl World {
             .unwrap()
     }
 
+    /// A new user, a plain member of Default, named `username`.
+    pub async fn new_member(&self, username: &str) -> Actor {
+        let user = self
+            .engine
+            .create_user(
+                None,
+                NewUserInput {
+                    username: username.into(),
+                    name: String::new(),
+                    email: String::new(),
+                    system_role: SystemRole::User,
+                    password: None,
+                    orgs: vec![(DEFAULT_ORG, ROLE_ORG_USER)],
+                },
+                t0(),
+            )
+            .await
+            .unwrap();
+        self.engine.actor(user.id).await.unwrap()
+    }
+
     /// Opens a ticket of `kind` as `who` at `at`.
     pub async fn open(&self, who: &Actor, kind: &str, title: &str, at: DateTime<Utc>) -> Ticket {
         self.engine
