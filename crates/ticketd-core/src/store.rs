@@ -954,7 +954,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // --- tickets
     /// Applies one transition atomically: inserts (allocating the serial number) when
     /// `expected_version` is `None`, otherwise updates only if the version still matches
-    /// (`VersionConflict` otherwise). Returns the ticket as stored.
+    /// (`VersionConflict` otherwise). Returns the ticket as stored. A grant whose
+    /// [`Grant::members`] one has no role left in its organization refuses the write
+    /// ([`StoreError::Refused`], [`Grant::member_left`]).
     async fn write_ticket(&self, write: TicketWrite) -> Result<Ticket, StoreError>;
     /// A ticket by id (including deleted ones).
     async fn get_ticket(&self, id: TicketId) -> Result<Option<Ticket>, StoreError>;

@@ -564,7 +564,9 @@ impl Store for PostgresStore {
                     .await
                     .map_err(db_err)?;
             }
-            if roles.is_empty() {
+            // A user who held no role there (a system administrator removing themselves from
+            // an organization they never joined) leaves nothing.
+            if roles.is_empty() && removed > 0 {
                 leave_grants(&tx, user, Some(org)).await?;
             }
             tx.commit().await.map_err(db_err)

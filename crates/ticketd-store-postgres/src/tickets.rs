@@ -7,11 +7,11 @@ use deadpool_postgres::{Object, Transaction};
 use futures_util::TryStreamExt;
 use futures_util::future::{join_all, try_join, try_join_all};
 use serde_json::Value;
+use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicI64, Ordering};
 use ticketd_core::StoreError;
-use ticketd_core::TicketId;
 use ticketd_core::parsed_tickets::ParsedTickets;
 use ticketd_core::serial::format_serial;
 use ticketd_core::store::{
@@ -19,6 +19,7 @@ use ticketd_core::store::{
     like_pattern,
 };
 use ticketd_core::ticket::{Comment, Event, Grant, HistoryEntry, Ticket, TicketWrite};
+use ticketd_core::{TicketId, UserId};
 use tokio_postgres::Statement;
 use tokio_postgres::types::{Json, ToSql, Type};
 use uuid::Uuid;
@@ -103,6 +104,12 @@ const INSERT_HISTORY: &str = "INSERT INTO ticket_history (id, ticket_id, round, 
     from_state, to_state, reason, self_approved, created_at, ord) ORDER BY ord";
 
 // In array order: events are delivered in `seq` order.
+// The role rows of the (organization, user) pairs given, locked against their deletion.
+const LOCK_ROLES: &str = "SELECT m.org_id, m.user_id FROM org_members m \
+    JOIN unnest($1::uuid[], $2::uuid[]) AS wanted (org_id, user_id) \
+      ON m.org_id = wanted.org_id AND m.user_id = wanted.user_id \
+    ORDER BY m.org_id, m.user_id, m.role_id FOR KEY SHARE OF m";
+
 const INSERT_EVENTS: &str = "INSERT INTO outbox_events (id, kind, ticket_id, org_id, payload, \
     created_at) \
     SELECT id, kind, ticket_id, org_id, payload, created_at \
@@ -430,6 +437,9 @@ async fn write_group_on(
     };
     let (openings, updates): (Vec<&TicketWrite>, Vec<&TicketWrite>) =
         writes.iter().partition(|w| w.expected_version.is_none());
+    // Polled first, so sent (and run) before the ticket rows are locked.
+    let grants: Vec<&Grant> = writes.iter().filter_map(|w| w.grant.as_ref()).collect();
+    let roles = lock_members_roles(&tx, &prepared, &grants);
     let updated = write_updates(&tx, &prepared, &updates);
     let opened = async {
         if openings.is_empty() {
@@ -442,8 +452,8 @@ async fn write_group_on(
         insert_grants(&tx, &grants).await?;
         Ok::<_, StoreError>(tickets)
     };
-    let (updated, opened) = futures_util::future::join(updated, opened).await;
-    let (Ok(opened), Ok(updated)) = (opened, updated) else {
+    let (roles, updated, opened) = futures_util::future::join3(roles, updated, opened).await;
+    let (Ok(roles), Ok(opened), Ok(updated)) = (roles, opened, updated) else {
         // Dropping the transaction rolls it back.
         return GroupOutcome::RolledBack;
     };
@@ -461,6 +471,17 @@ async fn write_group_on(
             return GroupOutcome::RolledBack;
         };
         outcomes.push(outcome);
+    }
+    // A grant written whose member left meanwhile: the group goes back, and each write alone
+    // is refused or written.
+    let landed: Vec<&Grant> = writes
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| outcome.is_ok())
+        .filter_map(|(write, _)| write.grant.as_ref())
+        .collect();
+    if check_members(&tx, &prepared, &landed, roles).await.is_err() {
+        return GroupOutcome::RolledBack;
     }
     let events: Vec<&Event> = writes
         .iter()
@@ -512,6 +533,7 @@ struct Prepared {
     insert_comments: Statement,
     lock_outbox: Statement,
     insert_events: Statement,
+    lock_roles: Statement,
 }
 
 impl Prepared {
@@ -528,6 +550,7 @@ impl Prepared {
             insert_comments: prepare(INSERT_COMMENTS).await?,
             lock_outbox: prepare("SELECT pg_advisory_xact_lock($1)").await?,
             insert_events: prepare(INSERT_EVENTS).await?,
+            lock_roles: prepare(LOCK_ROLES).await?,
         })
     }
 }
@@ -623,6 +646,14 @@ async fn write_in<'a>(
     events: &'a [Event],
 ) -> Result<Ticket, WriteFailure> {
     let aborted = WriteFailure::Aborted;
+    // Before the ticket's row is locked, as in a group; a member gone refuses it unwritten.
+    let grants: Vec<&Grant> = write.grant.iter().collect();
+    let held = lock_members_roles(tx, prepared, &grants)
+        .await
+        .map_err(aborted)?;
+    check_members(tx, prepared, &grants, held)
+        .await
+        .map_err(aborted)?;
     let mut batch = Batch::new(tx);
     let ticket = match write.expected_version {
         None => push_openings(tx, prepared, &mut batch, &[write])
@@ -1089,29 +1120,27 @@ async fn try_grant_name(
     Ok(inserted.is_some())
 }
 
-/// The (organization, user) pairs among the grants' [`Grant::members`] that still hold a role
-/// there, each role row locked (`FOR KEY SHARE`) until the commit: a removal that deleted one
-/// first is waited for and its row is not found; one after waits for this commit, and then
-/// finds the grant to take its user out of.
+/// The roles held by the users of `grants` who hold them as members ([`Grant::members`]), as
+/// (organization, user) pairs, each role row locked (`FOR KEY SHARE`) until the commit: a
+/// removal that deleted one first is waited for, and its row is not found; one after waits
+/// for this commit, and then finds the grant to take its user out of. Sent before the ticket
+/// rows are locked, in the order every writer of roles takes its locks (a user's deletion
+/// deletes their roles, then clears the applicant of their tickets: the other way round, an
+/// approval holding its ticket and waiting for the applicant's roles deadlocked with it).
 async fn lock_members_roles(
     tx: &Transaction<'_>,
+    prepared: &Prepared,
     grants: &[&Grant],
-) -> Result<std::collections::HashSet<(Uuid, Uuid)>, StoreError> {
+) -> Result<HashSet<(Uuid, Uuid)>, StoreError> {
     let (orgs, users): (Vec<Uuid>, Vec<Uuid>) = grants
         .iter()
         .flat_map(|grant| grant.members.iter().map(|m| (grant.org_id.0, m.0)))
         .unzip();
     if users.is_empty() {
-        return Ok(std::collections::HashSet::new());
+        return Ok(HashSet::new());
     }
     let rows = tx
-        .query(
-            "SELECT m.org_id, m.user_id FROM org_members m \
-             JOIN unnest($1::uuid[], $2::uuid[]) AS wanted (org_id, user_id) \
-               ON m.org_id = wanted.org_id AND m.user_id = wanted.user_id \
-             ORDER BY m.org_id, m.user_id, m.role_id FOR KEY SHARE OF m",
-            &[&orgs, &users],
-        )
+        .query(&prepared.lock_roles, &[&orgs, &users])
         .await
         .map_err(db_err)?;
     rows.iter()
@@ -1124,6 +1153,33 @@ async fn lock_members_roles(
         .collect()
 }
 
+/// Refuses the first of `grants` one of whose members holds no role in its organization among
+/// `held` ([`lock_members_roles`]), read again once: a role change that deleted a user's roles
+/// and inserted others was waited for, but its new rows are newer than the statement that
+/// waited, and a statement of its own sees them.
+async fn check_members(
+    tx: &Transaction<'_>,
+    prepared: &Prepared,
+    grants: &[&Grant],
+    mut held: HashSet<(Uuid, Uuid)>,
+) -> Result<(), StoreError> {
+    let missing = |held: &HashSet<(Uuid, Uuid)>| -> Vec<(&Grant, UserId)> {
+        grants
+            .iter()
+            .flat_map(|grant| grant.members.iter().map(move |m| (*grant, *m)))
+            .filter(|(grant, member)| !held.contains(&(grant.org_id.0, member.0)))
+            .collect()
+    };
+    if missing(&held).is_empty() {
+        return Ok(());
+    }
+    held.extend(lock_members_roles(tx, prepared, grants).await?);
+    match missing(&held).first() {
+        None => Ok(()),
+        Some((grant, gone)) => Err(grant.member_left(*gone)),
+    }
+}
+
 /// Inserts `grants`, each under the first of its names that is free. Every grant's first
 /// name is tried at once (one pipelined round trip for a group's grants, each grant one
 /// statement); only a grant whose name was taken tries its other names, in turn.
@@ -1133,8 +1189,7 @@ async fn insert_grants(tx: &Transaction<'_>, grants: &[&Grant]) -> Result<(), St
     }
     let statement = tx.prepare_cached(INSERT_GRANT).await.map_err(db_err)?;
     // Every answer is looked at before any other name is tried: after a refused statement
-    // the ones behind it fail too, and the first error is the one that says why. The members'
-    // roles are read in the same round trip (a refusal rolls the whole transaction back).
+    // the ones behind it fail too, and the first error is the one that says why.
     let first_tries = join_all(grants.iter().map(|grant| {
         let statement = &statement;
         async move {
@@ -1143,20 +1198,10 @@ async fn insert_grants(tx: &Transaction<'_>, grants: &[&Grant]) -> Result<(), St
                 None => Ok(false),
             }
         }
-    }));
-    let (roles_held, first_tries) =
-        futures_util::future::join(lock_members_roles(tx, grants), first_tries).await;
-    let roles_held = roles_held?;
-    let first_tries = first_tries.into_iter().collect::<Result<Vec<bool>, _>>()?;
-    for grant in grants {
-        if let Some(gone) = grant
-            .members
-            .iter()
-            .find(|member| !roles_held.contains(&(grant.org_id.0, member.0)))
-        {
-            return Err(grant.member_left(*gone));
-        }
-    }
+    }))
+    .await
+    .into_iter()
+    .collect::<Result<Vec<bool>, _>>()?;
     'grants: for (grant, inserted) in grants.iter().zip(first_tries) {
         if inserted {
             continue;

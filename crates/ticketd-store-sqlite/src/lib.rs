@@ -400,7 +400,9 @@ impl Store for SqliteStore {
                     c.execute(INSERT_MEMBERSHIP, params![org.0, user.0, role.0])
                         .map_err(db_err)?;
                 }
-                if roles.is_empty() {
+                // A user who held no role there (a system administrator removing themselves
+                // from an organization they never joined) leaves nothing.
+                if roles.is_empty() && removed > 0 {
                     leave_grants(c, user, Some(org))?;
                 }
                 Ok(())
@@ -1200,9 +1202,6 @@ pub fn raw_commit_rate(
     Ok(commits as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Refuses unless an active system administrator other than `id` remains
-/// ([`ticketd_core::identity::LAST_ADMIN`]); inside the writer's transaction, which no other
-/// write interleaves with.
 /// Takes `user` out of the grants of `org` (of every organization with `None`): its user rows
 /// and the grant's own list, written together. See [`Store::replace_member_roles`].
 fn leave_grants(
@@ -1238,6 +1237,9 @@ fn leave_grants(
     Ok(())
 }
 
+/// Refuses unless an active system administrator other than `id` remains
+/// ([`ticketd_core::identity::LAST_ADMIN`]); inside the writer's transaction, which no other
+/// write interleaves with.
 fn keep_an_admin_besides(
     c: &rusqlite::Connection,
     id: UserId,

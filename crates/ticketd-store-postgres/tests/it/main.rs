@@ -1276,6 +1276,92 @@ async fn a_write_behind_a_stalled_session_s_lock_fails_and_commits_nothing() {
     );
 }
 
+/// A final approval's grant write waits for a removal of its applicant that deleted their
+/// role first, and is refused once it commits; and for a role change (the roles deleted and
+/// others inserted), after which it is written: the statement that waited cannot see the new
+/// role, and its check reads them once more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_s_write_waits_for_a_removal_or_role_change_of_its_members() {
+    use ticketd_core::DomainError;
+    use ticketd_core::engine::TicketCommand;
+    use ticketd_core::flow::LevelMode;
+    use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_AUDITOR};
+    use ticketd_core::store::GrantQuery;
+    use ticketd_core::ticket::KIND_APPLY_ASSET;
+    use ticketd_store_tests::fixture::{World, at, t0};
+    let Some((database, store)) = seeded_store("").await else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = Arc::new(World::new(store.clone()).await);
+    w.flow(KIND_APPLY_ASSET, vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let held_open = admin_client(&database.url).await;
+    for (change, approved) in [
+        ("DELETE FROM org_members WHERE user_id = '{user}'", false),
+        (
+            "DELETE FROM org_members WHERE user_id = '{user}'; \
+             INSERT INTO org_members (org_id, user_id, role_id) \
+             VALUES ('{org}', '{user}', '{role}')",
+            true,
+        ),
+    ] {
+        let applicant = w.new_member(&format!("held{approved}")).await;
+        let ticket = w
+            .open(
+                &applicant,
+                KIND_APPLY_ASSET,
+                &format!("held {approved}"),
+                t0(),
+            )
+            .await;
+        let sql = change
+            .replace("{user}", &applicant.id().to_string())
+            .replace("{org}", &DEFAULT_ORG.to_string())
+            .replace("{role}", &ROLE_ORG_AUDITOR.0.to_string());
+        held_open
+            .batch_execute(&format!("BEGIN; {sql}"))
+            .await
+            .unwrap();
+        let approver = Arc::clone(&w);
+        let approval = tokio::spawn(async move {
+            let approve = TicketCommand::Approve {
+                reason: String::new(),
+                payload: None,
+                changes: None,
+            };
+            approver
+                .engine
+                .act(&approver.bob, ticket.id, approve, at(1))
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(
+            !approval.is_finished(),
+            "the grant's write waits for the change"
+        );
+        held_open.batch_execute("COMMIT").await.unwrap();
+        let outcome = approval.await.unwrap();
+        let grants = store
+            .list_grants(GrantQuery {
+                ticket: Some(ticket.id),
+                ..GrantQuery::default()
+            })
+            .await
+            .unwrap();
+        if approved {
+            assert!(outcome.is_ok(), "{outcome:?}");
+            assert_eq!(grants[0].users, [applicant.id()]);
+        } else {
+            assert!(
+                matches!(&outcome, Err(DomainError::Validation(errors)) if errors[0].field == "applicant"),
+                "{outcome:?}"
+            );
+            assert!(grants.is_empty(), "{grants:?}");
+        }
+    }
+}
+
 /// Forward the next `COMMIT`, then cut the client off: it takes effect, its answer is lost.
 const CUT_AFTER_COMMIT: u8 = 1;
 /// Cut the client off instead of forwarding the next `COMMIT`: nothing is committed.
