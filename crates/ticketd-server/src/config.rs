@@ -164,9 +164,9 @@ session_ttl_secs = 86400
 rate_limit_per_minute = 4096
 login_rate_limit_per_minute = 60
 
-# Seconds a request may take, reading its body included, before it is answered 503; seconds a
-# connection may take to send request headers or stay idle between requests before it is closed
-# (each 1 to 3155760000, 100 years).
+# Seconds a request may take, reading its body included, before it is answered 503 (over
+# PostgreSQL also the longest one statement runs); seconds a connection may take to send request
+# headers or stay idle between requests before it is closed (each 1 to 3155760000, 100 years).
 request_timeout_secs = 30
 idle_timeout_secs = 20
 

@@ -87,6 +87,9 @@ async fn open_store_as(config: &Config, serving: bool) -> anyhow::Result<(Arc<dy
         options.pool_size = config.database_pool_size;
         options.acquire_timeout =
             std::time::Duration::from_millis(config.database_acquire_timeout_ms);
+        // A statement outliving its request's 503 kept the database busy for nobody.
+        options.statement_timeout =
+            Some(std::time::Duration::from_secs(config.request_timeout_secs));
         let (store, migrated) = PostgresStore::connect(&options)
             .await
             .with_context(|| format!("could not open PostgreSQL database {}", redact(url)))?;

@@ -24,6 +24,12 @@ pub struct PostgresOptions {
     pub acquire_timeout: Duration,
     /// `application_name` shown in `pg_stat_activity`, unless the URL sets one.
     pub application_name: String,
+    /// The longest a statement runs (`statement_timeout`) before PostgreSQL cancels it, unless
+    /// the URL sets one; `None` (or beyond PostgreSQL's limit, about 24 days): no limit. A
+    /// server sets its request timeout: a request answered 503 when it ran out left its
+    /// statement running on, and a few costly text searches kept the database's cores busy
+    /// long after.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl PostgresOptions {
@@ -36,6 +42,7 @@ impl PostgresOptions {
             connect_timeout: Duration::from_secs(5),
             acquire_timeout: Duration::from_secs(3),
             application_name: "ticketd".into(),
+            statement_timeout: None,
         }
     }
 }
@@ -48,6 +55,7 @@ impl fmt::Debug for PostgresOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("acquire_timeout", &self.acquire_timeout)
             .field("application_name", &self.application_name)
+            .field("statement_timeout", &self.statement_timeout)
             .finish()
     }
 }
@@ -152,10 +160,14 @@ fn is_unavailable(error: &tokio_postgres::Error) -> bool {
         // Class 08: connection exception; class 53: insufficient resources (too many
         // connections, out of memory, disk full); 57P01–57P03: the server is shutting down or
         // starting up; 55P03: a lock not obtained within `lock_timeout` (held by a stalled
-        // session); 25P03: the session ended by `idle_in_transaction_session_timeout`.
+        // session); 25P03: the session ended by `idle_in_transaction_session_timeout`; 57014:
+        // a statement cancelled by `statement_timeout`.
         return code.starts_with("08")
             || code.starts_with("53")
-            || matches!(code, "57P01" | "57P02" | "57P03" | "55P03" | "25P03");
+            || matches!(
+                code,
+                "57P01" | "57P02" | "57P03" | "55P03" | "25P03" | "57014"
+            );
     }
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -255,10 +267,15 @@ const DRIVER_KEEPALIVE_IDLE: Duration = Duration::from_secs(2 * 60 * 60);
 
 /// The `options` startup parameter: ticketd's settings, then the URL's own, which PostgreSQL
 /// applies later, so a setting the URL gives wins.
-fn session_options(given: Option<&str>) -> String {
+fn session_options(given: Option<&str>, statement_timeout: Option<Duration>) -> String {
+    let mut ours = SESSION_OPTIONS.to_owned();
+    let millis = statement_timeout.and_then(|limit| i32::try_from(limit.as_millis()).ok());
+    if let Some(millis) = millis.filter(|millis| *millis > 0) {
+        ours.push_str(&format!(" -c statement_timeout={millis}"));
+    }
     match given {
-        Some(given) if !given.trim().is_empty() => format!("{SESSION_OPTIONS} {given}"),
-        _ => SESSION_OPTIONS.to_owned(),
+        Some(given) if !given.trim().is_empty() => format!("{ours} {given}"),
+        _ => ours,
     }
 }
 
@@ -289,7 +306,7 @@ pub(crate) fn session_config(
     // request makes then read every token, user and membership row (109 us of PostgreSQL's
     // execution per request, against 29-46 us through the indexes). ticketd's hot tables
     // stay in memory; the URL's own `options` come after this one and win.
-    let session = session_options(config.get_options());
+    let session = session_options(config.get_options(), options.statement_timeout);
     config.options(session);
     // What the URL sets (`keepalives_idle`, `tcp_user_timeout`, …) wins here too.
     if config.get_keepalives_idle() == DRIVER_KEEPALIVE_IDLE {
@@ -466,9 +483,10 @@ const MIGRATION_LOCK: i64 = 0x7469_636b_6574_6401;
 pub(crate) async fn migrate(client: &mut Object) -> Result<usize, StoreError> {
     let tx = client.transaction().await.map_err(db_err)?;
     // Processes starting together wait for the one migrating, however long it takes, and a
-    // migration's DDL waits for the tables it changes: no `lock_timeout` here (`SET LOCAL`
-    // ends with the transaction).
-    tx.batch_execute("SET LOCAL lock_timeout = 0")
+    // migration's DDL waits for the tables it changes: no `lock_timeout` here, and a long
+    // migration runs to its end, whatever the server's request timeout (`SET LOCAL` ends with
+    // the transaction).
+    tx.batch_execute("SET LOCAL lock_timeout = 0; SET LOCAL statement_timeout = 0")
         .await
         .map_err(db_err)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -511,6 +529,7 @@ pub(crate) async fn migrate(client: &mut Object) -> Result<usize, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::{SESSION_OPTIONS, redact_password, session_config, session_options};
+    use std::time::Duration;
 
     #[test]
     fn a_url_naming_no_database_is_refused() {
@@ -583,15 +602,27 @@ mod tests {
 
     #[test]
     fn the_url_s_own_session_options_come_after_ticketd_s_and_win() {
-        assert_eq!(session_options(None), SESSION_OPTIONS);
-        assert_eq!(session_options(Some("  ")), SESSION_OPTIONS);
+        assert_eq!(session_options(None, None), SESSION_OPTIONS);
+        assert_eq!(session_options(Some("  "), None), SESSION_OPTIONS);
         let given: tokio_postgres::Config =
             "postgres://u@h/db?options=-c%20random_page_cost%3D4%20-c%20work_mem%3D8MB"
                 .parse()
                 .unwrap();
         assert_eq!(
-            session_options(given.get_options()),
+            session_options(given.get_options(), None),
             format!("{SESSION_OPTIONS} -c random_page_cost=4 -c work_mem=8MB")
         );
+        let limited: tokio_postgres::Config =
+            "postgres://u@h/db?options=-c%20statement_timeout%3D0"
+                .parse()
+                .unwrap();
+        assert_eq!(
+            session_options(limited.get_options(), Some(Duration::from_secs(30))),
+            format!("{SESSION_OPTIONS} -c statement_timeout=30000 -c statement_timeout=0")
+        );
+        // Beyond PostgreSQL's limit (2^31 - 1 ms), or none: no limit.
+        for unlimited in [Some(Duration::from_secs(100 * 365 * 86_400)), None] {
+            assert_eq!(session_options(None, unlimited), SESSION_OPTIONS);
+        }
     }
 }

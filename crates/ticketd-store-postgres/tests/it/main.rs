@@ -1362,6 +1362,55 @@ async fn a_grant_s_write_waits_for_a_removal_or_role_change_of_its_members() {
     }
 }
 
+/// A statement that runs past the store's `statement_timeout` (a server's request timeout) is
+/// cancelled by PostgreSQL and answered as the store unavailable, sooner than `lock_timeout`
+/// would end a wait: a request answered 503 left its statement running on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_past_the_limit_is_cancelled_and_unavailable() {
+    use ticketd_core::flow::LevelMode;
+    use ticketd_core::ticket::TicketWrite;
+    use ticketd_store_tests::fixture::{World, t0};
+    let Some(admin) = admin_url() else {
+        return;
+    };
+    let database = TestDatabase::create(admin).await;
+    let limited = PostgresOptions {
+        statement_timeout: Some(Duration::from_millis(1_500)),
+        ..options(&database.url)
+    };
+    let (store, _) = PostgresStore::connect(&limited).await.unwrap();
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let ticket = w.open(&w.alice, "general", "held", t0()).await;
+    let holder = admin_client(&database.url).await;
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM tickets WHERE id = '{}' FOR UPDATE",
+            ticket.id.0
+        ))
+        .await
+        .unwrap();
+    let mut renamed = ticket.clone();
+    renamed.title = "renamed".into();
+    renamed.version += 1;
+    let started = Instant::now();
+    let outcome = store
+        .write_ticket(TicketWrite::new(renamed, Some(ticket.version)))
+        .await;
+    let waited = started.elapsed();
+    assert!(
+        matches!(outcome, Err(StoreError::Unavailable(_))),
+        "{outcome:?}"
+    );
+    assert!(
+        waited >= Duration::from_millis(1_400) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    holder.batch_execute("ROLLBACK").await.unwrap();
+}
+
 /// Forward the next `COMMIT`, then cut the client off: it takes effect, its answer is lost.
 const CUT_AFTER_COMMIT: u8 = 1;
 /// Cut the client off instead of forwarding the next `COMMIT`: nothing is committed.
