@@ -741,7 +741,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// replace those of a member only (`NotFound` for a user who holds none there, also one
     /// removed by a concurrent write, whom a replacement put back).
     ///
-    /// A user left with no role there is taken out of the users of the organization's grants
+    /// A user who held a role there and is left with none is taken out of the users of the
+    /// organization's grants
     /// in the same transaction (the grant list's `user` filter included), as JumpServer takes
     /// a user who leaves an organization out of its permissions: what a grant gave them there
     /// ends with their membership, and joining again gives none of it back.

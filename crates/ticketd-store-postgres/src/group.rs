@@ -116,8 +116,9 @@ impl Drop for Stopped<'_> {
 }
 
 /// Orders a group the way every writer takes its locks, so that two processes committing
-/// groups at once cannot deadlock: updated ticket rows by id, then openings (serial counters),
-/// and the outbox lock last (taken once by [`tickets::write_group`]). The sort is stable, so
+/// groups at once cannot deadlock: the role rows of the grants' members first (sent before
+/// anything else by [`tickets::write_group`]), updated ticket rows by id, then openings (serial
+/// counters), and the outbox lock last (taken once by [`tickets::write_group`]). The sort is stable, so
 /// two writes of one ticket keep their arrival order.
 fn lock_order(group: &mut [(TicketWrite, Answer)]) {
     group.sort_by_key(|(write, _)| match write.expected_version {

@@ -225,6 +225,14 @@ async fn write_ticket_on(
     // On an error the transaction is dropped, which rolls it back before the connection is
     // handed out again.
     let prepared = Prepared::new(&tx).await.map_err(refused)?;
+    // Before the ticket's row is locked, as in a group; a member gone refuses it unwritten.
+    let grants: Vec<&Grant> = write.grant.iter().collect();
+    let held = lock_members_roles(&tx, &prepared, &grants)
+        .await
+        .map_err(refused)?;
+    check_members(&tx, &prepared, &grants, held)
+        .await
+        .map_err(refused)?;
     let ticket = write_in(&tx, &prepared, write, &write.events)
         .await
         .map_err(|failure| refused(failure.into_error()))?;
@@ -646,14 +654,9 @@ async fn write_in<'a>(
     events: &'a [Event],
 ) -> Result<Ticket, WriteFailure> {
     let aborted = WriteFailure::Aborted;
-    // Before the ticket's row is locked, as in a group; a member gone refuses it unwritten.
-    let grants: Vec<&Grant> = write.grant.iter().collect();
-    let held = lock_members_roles(tx, prepared, &grants)
-        .await
-        .map_err(aborted)?;
-    check_members(tx, prepared, &grants, held)
-        .await
-        .map_err(aborted)?;
+    // The grant's members' roles are locked and checked by the caller, before any ticket row
+    // (`write_ticket_on`, `write_group_on`): here, a write of a ticket a group writes twice
+    // would wait for them, and the group's other statements overtake it.
     let mut batch = Batch::new(tx);
     let ticket = match write.expected_version {
         None => push_openings(tx, prepared, &mut batch, &[write])

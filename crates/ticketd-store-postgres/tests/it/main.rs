@@ -1297,28 +1297,40 @@ async fn a_grant_s_write_waits_for_a_removal_or_role_change_of_its_members() {
     w.flow(KIND_APPLY_ASSET, vec![(vec![&w.bob], LevelMode::Any)])
         .await;
     let held_open = admin_client(&database.url).await;
-    for (change, approved) in [
-        ("DELETE FROM org_members WHERE user_id = '{user}'", false),
+    let watcher = admin_client(&database.url).await;
+    // The change's next statement, once the write waits: a user's deletion clears their
+    // tickets' applicant after deleting their roles, which deadlocked with a write that had
+    // locked the ticket's row first.
+    for (change, then, approved) in [
+        (
+            "DELETE FROM org_members WHERE user_id = '{user}'",
+            "",
+            false,
+        ),
+        (
+            "DELETE FROM org_members WHERE user_id = '{user}'",
+            "UPDATE tickets SET applicant_display = applicant_display WHERE id = '{ticket}'",
+            false,
+        ),
         (
             "DELETE FROM org_members WHERE user_id = '{user}'; \
              INSERT INTO org_members (org_id, user_id, role_id) \
              VALUES ('{org}', '{user}', '{role}')",
+            "",
             true,
         ),
     ] {
-        let applicant = w.new_member(&format!("held{approved}")).await;
-        let ticket = w
-            .open(
-                &applicant,
-                KIND_APPLY_ASSET,
-                &format!("held {approved}"),
-                t0(),
-            )
+        let applicant = w
+            .new_member(&format!("held{}", change.len() + then.len()))
             .await;
-        let sql = change
-            .replace("{user}", &applicant.id().to_string())
-            .replace("{org}", &DEFAULT_ORG.to_string())
-            .replace("{role}", &ROLE_ORG_AUDITOR.0.to_string());
+        let ticket = w.open(&applicant, KIND_APPLY_ASSET, "held", t0()).await;
+        let fill = |sql: &str| {
+            sql.replace("{user}", &applicant.id().to_string())
+                .replace("{org}", &DEFAULT_ORG.to_string())
+                .replace("{role}", &ROLE_ORG_AUDITOR.0.to_string())
+                .replace("{ticket}", &ticket.id.to_string())
+        };
+        let sql = fill(change);
         held_open
             .batch_execute(&format!("BEGIN; {sql}"))
             .await
@@ -1335,11 +1347,39 @@ async fn a_grant_s_write_waits_for_a_removal_or_role_change_of_its_members() {
                 .act(&approver.bob, ticket.id, approve, at(1))
                 .await
         });
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(
-            !approval.is_finished(),
-            "the grant's write waits for the change"
-        );
+        // The grant's write waits for a lock the change holds.
+        let started = Instant::now();
+        loop {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                     AND application_name = 'ticketd' AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            assert!(
+                !approval.is_finished() && started.elapsed() < Duration::from_secs(10),
+                "the grant's write waits for the change"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if !then.is_empty() {
+            let next = tokio::time::timeout(
+                Duration::from_millis(800),
+                held_open.batch_execute(&fill(then)),
+            )
+            .await
+            .expect(
+                "the change's next statement waits for nothing the write holds (a deadlock \
+                     is found only after PostgreSQL's deadlock_timeout, 1 s)",
+            );
+            next.unwrap();
+        }
         held_open.batch_execute("COMMIT").await.unwrap();
         let outcome = approval.await.unwrap();
         let grants = store
