@@ -15,6 +15,7 @@ use ticketd_core::store::{SortKey, TicketOrder, TicketQuery};
 use ticketd_core::ticket::{Ticket, TicketState};
 use ticketd_core::{Actor, Engine, TicketId};
 use ticketd_http::AppState;
+use ticketd_http::query::saturating_unsigned;
 
 /// Page size when `limit` is absent.
 const DEFAULT_LIMIT: u32 = 10;
@@ -66,24 +67,16 @@ fn parse_list(query: &[(String, String)], max_limit: u32) -> Result<ListParams, 
             "limit" => {
                 // Any positive integer is clamped to the page limit, however many digits it has
                 // (one beyond 32 bits was refused where 5,000 was clamped).
-                let digits = value.strip_prefix('+').unwrap_or(value);
-                let positive =
-                    digits.bytes().all(|b| b.is_ascii_digit()) && digits.bytes().any(|b| b != b'0');
-                if !positive {
-                    return Err(ApiError::invalid("limit must be a positive integer"));
-                }
-                params.limit = digits
-                    .parse::<u32>()
-                    .map_or(max_limit, |limit| limit.min(max_limit));
+                let limit = saturating_unsigned(value)
+                    .filter(|limit| *limit > 0)
+                    .ok_or_else(|| ApiError::invalid("limit must be a positive integer"))?;
+                params.limit = u32::try_from(limit).map_or(max_limit, |limit| limit.min(max_limit));
             }
             "offset" => {
                 // One past every ticket gives an empty page however many digits it has, as
                 // one within 64 bits did (a larger one was refused, in the parser's words).
-                let digits = value.strip_prefix('+').unwrap_or(value);
-                if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(ApiError::invalid("offset must be an integer >= 0"));
-                }
-                params.offset = digits.parse::<u64>().unwrap_or(u64::MAX);
+                params.offset = saturating_unsigned(value)
+                    .ok_or_else(|| ApiError::invalid("offset must be an integer >= 0"))?;
             }
             "proposer_name" => params.proposer_name = Some(value.to_owned()),
             "approval_id" => params.approval_id = Some(value.to_owned()),

@@ -122,16 +122,14 @@ impl Page {
 /// like any large one, and `offset` is past every list.
 fn non_negative_int(text: &str) -> Option<u64> {
     let text = text.trim();
-    let (negative, digits) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
+    match text.strip_prefix('-') {
+        // `-0` is 0; a second sign is no number.
+        Some(digits) if !digits.starts_with('+') => {
+            ticketd_http::query::saturating_unsigned(digits).filter(|value| *value == 0)
+        }
+        Some(_) => None,
+        None => ticketd_http::query::saturating_unsigned(text),
     }
-    let value = digits.parse::<u64>().unwrap_or(u64::MAX);
-    (!negative || value == 0).then_some(value)
 }
 
 /// The request URL with `limit`/`offset` replaced, as DRF builds `next`/`previous`.

@@ -10,6 +10,18 @@ pub fn percent_decode_path(text: &str) -> String {
     decode(text, false)
 }
 
+/// A run of ASCII digits after an optional `+`, as a number however many digits it has: one
+/// past `u64` is as large as `u64` goes, so a page's `offset` is past every list and its
+/// `limit` capped like any large one (as Python's and Java's unbounded parsers let the list
+/// decide). `None` for anything else: empty, a `-`, a space, another character.
+pub fn saturating_unsigned(text: &str) -> Option<u64> {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(digits.parse::<u64>().unwrap_or(u64::MAX))
+}
+
 fn decode(text: &str, plus_is_space: bool) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -58,6 +70,19 @@ pub fn pairs(raw: Option<&str>) -> impl Iterator<Item = (String, String)> + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unsigned_numbers_saturate_and_refuse_signs_and_spaces() {
+        assert_eq!(saturating_unsigned("007"), Some(7));
+        assert_eq!(saturating_unsigned("+5"), Some(5));
+        assert_eq!(
+            saturating_unsigned("99999999999999999999999999"),
+            Some(u64::MAX)
+        );
+        for bad in ["", "+", "-1", "-0", "1e3", " 5", "++5", "1.5"] {
+            assert_eq!(saturating_unsigned(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn percent_decoding_keeps_invalid_escapes() {

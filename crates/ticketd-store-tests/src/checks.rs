@@ -1,6 +1,6 @@
 //! The contract checks, each taking a fresh store.
 
-use crate::fixture::{World, at, engine, new_ticket, t0};
+use crate::fixture::{World, at, engine, grants_of, new_ticket, t0};
 use chrono::Duration;
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -25,17 +25,6 @@ fn approve() -> TicketCommand {
         payload: None,
         changes: None,
     }
-}
-
-/// The grants a ticket created.
-async fn grants_of(store: &Arc<dyn Store>, ticket: ticketd_core::TicketId) -> Vec<Grant> {
-    store
-        .list_grants(GrantQuery {
-            ticket: Some(ticket),
-            ..GrantQuery::default()
-        })
-        .await
-        .unwrap()
 }
 
 fn is_conflict(result: &Result<Ticket, DomainError>) -> bool {

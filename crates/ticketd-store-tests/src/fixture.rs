@@ -13,8 +13,8 @@ use ticketd_core::flow::{Flow, Level, LevelMode};
 use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_ADMIN, ROLE_ORG_USER, SystemRole};
 use ticketd_core::ids::OrgId;
 use ticketd_core::selector::Selector;
-use ticketd_core::store::Store;
-use ticketd_core::ticket::{KIND_APPLY_ASSET, Ticket};
+use ticketd_core::store::{GrantQuery, Store};
+use ticketd_core::ticket::{Grant, KIND_APPLY_ASSET, Ticket};
 
 /// Deterministic, never-repeating bytes (SplitMix64 over a counter).
 #[derive(Debug, Default)]
@@ -221,6 +221,17 @@ impl World {
             .await
             .unwrap()
     }
+}
+
+/// The grants a ticket created.
+pub async fn grants_of(store: &Arc<dyn Store>, ticket: ticketd_core::TicketId) -> Vec<Grant> {
+    store
+        .list_grants(GrantQuery {
+            ticket: Some(ticket),
+            ..GrantQuery::default()
+        })
+        .await
+        .unwrap()
 }
 
 /// The asset in Default that [`new_ticket`]'s asset applications name.

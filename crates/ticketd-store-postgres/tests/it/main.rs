@@ -1230,24 +1230,24 @@ async fn settling_as_a_role_that_may_not_checkpoint_skips_the_checkpoint() {
     settled.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_write_behind_a_stalled_session_s_lock_fails_and_commits_nothing() {
+/// A ticket opened on `store`, whose row another session on `url` (returned, inside its
+/// transaction) holds, and a rename of it that waits for that session.
+async fn a_held_ticket_and_its_rename(
+    store: &Arc<dyn Store>,
+    url: &str,
+) -> (
+    tokio_postgres::Client,
+    ticketd_core::ticket::Ticket,
+    ticketd_core::ticket::TicketWrite,
+) {
     use ticketd_core::flow::LevelMode;
-    use ticketd_core::ticket::TicketWrite;
     use ticketd_store_tests::fixture::{World, t0};
-    // Another process stalled inside its transaction (a lost network, a paused VM) holds the
-    // ticket's row: the write waits for it at most `lock_timeout`, then fails, and commits
-    // nothing once the lock is gone (it waited for ever and committed minutes after its 503).
-    let Some((database, store)) = seeded_store("").await else {
-        return;
-    };
-    let store: Arc<dyn Store> = Arc::new(store);
     let w = World::new(store.clone()).await;
     w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
         .await;
     let ticket = w.open(&w.alice, "general", "held", t0()).await;
-    let stalled = admin_client(&database.url).await;
-    stalled
+    let holder = admin_client(url).await;
+    holder
         .batch_execute(&format!(
             "BEGIN; SELECT 1 FROM tickets WHERE id = '{}' FOR UPDATE",
             ticket.id.0
@@ -1257,8 +1257,22 @@ async fn a_write_behind_a_stalled_session_s_lock_fails_and_commits_nothing() {
     let mut renamed = ticket.clone();
     renamed.title = "renamed".into();
     renamed.version += 1;
+    let rename = ticketd_core::ticket::TicketWrite::new(renamed, Some(ticket.version));
+    (holder, ticket, rename)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_behind_a_stalled_session_s_lock_fails_and_commits_nothing() {
+    // Another process stalled inside its transaction (a lost network, a paused VM) holds the
+    // ticket's row: the write waits for it at most `lock_timeout`, then fails, and commits
+    // nothing once the lock is gone (it waited for ever and committed minutes after its 503).
+    let Some((database, store)) = seeded_store("").await else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let (stalled, ticket, rename) = a_held_ticket_and_its_rename(&store, &database.url).await;
     let started = Instant::now();
-    let write = store.write_ticket(TicketWrite::new(renamed, Some(ticket.version)));
+    let write = store.write_ticket(rename);
     let outcome = tokio::time::timeout(Duration::from_secs(20), write)
         .await
         .expect("the write gave up waiting for the stalled session's lock");
@@ -1286,9 +1300,8 @@ async fn a_grant_s_write_waits_for_a_removal_or_role_change_of_its_members() {
     use ticketd_core::engine::TicketCommand;
     use ticketd_core::flow::LevelMode;
     use ticketd_core::identity::{DEFAULT_ORG, ROLE_ORG_AUDITOR};
-    use ticketd_core::store::GrantQuery;
     use ticketd_core::ticket::KIND_APPLY_ASSET;
-    use ticketd_store_tests::fixture::{World, at, t0};
+    use ticketd_store_tests::fixture::{World, at, grants_of, t0};
     let Some((database, store)) = seeded_store("").await else {
         return;
     };
@@ -1382,13 +1395,7 @@ async fn a_grant_s_write_waits_for_a_removal_or_role_change_of_its_members() {
         }
         held_open.batch_execute("COMMIT").await.unwrap();
         let outcome = approval.await.unwrap();
-        let grants = store
-            .list_grants(GrantQuery {
-                ticket: Some(ticket.id),
-                ..GrantQuery::default()
-            })
-            .await
-            .unwrap();
+        let grants = grants_of(&store, ticket.id).await;
         if approved {
             assert!(outcome.is_ok(), "{outcome:?}");
             assert_eq!(grants[0].users, [applicant.id()]);
@@ -1407,9 +1414,6 @@ async fn a_grant_s_write_waits_for_a_removal_or_role_change_of_its_members() {
 /// would end a wait: a request answered 503 left its statement running on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_past_the_limit_is_cancelled_and_unavailable() {
-    use ticketd_core::flow::LevelMode;
-    use ticketd_core::ticket::TicketWrite;
-    use ticketd_store_tests::fixture::{World, t0};
     let Some(admin) = admin_url() else {
         return;
     };
@@ -1420,25 +1424,9 @@ async fn a_statement_past_the_limit_is_cancelled_and_unavailable() {
     };
     let (store, _) = PostgresStore::connect(&limited).await.unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
-    let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-        .await;
-    let ticket = w.open(&w.alice, "general", "held", t0()).await;
-    let holder = admin_client(&database.url).await;
-    holder
-        .batch_execute(&format!(
-            "BEGIN; SELECT 1 FROM tickets WHERE id = '{}' FOR UPDATE",
-            ticket.id.0
-        ))
-        .await
-        .unwrap();
-    let mut renamed = ticket.clone();
-    renamed.title = "renamed".into();
-    renamed.version += 1;
+    let (holder, _, rename) = a_held_ticket_and_its_rename(&store, &database.url).await;
     let started = Instant::now();
-    let outcome = store
-        .write_ticket(TicketWrite::new(renamed, Some(ticket.version)))
-        .await;
+    let outcome = store.write_ticket(rename).await;
     let waited = started.elapsed();
     assert!(
         matches!(outcome, Err(StoreError::Unavailable(_))),
