@@ -1,8 +1,8 @@
 //! The admin API a self-contained deployment needs: users, organizations, assets, nodes, access keys.
 
 mod access_keys;
-mod assets;
-mod nodes;
+pub(crate) mod assets;
+pub(crate) mod nodes;
 mod orgs;
 mod roles;
 mod users;

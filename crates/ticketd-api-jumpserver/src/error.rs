@@ -135,7 +135,14 @@ impl From<DomainError> for ApiError {
                 fields
                     .into_iter()
                     .map(|FieldError { field, message, .. }| {
-                        (wire_field(&field), sentence(&message))
+                        // JumpServer words its flow choice errors without a period ("Please
+                        // select a ticket flow").
+                        let text = if matches!(field.as_str(), "flow" | "flow_id") {
+                            capitalize(&message)
+                        } else {
+                            sentence(&message)
+                        };
+                        (wire_field(&field), text)
                     })
                     .collect(),
             ),

@@ -1032,12 +1032,13 @@ async fn catalog_list(
         (total, found.iter().map(node_json).collect::<Vec<_>>())
     } else {
         let (total, found) = state.engine.assets(&caller.actor, catalog).await?;
-        let org_name = crate::admin::org_label(&caller.org);
+        // From the global organization the list holds every organization's assets.
+        let orgs = state.engine.orgs(&caller.actor).await?;
         (
             total,
             found
                 .iter()
-                .map(|a| asset_json(a, &org_name))
+                .map(|a| asset_json(a, &crate::admin::org_label_of(&orgs, a.org_id)))
                 .collect::<Vec<_>>(),
         )
     };
@@ -1095,36 +1096,27 @@ async fn node_suggestions(
     ))
 }
 
+/// An asset the request's organization holds, as its list shows it (an asset of another
+/// organization the caller belongs to was found here, named after the request's).
 async fn apply_asset_detail(
     State(state): State<AppState>,
     caller: CallerInOrg,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = ticketd_core::AssetId::parse(&id).ok_or_else(|| ApiError::not_found("Asset"))?;
-    let asset = state
-        .engine
-        .get_asset(&caller.actor, id)
-        .await
-        .map_err(|_hidden| ApiError::not_found("Asset"))?;
+    let asset = crate::admin::assets::find(&state, &caller, &id).await?;
+    let orgs = state.engine.orgs(&caller.actor).await?;
     Ok(Json(asset_json(
         &asset,
-        &crate::admin::org_label(&caller.org),
+        &crate::admin::org_label_of(&orgs, asset.org_id),
     )))
 }
 
+/// A node the request's organization holds, as its list shows it.
 async fn apply_node_detail(
     State(state): State<AppState>,
     caller: CallerInOrg,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = uuid::Uuid::parse_str(id.trim()).map_err(|_not_uuid| ApiError::not_found("Node"))?;
-    let query = CatalogQuery {
-        ids: Some(vec![id]),
-        ..CatalogQuery::default()
-    };
-    let (_, nodes) = state.engine.nodes(&caller.actor, query).await?;
-    nodes
-        .first()
-        .map(|n| Json(node_json(n)))
-        .ok_or_else(|| ApiError::not_found("Node"))
+    let node = crate::admin::nodes::find(&state, &caller, &id).await?;
+    Ok(Json(node_json(&node)))
 }

@@ -176,8 +176,9 @@ pub struct OpenSpec {
 
 /// Builds the steps of a round from flow levels and the users they may match.
 ///
-/// The applicant is excluded from a level unless they are its only match; then they stay and
-/// the step records `applicant_included`, so a self-approval is visible in the history.
+/// `directory` holds inactive users too, whom no step assigns. The applicant is excluded from
+/// a level unless the level's rule names nobody else, active or not; then they stay and the
+/// step records `applicant_included`, so a self-approval is visible in the history.
 pub fn build_steps(
     flow_org: OrgId,
     levels: &[Level],
@@ -192,13 +193,17 @@ pub fn build_steps(
         .map(|(i, level)| {
             let mut matched: Vec<&DirectoryEntry> = directory
                 .iter()
-                .filter(|e| level.selector.matches(e, pair_roles))
+                .filter(|e| level.selector.names(e, pair_roles))
                 .collect();
             matched.sort_by(|a, b| a.user.username.cmp(&b.user.username));
             matched.dedup_by_key(|e| e.user.id);
+            // The applicant is left out unless the rule names nobody else, deactivated users
+            // included, as JumpServer counts them: a colleague's deactivation must not make the
+            // applicant the one approver of their own application (until 2026-12-07 it did).
             if matched.len() > 1 {
                 matched.retain(|e| Some(e.user.id) != applicant);
             }
+            matched.retain(|e| e.user.is_active);
             let applicant_included = matched.len() == 1 && Some(matched[0].user.id) == applicant;
             let count = u32::try_from(matched.len()).unwrap_or(u32::MAX);
             let mode = match level.mode {

@@ -225,9 +225,17 @@ impl Selector {
         entry: &DirectoryEntry,
         pair_roles: &dyn Fn(OrgId, UserId) -> Vec<RoleId>,
     ) -> bool {
-        if !entry.user.is_active {
-            return false;
-        }
+        entry.user.is_active && self.names(entry, pair_roles)
+    }
+
+    /// Whether the rule names the user, active or not: JumpServer counts a deactivated user
+    /// among a level's users when it decides whether the applicant is the only one (see
+    /// `machine::build_steps`), though no opening assigns them.
+    pub fn names(
+        &self,
+        entry: &DirectoryEntry,
+        pair_roles: &dyn Fn(OrgId, UserId) -> Vec<RoleId>,
+    ) -> bool {
         match self {
             Selector::All => true,
             Selector::Ids { ids } => ids.contains(&entry.user.id),

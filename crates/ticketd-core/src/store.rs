@@ -756,9 +756,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn memberships_of(&self, user: UserId) -> Result<Vec<Membership>, StoreError>;
     /// Memberships held in any of `orgs`.
     async fn memberships_in(&self, orgs: Vec<OrgId>) -> Result<Vec<Membership>, StoreError>;
-    /// The active users who may be resolved as approvers in an organization, with their org
-    /// roles there: its members plus every system administrator (who may enter any
-    /// organization); for ROOT, every active user (no org roles).
+    /// The users who may be resolved as approvers in an organization, active or not (an
+    /// inactive one is assigned nowhere, but counts when the applicant's exclusion is decided,
+    /// `machine::build_steps`), with their org roles there: its members plus every system
+    /// administrator (who may enter any organization); for ROOT, every user (no org roles).
     /// Shared: a caching store hands out the same list to every opening.
     async fn org_directory(&self, org: OrgId) -> Result<Arc<Vec<DirectoryEntry>>, StoreError>;
 

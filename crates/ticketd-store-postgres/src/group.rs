@@ -43,7 +43,9 @@ impl GroupWriter {
     /// The groups are committed by a spawned task, not by a caller, so a caller that gives up
     /// waiting (a closed connection, a timeout) cannot cut short a transaction that also
     /// carries other callers' writes. A write whose caller gave up while it waited in the queue
-    /// is dropped; one already sent may still land, like a single-transaction write.
+    /// is dropped, and a group none of whose callers waits at its commit is rolled back
+    /// (`tickets::Wanted`); a write whose caller gives up in a group that others still wait for,
+    /// or after its commit was sent, may still land.
     pub(crate) async fn write(
         self: &Arc<Self>,
         db: &Db,
@@ -131,7 +133,8 @@ async fn commit(db: &Db, mut group: Vec<(TicketWrite, Answer)>) {
     lock_order(&mut group);
     let (writes, answers): (Vec<TicketWrite>, Vec<Answer>) = group.into_iter().unzip();
     if writes.len() > 1 {
-        match tickets::write_group(db, &writes).await {
+        let waiting = || answers.iter().any(|answer| !answer.is_closed());
+        match tickets::write_group(db, &writes, &waiting).await {
             GroupOutcome::Committed(outcomes) => {
                 for (answer, outcome) in answers.into_iter().zip(outcomes) {
                     // A caller that stopped waiting has nobody to tell.
@@ -164,7 +167,9 @@ async fn commit(db: &Db, mut group: Vec<(TicketWrite, Answer)>) {
         }
     }
     for (write, answer) in writes.iter().zip(answers) {
-        let _ = answer.send(tickets::write_ticket(db, write).await);
+        let waiting = || !answer.is_closed();
+        let written = tickets::write_ticket(db, write, &waiting).await;
+        let _ = answer.send(written);
     }
 }
 

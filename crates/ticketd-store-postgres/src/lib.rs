@@ -605,7 +605,7 @@ impl Store for PostgresStore {
             let rows = self
                 .db
                 .query(
-                    &format!("SELECT {USER_COLUMNS} FROM users WHERE is_active ORDER BY id"),
+                    &format!("SELECT {USER_COLUMNS} FROM users ORDER BY id"),
                     &[],
                 )
                 .await?;
@@ -627,10 +627,10 @@ impl Store for PostgresStore {
             .query(
                 "SELECT u.id, u.username, u.name, u.email, u.system_role, u.is_active, u.created_at, \
                  u.updated_at, m.role_id FROM org_members m JOIN users u ON u.id = m.user_id \
-                 WHERE m.org_id = $1 AND u.is_active \
+                 WHERE m.org_id = $1 \
                  UNION ALL \
                  SELECT u.id, u.username, u.name, u.email, u.system_role, u.is_active, u.created_at, \
-                 u.updated_at, NULL FROM users u WHERE u.system_role = 'admin' AND u.is_active \
+                 u.updated_at, NULL FROM users u WHERE u.system_role = 'admin' \
                  AND NOT EXISTS (SELECT 1 FROM org_members m2 WHERE m2.org_id = $1 AND m2.user_id = u.id) \
                  ORDER BY id, role_id",
                 &[&org.0],

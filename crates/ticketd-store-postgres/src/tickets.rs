@@ -174,13 +174,25 @@ fn stalled(client: Object) -> String {
     )
 }
 
-/// Applies one transition in its own transaction; nothing is written when it fails.
-pub(crate) async fn write_ticket(db: &Db, write: &TicketWrite) -> Result<Ticket, StoreError> {
+/// Whether a write's caller still waits for it, asked right before its commit is sent: one
+/// that gave up (its request answered 503 "try again" after the timeout) is rolled back, so a
+/// retry does not make it twice (a write held by another session's lock committed once the
+/// lock went, until 2026-12-07). A caller that gives up after the question may still see its
+/// write made.
+pub(crate) type Wanted<'a> = &'a (dyn Fn() -> bool + Sync);
+
+/// Applies one transition in its own transaction; nothing is written when it fails, or when
+/// its caller no longer waits at the commit (`wanted`).
+pub(crate) async fn write_ticket(
+    db: &Db,
+    write: &TicketWrite,
+    wanted: Wanted<'_>,
+) -> Result<Ticket, StoreError> {
     let mut client = db.client().await?;
     let mut sent = None;
     let written = tokio::time::timeout(
         WRITE_DEADLINE,
-        write_ticket_on(&mut client, write, &mut sent),
+        write_ticket_on(&mut client, write, wanted, &mut sent),
     )
     .await;
     let (ticket, error) = match written {
@@ -218,6 +230,7 @@ enum Uncommitted {
 async fn write_ticket_on(
     client: &mut Object,
     write: &TicketWrite,
+    wanted: Wanted<'_>,
     sent: &mut Option<Ticket>,
 ) -> Result<Ticket, Uncommitted> {
     let refused = |error: StoreError| Uncommitted::Refused(error);
@@ -236,6 +249,9 @@ async fn write_ticket_on(
     let ticket = write_in(&tx, &prepared, write, &write.events)
         .await
         .map_err(|failure| refused(failure.into_error()))?;
+    if !wanted() {
+        return Err(refused(StoreError::Unavailable(GAVE_UP.into())));
+    }
     *sent = Some(ticket);
     let committed = tx.commit().await;
     match committed {
@@ -394,9 +410,17 @@ pub(crate) enum GroupOutcome {
     },
 }
 
+/// Why a write whose caller gave up was rolled back (nobody reads it).
+const GAVE_UP: &str = "its caller stopped waiting before the commit";
+
 /// Applies `writes` in one transaction with one commit; their order must be the lock order
-/// (ticket rows by id, then serial counters; the outbox lock is taken once, last).
-pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome {
+/// (ticket rows by id, then serial counters; the outbox lock is taken once, last). If none of
+/// their callers waits any more at the commit (`wanted`), it is rolled back (`Failed`).
+pub(crate) async fn write_group(
+    db: &Db,
+    writes: &[TicketWrite],
+    wanted: Wanted<'_>,
+) -> GroupOutcome {
     let mut client = match db.client().await {
         Ok(client) => client,
         // Retrying each write alone would wait for a connection once per write.
@@ -405,7 +429,7 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
     let mut sent = None;
     let written = tokio::time::timeout(
         WRITE_DEADLINE,
-        write_group_on(&mut client, writes, &mut sent),
+        write_group_on(&mut client, writes, wanted, &mut sent),
     )
     .await;
     match written {
@@ -425,6 +449,7 @@ pub(crate) async fn write_group(db: &Db, writes: &[TicketWrite]) -> GroupOutcome
 async fn write_group_on(
     client: &mut Object,
     writes: &[TicketWrite],
+    wanted: Wanted<'_>,
     sent: &mut Option<Vec<Result<Ticket, StoreError>>>,
 ) -> GroupOutcome {
     let Ok(tx) = client.transaction().await else {
@@ -503,6 +528,9 @@ async fn write_group_on(
         if batch.run().await.is_err() {
             return GroupOutcome::RolledBack;
         }
+    }
+    if !wanted() {
+        return GroupOutcome::Failed(GAVE_UP.into());
     }
     *sent = Some(outcomes);
     let committed = tx.commit().await;

@@ -129,6 +129,68 @@ fn file_identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
+/// The database file and its write-ahead log as a serving store opened them, to tell whether
+/// their paths still name them. SQLite keeps writing to the files it opened: after the file was
+/// deleted (or moved, or replaced) its commits go where no start finds them, and after the log
+/// was deleted they go to a log no other connection sees, which the stop's checkpoint (on a new
+/// connection) did not find, so every acknowledged write since the last checkpoint was lost
+/// (until 2026-12-07, with `/healthz` answering ok all along).
+struct ServedFiles {
+    path: PathBuf,
+    file: Option<(u64, u64)>,
+    /// Taken when first seen: SQLite makes the log with the first connection in WAL mode.
+    log: std::sync::OnceLock<(u64, u64)>,
+}
+
+impl ServedFiles {
+    fn new(path: &Path, file: Option<(u64, u64)>) -> Self {
+        let served = Self {
+            path: path.to_owned(),
+            file,
+            log: std::sync::OnceLock::new(),
+        };
+        served.log_problem();
+        served
+    }
+
+    fn log_path(&self) -> PathBuf {
+        let mut log = self.path.as_os_str().to_owned();
+        log.push("-wal");
+        PathBuf::from(log)
+    }
+
+    /// Why the path no longer names the file served, if it does not.
+    fn file_problem(&self) -> Option<String> {
+        (self.file.is_none() || file_identity(&self.path) != self.file).then(|| {
+            format!(
+                "{} no longer names the database file served (it was deleted, moved or \
+                 replaced): writes are refused, as they would not reach a file at that path; \
+                 if it was moved, move it back; the server copies every commit of the file it \
+                 serves beside it (`.rescued-…`) when it sees this",
+                self.path.display()
+            )
+        })
+    }
+
+    /// Why the log's path no longer names the log served, if it does not.
+    fn log_problem(&self) -> Option<String> {
+        let now = file_identity(&self.log_path());
+        match (self.log.get(), now) {
+            (None, Some(seen)) => {
+                let _ = self.log.set(seen);
+                None
+            }
+            (Some(seen), now) if now != Some(*seen) => Some(format!(
+                "{} no longer names the write-ahead log served (it was deleted or replaced): \
+                 writes are refused, as their commits would be lost with it; restart ticketd \
+                 to serve again",
+                self.log_path().display()
+            )),
+            _ => None,
+        }
+    }
+}
+
 /// Refuses a `path` that is no file, or a file with more than one name. The serving lock and
 /// SQLite's own log are named by the path: through a second name of the file (a hard link) a
 /// process would write a log of its own beside the one the server writes, which neither sees,
@@ -155,6 +217,33 @@ fn check_one_name(path: &Path) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// Refuses a missing database file whose write-ahead log is there and not empty: the log holds
+/// the last commits of a file moved or deleted while it was served, and SQLite, creating a new
+/// file, would start the log over and lose them (a file deleted while served was started again
+/// as a new, empty service, its log of every acknowledged write overwritten).
+fn check_log_has_its_file(path: &Path) -> Result<(), StoreError> {
+    let real = real_path(path);
+    if real.exists() {
+        return Ok(());
+    }
+    let mut log = real.as_os_str().to_owned();
+    log.push("-wal");
+    let log = PathBuf::from(log);
+    match std::fs::metadata(&log) {
+        Ok(metadata) if metadata.len() > 0 => Err(StoreError::Unavailable(format!(
+            "{} does not exist, but its write-ahead log {} does ({} bytes): it holds the last \
+             commits of a database file moved or deleted while it was served; put the file \
+             back beside it, or move the log away and then either move the copy a server makes \
+             of a file deleted under it ({}.rescued-…) to that path, or start a new database",
+            path.display(),
+            log.display(),
+            metadata.len(),
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The database file's real path and its serving lock's: a symbolic link to the file takes the
@@ -491,6 +580,10 @@ pub(crate) struct Pool {
     /// The device and inode of the file opened, to tell at shutdown whether its path still
     /// names it.
     opened_file: Option<(u64, u64)>,
+    /// The files a serving store watches (`None` for a one-off command's).
+    served: Option<Arc<ServedFiles>>,
+    /// Set once an fsync of the log failed (see `LogSyncer`).
+    log_sync_failed: Option<Arc<std::sync::OnceLock<String>>>,
     /// What the store was opened with: the acquire timeout of every request, and the settings
     /// of the connection that empties the log at shutdown.
     options: SqliteOptions,
@@ -853,6 +946,7 @@ impl Pool {
             )));
         }
         check_one_name(&options.path)?;
+        check_log_has_its_file(&options.path)?;
         let serving_lock = if options.serving {
             Some(claim_serving(&options.path)?)
         } else {
@@ -877,6 +971,7 @@ impl Pool {
                 Some(LogSyncer::start(sync)?)
             }
         };
+        let log_sync_failed = syncer.as_ref().map(|syncer| Arc::clone(&syncer.failed));
         let checkpointer = Checkpointer::start(options)?;
         // Replaces SQLite's automatic checkpoint (the same hook) on the writer's connection.
         writer_conn
@@ -895,9 +990,11 @@ impl Pool {
         let epochs = Arc::new(Epochs::default());
         let counters = Arc::clone(&epochs);
         let watching = options.serving;
+        let served = watching.then(|| Arc::new(ServedFiles::new(&options.path, opened_file)));
+        let files = served.clone();
         std::thread::Builder::new()
             .name("ticketd-sqlite-writer".into())
-            .spawn(move || writer_loop(writer_conn, receiver, &counters, syncer, watching))
+            .spawn(move || writer_loop(writer_conn, receiver, &counters, syncer, files))
             .map_err(|e| StoreError::Other(Box::new(e)))?;
         if watching {
             watch_external_commits(&sender)?;
@@ -911,10 +1008,24 @@ impl Pool {
                 reader_permits: Arc::new(Semaphore::new(n_readers)),
                 _serving_lock: serving_lock,
                 opened_file,
+                served,
+                log_sync_failed,
                 options: options.clone(),
             }),
             migrated,
         ))
+    }
+
+    /// Why this store cannot take writes, if it cannot: an fsync of the log failed, or (serving)
+    /// the database file or its log is no longer at its path. `/healthz` asks it.
+    pub(crate) fn unwritable(&self) -> Option<String> {
+        self.log_sync_failed
+            .as_ref()
+            .and_then(|failed| failed.get().cloned())
+            .or_else(|| {
+                let files = self.served.as_deref()?;
+                files.file_problem().or_else(|| files.log_problem())
+            })
     }
 
     /// Copies the whole write-ahead log into the database file and empties it (a `TRUNCATE`
@@ -940,9 +1051,10 @@ impl Pool {
         tokio::task::spawn_blocking(move || {
             if opened.is_none() || file_identity(&options.path) != opened {
                 return Err(StoreError::Unavailable(format!(
-                    "{} no longer names the database file served (it was moved or replaced \
-                     meanwhile), so its log was not emptied through that path; move the file \
-                     back before the next start if {}-wal is still there",
+                    "{} no longer names the database file served (it was deleted, moved or \
+                     replaced meanwhile), so its log was not emptied through that path; move the \
+                     file back before the next start if {}-wal is still there (a deleted one \
+                     was copied beside it, `.rescued-…`, when the server saw it gone)",
                     options.path.display(),
                     options.path.display()
                 )));
@@ -1200,10 +1312,11 @@ fn writer_loop(
     mut receiver: mpsc::Receiver<Job>,
     epochs: &Epochs,
     syncer: Option<LogSyncer>,
-    watching: bool,
+    served: Option<Arc<ServedFiles>>,
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
-    let mut version_seen = watching.then(|| data_version(&conn));
+    let mut version_seen = served.is_some().then(|| data_version(&conn));
+    let mut reported = false;
     while let Some(first) = receiver.blocking_recv() {
         if let Some(seen) = &mut version_seen {
             // Another process's commits (see `EXTERNAL_COMMITS_POLL`), looked for before every
@@ -1216,11 +1329,33 @@ fn writer_loop(
                 epochs.external_commit();
             }
         }
+        // A serving store looks at its files before every batch and every 50 ms while idle
+        // (two `stat` calls).
+        let unserved = served
+            .as_deref()
+            .and_then(|files| files.file_problem().or_else(|| files.log_problem()));
+        if let Some(problem) = &unserved
+            && !std::mem::replace(&mut reported, true)
+        {
+            tracing::error!(problem = %problem, "the sqlite files served were changed under the server");
+            if let Some(files) = served.as_deref() {
+                if files.file_problem().is_some() {
+                    rescue_a_lost_file(&conn, files);
+                } else {
+                    save_commits_of_a_lost_log(&conn);
+                }
+            }
+        }
+        reported &= unserved.is_some();
         if first.run.abandoned() {
             continue;
         }
         batch.push(first);
         take_queued(&mut receiver, &mut batch);
+        if let Some(problem) = unserved {
+            answer_all(batch.drain(..), &Err(problem));
+            continue;
+        }
         if let Some(failure) = syncer.as_ref().and_then(LogSyncer::failure) {
             answer_all(batch.drain(..), &Err(failure));
             continue;
@@ -1257,6 +1392,60 @@ fn writer_loop(
     }
 }
 
+/// Writes every commit so far into a new file beside the path, from the writer's connection,
+/// which still holds the file served open: a file deleted while served is gone, with every
+/// commit, once the process ends (its log alone cannot be replayed onto anything).
+fn rescue_a_lost_file(conn: &Connection, files: &ServedFiles) {
+    let mut rescue = files.path.as_os_str().to_owned();
+    rescue.push(format!(
+        ".rescued-{}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.as_secs())
+    ));
+    let rescue = PathBuf::from(rescue);
+    match conn.execute("VACUUM INTO ?1", [rescue.to_string_lossy()]) {
+        Ok(_) => tracing::warn!(
+            copy = %rescue.display(),
+            "every commit of the database file served is in this copy: stop ticketd, move \
+             the old log (-wal) away, and move the copy to the database file's path"
+        ),
+        Err(error) => {
+            tracing::error!(%error, copy = %rescue.display(), "the database file served could not be copied");
+        }
+    }
+}
+
+/// Copies the commits of a log deleted while served into the database file, through the
+/// writer's connection, which still holds the deleted log open: the stop's checkpoint runs on a
+/// new connection, which finds no log at the path and copies nothing.
+fn save_commits_of_a_lost_log(conn: &Connection) {
+    let copied = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+        Ok((
+            row.get::<_, i64>(0)?,
+            row.get::<_, i64>(1)?,
+            row.get::<_, i64>(2)?,
+        ))
+    });
+    match copied {
+        Ok((0, frames, checkpointed)) if frames == checkpointed => {
+            tracing::warn!(
+                frames,
+                "the deleted log's commits were copied into the database file"
+            );
+        }
+        Ok((busy, frames, checkpointed)) => tracing::error!(
+            busy,
+            frames,
+            checkpointed,
+            "the deleted log's commits could not all be copied into the database file"
+        ),
+        Err(error) => {
+            tracing::error!(%error, "the deleted log's commits could not be copied into the database file");
+        }
+    }
+}
+
 /// Runs `batch` in one transaction (and the jobs taken in while the last log fsync runs) and
 /// commits it, moving the change counter if a job changed rows a count may hold.
 fn run_and_commit(
@@ -1266,6 +1455,11 @@ fn run_and_commit(
     syncer: Option<&LogSyncer>,
 ) -> Result<(), String> {
     execute_cached(conn, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
+    // `BEGIN IMMEDIATE` waits up to the busy timeout for another process's write lock (a
+    // one-off command, an operator's `sqlite3`): a caller that gave up meanwhile was answered
+    // 503 "try again", and its write made afterwards was made twice once it did (until
+    // 2026-12-07). One that gives up while its job runs may still see it made.
+    batch.retain(|job| !job.run.abandoned());
     run_batch(conn, batch, 0)?;
     if let Some(syncer) = syncer {
         hold_while_syncing(conn, receiver, batch, syncer)?;
@@ -1991,6 +2185,30 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(ids, vec![3]);
+
+        // Taken from the queue, then held at `BEGIN IMMEDIATE` by another connection's write
+        // lock until its caller gave up: not made either.
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let insert = |conn: &Connection| {
+            conn.execute("INSERT INTO rows (id) VALUES (4)", [])
+                .map(|_| ())
+                .map_err(db_err)
+        };
+        let gave_up =
+            tokio::time::timeout(Duration::from_millis(300), pool.write_tickets(insert)).await;
+        assert!(gave_up.is_err());
+        other.execute_batch("COMMIT").unwrap();
+        pool.write(|_conn| Ok(())).await.unwrap();
+        let ids: Vec<i64> = pool
+            .read(|conn| {
+                let mut statement = conn.prepare("SELECT id FROM rows").map_err(db_err)?;
+                let rows = statement.query_map([], |row| row.get(0)).map_err(db_err)?;
+                rows.collect::<Result<_, _>>().map_err(db_err)
+            })
+            .await
+            .unwrap();
+        assert_eq!(ids, vec![3]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2362,6 +2580,7 @@ mod tests {
     async fn a_failed_log_sync_fails_its_writes_and_every_later_write() {
         let dir = tempfile::tempdir().unwrap();
         let (pool, outcomes, syncs) = pool_with_held_sync(&dir.path().join("failed.db"));
+        assert_eq!(pool.unwritable(), None);
         outcomes.send(Ok(())).unwrap();
         pool.write(|conn| {
             conn.execute_batch("CREATE TABLE rows (id INTEGER PRIMARY KEY)")
@@ -2401,5 +2620,8 @@ mod tests {
             "a write ran after a failed sync"
         );
         assert_eq!(syncs.load(Ordering::SeqCst), 2);
+        // `/healthz` says so (it answered ok while every write failed until a restart).
+        let unwritable = pool.unwritable().unwrap_or_default();
+        assert!(unwritable.contains("the disk went away"), "{unwritable}");
     }
 }

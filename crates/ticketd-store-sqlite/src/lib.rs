@@ -81,6 +81,9 @@ fn scope_name(scope: RoleScope) -> &'static str {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
+        if let Some(problem) = self.pool.unwritable() {
+            return Err(StoreError::Unavailable(problem));
+        }
         self.pool
             .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(db_err))
             .await
@@ -440,7 +443,7 @@ impl Store for SqliteStore {
             .read(move |c| {
                 if org == ROOT_ORG {
                     return c
-                        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE is_active = 1"))
+                        .prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users"))
                         .and_then(|mut s| {
                             s.query_map([], |r| Ok(DirectoryEntry { user: rows::user(r)?, org_roles: Vec::new() }))?
                                 .collect()
@@ -451,10 +454,10 @@ impl Store for SqliteStore {
                     .prepare_cached(
                         "SELECT u.id, u.username, u.name, u.email, u.system_role, u.is_active, u.created_at, \
                          u.updated_at, m.role_id FROM org_members m JOIN users u ON u.id = m.user_id \
-                         WHERE m.org_id = ?1 AND u.is_active = 1 \
+                         WHERE m.org_id = ?1 \
                          UNION ALL \
                          SELECT u.id, u.username, u.name, u.email, u.system_role, u.is_active, u.created_at, \
-                         u.updated_at, NULL FROM users u WHERE u.system_role = 'admin' AND u.is_active = 1 \
+                         u.updated_at, NULL FROM users u WHERE u.system_role = 'admin' \
                          AND NOT EXISTS (SELECT 1 FROM org_members m2 WHERE m2.org_id = ?1 AND m2.user_id = u.id) \
                          ORDER BY 1",
                     )

@@ -703,6 +703,19 @@ pub async fn users_memberships_and_directory_round_trip(store: Arc<dyn Store>) {
     let again = cached.org_directory(DEFAULT_ORG).await.unwrap();
     assert!(Arc::ptr_eq(&first, &again));
     assert_eq!(*first, *dir);
+    // A deactivated member stays in the directory, marked inactive: the applicant's
+    // exclusion counts them (`machine::build_steps`), though no step assigns them.
+    let olga = store.find_user_by_username("olga").await.unwrap().unwrap();
+    let deactivate = ticketd_core::identity::UserChange {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    store.change_user(olga.id, deactivate, t0()).await.unwrap();
+    for org in [DEFAULT_ORG, ticketd_core::identity::ROOT_ORG] {
+        let dir = store.org_directory(org).await.unwrap();
+        let olga_there = dir.iter().find(|e| e.user.id == olga.id).unwrap();
+        assert!(!olga_there.user.is_active);
+    }
     let duplicate = w
         .engine
         .create_user(

@@ -253,7 +253,11 @@ async fn list(
 }
 
 /// An asset visible from the request's organization.
-async fn find(state: &AppState, caller: &CallerInOrg, raw: &str) -> Result<Asset, ApiError> {
+pub(crate) async fn find(
+    state: &AppState,
+    caller: &CallerInOrg,
+    raw: &str,
+) -> Result<Asset, ApiError> {
     let id = AssetId(path_id(raw, "Asset")?);
     let asset = state
         .engine

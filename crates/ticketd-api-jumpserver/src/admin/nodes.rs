@@ -107,7 +107,11 @@ async fn list(
 }
 
 /// A node visible from the request's organization.
-async fn find(state: &AppState, caller: &CallerInOrg, raw: &str) -> Result<Node, ApiError> {
+pub(crate) async fn find(
+    state: &AppState,
+    caller: &CallerInOrg,
+    raw: &str,
+) -> Result<Node, ApiError> {
     let id = path_id(raw, "Node")?;
     let query = CatalogQuery {
         ids: Some(vec![id]),

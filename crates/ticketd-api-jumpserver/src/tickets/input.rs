@@ -32,7 +32,8 @@ impl Errors {
 const DATETIME_HELP: &str = "Datetime has wrong format. Use one of these formats instead: \
     YYYY/MM/DD hh:mm:ss +HHMM, YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
 
-/// An optional string field (`null` counts as absent).
+/// An optional string field (`null` counts as absent), without its leading and trailing
+/// whitespace, as DRF's `CharField` trims by default.
 pub(crate) fn opt_string(
     body: &serde_json::Map<String, Value>,
     field: &str,
@@ -40,7 +41,7 @@ pub(crate) fn opt_string(
 ) -> Option<String> {
     match body.get(field) {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) => Some(s.trim().to_owned()),
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(_) => {
             errors.add(field, "Not a valid string.");
@@ -263,14 +264,14 @@ pub(crate) async fn open_asset(
             errors.add("title", "This field may not be blank.");
             None
         }
-        Some(Value::String(s)) if s.chars().count() > 256 => {
+        Some(Value::String(s)) if s.trim().chars().count() > 256 => {
             errors.add(
                 "title",
                 "Ensure this field has no more than 256 characters.",
             );
             None
         }
-        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::String(s)) => Some(s.trim().to_owned()),
         Some(_) => {
             errors.add("title", "Not a valid string.");
             None

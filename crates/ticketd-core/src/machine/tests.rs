@@ -1361,16 +1361,24 @@ fn build_steps_keeps_the_applicant_when_they_are_the_only_match() {
     assert_eq!(assignee_ids(&steps[0]), [p.applicant.id()]);
     assert!(steps[0].applicant_included);
 
-    // Inactive users are no match, so the applicant is still the only one.
+    // A deactivated user the rule names still counts, as JumpServer counts them: the
+    // applicant is left out, and the level, assigned to nobody active, can only be closed.
+    // Before, a colleague's deactivation made the applicant their own approver.
     let mut away = member(41, "aaron", "Aaron");
     away.user.is_active = false;
-    let steps = steps_for(
-        &[level(LevelMode::Any, &[&p.applicant, &away])],
-        &[&p.applicant, &away],
-        &p.applicant,
-    );
-    assert_eq!(assignee_ids(&steps[0]), [p.applicant.id()]);
-    assert!(steps[0].applicant_included);
+    for selector_names_away in [
+        level(LevelMode::Any, &[&p.applicant, &away]),
+        Level {
+            selector: Selector::All,
+            mode: LevelMode::Any,
+            name: String::new(),
+            attributes: Value::Null,
+        },
+    ] {
+        let steps = steps_for(&[selector_names_away], &[&p.applicant, &away], &p.applicant);
+        assert!(assignee_ids(&steps[0]).is_empty());
+        assert!(!steps[0].applicant_included);
+    }
 
     let others_only = steps_for(
         &[level(LevelMode::Any, &[&p.first])],

@@ -1755,3 +1755,63 @@ async fn a_level_of_system_administrators_alone_is_accepted_in_an_organization()
     assert_eq!(status, 400, "{refused}");
     assert_eq!(refused["rules"][0]["users"][0], NO_MATCH);
 }
+
+/// An opening without `flow_id` takes the organization's own flow over a global one of another
+/// name (JumpServer 4.10 and earlier, whose clients send no `flow_id`, replaced the global flow
+/// so), and refuses to choose between two of the organization's own, as JumpServer 4.x does.
+#[tokio::test]
+async fn an_opening_without_flow_id_takes_the_org_s_own_flow_and_refuses_two() {
+    let app = spawn_app().await;
+    app.user("alice", SystemRole::User, vec![]).await;
+    let open = |flow_id: Option<String>| {
+        let mut body = json!({
+            "title": "Access", "org_id": DEFAULT,
+            "apply_date_start": "2026/08/21 10:00:00 +0800",
+            "apply_date_expired": "2026/08/28 10:00:00 +0800",
+        });
+        if let Some(id) = flow_id {
+            body["flow_id"] = json!(id);
+        }
+        app.call(
+            "POST",
+            "/api/v1/tickets/apply-asset-tickets/open/",
+            "alice",
+            Some(body),
+        )
+    };
+    let global = global_apply_asset_flow(&app).await;
+    let (status, ticket) = open(None).await;
+    assert_eq!(
+        (status, ticket["flow"]["id"].clone()),
+        (201, global["id"].clone())
+    );
+    let team = create(
+        &app,
+        DEFAULT,
+        json!({"name": "Team flow", "approval_level": 1, "rules": [{"users": super_admin_selector()}]}),
+    )
+    .await;
+    let (status, ticket) = open(None).await;
+    assert_eq!(
+        (status, ticket["flow"]["id"].clone()),
+        (201, team["id"].clone())
+    );
+    let second = create(
+        &app,
+        DEFAULT,
+        json!({"name": "Second flow", "approval_level": 1, "rules": [{"users": super_admin_selector()}]}),
+    )
+    .await;
+    let (status, refused) = open(None).await;
+    assert_eq!(
+        (status, refused),
+        (400, json!({"flow_id": ["Please select a ticket flow"]}))
+    );
+    for chosen in [&global, &team, &second] {
+        let (status, ticket) = open(Some(id_of(chosen))).await;
+        assert_eq!(
+            (status, ticket["flow"]["id"].clone()),
+            (201, chosen["id"].clone())
+        );
+    }
+}

@@ -670,7 +670,23 @@ async fn form_and_multipart_bodies_are_read_as_drf_reads_them() {
 #[tokio::test]
 async fn comments_are_listed_with_state_comments_and_written_by_related_users() {
     let w = world(1).await;
-    let t = open(&w, "chat").await;
+    // Text fields lose their leading and trailing whitespace, as DRF's `CharField` trims
+    // (they were kept, padding the permission's name too).
+    let mut padded = open_body("  chat \n");
+    padded["comment"] = json!("\t incident 42  ");
+    let (status, t) = w.app.call("POST", OPEN, "alice", Some(padded)).await;
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(
+        (t["title"].as_str(), t["comment"].as_str()),
+        (Some("chat"), Some("incident 42"))
+    );
+    assert!(
+        t["apply_permission_name"]
+            .as_str()
+            .unwrap()
+            .starts_with("Created by ticket (chat-"),
+        "{t}"
+    );
     let url = format!(
         "/api/v1/tickets/comments/?ticket_id={}",
         t["id"].as_str().unwrap()
@@ -681,10 +697,11 @@ async fn comments_are_listed_with_state_comments_and_written_by_related_users() 
             "POST",
             &url,
             "bob",
-            Some(json!({"body": "which database?"})),
+            Some(json!({"body": " which database?\n"})),
         )
         .await;
     assert_eq!(status, 201, "{created}");
+    assert_eq!(created["body"], "which database?");
     assert_eq!(created["user_display"], "Bob(bob)");
     assert_eq!(created["ticket"], t["id"]);
     assert_eq!(
@@ -1430,6 +1447,102 @@ async fn asset_and_node_suggestions_search_the_current_org() {
         )
         .await;
     assert_eq!((status, one["address"].clone()), (200, json!("10.0.0.5")));
+    assert_eq!(one["org_name"], "DEFAULT");
+
+    // An asset or node of another organization alice belongs to is found from that one only,
+    // named after its own organization (it was found from any, named after the request's).
+    let admin = w.app.admin().await;
+    let other = w.mallory.memberships[0].org_id;
+    w.app
+        .engine
+        .add_member(Some(&admin), other, w.alice.id(), ROLE_ORG_USER)
+        .await
+        .unwrap();
+    let mut elsewhere = w.asset.clone();
+    elsewhere.id = AssetId(uuid::Uuid::from_u128(0xe15e));
+    elsewhere.org_id = other;
+    elsewhere.name = "db02".into();
+    w.app
+        .engine
+        .create_asset(&admin, elsewhere.clone())
+        .await
+        .unwrap();
+    let node = w
+        .app
+        .engine
+        .create_node(&admin, other, "Racks", None, now())
+        .await
+        .unwrap();
+    let other_org = other.to_string();
+    for (path, name) in [
+        (
+            format!("/api/v1/tickets/apply-assets/{}/", elsewhere.id),
+            "db02",
+        ),
+        (format!("/api/v1/tickets/apply-nodes/{}/", node.id), "Racks"),
+    ] {
+        let (status, body) = w.app.call("GET", &path, "alice", None).await;
+        assert_eq!(status, 404, "{path} from Default: {body}");
+        let (status, body) = w
+            .app
+            .call_with("GET", &path, "alice", None, &[("X-JMS-ORG", &other_org)])
+            .await;
+        assert_eq!((status, body["name"].clone()), (200, json!(name)), "{body}");
+        assert_eq!(body["org_id"], other_org);
+    }
+    let (_, body) = w
+        .app
+        .call_with(
+            "GET",
+            &format!("/api/v1/tickets/apply-assets/{}/", elsewhere.id),
+            "alice",
+            None,
+            &[("X-JMS-ORG", &other_org)],
+        )
+        .await;
+    assert_eq!(body["org_name"], "Other");
+    let (status, body) = w
+        .app
+        .call_with(
+            "GET",
+            &format!("/api/v1/tickets/apply-assets/{}/", w.asset.id),
+            "alice",
+            None,
+            &[("X-JMS-ORG", &other_org)],
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    // From the global organization every asset is listed under its own organization's name.
+    let (status, page) = w
+        .app
+        .call_with(
+            "GET",
+            "/api/v1/tickets/apply-assets/?limit=10",
+            ADMIN_TOKEN,
+            None,
+            &[("X-JMS-ORG", "00000000-0000-0000-0000-000000000000")],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let mut names: Vec<(String, String)> = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["name"].as_str().unwrap().to_owned(),
+                a["org_name"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            ("db01".into(), "DEFAULT".into()),
+            ("db02".into(), "Other".into())
+        ]
+    );
 }
 
 /// `GET path` as `who` with `headers`; answers the page's first ticket.
@@ -1533,6 +1646,66 @@ async fn an_approver_removed_from_the_organization_no_longer_decides() {
         .unwrap();
     let (status, body) = w.app.call("PUT", &approve, "bob", Some(json!({}))).await;
     assert_eq!(status, 200, "{body}");
+}
+
+/// A deactivated colleague a level names still counts when the applicant's exclusion is
+/// decided, as in JumpServer: the applicant of a flow naming both, or of a system ticket naming
+/// both as reviewers, is no approver of their own ticket, which can then only be closed
+/// (the applicant became the level's one approver and granted themselves).
+#[tokio::test]
+async fn a_deactivated_co_approver_does_not_make_the_applicant_their_own_approver() {
+    let w = world(1).await;
+    let both = json!([w.alice.id().to_string(), w.bob.id().to_string()]);
+    let (status, flow) = w
+        .app
+        .call(
+            "PATCH",
+            "/api/v1/tickets/flows/",
+            ADMIN_TOKEN,
+            Some(json!({"type": "apply_asset", "approval_level": 1,
+                "rules": [{"users": {"type": "ids", "ids": both}}]})),
+        )
+        .await;
+    assert_eq!(status, 200, "{flow}");
+    let t = open(&w, "bob approves").await;
+    assert_eq!(
+        t["process_map"][0]["assignees"],
+        json!([w.bob.id().to_string()])
+    );
+    let (status, body) = w
+        .app
+        .call(
+            "PATCH",
+            &format!("/api/v1/users/users/{}/", w.bob.id()),
+            ADMIN_TOKEN,
+            Some(json!({"is_active": false})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let t = open(&w, "nobody approves").await;
+    assert_eq!(t["process_map"][0]["assignees"], json!([]), "{t}");
+    let approve = path("apply-asset-tickets", &t["id"], "approve/");
+    let (status, body) = w.app.call("PUT", &approve, "alice", Some(json!({}))).await;
+    assert_eq!(status, 403, "{body}");
+    let close = path("tickets", &t["id"], "close/");
+    let (status, body) = w.app.call("PUT", &close, "alice", Some(json!({}))).await;
+    assert_eq!(status, 200, "{body}");
+    let command = json!({
+        "title": "Command confirm",
+        "applicant": w.alice.id().to_string(),
+        "assignees": both,
+        "apply_run_asset": "db01(10.0.0.5)",
+        "apply_run_command": "uptime",
+        "apply_run_account": "root",
+        "apply_run_user": w.alice.id().to_string(),
+    });
+    let url = "/api/v1/tickets/apply-command-tickets/open/";
+    let (status, t) = w.app.call("POST", url, ADMIN_TOKEN, Some(command)).await;
+    assert_eq!(status, 201, "{t}");
+    assert_eq!(t["process_map"][0]["assignees"], json!([]), "{t}");
+    let approve = path("apply-command-tickets", &t["id"], "approve/");
+    let (status, body) = w.app.call("PUT", &approve, "alice", Some(json!({}))).await;
+    assert_eq!(status, 403, "{body}");
 }
 
 /// The assets an asset application grants are its organization's: an approver's edit naming

@@ -1688,3 +1688,117 @@ async fn a_write_on_a_connection_that_stopped_answering_gives_up_and_the_next_is
     let next = store.write_ticket(rename(&stored, "after")).await;
     assert_eq!(next.map(|t| t.title).ok().as_deref(), Some("after"));
 }
+
+/// A ticket write whose caller gave up while another session's lock held it (its request was
+/// answered 503 "try again" at the timeout) is rolled back, not committed once the lock goes:
+/// alone, and in a group none of whose callers waits any more. A retry then made it twice.
+#[tokio::test]
+async fn a_write_whose_caller_gave_up_behind_a_lock_is_not_committed() {
+    use ticketd_core::flow::LevelMode;
+    use ticketd_store_tests::fixture::{World, t0};
+    let Some((database, store)) = seeded_store("").await else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let opened = w.open(&w.alice, "general", "first", t0()).await;
+    let opening = |title: &str| {
+        let mut ticket = opened.clone();
+        ticket.id = ticketd_core::TicketId(uuid::Uuid::now_v7());
+        ticket.title = title.into();
+        ticketd_core::ticket::TicketWrite {
+            serial_day: Some("20261203".into()),
+            ..ticketd_core::ticket::TicketWrite::new(ticket, None)
+        }
+    };
+    let holder = admin_client(&database.url).await;
+    let mut serials = Vec::new();
+    for titles in [vec!["alone"], vec!["one", "two", "three"]] {
+        holder
+            .batch_execute("BEGIN; LOCK TABLE serial_counters IN ACCESS EXCLUSIVE MODE")
+            .await
+            .unwrap();
+        let writes: Vec<_> = titles.iter().map(|title| opening(title)).collect();
+        let ids: Vec<_> = writes.iter().map(|write| write.ticket.id).collect();
+        // Polled together on this single-threaded runtime, they queue as one group.
+        let gave_up = futures_util::future::join_all(writes.into_iter().map(|write| {
+            tokio::time::timeout(Duration::from_millis(400), store.write_ticket(write))
+        }))
+        .await;
+        assert!(gave_up.iter().all(Result::is_err), "{gave_up:?}");
+        holder.batch_execute("COMMIT").await.unwrap();
+        // Queued behind whatever the writer still had: answered once that is settled.
+        let after = store.write_ticket(opening("after")).await.unwrap();
+        for id in ids {
+            assert_eq!(store.get_ticket(id).await.unwrap(), None, "{titles:?}");
+        }
+        assert!(store.get_ticket(after.id).await.unwrap().is_some());
+        serials.push(after.serial);
+    }
+    // Nothing the rolled-back writes counted stays: the serial numbers follow each other.
+    let numbers: Vec<u64> = serials
+        .iter()
+        .map(|serial| serial[serial.len() - 4..].parse().unwrap())
+        .collect();
+    assert_eq!(numbers, [1, 2], "{serials:?}");
+}
+
+/// A database that refuses new connections (`ALLOW_CONNECTIONS false`, its connections ended)
+/// makes the store unavailable (503 to clients, as any outage), not a failure (500), until it
+/// takes them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_refusing_connections_is_unavailable_until_it_takes_them_again() {
+    let Some((database, store)) = seeded_store("").await else {
+        return;
+    };
+    let admin = admin_client(&database.admin_url).await;
+    let allow = |allowed: bool| {
+        format!(
+            "ALTER DATABASE \"{}\" ALLOW_CONNECTIONS {allowed}",
+            database.name
+        )
+    };
+    admin.batch_execute(&allow(false)).await.unwrap();
+    admin
+        .batch_execute(&format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}'",
+            database.name
+        ))
+        .await
+        .unwrap();
+    // Connections already open fail first (closed); then each new one is refused.
+    let refused = eventually_async(
+        || store.list_orgs(),
+        |answer| match answer {
+            Err(StoreError::Unavailable(text)) => text.contains("could not connect"),
+            Err(_) => true,
+            Ok(_) => false,
+        },
+    )
+    .await;
+    assert!(
+        matches!(refused, Err(StoreError::Unavailable(ref text)) if text.contains("could not connect")),
+        "{refused:?}"
+    );
+    admin.batch_execute(&allow(true)).await.unwrap();
+    let again = eventually_async(|| store.list_orgs(), Result::is_ok).await;
+    assert!(again.is_ok());
+}
+
+/// Calls `call` until `done` holds of its answer (10 s at most), and returns that answer.
+async fn eventually_async<T, F, Fut>(call: F, done: impl Fn(&T) -> bool) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = call().await;
+        if done(&answer) || Instant::now() > deadline {
+            return answer;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -754,6 +754,19 @@ async fn shutdown_leaves_a_file_moved_while_served_whole() {
     assert!(error.to_string().contains("no longer names"), "{error}");
     assert!(!path.exists(), "no empty file was made in its place");
     drop(store);
+    // Without the file, its log is not taken for a new database's: a start then made a new
+    // file and started the log over, losing the commits it held.
+    let log = path.with_file_name("served.db-wal");
+    let log_before = std::fs::read(&log).unwrap();
+    assert!(!log_before.is_empty());
+    for serving in [true, false] {
+        let mut options = SqliteOptions::new(&path);
+        options.serving = serving;
+        let refused = SqliteStore::open(&options).err().unwrap();
+        assert!(refused.to_string().contains("write-ahead log"), "{refused}");
+        assert!(!path.exists());
+        assert_eq!(std::fs::read(&log).unwrap(), log_before);
+    }
     std::fs::rename(&moved, &path).unwrap();
     let (store, _) = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
     assert!(
@@ -905,4 +918,69 @@ fn another_application_s_database_is_refused_and_left_as_it_was() {
             .unwrap();
         assert_eq!(tables, vec![table.to_owned()], "{file}");
     }
+}
+
+/// A serving store whose log is deleted copies the deleted log's commits into the file through
+/// the connection that still holds it, and refuses writes from then on (`/healthz`'s ping
+/// fails), so nothing acknowledged is lost: the acknowledged writes went with the log, and
+/// `/healthz` answered ok. One whose file is deleted refuses writes too, and its log is kept
+/// for the file (a start beside it is refused).
+#[tokio::test]
+async fn a_file_or_log_deleted_while_served_refuses_writes_and_keeps_every_commit() {
+    use ticketd_core::store::Store as _;
+    let dir = tempfile::tempdir().unwrap();
+    let org_id = |id| ticketd_core::OrgId(uuid::Uuid::from_u128(id));
+    let path = dir.path().join("served.db");
+    let mut options = SqliteOptions::new(&path);
+    options.serving = true;
+    let (store, _) = SqliteStore::open(&options).unwrap();
+    store.create_org(org(51, "before")).await.unwrap();
+    store.ping().await.unwrap();
+    std::fs::remove_file(path.with_file_name("served.db-wal")).unwrap();
+    let refused = store.create_org(org(52, "after")).await.unwrap_err();
+    assert!(refused.to_string().contains("write-ahead log"), "{refused}");
+    let unhealthy = store.ping().await.unwrap_err();
+    assert!(
+        unhealthy.to_string().contains("write-ahead log"),
+        "{unhealthy}"
+    );
+    store.shutdown().await.unwrap();
+    drop(store);
+    let (store, _) = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    assert!(store.get_org(org_id(51)).await.unwrap().is_some());
+    assert!(store.get_org(org_id(52)).await.unwrap().is_none());
+    drop(store);
+
+    let path = dir.path().join("deleted.db");
+    let mut options = SqliteOptions::new(&path);
+    options.serving = true;
+    let (store, _) = SqliteStore::open(&options).unwrap();
+    store.create_org(org(53, "before")).await.unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let refused = store.create_org(org(54, "after")).await.unwrap_err();
+    assert!(refused.to_string().contains("no longer names"), "{refused}");
+    assert!(store.ping().await.is_err());
+    assert!(store.shutdown().await.is_err());
+    drop(store);
+    assert!(
+        SqliteStore::open(&options).is_err(),
+        "the log waits for its file"
+    );
+    // The writer copied every commit into a file beside it, which opens as the database once
+    // the old log is moved away (it went with the process).
+    let rescued: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("deleted.db.rescued-"))
+        .collect();
+    assert_eq!(rescued.len(), 1, "{rescued:?}");
+    std::fs::rename(
+        path.with_file_name("deleted.db-wal"),
+        dir.path().join("old-wal"),
+    )
+    .unwrap();
+    std::fs::rename(&rescued[0], &path).unwrap();
+    let (store, _) = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
+    assert!(store.get_org(org_id(53)).await.unwrap().is_some());
+    assert!(store.get_org(org_id(54)).await.unwrap().is_none());
 }
