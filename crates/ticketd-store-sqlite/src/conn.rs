@@ -140,6 +140,9 @@ struct ServedFiles {
     file: Option<(u64, u64)>,
     /// Taken when first seen: SQLite makes the log with the first connection in WAL mode.
     log: std::sync::OnceLock<(u64, u64)>,
+    /// What the writer's last look found (`None`: both in place), which `/healthz` reads: two
+    /// `stat` calls of its own cost a third of a health check's time.
+    found: Mutex<Option<String>>,
 }
 
 impl ServedFiles {
@@ -148,9 +151,23 @@ impl ServedFiles {
             path: path.to_owned(),
             file,
             log: std::sync::OnceLock::new(),
+            found: Mutex::new(None),
         };
         served.log_problem();
         served
+    }
+
+    /// Why the paths no longer name the files served, if they do not.
+    fn problem(&self) -> Option<String> {
+        self.file_problem().or_else(|| self.log_problem())
+    }
+
+    /// What the writer's last look found.
+    fn found(&self) -> Option<String> {
+        self.found
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn log_path(&self) -> PathBuf {
@@ -1022,10 +1039,7 @@ impl Pool {
         self.log_sync_failed
             .as_ref()
             .and_then(|failed| failed.get().cloned())
-            .or_else(|| {
-                let files = self.served.as_deref()?;
-                files.file_problem().or_else(|| files.log_problem())
-            })
+            .or_else(|| self.served.as_deref()?.found())
     }
 
     /// Copies the whole write-ahead log into the database file and empties it (a `TRUNCATE`
@@ -1316,7 +1330,8 @@ fn writer_loop(
 ) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     let mut version_seen = served.is_some().then(|| data_version(&conn));
-    let mut reported = false;
+    let mut unserved: Option<String> = None;
+    let mut looked = Instant::now();
     while let Some(first) = receiver.blocking_recv() {
         if let Some(seen) = &mut version_seen {
             // Another process's commits (see `EXTERNAL_COMMITS_POLL`), looked for before every
@@ -1329,31 +1344,39 @@ fn writer_loop(
                 epochs.external_commit();
             }
         }
-        // A serving store looks at its files before every batch and every 50 ms while idle
-        // (two `stat` calls).
-        let unserved = served
-            .as_deref()
-            .and_then(|files| files.file_problem().or_else(|| files.log_problem()));
-        if let Some(problem) = &unserved
-            && !std::mem::replace(&mut reported, true)
+        // A serving store looks at its files (two `stat` calls) at most every
+        // `FILES_LOOK_EVERY` while it writes, and at every `Look` (50 ms) while idle. A write
+        // in between still lands: in the log the rescue below copies.
+        if let Some(files) = served.as_deref()
+            && (first.run.abandoned() || looked.elapsed() >= FILES_LOOK_EVERY)
         {
-            tracing::error!(problem = %problem, "the sqlite files served were changed under the server");
-            if let Some(files) = served.as_deref() {
+            looked = Instant::now();
+            let found = files.problem();
+            if let Some(problem) = &found
+                && unserved.is_none()
+            {
+                tracing::error!(problem = %problem, "the sqlite files served were changed under the server");
                 if files.file_problem().is_some() {
                     rescue_a_lost_file(&conn, files);
                 } else {
                     save_commits_of_a_lost_log(&conn);
                 }
             }
+            found.clone_into(
+                &mut files
+                    .found
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            );
+            unserved = found;
         }
-        reported &= unserved.is_some();
         if first.run.abandoned() {
             continue;
         }
         batch.push(first);
         take_queued(&mut receiver, &mut batch);
-        if let Some(problem) = unserved {
-            answer_all(batch.drain(..), &Err(problem));
+        if let Some(problem) = &unserved {
+            answer_all(batch.drain(..), &Err(problem.clone()));
             continue;
         }
         if let Some(failure) = syncer.as_ref().and_then(LogSyncer::failure) {
@@ -1415,6 +1438,9 @@ fn rescue_a_lost_file(conn: &Connection, files: &ServedFiles) {
         }
     }
 }
+
+/// How often at most a serving store's writer looks at its file and log while it writes.
+const FILES_LOOK_EVERY: Duration = Duration::from_millis(10);
 
 /// Copies the commits of a log deleted while served into the database file, through the
 /// writer's connection, which still holds the deleted log open: the stop's checkpoint runs on a

@@ -1,7 +1,7 @@
 //! Limits under load: per-user and login rate limits (429 + `Retry-After` in every dialect),
 //! the request-head size limit, idle and slow connections, and the request timeout.
 
-use crate::app::{ADMIN_TOKEN, TestApp, spawn_app_with};
+use crate::app::{ADMIN_TOKEN, TestApp, spawn_app, spawn_app_with};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use ticketd_core::identity::SystemRole;
@@ -348,4 +348,43 @@ async fn under_load_every_request_is_answered_served_throttled_or_refused_quickl
         slowest < Duration::from_secs(5),
         "slowest answer {slowest:?}"
     );
+}
+
+/// An answer made before the request's body was read (a refused credential, the rate limit)
+/// says `Connection: close`, as the connection is closed after it: a client sending its next
+/// request on it failed (`requests` saw a dropped connection under the rate limit). An answer
+/// after the body was read keeps the connection.
+#[tokio::test]
+async fn an_answer_before_the_body_is_read_closes_the_connection_and_says_so() {
+    let app = spawn_app().await;
+    let answer_to = |head: String| async move {
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut received = vec![0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut received))
+            .await
+            .expect("no answer")
+            .unwrap();
+        String::from_utf8_lossy(&received[..n]).to_ascii_lowercase()
+    };
+    // The body is announced and not sent: the credential is refused before it.
+    let refused = answer_to(
+        "POST /api/v1/tickets/apply-asset-tickets/open/ HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Token wrong\r\nContent-Type: application/json\r\n\
+         Content-Length: 40\r\n\r\n"
+            .to_owned(),
+    )
+    .await;
+    assert!(refused.starts_with("http/1.1 401"), "{refused}");
+    assert!(refused.contains("connection: close"), "{refused}");
+    // Read to its end, then refused: the connection stays open for the next request.
+    let body = r#"{"username":"nobody","password":"wrong"}"#;
+    let read = answer_to(format!(
+        "POST /api/v1/authentication/auth/ HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ))
+    .await;
+    assert!(read.starts_with("http/1.1 400"), "{read}");
+    assert!(!read.contains("connection: close"), "{read}");
 }

@@ -937,6 +937,8 @@ async fn a_file_or_log_deleted_while_served_refuses_writes_and_keeps_every_commi
     store.create_org(org(51, "before")).await.unwrap();
     store.ping().await.unwrap();
     std::fs::remove_file(path.with_file_name("served.db-wal")).unwrap();
+    // The writer looks at its files every 10 ms at most while it writes.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let refused = store.create_org(org(52, "after")).await.unwrap_err();
     assert!(refused.to_string().contains("write-ahead log"), "{refused}");
     let unhealthy = store.ping().await.unwrap_err();
@@ -957,6 +959,7 @@ async fn a_file_or_log_deleted_while_served_refuses_writes_and_keeps_every_commi
     let (store, _) = SqliteStore::open(&options).unwrap();
     store.create_org(org(53, "before")).await.unwrap();
     std::fs::remove_file(&path).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let refused = store.create_org(org(54, "after")).await.unwrap_err();
     assert!(refused.to_string().contains("no longer names"), "{refused}");
     assert!(store.ping().await.is_err());
