@@ -233,7 +233,21 @@ impl From<DomainError> for ApiError {
 
 impl From<JsonBodyError> for ApiError {
     fn from(error: JsonBodyError) -> Self {
-        Self::invalid(error.to_string())
+        match error {
+            JsonBodyError::BodyTooLarge(_) => Self::body_too_large(),
+            other => Self::invalid(other.to_string()),
+        }
+    }
+}
+
+impl ApiError {
+    /// 413 `DLS.1006` for a body over `body_limit_bytes`, read or declared.
+    pub(crate) fn body_too_large() -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            TOO_LARGE,
+            "the request body is too large",
+        )
     }
 }
 

@@ -63,11 +63,7 @@ impl FromRequest<AppState> for Call {
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        error::TOO_LARGE,
-                        "the request body is too large",
-                    )
+                    ApiError::body_too_large()
                 } else {
                     ApiError::invalid(format!("unreadable body: {}", rejection.body_text()))
                 }
@@ -137,7 +133,7 @@ pub(crate) async fn resolve_workspace(
     }
 }
 
-/// `X-Auth-Token` first (an API token or login session of ticketd), else an AK/SK signature.
+/// `X-Auth-Token` (an API token or login session of ticketd) or an AK/SK signature, not both.
 async fn authenticate(
     state: &AppState,
     method: &Method,
@@ -152,6 +148,17 @@ async fn authenticate(
     // signatures beside it were let through unread.
     let authorization = ticketd_http::auth::authorization(headers).map_err(several)?;
     let token = ticketd_http::auth::single_header(headers, "X-Auth-Token").map_err(several)?;
+    let signature = authorization
+        .and_then(|value| value.to_str().ok())
+        .and_then(signing::parse_authorization);
+    if token.is_some() && signature.is_some() {
+        // Two credentials: a proxy in front may have checked the other one (the token was
+        // taken and the signature beside it ignored, even an invalid one). Another scheme
+        // (`Basic`, ticketd's `Token`) is no credential here, and is ignored as before.
+        return Err(ApiError::unauthenticated(
+            "send X-Auth-Token or an SDK-HMAC-SHA256 signed request, not both",
+        ));
+    }
     if let Some(value) = token {
         let token = value.to_str().map(str::trim).unwrap_or_default();
         if token.is_empty() || token.contains(' ') {
@@ -166,8 +173,7 @@ async fn authenticate(
             Err(_refused) => Err(ApiError::unauthenticated("invalid or expired X-Auth-Token")),
         };
     }
-    let authorization = authorization.and_then(|value| value.to_str().ok());
-    let Some(parsed) = authorization.and_then(signing::parse_authorization) else {
+    let Some(parsed) = signature else {
         return Err(ApiError::unauthenticated(
             "send X-Auth-Token or an SDK-HMAC-SHA256 signed request",
         ));

@@ -47,6 +47,15 @@ impl ApiError {
     }
 
     /// 404 for an object of JumpServer model `model`.
+    /// 413 for a body over `body_limit_bytes`, read or declared.
+    pub(crate) fn body_too_large() -> Self {
+        Self::detail(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Request body is too large.",
+            "request_too_large",
+        )
+    }
+
     pub fn not_found(model: &str) -> Self {
         Self::detail(
             StatusCode::NOT_FOUND,
@@ -64,6 +73,15 @@ pub(crate) fn capitalize(message: &str) -> String {
         .map(|c| c.to_uppercase().chain(chars).collect())
         .unwrap_or_default()
 }
+
+/// The starts of the core's messages that JumpServer words without a period: "Please select a
+/// ticket flow", "The selected ticket flow is not available", "The ticket flow `x` does not
+/// exist".
+const JUMPSERVER_UNPUNCTUATED: [&str; 3] = [
+    "please select a ticket flow",
+    "the selected ticket flow is not available",
+    "the ticket flow `",
+];
 
 /// A core message (lowercase, no period) in DRF's sentence style.
 pub(crate) fn sentence(message: &str) -> String {
@@ -135,9 +153,11 @@ impl From<DomainError> for ApiError {
                 fields
                     .into_iter()
                     .map(|FieldError { field, message, .. }| {
-                        // JumpServer words its flow choice errors without a period ("Please
-                        // select a ticket flow").
-                        let text = if matches!(field.as_str(), "flow" | "flow_id") {
+                        // JumpServer words its flow choice errors without a period.
+                        let text = if JUMPSERVER_UNPUNCTUATED
+                            .iter()
+                            .any(|start| message.starts_with(start))
+                        {
                             capitalize(&message)
                         } else {
                             sentence(&message)
@@ -171,7 +191,10 @@ impl From<AuthError> for ApiError {
 
 impl From<JsonBodyError> for ApiError {
     fn from(error: JsonBodyError) -> Self {
-        Self::detail(StatusCode::BAD_REQUEST, error.to_string(), "parse_error")
+        match error {
+            JsonBodyError::BodyTooLarge(_) => Self::body_too_large(),
+            other => Self::detail(StatusCode::BAD_REQUEST, other.to_string(), "parse_error"),
+        }
     }
 }
 

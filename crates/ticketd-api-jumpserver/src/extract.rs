@@ -12,6 +12,31 @@ use ticketd_http::AppState;
 use ticketd_http::auth::{authenticate, requested_org};
 use ticketd_http::form;
 
+/// A route's path variables, percent-decoded. One that does not decode to UTF-8 (`%FF`) names
+/// nothing: JumpServer's JSON 404, where axum's own rejection answered 400 in plain text.
+#[derive(Debug)]
+pub(crate) struct Path<T>(pub(crate) T);
+
+impl<T> FromRequestParts<AppState> for Path<T>
+where
+    T: serde::de::DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| Self(value))
+            .map_err(|rejection| match rejection {
+                axum::extract::rejection::PathRejection::FailedToDeserializePathParams(_) => {
+                    ApiError::detail(StatusCode::NOT_FOUND, "Not found.", "not_found")
+                }
+                // A route without the parameter its handler reads: a defect.
+                other => ApiError::Internal(other.body_text()),
+            })
+    }
+}
+
 /// The authenticated caller.
 #[derive(Debug, Clone)]
 pub(crate) struct Caller(pub(crate) Actor);
@@ -100,7 +125,7 @@ impl FromRequest<AppState> for JsonBody {
             .map_err(|rejection| {
                 let status = rejection.status();
                 if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::detail(status, "Request body is too large.", "request_too_large")
+                    ApiError::body_too_large()
                 } else {
                     ApiError::detail(
                         StatusCode::BAD_REQUEST,

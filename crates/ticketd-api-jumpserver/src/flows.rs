@@ -21,11 +21,12 @@ mod render;
 
 use crate::choices::{Lang, TICKET_TYPES};
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::{Caller, CallerInOrg, JsonBody};
 use crate::format::Zone;
 use crate::format::expected_dict;
 use crate::listing::{Page, Query, paginated, select_fields, select_row_fields};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};

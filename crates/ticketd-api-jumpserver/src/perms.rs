@@ -7,9 +7,10 @@ use crate::admin::{
 use crate::choices::{Lang, actions};
 use crate::error::ApiError;
 use crate::extract::CallerInOrg;
+use crate::extract::Path;
 use crate::format::{Zone, datetime};
 use crate::listing::{Page, Query};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::routing::get;
 use axum::{Json, Router};

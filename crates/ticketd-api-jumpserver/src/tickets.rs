@@ -6,12 +6,13 @@ pub(crate) mod render;
 
 use crate::choices::{self, Lang};
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::{Caller, CallerInOrg, JsonBody};
 use crate::format::Zone;
 use crate::listing::{
     Page, Query, TICKET_FIELD_SIZES, page_body, paginated, select_fields, select_row_fields,
 };
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -519,7 +520,7 @@ async fn open_typed(
     {
         return Err(ApiError::Fields(vec![(
             "flow_id".into(),
-            "The selected ticket flow is not available.".into(),
+            "The selected ticket flow is not available".into(),
         )]));
     }
     let ticket = state
@@ -581,7 +582,7 @@ async fn system_ticket(
     }
     let object = crate::format::object_body(body)?;
     let mut errors = Errors::default();
-    let title = input::opt_string(object, "title", &mut errors).filter(|t| !t.trim().is_empty());
+    let title = input::opt_string(object, "title", &mut errors).filter(|t| !t.is_empty());
     if title.is_none() && !object.contains_key("title") {
         errors.add("title", "This field is required.");
     }

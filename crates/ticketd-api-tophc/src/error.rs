@@ -378,7 +378,20 @@ impl From<AuthError> for ApiError {
 
 impl From<JsonBodyError> for ApiError {
     fn from(error: JsonBodyError) -> Self {
-        Self::parse(error.to_string())
+        let too_large = matches!(error, JsonBodyError::BodyTooLarge(_));
+        let mut parsed = Self::parse(error.to_string());
+        if too_large {
+            parsed.too_large();
+        }
+        parsed
+    }
+}
+
+impl ApiError {
+    /// Makes a parse error the answer to a body over `body_limit_bytes`, read or declared.
+    pub(crate) fn too_large(&mut self) {
+        "the request body is too large".clone_into(&mut self.desc);
+        self.status = StatusCode::PAYLOAD_TOO_LARGE;
     }
 }
 

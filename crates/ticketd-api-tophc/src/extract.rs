@@ -100,8 +100,7 @@ impl FromRequest<AppState> for Input {
                 let status = rejection.status();
                 let mut error = ApiError::parse(rejection.body_text());
                 if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    error.desc = "the request body is too large".into();
-                    error.status = status;
+                    error.too_large();
                 }
                 error
             })?;

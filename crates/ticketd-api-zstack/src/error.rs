@@ -222,10 +222,24 @@ impl From<DomainError> for ZsError {
 
 impl From<JsonBodyError> for ZsError {
     fn from(error: JsonBodyError) -> Self {
+        match error {
+            JsonBodyError::BodyTooLarge(_) => Self::body_too_large(),
+            other => Self::rest(
+                StatusCode::BAD_REQUEST,
+                SYS_INVALID_ARGUMENT,
+                other.to_string(),
+            ),
+        }
+    }
+}
+
+impl ZsError {
+    /// 413 for a body over `body_limit_bytes`, read or declared.
+    pub(crate) fn body_too_large() -> Self {
         Self::rest(
-            StatusCode::BAD_REQUEST,
+            StatusCode::PAYLOAD_TOO_LARGE,
             SYS_INVALID_ARGUMENT,
-            error.to_string(),
+            "the request body is too large",
         )
     }
 }

@@ -33,11 +33,7 @@ impl FromRequest<AppState> for JsonBody {
             .map_err(|rejection| {
                 let status = rejection.status();
                 if status == StatusCode::PAYLOAD_TOO_LARGE {
-                    ZsError::rest(
-                        status,
-                        SYS_INVALID_ARGUMENT,
-                        "the request body is too large",
-                    )
+                    ZsError::body_too_large()
                 } else {
                     ZsError::rest(
                         StatusCode::BAD_REQUEST,

@@ -43,6 +43,8 @@ pub enum JsonBodyError {
     IntegerBeyond64Bits(String),
     /// The request line and headers are longer than the limit (bytes); answered 431.
     HeadTooLarge(usize),
+    /// The body its `Content-Length` declares is larger than the limit (bytes); answered 413.
+    BodyTooLarge(usize),
 }
 
 impl std::fmt::Display for JsonBodyError {
@@ -57,6 +59,10 @@ impl std::fmt::Display for JsonBodyError {
                 f,
                 "Request header fields too large: the request line and headers may have at most \
                  {limit} bytes"
+            ),
+            Self::BodyTooLarge(limit) => write!(
+                f,
+                "Request body too large: a body may have at most {limit} bytes"
             ),
             Self::IntegerBeyond64Bits(digits) => write!(
                 f,
@@ -229,6 +235,30 @@ where
     if head_size(&request) > limit {
         let mut response = E::from(JsonBodyError::HeadTooLarge(limit)).into_response();
         *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
+        return response;
+    }
+    next.run(request).await
+}
+
+/// Answers 413 (in the dialect's format, `E`) to a request whose `Content-Length` declares a
+/// body over `limit` bytes, before a byte of it is read: it was read up to the limit first, and
+/// a client that asked `Expect: 100-continue` was told to send it.
+pub async fn refuse_large_body<E>(
+    limit: usize,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response
+where
+    E: From<JsonBodyError> + IntoResponse,
+{
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|length| length.to_str().ok())
+        .and_then(|length| length.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        let mut response = E::from(JsonBodyError::BodyTooLarge(limit)).into_response();
+        *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
         return response;
     }
     next.run(request).await

@@ -79,7 +79,8 @@ pub fn now() -> DateTime<Utc> {
 /// Wraps a dialect's routes in the layers every dialect carries, each answering in the
 /// dialect's format (`E` for a NUL character in a path or query, `timed_out` past the request
 /// timeout, `panicked` with the panic's message as the cause), innermost first: the body
-/// limit, the NUL refusal, the request deadline, and outermost the panic layer, so that a
+/// limit, the NUL refusal, a declared body over the limit, a head over its limit, the request
+/// deadline, and outermost the panic layer, so that a
 /// panic anywhere beneath it (the deadline's own future included) is answered.
 pub fn guarded<E>(
     routes: Router<AppState>,
@@ -91,11 +92,15 @@ where
     E: From<json::JsonBodyError> + axum::response::IntoResponse + Send + 'static,
 {
     let header_limit = state.settings.header_limit;
+    let body_limit = state.settings.body_limit;
     routes
         .layer(axum::extract::DefaultBodyLimit::max(
             state.settings.body_limit,
         ))
         .layer(axum::middleware::from_fn(json::refuse_nul_in_uri::<E>))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            json::refuse_large_body::<E>(body_limit, request, next)
+        }))
         .layer(axum::middleware::from_fn(move |request, next| {
             json::refuse_large_head::<E>(header_limit, request, next)
         }))

@@ -119,9 +119,8 @@ pub fn verify(
         return Err(SignatureError::RequiredHeaderNotSigned);
     }
     let date = header("date").ok_or(SignatureError::MissingHeader)?;
-    let sent =
-        DateTime::parse_from_rfc2822(date.trim()).map_err(|_bad_date| SignatureError::StaleDate)?;
-    let skew = now.signed_duration_since(sent.with_timezone(&Utc)).abs();
+    let sent = http_date(&date).ok_or(SignatureError::StaleDate)?;
+    let skew = now.signed_duration_since(sent).abs();
     if skew > max_skew {
         return Err(SignatureError::StaleDate);
     }
@@ -136,6 +135,20 @@ pub fn verify(
     } else {
         Err(SignatureError::Mismatch)
     }
+}
+
+/// An HTTP date in any of the three forms RFC 9110 (§5.6.7) has recipients accept: IMF-fixdate
+/// (and RFC 2822 generally), RFC 850's (`Sunday, 06-Nov-94 08:49:37 GMT`) and C's `asctime`
+/// (`Sun Nov  6 08:49:37 1994`); the last two were refused as stale, however current.
+fn http_date(text: &str) -> Option<DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(date) = DateTime::parse_from_rfc2822(text) {
+        return Some(date.with_timezone(&Utc));
+    }
+    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+        .iter()
+        .find_map(|format| chrono::NaiveDateTime::parse_from_str(text, format).ok())
+        .map(|naive| naive.and_utc())
 }
 
 #[cfg(test)]
@@ -264,6 +277,16 @@ mod tests {
                 "{algorithm} checks with its own hash"
             );
         }
+        // The two obsolete HTTP date forms name the same instant.
+        for obsolete in ["Monday, 07-Dec-26 20:12:32 GMT", "Mon Dec  7 20:12:32 2026"] {
+            assert_eq!(
+                http_date(obsolete),
+                http_date("Mon, 07 Dec 2026 20:12:32 GMT"),
+                "{obsolete}"
+            );
+        }
+        assert!(http_date("Mon, 07 Dec 2026 20:12:32 GMT").is_some());
+        assert_eq!(http_date("yesterday"), None);
         let rsa = SignatureParams {
             algorithm: "rsa-sha256".into(),
             ..params.clone()

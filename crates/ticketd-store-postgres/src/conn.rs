@@ -210,14 +210,20 @@ pub(crate) fn db_err(error: tokio_postgres::Error) -> StoreError {
 /// Maps a pool error: waiting too long for a connection means the store is unavailable.
 pub(crate) fn pool_err(error: PoolError) -> StoreError {
     match error {
-        // Making a new connection failed: whatever PostgreSQL answered (the database not
-        // accepting connections, 55000; dropped, 3D000; too many clients; refused logins), the
-        // store cannot be reached, which clients are told as busy (503), not as a defect (500,
-        // until 2026-12-07).
-        PoolError::Backend(error) => StoreError::Unavailable(format!(
-            "could not connect to PostgreSQL: {}",
-            chain(&error)
-        )),
+        // A new connection PostgreSQL refused for now (the database not accepting connections,
+        // 55000; dropped, 3D000; too many clients; starting or stopping) is an outage, told to
+        // clients as busy (503), not as a defect (500, until 2026-12-07); a refused login or a
+        // bad setting stays a failure.
+        PoolError::Backend(error)
+            if is_unavailable(&error)
+                || matches!(error.code().map(SqlState::code), Some("55000" | "3D000")) =>
+        {
+            StoreError::Unavailable(format!(
+                "could not connect to PostgreSQL: {}",
+                chain(&error)
+            ))
+        }
+        PoolError::Backend(error) => db_err(error),
         PoolError::Timeout(kind) => StoreError::Unavailable(format!(
             "no database connection available in time ({kind:?} timed out)"
         )),

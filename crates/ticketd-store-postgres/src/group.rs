@@ -43,9 +43,9 @@ impl GroupWriter {
     /// The groups are committed by a spawned task, not by a caller, so a caller that gives up
     /// waiting (a closed connection, a timeout) cannot cut short a transaction that also
     /// carries other callers' writes. A write whose caller gave up while it waited in the queue
-    /// is dropped, and a group none of whose callers waits at its commit is rolled back
-    /// (`tickets::Wanted`); a write whose caller gives up in a group that others still wait for,
-    /// or after its commit was sent, may still land.
+    /// is dropped, and a group one of whose callers no longer waits at its commit is rolled
+    /// back and written again without it (`tickets::Wanted`); a write whose caller gives up
+    /// after its commit was sent may still land.
     pub(crate) async fn write(
         self: &Arc<Self>,
         db: &Db,
@@ -131,9 +131,9 @@ fn lock_order(group: &mut [(TicketWrite, Answer)]) {
 
 async fn commit(db: &Db, mut group: Vec<(TicketWrite, Answer)>) {
     lock_order(&mut group);
-    let (writes, answers): (Vec<TicketWrite>, Vec<Answer>) = group.into_iter().unzip();
-    if writes.len() > 1 {
-        let waiting = || answers.iter().any(|answer| !answer.is_closed());
+    while group.len() > 1 {
+        let (writes, answers): (Vec<TicketWrite>, Vec<Answer>) = group.into_iter().unzip();
+        let waiting = |index: usize| answers.get(index).is_some_and(|answer| !answer.is_closed());
         match tickets::write_group(db, &writes, &waiting).await {
             GroupOutcome::Committed(outcomes) => {
                 for (answer, outcome) in answers.into_iter().zip(outcomes) {
@@ -158,17 +158,33 @@ async fn commit(db: &Db, mut group: Vec<(TicketWrite, Answer)>) {
                 }
                 return;
             }
+            GroupOutcome::Abandoned => {
+                // A caller gave up while the group waited (another session's lock): it was
+                // told the write failed, so the others go again without it (they were all
+                // committed with it, until 2026-12-07).
+                group = writes
+                    .into_iter()
+                    .zip(answers)
+                    .filter(|(_, answer)| !answer.is_closed())
+                    .collect();
+            }
             GroupOutcome::RolledBack => {
                 tracing::debug!(
                     writes = writes.len(),
                     "postgres group rolled back; writing each alone"
                 );
+                return write_each_alone(db, writes.into_iter().zip(answers)).await;
             }
         }
     }
-    for (write, answer) in writes.iter().zip(answers) {
+    write_each_alone(db, group).await;
+}
+
+/// Writes each of `writes` in a transaction of its own (none whose caller stopped waiting).
+async fn write_each_alone(db: &Db, writes: impl IntoIterator<Item = (TicketWrite, Answer)>) {
+    for (write, answer) in writes {
         let waiting = || !answer.is_closed();
-        let written = tickets::write_ticket(db, write, &waiting).await;
+        let written = tickets::write_ticket(db, &write, &waiting).await;
         let _ = answer.send(written);
     }
 }

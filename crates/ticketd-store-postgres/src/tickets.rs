@@ -174,12 +174,15 @@ fn stalled(client: Object) -> String {
     )
 }
 
-/// Whether a write's caller still waits for it, asked right before its commit is sent: one
-/// that gave up (its request answered 503 "try again" after the timeout) is rolled back, so a
-/// retry does not make it twice (a write held by another session's lock committed once the
-/// lock went, until 2026-12-07). A caller that gives up after the question may still see its
-/// write made.
+/// Whether a write's caller still waits for it (for a group: the write at that index), asked
+/// right before its commit is sent: one that gave up (its request answered 503 "try again"
+/// after the timeout) is rolled back, so a retry does not make it twice (a write held by
+/// another session's lock committed once the lock went, until 2026-12-07). A caller that gives
+/// up after the question may still see its write made.
 pub(crate) type Wanted<'a> = &'a (dyn Fn() -> bool + Sync);
+
+/// [`Wanted`] for each write of a group, by its index.
+pub(crate) type WantedInGroup<'a> = &'a (dyn Fn(usize) -> bool + Sync);
 
 /// Applies one transition in its own transaction; nothing is written when it fails, or when
 /// its caller no longer waits at the commit (`wanted`).
@@ -397,6 +400,9 @@ pub(crate) enum GroupOutcome {
     Committed(Vec<Result<Ticket, StoreError>>),
     /// Rolled back before the commit was sent, nothing written: each write may be retried alone.
     RolledBack,
+    /// Rolled back before the commit was sent because a caller stopped waiting: the writes
+    /// whose callers still wait may be written again, together, without the others.
+    Abandoned,
     /// No connection could be had (nothing was sent), or PostgreSQL refused the commit
     /// (nothing was written): every write is answered with this, and none is retried.
     Failed(String),
@@ -414,12 +420,12 @@ pub(crate) enum GroupOutcome {
 const GAVE_UP: &str = "its caller stopped waiting before the commit";
 
 /// Applies `writes` in one transaction with one commit; their order must be the lock order
-/// (ticket rows by id, then serial counters; the outbox lock is taken once, last). If none of
-/// their callers waits any more at the commit (`wanted`), it is rolled back (`Failed`).
+/// (ticket rows by id, then serial counters; the outbox lock is taken once, last). If a caller
+/// no longer waits at the commit (`wanted`), it is rolled back (`Abandoned`).
 pub(crate) async fn write_group(
     db: &Db,
     writes: &[TicketWrite],
-    wanted: Wanted<'_>,
+    wanted: WantedInGroup<'_>,
 ) -> GroupOutcome {
     let mut client = match db.client().await {
         Ok(client) => client,
@@ -449,7 +455,7 @@ pub(crate) async fn write_group(
 async fn write_group_on(
     client: &mut Object,
     writes: &[TicketWrite],
-    wanted: Wanted<'_>,
+    wanted: WantedInGroup<'_>,
     sent: &mut Option<Vec<Result<Ticket, StoreError>>>,
 ) -> GroupOutcome {
     let Ok(tx) = client.transaction().await else {
@@ -529,8 +535,12 @@ async fn write_group_on(
             return GroupOutcome::RolledBack;
         }
     }
-    if !wanted() {
-        return GroupOutcome::Failed(GAVE_UP.into());
+    // Only the writes that would land: one refused alone (a stale version) wrote nothing.
+    if !(0..writes.len())
+        .filter(|&index| outcomes.get(index).is_some_and(Result::is_ok))
+        .all(wanted)
+    {
+        return GroupOutcome::Abandoned;
     }
     *sent = Some(outcomes);
     let committed = tx.commit().await;

@@ -129,6 +129,49 @@ fn file_identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
+/// The write-ahead log's path: beside the real file, as SQLite follows a symbolic link to the
+/// database and keeps the log there.
+fn log_path_of(path: &Path) -> PathBuf {
+    let mut log = real_path(path).into_os_string();
+    log.push("-wal");
+    PathBuf::from(log)
+}
+
+/// Whether `path` still names the file opened (`opened`: its device and inode then).
+fn names_opened_file(path: &Path, opened: Option<(u64, u64)>) -> bool {
+    opened.is_some() && file_identity(path) == opened
+}
+
+/// Copies the whole log into the database file and empties it (a `TRUNCATE` checkpoint) on
+/// `conn`, waiting up to `busy_timeout` for a checkpoint already running (SQLite answers at
+/// once, without its busy handler, while another runs: the checkpointer thread's passes under
+/// load, or another process's), for readers and the writer.
+fn checkpoint_whole_log(conn: &Connection, busy_timeout: Duration) -> Result<(), StoreError> {
+    let deadline = Instant::now() + busy_timeout;
+    loop {
+        let (busy, frames, copied): (i64, i64, i64) = conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            })
+            .map_err(db_err)?;
+        if busy == 0 {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let progress = if frames < 0 {
+                "another checkpoint was still running".to_owned()
+            } else {
+                format!("{copied} of its {frames} pages copied")
+            };
+            return Err(StoreError::Unavailable(format!(
+                "the write-ahead log was not emptied: a reader, the writer or another \
+                 checkpoint held it past the busy timeout ({progress})"
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// The database file and its write-ahead log as a serving store opened them, to tell whether
 /// their paths still name them. SQLite keeps writing to the files it opened: after the file was
 /// deleted (or moved, or replaced) its commits go where no start finds them, and after the log
@@ -143,15 +186,27 @@ struct ServedFiles {
     /// What the writer's last look found (`None`: both in place), which `/healthz` reads: two
     /// `stat` calls of its own cost a third of a health check's time.
     found: Mutex<Option<String>>,
+    /// Whether the writer copied the file served beside it, and the deleted log's commits
+    /// into the file: each once.
+    rescued: AtomicBool,
+    log_saved: AtomicBool,
+    /// When a rescue was last tried.
+    last_rescue: Mutex<Option<Instant>>,
+    /// The writer connection's busy timeout, set back after a rescue's short tries.
+    busy_timeout: Duration,
 }
 
 impl ServedFiles {
-    fn new(path: &Path, file: Option<(u64, u64)>) -> Self {
+    fn new(path: &Path, file: Option<(u64, u64)>, busy_timeout: Duration) -> Self {
         let served = Self {
             path: path.to_owned(),
             file,
             log: std::sync::OnceLock::new(),
             found: Mutex::new(None),
+            rescued: AtomicBool::new(false),
+            log_saved: AtomicBool::new(false),
+            last_rescue: Mutex::new(None),
+            busy_timeout,
         };
         served.log_problem();
         served
@@ -170,15 +225,91 @@ impl ServedFiles {
             .clone()
     }
 
+    fn set_found(&self, found: Option<String>) {
+        *self
+            .found
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = found;
+    }
+
     fn log_path(&self) -> PathBuf {
-        let mut log = self.path.as_os_str().to_owned();
-        log.push("-wal");
-        PathBuf::from(log)
+        log_path_of(&self.path)
+    }
+
+    /// The writer's look (at most every `FILES_LOOK_EVERY` while it writes, and at every
+    /// `Look`): what it finds is published before anything else (`/healthz` reads it), then,
+    /// tried at most once a second until each succeeds, a lost file is copied beside its path
+    /// and a deleted log's commits copied into the file; once both are back, a later loss is
+    /// rescued again.
+    fn look(&self, conn: &Connection) -> Option<String> {
+        let found = self.problem();
+        let was = self.found();
+        self.set_found(found.clone());
+        match (&found, &was) {
+            (None, Some(_)) => {
+                // Moved back: the file holds every commit, and a copy made meanwhile lacks the
+                // writes from now on (one who then followed the copy's advice lost them). A later
+                // loss is rescued again.
+                self.rescued.store(false, Ordering::Relaxed);
+                self.log_saved.store(false, Ordering::Relaxed);
+                tracing::warn!(
+                    path = %self.path.display(),
+                    "the database file and its log are back at their paths: writes resume; a \
+                     `.rescued-…` copy made meanwhile is out of date from now on, delete it"
+                );
+            }
+            (Some(problem), None) => {
+                tracing::error!(problem = %problem, "the sqlite files served were changed under the server");
+            }
+            _ => {}
+        }
+        if found.is_some() && self.rescue_due() {
+            if self.file_problem().is_some()
+                && !self.rescued.load(Ordering::Relaxed)
+                && rescue_a_lost_file(conn, self)
+            {
+                self.rescued.store(true, Ordering::Relaxed);
+            }
+            if self.log_problem().is_some() && !self.log_saved.load(Ordering::Relaxed) {
+                // A short try, at most once a second: the writer answers the writes queued
+                // meanwhile (refused) between tries.
+                let saved = conn
+                    .busy_timeout(RESCUE_TRY)
+                    .map_err(db_err)
+                    .and_then(|()| checkpoint_whole_log(conn, RESCUE_TRY));
+                let _ = conn.busy_timeout(self.busy_timeout);
+                match saved {
+                    Ok(()) => {
+                        self.log_saved.store(true, Ordering::Relaxed);
+                        tracing::warn!(
+                            "the deleted log's commits were copied into the database file"
+                        );
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "the deleted log's commits could not be copied into the database file yet; trying again");
+                    }
+                }
+            }
+        }
+        found
+    }
+
+    /// Whether a rescue may be tried now: at most once a second.
+    fn rescue_due(&self) -> bool {
+        let mut last = self
+            .last_rescue
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
     }
 
     /// Why the path no longer names the file served, if it does not.
     fn file_problem(&self) -> Option<String> {
-        (self.file.is_none() || file_identity(&self.path) != self.file).then(|| {
+        (!names_opened_file(&self.path, self.file)).then(|| {
             format!(
                 "{} no longer names the database file served (it was deleted, moved or \
                  replaced): writes are refused, as they would not reach a file at that path; \
@@ -245,9 +376,39 @@ fn check_log_has_its_file(path: &Path) -> Result<(), StoreError> {
     if real.exists() {
         return Ok(());
     }
-    let mut log = real.as_os_str().to_owned();
-    log.push("-wal");
-    let log = PathBuf::from(log);
+    // A server that saw its file deleted copied it beside it: a new file here would start an
+    // empty service beside that copy (even with the log emptied meanwhile).
+    if let (Some(dir), Some(name)) = (real.parent(), real.file_name()) {
+        let mut prefix = name.to_owned();
+        prefix.push(".rescued-");
+        // The newest, by its seconds.
+        let rescued = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name();
+                let seconds = name
+                    .as_encoded_bytes()
+                    .strip_prefix(prefix.as_encoded_bytes())
+                    .and_then(|rest| std::str::from_utf8(rest).ok())
+                    .and_then(|rest| rest.parse::<u64>().ok())?;
+                Some((seconds, entry))
+            })
+            .max_by_key(|(seconds, _)| *seconds)
+            .map(|(_, entry)| entry);
+        if let Some(copy) = rescued {
+            return Err(StoreError::Unavailable(format!(
+                "{} does not exist, but {} does: a server copied its database file there when \
+                 it saw the file deleted; move that copy to {} (and any log beside the path \
+                 away), or move the copy away to start a new database",
+                path.display(),
+                copy.path().display(),
+                path.display()
+            )));
+        }
+    }
+    let log = log_path_of(path);
     match std::fs::metadata(&log) {
         Ok(metadata) if metadata.len() > 0 => Err(StoreError::Unavailable(format!(
             "{} does not exist, but its write-ahead log {} does ({} bytes): it holds the last \
@@ -1007,7 +1168,9 @@ impl Pool {
         let epochs = Arc::new(Epochs::default());
         let counters = Arc::clone(&epochs);
         let watching = options.serving;
-        let served = watching.then(|| Arc::new(ServedFiles::new(&options.path, opened_file)));
+        let busy_timeout = Duration::from_millis(options.busy_timeout_ms.into());
+        let served =
+            watching.then(|| Arc::new(ServedFiles::new(&options.path, opened_file, busy_timeout)));
         let files = served.clone();
         std::thread::Builder::new()
             .name("ticketd-sqlite-writer".into())
@@ -1063,7 +1226,7 @@ impl Pool {
         let options = self.options.clone();
         let opened = self.opened_file;
         tokio::task::spawn_blocking(move || {
-            if opened.is_none() || file_identity(&options.path) != opened {
+            if !names_opened_file(&options.path, opened) {
                 return Err(StoreError::Unavailable(format!(
                     "{} no longer names the database file served (it was deleted, moved or \
                      replaced meanwhile), so its log was not emptied through that path; move the \
@@ -1079,32 +1242,7 @@ impl Pool {
                 return Ok(());
             }
             let conn = open_connection(&options, false)?;
-            let deadline = Instant::now() + Duration::from_millis(options.busy_timeout_ms.into());
-            loop {
-                let (busy, frames, copied): (i64, i64, i64) = conn
-                    .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-                    })
-                    .map_err(db_err)?;
-                if busy == 0 {
-                    return Ok(());
-                }
-                // SQLite answers at once, without its busy handler, while another checkpoint
-                // runs (the checkpointer thread's passes under load, or another process's):
-                // that one ends by itself, so it is waited for up to the busy timeout too.
-                if Instant::now() >= deadline {
-                    let progress = if frames < 0 {
-                        "another checkpoint was still running".to_owned()
-                    } else {
-                        format!("{copied} of its {frames} pages copied")
-                    };
-                    return Err(StoreError::Unavailable(format!(
-                        "the write-ahead log was not emptied: a reader, the writer or another \
-                         checkpoint held it past the busy timeout ({progress})"
-                    )));
-                }
-                std::thread::sleep(Duration::from_millis(5));
-            }
+            checkpoint_whole_log(&conn, Duration::from_millis(options.busy_timeout_ms.into()))
         })
         .await
         .map_err(|e| StoreError::Other(Box::new(e)))?
@@ -1351,24 +1489,7 @@ fn writer_loop(
             && (first.run.abandoned() || looked.elapsed() >= FILES_LOOK_EVERY)
         {
             looked = Instant::now();
-            let found = files.problem();
-            if let Some(problem) = &found
-                && unserved.is_none()
-            {
-                tracing::error!(problem = %problem, "the sqlite files served were changed under the server");
-                if files.file_problem().is_some() {
-                    rescue_a_lost_file(&conn, files);
-                } else {
-                    save_commits_of_a_lost_log(&conn);
-                }
-            }
-            found.clone_into(
-                &mut files
-                    .found
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            );
-            unserved = found;
+            unserved = files.look(&conn);
         }
         if first.run.abandoned() {
             continue;
@@ -1395,6 +1516,11 @@ fn writer_loop(
                 // Outside a transaction (BEGIN failed) this fails too, harmlessly.
                 let _ = conn.execute_batch("ROLLBACK");
             });
+        let commit = match commit {
+            Ok(false) => continue,
+            Ok(true) => Ok(()),
+            Err(message) => Err(message),
+        };
         match &commit {
             // Before anyone hears of the commit, so no reader can pair new data with an old epoch.
             Ok(()) => {
@@ -1418,8 +1544,10 @@ fn writer_loop(
 /// Writes every commit so far into a new file beside the path, from the writer's connection,
 /// which still holds the file served open: a file deleted while served is gone, with every
 /// commit, once the process ends (its log alone cannot be replayed onto anything).
-fn rescue_a_lost_file(conn: &Connection, files: &ServedFiles) {
-    let mut rescue = files.path.as_os_str().to_owned();
+fn rescue_a_lost_file(conn: &Connection, files: &ServedFiles) -> bool {
+    // Beside the real file, where a start looks for it (through a link, beside the link it
+    // was not found).
+    let mut rescue = real_path(&files.path).into_os_string();
     rescue.push(format!(
         ".rescued-{}",
         std::time::SystemTime::now()
@@ -1428,64 +1556,50 @@ fn rescue_a_lost_file(conn: &Connection, files: &ServedFiles) {
     ));
     let rescue = PathBuf::from(rescue);
     match conn.execute("VACUUM INTO ?1", [rescue.to_string_lossy()]) {
-        Ok(_) => tracing::warn!(
-            copy = %rescue.display(),
-            "every commit of the database file served is in this copy: stop ticketd, move \
-             the old log (-wal) away, and move the copy to the database file's path"
-        ),
+        Ok(_) => {
+            tracing::warn!(
+                copy = %rescue.display(),
+                "every commit of the database file served is in this copy: if the file was \
+                 moved, move it back instead; if it was deleted, stop ticketd, move the old log \
+                 (-wal) and -shm away, and move the copy to the database file's path"
+            );
+            true
+        }
         Err(error) => {
-            tracing::error!(%error, copy = %rescue.display(), "the database file served could not be copied");
+            tracing::error!(%error, copy = %rescue.display(), "the database file served could not be copied; trying again");
+            false
         }
     }
 }
+
+/// How long one try to save a deleted log's commits may wait for a checkpoint or a reader.
+const RESCUE_TRY: Duration = Duration::from_millis(100);
 
 /// How often at most a serving store's writer looks at its file and log while it writes.
 const FILES_LOOK_EVERY: Duration = Duration::from_millis(10);
 
-/// Copies the commits of a log deleted while served into the database file, through the
-/// writer's connection, which still holds the deleted log open: the stop's checkpoint runs on a
-/// new connection, which finds no log at the path and copies nothing.
-fn save_commits_of_a_lost_log(conn: &Connection) {
-    let copied = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |row| {
-        Ok((
-            row.get::<_, i64>(0)?,
-            row.get::<_, i64>(1)?,
-            row.get::<_, i64>(2)?,
-        ))
-    });
-    match copied {
-        Ok((0, frames, checkpointed)) if frames == checkpointed => {
-            tracing::warn!(
-                frames,
-                "the deleted log's commits were copied into the database file"
-            );
-        }
-        Ok((busy, frames, checkpointed)) => tracing::error!(
-            busy,
-            frames,
-            checkpointed,
-            "the deleted log's commits could not all be copied into the database file"
-        ),
-        Err(error) => {
-            tracing::error!(%error, "the deleted log's commits could not be copied into the database file");
-        }
-    }
-}
-
 /// Runs `batch` in one transaction (and the jobs taken in while the last log fsync runs) and
-/// commits it, moving the change counter if a job changed rows a count may hold.
+/// commits it, moving the change counter if a job changed rows a count may hold; answers
+/// whether it committed (not when every caller stopped waiting before it began).
 fn run_and_commit(
     conn: &Connection,
     receiver: &mut mpsc::Receiver<Job>,
     batch: &mut Vec<Job>,
     syncer: Option<&LogSyncer>,
-) -> Result<(), String> {
+) -> Result<bool, String> {
     execute_cached(conn, "BEGIN IMMEDIATE").map_err(|e| e.to_string())?;
     // `BEGIN IMMEDIATE` waits up to the busy timeout for another process's write lock (a
     // one-off command, an operator's `sqlite3`): a caller that gave up meanwhile was answered
     // 503 "try again", and its write made afterwards was made twice once it did (until
     // 2026-12-07). One that gives up while its job runs may still see it made.
     batch.retain(|job| !job.run.abandoned());
+    if batch.is_empty() {
+        // Nothing to commit: an empty commit would move the epochs (dropping every kept
+        // count) and ask the syncer for an fsync.
+        return execute_cached(conn, "ROLLBACK")
+            .map(|()| false)
+            .map_err(|e| e.to_string());
+    }
     run_batch(conn, batch, 0)?;
     if let Some(syncer) = syncer {
         hold_while_syncing(conn, receiver, batch, syncer)?;
@@ -1500,7 +1614,9 @@ fn run_and_commit(
         )
         .map_err(|e| e.to_string())?;
     }
-    execute_cached(conn, "COMMIT").map_err(|e| e.to_string())
+    execute_cached(conn, "COMMIT")
+        .map(|()| true)
+        .map_err(|e| e.to_string())
 }
 
 /// Moves the jobs queued now into `batch`, up to [`MAX_BATCH`].
@@ -1637,14 +1753,9 @@ impl LogSyncer {
 /// The fsync of the write-ahead log of the database at `path`, on a handle of its own.
 fn fsync_of_log(path: &Path) -> Result<LogSync, StoreError> {
     let io_err = |e: std::io::Error| StoreError::Other(Box::new(e));
-    // SQLite follows a symbolic link to the database and keeps the log beside the real file
-    // (opened through a link, the log was looked for beside the link, and every command
-    // failed).
-    // (The file exists by now, made by SQLite, unless it is none: `:memory:`.)
-    let real = std::fs::canonicalize(path).unwrap_or_else(|_none| path.to_owned());
-    let path = real.as_path();
-    let mut log_path = path.as_os_str().to_owned();
-    log_path.push("-wal");
+    // Beside the real file (opened through a link, the log was looked for beside the link, and
+    // every command failed).
+    let log_path = log_path_of(path);
     // The writer has opened the log (the migrations' transactions), so the file exists unless
     // the database has no log file (`:memory:`, where WAL cannot be used).
     let log = std::fs::File::open(&log_path).map_err(|e| {
@@ -1658,7 +1769,7 @@ fn fsync_of_log(path: &Path) -> Result<LogSync, StoreError> {
     })?;
     // SQLite syncs a new log's directory entry with the log's first fsync, which its commits no
     // longer make; the log stays (and keeps its entry) while any connection is open.
-    let dir = path
+    let dir = log_path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
@@ -2597,7 +2708,7 @@ mod tests {
             source = cause.source();
         }
         assert!(
-            message.contains("write-ahead log :memory:-wal"),
+            message.contains("write-ahead log ") && message.contains(":memory:-wal"),
             "{message}"
         );
     }

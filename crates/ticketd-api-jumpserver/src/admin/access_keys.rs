@@ -5,10 +5,11 @@ use super::{
     Checks, core_error, list_answer, method_not_allowed, object_body, page_items, path_id,
 };
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::{Caller, JsonBody};
 use crate::format::{Zone, datetime};
 use crate::listing::{Page, Query};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::get;

@@ -5,10 +5,11 @@ use super::{
     owning_org, page_items, path_id, query_bool, scope_of,
 };
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::{CallerInOrg, JsonBody};
 use crate::format::{Zone, datetime, json_type};
 use crate::listing::{Page, Query};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::routing::get;

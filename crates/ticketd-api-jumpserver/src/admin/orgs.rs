@@ -5,10 +5,11 @@ use super::{
     path_id,
 };
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::{Caller, JsonBody};
 use crate::format::{Zone, datetime};
 use crate::listing::{Page, Query};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::routing::get;

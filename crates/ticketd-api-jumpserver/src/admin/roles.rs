@@ -5,9 +5,10 @@ use super::{
     owning_org, page_items, path_id, query_bool,
 };
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::{CallerInOrg, JsonBody};
 use crate::listing::{Page, Query};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::routing::get;

@@ -6,10 +6,11 @@ use super::{
     path_id, query_bool,
 };
 use crate::error::ApiError;
+use crate::extract::Path;
 use crate::extract::{CallerInOrg, JsonBody};
 use crate::format::Zone;
 use crate::listing::{Page, Query};
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::routing::{get, post};

@@ -32,8 +32,14 @@ impl Errors {
 const DATETIME_HELP: &str = "Datetime has wrong format. Use one of these formats instead: \
     YYYY/MM/DD hh:mm:ss +HHMM, YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].";
 
-/// An optional string field (`null` counts as absent), without its leading and trailing
-/// whitespace, as DRF's `CharField` trims by default.
+/// `text` without its leading and trailing whitespace as Python's `str.strip()` sees it, which
+/// DRF's `CharField` trims by default: Unicode's `White_Space` and the four information
+/// separators (U+001C to U+001F), which Python counts as whitespace too.
+fn drf_trim(text: &str) -> &str {
+    text.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+}
+
+/// An optional string field (`null` counts as absent), trimmed as DRF trims ([`drf_trim`]).
 pub(crate) fn opt_string(
     body: &serde_json::Map<String, Value>,
     field: &str,
@@ -41,7 +47,7 @@ pub(crate) fn opt_string(
 ) -> Option<String> {
     match body.get(field) {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.trim().to_owned()),
+        Some(Value::String(s)) => Some(drf_trim(s).to_owned()),
         Some(Value::Number(n)) => Some(n.to_string()),
         Some(_) => {
             errors.add(field, "Not a valid string.");
@@ -260,18 +266,18 @@ pub(crate) async fn open_asset(
             errors.add("title", "This field is required.");
             None
         }
-        Some(Value::String(s)) if s.trim().is_empty() => {
+        Some(Value::String(s)) if drf_trim(s).is_empty() => {
             errors.add("title", "This field may not be blank.");
             None
         }
-        Some(Value::String(s)) if s.trim().chars().count() > 256 => {
+        Some(Value::String(s)) if drf_trim(s).chars().count() > 256 => {
             errors.add(
                 "title",
                 "Ensure this field has no more than 256 characters.",
             );
             None
         }
-        Some(Value::String(s)) => Some(s.trim().to_owned()),
+        Some(Value::String(s)) => Some(drf_trim(s).to_owned()),
         Some(_) => {
             errors.add("title", "Not a valid string.");
             None

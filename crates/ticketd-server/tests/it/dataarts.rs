@@ -1175,6 +1175,25 @@ async fn x_auth_token_is_required_and_checked() {
     )
     .await;
     assert_eq!(status, 200);
+    // A token beside a signature (even an invalid one) is two credentials: which to trust is
+    // not for the server to guess, as a proxy in front may have checked the other (the token
+    // was taken and the signature ignored).
+    let both = fx
+        .app
+        .client
+        .get(fx.app.url(&list_path()))
+        .header("workspace", &ws)
+        .header("X-Auth-Token", ADMIN_TOKEN)
+        .header(
+            "Authorization",
+            "SDK-HMAC-SHA256 Access=x, SignedHeaders=host, Signature=00",
+        )
+        .send()
+        .await
+        .unwrap();
+    let status = both.status().as_u16();
+    let body: Value = both.json().await.unwrap();
+    assert_error(status, &body, 401, "APIGW.0301");
 }
 
 #[tokio::test]

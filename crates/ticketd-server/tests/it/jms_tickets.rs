@@ -672,7 +672,7 @@ async fn comments_are_listed_with_state_comments_and_written_by_related_users() 
     let w = world(1).await;
     // Text fields lose their leading and trailing whitespace, as DRF's `CharField` trims
     // (they were kept, padding the permission's name too).
-    let mut padded = open_body("  chat \n");
+    let mut padded = open_body("\u{1c}  chat \n\u{1f}");
     padded["comment"] = json!("\t incident 42  ");
     let (status, t) = w.app.call("POST", OPEN, "alice", Some(padded)).await;
     assert_eq!(status, 201, "{t}");
@@ -1081,6 +1081,34 @@ async fn text_lookups_narrow_the_list_and_days_must_be_a_number() {
 #[tokio::test]
 async fn unsupported_methods_bad_ids_and_bad_bodies_get_dialect_errors() {
     let w = world(1).await;
+    // An id that does not decode to UTF-8 names nothing: JumpServer's JSON 404 on every route
+    // with an id (axum's own rejection answered 400 in plain text).
+    for route in [
+        "/api/v1/tickets/tickets/%FF/",
+        "/api/v1/tickets/apply-asset-tickets/%FF/",
+        "/api/v1/tickets/flows/%C0%AF/",
+        "/api/v1/users/users/%ED%A0%80/",
+        "/api/v1/orgs/orgs/%FF/",
+        "/api/v1/assets/assets/%FF/",
+        "/api/v1/assets/nodes/%FF/",
+        "/api/v1/perms/asset-permissions/%FF/",
+        "/api/v1/authentication/access-keys/%FF/",
+        "/api/v1/audits/tickets/%FF/",
+    ] {
+        let (status, body) = w.app.call("GET", route, ADMIN_TOKEN, None).await;
+        assert_eq!(status, 404, "{route}: {body}");
+        assert_eq!(body["code"], "not_found", "{route}: {body}");
+    }
+    let approve = "/api/v1/tickets/apply-asset-tickets/%FF/approve/";
+    let (status, body) = w
+        .app
+        .call("PUT", approve, ADMIN_TOKEN, Some(json!({})))
+        .await;
+    assert_eq!(
+        (status, &body["code"]),
+        (404, &json!("not_found")),
+        "{body}"
+    );
     let (status, body) = w
         .app
         .call(

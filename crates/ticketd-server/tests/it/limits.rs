@@ -388,3 +388,33 @@ async fn an_answer_before_the_body_is_read_closes_the_connection_and_says_so() {
     assert!(read.starts_with("http/1.1 400"), "{read}");
     assert!(!read.contains("connection: close"), "{read}");
 }
+
+/// A body whose `Content-Length` is over the limit is refused at once with 413 in the
+/// dialect's format, and a client asking `Expect: 100-continue` is not told to send it (it was
+/// read up to the limit first, after a `100 Continue`).
+#[tokio::test]
+async fn a_declared_body_over_the_limit_is_refused_before_it_is_sent() {
+    let app = spawn_app().await;
+    for (path, code) in [
+        (
+            "/api/v1/tickets/apply-asset-tickets/open/",
+            "request_too_large",
+        ),
+        (
+            "/v1/0a1b2c3d4e5f60718293a4b5c6d7e8f9/security/permission-application/table",
+            "DLS.1006",
+        ),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Token {ADMIN_TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: 99999999\r\n\
+             Expect: 100-continue\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        // Answered with `Connection: close`, then closed: read it all.
+        let (answer, _) = read_until_closed(&mut stream).await;
+        assert!(answer.starts_with("HTTP/1.1 413"), "{path}: {answer}");
+        assert!(answer.contains(code), "{path}: {answer}");
+    }
+}

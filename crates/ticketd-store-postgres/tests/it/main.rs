@@ -989,24 +989,15 @@ async fn updating_a_missing_ticket_is_not_found_and_writes_nothing() {
     }
 }
 
-/// Polls `read` every 10 ms until `done` holds of its answer, for at most 10 s.
+/// Polls `read` until `done` holds of its answer, for at most 10 s.
 async fn eventually<T: std::fmt::Debug>(
     mut read: impl FnMut() -> T,
     done: impl Fn(&T) -> bool,
     what: &str,
 ) -> T {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let value = read();
-        if done(&value) {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: still {value:?} after 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let value = eventually_async(|| std::future::ready(read()), &done).await;
+    assert!(done(&value), "{what}: still {value:?} after 10 s");
+    value
 }
 
 /// A never-expiring API token of `owner` with the digest `digest`.
@@ -1691,7 +1682,8 @@ async fn a_write_on_a_connection_that_stopped_answering_gives_up_and_the_next_is
 
 /// A ticket write whose caller gave up while another session's lock held it (its request was
 /// answered 503 "try again" at the timeout) is rolled back, not committed once the lock goes:
-/// alone, and in a group none of whose callers waits any more. A retry then made it twice.
+/// alone, in a group none of whose callers waits any more, and in a group whose other callers
+/// still wait (written again without it). A retry then made it twice.
 #[tokio::test]
 async fn a_write_whose_caller_gave_up_behind_a_lock_is_not_committed() {
     use ticketd_core::flow::LevelMode;
@@ -1737,12 +1729,46 @@ async fn a_write_whose_caller_gave_up_behind_a_lock_is_not_committed() {
         assert!(store.get_ticket(after.id).await.unwrap().is_some());
         serials.push(after.serial);
     }
+    // In a group whose other callers still wait, the write of one who gave up is left out: the
+    // group went back and the others were written without it (it was committed with them).
+    let holder = Arc::new(holder);
+    holder
+        .batch_execute("BEGIN; LOCK TABLE serial_counters IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let release = {
+        let holder = Arc::clone(&holder);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            holder.batch_execute("COMMIT").await.unwrap();
+        })
+    };
+    let writes: Vec<_> = ["gives up", "waits", "gives up too"]
+        .iter()
+        .map(|title| opening(title))
+        .collect();
+    let ids: Vec<_> = writes.iter().map(|write| write.ticket.id).collect();
+    let answers =
+        futures_util::future::join_all(writes.into_iter().enumerate().map(|(index, write)| {
+            let patience = Duration::from_millis(if index == 1 { 20_000 } else { 400 });
+            tokio::time::timeout(patience, store.write_ticket(write))
+        }))
+        .await;
+    release.await.unwrap();
+    assert!(answers[0].is_err() && answers[2].is_err(), "{answers:?}");
+    let waited = answers[1].as_ref().unwrap().as_ref().unwrap();
+    assert_eq!(waited.id, ids[1]);
+    assert!(store.get_ticket(ids[1]).await.unwrap().is_some());
+    for id in [ids[0], ids[2]] {
+        assert_eq!(store.get_ticket(id).await.unwrap(), None);
+    }
+    serials.push(waited.serial.clone());
     // Nothing the rolled-back writes counted stays: the serial numbers follow each other.
     let numbers: Vec<u64> = serials
         .iter()
         .map(|serial| serial[serial.len() - 4..].parse().unwrap())
         .collect();
-    assert_eq!(numbers, [1, 2], "{serials:?}");
+    assert_eq!(numbers, [1, 2, 3], "{serials:?}");
 }
 
 /// A database that refuses new connections (`ALLOW_CONNECTIONS false`, its connections ended)
@@ -1787,10 +1813,11 @@ async fn a_database_refusing_connections_is_unavailable_until_it_takes_them_agai
     assert!(again.is_ok());
 }
 
-/// Calls `call` until `done` holds of its answer (10 s at most), and returns that answer.
-async fn eventually_async<T, F, Fut>(call: F, done: impl Fn(&T) -> bool) -> T
+/// Calls `call` every 10 ms until `done` holds of its answer (10 s at most), and returns the
+/// last answer.
+async fn eventually_async<T, F, Fut>(mut call: F, done: impl Fn(&T) -> bool) -> T
 where
-    F: Fn() -> Fut,
+    F: FnMut() -> Fut,
     Fut: std::future::Future<Output = T>,
 {
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -1799,6 +1826,6 @@ where
         if done(&answer) || Instant::now() > deadline {
             return answer;
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

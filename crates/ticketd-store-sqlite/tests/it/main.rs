@@ -982,8 +982,68 @@ async fn a_file_or_log_deleted_while_served_refuses_writes_and_keeps_every_commi
         dir.path().join("old-wal"),
     )
     .unwrap();
+    // Without the log, the copy still keeps a new database from starting beside it.
+    let refused = SqliteStore::open(&options).err().unwrap();
+    assert!(refused.to_string().contains("rescued"), "{refused}");
+    let _ = std::fs::rename(
+        path.with_file_name("deleted.db-shm"),
+        dir.path().join("old-shm"),
+    );
     std::fs::rename(&rescued[0], &path).unwrap();
     let (store, _) = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
     assert!(store.get_org(org_id(53)).await.unwrap().is_some());
     assert!(store.get_org(org_id(54)).await.unwrap().is_none());
+    drop(store);
+
+    // Served through a symbolic link, the log beside the real file is the one watched (the one
+    // beside the link, which never exists, was).
+    let real = dir.path().join("real.db");
+    let link = dir.path().join("link.db");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let mut options = SqliteOptions::new(&link);
+    options.serving = true;
+    let (store, _) = SqliteStore::open(&options).unwrap();
+    store.create_org(org(55, "before")).await.unwrap();
+    std::fs::remove_file(dir.path().join("real.db-wal")).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let refused = store.create_org(org(56, "after")).await.unwrap_err();
+    assert!(refused.to_string().contains("write-ahead log"), "{refused}");
+    drop(store);
+
+    // A file moved away and back is served again: writes refused meanwhile, taken after.
+    let path = dir.path().join("moved.db");
+    let mut options = SqliteOptions::new(&path);
+    options.serving = true;
+    let (store, _) = SqliteStore::open(&options).unwrap();
+    store.create_org(org(57, "before")).await.unwrap();
+    std::fs::rename(&path, dir.path().join("away.db")).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    assert!(store.create_org(org(58, "away")).await.is_err());
+    assert!(store.ping().await.is_err());
+    std::fs::rename(dir.path().join("away.db"), &path).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    store.create_org(org(59, "back")).await.unwrap();
+    store.ping().await.unwrap();
+    // Lost again after coming back, it is copied again, with what was written since (the first
+    // copy lacked it, and no second one was made).
+    std::fs::remove_file(&path).unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert!(store.create_org(org(60, "gone")).await.is_err());
+    let mut copies: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("moved.db.rescued-"))
+        .collect();
+    copies.sort();
+    assert!(!copies.is_empty());
+    let newest = copies.last().unwrap();
+    let copy = rusqlite::Connection::open(newest).unwrap();
+    let back: i64 = copy
+        .query_row(
+            "SELECT count(*) FROM orgs WHERE id = ?1",
+            [uuid::Uuid::from_u128(59)],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(back, 1, "{copies:?}");
 }
