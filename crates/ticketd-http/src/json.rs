@@ -221,47 +221,47 @@ pub fn holds_nul(value: &Value) -> bool {
     }
 }
 
-/// Refuses, in its dialect's format `E` and with 431, a request whose head (request line and
-/// headers) is longer than `limit` bytes. hyper itself refuses only heads four times as long
-/// (its buffer's bound), and with an empty body that no dialect's client can read.
-pub async fn refuse_large_head<E>(
-    limit: usize,
+/// Refuses, in its dialect's format `E`, a request whose head (request line and headers) is
+/// longer than `head_limit` bytes (431; hyper itself refuses only heads four times as long, its
+/// buffer's bound, and with an empty body that no dialect's client can read), or whose
+/// `Content-Length` declares a body over `body_limit` bytes (413, before a byte of it is read:
+/// it was read up to the limit first, and a client that asked `Expect: 100-continue` was told
+/// to send it).
+pub async fn refuse_oversized<E>(
+    head_limit: usize,
+    body_limit: usize,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response
 where
     E: From<JsonBodyError> + IntoResponse,
 {
-    if head_size(&request) > limit {
-        let mut response = E::from(JsonBodyError::HeadTooLarge(limit)).into_response();
-        *response.status_mut() = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
-        return response;
-    }
-    next.run(request).await
-}
-
-/// Answers 413 (in the dialect's format, `E`) to a request whose `Content-Length` declares a
-/// body over `limit` bytes, before a byte of it is read: it was read up to the limit first, and
-/// a client that asked `Expect: 100-continue` was told to send it.
-pub async fn refuse_large_body<E>(
-    limit: usize,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response
-where
-    E: From<JsonBodyError> + IntoResponse,
-{
-    let declared = request
+    let declared_body = request
         .headers()
         .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|length| length.to_str().ok())
         .and_then(|length| length.trim().parse::<u64>().ok());
-    if declared.is_some_and(|length| length > limit as u64) {
-        let mut response = E::from(JsonBodyError::BodyTooLarge(limit)).into_response();
-        *response.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-        return response;
+    let refusal = if head_size(&request) > head_limit {
+        Some((
+            JsonBodyError::HeadTooLarge(head_limit),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        ))
+    } else if declared_body.is_some_and(|length| length > body_limit as u64) {
+        Some((
+            JsonBodyError::BodyTooLarge(body_limit),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ))
+    } else {
+        None
+    };
+    match refusal {
+        Some((error, status)) => {
+            let mut response = E::from(error).into_response();
+            *response.status_mut() = status;
+            response
+        }
+        None => next.run(request).await,
     }
-    next.run(request).await
 }
 
 /// The size of a request's head as HTTP/1.1 sends it: the request line, each header as

@@ -79,8 +79,8 @@ pub fn now() -> DateTime<Utc> {
 /// Wraps a dialect's routes in the layers every dialect carries, each answering in the
 /// dialect's format (`E` for a NUL character in a path or query, `timed_out` past the request
 /// timeout, `panicked` with the panic's message as the cause), innermost first: the body
-/// limit, the NUL refusal, a declared body over the limit, a head over its limit, the request
-/// deadline, and outermost the panic layer, so that a
+/// limit, the NUL refusal, a head or declared body over its limit, the request deadline, and
+/// outermost the panic layer, so that a
 /// panic anywhere beneath it (the deadline's own future included) is answered.
 pub fn guarded<E>(
     routes: Router<AppState>,
@@ -99,10 +99,7 @@ where
         ))
         .layer(axum::middleware::from_fn(json::refuse_nul_in_uri::<E>))
         .layer(axum::middleware::from_fn(move |request, next| {
-            json::refuse_large_body::<E>(body_limit, request, next)
-        }))
-        .layer(axum::middleware::from_fn(move |request, next| {
-            json::refuse_large_head::<E>(header_limit, request, next)
+            json::refuse_oversized::<E>(header_limit, body_limit, request, next)
         }))
         .layer(limits::deadline_layer(
             state.settings.request_timeout,
@@ -130,10 +127,11 @@ async fn private_answer(mut response: axum::response::Response) -> axum::respons
 /// `GET /healthz`: unauthenticated; 200 when the store answers, 503 otherwise.
 pub fn health_router(state: &AppState) -> Router<AppState> {
     let header_limit = state.settings.header_limit;
+    let body_limit = state.settings.body_limit;
     Router::new()
         .route("/healthz", get(healthz))
         .layer(axum::middleware::from_fn(move |request, next| {
-            json::refuse_large_head::<PlainError>(header_limit, request, next)
+            json::refuse_oversized::<PlainError>(header_limit, body_limit, request, next)
         }))
 }
 

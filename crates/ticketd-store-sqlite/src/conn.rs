@@ -2265,6 +2265,17 @@ mod tests {
         );
     }
 
+    /// The ids in the test table `rows`.
+    async fn ids_in(pool: &Arc<Pool>) -> Vec<i64> {
+        pool.read(|conn| {
+            let mut statement = conn.prepare("SELECT id FROM rows").map_err(db_err)?;
+            let rows = statement.query_map([], |row| row.get(0)).map_err(db_err)?;
+            rows.collect::<Result<_, _>>().map_err(db_err)
+        })
+        .await
+        .unwrap()
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_queued_write_whose_caller_gave_up_is_not_made() {
         let dir = tempfile::tempdir().unwrap();
@@ -2313,15 +2324,7 @@ mod tests {
         })
         .await
         .unwrap();
-        let ids: Vec<i64> = pool
-            .read(|conn| {
-                let mut statement = conn.prepare("SELECT id FROM rows").map_err(db_err)?;
-                let rows = statement.query_map([], |row| row.get(0)).map_err(db_err)?;
-                rows.collect::<Result<_, _>>().map_err(db_err)
-            })
-            .await
-            .unwrap();
-        assert_eq!(ids, vec![3]);
+        assert_eq!(ids_in(&pool).await, vec![3]);
 
         // Taken from the queue, then held at `BEGIN IMMEDIATE` by another connection's write
         // lock until its caller gave up: not made either.
@@ -2337,15 +2340,7 @@ mod tests {
         assert!(gave_up.is_err());
         other.execute_batch("COMMIT").unwrap();
         pool.write(|_conn| Ok(())).await.unwrap();
-        let ids: Vec<i64> = pool
-            .read(|conn| {
-                let mut statement = conn.prepare("SELECT id FROM rows").map_err(db_err)?;
-                let rows = statement.query_map([], |row| row.get(0)).map_err(db_err)?;
-                rows.collect::<Result<_, _>>().map_err(db_err)
-            })
-            .await
-            .unwrap();
-        assert_eq!(ids, vec![3]);
+        assert_eq!(ids_in(&pool).await, vec![3]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
