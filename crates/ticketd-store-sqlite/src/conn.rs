@@ -400,11 +400,13 @@ fn check_log_has_its_file(path: &Path) -> Result<(), StoreError> {
         if let Some(copy) = rescued {
             return Err(StoreError::Unavailable(format!(
                 "{} does not exist, but {} does: a server copied its database file there when \
-                 it saw the file deleted; move that copy to {} (and any log beside the path \
-                 away), or move the copy away to start a new database",
+                 it found the file gone (deleted or moved); unless the file came back after \
+                 that (the server's log then said the copy was out of date), move the copy to \
+                 that path and {} (if there) away; else, or to start a new database, move the \
+                 copy away",
                 path.display(),
                 copy.path().display(),
-                path.display()
+                log_path_of(path).display()
             )));
         }
     }
@@ -1230,10 +1232,10 @@ impl Pool {
                 return Err(StoreError::Unavailable(format!(
                     "{} no longer names the database file served (it was deleted, moved or \
                      replaced meanwhile), so its log was not emptied through that path; move the \
-                     file back before the next start if {}-wal is still there (a deleted one \
+                     file back before the next start if {} is still there (a deleted one \
                      was copied beside it, `.rescued-…`, when the server saw it gone)",
                     options.path.display(),
-                    options.path.display()
+                    log_path_of(&options.path).display()
                 )));
             }
             // A one-off command beside a server leaves the log to it: emptying it would hold the

@@ -985,6 +985,7 @@ async fn a_file_or_log_deleted_while_served_refuses_writes_and_keeps_every_commi
     // Without the log, the copy still keeps a new database from starting beside it.
     let refused = SqliteStore::open(&options).err().unwrap();
     assert!(refused.to_string().contains("rescued"), "{refused}");
+    assert!(refused.to_string().contains("deleted.db-wal"), "{refused}");
     let _ = std::fs::rename(
         path.with_file_name("deleted.db-shm"),
         dir.path().join("old-shm"),
