@@ -212,11 +212,6 @@ impl ServedFiles {
         served
     }
 
-    /// Why the paths no longer name the files served, if they do not.
-    fn problem(&self) -> Option<String> {
-        self.file_problem().or_else(|| self.log_problem())
-    }
-
     /// What the writer's last look found.
     fn found(&self) -> Option<String> {
         self.found
@@ -242,7 +237,8 @@ impl ServedFiles {
     /// and a deleted log's commits copied into the file; once both are back, a later loss is
     /// rescued again.
     fn look(&self, conn: &Connection) -> Option<String> {
-        let found = self.problem();
+        let (file_problem, log_problem) = (self.file_problem(), self.log_problem());
+        let found = file_problem.clone().or_else(|| log_problem.clone());
         let was = self.found();
         self.set_found(found.clone());
         match (&found, &was) {
@@ -264,13 +260,13 @@ impl ServedFiles {
             _ => {}
         }
         if found.is_some() && self.rescue_due() {
-            if self.file_problem().is_some()
+            if file_problem.is_some()
                 && !self.rescued.load(Ordering::Relaxed)
                 && rescue_a_lost_file(conn, self)
             {
                 self.rescued.store(true, Ordering::Relaxed);
             }
-            if self.log_problem().is_some() && !self.log_saved.load(Ordering::Relaxed) {
+            if log_problem.is_some() && !self.log_saved.load(Ordering::Relaxed) {
                 // A short try, at most once a second: the writer answers the writes queued
                 // meanwhile (refused) between tries.
                 let saved = conn

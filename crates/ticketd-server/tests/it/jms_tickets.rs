@@ -1486,15 +1486,7 @@ async fn asset_and_node_suggestions_search_the_current_org() {
         .add_member(Some(&admin), other, w.alice.id(), ROLE_ORG_USER)
         .await
         .unwrap();
-    let mut elsewhere = w.asset.clone();
-    elsewhere.id = AssetId(uuid::Uuid::from_u128(0xe15e));
-    elsewhere.org_id = other;
-    elsewhere.name = "db02".into();
-    w.app
-        .engine
-        .create_asset(&admin, elsewhere.clone())
-        .await
-        .unwrap();
+    let elsewhere = an_asset_of_mallory_s_org(&w, 0xe15e, "db02").await;
     let node = w
         .app
         .engine
@@ -1571,6 +1563,21 @@ async fn asset_and_node_suggestions_search_the_current_org() {
             ("db02".into(), "Other".into())
         ]
     );
+}
+
+/// An asset named `name` with id `id` in mallory's organization, created by the administrator.
+async fn an_asset_of_mallory_s_org(w: &World, id: u128, name: &str) -> Asset {
+    let mut asset = w.asset.clone();
+    asset.id = AssetId(uuid::Uuid::from_u128(id));
+    asset.org_id = w.mallory.memberships[0].org_id;
+    asset.name = name.into();
+    let admin = w.app.admin().await;
+    w.app
+        .engine
+        .create_asset(&admin, asset.clone())
+        .await
+        .unwrap();
+    asset
 }
 
 /// `GET path` as `who` with `headers`; answers the page's first ticket.
@@ -1745,15 +1752,7 @@ async fn the_assets_a_ticket_grants_stay_in_its_organization() {
     let w = world(1).await;
     let admin = w.app.admin().await;
     let other = w.mallory.memberships[0].org_id;
-    let mut foreign = w.asset.clone();
-    foreign.id = AssetId(uuid::Uuid::from_u128(0xf0e1));
-    foreign.org_id = other;
-    foreign.name = "theirs".into();
-    w.app
-        .engine
-        .create_asset(&admin, foreign.clone())
-        .await
-        .unwrap();
+    let foreign = an_asset_of_mallory_s_org(&w, 0xf0e1, "theirs").await;
     let approve = |t: &Value| path("apply-asset-tickets", &t["id"], "approve/");
     let detail = |t: &Value| path("apply-asset-tickets", &t["id"], "");
 

@@ -722,9 +722,8 @@ async fn copy_ticket(client: &tokio_postgres::Client, from: uuid::Uuid, to: uuid
 /// once, and a change made outside the store (here plain SQL) must make lists count afresh.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remembered_counts_hold_when_writers_commit_out_of_order() {
-    use ticketd_core::flow::LevelMode;
     use ticketd_core::store::{TicketQuery, Visibility};
-    use ticketd_store_tests::fixture::{World, at};
+    use ticketd_store_tests::fixture::at;
     let Some(admin) = admin_url() else { return };
     let database = TestDatabase::create(admin).await;
     let (store, _) = PostgresStore::connect(&options(&database.url))
@@ -732,9 +731,7 @@ async fn remembered_counts_hold_when_writers_commit_out_of_order() {
         .unwrap();
     let store: Arc<dyn Store> = Arc::new(store);
     let cached: Arc<dyn Store> = Arc::new(ticketd_core::cache::CachedStore::new(store.clone()));
-    let w = World::new(cached.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-        .await;
+    let w = world_bob_decides(cached.clone()).await;
     let awaiting = TicketQuery {
         awaiting: Some(w.bob.id()),
         with_total: true,
@@ -878,18 +875,15 @@ async fn organization_names_are_unique_ignoring_case() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn updating_a_missing_ticket_is_not_found_and_writes_nothing() {
-    use ticketd_core::flow::LevelMode;
     use ticketd_core::ticket::{Comment, CommentKind, Event, TicketWrite};
-    use ticketd_store_tests::fixture::{World, t0};
+    use ticketd_store_tests::fixture::t0;
     // Migration 0012 dropped these rows' keys to their ticket: nothing but the write path keeps
     // a refused update from leaving rows of a ticket that does not exist, alone or in a group.
     let Some((database, store)) = seeded_store("").await else {
         return;
     };
     let store: Arc<dyn Store> = Arc::new(store);
-    let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-        .await;
+    let w = world_bob_decides(store.clone()).await;
     let mut tickets = Vec::new();
     for title in ["real", "one", "two", "three", "four"] {
         tickets.push(w.open(&w.alice, "general", title, t0()).await);
@@ -989,6 +983,17 @@ async fn updating_a_missing_ticket_is_not_found_and_writes_nothing() {
     }
 }
 
+/// The fixture's world over `store`, with a `general` flow that bob decides alone.
+async fn world_bob_decides(store: Arc<dyn Store>) -> ticketd_store_tests::fixture::World {
+    let w = ticketd_store_tests::fixture::World::new(store).await;
+    w.flow(
+        "general",
+        vec![(vec![&w.bob], ticketd_core::flow::LevelMode::Any)],
+    )
+    .await;
+    w
+}
+
 /// Polls `read` until `done` holds of its answer, for at most 10 s.
 async fn eventually<T: std::fmt::Debug>(
     mut read: impl FnMut() -> T,
@@ -1038,8 +1043,7 @@ async fn settled_identity_version(store: &PostgresStore) -> Option<u64> {
 /// writes and new tokens leave it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_revoked_by_one_process_moves_the_other_s_identity_version() {
-    use ticketd_core::flow::LevelMode;
-    use ticketd_store_tests::fixture::{World, t0};
+    use ticketd_store_tests::fixture::t0;
     let Some((database, watcher)) = seeded_store("").await else {
         return;
     };
@@ -1047,9 +1051,7 @@ async fn a_token_revoked_by_one_process_moves_the_other_s_identity_version() {
         .await
         .unwrap();
     let other: Arc<dyn Store> = Arc::new(other);
-    let w = World::new(other.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-        .await;
+    let w = world_bob_decides(other.clone()).await;
     let digest = [7u8; 32];
     other
         .create_token(api_token(digest, &w.alice))
@@ -1231,11 +1233,8 @@ async fn a_held_ticket_and_its_rename(
     ticketd_core::ticket::Ticket,
     ticketd_core::ticket::TicketWrite,
 ) {
-    use ticketd_core::flow::LevelMode;
-    use ticketd_store_tests::fixture::{World, t0};
-    let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-        .await;
+    use ticketd_store_tests::fixture::t0;
+    let w = world_bob_decides(store.clone()).await;
     let ticket = w.open(&w.alice, "general", "held", t0()).await;
     let holder = admin_client(url).await;
     holder
@@ -1531,8 +1530,7 @@ struct Relayed {
 
 impl Relayed {
     async fn open() -> Option<Self> {
-        use ticketd_core::flow::LevelMode;
-        use ticketd_store_tests::fixture::{World, t0};
+        use ticketd_store_tests::fixture::t0;
         let database = TestDatabase::create(admin_url()?).await;
         let armed = Arc::new(std::sync::atomic::AtomicU8::new(0));
         let port = commit_cutting_relay(&database.url, Arc::clone(&armed));
@@ -1541,9 +1539,7 @@ impl Relayed {
         let relayed = format!("postgres://{user}@127.0.0.1:{port}/{}", database.name);
         let (store, _) = PostgresStore::connect(&options(&relayed)).await.unwrap();
         let store: Arc<dyn Store> = Arc::new(store);
-        let w = World::new(store.clone()).await;
-        w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-            .await;
+        let w = world_bob_decides(store.clone()).await;
         let ticket = w.open(&w.alice, "general", "before", t0()).await;
         let history = store.ticket_history(ticket.id).await.unwrap();
         Some(Self {
@@ -1604,18 +1600,15 @@ async fn a_commit_whose_answer_is_lost_is_read_back_and_answered_as_done() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_queued_write_whose_caller_gave_up_is_not_written() {
-    use ticketd_core::flow::LevelMode;
     use ticketd_core::ticket::TicketWrite;
-    use ticketd_store_tests::fixture::{World, t0};
+    use ticketd_store_tests::fixture::t0;
     // A group waits for a row another session holds; a write queued behind it whose caller
     // stopped waiting (a request timed out and answered 503) was committed with the next group.
     let Some((database, store)) = seeded_store("").await else {
         return;
     };
     let store: Arc<dyn Store> = Arc::new(store);
-    let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-        .await;
+    let w = world_bob_decides(store.clone()).await;
     let held = w.open(&w.alice, "general", "held", t0()).await;
     let queued = w.open(&w.alice, "general", "queued", t0()).await;
     let rename = |ticket: &ticketd_core::ticket::Ticket| {
@@ -1686,15 +1679,12 @@ async fn a_write_on_a_connection_that_stopped_answering_gives_up_and_the_next_is
 /// still wait (written again without it). A retry then made it twice.
 #[tokio::test]
 async fn a_write_whose_caller_gave_up_behind_a_lock_is_not_committed() {
-    use ticketd_core::flow::LevelMode;
-    use ticketd_store_tests::fixture::{World, t0};
+    use ticketd_store_tests::fixture::t0;
     let Some((database, store)) = seeded_store("").await else {
         return;
     };
     let store: Arc<dyn Store> = Arc::new(store);
-    let w = World::new(store.clone()).await;
-    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
-        .await;
+    let w = world_bob_decides(store.clone()).await;
     let opened = w.open(&w.alice, "general", "first", t0()).await;
     let opening = |title: &str| {
         let mut ticket = opened.clone();
