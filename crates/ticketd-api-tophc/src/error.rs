@@ -22,7 +22,7 @@
 //! | 26005 | Process not found | 流程不存在 | an unknown `process_uuid`, or one not available to the ticket's tenant |
 //! | 26006 | Process in use | 流程正在使用中 | updating or deleting a process that a saved or pending ticket uses |
 //! | 26007 | Validation failed: %s | 参数校验失败: %s | a well-formed parameter with an invalid value (blank name, unknown role, duplicate process name, …) |
-//! | 26008 | Permission denied | 没有权限 | managing processes of a tenant one does not administer, entering a foreign tenant |
+//! | 26008 | Permission denied | 没有权限 | managing processes of a tenant one does not administer, entering a foreign tenant, submitting or saving a ticket of a tenant one has left |
 //! | 26009 | Tenant not found | 租户不存在 | a `tenant_uuid` / `tenant` that names no tenant |
 
 use axum::http::StatusCode;

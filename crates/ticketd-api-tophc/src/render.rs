@@ -20,7 +20,9 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use ticketd_core::flow::Flow;
 use ticketd_core::identity::{SYSTEM_ORG, User};
-use ticketd_core::ticket::{HistoryAction, HistoryEntry, Step, StepState, Ticket, TicketState};
+use ticketd_core::ticket::{
+    HistoryAction, HistoryEntry, Step, StepState, Ticket, TicketState, steps_of_round,
+};
 use ticketd_core::{Actor, FlowId, OrgId, RoleId, UserId};
 use ticketd_http::AppState;
 
@@ -222,8 +224,7 @@ pub(crate) fn earlier_processers(
         .filter(|h| h.round < ticket.round)
         .filter(|h| matches!(h.action, HistoryAction::Approve | HistoryAction::Reject))
         .map(|h| {
-            let owner = ticket
-                .steps
+            let owner = steps_of_round(ticket, history, h.round)
                 .iter()
                 .find(|s| s.level == h.level)
                 .map_or_else(

@@ -13,7 +13,7 @@ use ticketd_core::engine::{FLOW_DISABLED, FlowChoice, NewTicket, TicketCommand};
 use ticketd_core::identity::{Org, ROOT_ORG};
 use ticketd_core::machine::TicketEdit;
 use ticketd_core::store::{TicketOrder, TicketQuery, Visibility};
-use ticketd_core::ticket::{HistoryAction, HistoryEntry, Ticket, TicketState};
+use ticketd_core::ticket::{HistoryAction, HistoryEntry, Ticket, TicketState, steps_of_round};
 use ticketd_core::{ConflictKind, DomainError, OrgId, TicketId, UserId};
 use uuid::Uuid;
 
@@ -187,13 +187,17 @@ pub(crate) async fn project(ctx: &Ctx<'_>, uuid: Uuid) -> Result<Org, ZsError> {
     {
         Ok(org) if org.id.uuid() == uuid => Ok(org),
         Ok(_) | Err(DomainError::NotFound { .. }) => Err(missing()),
-        Err(DomainError::Forbidden { .. }) => Err(ZsError::denied(format!(
-            "the virtual ID[uuid:{}] is not a member of project[uuid:{}]",
-            hex(ctx.actor.id().uuid()),
-            hex(uuid)
-        ))),
+        Err(DomainError::Forbidden { .. }) => Err(not_a_member(ctx, uuid)),
         Err(other) => Err(other.into()),
     }
+}
+
+fn not_a_member(ctx: &Ctx<'_>, project: Uuid) -> ZsError {
+    ZsError::denied(format!(
+        "the virtual ID[uuid:{}] is not a member of project[uuid:{}]",
+        hex(ctx.actor.id().uuid()),
+        hex(project)
+    ))
 }
 
 /// A ZStack API message class: a qualified Java name whose class is `API…Msg`.
@@ -483,6 +487,14 @@ fn transition_error(
             "operation denied. the operator needs to be done by account/virtual ID[uuid:{}]",
             approver()
         )),
+        // The owner, once they have left the project (the core's rule: they reopen and update
+        // nothing there, as they create nothing there).
+        DomainError::Forbidden { .. }
+            if ticket.applicant_id == Some(ctx.actor.id())
+                && !ctx.actor.may_enter_org(ticket.org_id) =>
+        {
+            not_a_member(ctx, ticket.org_id.uuid())
+        }
         DomainError::Forbidden { .. } => ZsError::denied(format!(
             "the virtual ID[uuid:{}] is not the owner of the ticket[uuid:{}, name:{}]",
             hex(ctx.actor.id().uuid()),
@@ -647,9 +659,10 @@ pub(crate) async fn query(
     answer(spec, shape, rows, ctx.zone(), ctx.max_page())
 }
 
-fn step_name(ticket: &Ticket, level: u32) -> Value {
-    ticket
-        .steps
+/// The name of the flow at `level` in the round of `entry` (the levels it was decided at, also
+/// after the collection changed and the ticket was reopened).
+fn step_name(ticket: &Ticket, entries: &[HistoryEntry], entry: &HistoryEntry, level: u32) -> Value {
+    steps_of_round(ticket, entries, entry.round)
         .iter()
         .find(|s| s.level == level)
         .map_or(Value::Null, |s| Value::String(s.name.clone()))
@@ -697,7 +710,7 @@ fn history_rows(
             };
             let flow_name = match entry.action {
                 HistoryAction::Archive | HistoryAction::Delete | HistoryAction::Edit => Value::Null,
-                _ => step_name(ticket, level),
+                _ => step_name(ticket, entries, entry, level),
             };
             let id = hex(entry.id);
             let mut row = object(json!({

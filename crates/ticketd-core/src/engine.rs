@@ -2737,6 +2737,19 @@ impl Engine {
                     },
                 )?
             };
+            let starts_or_changes = matches!(
+                command,
+                TicketCommand::Submit | TicketCommand::Resubmit { .. } | TicketCommand::Edit(_)
+            );
+            if starts_or_changes && ticket.org_id != ROOT_ORG && !actor.may_enter_org(ticket.org_id)
+            {
+                // As at an opening: an applicant who has left the organization still reads,
+                // withdraws and deletes their tickets there, but puts none before its
+                // approvers again, nor changes one.
+                return Err(DomainError::Forbidden {
+                    action: "submit or change a ticket in this organization".into(),
+                });
+            }
             if flow_disabled {
                 // As at an opening: a disabled flow (a ZStack collection) takes no new round.
                 return Err(DomainError::invalid(

@@ -397,6 +397,11 @@ pub fn apply(
             next.archived = false;
             let mut write = Recorder::update(ticket, next);
             write.history(ctx, history_action, &who, from, 1, reason, false);
+            if history_action == HistoryAction::Resubmit
+                && let Some(entry) = write.history.last_mut()
+            {
+                entry.ended_round_steps = Some(Arc::clone(&ticket.steps));
+            }
             let verb = if history_action == HistoryAction::Submit {
                 "opened"
             } else {
@@ -934,6 +939,7 @@ impl Recorder {
             reason,
             self_approved,
             created_at: ctx.now,
+            ended_round_steps: None,
         });
     }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::sync::Arc;
 use uuid::Uuid;
 
 /// The ticket type of JumpServer asset applications; its final approval creates an asset permission.
@@ -456,6 +457,30 @@ pub struct HistoryEntry {
     pub self_approved: bool,
     /// When.
     pub created_at: DateTime<Utc>,
+    /// On a resubmission's entry, the levels of the round it ended, so that round's decisions
+    /// show under the levels they were made at after a process changed (see [`steps_of_round`]);
+    /// `None` on every other entry.
+    pub ended_round_steps: Option<Arc<Vec<Step>>>,
+}
+
+/// The levels of `round` of `ticket`: its current steps, or those a later resubmission kept in
+/// `history`. A round ended before they were kept (or never submitted) reads the current steps.
+pub fn steps_of_round<'a>(
+    ticket: &'a Ticket,
+    history: &'a [HistoryEntry],
+    round: u32,
+) -> &'a [Step] {
+    if round < ticket.round {
+        let kept = history.iter().find_map(|entry| {
+            (entry.action == HistoryAction::Resubmit && entry.round == round + 1)
+                .then_some(entry.ended_round_steps.as_deref())
+                .flatten()
+        });
+        if let Some(steps) = kept {
+            return steps;
+        }
+    }
+    &ticket.steps
 }
 
 /// Comment kind: free text or written by a transition.

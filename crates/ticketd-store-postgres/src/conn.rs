@@ -483,6 +483,11 @@ const MIGRATIONS: &[Migration] = &[
         "finished_at",
         include_str!("../migrations/0017_finished_at.sql"),
     ),
+    (
+        18,
+        "ended_round_steps",
+        include_str!("../migrations/0018_ended_round_steps.sql"),
+    ),
 ];
 
 /// Key of the transaction-scoped advisory lock that serializes migrations ("ticketd" + 1).

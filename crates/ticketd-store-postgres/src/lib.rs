@@ -27,7 +27,7 @@ use ticketd_core::store::{
     TokenActor, check_flow_rules, flow_version_check,
 };
 use ticketd_core::ticket::{
-    Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Ticket, TicketWrite,
+    Comment, CommentKind, Event, Grant, HistoryAction, HistoryEntry, Step, Ticket, TicketWrite,
 };
 use tokio_postgres::Row;
 use tokio_postgres::types::{Json, ToSql};
@@ -1221,7 +1221,7 @@ impl Store for PostgresStore {
             .db
             .query(
                 "SELECT id, ticket_id, round, level, action, actor_id, actor_display, from_state, \
-                 to_state, reason, self_approved, created_at FROM ticket_history \
+                 to_state, reason, self_approved, created_at, ended_round_steps FROM ticket_history \
                  WHERE ticket_id = $1 ORDER BY seq",
                 &[&id.0],
             )
@@ -1249,6 +1249,8 @@ impl Store for PostgresStore {
                     reason: get(row, "reason")?,
                     self_approved: get(row, "self_approved")?,
                     created_at: get(row, "created_at")?,
+                    ended_round_steps: get::<Option<Json<Vec<Step>>>>(row, "ended_round_steps")?
+                        .map(|Json(steps)| Arc::new(steps)),
                 })
             })
             .collect()

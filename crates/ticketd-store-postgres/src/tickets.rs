@@ -95,13 +95,15 @@ const INSERT_VIEWERS: &str = "INSERT INTO ticket_viewers (ticket_id, user_id, cr
 
 // In array order, so a ticket's entries keep their order in `seq`.
 const INSERT_HISTORY: &str = "INSERT INTO ticket_history (id, ticket_id, round, level, action, \
-    actor_id, actor_display, from_state, to_state, reason, self_approved, created_at) \
+    actor_id, actor_display, from_state, to_state, reason, self_approved, created_at, \
+    ended_round_steps) \
     SELECT id, ticket_id, round, level, action, actor_id, actor_display, from_state, to_state, \
-    reason, self_approved, created_at \
+    reason, self_approved, created_at, ended_round_steps \
     FROM unnest($1::uuid[], $2::uuid[], $3::bigint[], $4::bigint[], $5::text[], $6::uuid[], \
-    $7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[], $12::timestamptz[]) \
+    $7::text[], $8::text[], $9::text[], $10::text[], $11::boolean[], $12::timestamptz[], \
+    $13::jsonb[]) \
     WITH ORDINALITY AS h (id, ticket_id, round, level, action, actor_id, actor_display, \
-    from_state, to_state, reason, self_approved, created_at, ord) ORDER BY ord";
+    from_state, to_state, reason, self_approved, created_at, ended_round_steps, ord) ORDER BY ord";
 
 // In array order: events are delivered in `seq` order.
 // The role rows of the (organization, user) pairs given, locked against their deletion.
@@ -1070,6 +1072,9 @@ impl Rows {
                     h.iter()
                         .map(|e| e.created_at)
                         .collect::<Vec<DateTime<Utc>>>(),
+                    h.iter()
+                        .map(|e| e.ended_round_steps.as_deref().cloned().map(Json))
+                        .collect::<Vec<_>>(),
                 ],
             );
         }

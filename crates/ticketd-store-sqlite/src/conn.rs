@@ -1018,6 +1018,11 @@ const MIGRATIONS: &[Migration] = &[
         "finished_at",
         include_str!("../migrations/0017_finished_at.sql"),
     ),
+    (
+        18,
+        "ended_round_steps",
+        include_str!("../migrations/0018_ended_round_steps.sql"),
+    ),
 ];
 
 /// Applies missing migrations; returns how many ran.

@@ -966,7 +966,8 @@ impl Store for SqliteStore {
             .read(move |c| {
                 c.prepare_cached(
                     "SELECT id, ticket_id, round, level, action, actor_id, actor_display, from_state, to_state, reason, \
-                     self_approved, created_at FROM ticket_history WHERE ticket_id = ?1 ORDER BY seq",
+                     self_approved, created_at, ended_round_steps FROM ticket_history WHERE ticket_id = ?1 \
+                     ORDER BY seq",
                 )
                 .and_then(|mut s| {
                     s.query_map([id.0], |r| {
@@ -986,6 +987,19 @@ impl Store for SqliteStore {
                             reason: r.get(9)?,
                             self_approved: r.get(10)?,
                             created_at: from_ts(r.get(11)?),
+                            ended_round_steps: r
+                                .get_ref(12)?
+                                .as_str_or_null()?
+                                .map(|text| {
+                                    serde_json::from_str(text).map(Arc::new).map_err(|e| {
+                                        rusqlite::Error::FromSqlConversionFailure(
+                                            12,
+                                            rusqlite::types::Type::Text,
+                                            Box::new(e),
+                                        )
+                                    })
+                                })
+                                .transpose()?,
                         })
                     })?
                     .collect()

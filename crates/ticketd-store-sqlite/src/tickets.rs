@@ -269,8 +269,8 @@ pub(crate) fn write_ticket(
         let mut insert = conn
             .prepare_cached(
                 "INSERT INTO ticket_history (id, ticket_id, round, level, action, actor_id, actor_display, \
-                 from_state, to_state, reason, self_approved, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 from_state, to_state, reason, self_approved, created_at, ended_round_steps) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )
             .map_err(db_err)?;
         for h in &write.history {
@@ -288,6 +288,7 @@ pub(crate) fn write_ticket(
                     h.reason,
                     h.self_approved,
                     ts(h.created_at),
+                    h.ended_round_steps.as_deref().map(json_text),
                 ])
                 .map_err(db_err)?;
         }

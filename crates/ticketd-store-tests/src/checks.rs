@@ -15,7 +15,7 @@ use ticketd_core::store::{
 };
 use ticketd_core::ticket::{
     Assignee, Decision, Grant, HistoryAction, KIND_APPLY_ASSET, StepState, StepStatus, Ticket,
-    TicketState, TicketWrite, UnchangedRows,
+    TicketState, TicketWrite, UnchangedRows, steps_of_round,
 };
 use ticketd_core::{ConflictKind, DomainError, StoreError};
 
@@ -3500,6 +3500,27 @@ pub async fn resubmit_starts_a_new_round(store: Arc<dyn Store>) {
     assert_eq!(again.round, 2);
     assert_eq!(again.state, TicketState::Pending);
     assert_eq!(again.steps[0].assignees[0].decision, Decision::Pending);
+    // The resubmission's entry keeps the first round's levels, as decided; no other entry
+    // holds any.
+    let history = store.ticket_history(t.id).await.unwrap();
+    let kept: Vec<(HistoryAction, bool)> = history
+        .iter()
+        .map(|h| (h.action, h.ended_round_steps.is_some()))
+        .collect();
+    assert_eq!(
+        kept,
+        [
+            (HistoryAction::Submit, false),
+            (HistoryAction::Reject, false),
+            (HistoryAction::Resubmit, true),
+        ]
+    );
+    let first = steps_of_round(&again, &history, 1);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].assignees[0].user_id, w.bob.id());
+    assert_eq!(first[0].assignees[0].decision, Decision::Rejected);
+    assert_eq!(first[0].assignees[0].reason, "no");
+    assert_eq!(steps_of_round(&again, &history, 2), again.steps.as_slice());
     let done = w.engine.act(&w.bob, t.id, approve(), at(4)).await.unwrap();
     assert_eq!(done.state, TicketState::Approved);
     w.engine

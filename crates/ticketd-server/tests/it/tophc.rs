@@ -900,6 +900,136 @@ async fn an_overruled_ticket_is_resubmitted_and_restarts_at_the_first_step() {
     );
 }
 
+/// An earlier round's decisions show under the roles they were made as, after the process
+/// changed between the rounds (they showed the process's new roles).
+#[tokio::test]
+async fn an_earlier_rounds_decisions_keep_their_roles_after_the_process_changes() {
+    let Lts { app, lts, .. } = lts().await;
+    member(&app, "bob", lts, ROLE_ORG_USER).await;
+    let tenant_id = lts.to_string();
+    let process = create_process(
+        &app,
+        "lead",
+        &tenant_id,
+        "changing",
+        json!([{"tenant_uuid": tenant_id, "role_uuid": "administrator"}]),
+    )
+    .await;
+    let id = submit(&app, "alice", "twice", &process).await;
+    let data = ok(
+        &app,
+        "POST",
+        "/v1/ticket/overrule",
+        "lead",
+        json!({"list": [id], "reason": "r"}),
+    )
+    .await;
+    assert_eq!(batch_scodes(&data), vec![0]);
+    ok(
+        &app,
+        "POST",
+        "/v1/ticket/process/update",
+        "lead",
+        json!({"process_uuid": process, "approval_list": [{"tenant_uuid": tenant_id, "role_uuid": "member"}]}),
+    )
+    .await;
+    let (scodes, _) = batch(
+        &app,
+        "/v1/ticket/overruled/submit",
+        "alice",
+        json!({"list": [id]}),
+    )
+    .await;
+    assert_eq!(scodes, vec![0]);
+    let t = inspect(&app, "alice", &id).await;
+    let processers = t["processers"].as_array().unwrap();
+    assert_eq!(processers.len(), 2, "{processers:#?}");
+    assert_eq!(processers[0]["processer_name"], "lead");
+    assert_eq!(processers[0]["processer_action"], "驳回");
+    assert_eq!(processers[0]["owner_uuid"], "administrator");
+    assert_eq!(processers[0]["owner_name"], "租户管理员");
+    assert_eq!(processers[1]["owner_uuid"], "member", "the current round's");
+    assert_eq!(processers[1]["processer_action"], "");
+}
+
+/// An applicant who has left the tenant puts none of their tickets there before its approvers
+/// again, as they may open none there, nor changes one; they still read and withdraw them.
+#[tokio::test]
+async fn an_applicant_who_left_the_tenant_resubmits_submits_and_saves_nothing_there() {
+    let Lts { app, lts, process } = lts().await;
+    let overruled = submit(&app, "alice", "overruled", &process).await;
+    let data = ok(
+        &app,
+        "POST",
+        "/v1/ticket/overrule",
+        "lead",
+        json!({"list": [overruled], "reason": "no"}),
+    )
+    .await;
+    assert_eq!(batch_scodes(&data), vec![0]);
+    let pending = submit(&app, "alice", "pending", &process).await;
+    let saved = ok(
+        &app,
+        "POST",
+        "/v1/ticket/save",
+        "alice",
+        json!({"ticket_name": "draft", "type": "FEEDBACK", "process_uuid": process}),
+    )
+    .await;
+    let draft = saved["ticket_uuid"].as_str().unwrap().to_owned();
+    let alice = app
+        .engine
+        .store()
+        .find_user_by_username("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    let admin = app.admin().await;
+    app.engine
+        .remove_member(&admin, lts, alice.id, ticketd_http::now())
+        .await
+        .unwrap();
+
+    let (scodes, _) = batch(
+        &app,
+        "/v1/ticket/overruled/submit",
+        "alice",
+        json!({"list": [overruled]}),
+    )
+    .await;
+    assert_eq!(scodes, vec![26008], "resubmitted after leaving");
+    let (scodes, _) = batch(
+        &app,
+        "/v1/ticket/saved/submit",
+        "alice",
+        json!({"list": [draft]}),
+    )
+    .await;
+    assert_eq!(scodes, vec![26008], "a draft submitted after leaving");
+    let edit = call(
+        &app,
+        "POST",
+        "/v1/ticket/save",
+        "alice",
+        json!({"ticket_uuid": draft, "ticket_name": "changed", "type": "FEEDBACK"}),
+    )
+    .await;
+    assert_eq!(edit["scode"], 26008, "{edit}");
+    assert_eq!(
+        inspect(&app, "alice", &overruled).await["ticket_state"],
+        "已驳回"
+    );
+    assert_eq!(inspect(&app, "alice", &draft).await["ticket_name"], "draft");
+    let (scodes, _) = batch(
+        &app,
+        "/v1/ticket/withdraw",
+        "alice",
+        json!({"list": [pending]}),
+    )
+    .await;
+    assert_eq!(scodes, vec![0], "withdrawing stays hers");
+}
+
 #[tokio::test]
 async fn withdraw_and_delete_follow_the_applicants_rights() {
     let Lts { app, lts, process } = lts().await;

@@ -797,6 +797,18 @@ async fn rejecting_ends_the_ticket_and_its_owner_reopens_it_at_the_first_flow() 
         ))
     );
     ok(&w.app, "PUT", &action, &w.carol_s, Some(state("enable"))).await;
+    // The first flow renamed before the reopening: the first round's rows keep its old name.
+    ok(
+        &w.app,
+        "PUT",
+        &action,
+        &w.carol_s,
+        Some(json!({"updateIAM2TicketFlowCollection": {"flows": [
+            {"name": "renamed", "approverUuid": hex(&w.bob)},
+            {"name": "flow2", "approverUuid": hex(&w.carol)},
+        ]}})),
+    )
+    .await;
     let reopened = changed(&w, &w.alice_s, id, "reopen").await;
     assert_eq!(reopened["status"], json!("Pending"));
     assert_eq!(reopened["currentFlowUuid"], collection["flows"][0]["uuid"]);
@@ -823,6 +835,42 @@ async fn rejecting_ends_the_ticket_and_its_owner_reopens_it_at_the_first_flow() 
             (json!("Rejected"), json!("Pending")),
         ]
     );
+    let flow_names: Vec<&Value> = history["inventories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["flowName"])
+        .collect();
+    assert_eq!(
+        flow_names,
+        [&json!("flow1"), &json!("flow1"), &json!("renamed")]
+    );
+}
+
+/// An owner who has left the project reopens nothing there, as they may create nothing there.
+#[tokio::test]
+async fn an_owner_who_left_the_project_does_not_reopen_a_ticket_there() {
+    let w = world().await;
+    two_flow_collection(&w).await;
+    let ticket = open_ticket(&w, "vm left").await;
+    let id = ticket["uuid"].as_str().unwrap();
+    changed(&w, &w.bob_s, id, "reject").await;
+    let admin = w.app.admin().await;
+    w.app
+        .engine
+        .remove_member(&admin, w.project, w.alice.id(), ticketd_http::now())
+        .await
+        .unwrap();
+    let error = refused(&w, &w.alice_s, id, "reopen", "ID.1002").await;
+    assert_eq!(
+        error["details"],
+        json!(format!(
+            "the virtual ID[uuid:{}] is not a member of project[uuid:{}]",
+            hex(&w.alice),
+            org_hex(w.project)
+        )),
+    );
+    assert_eq!(status_of(&w, id).await, json!("Rejected"));
 }
 
 /// An archived ticket is filed away: neither updated nor reopened by its id (both changed it and
