@@ -89,7 +89,7 @@ pub struct CachedStore {
     positions: PositionMemory,
     tokens: TokenMemory,
     pages: Recent<(u64, TicketQuery), TicketPage>,
-    counting: Flights<(u64, ListFilter), u64>,
+    counting: Flights<(u64, ListFilter), Counted>,
 }
 
 impl std::fmt::Debug for CachedStore {
@@ -301,16 +301,23 @@ impl CachedStore {
     /// Reads the page of `query` with the count `fetch.total`, or counts it with the page and
     /// remembers the count.
     async fn fetch(&self, query: TicketQuery, fetch: Fetch<'_>) -> Result<TicketPage, StoreError> {
-        if fetch.total.is_some() {
+        if let Some(counted) = fetch.total {
             let mut page = self
                 .inner
                 .list_tickets(TicketQuery {
                     with_total: false,
-                    ..query
+                    ..query.clone()
                 })
                 .await?;
-            page.total = fetch.total;
-            return Ok(page);
+            if let Some(total) = self
+                .total_for_page(&query, fetch.version, counted, &page)
+                .await?
+            {
+                page.total = Some(total);
+                return Ok(page);
+            }
+            // Changed otherwise since the count: both again, in one read.
+            return self.inner.list_tickets(query).await;
         }
         let page = self.inner.list_tickets(query).await?;
         if let Some(total) = page.total {
@@ -323,10 +330,48 @@ impl CachedStore {
                 },
             );
             if let Some(counting) = fetch.counting {
-                counting.land(total);
+                counting.land(Counted {
+                    count: total,
+                    mark: page.mark,
+                });
             }
         }
         Ok(page)
+    }
+
+    /// `counted`, taken at `version`, for `page`, read after it: unchanged when nothing was
+    /// committed between; when tickets were only inserted since, brought up to date by counting
+    /// them after the page was read, so it never says fewer than the page holds (until
+    /// 2026-12-07 a page read while tickets were opened could hold one more than its count);
+    /// `None` when something else changed: count again, with the page.
+    async fn total_for_page(
+        &self,
+        query: &TicketQuery,
+        version: Option<u64>,
+        counted: Counted,
+        page: &TicketPage,
+    ) -> Result<Option<u64>, StoreError> {
+        let unchanged = match (counted.mark, page.snapshot) {
+            // An empty page at offset k: at most k matches where it was read, and so at the
+            // count too, as insertions only add matches; it agrees with the count (a decision
+            // that took tickets out of the list meanwhile may leave it higher, as for any read
+            // made just after a count).
+            _ if page.items.is_empty() => true,
+            (Some(mark), Some(snapshot)) => mark == snapshot,
+            // A page read without its mark: unchanged while the version is.
+            _ => version.is_some() && self.inner.data_version().await? == version,
+        };
+        if unchanged {
+            return Ok(Some(counted.count));
+        }
+        let Some(mark) = counted.mark else {
+            return Ok(None);
+        };
+        Ok(self
+            .inner
+            .count_inserted_since(query.clone(), mark)
+            .await?
+            .map(|inserted| counted.count + inserted.count))
     }
 
     /// The remembered count of the list `key` if it holds at `version`, or after mere
@@ -338,10 +383,13 @@ impl CachedStore {
         query: &TicketQuery,
         version: Option<u64>,
         carried: Option<(ListMark, Inserted)>,
-    ) -> Result<Option<u64>, StoreError> {
+    ) -> Result<Option<Counted>, StoreError> {
         Ok(match self.counts.get(key) {
             Some(remembered) if version.is_some() && remembered.version == version => {
-                Some(remembered.count)
+                Some(Counted {
+                    count: remembered.count,
+                    mark: remembered.mark,
+                })
             }
             Some(Remembered {
                 mark: Some(mark),
@@ -363,7 +411,10 @@ impl CachedStore {
                                 count: total,
                             },
                         );
-                        Some(total)
+                        Some(Counted {
+                            count: total,
+                            mark: Some(inserted.mark),
+                        })
                     }
                     None => None,
                 }
@@ -378,8 +429,15 @@ impl CachedStore {
 struct Fetch<'a> {
     key: ListFilter,
     version: Option<u64>,
-    total: Option<u64>,
-    counting: Option<crate::flights::Lead<'a, (u64, ListFilter), u64>>,
+    total: Option<Counted>,
+    counting: Option<crate::flights::Lead<'a, (u64, ListFilter), Counted>>,
+}
+
+/// A list's count, and the mark of the read that counted it (`None`: the store keeps none).
+#[derive(Clone, Copy, Debug)]
+struct Counted {
+    count: u64,
+    mark: Option<ListMark>,
 }
 
 #[async_trait]

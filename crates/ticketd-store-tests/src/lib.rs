@@ -95,6 +95,7 @@ macro_rules! contract_suite {
             token_lookups_through_a_cache_see_every_change,
             counts_stay_exact_across_writes,
             remembered_counts_match_fresh_counts_after_every_write,
+            a_page_never_holds_more_than_its_count_while_tickets_are_opened,
             deep_pages_stay_exact_while_tickets_are_opened,
             pages_continue_after_a_position,
             tickets_read_again_show_every_write,
