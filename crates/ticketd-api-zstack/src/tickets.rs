@@ -9,7 +9,7 @@ use crate::types::{self, KIND_UNTYPED, TicketType};
 use crate::wire::{Params, hex, parse_uuid, text_or_null};
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
-use ticketd_core::engine::{FLOW_DISABLED, FlowChoice, NewTicket, TicketCommand};
+use ticketd_core::engine::{FLOW_DISABLED, FlowChoice, LEFT_ORG_ACTION, NewTicket, TicketCommand};
 use ticketd_core::identity::{Org, ROOT_ORG};
 use ticketd_core::machine::TicketEdit;
 use ticketd_core::store::{TicketOrder, TicketQuery, Visibility};
@@ -489,10 +489,7 @@ fn transition_error(
         )),
         // The owner, once they have left the project (the core's rule: they reopen and update
         // nothing there, as they create nothing there).
-        DomainError::Forbidden { .. }
-            if ticket.applicant_id == Some(ctx.actor.id())
-                && !ctx.actor.may_enter_org(ticket.org_id) =>
-        {
+        DomainError::Forbidden { action } if action == LEFT_ORG_ACTION => {
             not_a_member(ctx, ticket.org_id.uuid())
         }
         DomainError::Forbidden { .. } => ZsError::denied(format!(

@@ -358,7 +358,7 @@ impl CachedStore {
             // made just after a count).
             _ if page.items.is_empty() => true,
             (Some(mark), Some(snapshot)) => mark == snapshot,
-            // A page read without its mark: unchanged while the version is.
+            // A store that keeps no marks: unchanged while the version is.
             _ => version.is_some() && self.inner.data_version().await? == version,
         };
         if unchanged {

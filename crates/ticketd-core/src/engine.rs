@@ -2674,6 +2674,22 @@ impl Engine {
                 Some(ticket) => ticket,
                 None => self.get_ticket(actor, id).await?,
             };
+            let starts_or_changes = matches!(
+                command,
+                TicketCommand::Submit | TicketCommand::Resubmit { .. } | TicketCommand::Edit(_)
+            );
+            if starts_or_changes
+                && ticket.applicant_id == Some(actor.id())
+                && !actor.may_enter_org(ticket.org_id)
+            {
+                // As at their own opening, and before the new round's levels are resolved: an
+                // applicant who has left the organization (the global one: a demoted system
+                // administrator) still reads, withdraws and deletes their tickets there, but
+                // puts none before its approvers again, nor changes one.
+                return Err(DomainError::Forbidden {
+                    action: LEFT_ORG_ACTION.into(),
+                });
+            }
             // Whether the new round's levels come from a flow another API manages, and whether
             // that flow is disabled; checked once the machine has accepted the action (a state
             // or an actor refused says so first).
@@ -2737,19 +2753,6 @@ impl Engine {
                     },
                 )?
             };
-            let starts_or_changes = matches!(
-                command,
-                TicketCommand::Submit | TicketCommand::Resubmit { .. } | TicketCommand::Edit(_)
-            );
-            if starts_or_changes && ticket.org_id != ROOT_ORG && !actor.may_enter_org(ticket.org_id)
-            {
-                // As at an opening: an applicant who has left the organization still reads,
-                // withdraws and deletes their tickets there, but puts none before its
-                // approvers again, nor changes one.
-                return Err(DomainError::Forbidden {
-                    action: "submit or change a ticket in this organization".into(),
-                });
-            }
             if flow_disabled {
                 // As at an opening: a disabled flow (a ZStack collection) takes no new round.
                 return Err(DomainError::invalid(
@@ -3025,6 +3028,10 @@ struct NewRound {
 
 /// The code of the refusal to start a new round of a ticket whose flow is disabled.
 pub const FLOW_DISABLED: &str = "disabled";
+
+/// The action of the refusal ([`DomainError::Forbidden`]) to submit, resubmit or change a
+/// ticket by its applicant, who has left the ticket's organization since the opening.
+pub const LEFT_ORG_ACTION: &str = "submit or change a ticket in this organization";
 
 /// Refuses the organizations nobody is a member of: the global one is everyone's through their
 /// system role, the system one JumpServer's own (a member of ROOT, which only the CLI could

@@ -5,7 +5,7 @@ use crate::rows::{self, TICKET_COLUMNS};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::{Object, Transaction};
 use futures_util::TryStreamExt;
-use futures_util::future::{join_all, try_join, try_join_all};
+use futures_util::future::{join_all, try_join_all, try_join4};
 use serde_json::Value;
 use std::collections::HashSet;
 use std::future::Future;
@@ -1721,30 +1721,27 @@ pub(crate) async fn list_tickets(
     let sql = list_sql(q);
     let client = db.client().await?;
     let mut select_params = sql.params.typed(usize::MAX);
-    // A page in creation-time order carries its mark, computed by the same statement, so in the
-    // page's snapshot: the caller may then place its rows after later insertions.
-    let placed = q.order.by_creation_time();
-    let page_start = horizon.get();
-    let select_sql = if placed {
-        let marked = format!(
-            "SELECT {TICKET_COLUMNS}, {LIST_CHANGES} AS mark_changes, \
-             {SNAPSHOT_HORIZON} AS mark_horizon, ({inserted}) AS mark_unsettled{page}",
-            inserted = sql.inserted_count(&format!("${}", select_params.len() + 1)),
-            page = sql.page,
-        );
-        select_params.push((&page_start, Type::INT8));
-        marked
-    } else {
-        sql.select.clone()
-    };
+    // A page carries its mark, computed by the same statement, so in the page's snapshot: the
+    // caller may then place its rows after later insertions (in creation-time order), and
+    // tell whether a count read before it still holds for it (any order). The matches among
+    // tickets from a horizon this process saw before (so at or below the statement's own).
+    let start = horizon.get();
+    let select_sql = format!(
+        "SELECT {TICKET_COLUMNS}, {LIST_CHANGES} AS mark_changes, \
+         {SNAPSHOT_HORIZON} AS mark_horizon, ({inserted}) AS mark_unsettled{page}",
+        inserted = sql.inserted_count(&format!("${}", select_params.len() + 1)),
+        page = sql.page,
+    );
+    select_params.push((&start, Type::INT8));
     let select = prepared(&client, &select_sql, &select_params).await?;
     let select_values = values(&select_params);
     let page = client.query(&select, &select_values);
     let (total, mark, rows) = if q.with_total {
-        // The count and its mark in one statement, so in one snapshot: the changes so far, and
-        // the matches among tickets from a horizon this process saw before (so at or below the
-        // statement's own).
-        let start = horizon.get();
+        // The count and its mark in one statement, beside the page in one read-only repeatable
+        // read transaction, so both see one snapshot (as two statements on their own, an
+        // opening committed between them was in the page and not in its count). All four are
+        // sent before any answer is awaited: one round trip; a failed statement leaves the
+        // transaction to the `COMMIT`, which then ends it.
         let count_and_mark = format!(
             "SELECT ({count}) AS total, {LIST_CHANGES} AS changes, {SNAPSHOT_HORIZON} AS horizon, \
              ({inserted}) AS unsettled",
@@ -1755,10 +1752,14 @@ pub(crate) async fn list_tickets(
         count_params.push((&start, Type::INT8));
         let counting = prepared(&client, &count_and_mark, &count_params).await?;
         let count_values = values(&count_params);
-        // Both queries are sent before either answer is awaited: one round trip.
-        let (counted, rows) = try_join(client.query_one(&counting, &count_values), page)
-            .await
-            .map_err(db_err)?;
+        let (_, counted, rows, _) = try_join4(
+            client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
+            client.query_one(&counting, &count_values),
+            page,
+            client.batch_execute("COMMIT"),
+        )
+        .await
+        .map_err(db_err)?;
         let total: i64 = counted.try_get("total").map_err(db_err)?;
         let unsettled: i64 = counted.try_get("unsettled").map_err(db_err)?;
         horizon.observe(counted.try_get("horizon").map_err(db_err)?);
@@ -1772,16 +1773,16 @@ pub(crate) async fn list_tickets(
         (None, None, page.await.map_err(db_err)?)
     };
     let snapshot = match rows.first() {
-        Some(row) if placed => {
+        Some(row) => {
             horizon.observe(row.try_get("mark_horizon").map_err(db_err)?);
             let unsettled: i64 = row.try_get("mark_unsettled").map_err(db_err)?;
             Some(ListMark {
                 changes: row.try_get("mark_changes").map_err(db_err)?,
-                last_insert: page_start,
+                last_insert: start,
                 unsettled: u64::try_from(unsettled).unwrap_or(0),
             })
         }
-        _ => None,
+        None => None,
     };
     let items = rows::all(&rows, |row| rows::ticket(row, parsed))?;
     Ok(TicketPage {

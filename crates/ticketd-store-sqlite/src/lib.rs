@@ -987,19 +987,7 @@ impl Store for SqliteStore {
                             reason: r.get(9)?,
                             self_approved: r.get(10)?,
                             created_at: from_ts(r.get(11)?),
-                            ended_round_steps: r
-                                .get_ref(12)?
-                                .as_str_or_null()?
-                                .map(|text| {
-                                    serde_json::from_str(text).map(Arc::new).map_err(|e| {
-                                        rusqlite::Error::FromSqlConversionFailure(
-                                            12,
-                                            rusqlite::types::Type::Text,
-                                            Box::new(e),
-                                        )
-                                    })
-                                })
-                                .transpose()?,
+                            ended_round_steps: rows::json_col_opt(r, 12)?.map(Arc::new),
                         })
                     })?
                     .collect()

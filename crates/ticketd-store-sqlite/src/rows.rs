@@ -41,6 +41,17 @@ pub(crate) fn json_col<T: DeserializeOwned, I: rusqlite::RowIndex>(
     serde_json::from_str(text).map_err(|e| conversion(0, e))
 }
 
+/// [`json_col`] of a column that may be null.
+pub(crate) fn json_col_opt<T: DeserializeOwned, I: rusqlite::RowIndex>(
+    row: &Row<'_>,
+    column: I,
+) -> rusqlite::Result<Option<T>> {
+    row.get_ref(column)?
+        .as_str_or_null()?
+        .map(|text| serde_json::from_str(text).map_err(|e| conversion(0, e)))
+        .transpose()
+}
+
 pub(crate) mod thiserror_free {
     //! An error for unknown enum values read from the database.
     #[derive(Debug)]

@@ -880,15 +880,11 @@ pub(crate) fn list_tickets(
         params,
         count_params,
     } = list_sql(q, None);
-    let placed = q.order.by_creation_time();
     // Count, mark and page in one snapshot; dropped without commit on an error, which only ends
-    // it.
-    let read = if q.with_total || placed {
-        Some(conn.unchecked_transaction().map_err(db_err)?)
-    } else {
-        None
-    };
-    let mark = read.as_ref().map(|_| list_mark(conn)).transpose()?;
+    // it. Every page carries its mark: the caller tells by it whether a count read before it
+    // still holds for it.
+    let read = conn.unchecked_transaction().map_err(db_err)?;
+    let mark = list_mark(conn)?;
     let total = if q.with_total {
         Some(count(conn, &count_sql, &params[..count_params])?)
     } else {
@@ -903,14 +899,12 @@ pub(crate) fn list_tickets(
             .collect::<Result<Vec<_>, _>>()
         })
         .map_err(db_err)?;
-    if let Some(read) = read {
-        read.commit().map_err(db_err)?;
-    }
+    read.commit().map_err(db_err)?;
     Ok(TicketPage {
         total,
         items: std::sync::Arc::new(items),
-        mark: mark.filter(|_| q.with_total),
-        snapshot: mark.filter(|_| placed),
+        mark: Some(mark).filter(|_| q.with_total),
+        snapshot: Some(mark),
     })
 }
 
