@@ -358,7 +358,8 @@ impl CachedStore {
             // made just after a count).
             _ if page.items.is_empty() => true,
             (Some(mark), Some(snapshot)) => mark == snapshot,
-            // A store that keeps no marks: unchanged while the version is.
+            // A page read without its mark (a store that keeps none, PostgreSQL's in another
+            // order than creation time): unchanged while the version is.
             _ => version.is_some() && self.inner.data_version().await? == version,
         };
         if unchanged {

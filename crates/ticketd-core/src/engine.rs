@@ -2680,12 +2680,14 @@ impl Engine {
             );
             if starts_or_changes
                 && ticket.applicant_id == Some(actor.id())
+                && ticket.org_id != ROOT_ORG
                 && !actor.may_enter_org(ticket.org_id)
             {
-                // As at their own opening, and before the new round's levels are resolved: an
-                // applicant who has left the organization (the global one: a demoted system
-                // administrator) still reads, withdraws and deletes their tickets there, but
-                // puts none before its approvers again, nor changes one.
+                // As at an opening, and before the new round's levels are resolved: an applicant
+                // who has left the organization still reads, withdraws and deletes their tickets
+                // there, but puts none before its approvers again, nor changes one. The global
+                // organization is nobody's to leave: a system administrator opens tickets there
+                // for users who may not enter it, and they stay theirs.
                 return Err(DomainError::Forbidden {
                     action: LEFT_ORG_ACTION.into(),
                 });

@@ -1720,28 +1720,15 @@ pub(crate) async fn list_tickets(
 ) -> Result<TicketPage, StoreError> {
     let sql = list_sql(q);
     let client = db.client().await?;
-    let mut select_params = sql.params.typed(usize::MAX);
-    // A page carries its mark, computed by the same statement, so in the page's snapshot: the
-    // caller may then place its rows after later insertions (in creation-time order), and
-    // tell whether a count read before it still holds for it (any order). The matches among
-    // tickets from a horizon this process saw before (so at or below the statement's own).
     let start = horizon.get();
-    let select_sql = format!(
-        "SELECT {TICKET_COLUMNS}, {LIST_CHANGES} AS mark_changes, \
-         {SNAPSHOT_HORIZON} AS mark_horizon, ({inserted}) AS mark_unsettled{page}",
-        inserted = sql.inserted_count(&format!("${}", select_params.len() + 1)),
-        page = sql.page,
-    );
-    select_params.push((&start, Type::INT8));
-    let select = prepared(&client, &select_sql, &select_params).await?;
-    let select_values = values(&select_params);
-    let page = client.query(&select, &select_values);
-    let (total, mark, rows) = if q.with_total {
+    if q.with_total {
         // The count and its mark in one statement, beside the page in one read-only repeatable
-        // read transaction, so both see one snapshot (as two statements on their own, an
-        // opening committed between them was in the page and not in its count). All four are
-        // sent before any answer is awaited: one round trip; a failed statement leaves the
-        // transaction to the `COMMIT`, which then ends it.
+        // read transaction, so both see one snapshot and the mark is the page's too (as two
+        // statements on their own, an opening committed between them was in the page and not
+        // in its count). All four are sent in the first poll, before any answer is awaited:
+        // one round trip. A statement PostgreSQL refuses leaves the transaction to the
+        // `COMMIT`, which ends it; a request refused before it was sent would leave it open on
+        // a pooled connection, so any failure ends it here too.
         let count_and_mark = format!(
             "SELECT ({count}) AS total, {LIST_CHANGES} AS changes, {SNAPSHOT_HORIZON} AS horizon, \
              ({inserted}) AS unsettled",
@@ -1752,14 +1739,23 @@ pub(crate) async fn list_tickets(
         count_params.push((&start, Type::INT8));
         let counting = prepared(&client, &count_and_mark, &count_params).await?;
         let count_values = values(&count_params);
-        let (_, counted, rows, _) = try_join4(
+        let select_params = sql.params.typed(usize::MAX);
+        let select = prepared(&client, &sql.select, &select_params).await?;
+        let select_values = values(&select_params);
+        let read = try_join4(
             client.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"),
             client.query_one(&counting, &count_values),
-            page,
+            client.query(&select, &select_values),
             client.batch_execute("COMMIT"),
         )
-        .await
-        .map_err(db_err)?;
+        .await;
+        let (_, counted, rows, _) = match read {
+            Ok(read) => read,
+            Err(error) => {
+                let _ = client.batch_execute("ROLLBACK").await;
+                return Err(db_err(error));
+            }
+        };
         let total: i64 = counted.try_get("total").map_err(db_err)?;
         let unsettled: i64 = counted.try_get("unsettled").map_err(db_err)?;
         horizon.observe(counted.try_get("horizon").map_err(db_err)?);
@@ -1768,12 +1764,40 @@ pub(crate) async fn list_tickets(
             last_insert: start,
             unsettled: u64::try_from(unsettled).unwrap_or(0),
         };
-        (Some(u64::try_from(total).unwrap_or(0)), Some(mark), rows)
+        let items = rows::all(&rows, |row| rows::ticket(row, parsed))?;
+        return Ok(TicketPage {
+            total: Some(u64::try_from(total).unwrap_or(0)),
+            items: std::sync::Arc::new(items),
+            mark: Some(mark),
+            snapshot: Some(mark),
+        });
+    }
+    // A page in creation-time order carries its mark, computed by the same statement, so in
+    // the page's snapshot: the caller may then place its rows after later insertions, and tell
+    // whether a count read before still holds for it. In other orders the mark is left out
+    // (its count of recent matches has no bound while a long transaction holds the horizon
+    // back); the caller asks the data version instead.
+    let placed = q.order.by_creation_time();
+    let mut select_params = sql.params.typed(usize::MAX);
+    let select_sql = if placed {
+        let marked = format!(
+            "SELECT {TICKET_COLUMNS}, {LIST_CHANGES} AS mark_changes, \
+             {SNAPSHOT_HORIZON} AS mark_horizon, ({inserted}) AS mark_unsettled{page}",
+            inserted = sql.inserted_count(&format!("${}", select_params.len() + 1)),
+            page = sql.page,
+        );
+        select_params.push((&start, Type::INT8));
+        marked
     } else {
-        (None, None, page.await.map_err(db_err)?)
+        sql.select.clone()
     };
+    let select = prepared(&client, &select_sql, &select_params).await?;
+    let rows = client
+        .query(&select, &values(&select_params))
+        .await
+        .map_err(db_err)?;
     let snapshot = match rows.first() {
-        Some(row) => {
+        Some(row) if placed => {
             horizon.observe(row.try_get("mark_horizon").map_err(db_err)?);
             let unsettled: i64 = row.try_get("mark_unsettled").map_err(db_err)?;
             Some(ListMark {
@@ -1782,13 +1806,13 @@ pub(crate) async fn list_tickets(
                 unsettled: u64::try_from(unsettled).unwrap_or(0),
             })
         }
-        None => None,
+        _ => None,
     };
     let items = rows::all(&rows, |row| rows::ticket(row, parsed))?;
     Ok(TicketPage {
-        total,
+        total: None,
         items: std::sync::Arc::new(items),
-        mark,
+        mark: None,
         snapshot,
     })
 }

@@ -867,8 +867,9 @@ fn count(conn: &Connection, sql: &str, params: &[SqlValue]) -> Result<u64, Store
 }
 
 /// A page of tickets and, when asked, the count of all matches with the mark it was taken at
-/// (count and mark in one read transaction); a page in creation-time order also says the mark
-/// it was read at, so the caller may place its rows after later insertions.
+/// (count, mark and page in one read transaction); every page says the mark it was read at, so
+/// the caller may place its rows after later insertions (in creation-time order) and tell
+/// whether a count read before still holds for it.
 pub(crate) fn list_tickets(
     conn: &Connection,
     q: &TicketQuery,

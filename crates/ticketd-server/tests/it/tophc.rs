@@ -1028,35 +1028,6 @@ async fn an_applicant_who_left_the_tenant_resubmits_submits_and_saves_nothing_th
     )
     .await;
     assert_eq!(scodes, vec![0], "withdrawing stays hers");
-
-    // The global organization's: a system administrator's draft there, once they are demoted.
-    let root = app.user("root_admin", SystemRole::Admin, Vec::new()).await;
-    let saved = ok(
-        &app,
-        "POST",
-        "/v1/ticket/save",
-        "root_admin",
-        json!({"ticket_name": "global", "type": "FEEDBACK", "process_uuid": "system",
-            "tenant_uuid": ticketd_core::identity::ROOT_ORG.to_string()}),
-    )
-    .await;
-    let global_draft = saved["ticket_uuid"].as_str().unwrap().to_owned();
-    let demotion = ticketd_core::identity::UserChange {
-        system_role: Some(SystemRole::User),
-        ..ticketd_core::identity::UserChange::default()
-    };
-    app.engine
-        .update_user(&admin, root.id(), demotion, ticketd_http::now())
-        .await
-        .unwrap();
-    let (scodes, _) = batch(
-        &app,
-        "/v1/ticket/saved/submit",
-        "root_admin",
-        json!({"list": [global_draft]}),
-    )
-    .await;
-    assert_eq!(scodes, vec![26008], "a global draft submitted once demoted");
 }
 
 #[tokio::test]
