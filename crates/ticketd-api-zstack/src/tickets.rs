@@ -656,10 +656,10 @@ pub(crate) async fn query(
     answer(spec, shape, rows, ctx.zone(), ctx.max_page())
 }
 
-/// The name of the flow at `level` in the round of `entry` (the levels it was decided at, also
-/// after the collection changed and the ticket was reopened).
-fn step_name(ticket: &Ticket, entries: &[HistoryEntry], entry: &HistoryEntry, level: u32) -> Value {
-    steps_of_round(ticket, entries, entry.round)
+/// The name of the flow at `level` in `round` (the levels it was decided at, also after the
+/// collection changed and the ticket was reopened).
+fn step_name(ticket: &Ticket, entries: &[HistoryEntry], round: u32, level: u32) -> Value {
+    steps_of_round(ticket, entries, round)
         .iter()
         .find(|s| s.level == level)
         .map_or(Value::Null, |s| Value::String(s.name.clone()))
@@ -707,7 +707,7 @@ fn history_rows(
             };
             let flow_name = match entry.action {
                 HistoryAction::Archive | HistoryAction::Delete | HistoryAction::Edit => Value::Null,
-                _ => step_name(ticket, entries, entry, level),
+                _ => step_name(ticket, entries, entry.round, level),
             };
             let id = hex(entry.id);
             let mut row = object(json!({

@@ -591,9 +591,10 @@ pub struct TicketPage {
     pub mark: Option<ListMark>,
     /// Where in the store's history the page's rows were read, for backends that read a page
     /// and its mark in one snapshot (SQLite every page; PostgreSQL a page read with its count,
-    /// and one in creation-time order that holds a row): in creation-time order, where its rows stand in the list then stays
-    /// known after mere insertions (the caching store's page positions), and in any order,
-    /// whether a count read before the page holds for it ([`crate::cache::CachedStore`]).
+    /// and one in creation-time order that holds a row): in creation-time order, where its rows
+    /// stand in the list then stays known after mere insertions (the caching store's page
+    /// positions), and in any order, whether a count read before the page holds for it
+    /// ([`crate::cache::CachedStore`]).
     pub snapshot: Option<ListMark>,
 }
 

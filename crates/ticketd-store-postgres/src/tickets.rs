@@ -1721,7 +1721,7 @@ pub(crate) async fn list_tickets(
     let sql = list_sql(q);
     let client = db.client().await?;
     let start = horizon.get();
-    if q.with_total {
+    let (total, mark, snapshot, rows) = if q.with_total {
         // The count and its mark in one statement, beside the page in one read-only repeatable
         // read transaction, so both see one snapshot and the mark is the page's too (as two
         // statements on their own, an opening committed between them was in the page and not
@@ -1764,55 +1764,52 @@ pub(crate) async fn list_tickets(
             last_insert: start,
             unsettled: u64::try_from(unsettled).unwrap_or(0),
         };
-        let items = rows::all(&rows, |row| rows::ticket(row, parsed))?;
-        return Ok(TicketPage {
-            total: Some(u64::try_from(total).unwrap_or(0)),
-            items: std::sync::Arc::new(items),
-            mark: Some(mark),
-            snapshot: Some(mark),
-        });
-    }
-    // A page in creation-time order carries its mark, computed by the same statement, so in
-    // the page's snapshot: the caller may then place its rows after later insertions, and tell
-    // whether a count read before still holds for it. In other orders the mark is left out
-    // (its count of recent matches has no bound while a long transaction holds the horizon
-    // back); the caller asks the data version instead.
-    let placed = q.order.by_creation_time();
-    let mut select_params = sql.params.typed(usize::MAX);
-    let select_sql = if placed {
-        let marked = format!(
-            "SELECT {TICKET_COLUMNS}, {LIST_CHANGES} AS mark_changes, \
-             {SNAPSHOT_HORIZON} AS mark_horizon, ({inserted}) AS mark_unsettled{page}",
-            inserted = sql.inserted_count(&format!("${}", select_params.len() + 1)),
-            page = sql.page,
-        );
-        select_params.push((&start, Type::INT8));
-        marked
+        let total = u64::try_from(total).unwrap_or(0);
+        (Some(total), Some(mark), Some(mark), rows)
     } else {
-        sql.select.clone()
-    };
-    let select = prepared(&client, &select_sql, &select_params).await?;
-    let rows = client
-        .query(&select, &values(&select_params))
-        .await
-        .map_err(db_err)?;
-    let snapshot = match rows.first() {
-        Some(row) if placed => {
-            horizon.observe(row.try_get("mark_horizon").map_err(db_err)?);
-            let unsettled: i64 = row.try_get("mark_unsettled").map_err(db_err)?;
-            Some(ListMark {
-                changes: row.try_get("mark_changes").map_err(db_err)?,
-                last_insert: start,
-                unsettled: u64::try_from(unsettled).unwrap_or(0),
-            })
-        }
-        _ => None,
+        // A page in creation-time order carries its mark, computed by the same statement, so in
+        // the page's snapshot: the caller may then place its rows after later insertions, and
+        // tell whether a count read before still holds for it. In other orders the mark is
+        // left out (its count of recent matches has no bound while a long transaction holds
+        // the horizon back); the caller asks the data version instead.
+        let placed = q.order.by_creation_time();
+        let mut select_params = sql.params.typed(usize::MAX);
+        let select_sql = if placed {
+            let marked = format!(
+                "SELECT {TICKET_COLUMNS}, {LIST_CHANGES} AS mark_changes, \
+                 {SNAPSHOT_HORIZON} AS mark_horizon, ({inserted}) AS mark_unsettled{page}",
+                inserted = sql.inserted_count(&format!("${}", select_params.len() + 1)),
+                page = sql.page,
+            );
+            select_params.push((&start, Type::INT8));
+            marked
+        } else {
+            sql.select.clone()
+        };
+        let select = prepared(&client, &select_sql, &select_params).await?;
+        let rows = client
+            .query(&select, &values(&select_params))
+            .await
+            .map_err(db_err)?;
+        let snapshot = match rows.first() {
+            Some(row) if placed => {
+                horizon.observe(row.try_get("mark_horizon").map_err(db_err)?);
+                let unsettled: i64 = row.try_get("mark_unsettled").map_err(db_err)?;
+                Some(ListMark {
+                    changes: row.try_get("mark_changes").map_err(db_err)?,
+                    last_insert: start,
+                    unsettled: u64::try_from(unsettled).unwrap_or(0),
+                })
+            }
+            _ => None,
+        };
+        (None, None, snapshot, rows)
     };
     let items = rows::all(&rows, |row| rows::ticket(row, parsed))?;
     Ok(TicketPage {
-        total: None,
+        total,
         items: std::sync::Arc::new(items),
-        mark: None,
+        mark,
         snapshot,
     })
 }

@@ -160,6 +160,14 @@ async fn a_file_migrated_by_a_newer_or_another_build_is_refused_and_left_as_it_w
     assert_eq!(recorded, newest, "nothing was applied or removed");
 }
 
+/// The options of a store that serves the file at `path`.
+fn serving_options(path: impl Into<std::path::PathBuf>) -> SqliteOptions {
+    SqliteOptions {
+        serving: true,
+        ..SqliteOptions::new(path)
+    }
+}
+
 /// Why a store refused to open with `options` (it must refuse, as unavailable).
 fn refused_to_serve(options: &SqliteOptions) -> String {
     match SqliteStore::open(options) {
@@ -172,10 +180,7 @@ fn refused_to_serve(options: &SqliteOptions) -> String {
 #[tokio::test]
 async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
     let dir = tempfile::tempdir().unwrap();
-    let serving = SqliteOptions {
-        serving: true,
-        ..SqliteOptions::new(dir.path().join("served.db"))
-    };
+    let serving = serving_options(dir.path().join("served.db"));
     let (first, _) = SqliteStore::open(&serving).unwrap();
     let reason = refused_to_serve(&serving);
     assert!(
@@ -196,10 +201,7 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
     let held = SqliteStore::open(&serving).unwrap();
     let symlink = dir.path().join("symlink.db");
     std::os::unix::fs::symlink(dir.path().join("served.db"), &symlink).unwrap();
-    let through_link = SqliteOptions {
-        serving: true,
-        ..SqliteOptions::new(&symlink)
-    };
+    let through_link = serving_options(&symlink);
     let reason = refused_to_serve(&through_link);
     assert!(
         reason.contains("another ticketd process is serving"),
@@ -217,16 +219,9 @@ async fn one_store_at_a_time_serves_a_file_and_commands_open_beside_it() {
     // cannot be served a second time under its own name.
     let ahead = dir.path().join("ahead.db");
     std::os::unix::fs::symlink("later.db", &ahead).unwrap();
-    let (served, _) = SqliteStore::open(&SqliteOptions {
-        serving: true,
-        ..SqliteOptions::new(&ahead)
-    })
-    .unwrap();
+    let (served, _) = SqliteStore::open(&serving_options(&ahead)).unwrap();
     assert!(dir.path().join("later.db").exists());
-    let reason = refused_to_serve(&SqliteOptions {
-        serving: true,
-        ..SqliteOptions::new(dir.path().join("later.db"))
-    });
+    let reason = refused_to_serve(&serving_options(dir.path().join("later.db")));
     assert!(
         reason.contains("another ticketd process is serving"),
         "{reason}"
@@ -745,8 +740,7 @@ async fn shutdown_leaves_a_file_moved_while_served_whole() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("served.db");
     let moved = dir.path().join("moved.db");
-    let mut options = SqliteOptions::new(&path);
-    options.serving = true;
+    let options = serving_options(&path);
     let (store, _) = SqliteStore::open(&options).unwrap();
     store.create_org(org(43, "precious")).await.unwrap();
     std::fs::rename(&path, &moved).unwrap();
@@ -785,8 +779,7 @@ async fn shutdown_leaves_every_commit_in_the_database_file_and_the_log_empty() {
     use ticketd_core::store::Store as _;
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("served.db");
-    let mut options = SqliteOptions::new(&path);
-    options.serving = true;
+    let options = serving_options(&path);
     let (store, _) = SqliteStore::open(&options).unwrap();
     store.create_org(org(42, "written-last")).await.unwrap();
     // `None` while even the schema is only in the log.
@@ -836,11 +829,7 @@ async fn a_serving_store_sees_the_commits_of_commands_beside_it() {
     use ticketd_store_tests::fixture::{World, at};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("watched.db");
-    let (served, _) = SqliteStore::open(&SqliteOptions {
-        serving: true,
-        ..SqliteOptions::new(&path)
-    })
-    .unwrap();
+    let (served, _) = SqliteStore::open(&serving_options(&path)).unwrap();
     let served: Arc<dyn Store> = Arc::new(served);
     let w = World::new(served.clone()).await;
     let (beside, _) = SqliteStore::open(&SqliteOptions::new(&path)).unwrap();
@@ -931,8 +920,7 @@ async fn a_file_or_log_deleted_while_served_refuses_writes_and_keeps_every_commi
     let dir = tempfile::tempdir().unwrap();
     let org_id = |id| ticketd_core::OrgId(uuid::Uuid::from_u128(id));
     let path = dir.path().join("served.db");
-    let mut options = SqliteOptions::new(&path);
-    options.serving = true;
+    let options = serving_options(&path);
     let (store, _) = SqliteStore::open(&options).unwrap();
     store.create_org(org(51, "before")).await.unwrap();
     store.ping().await.unwrap();
@@ -954,8 +942,7 @@ async fn a_file_or_log_deleted_while_served_refuses_writes_and_keeps_every_commi
     drop(store);
 
     let path = dir.path().join("deleted.db");
-    let mut options = SqliteOptions::new(&path);
-    options.serving = true;
+    let options = serving_options(&path);
     let (store, _) = SqliteStore::open(&options).unwrap();
     store.create_org(org(53, "before")).await.unwrap();
     std::fs::remove_file(&path).unwrap();
@@ -1001,8 +988,7 @@ async fn a_file_or_log_deleted_while_served_refuses_writes_and_keeps_every_commi
     let real = dir.path().join("real.db");
     let link = dir.path().join("link.db");
     std::os::unix::fs::symlink(&real, &link).unwrap();
-    let mut options = SqliteOptions::new(&link);
-    options.serving = true;
+    let options = serving_options(&link);
     let (store, _) = SqliteStore::open(&options).unwrap();
     store.create_org(org(55, "before")).await.unwrap();
     std::fs::remove_file(dir.path().join("real.db-wal")).unwrap();
@@ -1013,8 +999,7 @@ async fn a_file_or_log_deleted_while_served_refuses_writes_and_keeps_every_commi
 
     // A file moved away and back is served again: writes refused meanwhile, taken after.
     let path = dir.path().join("moved.db");
-    let mut options = SqliteOptions::new(&path);
-    options.serving = true;
+    let options = serving_options(&path);
     let (store, _) = SqliteStore::open(&options).unwrap();
     store.create_org(org(57, "before")).await.unwrap();
     std::fs::rename(&path, dir.path().join("away.db")).unwrap();
