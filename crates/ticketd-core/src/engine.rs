@@ -373,6 +373,14 @@ impl Engine {
                 "password must not be empty or blank",
             ));
         }
+        // No login can send it: every API refuses a null character in its input.
+        if password.contains('\0') {
+            return Err(DomainError::invalid(
+                "password",
+                "invalid",
+                "password must not hold a null character",
+            ));
+        }
         let mut salts = [0u8; 48];
         self.entropy.fill(&mut salts);
         credentials::hash_password(password, salts)
@@ -2755,6 +2763,11 @@ impl Engine {
                     },
                 )?
             };
+            if matches!(command, TicketCommand::Edit(_)) && write.ticket.same_application(&ticket) {
+                // An edit that changes nothing is no change: no history entry, event or new
+                // version (a form saved again as it was wrote an edit each time).
+                return Ok(ticket);
+            }
             if flow_disabled {
                 // As at an opening: a disabled flow (a ZStack collection) takes no new round.
                 return Err(DomainError::invalid(

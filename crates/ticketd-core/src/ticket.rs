@@ -274,6 +274,15 @@ pub fn end_as_stored(
 }
 
 impl Ticket {
+    /// Whether `other` holds the same application: what an applicant's edit may change (the
+    /// title, content, comment and flow) is equal in both.
+    pub fn same_application(&self, other: &Ticket) -> bool {
+        self.title == other.title
+            && self.payload == other.payload
+            && self.comment == other.comment
+            && self.flow_id == other.flow_id
+    }
+
     /// The step of the current level, if the ticket has steps.
     pub fn current_step(&self) -> Option<&Step> {
         self.steps.iter().find(|s| s.level == self.approval_step)

@@ -473,32 +473,7 @@ async fn new_user(
     };
     let mut orgs = Vec::new();
     for spec in &args.orgs {
-        let (name, role_name) = spec
-            .rsplit_once(':')
-            .filter(|(_, r)| *r == "admin")
-            .map_or((spec.as_str(), "user"), |(n, r)| (n, r));
-        let org = match ticketd_core::OrgId::parse(name)
-            .or_else(|| ticketd_core::identity::Org::builtin_alias(name))
-        {
-            Some(id) => engine.store().get_org(id).await?,
-            None => engine.store().find_org_by_name(name).await?,
-        }
-        .with_context(|| match name.rsplit_once(':') {
-            // Names may hold a colon, so an unknown suffix is read as part of the name.
-            Some((org, suffix)) => format!(
-                "no organization {name:?} (only `:admin` may follow an organization, as in \
-                 \"{org}:admin\"; `{suffix}` is not it)"
-            ),
-            None => format!("no organization {name:?}"),
-        })?;
-        orgs.push((
-            org.id,
-            if role_name == "admin" {
-                ROLE_ORG_ADMIN
-            } else {
-                ROLE_ORG_USER
-            },
-        ));
+        orgs.push(membership(engine, spec).await?);
     }
     if orgs.is_empty() {
         orgs.push((DEFAULT_ORG, ROLE_ORG_USER));
@@ -518,6 +493,54 @@ async fn new_user(
         )
         .await?;
     Ok(user)
+}
+
+/// The membership `--org ORG[:admin]` asks for. Names may hold a colon, so where `X:admin` names
+/// an organization as well as the admin role of `X`, it is refused as ambiguous (until
+/// 2026-12-08 it made the user an admin of `X` without a word).
+async fn membership(
+    engine: &ticketd_core::Engine,
+    spec: &str,
+) -> anyhow::Result<(ticketd_core::OrgId, ticketd_core::RoleId)> {
+    let whole = org_named(engine, spec).await?;
+    let admin_of = match spec.strip_suffix(":admin") {
+        Some(name) => org_named(engine, name).await?.map(|org| (org, name)),
+        None => None,
+    };
+    match (whole, admin_of) {
+        (Some(whole), Some((admin_of, name))) => bail!(
+            "--org {spec:?} is ambiguous: it names the organization {spec:?} and the admin role \
+             of {name:?}; name the organization by its id instead ({}, or {}:admin)",
+            whole.id,
+            admin_of.id
+        ),
+        (Some(org), None) => Ok((org.id, ROLE_ORG_USER)),
+        (None, Some((org, _))) => Ok((org.id, ROLE_ORG_ADMIN)),
+        (None, None) => match spec.rsplit_once(':') {
+            Some((org, "admin")) => bail!("no organization {org:?} (nor one named {spec:?})"),
+            // An unknown suffix is read as part of the name.
+            Some((org, suffix)) => bail!(
+                "no organization {spec:?} (only `:admin` may follow an organization, as in \
+                 \"{org}:admin\"; `{suffix}` is not it)"
+            ),
+            None => bail!("no organization {spec:?}"),
+        },
+    }
+}
+
+/// The organization `name` gives: an id, a built-in alias (`DEFAULT`, …) or a name.
+async fn org_named(
+    engine: &ticketd_core::Engine,
+    name: &str,
+) -> anyhow::Result<Option<ticketd_core::identity::Org>> {
+    Ok(
+        match ticketd_core::OrgId::parse(name)
+            .or_else(|| ticketd_core::identity::Org::builtin_alias(name))
+        {
+            Some(id) => engine.store().get_org(id).await?,
+            None => engine.store().find_org_by_name(name).await?,
+        },
+    )
 }
 
 /// Closes a one-off command's store: SQLite copies its log into the database file (unless a

@@ -3454,6 +3454,81 @@ pub async fn comments_and_history_are_ordered(store: Arc<dyn Store>) {
     assert_eq!(history[1].to_state, TicketState::Rejected);
 }
 
+/// An applicant's edit that changes nothing writes nothing: no history entry, no event, no new
+/// version; one that changes a field is written as before.
+pub async fn an_edit_that_changes_nothing_writes_nothing(store: Arc<dyn Store>) {
+    let w = World::new(store.clone()).await;
+    w.flow("general", vec![(vec![&w.bob], LevelMode::Any)])
+        .await;
+    let draft = w
+        .engine
+        .open_ticket(
+            &w.alice,
+            ticketd_core::engine::NewTicket {
+                submit: false,
+                ..new_ticket("general", "draft")
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    let retitle = |title: &str| {
+        TicketCommand::Edit(TicketEdit {
+            title: Some(title.into()),
+            payload: Some((*draft.payload).clone()),
+            ..TicketEdit::default()
+        })
+    };
+    let edited = w
+        .engine
+        .act(&w.alice, draft.id, retitle("draft, better"), at(1))
+        .await
+        .unwrap();
+    assert_eq!(edited.version, draft.version + 1);
+    let events_before = store.events_after(0, 100).await.unwrap().len();
+    for (second, edit) in [
+        retitle("draft, better"),
+        TicketCommand::Edit(TicketEdit::default()),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let same = w
+            .engine
+            .act(&w.alice, draft.id, edit, at(2 + second as i64))
+            .await
+            .unwrap();
+        assert_eq!(same, edited);
+    }
+    assert_eq!(store.get_ticket(draft.id).await.unwrap().unwrap(), edited);
+    let actions: Vec<HistoryAction> = store
+        .ticket_history(draft.id)
+        .await
+        .unwrap()
+        .iter()
+        .map(|h| h.action)
+        .collect();
+    assert_eq!(actions, [HistoryAction::Save, HistoryAction::Edit]);
+    assert_eq!(
+        store.events_after(0, 100).await.unwrap().len(),
+        events_before
+    );
+    // Who may not edit is refused, whether or not the edit would change anything.
+    assert!(
+        w.engine
+            .act(&w.bob, draft.id, retitle("draft, better"), at(4))
+            .await
+            .is_err()
+    );
+    let changed = w
+        .engine
+        .act(&w.alice, draft.id, retitle("draft, best"), at(5))
+        .await
+        .unwrap();
+    assert_eq!(changed.version, edited.version + 1);
+    assert_eq!(changed.title, "draft, best");
+}
+
 /// Resubmitting a rejected ticket starts round 2 at level 1 with fresh steps; the stored end
 /// time is the last finishing decision's, which later marks leave.
 pub async fn resubmit_starts_a_new_round(store: Arc<dyn Store>) {

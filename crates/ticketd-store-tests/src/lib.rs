@@ -82,6 +82,7 @@ macro_rules! contract_suite {
             an_assignee_named_twice_in_a_step_is_indexed_once,
             comments_and_history_are_ordered,
             resubmit_starts_a_new_round,
+            an_edit_that_changes_nothing_writes_nothing,
             organizations_are_isolated,
             outbox_has_one_event_per_transition,
             catalog_assets_and_nodes,

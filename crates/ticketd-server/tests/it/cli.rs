@@ -286,12 +286,16 @@ fn serve_answers_and_stops_cleanly_on_sigterm() {
 
 /// The whole answer to `GET path` on `addr`, with `headers` (each ending in `\r\n`).
 fn raw_get(addr: &str, path: &str, headers: &str) -> String {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n"
+    raw_request(
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: t\r\n{headers}Connection: close\r\n\r\n"),
     )
-    .unwrap();
+}
+
+/// Sends `request` as written to `addr` and answers all it gets back.
+fn raw_request(addr: &str, request: &str) -> String {
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     answer
@@ -480,6 +484,82 @@ fn user_create_refuses_a_wrong_organization_suffix_and_a_bad_email() {
         assert!(stderr.contains("have no members"), "{org}: {stderr}");
     }
     run_ok(ticketd(dir.path()).args(["user", "create", "--username", "yan"]));
+}
+
+/// `--org X:admin` where an organization is named `X:admin` as well as `X` is refused as
+/// ambiguous (it made the user an admin of `X` without a word), and names the organization
+/// `X:admin` where no `X` exists (it was refused); ids say which is meant.
+#[test]
+fn user_create_refuses_an_organization_suffix_that_is_also_a_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, addr) = serving(dir.path(), &[("TICKETD_ADMIN_TOKEN", "t")]);
+    let create_org = |name: &str| {
+        let body = format!("{{\"name\":\"{name}\"}}");
+        let answer = raw_request(
+            &addr,
+            &format!(
+                "POST /api/v1/orgs/orgs/ HTTP/1.1\r\nHost: t\r\nAuthorization: Token t\r\n\
+                 Content-Type: application/json\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        );
+        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+        let json: serde_json::Value =
+            serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        json["id"].as_str().unwrap().to_owned()
+    };
+    let plain = create_org("ns");
+    let colon = create_org("ns:admin");
+    create_org("solo:admin");
+    let create = |username: &str, org: &str| {
+        let mut command = ticketd(dir.path());
+        command.args(["user", "create", "--username", username, "--org", org]);
+        command
+    };
+    let stderr = run_refused(&mut create("amb", "ns:admin"));
+    assert!(
+        stderr.contains("\"ns:admin\" is ambiguous")
+            && stderr.contains(&format!("({colon}, or {plain}:admin)")),
+        "{stderr}"
+    );
+    run_ok(&mut create("amb", &format!("{plain}:admin")));
+    run_ok(&mut create("solo", "solo:admin"));
+    let stderr = run_refused(&mut create("none", "nowhere:admin"));
+    assert!(
+        stderr.contains("no organization \"nowhere\" (nor one named \"nowhere:admin\")"),
+        "{stderr}"
+    );
+    stop_gracefully(&mut child);
+}
+
+/// A password holding a null character is refused: no login can send it, as every API refuses
+/// one in its input (the CLI created such users, who could then never log in).
+#[test]
+fn user_create_refuses_a_password_with_a_null_character() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut create = ticketd(dir.path());
+    create
+        .args(["user", "create", "--username", "nul", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = create.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"nul\0inside-1!\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("password must not hold a null character"),
+        "{stderr}"
+    );
+    // Nothing was written: the name is free.
+    run_ok(ticketd(dir.path()).args(["user", "create", "--username", "nul"]));
 }
 
 /// A one-off command that fails after the store was written (here bootstrapped) copies its log
