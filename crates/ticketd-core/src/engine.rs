@@ -1361,18 +1361,44 @@ impl Engine {
         }
     }
 
+    /// A new round of a flow that rejects its stranded tickets (`reason`, ZStack's), once
+    /// written, rejected if an approver left while it was resolved and written: the change's own
+    /// look for the tickets it stranded ([`Engine::reject_stranded`]) runs once the change has
+    /// committed, and passed by a round committed after it. So the round looks again, on the
+    /// directory read afresh: a change committed before this look is seen here, and the look of
+    /// one committed after it finds the round. Until 2026-12-08 a ticket opened in the moment
+    /// of a removal stayed pending, and nobody could decide it. A failed look leaves the ticket
+    /// as written, as a failed look of the change's does.
+    async fn stranded_once_written(
+        &self,
+        by: &Actor,
+        written: Ticket,
+        reason: String,
+        now: DateTime<Utc>,
+    ) -> Ticket {
+        if written.state != TicketState::Pending || self.store.directory_generation().await.is_err()
+        {
+            return written;
+        }
+        match self.reject_if_stranded(by, written.id, reason, now).await {
+            Ok(Some(rejected)) => rejected,
+            _ => written,
+        }
+    }
+
     /// Rejects ticket `id` with `reason` if it is pending and one of its remaining levels has
-    /// no approver left, again on the stored ticket after a concurrent change.
+    /// no approver left, again on the stored ticket after a concurrent change; answers the
+    /// rejected ticket, or `None` where it rejected nothing.
     async fn reject_if_stranded(
         &self,
         by: &Actor,
         id: TicketId,
         reason: String,
         now: DateTime<Utc>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<Option<Ticket>, DomainError> {
         for _ in 0..MAX_ATTEMPTS {
             let Some(ticket) = self.store.get_ticket(id).await? else {
-                return Ok(());
+                return Ok(None);
             };
             let remaining: Vec<Step> = ticket
                 .steps
@@ -1383,7 +1409,7 @@ impl Engine {
             if ticket.state != TicketState::Pending
                 || self.undecidable_level(&remaining).await?.is_none()
             {
-                return Ok(());
+                return Ok(None);
             }
             let write = {
                 let mut new_id = || self.new_id(now);
@@ -1400,7 +1426,7 @@ impl Engine {
                 )?
             };
             match self.store.write_ticket(write).await {
-                Ok(_) => return Ok(()),
+                Ok(rejected) => return Ok(Some(rejected)),
                 Err(StoreError::VersionConflict) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -2270,6 +2296,7 @@ impl Engine {
         };
         // Whether the levels come from a flow another API manages (see `check_decidable`).
         let mut decidable_only = false;
+        let mut stranded_reason = None;
         let (flow_id, levels, flow_org, mut cc_users) = match &input.flow {
             FlowChoice::Explicit(levels) => {
                 if !actor.is_system_admin() {
@@ -2318,6 +2345,7 @@ impl Engine {
                 if input.submit || wanted.is_some() {
                     let flow = self.choose_flow(input.org_id, &input.kind, wanted).await?;
                     decidable_only = flow.dialect().is_some();
+                    stranded_reason = flow.stranded_reason().map(str::to_owned);
                     (
                         Some(flow.id),
                         flow.levels.clone(),
@@ -2400,9 +2428,15 @@ impl Engine {
         self.check_applied_catalog(None, &write).await?;
         self.check_grantees(None, &mut write).await?;
         // An opening with the same chosen id committed since the check above: the same answer.
-        self.store.write_ticket(write).await.map_err(|e| match e {
+        let stored = self.store.write_ticket(write).await.map_err(|e| match e {
             StoreError::Conflict { .. } if chosen_id => id_taken(),
             other => unique_to_conflict(other, "ticket id"),
+        })?;
+        Ok(match stranded_reason {
+            Some(reason) if input.submit => {
+                self.stranded_once_written(actor, stored, reason, now).await
+            }
+            _ => stored,
         })
     }
 
@@ -2705,11 +2739,13 @@ impl Engine {
             // or an actor refused says so first).
             let mut decidable_only = false;
             let mut flow_disabled = false;
+            let mut stranded_reason = None;
             let action = match &command {
                 TicketCommand::Submit => {
                     let round = self.rebuild_steps(&ticket, now).await?;
                     decidable_only = round.strict;
                     flow_disabled = round.flow_disabled;
+                    stranded_reason = round.stranded_reason;
                     Action::Submit {
                         steps: round.steps,
                         reason: String::new(),
@@ -2719,6 +2755,7 @@ impl Engine {
                     let round = self.rebuild_steps(&ticket, now).await?;
                     decidable_only = round.strict;
                     flow_disabled = round.flow_disabled;
+                    stranded_reason = round.stranded_reason;
                     let steps = round.steps;
                     Action::Resubmit {
                         steps,
@@ -2785,7 +2822,14 @@ impl Engine {
             // the last holding the grant's id, named by hand on another permission.
             let grant_name = write.grant.as_ref().map(|grant| grant.name.clone());
             match self.store.write_ticket(write).await {
-                Ok(stored) => return Ok(stored),
+                Ok(stored) => {
+                    return Ok(match stranded_reason {
+                        Some(reason) => {
+                            self.stranded_once_written(actor, stored, reason, now).await
+                        }
+                        None => stored,
+                    });
+                }
                 Err(StoreError::VersionConflict) => continue,
                 Err(StoreError::Conflict { .. }) if grant_name.is_some() => {
                     return Err(DomainError::Conflict(format!(
@@ -2836,6 +2880,7 @@ impl Engine {
                 steps,
                 strict: true,
                 flow_disabled: false,
+                stranded_reason: None,
             });
         }
         let flow = match ticket.flow_id {
@@ -2863,6 +2908,7 @@ impl Engine {
             steps,
             strict: flow.dialect().is_some(),
             flow_disabled: !flow.enabled,
+            stranded_reason: flow.stranded_reason().map(str::to_owned),
         })
     }
 
@@ -3039,6 +3085,8 @@ struct NewRound {
     strict: bool,
     /// The flow they come from is disabled: no new round starts on it.
     flow_disabled: bool,
+    /// The flow they come from rejects its stranded tickets ([`Flow::stranded_reason`]).
+    stranded_reason: Option<String>,
 }
 
 /// The code of the refusal to start a new round of a ticket whose flow is disabled.

@@ -383,6 +383,20 @@ pub fn apply(
             require_state(ticket, name, allowed)?;
             require(is_applicant, name)?;
             require_not_archived(ticket, name)?;
+            if history_action == HistoryAction::Resubmit
+                && crate::ticket::asked_by_the_system(&next.kind)
+            {
+                // Until 2026-12-08 TopHC's `overruled/submit` put a refused command before its
+                // reviewers again.
+                return Err(DomainError::invalid(
+                    "type",
+                    "invalid",
+                    format!(
+                        "a {} ticket is asked for by the system: it is not submitted again",
+                        next.kind
+                    ),
+                ));
+            }
             if next.kind == payload::KIND_DATA_PERMISSION {
                 // As at the opening: an expired permission can never be approved, so a ticket
                 // submitted with one would wait for ever.

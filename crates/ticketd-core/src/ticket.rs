@@ -21,11 +21,18 @@ pub const KIND_APPLY_ASSET: &str = "apply_asset";
 pub fn has_its_own_api(kind: &str) -> bool {
     matches!(
         kind,
-        crate::payload::KIND_DATA_PERMISSION
-            | KIND_APPLY_ASSET
-            | "login_confirm"
-            | "login_asset_confirm"
-            | "command_confirm"
+        crate::payload::KIND_DATA_PERMISSION | KIND_APPLY_ASSET
+    ) || asked_by_the_system(kind)
+}
+
+/// Whether tickets of `kind` are asked for by the system as something happens (JumpServer's
+/// login and command confirmations, made by its access-control rules): one refused or withdrawn
+/// is not put before its reviewers again by its applicant, as JumpServer reopens none; the
+/// system asks again with a new ticket.
+pub fn asked_by_the_system(kind: &str) -> bool {
+    matches!(
+        kind,
+        "login_confirm" | "login_asset_confirm" | "command_confirm"
     )
 }
 

@@ -951,6 +951,41 @@ fn a_second_archive_or_confirm_is_not_allowed_but_a_stranger_is_still_forbidden(
     );
 }
 
+/// A confirmation the system asked for (a login, a command) is not submitted again by its
+/// applicant once refused or withdrawn; another ticket of the same history is.
+#[test]
+fn a_refused_or_withdrawn_confirmation_is_not_resubmitted() {
+    let p = people();
+    let mut env = Env::new();
+    for kind in [
+        "login_confirm",
+        "login_asset_confirm",
+        "command_confirm",
+        "general",
+    ] {
+        for state in [Rejected, Closed] {
+            let mut ended = env.ticket_in(&p, state);
+            ended.kind = kind.into();
+            let outcome = env.apply(
+                &ended,
+                &p.applicant,
+                Action::Resubmit {
+                    steps: two_level_steps(&p),
+                    reason: String::new(),
+                },
+            );
+            if kind == "general" {
+                assert_eq!(outcome.unwrap().ticket.state, Pending);
+            } else {
+                assert!(
+                    matches!(&outcome, Err(DomainError::Validation(errors)) if errors[0].field == "type"),
+                    "{kind} {state:?}: {outcome:?}"
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn marks_accumulate_and_an_archived_ticket_is_neither_resubmitted_nor_edited() {
     let p = people();

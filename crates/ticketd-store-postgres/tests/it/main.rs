@@ -1399,6 +1399,110 @@ async fn a_grant_s_write_waits_for_a_removal_or_role_change_of_its_members() {
     }
 }
 
+/// A ZStack ticket opened in the moment its approver is removed: resolved before the removal,
+/// committed after the removal's own look for the tickets it stranded. The opening looks again
+/// once written and rejects it as that look would have (it stayed pending, and nobody could
+/// decide it). The opening's commit is held here behind the serial counters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zstack_ticket_opened_as_its_approver_is_removed_is_rejected() {
+    use ticketd_core::engine::FlowInput;
+    use ticketd_core::flow::{Flow, Level, LevelMode};
+    use ticketd_core::identity::DEFAULT_ORG;
+    use ticketd_core::selector::Selector;
+    use ticketd_core::ticket::{HistoryAction, TicketState};
+    use ticketd_store_tests::fixture::{World, new_ticket, t0};
+    let Some((database, store)) = seeded_store("").await else {
+        return;
+    };
+    let store: Arc<dyn Store> = Arc::new(store);
+    let w = Arc::new(World::new(store.clone()).await);
+    let mut attributes = serde_json::json!({"dialect": "zstack"});
+    attributes[Flow::REJECT_STRANDED] = "approver removed, reject this ticket".into();
+    w.engine
+        .create_flow(
+            &w.admin,
+            FlowInput {
+                org_id: DEFAULT_ORG,
+                name: "chain".into(),
+                description: String::new(),
+                kinds: vec!["general".into()],
+                is_default: false,
+                enabled: true,
+                levels: vec![Level {
+                    selector: Selector::Ids {
+                        ids: vec![w.bob.id()],
+                    },
+                    mode: LevelMode::Any,
+                    name: String::new(),
+                    attributes: serde_json::Value::Null,
+                }],
+                cc_users: Vec::new(),
+                attributes,
+            },
+            t0(),
+        )
+        .await
+        .unwrap();
+    // Only the opening waits: the removal writes no ticket (a ticket write queued behind the
+    // held opening would wait for it).
+    let held = admin_client(&database.url).await;
+    let watcher = admin_client(&database.url).await;
+    held.batch_execute("BEGIN; LOCK TABLE serial_counters")
+        .await
+        .unwrap();
+    let opener = Arc::clone(&w);
+    let opening = tokio::spawn(async move {
+        opener
+            .engine
+            .open_ticket(&opener.alice, new_ticket("general", "held"), t0())
+            .await
+    });
+    let started = Instant::now();
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND application_name = 'ticketd' AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            !opening.is_finished() && started.elapsed() < Duration::from_secs(4),
+            "the opening's write waits for the counter"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The removal and its look for stranded tickets, which finds none.
+    w.engine
+        .remove_member(&w.admin, DEFAULT_ORG, w.bob.id(), t0())
+        .await
+        .unwrap();
+    held.batch_execute("COMMIT").await.unwrap();
+    let opened = opening.await.unwrap().unwrap();
+    assert_eq!(opened.state, TicketState::Rejected);
+    assert_eq!(store.get_ticket(opened.id).await.unwrap().unwrap(), opened);
+    let history = store.ticket_history(opened.id).await.unwrap();
+    let actions: Vec<(HistoryAction, &str)> = history
+        .iter()
+        .map(|h| (h.action, h.reason.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            (HistoryAction::Submit, ""),
+            (
+                HistoryAction::Reject,
+                "approver removed, reject this ticket"
+            )
+        ]
+    );
+}
+
 /// A statement that runs past the store's `statement_timeout` (a server's request timeout) is
 /// cancelled by PostgreSQL and answered as the store unavailable, sooner than `lock_timeout`
 /// would end a wait: a request answered 503 left its statement running on.
