@@ -71,7 +71,7 @@ async fn open(
                 org_id: org,
                 kind,
                 title: input.text("ticket_name")?.unwrap_or_default(),
-                payload: Value::Object(input.body.clone()),
+                payload: content(input),
                 comment: input.text("reason")?.unwrap_or_default(),
                 scope: String::new(),
                 flow: FlowChoice::Id(process),
@@ -91,6 +91,15 @@ fn named_tenant(input: &Input) -> Result<Option<String>, ApiError> {
         Some(t) => Ok(Some(t)),
         None => input.opt("tenant"),
     }
+}
+
+/// A ticketInfo body as a ticket's content: without `ticket_uuid`, which names the ticket (its
+/// id) rather than being part of what is applied for, so a form saved again as it was changes
+/// nothing (the first save sent no `ticket_uuid`, the next ones do).
+fn content(input: &Input) -> Value {
+    let mut body = input.body.clone();
+    body.remove("ticket_uuid");
+    Value::Object(body)
 }
 
 /// Changes a saved ticket to the ticketInfo body (which replaces the stored one).
@@ -141,7 +150,7 @@ async fn modify(
     };
     let edit = TicketEdit {
         title: input.text("ticket_name")?,
-        payload: Some(Value::Object(input.body.clone())),
+        payload: Some(content(input)),
         comment: input.text("reason")?,
         flow_id,
     };

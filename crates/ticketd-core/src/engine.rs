@@ -373,7 +373,8 @@ impl Engine {
                 "password must not be empty or blank",
             ));
         }
-        // No login can send it: every API refuses a null character in its input.
+        // JumpServer's login, which sends the password itself, cannot carry one (every API
+        // refuses a null character in its input), and no API sets one.
         if password.contains('\0') {
             return Err(DomainError::invalid(
                 "password",
@@ -2380,6 +2381,9 @@ impl Engine {
             if decidable_only {
                 self.check_decidable(&steps).await?;
             }
+            if let FlowChoice::Explicit(levels) = &input.flow {
+                named_reviewers_resolved(levels, &steps, applicant.id)?;
+            }
             // A chosen approver eligible through role pairs is a member of their organizations.
             if let FlowChoice::Chosen { pool, .. } = &input.flow {
                 let pairs = pool.foreign_orgs();
@@ -2700,8 +2704,9 @@ impl Engine {
     /// Like [`Engine::act`], for a caller that has just read the ticket (to check its type or
     /// its content): the first attempt decides on that copy instead of reading it again. The
     /// write is guarded by the copy's version, so a copy that is no longer current loses like a
-    /// concurrent decision does, and the ticket is read again. A ticket the actor may not read
-    /// is not found, as in [`Engine::get_ticket`].
+    /// concurrent decision does, and the ticket is read again; an applicant's edit that changes
+    /// nothing writes nothing and answers the ticket it was decided on (the request is done as
+    /// of that read). A ticket the actor may not read is not found, as in [`Engine::get_ticket`].
     pub async fn act_on(
         &self,
         actor: &Actor,
@@ -3087,6 +3092,33 @@ struct NewRound {
     flow_disabled: bool,
     /// The flow they come from rejects its stranded tickets ([`Flow::stranded_reason`]).
     stranded_reason: Option<String>,
+}
+
+/// Explicit levels name their reviewers: each one named (but the applicant, whom a level leaves
+/// out where it names others) is among its step's assignees. One who may not review there (no
+/// member of the ticket's organization, deactivated) is refused rather than left out: until
+/// 2026-12-08 the ticket opened with fewer reviewers, or none, and could then only be closed.
+fn named_reviewers_resolved(
+    levels: &[Level],
+    steps: &[Step],
+    applicant: UserId,
+) -> Result<(), DomainError> {
+    for (level, step) in levels.iter().zip(steps) {
+        let Selector::Ids { ids } = &level.selector else {
+            continue;
+        };
+        if let Some(missing) = ids
+            .iter()
+            .find(|&&id| id != applicant && !step.assignees.iter().any(|a| a.user_id == id))
+        {
+            return Err(DomainError::invalid(
+                "assignees",
+                "invalid",
+                format!("the reviewer {missing} is no active member of the ticket's organization"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The code of the refusal to start a new round of a ticket whose flow is disabled.

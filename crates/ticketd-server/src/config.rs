@@ -236,6 +236,10 @@ fn read_secret(env: &BTreeMap<String, String>, key: &str) -> anyhow::Result<Opti
     if secret.is_empty() {
         anyhow::bail!("{key} is empty: give a value, or unset it");
     }
+    // Only a file can hold one (the environment cannot); no API takes one.
+    if secret.contains('\0') {
+        anyhow::bail!("{file_key} holds a null character: no password or token may");
+    }
     Ok(Some(Secret(secret)))
 }
 
@@ -408,6 +412,22 @@ mod tests {
                 .unwrap_or_else(|| panic!("{pairs:?} accepted"));
             assert!(error.to_string().contains("TICKETD_ADMIN_"), "{error}");
         }
+        // A file holding a null character is refused by name (start failed saying only that a
+        // password may not hold one).
+        std::fs::write(&file, "s3\0cret\n").unwrap();
+        let error = Config::load(
+            None,
+            &env(&[("TICKETD_ADMIN_PASSWORD_FILE", path)]),
+            &Overrides::default(),
+        )
+        .err()
+        .unwrap();
+        assert!(
+            error
+                .to_string()
+                .contains("TICKETD_ADMIN_PASSWORD_FILE holds a null character"),
+            "{error}"
+        );
         std::fs::write(&file, "s3cret\n").unwrap();
         let (config, _) = Config::load(
             None,

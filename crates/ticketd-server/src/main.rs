@@ -97,7 +97,8 @@ struct UserCreate {
     /// Read the password from standard input (first line).
     #[arg(long)]
     password_stdin: bool,
-    /// Organization (id or name) to join as member; repeatable. Append `:admin` to join as org admin.
+    /// Organization (id or name) to join as member; repeatable. Append `:admin` to join as org
+    /// admin (an `X:admin` that is also an organization's name is refused: use ids).
     #[arg(long = "org", value_name = "ORG[:admin]")]
     orgs: Vec<String>,
 }
@@ -508,15 +509,20 @@ async fn membership(
         None => None,
     };
     match (whole, admin_of) {
-        (Some(whole), Some((admin_of, name))) => bail!(
-            "--org {spec:?} is ambiguous: it names the organization {spec:?} and the admin role \
-             of {name:?}; name the organization by its id instead ({}, or {}:admin)",
+        (Some(whole), Some((admin_of, _))) => bail!(
+            "--org {spec:?} is ambiguous: it names the organization {:?} and the admin role of \
+             {:?}; name the organization by its id instead ({}, or {}:admin)",
+            whole.name,
+            admin_of.name,
             whole.id,
             admin_of.id
         ),
         (Some(org), None) => Ok((org.id, ROLE_ORG_USER)),
         (None, Some((org, _))) => Ok((org.id, ROLE_ORG_ADMIN)),
         (None, None) => match spec.rsplit_once(':') {
+            Some(("", "admin")) => {
+                bail!("`:admin` must follow an organization, as in \"ops:admin\"")
+            }
             Some((org, "admin")) => bail!("no organization {org:?} (nor one named {spec:?})"),
             // An unknown suffix is read as part of the name.
             Some((org, suffix)) => bail!(

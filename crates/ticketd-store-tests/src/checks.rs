@@ -1611,6 +1611,32 @@ pub async fn another_api_s_flow_routes_neither_foreign_types_nor_undecidable_rou
         .act(&w.alice, chosen.id, resubmit(), at(10))
         .await
         .unwrap();
+
+    // Explicit levels name their reviewers: one who may not review in the ticket's
+    // organization is refused, not left out (the ticket opened with fewer reviewers, or none);
+    // the applicant is left out where others are named.
+    for (reviewers, refused) in [
+        (vec![w.mallory.id()], true),
+        (vec![w.bob.id(), w.mallory.id()], true),
+        (vec![w.alice.id(), w.bob.id()], false),
+        (vec![w.alice.id()], false),
+    ] {
+        let named = ticketd_core::engine::NewTicket {
+            flow: FlowChoice::Explicit(vec![level(reviewers.clone())]),
+            applicant: Some(w.alice.id()),
+            ..new_ticket("general", "named")
+        };
+        let opened = w.engine.open_ticket(&w.admin, named, at(11)).await;
+        if refused {
+            assert!(
+                matches!(&opened, Err(DomainError::Validation(f)) if f[0].field == "assignees"),
+                "{reviewers:?}: {opened:?}"
+            );
+        } else {
+            let opened = opened.unwrap();
+            assert!(!opened.steps[0].assignees.is_empty(), "{reviewers:?}");
+        }
+    }
 }
 
 /// The core's rule for an asset application, whichever API sends it: every asset it adds is in
@@ -3513,12 +3539,16 @@ pub async fn an_edit_that_changes_nothing_writes_nothing(store: Arc<dyn Store>) 
         store.events_after(0, 100).await.unwrap().len(),
         events_before
     );
-    // Who may not edit is refused, whether or not the edit would change anything.
+    // Who may not edit, or a ticket that may not be edited, is refused whether or not the edit
+    // would change anything: the organization's admin reads the draft but does not edit it,
+    // and a submitted ticket is edited by nobody.
+    let olga = w
+        .engine
+        .act(&w.olga, draft.id, retitle("draft, better"), at(4))
+        .await;
     assert!(
-        w.engine
-            .act(&w.bob, draft.id, retitle("draft, better"), at(4))
-            .await
-            .is_err()
+        matches!(olga, Err(DomainError::Forbidden { .. })),
+        "{olga:?}"
     );
     let changed = w
         .engine
@@ -3527,6 +3557,24 @@ pub async fn an_edit_that_changes_nothing_writes_nothing(store: Arc<dyn Store>) 
         .unwrap();
     assert_eq!(changed.version, edited.version + 1);
     assert_eq!(changed.title, "draft, best");
+    w.engine
+        .act(&w.alice, draft.id, TicketCommand::Submit, at(6))
+        .await
+        .unwrap();
+    let submitted = w
+        .engine
+        .act(&w.alice, draft.id, retitle("draft, best"), at(7))
+        .await;
+    assert!(
+        matches!(
+            submitted,
+            Err(DomainError::InvalidTransition {
+                conflict: ConflictKind::NotAllowedInState,
+                ..
+            })
+        ),
+        "{submitted:?}"
+    );
 }
 
 /// Resubmitting a rejected ticket starts round 2 at level 1 with fresh steps; the stored end

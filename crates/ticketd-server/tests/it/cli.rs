@@ -147,16 +147,44 @@ fn stop_gracefully(child: &mut std::process::Child) -> String {
     stop_output(child)
 }
 
+/// A served `ticketd serve`, killed when dropped if it still runs: a test that fails before it
+/// stops the server leaves none behind.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        if self.0.try_wait().ok().flatten().is_none() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
+impl std::ops::Deref for Served {
+    type Target = std::process::Child;
+    fn deref(&self) -> &std::process::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Served {
+    fn deref_mut(&mut self) -> &mut std::process::Child {
+        &mut self.0
+    }
+}
+
 /// Starts `ticketd serve` on a free port in `dir` with the extra environment `env`, its
 /// standard error piped; answers it once healthy, with its address.
-fn serving(dir: &std::path::Path, env: &[(&str, &str)]) -> (std::process::Child, String) {
+fn serving(dir: &std::path::Path, env: &[(&str, &str)]) -> (Served, String) {
     let addr = format!("127.0.0.1:{}", crate::multiprocess::free_port());
-    let child = ticketd(dir)
-        .args(["serve", "--listen", &addr])
-        .envs(env.iter().copied())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = Served(
+        ticketd(dir)
+            .args(["serve", "--listen", &addr])
+            .envs(env.iter().copied())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     assert!(
         healthy_within_20_s(dir, &addr),
         "server did not become healthy"
@@ -511,7 +539,35 @@ fn user_create_refuses_an_organization_suffix_that_is_also_a_name() {
     };
     let plain = create_org("ns");
     let colon = create_org("ns:admin");
-    create_org("solo:admin");
+    let solo = create_org("solo:admin");
+    // The roles `username` holds in organization `org`, once the server has seen the command
+    // (it looks every 50 ms).
+    let roles_in = |org: &str, username: &str| -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let users = loop {
+            let answer = raw_get(
+                &addr,
+                &format!("/api/v1/users/users/?username={username}"),
+                &format!("Authorization: Token t\r\nX-JMS-ORG: {org}\r\n"),
+            );
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+            let body = answer.split("\r\n\r\n").nth(1).unwrap();
+            let users: serde_json::Value = serde_json::from_str(body).unwrap();
+            if users.as_array().is_some_and(|u| !u.is_empty()) {
+                break users;
+            }
+            assert!(Instant::now() < deadline, "{username} not listed in {org}");
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        users[0]["org_roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|role| role["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let admin_role = ticketd_core::identity::ROLE_ORG_ADMIN.0.to_string();
+    let user_role = ticketd_core::identity::ROLE_ORG_USER.0.to_string();
     let create = |username: &str, org: &str| {
         let mut command = ticketd(dir.path());
         command.args(["user", "create", "--username", username, "--org", org]);
@@ -524,7 +580,14 @@ fn user_create_refuses_an_organization_suffix_that_is_also_a_name() {
         "{stderr}"
     );
     run_ok(&mut create("amb", &format!("{plain}:admin")));
+    assert_eq!(roles_in(&plain, "amb"), [admin_role]);
     run_ok(&mut create("solo", "solo:admin"));
+    assert_eq!(roles_in(&solo, "solo"), [user_role]);
+    let stderr = run_refused(&mut create("none", ":admin"));
+    assert!(
+        stderr.contains("`:admin` must follow an organization"),
+        "{stderr}"
+    );
     let stderr = run_refused(&mut create("none", "nowhere:admin"));
     assert!(
         stderr.contains("no organization \"nowhere\" (nor one named \"nowhere:admin\")"),
@@ -533,8 +596,8 @@ fn user_create_refuses_an_organization_suffix_that_is_also_a_name() {
     stop_gracefully(&mut child);
 }
 
-/// A password holding a null character is refused: no login can send it, as every API refuses
-/// one in its input (the CLI created such users, who could then never log in).
+/// A password holding a null character is refused, as through the API: JumpServer's login,
+/// which sends the password itself, cannot carry one (the CLI created such users).
 #[test]
 fn user_create_refuses_a_password_with_a_null_character() {
     let dir = tempfile::tempdir().unwrap();

@@ -1734,13 +1734,17 @@ async fn a_deactivated_co_approver_does_not_make_the_applicant_their_own_approve
         "apply_run_account": "root",
         "apply_run_user": w.alice.id().to_string(),
     });
+    // A confirmation names its reviewers: the deactivated one is refused, rather than left out
+    // (until 2026-12-08 it opened with none).
     let url = "/api/v1/tickets/apply-command-tickets/open/";
     let (status, t) = w.app.call("POST", url, ADMIN_TOKEN, Some(command)).await;
-    assert_eq!(status, 201, "{t}");
-    assert_eq!(t["process_map"][0]["assignees"], json!([]), "{t}");
-    let approve = path("apply-command-tickets", &t["id"], "approve/");
-    let (status, body) = w.app.call("PUT", &approve, "alice", Some(json!({}))).await;
-    assert_eq!(status, 403, "{body}");
+    assert_eq!(status, 400, "{t}");
+    assert!(
+        t["assignees"][0]
+            .as_str()
+            .is_some_and(|m| m.contains("no active member")),
+        "{t}"
+    );
 }
 
 /// The assets an asset application grants are its organization's: an approver's edit naming

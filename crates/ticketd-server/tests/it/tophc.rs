@@ -2783,3 +2783,36 @@ async fn a_ticket_type_longer_than_the_core_takes_is_refused_on_every_store() {
         json!({"ticket_name": "long", "type": "类".repeat(128), "tenant_uuid": alpha.to_string()});
     ok(&app, "POST", "/v1/ticket/submit", "a", longest).await;
 }
+
+/// A form saved again as it was records nothing: no history entry, event or new version, also
+/// the first time it is sent back with its `ticket_uuid` (which is the ticket's id, not part of
+/// its content); a change is recorded as before.
+#[tokio::test]
+async fn a_form_saved_again_as_it_was_records_nothing() {
+    let Lts { app, process, .. } = lts().await;
+    let form = json!({"ticket_name": "draft", "type": "FEEDBACK", "process_uuid": process,
+                      "reason": "why"});
+    let saved = ok(&app, "POST", "/v1/ticket/save", "alice", form.clone()).await;
+    let draft = saved["ticket_uuid"].as_str().unwrap().to_owned();
+    let id = TicketId(draft.parse().unwrap());
+    let stored = || async {
+        let store = app.engine.store();
+        let ticket = store.get_ticket(id).await.unwrap().unwrap();
+        let history = store.ticket_history(id).await.unwrap();
+        (ticket.version, history.len())
+    };
+    let before = stored().await;
+    let mut again = form.clone();
+    again["ticket_uuid"] = json!(draft);
+    for _ in 0..2 {
+        ok(&app, "POST", "/v1/ticket/save", "alice", again.clone()).await;
+        assert_eq!(stored().await, before);
+    }
+    again["reason"] = json!("a better reason");
+    ok(&app, "POST", "/v1/ticket/save", "alice", again).await;
+    assert_eq!(stored().await, (before.0 + 1, before.1 + 1));
+    assert_eq!(
+        inspect(&app, "alice", &draft).await["reason"],
+        "a better reason"
+    );
+}
