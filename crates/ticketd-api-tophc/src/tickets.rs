@@ -1,6 +1,6 @@
 //! `/v1/ticket/*` ticket routes: save, submit, list, inspect and the batch actions.
 //!
-//! A ticket's `ticketInfo` body is stored as the ticket's payload exactly as sent; its
+//! A ticket's `ticketInfo` body is stored as the ticket's payload as sent, but `ticket_uuid`; its
 //! `ticket_name`, `type`, `reason` and `process_uuid` also become the ticket's title, type,
 //! comment and flow. The ticket belongs to the tenant the body names (`tenant_uuid` or
 //! `tenant`), else to the applicant's own tenant.

@@ -98,7 +98,7 @@ struct UserCreate {
     #[arg(long)]
     password_stdin: bool,
     /// Organization (id or name) to join as member; repeatable. Append `:admin` to join as org
-    /// admin (an `X:admin` that is also an organization's name is refused: use ids).
+    /// admin (refused as ambiguous where both `X` and `X:admin` name organizations: use ids).
     #[arg(long = "org", value_name = "ORG[:admin]")]
     orgs: Vec<String>,
 }
