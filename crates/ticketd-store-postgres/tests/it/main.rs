@@ -1280,6 +1280,33 @@ async fn a_write_behind_a_stalled_session_s_lock_fails_and_commits_nothing() {
     );
 }
 
+/// Returns once a session of the store (`application_name` "ticketd") waits on a lock, which
+/// `task`'s write is expected to do within `limit`; fails with `what` if the task ends first.
+async fn until_a_write_waits_on_a_lock<T>(
+    watcher: &tokio_postgres::Client,
+    task: &tokio::task::JoinHandle<T>,
+    limit: Duration,
+    what: &str,
+) {
+    let started = Instant::now();
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                 AND application_name = 'ticketd' AND wait_event_type = 'Lock'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        assert!(!task.is_finished() && started.elapsed() < limit, "{what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// A final approval's grant write waits for a removal of its applicant that deleted their
 /// role first, and is refused once it commits; and for a role change (the roles deleted and
 /// others inserted), after which it is written: the statement that waited cannot see the new
@@ -1351,26 +1378,13 @@ async fn a_grant_s_write_waits_for_a_removal_or_role_change_of_its_members() {
                 .await
         });
         // The grant's write waits for a lock the change holds.
-        let started = Instant::now();
-        loop {
-            let waiting: i64 = watcher
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                     AND application_name = 'ticketd' AND wait_event_type = 'Lock'",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting > 0 {
-                break;
-            }
-            assert!(
-                !approval.is_finished() && started.elapsed() < Duration::from_secs(10),
-                "the grant's write waits for the change"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        until_a_write_waits_on_a_lock(
+            &watcher,
+            &approval,
+            Duration::from_secs(10),
+            "the grant's write waits for the change",
+        )
+        .await;
         if !then.is_empty() {
             let next = tokio::time::timeout(
                 Duration::from_millis(800),
@@ -1457,26 +1471,13 @@ async fn a_zstack_ticket_opened_as_its_approver_is_removed_is_rejected() {
             .open_ticket(&opener.alice, new_ticket("general", "held"), t0())
             .await
     });
-    let started = Instant::now();
-    loop {
-        let waiting: i64 = watcher
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
-                 AND application_name = 'ticketd' AND wait_event_type = 'Lock'",
-                &[],
-            )
-            .await
-            .unwrap()
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            !opening.is_finished() && started.elapsed() < Duration::from_secs(4),
-            "the opening's write waits for the counter"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_a_write_waits_on_a_lock(
+        &watcher,
+        &opening,
+        Duration::from_secs(4),
+        "the opening's write waits for the counter",
+    )
+    .await;
     // The removal and its look for stranded tickets, which finds none.
     w.engine
         .remove_member(&w.admin, DEFAULT_ORG, w.bob.id(), t0())
